@@ -1,0 +1,40 @@
+// A small blocking client for bulwarkd's REST API, for the CLI (plain HTTP to the server).
+#pragma once
+
+#include "common/error.h"
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bw::cli {
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // First header with this name (case-insensitive), or empty.
+  std::string header(std::string_view name) const;
+};
+
+class ApiClient {
+ public:
+  // `server` is "http://host:port".
+  static Result<ApiClient> create(const std::string& server);
+  // One request on a fresh connection; transport failures are Errc::unavailable.
+  Result<Reply> call(const std::string& method, const std::string& target,
+                     const std::string& body = {},
+                     std::chrono::seconds timeout = std::chrono::seconds(60),
+                     const std::string& content_type = "application/json") const;
+  const std::string& server() const { return server_; }
+
+ private:
+  std::string server_;
+  std::string host_;
+  std::string port_;
+};
+
+}  // namespace bw::cli

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Bulwark needs. Idempotent: when every package is already
+# installed it changes nothing and needs no network.
+#   deploy/install-deps.sh          build and run the daemon
+#   deploy/install-deps.sh --test   also what the test suite needs (a registry, skopeo, …)
+set -euo pipefail
+
+build_packages=(
+  clang-14 cmake ninja-build pkg-config ca-certificates
+  libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev
+  libarchive-dev libzstd-dev libisal-dev libre2-dev
+)
+test_packages=(
+  libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
+  sqlite3 zstd
+)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi
+
+missing=()
+for p in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# Installing the docker-registry package must not leave a registry running on :5000.
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  $SUDO systemctl disable --now docker-registry || true
+fi

@@ -1,0 +1,57 @@
+// The REST API: routing and JSON for requests already parsed off the wire. route() is a plain
+// coroutine over values, testable without sockets; http_server.h puts it on a socket.
+#pragma once
+
+#include "config/config.h"
+#include "registry/registry.h"
+#include "scan/scan.h"
+#include "store/store.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bw {
+
+struct ApiRequest {
+  std::string method;  // "GET"
+  std::string target;  // "/v1/scans/abc?wait=10"
+  std::string body;
+  std::string request_id;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct HttpMetrics {
+  std::uint64_t requests = 0;
+  std::uint64_t responses_4xx = 0;
+  std::uint64_t responses_5xx = 0;
+};
+
+// What routes may touch. Lives as long as the server.
+struct ApiContext {
+  ScanService& scans;
+  Store& store;
+  RegistryClient& registry;
+  const Config& config;
+  HttpMetrics& http_metrics;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  bool ready = true;  // false while starting up or shutting down
+};
+
+// Answers one request. Never throws for bad input: every failure is a JSON error response.
+boost::asio::awaitable<ApiResponse> route(const ApiRequest& request, ApiContext& ctx);
+
+ApiResponse error_response(const Error& e);
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+}  // namespace bw

@@ -1,0 +1,190 @@
+#include "api/http_server.h"
+
+#include "common/log.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/rand.h>
+
+#include <map>
+
+namespace bw {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+std::string make_request_id(std::string_view given) {
+  bool ok = !given.empty() && given.size() <= 64;
+  for (char c : given)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) ok = false;
+  if (ok) return std::string(given);
+  unsigned char b[8];
+  RAND_bytes(b, sizeof b);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char c : b) {
+    id += kHex[c >> 4];
+    id += kHex[c & 0xf];
+  }
+  return id;
+}
+
+Error parse_error(const boost::system::error_code& ec) {
+  if (ec == http::error::body_limit) return make_error(Errc::payload_too_large, "request body too large");
+  if (ec == http::error::header_limit) return make_error(Errc::bad_request, "request headers too large");
+  return make_error(Errc::bad_request, "malformed HTTP request: " + ec.message());
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  asio::any_io_executor ex;
+  tcp::acceptor acceptor;
+  ApiContext& ctx;
+  bool stopping = false;
+  std::uint64_t next_session = 0;
+  // Open connections and whether each is inside a request (so stop() spares it).
+  std::map<std::uint64_t, std::pair<beast::tcp_stream*, bool>> sessions;
+
+  Impl(asio::any_io_executor e, ApiContext& c) : ex(e), acceptor(e), ctx(c) {}
+
+  awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    const std::uint64_t id = next_session++;
+    sessions[id] = {&stream, false};
+    beast::flat_buffer buffer;
+    const auto& opt = ctx.config.api;
+    while (!stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(opt.max_header_bytes);
+      parser.body_limit(opt.max_body_bytes);
+      stream.expires_after(opt.idle_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == beast::error::timeout || ec == asio::error::connection_reset || ec == asio::error::eof)
+        break;
+      sessions[id].second = true;
+      ApiResponse res;
+      std::string request_id;
+      bool keep_alive = false;
+      unsigned version = 11;
+      if (ec) {
+        // Answer what we can tell the caller, then close: the stream position is unknown.
+        res = error_response(parse_error(ec));
+        request_id = make_request_id("");
+      } else {
+        auto& req = parser.get();
+        request_id = make_request_id(req["X-Request-Id"]);
+        keep_alive = req.keep_alive();
+        version = req.version();
+        ApiRequest api{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), request_id};
+        try {
+          res = co_await route(api, ctx);
+        } catch (const std::exception& e) {
+          log::error("request_id=" + request_id + " route threw: " + e.what());
+          res = error_response(make_error(Errc::internal, "internal error; request id " + request_id));
+        }
+        log::debug("request_id=" + request_id + " " + api.method + " " + api.target.substr(0, 200) +
+                   " status=" + std::to_string(res.status));
+      }
+      ++ctx.http_metrics.requests;
+      if (res.status >= 500) ++ctx.http_metrics.responses_5xx;
+      else if (res.status >= 400) ++ctx.http_metrics.responses_4xx;
+
+      http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+      out.set(http::field::server, "bulwarkd");
+      out.set(http::field::content_type, res.content_type);
+      out.set("X-Request-Id", request_id);
+      out.set(http::field::cache_control, "no-store");
+      for (auto& [k, v] : res.headers) out.set(k, v);
+      out.body() = std::move(res.body);
+      out.keep_alive(keep_alive && !stopping);
+      out.prepare_payload();
+      stream.expires_after(opt.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+      sessions[id].second = false;
+      if (wec || !out.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    sessions.erase(id);
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() = default;
+
+Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex, const std::string& listen,
+                                                     ApiContext& ctx) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::bad_request, "listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return make_error(Errc::bad_request, "listen host must be an IP address: " + host);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return make_error(Errc::bad_request, "listen port is not a number");
+  }
+  if (port > 65535) return make_error(Errc::bad_request, "listen port out of range");
+  auto impl = std::make_unique<Impl>(ex, ctx);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(Errc::unavailable, "cannot listen on " + listen + ": " + ec.message());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+tcp::endpoint HttpServer::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+
+awaitable<void> HttpServer::run() {
+  auto& im = *impl_;
+  while (!im.stopping) {
+    auto [ec, socket] = co_await im.acceptor.async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || im.stopping) break;
+      log::warn(std::string("accept failed: ") + ec.message());
+      continue;
+    }
+    asio::co_spawn(im.ex, im.session(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(std::string("connection crashed: ") + ex.what());
+      }
+    });
+  }
+}
+
+awaitable<void> HttpServer::stop() {
+  auto& im = *impl_;
+  im.stopping = true;
+  boost::system::error_code ec;
+  im.acceptor.close(ec);
+  asio::steady_timer poll(im.ex);
+  while (!im.sessions.empty()) {
+    for (auto& [id, s] : im.sessions)
+      if (!s.second) s.first->cancel();  // idle between requests: close now
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+}  // namespace bw

@@ -1,0 +1,240 @@
+#include "api/api.h"
+#include "api/views.h"
+#include "common/digest.h"
+#include "layer/layer.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <charconv>
+#include <sstream>
+
+namespace bw {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+
+namespace {
+
+ApiResponse json_response(int status, const json& body) {
+  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", {}};
+}
+
+ApiResponse not_found(std::string what) { return error_response(make_error(Errc::not_found, std::move(what))); }
+
+ApiResponse method_not_allowed(std::string_view allow) {
+  auto r = error_response(make_error(Errc::method_not_allowed, "method not allowed; allowed: " + std::string(allow)));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+struct Target {
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> params;
+};
+
+Result<Target> parse_target(std::string_view target) {
+  auto u = boost::urls::parse_origin_form(target);
+  if (!u) return make_error(Errc::bad_request, "malformed request target");
+  Target t;
+  for (auto seg : u->segments()) t.segments.push_back(seg);
+  for (auto p : u->params()) t.params[p.key] = p.value;
+  return t;
+}
+
+Result<std::chrono::milliseconds> wait_param(const Target& t, const ApiContext& ctx) {
+  auto it = t.params.find("wait");
+  if (it == t.params.end()) return std::chrono::milliseconds(0);
+  double secs = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), secs);
+  if (ec != std::errc() || p != it->second.data() + it->second.size() || secs < 0)
+    return make_error(Errc::bad_request, "wait must be a number of seconds");
+  secs = std::min(secs, static_cast<double>(ctx.config.api.max_wait.count()));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
+}
+
+bool finished(const std::string& status) {
+  return status == "done" || status == "failed" || status == "cancelled";
+}
+
+awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded()) co_return error_response(make_error(Errc::bad_request, "request body is not valid JSON"));
+  if (!body.is_object()) co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
+  auto image = body.find("image");
+  if (image == body.end() || !image->is_string())
+    co_return error_response(make_error(Errc::bad_request, "\"image\" is required and must be a string"));
+  ScanRequest sr{image->get<std::string>(), ""};
+  if (auto p = body.find("platform"); p != body.end() && !p->is_null()) {
+    if (!p->is_string()) co_return error_response(make_error(Errc::bad_request, "\"platform\" must be a string"));
+    sr.platform = p->get<std::string>();
+  }
+  std::chrono::milliseconds wait{0};
+  if (auto w = body.find("wait"); w != body.end() && !w->is_null()) {
+    if (!w->is_number() || w->get<double>() < 0)
+      co_return error_response(make_error(Errc::bad_request, "\"wait\" must be a non-negative number of seconds"));
+    double secs = std::min(w->get<double>(), static_cast<double>(ctx.config.api.max_wait.count()));
+    wait = std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
+  }
+  auto scan = ctx.scans.submit(sr);
+  if (!scan) co_return error_response(scan.error());
+  if (wait.count() > 0) {
+    co_await ctx.scans.wait(scan->id, wait);
+    auto now = ctx.scans.get(scan->id);
+    if (now && *now && finished((*now)->status)) co_return json_response(200, scan_view(**now));
+  }
+  auto r = json_response(202, json{{"id", scan->id}, {"status", scan->status}, {"image", scan->image},
+                                   {"platform", scan->platform}});
+  r.headers.emplace_back("Location", "/v1/scans/" + scan->id);
+  co_return r;
+}
+
+awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiContext& ctx) {
+  if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
+  auto wait = wait_param(t, ctx);
+  if (!wait) co_return error_response(wait.error());
+  auto scan = ctx.scans.get(id);
+  if (!scan) co_return error_response(scan.error());
+  if (!*scan) co_return not_found("no scan " + id);
+  if (wait->count() > 0 && !finished((*scan)->status)) {
+    co_await ctx.scans.wait(id, *wait);
+    scan = ctx.scans.get(id);
+    if (!scan) co_return error_response(scan.error());
+    if (!*scan) co_return not_found("no scan " + id);
+  }
+  co_return json_response(200, scan_view(**scan));
+}
+
+ApiResponse list_scans(const Target& t, ApiContext& ctx) {
+  ScanQuery q;
+  if (auto it = t.params.find("status"); it != t.params.end()) q.status = it->second;
+  if (auto it = t.params.find("image"); it != t.params.end()) q.image = it->second;
+  if (auto it = t.params.find("cursor"); it != t.params.end()) q.before_id = it->second;
+  if (auto it = t.params.find("limit"); it != t.params.end()) {
+    std::size_t n = 0;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+    if (ec != std::errc() || n == 0 || n > 500)
+      return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
+    q.limit = n;
+  }
+  auto scans = ctx.store.list_scans(q);
+  if (!scans) return error_response(scans.error());
+  json items = json::array();
+  for (auto& s : *scans) {
+    auto live = ctx.scans.get(s.id);
+    items.push_back(scan_view(live && *live ? **live : s));
+  }
+  json out = {{"scans", std::move(items)}};
+  if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
+  return json_response(200, out);
+}
+
+ApiResponse metrics(ApiContext& ctx) {
+  auto m = ctx.scans.metrics();
+  auto& r = ctx.registry.stats();
+  std::ostringstream o;
+  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t v, std::string_view type = "counter") {
+    o << "# HELP bulwark_" << name << " " << help << "\n# TYPE bulwark_" << name << " " << type
+      << "\nbulwark_" << name << " " << v << "\n";
+  };
+  counter("scans_submitted_total", "Scans accepted.", m.scans_submitted);
+  counter("scans_done_total", "Scans finished successfully.", m.scans_done);
+  counter("scans_failed_total", "Scans that ended failed.", m.scans_failed);
+  counter("scans_cancelled_total", "Scans cancelled by request.", m.scans_cancelled);
+  counter("scans_queued", "Scans waiting to run.", m.queued, "gauge");
+  counter("scans_running", "Scans running now.", m.running, "gauge");
+  counter("layers_analyzed_total", "Layers fetched and analysed.", m.layers_analyzed);
+  counter("layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.", m.layer_cache_hits);
+  counter("layer_shared_fetches_total", "Layers that joined a fetch already under way.", m.layer_shared_fetches);
+  counter("registry_manifest_fetches_total", "Manifest requests sent to registries.", r.manifest_fetches);
+  counter("registry_blob_fetches_total", "Blob requests (configs and layers) sent to registries.", r.blob_fetches);
+  counter("registry_blob_bytes_total", "Blob bytes received from registries.", r.blob_bytes);
+  counter("http_requests_total", "API requests answered.", ctx.http_metrics.requests);
+  counter("http_responses_4xx_total", "API responses with a 4xx status.", ctx.http_metrics.responses_4xx);
+  counter("http_responses_5xx_total", "API responses with a 5xx status.", ctx.http_metrics.responses_5xx);
+  return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}};
+}
+
+}  // namespace
+
+ApiResponse error_response(const Error& e) {
+  return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}};
+}
+
+awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
+  auto target = parse_target(req.target);
+  if (!target) co_return error_response(target.error());
+  const auto& s = target->segments;
+  const std::string& m = req.method;
+  auto is = [&](std::initializer_list<std::string_view> parts) {
+    if (s.size() != parts.size()) return false;
+    std::size_t i = 0;
+    for (auto p : parts) {
+      if (p != "*" && s[i] != p) return false;
+      ++i;
+    }
+    return true;
+  };
+
+  if (is({"healthz"})) {
+    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
+    co_return json_response(200, json{{"status", "ok"}});
+  }
+  if (is({"readyz"})) {
+    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
+    auto check = ctx.store.schema_versions();
+    if (!ctx.ready || !check)
+      co_return error_response(make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
+    co_return json_response(200, json{{"status", "ready"}, {"schema_version", check->empty() ? 0 : check->back()}});
+  }
+  if (is({"version"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return json_response(200, json{{"version", kVersion}, {"analyzer_version", kAnalyzerVersion}});
+  }
+  if (is({"metrics"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return metrics(ctx);
+  }
+  if (is({"v1", "scans"})) {
+    if (m == "POST") co_return co_await post_scan(req, ctx);
+    if (m == "GET") co_return list_scans(*target, ctx);
+    co_return method_not_allowed("GET, POST");
+  }
+  if (is({"v1", "scans", "*"})) {
+    const std::string& id = s[2];
+    if (m == "GET") co_return co_await get_scan(id, *target, ctx);
+    if (m == "DELETE") {
+      if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
+      auto r = ctx.scans.cancel(id);
+      if (!r) co_return error_response(r.error());
+      co_return json_response(200, scan_view(*r));
+    }
+    co_return method_not_allowed("GET, DELETE");
+  }
+  if (is({"v1", "images", "*"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    const std::string& digest = s[2];
+    if (!is_valid_digest(digest))
+      co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+    auto im = ctx.store.get_image(digest);
+    if (!im) co_return error_response(im.error());
+    if (!*im) co_return not_found("no image " + digest);
+    auto view = image_view(**im, ctx.store);
+    if (!view) co_return error_response(view.error());
+    co_return json_response(200, *view);
+  }
+  if (is({"v1", "layers", "*"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    const std::string& digest = s[2];
+    if (!is_valid_digest(digest))
+      co_return error_response(make_error(Errc::bad_request, "layer digest must be sha256:<64 hex>"));
+    auto l = ctx.store.get_layer(digest);
+    if (!l) co_return error_response(l.error());
+    if (!*l) co_return not_found("no layer " + digest);
+    co_return json_response(200, layer_view(**l));
+  }
+  co_return not_found("no route for " + m + " " + req.target.substr(0, 200));
+}
+
+}  // namespace bw

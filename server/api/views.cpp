@@ -1,0 +1,84 @@
+#include "api/views.h"
+
+#include "layer/merge.h"
+
+namespace bw {
+
+using nlohmann::json;
+
+json scan_view(const ScanRecord& s) {
+  json j = {{"id", s.id},
+            {"status", s.status},
+            {"image", s.image},
+            {"platform", s.platform},
+            {"created_at", s.created_at}};
+  auto progress = json::parse(s.progress.empty() ? "{}" : s.progress, nullptr, false);
+  j["progress"] = progress.is_discarded() ? json::object() : progress;
+  if (!s.manifest_digest.empty()) {
+    j["manifest_digest"] = s.manifest_digest;
+    if (s.status == "done") j["image_url"] = "/v1/images/" + s.manifest_digest;
+  }
+  if (!s.index_digest.empty()) j["index_digest"] = s.index_digest;
+  if (!s.started_at.empty()) j["started_at"] = s.started_at;
+  if (!s.finished_at.empty()) j["finished_at"] = s.finished_at;
+  if (!s.error_code.empty()) j["error"] = {{"code", s.error_code}, {"message", s.error_message}};
+  return j;
+}
+
+json layer_view(const LayerRecord& l) {
+  json j = to_json(l.facts);
+  j["digest"] = l.digest;
+  j["media_type"] = l.media_type;
+  j["analyzer_version"] = l.analyzer_version;
+  j["analyzed_at"] = l.analyzed_at;
+  return j;
+}
+
+Result<json> image_view(const ImageRecord& im, Store& store) {
+  json layers = json::array();
+  std::vector<LayerRecord> records;
+  records.reserve(im.layers.size());
+  for (std::size_t i = 0; i < im.layers.size(); ++i) {
+    auto& ref = im.layers[i];
+    auto rec = store.get_layer(ref.digest);
+    if (!rec) return rec.error();
+    if (!*rec) return make_error(Errc::internal, "image " + im.manifest_digest + " names missing layer " + ref.digest);
+    const LayerFacts& f = (*rec)->facts;
+    layers.push_back({{"position", i},
+                      {"digest", ref.digest},
+                      {"diff_id", ref.diff_id},
+                      {"media_type", ref.media_type},
+                      {"size", ref.size},
+                      {"uncompressed_size", f.uncompressed_size},
+                      {"entry_count", f.entry_count},
+                      {"status", layer_status_name(f.status)},
+                      // Base detection comes with the rules: until then every layer is app.
+                      {"origin", "app"}});
+    records.push_back(std::move(**rec));
+  }
+  std::vector<const LayerFacts*> facts;
+  for (auto& r : records) facts.push_back(&r.facts);
+  json files = json::array();
+  for (auto& m : merge_layers(facts)) {
+    json f = {{"path", m.entry.path},  {"kind", std::string(1, m.entry.kind)},
+              {"mode", m.entry.mode},  {"uid", m.entry.uid},
+              {"gid", m.entry.gid},    {"size", m.entry.size},
+              {"layer_digest", im.layers[m.layer_index].digest}};
+    if (!m.entry.link.empty()) f["link"] = m.entry.link;
+    files.push_back(std::move(f));
+  }
+  std::string platform = im.os + "/" + im.architecture + (im.variant.empty() ? "" : "/" + im.variant);
+  json out = {{"manifest_digest", im.manifest_digest},
+              {"media_type", im.media_type},
+              {"config_digest", im.config_digest},
+              {"platform", platform},
+              {"os", im.os},
+              {"architecture", im.architecture},
+              {"created", im.created},
+              {"user", im.user},
+              {"layers", std::move(layers)},
+              {"files", std::move(files)}};
+  return Result<json>(boost::system::in_place_value, std::move(out));
+}
+
+}  // namespace bw

@@ -1,0 +1,150 @@
+#include "config/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace bw {
+namespace {
+
+using nlohmann::json;
+
+Error bad_config(std::string msg) { return make_error(Errc::bad_request, "config: " + std::move(msg)); }
+
+template <class T>
+void read_number(const json& j, const char* key, T& out) {
+  if (auto it = j.find(key); it != j.end()) out = it->get<T>();
+}
+
+template <class Duration>
+void read_ms(const json& j, const char* key, Duration& out) {
+  if (auto it = j.find(key); it != j.end())
+    out = std::chrono::duration_cast<Duration>(std::chrono::milliseconds(it->get<std::int64_t>()));
+}
+
+}  // namespace
+
+Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Config& c) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return bad_config("not a JSON object");
+  try {
+    if (j.contains("listen")) c.listen = j["listen"].get<std::string>();
+    if (j.contains("data_dir")) c.data_dir = j["data_dir"].get<std::string>();
+    if (j.contains("log_level")) c.log_level = j["log_level"].get<std::string>();
+    read_number(j, "workers", c.workers);
+    if (auto it = j.find("shutdown_grace_s"); it != j.end())
+      c.shutdown_grace = std::chrono::seconds(it->get<std::int64_t>());
+    if (auto r = j.find("registries"); r != j.end()) {
+      auto& reg = c.registry;
+      if (r->contains("allowed")) reg.allowed = (*r)["allowed"].get<std::vector<std::string>>();
+      read_ms(*r, "connect_timeout_ms", reg.connect_timeout);
+      read_ms(*r, "io_timeout_ms", reg.io_timeout);
+      read_number(*r, "max_manifest_bytes", reg.max_manifest_bytes);
+      read_number(*r, "max_config_bytes", reg.max_config_bytes);
+      read_number(*r, "max_redirects", reg.max_redirects);
+      if (auto hosts = r->find("hosts"); hosts != r->end()) {
+        for (auto& [name, h] : hosts->items()) {
+          RegistryHostConfig hc;
+          hc.insecure = h.value("insecure", false);
+          hc.ca_file = h.value("ca_file", "");
+          hc.username = h.value("username", "");
+          hc.password = h.value("password", "");
+          // Secrets are better kept out of config files.
+          if (auto pe = h.find("password_env"); pe != h.end()) {
+            const char* v = env(pe->get<std::string>().c_str());
+            if (!v) return bad_config("registry " + name + ": password_env " + pe->get<std::string>() + " is not set");
+            hc.password = v;
+          }
+          reg.hosts[normalize_registry(name)] = std::move(hc);
+        }
+      }
+    }
+    if (auto l = j.find("limits"); l != j.end()) {
+      auto& lim = c.scan.limits;
+      read_number(*l, "max_uncompressed_bytes", lim.max_uncompressed_bytes);
+      read_number(*l, "max_entries", lim.max_entries);
+      read_number(*l, "max_path_bytes", lim.max_path_bytes);
+      read_number(*l, "max_file_read_bytes", lim.max_file_read_bytes);
+      read_number(*l, "max_notable_entries", lim.max_notable_entries);
+    }
+    if (auto s = j.find("scans"); s != j.end()) {
+      read_number(*s, "max_concurrent", c.scan.max_concurrent_scans);
+      read_number(*s, "pipe_chunks", c.scan.pipe_chunks);
+    }
+    if (auto a = j.find("api"); a != j.end()) {
+      read_number(*a, "max_body_bytes", c.api.max_body_bytes);
+      read_number(*a, "max_header_bytes", c.api.max_header_bytes);
+      if (auto it = a->find("idle_timeout_s"); it != a->end())
+        c.api.idle_timeout = std::chrono::seconds(it->get<std::int64_t>());
+      if (auto it = a->find("max_wait_s"); it != a->end())
+        c.api.max_wait = std::chrono::seconds(it->get<std::int64_t>());
+    }
+  } catch (const json::exception& e) {
+    return bad_config(std::string("wrong type: ") + e.what());
+  }
+  if (c.scan.max_concurrent_scans == 0) return bad_config("scans.max_concurrent must be at least 1");
+  return {};
+}
+
+Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLookup& env) {
+  ConfigLoad out;
+  Config& c = out.config;
+  // Flags win over the environment, which wins over the file: find the file first.
+  if (const char* f = env("BULWARK_CONFIG")) c.config_file = f;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--config") c.config_file = args[i + 1];
+  if (!c.config_file.empty()) {
+    std::ifstream in(c.config_file);
+    if (!in) return bad_config("cannot read " + c.config_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (auto r = apply_config_json(ss.str(), env, c); !r) return r.error();
+  }
+  if (const char* v = env("BULWARK_LISTEN")) c.listen = v;
+  if (const char* v = env("BULWARK_DATA_DIR")) c.data_dir = v;
+  if (const char* v = env("BULWARK_LOG_LEVEL")) c.log_level = v;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> Result<std::string> {
+      if (i + 1 >= args.size()) return bad_config(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      out.show_help = true;
+    } else if (a == "--version") {
+      out.show_version = true;
+    } else if (a == "--listen" || a == "--data-dir" || a == "--config" || a == "--log-level" ||
+               a == "--workers") {
+      auto v = value();
+      if (!v) return v.error();
+      if (a == "--listen") c.listen = *v;
+      else if (a == "--data-dir") c.data_dir = *v;
+      else if (a == "--log-level") c.log_level = *v;
+      else if (a == "--workers") {
+        try {
+          c.workers = std::stoul(*v);
+        } catch (const std::exception&) {
+          return bad_config("--workers takes a number");
+        }
+      }
+    } else {
+      return bad_config("unknown argument " + a + " (see --help)");
+    }
+  }
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+    return bad_config("log level must be debug, info, warn or error");
+  return out;
+}
+
+std::string usage_text() {
+  return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
+         "                [--workers N] [--log-level debug|info|warn|error] [--version]\n"
+         "\n"
+         "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env BULWARK_LISTEN)\n"
+         "  --data-dir  where the SQLite store lives (default ./bulwark-data; env BULWARK_DATA_DIR)\n"
+         "  --config    JSON configuration file (env BULWARK_CONFIG); see README\n"
+         "  --workers   CPU worker threads for layer analysis (default: one per core)\n";
+}
+
+}  // namespace bw

@@ -1,0 +1,53 @@
+// Daemon configuration: built-in defaults, then an optional JSON file, then BULWARK_*
+// environment variables, then command-line flags, each overriding the one before.
+#pragma once
+
+#include "common/error.h"
+#include "registry/registry.h"
+#include "scan/scan.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bw {
+
+struct ApiOptions {
+  std::size_t max_body_bytes = 1 << 20;        // larger request bodies answer 413
+  std::uint32_t max_header_bytes = 16 * 1024;  // larger request headers close the connection
+  std::chrono::seconds idle_timeout{30};       // a keep-alive connection idle this long closes
+  std::chrono::seconds max_wait{300};          // the longest ?wait= a caller may ask for
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./bulwark-data";
+  std::string config_file;
+  std::size_t workers = 0;  // CPU worker threads; 0 means one per core
+  std::string log_level = "info";
+  std::chrono::seconds shutdown_grace{10};  // in-flight work gets this long on SIGTERM
+  RegistryOptions registry;
+  ScanOptions scan;
+  ApiOptions api;
+
+  std::string database_path() const { return data_dir + "/bulwark.db"; }
+};
+
+// Looks up an environment variable; returns nullptr when unset. Injected for tests.
+using EnvLookup = std::function<const char*(const char*)>;
+
+struct ConfigLoad {
+  Config config;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Parses argv (without argv[0]) over the environment and the file it names.
+Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLookup& env);
+
+// Applies a JSON config document (see README "Configuration") onto `config`.
+Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Config& config);
+
+std::string usage_text();
+
+}  // namespace bw

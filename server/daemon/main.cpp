@@ -1,0 +1,129 @@
+// bulwarkd: the daemon. Wires config, store, registry client, scan service and HTTP server on
+// one io_context thread, with CPU work on a worker pool, and stops gracefully on SIGINT/SIGTERM.
+#include "api/http_server.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "store/store.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+namespace asio = boost::asio;
+
+namespace {
+
+bw::log::Level level_of(const std::string& s) {
+  if (s == "debug") return bw::log::Level::debug;
+  if (s == "warn") return bw::log::Level::warn;
+  if (s == "error") return bw::log::Level::error;
+  return bw::log::Level::info;
+}
+
+void log_exception(std::string_view what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    bw::log::error(std::string(what) + " failed: " + ex.what());
+  }
+}
+
+int run(const bw::Config& config) {
+  bw::log::set_level(level_of(config.log_level));
+  auto store = bw::open_sqlite_store({config.database_path()});
+  if (!store) {
+    bw::log::error("cannot open store: " + store.error().message);
+    return 1;
+  }
+  asio::io_context ioc(1);
+  std::size_t n_workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  asio::thread_pool workers(n_workers);
+  bw::RegistryClient registry(ioc.get_executor(), config.registry);
+  bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan);
+  bw::HttpMetrics http_metrics;
+  bw::ApiContext ctx{scans, **store, registry, config, http_metrics};
+  auto server = bw::HttpServer::bind(ioc.get_executor(), config.listen, ctx);
+  if (!server) {
+    bw::log::error(server.error().message);
+    return 1;
+  }
+  if (auto r = scans.recover(); !r) {
+    bw::log::error("cannot recover scans: " + r.error().message);
+    return 1;
+  }
+  auto ep = (*server)->local_endpoint();
+  // Tests and scripts read this line to find the port when listening on port 0.
+  std::printf("bulwarkd listening on http://%s:%u\n",
+              ep.address().is_v6() ? ("[" + ep.address().to_string() + "]").c_str() : ep.address().to_string().c_str(),
+              ep.port());
+  std::fflush(stdout);
+  bw::log::info("listening=" + config.listen + " data_dir=" + config.data_dir +
+                " workers=" + std::to_string(n_workers));
+
+  asio::co_spawn(ioc, (*server)->run(), [](std::exception_ptr e) { log_exception("accept loop", e); });
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer grace(ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    bw::log::info("signal=" + std::to_string(sig) + " shutting down");
+    ctx.ready = false;
+    // Past the grace period, stop hard: unfinished scans resume at the next start.
+    grace.expires_after(config.shutdown_grace);
+    grace.async_wait([&](const boost::system::error_code& gec) {
+      if (!gec) {
+        bw::log::warn("shutdown grace period over; stopping now");
+        ioc.stop();
+      }
+    });
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+          co_await scans.shutdown();
+          co_await (*server)->stop();
+          grace.cancel();
+        },
+        [](std::exception_ptr e) { log_exception("shutdown", e); });
+  });
+
+  ioc.run();
+  scans.abort_transfers();
+  workers.join();
+  bw::log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto loaded = bw::load_config(args, [](const char* name) { return std::getenv(name); });
+  if (!loaded) {
+    std::cerr << "bulwarkd: " << loaded.error().message << "\n";
+    return 2;
+  }
+  if (loaded->show_help) {
+    std::cout << bw::usage_text();
+    return 0;
+  }
+  if (loaded->show_version) {
+    std::cout << "bulwarkd " << bw::kVersion << "\n";
+    return 0;
+  }
+  try {
+    return run(loaded->config);
+  } catch (const std::exception& e) {
+    std::cerr << "bulwarkd: " << e.what() << "\n";
+    return 1;
+  }
+}

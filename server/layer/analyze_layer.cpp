@@ -1,0 +1,174 @@
+#include "common/digest.h"
+#include "layer/decompress.h"
+#include "layer/layer.h"
+#include "layer/tar_walk.h"
+
+namespace bw {
+namespace {
+
+// Counts the bytes the layer's own source delivers and remembers whether it failed, so that a
+// network or digest fault is told apart from a corrupt or hostile layer.
+class TrackingSource : public ByteSource {
+ public:
+  explicit TrackingSource(ByteSource& in) : in_(in) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    auto r = in_.read(buf, n);
+    if (!r) failure_ = r.error();
+    else count_ += *r;
+    return r;
+  }
+  std::uint64_t count() const { return count_; }
+  const std::optional<Error>& failure() const { return failure_; }
+
+ private:
+  ByteSource& in_;
+  std::uint64_t count_ = 0;
+  std::optional<Error> failure_;
+};
+
+// Hashes and counts decompressed bytes, failing past the limit (decompression bombs).
+class UncompressedSource : public ByteSource {
+ public:
+  UncompressedSource(ByteSource& in, std::uint64_t limit) : in_(in), limit_(limit) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (limit_hit_) return limit_error();
+    auto r = in_.read(buf, n);
+    if (!r) return r;
+    count_ += *r;
+    if (count_ > limit_) {
+      limit_hit_ = true;
+      return limit_error();
+    }
+    hash_.update(buf, *r);
+    return r;
+  }
+  std::uint64_t count() const { return count_; }
+  bool limit_hit() const { return limit_hit_; }
+  std::string diff_id() { return hash_.finish(); }
+  Error limit_error() const {
+    return make_error(Errc::layer_limit_exceeded,
+                      "layer decompresses to more than " + std::to_string(limit_) +
+                          " bytes (max_uncompressed_bytes)");
+  }
+
+ private:
+  ByteSource& in_;
+  std::uint64_t limit_;
+  std::uint64_t count_ = 0;
+  bool limit_hit_ = false;
+  Sha256 hash_;
+};
+
+bool under(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+}
+
+std::string_view basename_of(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string_view layer_status_name(LayerStatus s) {
+  switch (s) {
+    case LayerStatus::complete: return "complete";
+    case LayerStatus::limit_exceeded: return "limit_exceeded";
+    case LayerStatus::invalid: return "invalid";
+    case LayerStatus::skipped: return "skipped";
+  }
+  return "invalid";
+}
+
+bool is_notable(const FileEntry& e) {
+  if (e.kind == 'f' && (e.mode & 06000)) return true;                // setuid / setgid
+  if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000))) return true;
+  std::string_view p = e.path;
+  static constexpr std::string_view kDirs[] = {
+      "etc",      "bin",         "sbin",          "usr/bin",          "usr/sbin",
+      "usr/local/bin", "usr/local/sbin", "var/lib/dpkg", "lib/apk/db", "var/lib/rpm",
+      "usr/lib/sysimage/rpm", "usr/lib/os-release", "root"};
+  for (auto d : kDirs)
+    if (p == d || under(p, d)) return true;
+  std::string_view base = basename_of(p);
+  static constexpr std::string_view kNames[] = {
+      ".git", ".aws", ".azure", ".gcp", ".ssh", ".docker", ".env", ".netrc", ".npmrc", ".pypirc",
+      "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials", "credentials.json",
+      "Dockerfile", "docker-compose.yml"};
+  for (auto n : kNames)
+    if (base == n) return true;
+  for (auto ext : {".pem", ".key", ".p12", ".pfx", ".jks", ".ovpn"})
+    if (base.ends_with(ext)) return true;
+  return false;
+}
+
+Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
+  LayerFacts facts;
+  TrackingSource raw(blob);
+  auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
+    if (raw.failure()) return raw.failure();
+    if (facts.status == LayerStatus::complete) {
+      facts.status = status;
+      facts.status_reason = std::move(reason);
+    }
+    return std::nullopt;
+  };
+
+  Compression kind = Compression::none;
+  auto decompressed = open_decompressed(raw, kind);
+  facts.compression = std::string(compression_name(kind));
+  if (!decompressed) {
+    if (auto e = fail_or(LayerStatus::invalid, decompressed.error().message)) return *e;
+  } else {
+    UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes);
+    auto walk = walk_tar(tar, limits.max_path_bytes, [&](const FileEntry& e, EntryBody&) {
+      if (facts.entry_count >= limits.max_entries) return false;
+      ++facts.entry_count;
+      std::string_view base = basename_of(e.path);
+      if (base.starts_with(".wh.")) {
+        std::string_view dir = std::string_view(e.path).substr(0, e.path.size() - base.size());
+        if (!dir.empty()) dir.remove_suffix(1);
+        if (base == ".wh..wh..opq") facts.whiteouts.push_back({std::string(dir), true});
+        else facts.whiteouts.push_back({(dir.empty() ? "" : std::string(dir) + "/") + std::string(base.substr(4)), false});
+        return true;
+      }
+      if (is_notable(e)) {
+        if (facts.files.size() < limits.max_notable_entries) facts.files.push_back(e);
+        else ++facts.notable_dropped;
+      }
+      return true;
+    });
+    if (!walk) {
+      // The walk fails on a source error: ours (limit) or the layer's own (network).
+      if (auto e = fail_or(tar.limit_hit() ? LayerStatus::limit_exceeded : LayerStatus::invalid,
+                           walk.error().message))
+        return *e;
+    } else {
+      facts.skipped_entries = walk->skipped;
+      facts.entry_count += walk->skipped;
+      if (walk->stopped)
+        fail_or(LayerStatus::limit_exceeded,
+                "layer has more than " + std::to_string(limits.max_entries) + " entries (max_entries)");
+      else if (!walk->error.empty() && !(walk->entries == 0 && tar.count() == 0))
+        fail_or(LayerStatus::invalid, "not a readable tar stream: " + walk->error);
+    }
+    // diff_id covers every decompressed byte, including padding after the end-of-archive marker.
+    if (facts.status == LayerStatus::complete) {
+      auto rest = drain(tar);
+      if (!rest) {
+        if (auto e = fail_or(tar.limit_hit() ? LayerStatus::limit_exceeded : LayerStatus::invalid,
+                             rest.error().message))
+          return *e;
+      }
+    }
+    facts.uncompressed_size = tar.count();
+    if (facts.status == LayerStatus::complete) facts.diff_id = tar.diff_id();
+  }
+  // Read the blob to its end so that its digest is verified whatever happened above.
+  auto rest = drain(raw);
+  if (!rest) return rest.error();
+  facts.compressed_size = raw.count();
+  return facts;
+}
+
+}  // namespace bw

@@ -1,0 +1,83 @@
+// Layer analysis: one streaming pass over a layer blob (decompression chosen by magic bytes,
+// tar entries through libarchive, whiteouts), producing the facts stored per layer digest.
+// Nothing is written to disk and memory stays bounded whatever the layer holds.
+#pragma once
+
+#include "layer/byte_source.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bw {
+
+// Bumped whenever what analysis records changes; stored facts of an older version are
+// re-analysed when an image using them is next scanned.
+inline constexpr int kAnalyzerVersion = 1;
+
+struct LayerLimits {
+  // Decompressed bytes per layer; a decompression bomb stops here.
+  std::uint64_t max_uncompressed_bytes = 16ull << 30;
+  // Tar entries per layer.
+  std::uint64_t max_entries = 2'000'000;
+  // Longer paths are skipped and counted, never stored.
+  std::size_t max_path_bytes = 4096;
+  // Bytes of one file's content an analyser may read; the rest is skipped without copying.
+  std::size_t max_file_read_bytes = 1 << 20;
+  // Notable entries recorded per layer; further ones are counted only.
+  std::size_t max_notable_entries = 50'000;
+};
+
+enum class LayerStatus {
+  complete,        // every entry was seen
+  limit_exceeded,  // a LayerLimits bound stopped analysis; facts are partial
+  invalid,         // not a readable tar stream; facts are partial
+  skipped,         // not fetched (foreign or non-distributable layer)
+};
+std::string_view layer_status_name(LayerStatus s);
+
+struct FileEntry {
+  std::string path;  // relative, no leading "/" or "./"
+  char kind = 'f';   // f regular, d dir, l symlink, h hard link, c/b device, p fifo, s socket
+  std::uint32_t mode = 0;  // permission bits including setuid/setgid/sticky
+  std::int64_t uid = 0;
+  std::int64_t gid = 0;
+  std::uint64_t size = 0;
+  std::string link;  // symlink or hard link target
+};
+
+struct Whiteout {
+  std::string path;     // the path removed, or the directory made opaque
+  bool opaque = false;  // ".wh..wh..opq": lower layers' contents of `path` are hidden
+};
+
+struct LayerFacts {
+  std::string compression;  // "gzip" | "zstd" | "none"
+  std::uint64_t compressed_size = 0;
+  std::uint64_t uncompressed_size = 0;
+  std::string diff_id;  // sha256 of the uncompressed stream; empty unless status is complete
+  std::uint64_t entry_count = 0;
+  std::uint64_t skipped_entries = 0;  // over-long or unreadable paths
+  LayerStatus status = LayerStatus::complete;
+  std::string status_reason;
+  std::vector<FileEntry> files;  // notable entries only (see is_notable_path)
+  std::uint64_t notable_dropped = 0;
+  std::vector<Whiteout> whiteouts;
+};
+
+// Reads `blob` (a compressed or plain layer) to its very end and returns what it holds.
+// Content faults (corrupt stream, limits) are reported in the facts' status, never as errors;
+// an error means the source itself failed (network, digest), and then no facts exist.
+// Blocking and CPU-bound: call it on a worker thread.
+Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits);
+
+// Whether an entry is worth recording per layer: security-relevant modes, system config and
+// binaries, package databases, credentials.
+bool is_notable(const FileEntry& e);
+
+nlohmann::json to_json(const LayerFacts& f);
+Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j);
+
+}  // namespace bw

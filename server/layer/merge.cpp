@@ -1,0 +1,32 @@
+#include "layer/merge.h"
+
+#include <map>
+
+namespace bw {
+namespace {
+
+// Erases `dir` itself (unless keep_dir) and everything below it.
+void erase_tree(std::map<std::string, MergedFile>& files, const std::string& dir, bool keep_dir) {
+  if (!keep_dir) files.erase(dir);
+  std::string prefix = dir.empty() ? "" : dir + "/";
+  for (auto it = files.lower_bound(prefix); it != files.end() && it->first.starts_with(prefix);)
+    it = files.erase(it);
+}
+
+}  // namespace
+
+std::vector<MergedFile> merge_layers(const std::vector<const LayerFacts*>& layers) {
+  std::map<std::string, MergedFile> files;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const LayerFacts& l = *layers[i];
+    // Whiteouts apply to lower layers only, so remove first, then add this layer's entries.
+    for (auto& w : l.whiteouts) erase_tree(files, w.path, /*keep_dir=*/w.opaque);
+    for (auto& e : l.files) files[e.path] = MergedFile{e, i};
+  }
+  std::vector<MergedFile> out;
+  out.reserve(files.size());
+  for (auto& [path, f] : files) out.push_back(std::move(f));
+  return out;
+}
+
+}  // namespace bw

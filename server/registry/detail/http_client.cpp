@@ -1,0 +1,350 @@
+#include "registry/detail/http_client.h"
+
+#include "common/log.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+#include <deque>
+
+namespace bw::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::uint64_t kErrorBodyLimit = 64 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string authority(const Url& u) {
+  bool v6 = u.host.find(':') != std::string::npos;
+  return (v6 ? "[" + u.host + "]" : u.host) + ":" + u.port;
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+Error transport_error(const Url& url, std::string_view what, const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout)
+    return make_error(Errc::timeout, std::string(what) + " " + url.origin() + " timed out");
+  return make_error(Errc::registry_unreachable,
+                    std::string(what) + " " + url.origin() + ": " + ec.message());
+}
+
+}  // namespace
+
+std::string Url::origin() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + port;
+}
+
+Result<Url> parse_url(std::string_view text) {
+  auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) return make_error(Errc::bad_request, "invalid URL \"" + std::string(text.substr(0, 200)) + "\"");
+  Url u;
+  u.scheme = std::string(parsed->scheme());
+  std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(), ::tolower);
+  if (u.scheme != "http" && u.scheme != "https")
+    return make_error(Errc::bad_request, "URL scheme must be http or https");
+  if (!parsed->has_authority() || parsed->encoded_host().empty())
+    return make_error(Errc::bad_request, "URL has no host");
+  if (parsed->has_userinfo())
+    return make_error(Errc::bad_request, "URL must not carry credentials");
+  u.host = std::string(parsed->encoded_host_address());
+  if (u.host.starts_with('[')) u.host = u.host.substr(1, u.host.size() - 2);
+  u.port = parsed->has_port() ? std::string(parsed->port()) : (u.scheme == "https" ? "443" : "80");
+  u.target = std::string(parsed->encoded_resource());
+  if (u.target.empty() || u.target.front() != '/') u.target.insert(0, "/");
+  return u;
+}
+
+Result<Url> resolve_url(const Url& base, std::string_view location) {
+  auto ref = boost::urls::parse_uri_reference(location);
+  if (!ref) return make_error(Errc::registry_error, "redirect with an invalid Location");
+  auto b = boost::urls::parse_uri(base.str());
+  if (!b) return make_error(Errc::internal, "base URL does not parse");
+  boost::urls::url dest;
+  auto r = boost::urls::resolve(*b, *ref, dest);
+  if (!r) return make_error(Errc::registry_error, "redirect Location does not resolve");
+  return parse_url(dest.buffer());
+}
+
+std::string HttpResponse::header(std::string_view name) const {
+  for (auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+struct Connection {
+  std::string origin;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  bool reused = false;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Runs `op` on whichever stream this connection has.
+  template <class Op>
+  awaitable<std::tuple<boost::system::error_code, std::size_t>> on_stream(Op op) {
+    if (tls) co_return co_await op(*tls);
+    co_return co_await op(*plain);
+  }
+};
+
+struct HttpClient::Impl {
+  asio::any_io_executor ex;
+  HttpOptions opt;
+  ssl::context default_ctx{ssl::context::tls_client};
+  std::map<std::string, std::unique_ptr<ssl::context>> ctx_by_authority;
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+
+  Impl(asio::any_io_executor e, HttpOptions o) : ex(std::move(e)), opt(std::move(o)) {
+    init_ctx(default_ctx);
+  }
+
+  static void init_ctx(ssl::context& ctx) {
+    ctx.set_default_verify_paths();
+    ctx.set_verify_mode(ssl::verify_peer);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  }
+
+  Result<ssl::context*> ctx_for(const Url& u) {
+    std::string key = authority(u);
+    auto file = opt.ca_files.find(key);
+    if (file == opt.ca_files.end()) file = opt.ca_files.find(u.host);
+    if (file == opt.ca_files.end()) return &default_ctx;
+    auto& slot = ctx_by_authority[file->first];
+    if (!slot) {
+      auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+      init_ctx(*ctx);
+      boost::system::error_code ec;
+      ctx->load_verify_file(file->second, ec);
+      if (ec)
+        return make_error(Errc::internal, "cannot load CA file for " + file->first + ": " + ec.message());
+      slot = std::move(ctx);
+    }
+    return slot.get();
+  }
+
+  awaitable<Result<Endpoints>> resolve(const Url& u) {
+    if (opt.resolver) co_return co_await opt.resolver(u.host, u.port);
+    tcp::resolver resolver(ex);
+    auto [ec, results] = co_await resolver.async_resolve(u.host, u.port, kTuple);
+    if (ec) co_return transport_error(u, "cannot resolve", ec);
+    Endpoints eps;
+    for (auto& r : results) eps.push_back(r.endpoint());
+    co_return eps;
+  }
+
+  awaitable<Result<std::unique_ptr<Connection>>> connect(const Url& u) {
+    auto eps = co_await resolve(u);
+    if (!eps) co_return eps.error();
+    if (eps->empty()) co_return make_error(Errc::registry_unreachable, "no address for " + u.host);
+    auto c = std::make_unique<Connection>();
+    c->origin = u.origin();
+    beast::tcp_stream tcp_stream(ex);
+    tcp_stream.expires_after(opt.connect_timeout);
+    auto [ec, ep] = co_await tcp_stream.async_connect(*eps, kTuple);
+    if (ec) co_return transport_error(u, "cannot connect to", ec);
+    if (u.scheme == "http") {
+      c->plain = std::make_unique<beast::tcp_stream>(std::move(tcp_stream));
+      co_return c;
+    }
+    auto ctx = ctx_for(u);
+    if (!ctx) co_return ctx.error();
+    c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp_stream), **ctx);
+    boost::system::error_code addr_ec;
+    asio::ip::make_address(u.host, addr_ec);
+    if (addr_ec && !SSL_set_tlsext_host_name(c->tls->native_handle(), u.host.c_str()))
+      co_return make_error(Errc::internal, "cannot set SNI");
+    c->tls->set_verify_callback(ssl::host_name_verification(u.host));
+    c->lowest().expires_after(opt.connect_timeout);
+    auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
+    if (hec) co_return transport_error(u, "TLS handshake with", hec);
+    co_return c;
+  }
+
+  awaitable<Result<std::unique_ptr<Connection>>> acquire(const Url& u) {
+    auto it = idle.find(u.origin());
+    if (it != idle.end() && !it->second.empty()) {
+      auto c = std::move(it->second.back());
+      it->second.pop_back();
+      c->reused = true;
+      co_return c;
+    }
+    co_return co_await connect(u);
+  }
+
+  void release(std::unique_ptr<Connection> c) {
+    auto& q = idle[c->origin];
+    if (q.size() >= opt.max_idle_per_origin) q.pop_front();
+    q.push_back(std::move(c));
+  }
+
+  http::request<http::empty_body> build(const HttpRequest& req, bool send_auth) {
+    http::request<http::empty_body> r;
+    r.method_string(req.method);
+    r.target(req.url.target);
+    r.version(11);
+    bool default_port = (req.url.scheme == "https" && req.url.port == "443") ||
+                        (req.url.scheme == "http" && req.url.port == "80");
+    std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
+    r.set(http::field::host, default_port ? host : host + ":" + req.url.port);
+    r.set(http::field::user_agent, "bulwark/0.1");
+    for (auto& [k, v] : req.headers) r.set(k, v);
+    if (send_auth && !req.authorization.empty()) r.set(http::field::authorization, req.authorization);
+    if (req.range_from > 0) r.set(http::field::range, "bytes=" + std::to_string(req.range_from) + "-");
+    return r;
+  }
+
+  static void copy_headers(const http::fields& f, HttpResponse& out) {
+    out.headers.clear();
+    for (auto& h : f) out.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+  }
+
+  // One exchange on one connection, no redirects. A 2xx body goes to on_chunk when set.
+  awaitable<Result<HttpResponse>> exchange_once(const HttpRequest& req, bool send_auth,
+                                                std::uint64_t body_limit,
+                                                const ChunkHandler* on_chunk) {
+    for (int attempt = 0;; ++attempt) {
+      auto conn = co_await acquire(req.url);
+      if (!conn) co_return conn.error();
+      auto& c = **conn;
+      auto msg = build(req, send_auth);
+      c.lowest().expires_after(opt.io_timeout);
+      auto [wec, wn] = co_await c.on_stream(
+          [&](auto& s) { return http::async_write(s, msg, kTuple); });
+      http::response_parser<http::buffer_body> parser;
+      parser.header_limit(opt.max_header_bytes);
+      parser.body_limit(boost::none);  // bounded below, by our own counting
+      if (req.method == "HEAD") parser.skip(true);
+      boost::system::error_code ec = wec;
+      if (!ec) {
+        c.lowest().expires_after(opt.io_timeout);
+        auto [hec, hn] = co_await c.on_stream(
+            [&](auto& s) { return http::async_read_header(s, c.buffer, parser, kTuple); });
+        ec = hec;
+      }
+      if (ec) {
+        // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
+        if (c.reused && attempt == 0 &&
+            (ec == http::error::end_of_stream || ec == asio::error::eof ||
+             ec == asio::error::connection_reset || ec == asio::error::broken_pipe))
+          continue;
+        if (ec == http::error::header_limit)
+          co_return make_error(Errc::registry_error, "response headers from " + req.url.origin() +
+                                                         " exceed " + std::to_string(opt.max_header_bytes) + " bytes");
+        co_return transport_error(req.url, "request to", ec);
+      }
+
+      HttpResponse out;
+      out.url = req.url;
+      out.status = static_cast<int>(parser.get().result_int());
+      copy_headers(parser.get().base(), out);
+      bool to_sink = on_chunk && out.status >= 200 && out.status < 300;
+      std::uint64_t limit = to_sink ? UINT64_MAX : (on_chunk ? kErrorBodyLimit : body_limit);
+      if (!to_sink && parser.content_length() && *parser.content_length() > limit)
+        co_return make_error(Errc::payload_too_large,
+                             "response from " + req.url.origin() + " is " +
+                                 std::to_string(*parser.content_length()) +
+                                 " bytes, over the limit of " + std::to_string(limit));
+
+      std::string chunk;
+      std::uint64_t total = 0;
+      while (!parser.is_done()) {
+        chunk.resize(opt.stream_chunk_bytes);
+        parser.get().body().data = chunk.data();
+        parser.get().body().size = chunk.size();
+        c.lowest().expires_after(opt.io_timeout);
+        auto [rec, rn] = co_await c.on_stream(
+            [&](auto& s) { return http::async_read(s, c.buffer, parser, kTuple); });
+        if (rec && rec != http::error::need_buffer) {
+          if (rec == http::error::partial_message || rec == http::error::end_of_stream ||
+              rec == asio::error::eof)
+            co_return make_error(Errc::registry_unreachable,
+                                 "connection to " + req.url.origin() + " closed mid-body after " +
+                                     std::to_string(total) + " bytes");
+          co_return transport_error(req.url, "reading body from", rec);
+        }
+        std::size_t got = chunk.size() - parser.get().body().size;
+        if (got == 0) continue;
+        chunk.resize(got);
+        total += got;
+        if (to_sink) {
+          if (!co_await (*on_chunk)(std::move(chunk)))
+            co_return make_error(Errc::cancelled, "transfer stopped by its consumer");
+          chunk = std::string();
+        } else {
+          if (total > limit)
+            co_return make_error(Errc::payload_too_large,
+                                 "response from " + req.url.origin() + " exceeds " +
+                                     std::to_string(limit) + " bytes");
+          out.body += chunk;
+        }
+      }
+      if (parser.keep_alive()) release(std::move(*conn));
+      co_return out;
+    }
+  }
+
+  awaitable<Result<HttpResponse>> run(HttpRequest req, std::uint64_t body_limit,
+                                      const ChunkHandler* on_chunk) {
+    const std::string auth_origin = req.url.origin();
+    for (int hops = 0;; ++hops) {
+      bool send_auth = req.url.origin() == auth_origin;
+      auto r = co_await exchange_once(req, send_auth, body_limit, on_chunk);
+      if (!r || !is_redirect(r->status)) co_return r;
+      if (hops >= opt.max_redirects)
+        co_return make_error(Errc::registry_error, "too many redirects (more than " +
+                                                       std::to_string(opt.max_redirects) + ")");
+      auto loc = r->header("Location");
+      if (loc.empty()) co_return make_error(Errc::registry_error, "redirect without Location");
+      auto next = resolve_url(req.url, loc);
+      if (!next) co_return next.error();
+      // Never downgrade from TLS to plain text on a redirect.
+      if (req.url.scheme == "https" && next->scheme != "https")
+        co_return make_error(Errc::registry_error, "refusing redirect from https to http");
+      req.url = *next;
+      if (r->status == 303) req.method = "GET";
+    }
+  }
+};
+
+HttpClient::HttpClient(asio::any_io_executor ex, HttpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(ex), std::move(options))) {}
+HttpClient::~HttpClient() = default;
+
+awaitable<Result<HttpResponse>> HttpClient::fetch(HttpRequest req, std::uint64_t body_limit) {
+  co_return co_await impl_->run(std::move(req), body_limit, nullptr);
+}
+
+awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, ChunkHandler on_chunk) {
+  co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_chunk);
+}
+
+void HttpClient::close_idle() { impl_->idle.clear(); }
+
+}  // namespace bw::detail

@@ -1,0 +1,114 @@
+// The scan service: a queue of scans with a concurrency limit, layer analysis shared by
+// digest (a layer already stored at the current analyser version is never fetched again;
+// concurrent scans needing the same layer share one fetch), and recovery of unfinished scans
+// at start-up. Knows nothing of HTTP parsing.
+//
+// Thread-safety: every method runs on the io_context's single thread. CPU work goes to the
+// worker pool given at construction.
+#pragma once
+
+#include "common/error.h"
+#include "layer/layer.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace bw {
+
+class ChunkPipe;
+
+struct ScanOptions {
+  std::size_t max_concurrent_scans = 4;  // scans past this wait in the queue
+  std::size_t pipe_chunks = 8;           // chunks buffered between network and worker per layer
+  LayerLimits limits;
+};
+
+struct ScanRequest {
+  std::string image;
+  std::string platform;  // "os/arch[/variant]"; empty means linux/amd64
+};
+
+struct ScanMetrics {
+  std::uint64_t scans_submitted = 0;
+  std::uint64_t scans_done = 0;
+  std::uint64_t scans_failed = 0;
+  std::uint64_t scans_cancelled = 0;
+  std::uint64_t layers_analyzed = 0;
+  std::uint64_t layer_cache_hits = 0;     // layer facts reused from the store
+  std::uint64_t layer_shared_fetches = 0; // joined a fetch already under way for another scan
+  std::size_t queued = 0;
+  std::size_t running = 0;
+};
+
+class ScanService {
+ public:
+  ScanService(boost::asio::any_io_executor io, boost::asio::thread_pool& workers, Store& store,
+              RegistryClient& registry, ScanOptions options);
+  ~ScanService();
+
+  // Re-queues scans left queued or running by a previous process.
+  Result<void> recover();
+
+  // Validates the reference (bad_reference), platform (bad_request) and registry
+  // (registry_not_allowed), records the scan as queued and schedules it.
+  Result<ScanRecord> submit(const ScanRequest& request);
+
+  // The scan with live progress merged in; nullopt when unknown.
+  Result<std::optional<ScanRecord>> get(const std::string& id);
+
+  // Returns when the scan has finished or `timeout` has passed.
+  boost::asio::awaitable<void> wait(const std::string& id, std::chrono::milliseconds timeout);
+
+  // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
+  Result<ScanRecord> cancel(const std::string& id);
+
+  // Stops taking work and interrupts running scans, which stay recorded as unfinished so that
+  // the next start resumes them. Returns once none runs.
+  boost::asio::awaitable<void> shutdown();
+
+  ScanMetrics metrics() const;
+
+  // Fails every layer transfer still open so that no worker stays blocked on one. For use after
+  // the io_context has stopped, before the worker pool is joined.
+  void abort_transfers();
+
+ private:
+  struct Live;
+  struct LayerJob;
+  void pump();
+  boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
+  boost::asio::awaitable<Result<void>> execute(Live& live);
+  boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
+  boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
+  void finish(Live& live, const Result<void>& outcome);
+  void persist(const Live& live);
+
+  boost::asio::any_io_executor io_;
+  boost::asio::thread_pool& workers_;
+  Store& store_;
+  RegistryClient& registry_;
+  ScanOptions options_;
+  bool stopping_ = false;
+  std::deque<std::shared_ptr<Live>> queue_;
+  std::map<std::string, std::shared_ptr<Live>> live_;   // queued or running, by id
+  std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
+  std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
+  std::size_t running_ = 0;
+  ScanMetrics metrics_;
+};
+
+// Parses `text` as a scan id ("scan_" + 32 hex). Used by the API to refuse junk early.
+bool is_scan_id(std::string_view text);
+
+}  // namespace bw

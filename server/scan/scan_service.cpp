@@ -1,0 +1,439 @@
+#include "common/log.h"
+#include "common/time_util.h"
+#include "scan/chunk_pipe.h"
+#include "scan/scan.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+namespace bw {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using nlohmann::json;
+
+namespace {
+
+std::string new_scan_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "scan_";
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+bool is_foreign(const Descriptor& d) {
+  return !d.urls.empty() || d.media_type.find("foreign") != std::string::npos ||
+         d.media_type.find("nondistributable") != std::string::npos;
+}
+
+}  // namespace
+
+bool is_scan_id(std::string_view text) {
+  if (text.size() != 37 || !text.starts_with("scan_")) return false;
+  return std::all_of(text.begin() + 5, text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+struct LayerProgress {
+  std::string digest;
+  std::uint64_t bytes_done = 0;
+  std::uint64_t bytes_total = 0;
+  std::string state = "pending";  // pending | fetching | waiting | cached | analyzed | skipped | failed
+};
+
+struct ScanService::Live {
+  ScanRecord rec;
+  ImageRef ref;
+  Platform platform;
+  std::optional<ResolvedImage> image;
+  std::vector<LayerProgress> layers;
+  bool cancel_requested = false;
+  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+
+  std::string progress_json() const {
+    json ls = json::array();
+    for (auto& l : layers)
+      ls.push_back({{"digest", l.digest}, {"bytes_done", l.bytes_done},
+                    {"bytes_total", l.bytes_total}, {"state", l.state}});
+    return json{{"layers", std::move(ls)}}.dump();
+  }
+};
+
+struct ScanService::LayerJob {
+  explicit LayerJob(asio::any_io_executor ex) : done(ex) {
+    done.expires_at(asio::steady_timer::time_point::max());
+  }
+  asio::steady_timer done;  // cancelled when the job ends
+  std::optional<Error> error;
+};
+
+ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, Store& store,
+                         RegistryClient& registry, ScanOptions options)
+    : io_(std::move(io)), workers_(workers), store_(store), registry_(registry),
+      options_(std::move(options)) {}
+
+ScanService::~ScanService() = default;
+
+Result<void> ScanService::recover() {
+  for (const char* status : {"running", "queued"}) {
+    auto scans = store_.list_scans(ScanQuery{status, "", 10'000, ""});
+    if (!scans) return scans.error();
+    // Oldest first, so that the queue keeps its order.
+    for (auto it = scans->rbegin(); it != scans->rend(); ++it) {
+      auto live = std::make_shared<Live>();
+      live->rec = *it;
+      auto ref = parse_reference(live->rec.image);
+      auto plat = parse_platform(live->rec.platform);
+      live->rec.status = "queued";
+      if (!ref || !plat) {
+        finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
+        continue;
+      }
+      live->ref = *ref;
+      live->platform = *plat;
+      persist(*live);
+      live_[live->rec.id] = live;
+      queue_.push_back(live);
+      log::info("scan=" + live->rec.id + " recovered image=" + live->rec.image);
+    }
+  }
+  pump();
+  return {};
+}
+
+Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
+  auto ref = parse_reference(request.image);
+  if (!ref) return ref.error();
+  Platform platform = default_platform();
+  if (!request.platform.empty()) {
+    auto p = parse_platform(request.platform);
+    if (!p) return p.error();
+    platform = *p;
+  }
+  if (auto allowed = registry_.check_allowed(*ref); !allowed) return allowed.error();
+  if (stopping_) return make_error(Errc::unavailable, "server is shutting down");
+
+  auto live = std::make_shared<Live>();
+  live->ref = *ref;
+  live->platform = platform;
+  live->rec.id = new_scan_id();
+  live->rec.image = ref->canonical();
+  live->rec.platform = platform.str();
+  live->rec.status = "queued";
+  live->rec.created_at = now_rfc3339();
+  live->rec.progress = live->progress_json();
+  if (auto put = store_.put_scan(live->rec); !put) return put.error();
+  live_[live->rec.id] = live;
+  queue_.push_back(live);
+  ++metrics_.scans_submitted;
+  log::info("scan=" + live->rec.id + " queued image=" + live->rec.image + " platform=" + live->rec.platform);
+  ScanRecord queued = live->rec;  // pump() may start it at once
+  pump();
+  return queued;
+}
+
+Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
+  if (auto it = live_.find(id); it != live_.end()) {
+    ScanRecord rec = it->second->rec;
+    rec.progress = it->second->progress_json();
+    return std::optional<ScanRecord>(std::move(rec));
+  }
+  return store_.get_scan(id);
+}
+
+awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
+  auto it = live_.find(id);
+  if (it == live_.end() || timeout.count() <= 0) co_return;
+  auto live = it->second;
+  auto timer = std::make_shared<asio::steady_timer>(io_, timeout);
+  live->waiters.push_back(timer);
+  boost::system::error_code ec;
+  co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  std::erase(live->waiters, timer);
+}
+
+Result<ScanRecord> ScanService::cancel(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    auto stored = store_.get_scan(id);
+    if (!stored) return stored.error();
+    if (!*stored) return make_error(Errc::not_found, "no scan " + id);
+    return **stored;
+  }
+  auto live = it->second;
+  live->cancel_requested = true;
+  if (live->rec.status == "queued") {
+    std::erase(queue_, live);
+    finish(*live, make_error(Errc::cancelled, "cancelled"));
+  }
+  return live->rec;
+}
+
+awaitable<void> ScanService::shutdown() {
+  stopping_ = true;
+  queue_.clear();
+  // Long-polls return now instead of holding their connections open through the shutdown.
+  for (auto& [id, live] : live_)
+    for (auto& w : live->waiters) w->cancel();
+  asio::steady_timer poll(io_);
+  // Running scans see stopping_ at their next chunk or step; transfers stalled on the network
+  // end at the registry I/O timeout.
+  while (running_ > 0) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    boost::system::error_code ec;
+    co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void ScanService::abort_transfers() {
+  for (auto& [digest, weak] : pipes_)
+    if (auto pipe = weak.lock()) pipe->fail(make_error(Errc::cancelled, "server stopped"));
+  pipes_.clear();
+}
+
+ScanMetrics ScanService::metrics() const {
+  ScanMetrics m = metrics_;
+  m.queued = queue_.size();
+  m.running = running_;
+  return m;
+}
+
+void ScanService::pump() {
+  while (!stopping_ && running_ < options_.max_concurrent_scans && !queue_.empty()) {
+    auto live = queue_.front();
+    queue_.pop_front();
+    ++running_;
+    asio::co_spawn(io_, run(live), [id = live->rec.id](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error("scan=" + id + " crashed: " + ex.what());
+      }
+    });
+  }
+}
+
+awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
+  live->rec.status = "running";
+  live->rec.started_at = now_rfc3339();
+  persist(*live);
+  Result<void> outcome = make_error(Errc::internal, "scan did not run");
+  try {
+    outcome = co_await execute(*live);
+  } catch (const std::exception& e) {
+    outcome = make_error(Errc::internal, std::string("scan failed unexpectedly: ") + e.what());
+  }
+  finish(*live, outcome);
+  --running_;
+  pump();
+}
+
+void ScanService::finish(Live& live, const Result<void>& outcome) {
+  bool interrupted = !outcome && outcome.error().code == Errc::cancelled;
+  if (interrupted && stopping_ && !live.cancel_requested) {
+    // Shutdown, not a user's cancel: leave it for the next start to resume.
+    live.rec.status = "queued";
+    persist(live);
+    live_.erase(live.rec.id);
+    return;
+  }
+  if (outcome) {
+    live.rec.status = "done";
+    ++metrics_.scans_done;
+  } else if (live.cancel_requested) {
+    live.rec.status = "cancelled";
+    live.rec.error_code = "cancelled";
+    live.rec.error_message = "cancelled by request";
+    ++metrics_.scans_cancelled;
+  } else {
+    live.rec.status = "failed";
+    live.rec.error_code = std::string(errc_name(outcome.error().code));
+    live.rec.error_message = outcome.error().message;
+    ++metrics_.scans_failed;
+  }
+  live.rec.finished_at = now_rfc3339();
+  persist(live);
+  log::info("scan=" + live.rec.id + " " + live.rec.status +
+            (live.rec.error_message.empty() ? "" : " error=\"" + live.rec.error_message + "\""));
+  for (auto& w : live.waiters) w->cancel();
+  live_.erase(live.rec.id);
+}
+
+void ScanService::persist(const Live& live) {
+  ScanRecord rec = live.rec;
+  rec.progress = live.progress_json();
+  if (auto r = store_.put_scan(rec); !r)
+    log::error("scan=" + rec.id + " cannot be saved: " + r.error().message);
+}
+
+awaitable<Result<void>> ScanService::execute(Live& live) {
+  auto resolved = co_await registry_.resolve(live.ref, live.platform);
+  if (!resolved) co_return resolved.error();
+  live.image = std::move(*resolved);
+  auto& image = *live.image;
+  live.rec.manifest_digest = image.manifest_digest;
+  live.rec.index_digest = image.index_digest;
+  live.layers.clear();
+  for (auto& d : image.manifest.layers)
+    live.layers.push_back({d.digest, 0, static_cast<std::uint64_t>(d.size), "pending"});
+  persist(live);
+
+  for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
+    if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
+    auto r = co_await ensure_layer(live, i);
+    if (!r) co_return r.error();
+  }
+
+  json config = json::parse(image.config_body, nullptr, false);
+  ImageRecord rec;
+  rec.manifest_digest = image.manifest_digest;
+  rec.media_type = image.manifest.media_type;
+  rec.config_digest = image.manifest.config.digest;
+  rec.os = image.platform.os;
+  rec.architecture = image.platform.architecture;
+  rec.variant = image.platform.variant;
+  rec.created = config.value("created", "");
+  if (auto c = config.find("config"); c != config.end() && c->is_object())
+    rec.user = c->value("User", "");
+  rec.config = image.config_body;
+  rec.manifest = image.manifest_body;
+  std::vector<std::string> diff_ids;
+  if (auto rf = config.find("rootfs"); rf != config.end() && rf->is_object())
+    if (auto ids = rf->find("diff_ids"); ids != rf->end() && ids->is_array())
+      for (auto& id : *ids)
+        if (id.is_string()) diff_ids.push_back(id.get<std::string>());
+  for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
+    auto& d = image.manifest.layers[i];
+    std::string diff_id = i < diff_ids.size() ? diff_ids[i] : std::string();
+    // The config names what each layer must decompress to; a registry that serves another
+    // stream under a valid blob digest is caught here.
+    auto stored = store_.get_layer(d.digest);
+    if (!stored) co_return stored.error();
+    if (*stored && !(*stored)->facts.diff_id.empty() && !diff_id.empty() &&
+        (*stored)->facts.diff_id != diff_id)
+      co_return make_error(Errc::digest_mismatch, "layer " + d.digest + " decompresses to " +
+                                                      (*stored)->facts.diff_id +
+                                                      " but the image config says " + diff_id);
+    rec.layers.push_back({d.digest, d.media_type, d.size, diff_id});
+  }
+  std::optional<TagRecord> tag;
+  if (!live.ref.tag.empty() && live.ref.digest.empty())
+    tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
+  if (auto put = store_.put_image(rec, tag); !put) co_return put.error();
+  co_return Result<void>{};
+}
+
+awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index) {
+  const Descriptor& d = live.image->manifest.layers[index];
+  auto& progress = live.layers[index];
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto stored = store_.get_layer(d.digest);
+    if (!stored) co_return stored.error();
+    if (*stored && (*stored)->analyzer_version == kAnalyzerVersion) {
+      if (progress.state == "pending") {
+        progress.state = "cached";
+        ++metrics_.layer_cache_hits;
+      } else {
+        progress.state = "analyzed";
+      }
+      progress.bytes_done = progress.bytes_total;
+      co_return Result<void>{};
+    }
+    if (auto it = jobs_.find(d.digest); it != jobs_.end()) {
+      // Another scan is fetching this layer: share its result instead of fetching again.
+      auto job = it->second;
+      progress.state = "waiting";
+      ++metrics_.layer_shared_fetches;
+      boost::system::error_code ec;
+      co_await job->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (job->error && job->error->code != Errc::cancelled) co_return *job->error;
+      continue;
+    }
+    if (is_foreign(d)) {
+      LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), {}};
+      rec.facts.status = LayerStatus::skipped;
+      rec.facts.status_reason = "foreign or non-distributable layer: not fetched";
+      rec.facts.compressed_size = static_cast<std::uint64_t>(d.size);
+      if (auto put = store_.put_layer(rec); !put) co_return put.error();
+      progress.state = "skipped";
+      co_return Result<void>{};
+    }
+    auto job = std::make_shared<LayerJob>(io_);
+    jobs_[d.digest] = job;
+    progress.state = "fetching";
+    auto facts = co_await fetch_and_analyze(live, index);
+    jobs_.erase(d.digest);
+    if (!facts) job->error = facts.error();
+    job->done.cancel();
+    if (!facts) {
+      progress.state = "failed";
+      co_return facts.error();
+    }
+    ++metrics_.layers_analyzed;
+    progress.state = "analyzed";
+    co_return Result<void>{};
+  }
+  co_return make_error(Errc::internal, "layer " + d.digest + " could not be analysed");
+}
+
+awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::size_t index) {
+  using namespace asio::experimental::awaitable_operators;
+  const Descriptor d = live.image->manifest.layers[index];
+  auto pipe = std::make_shared<ChunkPipe>(io_, options_.pipe_chunks);
+  pipes_[d.digest] = pipe;
+  auto* progress = &live.layers[index];
+
+  auto produce = [&]() -> awaitable<std::optional<Error>> {
+    auto r = co_await registry_.fetch_blob(live.ref, d, [&](std::string chunk) -> awaitable<bool> {
+      if (live.cancel_requested || stopping_) co_return false;
+      progress->bytes_done += chunk.size();
+      co_return co_await pipe->push(std::move(chunk));
+    });
+    if (r) {
+      pipe->finish();
+      co_return std::nullopt;
+    }
+    pipe->fail(r.error());
+    co_return r.error();
+  };
+
+  // Runs on a worker: analysis, then the facts' single write transaction. The stream only
+  // ends cleanly after the producer verified the digest, so nothing unverified is stored.
+  auto consume = [&]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+    co_return co_await asio::co_spawn(
+        workers_,
+        [pipe, limits = options_.limits, &store = store_, d]()
+            -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+          Result<LayerFacts> facts = [&] {
+            PipeSource source(pipe);
+            return analyze_layer(source, limits);
+          }();
+          if (!facts) co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
+          LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), *facts};
+          if (auto put = store.put_layer(rec); !put)
+            co_return std::pair{std::optional<Error>(put.error()), LayerFacts{}};
+          co_return std::pair{std::optional<Error>(), std::move(*facts)};
+        },
+        asio::use_awaitable);
+  };
+
+  auto [fetch_error, analysis] = co_await (produce() && consume());
+  pipes_.erase(d.digest);
+  if (fetch_error) co_return *fetch_error;
+  if (analysis.first) co_return *analysis.first;
+  co_return std::move(analysis.second);
+}
+
+}  // namespace bw

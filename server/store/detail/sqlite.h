@@ -1,0 +1,74 @@
+// Thin RAII over the SQLite C API: a connection and prepared statements. Private to store/.
+#pragma once
+
+#include "common/error.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bw::sqlite {
+
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* s) : s_(s) {}
+  // Binds by 1-based index. Strings are copied by SQLite.
+  void bind(int i, std::string_view v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  void bind_null(int i) { sqlite3_bind_null(s_, i); }
+  // SQLITE_ROW or SQLITE_DONE as values; anything else is an error.
+  Result<bool> step();
+  std::string text(int col) const;
+  std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+class Database {
+ public:
+  static Result<Database> open(const std::string& path, int busy_timeout_ms);
+  Database(Database&&) = default;
+  Database& operator=(Database&&) = default;
+
+  Result<void> exec(std::string_view sql);
+  // A cached prepared statement, reset and with bindings cleared. Valid until the next
+  // prepare() of the same SQL text.
+  Result<Statement> prepare(const std::string& sql);
+  std::string last_error() const { return sqlite3_errmsg(db_.get()); }
+
+ private:
+  struct CloseDb {
+    void operator()(sqlite3* d) const { sqlite3_close_v2(d); }
+  };
+  struct Finalize {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  Database() = default;
+  std::unique_ptr<sqlite3, CloseDb> db_;
+  std::map<std::string, std::unique_ptr<sqlite3_stmt, Finalize>> cache_;
+};
+
+// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
+template <class F>
+Result<void> transaction(Database& db, F&& body) {
+  if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return r;
+  Result<void> r = body();
+  if (!r) {
+    (void)db.exec("ROLLBACK");
+    return r;
+  }
+  if (auto c = db.exec("COMMIT"); !c) {
+    (void)db.exec("ROLLBACK");
+    return c;
+  }
+  return {};
+}
+
+}  // namespace bw::sqlite

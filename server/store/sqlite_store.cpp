@@ -1,0 +1,359 @@
+#include "common/embedded.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "store/detail/sqlite.h"
+#include "store/store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <mutex>
+
+namespace bw {
+namespace {
+
+using sqlite::Database;
+
+struct Migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+
+// schema/NNN_name.sql, ascending by NNN.
+std::vector<Migration> embedded_migrations() {
+  std::vector<Migration> out;
+  for (auto& f : schema_files::files()) {
+    if (!f.name.ends_with(".sql")) continue;
+    int v = 0;
+    auto [p, ec] = std::from_chars(f.name.data(), f.name.data() + f.name.size(), v);
+    if (ec != std::errc() || *p != '_') continue;
+    out.push_back({v, f.name, f.content});
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.version < b.version; });
+  return out;
+}
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+
+  Result<void> migrate() {
+    std::lock_guard lock(mu_);
+    if (auto r = db_.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+        !r)
+      return r;
+    auto applied = versions_locked();
+    if (!applied) return applied.error();
+    for (auto& m : embedded_migrations()) {
+      if (std::find(applied->begin(), applied->end(), m.version) != applied->end()) continue;
+      auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+        if (auto e = db_.exec(m.sql); !e) return make_error(Errc::internal, "migration " + std::string(m.name) + ": " + e.error().message);
+        auto st = db_.prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
+        if (!st) return st.error();
+        st->bind(1, std::int64_t{m.version});
+        st->bind(2, m.name);
+        st->bind(3, now_rfc3339());
+        if (auto s = st->step(); !s) return s.error();
+        return {};
+      });
+      if (!r) return r;
+      log::info("store applied migration " + std::string(m.name));
+    }
+    return {};
+  }
+
+  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT media_type, analyzer_version, analyzed_at, facts FROM layers WHERE digest = ?1");
+    if (!st) return st.error();
+    st->bind(1, digest);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<LayerRecord>();
+    LayerRecord rec;
+    rec.digest = digest;
+    rec.media_type = st->text(0);
+    rec.analyzer_version = static_cast<int>(st->integer(1));
+    rec.analyzed_at = st->text(2);
+    auto j = nlohmann::json::parse(st->text(3), nullptr, false);
+    auto facts = layer_facts_from_json(j);
+    if (!facts) return facts.error();
+    rec.facts = std::move(*facts);
+    return std::optional<LayerRecord>(std::move(rec));
+  }
+
+  Result<void> put_layer(const LayerRecord& l) override {
+    std::lock_guard lock(mu_);
+    return sqlite::transaction(db_, [&]() -> Result<void> {
+      for (const char* sql : {"DELETE FROM layer_paths WHERE layer_digest = ?1",
+                              "DELETE FROM layer_whiteouts WHERE layer_digest = ?1"}) {
+        auto del = db_.prepare(sql);
+        if (!del) return del.error();
+        del->bind(1, l.digest);
+        if (auto s = del->step(); !s) return s.error();
+      }
+      auto st = db_.prepare(
+          "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
+          "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
+          "analyzed_at, facts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+      if (!st) return st.error();
+      const auto& f = l.facts;
+      st->bind(1, l.digest);
+      st->bind(2, l.media_type);
+      st->bind(3, f.compression);
+      st->bind(4, static_cast<std::int64_t>(f.compressed_size));
+      st->bind(5, static_cast<std::int64_t>(f.uncompressed_size));
+      st->bind(6, f.diff_id);
+      st->bind(7, static_cast<std::int64_t>(f.entry_count));
+      st->bind(8, layer_status_name(f.status));
+      if (f.status_reason.empty()) st->bind_null(9);
+      else st->bind(9, f.status_reason);
+      st->bind(10, std::int64_t{l.analyzer_version});
+      st->bind(11, l.analyzed_at);
+      st->bind(12, to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (auto s = st->step(); !s) return s.error();
+      for (auto& e : f.files) {
+        auto ins = db_.prepare(
+            "INSERT OR REPLACE INTO layer_paths(layer_digest, path, kind, mode, uid, gid, size, link) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        if (!ins) return ins.error();
+        ins->bind(1, l.digest);
+        ins->bind(2, e.path);
+        ins->bind(3, std::string_view(&e.kind, 1));
+        ins->bind(4, std::int64_t{e.mode});
+        ins->bind(5, e.uid);
+        ins->bind(6, e.gid);
+        ins->bind(7, static_cast<std::int64_t>(e.size));
+        if (e.link.empty()) ins->bind_null(8);
+        else ins->bind(8, e.link);
+        if (auto s = ins->step(); !s) return s.error();
+      }
+      for (auto& w : f.whiteouts) {
+        auto ins = db_.prepare(
+            "INSERT OR IGNORE INTO layer_whiteouts(layer_digest, path, opaque) VALUES (?1, ?2, ?3)");
+        if (!ins) return ins.error();
+        ins->bind(1, l.digest);
+        ins->bind(2, w.path);
+        ins->bind(3, std::int64_t{w.opaque ? 1 : 0});
+        if (auto s = ins->step(); !s) return s.error();
+      }
+      return {};
+    });
+  }
+
+  Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    return sqlite::transaction(db_, [&]() -> Result<void> {
+      auto st = db_.prepare(
+          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, variant, "
+          "created, user, config, manifest, first_seen, last_scanned) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+          "ON CONFLICT(manifest_digest) DO UPDATE SET last_scanned = excluded.last_scanned");
+      if (!st) return st.error();
+      st->bind(1, im.manifest_digest);
+      st->bind(2, im.media_type);
+      st->bind(3, im.config_digest);
+      st->bind(4, im.os);
+      st->bind(5, im.architecture);
+      st->bind(6, im.variant);
+      st->bind(7, im.created);
+      st->bind(8, im.user);
+      st->bind(9, im.config);
+      st->bind(10, im.manifest);
+      st->bind(11, now);
+      if (auto s = st->step(); !s) return s.error();
+      auto del = db_.prepare("DELETE FROM image_layers WHERE manifest_digest = ?1");
+      if (!del) return del.error();
+      del->bind(1, im.manifest_digest);
+      if (auto s = del->step(); !s) return s.error();
+      for (std::size_t i = 0; i < im.layers.size(); ++i) {
+        auto ins = db_.prepare(
+            "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, diff_id) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        if (!ins) return ins.error();
+        auto& l = im.layers[i];
+        ins->bind(1, im.manifest_digest);
+        ins->bind(2, static_cast<std::int64_t>(i));
+        ins->bind(3, l.digest);
+        ins->bind(4, l.media_type);
+        ins->bind(5, l.size);
+        ins->bind(6, l.diff_id);
+        if (auto s = ins->step(); !s) return s.error();
+      }
+      if (tag && !tag->tag.empty()) {
+        auto t = db_.prepare(
+            "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen");
+        if (!t) return t.error();
+        t->bind(1, tag->registry);
+        t->bind(2, tag->repository);
+        t->bind(3, tag->tag);
+        t->bind(4, im.manifest_digest);
+        t->bind(5, now);
+        if (auto s = t->step(); !s) return s.error();
+      }
+      return {};
+    });
+  }
+
+  Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT media_type, config_digest, os, architecture, variant, created, user, config, manifest "
+        "FROM images WHERE manifest_digest = ?1");
+    if (!st) return st.error();
+    st->bind(1, digest);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<ImageRecord>();
+    ImageRecord im;
+    im.manifest_digest = digest;
+    im.media_type = st->text(0);
+    im.config_digest = st->text(1);
+    im.os = st->text(2);
+    im.architecture = st->text(3);
+    im.variant = st->text(4);
+    im.created = st->text(5);
+    im.user = st->text(6);
+    im.config = st->text(7);
+    im.manifest = st->text(8);
+    auto ls = db_.prepare(
+        "SELECT layer_digest, media_type, size, diff_id FROM image_layers "
+        "WHERE manifest_digest = ?1 ORDER BY position");
+    if (!ls) return ls.error();
+    ls->bind(1, digest);
+    while (true) {
+      auto r = ls->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      im.layers.push_back({ls->text(0), ls->text(1), ls->integer(2), ls->text(3)});
+    }
+    return std::optional<ImageRecord>(std::move(im));
+  }
+
+  Result<void> put_scan(const ScanRecord& s) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, error_code, "
+        "error_message, progress, created_at, started_at, finished_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+        "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+        "manifest_digest = excluded.manifest_digest, index_digest = excluded.index_digest, "
+        "error_code = excluded.error_code, error_message = excluded.error_message, "
+        "progress = excluded.progress, started_at = excluded.started_at, "
+        "finished_at = excluded.finished_at");
+    if (!st) return st.error();
+    auto bind_opt = [&](int i, const std::string& v) {
+      if (v.empty()) st->bind_null(i);
+      else st->bind(i, v);
+    };
+    st->bind(1, s.id);
+    st->bind(2, s.image);
+    st->bind(3, s.platform);
+    st->bind(4, s.status);
+    bind_opt(5, s.manifest_digest);
+    bind_opt(6, s.index_digest);
+    bind_opt(7, s.error_code);
+    bind_opt(8, s.error_message);
+    st->bind(9, s.progress.empty() ? std::string("{}") : s.progress);
+    st->bind(10, s.created_at);
+    bind_opt(11, s.started_at);
+    bind_opt(12, s.finished_at);
+    if (auto r = st->step(); !r) return r.error();
+    return {};
+  }
+
+  static constexpr const char* kScanColumns =
+      "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
+      "progress, created_at, started_at, finished_at";
+
+  static ScanRecord scan_from(const sqlite::Statement& st) {
+    return ScanRecord{st.text(0), st.text(1), st.text(2),  st.text(3),  st.text(4),  st.text(5),
+                      st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.text(11)};
+  }
+
+  Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<ScanRecord>();
+    return std::optional<ScanRecord>(scan_from(*st));
+  }
+
+  Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        std::string("SELECT ") + kScanColumns +
+        " FROM scans WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR image = ?2) AND "
+        "(?3 = '' OR seq < (SELECT seq FROM scans WHERE id = ?3)) ORDER BY seq DESC LIMIT ?4");
+    if (!st) return st.error();
+    st->bind(1, q.status);
+    st->bind(2, q.image);
+    st->bind(3, q.before_id);
+    st->bind(4, static_cast<std::int64_t>(q.limit));
+    std::vector<ScanRecord> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back(scan_from(*st));
+    }
+    return out;
+  }
+
+  Result<std::vector<int>> schema_versions() override {
+    std::lock_guard lock(mu_);
+    return versions_locked();
+  }
+
+  Result<std::string> integrity_check() override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("PRAGMA integrity_check");
+    if (!st) return st.error();
+    auto r = st->step();
+    if (!r) return r.error();
+    return st->text(0);
+  }
+
+ private:
+  Result<std::vector<int>> versions_locked() {
+    auto st = db_.prepare("SELECT version FROM schema_migrations ORDER BY version");
+    if (!st) return st.error();
+    std::vector<int> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back(static_cast<int>(st->integer(0)));
+    }
+    return out;
+  }
+
+  std::mutex mu_;
+  Database db_;  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
+  std::error_code ec;
+  auto dir = std::filesystem::path(options.path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::internal, "cannot create " + dir.string() + ": " + ec.message());
+  auto db = Database::open(options.path, options.busy_timeout_ms);
+  if (!db) return db.error();
+  for (auto pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
+                      "PRAGMA foreign_keys = ON"})
+    if (auto r = db->exec(pragma); !r) return r.error();
+  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  if (auto r = store->migrate(); !r) return r.error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace bw

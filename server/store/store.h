@@ -1,0 +1,109 @@
+// The store speaks in the product's terms (layer facts, images, scans); no SQLite type leaks
+// out, so a second backend (PostgreSQL) is a new implementation of Store, not a rewrite.
+//
+// Thread-safe: implementations serialise access internally.
+#pragma once
+
+#include "common/error.h"
+#include "layer/layer.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bw {
+
+struct LayerRecord {
+  std::string digest;  // compressed blob digest: the key
+  std::string media_type;
+  int analyzer_version = 0;
+  std::string analyzed_at;
+  LayerFacts facts;
+};
+
+struct ImageLayerRef {
+  std::string digest;
+  std::string media_type;
+  std::int64_t size = 0;
+  std::string diff_id;  // from the config's rootfs.diff_ids
+};
+
+struct ImageRecord {
+  std::string manifest_digest;  // the key
+  std::string media_type;
+  std::string config_digest;
+  std::string os;
+  std::string architecture;
+  std::string variant;
+  std::string created;
+  std::string user;
+  std::string config;    // config JSON as fetched
+  std::string manifest;  // manifest JSON as fetched
+  std::vector<ImageLayerRef> layers;  // bottom-up
+};
+
+struct TagRecord {
+  std::string registry;
+  std::string repository;
+  std::string tag;
+  std::string manifest_digest;
+};
+
+struct ScanRecord {
+  std::string id;
+  std::string image;     // the reference as given, normalised
+  std::string platform;  // "linux/amd64"
+  std::string status;    // queued | running | done | failed | cancelled
+  std::string manifest_digest;
+  std::string index_digest;
+  std::string error_code;
+  std::string error_message;
+  std::string progress;  // JSON
+  std::string created_at;
+  std::string started_at;
+  std::string finished_at;
+};
+
+struct ScanQuery {
+  std::string status;  // empty: any
+  std::string image;   // empty: any
+  std::size_t limit = 50;
+  std::string before_id;  // cursor: scans created before this one
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<std::optional<LayerRecord>> get_layer(const std::string& digest) = 0;
+  // Inserts or replaces a layer's facts in one transaction.
+  virtual Result<void> put_layer(const LayerRecord& layer) = 0;
+
+  // Inserts or replaces the image and its ordered layers, and records the tag (if any) as
+  // pointing at it now. One transaction. REQUIRES: every layer is stored.
+  virtual Result<void> put_image(const ImageRecord& image, const std::optional<TagRecord>& tag) = 0;
+  virtual Result<std::optional<ImageRecord>> get_image(const std::string& manifest_digest) = 0;
+
+  // Inserts or updates by id.
+  virtual Result<void> put_scan(const ScanRecord& scan) = 0;
+  virtual Result<std::optional<ScanRecord>> get_scan(const std::string& id) = 0;
+  // Newest first.
+  virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;
+
+  // Versions of the applied schema migrations, ascending.
+  virtual Result<std::vector<int>> schema_versions() = 0;
+  // "ok" when the database is intact (PRAGMA integrity_check).
+  virtual Result<std::string> integrity_check() = 0;
+};
+
+struct StoreOptions {
+  std::string path;  // database file; created with its directory if missing
+  int busy_timeout_ms = 5000;
+};
+
+// Opens (creating if needed) the SQLite store and applies pending migrations from the
+// embedded schema/NNN_name.sql files, each in its own transaction.
+Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options);
+
+}  // namespace bw

@@ -1,0 +1,273 @@
+// End to end through the real binary and Debian's docker-registry on loopback: images the test
+// builds are pushed, scanned over the REST API, and the stored layers checked.
+#include "daemon.h"
+#include "registry.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+std::string base_tar() {
+  return TarBuilder()
+      .dir("etc")
+      .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+      .dir("bin")
+      .file("bin/sh", std::string(4096, 'S'), 0755)
+      .file("usr/bin/passwd", std::string(2048, 'P'), 04755)
+      .file("usr/share/doc/readme", "not notable")
+      .dir("tmp", 01777)
+      .build();
+}
+
+json find_file(const json& files, const std::string& path) {
+  for (auto& f : files)
+    if (f["path"] == path) return f;
+  return json();
+}
+
+std::string blob_path(const LocalRegistry& reg, const std::string& digest) {
+  std::string hex = digest.substr(7);
+  return reg.storage() + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+}
+
+}  // namespace
+
+TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
+  LocalRegistry reg;
+  Daemon d;
+  std::string base = base_tar();
+  TestLayer base_layer = make_layer(base, LayerCompression::gzip);
+  TestLayer app1 = make_layer(TarBuilder().file("app/server", std::string(10000, 'x'), 0755).build());
+  TestLayer app2 = make_layer(TarBuilder().file("app/worker", "w", 0755).file("app/.env", "X=1").build(),
+                              LayerCompression::zstd);
+  TestImage img1{{base_layer, app1}};
+  img1.config = {{"User", "1000"}};
+  TestImage img2{{base_layer, app2}};
+  auto p1 = push_image(reg.host(), "team/app", "1.0", img1);
+  auto p2 = push_image(reg.host(), "team/worker", "1.0", img2);
+
+  json s1 = d.scan(reg.host() + "/team/app:1.0");
+  REQUIRE(s1["status"] == "done");
+  CHECK(s1["manifest_digest"] == p1.manifest_digest);
+  CHECK(s1["image"] == reg.host() + "/team/app:1.0");
+  CHECK(s1["platform"] == "linux/amd64");
+  REQUIRE(s1["progress"]["layers"].size() == 2);
+  CHECK(s1["progress"]["layers"][0]["bytes_done"] == base_layer.blob.size());
+
+  json image = d.get_json("/v1/images/" + p1.manifest_digest);
+  CHECK(image["config_digest"] == p1.config_digest);
+  CHECK(image["user"] == "1000");
+  REQUIRE(image["layers"].size() == 2);
+  CHECK(image["layers"][0]["digest"] == base_layer.digest());
+  CHECK(image["layers"][0]["diff_id"] == base_layer.diff_id);
+  CHECK(image["layers"][1]["digest"] == app1.digest());
+  json passwd = find_file(image["files"], "usr/bin/passwd");
+  REQUIRE(passwd.is_object());
+  CHECK(passwd["mode"] == 04755);
+  CHECK(passwd["layer_digest"] == base_layer.digest());
+  CHECK(find_file(image["files"], "usr/share/doc/readme").is_null());
+
+  json layer = d.get_json("/v1/layers/" + base_layer.digest());
+  CHECK(layer["compression"] == "gzip");
+  CHECK(layer["compressed_size"] == base_layer.blob.size());
+  CHECK(layer["uncompressed_size"] == base.size());
+  CHECK(layer["diff_id"] == base_layer.diff_id);
+  CHECK(layer["entry_count"] == 8);
+  CHECK(layer["status"] == "complete");
+  CHECK(find_file(layer["files"], "bin/sh")["mode"] == 0755);
+  CHECK(find_file(layer["files"], "tmp").is_null());  // sticky: not world-writable in the risky sense
+
+  CHECK(reg.blob_gets(base_layer.digest()) == 1);
+  CHECK(d.metric("bulwark_layers_analyzed_total") == 2);
+
+  // A second image on the same base fetches only its own layer.
+  json s2 = d.scan(reg.host() + "/team/worker:1.0");
+  REQUIRE(s2["status"] == "done");
+  CHECK(reg.blob_gets(base_layer.digest()) == 1);
+  CHECK(reg.blob_gets(app2.digest()) == 1);
+  CHECK(d.metric("bulwark_layer_cache_hits_total") == 1);
+  CHECK(d.metric("bulwark_layers_analyzed_total") == 3);
+  CHECK(d.get_json("/v1/layers/" + app2.digest())["compression"] == "zstd");
+  CHECK(s2["progress"]["layers"][0]["state"] == "cached");
+
+  // Scanning the first image again fetches no layer at all.
+  json again = d.scan(reg.host() + "/team/app:1.0");
+  CHECK(again["status"] == "done");
+  CHECK(reg.blob_gets(base_layer.digest()) == 1);
+  CHECK(reg.blob_gets(app1.digest()) == 1);
+  CHECK(d.metric("bulwark_layers_analyzed_total") == 3);
+
+  // The list shows all three, newest first.
+  json list = d.get_json("/v1/scans");
+  REQUIRE(list["scans"].size() == 3);
+  CHECK(list["scans"][0]["id"] == again["id"]);
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("Docker media types, uncompressed layers and platform choice from a manifest list") {
+  LocalRegistry reg;
+  Daemon d;
+  std::string tar_amd = TarBuilder().file("amd", "a").build();
+  std::string tar_arm = TarBuilder().file("arm", "b").build();
+  TestImage amd{{make_layer(tar_amd, LayerCompression::gzip, true)}};
+  amd.docker_media_types = true;
+  TestImage arm{{make_layer(tar_arm, LayerCompression::gzip, true)}};
+  arm.docker_media_types = true;
+  arm.architecture = "arm64";
+  arm.variant = "v8";
+  auto pa = push_image(reg.host(), "multi/app", "", amd);
+  auto pr = push_image(reg.host(), "multi/app", "", arm);
+  std::string list_digest = push_index(reg.host(), "multi/app", "latest", {{pa, amd}, {pr, arm}}, true);
+
+  json s = d.scan(reg.host() + "/multi/app");
+  REQUIRE(s["status"] == "done");
+  CHECK(s["manifest_digest"] == pa.manifest_digest);
+  CHECK(s["index_digest"] == list_digest);
+
+  json sa = d.scan(reg.host() + "/multi/app:latest", "linux/arm64");
+  REQUIRE(sa["status"] == "done");
+  CHECK(sa["manifest_digest"] == pr.manifest_digest);
+  CHECK(d.get_json("/v1/images/" + pr.manifest_digest)["platform"] == "linux/arm64/v8");
+
+  json none = d.scan(reg.host() + "/multi/app:latest", "linux/s390x");
+  CHECK(none["status"] == "failed");
+  CHECK(none["error"]["code"] == "platform_not_found");
+  CHECK(none["error"]["message"].get<std::string>().find("linux/arm64/v8") != std::string::npos);
+
+  // An OCI image whose only layer is a plain tar.
+  std::string plain = TarBuilder().file("data/x", "x").build();
+  TestLayer pl = make_layer(plain, LayerCompression::none);
+  push_image(reg.host(), "plain/app", "1", TestImage{{pl}});
+  json sp = d.scan(reg.host() + "/plain/app:1");
+  REQUIRE(sp["status"] == "done");
+  json layer = d.get_json("/v1/layers/" + pl.digest());
+  CHECK(layer["compression"] == "none");
+  CHECK(layer["diff_id"] == pl.diff_id);
+}
+
+TEST_CASE("registry faults end the scan failed with the contract's error code; the daemon lives on") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer l = make_layer(TarBuilder().file("etc/hostname", "box").build());
+  push_image(reg.host(), "faulty/app", "1", TestImage{{l}});
+
+  json unknown = d.scan(reg.host() + "/faulty/app:nope");
+  CHECK(unknown["status"] == "failed");
+  CHECK(unknown["error"]["code"] == "manifest_unknown");
+
+  // Flip the stored blob's bytes: the registry serves them under the old digest.
+  std::string path = blob_path(reg, l.digest());
+  std::string bytes = read_file(path);
+  REQUIRE(!bytes.empty());
+  bytes[bytes.size() / 2] ^= 0x55;
+  write_file(path, bytes);
+  json bad = d.scan(reg.host() + "/faulty/app:1");
+  CHECK(bad["status"] == "failed");
+  CHECK(bad["error"]["code"] == "digest_mismatch");
+  auto missing = d.api().call("GET", "/v1/layers/" + l.digest());
+  REQUIRE(missing);
+  CHECK(missing->status == 404);  // nothing derived from unverified bytes was stored
+
+  reg.stop();
+  json down = d.scan(reg.host() + "/faulty/app:1");
+  CHECK(down["status"] == "failed");
+  CHECK(down["error"]["code"] == "registry_unreachable");
+
+  auto bad_json = d.api().call("POST", "/v1/scans", "{\"image\": ");
+  REQUIRE(bad_json);
+  CHECK(bad_json->status == 400);
+  CHECK(json::parse(bad_json->body)["error"]["code"] == "bad_request");
+  CHECK(!bad_json->header("X-Request-Id").empty());
+  auto bad_ref = d.api().call("POST", "/v1/scans", R"({"image": "bad//name"})");
+  REQUIRE(bad_ref);
+  CHECK(bad_ref->status == 400);
+  CHECK(json::parse(bad_ref->body)["error"]["code"] == "bad_reference");
+  auto not_allowed = d.api().call("POST", "/v1/scans", R"({"image": "registry.internal.example:5000/x"})");
+  REQUIRE(not_allowed);
+  CHECK(not_allowed->status == 403);
+  CHECK(json::parse(not_allowed->body)["error"]["code"] == "registry_not_allowed");
+
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+  CHECK(d.metric("bulwark_scans_failed_total") == 3);
+}
+
+TEST_CASE("a decompression bomb stops at the configured limit and is recorded, not fatal") {
+  LocalRegistry reg;
+  Daemon d(json{{"limits", {{"max_uncompressed_bytes", 8 << 20}}}});
+  std::string bomb = gzip_bomb(64ull << 20);
+  TestLayer l{bomb, "application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + std::string(64, '0')};
+  push_image(reg.host(), "bomb/app", "1", TestImage{{l}});
+  json s = d.scan(reg.host() + "/bomb/app:1");
+  REQUIRE(s["status"] == "done");
+  json layer = d.get_json("/v1/layers/" + l.digest());
+  CHECK(layer["status"] == "limit_exceeded");
+  CHECK(layer["status_reason"].get<std::string>().find("max_uncompressed_bytes") != std::string::npos);
+  CHECK(layer["compressed_size"] == bomb.size());
+  CHECK(layer["uncompressed_size"].get<std::uint64_t>() <= (8u << 20) + (1u << 20));
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+}
+
+TEST_CASE("an image copied by skopeo from an OCI layout the test writes") {
+  LocalRegistry reg;
+  Daemon d;
+  TempDir dir;
+  std::string layout = dir.path() + "/layout";
+  std::string tar = TarBuilder().file("srv/app", "binary", 0755).build();
+  TestLayer l = make_layer(tar);
+  json config = {{"architecture", "amd64"}, {"os", "linux"},
+                 {"config", {{"User", "65532:65532"}}},
+                 {"rootfs", {{"type", "layers"}, {"diff_ids", {l.diff_id}}}}};
+  std::string cfg = config.dump();
+  json manifest = {{"schemaVersion", 2},
+                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256(cfg)}, {"size", cfg.size()}}},
+                   {"layers", {{{"mediaType", l.media_type}, {"digest", l.digest()}, {"size", l.blob.size()}}}}};
+  std::string man = manifest.dump();
+  auto blob = [&](const std::string& data) { write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data); };
+  blob(cfg);
+  blob(l.blob);
+  blob(man);
+  write_file(layout + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
+  json index = {{"schemaVersion", 2},
+                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", sha256(man)},
+                                {"size", man.size()}, {"annotations", {{"org.opencontainers.image.ref.name", "v1"}}}}}}};
+  write_file(layout + "/index.json", index.dump());
+  std::string out;
+  int rc = run_command({"skopeo", "copy", "--insecure-policy", "--dest-tls-verify=false", "oci:" + layout + ":v1",
+                        "docker://" + reg.host() + "/skopeo/app:v1"},
+                       out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  json s = d.scan(reg.host() + "/skopeo/app:v1");
+  REQUIRE(s["status"] == "done");
+  json image = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>());
+  CHECK(image["user"] == "65532:65532");
+  CHECK(image["layers"][0]["diff_id"] == l.diff_id);
+}
+
+TEST_CASE("a restart applies no migration again and keeps scans") {
+  LocalRegistry reg;
+  TempDir data;
+  TestLayer l = make_layer(TarBuilder().file("a", "a").build());
+  push_image(reg.host(), "keep/app", "1", TestImage{{l}});
+  std::string id;
+  int version = 0;
+  {
+    Daemon d(json::object(), data.path());
+    version = d.get_json("/readyz")["schema_version"];
+    id = d.scan(reg.host() + "/keep/app:1")["id"];
+    CHECK(d.log().find("applied migration 001_initial.sql") != std::string::npos);
+    CHECK(d.stop() == 0);
+  }
+  Daemon d(json::object(), data.path());
+  CHECK(d.get_json("/readyz")["schema_version"] == version);
+  CHECK(d.get_json("/v1/scans/" + id)["status"] == "done");
+  CHECK(d.log().find("migration") == std::string::npos);
+}

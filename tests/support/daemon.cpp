@@ -1,0 +1,85 @@
+#include "daemon.h"
+
+#include <signal.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#ifndef BULWARKD_PATH
+#error "BULWARKD_PATH must name the bulwarkd binary"
+#endif
+
+namespace bw::test {
+
+Daemon::Daemon(const nlohmann::json& config, std::string data_dir)
+    : data_dir_(data_dir.empty() ? dir_.path() + "/data" : std::move(data_dir)) {
+  std::string cfg = dir_.path() + "/config.json";
+  write_file(cfg, config.dump(2));
+  std::string out = dir_.path() + "/stdout";
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
+                               "--config", cfg, "--log-level", "debug"},
+      out, dir_.path() + "/stderr");
+  // The daemon prints "bulwarkd listening on http://127.0.0.1:PORT" once it accepts.
+  for (int i = 0; i < 600; ++i) {
+    std::string text = read_file(out);
+    auto pos = text.find("listening on ");
+    auto eol = text.find('\n', pos);
+    if (pos != std::string::npos && eol != std::string::npos) {
+      auto client = cli::ApiClient::create(text.substr(pos + 13, eol - pos - 13));
+      if (!client) throw std::runtime_error(client.error().message);
+      api_ = std::make_unique<cli::ApiClient>(*client);
+      return;
+    }
+    if (!proc_->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("bulwarkd did not start:\n" + log());
+}
+
+Daemon::~Daemon() { stop(); }
+
+int Daemon::stop() {
+  if (!proc_) return -1;
+  int st = proc_->stop(SIGTERM, std::chrono::seconds(30));
+  proc_.reset();
+  return st;
+}
+
+nlohmann::json Daemon::get_json(const std::string& target, int expect_status) {
+  auto r = api_->call("GET", target);
+  if (!r) throw std::runtime_error(r.error().message);
+  if (r->status != expect_status)
+    throw std::runtime_error("GET " + target + " answered " + std::to_string(r->status) + ": " + r->body);
+  return nlohmann::json::parse(r->body);
+}
+
+nlohmann::json Daemon::scan(const std::string& image, const std::string& platform) {
+  nlohmann::json req = {{"image", image}};
+  if (!platform.empty()) req["platform"] = platform;
+  auto r = api_->call("POST", "/v1/scans", req.dump());
+  if (!r) throw std::runtime_error(r.error().message);
+  if (r->status != 202 && r->status != 200)
+    throw std::runtime_error("POST /v1/scans answered " + std::to_string(r->status) + ": " + r->body);
+  auto scan = nlohmann::json::parse(r->body);
+  for (int i = 0; i < 20; ++i) {
+    std::string status = scan.value("status", "");
+    if (status == "done" || status == "failed" || status == "cancelled") return scan;
+    scan = get_json("/v1/scans/" + scan["id"].get<std::string>() + "?wait=10");
+  }
+  throw std::runtime_error("scan did not finish: " + scan.dump());
+}
+
+std::uint64_t Daemon::metric(const std::string& name) {
+  auto r = api_->call("GET", "/metrics");
+  if (!r || r->status != 200) throw std::runtime_error("GET /metrics failed");
+  std::istringstream in(r->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(name + " ")) return std::stoull(line.substr(name.size() + 1));
+  }
+  throw std::runtime_error("no metric " + name);
+}
+
+}  // namespace bw::test

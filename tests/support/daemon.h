@@ -1,0 +1,40 @@
+// Runs the real bulwarkd binary for integration tests: a temporary data directory, an optional
+// JSON config, port 0, and a client pointed at it.
+#pragma once
+
+#include "api_client.h"
+#include "process.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace bw::test {
+
+class Daemon {
+ public:
+  // `config` is written to a file and passed with --config. `data_dir` empty: a fresh one.
+  explicit Daemon(const nlohmann::json& config = nlohmann::json::object(), std::string data_dir = "");
+  ~Daemon();
+
+  const cli::ApiClient& api() const { return *api_; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string log() const { return read_file(dir_.path() + "/stderr"); }
+  // SIGTERM, and the exit status.
+  int stop();
+
+  // POST /v1/scans then long-poll until the scan finishes; returns the final scan.
+  nlohmann::json scan(const std::string& image, const std::string& platform = "");
+  nlohmann::json get_json(const std::string& target, int expect_status = 200);
+  // The value of a counter in /metrics.
+  std::uint64_t metric(const std::string& name);
+
+ private:
+  TempDir dir_;
+  std::string data_dir_;
+  std::unique_ptr<Process> proc_;
+  std::unique_ptr<cli::ApiClient> api_;
+};
+
+}  // namespace bw::test

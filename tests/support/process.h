@@ -1,0 +1,50 @@
+// Child processes for tests: started with posix_spawn, output to files, stopped on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace bw::test {
+
+class Process {
+ public:
+  // Starts argv[0] (a path) with stdout and stderr appended to the given files.
+  Process(std::vector<std::string> argv, const std::string& stdout_path, const std::string& stderr_path);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends `sig` and waits up to `timeout` for the exit; SIGKILL after that. Returns the exit
+  // status (as from waitpid) or -1.
+  int stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Runs a command to completion; returns its exit code and captures stdout+stderr.
+int run_command(const std::vector<std::string>& argv, std::string& output);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+unsigned short free_port();
+
+}  // namespace bw::test

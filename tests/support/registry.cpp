@@ -1,0 +1,172 @@
+#include "registry.h"
+
+#include "api_client.h"
+#include "tar_builder.h"
+
+#include <boost/url/parse.hpp>
+
+#include <signal.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace bw::test {
+
+namespace {
+
+cli::ApiClient client_for(const std::string& registry) {
+  auto c = cli::ApiClient::create("http://" + registry);
+  if (!c) throw std::runtime_error(c.error().message);
+  return *c;
+}
+
+void put_blob(const cli::ApiClient& api, const std::string& repo, const std::string& blob) {
+  std::string digest = sha256(blob);
+  auto head = api.call("HEAD", "/v2/" + repo + "/blobs/" + digest);
+  if (head && head->status == 200) return;
+  auto start = api.call("POST", "/v2/" + repo + "/blobs/uploads/", "", std::chrono::seconds(30),
+                        "application/octet-stream");
+  if (!start || start->status != 202) throw std::runtime_error("upload start failed for " + repo);
+  std::string location = start->header("Location");  // the view below points into it
+  auto loc = boost::urls::parse_uri_reference(location);
+  if (!loc) throw std::runtime_error("bad upload Location");
+  std::string target = std::string(loc->encoded_path());
+  std::string query = std::string(loc->encoded_query());
+  target += "?" + (query.empty() ? "" : query + "&") + "digest=" + digest;
+  auto put = api.call("PUT", target, blob, std::chrono::seconds(120), "application/octet-stream");
+  if (!put || put->status != 201)
+    throw std::runtime_error("blob upload failed: " + (put ? std::to_string(put->status) + " " + put->body : put.error().message));
+}
+
+std::string put_manifest(const cli::ApiClient& api, const std::string& repo, const std::string& ref,
+                         const std::string& body, const std::string& media_type) {
+  auto r = api.call("PUT", "/v2/" + repo + "/manifests/" + ref, body, std::chrono::seconds(30), media_type);
+  if (!r || r->status != 201)
+    throw std::runtime_error("manifest push failed: " + (r ? std::to_string(r->status) + " " + r->body : r.error().message));
+  return sha256(body);
+}
+
+}  // namespace
+
+LocalRegistry::LocalRegistry() : port_(free_port()) {
+  storage_ = dir_.path() + "/storage";
+  log_path_ = dir_.path() + "/registry.log";
+  write_file(dir_.path() + "/config.yml",
+             "version: 0.1\n"
+             "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+             "storage:\n  filesystem:\n    rootdirectory: " + storage_ + "\n  delete:\n    enabled: true\n"
+             "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: bulwark-test\n");
+  start();
+}
+
+LocalRegistry::~LocalRegistry() { stop(); }
+
+void LocalRegistry::start() {
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_, log_path_);
+  auto api = client_for(host());
+  for (int i = 0; i < 200; ++i) {
+    auto r = api.call("GET", "/v2/", "", std::chrono::seconds(2));
+    if (r && r->status == 200) return;
+    if (!proc_->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("docker-registry did not start; log:\n" + log());
+}
+
+void LocalRegistry::stop() {
+  if (proc_) proc_->stop(SIGTERM);
+  proc_.reset();
+}
+
+int LocalRegistry::blob_gets(const std::string& digest) const {
+  std::string text = log();
+  std::string needle = "\"GET /v2/";
+  int n = 0;
+  for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) {
+    std::size_t eol = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
+    if (line.find("/blobs/" + digest) != std::string_view::npos) ++n;
+  }
+  return n;
+}
+
+std::string TestLayer::digest() const { return sha256(blob); }
+
+TestLayer make_layer(const std::string& tar, LayerCompression c, bool docker_media_type) {
+  TestLayer l;
+  l.diff_id = sha256(tar);
+  switch (c) {
+    case LayerCompression::gzip:
+      l.blob = gzip(tar);
+      l.media_type = docker_media_type ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+                                       : "application/vnd.oci.image.layer.v1.tar+gzip";
+      break;
+    case LayerCompression::zstd:
+      l.blob = zstd(tar);
+      l.media_type = "application/vnd.oci.image.layer.v1.tar+zstd";
+      break;
+    case LayerCompression::none:
+      l.blob = tar;
+      l.media_type = "application/vnd.oci.image.layer.v1.tar";
+      break;
+  }
+  return l;
+}
+
+PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,
+                       const TestImage& image) {
+  auto api = client_for(registry);
+  nlohmann::json diff_ids = nlohmann::json::array();
+  for (auto& l : image.layers) diff_ids.push_back(l.diff_id);
+  nlohmann::json config = {{"architecture", image.architecture},
+                           {"os", image.os},
+                           {"created", "2026-01-01T00:00:00Z"},
+                           {"config", image.config},
+                           {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+  if (!image.variant.empty()) config["variant"] = image.variant;
+  std::string config_body = config.dump();
+  put_blob(api, repo, config_body);
+  nlohmann::json layers = nlohmann::json::array();
+  for (auto& l : image.layers) {
+    put_blob(api, repo, l.blob);
+    layers.push_back({{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
+  }
+  PushedImage out;
+  out.media_type = image.docker_media_types ? "application/vnd.docker.distribution.manifest.v2+json"
+                                            : "application/vnd.oci.image.manifest.v1+json";
+  nlohmann::json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", out.media_type},
+      {"config",
+       {{"mediaType", image.docker_media_types ? "application/vnd.docker.container.image.v1+json"
+                                               : "application/vnd.oci.image.config.v1+json"},
+        {"digest", sha256(config_body)},
+        {"size", config_body.size()}}},
+      {"layers", layers}};
+  out.manifest = manifest.dump();
+  out.config_digest = sha256(config_body);
+  out.size = static_cast<std::int64_t>(out.manifest.size());
+  out.manifest_digest = put_manifest(api, repo, tag.empty() ? sha256(out.manifest) : tag, out.manifest, out.media_type);
+  return out;
+}
+
+std::string push_index(const std::string& registry, const std::string& repo, const std::string& tag,
+                       const std::vector<std::pair<PushedImage, TestImage>>& entries, bool docker_list,
+                       const nlohmann::json& extra_entries) {
+  auto api = client_for(registry);
+  nlohmann::json manifests = nlohmann::json::array();
+  for (auto& [pushed, image] : entries) {
+    nlohmann::json platform = {{"os", image.os}, {"architecture", image.architecture}};
+    if (!image.variant.empty()) platform["variant"] = image.variant;
+    manifests.push_back({{"mediaType", pushed.media_type}, {"digest", pushed.manifest_digest},
+                         {"size", pushed.size}, {"platform", platform}});
+  }
+  for (auto& e : extra_entries) manifests.push_back(e);
+  std::string media_type = docker_list ? "application/vnd.docker.distribution.manifest.list.v2+json"
+                                       : "application/vnd.oci.image.index.v1+json";
+  nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}};
+  return put_manifest(api, repo, tag, index.dump(), media_type);
+}
+
+}  // namespace bw::test

@@ -1,0 +1,77 @@
+// A real registry for integration tests: Debian's docker-registry (distribution v2) on a free
+// loopback port with its own storage directory, and a helper that pushes images the tests
+// build (blobs by monolithic upload, then the manifest).
+#pragma once
+
+#include "process.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bw::test {
+
+class LocalRegistry {
+ public:
+  LocalRegistry();
+  ~LocalRegistry();
+
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& storage() const { return storage_; }
+  // Everything the registry logged, access log included.
+  std::string log() const { return read_file(log_path_); }
+  // How many GET requests for this blob digest the registry has served.
+  int blob_gets(const std::string& digest) const;
+
+  void stop();
+  void start();
+
+ private:
+  TempDir dir_;
+  unsigned short port_;
+  std::string storage_;
+  std::string log_path_;
+  std::unique_ptr<Process> proc_;
+};
+
+struct TestLayer {
+  std::string blob;        // as pushed (compressed or not)
+  std::string media_type;
+  std::string diff_id;     // sha256 of the uncompressed tar
+  std::string digest() const;
+};
+
+enum class LayerCompression { gzip, zstd, none };
+TestLayer make_layer(const std::string& tar, LayerCompression c = LayerCompression::gzip,
+                     bool docker_media_type = false);
+
+struct TestImage {
+  explicit TestImage(std::vector<TestLayer> l = {}) : layers(std::move(l)) {}
+  std::vector<TestLayer> layers;
+  std::string os = "linux";
+  std::string architecture = "amd64";
+  std::string variant;
+  nlohmann::json config = nlohmann::json::object();  // the "config" section (User, Env, …)
+  bool docker_media_types = false;                    // Docker v2 schema 2 instead of OCI
+};
+
+struct PushedImage {
+  std::string manifest_digest;
+  std::string config_digest;
+  std::string manifest;
+  std::string media_type;
+  std::int64_t size = 0;
+};
+
+// Pushes blobs and manifest; `tag` empty pushes by digest only.
+PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,
+                       const TestImage& image);
+
+// Pushes an index (OCI) or manifest list (Docker) over already pushed images.
+std::string push_index(const std::string& registry, const std::string& repo, const std::string& tag,
+                       const std::vector<std::pair<PushedImage, TestImage>>& entries, bool docker_list,
+                       const nlohmann::json& extra_entries = nlohmann::json::array());
+
+}  // namespace bw::test

@@ -1,0 +1,44 @@
+// Builds layer tarballs in memory for tests (libarchive, pax format), and compresses them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bw::test {
+
+class TarBuilder {
+ public:
+  TarBuilder& file(const std::string& path, const std::string& content, std::uint32_t mode = 0644,
+                   std::int64_t uid = 0, std::int64_t gid = 0);
+  TarBuilder& dir(const std::string& path, std::uint32_t mode = 0755);
+  TarBuilder& symlink(const std::string& path, const std::string& target);
+  TarBuilder& hardlink(const std::string& path, const std::string& target);
+  // A regular-file header declaring `size` bytes of zeros (built lazily, so large is cheap
+  // only in the compressed form produced by compress_* on the result).
+  TarBuilder& zeros(const std::string& path, std::uint64_t size);
+  // The uncompressed tar stream.
+  std::string build() const;
+
+ private:
+  struct Entry {
+    std::string path;
+    char kind;
+    std::string content;
+    std::uint32_t mode;
+    std::int64_t uid, gid;
+    std::string link;
+    std::uint64_t zero_size = 0;
+  };
+  std::vector<Entry> entries_;
+};
+
+std::string gzip(const std::string& data);
+std::string zstd(const std::string& data);
+std::string sha256(const std::string& data);  // "sha256:…"
+
+// A gzip stream that inflates to `size` zero bytes wrapped as one tar entry, built without
+// holding the inflated form: a decompression bomb.
+std::string gzip_bomb(std::uint64_t size);
+
+}  // namespace bw::test

@@ -1,0 +1,198 @@
+#include "layer/layer.h"
+#include "layer/tar_walk.h"
+
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+using namespace bw;
+using namespace bw::test;
+
+namespace {
+
+Result<LayerFacts> analyze(const std::string& blob, LayerLimits limits = {}) {
+  MemorySource src(blob);
+  return analyze_layer(src, limits);
+}
+
+const FileEntry* find(const LayerFacts& f, const std::string& path) {
+  for (auto& e : f.files)
+    if (e.path == path) return &e;
+  return nullptr;
+}
+
+// Fails after `ok_bytes`, as a dropped connection or digest mismatch does.
+class FailingSource : public ByteSource {
+ public:
+  FailingSource(std::string data, std::size_t ok_bytes) : data_(std::move(data)), ok_(ok_bytes) {}
+  Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (pos_ >= ok_) return make_error(Errc::digest_mismatch, "blob hashes to something else");
+    std::size_t k = std::min({n, ok_ - pos_, data_.size() - pos_});
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::string data_;
+  std::size_t ok_, pos_ = 0;
+};
+
+std::string sample_tar() {
+  return TarBuilder()
+      .dir("etc")
+      .file("etc/os-release", "ID=alpine\n")
+      .file("usr/bin/sudo", "s", 04755)
+      .file("usr/bin/wall", "w", 02755)
+      .file("opt/data/shared", "x", 0666)
+      .dir("opt/open", 0777)
+      .dir("tmp", 01777)
+      .symlink("bin/sh", "/bin/busybox")
+      .hardlink("usr/bin/sudoedit", "usr/bin/sudo")
+      .file("home/app/.aws/credentials", "[default]")
+      .file("usr/share/man/page", "boring")
+      .build();
+}
+
+}  // namespace
+
+TEST_CASE("gzip, zstd and plain tar give the same facts and diff_id") {
+  std::string tar = sample_tar();
+  for (auto& kind : {std::pair<std::string, std::string>{"gzip", gzip(tar)}, {"zstd", zstd(tar)}, {"none", tar}}) {
+    const std::string& name = kind.first;
+    const std::string& blob = kind.second;
+    CAPTURE(name);
+    auto f = analyze(blob);
+    REQUIRE(f);
+    CHECK(f->status == LayerStatus::complete);
+    CHECK(f->compression == name);
+    CHECK(f->diff_id == sha256(tar));
+    CHECK(f->uncompressed_size == tar.size());
+    CHECK(f->compressed_size == blob.size());
+    CHECK(f->entry_count == 11);
+    REQUIRE(find(*f, "usr/bin/sudo"));
+    CHECK(find(*f, "usr/bin/sudo")->mode == 04755);
+    CHECK(find(*f, "usr/bin/wall")->mode == 02755);
+    CHECK(find(*f, "opt/data/shared"));                // world-writable file
+    CHECK(find(*f, "opt/open"));                       // world-writable dir without sticky
+    CHECK_FALSE(find(*f, "tmp"));                      // sticky: fine
+    CHECK(find(*f, "bin/sh")->link == "/bin/busybox");
+    CHECK(find(*f, "bin/sh")->kind == 'l');
+    CHECK(find(*f, "usr/bin/sudoedit")->kind == 'h');
+    CHECK(find(*f, "usr/bin/sudoedit")->link == "usr/bin/sudo");
+    CHECK(find(*f, "home/app/.aws/credentials"));
+    CHECK_FALSE(find(*f, "usr/share/man/page"));
+  }
+}
+
+TEST_CASE("whiteouts and opaque directories are recorded, not listed as files") {
+  std::string tar = TarBuilder()
+                        .file("etc/.wh.shadow", "")
+                        .file("var/cache/apt/.wh..wh..opq", "")
+                        .file(".wh.root-file", "")
+                        .build();
+  auto f = analyze(gzip(tar));
+  REQUIRE(f);
+  REQUIRE(f->whiteouts.size() == 3);
+  CHECK(f->whiteouts[0].path == "etc/shadow");
+  CHECK_FALSE(f->whiteouts[0].opaque);
+  CHECK(f->whiteouts[1].path == "var/cache/apt");
+  CHECK(f->whiteouts[1].opaque);
+  CHECK(f->whiteouts[2].path == "root-file");
+  CHECK(f->files.empty());
+}
+
+TEST_CASE("pax long names survive; over-long paths are skipped and counted") {
+  std::string deep = "etc/" + std::string(200, 'd') + "/" + std::string(150, 'f');
+  std::string tar = TarBuilder().file(deep, "x").file("etc/" + std::string(5000, 'x'), "y").build();
+  auto f = analyze(tar);
+  REQUIRE(f);
+  CHECK(find(*f, deep));
+  CHECK(f->skipped_entries == 1);
+  CHECK(f->entry_count == 2);
+}
+
+TEST_CASE("paths are normalised: leading ./ and / and doubled slashes") {
+  CHECK(normalize_entry_path("./usr//bin/") == "usr/bin");
+  CHECK(normalize_entry_path("/etc/passwd") == "etc/passwd");
+  CHECK(normalize_entry_path("./") == "");
+  CHECK(normalize_entry_path("a/../../etc") == "a/../../etc");
+}
+
+TEST_CASE("a decompression bomb stops at max_uncompressed_bytes with the blob still drained") {
+  std::string bomb = gzip_bomb(32ull << 20);
+  LayerLimits lim;
+  lim.max_uncompressed_bytes = 4 << 20;
+  auto f = analyze(bomb, lim);
+  REQUIRE(f);
+  CHECK(f->status == LayerStatus::limit_exceeded);
+  CHECK(f->status_reason.find("max_uncompressed_bytes") != std::string::npos);
+  CHECK(f->compressed_size == bomb.size());
+  CHECK(f->diff_id.empty());
+}
+
+TEST_CASE("entry count limit") {
+  TarBuilder b;
+  for (int i = 0; i < 20; ++i) b.file("f" + std::to_string(i), "x");
+  LayerLimits lim;
+  lim.max_entries = 5;
+  std::string blob = gzip(b.build());
+  auto f = analyze(blob, lim);
+  REQUIRE(f);
+  CHECK(f->status == LayerStatus::limit_exceeded);
+  CHECK(f->entry_count == 5);
+  CHECK(f->compressed_size == blob.size());
+}
+
+TEST_CASE("corrupt and truncated streams are invalid layers, not errors") {
+  std::string gz = gzip(sample_tar());
+  auto truncated = analyze(gz.substr(0, gz.size() / 2));
+  REQUIRE(truncated);
+  CHECK(truncated->status == LayerStatus::invalid);
+  std::string flipped = gz;
+  flipped[flipped.size() / 2] ^= 0x5a;
+  auto corrupt = analyze(flipped);
+  REQUIRE(corrupt);
+  CHECK(corrupt->status == LayerStatus::invalid);
+  auto not_tar = analyze(std::string(4096, 'z'));
+  REQUIRE(not_tar);
+  CHECK(not_tar->status == LayerStatus::invalid);
+  auto bad_zstd = analyze(std::string("\x28\xb5\x2f\xfd", 4) + std::string(100, '\x01'));
+  REQUIRE(bad_zstd);
+  CHECK(bad_zstd->status == LayerStatus::invalid);
+}
+
+TEST_CASE("an empty layer and concatenated gzip members") {
+  auto empty = analyze(gzip(TarBuilder().build()));
+  REQUIRE(empty);
+  CHECK(empty->status == LayerStatus::complete);
+  CHECK(empty->entry_count == 0);
+  std::string tar = sample_tar();
+  std::string half = tar.substr(0, 1024), rest = tar.substr(1024);
+  auto multi = analyze(gzip(half) + gzip(rest));
+  REQUIRE(multi);
+  CHECK(multi->status == LayerStatus::complete);
+  CHECK(multi->diff_id == sha256(tar));
+}
+
+TEST_CASE("a failing source is an error, whatever the layer held") {
+  std::string gz = gzip(sample_tar());
+  FailingSource src(gz, gz.size() / 2);
+  auto f = analyze_layer(src, {});
+  REQUIRE_FALSE(f);
+  CHECK(f.error().code == Errc::digest_mismatch);
+  FailingSource at_end(gz, gz.size());
+  auto g = analyze_layer(at_end, {});
+  REQUIRE_FALSE(g);
+}
+
+TEST_CASE("facts survive their JSON form") {
+  auto f = analyze(gzip(sample_tar()));
+  REQUIRE(f);
+  auto back = layer_facts_from_json(to_json(*f));
+  REQUIRE(back);
+  CHECK(back->diff_id == f->diff_id);
+  CHECK(back->files.size() == f->files.size());
+  CHECK(back->files[0].path == f->files[0].path);
+  CHECK_FALSE(layer_facts_from_json(nlohmann::json::object()));
+}
