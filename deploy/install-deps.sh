@@ -3,6 +3,7 @@
 # installed it changes nothing and needs no network.
 #   deploy/install-deps.sh          build and run the daemon
 #   deploy/install-deps.sh --test   also what the test suite needs (a registry, skopeo, …)
+#   deploy/install-deps.sh --demo   also a local registry and skopeo for deploy/demo.sh
 set -euo pipefail
 
 build_packages=(
@@ -15,8 +16,13 @@ test_packages=(
   sqlite3 zstd
 )
 
+demo_packages=(docker-registry skopeo)
+
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi
+case "${1:-}" in
+  --test) wanted+=("${test_packages[@]}") ;;
+  --demo) wanted+=("${demo_packages[@]}") ;;
+esac
 
 missing=()
 for p in "${wanted[@]}"; do
