@@ -42,7 +42,9 @@ Result<Reply> ApiClient::call(const std::string& method, const std::string& targ
   if (ec) return make_error(Errc::unavailable, "cannot resolve " + host_ + ": " + ec.message());
   stream.expires_after(std::chrono::seconds(10));
   stream.connect(endpoints, ec);
-  if (ec) return make_error(Errc::unavailable, "cannot reach bulwarkd at " + server_ + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::unavailable,
+                      "cannot reach bulwarkd at " + server_ + ": " + ec.message());
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, host_ + ":" + port_);
   req.set(http::field::user_agent, "bulwark-cli");

@@ -15,25 +15,26 @@
 
 namespace {
 
-using nlohmann::json;
 using bw::cli::ApiClient;
+using nlohmann::json;
 
 constexpr int kExitUsage = 2;
 constexpr int kExitScanFailed = 3;
 constexpr int kExitUnavailable = 4;
 
 void usage() {
-  std::cerr << "usage: bulwark [--server URL] COMMAND ...\n"
-               "\n"
-               "commands:\n"
-               "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
-               "      submit a scan and wait for it (default timeout 600 s)\n"
-               "  status SCAN_ID [--json]   show a scan\n"
-               "  image DIGEST              print the stored image record (JSON)\n"
-               "  layer DIGEST              print a layer's facts (JSON)\n"
-               "  health                    check that the server answers\n"
-               "\n"
-               "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080\n";
+  std::cerr
+      << "usage: bulwark [--server URL] COMMAND ...\n"
+         "\n"
+         "commands:\n"
+         "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
+         "      submit a scan and wait for it (default timeout 600 s)\n"
+         "  status SCAN_ID [--json]   show a scan\n"
+         "  image DIGEST              print the stored image record (JSON)\n"
+         "  layer DIGEST              print a layer's facts (JSON)\n"
+         "  health                    check that the server answers\n"
+         "\n"
+         "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080\n";
 }
 
 void print_api_error(const bw::cli::Reply& r) {
@@ -49,14 +50,17 @@ void print_scan(const json& s) {
   std::cout << "scan      " << s.value("id", "") << "\n"
             << "image     " << s.value("image", "") << " (" << s.value("platform", "") << ")\n"
             << "status    " << s.value("status", "") << "\n";
-  if (s.contains("manifest_digest")) std::cout << "digest    " << s["manifest_digest"].get<std::string>() << "\n";
+  if (s.contains("manifest_digest"))
+    std::cout << "digest    " << s["manifest_digest"].get<std::string>() << "\n";
   if (s.contains("progress") && s["progress"].contains("layers")) {
     for (auto& l : s["progress"]["layers"])
       std::cout << "  layer " << l.value("digest", "").substr(0, 19) << "  " << l.value("state", "")
-                << "  " << l.value("bytes_done", 0) << "/" << l.value("bytes_total", 0) << " bytes\n";
+                << "  " << l.value("bytes_done", 0) << "/" << l.value("bytes_total", 0)
+                << " bytes\n";
   }
   if (s.contains("error"))
-    std::cout << "error     " << s["error"].value("code", "") << ": " << s["error"].value("message", "") << "\n";
+    std::cout << "error     " << s["error"].value("code", "") << ": "
+              << s["error"].value("message", "") << "\n";
 }
 
 int exit_for(const json& scan) {
@@ -71,11 +75,16 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
   long timeout = 600;
   bool as_json = false, wait = true;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--platform" && i + 1 < args.size()) platform = args[++i];
-    else if (args[i] == "--timeout" && i + 1 < args.size()) timeout = std::strtol(args[++i].c_str(), nullptr, 10);
-    else if (args[i] == "--json") as_json = true;
-    else if (args[i] == "--no-wait") wait = false;
-    else if (image.empty() && !args[i].starts_with("-")) image = args[i];
+    if (args[i] == "--platform" && i + 1 < args.size())
+      platform = args[++i];
+    else if (args[i] == "--timeout" && i + 1 < args.size())
+      timeout = std::strtol(args[++i].c_str(), nullptr, 10);
+    else if (args[i] == "--json")
+      as_json = true;
+    else if (args[i] == "--no-wait")
+      wait = false;
+    else if (image.empty() && !args[i].starts_with("-"))
+      image = args[i];
     else {
       usage();
       return kExitUsage;
@@ -99,10 +108,13 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
   json scan = json::parse(r->body, nullptr, false);
   std::string id = scan.value("id", "");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
-  while (wait && exit_for(scan) == kExitUnavailable && std::chrono::steady_clock::now() < deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+  while (wait && exit_for(scan) == kExitUnavailable &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
     auto step = std::min<long>(30, std::max<long>(1, left.count()));
-    auto g = api.call("GET", "/v1/scans/" + id + "?wait=" + std::to_string(step), {}, std::chrono::seconds(step));
+    auto g = api.call("GET", "/v1/scans/" + id + "?wait=" + std::to_string(step), {},
+                      std::chrono::seconds(step));
     if (!g) {
       std::cerr << "bulwark: " << g.error().message << "\n";
       return kExitUnavailable;
@@ -113,8 +125,10 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  if (as_json) std::cout << scan.dump(2) << "\n";
-  else print_scan(scan);
+  if (as_json)
+    std::cout << scan.dump(2) << "\n";
+  else
+    print_scan(scan);
   if (!wait) return 0;
   return exit_for(scan);
 }
@@ -130,8 +144,10 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
     return kExitUsage;
   }
   auto j = json::parse(r->body, nullptr, false);
-  if (raw_json || j.is_discarded()) std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
-  else print_scan(j);
+  if (raw_json || j.is_discarded())
+    std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
+  else
+    print_scan(j);
   return 0;
 }
 

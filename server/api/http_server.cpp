@@ -1,5 +1,6 @@
 #include "api/http_server.h"
 
+#include "common/digest.h"
 #include "common/log.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/rand.h>
 
 #include <map>
 
@@ -27,22 +27,16 @@ namespace {
 std::string make_request_id(std::string_view given) {
   bool ok = !given.empty() && given.size() <= 64;
   for (char c : given)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) ok = false;
-  if (ok) return std::string(given);
-  unsigned char b[8];
-  RAND_bytes(b, sizeof b);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char c : b) {
-    id += kHex[c >> 4];
-    id += kHex[c & 0xf];
-  }
-  return id;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      ok = false;
+  return ok ? std::string(given) : random_hex(8);
 }
 
 Error parse_error(const boost::system::error_code& ec) {
-  if (ec == http::error::body_limit) return make_error(Errc::payload_too_large, "request body too large");
-  if (ec == http::error::header_limit) return make_error(Errc::bad_request, "request headers too large");
+  if (ec == http::error::body_limit)
+    return make_error(Errc::payload_too_large, "request body too large");
+  if (ec == http::error::header_limit)
+    return make_error(Errc::bad_request, "request headers too large");
   return make_error(Errc::bad_request, "malformed HTTP request: " + ec.message());
 }
 
@@ -72,7 +66,8 @@ struct HttpServer::Impl {
       stream.expires_after(opt.idle_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-          ec == beast::error::timeout || ec == asio::error::connection_reset || ec == asio::error::eof)
+          ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::eof)
         break;
       sessions[id].second = true;
       ApiResponse res;
@@ -88,19 +83,23 @@ struct HttpServer::Impl {
         request_id = make_request_id(req["X-Request-Id"]);
         keep_alive = req.keep_alive();
         version = req.version();
-        ApiRequest api{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), request_id};
+        ApiRequest api{std::string(req.method_string()), std::string(req.target()),
+                       std::move(req.body()), request_id};
         try {
           res = co_await route(api, ctx);
         } catch (const std::exception& e) {
           log::error("request_id=" + request_id + " route threw: " + e.what());
-          res = error_response(make_error(Errc::internal, "internal error; request id " + request_id));
+          res = error_response(
+              make_error(Errc::internal, "internal error; request id " + request_id));
         }
         log::debug("request_id=" + request_id + " " + api.method + " " + api.target.substr(0, 200) +
                    " status=" + std::to_string(res.status));
       }
       ++ctx.http_metrics.requests;
-      if (res.status >= 500) ++ctx.http_metrics.responses_5xx;
-      else if (res.status >= 400) ++ctx.http_metrics.responses_4xx;
+      if (res.status >= 500)
+        ++ctx.http_metrics.responses_5xx;
+      else if (res.status >= 400)
+        ++ctx.http_metrics.responses_4xx;
 
       http::response<http::string_body> out{static_cast<http::status>(res.status), version};
       out.set(http::field::server, "bulwarkd");
@@ -125,12 +124,13 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() = default;
 
-Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex, const std::string& listen,
-                                                     ApiContext& ctx) {
+Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex,
+                                                     const std::string& listen, ApiContext& ctx) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return make_error(Errc::bad_request, "listen must be HOST:PORT");
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return make_error(Errc::bad_request, "listen host must be an IP address: " + host);
@@ -151,7 +151,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex, c
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-tcp::endpoint HttpServer::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+tcp::endpoint HttpServer::local_endpoint() const {
+  return impl_->acceptor.local_endpoint();
+}
 
 awaitable<void> HttpServer::run() {
   auto& im = *impl_;

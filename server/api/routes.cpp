@@ -18,13 +18,17 @@ using nlohmann::json;
 namespace {
 
 ApiResponse json_response(int status, const json& body) {
-  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", {}};
+  return ApiResponse{
+      status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", {}};
 }
 
-ApiResponse not_found(std::string what) { return error_response(make_error(Errc::not_found, std::move(what))); }
+ApiResponse not_found(std::string what) {
+  return error_response(make_error(Errc::not_found, std::move(what)));
+}
 
 ApiResponse method_not_allowed(std::string_view allow) {
-  auto r = error_response(make_error(Errc::method_not_allowed, "method not allowed; allowed: " + std::string(allow)));
+  auto r = error_response(
+      make_error(Errc::method_not_allowed, "method not allowed; allowed: " + std::string(allow)));
   r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }
@@ -60,20 +64,25 @@ bool finished(const std::string& status) {
 
 awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) co_return error_response(make_error(Errc::bad_request, "request body is not valid JSON"));
-  if (!body.is_object()) co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
+  if (body.is_discarded())
+    co_return error_response(make_error(Errc::bad_request, "request body is not valid JSON"));
+  if (!body.is_object())
+    co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
   auto image = body.find("image");
   if (image == body.end() || !image->is_string())
-    co_return error_response(make_error(Errc::bad_request, "\"image\" is required and must be a string"));
+    co_return error_response(
+        make_error(Errc::bad_request, "\"image\" is required and must be a string"));
   ScanRequest sr{image->get<std::string>(), ""};
   if (auto p = body.find("platform"); p != body.end() && !p->is_null()) {
-    if (!p->is_string()) co_return error_response(make_error(Errc::bad_request, "\"platform\" must be a string"));
+    if (!p->is_string())
+      co_return error_response(make_error(Errc::bad_request, "\"platform\" must be a string"));
     sr.platform = p->get<std::string>();
   }
   std::chrono::milliseconds wait{0};
   if (auto w = body.find("wait"); w != body.end() && !w->is_null()) {
     if (!w->is_number() || w->get<double>() < 0)
-      co_return error_response(make_error(Errc::bad_request, "\"wait\" must be a non-negative number of seconds"));
+      co_return error_response(
+          make_error(Errc::bad_request, "\"wait\" must be a non-negative number of seconds"));
     double secs = std::min(w->get<double>(), static_cast<double>(ctx.config.api.max_wait.count()));
     wait = std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
   }
@@ -84,7 +93,9 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
     auto now = ctx.scans.get(scan->id);
     if (now && *now && finished((*now)->status)) co_return json_response(200, scan_view(**now));
   }
-  auto r = json_response(202, json{{"id", scan->id}, {"status", scan->status}, {"image", scan->image},
+  auto r = json_response(202, json{{"id", scan->id},
+                                   {"status", scan->status},
+                                   {"image", scan->image},
                                    {"platform", scan->platform}});
   r.headers.emplace_back("Location", "/v1/scans/" + scan->id);
   co_return r;
@@ -134,7 +145,8 @@ ApiResponse metrics(ApiContext& ctx) {
   auto m = ctx.scans.metrics();
   auto& r = ctx.registry.stats();
   std::ostringstream o;
-  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t v, std::string_view type = "counter") {
+  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t v,
+                     std::string_view type = "counter") {
     o << "# HELP bulwark_" << name << " " << help << "\n# TYPE bulwark_" << name << " " << type
       << "\nbulwark_" << name << " " << v << "\n";
   };
@@ -145,14 +157,20 @@ ApiResponse metrics(ApiContext& ctx) {
   counter("scans_queued", "Scans waiting to run.", m.queued, "gauge");
   counter("scans_running", "Scans running now.", m.running, "gauge");
   counter("layers_analyzed_total", "Layers fetched and analysed.", m.layers_analyzed);
-  counter("layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.", m.layer_cache_hits);
-  counter("layer_shared_fetches_total", "Layers that joined a fetch already under way.", m.layer_shared_fetches);
-  counter("registry_manifest_fetches_total", "Manifest requests sent to registries.", r.manifest_fetches);
-  counter("registry_blob_fetches_total", "Blob requests (configs and layers) sent to registries.", r.blob_fetches);
+  counter("layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.",
+          m.layer_cache_hits);
+  counter("layer_shared_fetches_total", "Layers that joined a fetch already under way.",
+          m.layer_shared_fetches);
+  counter("registry_manifest_fetches_total", "Manifest requests sent to registries.",
+          r.manifest_fetches);
+  counter("registry_blob_fetches_total", "Blob requests (configs and layers) sent to registries.",
+          r.blob_fetches);
   counter("registry_blob_bytes_total", "Blob bytes received from registries.", r.blob_bytes);
   counter("http_requests_total", "API requests answered.", ctx.http_metrics.requests);
-  counter("http_responses_4xx_total", "API responses with a 4xx status.", ctx.http_metrics.responses_4xx);
-  counter("http_responses_5xx_total", "API responses with a 5xx status.", ctx.http_metrics.responses_5xx);
+  counter("http_responses_4xx_total", "API responses with a 4xx status.",
+          ctx.http_metrics.responses_4xx);
+  counter("http_responses_5xx_total", "API responses with a 5xx status.",
+          ctx.http_metrics.responses_5xx);
   return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}};
 }
 
@@ -185,12 +203,15 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
     auto check = ctx.store.schema_versions();
     if (!ctx.ready || !check)
-      co_return error_response(make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
-    co_return json_response(200, json{{"status", "ready"}, {"schema_version", check->empty() ? 0 : check->back()}});
+      co_return error_response(
+          make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
+    co_return json_response(
+        200, json{{"status", "ready"}, {"schema_version", check->empty() ? 0 : check->back()}});
   }
   if (is({"version"})) {
     if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(200, json{{"version", kVersion}, {"analyzer_version", kAnalyzerVersion}});
+    co_return json_response(200,
+                            json{{"version", kVersion}, {"analyzer_version", kAnalyzerVersion}});
   }
   if (is({"metrics"})) {
     if (m != "GET") co_return method_not_allowed("GET");
@@ -216,7 +237,8 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET") co_return method_not_allowed("GET");
     const std::string& digest = s[2];
     if (!is_valid_digest(digest))
-      co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+      co_return error_response(
+          make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
     auto im = ctx.store.get_image(digest);
     if (!im) co_return error_response(im.error());
     if (!*im) co_return not_found("no image " + digest);
@@ -228,7 +250,8 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET") co_return method_not_allowed("GET");
     const std::string& digest = s[2];
     if (!is_valid_digest(digest))
-      co_return error_response(make_error(Errc::bad_request, "layer digest must be sha256:<64 hex>"));
+      co_return error_response(
+          make_error(Errc::bad_request, "layer digest must be sha256:<64 hex>"));
     auto l = ctx.store.get_layer(digest);
     if (!l) co_return error_response(l.error());
     if (!*l) co_return not_found("no layer " + digest);

@@ -42,7 +42,9 @@ Result<json> image_view(const ImageRecord& im, Store& store) {
     auto& ref = im.layers[i];
     auto rec = store.get_layer(ref.digest);
     if (!rec) return rec.error();
-    if (!*rec) return make_error(Errc::internal, "image " + im.manifest_digest + " names missing layer " + ref.digest);
+    if (!*rec)
+      return make_error(Errc::internal,
+                        "image " + im.manifest_digest + " names missing layer " + ref.digest);
     const LayerFacts& f = (*rec)->facts;
     layers.push_back({{"position", i},
                       {"digest", ref.digest},
@@ -60,14 +62,12 @@ Result<json> image_view(const ImageRecord& im, Store& store) {
   for (auto& r : records) facts.push_back(&r.facts);
   json files = json::array();
   for (auto& m : merge_layers(facts)) {
-    json f = {{"path", m.entry.path},  {"kind", std::string(1, m.entry.kind)},
-              {"mode", m.entry.mode},  {"uid", m.entry.uid},
-              {"gid", m.entry.gid},    {"size", m.entry.size},
-              {"layer_digest", im.layers[m.layer_index].digest}};
-    if (!m.entry.link.empty()) f["link"] = m.entry.link;
+    json f = to_json(m.entry);
+    f["layer_digest"] = im.layers[m.layer_index].digest;
     files.push_back(std::move(f));
   }
-  std::string platform = im.os + "/" + im.architecture + (im.variant.empty() ? "" : "/" + im.variant);
+  std::string platform =
+      im.os + "/" + im.architecture + (im.variant.empty() ? "" : "/" + im.variant);
   json out = {{"manifest_digest", im.manifest_digest},
               {"media_type", im.media_type},
               {"config_digest", im.config_digest},

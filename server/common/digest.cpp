@@ -1,5 +1,7 @@
 #include "common/digest.h"
 
+#include <openssl/rand.h>
+
 #include <stdexcept>
 
 namespace bw {
@@ -34,6 +36,13 @@ std::string to_hex(const unsigned char* data, std::size_t n) {
     out[2 * i + 1] = kHex[data[i] & 0xf];
   }
   return out;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
 bool is_valid_digest(std::string_view digest) {

@@ -32,4 +32,7 @@ bool is_valid_digest(std::string_view digest);
 
 std::string to_hex(const unsigned char* data, std::size_t n);
 
+// `bytes` random bytes from OpenSSL's CSPRNG, as lowercase hex (ids, request ids).
+std::string random_hex(std::size_t bytes);
+
 }  // namespace bw

@@ -50,7 +50,9 @@ struct Error {
   std::string to_json() const;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 // Thrown only by Result<T>::value() on an error; carries the Error unchanged.
 class ErrorException : public std::runtime_error {

@@ -17,17 +17,23 @@ std::atomic<Level>& threshold() {
 
 std::string_view name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
 
 }  // namespace
 
-void set_level(Level level) { threshold() = level; }
+void set_level(Level level) {
+  threshold() = level;
+}
 
 void write(Level level, std::string_view message) {
   if (level < threshold().load()) return;

@@ -7,6 +7,8 @@
 namespace bw {
 
 std::string format_rfc3339(std::chrono::system_clock::time_point t);
-inline std::string now_rfc3339() { return format_rfc3339(std::chrono::system_clock::now()); }
+inline std::string now_rfc3339() {
+  return format_rfc3339(std::chrono::system_clock::now());
+}
 
 }  // namespace bw

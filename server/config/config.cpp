@@ -10,7 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-Error bad_config(std::string msg) { return make_error(Errc::bad_request, "config: " + std::move(msg)); }
+Error bad_config(std::string msg) {
+  return make_error(Errc::bad_request, "config: " + std::move(msg));
+}
 
 template <class T>
 void read_number(const json& j, const char* key, T& out) {
@@ -53,7 +55,9 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
           // Secrets are better kept out of config files.
           if (auto pe = h.find("password_env"); pe != h.end()) {
             const char* v = env(pe->get<std::string>().c_str());
-            if (!v) return bad_config("registry " + name + ": password_env " + pe->get<std::string>() + " is not set");
+            if (!v)
+              return bad_config("registry " + name + ": password_env " + pe->get<std::string>() +
+                                " is not set");
             hc.password = v;
           }
           reg.hosts[normalize_registry(name)] = std::move(hc);
@@ -83,7 +87,8 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
   } catch (const json::exception& e) {
     return bad_config(std::string("wrong type: ") + e.what());
   }
-  if (c.scan.max_concurrent_scans == 0) return bad_config("scans.max_concurrent must be at least 1");
+  if (c.scan.max_concurrent_scans == 0)
+    return bad_config("scans.max_concurrent must be at least 1");
   return {};
 }
 
@@ -118,9 +123,12 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
                a == "--workers") {
       auto v = value();
       if (!v) return v.error();
-      if (a == "--listen") c.listen = *v;
-      else if (a == "--data-dir") c.data_dir = *v;
-      else if (a == "--log-level") c.log_level = *v;
+      if (a == "--listen")
+        c.listen = *v;
+      else if (a == "--data-dir")
+        c.data_dir = *v;
+      else if (a == "--log-level")
+        c.log_level = *v;
       else if (a == "--workers") {
         try {
           c.workers = std::stoul(*v);
@@ -132,7 +140,8 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
       return bad_config("unknown argument " + a + " (see --help)");
     }
   }
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
     return bad_config("log level must be debug, info, warn or error");
   return out;
 }
@@ -141,8 +150,10 @@ std::string usage_text() {
   return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
          "                [--workers N] [--log-level debug|info|warn|error] [--version]\n"
          "\n"
-         "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env BULWARK_LISTEN)\n"
-         "  --data-dir  where the SQLite store lives (default ./bulwark-data; env BULWARK_DATA_DIR)\n"
+         "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env "
+         "BULWARK_LISTEN)\n"
+         "  --data-dir  where the SQLite store lives (default ./bulwark-data; env "
+         "BULWARK_DATA_DIR)\n"
          "  --config    JSON configuration file (env BULWARK_CONFIG); see README\n"
          "  --workers   CPU worker threads for layer analysis (default: one per core)\n";
 }

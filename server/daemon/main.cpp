@@ -46,7 +46,8 @@ int run(const bw::Config& config) {
     return 1;
   }
   asio::io_context ioc(1);
-  std::size_t n_workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  std::size_t n_workers =
+      config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   asio::thread_pool workers(n_workers);
   bw::RegistryClient registry(ioc.get_executor(), config.registry);
   bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan);
@@ -64,13 +65,15 @@ int run(const bw::Config& config) {
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.
   std::printf("bulwarkd listening on http://%s:%u\n",
-              ep.address().is_v6() ? ("[" + ep.address().to_string() + "]").c_str() : ep.address().to_string().c_str(),
+              ep.address().is_v6() ? ("[" + ep.address().to_string() + "]").c_str()
+                                   : ep.address().to_string().c_str(),
               ep.port());
   std::fflush(stdout);
   bw::log::info("listening=" + config.listen + " data_dir=" + config.data_dir +
                 " workers=" + std::to_string(n_workers));
 
-  asio::co_spawn(ioc, (*server)->run(), [](std::exception_ptr e) { log_exception("accept loop", e); });
+  asio::co_spawn(ioc, (*server)->run(),
+                 [](std::exception_ptr e) { log_exception("accept loop", e); });
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace(ioc);

@@ -13,8 +13,10 @@ class TrackingSource : public ByteSource {
   explicit TrackingSource(ByteSource& in) : in_(in) {}
   Result<std::size_t> read(char* buf, std::size_t n) override {
     auto r = in_.read(buf, n);
-    if (!r) failure_ = r.error();
-    else count_ += *r;
+    if (!r)
+      failure_ = r.error();
+    else
+      count_ += *r;
     return r;
   }
   std::uint64_t count() const { return count_; }
@@ -46,9 +48,9 @@ class UncompressedSource : public ByteSource {
   bool limit_hit() const { return limit_hit_; }
   std::string diff_id() { return hash_.finish(); }
   Error limit_error() const {
-    return make_error(Errc::layer_limit_exceeded,
-                      "layer decompresses to more than " + std::to_string(limit_) +
-                          " bytes (max_uncompressed_bytes)");
+    return make_error(Errc::layer_limit_exceeded, "layer decompresses to more than " +
+                                                      std::to_string(limit_) +
+                                                      " bytes (max_uncompressed_bytes)");
   }
 
  private:
@@ -72,29 +74,47 @@ std::string_view basename_of(std::string_view path) {
 
 std::string_view layer_status_name(LayerStatus s) {
   switch (s) {
-    case LayerStatus::complete: return "complete";
-    case LayerStatus::limit_exceeded: return "limit_exceeded";
-    case LayerStatus::invalid: return "invalid";
-    case LayerStatus::skipped: return "skipped";
+    case LayerStatus::complete:
+      return "complete";
+    case LayerStatus::limit_exceeded:
+      return "limit_exceeded";
+    case LayerStatus::invalid:
+      return "invalid";
+    case LayerStatus::skipped:
+      return "skipped";
   }
   return "invalid";
 }
 
 bool is_notable(const FileEntry& e) {
-  if (e.kind == 'f' && (e.mode & 06000)) return true;                // setuid / setgid
+  if (e.kind == 'f' && (e.mode & 06000)) return true;  // setuid / setgid
   if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000))) return true;
   std::string_view p = e.path;
-  static constexpr std::string_view kDirs[] = {
-      "etc",      "bin",         "sbin",          "usr/bin",          "usr/sbin",
-      "usr/local/bin", "usr/local/sbin", "var/lib/dpkg", "lib/apk/db", "var/lib/rpm",
-      "usr/lib/sysimage/rpm", "usr/lib/os-release", "root"};
+  static constexpr std::string_view kDirs[] = {"etc",
+                                               "bin",
+                                               "sbin",
+                                               "usr/bin",
+                                               "usr/sbin",
+                                               "usr/local/bin",
+                                               "usr/local/sbin",
+                                               "var/lib/dpkg",
+                                               "lib/apk/db",
+                                               "var/lib/rpm",
+                                               "usr/lib/sysimage/rpm",
+                                               "usr/lib/os-release",
+                                               "root"};
   for (auto d : kDirs)
     if (p == d || under(p, d)) return true;
   std::string_view base = basename_of(p);
-  static constexpr std::string_view kNames[] = {
-      ".git", ".aws", ".azure", ".gcp", ".ssh", ".docker", ".env", ".netrc", ".npmrc", ".pypirc",
-      "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials", "credentials.json",
-      "Dockerfile", "docker-compose.yml"};
+  static constexpr std::string_view kNames[] = {".git",        ".aws",
+                                                ".azure",      ".gcp",
+                                                ".ssh",        ".docker",
+                                                ".env",        ".netrc",
+                                                ".npmrc",      ".pypirc",
+                                                "id_rsa",      "id_dsa",
+                                                "id_ecdsa",    "id_ed25519",
+                                                "credentials", "credentials.json",
+                                                "Dockerfile",  "docker-compose.yml"};
   for (auto n : kNames)
     if (base == n) return true;
   for (auto ext : {".pem", ".key", ".p12", ".pfx", ".jks", ".ovpn"})
@@ -128,13 +148,18 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
       if (base.starts_with(".wh.")) {
         std::string_view dir = std::string_view(e.path).substr(0, e.path.size() - base.size());
         if (!dir.empty()) dir.remove_suffix(1);
-        if (base == ".wh..wh..opq") facts.whiteouts.push_back({std::string(dir), true});
-        else facts.whiteouts.push_back({(dir.empty() ? "" : std::string(dir) + "/") + std::string(base.substr(4)), false});
+        if (base == ".wh..wh..opq")
+          facts.whiteouts.push_back({std::string(dir), true});
+        else
+          facts.whiteouts.push_back(
+              {(dir.empty() ? "" : std::string(dir) + "/") + std::string(base.substr(4)), false});
         return true;
       }
       if (is_notable(e)) {
-        if (facts.files.size() < limits.max_notable_entries) facts.files.push_back(e);
-        else ++facts.notable_dropped;
+        if (facts.files.size() < limits.max_notable_entries)
+          facts.files.push_back(e);
+        else
+          ++facts.notable_dropped;
       }
       return true;
     });
@@ -147,8 +172,9 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
       facts.skipped_entries = walk->skipped;
       facts.entry_count += walk->skipped;
       if (walk->stopped)
-        fail_or(LayerStatus::limit_exceeded,
-                "layer has more than " + std::to_string(limits.max_entries) + " entries (max_entries)");
+        fail_or(
+            LayerStatus::limit_exceeded,
+            "layer has more than " + std::to_string(limits.max_entries) + " entries (max_entries)");
       else if (!walk->error.empty() && !(walk->entries == 0 && tar.count() == 0))
         fail_or(LayerStatus::invalid, "not a readable tar stream: " + walk->error);
     }

@@ -14,7 +14,8 @@ constexpr std::size_t kInBytes = 128 * 1024;
 // Serves bytes already peeked at before those still in `inner`.
 class PrefixedSource : public ByteSource {
  public:
-  PrefixedSource(std::string prefix, ByteSource& inner) : prefix_(std::move(prefix)), inner_(inner) {}
+  PrefixedSource(std::string prefix, ByteSource& inner)
+      : prefix_(std::move(prefix)), inner_(inner) {}
   Result<std::size_t> read(char* buf, std::size_t n) override {
     if (pos_ < prefix_.size()) {
       std::size_t k = std::min(n, prefix_.size() - pos_);
@@ -145,14 +146,18 @@ class ZstdSource : public ByteSource {
 
 std::string_view compression_name(Compression c) {
   switch (c) {
-    case Compression::none: return "none";
-    case Compression::gzip: return "gzip";
-    case Compression::zstd: return "zstd";
+    case Compression::none:
+      return "none";
+    case Compression::gzip:
+      return "gzip";
+    case Compression::zstd:
+      return "zstd";
   }
   return "none";
 }
 
-Result<std::unique_ptr<ByteSource>> open_decompressed(ByteSource& compressed, Compression& detected) {
+Result<std::unique_ptr<ByteSource>> open_decompressed(ByteSource& compressed,
+                                                      Compression& detected) {
   std::string magic(4, '\0');
   std::size_t have = 0;
   while (have < magic.size()) {

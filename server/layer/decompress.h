@@ -16,6 +16,7 @@ std::string_view compression_name(Compression c);
 // Peeks at `compressed` and returns a source of the decompressed bytes. `detected` receives
 // the format. The returned source reads from `compressed`, which must outlive it. Corrupt
 // input is Errc::unsupported_media_type with the decoder's reason.
-Result<std::unique_ptr<ByteSource>> open_decompressed(ByteSource& compressed, Compression& detected);
+Result<std::unique_ptr<ByteSource>> open_decompressed(ByteSource& compressed,
+                                                      Compression& detected);
 
 }  // namespace bw

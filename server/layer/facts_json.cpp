@@ -4,14 +4,17 @@ namespace bw {
 
 using nlohmann::json;
 
+nlohmann::json to_json(const FileEntry& e) {
+  json j = {{"path", e.path}, {"kind", std::string(1, e.kind)},
+            {"mode", e.mode}, {"uid", e.uid},
+            {"gid", e.gid},   {"size", e.size}};
+  if (!e.link.empty()) j["link"] = e.link;
+  return j;
+}
+
 nlohmann::json to_json(const LayerFacts& f) {
   json files = json::array();
-  for (auto& e : f.files) {
-    json j = {{"path", e.path}, {"kind", std::string(1, e.kind)}, {"mode", e.mode},
-              {"uid", e.uid},   {"gid", e.gid},                   {"size", e.size}};
-    if (!e.link.empty()) j["link"] = e.link;
-    files.push_back(std::move(j));
-  }
+  for (auto& e : f.files) files.push_back(to_json(e));
   json whiteouts = json::array();
   for (auto& w : f.whiteouts) whiteouts.push_back({{"path", w.path}, {"opaque", w.opaque}});
   json out = {{"compression", f.compression},

@@ -39,8 +39,8 @@ enum class LayerStatus {
 std::string_view layer_status_name(LayerStatus s);
 
 struct FileEntry {
-  std::string path;  // relative, no leading "/" or "./"
-  char kind = 'f';   // f regular, d dir, l symlink, h hard link, c/b device, p fifo, s socket
+  std::string path;        // relative, no leading "/" or "./"
+  char kind = 'f';         // f regular, d dir, l symlink, h hard link, c/b device, p fifo, s socket
   std::uint32_t mode = 0;  // permission bits including setuid/setgid/sticky
   std::int64_t uid = 0;
   std::int64_t gid = 0;
@@ -77,6 +77,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits);
 // binaries, package databases, credentials.
 bool is_notable(const FileEntry& e);
 
+nlohmann::json to_json(const FileEntry& e);
 nlohmann::json to_json(const LayerFacts& f);
 Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j);
 

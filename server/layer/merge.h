@@ -14,7 +14,6 @@ struct MergedFile {
   std::size_t layer_index = 0;  // position of the introducing layer, bottom = 0
 };
 
-
 // Files that survive in the final filesystem, sorted by path. A whiteout removes the path and
 // everything under it from lower layers; an opaque whiteout hides the lower layers' contents
 // of its directory; entries of the same layer as the whiteout are kept.

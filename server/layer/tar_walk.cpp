@@ -30,13 +30,20 @@ la_ssize_t read_callback(struct archive* a, void* client, const void** out) {
 char kind_of(archive_entry* e) {
   if (archive_entry_hardlink(e)) return 'h';
   switch (archive_entry_filetype(e)) {
-    case AE_IFDIR: return 'd';
-    case AE_IFLNK: return 'l';
-    case AE_IFCHR: return 'c';
-    case AE_IFBLK: return 'b';
-    case AE_IFIFO: return 'p';
-    case AE_IFSOCK: return 's';
-    default: return 'f';
+    case AE_IFDIR:
+      return 'd';
+    case AE_IFLNK:
+      return 'l';
+    case AE_IFCHR:
+      return 'c';
+    case AE_IFBLK:
+      return 'b';
+    case AE_IFIFO:
+      return 'p';
+    case AE_IFSOCK:
+      return 's';
+    default:
+      return 'f';
   }
 }
 
@@ -50,7 +57,9 @@ class ArchiveBody : public EntryBody {
     while (true) {
       if (consumed_) break;
       la_ssize_t n = archive_read_data(a_, buf, sizeof buf);
-      if (n < 0) return make_error(Errc::unsupported_media_type, archive_error_string(a_) ? archive_error_string(a_) : "read error");
+      if (n < 0)
+        return make_error(Errc::unsupported_media_type,
+                          archive_error_string(a_) ? archive_error_string(a_) : "read error");
       if (n == 0) {
         consumed_ = true;
         break;
@@ -108,7 +117,8 @@ Result<TarWalkResult> walk_tar(ByteSource& tar, std::size_t max_path_bytes,
   TarWalkResult result;
   if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     if (ctx.source_error) return *ctx.source_error;
-    result.error = archive_error_string(a.get()) ? archive_error_string(a.get()) : "cannot open tar";
+    result.error =
+        archive_error_string(a.get()) ? archive_error_string(a.get()) : "cannot open tar";
     return result;
   }
   archive_entry* entry = nullptr;
@@ -135,9 +145,14 @@ Result<TarWalkResult> walk_tar(ByteSource& tar, std::size_t max_path_bytes,
     fe.mode = static_cast<std::uint32_t>(archive_entry_perm(entry)) & 07777;
     fe.uid = archive_entry_uid(entry);
     fe.gid = archive_entry_gid(entry);
-    fe.size = archive_entry_size_is_set(entry) ? static_cast<std::uint64_t>(archive_entry_size(entry)) : 0;
-    const char* link = fe.kind == 'h' ? archive_entry_hardlink(entry) : archive_entry_symlink(entry);
-    if (link) fe.link = fe.kind == 'h' ? normalize_entry_path(link) : std::string(link).substr(0, max_path_bytes);
+    fe.size = archive_entry_size_is_set(entry)
+                  ? static_cast<std::uint64_t>(archive_entry_size(entry))
+                  : 0;
+    const char* link =
+        fe.kind == 'h' ? archive_entry_hardlink(entry) : archive_entry_symlink(entry);
+    if (link)
+      fe.link =
+          fe.kind == 'h' ? normalize_entry_path(link) : std::string(link).substr(0, max_path_bytes);
     ArchiveBody body(a.get());
     if (!visit(fe, body)) {
       result.stopped = true;

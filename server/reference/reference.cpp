@@ -12,7 +12,9 @@ namespace {
 constexpr std::size_t kMaxNameLength = 255;
 constexpr std::size_t kMaxTagLength = 128;
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // path-component: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
 bool valid_path_component(std::string_view c) {
@@ -82,9 +84,9 @@ bool valid_domain(std::string_view d) {
 }
 
 Error bad(std::string_view text, std::string_view why) {
-  return make_error(Errc::bad_reference,
-                    "invalid image reference \"" + std::string(text.substr(0, 300)) + "\": " +
-                        std::string(why));
+  return make_error(
+      Errc::bad_reference,
+      "invalid image reference \"" + std::string(text.substr(0, 300)) + "\": " + std::string(why));
 }
 
 }  // namespace
@@ -139,7 +141,8 @@ Result<ImageRef> parse_reference(std::string_view text) {
   if (auto at = rest.find('@'); at != std::string_view::npos) {
     ref.digest = std::string(rest.substr(at + 1));
     rest = rest.substr(0, at);
-    if (!is_valid_digest(ref.digest)) return bad(text, "digest must be sha256:<64 hex> or sha512:<128 hex>");
+    if (!is_valid_digest(ref.digest))
+      return bad(text, "digest must be sha256:<64 hex> or sha512:<128 hex>");
   }
   // A tag follows the last ':' only if no '/' comes after it (else the ':' is a port).
   auto colon = rest.rfind(':');
@@ -173,7 +176,8 @@ Result<ImageRef> parse_reference(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     auto next = name.find('/', start);
-    std::string_view comp = name.substr(start, next == std::string_view::npos ? next : next - start);
+    std::string_view comp =
+        name.substr(start, next == std::string_view::npos ? next : next - start);
     if (!valid_path_component(comp))
       return bad(text, "invalid repository path component \"" + std::string(comp) + "\"");
     if (next == std::string_view::npos) break;

@@ -36,8 +36,9 @@ Result<Descriptor> parse_descriptor(const json& j, std::string_view what) {
   d.media_type = str_field(j, "mediaType");
   d.digest = str_field(j, "digest");
   if (!is_valid_digest(d.digest))
-    return make_error(Errc::unsupported_media_type,
-                      std::string(what) + " has an invalid digest \"" + d.digest.substr(0, 80) + "\"");
+    return make_error(
+        Errc::unsupported_media_type,
+        std::string(what) + " has an invalid digest \"" + d.digest.substr(0, 80) + "\"");
   auto size = j.find("size");
   if (size == j.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0)
     return make_error(Errc::unsupported_media_type, std::string(what) + " has no valid size");
@@ -113,7 +114,8 @@ bool platform_matches(const Platform& want, const Platform& have) {
   if (want.variant.empty()) return true;
   if (want.architecture == "arm64") {
     auto v8 = [](const std::string& v) { return v.empty() || v == "v8"; };
-    return v8(want.variant) == v8(have.variant) && (v8(want.variant) || want.variant == have.variant);
+    return v8(want.variant) == v8(have.variant) &&
+           (v8(want.variant) || want.variant == have.variant);
   }
   return want.variant == have.variant;
 }
@@ -139,16 +141,16 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
   Manifest m;
   if (!body_type.empty()) {
     if (!generic_content_type(ct) && ct != body_type)
-      return make_error(Errc::unsupported_media_type,
-                        "manifest mediaType \"" + body_type + "\" disagrees with Content-Type \"" +
-                            std::string(ct) + "\"");
+      return make_error(Errc::unsupported_media_type, "manifest mediaType \"" + body_type +
+                                                          "\" disagrees with Content-Type \"" +
+                                                          std::string(ct) + "\"");
     m.media_type = body_type;
   } else if (!generic_content_type(ct)) {
     m.media_type = std::string(ct);
   } else {
     // OCI allows omitting mediaType: decide by shape.
-    m.media_type = std::string(j.contains("manifests") ? media_type::kOciIndex
-                                                       : media_type::kOciManifest);
+    m.media_type =
+        std::string(j.contains("manifests") ? media_type::kOciIndex : media_type::kOciManifest);
   }
   if (!known_manifest_type(m.media_type))
     return make_error(Errc::unsupported_media_type,

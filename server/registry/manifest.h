@@ -46,7 +46,9 @@ struct Platform {
 
 // Parses "os/arch[/variant]"; normalises arch aliases (x86_64 → amd64, aarch64 → arm64).
 Result<Platform> parse_platform(std::string_view text);
-inline Platform default_platform() { return {"linux", "amd64", ""}; }
+inline Platform default_platform() {
+  return {"linux", "amd64", ""};
+}
 
 // True when `have` satisfies `want`: same os and arch; a wanted variant must match, except that
 // arm64 treats "v8" and no variant alike; no wanted variant accepts any.
@@ -65,10 +67,10 @@ enum class ManifestKind { image, index };
 
 struct Manifest {
   ManifestKind kind = ManifestKind::image;
-  std::string media_type;  // the effective media type
-  Descriptor config;                   // image only
-  std::vector<Descriptor> layers;      // image only
-  std::vector<Descriptor> manifests;   // index only
+  std::string media_type;             // the effective media type
+  Descriptor config;                  // image only
+  std::vector<Descriptor> layers;     // image only
+  std::vector<Descriptor> manifests;  // index only
   std::map<std::string, std::string> annotations;
 };
 

@@ -35,11 +35,20 @@ struct RegistryHostConfig {
 struct RegistryOptions {
   // Registries callers may name: "host" (any port), "host:port", "*.example.com", or "*".
   // Default: well-known public registries and loopback.
-  std::vector<std::string> allowed = {"docker.io", "ghcr.io",       "quay.io",
-                                      "gcr.io",    "*.gcr.io",      "*.pkg.dev",
-                                      "registry.k8s.io", "mcr.microsoft.com", "public.ecr.aws",
-                                      "cgr.dev",   "registry.gitlab.com", "localhost",
-                                      "127.0.0.1", "::1"};
+  std::vector<std::string> allowed = {"docker.io",
+                                      "ghcr.io",
+                                      "quay.io",
+                                      "gcr.io",
+                                      "*.gcr.io",
+                                      "*.pkg.dev",
+                                      "registry.k8s.io",
+                                      "mcr.microsoft.com",
+                                      "public.ecr.aws",
+                                      "cgr.dev",
+                                      "registry.gitlab.com",
+                                      "localhost",
+                                      "127.0.0.1",
+                                      "::1"};
   std::map<std::string, RegistryHostConfig> hosts;  // keyed by normalised registry name
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds io_timeout{30'000};  // per read or write
@@ -55,8 +64,8 @@ struct ResolvedImage {
   std::string manifest_digest;  // the platform manifest's digest
   Manifest manifest;            // kind == image
   std::string manifest_body;
-  std::string config_body;      // the image config JSON, digest-verified
-  Platform platform;            // of the chosen manifest (from the config when not from an index)
+  std::string config_body;  // the image config JSON, digest-verified
+  Platform platform;        // of the chosen manifest (from the config when not from an index)
 };
 
 // Receives verified-so-far bytes in order; returning false abandons the transfer.
@@ -73,7 +82,8 @@ class RegistryClient {
   Result<void> check_allowed(const ImageRef& ref) const;
 
   // Fetches the manifest (following an index to `platform`) and the config, verifying digests.
-  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref, const Platform& platform);
+  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
+                                                        const Platform& platform);
 
   // Streams blob `d` of ref's repository into `sink`. Succeeds only when exactly d.size bytes
   // arrived and their sha256 equals d.digest; on Errc::digest_mismatch the caller must discard

@@ -33,13 +33,18 @@ std::string registry_message(const HttpResponse& r) {
 Error status_error(const HttpResponse& r, const ImageRef& ref, Errc not_found_code,
                    std::string_view what) {
   std::string detail = registry_message(r);
-  std::string suffix = " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
+  std::string suffix =
+      " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
   std::string repo = ref.registry + "/" + ref.repository;
   switch (r.status) {
-    case 401: return make_error(Errc::registry_auth_failed, "not authorized to pull " + repo + suffix);
-    case 403: return make_error(Errc::forbidden, "access to " + repo + " denied" + suffix);
-    case 404: return make_error(not_found_code, std::string(what) + " not found in " + repo + suffix);
-    case 429: return make_error(Errc::rate_limited, "rate limited by " + ref.registry + suffix);
+    case 401:
+      return make_error(Errc::registry_auth_failed, "not authorized to pull " + repo + suffix);
+    case 403:
+      return make_error(Errc::forbidden, "access to " + repo + " denied" + suffix);
+    case 404:
+      return make_error(not_found_code, std::string(what) + " not found in " + repo + suffix);
+    case 429:
+      return make_error(Errc::rate_limited, "rate limited by " + ref.registry + suffix);
     default:
       return make_error(Errc::registry_error,
                         std::string(what) + " request to " + ref.registry + " failed" + suffix);
@@ -78,7 +83,8 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
   http.io_timeout = options_.io_timeout;
   http.max_redirects = options_.max_redirects;
   for (auto& [reg, cfg] : options_.hosts)
-    if (!cfg.ca_file.empty()) http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : reg] = cfg.ca_file;
+    if (!cfg.ca_file.empty())
+      http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : reg] = cfg.ca_file;
   http_ = std::make_unique<detail::HttpClient>(std::move(ex), std::move(http));
 }
 
@@ -104,14 +110,15 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
   if (auto it = base_urls_.find(registry); it != base_urls_.end()) co_return it->second;
   std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
   auto cfg = options_.hosts.find(registry);
-  bool may_plain = is_loopback_registry(registry) ||
-                   (cfg != options_.hosts.end() && cfg->second.insecure);
+  bool may_plain =
+      is_loopback_registry(registry) || (cfg != options_.hosts.end() && cfg->second.insecure);
   Error last;
   for (std::string scheme : {"https", "http"}) {
     if (scheme == "http" && !may_plain) break;
     auto url = detail::parse_url(scheme + "://" + host + "/v2/");
     if (!url) co_return url.error();
-    auto r = co_await http_->fetch(HttpRequest{"GET", *url, {}, authorization_for(registry), 0}, 64 * 1024);
+    auto r = co_await http_->fetch(HttpRequest{"GET", *url, {}, authorization_for(registry), 0},
+                                   64 * 1024);
     if (r) {
       std::string base = scheme + "://" + host;
       base_urls_[registry] = base;
@@ -129,8 +136,11 @@ awaitable<Result<std::string>> RegistryClient::fetch_manifest(const ImageRef& re
   if (!base) co_return base.error();
   auto url = detail::parse_url(*base + "/v2/" + ref.repository + "/manifests/" + reference);
   if (!url) co_return url.error();
-  HttpRequest req{"GET", *url, {{"Accept", std::string(media_type::kManifestAccept)}},
-                  authorization_for(ref.registry), 0};
+  HttpRequest req{"GET",
+                  *url,
+                  {{"Accept", std::string(media_type::kManifestAccept)}},
+                  authorization_for(ref.registry),
+                  0};
   ++stats_.manifest_fetches;
   auto r = co_await http_->fetch(std::move(req), options_.max_manifest_bytes);
   if (!r) {
@@ -140,7 +150,8 @@ awaitable<Result<std::string>> RegistryClient::fetch_manifest(const ImageRef& re
                                std::to_string(options_.max_manifest_bytes) + " bytes");
     co_return r.error();
   }
-  if (r->status != 200) co_return status_error(*r, ref, Errc::manifest_unknown, "manifest " + reference);
+  if (r->status != 200)
+    co_return status_error(*r, ref, Errc::manifest_unknown, "manifest " + reference);
   std::string digest = sha256_digest(r->body);
   if (reference.starts_with("sha256:") && digest != reference)
     co_return make_error(Errc::digest_mismatch, "manifest " + reference + " from " + ref.registry +
@@ -190,8 +201,8 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
       break;
     }
     if (depth >= options_.max_index_depth)
-      co_return make_error(Errc::unsupported_media_type, "index nesting deeper than " +
-                                                             std::to_string(options_.max_index_depth));
+      co_return make_error(Errc::unsupported_media_type,
+                           "index nesting deeper than " + std::to_string(options_.max_index_depth));
     if (out.index_digest.empty()) out.index_digest = digest;
     auto entry = select_platform(*m, platform);
     if (!entry) co_return entry.error();
@@ -202,9 +213,10 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
   out.config_body = std::move(*config);
   auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
   if (!cj.is_object())
-    co_return make_error(Errc::unsupported_media_type, "image config " + out.manifest.config.digest +
-                                                           " is not a JSON object");
-  out.platform = Platform{cj.value("os", ""), cj.value("architecture", ""), cj.value("variant", "")};
+    co_return make_error(Errc::unsupported_media_type,
+                         "image config " + out.manifest.config.digest + " is not a JSON object");
+  out.platform =
+      Platform{cj.value("os", ""), cj.value("architecture", ""), cj.value("variant", "")};
   co_return out;
 }
 
@@ -222,21 +234,21 @@ awaitable<Result<void>> RegistryClient::fetch_blob(const ImageRef& ref, const De
   std::uint64_t received = 0;
   const std::uint64_t expected = static_cast<std::uint64_t>(d.size);
   bool oversize = false;
-  auto r = co_await http_->stream(
-      HttpRequest{"GET", *url, {}, authorization_for(ref.registry), 0},
-      [&](std::string chunk) -> awaitable<bool> {
-        received += chunk.size();
-        stats_.blob_bytes += chunk.size();
-        if (received > expected) {
-          oversize = true;
-          co_return false;
-        }
-        hash.update(chunk);
-        co_return co_await sink(std::move(chunk));
-      });
+  auto r = co_await http_->stream(HttpRequest{"GET", *url, {}, authorization_for(ref.registry), 0},
+                                  [&](std::string chunk) -> awaitable<bool> {
+                                    received += chunk.size();
+                                    stats_.blob_bytes += chunk.size();
+                                    if (received > expected) {
+                                      oversize = true;
+                                      co_return false;
+                                    }
+                                    hash.update(chunk);
+                                    co_return co_await sink(std::move(chunk));
+                                  });
   if (oversize)
     co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " is larger than the " +
-                                                    std::to_string(expected) + " bytes its descriptor declares");
+                                                    std::to_string(expected) +
+                                                    " bytes its descriptor declares");
   if (!r) co_return r.error();
   if (r->status != 200) co_return status_error(*r, ref, Errc::blob_unknown, "blob " + d.digest);
   if (received != expected)

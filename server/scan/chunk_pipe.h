@@ -48,10 +48,10 @@ class ChunkPipe : public std::enable_shared_from_this<ChunkPipe> {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;      // guarded by mu_
-  bool finished_ = false;              // guarded by mu_
-  bool reader_closed_ = false;         // guarded by mu_
-  std::optional<Error> failure_;       // guarded by mu_
+  std::deque<std::string> queue_;  // guarded by mu_
+  bool finished_ = false;          // guarded by mu_
+  bool reader_closed_ = false;     // guarded by mu_
+  std::optional<Error> failure_;   // guarded by mu_
 };
 
 // Reads a ChunkPipe as a ByteSource (on the worker thread).

@@ -45,8 +45,8 @@ struct ScanMetrics {
   std::uint64_t scans_failed = 0;
   std::uint64_t scans_cancelled = 0;
   std::uint64_t layers_analyzed = 0;
-  std::uint64_t layer_cache_hits = 0;     // layer facts reused from the store
-  std::uint64_t layer_shared_fetches = 0; // joined a fetch already under way for another scan
+  std::uint64_t layer_cache_hits = 0;      // layer facts reused from the store
+  std::uint64_t layer_shared_fetches = 0;  // joined a fetch already under way for another scan
   std::size_t queued = 0;
   std::size_t running = 0;
 };
@@ -101,7 +101,7 @@ class ScanService {
   ScanOptions options_;
   bool stopping_ = false;
   std::deque<std::shared_ptr<Live>> queue_;
-  std::map<std::string, std::shared_ptr<Live>> live_;   // queued or running, by id
+  std::map<std::string, std::shared_ptr<Live>> live_;      // queued or running, by id
   std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;

@@ -1,3 +1,4 @@
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "scan/chunk_pipe.h"
@@ -8,7 +9,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <openssl/rand.h>
 
 #include <algorithm>
 
@@ -21,15 +21,7 @@ using nlohmann::json;
 namespace {
 
 std::string new_scan_id() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "scan_";
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
+  return "scan_" + random_hex(16);
 }
 
 bool is_foreign(const Descriptor& d) {
@@ -49,7 +41,8 @@ struct LayerProgress {
   std::string digest;
   std::uint64_t bytes_done = 0;
   std::uint64_t bytes_total = 0;
-  std::string state = "pending";  // pending | fetching | waiting | cached | analyzed | skipped | failed
+  std::string state =
+      "pending";  // pending | fetching | waiting | cached | analyzed | skipped | failed
 };
 
 struct ScanService::Live {
@@ -64,8 +57,10 @@ struct ScanService::Live {
   std::string progress_json() const {
     json ls = json::array();
     for (auto& l : layers)
-      ls.push_back({{"digest", l.digest}, {"bytes_done", l.bytes_done},
-                    {"bytes_total", l.bytes_total}, {"state", l.state}});
+      ls.push_back({{"digest", l.digest},
+                    {"bytes_done", l.bytes_done},
+                    {"bytes_total", l.bytes_total},
+                    {"state", l.state}});
     return json{{"layers", std::move(ls)}}.dump();
   }
 };
@@ -80,7 +75,10 @@ struct ScanService::LayerJob {
 
 ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, Store& store,
                          RegistryClient& registry, ScanOptions options)
-    : io_(std::move(io)), workers_(workers), store_(store), registry_(registry),
+    : io_(std::move(io)),
+      workers_(workers),
+      store_(store),
+      registry_(registry),
       options_(std::move(options)) {}
 
 ScanService::~ScanService() = default;
@@ -137,7 +135,8 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live_[live->rec.id] = live;
   queue_.push_back(live);
   ++metrics_.scans_submitted;
-  log::info("scan=" + live->rec.id + " queued image=" + live->rec.image + " platform=" + live->rec.platform);
+  log::info("scan=" + live->rec.id + " queued image=" + live->rec.image +
+            " platform=" + live->rec.platform);
   ScanRecord queued = live->rec;  // pump() may start it at once
   pump();
   return queued;
@@ -414,8 +413,8 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
   auto consume = [&]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
     co_return co_await asio::co_spawn(
         workers_,
-        [pipe, limits = options_.limits, &store = store_, d]()
-            -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+        [pipe, limits = options_.limits, &store = store_,
+         d]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
           Result<LayerFacts> facts = [&] {
             PipeSource source(pipe);
             return analyze_layer(source, limits);

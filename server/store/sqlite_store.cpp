@@ -40,8 +40,9 @@ class SqliteStore : public Store {
 
   Result<void> migrate() {
     std::lock_guard lock(mu_);
-    if (auto r = db_.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+    if (auto r =
+            db_.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
         !r)
       return r;
     auto applied = versions_locked();
@@ -49,8 +50,11 @@ class SqliteStore : public Store {
     for (auto& m : embedded_migrations()) {
       if (std::find(applied->begin(), applied->end(), m.version) != applied->end()) continue;
       auto r = sqlite::transaction(db_, [&]() -> Result<void> {
-        if (auto e = db_.exec(m.sql); !e) return make_error(Errc::internal, "migration " + std::string(m.name) + ": " + e.error().message);
-        auto st = db_.prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
+        if (auto e = db_.exec(m.sql); !e)
+          return make_error(Errc::internal,
+                            "migration " + std::string(m.name) + ": " + e.error().message);
+        auto st = db_.prepare(
+            "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
         if (!st) return st.error();
         st->bind(1, std::int64_t{m.version});
         st->bind(2, m.name);
@@ -66,7 +70,8 @@ class SqliteStore : public Store {
 
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT media_type, analyzer_version, analyzed_at, facts FROM layers WHERE digest = ?1");
+    auto st = db_.prepare(
+        "SELECT media_type, analyzer_version, analyzed_at, facts FROM layers WHERE digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
     auto row = st->step();
@@ -108,15 +113,18 @@ class SqliteStore : public Store {
       st->bind(6, f.diff_id);
       st->bind(7, static_cast<std::int64_t>(f.entry_count));
       st->bind(8, layer_status_name(f.status));
-      if (f.status_reason.empty()) st->bind_null(9);
-      else st->bind(9, f.status_reason);
+      if (f.status_reason.empty())
+        st->bind_null(9);
+      else
+        st->bind(9, f.status_reason);
       st->bind(10, std::int64_t{l.analyzer_version});
       st->bind(11, l.analyzed_at);
       st->bind(12, to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       if (auto s = st->step(); !s) return s.error();
       for (auto& e : f.files) {
         auto ins = db_.prepare(
-            "INSERT OR REPLACE INTO layer_paths(layer_digest, path, kind, mode, uid, gid, size, link) "
+            "INSERT OR REPLACE INTO layer_paths(layer_digest, path, kind, mode, uid, gid, size, "
+            "link) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
         if (!ins) return ins.error();
         ins->bind(1, l.digest);
@@ -126,13 +134,16 @@ class SqliteStore : public Store {
         ins->bind(5, e.uid);
         ins->bind(6, e.gid);
         ins->bind(7, static_cast<std::int64_t>(e.size));
-        if (e.link.empty()) ins->bind_null(8);
-        else ins->bind(8, e.link);
+        if (e.link.empty())
+          ins->bind_null(8);
+        else
+          ins->bind(8, e.link);
         if (auto s = ins->step(); !s) return s.error();
       }
       for (auto& w : f.whiteouts) {
         auto ins = db_.prepare(
-            "INSERT OR IGNORE INTO layer_whiteouts(layer_digest, path, opaque) VALUES (?1, ?2, ?3)");
+            "INSERT OR IGNORE INTO layer_whiteouts(layer_digest, path, opaque) VALUES (?1, ?2, "
+            "?3)");
         if (!ins) return ins.error();
         ins->bind(1, l.digest);
         ins->bind(2, w.path);
@@ -148,7 +159,8 @@ class SqliteStore : public Store {
     std::string now = now_rfc3339();
     return sqlite::transaction(db_, [&]() -> Result<void> {
       auto st = db_.prepare(
-          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, variant, "
+          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
+          "variant, "
           "created, user, config, manifest, first_seen, last_scanned) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
           "ON CONFLICT(manifest_digest) DO UPDATE SET last_scanned = excluded.last_scanned");
@@ -171,7 +183,8 @@ class SqliteStore : public Store {
       if (auto s = del->step(); !s) return s.error();
       for (std::size_t i = 0; i < im.layers.size(); ++i) {
         auto ins = db_.prepare(
-            "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, diff_id) "
+            "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, "
+            "diff_id) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
         if (!ins) return ins.error();
         auto& l = im.layers[i];
@@ -186,7 +199,8 @@ class SqliteStore : public Store {
       if (tag && !tag->tag.empty()) {
         auto t = db_.prepare(
             "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen");
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = "
+            "excluded.last_seen");
         if (!t) return t.error();
         t->bind(1, tag->registry);
         t->bind(2, tag->repository);
@@ -202,7 +216,8 @@ class SqliteStore : public Store {
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "SELECT media_type, config_digest, os, architecture, variant, created, user, config, manifest "
+        "SELECT media_type, config_digest, os, architecture, variant, created, user, config, "
+        "manifest "
         "FROM images WHERE manifest_digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
@@ -247,8 +262,10 @@ class SqliteStore : public Store {
         "finished_at = excluded.finished_at");
     if (!st) return st.error();
     auto bind_opt = [&](int i, const std::string& v) {
-      if (v.empty()) st->bind_null(i);
-      else st->bind(i, v);
+      if (v.empty())
+        st->bind_null(i);
+      else
+        st->bind(i, v);
     };
     st->bind(1, s.id);
     st->bind(2, s.image);
@@ -271,7 +288,7 @@ class SqliteStore : public Store {
       "progress, created_at, started_at, finished_at";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
-    return ScanRecord{st.text(0), st.text(1), st.text(2),  st.text(3),  st.text(4),  st.text(5),
+    return ScanRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.text(4),  st.text(5),
                       st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.text(11)};
   }
 
@@ -348,8 +365,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   if (ec) return make_error(Errc::internal, "cannot create " + dir.string() + ": " + ec.message());
   auto db = Database::open(options.path, options.busy_timeout_ms);
   if (!db) return db.error();
-  for (auto pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
-                      "PRAGMA foreign_keys = ON"})
+  for (auto pragma :
+       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"})
     if (auto r = db->exec(pragma); !r) return r.error();
   auto store = std::make_unique<SqliteStore>(std::move(*db));
   if (auto r = store->migrate(); !r) return r.error();

@@ -38,8 +38,8 @@ struct ImageRecord {
   std::string variant;
   std::string created;
   std::string user;
-  std::string config;    // config JSON as fetched
-  std::string manifest;  // manifest JSON as fetched
+  std::string config;                 // config JSON as fetched
+  std::string manifest;               // manifest JSON as fetched
   std::vector<ImageLayerRef> layers;  // bottom-up
 };
 

@@ -34,7 +34,8 @@ json find_file(const json& files, const std::string& path) {
 
 std::string blob_path(const LocalRegistry& reg, const std::string& digest) {
   std::string hex = digest.substr(7);
-  return reg.storage() + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+  return reg.storage() + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex +
+         "/data";
 }
 
 }  // namespace
@@ -44,9 +45,11 @@ TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
   Daemon d;
   std::string base = base_tar();
   TestLayer base_layer = make_layer(base, LayerCompression::gzip);
-  TestLayer app1 = make_layer(TarBuilder().file("app/server", std::string(10000, 'x'), 0755).build());
-  TestLayer app2 = make_layer(TarBuilder().file("app/worker", "w", 0755).file("app/.env", "X=1").build(),
-                              LayerCompression::zstd);
+  TestLayer app1 =
+      make_layer(TarBuilder().file("app/server", std::string(10000, 'x'), 0755).build());
+  TestLayer app2 =
+      make_layer(TarBuilder().file("app/worker", "w", 0755).file("app/.env", "X=1").build(),
+                 LayerCompression::zstd);
   TestImage img1{{base_layer, app1}};
   img1.config = {{"User", "1000"}};
   TestImage img2{{base_layer, app2}};
@@ -82,7 +85,8 @@ TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
   CHECK(layer["entry_count"] == 8);
   CHECK(layer["status"] == "complete");
   CHECK(find_file(layer["files"], "bin/sh")["mode"] == 0755);
-  CHECK(find_file(layer["files"], "tmp").is_null());  // sticky: not world-writable in the risky sense
+  CHECK(
+      find_file(layer["files"], "tmp").is_null());  // sticky: not world-writable in the risky sense
 
   CHECK(reg.blob_gets(base_layer.digest()) == 1);
   CHECK(d.metric("bulwark_layers_analyzed_total") == 2);
@@ -124,7 +128,8 @@ TEST_CASE("Docker media types, uncompressed layers and platform choice from a ma
   arm.variant = "v8";
   auto pa = push_image(reg.host(), "multi/app", "", amd);
   auto pr = push_image(reg.host(), "multi/app", "", arm);
-  std::string list_digest = push_index(reg.host(), "multi/app", "latest", {{pa, amd}, {pr, arm}}, true);
+  std::string list_digest =
+      push_index(reg.host(), "multi/app", "latest", {{pa, amd}, {pr, arm}}, true);
 
   json s = d.scan(reg.host() + "/multi/app");
   REQUIRE(s["status"] == "done");
@@ -152,7 +157,8 @@ TEST_CASE("Docker media types, uncompressed layers and platform choice from a ma
   CHECK(layer["diff_id"] == pl.diff_id);
 }
 
-TEST_CASE("registry faults end the scan failed with the contract's error code; the daemon lives on") {
+TEST_CASE(
+    "registry faults end the scan failed with the contract's error code; the daemon lives on") {
   LocalRegistry reg;
   Daemon d;
   TestLayer l = make_layer(TarBuilder().file("etc/hostname", "box").build());
@@ -189,7 +195,8 @@ TEST_CASE("registry faults end the scan failed with the contract's error code; t
   REQUIRE(bad_ref);
   CHECK(bad_ref->status == 400);
   CHECK(json::parse(bad_ref->body)["error"]["code"] == "bad_reference");
-  auto not_allowed = d.api().call("POST", "/v1/scans", R"({"image": "registry.internal.example:5000/x"})");
+  auto not_allowed =
+      d.api().call("POST", "/v1/scans", R"({"image": "registry.internal.example:5000/x"})");
   REQUIRE(not_allowed);
   CHECK(not_allowed->status == 403);
   CHECK(json::parse(not_allowed->body)["error"]["code"] == "registry_not_allowed");
@@ -202,13 +209,15 @@ TEST_CASE("a decompression bomb stops at the configured limit and is recorded, n
   LocalRegistry reg;
   Daemon d(json{{"limits", {{"max_uncompressed_bytes", 8 << 20}}}});
   std::string bomb = gzip_bomb(64ull << 20);
-  TestLayer l{bomb, "application/vnd.oci.image.layer.v1.tar+gzip", "sha256:" + std::string(64, '0')};
+  TestLayer l{bomb, "application/vnd.oci.image.layer.v1.tar+gzip",
+              "sha256:" + std::string(64, '0')};
   push_image(reg.host(), "bomb/app", "1", TestImage{{l}});
   json s = d.scan(reg.host() + "/bomb/app:1");
   REQUIRE(s["status"] == "done");
   json layer = d.get_json("/v1/layers/" + l.digest());
   CHECK(layer["status"] == "limit_exceeded");
-  CHECK(layer["status_reason"].get<std::string>().find("max_uncompressed_bytes") != std::string::npos);
+  CHECK(layer["status_reason"].get<std::string>().find("max_uncompressed_bytes") !=
+        std::string::npos);
   CHECK(layer["compressed_size"] == bomb.size());
   CHECK(layer["uncompressed_size"].get<std::uint64_t>() <= (8u << 20) + (1u << 20));
   CHECK(d.get_json("/healthz")["status"] == "ok");
@@ -221,27 +230,37 @@ TEST_CASE("an image copied by skopeo from an OCI layout the test writes") {
   std::string layout = dir.path() + "/layout";
   std::string tar = TarBuilder().file("srv/app", "binary", 0755).build();
   TestLayer l = make_layer(tar);
-  json config = {{"architecture", "amd64"}, {"os", "linux"},
+  json config = {{"architecture", "amd64"},
+                 {"os", "linux"},
                  {"config", {{"User", "65532:65532"}}},
                  {"rootfs", {{"type", "layers"}, {"diff_ids", {l.diff_id}}}}};
   std::string cfg = config.dump();
-  json manifest = {{"schemaVersion", 2},
-                   {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                   {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", sha256(cfg)}, {"size", cfg.size()}}},
-                   {"layers", {{{"mediaType", l.media_type}, {"digest", l.digest()}, {"size", l.blob.size()}}}}};
+  json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", sha256(cfg)},
+        {"size", cfg.size()}}},
+      {"layers", {{{"mediaType", l.media_type}, {"digest", l.digest()}, {"size", l.blob.size()}}}}};
   std::string man = manifest.dump();
-  auto blob = [&](const std::string& data) { write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data); };
+  auto blob = [&](const std::string& data) {
+    write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data);
+  };
   blob(cfg);
   blob(l.blob);
   blob(man);
   write_file(layout + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
   json index = {{"schemaVersion", 2},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", sha256(man)},
-                                {"size", man.size()}, {"annotations", {{"org.opencontainers.image.ref.name", "v1"}}}}}}};
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", sha256(man)},
+                   {"size", man.size()},
+                   {"annotations", {{"org.opencontainers.image.ref.name", "v1"}}}}}}};
   write_file(layout + "/index.json", index.dump());
   std::string out;
-  int rc = run_command({"skopeo", "copy", "--insecure-policy", "--dest-tls-verify=false", "oci:" + layout + ":v1",
-                        "docker://" + reg.host() + "/skopeo/app:v1"},
+  int rc = run_command({"skopeo", "copy", "--insecure-policy", "--dest-tls-verify=false",
+                        "oci:" + layout + ":v1", "docker://" + reg.host() + "/skopeo/app:v1"},
                        out);
   INFO(out);
   REQUIRE(rc == 0);

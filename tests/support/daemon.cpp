@@ -38,7 +38,9 @@ Daemon::Daemon(const nlohmann::json& config, std::string data_dir)
   throw std::runtime_error("bulwarkd did not start:\n" + log());
 }
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 int Daemon::stop() {
   if (!proc_) return -1;
@@ -51,7 +53,8 @@ nlohmann::json Daemon::get_json(const std::string& target, int expect_status) {
   auto r = api_->call("GET", target);
   if (!r) throw std::runtime_error(r.error().message);
   if (r->status != expect_status)
-    throw std::runtime_error("GET " + target + " answered " + std::to_string(r->status) + ": " + r->body);
+    throw std::runtime_error("GET " + target + " answered " + std::to_string(r->status) + ": " +
+                             r->body);
   return nlohmann::json::parse(r->body);
 }
 
@@ -61,7 +64,8 @@ nlohmann::json Daemon::scan(const std::string& image, const std::string& platfor
   auto r = api_->call("POST", "/v1/scans", req.dump());
   if (!r) throw std::runtime_error(r.error().message);
   if (r->status != 202 && r->status != 200)
-    throw std::runtime_error("POST /v1/scans answered " + std::to_string(r->status) + ": " + r->body);
+    throw std::runtime_error("POST /v1/scans answered " + std::to_string(r->status) + ": " +
+                             r->body);
   auto scan = nlohmann::json::parse(r->body);
   for (int i = 0; i < 20; ++i) {
     std::string status = scan.value("status", "");

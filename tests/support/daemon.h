@@ -15,7 +15,8 @@ namespace bw::test {
 class Daemon {
  public:
   // `config` is written to a file and passed with --config. `data_dir` empty: a fresh one.
-  explicit Daemon(const nlohmann::json& config = nlohmann::json::object(), std::string data_dir = "");
+  explicit Daemon(const nlohmann::json& config = nlohmann::json::object(),
+                  std::string data_dir = "");
   ~Daemon();
 
   const cli::ApiClient& api() const { return *api_; }

@@ -12,7 +12,8 @@ template <class T>
 struct StringMaker<boost::system::result<T, bw::Error>> {
   static String convert(const boost::system::result<T, bw::Error>& r) {
     if (r.has_value()) return "ok";
-    std::string s = "error " + std::string(bw::errc_name(r.error().code)) + ": " + r.error().message;
+    std::string s =
+        "error " + std::string(bw::errc_name(r.error().code)) + ": " + r.error().message;
     return String(s.c_str());
   }
 };

@@ -12,7 +12,8 @@ namespace bw::test {
 class Process {
  public:
   // Starts argv[0] (a path) with stdout and stderr appended to the given files.
-  Process(std::vector<std::string> argv, const std::string& stdout_path, const std::string& stderr_path);
+  Process(std::vector<std::string> argv, const std::string& stdout_path,
+          const std::string& stderr_path);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -35,14 +35,18 @@ void put_blob(const cli::ApiClient& api, const std::string& repo, const std::str
   target += "?" + (query.empty() ? "" : query + "&") + "digest=" + digest;
   auto put = api.call("PUT", target, blob, std::chrono::seconds(120), "application/octet-stream");
   if (!put || put->status != 201)
-    throw std::runtime_error("blob upload failed: " + (put ? std::to_string(put->status) + " " + put->body : put.error().message));
+    throw std::runtime_error(
+        "blob upload failed: " +
+        (put ? std::to_string(put->status) + " " + put->body : put.error().message));
 }
 
 std::string put_manifest(const cli::ApiClient& api, const std::string& repo, const std::string& ref,
                          const std::string& body, const std::string& media_type) {
-  auto r = api.call("PUT", "/v2/" + repo + "/manifests/" + ref, body, std::chrono::seconds(30), media_type);
+  auto r = api.call("PUT", "/v2/" + repo + "/manifests/" + ref, body, std::chrono::seconds(30),
+                    media_type);
   if (!r || r->status != 201)
-    throw std::runtime_error("manifest push failed: " + (r ? std::to_string(r->status) + " " + r->body : r.error().message));
+    throw std::runtime_error("manifest push failed: " +
+                             (r ? std::to_string(r->status) + " " + r->body : r.error().message));
   return sha256(body);
 }
 
@@ -54,16 +58,22 @@ LocalRegistry::LocalRegistry() : port_(free_port()) {
   write_file(dir_.path() + "/config.yml",
              "version: 0.1\n"
              "log:\n  level: info\n  accesslog:\n    disabled: false\n"
-             "storage:\n  filesystem:\n    rootdirectory: " + storage_ + "\n  delete:\n    enabled: true\n"
-             "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: bulwark-test\n");
+             "storage:\n  filesystem:\n    rootdirectory: " +
+                 storage_ +
+                 "\n  delete:\n    enabled: true\n"
+                 "http:\n  addr: 127.0.0.1:" +
+                 std::to_string(port_) + "\n  secret: bulwark-test\n");
   start();
 }
 
-LocalRegistry::~LocalRegistry() { stop(); }
+LocalRegistry::~LocalRegistry() {
+  stop();
+}
 
 void LocalRegistry::start() {
   proc_ = std::make_unique<Process>(
-      std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_, log_path_);
+      std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_,
+      log_path_);
   auto api = client_for(host());
   for (int i = 0; i < 200; ++i) {
     auto r = api.call("GET", "/v2/", "", std::chrono::seconds(2));
@@ -83,7 +93,8 @@ int LocalRegistry::blob_gets(const std::string& digest) const {
   std::string text = log();
   std::string needle = "\"GET /v2/";
   int n = 0;
-  for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) {
+  for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos;
+       pos += needle.size()) {
     std::size_t eol = text.find('\n', pos);
     std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
     if (line.find("/blobs/" + digest) != std::string_view::npos) ++n;
@@ -91,7 +102,9 @@ int LocalRegistry::blob_gets(const std::string& digest) const {
   return n;
 }
 
-std::string TestLayer::digest() const { return sha256(blob); }
+std::string TestLayer::digest() const {
+  return sha256(blob);
+}
 
 TestLayer make_layer(const std::string& tar, LayerCompression c, bool docker_media_type) {
   TestLayer l;
@@ -130,7 +143,8 @@ PushedImage push_image(const std::string& registry, const std::string& repo, con
   nlohmann::json layers = nlohmann::json::array();
   for (auto& l : image.layers) {
     put_blob(api, repo, l.blob);
-    layers.push_back({{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
+    layers.push_back(
+        {{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
   }
   PushedImage out;
   out.media_type = image.docker_media_types ? "application/vnd.docker.distribution.manifest.v2+json"
@@ -147,25 +161,29 @@ PushedImage push_image(const std::string& registry, const std::string& repo, con
   out.manifest = manifest.dump();
   out.config_digest = sha256(config_body);
   out.size = static_cast<std::int64_t>(out.manifest.size());
-  out.manifest_digest = put_manifest(api, repo, tag.empty() ? sha256(out.manifest) : tag, out.manifest, out.media_type);
+  out.manifest_digest = put_manifest(api, repo, tag.empty() ? sha256(out.manifest) : tag,
+                                     out.manifest, out.media_type);
   return out;
 }
 
 std::string push_index(const std::string& registry, const std::string& repo, const std::string& tag,
-                       const std::vector<std::pair<PushedImage, TestImage>>& entries, bool docker_list,
-                       const nlohmann::json& extra_entries) {
+                       const std::vector<std::pair<PushedImage, TestImage>>& entries,
+                       bool docker_list, const nlohmann::json& extra_entries) {
   auto api = client_for(registry);
   nlohmann::json manifests = nlohmann::json::array();
   for (auto& [pushed, image] : entries) {
     nlohmann::json platform = {{"os", image.os}, {"architecture", image.architecture}};
     if (!image.variant.empty()) platform["variant"] = image.variant;
-    manifests.push_back({{"mediaType", pushed.media_type}, {"digest", pushed.manifest_digest},
-                         {"size", pushed.size}, {"platform", platform}});
+    manifests.push_back({{"mediaType", pushed.media_type},
+                         {"digest", pushed.manifest_digest},
+                         {"size", pushed.size},
+                         {"platform", platform}});
   }
   for (auto& e : extra_entries) manifests.push_back(e);
   std::string media_type = docker_list ? "application/vnd.docker.distribution.manifest.list.v2+json"
                                        : "application/vnd.oci.image.index.v1+json";
-  nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}};
+  nlohmann::json index = {
+      {"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}};
   return put_manifest(api, repo, tag, index.dump(), media_type);
 }
 

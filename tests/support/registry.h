@@ -37,9 +37,9 @@ class LocalRegistry {
 };
 
 struct TestLayer {
-  std::string blob;        // as pushed (compressed or not)
+  std::string blob;  // as pushed (compressed or not)
   std::string media_type;
-  std::string diff_id;     // sha256 of the uncompressed tar
+  std::string diff_id;  // sha256 of the uncompressed tar
   std::string digest() const;
 };
 
@@ -54,7 +54,7 @@ struct TestImage {
   std::string architecture = "amd64";
   std::string variant;
   nlohmann::json config = nlohmann::json::object();  // the "config" section (User, Env, …)
-  bool docker_media_types = false;                    // Docker v2 schema 2 instead of OCI
+  bool docker_media_types = false;                   // Docker v2 schema 2 instead of OCI
 };
 
 struct PushedImage {
@@ -71,7 +71,8 @@ PushedImage push_image(const std::string& registry, const std::string& repo, con
 
 // Pushes an index (OCI) or manifest list (Docker) over already pushed images.
 std::string push_index(const std::string& registry, const std::string& repo, const std::string& tag,
-                       const std::vector<std::pair<PushedImage, TestImage>>& entries, bool docker_list,
+                       const std::vector<std::pair<PushedImage, TestImage>>& entries,
+                       bool docker_list,
                        const nlohmann::json& extra_entries = nlohmann::json::array());
 
 }  // namespace bw::test

@@ -12,8 +12,8 @@
 
 namespace bw::test {
 
-TarBuilder& TarBuilder::file(const std::string& path, const std::string& content, std::uint32_t mode,
-                             std::int64_t uid, std::int64_t gid) {
+TarBuilder& TarBuilder::file(const std::string& path, const std::string& content,
+                             std::uint32_t mode, std::int64_t uid, std::int64_t gid) {
   entries_.push_back({path, 'f', content, mode, uid, gid, "", 0});
   return *this;
 }
@@ -49,7 +49,8 @@ std::string TarBuilder::build() const {
   if (archive_write_open(a.get(), &out, nullptr, write_cb, nullptr) != ARCHIVE_OK)
     throw std::runtime_error("archive_write_open failed");
   for (auto& e : entries_) {
-    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> ent(archive_entry_new(), archive_entry_free);
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> ent(archive_entry_new(),
+                                                                      archive_entry_free);
     archive_entry_set_pathname(ent.get(), e.path.c_str());
     archive_entry_set_uid(ent.get(), e.uid);
     archive_entry_set_gid(ent.get(), e.gid);
@@ -61,7 +62,9 @@ std::string TarBuilder::build() const {
         archive_entry_set_size(ent.get(), e.kind == 'f' ? static_cast<la_int64_t>(e.content.size())
                                                         : static_cast<la_int64_t>(e.zero_size));
         break;
-      case 'd': archive_entry_set_filetype(ent.get(), AE_IFDIR); break;
+      case 'd':
+        archive_entry_set_filetype(ent.get(), AE_IFDIR);
+        break;
       case 'l':
         archive_entry_set_filetype(ent.get(), AE_IFLNK);
         archive_entry_set_symlink(ent.get(), e.link.c_str());
@@ -74,8 +77,10 @@ std::string TarBuilder::build() const {
     }
     archive_entry_set_perm(ent.get(), e.mode);
     if (archive_write_header(a.get(), ent.get()) != ARCHIVE_OK)
-      throw std::runtime_error(std::string("archive_write_header: ") + archive_error_string(a.get()));
-    if (e.kind == 'f' && !e.content.empty()) archive_write_data(a.get(), e.content.data(), e.content.size());
+      throw std::runtime_error(std::string("archive_write_header: ") +
+                               archive_error_string(a.get()));
+    if (e.kind == 'f' && !e.content.empty())
+      archive_write_data(a.get(), e.content.data(), e.content.size());
     if (e.kind == 'z') {
       std::string block(64 * 1024, '\0');
       for (std::uint64_t left = e.zero_size; left > 0;) {
@@ -113,7 +118,9 @@ std::string zstd(const std::string& data) {
   return out;
 }
 
-std::string sha256(const std::string& data) { return sha256_digest(data); }
+std::string sha256(const std::string& data) {
+  return sha256_digest(data);
+}
 
 std::string gzip_bomb(std::uint64_t size) {
   // A tar header for one big file, then `size` zeros, deflated in pieces so that the inflated

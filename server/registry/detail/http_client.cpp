@@ -61,7 +61,9 @@ std::string Url::origin() const {
 
 Result<Url> parse_url(std::string_view text) {
   auto parsed = boost::urls::parse_absolute_uri(text);
-  if (!parsed) return make_error(Errc::bad_request, "invalid URL \"" + std::string(text.substr(0, 200)) + "\"");
+  if (!parsed)
+    return make_error(Errc::bad_request,
+                      "invalid URL \"" + std::string(text.substr(0, 200)) + "\"");
   Url u;
   u.scheme = std::string(parsed->scheme());
   std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(), ::tolower);
@@ -143,7 +145,8 @@ struct HttpClient::Impl {
       boost::system::error_code ec;
       ctx->load_verify_file(file->second, ec);
       if (ec)
-        return make_error(Errc::internal, "cannot load CA file for " + file->first + ": " + ec.message());
+        return make_error(Errc::internal,
+                          "cannot load CA file for " + file->first + ": " + ec.message());
       slot = std::move(ctx);
     }
     return slot.get();
@@ -211,18 +214,22 @@ struct HttpClient::Impl {
     r.version(11);
     bool default_port = (req.url.scheme == "https" && req.url.port == "443") ||
                         (req.url.scheme == "http" && req.url.port == "80");
-    std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
+    std::string host =
+        req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
     r.set(http::field::host, default_port ? host : host + ":" + req.url.port);
     r.set(http::field::user_agent, "bulwark/0.1");
     for (auto& [k, v] : req.headers) r.set(k, v);
-    if (send_auth && !req.authorization.empty()) r.set(http::field::authorization, req.authorization);
-    if (req.range_from > 0) r.set(http::field::range, "bytes=" + std::to_string(req.range_from) + "-");
+    if (send_auth && !req.authorization.empty())
+      r.set(http::field::authorization, req.authorization);
+    if (req.range_from > 0)
+      r.set(http::field::range, "bytes=" + std::to_string(req.range_from) + "-");
     return r;
   }
 
   static void copy_headers(const http::fields& f, HttpResponse& out) {
     out.headers.clear();
-    for (auto& h : f) out.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+    for (auto& h : f)
+      out.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
   }
 
   // One exchange on one connection, no redirects. A 2xx body goes to on_chunk when set.
@@ -235,8 +242,8 @@ struct HttpClient::Impl {
       auto& c = **conn;
       auto msg = build(req, send_auth);
       c.lowest().expires_after(opt.io_timeout);
-      auto [wec, wn] = co_await c.on_stream(
-          [&](auto& s) { return http::async_write(s, msg, kTuple); });
+      auto [wec, wn] =
+          co_await c.on_stream([&](auto& s) { return http::async_write(s, msg, kTuple); });
       http::response_parser<http::buffer_body> parser;
       parser.header_limit(opt.max_header_bytes);
       parser.body_limit(boost::none);  // bounded below, by our own counting
@@ -255,8 +262,9 @@ struct HttpClient::Impl {
              ec == asio::error::connection_reset || ec == asio::error::broken_pipe))
           continue;
         if (ec == http::error::header_limit)
-          co_return make_error(Errc::registry_error, "response headers from " + req.url.origin() +
-                                                         " exceed " + std::to_string(opt.max_header_bytes) + " bytes");
+          co_return make_error(Errc::registry_error,
+                               "response headers from " + req.url.origin() + " exceed " +
+                                   std::to_string(opt.max_header_bytes) + " bytes");
         co_return transport_error(req.url, "request to", ec);
       }
 
@@ -267,10 +275,10 @@ struct HttpClient::Impl {
       bool to_sink = on_chunk && out.status >= 200 && out.status < 300;
       std::uint64_t limit = to_sink ? UINT64_MAX : (on_chunk ? kErrorBodyLimit : body_limit);
       if (!to_sink && parser.content_length() && *parser.content_length() > limit)
-        co_return make_error(Errc::payload_too_large,
-                             "response from " + req.url.origin() + " is " +
-                                 std::to_string(*parser.content_length()) +
-                                 " bytes, over the limit of " + std::to_string(limit));
+        co_return make_error(Errc::payload_too_large, "response from " + req.url.origin() + " is " +
+                                                          std::to_string(*parser.content_length()) +
+                                                          " bytes, over the limit of " +
+                                                          std::to_string(limit));
 
       std::string chunk;
       std::uint64_t total = 0;
@@ -284,9 +292,9 @@ struct HttpClient::Impl {
         if (rec && rec != http::error::need_buffer) {
           if (rec == http::error::partial_message || rec == http::error::end_of_stream ||
               rec == asio::error::eof)
-            co_return make_error(Errc::registry_unreachable,
-                                 "connection to " + req.url.origin() + " closed mid-body after " +
-                                     std::to_string(total) + " bytes");
+            co_return make_error(Errc::registry_unreachable, "connection to " + req.url.origin() +
+                                                                 " closed mid-body after " +
+                                                                 std::to_string(total) + " bytes");
           co_return transport_error(req.url, "reading body from", rec);
         }
         std::size_t got = chunk.size() - parser.get().body().size;
@@ -299,9 +307,9 @@ struct HttpClient::Impl {
           chunk = std::string();
         } else {
           if (total > limit)
-            co_return make_error(Errc::payload_too_large,
-                                 "response from " + req.url.origin() + " exceeds " +
-                                     std::to_string(limit) + " bytes");
+            co_return make_error(Errc::payload_too_large, "response from " + req.url.origin() +
+                                                              " exceeds " + std::to_string(limit) +
+                                                              " bytes");
           out.body += chunk;
         }
       }
@@ -345,6 +353,8 @@ awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, ChunkHandler
   co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_chunk);
 }
 
-void HttpClient::close_idle() { impl_->idle.clear(); }
+void HttpClient::close_idle() {
+  impl_->idle.clear();
+}
 
 }  // namespace bw::detail

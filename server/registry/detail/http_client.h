@@ -42,8 +42,8 @@ Result<Url> resolve_url(const Url& base, std::string_view location);
 
 using Endpoints = std::vector<boost::asio::ip::tcp::endpoint>;
 // Name resolution seam: tests inject one to prove that other addresses are refused.
-using Resolver = std::function<boost::asio::awaitable<Result<Endpoints>>(std::string host,
-                                                                         std::string port)>;
+using Resolver =
+    std::function<boost::asio::awaitable<Result<Endpoints>>(std::string host, std::string port)>;
 
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{10'000};

@@ -18,7 +18,9 @@ class Statement {
  public:
   explicit Statement(sqlite3_stmt* s) : s_(s) {}
   // Binds by 1-based index. Strings are copied by SQLite.
-  void bind(int i, std::string_view v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
   void bind_null(int i) { sqlite3_bind_null(s_, i); }
   // SQLITE_ROW or SQLITE_DONE as values; anything else is an error.

@@ -2,10 +2,10 @@
 
 #include "process.h"
 
+#include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <doctest/doctest.h>
 
 using namespace bw;
 using nlohmann::json;
@@ -97,7 +97,8 @@ TEST_CASE("every error is JSON with the contract's code and status") {
 TEST_CASE("a submitted scan is queued and visible") {
   Fixture f;
   // Port 9 on loopback: nothing listens, so the scan fails fast and stays local.
-  auto r = f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:9/team/app:1", "platform": "linux/arm64"})");
+  auto r = f.call("POST", "/v1/scans",
+                  R"({"image": "127.0.0.1:9/team/app:1", "platform": "linux/arm64"})");
   REQUIRE(r.status == 202);
   auto j = json::parse(r.body);
   CHECK(j["status"] == "queued");

@@ -13,7 +13,8 @@ TEST_CASE("errors serialise as {error:{code,message}}") {
 }
 
 TEST_CASE("invalid UTF-8 in a message is replaced, not fatal") {
-  auto j = nlohmann::json::parse(make_error(Errc::internal, std::string("bad \xff byte")).to_json());
+  auto j =
+      nlohmann::json::parse(make_error(Errc::internal, std::string("bad \xff byte")).to_json());
   CHECK(j["error"]["message"].get<std::string>().starts_with("bad "));
 }
 

@@ -36,7 +36,9 @@ TEST_CASE("flags override the environment, which overrides the file") {
                    "hosts": {"reg.example:5000": {"insecure": true, "username": "u", "password_env": "REG_PW"}}},
     "limits": {"max_uncompressed_bytes": 1000}})");
   auto c = load_config({"--config", file, "--listen", "127.0.0.1:3"},
-                       env_of({{"BULWARK_LISTEN", "127.0.0.1:2"}, {"BULWARK_DATA_DIR", "/from-env"}, {"REG_PW", "s3cret"}}));
+                       env_of({{"BULWARK_LISTEN", "127.0.0.1:2"},
+                               {"BULWARK_DATA_DIR", "/from-env"},
+                               {"REG_PW", "s3cret"}}));
   REQUIRE(c);
   CHECK(c->config.listen == "127.0.0.1:3");
   CHECK(c->config.data_dir == "/from-env");
@@ -60,6 +62,7 @@ TEST_CASE("bad configuration is refused with a reason") {
   Config c;
   CHECK_FALSE(apply_config_json("{nope", env_of({}), c));
   CHECK_FALSE(apply_config_json(R"({"limits": {"max_entries": "many"}})", env_of({}), c));
-  CHECK_FALSE(apply_config_json(R"({"registries": {"hosts": {"r": {"password_env": "UNSET"}}}})", env_of({}), c));
+  CHECK_FALSE(apply_config_json(R"({"registries": {"hosts": {"r": {"password_env": "UNSET"}}}})",
+                                env_of({}), c));
   CHECK_FALSE(apply_config_json(R"({"scans": {"max_concurrent": 0}})", env_of({}), c));
 }

@@ -58,7 +58,9 @@ std::string sample_tar() {
 
 TEST_CASE("gzip, zstd and plain tar give the same facts and diff_id") {
   std::string tar = sample_tar();
-  for (auto& kind : {std::pair<std::string, std::string>{"gzip", gzip(tar)}, {"zstd", zstd(tar)}, {"none", tar}}) {
+  for (auto& kind : {std::pair<std::string, std::string>{"gzip", gzip(tar)},
+                     {"zstd", zstd(tar)},
+                     {"none", tar}}) {
     const std::string& name = kind.first;
     const std::string& blob = kind.second;
     CAPTURE(name);
@@ -73,9 +75,9 @@ TEST_CASE("gzip, zstd and plain tar give the same facts and diff_id") {
     REQUIRE(find(*f, "usr/bin/sudo"));
     CHECK(find(*f, "usr/bin/sudo")->mode == 04755);
     CHECK(find(*f, "usr/bin/wall")->mode == 02755);
-    CHECK(find(*f, "opt/data/shared"));                // world-writable file
-    CHECK(find(*f, "opt/open"));                       // world-writable dir without sticky
-    CHECK_FALSE(find(*f, "tmp"));                      // sticky: fine
+    CHECK(find(*f, "opt/data/shared"));  // world-writable file
+    CHECK(find(*f, "opt/open"));         // world-writable dir without sticky
+    CHECK_FALSE(find(*f, "tmp"));        // sticky: fine
     CHECK(find(*f, "bin/sh")->link == "/bin/busybox");
     CHECK(find(*f, "bin/sh")->kind == 'l');
     CHECK(find(*f, "usr/bin/sudoedit")->kind == 'h');

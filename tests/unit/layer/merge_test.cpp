@@ -5,12 +5,15 @@
 using namespace bw;
 
 namespace {
-FileEntry f(const std::string& p, std::uint32_t mode = 0644) { return FileEntry{p, 'f', mode, 0, 0, 1, ""}; }
+FileEntry f(const std::string& p, std::uint32_t mode = 0644) {
+  return FileEntry{p, 'f', mode, 0, 0, 1, ""};
+}
 }  // namespace
 
 TEST_CASE("later layers override, whiteouts delete, opaque dirs hide lower contents") {
   LayerFacts base, mid, top;
-  base.files = {f("etc/passwd"), f("etc/shadow"), f("usr/bin/su", 04755), f("var/cache/a"), f("root/.ssh/id_rsa")};
+  base.files = {f("etc/passwd"), f("etc/shadow"), f("usr/bin/su", 04755), f("var/cache/a"),
+                f("root/.ssh/id_rsa")};
   mid.whiteouts = {{"etc/shadow", false}, {"var/cache", true}, {"root/.ssh", false}};
   mid.files = {f("var/cache/b"), f("etc/passwd", 0600)};
   top.files = {f("usr/bin/su", 0755)};

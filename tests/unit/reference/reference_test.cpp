@@ -22,7 +22,8 @@ TEST_CASE("user repositories on docker.io keep their namespace") {
 }
 
 TEST_CASE("docker.io aliases") {
-  for (auto text : {"index.docker.io/library/alpine", "docker.io/alpine", "registry-1.docker.io/library/alpine"}) {
+  for (auto text : {"index.docker.io/library/alpine", "docker.io/alpine",
+                    "registry-1.docker.io/library/alpine"}) {
     auto r = parse_reference(text);
     REQUIRE(r);
     CHECK(r->canonical() == "docker.io/library/alpine:latest");
@@ -71,8 +72,8 @@ TEST_CASE("digests, with and without a tag") {
 }
 
 TEST_CASE("invalid references are bad_reference with a reason") {
-  for (auto text : {"", "UPPER", "a//b", "a/b:", ":tag", "nginx@sha256:123", "nginx@md5:abcd", "a b",
-                    "-lead", "trail-", "a/b:-x", "host:/x", "a__b___c", "ghcr.io/Org/app"}) {
+  for (auto text : {"", "UPPER", "a//b", "a/b:", ":tag", "nginx@sha256:123", "nginx@md5:abcd",
+                    "a b", "-lead", "trail-", "a/b:-x", "host:/x", "a__b___c", "ghcr.io/Org/app"}) {
     auto r = parse_reference(text);
     CAPTURE(text);
     REQUIRE_FALSE(r);

@@ -7,12 +7,17 @@ using namespace bw;
 using nlohmann::json;
 
 namespace {
-std::string d(char c) { return "sha256:" + std::string(64, c); }
+std::string d(char c) {
+  return "sha256:" + std::string(64, c);
+}
 
 json entry(char c, const char* os, const char* arch, const char* variant = nullptr) {
   json p = {{"os", os}, {"architecture", arch}};
   if (variant) p["variant"] = variant;
-  return {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", d(c)}, {"size", 100}, {"platform", p}};
+  return {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+          {"digest", d(c)},
+          {"size", 100},
+          {"platform", p}};
 }
 }  // namespace
 
@@ -29,7 +34,8 @@ TEST_CASE("platform strings parse and normalise") {
 }
 
 TEST_CASE("platform matching: arm64 v8 equals no variant; a wanted variant must match") {
-  Platform arm64{"linux", "arm64", ""}, arm64v8{"linux", "arm64", "v8"}, armv7{"linux", "arm", "v7"};
+  Platform arm64{"linux", "arm64", ""}, arm64v8{"linux", "arm64", "v8"},
+      armv7{"linux", "arm", "v7"};
   CHECK(platform_matches(arm64, arm64v8));
   CHECK(platform_matches(arm64v8, arm64));
   CHECK(platform_matches(Platform{"linux", "arm", ""}, armv7));
@@ -40,8 +46,14 @@ TEST_CASE("platform matching: arm64 v8 equals no variant; a wanted variant must 
 TEST_CASE("an OCI image manifest parses") {
   json m = {{"schemaVersion", 2},
             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-            {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", d('c')}, {"size", 10}}},
-            {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"}, {"digest", d('1')}, {"size", 20}}}},
+            {"config",
+             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+              {"digest", d('c')},
+              {"size", 10}}},
+            {"layers",
+             {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+               {"digest", d('1')},
+               {"size", 20}}}},
             {"annotations", {{"org.opencontainers.image.base.name", "debian:12"}}}};
   auto r = parse_manifest(m.dump(), "application/vnd.oci.image.manifest.v1+json");
   REQUIRE(r);
@@ -57,7 +69,8 @@ TEST_CASE("media type from the body, the Content-Type, or the shape") {
   auto by_shape = parse_manifest(m.dump(), "application/json");
   REQUIRE(by_shape);
   CHECK(by_shape->media_type == media_type::kOciIndex);
-  auto by_header = parse_manifest(m.dump(), "application/vnd.docker.distribution.manifest.list.v2+json");
+  auto by_header =
+      parse_manifest(m.dump(), "application/vnd.docker.distribution.manifest.list.v2+json");
   REQUIRE(by_header);
   CHECK(by_header->kind == ManifestKind::index);
   m["mediaType"] = "application/vnd.oci.image.index.v1+json";
@@ -75,8 +88,13 @@ TEST_CASE("schema 1, unknown types and malformed JSON are refused clearly") {
   CHECK(unknown.error().message.find("application/x-thing") != std::string::npos);
   CHECK_FALSE(parse_manifest("{not json", ""));
   CHECK_FALSE(parse_manifest("[]", ""));
-  CHECK_FALSE(parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:zz","size":1},"layers":[]})", ""));
-  CHECK_FALSE(parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":")" + d('a') + R"(","size":-1},"layers":[]})", ""));
+  CHECK_FALSE(parse_manifest(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:zz","size":1},"layers":[]})",
+      ""));
+  CHECK_FALSE(parse_manifest(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":")" +
+          d('a') + R"(","size":-1},"layers":[]})",
+      ""));
 }
 
 TEST_CASE("index platform selection skips attestations and names what exists") {
@@ -84,7 +102,9 @@ TEST_CASE("index platform selection skips attestations and names what exists") {
   att["annotations"] = {{"vnd.docker.reference.type", "attestation-manifest"}};
   json idx = {{"schemaVersion", 2},
               {"mediaType", "application/vnd.oci.image.index.v1+json"},
-              {"manifests", {att, entry('a', "linux", "amd64"), entry('b', "linux", "arm64", "v8"), entry('c', "linux", "arm", "v7")}}};
+              {"manifests",
+               {att, entry('a', "linux", "amd64"), entry('b', "linux", "arm64", "v8"),
+                entry('c', "linux", "arm", "v7")}}};
   auto m = parse_manifest(idx.dump(), "");
   REQUIRE(m);
   CHECK(select_platform(*m, default_platform())->digest == d('a'));
@@ -94,5 +114,6 @@ TEST_CASE("index platform selection skips attestations and names what exists") {
   auto miss = select_platform(*m, *parse_platform("linux/s390x"));
   REQUIRE_FALSE(miss);
   CHECK(miss.error().code == Errc::platform_not_found);
-  CHECK(miss.error().message.find("linux/amd64, linux/arm64/v8, linux/arm/v7") != std::string::npos);
+  CHECK(miss.error().message.find("linux/amd64, linux/arm64/v8, linux/arm/v7") !=
+        std::string::npos);
 }

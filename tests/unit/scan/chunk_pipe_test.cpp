@@ -1,9 +1,9 @@
 #include "scan/chunk_pipe.h"
 
+#include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <doctest/doctest.h>
 
 #include <atomic>
 #include <thread>
@@ -15,13 +15,16 @@ TEST_CASE("the pipe carries every byte in order and bounds what waits") {
   asio::io_context ioc;
   auto pipe = std::make_shared<ChunkPipe>(ioc.get_executor(), 2);
   std::atomic<int> pushed{0};
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 100; ++i) {
-      CHECK(co_await pipe->push(std::string(1000, static_cast<char>('a' + i % 26))));
-      ++pushed;
-    }
-    pipe->finish();
-  }, asio::detached);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 100; ++i) {
+          CHECK(co_await pipe->push(std::string(1000, static_cast<char>('a' + i % 26))));
+          ++pushed;
+        }
+        pipe->finish();
+      },
+      asio::detached);
   std::string got;
   std::thread reader([&] {
     PipeSource src(pipe);
@@ -45,10 +48,13 @@ TEST_CASE("the pipe carries every byte in order and bounds what waits") {
 TEST_CASE("a failure reaches the reader after the queued chunks") {
   asio::io_context ioc;
   auto pipe = std::make_shared<ChunkPipe>(ioc.get_executor(), 4);
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-    co_await pipe->push("abc");
-    pipe->fail(make_error(Errc::digest_mismatch, "bad"));
-  }, asio::detached);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        co_await pipe->push("abc");
+        pipe->fail(make_error(Errc::digest_mismatch, "bad"));
+      },
+      asio::detached);
   ioc.run();
   PipeSource src(pipe);
   char buf[16];
@@ -62,11 +68,14 @@ TEST_CASE("when the reader goes away the producer stops instead of blocking") {
   asio::io_context ioc;
   auto pipe = std::make_shared<ChunkPipe>(ioc.get_executor(), 1);
   bool stopped = false;
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-    while (co_await pipe->push("x")) {
-    }
-    stopped = true;
-  }, asio::detached);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        while (co_await pipe->push("x")) {
+        }
+        stopped = true;
+      },
+      asio::detached);
   std::thread reader([&] {
     PipeSource src(pipe);
     char c;

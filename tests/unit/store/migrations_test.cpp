@@ -31,7 +31,11 @@ TEST_CASE("layer facts round-trip by digest and replace on re-analysis") {
   auto s = open_sqlite_store({dir.path() + "/b.db"});
   REQUIRE(s);
   Store& store = **s;
-  LayerRecord rec{"sha256:" + std::string(64, '1'), "application/vnd.oci.image.layer.v1.tar+gzip", 1, "2026-01-01T00:00:00Z", {}};
+  LayerRecord rec{"sha256:" + std::string(64, '1'),
+                  "application/vnd.oci.image.layer.v1.tar+gzip",
+                  1,
+                  "2026-01-01T00:00:00Z",
+                  {}};
   rec.facts.compression = "gzip";
   rec.facts.compressed_size = 10;
   rec.facts.uncompressed_size = 20;
