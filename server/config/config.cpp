@@ -42,6 +42,16 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       if (r->contains("allowed")) reg.allowed = (*r)["allowed"].get<std::vector<std::string>>();
       read_ms(*r, "connect_timeout_ms", reg.connect_timeout);
       read_ms(*r, "io_timeout_ms", reg.io_timeout);
+      read_ms(*r, "request_timeout_ms", reg.request_timeout);
+      read_ms(*r, "blob_timeout_ms", reg.blob_timeout);
+      read_ms(*r, "backoff_base_ms", reg.backoff_base);
+      read_ms(*r, "backoff_max_ms", reg.backoff_max);
+      read_ms(*r, "max_retry_after_ms", reg.max_retry_after);
+      read_number(*r, "max_attempts", reg.max_attempts);
+      read_number(*r, "max_concurrent_per_registry", reg.max_concurrent_per_registry);
+      if (auto m = r->find("mirrors"); m != r->end())
+        for (auto& [name, list] : m->items())
+          reg.mirrors[normalize_registry(name)] = list.get<std::vector<std::string>>();
       read_number(*r, "max_manifest_bytes", reg.max_manifest_bytes);
       read_number(*r, "max_config_bytes", reg.max_config_bytes);
       read_number(*r, "max_redirects", reg.max_redirects);
@@ -95,6 +105,7 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
 Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLookup& env) {
   ConfigLoad out;
   Config& c = out.config;
+  c.registry.env = env;  // docker/podman credential files are found through the same environment
   // Flags win over the environment, which wins over the file: find the file first.
   if (const char* f = env("BULWARK_CONFIG")) c.config_file = f;
   for (std::size_t i = 0; i + 1 < args.size(); ++i)

@@ -33,9 +33,6 @@ struct Config {
   std::string database_path() const { return data_dir + "/bulwark.db"; }
 };
 
-// Looks up an environment variable; returns nullptr when unset. Injected for tests.
-using EnvLookup = std::function<const char*(const char*)>;
-
 struct ConfigLoad {
   Config config;
   bool show_help = false;

@@ -1,21 +1,29 @@
 // Registry client: resolves image references to manifests and configs and streams verified
-// layer blobs, straight from OCI distribution registries. Knows nothing of SQLite or rules.
+// layer blobs, straight from OCI distribution registries. Handles the auth flows registries
+// use (anonymous, basic, bearer token challenges), retries with backoff, Retry-After, resumable
+// blob transfers, redirects without forwarding credentials, mirrors, and catalog and tag listing.
+// Knows nothing of SQLite or rules.
 //
 // Not thread-safe: every call runs on the executor given at construction (one thread).
 #pragma once
 
 #include "common/error.h"
 #include "reference/reference.h"
+#include "registry/credentials.h"
 #include "registry/manifest.h"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -23,49 +31,61 @@ namespace bw {
 
 namespace detail {
 class HttpClient;
-}
+class AsyncSemaphore;
+struct HttpResponse;
+}  // namespace detail
 
 struct RegistryHostConfig {
   bool insecure = false;  // allow plain HTTP (always allowed on loopback) and fall back to it
   std::string ca_file;    // PEM trusted in addition to the system CAs
-  std::string username;   // basic credentials, sent only to this registry
+  std::string username;   // credentials for this registry only; they win over docker's config
   std::string password;
 };
 
+// Name resolution seam: tests inject one to keep every connection on loopback.
+using HostResolver = std::function<boost::asio::awaitable<Result<std::vector<boost::asio::ip::tcp::endpoint>>>(
+    std::string host, std::string port)>;
+
 struct RegistryOptions {
   // Registries callers may name: "host" (any port), "host:port", "*.example.com", or "*".
-  // Default: well-known public registries and loopback.
-  std::vector<std::string> allowed = {"docker.io",
-                                      "ghcr.io",
-                                      "quay.io",
-                                      "gcr.io",
-                                      "*.gcr.io",
-                                      "*.pkg.dev",
-                                      "registry.k8s.io",
-                                      "mcr.microsoft.com",
-                                      "public.ecr.aws",
-                                      "cgr.dev",
-                                      "registry.gitlab.com",
-                                      "localhost",
-                                      "127.0.0.1",
-                                      "::1"};
+  // Credentials are sent to a token realm only if its host passes this list too.
+  std::vector<std::string> allowed = {"docker.io",  "auth.docker.io", "ghcr.io",
+                                      "quay.io",    "gcr.io",         "*.gcr.io",
+                                      "*.pkg.dev",  "registry.k8s.io", "mcr.microsoft.com",
+                                      "public.ecr.aws", "cgr.dev",    "registry.gitlab.com",
+                                      "localhost",  "127.0.0.1",      "::1"};
   std::map<std::string, RegistryHostConfig> hosts;  // keyed by normalised registry name
+  // Pull-through mirrors tried in order before the registry itself ("docker.io" -> hosts).
+  std::map<std::string, std::vector<std::string>> mirrors;
   std::chrono::milliseconds connect_timeout{10'000};
-  std::chrono::milliseconds io_timeout{30'000};  // per read or write
-  std::uint64_t max_manifest_bytes = 4 << 20;    // manifests and indexes larger are refused
-  std::uint64_t max_config_bytes = 8 << 20;      // image config blobs larger are refused
-  int max_index_depth = 3;                       // nested indexes deeper are refused
+  std::chrono::milliseconds io_timeout{30'000};           // per read or write
+  std::chrono::milliseconds request_timeout{120'000};     // a manifest, config or token, retries included
+  std::chrono::milliseconds blob_timeout{3'600'000};      // one layer, retries and resumes included
+  int max_attempts = 5;                                   // per request, first try included
+  std::chrono::milliseconds backoff_base{250};            // doubled per retry, with jitter
+  std::chrono::milliseconds backoff_max{8'000};
+  std::chrono::milliseconds max_retry_after{60'000};      // a longer Retry-After fails at once
+  std::size_t max_concurrent_per_registry = 8;
+  std::uint64_t max_manifest_bytes = 4 << 20;             // manifests and indexes larger are refused
+  std::uint64_t max_config_bytes = 8 << 20;               // image config blobs larger are refused
+  int max_index_depth = 3;                                // nested indexes deeper are refused
   int max_redirects = 5;
+  std::size_t max_list_pages = 1000;                      // catalog / tag list pagination bound
+  // Where docker's and podman's credential files are found (HOME, DOCKER_CONFIG,
+  // REGISTRY_AUTH_FILE).
+  EnvLookup env = [](const char* name) -> const char* { return std::getenv(name); };
+  HostResolver resolver;  // empty: the system resolver
 };
 
 struct ResolvedImage {
   ImageRef ref;
+  std::string endpoint;         // the registry that served it (a mirror or ref.registry)
   std::string index_digest;     // when the reference named an index, else empty
   std::string manifest_digest;  // the platform manifest's digest
   Manifest manifest;            // kind == image
   std::string manifest_body;
-  std::string config_body;  // the image config JSON, digest-verified
-  Platform platform;        // of the chosen manifest (from the config when not from an index)
+  std::string config_body;      // the image config JSON, digest-verified
+  Platform platform;            // of the chosen manifest, from its config
 };
 
 // Receives verified-so-far bytes in order; returning false abandons the transfer.
@@ -81,41 +101,76 @@ class RegistryClient {
   // Errc::registry_not_allowed unless the options allow ref.registry. No I/O.
   Result<void> check_allowed(const ImageRef& ref) const;
 
-  // Fetches the manifest (following an index to `platform`) and the config, verifying digests.
-  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
-                                                        const Platform& platform);
+  // Fetches the manifest (following indexes to `platform`) and the config, verifying digests.
+  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref, const Platform& platform);
 
-  // Streams blob `d` of ref's repository into `sink`. Succeeds only when exactly d.size bytes
-  // arrived and their sha256 equals d.digest; on Errc::digest_mismatch the caller must discard
-  // whatever it derived from the chunks.
-  boost::asio::awaitable<Result<void>> fetch_blob(const ImageRef& ref, const Descriptor& d,
+  // Streams blob `d` of `image`'s repository, from the registry that served the manifest, into
+  // `sink`. Succeeds only when exactly d.size bytes arrived and their sha256 equals d.digest; on
+  // an error the caller must discard whatever it derived from the chunks. A dropped transfer
+  // resumes with a Range request (or restarts, skipping what was delivered).
+  boost::asio::awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,
                                                   BlobSink sink);
+
+  // Repositories of a registry (/v2/_catalog) and tags of a repository, following Link pages.
+  boost::asio::awaitable<Result<std::vector<std::string>>> list_repositories(const std::string& registry,
+                                                                             std::size_t page_size = 100);
+  boost::asio::awaitable<Result<std::vector<std::string>>> list_tags(const ImageRef& repo,
+                                                                     std::size_t page_size = 100);
 
   struct Stats {
     std::uint64_t manifest_fetches = 0;
     std::uint64_t blob_fetches = 0;
     std::uint64_t blob_bytes = 0;
+    std::uint64_t retries = 0;
+    std::uint64_t token_fetches = 0;
   };
   const Stats& stats() const { return stats_; }
 
  private:
-  struct Endpoint;
+  struct Call;
+  struct Token {
+    std::string value;
+    std::chrono::steady_clock::time_point expires;
+  };
   boost::asio::awaitable<Result<std::string>> base_url(const std::string& registry);
-  boost::asio::awaitable<Result<std::string>> fetch_manifest(const ImageRef& ref,
+  boost::asio::awaitable<Result<detail::HttpResponse>> call(Call& c);
+  boost::asio::awaitable<Result<void>> authenticate(const std::string& registry, const std::string& scope,
+                                                    const std::string& challenge_header);
+  boost::asio::awaitable<Result<std::string>> fetch_manifest(const std::string& endpoint, const ImageRef& ref,
                                                              const std::string& reference,
                                                              std::string& content_type);
-  boost::asio::awaitable<Result<std::string>> fetch_small_blob(const ImageRef& ref,
-                                                               const Descriptor& d,
-                                                               std::uint64_t limit);
-  std::string authorization_for(const std::string& registry) const;
+  boost::asio::awaitable<Result<ResolvedImage>> resolve_from(const std::string& endpoint, const ImageRef& ref,
+                                                             const Platform& platform);
+  boost::asio::awaitable<Result<void>> stream_blob(const std::string& endpoint, const std::string& repository,
+                                                   const Descriptor& d, BlobSink sink);
+  boost::asio::awaitable<Result<std::vector<std::string>>> list(const std::string& registry,
+                                                                const std::string& scope,
+                                                                std::string target, const char* field);
+  boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
+  std::chrono::milliseconds backoff(int attempt);
+  Result<std::string> authorization(const std::string& registry, const std::string& scope);
+  detail::AsyncSemaphore& limiter(const std::string& registry);
 
+  boost::asio::any_io_executor ex_;
   RegistryOptions options_;
+  CredentialStore credentials_;
   std::unique_ptr<detail::HttpClient> http_;
   std::map<std::string, std::string> base_urls_;  // registry -> "https://host:port"
+  std::map<std::pair<std::string, std::string>, Token> tokens_;  // (registry, scope) -> token
+  std::map<std::string, bool> basic_auth_;  // registries that asked for basic auth
+  std::map<std::string, std::unique_ptr<detail::AsyncSemaphore>> limiters_;
+  std::mt19937 jitter_{std::random_device{}()};
   Stats stats_;
 };
 
 // True when `registry` matches one of `patterns` (see RegistryOptions::allowed).
 bool registry_allowed(const std::vector<std::string>& patterns, std::string_view registry);
+
+// The URL of a `Link: <url>; rel="next"` header, or empty.
+std::string next_link(std::string_view link_header);
+
+// Seconds from a Retry-After value (delta-seconds or an HTTP date), or nullopt.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now);
 
 }  // namespace bw

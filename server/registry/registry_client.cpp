@@ -1,13 +1,21 @@
-#include "registry/registry.h"
-
 #include "common/digest.h"
 #include "common/log.h"
+#include "registry/challenge.h"
+#include "registry/detail/async_semaphore.h"
 #include "registry/detail/http_client.h"
+#include "registry/registry.h"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/detail/base64.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <ctime>
 
 namespace bw {
 
@@ -15,39 +23,45 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using detail::HttpRequest;
 using detail::HttpResponse;
+using Clock = std::chrono::steady_clock;
 
 namespace {
+
+std::string base64(std::string_view plain) {
+  namespace b64 = boost::beast::detail::base64;
+  std::string enc(b64::encoded_size(plain.size()), '\0');
+  enc.resize(b64::encode(enc.data(), plain.data(), plain.size()));
+  return enc;
+}
 
 // The registry's own error text ({"errors":[{"code","message"}]}), if it sent one.
 std::string registry_message(const HttpResponse& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
+  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
+      j["errors"][0].is_object()) {
     auto& e = j["errors"][0];
     std::string code = e.value("code", "");
-    std::string msg = e.value("message", "");
+    std::string msg = e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
     return (code + (msg.empty() ? "" : ": " + msg)).substr(0, 300);
   }
   return {};
 }
 
-Error status_error(const HttpResponse& r, const ImageRef& ref, Errc not_found_code,
-                   std::string_view what) {
+Error status_error(const HttpResponse& r, const std::string& registry, const std::string& repo,
+                   Errc not_found_code, std::string_view what) {
   std::string detail = registry_message(r);
-  std::string suffix =
-      " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
-  std::string repo = ref.registry + "/" + ref.repository;
+  std::string suffix = " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
+  std::string where = registry + (repo.empty() ? "" : "/" + repo);
+  bool insufficient = r.header("WWW-Authenticate").find("insufficient_scope") != std::string::npos;
   switch (r.status) {
     case 401:
-      return make_error(Errc::registry_auth_failed, "not authorized to pull " + repo + suffix);
-    case 403:
-      return make_error(Errc::forbidden, "access to " + repo + " denied" + suffix);
-    case 404:
-      return make_error(not_found_code, std::string(what) + " not found in " + repo + suffix);
-    case 429:
-      return make_error(Errc::rate_limited, "rate limited by " + ref.registry + suffix);
+      if (insufficient) return make_error(Errc::forbidden, "not authorized for " + where + suffix);
+      return make_error(Errc::registry_auth_failed, "authentication to " + where + " failed" + suffix);
+    case 403: return make_error(Errc::forbidden, "not authorized for " + where + suffix);
+    case 404: return make_error(not_found_code, std::string(what) + " not found in " + where + suffix);
+    case 429: return make_error(Errc::rate_limited, "rate limited by " + registry + suffix);
     default:
-      return make_error(Errc::registry_error,
-                        std::string(what) + " request to " + ref.registry + " failed" + suffix);
+      return make_error(Errc::registry_error, std::string(what) + " request to " + registry + " failed" + suffix);
   }
 }
 
@@ -67,42 +81,124 @@ bool host_matches(std::string_view pattern, const std::string& registry) {
   return (bracketed ? registry_hostname(pat) : pat) == host;
 }
 
+bool retryable_status(int s) { return s == 500 || s == 502 || s == 503 || s == 504; }
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+std::string authority_of(const detail::Url& u) {
+  bool v6 = u.host.find(':') != std::string::npos;
+  return (v6 ? "[" + u.host + "]" : u.host) + ":" + u.port;
+}
+
 }  // namespace
 
 bool registry_allowed(const std::vector<std::string>& patterns, std::string_view registry) {
   std::string reg = normalize_registry(registry);
-  for (auto& p : patterns)
-    if (host_matches(p, reg)) return true;
-  return false;
+  return std::any_of(patterns.begin(), patterns.end(), [&](auto& p) { return host_matches(p, reg); });
 }
 
+std::string next_link(std::string_view h) {
+  // Link: <url>; rel="next", <url2>; rel="prev"
+  std::size_t pos = 0;
+  while ((pos = h.find('<', pos)) != std::string_view::npos) {
+    auto close = h.find('>', pos);
+    if (close == std::string_view::npos) break;
+    std::string_view url = h.substr(pos + 1, close - pos - 1);
+    auto end = h.find('<', close);
+    std::string_view params = h.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos)
+      return std::string(url);
+    pos = close;
+  }
+  return {};
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  if (v.empty()) return std::nullopt;
+  if (std::all_of(v.begin(), v.end(), ::isdigit)) {
+    if (v.size() > 9) return std::chrono::seconds(999'999'999);
+    return std::chrono::seconds(std::stol(std::string(v)));
+  }
+  std::tm tm{};
+  std::string s(v);
+  if (!strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return std::nullopt;
+  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+  auto delta = std::chrono::duration_cast<std::chrono::seconds>(when - now);
+  return std::max(delta, std::chrono::seconds(0));
+}
+
+struct RegistryClient::Call {
+  std::string registry;  // the endpoint: auth, base URL and concurrency limit are per endpoint
+  std::string scope;     // "repository:team/app:pull"
+  std::string target;    // "/v2/…"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint64_t body_limit = 64 * 1024;
+  Clock::time_point deadline;
+  std::function<void(HttpRequest&)> prepare;  // per attempt, e.g. Range
+  detail::HeadHandler on_head;                // streaming: both set
+  detail::ChunkHandler on_chunk;
+};
+
 RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options)
-    : options_(std::move(options)) {
+    : ex_(ex),
+      options_(std::move(options)),
+      credentials_(
+          [&] {
+            std::map<std::string, Credentials> configured;
+            for (auto& [reg, cfg] : options_.hosts)
+              if (!cfg.username.empty()) configured[normalize_registry(reg)] = {cfg.username, cfg.password, ""};
+            return configured;
+          }(),
+          options_.env) {
   detail::HttpOptions http;
   http.connect_timeout = options_.connect_timeout;
   http.io_timeout = options_.io_timeout;
   http.max_redirects = options_.max_redirects;
   for (auto& [reg, cfg] : options_.hosts)
     if (!cfg.ca_file.empty())
-      http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : reg] = cfg.ca_file;
-  http_ = std::make_unique<detail::HttpClient>(std::move(ex), std::move(http));
+      http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : registry_hostname(reg)] = cfg.ca_file;
+  if (options_.resolver) http.resolver = options_.resolver;
+  http_ = std::make_unique<detail::HttpClient>(ex_, std::move(http));
 }
 
 RegistryClient::~RegistryClient() = default;
 
 Result<void> RegistryClient::check_allowed(const ImageRef& ref) const {
   if (registry_allowed(options_.allowed, ref.registry)) return {};
-  return make_error(Errc::registry_not_allowed,
-                    "registry " + ref.registry + " is not in the allowed list of this server");
+  return make_error(Errc::registry_not_allowed, "registry " + ref.registry + " is not in the allowed list of this server");
 }
 
-std::string RegistryClient::authorization_for(const std::string& registry) const {
-  auto it = options_.hosts.find(registry);
-  if (it == options_.hosts.end() || it->second.username.empty()) return {};
-  std::string plain = it->second.username + ":" + it->second.password;
-  std::string enc(boost::beast::detail::base64::encoded_size(plain.size()), '\0');
-  enc.resize(boost::beast::detail::base64::encode(enc.data(), plain.data(), plain.size()));
-  return "Basic " + enc;
+detail::AsyncSemaphore& RegistryClient::limiter(const std::string& registry) {
+  auto& slot = limiters_[registry];
+  if (!slot) slot = std::make_unique<detail::AsyncSemaphore>(ex_, std::max<std::size_t>(1, options_.max_concurrent_per_registry));
+  return *slot;
+}
+
+awaitable<void> RegistryClient::sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(ex_, d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+std::chrono::milliseconds RegistryClient::backoff(int attempt) {
+  std::chrono::milliseconds d = options_.backoff_base * (1LL << std::min(attempt - 1, 16));
+  d = std::min(d, options_.backoff_max);
+  // Jitter in [d/2, d] so that many scans retrying one registry spread out.
+  std::uniform_int_distribution<long long> dist(d.count() / 2, std::max<long long>(d.count(), 1));
+  return std::chrono::milliseconds(dist(jitter_));
 }
 
 // HTTPS first; plain HTTP only for loopback registries and those marked insecure, as Docker does.
@@ -110,86 +206,201 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
   if (auto it = base_urls_.find(registry); it != base_urls_.end()) co_return it->second;
   std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
   auto cfg = options_.hosts.find(registry);
-  bool may_plain =
-      is_loopback_registry(registry) || (cfg != options_.hosts.end() && cfg->second.insecure);
-  Error last;
+  bool may_plain = is_loopback_registry(registry) || (cfg != options_.hosts.end() && cfg->second.insecure);
+  std::optional<Error> first_error;
   for (std::string scheme : {"https", "http"}) {
     if (scheme == "http" && !may_plain) break;
     auto url = detail::parse_url(scheme + "://" + host + "/v2/");
     if (!url) co_return url.error();
-    auto r = co_await http_->fetch(HttpRequest{"GET", *url, {}, authorization_for(registry), 0},
-                                   64 * 1024);
+    // Any HTTP answer (200, or 401 with a challenge) shows the scheme works.
+    auto r = co_await http_->fetch(HttpRequest{"GET", *url, {}, "", 0, "", ""}, 64 * 1024);
     if (r) {
       std::string base = scheme + "://" + host;
       base_urls_[registry] = base;
       co_return base;
     }
-    last = r.error();
+    if (!first_error) first_error = r.error();
   }
-  co_return last;
+  co_return *first_error;
 }
 
-awaitable<Result<std::string>> RegistryClient::fetch_manifest(const ImageRef& ref,
+Result<std::string> RegistryClient::authorization(const std::string& registry, const std::string& scope) {
+  if (auto it = tokens_.find({registry, scope}); it != tokens_.end()) {
+    if (Clock::now() < it->second.expires) return "Bearer " + it->second.value;
+    tokens_.erase(it);
+  }
+  if (basic_auth_.count(registry)) {
+    auto creds = credentials_.lookup(registry);
+    if (!creds) return creds.error();
+    if (*creds && !(*creds)->username.empty()) return "Basic " + base64((*creds)->username + ":" + (*creds)->password);
+  }
+  return std::string();
+}
+
+awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry, const std::string& scope,
+                                                     const std::string& header) {
+  auto challenges = parse_challenges(header);
+  auto creds = credentials_.lookup(registry);
+  if (!creds) co_return creds.error();
+  for (auto& ch : challenges) {
+    if (ch.scheme == "basic") {
+      if (!*creds || (*creds)->username.empty())
+        co_return make_error(Errc::registry_auth_failed, registry + " requires credentials and none are configured");
+      basic_auth_[registry] = true;
+      co_return Result<void>{};
+    }
+    if (ch.scheme != "bearer") continue;
+    auto realm = detail::parse_url(ch.params["realm"]);
+    if (!realm) co_return make_error(Errc::registry_auth_failed, registry + " named an invalid token realm");
+    // Credentials travel only to a realm reached over TLS (or on loopback) that the allowlist
+    // names; otherwise the token is asked for anonymously.
+    bool realm_trusted = (realm->scheme == "https" || is_loopback_registry(authority_of(*realm))) &&
+                         registry_allowed(options_.allowed, authority_of(*realm));
+    if (*creds && !realm_trusted)
+      log::warn("registry=" + registry + " token realm " + realm->host + " is not trusted; asking anonymously");
+    bool send = *creds && realm_trusted;
+    std::string service = ch.params.count("service") ? ch.params["service"] : "";
+    std::string want_scope = ch.params.count("scope") && scope.empty() ? ch.params["scope"] : scope;
+    HttpRequest req{"GET", *realm, {}, "", 0, "", ""};
+    if (send && !(*creds)->identity_token.empty()) {
+      // docker login with a token: OAuth2 refresh-token grant.
+      req.method = "POST";
+      req.content_type = "application/x-www-form-urlencoded";
+      req.body = "grant_type=refresh_token&client_id=bulwark&service=" + url_encode(service) +
+                 "&scope=" + url_encode(want_scope) + "&refresh_token=" + url_encode((*creds)->identity_token);
+    } else {
+      std::string sep = realm->target.find('?') == std::string::npos ? "?" : "&";
+      if (!service.empty()) {
+        realm->target += sep + "service=" + url_encode(service);
+        sep = "&";
+      }
+      if (!want_scope.empty()) realm->target += sep + "scope=" + url_encode(want_scope);
+      req.url = *realm;
+      if (send) req.authorization = "Basic " + base64((*creds)->username + ":" + (*creds)->password);
+    }
+    ++stats_.token_fetches;
+    auto r = co_await http_->fetch(std::move(req), 1 << 20);
+    if (!r) co_return make_error(Errc::registry_auth_failed, "token service of " + registry + ": " + r.error().message);
+    if (r->status == 401 || r->status == 403)
+      co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " refused the " +
+                                                           (send ? "credentials" : "anonymous request") +
+                                                           " (HTTP " + std::to_string(r->status) + ")");
+    if (r->status != 200)
+      co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " answered HTTP " + std::to_string(r->status));
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    std::string token;
+    if (j.is_object()) {
+      if (j.contains("token") && j["token"].is_string()) token = j["token"];
+      else if (j.contains("access_token") && j["access_token"].is_string()) token = j["access_token"];
+    }
+    if (token.empty()) co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " sent no token");
+    long long expires = 60;
+    if (j.contains("expires_in") && j["expires_in"].is_number_integer()) expires = std::max<long long>(60, j["expires_in"].get<long long>());
+    // Renew a little early so a token does not lapse between check and use.
+    tokens_[{registry, scope}] = Token{token, Clock::now() + std::chrono::seconds(expires - 5)};
+    co_return Result<void>{};
+  }
+  co_return make_error(Errc::registry_auth_failed, registry + " asked for an unsupported authentication scheme");
+}
+
+awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
+  auto permit = co_await limiter(c.registry).acquire();
+  auto base = co_await base_url(c.registry);
+  if (!base) co_return base.error();
+  auto url = detail::parse_url(*base + c.target);
+  if (!url) co_return url.error();
+  bool authenticated = false;
+  for (int attempt = 1;; ++attempt) {
+    auto authz = authorization(c.registry, c.scope);
+    if (!authz) co_return authz.error();
+    HttpRequest req{"GET", *url, c.headers, *authz, 0, "", ""};
+    if (c.prepare) c.prepare(req);
+    Result<HttpResponse> r = c.on_chunk ? co_await http_->stream(std::move(req), c.on_head, c.on_chunk)
+                                        : co_await http_->fetch(std::move(req), c.body_limit);
+    std::chrono::milliseconds wait{0};
+    if (!r) {
+      Errc code = r.error().code;
+      if (code != Errc::registry_unreachable && code != Errc::timeout) co_return r;
+      wait = backoff(attempt);
+    } else if (r->status == 401 && !authenticated &&
+               r->header("WWW-Authenticate").find("insufficient_scope") == std::string::npos) {
+      tokens_.erase({c.registry, c.scope});
+      auto a = co_await authenticate(c.registry, c.scope, r->header("WWW-Authenticate"));
+      if (!a) co_return a.error();
+      authenticated = true;
+      continue;
+    } else if (r->status == 429 || (r->status == 503 && !r->header("Retry-After").empty())) {
+      auto after = parse_retry_after(r->header("Retry-After"), std::chrono::system_clock::now());
+      wait = after ? std::chrono::duration_cast<std::chrono::milliseconds>(*after) : backoff(attempt);
+      if (wait > options_.max_retry_after) co_return r;
+    } else if (retryable_status(r->status)) {
+      wait = backoff(attempt);
+    } else {
+      co_return r;
+    }
+    if (attempt >= options_.max_attempts || Clock::now() + wait > c.deadline) co_return r;
+    ++stats_.retries;
+    log::debug("registry=" + c.registry + " retry " + std::to_string(attempt) + " in " +
+               std::to_string(wait.count()) + "ms: " + (r ? "HTTP " + std::to_string(r->status) : r.error().message));
+    co_await sleep(wait);
+  }
+}
+
+awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string& endpoint, const ImageRef& ref,
                                                               const std::string& reference,
                                                               std::string& content_type) {
-  auto base = co_await base_url(ref.registry);
-  if (!base) co_return base.error();
-  auto url = detail::parse_url(*base + "/v2/" + ref.repository + "/manifests/" + reference);
-  if (!url) co_return url.error();
-  HttpRequest req{"GET",
-                  *url,
-                  {{"Accept", std::string(media_type::kManifestAccept)}},
-                  authorization_for(ref.registry),
-                  0};
+  Call c;
+  c.registry = endpoint;
+  c.scope = "repository:" + ref.repository + ":pull";
+  c.target = "/v2/" + ref.repository + "/manifests/" + reference;
+  c.headers = {{"Accept", std::string(media_type::kManifestAccept)}};
+  c.body_limit = options_.max_manifest_bytes;
+  c.deadline = Clock::now() + options_.request_timeout;
   ++stats_.manifest_fetches;
-  auto r = co_await http_->fetch(std::move(req), options_.max_manifest_bytes);
+  auto r = co_await call(c);
   if (!r) {
     if (r.error().code == Errc::payload_too_large)
-      co_return make_error(Errc::unsupported_media_type,
-                           "manifest " + reference + " exceeds " +
-                               std::to_string(options_.max_manifest_bytes) + " bytes");
+      co_return make_error(Errc::unsupported_media_type, "manifest " + reference + " exceeds " +
+                                                             std::to_string(options_.max_manifest_bytes) + " bytes");
     co_return r.error();
   }
   if (r->status != 200)
-    co_return status_error(*r, ref, Errc::manifest_unknown, "manifest " + reference);
+    co_return status_error(*r, endpoint, ref.repository, Errc::manifest_unknown, "manifest " + reference);
   std::string digest = sha256_digest(r->body);
   if (reference.starts_with("sha256:") && digest != reference)
-    co_return make_error(Errc::digest_mismatch, "manifest " + reference + " from " + ref.registry +
-                                                    " has digest " + digest);
+    co_return make_error(Errc::digest_mismatch, "manifest " + reference + " from " + endpoint + " has digest " + digest);
   std::string claimed = r->header("Docker-Content-Digest");
-  if (!claimed.empty() && claimed.starts_with("sha256:") && claimed != digest)
-    co_return make_error(Errc::digest_mismatch, "manifest from " + ref.registry +
-                                                    " claims digest " + claimed.substr(0, 80) +
-                                                    " but hashes to " + digest);
+  if (claimed.starts_with("sha256:") && claimed != digest)
+    co_return make_error(Errc::digest_mismatch, "manifest from " + endpoint + " claims digest " +
+                                                    claimed.substr(0, 80) + " but hashes to " + digest);
   content_type = r->header("Content-Type");
   co_return std::move(r->body);
 }
 
-awaitable<Result<std::string>> RegistryClient::fetch_small_blob(const ImageRef& ref,
-                                                                const Descriptor& d,
-                                                                std::uint64_t limit) {
-  if (d.size < 0 || static_cast<std::uint64_t>(d.size) > limit)
-    co_return make_error(Errc::unsupported_media_type,
-                         "blob " + d.digest + " of " + std::to_string(d.size) +
-                             " bytes exceeds the limit of " + std::to_string(limit));
-  std::string body;
-  auto r = co_await fetch_blob(ref, d, [&body](std::string chunk) -> awaitable<bool> {
-    body += chunk;
-    co_return true;
-  });
-  if (!r) co_return r.error();
-  co_return body;
+awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref, const Platform& platform) {
+  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
+  std::vector<std::string> endpoints;
+  if (auto m = options_.mirrors.find(ref.registry); m != options_.mirrors.end())
+    for (auto& mirror : m->second) endpoints.push_back(normalize_registry(mirror));
+  endpoints.push_back(ref.registry);
+  Result<ResolvedImage> last = make_error(Errc::internal, "no endpoint");
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    last = co_await resolve_from(endpoints[i], ref, platform);
+    if (last || i + 1 == endpoints.size()) break;
+    log::info("mirror=" + endpoints[i] + " failed for " + ref.canonical() + " (" + last.error().message + "); trying next");
+  }
+  co_return last;
 }
 
-awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
-                                                         const Platform& platform) {
-  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
+awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string& endpoint, const ImageRef& ref,
+                                                              const Platform& platform) {
   ResolvedImage out;
   out.ref = ref;
+  out.endpoint = endpoint;
   std::string reference = ref.manifest_reference();
   for (int depth = 0;; ++depth) {
     std::string content_type;
-    auto body = co_await fetch_manifest(ref, reference, content_type);
+    auto body = co_await fetch_manifest(endpoint, ref, reference, content_type);
     if (!body) co_return body.error();
     auto m = parse_manifest(*body, content_type);
     if (!m) co_return m.error();
@@ -201,64 +412,146 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
       break;
     }
     if (depth >= options_.max_index_depth)
-      co_return make_error(Errc::unsupported_media_type,
-                           "index nesting deeper than " + std::to_string(options_.max_index_depth));
+      co_return make_error(Errc::unsupported_media_type, "index nesting deeper than " + std::to_string(options_.max_index_depth));
     if (out.index_digest.empty()) out.index_digest = digest;
     auto entry = select_platform(*m, platform);
     if (!entry) co_return entry.error();
     reference = entry->digest;
   }
-  auto config = co_await fetch_small_blob(ref, out.manifest.config, options_.max_config_bytes);
-  if (!config) co_return config.error();
-  out.config_body = std::move(*config);
+  const Descriptor& cfg = out.manifest.config;
+  if (cfg.size < 0 || static_cast<std::uint64_t>(cfg.size) > options_.max_config_bytes)
+    co_return make_error(Errc::unsupported_media_type, "image config of " + std::to_string(cfg.size) +
+                                                           " bytes exceeds the limit of " + std::to_string(options_.max_config_bytes));
+  std::string config;
+  auto r = co_await stream_blob(endpoint, ref.repository, cfg, [&config](std::string chunk) -> awaitable<bool> {
+    config += chunk;
+    co_return true;
+  });
+  if (!r) co_return r.error();
+  out.config_body = std::move(config);
   auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
   if (!cj.is_object())
-    co_return make_error(Errc::unsupported_media_type,
-                         "image config " + out.manifest.config.digest + " is not a JSON object");
-  out.platform =
-      Platform{cj.value("os", ""), cj.value("architecture", ""), cj.value("variant", "")};
+    co_return make_error(Errc::unsupported_media_type, "image config " + cfg.digest + " is not a JSON object");
+  auto str = [&](const char* k) { return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string(); };
+  out.platform = Platform{str("os"), str("architecture"), str("variant")};
   co_return out;
 }
 
-awaitable<Result<void>> RegistryClient::fetch_blob(const ImageRef& ref, const Descriptor& d,
-                                                   BlobSink sink) {
-  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
+awaitable<Result<void>> RegistryClient::fetch_blob(const ResolvedImage& image, const Descriptor& d, BlobSink sink) {
+  if (auto allowed = check_allowed(image.ref); !allowed) co_return allowed.error();
+  co_return co_await stream_blob(image.endpoint, image.ref.repository, d, std::move(sink));
+}
+
+awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint, const std::string& repository,
+                                                    const Descriptor& d, BlobSink sink) {
+  using namespace asio::experimental::awaitable_operators;
   if (!d.digest.starts_with("sha256:"))
     co_return make_error(Errc::unsupported_media_type, "only sha256 blob digests are supported");
-  auto base = co_await base_url(ref.registry);
-  if (!base) co_return base.error();
-  auto url = detail::parse_url(*base + "/v2/" + ref.repository + "/blobs/" + d.digest);
-  if (!url) co_return url.error();
   ++stats_.blob_fetches;
   Sha256 hash;
-  std::uint64_t received = 0;
   const std::uint64_t expected = static_cast<std::uint64_t>(d.size);
+  std::uint64_t delivered = 0;  // bytes hashed and handed to the sink, across attempts
+  std::uint64_t skip = 0;       // bytes of this attempt's body already delivered before
   bool oversize = false;
-  auto r = co_await http_->stream(HttpRequest{"GET", *url, {}, authorization_for(ref.registry), 0},
-                                  [&](std::string chunk) -> awaitable<bool> {
-                                    received += chunk.size();
-                                    stats_.blob_bytes += chunk.size();
-                                    if (received > expected) {
-                                      oversize = true;
-                                      co_return false;
-                                    }
-                                    hash.update(chunk);
-                                    co_return co_await sink(std::move(chunk));
-                                  });
+  Call c;
+  c.registry = endpoint;
+  c.scope = "repository:" + repository + ":pull";
+  c.target = "/v2/" + repository + "/blobs/" + d.digest;
+  c.deadline = Clock::now() + options_.blob_timeout;
+  c.prepare = [&](HttpRequest& req) { req.range_from = delivered; };
+  c.on_head = [&](const HttpResponse& head) -> Result<void> {
+    skip = 0;
+    if (head.status == 206) {
+      // "bytes START-END/TOTAL" must start where we stopped.
+      std::string range = head.header("Content-Range");
+      auto space = range.find(' ');
+      auto dash = range.find('-');
+      if (space == std::string::npos || dash == std::string::npos ||
+          range.substr(space + 1, dash - space - 1) != std::to_string(delivered))
+        return make_error(Errc::registry_error, "blob " + d.digest + " resumed at the wrong offset");
+    } else if (delivered > 0) {
+      skip = delivered;  // the server ignored Range: drop what was already delivered
+    }
+    return {};
+  };
+  c.on_chunk = [&](std::string chunk) -> awaitable<bool> {
+    if (skip > 0) {
+      std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(skip, chunk.size()));
+      chunk.erase(0, k);
+      skip -= k;
+      if (chunk.empty()) co_return true;
+    }
+    delivered += chunk.size();
+    stats_.blob_bytes += chunk.size();
+    if (delivered > expected) {
+      oversize = true;
+      co_return false;
+    }
+    hash.update(chunk);
+    co_return co_await sink(std::move(chunk));
+  };
+  asio::steady_timer total(ex_, options_.blob_timeout);
+  auto raced = co_await (call(c) || total.async_wait(asio::use_awaitable));
+  if (raced.index() == 1)
+    co_return make_error(Errc::timeout, "blob " + d.digest + " took longer than " +
+                                            std::to_string(options_.blob_timeout.count()) + " ms");
+  auto& r = std::get<0>(raced);
   if (oversize)
     co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " is larger than the " +
-                                                    std::to_string(expected) +
-                                                    " bytes its descriptor declares");
+                                                    std::to_string(expected) + " bytes its descriptor declares");
   if (!r) co_return r.error();
-  if (r->status != 200) co_return status_error(*r, ref, Errc::blob_unknown, "blob " + d.digest);
-  if (received != expected)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " delivered " +
-                                                    std::to_string(received) + " of " +
-                                                    std::to_string(expected) + " bytes");
+  if (r->status != 200 && r->status != 206)
+    co_return status_error(*r, endpoint, repository, Errc::blob_unknown, "blob " + d.digest);
+  if (delivered != expected)
+    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " delivered " + std::to_string(delivered) +
+                                                    " of " + std::to_string(expected) + " bytes");
   std::string got = hash.finish();
-  if (got != d.digest)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " hashes to " + got);
+  if (got != d.digest) co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " hashes to " + got);
   co_return Result<void>{};
+}
+
+awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::string& registry, const std::string& scope,
+                                                                 std::string target, const char* field) {
+  std::vector<std::string> out;
+  for (std::size_t page = 0; page < options_.max_list_pages; ++page) {
+    Call c;
+    c.registry = registry;
+    c.scope = scope;
+    c.target = target;
+    c.body_limit = 8 << 20;
+    c.deadline = Clock::now() + options_.request_timeout;
+    auto r = co_await call(c);
+    if (!r) co_return r.error();
+    if (r->status != 200) co_return status_error(*r, registry, "", Errc::not_found, field);
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (!j.is_object()) co_return make_error(Errc::registry_error, std::string(field) + " list is not JSON");
+    if (auto it = j.find(field); it != j.end() && it->is_array())
+      for (auto& v : *it)
+        if (v.is_string()) out.push_back(v.get<std::string>());
+    std::string next = next_link(r->header("Link"));
+    if (next.empty()) co_return out;
+    // Only the path and query of the next page are used: it stays on this registry.
+    auto u = boost::urls::parse_uri_reference(next);
+    if (!u || !u->encoded_path().starts_with("/v2/"))
+      co_return make_error(Errc::registry_error, "invalid Link header from " + registry);
+    target = std::string(u->encoded_resource());
+  }
+  co_return make_error(Errc::registry_error, std::string(field) + " of " + registry + " has more than " +
+                                                 std::to_string(options_.max_list_pages) + " pages");
+}
+
+awaitable<Result<std::vector<std::string>>> RegistryClient::list_repositories(const std::string& registry,
+                                                                              std::size_t page_size) {
+  std::string reg = normalize_registry(registry);
+  if (!registry_allowed(options_.allowed, reg))
+    co_return make_error(Errc::registry_not_allowed, "registry " + reg + " is not in the allowed list of this server");
+  co_return co_await list(reg, "registry:catalog:*", "/v2/_catalog?n=" + std::to_string(page_size), "repositories");
+}
+
+awaitable<Result<std::vector<std::string>>> RegistryClient::list_tags(const ImageRef& repo, std::size_t page_size) {
+  if (auto allowed = check_allowed(repo); !allowed) co_return allowed.error();
+  co_return co_await list(repo.registry, "repository:" + repo.repository + ":pull",
+                          "/v2/" + repo.repository + "/tags/list?n=" + std::to_string(page_size), "tags");
 }
 
 }  // namespace bw

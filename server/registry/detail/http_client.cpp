@@ -207,8 +207,8 @@ struct HttpClient::Impl {
     q.push_back(std::move(c));
   }
 
-  http::request<http::empty_body> build(const HttpRequest& req, bool send_auth) {
-    http::request<http::empty_body> r;
+  http::request<http::string_body> build(const HttpRequest& req, bool send_auth) {
+    http::request<http::string_body> r;
     r.method_string(req.method);
     r.target(req.url.target);
     r.version(11);
@@ -234,7 +234,7 @@ struct HttpClient::Impl {
 
   // One exchange on one connection, no redirects. A 2xx body goes to on_chunk when set.
   awaitable<Result<HttpResponse>> exchange_once(const HttpRequest& req, bool send_auth,
-                                                std::uint64_t body_limit,
+                                                std::uint64_t body_limit, const HeadHandler* on_head,
                                                 const ChunkHandler* on_chunk) {
     for (int attempt = 0;; ++attempt) {
       auto conn = co_await acquire(req.url);
@@ -273,6 +273,9 @@ struct HttpClient::Impl {
       out.status = static_cast<int>(parser.get().result_int());
       copy_headers(parser.get().base(), out);
       bool to_sink = on_chunk && out.status >= 200 && out.status < 300;
+      if (to_sink && on_head && *on_head) {
+        if (auto ok = (*on_head)(out); !ok) co_return ok.error();
+      }
       std::uint64_t limit = to_sink ? UINT64_MAX : (on_chunk ? kErrorBodyLimit : body_limit);
       if (!to_sink && parser.content_length() && *parser.content_length() > limit)
         co_return make_error(Errc::payload_too_large, "response from " + req.url.origin() + " is " +
@@ -319,11 +322,11 @@ struct HttpClient::Impl {
   }
 
   awaitable<Result<HttpResponse>> run(HttpRequest req, std::uint64_t body_limit,
-                                      const ChunkHandler* on_chunk) {
+                                      const HeadHandler* on_head, const ChunkHandler* on_chunk) {
     const std::string auth_origin = req.url.origin();
     for (int hops = 0;; ++hops) {
       bool send_auth = req.url.origin() == auth_origin;
-      auto r = co_await exchange_once(req, send_auth, body_limit, on_chunk);
+      auto r = co_await exchange_once(req, send_auth, body_limit, on_head, on_chunk);
       if (!r || !is_redirect(r->status)) co_return r;
       if (hops >= opt.max_redirects)
         co_return make_error(Errc::registry_error, "too many redirects (more than " +
@@ -336,7 +339,10 @@ struct HttpClient::Impl {
       if (req.url.scheme == "https" && next->scheme != "https")
         co_return make_error(Errc::registry_error, "refusing redirect from https to http");
       req.url = *next;
-      if (r->status == 303) req.method = "GET";
+      if (r->status == 303) {
+        req.method = "GET";
+        req.body.clear();
+      }
     }
   }
 };
@@ -346,11 +352,12 @@ HttpClient::HttpClient(asio::any_io_executor ex, HttpOptions options)
 HttpClient::~HttpClient() = default;
 
 awaitable<Result<HttpResponse>> HttpClient::fetch(HttpRequest req, std::uint64_t body_limit) {
-  co_return co_await impl_->run(std::move(req), body_limit, nullptr);
+  co_return co_await impl_->run(std::move(req), body_limit, nullptr, nullptr);
 }
 
-awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, ChunkHandler on_chunk) {
-  co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_chunk);
+awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, HeadHandler on_head,
+                                                   ChunkHandler on_chunk) {
+  co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_head, &on_chunk);
 }
 
 void HttpClient::close_idle() {

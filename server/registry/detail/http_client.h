@@ -67,6 +67,8 @@ struct HttpRequest {
   std::string authorization;
   // Byte offset to resume from (a Range request); 0 means the whole body.
   std::uint64_t range_from = 0;
+  std::string body;  // sent with Content-Type when non-empty
+  std::string content_type;
 };
 
 struct HttpResponse {
@@ -82,6 +84,8 @@ struct HttpResponse {
 // Receives body chunks in order. Returning false stops the transfer (the caller's consumer
 // went away); the request then ends with Errc::cancelled.
 using ChunkHandler = std::function<boost::asio::awaitable<bool>(std::string chunk)>;
+// Sees the status and headers of a 2xx answer before its body; an error aborts the transfer.
+using HeadHandler = std::function<Result<void>(const HttpResponse& head)>;
 
 class HttpClient {
  public:
@@ -96,7 +100,8 @@ class HttpClient {
 
   // Like fetch, but a 2xx body goes to on_chunk instead of into the response, so it is never
   // held whole. Non-2xx bodies are read into the response up to 64 KiB for error messages.
-  boost::asio::awaitable<Result<HttpResponse>> stream(HttpRequest req, ChunkHandler on_chunk);
+  boost::asio::awaitable<Result<HttpResponse>> stream(HttpRequest req, HeadHandler on_head,
+                                                      ChunkHandler on_chunk);
 
   // Closes idle connections.
   void close_idle();
