@@ -12,7 +12,7 @@
 
 namespace bw::test {
 
-Daemon::Daemon(const nlohmann::json& config, std::string data_dir)
+Daemon::Daemon(const nlohmann::json& config, std::string data_dir, const std::vector<std::string>& env)
     : data_dir_(data_dir.empty() ? dir_.path() + "/data" : std::move(data_dir)) {
   std::string cfg = dir_.path() + "/config.json";
   write_file(cfg, config.dump(2));
@@ -20,7 +20,7 @@ Daemon::Daemon(const nlohmann::json& config, std::string data_dir)
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
                                "--config", cfg, "--log-level", "debug"},
-      out, dir_.path() + "/stderr");
+      out, dir_.path() + "/stderr", env);
   // The daemon prints "bulwarkd listening on http://127.0.0.1:PORT" once it accepts.
   for (int i = 0; i < 600; ++i) {
     std::string text = read_file(out);

@@ -15,8 +15,9 @@ namespace bw::test {
 class Daemon {
  public:
   // `config` is written to a file and passed with --config. `data_dir` empty: a fresh one.
+  // `env` adds "NAME=value" entries to the daemon's environment.
   explicit Daemon(const nlohmann::json& config = nlohmann::json::object(),
-                  std::string data_dir = "");
+                  std::string data_dir = "", const std::vector<std::string>& env = {});
   ~Daemon();
 
   const cli::ApiClient& api() const { return *api_; }

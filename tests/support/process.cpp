@@ -20,7 +20,8 @@ namespace bw::test {
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err,
+            const std::vector<std::string>& env = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -29,8 +30,12 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const 
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
   return pid;
@@ -39,8 +44,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const 
 }  // namespace
 
 Process::Process(std::vector<std::string> argv, const std::string& stdout_path,
-                 const std::string& stderr_path)
-    : pid_(spawn(argv, stdout_path, stderr_path)) {}
+                 const std::string& stderr_path, const std::vector<std::string>& env)
+    : pid_(spawn(argv, stdout_path, stderr_path, env)) {}
 
 Process::~Process() {
   if (pid_ > 0 && status_ == -1) stop(SIGKILL, std::chrono::seconds(5));

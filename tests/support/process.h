@@ -12,8 +12,9 @@ namespace bw::test {
 class Process {
  public:
   // Starts argv[0] (a path) with stdout and stderr appended to the given files.
+  // Also passes `env` ("NAME=value") on top of this process's environment.
   Process(std::vector<std::string> argv, const std::string& stdout_path,
-          const std::string& stderr_path);
+          const std::string& stderr_path, const std::vector<std::string>& env = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

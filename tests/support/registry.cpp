@@ -52,17 +52,22 @@ std::string put_manifest(const cli::ApiClient& api, const std::string& repo, con
 
 }  // namespace
 
-LocalRegistry::LocalRegistry() : port_(free_port()) {
+LocalRegistry::LocalRegistry(RegistrySetup setup) : port_(free_port()), setup_(std::move(setup)) {
   storage_ = dir_.path() + "/storage";
   log_path_ = dir_.path() + "/registry.log";
-  write_file(dir_.path() + "/config.yml",
-             "version: 0.1\n"
-             "log:\n  level: info\n  accesslog:\n    disabled: false\n"
-             "storage:\n  filesystem:\n    rootdirectory: " +
-                 storage_ +
-                 "\n  delete:\n    enabled: true\n"
-                 "http:\n  addr: 127.0.0.1:" +
-                 std::to_string(port_) + "\n  secret: bulwark-test\n");
+  std::string yml = "version: 0.1\n"
+                    "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+                    "storage:\n  filesystem:\n    rootdirectory: " + storage_ +
+                    "\n  delete:\n    enabled: true\n"
+                    "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: bulwark-test\n";
+  if (!setup_.tls_cert.empty())
+    yml += "  tls:\n    certificate: " + setup_.tls_cert + "\n    key: " + setup_.tls_key + "\n";
+  if (!setup_.htpasswd.empty())
+    yml += "auth:\n  htpasswd:\n    realm: bulwark-test\n    path: " + setup_.htpasswd + "\n";
+  else if (!setup_.token_realm.empty())
+    yml += "auth:\n  token:\n    realm: " + setup_.token_realm + "\n    service: " + setup_.token_service +
+           "\n    issuer: " + setup_.token_issuer + "\n    rootcertbundle: " + setup_.token_cert + "\n";
+  write_file(dir_.path() + "/config.yml", yml);
   start();
 }
 
@@ -74,10 +79,16 @@ void LocalRegistry::start() {
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_,
       log_path_);
-  auto api = client_for(host());
+  // Ready when it answers /v2/ at all (401 under auth); TLS registries are probed with curl.
   for (int i = 0; i < 200; ++i) {
-    auto r = api.call("GET", "/v2/", "", std::chrono::seconds(2));
-    if (r && r->status == 200) return;
+    if (setup_.tls_cert.empty()) {
+      auto r = client_for(host()).call("GET", "/v2/", "", std::chrono::seconds(2));
+      if (r && (r->status == 200 || r->status == 401)) return;
+    } else {
+      std::string out;
+      if (run_command({"curl", "-s", "-o", "/dev/null", "--cacert", setup_.tls_cert, "https://" + host() + "/v2/"}, out) == 0)
+        return;
+    }
     if (!proc_->running()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -127,9 +138,7 @@ TestLayer make_layer(const std::string& tar, LayerCompression c, bool docker_med
   return l;
 }
 
-PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,
-                       const TestImage& image) {
-  auto api = client_for(registry);
+BuiltImage build_image(const TestImage& image) {
   nlohmann::json diff_ids = nlohmann::json::array();
   for (auto& l : image.layers) diff_ids.push_back(l.diff_id);
   nlohmann::json config = {{"architecture", image.architecture},
@@ -138,15 +147,14 @@ PushedImage push_image(const std::string& registry, const std::string& repo, con
                            {"config", image.config},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   if (!image.variant.empty()) config["variant"] = image.variant;
+  BuiltImage out;
   std::string config_body = config.dump();
-  put_blob(api, repo, config_body);
+  out.blobs.push_back(config_body);
   nlohmann::json layers = nlohmann::json::array();
   for (auto& l : image.layers) {
-    put_blob(api, repo, l.blob);
-    layers.push_back(
-        {{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
+    out.blobs.push_back(l.blob);
+    layers.push_back({{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
   }
-  PushedImage out;
   out.media_type = image.docker_media_types ? "application/vnd.docker.distribution.manifest.v2+json"
                                             : "application/vnd.oci.image.manifest.v1+json";
   nlohmann::json manifest = {
@@ -159,10 +167,57 @@ PushedImage push_image(const std::string& registry, const std::string& repo, con
         {"size", config_body.size()}}},
       {"layers", layers}};
   out.manifest = manifest.dump();
-  out.config_digest = sha256(config_body);
-  out.size = static_cast<std::int64_t>(out.manifest.size());
-  out.manifest_digest = put_manifest(api, repo, tag.empty() ? sha256(out.manifest) : tag,
-                                     out.manifest, out.media_type);
+  return out;
+}
+
+PushedImage BuiltImage::descriptor() const {
+  return PushedImage{sha256(manifest), sha256(blobs.at(0)), manifest, media_type,
+                     static_cast<std::int64_t>(manifest.size())};
+}
+
+std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries, bool docker_list) {
+  nlohmann::json manifests = nlohmann::json::array();
+  for (auto& [built, image] : entries) {
+    nlohmann::json platform = {{"os", image.os}, {"architecture", image.architecture}};
+    if (!image.variant.empty()) platform["variant"] = image.variant;
+    manifests.push_back({{"mediaType", built.media_type}, {"digest", sha256(built.manifest)},
+                         {"size", built.manifest.size()}, {"platform", platform}});
+  }
+  std::string media_type = docker_list ? "application/vnd.docker.distribution.manifest.list.v2+json"
+                                       : "application/vnd.oci.image.index.v1+json";
+  return nlohmann::json{{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}}.dump();
+}
+
+void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, const std::string& media_type,
+                 const std::string& dest, const std::vector<std::string>& extra) {
+  TempDir dir;
+  std::string layout = dir.path() + "/layout";
+  auto put = [&](const std::string& data) { write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data); };
+  for (auto& im : images) {
+    for (auto& b : im.blobs) put(b);
+    put(im.manifest);
+  }
+  put(top);
+  write_file(layout + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"manifests", {{{"mediaType", media_type}, {"digest", sha256(top)}, {"size", top.size()},
+                                          {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
+  write_file(layout + "/index.json", index.dump());
+  std::vector<std::string> argv = {"skopeo", "copy", "--all", "--insecure-policy", "--preserve-digests"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("oci:" + layout + ":t");
+  argv.push_back(dest);
+  std::string out;
+  if (run_command(argv, out) != 0) throw std::runtime_error("skopeo copy to " + dest + " failed:\n" + out);
+}
+
+PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,
+                       const TestImage& image) {
+  auto api = client_for(registry);
+  BuiltImage built = build_image(image);
+  for (auto& b : built.blobs) put_blob(api, repo, b);
+  PushedImage out = built.descriptor();
+  put_manifest(api, repo, tag.empty() ? out.manifest_digest : tag, out.manifest, out.media_type);
   return out;
 }
 

@@ -13,9 +13,18 @@
 
 namespace bw::test {
 
+// How a LocalRegistry guards itself.
+struct RegistrySetup {
+  std::string tls_cert, tls_key;  // PEM files: serve HTTPS
+  std::string htpasswd;           // file: basic auth
+  // Bearer tokens like Docker Hub: the token service's realm URL, service and issuer names, and
+  // the certificate whose key signs the tokens.
+  std::string token_realm, token_service, token_issuer, token_cert;
+};
+
 class LocalRegistry {
  public:
-  LocalRegistry();
+  explicit LocalRegistry(RegistrySetup setup = {});
   ~LocalRegistry();
 
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -31,6 +40,7 @@ class LocalRegistry {
  private:
   TempDir dir_;
   unsigned short port_;
+  RegistrySetup setup_;
   std::string storage_;
   std::string log_path_;
   std::unique_ptr<Process> proc_;
@@ -64,6 +74,24 @@ struct PushedImage {
   std::string media_type;
   std::int64_t size = 0;
 };
+
+// An image's blobs (config and layers) and manifest, built but not pushed.
+struct BuiltImage {
+  std::vector<std::string> blobs;
+  std::string manifest;
+  std::string media_type;
+  PushedImage descriptor() const;
+};
+BuiltImage build_image(const TestImage& image);
+
+// Writes an OCI layout holding `top` (a manifest or index document of `media_type`) tagged
+// `tag`, with every blob and manifest it needs, and copies it with skopeo (`--all`) to
+// `dest` ("docker://host/repo:tag"). `extra` are further skopeo arguments (credentials, certs).
+void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, const std::string& media_type,
+                 const std::string& dest, const std::vector<std::string>& extra = {});
+
+// An index or manifest list document over built images.
+std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries, bool docker_list);
 
 // Pushes blobs and manifest; `tag` empty pushes by digest only.
 PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,

@@ -84,7 +84,8 @@ Result<Url> parse_url(std::string_view text) {
 Result<Url> resolve_url(const Url& base, std::string_view location) {
   auto ref = boost::urls::parse_uri_reference(location);
   if (!ref) return make_error(Errc::registry_error, "redirect with an invalid Location");
-  auto b = boost::urls::parse_uri(base.str());
+  std::string base_text = base.str();  // the parsed view points into it
+  auto b = boost::urls::parse_uri(base_text);
   if (!b) return make_error(Errc::internal, "base URL does not parse");
   boost::urls::url dest;
   auto r = boost::urls::resolve(*b, *ref, dest);
@@ -292,28 +293,30 @@ struct HttpClient::Impl {
         c.lowest().expires_after(opt.io_timeout);
         auto [rec, rn] = co_await c.on_stream(
             [&](auto& s) { return http::async_read(s, c.buffer, parser, kTuple); });
+        // Bytes that arrived before a fault still count: a resumed transfer starts after them.
+        std::size_t got = chunk.size() - parser.get().body().size;
+        if (got > 0) {
+          chunk.resize(got);
+          total += got;
+          if (to_sink) {
+            if (!co_await (*on_chunk)(std::move(chunk)))
+              co_return make_error(Errc::cancelled, "transfer stopped by its consumer");
+            chunk = std::string();
+          } else {
+            if (total > limit)
+              co_return make_error(Errc::payload_too_large,
+                                   "response from " + req.url.origin() + " exceeds " +
+                                       std::to_string(limit) + " bytes");
+            out.body += chunk;
+          }
+        }
         if (rec && rec != http::error::need_buffer) {
           if (rec == http::error::partial_message || rec == http::error::end_of_stream ||
               rec == asio::error::eof)
-            co_return make_error(Errc::registry_unreachable, "connection to " + req.url.origin() +
-                                                                 " closed mid-body after " +
-                                                                 std::to_string(total) + " bytes");
+            co_return make_error(Errc::registry_unreachable,
+                                 "connection to " + req.url.origin() + " closed mid-body after " +
+                                     std::to_string(total) + " bytes");
           co_return transport_error(req.url, "reading body from", rec);
-        }
-        std::size_t got = chunk.size() - parser.get().body().size;
-        if (got == 0) continue;
-        chunk.resize(got);
-        total += got;
-        if (to_sink) {
-          if (!co_await (*on_chunk)(std::move(chunk)))
-            co_return make_error(Errc::cancelled, "transfer stopped by its consumer");
-          chunk = std::string();
-        } else {
-          if (total > limit)
-            co_return make_error(Errc::payload_too_large, "response from " + req.url.origin() +
-                                                              " exceeds " + std::to_string(limit) +
-                                                              " bytes");
-          out.body += chunk;
         }
       }
       if (parser.keep_alive()) release(std::move(*conn));

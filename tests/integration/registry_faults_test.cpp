@@ -1,0 +1,302 @@
+// The registry client against a misbehaving in-process server: each fault a real registry will
+// not produce on demand ends in the documented behaviour and error code.
+#include "registry/registry.h"
+
+#include "fault_server.h"
+#include "tar_builder.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <doctest/doctest.h>
+
+using namespace bw;
+using namespace bw::test;
+namespace asio = boost::asio;
+
+namespace {
+
+RegistryOptions fast_options() {
+  RegistryOptions o;
+  o.allowed = {"127.0.0.1", "127.0.0.2", "registry.test"};
+  o.connect_timeout = std::chrono::milliseconds(1000);
+  o.io_timeout = std::chrono::milliseconds(400);
+  o.backoff_base = std::chrono::milliseconds(5);
+  o.backoff_max = std::chrono::milliseconds(20);
+  o.max_attempts = 3;
+  o.env = [](const char*) -> const char* { return nullptr; };  // no docker config of the host
+  return o;
+}
+
+struct Client {
+  asio::io_context ioc;
+  RegistryClient rc;
+  explicit Client(RegistryOptions o = fast_options()) : rc(ioc.get_executor(), std::move(o)) {}
+
+  template <class T>
+  T run(asio::awaitable<T> a) {
+    auto f = asio::co_spawn(ioc, std::move(a), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    return f.get();
+  }
+
+  // Fetches `data`'s blob from `host` into `out`.
+  Result<void> blob(const std::string& host, const std::string& data, std::string& out) {
+    ResolvedImage image;
+    image.ref = ImageRef{host, "team/app", "1", ""};
+    image.endpoint = host;
+    Descriptor d{"application/vnd.oci.image.layer.v1.tar+gzip", sha256(data), static_cast<std::int64_t>(data.size()), {}, {}, {}};
+    return run(rc.fetch_blob(image, d, [&out](std::string chunk) -> asio::awaitable<bool> {
+      out += chunk;
+      co_return true;
+    }));
+  }
+};
+
+const std::string kData = [] {
+  std::string s(200'000, '\0');
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>((i * 131) ^ (i >> 7));
+  return s;
+}();
+
+bool is_blob(const SeenRequest& r) { return r.target.find("/blobs/") != std::string::npos; }
+
+std::size_t blob_requests(const FaultServer& s) {
+  auto rs = s.requests();
+  return static_cast<std::size_t>(std::count_if(rs.begin(), rs.end(), is_blob));
+}
+
+}  // namespace
+
+TEST_CASE("a blob whose bytes do not match its digest is refused") {
+  FaultServer s([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    std::string wrong = kData;
+    wrong[1000] ^= 1;
+    return Reply{200, {}, wrong};
+  });
+  Client c;
+  std::string out;
+  auto r = c.blob(s.host(), kData, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::digest_mismatch);
+}
+
+TEST_CASE("a body cut short every time fails after bounded retries, each resuming with Range") {
+  FaultServer s([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    Reply cut{200, {}, kData};
+    cut.send_bytes = 50'000;
+    return cut;
+  });
+  Client c;
+  std::string out;
+  auto r = c.blob(s.host(), kData, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::registry_unreachable);
+  CHECK(r.error().message.find("closed mid-body") != std::string::npos);
+  CHECK(blob_requests(s) == 3);
+  CHECK(s.requests().back().header("range") == "bytes=50000-");
+}
+
+TEST_CASE("a dropped transfer resumes with Range where the server supports it") {
+  FaultServer s([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    std::string range = r.header("range");
+    if (range.empty()) {
+      Reply cut{200, {{"Accept-Ranges", "bytes"}}, kData};
+      cut.send_bytes = 70'000;
+      return cut;
+    }
+    std::size_t from = std::stoul(range.substr(6));
+    return Reply{206, {{"Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(kData.size() - 1) + "/" + std::to_string(kData.size())}},
+                 kData.substr(from)};
+  });
+  Client c;
+  std::string out;
+  auto r = c.blob(s.host(), kData, out);
+  REQUIRE(r);
+  CHECK(out == kData);
+  CHECK(s.requests().back().header("range") == "bytes=70000-");
+  CHECK(c.rc.stats().retries == 1);
+}
+
+TEST_CASE("a server that ignores Range is restarted and the repeated prefix skipped") {
+  int calls = 0;
+  FaultServer s([&calls](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    Reply reply{200, {}, kData};
+    if (calls++ == 0) reply.send_bytes = 30'000;
+    return reply;
+  });
+  Client c;
+  std::string out;
+  REQUIRE(c.blob(s.host(), kData, out));
+  CHECK(out == kData);
+}
+
+TEST_CASE("a redirect to another host never carries the registry's credentials") {
+  FaultServer storage([](const SeenRequest&) { return Reply{200, {}, kData}; }, "127.0.0.2");
+  FaultServer reg([&storage](const SeenRequest& r) {
+    if (r.header("authorization").empty())
+      return Reply{401, {{"WWW-Authenticate", R"(Basic realm="test")"}}, "{}"};
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    return Reply{307, {{"Location", "http://" + storage.host() + "/bucket/blob?sig=abc"}}, ""};
+  });
+  auto opt = fast_options();
+  opt.hosts[reg.host()] = RegistryHostConfig{false, "", "user", "pass"};
+  Client c(opt);
+  std::string out;
+  auto r = c.blob(reg.host(), kData, out);
+  REQUIRE(r);
+  CHECK(out == kData);
+  auto seen = reg.requests();
+  CHECK(seen.back().header("authorization") == "Basic dXNlcjpwYXNz");
+  REQUIRE(storage.requests().size() == 1);
+  CHECK(storage.requests()[0].header("authorization").empty());
+  CHECK(storage.requests()[0].target == "/bucket/blob?sig=abc");
+}
+
+TEST_CASE("429 honours Retry-After; one beyond the limit fails at once as rate_limited") {
+  int calls = 0;
+  FaultServer s([&calls](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    if (calls++ == 0) return Reply{429, {{"Retry-After", "1"}}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
+    return Reply{200, {}, kData};
+  });
+  Client c;
+  std::string out;
+  REQUIRE(c.blob(s.host(), kData, out));
+  CHECK(c.rc.stats().retries == 1);
+
+  FaultServer never([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    return Reply{429, {{"Retry-After", "3600"}}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
+  });
+  std::string out2;
+  auto r = c.blob(never.host(), kData, out2);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::rate_limited);
+  CHECK(r.error().message.find("TOOMANYREQUESTS") != std::string::npos);
+  CHECK(blob_requests(never) == 1);
+}
+
+TEST_CASE("503 then success is retried with backoff; a lasting 500 fails as registry_error") {
+  int calls = 0;
+  FaultServer s([&calls](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    if (calls++ < 2) return Reply{503, {}, "busy"};
+    return Reply{200, {}, kData};
+  });
+  Client c;
+  std::string out;
+  REQUIRE(c.blob(s.host(), kData, out));
+  CHECK(c.rc.stats().retries == 2);
+  FaultServer broken([](const SeenRequest& r) { return is_blob(r) ? Reply{500, {}, "oops"} : Reply{200, {}, "{}"}; });
+  auto r = c.blob(broken.host(), kData, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::registry_error);
+  CHECK(blob_requests(broken) == 3);
+}
+
+TEST_CASE("a slow drip past the read timeout fails as timeout; so does one past the total") {
+  FaultServer drip([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    Reply slow{200, {}, kData.substr(0, 100)};
+    slow.drip = std::chrono::milliseconds(1000);
+    return slow;
+  });
+  auto opt = fast_options();
+  opt.max_attempts = 2;
+  Client c(opt);
+  std::string out;
+  auto r = c.blob(drip.host(), kData.substr(0, 100), out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::timeout);
+
+  FaultServer trickle([](const SeenRequest& r) {
+    if (!is_blob(r)) return Reply{200, {}, "{}"};
+    Reply slow{200, {}, kData.substr(0, 100)};
+    slow.drip = std::chrono::milliseconds(30);  // each byte within the read timeout
+    return slow;
+  });
+  auto opt2 = fast_options();
+  opt2.blob_timeout = std::chrono::milliseconds(500);
+  Client c2(opt2);
+  std::string out2;
+  auto r2 = c2.blob(trickle.host(), kData.substr(0, 100), out2);
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().code == Errc::timeout);
+  CHECK(r2.error().message.find("took longer") != std::string::npos);
+}
+
+TEST_CASE("manifest faults: oversized, digest header lies, schema 1, redirect loops, auth refusals") {
+  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
+                         std::string(64, 'a') + R"(","size":2},"layers":[]})";
+  FaultServer s([&](const SeenRequest& r) {
+    const std::string& t = r.target;
+    if (t == "/v2/") return Reply{200, {}, "{}"};
+    if (t.ends_with("/manifests/huge")) {
+      Reply big{200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, "{}"};
+      big.content_length = 5 << 20;
+      big.send_bytes = 0;
+      return big;
+    }
+    if (t.ends_with("/manifests/lying"))
+      return Reply{200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}, {"Docker-Content-Digest", "sha256:" + std::string(64, 'b')}}, manifest};
+    if (t.ends_with("/manifests/legacy"))
+      return Reply{200, {{"Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws"}}, R"({"schemaVersion":1,"name":"x","tag":"legacy","fsLayers":[]})"};
+    if (t.ends_with("/manifests/loop")) return Reply{302, {{"Location", t}}, ""};
+    if (t.ends_with("/manifests/denied")) return Reply{403, {}, R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"};
+    if (t.ends_with("/manifests/needauth")) return Reply{401, {{"WWW-Authenticate", R"(Basic realm="x")"}}, "{}"};
+    return Reply{404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
+  });
+  Client c;
+  auto resolve = [&](const std::string& tag) { return c.run(c.rc.resolve(ImageRef{s.host(), "team/app", tag, ""}, default_platform())); };
+  auto huge = resolve("huge");
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().code == Errc::unsupported_media_type);
+  CHECK(huge.error().message.find("exceeds") != std::string::npos);
+  CHECK(resolve("lying").error().code == Errc::digest_mismatch);
+  auto legacy = resolve("legacy");
+  CHECK(legacy.error().code == Errc::unsupported_media_type);
+  CHECK(legacy.error().message.find("legacy") != std::string::npos);
+  auto loop = resolve("loop");
+  CHECK(loop.error().code == Errc::registry_error);
+  CHECK(loop.error().message.find("redirects") != std::string::npos);
+  auto denied = resolve("denied");
+  CHECK(denied.error().code == Errc::forbidden);
+  CHECK(denied.error().message.find("not authorized for " + s.host() + "/team/app") != std::string::npos);
+  auto auth = resolve("needauth");
+  CHECK(auth.error().code == Errc::registry_auth_failed);
+  CHECK(auth.error().message.find("none are configured") != std::string::npos);
+  auto missing = resolve("missing");
+  CHECK(missing.error().code == Errc::manifest_unknown);
+  CHECK(missing.error().message.find("MANIFEST_UNKNOWN") != std::string::npos);
+}
+
+TEST_CASE("names resolve through the injected resolver; registries outside the allowlist are never contacted") {
+  FaultServer s([](const SeenRequest& r) {
+    if (r.target == "/v2/") return Reply{200, {}, "{}"};
+    return Reply{404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
+  });
+  auto opt = fast_options();
+  opt.hosts["registry.test:" + std::to_string(s.port())].insecure = true;  // plain HTTP off loopback
+  std::vector<std::string> asked;
+  unsigned short port = s.port();
+  opt.resolver = [&asked, port](std::string host, std::string) -> asio::awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> {
+    asked.push_back(host);
+    co_return std::vector<asio::ip::tcp::endpoint>{{asio::ip::make_address("127.0.0.1"), port}};
+  };
+  Client c(opt);
+  auto via_name = c.run(c.rc.resolve(ImageRef{"registry.test:" + std::to_string(port), "a", "1", ""}, default_platform()));
+  REQUIRE_FALSE(via_name);
+  CHECK(via_name.error().code == Errc::manifest_unknown);  // it reached the loopback server
+  CHECK(std::find(asked.begin(), asked.end(), "registry.test") != asked.end());
+  asked.clear();
+  auto other = c.run(c.rc.resolve(ImageRef{"internal.corp:5000", "a", "1", ""}, default_platform()));
+  REQUIRE_FALSE(other);
+  CHECK(other.error().code == Errc::registry_not_allowed);
+  CHECK(asked.empty());
+}

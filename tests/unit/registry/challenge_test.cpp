@@ -1,0 +1,54 @@
+#include "registry/challenge.h"
+#include "registry/registry.h"
+
+#include <doctest/doctest.h>
+
+using namespace bw;
+
+TEST_CASE("a Docker Hub bearer challenge") {
+  auto c = parse_challenges(
+      R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull")");
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].scheme == "bearer");
+  CHECK(c[0].params["realm"] == "https://auth.docker.io/token");
+  CHECK(c[0].params["service"] == "registry.docker.io");
+  CHECK(c[0].params["scope"] == "repository:library/nginx:pull");
+}
+
+TEST_CASE("quoted values with commas, escapes, spaces and several challenges") {
+  auto c = parse_challenges(
+      R"(Basic realm="Registry, Inc.", Bearer realm="https://x/t", scope="repository:a:pull,push repository:b:pull", error="insufficient_scope", note="say \"hi\"")");
+  REQUIRE(c.size() == 2);
+  CHECK(c[0].scheme == "basic");
+  CHECK(c[0].params["realm"] == "Registry, Inc.");
+  CHECK(c[1].params["scope"] == "repository:a:pull,push repository:b:pull");
+  CHECK(c[1].params["error"] == "insufficient_scope");
+  CHECK(c[1].params["note"] == "say \"hi\"");
+}
+
+TEST_CASE("unquoted values, mixed case and junk do not break parsing") {
+  auto c = parse_challenges("  BEARER Realm=https://r/t , Service=svc");
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].scheme == "bearer");
+  CHECK(c[0].params["realm"] == "https://r/t");
+  CHECK(c[0].params["service"] == "svc");
+  CHECK(parse_challenges("").empty());
+  CHECK(parse_challenges("=,=\"").empty());
+  CHECK(parse_challenges("Bearer realm=\"unterminated").at(0).params["realm"] == "unterminated");
+}
+
+TEST_CASE("Link pagination headers") {
+  CHECK(next_link(R"(</v2/_catalog?last=b&n=2>; rel="next")") == "/v2/_catalog?last=b&n=2");
+  CHECK(next_link(R"(</v2/x?p=1>; rel="prev", </v2/x?p=3>; rel="next")") == "/v2/x?p=3");
+  CHECK(next_link("").empty());
+  CHECK(next_link(R"(</v2/x>; rel="prev")").empty());
+}
+
+TEST_CASE("Retry-After as seconds or an HTTP date") {
+  auto now = std::chrono::system_clock::from_time_t(784111777);  // Sun, 06 Nov 1994 08:49:37 GMT
+  CHECK(parse_retry_after("5", now) == std::chrono::seconds(5));
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now) == std::chrono::seconds(60));
+  CHECK(parse_retry_after("Sun, 06 Nov 1994 08:40:37 GMT", now) == std::chrono::seconds(0));
+  CHECK_FALSE(parse_retry_after("soon", now));
+  CHECK_FALSE(parse_retry_after("", now));
+}
