@@ -220,6 +220,9 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
       co_return base;
     }
     if (!first_error) first_error = r.error();
+    // A server that speaks TLS with a certificate we do not trust is not a plain-HTTP server:
+    // falling back would hide the real problem (and talk plain text to a TLS port).
+    if (r.error().message.find("certificate verify failed") != std::string::npos) break;
   }
   co_return *first_error;
 }

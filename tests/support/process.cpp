@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,8 +31,14 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const 
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // `env` entries replace inherited ones of the same name (getenv finds the first).
   std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  auto overridden = [&](std::string_view entry) {
+    auto name = entry.substr(0, entry.find('=') + 1);
+    return std::any_of(env.begin(), env.end(), [&](auto& e) { return e.starts_with(name); });
+  };
+  for (char** e = environ; *e; ++e)
+    if (!overridden(*e)) envp.push_back(*e);
   for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   pid_t pid = -1;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -203,7 +204,9 @@ void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, 
                           {"manifests", {{{"mediaType", media_type}, {"digest", sha256(top)}, {"size", top.size()},
                                           {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
   write_file(layout + "/index.json", index.dump());
-  std::vector<std::string> argv = {"skopeo", "copy", "--all", "--insecure-policy", "--preserve-digests"};
+  std::vector<std::string> argv = {"skopeo", "copy", "--all", "--insecure-policy"};
+  // A format conversion rewrites manifests, so digests cannot be kept then.
+  if (std::find(extra.begin(), extra.end(), "--format") == extra.end()) argv.push_back("--preserve-digests");
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back("oci:" + layout + ":t");
   argv.push_back(dest);

@@ -86,7 +86,8 @@ BuiltImage build_image(const TestImage& image);
 
 // Writes an OCI layout holding `top` (a manifest or index document of `media_type`) tagged
 // `tag`, with every blob and manifest it needs, and copies it with skopeo (`--all`) to
-// `dest` ("docker://host/repo:tag"). `extra` are further skopeo arguments (credentials, certs).
+// `dest` ("docker://host/repo:tag"). `extra` are further skopeo arguments (credentials, certs;
+// "--format v2s2" converts to Docker media types, manifest lists included, and new digests).
 void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, const std::string& media_type,
                  const std::string& dest, const std::vector<std::string>& extra = {});
 

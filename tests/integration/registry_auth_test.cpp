@@ -1,0 +1,222 @@
+// The registry client through the daemon against Debian's docker-registry guarded the ways real
+// registries are: TLS with a private CA and htpasswd basic auth, and bearer tokens from a token
+// service like Docker Hub's. Images go in with skopeo, from OCI layouts the tests write.
+#include "registry/registry.h"
+
+#include "daemon.h"
+#include "registry.h"
+#include "tar_builder.h"
+#include "token_service.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+struct Pki {
+  TempDir dir;
+  std::string ca, cert, key, certs_dir;
+  Pki() {
+    ca = dir.path() + "/ca.crt";
+    cert = dir.path() + "/server.crt";
+    key = dir.path() + "/server.key";
+    certs_dir = dir.path() + "/certs.d";
+    std::string d = dir.path(), out;
+    write_file(d + "/ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    for (auto& cmd : std::vector<std::vector<std::string>>{
+             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key", "-out", ca, "-days", "2", "-subj", "/CN=bulwark-test-ca"},
+             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca, "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", d + "/ext"}}) {
+      if (run_command(cmd, out) != 0) throw std::runtime_error("openssl failed: " + out);
+    }
+    write_file(certs_dir + "/ca.crt", read_file(ca));
+  }
+};
+
+std::string htpasswd_file(const TempDir& dir, const std::string& user, const std::string& pass) {
+  std::string out;
+  if (run_command({"htpasswd", "-Bbn", user, pass}, out) != 0) throw std::runtime_error("htpasswd failed: " + out);
+  std::string path = dir.path() + "/htpasswd";
+  write_file(path, out.substr(0, out.find('\n') + 1));
+  return path;
+}
+
+TestImage image_with(const std::string& file, const std::string& arch = "amd64", bool docker = false) {
+  TestImage im{{make_layer(TarBuilder().file(file, "x").build(), LayerCompression::gzip, docker)}};
+  im.architecture = arch;
+  im.docker_media_types = docker;
+  if (arch == "arm64") im.variant = "v8";
+  return im;
+}
+
+// Pushes an OCI image as repo:single, a two-platform OCI index as repo:oci, and the same
+// converted to a Docker manifest list as repo:docker.
+struct Pushed {
+  std::string single, amd, arm;  // digests as pushed (OCI)
+};
+Pushed push_pair(const std::string& host, const std::string& repo, std::vector<std::string> creds) {
+  BuiltImage single = build_image(image_with("single"));
+  skopeo_push({single}, single.manifest, single.media_type, "docker://" + host + "/" + repo + ":single", creds);
+  TestImage a = image_with("amd", "amd64"), r = image_with("arm", "arm64");
+  BuiltImage ba = build_image(a), br = build_image(r);
+  std::string index = index_document({{ba, a}, {br, r}}, false);
+  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json", "docker://" + host + "/" + repo + ":oci", creds);
+  creds.insert(creds.end(), {"--format", "v2s2"});
+  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json", "docker://" + host + "/" + repo + ":docker", creds);
+  return {single.descriptor().manifest_digest, ba.descriptor().manifest_digest, br.descriptor().manifest_digest};
+}
+
+// Scans ref for platform and checks that an index was followed to that platform's manifest
+// in the expected media type family.
+void check_multi(Daemon& d, const std::string& ref, const std::string& platform, const std::string& want_platform,
+                 const std::string& media_type) {
+  json s = d.scan(ref, platform);
+  REQUIRE(s["status"] == "done");
+  CHECK(s.contains("index_digest"));
+  json image = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>());
+  CHECK(image["platform"] == want_platform);
+  CHECK(image["media_type"] == media_type);
+}
+
+const std::string kOci = "application/vnd.oci.image.manifest.v1+json";
+const std::string kDocker = "application/vnd.docker.distribution.manifest.v2+json";
+
+json host_config(const std::string& host, json settings) { return json{{"registries", {{"hosts", {{host, settings}}}}}}; }
+
+}  // namespace
+
+TEST_CASE("TLS with a private CA and htpasswd basic auth") {
+  Pki pki;
+  TempDir dir;
+  LocalRegistry reg(RegistrySetup{pki.cert, pki.key, htpasswd_file(dir, "alice", "wonderland"), "", "", "", ""});
+  auto pushed = push_pair(reg.host(), "team/app", {"--dest-cert-dir", pki.certs_dir, "--dest-creds", "alice:wonderland"});
+
+  {
+    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}, {"username", "alice"}, {"password", "wonderland"}}));
+    json s = d.scan(reg.host() + "/team/app:single");
+    REQUIRE(s["status"] == "done");
+    CHECK(s["manifest_digest"] == pushed.single);
+    CHECK(d.scan(reg.host() + "/team/app:oci", "linux/arm64")["manifest_digest"] == pushed.arm);
+    CHECK(d.scan(reg.host() + "/team/app:oci")["manifest_digest"] == pushed.amd);
+    check_multi(d, reg.host() + "/team/app:docker", "linux/arm64", "linux/arm64/v8", kDocker);
+    check_multi(d, reg.host() + "/team/app:docker", "", "linux/amd64", kDocker);
+    CHECK(d.log().find("wonderland") == std::string::npos);  // never logged
+  }
+  {
+    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}}));
+    json s = d.scan(reg.host() + "/team/app:single");
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["code"] == "registry_auth_failed");
+  }
+  {
+    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wonderland"}}));
+    json s = d.scan(reg.host() + "/team/app:single");
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["code"] == "registry_unreachable");
+    CHECK(s["error"]["message"].get<std::string>().find("TLS handshake") != std::string::npos);
+  }
+  {
+    // The system trust store, as curl reads it: SSL_CERT_FILE.
+    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password_env", "REG_PASSWORD"}}), "",
+             {"SSL_CERT_FILE=" + pki.ca, "REG_PASSWORD=wonderland"});
+    json s = d.scan(reg.host() + "/team/app:single");
+    INFO(s.dump());
+    CHECK(s["status"] == "done");
+  }
+  {
+    // docker login's file, found through DOCKER_CONFIG.
+    TempDir docker;
+    write_file(docker.path() + "/config.json", json{{"auths", {{reg.host(), {{"auth", "YWxpY2U6d29uZGVybGFuZA=="}}}}}}.dump());
+    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}}), "", {"DOCKER_CONFIG=" + docker.path()});
+    CHECK(d.scan(reg.host() + "/team/app:single")["status"] == "done");
+  }
+}
+
+TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private needs credentials") {
+  TokenService tokens({{"alice", "wonderland"}});
+  LocalRegistry reg(RegistrySetup{"", "", "", tokens.realm(), tokens.service(), tokens.issuer(), tokens.cert_path()});
+  std::vector<std::string> creds = {"--dest-tls-verify=false", "--dest-creds", "alice:wonderland"};
+  auto pub = push_pair(reg.host(), "public/app", creds);
+  auto priv = push_pair(reg.host(), "private/app", creds);
+
+  {
+    Daemon d;
+    json s = d.scan(reg.host() + "/public/app:oci", "linux/arm64");
+    REQUIRE(s["status"] == "done");
+    CHECK(s["manifest_digest"] == pub.arm);
+    check_multi(d, reg.host() + "/public/app:docker", "linux/arm64/v8", "linux/arm64/v8", kDocker);
+    check_multi(d, reg.host() + "/public/app:oci", "", "linux/amd64", kOci);
+    json denied = d.scan(reg.host() + "/private/app:single");
+    CHECK(denied["status"] == "failed");
+    CHECK(denied["error"]["code"] == "forbidden");
+    CHECK(denied["error"]["message"].get<std::string>().find("not authorized for " + reg.host() + "/private/app") != std::string::npos);
+  }
+  {
+    std::size_t before = tokens.requests().size();
+    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wonderland"}}));
+    json s = d.scan(reg.host() + "/private/app:single");
+    REQUIRE(s["status"] == "done");
+    CHECK(s["manifest_digest"] == priv.single);
+    CHECK(d.scan(reg.host() + "/private/app:oci")["manifest_digest"] == priv.amd);
+    check_multi(d, reg.host() + "/private/app:docker", "linux/arm64", "linux/arm64/v8", kDocker);
+    // One token per repository scope, reused for manifests, config and layers.
+    auto asked = tokens.requests();
+    asked.erase(asked.begin(), asked.begin() + static_cast<std::ptrdiff_t>(before));
+    auto with_scope = std::count_if(asked.begin(), asked.end(), [](auto& r) {
+      return r.target.find("repository%3Aprivate%2Fapp%3Apull") != std::string::npos && !r.header("authorization").empty();
+    });
+    CHECK(with_scope == 1);
+  }
+  {
+    // A docker credential helper, found on PATH.
+    TempDir docker;
+    std::string helper = docker.path() + "/bin/docker-credential-bwtest";
+    write_file(helper, "#!/bin/sh\nread server\necho '{\"Username\":\"alice\",\"Secret\":\"wonderland\"}'\n");
+    chmod(helper.c_str(), 0755);
+    write_file(docker.path() + "/config.json", json{{"credHelpers", {{reg.host(), "bwtest"}}}}.dump());
+    Daemon d(json::object(), "",
+             {"DOCKER_CONFIG=" + docker.path(), "PATH=" + docker.path() + "/bin:" + std::string(std::getenv("PATH"))});
+    json s = d.scan(reg.host() + "/private/app:single");
+    INFO(s.dump());
+    CHECK(s["status"] == "done");
+  }
+  {
+    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wrong"}}));
+    json s = d.scan(reg.host() + "/private/app:single");
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["code"] == "registry_auth_failed");
+  }
+}
+
+TEST_CASE("catalog and tag listing follow Link pagination") {
+  LocalRegistry reg;
+  for (auto repo : {"a/one", "b/two", "c/three"}) push_image(reg.host(), repo, "t1", TestImage{{make_layer(TarBuilder().file(repo, "x").build())}});
+  for (auto tag : {"t2", "t3", "t4"}) push_image(reg.host(), "a/one", tag, TestImage{{make_layer(TarBuilder().file(tag, "x").build())}});
+  boost::asio::io_context ioc;
+  bw::RegistryOptions opt;
+  opt.env = [](const char*) -> const char* { return nullptr; };
+  bw::RegistryClient rc(ioc.get_executor(), opt);
+  auto run = [&](auto a) {
+    auto f = boost::asio::co_spawn(ioc, std::move(a), boost::asio::use_future);
+    ioc.restart();
+    ioc.run();
+    return f.get();
+  };
+  auto repos = run(rc.list_repositories(reg.host(), 1));
+  REQUIRE(repos);
+  CHECK(*repos == std::vector<std::string>{"a/one", "b/two", "c/three"});
+  auto tags = run(rc.list_tags(bw::ImageRef{reg.host(), "a/one", "", ""}, 2));
+  REQUIRE(tags);
+  // distribution 2.8 ignores n for tags and answers them unordered; the catalog pages.
+  std::sort(tags->begin(), tags->end());
+  CHECK(*tags == std::vector<std::string>{"t1", "t2", "t3", "t4"});
+  CHECK(rc.stats().manifest_fetches == 0);
+  CHECK(reg.log().find("/v2/_catalog?last=") != std::string::npos);  // more than one page was asked for
+}
