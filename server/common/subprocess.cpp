@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -29,7 +29,8 @@ struct Fd {
 
 }  // namespace
 
-Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv, const std::string& input,
+Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
+                                        const std::string& input,
                                         std::chrono::milliseconds timeout) {
   int in_pipe[2], out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return make_error(Errc::internal, "pipe failed");
@@ -72,7 +73,8 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv, co
   bool timed_out = false;
   char buf[4096];
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;

@@ -16,7 +16,8 @@ struct SubprocessResult {
 
 // Runs argv (argv[0] looked up on PATH) with `input` on standard input; standard error is
 // discarded. The child is killed after `timeout`, giving Errc::timeout.
-Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv, const std::string& input,
+Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
+                                        const std::string& input,
                                         std::chrono::milliseconds timeout);
 
 }  // namespace bw

@@ -70,14 +70,17 @@ CredentialStore::CredentialStore(std::map<std::string, Credentials> configured, 
     : configured_(std::move(configured)), env_(std::move(env)), helper_timeout_(helper_timeout) {}
 
 Result<std::optional<Credentials>> CredentialStore::lookup(const std::string& registry) const {
-  if (auto it = configured_.find(registry); it != configured_.end()) return std::optional(it->second);
+  if (auto it = configured_.find(registry); it != configured_.end())
+    return std::optional(it->second);
   if (const char* f = env_("REGISTRY_AUTH_FILE")) {
     auto c = from_file(f, registry);
     if (!c || *c) return c;
   }
   std::string dir;
-  if (const char* d = env_("DOCKER_CONFIG")) dir = d;
-  else if (const char* home = env_("HOME")) dir = std::string(home) + "/.docker";
+  if (const char* d = env_("DOCKER_CONFIG"))
+    dir = d;
+  else if (const char* home = env_("HOME"))
+    dir = std::string(home) + "/.docker";
   if (!dir.empty()) return from_file(dir + "/config.json", registry);
   return std::optional<Credentials>();
 }
@@ -92,7 +95,8 @@ Result<std::optional<Credentials>> CredentialStore::from_file(const std::string&
   if (auto helpers = j.find("credHelpers"); helpers != j.end())
     if (auto* h = find_registry_key(*helpers, registry); h && h->is_string())
       return from_helper(h->get<std::string>(), registry);
-  if (auto store = j.find("credsStore"); store != j.end() && store->is_string() && !store->get<std::string>().empty()) {
+  if (auto store = j.find("credsStore");
+      store != j.end() && store->is_string() && !store->get<std::string>().empty()) {
     auto c = from_helper(store->get<std::string>(), registry);
     if (!c || *c) return c;
   }
@@ -108,18 +112,22 @@ Result<std::optional<Credentials>> CredentialStore::from_helper(const std::strin
   for (char c : helper)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
       return make_error(Errc::registry_auth_failed, "invalid credential helper name");
-  auto r = run_subprocess({"docker-credential-" + helper, "get"}, docker_server_key(registry), helper_timeout_);
+  auto r = run_subprocess({"docker-credential-" + helper, "get"}, docker_server_key(registry),
+                          helper_timeout_);
   if (!r) {
     if (r.error().code == Errc::not_found) return std::optional<Credentials>();
-    return make_error(Errc::registry_auth_failed, "credential helper " + helper + ": " + r.error().message);
+    return make_error(Errc::registry_auth_failed,
+                      "credential helper " + helper + ": " + r.error().message);
   }
   if (r->exit_code != 0) return std::optional<Credentials>();
   json j = json::parse(r->out, nullptr, false);
   if (!j.is_object() || !j.contains("Secret"))
-    return make_error(Errc::registry_auth_failed, "credential helper " + helper + " answered malformed JSON");
+    return make_error(Errc::registry_auth_failed,
+                      "credential helper " + helper + " answered malformed JSON");
   Credentials c;
   std::string user = j.value("Username", "");
-  if (user == "<token>") c.identity_token = j.value("Secret", "");
+  if (user == "<token>")
+    c.identity_token = j.value("Secret", "");
   else {
     c.username = user;
     c.password = j.value("Secret", "");

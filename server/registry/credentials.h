@@ -34,8 +34,10 @@ class CredentialStore {
   Result<std::optional<Credentials>> lookup(const std::string& registry) const;
 
  private:
-  Result<std::optional<Credentials>> from_file(const std::string& path, const std::string& registry) const;
-  Result<std::optional<Credentials>> from_helper(const std::string& helper, const std::string& registry) const;
+  Result<std::optional<Credentials>> from_file(const std::string& path,
+                                               const std::string& registry) const;
+  Result<std::optional<Credentials>> from_helper(const std::string& helper,
+                                                 const std::string& registry) const;
 
   std::map<std::string, Credentials> configured_;
   EnvLookup env_;

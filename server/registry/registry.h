@@ -21,8 +21,8 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,34 +43,35 @@ struct RegistryHostConfig {
 };
 
 // Name resolution seam: tests inject one to keep every connection on loopback.
-using HostResolver = std::function<boost::asio::awaitable<Result<std::vector<boost::asio::ip::tcp::endpoint>>>(
-    std::string host, std::string port)>;
+using HostResolver =
+    std::function<boost::asio::awaitable<Result<std::vector<boost::asio::ip::tcp::endpoint>>>(
+        std::string host, std::string port)>;
 
 struct RegistryOptions {
   // Registries callers may name: "host" (any port), "host:port", "*.example.com", or "*".
   // Credentials are sent to a token realm only if its host passes this list too.
-  std::vector<std::string> allowed = {"docker.io",  "auth.docker.io", "ghcr.io",
-                                      "quay.io",    "gcr.io",         "*.gcr.io",
-                                      "*.pkg.dev",  "registry.k8s.io", "mcr.microsoft.com",
-                                      "public.ecr.aws", "cgr.dev",    "registry.gitlab.com",
-                                      "localhost",  "127.0.0.1",      "::1"};
+  std::vector<std::string> allowed = {
+      "docker.io", "auth.docker.io",      "ghcr.io",         "quay.io",           "gcr.io",
+      "*.gcr.io",  "*.pkg.dev",           "registry.k8s.io", "mcr.microsoft.com", "public.ecr.aws",
+      "cgr.dev",   "registry.gitlab.com", "localhost",       "127.0.0.1",         "::1"};
   std::map<std::string, RegistryHostConfig> hosts;  // keyed by normalised registry name
   // Pull-through mirrors tried in order before the registry itself ("docker.io" -> hosts).
   std::map<std::string, std::vector<std::string>> mirrors;
   std::chrono::milliseconds connect_timeout{10'000};
-  std::chrono::milliseconds io_timeout{30'000};           // per read or write
-  std::chrono::milliseconds request_timeout{120'000};     // a manifest, config or token, retries included
-  std::chrono::milliseconds blob_timeout{3'600'000};      // one layer, retries and resumes included
-  int max_attempts = 5;                                   // per request, first try included
-  std::chrono::milliseconds backoff_base{250};            // doubled per retry, with jitter
+  std::chrono::milliseconds io_timeout{30'000};  // per read or write
+  std::chrono::milliseconds request_timeout{
+      120'000};  // a manifest, config or token, retries included
+  std::chrono::milliseconds blob_timeout{3'600'000};  // one layer, retries and resumes included
+  int max_attempts = 5;                               // per request, first try included
+  std::chrono::milliseconds backoff_base{250};        // doubled per retry, with jitter
   std::chrono::milliseconds backoff_max{8'000};
-  std::chrono::milliseconds max_retry_after{60'000};      // a longer Retry-After fails at once
+  std::chrono::milliseconds max_retry_after{60'000};  // a longer Retry-After fails at once
   std::size_t max_concurrent_per_registry = 8;
-  std::uint64_t max_manifest_bytes = 4 << 20;             // manifests and indexes larger are refused
-  std::uint64_t max_config_bytes = 8 << 20;               // image config blobs larger are refused
-  int max_index_depth = 3;                                // nested indexes deeper are refused
+  std::uint64_t max_manifest_bytes = 4 << 20;  // manifests and indexes larger are refused
+  std::uint64_t max_config_bytes = 8 << 20;    // image config blobs larger are refused
+  int max_index_depth = 3;                     // nested indexes deeper are refused
   int max_redirects = 5;
-  std::size_t max_list_pages = 1000;                      // catalog / tag list pagination bound
+  std::size_t max_list_pages = 1000;  // catalog / tag list pagination bound
   // Where docker's and podman's credential files are found (HOME, DOCKER_CONFIG,
   // REGISTRY_AUTH_FILE).
   EnvLookup env = [](const char* name) -> const char* { return std::getenv(name); };
@@ -84,8 +85,8 @@ struct ResolvedImage {
   std::string manifest_digest;  // the platform manifest's digest
   Manifest manifest;            // kind == image
   std::string manifest_body;
-  std::string config_body;      // the image config JSON, digest-verified
-  Platform platform;            // of the chosen manifest, from its config
+  std::string config_body;  // the image config JSON, digest-verified
+  Platform platform;        // of the chosen manifest, from its config
 };
 
 // Receives verified-so-far bytes in order; returning false abandons the transfer.
@@ -102,7 +103,8 @@ class RegistryClient {
   Result<void> check_allowed(const ImageRef& ref) const;
 
   // Fetches the manifest (following indexes to `platform`) and the config, verifying digests.
-  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref, const Platform& platform);
+  boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
+                                                        const Platform& platform);
 
   // Streams blob `d` of `image`'s repository, from the registry that served the manifest, into
   // `sink`. Succeeds only when exactly d.size bytes arrived and their sha256 equals d.digest; on
@@ -112,8 +114,8 @@ class RegistryClient {
                                                   BlobSink sink);
 
   // Repositories of a registry (/v2/_catalog) and tags of a repository, following Link pages.
-  boost::asio::awaitable<Result<std::vector<std::string>>> list_repositories(const std::string& registry,
-                                                                             std::size_t page_size = 100);
+  boost::asio::awaitable<Result<std::vector<std::string>>> list_repositories(
+      const std::string& registry, std::size_t page_size = 100);
   boost::asio::awaitable<Result<std::vector<std::string>>> list_tags(const ImageRef& repo,
                                                                      std::size_t page_size = 100);
 
@@ -134,18 +136,23 @@ class RegistryClient {
   };
   boost::asio::awaitable<Result<std::string>> base_url(const std::string& registry);
   boost::asio::awaitable<Result<detail::HttpResponse>> call(Call& c);
-  boost::asio::awaitable<Result<void>> authenticate(const std::string& registry, const std::string& scope,
+  boost::asio::awaitable<Result<void>> authenticate(const std::string& registry,
+                                                    const std::string& scope,
                                                     const std::string& challenge_header);
-  boost::asio::awaitable<Result<std::string>> fetch_manifest(const std::string& endpoint, const ImageRef& ref,
+  boost::asio::awaitable<Result<std::string>> fetch_manifest(const std::string& endpoint,
+                                                             const ImageRef& ref,
                                                              const std::string& reference,
                                                              std::string& content_type);
-  boost::asio::awaitable<Result<ResolvedImage>> resolve_from(const std::string& endpoint, const ImageRef& ref,
+  boost::asio::awaitable<Result<ResolvedImage>> resolve_from(const std::string& endpoint,
+                                                             const ImageRef& ref,
                                                              const Platform& platform);
-  boost::asio::awaitable<Result<void>> stream_blob(const std::string& endpoint, const std::string& repository,
+  boost::asio::awaitable<Result<void>> stream_blob(const std::string& endpoint,
+                                                   const std::string& repository,
                                                    const Descriptor& d, BlobSink sink);
   boost::asio::awaitable<Result<std::vector<std::string>>> list(const std::string& registry,
                                                                 const std::string& scope,
-                                                                std::string target, const char* field);
+                                                                std::string target,
+                                                                const char* field);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::chrono::milliseconds backoff(int attempt);
   Result<std::string> authorization(const std::string& registry, const std::string& scope);
@@ -155,7 +162,7 @@ class RegistryClient {
   RegistryOptions options_;
   CredentialStore credentials_;
   std::unique_ptr<detail::HttpClient> http_;
-  std::map<std::string, std::string> base_urls_;  // registry -> "https://host:port"
+  std::map<std::string, std::string> base_urls_;                 // registry -> "https://host:port"
   std::map<std::pair<std::string, std::string>, Token> tokens_;  // (registry, scope) -> token
   std::map<std::string, bool> basic_auth_;  // registries that asked for basic auth
   std::map<std::string, std::unique_ptr<detail::AsyncSemaphore>> limiters_;

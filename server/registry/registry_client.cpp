@@ -41,7 +41,8 @@ std::string registry_message(const HttpResponse& r) {
       j["errors"][0].is_object()) {
     auto& e = j["errors"][0];
     std::string code = e.value("code", "");
-    std::string msg = e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
+    std::string msg =
+        e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
     return (code + (msg.empty() ? "" : ": " + msg)).substr(0, 300);
   }
   return {};
@@ -50,18 +51,24 @@ std::string registry_message(const HttpResponse& r) {
 Error status_error(const HttpResponse& r, const std::string& registry, const std::string& repo,
                    Errc not_found_code, std::string_view what) {
   std::string detail = registry_message(r);
-  std::string suffix = " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
+  std::string suffix =
+      " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
   std::string where = registry + (repo.empty() ? "" : "/" + repo);
   bool insufficient = r.header("WWW-Authenticate").find("insufficient_scope") != std::string::npos;
   switch (r.status) {
     case 401:
       if (insufficient) return make_error(Errc::forbidden, "not authorized for " + where + suffix);
-      return make_error(Errc::registry_auth_failed, "authentication to " + where + " failed" + suffix);
-    case 403: return make_error(Errc::forbidden, "not authorized for " + where + suffix);
-    case 404: return make_error(not_found_code, std::string(what) + " not found in " + where + suffix);
-    case 429: return make_error(Errc::rate_limited, "rate limited by " + registry + suffix);
+      return make_error(Errc::registry_auth_failed,
+                        "authentication to " + where + " failed" + suffix);
+    case 403:
+      return make_error(Errc::forbidden, "not authorized for " + where + suffix);
+    case 404:
+      return make_error(not_found_code, std::string(what) + " not found in " + where + suffix);
+    case 429:
+      return make_error(Errc::rate_limited, "rate limited by " + registry + suffix);
     default:
-      return make_error(Errc::registry_error, std::string(what) + " request to " + registry + " failed" + suffix);
+      return make_error(Errc::registry_error,
+                        std::string(what) + " request to " + registry + " failed" + suffix);
   }
 }
 
@@ -81,13 +88,16 @@ bool host_matches(std::string_view pattern, const std::string& registry) {
   return (bracketed ? registry_hostname(pat) : pat) == host;
 }
 
-bool retryable_status(int s) { return s == 500 || s == 502 || s == 503 || s == 504; }
+bool retryable_status(int s) {
+  return s == 500 || s == 502 || s == 503 || s == 504;
+}
 
 std::string url_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
     else {
       out += '%';
       out += kHex[c >> 4];
@@ -106,7 +116,8 @@ std::string authority_of(const detail::Url& u) {
 
 bool registry_allowed(const std::vector<std::string>& patterns, std::string_view registry) {
   std::string reg = normalize_registry(registry);
-  return std::any_of(patterns.begin(), patterns.end(), [&](auto& p) { return host_matches(p, reg); });
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](auto& p) { return host_matches(p, reg); });
 }
 
 std::string next_link(std::string_view h) {
@@ -117,15 +128,18 @@ std::string next_link(std::string_view h) {
     if (close == std::string_view::npos) break;
     std::string_view url = h.substr(pos + 1, close - pos - 1);
     auto end = h.find('<', close);
-    std::string_view params = h.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
-    if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos)
+    std::string_view params =
+        h.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos ||
+        params.find("rel=next") != std::string_view::npos)
       return std::string(url);
     pos = close;
   }
   return {};
 }
 
-std::optional<std::chrono::seconds> parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view v,
+                                                      std::chrono::system_clock::time_point now) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   if (v.empty()) return std::nullopt;
   if (std::all_of(v.begin(), v.end(), ::isdigit)) {
@@ -159,7 +173,8 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
           [&] {
             std::map<std::string, Credentials> configured;
             for (auto& [reg, cfg] : options_.hosts)
-              if (!cfg.username.empty()) configured[normalize_registry(reg)] = {cfg.username, cfg.password, ""};
+              if (!cfg.username.empty())
+                configured[normalize_registry(reg)] = {cfg.username, cfg.password, ""};
             return configured;
           }(),
           options_.env) {
@@ -169,8 +184,10 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
   http.max_redirects = options_.max_redirects;
   for (auto& [reg, cfg] : options_.hosts)
     if (!cfg.ca_file.empty())
-      http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : registry_hostname(reg)] = cfg.ca_file;
+      http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : registry_hostname(reg)] =
+          cfg.ca_file;
   if (options_.resolver) http.resolver = options_.resolver;
+  http.proxy = detail::ProxyConfig::from_env(options_.env);
   http_ = std::make_unique<detail::HttpClient>(ex_, std::move(http));
 }
 
@@ -178,12 +195,15 @@ RegistryClient::~RegistryClient() = default;
 
 Result<void> RegistryClient::check_allowed(const ImageRef& ref) const {
   if (registry_allowed(options_.allowed, ref.registry)) return {};
-  return make_error(Errc::registry_not_allowed, "registry " + ref.registry + " is not in the allowed list of this server");
+  return make_error(Errc::registry_not_allowed,
+                    "registry " + ref.registry + " is not in the allowed list of this server");
 }
 
 detail::AsyncSemaphore& RegistryClient::limiter(const std::string& registry) {
   auto& slot = limiters_[registry];
-  if (!slot) slot = std::make_unique<detail::AsyncSemaphore>(ex_, std::max<std::size_t>(1, options_.max_concurrent_per_registry));
+  if (!slot)
+    slot = std::make_unique<detail::AsyncSemaphore>(
+        ex_, std::max<std::size_t>(1, options_.max_concurrent_per_registry));
   return *slot;
 }
 
@@ -206,14 +226,20 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
   if (auto it = base_urls_.find(registry); it != base_urls_.end()) co_return it->second;
   std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
   auto cfg = options_.hosts.find(registry);
-  bool may_plain = is_loopback_registry(registry) || (cfg != options_.hosts.end() && cfg->second.insecure);
+  bool may_plain =
+      is_loopback_registry(registry) || (cfg != options_.hosts.end() && cfg->second.insecure);
   std::optional<Error> first_error;
   for (std::string scheme : {"https", "http"}) {
     if (scheme == "http" && !may_plain) break;
     auto url = detail::parse_url(scheme + "://" + host + "/v2/");
     if (!url) co_return url.error();
-    // Any HTTP answer (200, or 401 with a challenge) shows the scheme works.
+    // A registry answers /v2/ with 200, or 401 and a challenge; anything else (a TLS port's
+    // "plain HTTP sent to HTTPS server") means this scheme does not reach a registry.
     auto r = co_await http_->fetch(HttpRequest{"GET", *url, {}, "", 0, "", ""}, 64 * 1024);
+    if (r && r->status != 200 && r->status != 401)
+      r = make_error(Errc::registry_error, "GET " + url->str() + " answered HTTP " +
+                                               std::to_string(r->status) +
+                                               ": not a registry API endpoint");
     if (r) {
       std::string base = scheme + "://" + host;
       base_urls_[registry] = base;
@@ -227,7 +253,8 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
   co_return *first_error;
 }
 
-Result<std::string> RegistryClient::authorization(const std::string& registry, const std::string& scope) {
+Result<std::string> RegistryClient::authorization(const std::string& registry,
+                                                  const std::string& scope) {
   if (auto it = tokens_.find({registry, scope}); it != tokens_.end()) {
     if (Clock::now() < it->second.expires) return "Bearer " + it->second.value;
     tokens_.erase(it);
@@ -235,12 +262,14 @@ Result<std::string> RegistryClient::authorization(const std::string& registry, c
   if (basic_auth_.count(registry)) {
     auto creds = credentials_.lookup(registry);
     if (!creds) return creds.error();
-    if (*creds && !(*creds)->username.empty()) return "Basic " + base64((*creds)->username + ":" + (*creds)->password);
+    if (*creds && !(*creds)->username.empty())
+      return "Basic " + base64((*creds)->username + ":" + (*creds)->password);
   }
   return std::string();
 }
 
-awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry, const std::string& scope,
+awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry,
+                                                     const std::string& scope,
                                                      const std::string& header) {
   auto challenges = parse_challenges(header);
   auto creds = credentials_.lookup(registry);
@@ -248,19 +277,22 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
   for (auto& ch : challenges) {
     if (ch.scheme == "basic") {
       if (!*creds || (*creds)->username.empty())
-        co_return make_error(Errc::registry_auth_failed, registry + " requires credentials and none are configured");
+        co_return make_error(Errc::registry_auth_failed,
+                             registry + " requires credentials and none are configured");
       basic_auth_[registry] = true;
       co_return Result<void>{};
     }
     if (ch.scheme != "bearer") continue;
     auto realm = detail::parse_url(ch.params["realm"]);
-    if (!realm) co_return make_error(Errc::registry_auth_failed, registry + " named an invalid token realm");
+    if (!realm)
+      co_return make_error(Errc::registry_auth_failed, registry + " named an invalid token realm");
     // Credentials travel only to a realm reached over TLS (or on loopback) that the allowlist
     // names; otherwise the token is asked for anonymously.
     bool realm_trusted = (realm->scheme == "https" || is_loopback_registry(authority_of(*realm))) &&
                          registry_allowed(options_.allowed, authority_of(*realm));
     if (*creds && !realm_trusted)
-      log::warn("registry=" + registry + " token realm " + realm->host + " is not trusted; asking anonymously");
+      log::warn("registry=" + registry + " token realm " + realm->host +
+                " is not trusted; asking anonymously");
     bool send = *creds && realm_trusted;
     std::string service = ch.params.count("service") ? ch.params["service"] : "";
     std::string want_scope = ch.params.count("scope") && scope.empty() ? ch.params["scope"] : scope;
@@ -270,7 +302,8 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
       req.method = "POST";
       req.content_type = "application/x-www-form-urlencoded";
       req.body = "grant_type=refresh_token&client_id=bulwark&service=" + url_encode(service) +
-                 "&scope=" + url_encode(want_scope) + "&refresh_token=" + url_encode((*creds)->identity_token);
+                 "&scope=" + url_encode(want_scope) +
+                 "&refresh_token=" + url_encode((*creds)->identity_token);
     } else {
       std::string sep = realm->target.find('?') == std::string::npos ? "?" : "&";
       if (!service.empty()) {
@@ -279,31 +312,43 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
       }
       if (!want_scope.empty()) realm->target += sep + "scope=" + url_encode(want_scope);
       req.url = *realm;
-      if (send) req.authorization = "Basic " + base64((*creds)->username + ":" + (*creds)->password);
+      if (send)
+        req.authorization = "Basic " + base64((*creds)->username + ":" + (*creds)->password);
     }
     ++stats_.token_fetches;
     auto r = co_await http_->fetch(std::move(req), 1 << 20);
-    if (!r) co_return make_error(Errc::registry_auth_failed, "token service of " + registry + ": " + r.error().message);
+    if (!r)
+      co_return make_error(Errc::registry_auth_failed,
+                           "token service of " + registry + ": " + r.error().message);
     if (r->status == 401 || r->status == 403)
-      co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " refused the " +
-                                                           (send ? "credentials" : "anonymous request") +
-                                                           " (HTTP " + std::to_string(r->status) + ")");
+      co_return make_error(Errc::registry_auth_failed,
+                           "token service of " + registry + " refused the " +
+                               (send ? "credentials" : "anonymous request") + " (HTTP " +
+                               std::to_string(r->status) + ")");
     if (r->status != 200)
-      co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " answered HTTP " + std::to_string(r->status));
+      co_return make_error(
+          Errc::registry_auth_failed,
+          "token service of " + registry + " answered HTTP " + std::to_string(r->status));
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     std::string token;
     if (j.is_object()) {
-      if (j.contains("token") && j["token"].is_string()) token = j["token"];
-      else if (j.contains("access_token") && j["access_token"].is_string()) token = j["access_token"];
+      if (j.contains("token") && j["token"].is_string())
+        token = j["token"];
+      else if (j.contains("access_token") && j["access_token"].is_string())
+        token = j["access_token"];
     }
-    if (token.empty()) co_return make_error(Errc::registry_auth_failed, "token service of " + registry + " sent no token");
+    if (token.empty())
+      co_return make_error(Errc::registry_auth_failed,
+                           "token service of " + registry + " sent no token");
     long long expires = 60;
-    if (j.contains("expires_in") && j["expires_in"].is_number_integer()) expires = std::max<long long>(60, j["expires_in"].get<long long>());
+    if (j.contains("expires_in") && j["expires_in"].is_number_integer())
+      expires = std::max<long long>(60, j["expires_in"].get<long long>());
     // Renew a little early so a token does not lapse between check and use.
     tokens_[{registry, scope}] = Token{token, Clock::now() + std::chrono::seconds(expires - 5)};
     co_return Result<void>{};
   }
-  co_return make_error(Errc::registry_auth_failed, registry + " asked for an unsupported authentication scheme");
+  co_return make_error(Errc::registry_auth_failed,
+                       registry + " asked for an unsupported authentication scheme");
 }
 
 awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
@@ -318,8 +363,9 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
     if (!authz) co_return authz.error();
     HttpRequest req{"GET", *url, c.headers, *authz, 0, "", ""};
     if (c.prepare) c.prepare(req);
-    Result<HttpResponse> r = c.on_chunk ? co_await http_->stream(std::move(req), c.on_head, c.on_chunk)
-                                        : co_await http_->fetch(std::move(req), c.body_limit);
+    Result<HttpResponse> r = c.on_chunk
+                                 ? co_await http_->stream(std::move(req), c.on_head, c.on_chunk)
+                                 : co_await http_->fetch(std::move(req), c.body_limit);
     std::chrono::milliseconds wait{0};
     if (!r) {
       Errc code = r.error().code;
@@ -334,7 +380,8 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
       continue;
     } else if (r->status == 429 || (r->status == 503 && !r->header("Retry-After").empty())) {
       auto after = parse_retry_after(r->header("Retry-After"), std::chrono::system_clock::now());
-      wait = after ? std::chrono::duration_cast<std::chrono::milliseconds>(*after) : backoff(attempt);
+      wait =
+          after ? std::chrono::duration_cast<std::chrono::milliseconds>(*after) : backoff(attempt);
       if (wait > options_.max_retry_after) co_return r;
     } else if (retryable_status(r->status)) {
       wait = backoff(attempt);
@@ -344,12 +391,14 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
     if (attempt >= options_.max_attempts || Clock::now() + wait > c.deadline) co_return r;
     ++stats_.retries;
     log::debug("registry=" + c.registry + " retry " + std::to_string(attempt) + " in " +
-               std::to_string(wait.count()) + "ms: " + (r ? "HTTP " + std::to_string(r->status) : r.error().message));
+               std::to_string(wait.count()) +
+               "ms: " + (r ? "HTTP " + std::to_string(r->status) : r.error().message));
     co_await sleep(wait);
   }
 }
 
-awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string& endpoint, const ImageRef& ref,
+awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string& endpoint,
+                                                              const ImageRef& ref,
                                                               const std::string& reference,
                                                               std::string& content_type) {
   Call c;
@@ -363,24 +412,29 @@ awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string&
   auto r = co_await call(c);
   if (!r) {
     if (r.error().code == Errc::payload_too_large)
-      co_return make_error(Errc::unsupported_media_type, "manifest " + reference + " exceeds " +
-                                                             std::to_string(options_.max_manifest_bytes) + " bytes");
+      co_return make_error(Errc::unsupported_media_type,
+                           "manifest " + reference + " exceeds " +
+                               std::to_string(options_.max_manifest_bytes) + " bytes");
     co_return r.error();
   }
   if (r->status != 200)
-    co_return status_error(*r, endpoint, ref.repository, Errc::manifest_unknown, "manifest " + reference);
+    co_return status_error(*r, endpoint, ref.repository, Errc::manifest_unknown,
+                           "manifest " + reference);
   std::string digest = sha256_digest(r->body);
   if (reference.starts_with("sha256:") && digest != reference)
-    co_return make_error(Errc::digest_mismatch, "manifest " + reference + " from " + endpoint + " has digest " + digest);
+    co_return make_error(Errc::digest_mismatch,
+                         "manifest " + reference + " from " + endpoint + " has digest " + digest);
   std::string claimed = r->header("Docker-Content-Digest");
   if (claimed.starts_with("sha256:") && claimed != digest)
     co_return make_error(Errc::digest_mismatch, "manifest from " + endpoint + " claims digest " +
-                                                    claimed.substr(0, 80) + " but hashes to " + digest);
+                                                    claimed.substr(0, 80) + " but hashes to " +
+                                                    digest);
   content_type = r->header("Content-Type");
   co_return std::move(r->body);
 }
 
-awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref, const Platform& platform) {
+awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
+                                                         const Platform& platform) {
   if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
   std::vector<std::string> endpoints;
   if (auto m = options_.mirrors.find(ref.registry); m != options_.mirrors.end())
@@ -390,12 +444,14 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref, co
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     last = co_await resolve_from(endpoints[i], ref, platform);
     if (last || i + 1 == endpoints.size()) break;
-    log::info("mirror=" + endpoints[i] + " failed for " + ref.canonical() + " (" + last.error().message + "); trying next");
+    log::info("mirror=" + endpoints[i] + " failed for " + ref.canonical() + " (" +
+              last.error().message + "); trying next");
   }
   co_return last;
 }
 
-awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string& endpoint, const ImageRef& ref,
+awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string& endpoint,
+                                                              const ImageRef& ref,
                                                               const Platform& platform) {
   ResolvedImage out;
   out.ref = ref;
@@ -415,7 +471,8 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
       break;
     }
     if (depth >= options_.max_index_depth)
-      co_return make_error(Errc::unsupported_media_type, "index nesting deeper than " + std::to_string(options_.max_index_depth));
+      co_return make_error(Errc::unsupported_media_type,
+                           "index nesting deeper than " + std::to_string(options_.max_index_depth));
     if (out.index_digest.empty()) out.index_digest = digest;
     auto entry = select_platform(*m, platform);
     if (!entry) co_return entry.error();
@@ -423,29 +480,37 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
   }
   const Descriptor& cfg = out.manifest.config;
   if (cfg.size < 0 || static_cast<std::uint64_t>(cfg.size) > options_.max_config_bytes)
-    co_return make_error(Errc::unsupported_media_type, "image config of " + std::to_string(cfg.size) +
-                                                           " bytes exceeds the limit of " + std::to_string(options_.max_config_bytes));
+    co_return make_error(Errc::unsupported_media_type,
+                         "image config of " + std::to_string(cfg.size) +
+                             " bytes exceeds the limit of " +
+                             std::to_string(options_.max_config_bytes));
   std::string config;
-  auto r = co_await stream_blob(endpoint, ref.repository, cfg, [&config](std::string chunk) -> awaitable<bool> {
-    config += chunk;
-    co_return true;
-  });
+  auto r = co_await stream_blob(endpoint, ref.repository, cfg,
+                                [&config](std::string chunk) -> awaitable<bool> {
+                                  config += chunk;
+                                  co_return true;
+                                });
   if (!r) co_return r.error();
   out.config_body = std::move(config);
   auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
   if (!cj.is_object())
-    co_return make_error(Errc::unsupported_media_type, "image config " + cfg.digest + " is not a JSON object");
-  auto str = [&](const char* k) { return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string(); };
+    co_return make_error(Errc::unsupported_media_type,
+                         "image config " + cfg.digest + " is not a JSON object");
+  auto str = [&](const char* k) {
+    return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string();
+  };
   out.platform = Platform{str("os"), str("architecture"), str("variant")};
   co_return out;
 }
 
-awaitable<Result<void>> RegistryClient::fetch_blob(const ResolvedImage& image, const Descriptor& d, BlobSink sink) {
+awaitable<Result<void>> RegistryClient::fetch_blob(const ResolvedImage& image, const Descriptor& d,
+                                                   BlobSink sink) {
   if (auto allowed = check_allowed(image.ref); !allowed) co_return allowed.error();
   co_return co_await stream_blob(image.endpoint, image.ref.repository, d, std::move(sink));
 }
 
-awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint, const std::string& repository,
+awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
+                                                    const std::string& repository,
                                                     const Descriptor& d, BlobSink sink) {
   using namespace asio::experimental::awaitable_operators;
   if (!d.digest.starts_with("sha256:"))
@@ -471,7 +536,8 @@ awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
       auto dash = range.find('-');
       if (space == std::string::npos || dash == std::string::npos ||
           range.substr(space + 1, dash - space - 1) != std::to_string(delivered))
-        return make_error(Errc::registry_error, "blob " + d.digest + " resumed at the wrong offset");
+        return make_error(Errc::registry_error,
+                          "blob " + d.digest + " resumed at the wrong offset");
     } else if (delivered > 0) {
       skip = delivered;  // the server ignored Range: drop what was already delivered
     }
@@ -501,20 +567,25 @@ awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
   auto& r = std::get<0>(raced);
   if (oversize)
     co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " is larger than the " +
-                                                    std::to_string(expected) + " bytes its descriptor declares");
+                                                    std::to_string(expected) +
+                                                    " bytes its descriptor declares");
   if (!r) co_return r.error();
   if (r->status != 200 && r->status != 206)
     co_return status_error(*r, endpoint, repository, Errc::blob_unknown, "blob " + d.digest);
   if (delivered != expected)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " delivered " + std::to_string(delivered) +
-                                                    " of " + std::to_string(expected) + " bytes");
+    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " delivered " +
+                                                    std::to_string(delivered) + " of " +
+                                                    std::to_string(expected) + " bytes");
   std::string got = hash.finish();
-  if (got != d.digest) co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " hashes to " + got);
+  if (got != d.digest)
+    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " hashes to " + got);
   co_return Result<void>{};
 }
 
-awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::string& registry, const std::string& scope,
-                                                                 std::string target, const char* field) {
+awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::string& registry,
+                                                                 const std::string& scope,
+                                                                 std::string target,
+                                                                 const char* field) {
   std::vector<std::string> out;
   for (std::size_t page = 0; page < options_.max_list_pages; ++page) {
     Call c;
@@ -527,7 +598,8 @@ awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::stri
     if (!r) co_return r.error();
     if (r->status != 200) co_return status_error(*r, registry, "", Errc::not_found, field);
     auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (!j.is_object()) co_return make_error(Errc::registry_error, std::string(field) + " list is not JSON");
+    if (!j.is_object())
+      co_return make_error(Errc::registry_error, std::string(field) + " list is not JSON");
     if (auto it = j.find(field); it != j.end() && it->is_array())
       for (auto& v : *it)
         if (v.is_string()) out.push_back(v.get<std::string>());
@@ -539,22 +611,27 @@ awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::stri
       co_return make_error(Errc::registry_error, "invalid Link header from " + registry);
     target = std::string(u->encoded_resource());
   }
-  co_return make_error(Errc::registry_error, std::string(field) + " of " + registry + " has more than " +
-                                                 std::to_string(options_.max_list_pages) + " pages");
+  co_return make_error(Errc::registry_error,
+                       std::string(field) + " of " + registry + " has more than " +
+                           std::to_string(options_.max_list_pages) + " pages");
 }
 
-awaitable<Result<std::vector<std::string>>> RegistryClient::list_repositories(const std::string& registry,
-                                                                              std::size_t page_size) {
+awaitable<Result<std::vector<std::string>>> RegistryClient::list_repositories(
+    const std::string& registry, std::size_t page_size) {
   std::string reg = normalize_registry(registry);
   if (!registry_allowed(options_.allowed, reg))
-    co_return make_error(Errc::registry_not_allowed, "registry " + reg + " is not in the allowed list of this server");
-  co_return co_await list(reg, "registry:catalog:*", "/v2/_catalog?n=" + std::to_string(page_size), "repositories");
+    co_return make_error(Errc::registry_not_allowed,
+                         "registry " + reg + " is not in the allowed list of this server");
+  co_return co_await list(reg, "registry:catalog:*", "/v2/_catalog?n=" + std::to_string(page_size),
+                          "repositories");
 }
 
-awaitable<Result<std::vector<std::string>>> RegistryClient::list_tags(const ImageRef& repo, std::size_t page_size) {
+awaitable<Result<std::vector<std::string>>> RegistryClient::list_tags(const ImageRef& repo,
+                                                                      std::size_t page_size) {
   if (auto allowed = check_allowed(repo); !allowed) co_return allowed.error();
   co_return co_await list(repo.registry, "repository:" + repo.repository + ":pull",
-                          "/v2/" + repo.repository + "/tags/list?n=" + std::to_string(page_size), "tags");
+                          "/v2/" + repo.repository + "/tags/list?n=" + std::to_string(page_size),
+                          "tags");
 }
 
 }  // namespace bw

@@ -395,11 +395,12 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
   auto* progress = &live.layers[index];
 
   auto produce = [&]() -> awaitable<std::optional<Error>> {
-    auto r = co_await registry_.fetch_blob(*live.image, d, [&](std::string chunk) -> awaitable<bool> {
-      if (live.cancel_requested || stopping_) co_return false;
-      progress->bytes_done += chunk.size();
-      co_return co_await pipe->push(std::move(chunk));
-    });
+    auto r =
+        co_await registry_.fetch_blob(*live.image, d, [&](std::string chunk) -> awaitable<bool> {
+          if (live.cancel_requested || stopping_) co_return false;
+          progress->bytes_done += chunk.size();
+          co_return co_await pipe->push(std::move(chunk));
+        });
     if (r) {
       pipe->finish();
       co_return std::nullopt;

@@ -6,12 +6,13 @@
 #include "daemon.h"
 #include "registry.h"
 #include "tar_builder.h"
+#include "test_proxy.h"
 #include "token_service.h"
 
+#include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <doctest/doctest.h>
 
 #include <sys/stat.h>
 
@@ -31,9 +32,13 @@ struct Pki {
     std::string d = dir.path(), out;
     write_file(d + "/ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     for (auto& cmd : std::vector<std::vector<std::string>>{
-             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key", "-out", ca, "-days", "2", "-subj", "/CN=bulwark-test-ca"},
-             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
-             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca, "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", d + "/ext"}}) {
+             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key",
+              "-out", ca, "-days", "2", "-subj", "/CN=bulwark-test-ca"},
+             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+              d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca, "-CAkey",
+              d + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+              d + "/ext"}}) {
       if (run_command(cmd, out) != 0) throw std::runtime_error("openssl failed: " + out);
     }
     write_file(certs_dir + "/ca.crt", read_file(ca));
@@ -42,13 +47,15 @@ struct Pki {
 
 std::string htpasswd_file(const TempDir& dir, const std::string& user, const std::string& pass) {
   std::string out;
-  if (run_command({"htpasswd", "-Bbn", user, pass}, out) != 0) throw std::runtime_error("htpasswd failed: " + out);
+  if (run_command({"htpasswd", "-Bbn", user, pass}, out) != 0)
+    throw std::runtime_error("htpasswd failed: " + out);
   std::string path = dir.path() + "/htpasswd";
   write_file(path, out.substr(0, out.find('\n') + 1));
   return path;
 }
 
-TestImage image_with(const std::string& file, const std::string& arch = "amd64", bool docker = false) {
+TestImage image_with(const std::string& file, const std::string& arch = "amd64",
+                     bool docker = false) {
   TestImage im{{make_layer(TarBuilder().file(file, "x").build(), LayerCompression::gzip, docker)}};
   im.architecture = arch;
   im.docker_media_types = docker;
@@ -63,20 +70,24 @@ struct Pushed {
 };
 Pushed push_pair(const std::string& host, const std::string& repo, std::vector<std::string> creds) {
   BuiltImage single = build_image(image_with("single"));
-  skopeo_push({single}, single.manifest, single.media_type, "docker://" + host + "/" + repo + ":single", creds);
+  skopeo_push({single}, single.manifest, single.media_type,
+              "docker://" + host + "/" + repo + ":single", creds);
   TestImage a = image_with("amd", "amd64"), r = image_with("arm", "arm64");
   BuiltImage ba = build_image(a), br = build_image(r);
   std::string index = index_document({{ba, a}, {br, r}}, false);
-  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json", "docker://" + host + "/" + repo + ":oci", creds);
+  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json",
+              "docker://" + host + "/" + repo + ":oci", creds);
   creds.insert(creds.end(), {"--format", "v2s2"});
-  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json", "docker://" + host + "/" + repo + ":docker", creds);
-  return {single.descriptor().manifest_digest, ba.descriptor().manifest_digest, br.descriptor().manifest_digest};
+  skopeo_push({ba, br}, index, "application/vnd.oci.image.index.v1+json",
+              "docker://" + host + "/" + repo + ":docker", creds);
+  return {single.descriptor().manifest_digest, ba.descriptor().manifest_digest,
+          br.descriptor().manifest_digest};
 }
 
 // Scans ref for platform and checks that an index was followed to that platform's manifest
 // in the expected media type family.
-void check_multi(Daemon& d, const std::string& ref, const std::string& platform, const std::string& want_platform,
-                 const std::string& media_type) {
+void check_multi(Daemon& d, const std::string& ref, const std::string& platform,
+                 const std::string& want_platform, const std::string& media_type) {
   json s = d.scan(ref, platform);
   REQUIRE(s["status"] == "done");
   CHECK(s.contains("index_digest"));
@@ -88,18 +99,23 @@ void check_multi(Daemon& d, const std::string& ref, const std::string& platform,
 const std::string kOci = "application/vnd.oci.image.manifest.v1+json";
 const std::string kDocker = "application/vnd.docker.distribution.manifest.v2+json";
 
-json host_config(const std::string& host, json settings) { return json{{"registries", {{"hosts", {{host, settings}}}}}}; }
+json host_config(const std::string& host, json settings) {
+  return json{{"registries", {{"hosts", {{host, settings}}}}}};
+}
 
 }  // namespace
 
 TEST_CASE("TLS with a private CA and htpasswd basic auth") {
   Pki pki;
   TempDir dir;
-  LocalRegistry reg(RegistrySetup{pki.cert, pki.key, htpasswd_file(dir, "alice", "wonderland"), "", "", "", ""});
-  auto pushed = push_pair(reg.host(), "team/app", {"--dest-cert-dir", pki.certs_dir, "--dest-creds", "alice:wonderland"});
+  LocalRegistry reg(
+      RegistrySetup{pki.cert, pki.key, htpasswd_file(dir, "alice", "wonderland"), "", "", "", ""});
+  auto pushed = push_pair(reg.host(), "team/app",
+                          {"--dest-cert-dir", pki.certs_dir, "--dest-creds", "alice:wonderland"});
 
   {
-    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}, {"username", "alice"}, {"password", "wonderland"}}));
+    Daemon d(host_config(reg.host(),
+                         {{"ca_file", pki.ca}, {"username", "alice"}, {"password", "wonderland"}}));
     json s = d.scan(reg.host() + "/team/app:single");
     REQUIRE(s["status"] == "done");
     CHECK(s["manifest_digest"] == pushed.single);
@@ -133,15 +149,18 @@ TEST_CASE("TLS with a private CA and htpasswd basic auth") {
   {
     // docker login's file, found through DOCKER_CONFIG.
     TempDir docker;
-    write_file(docker.path() + "/config.json", json{{"auths", {{reg.host(), {{"auth", "YWxpY2U6d29uZGVybGFuZA=="}}}}}}.dump());
-    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}}), "", {"DOCKER_CONFIG=" + docker.path()});
+    write_file(docker.path() + "/config.json",
+               json{{"auths", {{reg.host(), {{"auth", "YWxpY2U6d29uZGVybGFuZA=="}}}}}}.dump());
+    Daemon d(host_config(reg.host(), {{"ca_file", pki.ca}}), "",
+             {"DOCKER_CONFIG=" + docker.path()});
     CHECK(d.scan(reg.host() + "/team/app:single")["status"] == "done");
   }
 }
 
 TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private needs credentials") {
   TokenService tokens({{"alice", "wonderland"}});
-  LocalRegistry reg(RegistrySetup{"", "", "", tokens.realm(), tokens.service(), tokens.issuer(), tokens.cert_path()});
+  LocalRegistry reg(RegistrySetup{"", "", "", tokens.realm(), tokens.service(), tokens.issuer(),
+                                  tokens.cert_path()});
   std::vector<std::string> creds = {"--dest-tls-verify=false", "--dest-creds", "alice:wonderland"};
   auto pub = push_pair(reg.host(), "public/app", creds);
   auto priv = push_pair(reg.host(), "private/app", creds);
@@ -156,7 +175,8 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     json denied = d.scan(reg.host() + "/private/app:single");
     CHECK(denied["status"] == "failed");
     CHECK(denied["error"]["code"] == "forbidden");
-    CHECK(denied["error"]["message"].get<std::string>().find("not authorized for " + reg.host() + "/private/app") != std::string::npos);
+    CHECK(denied["error"]["message"].get<std::string>().find("not authorized for " + reg.host() +
+                                                             "/private/app") != std::string::npos);
   }
   {
     std::size_t before = tokens.requests().size();
@@ -170,7 +190,8 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     auto asked = tokens.requests();
     asked.erase(asked.begin(), asked.begin() + static_cast<std::ptrdiff_t>(before));
     auto with_scope = std::count_if(asked.begin(), asked.end(), [](auto& r) {
-      return r.target.find("repository%3Aprivate%2Fapp%3Apull") != std::string::npos && !r.header("authorization").empty();
+      return r.target.find("repository%3Aprivate%2Fapp%3Apull") != std::string::npos &&
+             !r.header("authorization").empty();
     });
     CHECK(with_scope == 1);
   }
@@ -178,11 +199,15 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     // A docker credential helper, found on PATH.
     TempDir docker;
     std::string helper = docker.path() + "/bin/docker-credential-bwtest";
-    write_file(helper, "#!/bin/sh\nread server\necho '{\"Username\":\"alice\",\"Secret\":\"wonderland\"}'\n");
+    write_file(
+        helper,
+        "#!/bin/sh\nread server\necho '{\"Username\":\"alice\",\"Secret\":\"wonderland\"}'\n");
     chmod(helper.c_str(), 0755);
-    write_file(docker.path() + "/config.json", json{{"credHelpers", {{reg.host(), "bwtest"}}}}.dump());
+    write_file(docker.path() + "/config.json",
+               json{{"credHelpers", {{reg.host(), "bwtest"}}}}.dump());
     Daemon d(json::object(), "",
-             {"DOCKER_CONFIG=" + docker.path(), "PATH=" + docker.path() + "/bin:" + std::string(std::getenv("PATH"))});
+             {"DOCKER_CONFIG=" + docker.path(),
+              "PATH=" + docker.path() + "/bin:" + std::string(std::getenv("PATH"))});
     json s = d.scan(reg.host() + "/private/app:single");
     INFO(s.dump());
     CHECK(s["status"] == "done");
@@ -197,8 +222,12 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
 
 TEST_CASE("catalog and tag listing follow Link pagination") {
   LocalRegistry reg;
-  for (auto repo : {"a/one", "b/two", "c/three"}) push_image(reg.host(), repo, "t1", TestImage{{make_layer(TarBuilder().file(repo, "x").build())}});
-  for (auto tag : {"t2", "t3", "t4"}) push_image(reg.host(), "a/one", tag, TestImage{{make_layer(TarBuilder().file(tag, "x").build())}});
+  for (auto repo : {"a/one", "b/two", "c/three"})
+    push_image(reg.host(), repo, "t1",
+               TestImage{{make_layer(TarBuilder().file(repo, "x").build())}});
+  for (auto tag : {"t2", "t3", "t4"})
+    push_image(reg.host(), "a/one", tag,
+               TestImage{{make_layer(TarBuilder().file(tag, "x").build())}});
   boost::asio::io_context ioc;
   bw::RegistryOptions opt;
   opt.env = [](const char*) -> const char* { return nullptr; };
@@ -218,5 +247,46 @@ TEST_CASE("catalog and tag listing follow Link pagination") {
   std::sort(tags->begin(), tags->end());
   CHECK(*tags == std::vector<std::string>{"t1", "t2", "t3", "t4"});
   CHECK(rc.stats().manifest_fetches == 0);
-  CHECK(reg.log().find("/v2/_catalog?last=") != std::string::npos);  // more than one page was asked for
+  CHECK(reg.log().find("/v2/_catalog?last=") !=
+        std::string::npos);  // more than one page was asked for
+}
+
+TEST_CASE("HTTPS_PROXY tunnels with CONNECT, http_proxy forwards, NO_PROXY bypasses") {
+  Pki pki;
+  TempDir dir;
+  LocalRegistry tls(
+      RegistrySetup{pki.cert, pki.key, htpasswd_file(dir, "alice", "wonderland"), "", "", "", ""});
+  push_pair(tls.host(), "team/app",
+            {"--dest-cert-dir", pki.certs_dir, "--dest-creds", "alice:wonderland"});
+  LocalRegistry plain;
+  push_image(plain.host(), "team/plain", "1",
+             TestImage{{make_layer(TarBuilder().file("p", "x").build())}});
+  TestProxy proxy("pu:pp");
+  std::string with_creds = "http://pu:pp@" + proxy.url().substr(7);
+  json cfg = host_config(tls.host(),
+                         {{"ca_file", pki.ca}, {"username", "alice"}, {"password", "wonderland"}});
+  {
+    Daemon d(cfg, "",
+             {"HTTPS_PROXY=" + with_creds, "http_proxy=" + with_creds, "NO_PROXY=", "no_proxy="});
+    CHECK(d.scan(tls.host() + "/team/app:single")["status"] == "done");
+    CHECK(d.scan(plain.host() + "/team/plain:1")["status"] == "done");
+    auto seen = proxy.seen();
+    CHECK(std::count(seen.begin(), seen.end(), "CONNECT " + tls.host()) >= 1);
+    CHECK(std::find(seen.begin(), seen.end(), "GET http://" + plain.host() + "/v2/") != seen.end());
+  }
+  std::size_t before = proxy.seen().size();
+  {
+    Daemon d(cfg, "",
+             {"HTTPS_PROXY=" + with_creds, "http_proxy=" + with_creds, "NO_PROXY=127.0.0.1",
+              "no_proxy="});
+    CHECK(d.scan(tls.host() + "/team/app:single")["status"] == "done");
+    CHECK(proxy.seen().size() == before);
+  }
+  {
+    Daemon d(cfg, "",
+             {"HTTPS_PROXY=" + proxy.url(), "NO_PROXY=", "no_proxy="});  // no proxy credentials
+    json s = d.scan(tls.host() + "/team/app:single");
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["message"].get<std::string>().find("407") != std::string::npos);
+  }
 }

@@ -5,10 +5,10 @@
 #include "fault_server.h"
 #include "tar_builder.h"
 
+#include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <doctest/doctest.h>
 
 using namespace bw;
 using namespace bw::test;
@@ -46,7 +46,12 @@ struct Client {
     ResolvedImage image;
     image.ref = ImageRef{host, "team/app", "1", ""};
     image.endpoint = host;
-    Descriptor d{"application/vnd.oci.image.layer.v1.tar+gzip", sha256(data), static_cast<std::int64_t>(data.size()), {}, {}, {}};
+    Descriptor d{"application/vnd.oci.image.layer.v1.tar+gzip",
+                 sha256(data),
+                 static_cast<std::int64_t>(data.size()),
+                 {},
+                 {},
+                 {}};
     return run(rc.fetch_blob(image, d, [&out](std::string chunk) -> asio::awaitable<bool> {
       out += chunk;
       co_return true;
@@ -60,7 +65,9 @@ const std::string kData = [] {
   return s;
 }();
 
-bool is_blob(const SeenRequest& r) { return r.target.find("/blobs/") != std::string::npos; }
+bool is_blob(const SeenRequest& r) {
+  return r.target.find("/blobs/") != std::string::npos;
+}
 
 std::size_t blob_requests(const FaultServer& s) {
   auto rs = s.requests();
@@ -110,7 +117,10 @@ TEST_CASE("a dropped transfer resumes with Range where the server supports it") 
       return cut;
     }
     std::size_t from = std::stoul(range.substr(6));
-    return Reply{206, {{"Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(kData.size() - 1) + "/" + std::to_string(kData.size())}},
+    return Reply{206,
+                 {{"Content-Range", "bytes " + std::to_string(from) + "-" +
+                                        std::to_string(kData.size() - 1) + "/" +
+                                        std::to_string(kData.size())}},
                  kData.substr(from)};
   });
   Client c;
@@ -162,7 +172,10 @@ TEST_CASE("429 honours Retry-After; one beyond the limit fails at once as rate_l
   int calls = 0;
   FaultServer s([&calls](const SeenRequest& r) {
     if (!is_blob(r)) return Reply{200, {}, "{}"};
-    if (calls++ == 0) return Reply{429, {{"Retry-After", "1"}}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
+    if (calls++ == 0)
+      return Reply{429,
+                   {{"Retry-After", "1"}},
+                   R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
     return Reply{200, {}, kData};
   });
   Client c;
@@ -172,7 +185,9 @@ TEST_CASE("429 honours Retry-After; one beyond the limit fails at once as rate_l
 
   FaultServer never([](const SeenRequest& r) {
     if (!is_blob(r)) return Reply{200, {}, "{}"};
-    return Reply{429, {{"Retry-After", "3600"}}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
+    return Reply{429,
+                 {{"Retry-After", "3600"}},
+                 R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
   });
   std::string out2;
   auto r = c.blob(never.host(), kData, out2);
@@ -193,7 +208,9 @@ TEST_CASE("503 then success is retried with backoff; a lasting 500 fails as regi
   std::string out;
   REQUIRE(c.blob(s.host(), kData, out));
   CHECK(c.rc.stats().retries == 2);
-  FaultServer broken([](const SeenRequest& r) { return is_blob(r) ? Reply{500, {}, "oops"} : Reply{200, {}, "{}"}; });
+  FaultServer broken([](const SeenRequest& r) {
+    return is_blob(r) ? Reply{500, {}, "oops"} : Reply{200, {}, "{}"};
+  });
   auto r = c.blob(broken.host(), kData, out);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::registry_error);
@@ -231,9 +248,11 @@ TEST_CASE("a slow drip past the read timeout fails as timeout; so does one past 
   CHECK(r2.error().message.find("took longer") != std::string::npos);
 }
 
-TEST_CASE("manifest faults: oversized, digest header lies, schema 1, redirect loops, auth refusals") {
-  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
-                         std::string(64, 'a') + R"(","size":2},"layers":[]})";
+TEST_CASE(
+    "manifest faults: oversized, digest header lies, schema 1, redirect loops, auth refusals") {
+  std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
+      std::string(64, 'a') + R"(","size":2},"layers":[]})";
   FaultServer s([&](const SeenRequest& r) {
     const std::string& t = r.target;
     if (t == "/v2/") return Reply{200, {}, "{}"};
@@ -244,16 +263,29 @@ TEST_CASE("manifest faults: oversized, digest header lies, schema 1, redirect lo
       return big;
     }
     if (t.ends_with("/manifests/lying"))
-      return Reply{200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}, {"Docker-Content-Digest", "sha256:" + std::string(64, 'b')}}, manifest};
+      return Reply{200,
+                   {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"},
+                    {"Docker-Content-Digest", "sha256:" + std::string(64, 'b')}},
+                   manifest};
     if (t.ends_with("/manifests/legacy"))
-      return Reply{200, {{"Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws"}}, R"({"schemaVersion":1,"name":"x","tag":"legacy","fsLayers":[]})"};
+      return Reply{200,
+                   {{"Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws"}},
+                   R"({"schemaVersion":1,"name":"x","tag":"legacy","fsLayers":[]})"};
     if (t.ends_with("/manifests/loop")) return Reply{302, {{"Location", t}}, ""};
-    if (t.ends_with("/manifests/denied")) return Reply{403, {}, R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"};
-    if (t.ends_with("/manifests/needauth")) return Reply{401, {{"WWW-Authenticate", R"(Basic realm="x")"}}, "{}"};
-    return Reply{404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
+    if (t.ends_with("/manifests/denied"))
+      return Reply{
+          403,
+          {},
+          R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"};
+    if (t.ends_with("/manifests/needauth"))
+      return Reply{401, {{"WWW-Authenticate", R"(Basic realm="x")"}}, "{}"};
+    return Reply{
+        404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
   });
   Client c;
-  auto resolve = [&](const std::string& tag) { return c.run(c.rc.resolve(ImageRef{s.host(), "team/app", tag, ""}, default_platform())); };
+  auto resolve = [&](const std::string& tag) {
+    return c.run(c.rc.resolve(ImageRef{s.host(), "team/app", tag, ""}, default_platform()));
+  };
   auto huge = resolve("huge");
   REQUIRE_FALSE(huge);
   CHECK(huge.error().code == Errc::unsupported_media_type);
@@ -267,7 +299,8 @@ TEST_CASE("manifest faults: oversized, digest header lies, schema 1, redirect lo
   CHECK(loop.error().message.find("redirects") != std::string::npos);
   auto denied = resolve("denied");
   CHECK(denied.error().code == Errc::forbidden);
-  CHECK(denied.error().message.find("not authorized for " + s.host() + "/team/app") != std::string::npos);
+  CHECK(denied.error().message.find("not authorized for " + s.host() + "/team/app") !=
+        std::string::npos);
   auto auth = resolve("needauth");
   CHECK(auth.error().code == Errc::registry_auth_failed);
   CHECK(auth.error().message.find("none are configured") != std::string::npos);
@@ -276,26 +309,34 @@ TEST_CASE("manifest faults: oversized, digest header lies, schema 1, redirect lo
   CHECK(missing.error().message.find("MANIFEST_UNKNOWN") != std::string::npos);
 }
 
-TEST_CASE("names resolve through the injected resolver; registries outside the allowlist are never contacted") {
+TEST_CASE(
+    "names resolve through the injected resolver; registries outside the allowlist are never "
+    "contacted") {
   FaultServer s([](const SeenRequest& r) {
     if (r.target == "/v2/") return Reply{200, {}, "{}"};
-    return Reply{404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
+    return Reply{
+        404, {}, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"};
   });
   auto opt = fast_options();
-  opt.hosts["registry.test:" + std::to_string(s.port())].insecure = true;  // plain HTTP off loopback
+  opt.hosts["registry.test:" + std::to_string(s.port())].insecure =
+      true;  // plain HTTP off loopback
   std::vector<std::string> asked;
   unsigned short port = s.port();
-  opt.resolver = [&asked, port](std::string host, std::string) -> asio::awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> {
+  opt.resolver = [&asked, port](
+                     std::string host,
+                     std::string) -> asio::awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> {
     asked.push_back(host);
     co_return std::vector<asio::ip::tcp::endpoint>{{asio::ip::make_address("127.0.0.1"), port}};
   };
   Client c(opt);
-  auto via_name = c.run(c.rc.resolve(ImageRef{"registry.test:" + std::to_string(port), "a", "1", ""}, default_platform()));
+  auto via_name = c.run(c.rc.resolve(
+      ImageRef{"registry.test:" + std::to_string(port), "a", "1", ""}, default_platform()));
   REQUIRE_FALSE(via_name);
   CHECK(via_name.error().code == Errc::manifest_unknown);  // it reached the loopback server
   CHECK(std::find(asked.begin(), asked.end(), "registry.test") != asked.end());
   asked.clear();
-  auto other = c.run(c.rc.resolve(ImageRef{"internal.corp:5000", "a", "1", ""}, default_platform()));
+  auto other =
+      c.run(c.rc.resolve(ImageRef{"internal.corp:5000", "a", "1", ""}, default_platform()));
   REQUIRE_FALSE(other);
   CHECK(other.error().code == Errc::registry_not_allowed);
   CHECK(asked.empty());

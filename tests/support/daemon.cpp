@@ -12,7 +12,8 @@
 
 namespace bw::test {
 
-Daemon::Daemon(const nlohmann::json& config, std::string data_dir, const std::vector<std::string>& env)
+Daemon::Daemon(const nlohmann::json& config, std::string data_dir,
+               const std::vector<std::string>& env)
     : data_dir_(data_dir.empty() ? dir_.path() + "/data" : std::move(data_dir)) {
   std::string cfg = dir_.path() + "/config.json";
   write_file(cfg, config.dump(2));

@@ -45,7 +45,8 @@ struct FaultServer::Impl {
       Reply r = handler(s);
       std::string head = "HTTP/1.1 " + std::to_string(r.status) + " X\r\n";
       for (auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
-      long long len = r.content_length >= 0 ? r.content_length : static_cast<long long>(r.body.size());
+      long long len =
+          r.content_length >= 0 ? r.content_length : static_cast<long long>(r.body.size());
       head += "Content-Length: " + std::to_string(len) + "\r\nConnection: close\r\n\r\n";
       co_await asio::async_write(socket, asio::buffer(head), asio::use_awaitable);
       std::size_t n = std::min(r.send_bytes, r.body.size());
@@ -55,7 +56,8 @@ struct FaultServer::Impl {
       } else {
         asio::steady_timer t(ioc);
         for (std::size_t i = 0; i < n; ++i) {
-          co_await asio::async_write(socket, asio::buffer(r.body.data() + i, 1), asio::use_awaitable);
+          co_await asio::async_write(socket, asio::buffer(r.body.data() + i, 1),
+                                     asio::use_awaitable);
           t.expires_after(r.drip);
           co_await t.async_wait(asio::use_awaitable);
         }
@@ -75,7 +77,8 @@ struct FaultServer::Impl {
   }
 };
 
-FaultServer::FaultServer(Handler handler, const std::string& address) : impl_(std::make_unique<Impl>()) {
+FaultServer::FaultServer(Handler handler, const std::string& address)
+    : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   tcp::endpoint ep(asio::ip::make_address(address), 0);
   impl_->acceptor.open(ep.protocol());
@@ -91,7 +94,9 @@ FaultServer::~FaultServer() {
   impl_->thread.join();
 }
 
-unsigned short FaultServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short FaultServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 std::string FaultServer::host() const {
   return impl_->acceptor.local_endpoint().address().to_string() + ":" + std::to_string(port());

@@ -29,9 +29,9 @@ struct Reply {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::size_t send_bytes = std::string::npos;       // close after this many body bytes
-  std::chrono::milliseconds drip{0};                // pause between body bytes
-  long long content_length = -1;                    // -1: body.size()
+  std::size_t send_bytes = std::string::npos;  // close after this many body bytes
+  std::chrono::milliseconds drip{0};           // pause between body bytes
+  long long content_length = -1;               // -1: body.size()
 };
 
 class FaultServer {

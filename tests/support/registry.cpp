@@ -56,18 +56,22 @@ std::string put_manifest(const cli::ApiClient& api, const std::string& repo, con
 LocalRegistry::LocalRegistry(RegistrySetup setup) : port_(free_port()), setup_(std::move(setup)) {
   storage_ = dir_.path() + "/storage";
   log_path_ = dir_.path() + "/registry.log";
-  std::string yml = "version: 0.1\n"
-                    "log:\n  level: info\n  accesslog:\n    disabled: false\n"
-                    "storage:\n  filesystem:\n    rootdirectory: " + storage_ +
-                    "\n  delete:\n    enabled: true\n"
-                    "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: bulwark-test\n";
+  std::string yml =
+      "version: 0.1\n"
+      "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+      "storage:\n  filesystem:\n    rootdirectory: " +
+      storage_ +
+      "\n  delete:\n    enabled: true\n"
+      "http:\n  addr: 127.0.0.1:" +
+      std::to_string(port_) + "\n  secret: bulwark-test\n";
   if (!setup_.tls_cert.empty())
     yml += "  tls:\n    certificate: " + setup_.tls_cert + "\n    key: " + setup_.tls_key + "\n";
   if (!setup_.htpasswd.empty())
     yml += "auth:\n  htpasswd:\n    realm: bulwark-test\n    path: " + setup_.htpasswd + "\n";
   else if (!setup_.token_realm.empty())
-    yml += "auth:\n  token:\n    realm: " + setup_.token_realm + "\n    service: " + setup_.token_service +
-           "\n    issuer: " + setup_.token_issuer + "\n    rootcertbundle: " + setup_.token_cert + "\n";
+    yml += "auth:\n  token:\n    realm: " + setup_.token_realm +
+           "\n    service: " + setup_.token_service + "\n    issuer: " + setup_.token_issuer +
+           "\n    rootcertbundle: " + setup_.token_cert + "\n";
   write_file(dir_.path() + "/config.yml", yml);
   start();
 }
@@ -87,7 +91,9 @@ void LocalRegistry::start() {
       if (r && (r->status == 200 || r->status == 401)) return;
     } else {
       std::string out;
-      if (run_command({"curl", "-s", "-o", "/dev/null", "--cacert", setup_.tls_cert, "https://" + host() + "/v2/"}, out) == 0)
+      if (run_command({"curl", "-s", "-o", "/dev/null", "--cacert", setup_.tls_cert,
+                       "https://" + host() + "/v2/"},
+                      out) == 0)
         return;
     }
     if (!proc_->running()) break;
@@ -154,7 +160,8 @@ BuiltImage build_image(const TestImage& image) {
   nlohmann::json layers = nlohmann::json::array();
   for (auto& l : image.layers) {
     out.blobs.push_back(l.blob);
-    layers.push_back({{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
+    layers.push_back(
+        {{"mediaType", l.media_type}, {"digest", sha256(l.blob)}, {"size", l.blob.size()}});
   }
   out.media_type = image.docker_media_types ? "application/vnd.docker.distribution.manifest.v2+json"
                                             : "application/vnd.oci.image.manifest.v1+json";
@@ -176,24 +183,31 @@ PushedImage BuiltImage::descriptor() const {
                      static_cast<std::int64_t>(manifest.size())};
 }
 
-std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries, bool docker_list) {
+std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries,
+                           bool docker_list) {
   nlohmann::json manifests = nlohmann::json::array();
   for (auto& [built, image] : entries) {
     nlohmann::json platform = {{"os", image.os}, {"architecture", image.architecture}};
     if (!image.variant.empty()) platform["variant"] = image.variant;
-    manifests.push_back({{"mediaType", built.media_type}, {"digest", sha256(built.manifest)},
-                         {"size", built.manifest.size()}, {"platform", platform}});
+    manifests.push_back({{"mediaType", built.media_type},
+                         {"digest", sha256(built.manifest)},
+                         {"size", built.manifest.size()},
+                         {"platform", platform}});
   }
   std::string media_type = docker_list ? "application/vnd.docker.distribution.manifest.list.v2+json"
                                        : "application/vnd.oci.image.index.v1+json";
-  return nlohmann::json{{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}}.dump();
+  return nlohmann::json{{"schemaVersion", 2}, {"mediaType", media_type}, {"manifests", manifests}}
+      .dump();
 }
 
-void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, const std::string& media_type,
-                 const std::string& dest, const std::vector<std::string>& extra) {
+void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top,
+                 const std::string& media_type, const std::string& dest,
+                 const std::vector<std::string>& extra) {
   TempDir dir;
   std::string layout = dir.path() + "/layout";
-  auto put = [&](const std::string& data) { write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data); };
+  auto put = [&](const std::string& data) {
+    write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data);
+  };
   for (auto& im : images) {
     for (auto& b : im.blobs) put(b);
     put(im.manifest);
@@ -201,17 +215,22 @@ void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, 
   put(top);
   write_file(layout + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
   nlohmann::json index = {{"schemaVersion", 2},
-                          {"manifests", {{{"mediaType", media_type}, {"digest", sha256(top)}, {"size", top.size()},
-                                          {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
+                          {"manifests",
+                           {{{"mediaType", media_type},
+                             {"digest", sha256(top)},
+                             {"size", top.size()},
+                             {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
   write_file(layout + "/index.json", index.dump());
   std::vector<std::string> argv = {"skopeo", "copy", "--all", "--insecure-policy"};
   // A format conversion rewrites manifests, so digests cannot be kept then.
-  if (std::find(extra.begin(), extra.end(), "--format") == extra.end()) argv.push_back("--preserve-digests");
+  if (std::find(extra.begin(), extra.end(), "--format") == extra.end())
+    argv.push_back("--preserve-digests");
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back("oci:" + layout + ":t");
   argv.push_back(dest);
   std::string out;
-  if (run_command(argv, out) != 0) throw std::runtime_error("skopeo copy to " + dest + " failed:\n" + out);
+  if (run_command(argv, out) != 0)
+    throw std::runtime_error("skopeo copy to " + dest + " failed:\n" + out);
 }
 
 PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,

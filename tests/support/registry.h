@@ -88,11 +88,13 @@ BuiltImage build_image(const TestImage& image);
 // `tag`, with every blob and manifest it needs, and copies it with skopeo (`--all`) to
 // `dest` ("docker://host/repo:tag"). `extra` are further skopeo arguments (credentials, certs;
 // "--format v2s2" converts to Docker media types, manifest lists included, and new digests).
-void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top, const std::string& media_type,
-                 const std::string& dest, const std::vector<std::string>& extra = {});
+void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top,
+                 const std::string& media_type, const std::string& dest,
+                 const std::vector<std::string>& extra = {});
 
 // An index or manifest list document over built images.
-std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries, bool docker_list);
+std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries,
+                           bool docker_list);
 
 // Pushes blobs and manifest; `tag` empty pushes by digest only.
 PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,

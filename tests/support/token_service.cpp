@@ -1,12 +1,12 @@
 #include "token_service.h"
 
-#include <boost/beast/core/detail/base64.hpp>
-#include <boost/url/parse.hpp>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/url/parse.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -74,7 +74,8 @@ std::string sign_rs256(const std::string& key_path, const std::string& input) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
   std::size_t len = 0;
-  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
   std::string sig(len, '\0');
   EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                  reinterpret_cast<const unsigned char*>(input.data()), input.size());
@@ -90,8 +91,8 @@ TokenService::TokenService(std::map<std::string, std::string> users) : users_(st
   key_ = dir_.path() + "/token.key";
   cert_ = dir_.path() + "/token.crt";
   std::string out;
-  if (run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key_, "-out", cert_,
-                   "-days", "2", "-subj", "/CN=bulwark-test-token"},
+  if (run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key_,
+                   "-out", cert_, "-days", "2", "-subj", "/CN=bulwark-test-token"},
                   out) != 0)
     throw std::runtime_error("openssl req failed: " + out);
   EVP_PKEY* key = load_key(key_);
@@ -102,7 +103,9 @@ TokenService::TokenService(std::map<std::string, std::string> users) : users_(st
 
 TokenService::~TokenService() = default;
 
-std::string TokenService::realm() const { return "http://" + server_->host() + "/token"; }
+std::string TokenService::realm() const {
+  return "http://" + server_->host() + "/token";
+}
 
 Reply TokenService::handle(const SeenRequest& req) {
   std::string user;
@@ -133,10 +136,18 @@ Reply TokenService::handle(const SeenRequest& req) {
     if (!user.empty() && type == "registry") granted.push_back("*");
     access.push_back({{"type", type}, {"name", name}, {"actions", granted}});
   }
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
   nlohmann::json header = {{"typ", "JWT"}, {"alg", "RS256"}, {"kid", kid_}};
-  nlohmann::json claims = {{"iss", issuer_}, {"sub", user}, {"aud", service_}, {"exp", now + 300},
-                           {"nbf", now - 10}, {"iat", now}, {"jti", std::to_string(now) + user}, {"access", access}};
+  nlohmann::json claims = {{"iss", issuer_},
+                           {"sub", user},
+                           {"aud", service_},
+                           {"exp", now + 300},
+                           {"nbf", now - 10},
+                           {"iat", now},
+                           {"jti", std::to_string(now) + user},
+                           {"access", access}};
   std::string input = base64url(header.dump()) + "." + base64url(claims.dump());
   std::string jwt = input + "." + base64url(sign_rs256(key_, input));
   nlohmann::json body = {{"token", jwt}, {"access_token", jwt}, {"expires_in", 300}};

@@ -15,7 +15,8 @@ namespace bw::detail {
 
 class AsyncSemaphore {
  public:
-  AsyncSemaphore(boost::asio::any_io_executor ex, std::size_t limit) : ex_(std::move(ex)), free_(limit) {}
+  AsyncSemaphore(boost::asio::any_io_executor ex, std::size_t limit)
+      : ex_(std::move(ex)), free_(limit) {}
 
   // Holds one unit until destroyed.
   class Permit {
@@ -33,7 +34,8 @@ class AsyncSemaphore {
 
   boost::asio::awaitable<Permit> acquire() {
     while (free_ == 0) {
-      auto t = std::make_shared<boost::asio::steady_timer>(ex_, boost::asio::steady_timer::time_point::max());
+      auto t = std::make_shared<boost::asio::steady_timer>(
+          ex_, boost::asio::steady_timer::time_point::max());
       waiters_.push_back(t);
       boost::system::error_code ec;
       co_await t->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));

@@ -105,6 +105,9 @@ struct Connection {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   bool reused = false;
+  // Plain HTTP through a proxy: requests use the absolute form and carry the proxy's credentials.
+  bool absolute_form = false;
+  std::string proxy_authorization;
 
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
@@ -153,28 +156,59 @@ struct HttpClient::Impl {
     return slot.get();
   }
 
-  awaitable<Result<Endpoints>> resolve(const Url& u) {
-    if (opt.resolver) co_return co_await opt.resolver(u.host, u.port);
+  awaitable<Result<Endpoints>> resolve(const Url& u, const std::string& host,
+                                       const std::string& port) {
+    if (opt.resolver) co_return co_await opt.resolver(host, port);
     tcp::resolver resolver(ex);
-    auto [ec, results] = co_await resolver.async_resolve(u.host, u.port, kTuple);
-    if (ec) co_return transport_error(u, "cannot resolve", ec);
+    auto [ec, results] = co_await resolver.async_resolve(host, port, kTuple);
+    if (ec) co_return transport_error(u, "cannot resolve " + host + " for", ec);
     Endpoints eps;
     for (auto& r : results) eps.push_back(r.endpoint());
     co_return eps;
   }
 
   awaitable<Result<std::unique_ptr<Connection>>> connect(const Url& u) {
-    auto eps = co_await resolve(u);
+    auto proxy = choose_proxy(opt.proxy, u.scheme, u.host);
+    if (!proxy) co_return proxy.error();
+    const std::string& host = *proxy ? (*proxy)->host : u.host;
+    const std::string& port = *proxy ? (*proxy)->port : u.port;
+    auto eps = co_await resolve(u, host, port);
     if (!eps) co_return eps.error();
-    if (eps->empty()) co_return make_error(Errc::registry_unreachable, "no address for " + u.host);
+    if (eps->empty()) co_return make_error(Errc::registry_unreachable, "no address for " + host);
     auto c = std::make_unique<Connection>();
     c->origin = u.origin();
     beast::tcp_stream tcp_stream(ex);
     tcp_stream.expires_after(opt.connect_timeout);
     auto [ec, ep] = co_await tcp_stream.async_connect(*eps, kTuple);
-    if (ec) co_return transport_error(u, "cannot connect to", ec);
+    if (ec)
+      co_return transport_error(
+          u, *proxy ? "cannot connect to proxy " + host + " for" : "cannot connect to", ec);
+    if (*proxy && u.scheme == "https") {
+      // Tunnel: CONNECT host:port, then TLS end to end with the registry.
+      http::request<http::empty_body> req{http::verb::connect, authority(u), 11};
+      req.set(http::field::host, authority(u));
+      if (!(*proxy)->authorization.empty())
+        req.set(http::field::proxy_authorization, (*proxy)->authorization);
+      tcp_stream.expires_after(opt.io_timeout);
+      auto [wec, wn] = co_await http::async_write(tcp_stream, req, kTuple);
+      http::response_parser<http::empty_body> res;
+      res.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
+      beast::flat_buffer buf;
+      boost::system::error_code rec = wec;
+      if (!rec)
+        std::tie(rec, std::ignore) = co_await http::async_read_header(tcp_stream, buf, res, kTuple);
+      if (rec) co_return transport_error(u, "proxy " + host + " failed to tunnel to", rec);
+      if (res.get().result_int() != 200)
+        co_return make_error(Errc::registry_unreachable,
+                             "proxy " + host + " refused to tunnel to " + authority(u) + " (HTTP " +
+                                 std::to_string(res.get().result_int()) + ")");
+    }
     if (u.scheme == "http") {
       c->plain = std::make_unique<beast::tcp_stream>(std::move(tcp_stream));
+      if (*proxy) {
+        c->absolute_form = true;
+        c->proxy_authorization = (*proxy)->authorization;
+      }
       co_return c;
     }
     auto ctx = ctx_for(u);
@@ -208,10 +242,14 @@ struct HttpClient::Impl {
     q.push_back(std::move(c));
   }
 
-  http::request<http::string_body> build(const HttpRequest& req, bool send_auth) {
+  http::request<http::string_body> build(const HttpRequest& req, bool send_auth,
+                                         const Connection& c) {
     http::request<http::string_body> r;
     r.method_string(req.method);
-    r.target(req.url.target);
+    r.target(c.absolute_form ? req.url.scheme + "://" + authority(req.url) + req.url.target
+                             : req.url.target);
+    if (!c.proxy_authorization.empty())
+      r.set(http::field::proxy_authorization, c.proxy_authorization);
     r.version(11);
     bool default_port = (req.url.scheme == "https" && req.url.port == "443") ||
                         (req.url.scheme == "http" && req.url.port == "80");
@@ -235,13 +273,14 @@ struct HttpClient::Impl {
 
   // One exchange on one connection, no redirects. A 2xx body goes to on_chunk when set.
   awaitable<Result<HttpResponse>> exchange_once(const HttpRequest& req, bool send_auth,
-                                                std::uint64_t body_limit, const HeadHandler* on_head,
+                                                std::uint64_t body_limit,
+                                                const HeadHandler* on_head,
                                                 const ChunkHandler* on_chunk) {
     for (int attempt = 0;; ++attempt) {
       auto conn = co_await acquire(req.url);
       if (!conn) co_return conn.error();
       auto& c = **conn;
-      auto msg = build(req, send_auth);
+      auto msg = build(req, send_auth, c);
       c.lowest().expires_after(opt.io_timeout);
       auto [wec, wn] =
           co_await c.on_stream([&](auto& s) { return http::async_write(s, msg, kTuple); });
@@ -304,18 +343,18 @@ struct HttpClient::Impl {
             chunk = std::string();
           } else {
             if (total > limit)
-              co_return make_error(Errc::payload_too_large,
-                                   "response from " + req.url.origin() + " exceeds " +
-                                       std::to_string(limit) + " bytes");
+              co_return make_error(Errc::payload_too_large, "response from " + req.url.origin() +
+                                                                " exceeds " +
+                                                                std::to_string(limit) + " bytes");
             out.body += chunk;
           }
         }
         if (rec && rec != http::error::need_buffer) {
           if (rec == http::error::partial_message || rec == http::error::end_of_stream ||
               rec == asio::error::eof)
-            co_return make_error(Errc::registry_unreachable,
-                                 "connection to " + req.url.origin() + " closed mid-body after " +
-                                     std::to_string(total) + " bytes");
+            co_return make_error(Errc::registry_unreachable, "connection to " + req.url.origin() +
+                                                                 " closed mid-body after " +
+                                                                 std::to_string(total) + " bytes");
           co_return transport_error(req.url, "reading body from", rec);
         }
       }

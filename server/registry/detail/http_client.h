@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "registry/detail/proxy.h"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -57,6 +58,7 @@ struct HttpOptions {
   // host[:port] -> PEM file trusted in addition to the system CAs.
   std::map<std::string, std::string> ca_files;
   Resolver resolver;  // empty: the system resolver
+  ProxyConfig proxy;  // empty: connect directly
 };
 
 struct HttpRequest {

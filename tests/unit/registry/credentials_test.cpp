@@ -22,7 +22,8 @@ struct Env {
 };
 }  // namespace
 
-TEST_CASE("docker config.json auths: base64 auth, username/password, identity tokens, docker.io keys") {
+TEST_CASE(
+    "docker config.json auths: base64 auth, username/password, identity tokens, docker.io keys") {
   test::TempDir dir;
   test::write_file(dir.path() + "/config.json", R"({"auths": {
       "https://index.docker.io/v1/": {"auth": "aHViOnMzY3JldA=="},
@@ -44,9 +45,13 @@ TEST_CASE("docker config.json auths: base64 auth, username/password, identity to
 
 TEST_CASE("configured credentials win; REGISTRY_AUTH_FILE comes before docker's file") {
   test::TempDir dir;
-  test::write_file(dir.path() + "/podman.json", R"({"auths": {"reg.example": {"auth": "cG9kOm1hbg=="}}})");
-  test::write_file(dir.path() + "/docker/config.json", R"({"auths": {"reg.example": {"auth": "ZG9jazplcg=="}, "only.docker": {"auth": "ZDpl"}}})");
-  Env env{{{"REGISTRY_AUTH_FILE", dir.path() + "/podman.json"}, {"HOME", dir.path() + "/nohome"},
+  test::write_file(dir.path() + "/podman.json",
+                   R"({"auths": {"reg.example": {"auth": "cG9kOm1hbg=="}}})");
+  test::write_file(
+      dir.path() + "/docker/config.json",
+      R"({"auths": {"reg.example": {"auth": "ZG9jazplcg=="}, "only.docker": {"auth": "ZDpl"}}})");
+  Env env{{{"REGISTRY_AUTH_FILE", dir.path() + "/podman.json"},
+           {"HOME", dir.path() + "/nohome"},
            {"DOCKER_CONFIG", dir.path() + "/docker"}}};
   CredentialStore store({{"configured.example", {"me", "pw", ""}}}, env.lookup());
   CHECK((*store.lookup("reg.example"))->username == "pod");
@@ -58,17 +63,22 @@ TEST_CASE("credential helpers: credHelpers per registry and credsStore, with the
   test::TempDir dir;
   std::string bin = dir.path() + "/bin";
   // A fake helper: answers for one server, fails for others, logs what it was asked.
-  test::write_file(bin + "/docker-credential-bwtest",
-                   "#!/bin/sh\nread server\necho \"$1 $server\" >> " + dir.path() + "/asked\n"
-                   "case \"$server\" in\n"
-                   "  helped.example) echo '{\"ServerURL\":\"helped.example\",\"Username\":\"hu\",\"Secret\":\"hs\"}' ;;\n"
-                   "  https://index.docker.io/v1/) echo '{\"Username\":\"<token>\",\"Secret\":\"idtok\"}' ;;\n"
-                   "  bad.example) echo 'not json' ;;\n"
-                   "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
-                   "esac\n");
+  test::write_file(
+      bin + "/docker-credential-bwtest",
+      "#!/bin/sh\nread server\necho \"$1 $server\" >> " + dir.path() +
+          "/asked\n"
+          "case \"$server\" in\n"
+          "  helped.example) echo "
+          "'{\"ServerURL\":\"helped.example\",\"Username\":\"hu\",\"Secret\":\"hs\"}' ;;\n"
+          "  https://index.docker.io/v1/) echo '{\"Username\":\"<token>\",\"Secret\":\"idtok\"}' "
+          ";;\n"
+          "  bad.example) echo 'not json' ;;\n"
+          "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+          "esac\n");
   chmod((bin + "/docker-credential-bwtest").c_str(), 0755);
-  test::write_file(dir.path() + "/config.json",
-                   R"({"credsStore": "bwtest", "credHelpers": {"helped.example": "bwtest", "missing.example": "nosuchhelper"},
+  test::write_file(
+      dir.path() + "/config.json",
+      R"({"credsStore": "bwtest", "credHelpers": {"helped.example": "bwtest", "missing.example": "nosuchhelper"},
                        "auths": {"fallback.example": {"auth": "Zjpm"}}})");
   std::string path = bin + ":" + std::string(std::getenv("PATH"));
   setenv("PATH", path.c_str(), 1);  // the helper is found on PATH, as docker finds it
@@ -82,7 +92,7 @@ TEST_CASE("credential helpers: credHelpers per registry and credsStore, with the
   REQUIRE(hub);
   CHECK((*hub)->identity_token == "idtok");
   CHECK((*hub)->username.empty());
-  CHECK_FALSE(*store.lookup("missing.example"));            // helper not installed: none
+  CHECK_FALSE(*store.lookup("missing.example"));                // helper not installed: none
   CHECK((*store.lookup("fallback.example"))->username == "f");  // credsStore has none: auths
   auto bad = store.lookup("bad.example");
   REQUIRE_FALSE(bad);
