@@ -79,7 +79,9 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       read_number(*l, "max_uncompressed_bytes", lim.max_uncompressed_bytes);
       read_number(*l, "max_entries", lim.max_entries);
       read_number(*l, "max_path_bytes", lim.max_path_bytes);
-      read_number(*l, "max_file_read_bytes", lim.max_file_read_bytes);
+      read_number(*l, "max_file_read_bytes", c.scan.analysis.max_file_read_bytes);
+      read_number(*l, "max_package_db_bytes", c.scan.analysis.max_package_db_bytes);
+      read_number(*l, "max_elf_read_bytes", c.scan.analysis.max_elf_read_bytes);
       read_number(*l, "max_notable_entries", lim.max_notable_entries);
     }
     if (auto s = j.find("scans"); s != j.end()) {

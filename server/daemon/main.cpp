@@ -38,8 +38,9 @@ void log_exception(std::string_view what, std::exception_ptr e) {
   }
 }
 
-int run(const bw::Config& config) {
+int run(bw::Config config) {
   bw::log::set_level(level_of(config.log_level));
+  if (!config.scan.analysis.secrets) config.scan.analysis.secrets = bw::SecretRules::builtin();
   auto store = bw::open_sqlite_store({config.database_path()});
   if (!store) {
     bw::log::error("cannot open store: " + store.error().message);

@@ -122,7 +122,7 @@ bool is_notable(const FileEntry& e) {
   return false;
 }
 
-Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
+Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits, const AnalyzeOptions& analysis) {
   LayerFacts facts;
   TrackingSource raw(blob);
   auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
@@ -141,7 +141,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
     if (auto e = fail_or(LayerStatus::invalid, decompressed.error().message)) return *e;
   } else {
     UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes);
-    auto walk = walk_tar(tar, limits.max_path_bytes, [&](const FileEntry& e, EntryBody&) {
+    auto walk = walk_tar(tar, limits.max_path_bytes, [&](const FileEntry& e, EntryBody& body) {
       if (facts.entry_count >= limits.max_entries) return false;
       ++facts.entry_count;
       std::string_view base = basename_of(e.path);
@@ -155,11 +155,21 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits) {
               {(dir.empty() ? "" : std::string(dir) + "/") + std::string(base.substr(4)), false});
         return true;
       }
-      if (is_notable(e)) {
-        if (facts.files.size() < limits.max_notable_entries)
+      nlohmann::json info = nlohmann::json::object();
+      if (std::size_t want = content_wanted(e.path, e.kind, e.mode, e.size, analysis)) {
+        bool truncated = false;
+        auto head = body.read(want, truncated);
+        if (head) info = analyze_content(e.path, e.mode, *head, truncated, analysis);
+      }
+      auto tags = classify_path(e.path, e.kind, e.mode);
+      if (!tags.empty()) info["tags"] = std::move(tags);
+      if (is_notable(e) || !info.empty()) {
+        if (facts.files.size() < limits.max_notable_entries) {
           facts.files.push_back(e);
-        else
+          facts.files.back().info = std::move(info);
+        } else {
           ++facts.notable_dropped;
+        }
       }
       return true;
     });

@@ -9,6 +9,7 @@ nlohmann::json to_json(const FileEntry& e) {
             {"mode", e.mode}, {"uid", e.uid},
             {"gid", e.gid},   {"size", e.size}};
   if (!e.link.empty()) j["link"] = e.link;
+  if (!e.info.empty()) j["info"] = e.info;
   return j;
 }
 
@@ -54,6 +55,7 @@ Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j) {
       fe.gid = e.at("gid").get<std::int64_t>();
       fe.size = e.at("size").get<std::uint64_t>();
       fe.link = e.value("link", "");
+      if (auto it = e.find("info"); it != e.end() && it->is_object()) fe.info = *it;
       f.files.push_back(std::move(fe));
     }
     f.notable_dropped = j.value("notable_dropped", std::uint64_t{0});

@@ -3,6 +3,7 @@
 // Nothing is written to disk and memory stays bounded whatever the layer holds.
 #pragma once
 
+#include "analyze/analyze.h"
 #include "layer/byte_source.h"
 
 #include <nlohmann/json.hpp>
@@ -15,7 +16,7 @@ namespace bw {
 
 // Bumped whenever what analysis records changes; stored facts of an older version are
 // re-analysed when an image using them is next scanned.
-inline constexpr int kAnalyzerVersion = 1;
+inline constexpr int kAnalyzerVersion = 2;
 
 struct LayerLimits {
   // Decompressed bytes per layer; a decompression bomb stops here.
@@ -24,8 +25,6 @@ struct LayerLimits {
   std::uint64_t max_entries = 2'000'000;
   // Longer paths are skipped and counted, never stored.
   std::size_t max_path_bytes = 4096;
-  // Bytes of one file's content an analyser may read; the rest is skipped without copying.
-  std::size_t max_file_read_bytes = 1 << 20;
   // Notable entries recorded per layer; further ones are counted only.
   std::size_t max_notable_entries = 50'000;
 };
@@ -46,6 +45,9 @@ struct FileEntry {
   std::int64_t gid = 0;
   std::uint64_t size = 0;
   std::string link;  // symlink or hard link target
+  // What the analysers learned from this file: "tags" (shell, package_manager, …), "os",
+  // "packages", "accounts", "secrets" (masked), "elf", … Empty for plain notable entries.
+  nlohmann::json info = nlohmann::json::object();
 };
 
 struct Whiteout {
@@ -67,11 +69,13 @@ struct LayerFacts {
   std::vector<Whiteout> whiteouts;
 };
 
-// Reads `blob` (a compressed or plain layer) to its very end and returns what it holds.
+// Reads `blob` (a compressed or plain layer) to its very end and returns what it holds,
+// running the analysers of `analysis` on each entry (bodies read up to their caps).
 // Content faults (corrupt stream, limits) are reported in the facts' status, never as errors;
 // an error means the source itself failed (network, digest), and then no facts exist.
 // Blocking and CPU-bound: call it on a worker thread.
-Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits);
+Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
+                                 const AnalyzeOptions& analysis = {});
 
 // Whether an entry is worth recording per layer: security-relevant modes, system config and
 // binaries, package databases, credentials.

@@ -32,6 +32,7 @@ struct ScanOptions {
   std::size_t max_concurrent_scans = 4;  // scans past this wait in the queue
   std::size_t pipe_chunks = 8;           // chunks buffered between network and worker per layer
   LayerLimits limits;
+  AnalyzeOptions analysis;  // the daemon sets analysis.secrets to the built-in catalog
 };
 
 struct ScanRequest {

@@ -414,11 +414,11 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
   auto consume = [&]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
     co_return co_await asio::co_spawn(
         workers_,
-        [pipe, limits = options_.limits, &store = store_,
+        [pipe, limits = options_.limits, analysis = options_.analysis, &store = store_,
          d]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
           Result<LayerFacts> facts = [&] {
             PipeSource source(pipe);
-            return analyze_layer(source, limits);
+            return analyze_layer(source, limits, analysis);
           }();
           if (!facts) co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
           LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), *facts};

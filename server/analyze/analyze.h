@@ -1,0 +1,42 @@
+// The analysers: what a file's path, mode and (bounded) content say about an image. Each
+// result is attached to the file it came from, so that layer merging (whiteouts, overrides)
+// decides which results survive, exactly as it decides which files do. Knows nothing of where
+// the bytes come from.
+#pragma once
+
+#include "analyze/secrets.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bw {
+
+struct AnalyzeOptions {
+  std::size_t max_file_read_bytes = 1 << 20;   // text files: os-release, package DBs, secrets
+  std::size_t max_package_db_bytes = 64 << 20; // dpkg status, apk installed, rpmdb.sqlite
+  std::size_t max_elf_read_bytes = 16 << 20;   // ELF prefix read for headers and build info
+  std::shared_ptr<const SecretRules> secrets;  // null: no content secret scanning
+};
+
+// Path-only classification: "shell", "package_manager", "network_tool", "debug_tool",
+// "toolchain", "sshd", "unneeded", "credential_file", "runtime:java|python|node",
+// "ca_certificates", "tzdata". Empty when none applies. `mode` distinguishes executables.
+std::vector<std::string> classify_path(std::string_view path, char kind, std::uint32_t mode);
+
+// How many content bytes the analysers want from this entry (0: none).
+std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
+                           const AnalyzeOptions& options);
+
+// Runs every analyser that applies to the entry's content. Returns an object keyed by result
+// ("os", "packages", "accounts", "groups", "shadow", "secrets", "elf"); empty when nothing
+// was learned. `head` is the entry's first bytes, `truncated` whether more existed.
+nlohmann::json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
+                               bool truncated, const AnalyzeOptions& options);
+
+}  // namespace bw

@@ -1,0 +1,148 @@
+#include "analyze/elf.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace bw {
+namespace {
+
+class Reader {
+ public:
+  Reader(std::string_view d, bool is64, bool little) : d_(d), is64_(is64), le_(little) {}
+  bool has(std::uint64_t off, std::uint64_t n) const { return off <= d_.size() && n <= d_.size() - off; }
+  std::uint64_t u(std::uint64_t off, int bytes) const {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      std::uint64_t b = static_cast<unsigned char>(d_[off + static_cast<std::uint64_t>(le_ ? i : bytes - 1 - i)]);
+      v |= b << (8 * i);
+    }
+    return v;
+  }
+  std::uint64_t word(std::uint64_t off) const { return u(off, is64_ ? 8 : 4); }
+  bool is64() const { return is64_; }
+  std::string_view data() const { return d_; }
+
+ private:
+  std::string_view d_;
+  bool is64_, le_;
+};
+
+constexpr std::uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtGnuStack = 0x6474e551, kPtGnuRelro = 0x6474e552;
+constexpr std::uint64_t kDtNeeded = 1, kDtStrtab = 5, kDtStrsz = 10, kDtFlags = 30, kDtBindNow = 24, kDtFlags1 = 0x6ffffffb;
+
+struct Segment {
+  std::uint32_t type, flags;
+  std::uint64_t offset, vaddr, filesz;
+};
+
+std::string go_version(std::string_view d, std::size_t at) {
+  // "\xff Go buildinf:" ptrsize flags; with flags & 2 the version follows at +32 as a
+  // varint-prefixed string.
+  if (at + 32 > d.size()) return "go";
+  unsigned char flags = static_cast<unsigned char>(d[at + 15]);
+  if (!(flags & 2)) return "go";
+  std::size_t p = at + 32;
+  std::uint64_t len = 0;
+  int shift = 0;
+  while (p < d.size() && shift < 35) {
+    unsigned char b = static_cast<unsigned char>(d[p++]);
+    len |= std::uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+    shift += 7;
+  }
+  if (len == 0 || len > 64 || p + len > d.size()) return "go";
+  return std::string(d.substr(p, len));
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
+  if (d.size() < 52 || d.substr(0, 4) != "\x7f" "ELF") return std::nullopt;
+  bool is64 = d[4] == 2, little = d[5] == 1;
+  Reader r(d, is64, little);
+  std::uint64_t type = r.u(16, 2);
+  std::uint64_t phoff = r.word(is64 ? 32 : 28);
+  std::uint64_t phentsize = r.u(is64 ? 54 : 42, 2), phnum = r.u(is64 ? 56 : 44, 2);
+  std::vector<Segment> segs;
+  for (std::uint64_t i = 0; i < phnum && i < 256; ++i) {
+    std::uint64_t o = phoff + i * phentsize;
+    if (!r.has(o, is64 ? 56 : 32)) break;
+    Segment s{};
+    s.type = static_cast<std::uint32_t>(r.u(o, 4));
+    if (is64) {
+      s.flags = static_cast<std::uint32_t>(r.u(o + 4, 4));
+      s.offset = r.u(o + 8, 8);
+      s.vaddr = r.u(o + 16, 8);
+      s.filesz = r.u(o + 32, 8);
+    } else {
+      s.offset = r.u(o + 4, 4);
+      s.vaddr = r.u(o + 8, 4);
+      s.filesz = r.u(o + 16, 4);
+      s.flags = static_cast<std::uint32_t>(r.u(o + 24, 4));
+    }
+    segs.push_back(s);
+  }
+  nlohmann::json j = nlohmann::json::object();
+  std::string interp;
+  bool has_dynamic = false, relro = false, nx = true, bind_now = false, pie_flag = false;
+  std::vector<std::string> needed;
+  const Segment* dyn = nullptr;
+  for (auto& s : segs) {
+    if (s.type == kPtInterp && r.has(s.offset, s.filesz)) interp = std::string(d.substr(s.offset, strnlen(d.data() + s.offset, s.filesz)));
+    if (s.type == kPtDynamic) {
+      has_dynamic = true;
+      dyn = &s;
+    }
+    if (s.type == kPtGnuRelro) relro = true;
+    if (s.type == kPtGnuStack && (s.flags & 1)) nx = false;
+  }
+  bool have_dynamic_data = false;
+  std::string strtab;
+  if (dyn && r.has(dyn->offset, dyn->filesz)) {
+    have_dynamic_data = true;
+    std::uint64_t ent = is64 ? 16 : 8, strtab_addr = 0, strsz = 0;
+    std::vector<std::uint64_t> needed_off;
+    for (std::uint64_t o = dyn->offset; o + ent <= dyn->offset + dyn->filesz; o += ent) {
+      std::uint64_t tag = r.word(o), val = r.word(o + ent / 2);
+      if (tag == 0) break;
+      if (tag == kDtNeeded) needed_off.push_back(val);
+      if (tag == kDtStrtab) strtab_addr = val;
+      if (tag == kDtStrsz) strsz = val;
+      if (tag == kDtBindNow || (tag == kDtFlags && (val & 0x8))) bind_now = true;
+      if (tag == kDtFlags1) {
+        if (val & 0x1) bind_now = true;        // DF_1_NOW
+        if (val & 0x08000000) pie_flag = true; // DF_1_PIE
+      }
+    }
+    for (auto& s : segs)
+      if (s.type == kPtLoad && strtab_addr >= s.vaddr && strtab_addr < s.vaddr + s.filesz) {
+        std::uint64_t off = s.offset + (strtab_addr - s.vaddr);
+        if (r.has(off, strsz)) strtab = std::string(d.substr(off, strsz));
+      }
+    for (auto o : needed_off)
+      if (o < strtab.size() && needed.size() < 32) needed.emplace_back(strtab.c_str() + o);
+  }
+  std::size_t go_at = d.find("\xff Go buildinf:");
+  const char* kind = type == 2 ? "executable" : type == 3 ? (interp.empty() && !pie_flag ? "shared_library" : "executable") : "other";
+  j["kind"] = kind;
+  j["static"] = interp.empty() && (!has_dynamic || std::string_view(kind) == "executable");
+  if (!interp.empty()) {
+    j["interpreter"] = interp;
+    j["libc"] = interp.find("musl") != std::string::npos ? "musl" : interp.find("ld-linux") != std::string::npos ? "glibc" : "other";
+  }
+  j["pie"] = type == 3 && (std::string_view(kind) == "executable");
+  j["relro"] = relro ? (bind_now ? "full" : "partial") : "none";
+  j["nx"] = nx;
+  if (go_at != std::string_view::npos) j["go"] = go_version(d, go_at);
+  // Canary: a dynamic executable imports __stack_chk_fail; a static one carries the symbol name
+  // in its symbol table, which the prefix may not reach (then it is unknown).
+  if (!strtab.empty()) j["canary"] = strtab.find("__stack_chk_fail") != std::string::npos;
+  else if (d.find("__stack_chk_fail") != std::string_view::npos) j["canary"] = true;
+  else if (!truncated && go_at == std::string_view::npos) j["canary"] = false;
+  if (!needed.empty()) j["needed"] = needed;
+  if (truncated && !have_dynamic_data && has_dynamic) j["partial"] = true;
+  return j;
+}
+
+}  // namespace bw

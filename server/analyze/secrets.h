@@ -1,0 +1,51 @@
+// Secret detection in file content with RE2: a keyword pre-filter, then each rule's regex; the
+// reported span is the rule's secret group; allow rules drop known noise by path or by match.
+// Values are always masked in what is returned.
+#pragma once
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bw {
+
+struct SecretFinding {
+  std::string rule_id;
+  std::string title;
+  std::string category;
+  std::string severity;
+  std::string match;  // the line, secret bytes replaced by '*', cut around the secret if long
+  int start_line = 0;
+  int end_line = 0;
+  std::size_t offset = 0;  // byte offset of the secret in the scanned (CR-stripped) content
+};
+
+class SecretRules {
+ public:
+  // Parses a catalog: {"rules": [{ID, Title, Category, Severity, Regex, SecretGroupName?,
+  // Keywords?, Path?, AllowRules?}], "builtinAllowRules"|"allowRules": [{ID, Path?, Regex?}]}.
+  // `disabled_allow_rules` names allow rules to leave out.
+  static Result<std::shared_ptr<const SecretRules>> parse(std::string_view json,
+                                                          const std::vector<std::string>& disabled_allow_rules = {});
+  // Bulwark's own catalog, embedded from schema/secret_rules.json.
+  static std::shared_ptr<const SecretRules> builtin();
+
+  ~SecretRules();
+  // Scans content (CRs are stripped first); `path` is layer-relative. Sorted by rule id, then match.
+  std::vector<SecretFinding> scan(std::string_view path, std::string_view content) const;
+  std::size_t size() const;
+
+ private:
+  struct Impl;
+  SecretRules();
+  std::unique_ptr<Impl> impl_;
+};
+
+nlohmann::json to_json(const SecretFinding& f);
+
+}  // namespace bw
