@@ -1,5 +1,6 @@
 #include "api/views.h"
 
+#include "layer/image_summary.h"
 #include "layer/merge.h"
 
 namespace bw {
@@ -66,6 +67,9 @@ Result<json> image_view(const ImageRecord& im, Store& store) {
     f["layer_digest"] = im.layers[m.layer_index].digest;
     files.push_back(std::move(f));
   }
+  std::vector<std::string> digests;
+  for (auto& l : im.layers) digests.push_back(l.digest);
+  json summary = summarize_image(facts, digests);
   std::string platform =
       im.os + "/" + im.architecture + (im.variant.empty() ? "" : "/" + im.variant);
   json out = {{"manifest_digest", im.manifest_digest},
@@ -78,6 +82,7 @@ Result<json> image_view(const ImageRecord& im, Store& store) {
               {"user", im.user},
               {"layers", std::move(layers)},
               {"files", std::move(files)}};
+  for (auto& [k, v] : summary.items()) out[k] = v;
   return Result<json>(boost::system::in_place_value, std::move(out));
 }
 
