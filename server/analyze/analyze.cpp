@@ -37,33 +37,58 @@ bool one_of(std::string_view s, const std::array<std::string_view, N>& set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
-constexpr std::array<std::string_view, 11> kShells = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"};
-constexpr std::array<std::string_view, 15> kPackageManagers = {"dpkg", "apt", "apt-get", "apk", "rpm", "dnf", "yum", "microdnf",
-                                                               "zypper", "pip", "pip3", "npm", "yarn", "gem", "tdnf"};
-constexpr std::array<std::string_view, 13> kNetworkTools = {"curl", "wget", "nc", "netcat", "ncat", "socat", "telnet",
-                                                            "ssh", "scp", "sftp", "openssl", "ftp", "nmap"};
-constexpr std::array<std::string_view, 7> kDebugTools = {"gdb", "strace", "ltrace", "tcpdump", "perf", "valgrind", "gdbserver"};
-constexpr std::array<std::string_view, 13> kToolchain = {"gcc", "g++", "cc", "c++", "clang", "clang++", "make", "go",
-                                                         "rustc", "cargo", "javac", "ld", "as"};
-constexpr std::array<std::string_view, 17> kCredentialNames = {
-    "credentials.json", "credential.json", "credentials", "credential", "password.txt", "id_rsa", "id_dsa",
-    "id_ecdsa", "id_ed25519", "secret_token.rb", "carrierwave.rb", "omniauth.rb", "settings.py",
-    "database.yml", "credentials.xml", ".env", ".netrc"};
+constexpr std::array<std::string_view, 11> kShells = {
+    "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"};
+constexpr std::array<std::string_view, 15> kPackageManagers = {
+    "dpkg",   "apt", "apt-get", "apk", "rpm",  "dnf", "yum", "microdnf",
+    "zypper", "pip", "pip3",    "npm", "yarn", "gem", "tdnf"};
+constexpr std::array<std::string_view, 13> kNetworkTools = {
+    "curl", "wget", "nc",   "netcat",  "ncat", "socat", "telnet",
+    "ssh",  "scp",  "sftp", "openssl", "ftp",  "nmap"};
+constexpr std::array<std::string_view, 7> kDebugTools = {"gdb",  "strace",   "ltrace",   "tcpdump",
+                                                         "perf", "valgrind", "gdbserver"};
+constexpr std::array<std::string_view, 13> kToolchain = {"gcc",     "g++",  "cc", "c++",   "clang",
+                                                         "clang++", "make", "go", "rustc", "cargo",
+                                                         "javac",   "ld",   "as"};
+constexpr std::array<std::string_view, 17> kCredentialNames = {"credentials.json",
+                                                               "credential.json",
+                                                               "credentials",
+                                                               "credential",
+                                                               "password.txt",
+                                                               "id_rsa",
+                                                               "id_dsa",
+                                                               "id_ecdsa",
+                                                               "id_ed25519",
+                                                               "secret_token.rb",
+                                                               "carrierwave.rb",
+                                                               "omniauth.rb",
+                                                               "settings.py",
+                                                               "database.yml",
+                                                               "credentials.xml",
+                                                               ".env",
+                                                               ".netrc"};
 constexpr std::array<std::string_view, 20> kCredentialExtensions = {
-    ".secret", ".ovpn", ".private_key", ".cscfg", ".rdp", ".mdf", ".sdf", ".bek", ".tpm", ".fve",
-    ".jks", ".psafe3", ".agilekeychain", ".keychain", ".pcap", ".gnucache", ".p12", ".pfx", ".key", ".pem"};
-constexpr std::array<std::string_view, 8> kUnneededDirs = {".cache", ".aws", ".azure", ".gcp", ".git", ".vscode", ".idea", ".npm"};
-constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docker-compose.yml", ".vimrc", ".DS_Store"};
+    ".secret",   ".ovpn",   ".private_key",   ".cscfg",    ".rdp",
+    ".mdf",      ".sdf",    ".bek",           ".tpm",      ".fve",
+    ".jks",      ".psafe3", ".agilekeychain", ".keychain", ".pcap",
+    ".gnucache", ".p12",    ".pfx",           ".key",      ".pem"};
+constexpr std::array<std::string_view, 8> kUnneededDirs = {".cache", ".aws",    ".azure", ".gcp",
+                                                           ".git",   ".vscode", ".idea",  ".npm"};
+constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docker-compose.yml",
+                                                            ".vimrc", ".DS_Store"};
 
-bool is_account_file(std::string_view p) { return p == "etc/passwd" || p == "etc/group" || p == "etc/shadow"; }
+bool is_account_file(std::string_view p) {
+  return p == "etc/passwd" || p == "etc/group" || p == "etc/shadow";
+}
 
 // Text worth scanning for secrets: not where the secret rules' allow lists look away anyway.
 bool secret_candidate(std::string_view p) {
-  for (auto prefix : {"usr/share/", "usr/include/", "usr/lib/", "lib/", "usr/libexec/", "proc/", "sys/", "var/lib/dpkg/",
-                      "var/lib/apt/", "var/cache/", "usr/local/go/"})
+  for (auto prefix : {"usr/share/", "usr/include/", "usr/lib/", "lib/", "usr/libexec/", "proc/",
+                      "sys/", "var/lib/dpkg/", "var/lib/apt/", "var/cache/", "usr/local/go/"})
     if (p.starts_with(prefix)) return false;
   std::string_view base = basename_of(p);
-  for (auto ext : {".so", ".a", ".o", ".png", ".jpg", ".gif", ".gz", ".zip", ".jar", ".pyc", ".whl", ".mo"})
+  for (auto ext :
+       {".so", ".a", ".o", ".png", ".jpg", ".gif", ".gz", ".zip", ".jar", ".pyc", ".whl", ".mo"})
     if (base.ends_with(ext)) return false;
   return base.find(".so.") == std::string_view::npos;
 }
@@ -114,7 +139,9 @@ json parse_shadow(std::string_view content) {
   return out;
 }
 
-bool looks_binary(std::string_view s) { return s.substr(0, 8000).find('\0') != std::string_view::npos; }
+bool looks_binary(std::string_view s) {
+  return s.substr(0, 8000).find('\0') != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -128,28 +155,35 @@ std::vector<std::string> classify_path(std::string_view path, char kind, std::ui
     if (one_of(base, kPackageManagers)) tags.push_back("package_manager");
     if (one_of(base, kNetworkTools)) tags.push_back("network_tool");
     if (one_of(base, kDebugTools)) tags.push_back("debug_tool");
-    if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("clang-")) tags.push_back("toolchain");
+    if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("clang-"))
+      tags.push_back("toolchain");
     if (base == "sshd") tags.push_back("sshd");
     if (base == "sudo") tags.push_back("sudo");
     if (base == "java") tags.push_back("runtime:java");
-    if (base == "python3" || base == "python" || base.starts_with("python3.")) tags.push_back("runtime:python");
+    if (base == "python3" || base == "python" || base.starts_with("python3."))
+      tags.push_back("runtime:python");
     if (base == "node" || base == "nodejs") tags.push_back("runtime:node");
   }
   if (path == "etc/ssh/sshd_config") tags.push_back("sshd");
-  if (path == "etc/ssl/certs/ca-certificates.crt" || path == "etc/pki/tls/certs/ca-bundle.crt" || path == "etc/ssl/cert.pem")
+  if (path == "etc/ssl/certs/ca-certificates.crt" || path == "etc/pki/tls/certs/ca-bundle.crt" ||
+      path == "etc/ssl/cert.pem")
     tags.push_back("ca_certificates");
   if (path == "usr/share/zoneinfo" || path == "usr/share/zoneinfo/UTC") tags.push_back("tzdata");
-  bool vendored = path.find("node_modules/") != std::string_view::npos || path.find("vendor/") != std::string_view::npos;
+  bool vendored = path.find("node_modules/") != std::string_view::npos ||
+                  path.find("vendor/") != std::string_view::npos;
   if (!vendored) {
     if (kind == 'f' && one_of(base, kUnneededNames)) tags.push_back("unneeded");
     if (kind == 'd' && one_of(base, kUnneededDirs)) tags.push_back("unneeded");
   }
   if (kind == 'f') {
     bool cred = one_of(base, kCredentialNames) ||
-                std::any_of(kCredentialExtensions.begin(), kCredentialExtensions.end(), [&](auto e) { return base.ends_with(e); }) ||
-                path.ends_with(".docker/config.json") || base == ".npmrc" || base == ".pypirc" || base == ".git-credentials";
+                std::any_of(kCredentialExtensions.begin(), kCredentialExtensions.end(),
+                            [&](auto e) { return base.ends_with(e); }) ||
+                path.ends_with(".docker/config.json") || base == ".npmrc" || base == ".pypirc" ||
+                base == ".git-credentials";
     // Certificates and keys shipped by packages are public material, not secrets.
-    if (cred && !path.starts_with("usr/share/") && !path.starts_with("etc/ssl/certs/") && !path.starts_with("usr/lib/"))
+    if (cred && !path.starts_with("usr/share/") && !path.starts_with("etc/ssl/certs/") &&
+        !path.starts_with("usr/lib/"))
       tags.push_back("credential_file");
   }
   return tags;
@@ -161,25 +195,30 @@ std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode,
   if (is_os_release_path(path) || is_account_file(path)) return o.max_file_read_bytes;
   if (!package_db_kind(path).empty()) return o.max_package_db_bytes;
   if ((mode & 0111) && size >= 64) return o.max_elf_read_bytes;
-  if (o.secrets && size >= 10 && size <= o.max_file_read_bytes && secret_candidate(path)) return o.max_file_read_bytes;
+  if (o.secrets && size >= 10 && size <= o.max_file_read_bytes && secret_candidate(path))
+    return o.max_file_read_bytes;
   return 0;
 }
 
-json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head, bool truncated,
-                     const AnalyzeOptions& o) {
+json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
+                     bool truncated, const AnalyzeOptions& o) {
   json out = json::object();
   if (is_os_release_path(path)) {
     std::string error;
-    if (auto os = parse_os_release_file(path, head, error)) out["os"] = to_json(*os);
-    else if (!error.empty()) out["os_error"] = error;
+    if (auto os = parse_os_release_file(path, head, error))
+      out["os"] = to_json(*os);
+    else if (!error.empty())
+      out["os_error"] = error;
   }
   std::string db = package_db_kind(path);
   if (!db.empty()) {
     json pk = json::array();
     if (truncated) {
-      out["package_db"] = {{"kind", db}, {"parsed", false}, {"reason", "larger than max_package_db_bytes"}};
+      out["package_db"] = {
+          {"kind", db}, {"parsed", false}, {"reason", "larger than max_package_db_bytes"}};
     } else if (db == "dpkg" || db == "apk") {
-      for (auto& p : db == "dpkg" ? parse_dpkg_status(head) : parse_apk_installed(head)) pk.push_back(to_json(p));
+      for (auto& p : db == "dpkg" ? parse_dpkg_status(head) : parse_apk_installed(head))
+        pk.push_back(to_json(p));
       out["package_db"] = {{"kind", db}, {"parsed", true}};
       out["packages"] = std::move(pk);
     } else if (db == "rpm-sqlite") {
@@ -202,7 +241,8 @@ json analyze_content(std::string_view path, std::uint32_t mode, std::string_view
   if (mode & 0111) {
     if (auto elf = analyze_elf(head, truncated)) out["elf"] = std::move(*elf);
   }
-  if (o.secrets && !out.contains("elf") && !truncated && head.size() >= 10 && !looks_binary(head) && secret_candidate(path)) {
+  if (o.secrets && !out.contains("elf") && !truncated && head.size() >= 10 && !looks_binary(head) &&
+      secret_candidate(path)) {
     auto found = o.secrets->scan(path, head);
     if (!found.empty()) {
       json s = json::array();

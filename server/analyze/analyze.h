@@ -18,10 +18,13 @@
 namespace bw {
 
 struct AnalyzeOptions {
-  std::size_t max_file_read_bytes = 1 << 20;   // text files: os-release, package DBs, secrets
-  std::size_t max_package_db_bytes = 64 << 20; // dpkg status, apk installed, rpmdb.sqlite
-  std::size_t max_elf_read_bytes = 16 << 20;   // ELF prefix read for headers and build info
-  std::shared_ptr<const SecretRules> secrets;  // null: no content secret scanning
+  std::size_t max_file_read_bytes = 1 << 20;    // text files: os-release, package DBs, secrets
+  std::size_t max_package_db_bytes = 64 << 20;  // dpkg status, apk installed, rpmdb.sqlite
+  std::size_t max_elf_read_bytes = 16 << 20;    // ELF prefix read for headers and build info
+  std::shared_ptr<const SecretRules> secrets;   // null: no content secret scanning
+  // Record every entry, not only notable ones (diagnostics and conformance; large layers
+  // then store large facts).
+  bool record_all_entries = false;
 };
 
 // Path-only classification: "shell", "package_manager", "network_tool", "debug_tool",

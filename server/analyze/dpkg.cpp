@@ -31,11 +31,14 @@ bool valid_deb_version(std::string_view v) {
     revision = rest.substr(dash + 1);
     if (revision.empty()) return false;
     for (char c : revision)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '+' && c != '~' && c != '_') return false;
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '+' && c != '~' &&
+          c != '_')
+        return false;
   }
   if (upstream.empty() || !std::isdigit(static_cast<unsigned char>(upstream.front()))) return false;
   for (char c : upstream)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view(".+~-_:").find(c) == std::string_view::npos)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view(".+~-_:").find(c) == std::string_view::npos)
       return false;
   return true;
 }
@@ -48,7 +51,8 @@ std::vector<Package> parse_dpkg_status(std::string_view content) {
   auto flush = [&] {
     if (!f.empty()) {
       const std::string& status = f["Status"];
-      bool removed = status.find("deinstall") != std::string::npos || status.find("purge") != std::string::npos;
+      bool removed = status.find("deinstall") != std::string::npos ||
+                     status.find("purge") != std::string::npos;
       // distroless status.d stanzas carry no Status at all: installed.
       Package p;
       p.manager = "dpkg";
@@ -65,7 +69,8 @@ std::vector<Package> parse_dpkg_status(std::string_view content) {
         p.source_name = trim(source.substr(0, paren));
         if (paren != std::string::npos) {
           auto close = source.find(')', paren);
-          p.source_version = trim(source.substr(paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1));
+          p.source_version = trim(source.substr(
+              paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1));
         }
       }
       if (!removed && !p.name.empty() && valid_deb_version(p.version)) out.push_back(std::move(p));
@@ -111,12 +116,23 @@ std::vector<Package> parse_apk_installed(std::string_view content) {
     if (line[1] != ':') continue;
     std::string value = line.substr(2);
     switch (line[0]) {
-      case 'P': cur.name = value; break;
-      case 'V': cur.version = value; break;
-      case 'o': cur.source_name = value; break;
-      case 'A': cur.arch = value; break;
-      case 'm': cur.maintainer = value; break;
-      default: break;
+      case 'P':
+        cur.name = value;
+        break;
+      case 'V':
+        cur.version = value;
+        break;
+      case 'o':
+        cur.source_name = value;
+        break;
+      case 'A':
+        cur.arch = value;
+        break;
+      case 'm':
+        cur.maintainer = value;
+        break;
+      default:
+        break;
     }
   }
   flush();
@@ -125,8 +141,9 @@ std::vector<Package> parse_apk_installed(std::string_view content) {
 
 std::string package_db_kind(std::string_view p) {
   if (p == "var/lib/dpkg/status") return "dpkg";
-  if (p.starts_with("var/lib/dpkg/status.d/") && p.find('/', 22) == std::string_view::npos && !p.ends_with(".md5sums") &&
-      !p.ends_with(".preinst") && !p.ends_with(".postinst") && !p.ends_with(".list"))
+  if (p.starts_with("var/lib/dpkg/status.d/") && p.find('/', 22) == std::string_view::npos &&
+      !p.ends_with(".md5sums") && !p.ends_with(".preinst") && !p.ends_with(".postinst") &&
+      !p.ends_with(".list"))
     return "dpkg";
   if (p == "lib/apk/db/installed" || p == "usr/lib/apk/db/installed") return "apk";
   for (auto dir : {"var/lib/rpm/", "usr/lib/sysimage/rpm/", "usr/share/rpm/"}) {

@@ -10,11 +10,14 @@ namespace {
 class Reader {
  public:
   Reader(std::string_view d, bool is64, bool little) : d_(d), is64_(is64), le_(little) {}
-  bool has(std::uint64_t off, std::uint64_t n) const { return off <= d_.size() && n <= d_.size() - off; }
+  bool has(std::uint64_t off, std::uint64_t n) const {
+    return off <= d_.size() && n <= d_.size() - off;
+  }
   std::uint64_t u(std::uint64_t off, int bytes) const {
     std::uint64_t v = 0;
     for (int i = 0; i < bytes; ++i) {
-      std::uint64_t b = static_cast<unsigned char>(d_[off + static_cast<std::uint64_t>(le_ ? i : bytes - 1 - i)]);
+      std::uint64_t b =
+          static_cast<unsigned char>(d_[off + static_cast<std::uint64_t>(le_ ? i : bytes - 1 - i)]);
       v |= b << (8 * i);
     }
     return v;
@@ -28,8 +31,10 @@ class Reader {
   bool is64_, le_;
 };
 
-constexpr std::uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtGnuStack = 0x6474e551, kPtGnuRelro = 0x6474e552;
-constexpr std::uint64_t kDtNeeded = 1, kDtStrtab = 5, kDtStrsz = 10, kDtFlags = 30, kDtBindNow = 24, kDtFlags1 = 0x6ffffffb;
+constexpr std::uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtGnuStack = 0x6474e551,
+                        kPtGnuRelro = 0x6474e552;
+constexpr std::uint64_t kDtNeeded = 1, kDtStrtab = 5, kDtStrsz = 10, kDtFlags = 30, kDtBindNow = 24,
+                        kDtFlags1 = 0x6ffffffb;
 
 struct Segment {
   std::uint32_t type, flags;
@@ -58,7 +63,10 @@ std::string go_version(std::string_view d, std::size_t at) {
 }  // namespace
 
 std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
-  if (d.size() < 52 || d.substr(0, 4) != "\x7f" "ELF") return std::nullopt;
+  if (d.size() < 52 || d.substr(0, 4) !=
+                           "\x7f"
+                           "ELF")
+    return std::nullopt;
   bool is64 = d[4] == 2, little = d[5] == 1;
   Reader r(d, is64, little);
   std::uint64_t type = r.u(16, 2);
@@ -89,7 +97,8 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
   std::vector<std::string> needed;
   const Segment* dyn = nullptr;
   for (auto& s : segs) {
-    if (s.type == kPtInterp && r.has(s.offset, s.filesz)) interp = std::string(d.substr(s.offset, strnlen(d.data() + s.offset, s.filesz)));
+    if (s.type == kPtInterp && r.has(s.offset, s.filesz))
+      interp = std::string(d.substr(s.offset, strnlen(d.data() + s.offset, s.filesz)));
     if (s.type == kPtDynamic) {
       has_dynamic = true;
       dyn = &s;
@@ -111,8 +120,8 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
       if (tag == kDtStrsz) strsz = val;
       if (tag == kDtBindNow || (tag == kDtFlags && (val & 0x8))) bind_now = true;
       if (tag == kDtFlags1) {
-        if (val & 0x1) bind_now = true;        // DF_1_NOW
-        if (val & 0x08000000) pie_flag = true; // DF_1_PIE
+        if (val & 0x1) bind_now = true;         // DF_1_NOW
+        if (val & 0x08000000) pie_flag = true;  // DF_1_PIE
       }
     }
     for (auto& s : segs)
@@ -124,12 +133,16 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
       if (o < strtab.size() && needed.size() < 32) needed.emplace_back(strtab.c_str() + o);
   }
   std::size_t go_at = d.find("\xff Go buildinf:");
-  const char* kind = type == 2 ? "executable" : type == 3 ? (interp.empty() && !pie_flag ? "shared_library" : "executable") : "other";
+  const char* kind = type == 2   ? "executable"
+                     : type == 3 ? (interp.empty() && !pie_flag ? "shared_library" : "executable")
+                                 : "other";
   j["kind"] = kind;
   j["static"] = interp.empty() && (!has_dynamic || std::string_view(kind) == "executable");
   if (!interp.empty()) {
     j["interpreter"] = interp;
-    j["libc"] = interp.find("musl") != std::string::npos ? "musl" : interp.find("ld-linux") != std::string::npos ? "glibc" : "other";
+    j["libc"] = interp.find("musl") != std::string::npos       ? "musl"
+                : interp.find("ld-linux") != std::string::npos ? "glibc"
+                                                               : "other";
   }
   j["pie"] = type == 3 && (std::string_view(kind) == "executable");
   j["relro"] = relro ? (bind_now ? "full" : "partial") : "none";
@@ -137,9 +150,12 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
   if (go_at != std::string_view::npos) j["go"] = go_version(d, go_at);
   // Canary: a dynamic executable imports __stack_chk_fail; a static one carries the symbol name
   // in its symbol table, which the prefix may not reach (then it is unknown).
-  if (!strtab.empty()) j["canary"] = strtab.find("__stack_chk_fail") != std::string::npos;
-  else if (d.find("__stack_chk_fail") != std::string_view::npos) j["canary"] = true;
-  else if (!truncated && go_at == std::string_view::npos) j["canary"] = false;
+  if (!strtab.empty())
+    j["canary"] = strtab.find("__stack_chk_fail") != std::string::npos;
+  else if (d.find("__stack_chk_fail") != std::string_view::npos)
+    j["canary"] = true;
+  else if (!truncated && go_at == std::string_view::npos)
+    j["canary"] = false;
   if (!needed.empty()) j["needed"] = needed;
   if (truncated && !have_dynamic_data && has_dynamic) j["partial"] = true;
   return j;

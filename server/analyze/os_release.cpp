@@ -43,22 +43,42 @@ std::optional<OsInfo> from_os_release(std::string_view content) {
   }
   std::string id = kv["ID"], version = kv["VERSION_ID"];
   static const std::map<std::string, std::string> kFamilies = {
-      {"alpine", "alpine"}, {"opensuse-tumbleweed", "opensuse-tumbleweed"}, {"opensuse-leap", "opensuse-leap"},
-      {"opensuse", "opensuse-leap"}, {"sles", "sles"}, {"sle-micro", "slem"}, {"sl-micro", "slem"},
-      {"sle-micro-rancher", "slem"}, {"photon", "photon"}, {"wolfi", "wolfi"}, {"chainguard", "chainguard"},
-      {"echo", "echo"}, {"minimos", "minimos"}, {"azurelinux", "azurelinux"}, {"mariner", "cbl-mariner"},
-      {"fedora", "fedora"}, {"rhel", "redhat"}, {"centos", "centos"}, {"rocky", "rocky"}, {"almalinux", "alma"},
-      {"ol", "oracle"}, {"coreos", "coreos"}, {"activestate", "activestate"}, {"bottlerocket", "bottlerocket"},
+      {"alpine", "alpine"},
+      {"opensuse-tumbleweed", "opensuse-tumbleweed"},
+      {"opensuse-leap", "opensuse-leap"},
+      {"opensuse", "opensuse-leap"},
+      {"sles", "sles"},
+      {"sle-micro", "slem"},
+      {"sl-micro", "slem"},
+      {"sle-micro-rancher", "slem"},
+      {"photon", "photon"},
+      {"wolfi", "wolfi"},
+      {"chainguard", "chainguard"},
+      {"echo", "echo"},
+      {"minimos", "minimos"},
+      {"azurelinux", "azurelinux"},
+      {"mariner", "cbl-mariner"},
+      {"fedora", "fedora"},
+      {"rhel", "redhat"},
+      {"centos", "centos"},
+      {"rocky", "rocky"},
+      {"almalinux", "alma"},
+      {"ol", "oracle"},
+      {"coreos", "coreos"},
+      {"activestate", "activestate"},
+      {"bottlerocket", "bottlerocket"},
       {"amzn", "amazon"}};
   auto it = kFamilies.find(id);
   if (it == kFamilies.end() || version.empty()) {
     // Debian, Ubuntu and distroless are identified from their own files (Trivy does the same),
     // but os-release still names them: keep that as a fallback for images without those files.
-    if ((id == "debian" || id == "ubuntu") && !version.empty()) return OsInfo{id + "?", version, kv["PRETTY_NAME"]};
+    if ((id == "debian" || id == "ubuntu") && !version.empty())
+      return OsInfo{id + "?", version, kv["PRETTY_NAME"]};
     return std::nullopt;
   }
   std::string family = it->second;
-  if (family == "centos" && kv["NAME"].find("CentOS Stream") != std::string::npos) family = "centos-stream";
+  if (family == "centos" && kv["NAME"].find("CentOS Stream") != std::string::npos)
+    family = "centos-stream";
   return OsInfo{family, version, kv["PRETTY_NAME"]};
 }
 
@@ -66,17 +86,28 @@ std::optional<OsInfo> from_os_release(std::string_view content) {
 
 bool is_os_release_path(std::string_view p) {
   static constexpr std::string_view kPaths[] = {
-      "etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version", "etc/lsb-release",
-      "etc/redhat-release", "etc/centos-release", "etc/almalinux-release", "etc/rocky-release",
-      "etc/oracle-release", "etc/fedora-release", "etc/system-release", "usr/lib/system-release",
+      "etc/os-release",
+      "usr/lib/os-release",
+      "etc/alpine-release",
+      "etc/debian_version",
+      "etc/lsb-release",
+      "etc/redhat-release",
+      "etc/centos-release",
+      "etc/almalinux-release",
+      "etc/rocky-release",
+      "etc/oracle-release",
+      "etc/fedora-release",
+      "etc/system-release",
+      "usr/lib/system-release",
       "aarch64-bottlerocket-linux-gnu/sys-root/usr/lib/os-release",
       "x86_64-bottlerocket-linux-gnu/sys-root/usr/lib/os-release"};
   return std::find(std::begin(kPaths), std::end(kPaths), p) != std::end(kPaths);
 }
 
-std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_view content, std::string& error) {
+std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_view content,
+                                            std::string& error) {
   error.clear();
-  if (path.ends_with("os-release")) return from_os_release(content);
+  if (path == "os-release" || path.ends_with("/os-release")) return from_os_release(content);
   if (path == "etc/alpine-release") {
     std::string v = first_line(content);
     if (v.empty()) return std::nullopt;
@@ -108,8 +139,11 @@ std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_v
   if (path.ends_with("system-release")) {
     std::string line = first_line(content);
     auto f = fields(line);
-    if (line.starts_with("Amazon Linux release 2") && f.size() >= 5) return OsInfo{"amazon", join(f, 3), ""};
-    if (line.starts_with("Amazon Linux") && f.size() >= 3 && !line.starts_with("Amazon Linux release")) return OsInfo{"amazon", join(f, 2), ""};
+    if (line.starts_with("Amazon Linux release 2") && f.size() >= 5)
+      return OsInfo{"amazon", join(f, 3), ""};
+    if (line.starts_with("Amazon Linux") && f.size() >= 3 &&
+        !line.starts_with("Amazon Linux release"))
+      return OsInfo{"amazon", join(f, 2), ""};
     error = "amazon: unable to analyze OS information";
     return std::nullopt;
   }
@@ -124,8 +158,11 @@ std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_v
   std::string lname = name;
   std::transform(lname.begin(), lname.end(), lname.begin(), ::tolower);
   std::string family = "redhat";
-  for (auto [prefix, fam] : {std::pair{"centos", "centos"}, {"rocky", "rocky"}, {"alma", "alma"},
-                             {"oracle", "oracle"}, {"fedora", "fedora"}})
+  for (auto [prefix, fam] : {std::pair{"centos", "centos"},
+                             {"rocky", "rocky"},
+                             {"alma", "alma"},
+                             {"oracle", "oracle"},
+                             {"fedora", "fedora"}})
     if (lname.starts_with(prefix)) family = fam;
   return OsInfo{family, version, ""};
 }
@@ -135,12 +172,14 @@ std::optional<OsInfo> merge_os(const std::vector<OsInfo>& found) {
   std::optional<OsInfo> fallback;  // Debian/Ubuntu named only by os-release
   for (auto& os : found) {
     if (os.family.ends_with("?")) {
-      if (!fallback) fallback = OsInfo{os.family.substr(0, os.family.size() - 1), os.name, os.pretty};
+      if (!fallback)
+        fallback = OsInfo{os.family.substr(0, os.family.size() - 1), os.name, os.pretty};
       continue;
     }
     if (!out) {
       out = os;
-    } else if ((out->family == "redhat" || out->family == "debian") && !os.family.empty() && os.family != out->family) {
+    } else if ((out->family == "redhat" || out->family == "debian") && !os.family.empty() &&
+               os.family != out->family) {
       std::string pretty = out->pretty.empty() ? os.pretty : out->pretty;
       out = os;
       out->pretty = pretty;

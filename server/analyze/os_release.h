@@ -22,7 +22,8 @@ bool is_os_release_path(std::string_view path);
 
 // Parses one release file. nullopt with `error` empty: not identifying (unknown ID, no
 // version); with `error` set: a malformed file the analyser rejects.
-std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_view content, std::string& error);
+std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_view content,
+                                            std::string& error);
 
 // Combines findings from several files as Trivy does: a "debian" or "redhat" result yields to
 // a later, more specific family (ubuntu, oracle, …); otherwise the first found wins.

@@ -9,7 +9,8 @@ namespace bw {
 namespace {
 
 std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 
 // Reads the tags we need from an RPM header blob: il, dl, il index entries, dl data bytes.
@@ -30,18 +31,34 @@ bool read_header(const unsigned char* blob, std::size_t size, Package& p) {
     };
     bool is_string = type == 6 || type == 9;
     switch (tag) {
-      case 1000: if (is_string) p.name = str(); break;
-      case 1001: if (is_string) p.version = str(); break;
-      case 1002: if (is_string) release = str(); break;
-      case 1003: if (type == 4 && off + 4 <= dl) epoch = static_cast<long>(be32(data + off)); break;
-      case 1022: if (is_string) p.arch = str(); break;
-      case 1011: if (is_string) p.maintainer = str(); break;
-      case 1044: if (is_string) source_rpm = str(); break;
-      default: break;
+      case 1000:
+        if (is_string) p.name = str();
+        break;
+      case 1001:
+        if (is_string) p.version = str();
+        break;
+      case 1002:
+        if (is_string) release = str();
+        break;
+      case 1003:
+        if (type == 4 && off + 4 <= dl) epoch = static_cast<long>(be32(data + off));
+        break;
+      case 1022:
+        if (is_string) p.arch = str();
+        break;
+      case 1011:
+        if (is_string) p.maintainer = str();
+        break;
+      case 1044:
+        if (is_string) source_rpm = str();
+        break;
+      default:
+        break;
     }
   }
   if (p.name.empty() || p.version.empty()) return false;
-  std::string evr = (epoch > 0 ? std::to_string(epoch) + ":" : "") + p.version + (release.empty() ? "" : "-" + release);
+  std::string evr = (epoch > 0 ? std::to_string(epoch) + ":" : "") + p.version +
+                    (release.empty() ? "" : "-" + release);
   p.version = evr;
   p.source_name = p.name;
   p.source_version = evr;
@@ -74,11 +91,13 @@ Result<std::vector<Package>> parse_rpm_sqlite(std::string_view bytes) {
   std::memcpy(buf, bytes.data(), bytes.size());
   if (sqlite3_deserialize(db.get(), "main", buf, static_cast<sqlite3_int64>(bytes.size()),
                           static_cast<sqlite3_int64>(bytes.size()),
-                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+      SQLITE_OK)
     return make_error(Errc::unsupported_media_type, "rpmdb.sqlite is not a SQLite database");
   sqlite3_stmt* raw_st = nullptr;
   if (sqlite3_prepare_v2(db.get(), "SELECT blob FROM Packages", -1, &raw_st, nullptr) != SQLITE_OK)
-    return make_error(Errc::unsupported_media_type, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get()));
+    return make_error(Errc::unsupported_media_type,
+                      std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get()));
   std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> st(raw_st, sqlite3_finalize);
   std::vector<Package> out;
   int rc;
@@ -89,7 +108,9 @@ Result<std::vector<Package>> parse_rpm_sqlite(std::string_view bytes) {
         p.name != "gpg-pubkey")
       out.push_back(std::move(p));
   }
-  if (rc != SQLITE_DONE) return make_error(Errc::unsupported_media_type, std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get()));
+  if (rc != SQLITE_DONE)
+    return make_error(Errc::unsupported_media_type,
+                      std::string("rpmdb.sqlite: ") + sqlite3_errmsg(db.get()));
   return out;
 }
 

@@ -24,7 +24,8 @@ RE2::Options byte_options() {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -37,7 +38,7 @@ struct AllowRule {
 struct Rule {
   std::string id, title, category, severity;
   std::unique_ptr<RE2> regex;
-  int secret_group = 0;  // 0: the whole match
+  int secret_group = 0;               // 0: the whole match
   std::vector<std::string> keywords;  // lower-cased
   std::unique_ptr<RE2> path;
   std::vector<AllowRule> allow;
@@ -71,11 +72,13 @@ Result<std::vector<AllowRule>> parse_allow(const json& list) {
 }
 
 bool path_allowed(const std::vector<AllowRule>& rules, std::string_view path) {
-  return std::any_of(rules.begin(), rules.end(), [&](auto& r) { return r.path && RE2::PartialMatch(path, *r.path); });
+  return std::any_of(rules.begin(), rules.end(),
+                     [&](auto& r) { return r.path && RE2::PartialMatch(path, *r.path); });
 }
 
 bool match_allowed(const std::vector<AllowRule>& rules, std::string_view match) {
-  return std::any_of(rules.begin(), rules.end(), [&](auto& r) { return r.regex && RE2::PartialMatch(match, *r.regex); });
+  return std::any_of(rules.begin(), rules.end(),
+                     [&](auto& r) { return r.regex && RE2::PartialMatch(match, *r.regex); });
 }
 
 // The line holding the secret with the secret masked; long lines are cut around it.
@@ -85,7 +88,8 @@ std::string censored_line(std::string_view content, std::size_t start, std::size
     std::size_t nl = content.rfind('\n', start - 1);
     line_start = nl == std::string_view::npos ? 0 : nl + 1;
   }
-  std::size_t line_end = content.find('\n', end);
+  // The line where the secret starts; a multi-line secret (a key block) is cut at its end.
+  std::size_t line_end = content.find('\n', start);
   if (line_end == std::string_view::npos) line_end = content.size();
   std::string line(content.substr(line_start, line_end - line_start));
   std::size_t s = start - line_start, e = std::min(end, line_end) - line_start;
@@ -109,12 +113,15 @@ struct SecretRules::Impl {
 
 SecretRules::SecretRules() : impl_(std::make_unique<Impl>()) {}
 SecretRules::~SecretRules() = default;
-std::size_t SecretRules::size() const { return impl_->rules.size(); }
+std::size_t SecretRules::size() const {
+  return impl_->rules.size();
+}
 
-Result<std::shared_ptr<const SecretRules>> SecretRules::parse(std::string_view text,
-                                                              const std::vector<std::string>& disabled) {
+Result<std::shared_ptr<const SecretRules>> SecretRules::parse(
+    std::string_view text, const std::vector<std::string>& disabled) {
   json j = json::parse(text, nullptr, false);
-  if (!j.is_object() || !j.contains("rules")) return make_error(Errc::bad_request, "secret rules: not a rule catalog");
+  if (!j.is_object() || !j.contains("rules"))
+    return make_error(Errc::bad_request, "secret rules: not a rule catalog");
   std::shared_ptr<SecretRules> out(new SecretRules());
   try {
     for (auto& r : j["rules"]) {
@@ -143,7 +150,8 @@ Result<std::shared_ptr<const SecretRules>> SecretRules::parse(std::string_view t
       rule.allow = std::move(*allow);
       out->impl_->rules.push_back(std::move(rule));
     }
-    json globals = j.contains("builtinAllowRules") ? j["builtinAllowRules"] : j.value("allowRules", json::array());
+    json globals = j.contains("builtinAllowRules") ? j["builtinAllowRules"]
+                                                   : j.value("allowRules", json::array());
     auto allow = parse_allow(globals);
     if (!allow) return allow.error();
     for (auto& a : *allow)
@@ -202,9 +210,12 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
       f.category = rule.category;
       f.severity = rule.severity;
       f.offset = start;
-      f.start_line = 1 + static_cast<int>(std::count(content.begin(), content.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
-      f.end_line = f.start_line + static_cast<int>(std::count(content.begin() + static_cast<std::ptrdiff_t>(start),
-                                                              content.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+      f.start_line =
+          1 + static_cast<int>(std::count(
+                  content.begin(), content.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
+      f.end_line = f.start_line + static_cast<int>(std::count(
+                                      content.begin() + static_cast<std::ptrdiff_t>(start),
+                                      content.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
       f.match = censored_line(content, start, end);
       if (seen.insert({f.rule_id, f.start_line, f.offset}).second) out.push_back(std::move(f));
     }
@@ -216,8 +227,8 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
 }
 
 json to_json(const SecretFinding& f) {
-  return json{{"rule_id", f.rule_id}, {"title", f.title},       {"category", f.category},
-              {"severity", f.severity}, {"match", f.match},     {"start_line", f.start_line},
+  return json{{"rule_id", f.rule_id},   {"title", f.title},  {"category", f.category},
+              {"severity", f.severity}, {"match", f.match},  {"start_line", f.start_line},
               {"end_line", f.end_line}, {"offset", f.offset}};
 }
 

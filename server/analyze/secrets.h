@@ -30,13 +30,14 @@ class SecretRules {
   // Parses a catalog: {"rules": [{ID, Title, Category, Severity, Regex, SecretGroupName?,
   // Keywords?, Path?, AllowRules?}], "builtinAllowRules"|"allowRules": [{ID, Path?, Regex?}]}.
   // `disabled_allow_rules` names allow rules to leave out.
-  static Result<std::shared_ptr<const SecretRules>> parse(std::string_view json,
-                                                          const std::vector<std::string>& disabled_allow_rules = {});
+  static Result<std::shared_ptr<const SecretRules>> parse(
+      std::string_view json, const std::vector<std::string>& disabled_allow_rules = {});
   // Bulwark's own catalog, embedded from schema/secret_rules.json.
   static std::shared_ptr<const SecretRules> builtin();
 
   ~SecretRules();
-  // Scans content (CRs are stripped first); `path` is layer-relative. Sorted by rule id, then match.
+  // Scans content (CRs are stripped first); `path` is layer-relative. Sorted by rule id, then
+  // match.
   std::vector<SecretFinding> scan(std::string_view path, std::string_view content) const;
   std::size_t size() const;
 

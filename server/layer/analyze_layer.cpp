@@ -1,4 +1,6 @@
 #include "common/digest.h"
+
+#include <algorithm>
 #include "layer/decompress.h"
 #include "layer/layer.h"
 #include "layer/tar_walk.h"
@@ -72,6 +74,15 @@ std::string_view basename_of(std::string_view path) {
 
 }  // namespace
 
+std::uint64_t path_hash(std::string_view path) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : path) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 std::string_view layer_status_name(LayerStatus s) {
   switch (s) {
     case LayerStatus::complete:
@@ -122,7 +133,8 @@ bool is_notable(const FileEntry& e) {
   return false;
 }
 
-Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits, const AnalyzeOptions& analysis) {
+Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
+                                 const AnalyzeOptions& analysis) {
   LayerFacts facts;
   TrackingSource raw(blob);
   auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
@@ -155,6 +167,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits, co
               {(dir.empty() ? "" : std::string(dir) + "/") + std::string(base.substr(4)), false});
         return true;
       }
+      facts.path_hashes.push_back(path_hash(e.path));
       nlohmann::json info = nlohmann::json::object();
       if (std::size_t want = content_wanted(e.path, e.kind, e.mode, e.size, analysis)) {
         bool truncated = false;
@@ -163,7 +176,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits, co
       }
       auto tags = classify_path(e.path, e.kind, e.mode);
       if (!tags.empty()) info["tags"] = std::move(tags);
-      if (is_notable(e) || !info.empty()) {
+      if (is_notable(e) || !info.empty() || analysis.record_all_entries) {
         if (facts.files.size() < limits.max_notable_entries) {
           facts.files.push_back(e);
           facts.files.back().info = std::move(info);
@@ -197,6 +210,9 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits, co
           return *e;
       }
     }
+    std::sort(facts.path_hashes.begin(), facts.path_hashes.end());
+    facts.path_hashes.erase(std::unique(facts.path_hashes.begin(), facts.path_hashes.end()),
+                            facts.path_hashes.end());
     facts.uncompressed_size = tar.count();
     if (facts.status == LayerStatus::complete) facts.diff_id = tar.diff_id();
   }

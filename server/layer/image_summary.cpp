@@ -12,7 +12,10 @@ using nlohmann::json;
 namespace {
 
 json file_ref(const MergedFile& m, const std::vector<std::string>& digests) {
-  json j = {{"path", m.entry.path}, {"mode", m.entry.mode}, {"uid", m.entry.uid}, {"gid", m.entry.gid},
+  json j = {{"path", m.entry.path},
+            {"mode", m.entry.mode},
+            {"uid", m.entry.uid},
+            {"gid", m.entry.gid},
             {"layer_digest", digests.at(m.layer_index)}};
   if (!m.entry.link.empty()) j["link"] = m.entry.link;
   return j;
@@ -20,13 +23,17 @@ json file_ref(const MergedFile& m, const std::vector<std::string>& digests) {
 
 }  // namespace
 
-json summarize_image(const std::vector<const LayerFacts*>& layers, const std::vector<std::string>& digests) {
+json summarize_image(const std::vector<const LayerFacts*>& layers,
+                     const std::vector<std::string>& digests) {
   auto merged = merge_layers(layers);
-  json surface = {{"shell", json::array()},      {"package_manager", json::array()}, {"network_tool", json::array()},
-                  {"debug_tool", json::array()}, {"toolchain", json::array()},       {"sshd", json::array()},
+  json surface = {{"shell", json::array()},        {"package_manager", json::array()},
+                  {"network_tool", json::array()}, {"debug_tool", json::array()},
+                  {"toolchain", json::array()},    {"sshd", json::array()},
                   {"sudo", json::array()}};
-  json packages = json::array(), dbs = json::array(), setuid = json::array(), writable = json::array();
-  json unneeded = json::array(), credentials = json::array(), secrets = json::array(), executables = json::array();
+  json packages = json::array(), dbs = json::array(), setuid = json::array(),
+       writable = json::array();
+  json unneeded = json::array(), credentials = json::array(), secrets = json::array(),
+       executables = json::array();
   json accounts = json::array(), groups = json::array(), shadow = json::array();
   std::set<std::string> runtimes;
   bool ca = false, tz = false;
@@ -42,20 +49,28 @@ json summarize_image(const std::vector<const LayerFacts*>& layers, const std::ve
       f["setgid"] = (e.mode & 02000) != 0;
       setuid.push_back(std::move(f));
     }
-    if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000))) writable.push_back(file_ref(m, digests));
+    if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000)))
+      writable.push_back(file_ref(m, digests));
     if (auto t = info.find("tags"); t != info.end()) {
       for (auto& tag : *t) {
         std::string name = tag;
-        if (surface.contains(name)) surface[name].push_back(file_ref(m, digests));
-        else if (name == "unneeded") unneeded.push_back(file_ref(m, digests));
-        else if (name == "credential_file") credentials.push_back(file_ref(m, digests));
-        else if (name.starts_with("runtime:")) runtimes.insert(name.substr(8));
-        else if (name == "ca_certificates") ca = true;
-        else if (name == "tzdata") tz = true;
+        if (surface.contains(name))
+          surface[name].push_back(file_ref(m, digests));
+        else if (name == "unneeded")
+          unneeded.push_back(file_ref(m, digests));
+        else if (name == "credential_file")
+          credentials.push_back(file_ref(m, digests));
+        else if (name.starts_with("runtime:"))
+          runtimes.insert(name.substr(8));
+        else if (name == "ca_certificates")
+          ca = true;
+        else if (name == "tzdata")
+          tz = true;
       }
     }
     if (auto os = info.find("os"); os != info.end())
-      os_found.push_back(OsInfo{os->value("family", ""), os->value("name", ""), os->value("pretty_name", "")});
+      os_found.push_back(
+          OsInfo{os->value("family", ""), os->value("name", ""), os->value("pretty_name", "")});
     if (auto db = info.find("package_db"); db != info.end()) {
       json d = *db;
       d["path"] = e.path;
@@ -72,7 +87,8 @@ json summarize_image(const std::vector<const LayerFacts*>& layers, const std::ve
     if (e.path == "etc/group" && info.contains("groups")) groups = info["groups"];
     if (e.path == "etc/shadow" && info.contains("shadow")) shadow = info["shadow"];
     if (auto s = info.find("secrets"); s != info.end())
-      secrets.push_back({{"path", e.path}, {"layer_digest", digests.at(m.layer_index)}, {"findings", *s}});
+      secrets.push_back(
+          {{"path", e.path}, {"layer_digest", digests.at(m.layer_index)}, {"findings", *s}});
     if (auto elf = info.find("elf"); elf != info.end() && elf->value("kind", "") == "executable") {
       json x = file_ref(m, digests);
       x["elf"] = *elf;
@@ -85,8 +101,8 @@ json summarize_image(const std::vector<const LayerFacts*>& layers, const std::ve
   for (std::size_t i = 0; i < layers.size(); ++i)
     for (auto& e : layers[i]->files) {
       if (surviving.count({i, e.path})) continue;
-      bool cred = e.info.contains("tags") &&
-                  std::find(e.info["tags"].begin(), e.info["tags"].end(), "credential_file") != e.info["tags"].end();
+      bool cred = e.info.contains("tags") && std::find(e.info["tags"].begin(), e.info["tags"].end(),
+                                                       "credential_file") != e.info["tags"].end();
       if (!e.info.contains("secrets") && !cred) continue;
       json d = {{"path", e.path}, {"layer_digest", digests.at(i)}, {"credential_file", cred}};
       if (e.info.contains("secrets")) d["findings"] = e.info["secrets"];

@@ -14,6 +14,7 @@
 namespace bw {
 
 // `digests[i]` names layers[i] (bottom first).
-nlohmann::json summarize_image(const std::vector<const LayerFacts*>& layers, const std::vector<std::string>& digests);
+nlohmann::json summarize_image(const std::vector<const LayerFacts*>& layers,
+                               const std::vector<std::string>& digests);
 
 }  // namespace bw

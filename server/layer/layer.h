@@ -67,7 +67,13 @@ struct LayerFacts {
   std::vector<FileEntry> files;  // notable entries only (see is_notable_path)
   std::uint64_t notable_dropped = 0;
   std::vector<Whiteout> whiteouts;
+  // Every entry path (whiteouts aside) as path_hash(), sorted and unique: merging uses it to see
+  // that a layer rewrote a lower layer's notable file with one that is not notable.
+  std::vector<std::uint64_t> path_hashes;
 };
+
+// FNV-1a 64 of a normalised entry path.
+std::uint64_t path_hash(std::string_view path);
 
 // Reads `blob` (a compressed or plain layer) to its very end and returns what it holds,
 // running the analysers of `analysis` on each entry (bodies read up to their caps).

@@ -1,5 +1,6 @@
 #include "layer/merge.h"
 
+#include <algorithm>
 #include <map>
 
 namespace bw {
@@ -21,6 +22,12 @@ std::vector<MergedFile> merge_layers(const std::vector<const LayerFacts*>& layer
     const LayerFacts& l = *layers[i];
     // Whiteouts apply to lower layers only, so remove first, then add this layer's entries.
     for (auto& w : l.whiteouts) erase_tree(files, w.path, /*keep_dir=*/w.opaque);
+    // A lower notable file this layer rewrote (as anything, notable or not) is gone.
+    if (!l.path_hashes.empty())
+      for (auto it = files.begin(); it != files.end();)
+        it = std::binary_search(l.path_hashes.begin(), l.path_hashes.end(), path_hash(it->first))
+                 ? files.erase(it)
+                 : std::next(it);
     for (auto& e : l.files) files[e.path] = MergedFile{e, i};
   }
   std::vector<MergedFile> out;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -71,7 +72,8 @@ class SqliteStore : public Store {
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "SELECT media_type, analyzer_version, analyzed_at, facts FROM layers WHERE digest = ?1");
+        "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers WHERE "
+        "digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
     auto row = st->step();
@@ -86,6 +88,10 @@ class SqliteStore : public Store {
     auto facts = layer_facts_from_json(j);
     if (!facts) return facts.error();
     rec.facts = std::move(*facts);
+    std::string_view hashes = st->blob(4);
+    rec.facts.path_hashes.resize(hashes.size() / 8);
+    if (!rec.facts.path_hashes.empty())
+      std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
     return std::optional<LayerRecord>(std::move(rec));
   }
 
@@ -102,7 +108,8 @@ class SqliteStore : public Store {
       auto st = db_.prepare(
           "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
           "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
-          "analyzed_at, facts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+          "analyzed_at, facts, path_hashes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+          "?12, ?13)");
       if (!st) return st.error();
       const auto& f = l.facts;
       st->bind(1, l.digest);
@@ -120,6 +127,7 @@ class SqliteStore : public Store {
       st->bind(10, std::int64_t{l.analyzer_version});
       st->bind(11, l.analyzed_at);
       st->bind(12, to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
       if (auto s = st->step(); !s) return s.error();
       for (auto& e : f.files) {
         auto ins = db_.prepare(

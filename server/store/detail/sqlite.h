@@ -23,11 +23,19 @@ class Statement {
   }
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
   void bind_null(int i) { sqlite3_bind_null(s_, i); }
+  void bind_blob(int i, const void* data, std::size_t n) {
+    sqlite3_bind_blob64(s_, i, data, n, SQLITE_TRANSIENT);
+  }
   // SQLITE_ROW or SQLITE_DONE as values; anything else is an error.
   Result<bool> step();
   std::string text(int col) const;
   std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
   bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  std::string_view blob(int col) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+             : std::string_view();
+  }
 
  private:
   sqlite3_stmt* s_;
