@@ -42,6 +42,7 @@ struct Rule {
   std::vector<std::string> keywords;  // lower-cased
   std::unique_ptr<RE2> path;
   std::vector<AllowRule> allow;
+  bool fallback = false;  // reported only where no other rule found a secret in the same span
 };
 
 Result<std::unique_ptr<RE2>> compile(const std::string& pattern, const std::string& what) {
@@ -129,6 +130,7 @@ Result<std::shared_ptr<const SecretRules>> SecretRules::parse(
       rule.id = r.at("ID").get<std::string>();
       rule.title = r.value("Title", rule.id);
       rule.category = r.value("Category", "");
+      rule.fallback = r.value("Fallback", false);
       rule.severity = r.value("Severity", "UNKNOWN");
       auto re = compile(r.at("Regex").get<std::string>(), rule.id);
       if (!re) return re.error();
@@ -210,6 +212,7 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
       f.category = rule.category;
       f.severity = rule.severity;
       f.offset = start;
+      f.length = end - start;
       f.start_line =
           1 + static_cast<int>(std::count(
                   content.begin(), content.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
@@ -217,9 +220,17 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
                                       content.begin() + static_cast<std::ptrdiff_t>(start),
                                       content.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
       f.match = censored_line(content, start, end);
+      f.fallback_end = rule.fallback ? end : 0;
       if (seen.insert({f.rule_id, f.start_line, f.offset}).second) out.push_back(std::move(f));
     }
   }
+  // A generic rule's finding that overlaps a specific rule's is the same secret: keep the latter.
+  std::erase_if(out, [&](const SecretFinding& g) {
+    if (g.fallback_end == 0) return false;
+    return std::any_of(out.begin(), out.end(), [&](const SecretFinding& s) {
+      return s.fallback_end == 0 && s.offset < g.fallback_end && g.offset < s.offset + s.length;
+    });
+  });
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
     return std::tie(a.rule_id, a.match) < std::tie(b.rule_id, b.match);
   });

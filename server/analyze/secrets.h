@@ -23,6 +23,8 @@ struct SecretFinding {
   int start_line = 0;
   int end_line = 0;
   std::size_t offset = 0;  // byte offset of the secret in the scanned (CR-stripped) content
+  std::size_t length = 0;  // of the secret
+  std::size_t fallback_end = 0;  // non-zero for a fallback rule's finding (internal)
 };
 
 class SecretRules {

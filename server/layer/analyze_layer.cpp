@@ -1,6 +1,7 @@
 #include "common/digest.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include "layer/decompress.h"
 #include "layer/layer.h"
 #include "layer/tar_walk.h"
@@ -153,6 +154,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
     if (auto e = fail_or(LayerStatus::invalid, decompressed.error().message)) return *e;
   } else {
     UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes);
+    std::unordered_set<std::string> recorded;
     auto walk = walk_tar(tar, limits.max_path_bytes, [&](const FileEntry& e, EntryBody& body) {
       if (facts.entry_count >= limits.max_entries) return false;
       ++facts.entry_count;
@@ -176,7 +178,10 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       }
       auto tags = classify_path(e.path, e.kind, e.mode);
       if (!tags.empty()) info["tags"] = std::move(tags);
-      if (is_notable(e) || !info.empty() || analysis.record_all_entries) {
+      // A hard link to a notable file is as notable as its target (a second name for a setuid binary).
+      bool linked = e.kind == 'h' && recorded.count(e.link);
+      if (is_notable(e) || !info.empty() || linked || analysis.record_all_entries) {
+        recorded.insert(e.path);
         if (facts.files.size() < limits.max_notable_entries) {
           facts.files.push_back(e);
           facts.files.back().info = std::move(info);
