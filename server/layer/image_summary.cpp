@@ -35,6 +35,7 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
   json unneeded = json::array(), credentials = json::array(), secrets = json::array(),
        executables = json::array();
   json accounts = json::array(), groups = json::array(), shadow = json::array();
+  json account_files = json::object();
   std::set<std::string> runtimes;
   bool ca = false, tz = false;
   std::vector<OsInfo> os_found;
@@ -83,6 +84,8 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
         p["layer_digest"] = digests.at(m.layer_index);
         packages.push_back(std::move(p));
       }
+    if (e.path == "etc/passwd" || e.path == "etc/group" || e.path == "etc/shadow")
+      account_files[e.path] = digests.at(m.layer_index);
     if (e.path == "etc/passwd" && info.contains("accounts")) accounts = info["accounts"];
     if (e.path == "etc/group" && info.contains("groups")) groups = info["groups"];
     if (e.path == "etc/shadow" && info.contains("shadow")) shadow = info["shadow"];
@@ -117,6 +120,7 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
   out["accounts"] = std::move(accounts);
   out["groups"] = std::move(groups);
   out["passwords"] = std::move(shadow);
+  out["account_files"] = std::move(account_files);
   out["attack_surface"] = std::move(surface);
   out["runtimes"] = json(std::vector<std::string>(runtimes.begin(), runtimes.end()));
   out["ca_certificates"] = ca;

@@ -1,0 +1,54 @@
+#include "common/digest.h"
+#include "common/embedded.h"
+#include "rules/rules.h"
+
+namespace bw {
+
+Result<std::shared_ptr<const RuleCatalog>> RuleCatalog::parse(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("rules") || !j["rules"].is_array())
+    return make_error(Errc::bad_request, "rules: not a rule catalog ({\"rules\": […]})");
+  auto out = std::make_shared<RuleCatalog>();
+  try {
+    for (auto& r : j["rules"]) {
+      RuleDef d;
+      d.id = r.at("id").get<std::string>();
+      d.title = r.at("title").get<std::string>();
+      d.category = r.at("category").get<std::string>();
+      d.severity = r.at("severity").get<std::string>();
+      d.weight = r.at("weight").get<int>();
+      d.rationale = r.value("rationale", "");
+      d.remediation = r.value("remediation", "");
+      d.dockle = r.value("dockle", "");
+      d.trivy = r.value("trivy", "");
+      d.references = r.value("references", std::vector<std::string>{});
+      static const std::vector<std::string> kSev = {"info", "low", "medium", "high", "critical"};
+      if (std::find(kSev.begin(), kSev.end(), d.severity) == kSev.end())
+        return make_error(Errc::bad_request, "rules: " + d.id + " has unknown severity " + d.severity);
+      if (d.weight < 0 || d.weight > 100) return make_error(Errc::bad_request, "rules: " + d.id + " weight out of 0..100");
+      out->rules_.push_back(std::move(d));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(Errc::bad_request, std::string("rules: ") + e.what());
+  }
+  out->version_ = "rs-" + sha256_digest(text).substr(7, 12);
+  return std::shared_ptr<const RuleCatalog>(std::move(out));
+}
+
+std::shared_ptr<const RuleCatalog> RuleCatalog::builtin() {
+  for (auto& f : schema_files::files())
+    if (f.name == "rules.json") {
+      auto r = parse(f.content);
+      if (!r) throw std::runtime_error("embedded rules.json: " + r.error().message);
+      return *r;
+    }
+  throw std::runtime_error("rules.json is not embedded");
+}
+
+const RuleDef* RuleCatalog::find(std::string_view id) const {
+  for (auto& r : rules_)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+}  // namespace bw

@@ -1,0 +1,170 @@
+#include "rules/history.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace bw {
+namespace {
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+bool is_upper_word(std::string_view w) {
+  return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+}
+
+}  // namespace
+
+std::vector<ShellCommand> split_shell(std::string_view s) {
+  std::vector<ShellCommand> out;
+  ShellCommand cur;
+  std::string word;
+  bool in_word = false, next_piped = false;
+  auto end_word = [&] {
+    if (in_word) cur.argv.push_back(word);
+    word.clear();
+    in_word = false;
+  };
+  auto end_command = [&](bool pipe_next) {
+    end_word();
+    if (!cur.argv.empty()) out.push_back(std::move(cur));
+    cur = ShellCommand{};
+    cur.piped = pipe_next;
+    next_piped = pipe_next;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      if (s[i + 1] == '\n') {  // line continuation
+        ++i;
+        continue;
+      }
+      word += s[++i];
+      in_word = true;
+    } else if (c == '\'' || c == '"') {
+      char q = c;
+      in_word = true;
+      for (++i; i < s.size() && s[i] != q; ++i) {
+        if (q == '"' && s[i] == '\\' && i + 1 < s.size()) ++i;
+        word += s[i];
+      }
+    } else if (c == '$' && i + 1 < s.size() && s[i + 1] == '(') {
+      // Command substitution: keep it in the word, balanced.
+      int depth = 0;
+      for (; i < s.size(); ++i) {
+        word += s[i];
+        if (s[i] == '(') ++depth;
+        if (s[i] == ')' && --depth == 0) break;
+      }
+      in_word = true;
+    } else if (c == '`') {
+      word += c;
+      for (++i; i < s.size() && s[i] != '`'; ++i) word += s[i];
+      if (i < s.size()) word += '`';
+      in_word = true;
+    } else if (c == '&' && i + 1 < s.size() && s[i + 1] == '&') {
+      end_command(false);
+      ++i;
+    } else if (c == '|' && i + 1 < s.size() && s[i + 1] == '|') {
+      end_command(false);
+      ++i;
+    } else if (c == '|') {
+      end_command(true);
+    } else if (c == ';' || c == '\n' || c == '&') {
+      end_command(false);
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      end_word();
+    } else if (c == '#' && !in_word) {
+      // A comment runs to the end of the line.
+      while (i + 1 < s.size() && s[i + 1] != '\n') ++i;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  end_command(false);
+  (void)next_piped;
+  return out;
+}
+
+HistoryStep parse_created_by(std::string_view cb) {
+  HistoryStep step;
+  step.created_by = std::string(cb);
+  std::string t = trim(cb);
+  bool buildkit = false;
+  if (t.ends_with("# buildkit")) {
+    buildkit = true;
+    t = trim(std::string_view(t).substr(0, t.size() - 10));
+  }
+  // "RUN |2 A=1 B=2 /bin/sh -c cmd" (BuildKit) or "|2 A=1 B=2 /bin/sh -c cmd" (legacy)
+  auto strip_args = [&](std::string& s) {
+    s = trim(s);
+    if (!s.starts_with("|")) return;
+    std::size_t sp = s.find(' ');
+    int n = 0;
+    try {
+      n = std::stoi(s.substr(1, sp - 1));
+    } catch (...) {
+      return;
+    }
+    std::size_t pos = sp;
+    for (int k = 0; k < n && pos != std::string::npos; ++k) {
+      std::size_t start = s.find_first_not_of(' ', pos);
+      if (start == std::string::npos) break;
+      std::size_t end = s.find(' ', start);
+      step.build_args.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      pos = end;
+    }
+    s = pos == std::string::npos ? std::string() : trim(s.substr(pos));
+  };
+  std::string word = t.substr(0, t.find(' '));
+  if (is_upper_word(word) && word != "RUN") {
+    step.instruction = word;
+    step.text = trim(t.substr(word.size()));
+  } else {
+    if (word == "RUN") t = trim(t.substr(3));
+    strip_args(t);
+    for (std::string shell : {"/bin/sh -c ", "/bin/bash -c ", "/bin/sh -o pipefail -c ", "/bin/bash -o pipefail -c ",
+                              "/bin/ash -c ", "cmd /S /C "}) {
+      if (t.starts_with(shell)) {
+        t = trim(t.substr(shell.size()));
+        break;
+      }
+    }
+    if (t.starts_with("#(nop)")) {
+      t = trim(t.substr(6));
+      std::string w = t.substr(0, t.find(' '));
+      step.instruction = is_upper_word(w) ? w : "NOP";
+      step.text = is_upper_word(w) ? trim(t.substr(w.size())) : t;
+    } else {
+      step.instruction = "RUN";
+      step.text = t;
+    }
+  }
+  (void)buildkit;
+  if (step.instruction == "RUN") step.commands = split_shell(step.text);
+  return step;
+}
+
+std::vector<HistoryStep> parse_history(const nlohmann::json& config) {
+  std::vector<HistoryStep> out;
+  auto h = config.find("history");
+  if (h == config.end() || !h->is_array()) return out;
+  int layer = 0;
+  for (std::size_t i = 0; i < h->size(); ++i) {
+    const auto& e = (*h)[i];
+    if (!e.is_object()) continue;
+    HistoryStep step = parse_created_by(e.value("created_by", ""));
+    step.index = static_cast<int>(i);
+    step.empty_layer = e.value("empty_layer", false);
+    step.layer_index = step.empty_layer ? -1 : layer++;
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+}  // namespace bw

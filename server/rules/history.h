@@ -1,0 +1,36 @@
+// Image history (config.history[].created_by) as build steps: the legacy `/bin/sh -c #(nop) …`
+// and BuildKit `RUN … # buildkit` forms, build-arg prefixes `|N k=v …` stripped, and RUN text
+// split into shell commands on `&&`, `||`, `;`, `|` and newlines with quoting respected.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bw {
+
+struct ShellCommand {
+  std::vector<std::string> argv;  // words, quotes removed
+  bool piped = false;             // its stdin is the previous command's stdout
+};
+
+struct HistoryStep {
+  int index = 0;             // position in config.history
+  std::string created_by;    // as recorded
+  bool empty_layer = false;
+  int layer_index = -1;      // the layer it produced, or -1
+  std::string instruction;   // RUN, ADD, COPY, ENV, ARG, CMD, USER, …
+  std::string text;          // the instruction's arguments (RUN: the shell command)
+  std::vector<std::string> build_args;  // "k=v" from a `|N k=v` prefix
+  std::vector<ShellCommand> commands;   // RUN only
+};
+
+std::vector<HistoryStep> parse_history(const nlohmann::json& config);
+HistoryStep parse_created_by(std::string_view created_by);
+
+// Splits shell text into commands; `$(…)` and backquoted text stay inside their word.
+std::vector<ShellCommand> split_shell(std::string_view text);
+
+}  // namespace bw

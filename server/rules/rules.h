@@ -1,0 +1,85 @@
+// The hardening rule catalog (data: schema/rules.json) and its evaluation over an image's merged
+// facts, config and history. Knows nothing of how facts were found.
+#pragma once
+
+#include "common/error.h"
+#include "rules/history.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bw {
+
+struct RuleDef {
+  std::string id, title, category, severity, rationale, remediation, dockle, trivy;
+  int weight = 0;
+  std::vector<std::string> references;
+};
+
+class RuleCatalog {
+ public:
+  static Result<std::shared_ptr<const RuleCatalog>> parse(std::string_view json_text);
+  // schema/rules.json as embedded in the binary.
+  static std::shared_ptr<const RuleCatalog> builtin();
+
+  const RuleDef* find(std::string_view id) const;
+  const std::vector<RuleDef>& rules() const { return rules_; }
+  // "rs-" + the first 12 hex digits of the catalog's sha256: changes with any rule change.
+  const std::string& version() const { return version_; }
+
+ private:
+  std::vector<RuleDef> rules_;
+  std::string version_;
+};
+
+struct Evidence {
+  std::string path;
+  int history_index = -1;
+  std::string created_by;
+  std::string config_key;
+  std::string detail;
+};
+
+struct Finding {
+  std::string rule_id, title, category, severity;
+  Evidence evidence;
+  std::string layer_digest;  // the layer that introduced it; empty for config-only findings
+  std::string origin = "app";  // "base" | "app"
+  bool suppressed = false;
+  int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
+};
+
+struct Suppression {
+  std::string rule_id;  // required
+  std::string path;     // optional: the evidence path, or a directory prefix ending in '/'
+  std::string env_key;  // optional: for BW-SECRET-ENV, the variable name
+};
+
+struct RuleInput {
+  const nlohmann::json& summary;  // summarize_image()
+  const nlohmann::json& config;   // the image config JSON
+  std::vector<std::string> layer_digests;  // bottom first
+  std::size_t base_layers = 0;             // layers [0, base_layers) are the base
+  std::string tag;                         // the tag scanned by; empty when by digest
+  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  int max_image_age_days = 90;
+};
+
+std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput& input);
+void apply_suppressions(std::vector<Finding>& findings, const std::vector<Suppression>& suppressions);
+
+nlohmann::json to_json(const Finding& f);
+Finding finding_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Suppression& s);
+Result<Suppression> suppression_from_json(const nlohmann::json& j);
+
+// Whether a `User` value means root (empty, root, 0, 0:0, root:root, or a name passwd maps
+// to uid 0). `accounts` is the summary's list.
+bool user_is_root(std::string_view user, const nlohmann::json& accounts);
+
+}  // namespace bw

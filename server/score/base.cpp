@@ -1,0 +1,95 @@
+#include "rules/history.h"
+#include "score/score.h"
+
+namespace bw {
+
+using nlohmann::json;
+
+namespace {
+
+// Trivy's heuristic: the base ends at the last CMD/ENTRYPOINT that only set metadata before
+// the app's own steps (trailing metadata-only steps ignored).
+std::size_t history_base_layers(const json& config, bool& found) {
+  auto steps = parse_history(config);
+  found = false;
+  int last = static_cast<int>(steps.size()) - 1;
+  while (last >= 0 && steps[static_cast<std::size_t>(last)].empty_layer) --last;
+  for (int i = last; i >= 0; --i) {
+    auto& s = steps[static_cast<std::size_t>(i)];
+    if (s.empty_layer && (s.instruction == "CMD" || s.instruction == "ENTRYPOINT")) {
+      found = true;
+      std::size_t n = 0;
+      for (int k = 0; k < i; ++k)
+        if (!steps[static_cast<std::size_t>(k)].empty_layer) ++n;
+      return n;
+    }
+  }
+  return 0;
+}
+
+std::string os_base_name(const json& summary) {
+  const json& os = summary.value("os", json());
+  if (!os.is_object()) return {};
+  std::string family = os.value("family", ""), name = os.value("name", ""), pretty = os.value("pretty_name", "");
+  auto major = [](const std::string& v, int parts) {
+    std::string out;
+    int seen = 0;
+    for (char c : v) {
+      if (c == '.' && ++seen == parts) break;
+      out += c;
+    }
+    return out;
+  };
+  if (pretty.find("Distroless") != std::string::npos) {
+    bool libc = false, libstdcxx = false;
+    for (auto& p : summary.value("packages", json::array())) {
+      std::string n = p.value("name", "");
+      libc |= n == "libc6";
+      libstdcxx |= n.starts_with("libstdc++");
+    }
+    return libstdcxx ? "distroless/cc" : libc ? "distroless/base" : "distroless/static";
+  }
+  if (family == "debian") return "debian:" + major(name, 1);
+  if (family == "ubuntu") return "ubuntu:" + name;
+  if (family == "alpine") return "alpine:" + major(name, 2);
+  if (family == "wolfi" || family == "chainguard") return family;
+  if (family == "redhat") return "ubi" + major(name, 1);
+  return family + ":" + name;
+}
+
+}  // namespace
+
+BaseInfo detect_base(const json& manifest, const json& config, const json& summary, const std::vector<std::string>& layers,
+                     const std::vector<ReferenceImage>& refs) {
+  bool hist_found = false;
+  std::size_t hist_layers = history_base_layers(config, hist_found);
+  auto ann = manifest.value("annotations", json::object());
+  if (ann.contains("org.opencontainers.image.base.name")) {
+    BaseInfo b{ann["org.opencontainers.image.base.name"].get<std::string>(), "annotation", "high", hist_layers};
+    std::string digest = ann.value("org.opencontainers.image.base.digest", "");
+    for (auto& r : refs)
+      if (!digest.empty() && r.manifest_digest == digest) b.layers = r.layers.size();
+    return b;
+  }
+  const ReferenceImage* best = nullptr;
+  for (auto& r : refs)
+    if (!r.layers.empty() && r.layers.size() < layers.size() && std::equal(r.layers.begin(), r.layers.end(), layers.begin()) &&
+        (!best || r.layers.size() > best->layers.size()))
+      best = &r;
+  if (best) return BaseInfo{best->name, "layer-match", "high", best->layers.size()};
+  std::string os = os_base_name(summary);
+  if (!os.empty()) {
+    // Without history to split on, the base is the layers up to the one holding the package database.
+    std::size_t n = hist_found ? hist_layers : 0;
+    if (!hist_found)
+      for (auto& db : summary.value("package_dbs", json::array()))
+        for (std::size_t i = 0; i < layers.size(); ++i)
+          if (layers[i] == db.value("layer_digest", "")) n = std::max(n, i + 1);
+    if (n >= layers.size() && layers.size() > 1) n = layers.size() - 1;
+    return BaseInfo{os, "os-release", "medium", n};
+  }
+  if (hist_found && hist_layers > 0) return BaseInfo{"unknown", "history", "low", hist_layers};
+  return BaseInfo{};
+}
+
+}  // namespace bw

@@ -1,0 +1,28 @@
+// The report of one image under one ruleset: findings, score and grade (whole image and app
+// layers alone), the detected base, and recommendations. Built from stored facts only, so a
+// ruleset change re-scores without fetching anything.
+#pragma once
+
+#include "rules/rules.h"
+#include "score/score.h"
+#include "store/store.h"
+
+#include <nlohmann/json.hpp>
+
+namespace bw {
+
+struct ReportInput {
+  const ImageRecord& image;
+  const std::vector<LayerRecord>& layers;  // in the image's order
+  const RuleCatalog& rules;
+  const std::vector<Suppression>& suppressions;
+  const std::vector<ReferenceImage>& references;
+  std::string image_ref;  // the reference scanned, for the report
+  std::string tag;
+  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  int max_image_age_days = 90;
+};
+
+nlohmann::json build_report(const ReportInput& in);
+
+}  // namespace bw
