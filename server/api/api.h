@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
+#include "score/reporter.h"
 #include "store/store.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -39,6 +40,7 @@ struct HttpMetrics {
 // What routes may touch. Lives as long as the server.
 struct ApiContext {
   ScanService& scans;
+  Reporter& reporter;
   Store& store;
   RegistryClient& registry;
   const Config& config;

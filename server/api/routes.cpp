@@ -3,6 +3,8 @@
 #include "common/digest.h"
 #include "layer/layer.h"
 
+#include <set>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -62,6 +64,48 @@ bool finished(const std::string& status) {
   return status == "done" || status == "failed" || status == "cancelled";
 }
 
+int severity_rank(const std::string& s) {
+  static const std::vector<std::string> order = {"info", "low", "medium", "high", "critical"};
+  auto it = std::find(order.begin(), order.end(), s);
+  return it == order.end() ? 0 : static_cast<int>(it - order.begin());
+}
+
+// The scan with its result: score, grade and report link when done, and the verdict of its
+// policy (fail_under, fail_on, ignore) when it has one.
+json scan_json(const ScanRecord& s, ApiContext& ctx) {
+  json j = scan_view(s);
+  if (s.status != "done" || s.manifest_digest.empty()) return j;
+  auto report = ctx.reporter.get(s.manifest_digest);
+  if (!report || !*report) return j;
+  const json& r = **report;
+  j["score"] = r["score"];
+  j["grade"] = r["grade"];
+  j["report"] = "/v1/images/" + s.manifest_digest + "/report";
+  if (s.policy.empty()) return j;
+  json policy = json::parse(s.policy, nullptr, false);
+  std::vector<std::string> ignore = policy.value("ignore", std::vector<std::string>{});
+  std::vector<Finding> findings;
+  for (auto& f : r["findings"]) {
+    Finding x = finding_from_json(f);
+    if (std::find(ignore.begin(), ignore.end(), x.rule_id) != ignore.end()) x.suppressed = true;
+    findings.push_back(std::move(x));
+  }
+  int score = score_findings(ctx.reporter.rules(), findings).score;
+  json reasons = json::array();
+  if (policy.contains("fail_under") && score < policy["fail_under"].get<int>())
+    reasons.push_back("score " + std::to_string(score) + " is under " + std::to_string(policy["fail_under"].get<int>()));
+  if (policy.contains("fail_on")) {
+    int limit = severity_rank(policy["fail_on"]);
+    std::set<std::string> hit;
+    for (auto& f : findings)
+      if (!f.suppressed && severity_rank(f.severity) >= limit && hit.insert(f.rule_id).second)
+        reasons.push_back(f.rule_id + " (" + f.severity + ") at or above fail_on " + policy["fail_on"].get<std::string>());
+  }
+  j["verdict"] = reasons.empty() ? "pass" : "fail";
+  j["reasons"] = reasons;
+  return j;
+}
+
 awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded())
@@ -72,7 +116,25 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (image == body.end() || !image->is_string())
     co_return error_response(
         make_error(Errc::bad_request, "\"image\" is required and must be a string"));
-  ScanRequest sr{image->get<std::string>(), ""};
+  ScanRequest sr{image->get<std::string>(), "", ""};
+  json policy = json::object();
+  if (auto f = body.find("fail_under"); f != body.end() && !f->is_null()) {
+    if (!f->is_number() || f->get<double>() < 0 || f->get<double>() > 100)
+      co_return error_response(make_error(Errc::bad_request, "\"fail_under\" must be a score from 0 to 100"));
+    policy["fail_under"] = f->get<int>();
+  }
+  if (auto f = body.find("fail_on"); f != body.end() && !f->is_null()) {
+    static const std::vector<std::string> sev = {"info", "low", "medium", "high", "critical"};
+    if (!f->is_string() || std::find(sev.begin(), sev.end(), f->get<std::string>()) == sev.end())
+      co_return error_response(make_error(Errc::bad_request, "\"fail_on\" must be a severity: info, low, medium, high or critical"));
+    policy["fail_on"] = *f;
+  }
+  if (auto f = body.find("ignore"); f != body.end() && !f->is_null()) {
+    if (!f->is_array() || std::any_of(f->begin(), f->end(), [](auto& x) { return !x.is_string(); }))
+      co_return error_response(make_error(Errc::bad_request, "\"ignore\" must be a list of rule ids"));
+    policy["ignore"] = *f;
+  }
+  if (!policy.empty()) sr.policy = policy.dump();
   if (auto p = body.find("platform"); p != body.end() && !p->is_null()) {
     if (!p->is_string())
       co_return error_response(make_error(Errc::bad_request, "\"platform\" must be a string"));
@@ -91,7 +153,7 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (wait.count() > 0) {
     co_await ctx.scans.wait(scan->id, wait);
     auto now = ctx.scans.get(scan->id);
-    if (now && *now && finished((*now)->status)) co_return json_response(200, scan_view(**now));
+    if (now && *now && finished((*now)->status)) co_return json_response(200, scan_json(**now, ctx));
   }
   auto r = json_response(202, json{{"id", scan->id},
                                    {"status", scan->status},
@@ -114,7 +176,7 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
     if (!scan) co_return error_response(scan.error());
     if (!*scan) co_return not_found("no scan " + id);
   }
-  co_return json_response(200, scan_view(**scan));
+  co_return json_response(200, scan_json(**scan, ctx));
 }
 
 ApiResponse list_scans(const Target& t, ApiContext& ctx) {
@@ -134,7 +196,7 @@ ApiResponse list_scans(const Target& t, ApiContext& ctx) {
   json items = json::array();
   for (auto& s : *scans) {
     auto live = ctx.scans.get(s.id);
-    items.push_back(scan_view(live && *live ? **live : s));
+    items.push_back(scan_json(live && *live ? **live : s, ctx));
   }
   json out = {{"scans", std::move(items)}};
   if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
@@ -245,6 +307,46 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     auto view = image_view(**im, ctx.store);
     if (!view) co_return error_response(view.error());
     co_return json_response(200, *view);
+  }
+  if (is({"v1", "images", "*", "report"}) || is({"v1", "images", "*", "recommendations"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    const std::string& digest = s[2];
+    if (!is_valid_digest(digest))
+      co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+    auto report = ctx.reporter.get(digest);
+    if (!report) co_return error_response(report.error());
+    if (!*report) co_return not_found("no image " + digest);
+    if (s[3] == "recommendations")
+      co_return json_response(200, json{{"manifest_digest", digest}, {"base", (**report)["base"]},
+                                        {"recommendations", (**report)["recommendations"]}});
+    co_return json_response(200, **report);
+  }
+  if (is({"v1", "suppressions"})) {
+    if (m == "GET") {
+      auto list = ctx.store.list_suppressions();
+      if (!list) co_return error_response(list.error());
+      json out = json::array();
+      for (auto& x : *list) out.push_back(to_json(Suppression{x.rule_id, x.path, x.env_key}));
+      json configured = json::array();
+      for (auto& x : ctx.config.suppressions) configured.push_back(to_json(x));
+      co_return json_response(200, json{{"suppressions", out}, {"configured", configured}});
+    }
+    if (m == "PUT") {
+      json body = json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
+        co_return error_response(make_error(Errc::bad_request, "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?}]}"));
+      std::vector<SuppressionRecord> list;
+      for (auto& x : body["suppressions"]) {
+        auto sup = suppression_from_json(x);
+        if (!sup) co_return error_response(sup.error());
+        if (!ctx.reporter.rules().find(sup->rule_id))
+          co_return error_response(make_error(Errc::bad_request, "unknown rule " + sup->rule_id));
+        list.push_back({sup->rule_id, sup->path, sup->env_key});
+      }
+      if (auto r = ctx.store.replace_suppressions(list); !r) co_return error_response(r.error());
+      co_return json_response(200, json{{"suppressions", body["suppressions"]}});
+    }
+    co_return method_not_allowed("GET, PUT");
   }
   if (is({"v1", "layers", "*"})) {
     if (m != "GET") co_return method_not_allowed("GET");

@@ -88,6 +88,20 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       read_number(*s, "max_concurrent", c.scan.max_concurrent_scans);
       read_number(*s, "pipe_chunks", c.scan.pipe_chunks);
     }
+    if (j.contains("rules_file")) c.rules_file = j["rules_file"].get<std::string>();
+    if (j.contains("max_image_age_days")) c.max_image_age_days = j["max_image_age_days"].get<int>();
+    if (j.contains("reference_images"))
+      for (auto& r : j["reference_images"]) {
+        auto ref = parse_reference(r.get<std::string>());
+        if (!ref) return bad_config("reference_images: " + ref.error().message);
+        c.scan.reference_images.push_back(ref->canonical());
+      }
+    if (j.contains("suppressions"))
+      for (auto& s : j["suppressions"]) {
+        auto sup = suppression_from_json(s);
+        if (!sup) return bad_config(sup.error().message);
+        c.suppressions.push_back(*sup);
+      }
     if (auto a = j.find("api"); a != j.end()) {
       read_number(*a, "max_body_bytes", c.api.max_body_bytes);
       read_number(*a, "max_header_bytes", c.api.max_header_bytes);
@@ -133,7 +147,7 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
     } else if (a == "--version") {
       out.show_version = true;
     } else if (a == "--listen" || a == "--data-dir" || a == "--config" || a == "--log-level" ||
-               a == "--workers") {
+               a == "--workers" || a == "--rules") {
       auto v = value();
       if (!v) return v.error();
       if (a == "--listen")
@@ -160,7 +174,7 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
 }
 
 std::string usage_text() {
-  return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
+  return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--rules FILE]\n"
          "                [--workers N] [--log-level debug|info|warn|error] [--version]\n"
          "\n"
          "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env "
@@ -168,7 +182,8 @@ std::string usage_text() {
          "  --data-dir  where the SQLite store lives (default ./bulwark-data; env "
          "BULWARK_DATA_DIR)\n"
          "  --config    JSON configuration file (env BULWARK_CONFIG); see README\n"
-         "  --workers   CPU worker threads for layer analysis (default: one per core)\n";
+         "  --workers   CPU worker threads for layer analysis (default: one per core)\n"
+         "  --rules     a rule catalog (JSON, as schema/rules.json) replacing the built-in one\n";
 }
 
 }  // namespace bw

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "registry/registry.h"
+#include "rules/rules.h"
 #include "scan/scan.h"
 
 #include <functional>
@@ -29,6 +30,9 @@ struct Config {
   RegistryOptions registry;
   ScanOptions scan;
   ApiOptions api;
+  std::string rules_file;                // --rules: a rule catalog replacing the built-in one
+  std::vector<Suppression> suppressions;  // findings listed as suppressed, never dropped
+  int max_image_age_days = 90;           // BW-IMAGE-AGE
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }
 };

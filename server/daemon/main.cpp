@@ -14,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -51,9 +53,25 @@ int run(bw::Config config) {
       config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   asio::thread_pool workers(n_workers);
   bw::RegistryClient registry(ioc.get_executor(), config.registry);
-  bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan);
+  std::shared_ptr<const bw::RuleCatalog> rules = bw::RuleCatalog::builtin();
+  if (!config.rules_file.empty()) {
+    std::ifstream in(config.rules_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = bw::RuleCatalog::parse(text.str());
+    if (!in || !parsed) {
+      bw::log::error("cannot load rules " + config.rules_file + ": " + (parsed ? "unreadable" : parsed.error().message));
+      return 1;
+    }
+    rules = *parsed;
+  }
+  bw::Reporter reporter(**store, bw::ReportOptions{rules, config.suppressions, config.max_image_age_days});
+  // A new ruleset (or build) re-scores every stored image from its facts: no fetch.
+  if (auto n = reporter.rescore_all(); n && *n > 0)
+    bw::log::info("rescored=" + std::to_string(*n) + " ruleset=" + rules->version());
+  bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan, &reporter);
   bw::HttpMetrics http_metrics;
-  bw::ApiContext ctx{scans, **store, registry, config, http_metrics};
+  bw::ApiContext ctx{scans, reporter, **store, registry, config, http_metrics};
   auto server = bw::HttpServer::bind(ioc.get_executor(), config.listen, ctx);
   if (!server) {
     bw::log::error(server.error().message);
@@ -63,6 +81,10 @@ int run(bw::Config config) {
     bw::log::error("cannot recover scans: " + r.error().message);
     return 1;
   }
+  // Reference images are (re)scanned at start-up so base detection can match their layers.
+  for (auto& ref : config.scan.reference_images)
+    if (auto r = scans.submit(bw::ScanRequest{ref, "", ""}); !r)
+      bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.
   std::printf("bulwarkd listening on http://%s:%u\n",

@@ -27,17 +27,22 @@
 namespace bw {
 
 class ChunkPipe;
+class Reporter;
 
 struct ScanOptions {
   std::size_t max_concurrent_scans = 4;  // scans past this wait in the queue
   std::size_t pipe_chunks = 8;           // chunks buffered between network and worker per layer
   LayerLimits limits;
   AnalyzeOptions analysis;  // the daemon sets analysis.secrets to the built-in catalog
+  // Images (canonical references) recorded as known bases when scanned; base detection matches
+  // other images' layer chains against them.
+  std::vector<std::string> reference_images;
 };
 
 struct ScanRequest {
   std::string image;
   std::string platform;  // "os/arch[/variant]"; empty means linux/amd64
+  std::string policy;    // JSON {"fail_under", "fail_on", "ignore"}, or empty
 };
 
 struct ScanMetrics {
@@ -54,8 +59,9 @@ struct ScanMetrics {
 
 class ScanService {
  public:
+  // `reporter` (may be null) builds each finished image's report.
   ScanService(boost::asio::any_io_executor io, boost::asio::thread_pool& workers, Store& store,
-              RegistryClient& registry, ScanOptions options);
+              RegistryClient& registry, ScanOptions options, Reporter* reporter = nullptr);
   ~ScanService();
 
   // Re-queues scans left queued or running by a previous process.
@@ -100,6 +106,7 @@ class ScanService {
   Store& store_;
   RegistryClient& registry_;
   ScanOptions options_;
+  Reporter* reporter_;
   bool stopping_ = false;
   std::deque<std::shared_ptr<Live>> queue_;
   std::map<std::string, std::shared_ptr<Live>> live_;      // queued or running, by id

@@ -3,6 +3,7 @@
 #include "common/time_util.h"
 #include "scan/chunk_pipe.h"
 #include "scan/scan.h"
+#include "score/reporter.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -74,12 +75,13 @@ struct ScanService::LayerJob {
 };
 
 ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, Store& store,
-                         RegistryClient& registry, ScanOptions options)
+                         RegistryClient& registry, ScanOptions options, Reporter* reporter)
     : io_(std::move(io)),
       workers_(workers),
       store_(store),
       registry_(registry),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      reporter_(reporter) {}
 
 ScanService::~ScanService() = default;
 
@@ -131,6 +133,7 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live->rec.status = "queued";
   live->rec.created_at = now_rfc3339();
   live->rec.progress = live->progress_json();
+  live->rec.policy = request.policy;
   if (auto put = store_.put_scan(live->rec); !put) return put.error();
   live_[live->rec.id] = live;
   queue_.push_back(live);
@@ -331,6 +334,13 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   if (!live.ref.tag.empty() && live.ref.digest.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
   if (auto put = store_.put_image(rec, tag); !put) co_return put.error();
+  if (std::find(options_.reference_images.begin(), options_.reference_images.end(), live.rec.image) !=
+      options_.reference_images.end())
+    if (auto r = store_.put_reference_image(live.rec.image, rec.manifest_digest); !r) co_return r.error();
+  if (reporter_) {
+    auto report = reporter_->build(rec.manifest_digest, live.rec.image);
+    if (!report) co_return report.error();
+  }
   co_return Result<void>{};
 }
 

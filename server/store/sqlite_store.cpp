@@ -261,8 +261,8 @@ class SqliteStore : public Store {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, error_code, "
-        "error_message, progress, created_at, started_at, finished_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+        "error_message, progress, created_at, started_at, finished_at, policy) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
         "manifest_digest = excluded.manifest_digest, index_digest = excluded.index_digest, "
         "error_code = excluded.error_code, error_message = excluded.error_message, "
@@ -287,17 +287,18 @@ class SqliteStore : public Store {
     st->bind(10, s.created_at);
     bind_opt(11, s.started_at);
     bind_opt(12, s.finished_at);
+    bind_opt(13, s.policy);
     if (auto r = st->step(); !r) return r.error();
     return {};
   }
 
   static constexpr const char* kScanColumns =
       "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
-      "progress, created_at, started_at, finished_at";
+      "progress, created_at, started_at, finished_at, policy";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
     return ScanRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.text(4),  st.text(5),
-                      st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.text(11)};
+                      st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.text(11), st.text(12)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
@@ -328,6 +329,123 @@ class SqliteStore : public Store {
       if (!r) return r.error();
       if (!*r) break;
       out.push_back(scan_from(*st));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> list_image_digests() override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    if (!st) return st.error();
+    std::vector<std::string> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back(st->text(0));
+    }
+    return out;
+  }
+
+  Result<void> put_report(const ReportRecord& r) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st) return st.error();
+    st->bind(1, r.manifest_digest);
+    st->bind(2, r.ruleset_version);
+    st->bind(3, r.image_ref);
+    st->bind(4, std::int64_t{r.score});
+    st->bind(5, r.grade);
+    st->bind(6, r.report);
+    st->bind(7, now_rfc3339());
+    if (auto s = st->step(); !s) return s.error();
+    return {};
+  }
+
+  Result<std::optional<ReportRecord>> report_query(const char* sql, const std::string& a, const std::string& b) {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    st->bind(1, a);
+    if (!b.empty()) st->bind(2, b);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<ReportRecord>();
+    return std::optional<ReportRecord>(ReportRecord{st->text(0), st->text(1), st->text(2), static_cast<int>(st->integer(3)),
+                                                    st->text(4), st->text(5)});
+  }
+
+  Result<std::optional<ReportRecord>> get_report(const std::string& digest, const std::string& version) override {
+    return report_query("SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+                        "WHERE manifest_digest = ?1 AND ruleset_version = ?2",
+                        digest, version);
+  }
+
+  Result<std::optional<ReportRecord>> latest_report(const std::string& digest) override {
+    return report_query("SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+                        "WHERE manifest_digest = ?1 ORDER BY created_at DESC LIMIT 1",
+                        digest, "");
+  }
+
+  Result<void> clear_reports() override {
+    std::lock_guard lock(mu_);
+    return db_.exec("DELETE FROM reports");
+  }
+
+  Result<std::vector<SuppressionRecord>> list_suppressions() override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT rule_id, path, env_key FROM suppressions ORDER BY id");
+    if (!st) return st.error();
+    std::vector<SuppressionRecord> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back({st->text(0), st->text(1), st->text(2)});
+    }
+    return out;
+  }
+
+  Result<void> replace_suppressions(const std::vector<SuppressionRecord>& list) override {
+    std::lock_guard lock(mu_);
+    return sqlite::transaction(db_, [&]() -> Result<void> {
+      if (auto r = db_.exec("DELETE FROM suppressions"); !r) return r;
+      if (auto r = db_.exec("DELETE FROM reports"); !r) return r;
+      for (auto& s : list) {
+        auto st = db_.prepare("INSERT INTO suppressions(rule_id, path, env_key, created_at) VALUES (?1, ?2, ?3, ?4)");
+        if (!st) return st.error();
+        st->bind(1, s.rule_id);
+        st->bind(2, s.path);
+        st->bind(3, s.env_key);
+        st->bind(4, now_rfc3339());
+        if (auto r = st->step(); !r) return r.error();
+      }
+      return {};
+    });
+  }
+
+  Result<void> put_reference_image(const std::string& name, const std::string& digest) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("INSERT OR REPLACE INTO reference_images(name, manifest_digest) VALUES (?1, ?2)");
+    if (!st) return st.error();
+    st->bind(1, name);
+    st->bind(2, digest);
+    if (auto r = st->step(); !r) return r.error();
+    return {};
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
+    if (!st) return st.error();
+    std::vector<std::pair<std::string, std::string>> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.emplace_back(st->text(0), st->text(1));
     }
     return out;
   }

@@ -63,6 +63,22 @@ struct ScanRecord {
   std::string created_at;
   std::string started_at;
   std::string finished_at;
+  std::string policy;  // JSON {"fail_under", "fail_on", "ignore"}, or empty
+};
+
+struct ReportRecord {
+  std::string manifest_digest;
+  std::string ruleset_version;
+  std::string image_ref;
+  int score = 0;
+  std::string grade;
+  std::string report;  // JSON
+};
+
+struct SuppressionRecord {
+  std::string rule_id;
+  std::string path;
+  std::string env_key;
 };
 
 struct ScanQuery {
@@ -90,6 +106,24 @@ class Store {
   virtual Result<std::optional<ScanRecord>> get_scan(const std::string& id) = 0;
   // Newest first.
   virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;
+
+  virtual Result<std::vector<std::string>> list_image_digests() = 0;
+
+  virtual Result<void> put_report(const ReportRecord& report) = 0;
+  virtual Result<std::optional<ReportRecord>> get_report(const std::string& manifest_digest,
+                                                         const std::string& ruleset_version) = 0;
+  // The newest report of an image under any ruleset (to re-score with its reference).
+  virtual Result<std::optional<ReportRecord>> latest_report(const std::string& manifest_digest) = 0;
+  // Drops every report (they are rebuilt from facts on demand).
+  virtual Result<void> clear_reports() = 0;
+
+  virtual Result<std::vector<SuppressionRecord>> list_suppressions() = 0;
+  // Replaces all suppressions and drops reports, in one transaction.
+  virtual Result<void> replace_suppressions(const std::vector<SuppressionRecord>& s) = 0;
+
+  virtual Result<void> put_reference_image(const std::string& name, const std::string& manifest_digest) = 0;
+  // (name, manifest digest) pairs.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() = 0;
 
   // Versions of the applied schema migrations, ascending.
   virtual Result<std::vector<int>> schema_versions() = 0;

@@ -20,9 +20,10 @@ struct Fixture {
   std::unique_ptr<Store> store = open_sqlite_store({dir.path() + "/b.db"}).value();
   Config config;
   RegistryClient registry{ioc.get_executor(), config.registry};
-  ScanService scans{ioc.get_executor(), workers, *store, registry, config.scan};
+  Reporter reporter{*store, ReportOptions{}};
+  ScanService scans{ioc.get_executor(), workers, *store, registry, config.scan, &reporter};
   HttpMetrics http;
-  ApiContext ctx{scans, *store, registry, config, http};
+  ApiContext ctx{scans, reporter, *store, registry, config, http};
 
   ~Fixture() { workers.join(); }
 

@@ -1,0 +1,39 @@
+// Reports on demand and at scan time, kept per (image, ruleset version) in the store. A ruleset
+// change (a new --rules file, a new build) or a suppression change re-scores from stored facts,
+// never from the registry.
+//
+// Thread-safety: as the Store (calls serialise there); used from the io thread.
+#pragma once
+
+#include "score/report.h"
+
+#include <memory>
+#include <optional>
+
+namespace bw {
+
+struct ReportOptions {
+  std::shared_ptr<const RuleCatalog> rules;  // null: the built-in catalog
+  std::vector<Suppression> suppressions;     // from config; the API adds stored ones
+  int max_image_age_days = 90;
+};
+
+class Reporter {
+ public:
+  Reporter(Store& store, ReportOptions options);
+
+  const RuleCatalog& rules() const { return *options_.rules; }
+
+  // Builds, stores and returns the report of a stored image scanned as `image_ref`.
+  Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref);
+  // The current report, built from stored facts when missing; nullopt for an unknown image.
+  Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
+  // Builds the missing reports of every stored image; returns how many were built.
+  Result<std::size_t> rescore_all();
+
+ private:
+  Store& store_;
+  ReportOptions options_;
+};
+
+}  // namespace bw
