@@ -39,6 +39,7 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
   std::set<std::string> runtimes;
   bool ca = false, tz = false;
   std::vector<OsInfo> os_found;
+  long os_layer = -1;
   std::set<std::pair<std::size_t, std::string>> surviving;
   for (auto& m : merged) {
     const auto& e = m.entry;
@@ -69,6 +70,7 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
           tz = true;
       }
     }
+    if (info.contains("os") || info.contains("os_error")) os_layer = std::max<long>(os_layer, static_cast<long>(m.layer_index));
     if (auto os = info.find("os"); os != info.end())
       os_found.push_back(
           OsInfo{os->value("family", ""), os->value("name", ""), os->value("pretty_name", "")});
@@ -114,6 +116,7 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
   json out;
   auto os = merge_os(os_found);
   out["os"] = os ? to_json(*os) : json(nullptr);
+  if (os_layer >= 0) out["os_layer_digest"] = digests.at(static_cast<std::size_t>(os_layer));
   out["package_count"] = packages.size();
   out["packages"] = std::move(packages);
   out["package_dbs"] = std::move(dbs);

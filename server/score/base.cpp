@@ -81,10 +81,13 @@ BaseInfo detect_base(const json& manifest, const json& config, const json& summa
   if (!os.empty()) {
     // Without history to split on, the base is the layers up to the one holding the package database.
     std::size_t n = hist_found ? hist_layers : 0;
-    if (!hist_found)
-      for (auto& db : summary.value("package_dbs", json::array()))
+    if (!hist_found) {
+      std::vector<std::string> marks = {summary.value("os_layer_digest", "")};
+      for (auto& db : summary.value("package_dbs", json::array())) marks.push_back(db.value("layer_digest", ""));
+      for (auto& mark : marks)
         for (std::size_t i = 0; i < layers.size(); ++i)
-          if (layers[i] == db.value("layer_digest", "")) n = std::max(n, i + 1);
+          if (layers[i] == mark) n = std::max(n, i + 1);
+    }
     if (n >= layers.size() && layers.size() > 1) n = layers.size() - 1;
     return BaseInfo{os, "os-release", "medium", n};
   }

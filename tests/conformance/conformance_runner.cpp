@@ -8,6 +8,7 @@
 #include "layer/image_summary.h"
 #include "layer/layer.h"
 #include "layer/merge.h"
+#include "rules/rules.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -541,6 +542,128 @@ void run_images(Tally& t, const fs::path& root) {
   }
 }
 
+// ---- Dockle checkpoints over image configs --------------------------------------------------
+
+// Our rule ids as Dockle codes; BW-PKG-CACHE is Dockle's apk (DKL-DI-0004) or apt (DKL-DI-0005) check.
+std::string dockle_code(const Finding& f, const RuleCatalog& c) {
+  if (f.rule_id == "BW-PKG-CACHE") return f.evidence.created_by.find("apk") != std::string::npos ? "DKL-DI-0004" : "DKL-DI-0005";
+  const RuleDef* d = c.find(f.rule_id);
+  return d ? d->dockle : "";
+}
+
+std::multiset<std::string> dockle_codes(const json& config, const json& summary, const RuleCatalog& c) {
+  RuleInput in{summary, config, {}, 0, ""};
+  std::multiset<std::string> out;
+  for (auto& f : evaluate_rules(c, in))
+    if (auto code = dockle_code(f, c); !code.empty() && code.starts_with("CIS-DI-00") ? code != "CIS-DI-0008" : code.starts_with("DKL-DI"))
+      out.insert(code);
+  return out;
+}
+
+json no_files() {
+  return json{{"accounts", json::array()},       {"passwords", json::array()},   {"groups", json::array()},
+              {"attack_surface", json::object()}, {"setuid_files", json::array()}, {"world_writable", json::array()},
+              {"unneeded_files", json::array()},  {"credential_files", json::array()}, {"secrets", json::array()},
+              {"deleted_secrets", json::array()}, {"executables", json::array()},  {"package_count", 0},
+              {"packages", json::array()},        {"os", nullptr}};
+}
+
+std::string join(const std::multiset<std::string>& s) {
+  std::string out;
+  for (auto& x : s) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+void run_dockle(Tally& t, const fs::path& root) {
+  fs::path dir = root / "dockle/pkg/assessor/manifest";
+  if (!fs::exists(dir)) return t.skip("dockle", "no dockle fixtures");
+  auto catalog = RuleCatalog::builtin();
+  for (auto& e : fs::directory_iterator(dir / "testdata")) {
+    std::string file = e.path().string();
+    if (!file.ends_with(".json.expected.json")) continue;
+    json want = read_json(e.path());
+    std::string name = "dockle " + e.path().filename().string().substr(0, e.path().filename().string().size() - 14);
+    if (!want.contains("want_codes")) {
+      // TestSplitByCommands: the nginx RUN line split on && into 35 parts.
+      json cfg = read_json(file.substr(0, file.size() - 14));
+      std::string cb = cfg["history"][6].value("created_by", "");
+      std::size_t parts = 1, pos = 0;
+      while ((pos = cb.find("&&", pos)) != std::string::npos) ++parts, pos += 2;
+      std::size_t ours = parse_created_by(cb).commands.size();
+      if (parts == want.value("want_parts", 0u)) t.deliberate(name, "Dockle splits on && into " + std::to_string(parts) +
+                                                                      " parts; Bulwark also splits on ;, | and newlines (" + std::to_string(ours) + " commands)");
+      else t.fail(name, "&& parts " + std::to_string(parts));
+      continue;
+    }
+    json cfg = read_json(file.substr(0, file.size() - 14));
+    auto ours = dockle_codes(cfg, no_files(), *catalog);
+    std::multiset<std::string> theirs(want["want_codes"].begin(), want["want_codes"].end());
+    if (ours == theirs) {
+      t.pass();
+      continue;
+    }
+    // Deliberate: Bulwark also flags `apt-get upgrade` (BW-DIST-UPGRADE); Dockle only dist-upgrade.
+    auto adjusted = ours;
+    bool plain_upgrade = cfg.dump().find("apt-get upgrade") != std::string::npos;
+    if (plain_upgrade) adjusted.erase("DKL-DI-0003");
+    if (adjusted == theirs)
+      t.deliberate(name, "Bulwark flags apt-get upgrade as well as dist-upgrade (BW-DIST-UPGRADE); Dockle flags only dist-upgrade");
+    else
+      t.fail(name, "codes " + join(ours) + " != " + join(theirs));
+  }
+  json inl = read_json(dir / "inline_cases.expected.json");
+  auto run_parts = [&](const std::string& group, const std::string& code) {
+    for (auto& c : inl[group]) {
+      if (!c["parts"].is_array()) {
+        t.skip("dockle " + group, "case given as prose: " + c["parts"].get<std::string>());
+        continue;
+      }
+      bool has_shell = !c["parts"][0].empty() && c["parts"][0][0] == "/bin/sh";
+      std::string cb = has_shell ? "" : "/bin/sh -c ";
+      for (std::size_t i = 0; i < c["parts"].size(); ++i) {
+        if (i) cb += " && ";
+        for (auto& w : c["parts"][i]) cb += w.get<std::string>() + " ";
+      }
+      json cfg = {{"config", {{"User", "app"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}}},
+                  {"history", {{{"created_by", "/bin/sh -c #(nop) ADD file:base in / "}}, {{"created_by", cb}}}}};
+      auto codes = dockle_codes(cfg, no_files(), *catalog);
+      bool got = codes.count(code) > 0;
+      std::string name = "dockle " + group + " " + c["parts"].dump();
+      if (got == c["want"].get<bool>()) t.pass();
+      else if (code == "DKL-DI-0003" && got && cb.find(" upgrade") != std::string::npos && cb.find("dist-upgrade") == std::string::npos)
+        t.deliberate(name, "Bulwark flags apt upgrade too (BW-DIST-UPGRADE)");
+      else t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + code);
+    }
+  };
+  run_parts("useADDstatement", "CIS-DI-0009");
+  run_parts("reducableApkAdd", "DKL-DI-0004");
+  run_parts("reducableAptGetUpdate (CIS-DI-0007)", "CIS-DI-0007");
+  run_parts("reducableAptGetInstall (DKL-DI-0005)", "DKL-DI-0005");
+  run_parts("useDistUpgrade (DKL-DI-0003)", "DKL-DI-0003");
+  for (auto& c : inl["sensitiveVars"]) {
+    json cfg = {{"config", {{"User", "app"}}}, {"history", {{{"created_by", c["cmd"]}}}}};
+    auto codes = dockle_codes(cfg, no_files(), *catalog);
+    bool got = codes.count("CIS-DI-0010") > 0;
+    std::string name = "dockle sensitiveVars " + c["cmd"].get<std::string>();
+    if (got == c["want"].get<bool>()) t.pass();
+    else t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + "CIS-DI-0010");
+  }
+  // The scanner case: an image whose one layer is credentials.json, User "scratch".
+  fs::path scratch = root / "dockle/pkg/scanner/testdata/scratch.tar";
+  std::string error;
+  if (auto im = load_image(scratch, error)) {
+    RuleInput in{im->summary, im->config, im->digests, 0, ""};
+    std::multiset<std::string> codes;
+    for (auto& f : evaluate_rules(*catalog, in))
+      if (auto code = dockle_code(f, *catalog); !code.empty()) codes.insert(code);
+    bool ok = codes.count("CIS-DI-0010") && codes.count("CIS-DI-0006") && !codes.count("CIS-DI-0001");
+    if (ok) t.deliberate("dockle scratch.tar", "CIS-DI-0010 and CIS-DI-0006 as Dockle; CIS-DI-0005 (content trust on the scanning host) is not an image property, and Dockle's SKIPs for absent passwd/shadow are not findings");
+    else t.fail("dockle scratch.tar", "codes " + join(codes));
+  } else if (fs::exists(scratch)) {
+    t.fail("dockle scratch.tar", error);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -558,6 +681,7 @@ int main() {
   run_apk(t, root);
   run_secrets(t, root);
   run_images(t, root);
+  run_dockle(t, root);
   std::cout << "conformance: " << t.differ << " deliberate differences, " << t.skipped
             << " not applicable\n";
   std::cout << t.passed << " passed, " << t.failed << " failed\n";
