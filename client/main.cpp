@@ -1,7 +1,7 @@
 // bulwark: the CLI that CI pipelines call. Talks to bulwarkd over its REST API.
 //
-// Exit codes: 0 scan done; 2 usage or request refused; 3 scan failed or cancelled;
-// 4 server unreachable or timed out.
+// Exit codes: 0 scan done (and passed its policy); 1 the image fails --fail-under/--fail-on;
+// 2 usage or request refused; 3 scan failed or cancelled; 4 server unreachable or timed out.
 #include "api_client.h"
 
 #include <nlohmann/json.hpp>
@@ -18,6 +18,7 @@ namespace {
 using bw::cli::ApiClient;
 using nlohmann::json;
 
+constexpr int kExitPolicy = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitScanFailed = 3;
 constexpr int kExitUnavailable = 4;
@@ -28,7 +29,10 @@ void usage() {
          "\n"
          "commands:\n"
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
-         "      submit a scan and wait for it (default timeout 600 s)\n"
+         "             [--fail-under SCORE] [--fail-on SEVERITY] [--ignore RULE_ID]...\n"
+         "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
+         "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
+         "  report DIGEST             print an image's report (JSON)\n"
          "  status SCAN_ID [--json]   show a scan\n"
          "  image DIGEST              print the stored image record (JSON)\n"
          "  layer DIGEST              print a layer's facts (JSON)\n"
@@ -61,11 +65,45 @@ void print_scan(const json& s) {
   if (s.contains("error"))
     std::cout << "error     " << s["error"].value("code", "") << ": "
               << s["error"].value("message", "") << "\n";
+  if (s.contains("score"))
+    std::cout << "score     " << s["score"].get<int>() << " (" << s["grade"].get<std::string>()
+              << ")  " << s.value("report", "") << "\n";
+  if (s.contains("verdict")) {
+    std::cout << "verdict   " << s["verdict"].get<std::string>() << "\n";
+    for (auto& r : s["reasons"]) std::cout << "  " << r.get<std::string>() << "\n";
+  }
+}
+
+// The report's live findings, one a line, and the top recommendation.
+void print_findings(const ApiClient& api, const json& scan) {
+  if (!scan.contains("report")) return;
+  auto r = api.call("GET", scan["report"].get<std::string>());
+  if (!r || r->status != 200) return;
+  json report = json::parse(r->body, nullptr, false);
+  if (!report.is_object()) return;
+  std::cout << "base      " << report["base"].value("name", "") << " ("
+            << report["base"].value("method", "") << ")\n";
+  for (auto& f : report["findings"]) {
+    if (f.value("suppressed", false)) continue;
+    const json& ev = f["evidence"];
+    std::string where = ev.value("path", "");
+    if (where.empty() && ev.contains("history_index"))
+      where = "history[" + std::to_string(ev["history_index"].get<int>()) + "]";
+    if (where.empty()) where = ev.value("config_key", "");
+    std::cout << "  " << f.value("severity", "") << "\t" << f.value("rule_id", "") << "\t"
+              << f.value("origin", "") << "\t" << where << "\n";
+  }
+  if (!report["recommendations"].empty()) {
+    const json& top = report["recommendations"][0];
+    std::cout << "advice    " << top.value("action", "") << " " << top.value("base", "")
+              << ": projected " << top.value("projected_score", 0) << " ("
+              << top.value("projected_grade", "") << "), " << top.value("reason", "") << "\n";
+  }
 }
 
 int exit_for(const json& scan) {
   std::string status = scan.value("status", "");
-  if (status == "done") return 0;
+  if (status == "done") return scan.value("verdict", "pass") == "fail" ? kExitPolicy : 0;
   if (status == "failed" || status == "cancelled") return kExitScanFailed;
   return kExitUnavailable;  // still running when we gave up
 }
@@ -74,9 +112,16 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
   std::string image, platform;
   long timeout = 600;
   bool as_json = false, wait = true;
+  json policy = json::object();
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--platform" && i + 1 < args.size())
       platform = args[++i];
+    else if (args[i] == "--fail-under" && i + 1 < args.size())
+      policy["fail_under"] = std::strtol(args[++i].c_str(), nullptr, 10);
+    else if (args[i] == "--fail-on" && i + 1 < args.size())
+      policy["fail_on"] = args[++i];
+    else if (args[i] == "--ignore" && i + 1 < args.size())
+      policy["ignore"].push_back(args[++i]);
     else if (args[i] == "--timeout" && i + 1 < args.size())
       timeout = std::strtol(args[++i].c_str(), nullptr, 10);
     else if (args[i] == "--json")
@@ -96,6 +141,7 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
   }
   json req = {{"image", image}};
   if (!platform.empty()) req["platform"] = platform;
+  for (auto& [k, v] : policy.items()) req[k] = v;
   auto r = api.call("POST", "/v1/scans", req.dump());
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
@@ -125,10 +171,12 @@ int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  if (as_json)
+  if (as_json) {
     std::cout << scan.dump(2) << "\n";
-  else
+  } else {
     print_scan(scan);
+    print_findings(api, scan);
+  }
   if (!wait) return 0;
   return exit_for(scan);
 }
@@ -177,6 +225,8 @@ int main(int argc, char** argv) {
   if (cmd == "status" && !rest.empty()) return cmd_get(*api, "/v1/scans/" + rest[0], json_flag);
   if (cmd == "image" && !rest.empty()) return cmd_get(*api, "/v1/images/" + rest[0], true);
   if (cmd == "layer" && !rest.empty()) return cmd_get(*api, "/v1/layers/" + rest[0], true);
+  if (cmd == "report" && !rest.empty())
+    return cmd_get(*api, "/v1/images/" + rest[0] + "/report", true);
   if (cmd == "health") return cmd_get(*api, "/healthz", true);
   usage();
   return kExitUsage;

@@ -22,8 +22,8 @@ struct SecretFinding {
   std::string match;  // the line, secret bytes replaced by '*', cut around the secret if long
   int start_line = 0;
   int end_line = 0;
-  std::size_t offset = 0;  // byte offset of the secret in the scanned (CR-stripped) content
-  std::size_t length = 0;  // of the secret
+  std::size_t offset = 0;        // byte offset of the secret in the scanned (CR-stripped) content
+  std::size_t length = 0;        // of the secret
   std::size_t fallback_end = 0;  // non-zero for a fallback rule's finding (internal)
 };
 

@@ -93,13 +93,15 @@ json scan_json(const ScanRecord& s, ApiContext& ctx) {
   int score = score_findings(ctx.reporter.rules(), findings).score;
   json reasons = json::array();
   if (policy.contains("fail_under") && score < policy["fail_under"].get<int>())
-    reasons.push_back("score " + std::to_string(score) + " is under " + std::to_string(policy["fail_under"].get<int>()));
+    reasons.push_back("score " + std::to_string(score) + " is under " +
+                      std::to_string(policy["fail_under"].get<int>()));
   if (policy.contains("fail_on")) {
     int limit = severity_rank(policy["fail_on"]);
     std::set<std::string> hit;
     for (auto& f : findings)
       if (!f.suppressed && severity_rank(f.severity) >= limit && hit.insert(f.rule_id).second)
-        reasons.push_back(f.rule_id + " (" + f.severity + ") at or above fail_on " + policy["fail_on"].get<std::string>());
+        reasons.push_back(f.rule_id + " (" + f.severity + ") at or above fail_on " +
+                          policy["fail_on"].get<std::string>());
   }
   j["verdict"] = reasons.empty() ? "pass" : "fail";
   j["reasons"] = reasons;
@@ -120,18 +122,22 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   json policy = json::object();
   if (auto f = body.find("fail_under"); f != body.end() && !f->is_null()) {
     if (!f->is_number() || f->get<double>() < 0 || f->get<double>() > 100)
-      co_return error_response(make_error(Errc::bad_request, "\"fail_under\" must be a score from 0 to 100"));
+      co_return error_response(
+          make_error(Errc::bad_request, "\"fail_under\" must be a score from 0 to 100"));
     policy["fail_under"] = f->get<int>();
   }
   if (auto f = body.find("fail_on"); f != body.end() && !f->is_null()) {
     static const std::vector<std::string> sev = {"info", "low", "medium", "high", "critical"};
     if (!f->is_string() || std::find(sev.begin(), sev.end(), f->get<std::string>()) == sev.end())
-      co_return error_response(make_error(Errc::bad_request, "\"fail_on\" must be a severity: info, low, medium, high or critical"));
+      co_return error_response(
+          make_error(Errc::bad_request,
+                     "\"fail_on\" must be a severity: info, low, medium, high or critical"));
     policy["fail_on"] = *f;
   }
   if (auto f = body.find("ignore"); f != body.end() && !f->is_null()) {
     if (!f->is_array() || std::any_of(f->begin(), f->end(), [](auto& x) { return !x.is_string(); }))
-      co_return error_response(make_error(Errc::bad_request, "\"ignore\" must be a list of rule ids"));
+      co_return error_response(
+          make_error(Errc::bad_request, "\"ignore\" must be a list of rule ids"));
     policy["ignore"] = *f;
   }
   if (!policy.empty()) sr.policy = policy.dump();
@@ -153,7 +159,8 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (wait.count() > 0) {
     co_await ctx.scans.wait(scan->id, wait);
     auto now = ctx.scans.get(scan->id);
-    if (now && *now && finished((*now)->status)) co_return json_response(200, scan_json(**now, ctx));
+    if (now && *now && finished((*now)->status))
+      co_return json_response(200, scan_json(**now, ctx));
   }
   auto r = json_response(202, json{{"id", scan->id},
                                    {"status", scan->status},
@@ -272,8 +279,9 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
   }
   if (is({"version"})) {
     if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(200,
-                            json{{"version", kVersion}, {"analyzer_version", kAnalyzerVersion}});
+    co_return json_response(200, json{{"version", kVersion},
+                                      {"analyzer_version", kAnalyzerVersion},
+                                      {"ruleset_version", ctx.reporter.rules().version()}});
   }
   if (is({"metrics"})) {
     if (m != "GET") co_return method_not_allowed("GET");
@@ -312,12 +320,14 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET") co_return method_not_allowed("GET");
     const std::string& digest = s[2];
     if (!is_valid_digest(digest))
-      co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+      co_return error_response(
+          make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
     auto report = ctx.reporter.get(digest);
     if (!report) co_return error_response(report.error());
     if (!*report) co_return not_found("no image " + digest);
     if (s[3] == "recommendations")
-      co_return json_response(200, json{{"manifest_digest", digest}, {"base", (**report)["base"]},
+      co_return json_response(200, json{{"manifest_digest", digest},
+                                        {"base", (**report)["base"]},
                                         {"recommendations", (**report)["recommendations"]}});
     co_return json_response(200, **report);
   }
@@ -334,7 +344,9 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m == "PUT") {
       json body = json::parse(req.body, nullptr, false);
       if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
-        co_return error_response(make_error(Errc::bad_request, "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?}]}"));
+        co_return error_response(make_error(
+            Errc::bad_request,
+            "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?}]}"));
       std::vector<SuppressionRecord> list;
       for (auto& x : body["suppressions"]) {
         auto sup = suppression_from_json(x);

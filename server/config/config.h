@@ -30,9 +30,9 @@ struct Config {
   RegistryOptions registry;
   ScanOptions scan;
   ApiOptions api;
-  std::string rules_file;                // --rules: a rule catalog replacing the built-in one
+  std::string rules_file;                 // --rules: a rule catalog replacing the built-in one
   std::vector<Suppression> suppressions;  // findings listed as suppressed, never dropped
-  int max_image_age_days = 90;           // BW-IMAGE-AGE
+  int max_image_age_days = 90;            // BW-IMAGE-AGE
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }
 };

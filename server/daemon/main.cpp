@@ -14,10 +14,10 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -60,12 +60,14 @@ int run(bw::Config config) {
     text << in.rdbuf();
     auto parsed = bw::RuleCatalog::parse(text.str());
     if (!in || !parsed) {
-      bw::log::error("cannot load rules " + config.rules_file + ": " + (parsed ? "unreadable" : parsed.error().message));
+      bw::log::error("cannot load rules " + config.rules_file + ": " +
+                     (parsed ? "unreadable" : parsed.error().message));
       return 1;
     }
     rules = *parsed;
   }
-  bw::Reporter reporter(**store, bw::ReportOptions{rules, config.suppressions, config.max_image_age_days});
+  bw::Reporter reporter(**store,
+                        bw::ReportOptions{rules, config.suppressions, config.max_image_age_days});
   // A new ruleset (or build) re-scores every stored image from its facts: no fetch.
   if (auto n = reporter.rescore_all(); n && *n > 0)
     bw::log::info("rescored=" + std::to_string(*n) + " ruleset=" + rules->version());

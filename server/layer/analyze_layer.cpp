@@ -178,7 +178,8 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       }
       auto tags = classify_path(e.path, e.kind, e.mode);
       if (!tags.empty()) info["tags"] = std::move(tags);
-      // A hard link to a notable file is as notable as its target (a second name for a setuid binary).
+      // A hard link to a notable file is as notable as its target (a second name for a setuid
+      // binary).
       bool linked = e.kind == 'h' && recorded.count(e.link);
       if (is_notable(e) || !info.empty() || linked || analysis.record_all_entries) {
         recorded.insert(e.path);

@@ -70,7 +70,8 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
           tz = true;
       }
     }
-    if (info.contains("os") || info.contains("os_error")) os_layer = std::max<long>(os_layer, static_cast<long>(m.layer_index));
+    if (info.contains("os") || info.contains("os_error"))
+      os_layer = std::max<long>(os_layer, static_cast<long>(m.layer_index));
     if (auto os = info.find("os"); os != info.end())
       os_found.push_back(
           OsInfo{os->value("family", ""), os->value("name", ""), os->value("pretty_name", "")});

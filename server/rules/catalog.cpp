@@ -24,8 +24,10 @@ Result<std::shared_ptr<const RuleCatalog>> RuleCatalog::parse(std::string_view t
       d.references = r.value("references", std::vector<std::string>{});
       static const std::vector<std::string> kSev = {"info", "low", "medium", "high", "critical"};
       if (std::find(kSev.begin(), kSev.end(), d.severity) == kSev.end())
-        return make_error(Errc::bad_request, "rules: " + d.id + " has unknown severity " + d.severity);
-      if (d.weight < 0 || d.weight > 100) return make_error(Errc::bad_request, "rules: " + d.id + " weight out of 0..100");
+        return make_error(Errc::bad_request,
+                          "rules: " + d.id + " has unknown severity " + d.severity);
+      if (d.weight < 0 || d.weight > 100)
+        return make_error(Errc::bad_request, "rules: " + d.id + " weight out of 0..100");
       out->rules_.push_back(std::move(d));
     }
   } catch (const nlohmann::json::exception& e) {

@@ -24,10 +24,13 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool numeric(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit); }
+bool numeric(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit);
+}
 
 // The program a command runs, past sudo/env and leading assignments; `rest` gets its arguments.
-std::string program_of(const ShellCommand& c, std::vector<std::string>* rest = nullptr, bool* via_sudo = nullptr) {
+std::string program_of(const ShellCommand& c, std::vector<std::string>* rest = nullptr,
+                       bool* via_sudo = nullptr) {
   std::size_t i = 0;
   while (i < c.argv.size()) {
     const std::string& w = c.argv[i];
@@ -55,28 +58,36 @@ bool has_arg(const std::vector<std::string>& args, std::initializer_list<std::st
   });
 }
 
-bool is_apt(const std::string& p) { return p == "apt-get" || p == "apt"; }
+bool is_apt(const std::string& p) {
+  return p == "apt-get" || p == "apt";
+}
 bool is_shell_program(const std::string& p) {
-  static const std::set<std::string> k = {"sh", "bash", "dash", "ash", "zsh", "ksh", "python", "python3", "perl", "ruby", "node"};
+  static const std::set<std::string> k = {"sh",     "bash",    "dash", "ash",  "zsh", "ksh",
+                                          "python", "python3", "perl", "ruby", "node"};
   return k.count(p) > 0;
 }
-bool is_fetcher(const std::string& p) { return p == "curl" || p == "wget"; }
+bool is_fetcher(const std::string& p) {
+  return p == "curl" || p == "wget";
+}
 
 const std::set<std::string> kInstallVerbs = {"install", "add", "reinstall"};
 
 // Package arguments of an install command (apt-get install x y, apk add x, yum install x).
-std::vector<std::string> install_targets(const std::string& prog, const std::vector<std::string>& args) {
+std::vector<std::string> install_targets(const std::string& prog,
+                                         const std::vector<std::string>& args) {
   std::vector<std::string> out;
   bool after_verb = false;
-  if (!(is_apt(prog) || prog == "apk" || prog == "yum" || prog == "dnf" || prog == "microdnf" || prog == "zypper" ||
-        prog == "pip" || prog == "pip3"))
+  if (!(is_apt(prog) || prog == "apk" || prog == "yum" || prog == "dnf" || prog == "microdnf" ||
+        prog == "zypper" || prog == "pip" || prog == "pip3"))
     return out;
   for (auto& a : args) {
     if (!after_verb) {
       if (kInstallVerbs.count(a)) after_verb = true;
       continue;
     }
-    if (a.starts_with("-") || a.find('/') != std::string::npos || a.find('$') != std::string::npos || a.empty()) continue;
+    if (a.starts_with("-") || a.find('/') != std::string::npos ||
+        a.find('$') != std::string::npos || a.empty())
+      continue;
     out.push_back(a);
   }
   return out;
@@ -133,7 +144,8 @@ class Evaluator {
     for (auto& f : files) by_layer[f.value("layer_digest", "")].push_back(f.value("path", ""));
     for (auto& [layer, paths] : by_layer) {
       std::string detail = what + ": ";
-      for (std::size_t i = 0; i < paths.size() && i < 12; ++i) detail += (i ? ", /" : "/") + paths[i];
+      for (std::size_t i = 0; i < paths.size() && i < 12; ++i)
+        detail += (i ? ", /" : "/") + paths[i];
       if (paths.size() > 12) detail += " and " + std::to_string(paths.size() - 12) + " more";
       add(id, Evidence{paths.front(), -1, "", "", detail}, layer);
     }
@@ -144,16 +156,26 @@ class Evaluator {
     std::string user = cfg().value("User", "");
     std::string uid = user.substr(0, user.find(':'));
     if (user_is_root(user, accounts))
-      add("BW-USER-ROOT", Evidence{"", -1, "", "config.User", user.empty() ? "no USER: runs as root" : "USER " + user + " is root"}, "");
+      add("BW-USER-ROOT",
+          Evidence{"", -1, "", "config.User",
+                   user.empty() ? "no USER: runs as root" : "USER " + user + " is root"},
+          "");
     else if (!uid.empty() && !numeric(uid)) {
-      add("BW-USER-NONNUMERIC", Evidence{"", -1, "", "config.User", "USER " + user + " is a name"}, "");
-      bool known = std::any_of(accounts.begin(), accounts.end(), [&](auto& a) { return a.value("name", "") == uid; });
-      if (!known) add("BW-USER-UNKNOWN", Evidence{"etc/passwd", -1, "", "config.User", "user " + uid + " is not in /etc/passwd"}, "");
+      add("BW-USER-NONNUMERIC", Evidence{"", -1, "", "config.User", "USER " + user + " is a name"},
+          "");
+      bool known = std::any_of(accounts.begin(), accounts.end(),
+                               [&](auto& a) { return a.value("name", "") == uid; });
+      if (!known)
+        add("BW-USER-UNKNOWN",
+            Evidence{"etc/passwd", -1, "", "config.User", "user " + uid + " is not in /etc/passwd"},
+            "");
     }
     const json& files = in_.summary.value("account_files", json::object());
     for (auto& p : in_.summary.value("passwords", json::array()))
       if (p.value("password", "") == "empty")
-        add("BW-PASSWD-EMPTY", Evidence{"etc/shadow", -1, "", "", "account " + p.value("name", "") + " has an empty password"},
+        add("BW-PASSWD-EMPTY",
+            Evidence{"etc/shadow", -1, "", "",
+                     "account " + p.value("name", "") + " has an empty password"},
             files.value("etc/shadow", ""));
     auto dup = [&](const json& list, const char* file, const char* field) {
       std::map<std::string, std::vector<std::string>> ids;
@@ -171,13 +193,16 @@ class Evaluator {
     for (auto& a : accounts) {
       std::string shell = a.value("shell", ""), name = a.value("name", "");
       std::string b = base_name(shell);
-      if (name == "root" || shell.empty() || b == "nologin" || b == "false" || b == "sync" || b == "halt" || b == "shutdown") continue;
+      if (name == "root" || shell.empty() || b == "nologin" || b == "false" || b == "sync" ||
+          b == "halt" || b == "shutdown")
+        continue;
       login.push_back(name + " (" + shell + ")");
     }
     if (!login.empty()) {
       std::string detail = "login shells:";
       for (auto& l : login) detail += " " + l;
-      add("BW-LOGIN-SHELL", Evidence{"etc/passwd", -1, "", "", detail}, files.value("etc/passwd", ""));
+      add("BW-LOGIN-SHELL", Evidence{"etc/passwd", -1, "", "", detail},
+          files.value("etc/passwd", ""));
     }
   }
 
@@ -185,8 +210,10 @@ class Evaluator {
     const json& s = in_.summary.value("attack_surface", json::object());
     auto list = [&](const char* k) { return s.contains(k) ? s[k] : json::array(); };
     if (!list("shell").empty()) grouped("BW-SHELL", list("shell"), "shells");
-    if (!list("package_manager").empty()) grouped("BW-PKGMGR", list("package_manager"), "package managers");
-    if (!list("network_tool").empty()) grouped("BW-NETTOOLS", list("network_tool"), "network tools");
+    if (!list("package_manager").empty())
+      grouped("BW-PKGMGR", list("package_manager"), "package managers");
+    if (!list("network_tool").empty())
+      grouped("BW-NETTOOLS", list("network_tool"), "network tools");
     if (!list("toolchain").empty()) grouped("BW-TOOLCHAIN", list("toolchain"), "build tools");
     if (!list("debug_tool").empty()) grouped("BW-DEBUGTOOLS", list("debug_tool"), "debug tools");
     if (!list("sshd").empty()) grouped("BW-SSHD", list("sshd"), "SSH server");
@@ -197,13 +224,21 @@ class Evaluator {
       int w = d ? std::min(10, d->weight + static_cast<int>((count - 25) / 25)) : 0;
       const json& pk = in_.summary["packages"];
       std::string layer = pk.empty() ? "" : pk[0].value("layer_digest", "");
-      add("BW-PKGCOUNT", Evidence{pk.empty() ? "" : pk[0].value("db", ""), -1, "", "", std::to_string(count) + " OS packages installed"}, layer, w);
+      add("BW-PKGCOUNT",
+          Evidence{pk.empty() ? "" : pk[0].value("db", ""), -1, "", "",
+                   std::to_string(count) + " OS packages installed"},
+          layer, w);
     }
     for (auto& f : in_.summary.value("setuid_files", json::array())) {
       char mode[8];
       std::snprintf(mode, sizeof mode, "%04o", f.value("mode", 0u) & 07777u);
-      std::string bits = std::string(f.value("setuid", false) ? "setuid" : "") + (f.value("setgid", false) ? (f.value("setuid", false) ? "+setgid" : "setgid") : "");
-      add("BW-SUID", Evidence{f.value("path", ""), -1, "", "", bits + " " + mode + " uid " + std::to_string(f.value("uid", 0)) + " gid " + std::to_string(f.value("gid", 0))},
+      std::string bits =
+          std::string(f.value("setuid", false) ? "setuid" : "") +
+          (f.value("setgid", false) ? (f.value("setuid", false) ? "+setgid" : "setgid") : "");
+      add("BW-SUID",
+          Evidence{f.value("path", ""), -1, "", "",
+                   bits + " " + mode + " uid " + std::to_string(f.value("uid", 0)) + " gid " +
+                       std::to_string(f.value("gid", 0))},
           f.value("layer_digest", ""));
     }
     if (!in_.summary.value("world_writable", json::array()).empty())
@@ -214,17 +249,22 @@ class Evaluator {
 
   void secrets() {
     for (auto& f : in_.summary.value("credential_files", json::array()))
-      add("BW-SECRET-FILE", Evidence{f.value("path", ""), -1, "", "", "credential file"}, f.value("layer_digest", ""));
+      add("BW-SECRET-FILE", Evidence{f.value("path", ""), -1, "", "", "credential file"},
+          f.value("layer_digest", ""));
     auto content = [&](const json& entries, bool deleted) {
       for (auto& e : entries) {
         if (deleted && e.value("credential_file", false) && !e.contains("findings"))
-          add("BW-SECRET-FILE", Evidence{e.value("path", ""), -1, "", "", "credential file deleted by a later layer but still in this layer's blob"},
+          add("BW-SECRET-FILE",
+              Evidence{e.value("path", ""), -1, "", "",
+                       "credential file deleted by a later layer but still in this layer's blob"},
               e.value("layer_digest", ""));
         for (auto& s : e.value("findings", json::array()))
           add("BW-SECRET-CONTENT",
-              Evidence{e.value("path", ""), -1, "", "",
-                       s.value("title", "") + " at line " + std::to_string(s.value("start_line", 0)) + ": " + s.value("match", "") +
-                           (deleted ? " (deleted by a later layer, still in this layer's blob)" : "")},
+              Evidence{
+                  e.value("path", ""), -1, "", "",
+                  s.value("title", "") + " at line " + std::to_string(s.value("start_line", 0)) +
+                      ": " + s.value("match", "") +
+                      (deleted ? " (deleted by a later layer, still in this layer's blob)" : "")},
               e.value("layer_digest", ""));
       }
     };
@@ -237,7 +277,10 @@ class Evaluator {
       if (eq == std::string::npos || eq == 0) return;
       std::string name = assignment.substr(0, eq), value = assignment.substr(eq + 1);
       if (value.empty() || name == "GPG_KEY" || name == "GPG_KEYS") return;
-      if (!std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) return;
+      if (!std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+          }))
+        return;
       if (!RE2::PartialMatch(name, kSensitive)) return;
       ev.detail = name + "=" + std::string(std::min<std::size_t>(value.size(), 8), '*');
       ev.config_key = ev.config_key.empty() ? name : ev.config_key;
@@ -248,7 +291,8 @@ class Evaluator {
     for (auto& step : parse_history(in_.config)) {
       Evidence ev{"", step.index, masked(step.created_by), "", ""};
       for (auto& a : step.build_args) check(a, ev, layer_of_step(step));
-      std::vector<ShellCommand> words = step.instruction == "RUN" ? step.commands : split_shell(step.text);
+      std::vector<ShellCommand> words =
+          step.instruction == "RUN" ? step.commands : split_shell(step.text);
       if (step.instruction == "ENV" || step.instruction == "ARG" || step.instruction == "RUN")
         for (auto& c : words)
           for (auto& w : c.argv) check(w, ev, layer_of_step(step));
@@ -257,7 +301,9 @@ class Evaluator {
 
   // History text with secret-looking assignment values masked.
   static std::string masked(const std::string& text) {
-    static const RE2 kAssign("(?i)((?:[A-Za-z0-9_]*)(?:PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN)[A-Za-z0-9_]*=)(\"[^\"]*\"|'[^']*'|[^\\s\"']+)");
+    static const RE2 kAssign(
+        "(?i)((?:[A-Za-z0-9_]*)(?:PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN)[A-Za-z0-9_]*=)(\"[^"
+        "\"]*\"|'[^']*'|[^\\s\"']+)");
     std::string out = text;
     RE2::GlobalReplace(&out, kAssign, "\\1****");
     return out;
@@ -270,18 +316,22 @@ class Evaluator {
       Evidence ev{"", s.index, masked(s.created_by), "", ""};
       std::string layer = layer_of_step(s);
       if (s.instruction == "ADD") {
-        bool remote = s.text.find("http://") != std::string::npos || s.text.find("https://") != std::string::npos;
+        bool remote = s.text.find("http://") != std::string::npos ||
+                      s.text.find("https://") != std::string::npos;
         if (remote) add("BW-ADD-REMOTE", ev, layer);
         // The first ADD is the base's root filesystem (as Dockle exempts it).
-        else if (!first_add) add("BW-ADD-LOCAL", ev, layer);
+        else if (!first_add)
+          add("BW-ADD-LOCAL", ev, layer);
         first_add = false;
         continue;
       }
       if (s.instruction != "RUN") continue;
       const auto& cmds = s.commands;
-      bool update_pending = false, apk_update_pending = false, apt_used = false, apt_cleaned = false;
+      bool update_pending = false, apk_update_pending = false, apt_used = false,
+           apt_cleaned = false;
       bool yum_used = false, yum_cleaned = false, apk_cached = false, apk_cache_removed = false;
-      bool pipe_fired = false, no_verify = false, norec = false, upgrade = false, chmod = false, sudo = false, unpinned = false;
+      bool pipe_fired = false, no_verify = false, norec = false, upgrade = false, chmod = false,
+           sudo = false, unpinned = false;
       std::string unpinned_list;
       for (std::size_t i = 0; i < cmds.size(); ++i) {
         std::vector<std::string> args;
@@ -299,13 +349,19 @@ class Evaluator {
         if (!pipe_fired && is_shell_program(prog))
           for (auto& a : args)
             if (a.find("$(curl") != std::string::npos || a.find("$(wget") != std::string::npos ||
-                a.find("<(curl") != std::string::npos || a.find("<(wget") != std::string::npos || a.find("`curl") != std::string::npos)
+                a.find("<(curl") != std::string::npos || a.find("<(wget") != std::string::npos ||
+                a.find("`curl") != std::string::npos)
               pipe_fired = true;
-        if (has_arg(args, {"--allow-unauthenticated", "--allow-insecure-repositories", "--nogpgcheck", "--no-gpg-check",
-                           "--no-check-certificate", "--trusted-host", "--allow-untrusted", "--disable-pip-version-check=false"}) ||
+        if (has_arg(args,
+                    {"--allow-unauthenticated", "--allow-insecure-repositories", "--nogpgcheck",
+                     "--no-gpg-check", "--no-check-certificate", "--trusted-host",
+                     "--allow-untrusted", "--disable-pip-version-check=false"}) ||
             (prog == "curl" && has_arg(args, {"-k", "--insecure"})) ||
             (prog == "npm" && has_arg(args, {"strict-ssl"}) && has_arg(args, {"false"})) ||
-            (prog == "git" && std::any_of(args.begin(), args.end(), [](auto& a) { return lower(a) == "http.sslverify"; }) && has_arg(args, {"false"})))
+            (prog == "git" &&
+             std::any_of(args.begin(), args.end(),
+                         [](auto& a) { return lower(a) == "http.sslverify"; }) &&
+             has_arg(args, {"false"})))
           no_verify = true;
         if (is_apt(prog)) {
           bool upd = has_arg(args, {"update"});
@@ -315,7 +371,9 @@ class Evaluator {
           if (upd || has_arg(args, {"install"})) apt_used = true;
           if (has_arg(args, {"dist-clean", "distclean"})) apt_cleaned = true;
           if (has_arg(args, {"install"}) && !has_arg(args, {"--no-install-recommends"}) &&
-              !std::any_of(args.begin(), args.end(), [](auto& a) { return a.find("Install-Recommends=false") != std::string::npos; }))
+              !std::any_of(args.begin(), args.end(), [](auto& a) {
+                return a.find("Install-Recommends=false") != std::string::npos;
+              }))
             norec = true;
           if (has_arg(args, {"dist-upgrade", "full-upgrade", "upgrade"})) upgrade = true;
         }
@@ -336,15 +394,16 @@ class Evaluator {
           }
         if (prog == "chmod")
           for (auto& a : args)
-            if (a == "777" || a == "0777" || a == "666" || a == "0666" || a.find("a+w") != std::string::npos ||
-                a.find("o+w") != std::string::npos || a == "+w")
+            if (a == "777" || a == "0777" || a == "666" || a == "0666" ||
+                a.find("a+w") != std::string::npos || a.find("o+w") != std::string::npos ||
+                a == "+w")
               chmod = true;
         if (prog == "sudo") sudo = true;
         auto targets = install_targets(prog, args);
         if (std::find(targets.begin(), targets.end(), "sudo") != targets.end()) sudo = true;
         for (auto& t : targets) {
-          bool pinned = t.find('=') != std::string::npos || t.find('<') != std::string::npos || t.find('>') != std::string::npos ||
-                        t.find('@') != std::string::npos;
+          bool pinned = t.find('=') != std::string::npos || t.find('<') != std::string::npos ||
+                        t.find('>') != std::string::npos || t.find('@') != std::string::npos;
           if (!pinned && prog != "microdnf") {
             unpinned = true;
             if (unpinned_list.size() < 120) unpinned_list += (unpinned_list.empty() ? "" : " ") + t;
@@ -354,7 +413,9 @@ class Evaluator {
       if (pipe_fired) add("BW-PIPE-SHELL", ev, layer);
       if (no_verify) add("BW-NO-VERIFY", ev, layer);
       if (update_pending || apk_update_pending) add("BW-UPDATE-ALONE", ev, layer);
-      if ((apt_used && !apt_cleaned) || (apk_cached && !apk_cache_removed) || (yum_used && !yum_cleaned)) add("BW-PKG-CACHE", ev, layer);
+      if ((apt_used && !apt_cleaned) || (apk_cached && !apk_cache_removed) ||
+          (yum_used && !yum_cleaned))
+        add("BW-PKG-CACHE", ev, layer);
       if (norec) add("BW-NO-RECOMMENDS", ev, layer);
       if (upgrade) add("BW-DIST-UPGRADE", ev, layer);
       if (sudo) add("BW-SUDO", ev, layer);
@@ -371,21 +432,26 @@ class Evaluator {
     const json& c = cfg();
     auto hc = c.find("Healthcheck");
     bool none = hc == c.end() || hc->is_null() ||
-                (hc->contains("Test") && (*hc)["Test"].is_array() && !(*hc)["Test"].empty() && (*hc)["Test"][0] == "NONE");
-    if (none) add("BW-HEALTHCHECK", Evidence{"", -1, "", "config.Healthcheck", "no HEALTHCHECK"}, "");
+                (hc->contains("Test") && (*hc)["Test"].is_array() && !(*hc)["Test"].empty() &&
+                 (*hc)["Test"][0] == "NONE");
+    if (none)
+      add("BW-HEALTHCHECK", Evidence{"", -1, "", "config.Healthcheck", "no HEALTHCHECK"}, "");
     if (auto ports = c.find("ExposedPorts"); ports != c.end() && ports->is_object())
       for (auto& [k, v] : ports->items()) {
         std::string port = k.substr(0, k.find('/'));
-        if (port == "22" || port == "23" || port == "2375" || port == "2376" || port == "3389" || port == "5900")
+        if (port == "22" || port == "23" || port == "2375" || port == "2376" || port == "3389" ||
+            port == "5900")
           add("BW-PORT-SENSITIVE", Evidence{"", -1, "", "config.ExposedPorts", "exposes " + k}, "");
       }
     if (auto vols = c.find("Volumes"); vols != c.end() && vols->is_object())
       for (auto& [k, v] : vols->items()) {
         std::string p = k.size() > 1 && k.back() == '/' ? k.substr(0, k.size() - 1) : k;
-        if (p == "/dev" || p == "/proc" || p == "/sys" || p == "/var/run/docker.sock" || p == "/run/docker.sock")
+        if (p == "/dev" || p == "/proc" || p == "/sys" || p == "/var/run/docker.sock" ||
+            p == "/run/docker.sock")
           add("BW-VOLUME-SENSITIVE", Evidence{"", -1, "", "config.Volumes", "VOLUME " + k}, "");
       }
-    if (in_.tag == "latest") add("BW-LATEST-TAG", Evidence{"", -1, "", "", "scanned by the latest tag"}, "");
+    if (in_.tag == "latest")
+      add("BW-LATEST-TAG", Evidence{"", -1, "", "", "scanned by the latest tag"}, "");
     eol();
     std::string created = in_.config.value("created", "");
     std::tm tm{};
@@ -394,7 +460,10 @@ class Evaluator {
       auto days = std::chrono::duration_cast<std::chrono::hours>(in_.now - when).count() / 24;
       // Reproducible builds stamp the epoch (or nothing): unknown, not old.
       if (tm.tm_year > 80 && days > in_.max_image_age_days)
-        add("BW-IMAGE-AGE", Evidence{"", -1, "", "created", "built " + std::to_string(days) + " days ago (" + created.substr(0, 10) + ")"}, "");
+        add("BW-IMAGE-AGE",
+            Evidence{"", -1, "", "created",
+                     "built " + std::to_string(days) + " days ago (" + created.substr(0, 10) + ")"},
+            "");
     }
   }
 
@@ -418,13 +487,15 @@ class Evaluator {
     std::tm tm{};
     if (!strptime(date.c_str(), "%Y-%m-%d", &tm)) return;
     if (std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now)
-      add("BW-OS-EOL", Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date}, "");
+      add("BW-OS-EOL",
+          Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date}, "");
   }
 
   void binaries() {
     std::string entry;
     for (const char* k : {"Entrypoint", "Cmd"})
-      if (auto e = cfg().find(k); e != cfg().end() && e->is_array() && !e->empty() && (*e)[0].is_string()) {
+      if (auto e = cfg().find(k);
+          e != cfg().end() && e->is_array() && !e->empty() && (*e)[0].is_string()) {
         entry = (*e)[0].get<std::string>();
         if (entry.starts_with("/")) entry.erase(0, 1);
         break;
@@ -442,8 +513,10 @@ class Evaluator {
       };
       if (!is_static && !elf.value("pie", true)) fire("BW-ELF-NOPIE", "not position-independent");
       if (!is_static && elf.value("relro", "full") == "none") fire("BW-ELF-NORELRO", "no RELRO");
-      if (!elf.value("nx", true)) fire("BW-ELF-EXECSTACK", "executable stack (PT_GNU_STACK has PF_X)");
-      if (elf.contains("canary") && elf["canary"] == false && !elf.contains("go")) fire("BW-ELF-NOCANARY", "no __stack_chk_fail");
+      if (!elf.value("nx", true))
+        fire("BW-ELF-EXECSTACK", "executable stack (PT_GNU_STACK has PF_X)");
+      if (elf.contains("canary") && elf["canary"] == false && !elf.contains("go"))
+        fire("BW-ELF-NOCANARY", "no __stack_chk_fail");
     }
   }
 
@@ -468,12 +541,14 @@ std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput&
   return Evaluator(catalog, input).run();
 }
 
-void apply_suppressions(std::vector<Finding>& findings, const std::vector<Suppression>& suppressions) {
+void apply_suppressions(std::vector<Finding>& findings,
+                        const std::vector<Suppression>& suppressions) {
   for (auto& f : findings)
     for (auto& s : suppressions) {
       if (s.rule_id != f.rule_id) continue;
       if (!s.path.empty()) {
-        bool prefix = s.path.back() == '/' && f.evidence.path.starts_with(s.path.substr(s.path.front() == '/' ? 1 : 0));
+        bool prefix = s.path.back() == '/' &&
+                      f.evidence.path.starts_with(s.path.substr(s.path.front() == '/' ? 1 : 0));
         std::string p = s.path.front() == '/' ? s.path.substr(1) : s.path;
         if (!prefix && p != f.evidence.path) continue;
       }
@@ -489,8 +564,10 @@ json to_json(const Finding& f) {
   if (!f.evidence.created_by.empty()) ev["created_by"] = f.evidence.created_by;
   if (!f.evidence.config_key.empty()) ev["config_key"] = f.evidence.config_key;
   if (!f.evidence.detail.empty()) ev["detail"] = f.evidence.detail;
-  json j{{"rule_id", f.rule_id}, {"title", f.title},  {"category", f.category},         {"severity", f.severity},
-         {"evidence", ev},       {"layer_digest", f.layer_digest}, {"origin", f.origin}, {"suppressed", f.suppressed}};
+  json j{{"rule_id", f.rule_id},   {"title", f.title},
+         {"category", f.category}, {"severity", f.severity},
+         {"evidence", ev},         {"layer_digest", f.layer_digest},
+         {"origin", f.origin},     {"suppressed", f.suppressed}};
   if (f.weight >= 0) j["weight"] = f.weight;
   return j;
 }
@@ -502,8 +579,9 @@ Finding finding_from_json(const json& j) {
   f.category = j.value("category", "");
   f.severity = j.value("severity", "");
   const json& ev = j.value("evidence", json::object());
-  f.evidence = Evidence{ev.value("path", ""), ev.value("history_index", -1), ev.value("created_by", ""),
-                        ev.value("config_key", ""), ev.value("detail", "")};
+  f.evidence =
+      Evidence{ev.value("path", ""), ev.value("history_index", -1), ev.value("created_by", ""),
+               ev.value("config_key", ""), ev.value("detail", "")};
   f.layer_digest = j.value("layer_digest", "");
   f.origin = j.value("origin", "app");
   f.suppressed = j.value("suppressed", false);
@@ -523,11 +601,13 @@ Result<Suppression> suppression_from_json(const json& j) {
     return make_error(Errc::bad_request, "a suppression needs \"rule_id\"");
   Suppression s{j["rule_id"], "", ""};
   if (j.contains("path")) {
-    if (!j["path"].is_string()) return make_error(Errc::bad_request, "suppression \"path\" must be a string");
+    if (!j["path"].is_string())
+      return make_error(Errc::bad_request, "suppression \"path\" must be a string");
     s.path = j["path"];
   }
   if (j.contains("env_key")) {
-    if (!j["env_key"].is_string()) return make_error(Errc::bad_request, "suppression \"env_key\" must be a string");
+    if (!j["env_key"].is_string())
+      return make_error(Errc::bad_request, "suppression \"env_key\" must be a string");
     s.env_key = j["env_key"];
   }
   return s;

@@ -14,7 +14,8 @@ std::string trim(std::string_view s) {
 }
 
 bool is_upper_word(std::string_view w) {
-  return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+  return !w.empty() &&
+         std::all_of(w.begin(), w.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
 }
 
 }  // namespace
@@ -116,7 +117,8 @@ HistoryStep parse_created_by(std::string_view cb) {
       std::size_t start = s.find_first_not_of(' ', pos);
       if (start == std::string::npos) break;
       std::size_t end = s.find(' ', start);
-      step.build_args.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      step.build_args.push_back(
+          s.substr(start, end == std::string::npos ? std::string::npos : end - start));
       pos = end;
     }
     s = pos == std::string::npos ? std::string() : trim(s.substr(pos));
@@ -128,8 +130,8 @@ HistoryStep parse_created_by(std::string_view cb) {
   } else {
     if (word == "RUN") t = trim(t.substr(3));
     strip_args(t);
-    for (std::string shell : {"/bin/sh -c ", "/bin/bash -c ", "/bin/sh -o pipefail -c ", "/bin/bash -o pipefail -c ",
-                              "/bin/ash -c ", "cmd /S /C "}) {
+    for (std::string shell : {"/bin/sh -c ", "/bin/bash -c ", "/bin/sh -o pipefail -c ",
+                              "/bin/bash -o pipefail -c ", "/bin/ash -c ", "cmd /S /C "}) {
       if (t.starts_with(shell)) {
         t = trim(t.substr(shell.size()));
         break;

@@ -17,12 +17,12 @@ struct ShellCommand {
 };
 
 struct HistoryStep {
-  int index = 0;             // position in config.history
-  std::string created_by;    // as recorded
+  int index = 0;           // position in config.history
+  std::string created_by;  // as recorded
   bool empty_layer = false;
-  int layer_index = -1;      // the layer it produced, or -1
-  std::string instruction;   // RUN, ADD, COPY, ENV, ARG, CMD, USER, …
-  std::string text;          // the instruction's arguments (RUN: the shell command)
+  int layer_index = -1;                 // the layer it produced, or -1
+  std::string instruction;              // RUN, ADD, COPY, ENV, ARG, CMD, USER, …
+  std::string text;                     // the instruction's arguments (RUN: the shell command)
   std::vector<std::string> build_args;  // "k=v" from a `|N k=v` prefix
   std::vector<ShellCommand> commands;   // RUN only
 };

@@ -48,7 +48,7 @@ struct Evidence {
 struct Finding {
   std::string rule_id, title, category, severity;
   Evidence evidence;
-  std::string layer_digest;  // the layer that introduced it; empty for config-only findings
+  std::string layer_digest;    // the layer that introduced it; empty for config-only findings
   std::string origin = "app";  // "base" | "app"
   bool suppressed = false;
   int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
@@ -61,8 +61,8 @@ struct Suppression {
 };
 
 struct RuleInput {
-  const nlohmann::json& summary;  // summarize_image()
-  const nlohmann::json& config;   // the image config JSON
+  const nlohmann::json& summary;           // summarize_image()
+  const nlohmann::json& config;            // the image config JSON
   std::vector<std::string> layer_digests;  // bottom first
   std::size_t base_layers = 0;             // layers [0, base_layers) are the base
   std::string tag;                         // the tag scanned by; empty when by digest
@@ -71,7 +71,8 @@ struct RuleInput {
 };
 
 std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput& input);
-void apply_suppressions(std::vector<Finding>& findings, const std::vector<Suppression>& suppressions);
+void apply_suppressions(std::vector<Finding>& findings,
+                        const std::vector<Suppression>& suppressions);
 
 nlohmann::json to_json(const Finding& f);
 Finding finding_from_json(const nlohmann::json& j);

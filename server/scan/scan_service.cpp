@@ -334,9 +334,10 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   if (!live.ref.tag.empty() && live.ref.digest.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
   if (auto put = store_.put_image(rec, tag); !put) co_return put.error();
-  if (std::find(options_.reference_images.begin(), options_.reference_images.end(), live.rec.image) !=
-      options_.reference_images.end())
-    if (auto r = store_.put_reference_image(live.rec.image, rec.manifest_digest); !r) co_return r.error();
+  if (std::find(options_.reference_images.begin(), options_.reference_images.end(),
+                live.rec.image) != options_.reference_images.end())
+    if (auto r = store_.put_reference_image(live.rec.image, rec.manifest_digest); !r)
+      co_return r.error();
   if (reporter_) {
     auto report = reporter_->build(rec.manifest_digest, live.rec.image);
     if (!report) co_return report.error();

@@ -30,7 +30,8 @@ std::size_t history_base_layers(const json& config, bool& found) {
 std::string os_base_name(const json& summary) {
   const json& os = summary.value("os", json());
   if (!os.is_object()) return {};
-  std::string family = os.value("family", ""), name = os.value("name", ""), pretty = os.value("pretty_name", "");
+  std::string family = os.value("family", ""), name = os.value("name", ""),
+              pretty = os.value("pretty_name", "");
   auto major = [](const std::string& v, int parts) {
     std::string out;
     int seen = 0;
@@ -59,13 +60,15 @@ std::string os_base_name(const json& summary) {
 
 }  // namespace
 
-BaseInfo detect_base(const json& manifest, const json& config, const json& summary, const std::vector<std::string>& layers,
+BaseInfo detect_base(const json& manifest, const json& config, const json& summary,
+                     const std::vector<std::string>& layers,
                      const std::vector<ReferenceImage>& refs) {
   bool hist_found = false;
   std::size_t hist_layers = history_base_layers(config, hist_found);
   auto ann = manifest.value("annotations", json::object());
   if (ann.contains("org.opencontainers.image.base.name")) {
-    BaseInfo b{ann["org.opencontainers.image.base.name"].get<std::string>(), "annotation", "high", hist_layers};
+    BaseInfo b{ann["org.opencontainers.image.base.name"].get<std::string>(), "annotation", "high",
+               hist_layers};
     std::string digest = ann.value("org.opencontainers.image.base.digest", "");
     for (auto& r : refs)
       if (!digest.empty() && r.manifest_digest == digest) b.layers = r.layers.size();
@@ -73,17 +76,20 @@ BaseInfo detect_base(const json& manifest, const json& config, const json& summa
   }
   const ReferenceImage* best = nullptr;
   for (auto& r : refs)
-    if (!r.layers.empty() && r.layers.size() < layers.size() && std::equal(r.layers.begin(), r.layers.end(), layers.begin()) &&
+    if (!r.layers.empty() && r.layers.size() < layers.size() &&
+        std::equal(r.layers.begin(), r.layers.end(), layers.begin()) &&
         (!best || r.layers.size() > best->layers.size()))
       best = &r;
   if (best) return BaseInfo{best->name, "layer-match", "high", best->layers.size()};
   std::string os = os_base_name(summary);
   if (!os.empty()) {
-    // Without history to split on, the base is the layers up to the one holding the package database.
+    // Without history to split on, the base is the layers up to the one holding the package
+    // database.
     std::size_t n = hist_found ? hist_layers : 0;
     if (!hist_found) {
       std::vector<std::string> marks = {summary.value("os_layer_digest", "")};
-      for (auto& db : summary.value("package_dbs", json::array())) marks.push_back(db.value("layer_digest", ""));
+      for (auto& db : summary.value("package_dbs", json::array()))
+        marks.push_back(db.value("layer_digest", ""));
       for (auto& mark : marks)
         for (std::size_t i = 0; i < layers.size(); ++i)
           if (layers[i] == mark) n = std::max(n, i + 1);

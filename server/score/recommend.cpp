@@ -22,8 +22,9 @@ const json& bases_catalog() {
 // Findings a base change does not touch: those of the app's own layers and config, except what
 // the new Dockerfile fixes (a numeric non-root USER) or the new base replaces.
 bool survives_base_change(const Finding& f) {
-  static const std::set<std::string> fixed = {"BW-USER-ROOT", "BW-USER-NONNUMERIC", "BW-USER-UNKNOWN", "BW-PKGCOUNT",
-                                              "BW-OS-EOL", "BW-IMAGE-AGE", "BW-PASSWD-EMPTY", "BW-PASSWD-DUPID", "BW-LOGIN-SHELL"};
+  static const std::set<std::string> fixed = {
+      "BW-USER-ROOT", "BW-USER-NONNUMERIC", "BW-USER-UNKNOWN", "BW-PKGCOUNT",   "BW-OS-EOL",
+      "BW-IMAGE-AGE", "BW-PASSWD-EMPTY",    "BW-PASSWD-DUPID", "BW-LOGIN-SHELL"};
   if (f.origin != "app" || fixed.count(f.rule_id)) return false;
   // Attack-surface findings the app layers add (a shell they install) stay; base ones go.
   return true;
@@ -44,9 +45,10 @@ Finding synthetic(const RuleCatalog& c, const std::string& id, const std::string
 
 }  // namespace
 
-json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings, const json& summary,
-                     const json& config, const BaseInfo& base, const std::vector<std::string>& layers,
-                     int current_score, std::uint64_t base_bytes) {
+json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings,
+                     const json& summary, const json& config, const BaseInfo& base,
+                     const std::vector<std::string>& layers, int current_score,
+                     std::uint64_t base_bytes) {
   const json& cfg = config.value("config", json::object());
   std::vector<std::string> entry;
   std::string entry_path;
@@ -59,9 +61,12 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
   // What the app needs from its base, from the executables the app layers add (the base's own
   // tools say nothing about the app) and the one the entrypoint names.
   bool any_static = false, glibc = false, musl = false;
-  std::set<std::string> base_layers(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, layers.size())));
+  std::set<std::string> base_layers(
+      layers.begin(),
+      layers.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, layers.size())));
   for (auto& x : summary.value("executables", json::array())) {
-    bool app = !base_layers.count(x.value("layer_digest", "")) || "/" + x.value("path", "") == entry_path;
+    bool app =
+        !base_layers.count(x.value("layer_digest", "")) || "/" + x.value("path", "") == entry_path;
     if (!app) continue;
     const json& elf = x["elf"];
     if (elf.value("static", false)) any_static = true;
@@ -76,7 +81,8 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
   if (entry_base.starts_with("python")) runtimes.insert("python");
   if (entry_base == "node") runtimes.insert("node");
   std::string runtime = runtimes.empty() ? "" : *runtimes.begin();
-  bool needs_ca = summary.value("ca_certificates", false), needs_tz = summary.value("tzdata", false);
+  bool needs_ca = summary.value("ca_certificates", false),
+       needs_tz = summary.value("tzdata", false);
   bool knows_app = any_static || glibc || musl || !runtime.empty();
 
   std::vector<Finding> kept;
@@ -102,18 +108,25 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
       if (!brt.empty() || !knows_app) continue;
       if (glibc && libc != "glibc") continue;
       if (musl && libc != "musl") continue;
-      if (!glibc && !musl) why = "the app's executables are static: they need no libc";
-      else why = "the app's executables link " + std::string(glibc ? "glibc" : "musl") + ", which this base provides";
+      if (!glibc && !musl)
+        why = "the app's executables are static: they need no libc";
+      else
+        why = "the app's executables link " + std::string(glibc ? "glibc" : "musl") +
+              ", which this base provides";
     }
     if (needs_shell && !b.value("shell", false)) continue;
-    if (b.value("id", "") == "scratch" && (needs_ca || needs_tz)) continue;  // CA certificates / tzdata needed
+    if (b.value("id", "") == "scratch" && (needs_ca || needs_tz))
+      continue;  // CA certificates / tzdata needed
     std::vector<Finding> projected = kept;
-    if (b.value("shell", false)) projected.push_back(synthetic(catalog, "BW-SHELL", "the base has a shell"));
-    if (b.value("package_manager", false)) projected.push_back(synthetic(catalog, "BW-PKGMGR", "the base has a package manager"));
+    if (b.value("shell", false))
+      projected.push_back(synthetic(catalog, "BW-SHELL", "the base has a shell"));
+    if (b.value("package_manager", false))
+      projected.push_back(synthetic(catalog, "BW-PKGMGR", "the base has a package manager"));
     std::size_t bp = b.value("packages", 0);
     if (bp > 25) {
       Finding f = synthetic(catalog, "BW-PKGCOUNT", std::to_string(bp) + " packages in the base");
-      if (auto* d = catalog.find("BW-PKGCOUNT")) f.weight = std::min(10, d->weight + static_cast<int>((bp - 25) / 25));
+      if (auto* d = catalog.find("BW-PKGCOUNT"))
+        f.weight = std::min(10, d->weight + static_cast<int>((bp - 25) / 25));
       projected.push_back(f);
     }
     auto s = score_findings(catalog, projected);
@@ -121,34 +134,57 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
     std::string target = entry_path.empty() ? "/app/" : entry_path;
     std::string dir = target.substr(0, target.rfind('/') + 1);
     json entry_json = entry.empty() ? json::array({target}) : json(entry);
-    std::string dockerfile = "FROM " + (base.name.empty() || base.name == "unknown" ? std::string("<your build image>") : base.name) +
-                             " AS build\n# … the build steps you have today …\n\nFROM " + image + "\nCOPY --from=build " + dir +
-                             " " + dir + "\nUSER 65532:65532\nENTRYPOINT " + entry_json.dump() + "\n";
+    std::string dockerfile =
+        "FROM " +
+        (base.name.empty() || base.name == "unknown" ? std::string("<your build image>")
+                                                     : base.name) +
+        " AS build\n# … the build steps you have today …\n\nFROM " + image +
+        "\nCOPY --from=build " + dir + " " + dir + "\nUSER 65532:65532\nENTRYPOINT " +
+        entry_json.dump() + "\n";
     std::uint64_t base_mb = b.value("size_mb", 0ull) * 1000000ull;
     json removes = {{"packages", packages > bp ? packages - bp : 0},
                     {"shell", has_shell && !b.value("shell", false)},
                     {"package_manager", has_pm && !b.value("package_manager", false)},
                     {"setuid_files", base_setuid},
                     {"bytes", base_bytes > base_mb ? base_bytes - base_mb : 0}};
-    out.push_back({{"base", image}, {"id", b.value("id", "")}, {"action", "switch"}, {"reason", why},
-                   {"removes", removes}, {"projected_score", s.score}, {"projected_grade", s.grade},
-                   {"risk", b.value("risk", 0)}, {"dockerfile", dockerfile}});
+    out.push_back({{"base", image},
+                   {"id", b.value("id", "")},
+                   {"action", "switch"},
+                   {"reason", why},
+                   {"removes", removes},
+                   {"projected_score", s.score},
+                   {"projected_grade", s.grade},
+                   {"risk", b.value("risk", 0)},
+                   {"dockerfile", dockerfile}});
   }
   std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
-    if (a["projected_score"] != b["projected_score"]) return a["projected_score"] > b["projected_score"];
+    if (a["projected_score"] != b["projected_score"])
+      return a["projected_score"] > b["projected_score"];
     return a["risk"] < b["risk"];
   });
   // Already on a base at least as good as the best candidate: keep it.
-  bool on_minimal = base.name.starts_with("distroless/") || base.name.starts_with("cgr.dev/") || base.name == "wolfi" ||
-                    base.name == "chainguard" || base.name == "scratch";
-  if (on_minimal || (!out.empty() && out[0]["projected_score"].get<int>() <= current_score) || (out.empty() && knows_app)) {
-    json keep = {{"base", base.name.empty() ? "current" : base.name}, {"action", "keep"},
-                 {"reason", on_minimal ? "already on a minimal base with no shell or package manager"
-                                       : "no candidate base scores higher than the current one"},
-                 {"removes", {{"packages", 0}, {"shell", false}, {"package_manager", false}, {"setuid_files", 0}, {"bytes", 0}}},
-                 {"projected_score", current_score}, {"projected_grade", grade_for(current_score)}, {"dockerfile", ""}};
-    if (on_minimal) out = json::array({keep});
-    else out.insert(out.begin(), keep);
+  bool on_minimal = base.name.starts_with("distroless/") || base.name.starts_with("cgr.dev/") ||
+                    base.name == "wolfi" || base.name == "chainguard" || base.name == "scratch";
+  if (on_minimal || (!out.empty() && out[0]["projected_score"].get<int>() <= current_score) ||
+      (out.empty() && knows_app)) {
+    json keep = {
+        {"base", base.name.empty() ? "current" : base.name},
+        {"action", "keep"},
+        {"reason", on_minimal ? "already on a minimal base with no shell or package manager"
+                              : "no candidate base scores higher than the current one"},
+        {"removes",
+         {{"packages", 0},
+          {"shell", false},
+          {"package_manager", false},
+          {"setuid_files", 0},
+          {"bytes", 0}}},
+        {"projected_score", current_score},
+        {"projected_grade", grade_for(current_score)},
+        {"dockerfile", ""}};
+    if (on_minimal)
+      out = json::array({keep});
+    else
+      out.insert(out.begin(), keep);
   }
   return out;
 }

@@ -32,7 +32,8 @@ json build_report(const ReportInput& in) {
   auto app = score_findings(in.rules, findings, /*app_only=*/true);
   json f = json::array();
   for (auto& x : findings) f.push_back(to_json(x));
-  std::string platform = in.image.os + "/" + in.image.architecture + (in.image.variant.empty() ? "" : "/" + in.image.variant);
+  std::string platform = in.image.os + "/" + in.image.architecture +
+                         (in.image.variant.empty() ? "" : "/" + in.image.variant);
   return json{{"manifest_digest", in.image.manifest_digest},
               {"image", in.image_ref},
               {"platform", platform},
@@ -44,8 +45,13 @@ json build_report(const ReportInput& in) {
               {"app_grade", app.grade},
               {"breakdown", whole.breakdown},
               {"findings", f},
-              {"base", {{"name", base.name}, {"method", base.method}, {"confidence", base.confidence}, {"layers", base.layers}}},
-              {"recommendations", recommend_bases(in.rules, findings, summary, config, base, digests, whole.score, base_bytes)},
+              {"base",
+               {{"name", base.name},
+                {"method", base.method},
+                {"confidence", base.confidence},
+                {"layers", base.layers}}},
+              {"recommendations", recommend_bases(in.rules, findings, summary, config, base,
+                                                  digests, whole.score, base_bytes)},
               {"uncompressed_bytes", total_bytes}};
 }
 

@@ -7,7 +7,8 @@ namespace bw {
 
 using nlohmann::json;
 
-Reporter::Reporter(Store& store, ReportOptions options) : store_(store), options_(std::move(options)) {
+Reporter::Reporter(Store& store, ReportOptions options)
+    : store_(store), options_(std::move(options)) {
   if (!options_.rules) options_.rules = RuleCatalog::builtin();
 }
 
@@ -19,7 +20,8 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   for (auto& l : (*image)->layers) {
     auto rec = store_.get_layer(l.digest);
     if (!rec) return rec.error();
-    if (!*rec) return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
+    if (!*rec)
+      return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
     layers.push_back(std::move(**rec));
   }
   std::vector<Suppression> suppressions = options_.suppressions;
@@ -38,10 +40,19 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   }
   auto ref = parse_reference(image_ref);
   std::string tag = ref && ref->digest.empty() ? ref->tag : "";
-  ReportInput in{**image, layers, *options_.rules, suppressions, refs, image_ref, tag,
-                 std::chrono::system_clock::now(), options_.max_image_age_days};
+  ReportInput in{**image,
+                 layers,
+                 *options_.rules,
+                 suppressions,
+                 refs,
+                 image_ref,
+                 tag,
+                 std::chrono::system_clock::now(),
+                 options_.max_image_age_days};
   json report = build_report(in);
-  ReportRecord rec{digest, options_.rules->version(), image_ref, report["score"].get<int>(), report["grade"], report.dump()};
+  ReportRecord rec{digest,          options_.rules->version(),
+                   image_ref,       report["score"].get<int>(),
+                   report["grade"], report.dump()};
   if (auto put = store_.put_report(rec); !put) return put.error();
   return report;
 }

@@ -15,7 +15,8 @@ std::string grade_for(int s) {
   return "F";
 }
 
-ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings, bool app_only) {
+ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
+                           bool app_only) {
   std::map<std::string, int> rule_weight;  // once per rule: the largest weight among its findings
   for (auto& f : findings) {
     if (f.suppressed || (app_only && f.origin != "app")) continue;
@@ -36,7 +37,8 @@ ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding
   r.score = std::max(0, 100 - total);
   r.grade = grade_for(r.score);
   r.breakdown = json::array();
-  for (auto& [cat, v] : by_category) r.breakdown.push_back({{"category", cat}, {"deduction", v.first}, {"findings", v.second}});
+  for (auto& [cat, v] : by_category)
+    r.breakdown.push_back({{"category", cat}, {"deduction", v.first}, {"findings", v.second}});
   return r;
 }
 

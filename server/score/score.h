@@ -18,7 +18,8 @@ struct ScoreResult {
 
 // 100 minus each firing rule's weight (once per rule, suppressed findings excluded), floored at 0.
 // With app_only, only findings whose origin is "app" count.
-ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings, bool app_only = false);
+ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
+                           bool app_only = false);
 // A ≥ 90, B ≥ 80, C ≥ 65, D ≥ 40, F below.
 std::string grade_for(int score);
 
@@ -35,12 +36,14 @@ struct ReferenceImage {
   std::vector<std::string> layers;
 };
 
-BaseInfo detect_base(const nlohmann::json& manifest, const nlohmann::json& config, const nlohmann::json& summary,
-                     const std::vector<std::string>& layers, const std::vector<ReferenceImage>& references);
+BaseInfo detect_base(const nlohmann::json& manifest, const nlohmann::json& config,
+                     const nlohmann::json& summary, const std::vector<std::string>& layers,
+                     const std::vector<ReferenceImage>& references);
 
 // Candidate bases from schema/bases.json ranked by projected score, then compatibility risk.
 nlohmann::json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                               const nlohmann::json& summary, const nlohmann::json& config, const BaseInfo& base,
-                               const std::vector<std::string>& layers, int current_score, std::uint64_t base_bytes);
+                               const nlohmann::json& summary, const nlohmann::json& config,
+                               const BaseInfo& base, const std::vector<std::string>& layers,
+                               int current_score, std::uint64_t base_bytes);
 
 }  // namespace bw

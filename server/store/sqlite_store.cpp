@@ -297,8 +297,9 @@ class SqliteStore : public Store {
       "progress, created_at, started_at, finished_at, policy";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
-    return ScanRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.text(4),  st.text(5),
-                      st.text(6), st.text(7), st.text(8), st.text(9), st.text(10), st.text(11), st.text(12)};
+    return ScanRecord{st.text(0),  st.text(1),  st.text(2), st.text(3), st.text(4),
+                      st.text(5),  st.text(6),  st.text(7), st.text(8), st.text(9),
+                      st.text(10), st.text(11), st.text(12)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
@@ -350,7 +351,8 @@ class SqliteStore : public Store {
   Result<void> put_report(const ReportRecord& r) override {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "INSERT OR REPLACE INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, created_at) "
+        "INSERT OR REPLACE INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, "
+        "report, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st) return st.error();
     st->bind(1, r.manifest_digest);
@@ -364,7 +366,8 @@ class SqliteStore : public Store {
     return {};
   }
 
-  Result<std::optional<ReportRecord>> report_query(const char* sql, const std::string& a, const std::string& b) {
+  Result<std::optional<ReportRecord>> report_query(const char* sql, const std::string& a,
+                                                   const std::string& b) {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(sql);
     if (!st) return st.error();
@@ -373,20 +376,24 @@ class SqliteStore : public Store {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) return std::optional<ReportRecord>();
-    return std::optional<ReportRecord>(ReportRecord{st->text(0), st->text(1), st->text(2), static_cast<int>(st->integer(3)),
-                                                    st->text(4), st->text(5)});
+    return std::optional<ReportRecord>(ReportRecord{st->text(0), st->text(1), st->text(2),
+                                                    static_cast<int>(st->integer(3)), st->text(4),
+                                                    st->text(5)});
   }
 
-  Result<std::optional<ReportRecord>> get_report(const std::string& digest, const std::string& version) override {
-    return report_query("SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
-                        "WHERE manifest_digest = ?1 AND ruleset_version = ?2",
-                        digest, version);
+  Result<std::optional<ReportRecord>> get_report(const std::string& digest,
+                                                 const std::string& version) override {
+    return report_query(
+        "SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+        "WHERE manifest_digest = ?1 AND ruleset_version = ?2",
+        digest, version);
   }
 
   Result<std::optional<ReportRecord>> latest_report(const std::string& digest) override {
-    return report_query("SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
-                        "WHERE manifest_digest = ?1 ORDER BY created_at DESC LIMIT 1",
-                        digest, "");
+    return report_query(
+        "SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+        "WHERE manifest_digest = ?1 ORDER BY created_at DESC LIMIT 1",
+        digest, "");
   }
 
   Result<void> clear_reports() override {
@@ -414,7 +421,8 @@ class SqliteStore : public Store {
       if (auto r = db_.exec("DELETE FROM suppressions"); !r) return r;
       if (auto r = db_.exec("DELETE FROM reports"); !r) return r;
       for (auto& s : list) {
-        auto st = db_.prepare("INSERT INTO suppressions(rule_id, path, env_key, created_at) VALUES (?1, ?2, ?3, ?4)");
+        auto st = db_.prepare(
+            "INSERT INTO suppressions(rule_id, path, env_key, created_at) VALUES (?1, ?2, ?3, ?4)");
         if (!st) return st.error();
         st->bind(1, s.rule_id);
         st->bind(2, s.path);
@@ -428,7 +436,8 @@ class SqliteStore : public Store {
 
   Result<void> put_reference_image(const std::string& name, const std::string& digest) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("INSERT OR REPLACE INTO reference_images(name, manifest_digest) VALUES (?1, ?2)");
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO reference_images(name, manifest_digest) VALUES (?1, ?2)");
     if (!st) return st.error();
     st->bind(1, name);
     st->bind(2, digest);

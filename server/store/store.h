@@ -121,7 +121,8 @@ class Store {
   // Replaces all suppressions and drops reports, in one transaction.
   virtual Result<void> replace_suppressions(const std::vector<SuppressionRecord>& s) = 0;
 
-  virtual Result<void> put_reference_image(const std::string& name, const std::string& manifest_digest) = 0;
+  virtual Result<void> put_reference_image(const std::string& name,
+                                           const std::string& manifest_digest) = 0;
   // (name, manifest digest) pairs.
   virtual Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() = 0;
 

@@ -544,28 +544,35 @@ void run_images(Tally& t, const fs::path& root) {
 
 // ---- Dockle checkpoints over image configs --------------------------------------------------
 
-// Our rule ids as Dockle codes; BW-PKG-CACHE is Dockle's apk (DKL-DI-0004) or apt (DKL-DI-0005) check.
+// Our rule ids as Dockle codes; BW-PKG-CACHE is Dockle's apk (DKL-DI-0004) or apt (DKL-DI-0005)
+// check.
 std::string dockle_code(const Finding& f, const RuleCatalog& c) {
-  if (f.rule_id == "BW-PKG-CACHE") return f.evidence.created_by.find("apk") != std::string::npos ? "DKL-DI-0004" : "DKL-DI-0005";
+  if (f.rule_id == "BW-PKG-CACHE")
+    return f.evidence.created_by.find("apk") != std::string::npos ? "DKL-DI-0004" : "DKL-DI-0005";
   const RuleDef* d = c.find(f.rule_id);
   return d ? d->dockle : "";
 }
 
-std::multiset<std::string> dockle_codes(const json& config, const json& summary, const RuleCatalog& c) {
+std::multiset<std::string> dockle_codes(const json& config, const json& summary,
+                                        const RuleCatalog& c) {
   RuleInput in{summary, config, {}, 0, ""};
   std::multiset<std::string> out;
   for (auto& f : evaluate_rules(c, in))
-    if (auto code = dockle_code(f, c); !code.empty() && code.starts_with("CIS-DI-00") ? code != "CIS-DI-0008" : code.starts_with("DKL-DI"))
+    if (auto code = dockle_code(f, c); !code.empty() && code.starts_with("CIS-DI-00")
+                                           ? code != "CIS-DI-0008"
+                                           : code.starts_with("DKL-DI"))
       out.insert(code);
   return out;
 }
 
 json no_files() {
-  return json{{"accounts", json::array()},       {"passwords", json::array()},   {"groups", json::array()},
-              {"attack_surface", json::object()}, {"setuid_files", json::array()}, {"world_writable", json::array()},
-              {"unneeded_files", json::array()},  {"credential_files", json::array()}, {"secrets", json::array()},
-              {"deleted_secrets", json::array()}, {"executables", json::array()},  {"package_count", 0},
-              {"packages", json::array()},        {"os", nullptr}};
+  return json{{"accounts", json::array()},       {"passwords", json::array()},
+              {"groups", json::array()},         {"attack_surface", json::object()},
+              {"setuid_files", json::array()},   {"world_writable", json::array()},
+              {"unneeded_files", json::array()}, {"credential_files", json::array()},
+              {"secrets", json::array()},        {"deleted_secrets", json::array()},
+              {"executables", json::array()},    {"package_count", 0},
+              {"packages", json::array()},       {"os", nullptr}};
 }
 
 std::string join(const std::multiset<std::string>& s) {
@@ -582,7 +589,8 @@ void run_dockle(Tally& t, const fs::path& root) {
     std::string file = e.path().string();
     if (!file.ends_with(".json.expected.json")) continue;
     json want = read_json(e.path());
-    std::string name = "dockle " + e.path().filename().string().substr(0, e.path().filename().string().size() - 14);
+    std::string name = "dockle " + e.path().filename().string().substr(
+                                       0, e.path().filename().string().size() - 14);
     if (!want.contains("want_codes")) {
       // TestSplitByCommands: the nginx RUN line split on && into 35 parts.
       json cfg = read_json(file.substr(0, file.size() - 14));
@@ -590,9 +598,12 @@ void run_dockle(Tally& t, const fs::path& root) {
       std::size_t parts = 1, pos = 0;
       while ((pos = cb.find("&&", pos)) != std::string::npos) ++parts, pos += 2;
       std::size_t ours = parse_created_by(cb).commands.size();
-      if (parts == want.value("want_parts", 0u)) t.deliberate(name, "Dockle splits on && into " + std::to_string(parts) +
-                                                                      " parts; Bulwark also splits on ;, | and newlines (" + std::to_string(ours) + " commands)");
-      else t.fail(name, "&& parts " + std::to_string(parts));
+      if (parts == want.value("want_parts", 0u))
+        t.deliberate(name, "Dockle splits on && into " + std::to_string(parts) +
+                               " parts; Bulwark also splits on ;, | and newlines (" +
+                               std::to_string(ours) + " commands)");
+      else
+        t.fail(name, "&& parts " + std::to_string(parts));
       continue;
     }
     json cfg = read_json(file.substr(0, file.size() - 14));
@@ -607,7 +618,9 @@ void run_dockle(Tally& t, const fs::path& root) {
     bool plain_upgrade = cfg.dump().find("apt-get upgrade") != std::string::npos;
     if (plain_upgrade) adjusted.erase("DKL-DI-0003");
     if (adjusted == theirs)
-      t.deliberate(name, "Bulwark flags apt-get upgrade as well as dist-upgrade (BW-DIST-UPGRADE); Dockle flags only dist-upgrade");
+      t.deliberate(name,
+                   "Bulwark flags apt-get upgrade as well as dist-upgrade (BW-DIST-UPGRADE); "
+                   "Dockle flags only dist-upgrade");
     else
       t.fail(name, "codes " + join(ours) + " != " + join(theirs));
   }
@@ -624,15 +637,20 @@ void run_dockle(Tally& t, const fs::path& root) {
         if (i) cb += " && ";
         for (auto& w : c["parts"][i]) cb += w.get<std::string>() + " ";
       }
-      json cfg = {{"config", {{"User", "app"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}}},
-                  {"history", {{{"created_by", "/bin/sh -c #(nop) ADD file:base in / "}}, {{"created_by", cb}}}}};
+      json cfg = {
+          {"config", {{"User", "app"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}}},
+          {"history",
+           {{{"created_by", "/bin/sh -c #(nop) ADD file:base in / "}}, {{"created_by", cb}}}}};
       auto codes = dockle_codes(cfg, no_files(), *catalog);
       bool got = codes.count(code) > 0;
       std::string name = "dockle " + group + " " + c["parts"].dump();
-      if (got == c["want"].get<bool>()) t.pass();
-      else if (code == "DKL-DI-0003" && got && cb.find(" upgrade") != std::string::npos && cb.find("dist-upgrade") == std::string::npos)
+      if (got == c["want"].get<bool>())
+        t.pass();
+      else if (code == "DKL-DI-0003" && got && cb.find(" upgrade") != std::string::npos &&
+               cb.find("dist-upgrade") == std::string::npos)
         t.deliberate(name, "Bulwark flags apt upgrade too (BW-DIST-UPGRADE)");
-      else t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + code);
+      else
+        t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + code);
     }
   };
   run_parts("useADDstatement", "CIS-DI-0009");
@@ -645,8 +663,10 @@ void run_dockle(Tally& t, const fs::path& root) {
     auto codes = dockle_codes(cfg, no_files(), *catalog);
     bool got = codes.count("CIS-DI-0010") > 0;
     std::string name = "dockle sensitiveVars " + c["cmd"].get<std::string>();
-    if (got == c["want"].get<bool>()) t.pass();
-    else t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + "CIS-DI-0010");
+    if (got == c["want"].get<bool>())
+      t.pass();
+    else
+      t.fail(name, std::string("expected ") + (c["want"].get<bool>() ? "" : "no ") + "CIS-DI-0010");
   }
   // The scanner case: an image whose one layer is credentials.json, User "scratch".
   fs::path scratch = root / "dockle/pkg/scanner/testdata/scratch.tar";
@@ -656,9 +676,15 @@ void run_dockle(Tally& t, const fs::path& root) {
     std::multiset<std::string> codes;
     for (auto& f : evaluate_rules(*catalog, in))
       if (auto code = dockle_code(f, *catalog); !code.empty()) codes.insert(code);
-    bool ok = codes.count("CIS-DI-0010") && codes.count("CIS-DI-0006") && !codes.count("CIS-DI-0001");
-    if (ok) t.deliberate("dockle scratch.tar", "CIS-DI-0010 and CIS-DI-0006 as Dockle; CIS-DI-0005 (content trust on the scanning host) is not an image property, and Dockle's SKIPs for absent passwd/shadow are not findings");
-    else t.fail("dockle scratch.tar", "codes " + join(codes));
+    bool ok =
+        codes.count("CIS-DI-0010") && codes.count("CIS-DI-0006") && !codes.count("CIS-DI-0001");
+    if (ok)
+      t.deliberate(
+          "dockle scratch.tar",
+          "CIS-DI-0010 and CIS-DI-0006 as Dockle; CIS-DI-0005 (content trust on the scanning host) "
+          "is not an image property, and Dockle's SKIPs for absent passwd/shadow are not findings");
+    else
+      t.fail("dockle scratch.tar", "codes " + join(codes));
   } else if (fs::exists(scratch)) {
     t.fail("dockle scratch.tar", error);
   }

@@ -150,10 +150,11 @@ BuiltImage build_image(const TestImage& image) {
   for (auto& l : image.layers) diff_ids.push_back(l.diff_id);
   nlohmann::json config = {{"architecture", image.architecture},
                            {"os", image.os},
-                           {"created", "2026-01-01T00:00:00Z"},
+                           {"created", image.created},
                            {"config", image.config},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
   if (!image.variant.empty()) config["variant"] = image.variant;
+  if (!image.history.empty()) config["history"] = image.history;
   BuiltImage out;
   std::string config_body = config.dump();
   out.blobs.push_back(config_body);
@@ -174,6 +175,7 @@ BuiltImage build_image(const TestImage& image) {
         {"digest", sha256(config_body)},
         {"size", config_body.size()}}},
       {"layers", layers}};
+  if (!image.annotations.empty()) manifest["annotations"] = image.annotations;
   out.manifest = manifest.dump();
   return out;
 }

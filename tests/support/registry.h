@@ -63,8 +63,11 @@ struct TestImage {
   std::string os = "linux";
   std::string architecture = "amd64";
   std::string variant;
-  nlohmann::json config = nlohmann::json::object();  // the "config" section (User, Env, …)
-  bool docker_media_types = false;                   // Docker v2 schema 2 instead of OCI
+  nlohmann::json config = nlohmann::json::object();       // the "config" section (User, Env, …)
+  bool docker_media_types = false;                        // Docker v2 schema 2 instead of OCI
+  nlohmann::json history = nlohmann::json::array();       // config.history entries
+  nlohmann::json annotations = nlohmann::json::object();  // manifest annotations
+  std::string created = "2026-01-01T00:00:00Z";
 };
 
 struct PushedImage {

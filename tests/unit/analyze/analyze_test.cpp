@@ -15,7 +15,9 @@ std::string read_file(const char* path) {
   ss << in.rdbuf();
   return ss.str();
 }
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 }  // namespace
 
 TEST_CASE("path classes") {
@@ -40,11 +42,16 @@ TEST_CASE("path classes") {
 
 TEST_CASE("accounts, groups and shadow state; hashes never kept") {
   AnalyzeOptions o;
-  auto p = analyze_content("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/bash\n# comment\napp:x:1000:1000::/app:/usr/sbin/nologin\n", false, o);
+  auto p = analyze_content(
+      "etc/passwd", 0644,
+      "root:x:0:0:root:/root:/bin/bash\n# comment\napp:x:1000:1000::/app:/usr/sbin/nologin\n",
+      false, o);
   REQUIRE(p["accounts"].size() == 2);
   CHECK(p["accounts"][1]["uid"] == "1000");
   CHECK(p["accounts"][0]["shell"] == "/bin/bash");
-  auto s = analyze_content("etc/shadow", 0640, "root:$6$salt$hash:19000:0:99999:7:::\nbin:*:19000::::::\nopen::19000::::::\n", false, o);
+  auto s = analyze_content(
+      "etc/shadow", 0640,
+      "root:$6$salt$hash:19000:0:99999:7:::\nbin:*:19000::::::\nopen::19000::::::\n", false, o);
   REQUIRE(s["shadow"].size() == 3);
   CHECK(s["shadow"][0]["password"] == "set");
   CHECK(s["shadow"][1]["password"] == "locked");
@@ -63,9 +70,13 @@ TEST_CASE("ELF facts of real binaries on this machine") {
   CHECK((*j)["pie"] == true);
   CHECK((*j)["nx"] == true);
   CHECK((*j)["relro"] == "full");
-  CHECK(std::find((*j)["needed"].begin(), (*j)["needed"].end(), "libc.so.6") != (*j)["needed"].end());
+  CHECK(std::find((*j)["needed"].begin(), (*j)["needed"].end(), "libc.so.6") !=
+        (*j)["needed"].end());
   CHECK_FALSE(analyze_elf("#!/bin/sh\necho hi\n", false));
-  CHECK_FALSE(analyze_elf(std::string("\x7f" "ELF", 4), false));
+  CHECK_FALSE(analyze_elf(std::string("\x7f"
+                                      "ELF",
+                                      4),
+                          false));
   // Truncated or hostile headers never read out of bounds.
   std::string cut = sh.substr(0, 200);
   CHECK(analyze_elf(cut, true));
@@ -82,19 +93,28 @@ TEST_CASE("Bulwark's own secret catalog: findings masked, noise paths skipped") 
   REQUIRE(r.contains("secrets"));
   CHECK(r["secrets"][0]["rule_id"] == "github-pat");
   CHECK(r.dump().find(key) == std::string::npos);  // masked
-  auto aws = analyze_content("app/.env", 0644, "AWS_ACCESS_KEY_ID=AKIAZZZZZZZZZZZZZZZ1\nDB_PASSWORD=hunter2hunter2xyz\n", false, o);
+  auto aws = analyze_content(
+      "app/.env", 0644, "AWS_ACCESS_KEY_ID=AKIAZZZZZZZZZZZZZZZ1\nDB_PASSWORD=hunter2hunter2xyz\n",
+      false, o);
   REQUIRE(aws.contains("secrets"));
   CHECK(aws["secrets"].size() == 2);
   CHECK(aws["secrets"][0]["rule_id"] == "aws-access-key-id");
   CHECK(aws["secrets"][1]["rule_id"] == "generic-password-assignment");
-  CHECK_FALSE(analyze_content("usr/share/doc/x/README", 0644, "token: " + key, false, o).contains("secrets"));
-  CHECK_FALSE(analyze_content("app/tests/fixture.txt", 0644, "token: " + key, false, o).contains("secrets"));
-  CHECK_FALSE(analyze_content("app/.env", 0644, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n", false, o).contains("secrets"));
-  CHECK_FALSE(analyze_content("app/.env", 0644, "PASSWORD=changeme-changeme\n", false, o).contains("secrets"));
-  std::string pem = "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(64, 'A') + "\n" + std::string(64, 'B') + "\n-----END RSA PRIVATE KEY-----\n";
+  CHECK_FALSE(analyze_content("usr/share/doc/x/README", 0644, "token: " + key, false, o)
+                  .contains("secrets"));
+  CHECK_FALSE(analyze_content("app/tests/fixture.txt", 0644, "token: " + key, false, o)
+                  .contains("secrets"));
+  CHECK_FALSE(
+      analyze_content("app/.env", 0644, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n", false, o)
+          .contains("secrets"));
+  CHECK_FALSE(analyze_content("app/.env", 0644, "PASSWORD=changeme-changeme\n", false, o)
+                  .contains("secrets"));
+  std::string pem = "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(64, 'A') + "\n" +
+                    std::string(64, 'B') + "\n-----END RSA PRIVATE KEY-----\n";
   auto k = analyze_content("app/key.pem", 0600, pem, false, o);
   REQUIRE(k.contains("secrets"));
   CHECK(k["secrets"][0]["rule_id"] == "private-key");
   CHECK(k["secrets"][0]["match"] == std::string(64, '*'));
-  CHECK_FALSE(analyze_content("app/bin.dat", 0644, std::string("ghp_\0", 5) + key, false, o).contains("secrets"));
+  CHECK_FALSE(analyze_content("app/bin.dat", 0644, std::string("ghp_\0", 5) + key, false, o)
+                  .contains("secrets"));
 }

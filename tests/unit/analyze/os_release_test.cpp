@@ -12,11 +12,13 @@ std::optional<OsInfo> parse(std::string_view path, std::string_view content) {
 }  // namespace
 
 TEST_CASE("os-release families and versions") {
-  auto wolfi = parse("etc/os-release", "ID=wolfi\nNAME=\"Wolfi\"\nVERSION_ID=20230201\nPRETTY_NAME=\"Wolfi\"\n");
+  auto wolfi = parse("etc/os-release",
+                     "ID=wolfi\nNAME=\"Wolfi\"\nVERSION_ID=20230201\nPRETTY_NAME=\"Wolfi\"\n");
   REQUIRE(wolfi);
   CHECK(wolfi->family == "wolfi");
   CHECK(parse("usr/lib/os-release", "ID=\"rhel\"\nVERSION_ID='9.4'\n")->family == "redhat");
-  CHECK(parse("etc/os-release", "ID=centos\nNAME=\"CentOS Stream\"\nVERSION_ID=\"8\"\n")->family == "centos-stream");
+  CHECK(parse("etc/os-release", "ID=centos\nNAME=\"CentOS Stream\"\nVERSION_ID=\"8\"\n")->family ==
+        "centos-stream");
   CHECK_FALSE(parse("etc/os-release", "ID=plan9\nVERSION_ID=4\n"));
   CHECK_FALSE(parse("etc/os-release", "ID=alpine\n"));
 }
@@ -35,7 +37,8 @@ TEST_CASE("Debian, Ubuntu and distroless come from their own files; os-release i
   auto only_release = merge_os({*rel});
   CHECK(only_release->family == "debian");
   CHECK(only_release->name == "12");
-  auto ubuntu = merge_os({*parse("etc/debian_version", "bookworm/sid"), *parse("etc/lsb-release", "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=24.04\n")});
+  auto ubuntu = merge_os({*parse("etc/debian_version", "bookworm/sid"),
+                          *parse("etc/lsb-release", "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=24.04\n")});
   CHECK(ubuntu->family == "ubuntu");
   CHECK(ubuntu->name == "24.04");
   CHECK_FALSE(parse_os_release_file("etc/debian_version", "", err));
@@ -44,7 +47,9 @@ TEST_CASE("Debian, Ubuntu and distroless come from their own files; os-release i
 
 TEST_CASE("redhat-release style files and the centos-release name trap") {
   CHECK(parse("etc/centos-release", "CentOS Linux release 7.6.1810 (Core)")->family == "centos");
-  CHECK(parse("etc/redhat-release", "Red Hat Enterprise Linux Server release 6.2 (Santiago)")->name == "6.2");
+  CHECK(
+      parse("etc/redhat-release", "Red Hat Enterprise Linux Server release 6.2 (Santiago)")->name ==
+      "6.2");
   CHECK(parse("etc/system-release", "Amazon Linux release 2 (Karoo)")->name == "2 (Karoo)");
   CHECK(is_os_release_path("etc/alpine-release"));
   CHECK_FALSE(is_os_release_path("opt/etc/os-release"));

@@ -4,9 +4,12 @@
 
 using namespace bw;
 
-TEST_CASE("dpkg status: removed, version-less and invalid stanzas are left out; Source carries its version") {
+TEST_CASE(
+    "dpkg status: removed, version-less and invalid stanzas are left out; Source carries its "
+    "version") {
   auto pkgs = parse_dpkg_status(
-      "Package: bsdutils\nStatus: install ok installed\nVersion: 1:2.38.1-5+b1\nSource: util-linux (2.38.1-5)\nArchitecture: amd64\n"
+      "Package: bsdutils\nStatus: install ok installed\nVersion: 1:2.38.1-5+b1\nSource: util-linux "
+      "(2.38.1-5)\nArchitecture: amd64\n"
       "Description: stuff\n continued line: not a field\n\n"
       "Package: git\nStatus: deinstall ok config-files\nVersion: 1:2.39.2-1.1\n\n"
       "Package: broken\nStatus: install ok installed\nVersion: 1:5.#\n\n"
@@ -32,7 +35,9 @@ TEST_CASE("deb versions") {
 }
 
 TEST_CASE("apk installed: first of a name wins, origin is the source") {
-  auto pkgs = parse_apk_installed("P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:libcrypto3\nV:3.1.4-r5\no:openssl\n\nP:musl\nV:9.9\n\nP:noversion\n");
+  auto pkgs = parse_apk_installed(
+      "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:libcrypto3\nV:3.1.4-r5\no:openssl\n\nP:musl\nV:9."
+      "9\n\nP:noversion\n");
   REQUIRE(pkgs.size() == 2);
   CHECK(pkgs[0].version == "1.2.4-r2");
   CHECK(pkgs[1].source_name == "openssl");

@@ -14,14 +14,16 @@ TEST_CASE("legacy and BuildKit created_by forms") {
   CHECK(run.instruction == "RUN");
   REQUIRE(run.commands.size() == 2);
   CHECK(run.commands[1].argv == std::vector<std::string>{"apt-get", "install", "-y", "curl"});
-  auto bk = parse_created_by("RUN |2 VERSION=1.2 TOKEN=abc /bin/sh -c curl -fsSL https://x/$VERSION | sh # buildkit");
+  auto bk = parse_created_by(
+      "RUN |2 VERSION=1.2 TOKEN=abc /bin/sh -c curl -fsSL https://x/$VERSION | sh # buildkit");
   CHECK(bk.instruction == "RUN");
   CHECK(bk.build_args == std::vector<std::string>{"VERSION=1.2", "TOKEN=abc"});
   REQUIRE(bk.commands.size() == 2);
   CHECK(bk.commands[1].piped);
   CHECK(parse_created_by("COPY app /app # buildkit").instruction == "COPY");
   CHECK(parse_created_by("ENV PATH=/usr/local/bin:/usr/bin").instruction == "ENV");
-  CHECK(parse_created_by("|1 pkg=curl /bin/sh -c apk add $pkg").build_args == std::vector<std::string>{"pkg=curl"});
+  CHECK(parse_created_by("|1 pkg=curl /bin/sh -c apk add $pkg").build_args ==
+        std::vector<std::string>{"pkg=curl"});
 }
 
 TEST_CASE("shell splitting respects quotes, escapes, substitutions and comments") {
@@ -38,9 +40,11 @@ TEST_CASE("shell splitting respects quotes, escapes, substitutions and comments"
 }
 
 TEST_CASE("layers map to history entries that made them") {
-  nlohmann::json cfg = {{"history", {{{"created_by", "/bin/sh -c #(nop) ADD file:x in /"}},
-                                     {{"created_by", "/bin/sh -c #(nop)  CMD [\"bash\"]"}, {"empty_layer", true}},
-                                     {{"created_by", "/bin/sh -c make"}}}}};
+  nlohmann::json cfg = {
+      {"history",
+       {{{"created_by", "/bin/sh -c #(nop) ADD file:x in /"}},
+        {{"created_by", "/bin/sh -c #(nop)  CMD [\"bash\"]"}, {"empty_layer", true}},
+        {{"created_by", "/bin/sh -c make"}}}}};
   auto h = parse_history(cfg);
   REQUIRE(h.size() == 3);
   CHECK(h[0].layer_index == 0);

@@ -11,16 +11,19 @@ using nlohmann::json;
 namespace {
 
 json empty_summary() {
-  return json{{"accounts", json::array()},       {"passwords", json::array()},   {"groups", json::array()},
-              {"attack_surface", json::object()}, {"setuid_files", json::array()}, {"world_writable", json::array()},
-              {"unneeded_files", json::array()},  {"credential_files", json::array()}, {"secrets", json::array()},
-              {"deleted_secrets", json::array()}, {"executables", json::array()},  {"package_count", 0},
-              {"packages", json::array()},        {"os", nullptr}};
+  return json{{"accounts", json::array()},       {"passwords", json::array()},
+              {"groups", json::array()},         {"attack_surface", json::object()},
+              {"setuid_files", json::array()},   {"world_writable", json::array()},
+              {"unneeded_files", json::array()}, {"credential_files", json::array()},
+              {"secrets", json::array()},        {"deleted_secrets", json::array()},
+              {"executables", json::array()},    {"package_count", 0},
+              {"packages", json::array()},       {"os", nullptr}};
 }
 
 // Rule ids that fire for one RUN (or other) history line, with a non-root numeric user and a
 // health check so that only history rules speak.
-std::set<std::string> fire(const std::string& created_by, const json& extra_config = json::object()) {
+std::set<std::string> fire(const std::string& created_by,
+                           const json& extra_config = json::object()) {
   json config = {{"config", {{"User", "65532"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}}},
                  {"history", {{{"created_by", created_by}}}}};
   for (auto& [k, v] : extra_config.items()) config["config"][k] = v;
@@ -32,24 +35,35 @@ std::set<std::string> fire(const std::string& created_by, const json& extra_conf
   return ids;
 }
 
-bool has(const std::set<std::string>& s, const char* id) { return s.count(id) > 0; }
+bool has(const std::set<std::string>& s, const char* id) {
+  return s.count(id) > 0;
+}
 
 }  // namespace
 
 TEST_CASE("curl | sh fires; download, verify, run does not") {
   CHECK(has(fire("/bin/sh -c curl -fsSL https://get.example.com | sh"), "BW-PIPE-SHELL"));
-  CHECK(has(fire("/bin/sh -c wget -qO- https://x/install.sh | sudo bash -s -- --yes"), "BW-PIPE-SHELL"));
-  CHECK(has(fire("RUN /bin/sh -c sh -c \"$(curl -fsSL https://raw.example/install.sh)\" # buildkit"), "BW-PIPE-SHELL"));
+  CHECK(has(fire("/bin/sh -c wget -qO- https://x/install.sh | sudo bash -s -- --yes"),
+            "BW-PIPE-SHELL"));
+  CHECK(
+      has(fire("RUN /bin/sh -c sh -c \"$(curl -fsSL https://raw.example/install.sh)\" # buildkit"),
+          "BW-PIPE-SHELL"));
   CHECK(has(fire("/bin/sh -c bash <(curl -s https://x)"), "BW-PIPE-SHELL"));
-  CHECK_FALSE(has(fire("/bin/sh -c curl -fsSLo app.tgz https://x/app.tgz && echo \"abc  app.tgz\" | sha256sum -c && tar xzf app.tgz"), "BW-PIPE-SHELL"));
+  CHECK_FALSE(has(fire("/bin/sh -c curl -fsSLo app.tgz https://x/app.tgz && echo \"abc  app.tgz\" "
+                       "| sha256sum -c && tar xzf app.tgz"),
+                  "BW-PIPE-SHELL"));
   CHECK_FALSE(has(fire("/bin/sh -c curl -s https://x | tar xz"), "BW-PIPE-SHELL"));
   CHECK_FALSE(has(fire("/bin/sh -c echo 'curl x | sh' > notes.txt"), "BW-PIPE-SHELL"));
 }
 
 TEST_CASE("sudo is a command or a package, not a word inside a name") {
   CHECK(has(fire("/bin/sh -c sudo apt-get install -y git"), "BW-SUDO"));
-  CHECK(has(fire("/bin/sh -c apt-get update && apt-get install -y --no-install-recommends sudo && rm -rf /var/lib/apt/lists/*"), "BW-SUDO"));
-  CHECK_FALSE(has(fire("/bin/sh -c apt-get update && apt-get install -y --no-install-recommends sudo-ldap-docs && rm -rf /var/lib/apt/lists/*"), "BW-SUDO"));
+  CHECK(has(fire("/bin/sh -c apt-get update && apt-get install -y --no-install-recommends sudo && "
+                 "rm -rf /var/lib/apt/lists/*"),
+            "BW-SUDO"));
+  CHECK_FALSE(has(fire("/bin/sh -c apt-get update && apt-get install -y --no-install-recommends "
+                       "sudo-ldap-docs && rm -rf /var/lib/apt/lists/*"),
+                  "BW-SUDO"));
   CHECK_FALSE(has(fire("/bin/sh -c echo sudo"), "BW-SUDO"));
 }
 
@@ -57,7 +71,9 @@ TEST_CASE("apt practices: update alone, caches, recommends, upgrades") {
   auto alone = fire("/bin/sh -c apt-get update");
   CHECK(has(alone, "BW-UPDATE-ALONE"));
   CHECK(has(alone, "BW-PKG-CACHE"));
-  auto good = fire("/bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates=20230311 && rm -rf /var/lib/apt/lists/*");
+  auto good = fire(
+      "/bin/sh -c apt-get update && apt-get install -y --no-install-recommends "
+      "ca-certificates=20230311 && rm -rf /var/lib/apt/lists/*");
   CHECK_FALSE(has(good, "BW-UPDATE-ALONE"));
   CHECK_FALSE(has(good, "BW-PKG-CACHE"));
   CHECK_FALSE(has(good, "BW-NO-RECOMMENDS"));
@@ -88,15 +104,19 @@ TEST_CASE("verification switched off, chmod 777, ADD forms") {
   CHECK(has(fire("/bin/sh -c chmod a+w /data"), "BW-CHMOD-777"));
   CHECK_FALSE(has(fire("/bin/sh -c chmod 755 /app"), "BW-CHMOD-777"));
   CHECK(has(fire("ADD https://example.com/tool.tgz /opt/ # buildkit"), "BW-ADD-REMOTE"));
-  CHECK_FALSE(has(fire("/bin/sh -c #(nop) ADD file:abc in / "), "BW-ADD-LOCAL"));  // the base rootfs
+  CHECK_FALSE(
+      has(fire("/bin/sh -c #(nop) ADD file:abc in / "), "BW-ADD-LOCAL"));  // the base rootfs
 }
 
 TEST_CASE("secret-looking env and build args, values masked") {
   auto catalog = RuleCatalog::builtin();
-  json config = {{"config", {{"User", "1000"}, {"Env", {"PATH=/bin", "DB_PASSWORD=hunter2", "GPG_KEY=ABCDEF", "API_TOKEN="}}}},
-                 {"history", {{{"created_by", "RUN |1 GITHUB_TOKEN=ghp_x /bin/sh -c make # buildkit"}},
-                              {{"created_by", "/bin/sh -c #(nop) ENV PasS=ADMIN"}},
-                              {{"created_by", "/bin/sh -c HELLO=\"PASS=\\\"notThis\\\"\" echo x"}}}}};
+  json config = {{"config",
+                  {{"User", "1000"},
+                   {"Env", {"PATH=/bin", "DB_PASSWORD=hunter2", "GPG_KEY=ABCDEF", "API_TOKEN="}}}},
+                 {"history",
+                  {{{"created_by", "RUN |1 GITHUB_TOKEN=ghp_x /bin/sh -c make # buildkit"}},
+                   {{"created_by", "/bin/sh -c #(nop) ENV PasS=ADMIN"}},
+                   {{"created_by", "/bin/sh -c HELLO=\"PASS=\\\"notThis\\\"\" echo x"}}}}};
   json summary = empty_summary();
   RuleInput in{summary, config, {"sha256:a", "sha256:b", "sha256:c"}, 0, "1"};
   std::vector<std::string> keys;
@@ -106,7 +126,8 @@ TEST_CASE("secret-looking env and build args, values masked") {
       CHECK(f.evidence.detail.find("hunter2") == std::string::npos);
       CHECK(f.evidence.created_by.find("ghp_x") == std::string::npos);
     }
-  CHECK(keys == std::vector<std::string>{"DB_PASSWORD=*******", "GITHUB_TOKEN=*****", "PasS=*****"});
+  CHECK(keys ==
+        std::vector<std::string>{"DB_PASSWORD=*******", "GITHUB_TOKEN=*****", "PasS=*****"});
 }
 
 TEST_CASE("identity rules") {
@@ -126,7 +147,8 @@ TEST_CASE("identity rules") {
     summary["accounts"] = accounts;
     json config = {{"config", {{"User", user}}}};
     std::set<std::string> out;
-    for (auto& f : evaluate_rules(*catalog, RuleInput{summary, config, {}, 0, "1"})) out.insert(f.rule_id);
+    for (auto& f : evaluate_rules(*catalog, RuleInput{summary, config, {}, 0, "1"}))
+      out.insert(f.rule_id);
     return out;
   };
   CHECK(has(ids("0"), "BW-USER-ROOT"));
@@ -134,7 +156,7 @@ TEST_CASE("identity rules") {
   CHECK_FALSE(has(ids("app"), "BW-USER-UNKNOWN"));
   CHECK(has(ids("ghost"), "BW-USER-UNKNOWN"));
   CHECK_FALSE(has(ids("65532"), "BW-USER-UNKNOWN"));  // numeric uids need no passwd entry
-  CHECK(has(ids("65532"), "BW-PASSWD-DUPID"));         // root and admin share uid 0
+  CHECK(has(ids("65532"), "BW-PASSWD-DUPID"));        // root and admin share uid 0
   CHECK(has(ids("65532"), "BW-LOGIN-SHELL"));
 }
 
@@ -173,11 +195,14 @@ TEST_CASE("score arithmetic and grades") {
 }
 
 TEST_CASE("suppressions by rule, rule and path, env key") {
-  std::vector<Finding> f = {{"BW-SUID", "", "", "", {"usr/bin/passwd", -1, "", "", ""}, "", "base", false, -1},
-                            {"BW-SUID", "", "", "", {"usr/bin/su", -1, "", "", ""}, "", "base", false, -1},
-                            {"BW-SECRET-ENV", "", "", "", {"", -1, "", "DB_PASSWORD", ""}, "", "app", false, -1},
-                            {"BW-SHELL", "", "", "", {"bin/sh", -1, "", "", ""}, "", "base", false, -1}};
-  apply_suppressions(f, {{"BW-SUID", "/usr/bin/passwd", ""}, {"BW-SECRET-ENV", "", "DB_PASSWORD"}, {"BW-SHELL", "", ""}});
+  std::vector<Finding> f = {
+      {"BW-SUID", "", "", "", {"usr/bin/passwd", -1, "", "", ""}, "", "base", false, -1},
+      {"BW-SUID", "", "", "", {"usr/bin/su", -1, "", "", ""}, "", "base", false, -1},
+      {"BW-SECRET-ENV", "", "", "", {"", -1, "", "DB_PASSWORD", ""}, "", "app", false, -1},
+      {"BW-SHELL", "", "", "", {"bin/sh", -1, "", "", ""}, "", "base", false, -1}};
+  apply_suppressions(f, {{"BW-SUID", "/usr/bin/passwd", ""},
+                         {"BW-SECRET-ENV", "", "DB_PASSWORD"},
+                         {"BW-SHELL", "", ""}});
   CHECK(f[0].suppressed);
   CHECK_FALSE(f[1].suppressed);
   CHECK(f[2].suppressed);
@@ -190,8 +215,10 @@ TEST_CASE("the catalog: every rule of the design, a stable version, bad catalogs
   CHECK(c->version().starts_with("rs-"));
   CHECK(c->find("BW-PIPE-SHELL")->severity == "high");
   CHECK_FALSE(RuleCatalog::parse("{}"));
-  CHECK_FALSE(RuleCatalog::parse(R"({"rules":[{"id":"X","title":"t","category":"c","severity":"huge","weight":1}]})"));
-  auto small = RuleCatalog::parse(R"({"rules":[{"id":"BW-SHELL","title":"t","category":"c","severity":"low","weight":1}]})");
+  CHECK_FALSE(RuleCatalog::parse(
+      R"({"rules":[{"id":"X","title":"t","category":"c","severity":"huge","weight":1}]})"));
+  auto small = RuleCatalog::parse(
+      R"({"rules":[{"id":"BW-SHELL","title":"t","category":"c","severity":"low","weight":1}]})");
   REQUIRE(small);
   CHECK((*small)->version() != c->version());
 }

@@ -1,0 +1,288 @@
+// Rules, scores, base detection and recommendations end to end: images the test builds, pushed
+// to a real registry, scanned by the real daemon.
+#include "daemon.h"
+#include "registry.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+// A minimal statically linked x86-64 executable: ELF header, one PT_LOAD, a non-executable
+// stack, no interpreter. Enough for the analysers, which read headers only.
+std::string static_elf() {
+  std::string e(64 + 2 * 56, '\0');
+  auto put = [&](std::size_t off, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i)
+      e[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  e.replace(0, 4,
+            "\x7f"
+            "ELF");
+  e[4] = 2;  // 64-bit
+  e[5] = 1;  // little-endian
+  e[6] = 1;
+  put(16, 2, 2);   // ET_EXEC
+  put(18, 62, 2);  // x86-64
+  put(20, 1, 4);
+  put(24, 0x401000, 8);
+  put(32, 64, 8);               // phoff
+  put(52, 64, 2);               // ehsize
+  put(54, 56, 2);               // phentsize
+  put(56, 2, 2);                // phnum
+  put(64, 1, 4);                // PT_LOAD
+  put(68, 5, 4);                // R+X
+  put(64 + 56, 0x6474e551, 4);  // PT_GNU_STACK
+  put(64 + 56 + 4, 6, 4);       // RW, no X
+  return e + std::string(4096, '\x90');
+}
+
+std::string debian_base() {
+  return TarBuilder()
+      .file("etc/os-release",
+            "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
+      .file("etc/debian_version", "13.1\n")
+      .file(
+          "var/lib/dpkg/status",
+          "Package: libc6\nStatus: install ok installed\nVersion: 2.41-12\nArchitecture: amd64\n\n"
+          "Package: dash\nStatus: install ok installed\nVersion: 0.5.12-12\nArchitecture: amd64\n\n"
+          "Package: apt\nStatus: install ok installed\nVersion: 3.0.3\nArchitecture: amd64\n")
+      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+      .file("bin/sh", read_file("/bin/dash"), 0755)
+      .file("usr/bin/apt-get", read_file("/bin/true"), 0755)
+      .file("usr/bin/passwd", read_file("/bin/true"), 04755)
+      .file("etc/ssl/certs/ca-certificates.crt",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+      .build();
+}
+
+json hist(std::initializer_list<std::pair<const char*, bool>> steps) {
+  json h = json::array();
+  for (auto& [cb, empty] : steps) {
+    json e = {{"created", "2026-11-01T00:00:00Z"}, {"created_by", cb}};
+    if (empty) e["empty_layer"] = true;
+    h.push_back(e);
+  }
+  return h;
+}
+
+json report_of(Daemon& d, const json& scan) {
+  REQUIRE(scan["status"] == "done");
+  return d.get_json("/v1/images/" + scan["manifest_digest"].get<std::string>() + "/report");
+}
+
+const json* finding(const json& report, const std::string& rule) {
+  for (auto& f : report["findings"])
+    if (f["rule_id"] == rule) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a static binary on a Debian-like base is advised scratch or distroless/static") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base()),
+            app = make_layer(TarBuilder().file("app/server", static_elf(), 0755).build());
+  TestImage im{{base, app}};
+  im.config = {{"User", "65532:65532"}, {"Entrypoint", {"/app/server"}}};
+  im.created = "2026-11-20T00:00:00Z";
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                     {"/bin/sh -c #(nop)  CMD [\"bash\"]", true},
+                     {"COPY server /app/server # buildkit", false},
+                     {"ENTRYPOINT [\"/app/server\"]", true}});
+  push_image(reg.host(), "team/static", "1.0", im);
+  json s = d.scan(reg.host() + "/team/static:1.0");
+  CHECK(s.contains("score"));
+  json r = report_of(d, s);
+  CHECK(r["base"]["name"] == "debian:13");
+  CHECK(r["base"]["layers"] == 1);
+  CHECK(finding(r, "BW-SHELL")->at("origin") == "base");
+  REQUIRE(!r["recommendations"].empty());
+  const json& top = r["recommendations"][0];
+  CHECK(top["action"] == "switch");
+  std::string id = top["id"];
+  CHECK((id == "distroless-static" || id == "chainguard-static" || id == "scratch"));
+  CHECK(top["projected_score"].get<int>() > r["score"].get<int>());
+  CHECK(top["removes"]["shell"] == true);
+  CHECK(top["removes"]["setuid_files"] == 1);
+  CHECK(top["dockerfile"].get<std::string>().find("USER 65532:65532") != std::string::npos);
+  CHECK(top["dockerfile"].get<std::string>().find("COPY --from=build /app/ /app/") !=
+        std::string::npos);
+  // CA certificates in the image: bare scratch is not offered.
+  for (auto& rec : r["recommendations"]) CHECK(rec.value("id", "") != "scratch");
+  json recs =
+      d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/recommendations");
+  CHECK(recs["recommendations"] == r["recommendations"]);
+}
+
+TEST_CASE("a glibc binary is never advised scratch; an image on distroless is told to keep it") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestLayer app = make_layer(TarBuilder().file("app/server", read_file("/bin/true"), 0755).build());
+  TestImage im{{base, app}};
+  im.config = {{"User", "65532"}, {"Entrypoint", {"/app/server"}}};
+  push_image(reg.host(), "team/glibc", "1", im);
+  json r = report_of(d, d.scan(reg.host() + "/team/glibc:1"));
+  REQUIRE(!r["recommendations"].empty());
+  for (auto& rec : r["recommendations"]) {
+    CHECK(rec.value("id", "") != "scratch");
+    CHECK(rec.value("id", "") != "distroless-static");
+  }
+  CHECK(r["recommendations"][0]["reason"].get<std::string>().find("glibc") != std::string::npos);
+
+  std::string distroless =
+      TarBuilder()
+          .file("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"13\"\n")
+          .file("etc/debian_version", "13.1\n")
+          .file("var/lib/dpkg/status.d/libc6",
+                "Package: libc6\nVersion: 2.41-12\nArchitecture: amd64\n")
+          .file("var/lib/dpkg/status.d/base-files",
+                "Package: base-files\nVersion: 13.8\nArchitecture: amd64\n")
+          .file("etc/passwd",
+                "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/"
+                "sbin/nologin\n")
+          .build();
+  TestImage on{{make_layer(distroless), app}};
+  on.config = {{"User", "65532"},
+               {"Entrypoint", {"/app/server"}},
+               {"Healthcheck", {{"Test", {"CMD", "/app/server"}}}}};
+  push_image(reg.host(), "team/onbase", "1", on);
+  json k = report_of(d, d.scan(reg.host() + "/team/onbase:1"));
+  CHECK(k["base"]["name"] == "distroless/base");
+  REQUIRE(!k["recommendations"].empty());
+  CHECK(k["recommendations"][0]["action"] == "keep");
+  CHECK(k["grade"] == "A");
+}
+
+TEST_CASE("root, curl | sh and a private key grade F, each finding on the layer that brought it") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestLayer installer =
+      make_layer(TarBuilder().file("usr/local/bin/tool", read_file("/bin/true"), 0755).build());
+  TestLayer keys = make_layer(TarBuilder()
+                                  .file("root/.ssh/id_rsa",
+                                        "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(64, 'Q') +
+                                            "\n-----END RSA PRIVATE KEY-----\n",
+                                        0600)
+                                  .build());
+  TestImage im{{base, installer, keys}};
+  im.config = {{"Env", {"PATH=/usr/bin", "API_TOKEN=s3cr3t-value"}}};
+  im.history =
+      hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+            {"/bin/sh -c #(nop)  CMD [\"bash\"]", true},
+            {"RUN /bin/sh -c curl -fsSL https://get.example.invalid/install.sh | bash # buildkit",
+             false},
+            {"COPY id_rsa /root/.ssh/id_rsa # buildkit", false}});
+  push_image(reg.host(), "team/bad", "latest", im);
+  json s = d.scan(reg.host() + "/team/bad");
+  json r = report_of(d, s);
+  CHECK(r["grade"] == "F");
+  CHECK(s["grade"] == "F");
+  const json* root = finding(r, "BW-USER-ROOT");
+  REQUIRE(root);
+  const json* pipe = finding(r, "BW-PIPE-SHELL");
+  REQUIRE(pipe);
+  CHECK((*pipe)["layer_digest"] == installer.digest());
+  CHECK((*pipe)["origin"] == "app");
+  CHECK((*pipe)["evidence"]["history_index"] == 2);
+  const json* key = finding(r, "BW-SECRET-CONTENT");
+  REQUIRE(key);
+  CHECK((*key)["layer_digest"] == keys.digest());
+  CHECK((*key)["evidence"]["path"] == "root/.ssh/id_rsa");
+  CHECK(finding(r, "BW-SECRET-FILE"));
+  const json* env = finding(r, "BW-SECRET-ENV");
+  REQUIRE(env);
+  CHECK(r.dump().find("s3cr3t-value") == std::string::npos);
+  CHECK(finding(r, "BW-LATEST-TAG"));
+  CHECK(finding(r, "BW-SUID")->at("origin") == "base");
+  CHECK(r["app_score"].get<int>() >= r["score"].get<int>());
+  bool categories = false;
+  for (auto& b : r["breakdown"])
+    categories |= b["category"] == "secrets" && b["deduction"].get<int>() >= 30;
+  CHECK(categories);
+
+  // Suppressed findings stay listed, flagged, and out of the score.
+  auto put = d.api().call(
+      "PUT", "/v1/suppressions",
+      R"({"suppressions": [{"rule_id": "BW-USER-ROOT"}, {"rule_id": "BW-SUID", "path": "/usr/bin/passwd"}]})");
+  REQUIRE(put);
+  CHECK(put->status == 200);
+  json again = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/report");
+  CHECK(finding(again, "BW-USER-ROOT")->at("suppressed") == true);
+  CHECK(finding(again, "BW-SUID")->at("suppressed") == true);
+  CHECK(finding(again, "BW-PIPE-SHELL")->at("suppressed") == false);
+  auto bad = d.api().call("PUT", "/v1/suppressions", R"({"suppressions": [{"rule_id": "NOPE"}]})");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+
+  // Policies make a CI verdict.
+  auto policy = d.api().call(
+      "POST", "/v1/scans",
+      json{{"image", reg.host() + "/team/bad"}, {"wait", 30}, {"fail_on", "critical"}}.dump());
+  REQUIRE(policy);
+  json p = json::parse(policy->body);
+  CHECK(p["verdict"] == "fail");
+  CHECK(p["reasons"][0].get<std::string>().find("BW-SECRET-CONTENT") != std::string::npos);
+  std::string out;
+  CHECK(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan", "--fail-under", "80",
+                     reg.host() + "/team/bad"},
+                    out) == 1);
+  CHECK(out.find("BW-PIPE-SHELL") != std::string::npos);
+  CHECK(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan", "--fail-under", "0",
+                     reg.host() + "/team/bad"},
+                    out) == 0);
+}
+
+TEST_CASE(
+    "a new ruleset re-scores stored images with zero blob fetches; a reference image is matched by "
+    "layers") {
+  LocalRegistry reg;
+  TempDir data, rules_dir;
+  TestLayer base = make_layer(debian_base());
+  TestLayer app = make_layer(TarBuilder().file("app/run", read_file("/bin/true"), 0755).build());
+  push_image(reg.host(), "base/debian", "13", TestImage{{base}});
+  TestImage im{{base, app}};
+  im.config = {{"User", "1000"}};
+  push_image(reg.host(), "team/app", "2", im);
+  json cfg = {{"reference_images", {reg.host() + "/base/debian:13"}}};
+  std::string digest;
+  int first_score = 0;
+  {
+    Daemon d(cfg, data.path());
+    json ref = d.scan(reg.host() + "/base/debian:13");  // also scanned at start-up: waits for it
+    REQUIRE(ref["status"] == "done");
+    json s = d.scan(reg.host() + "/team/app:2");
+    json r = report_of(d, s);
+    digest = s["manifest_digest"];
+    first_score = r["score"];
+    CHECK(r["base"]["method"] == "layer-match");
+    CHECK(r["base"]["name"] == reg.host() + "/base/debian:13");
+    CHECK(r["base"]["layers"] == 1);
+    CHECK(d.stop() == 0);
+  }
+  int fetches = 0;
+  for (auto& l : {base.digest(), app.digest()}) fetches += reg.blob_gets(l);
+  // The same rules with BW-SHELL made heavier: a new ruleset version.
+  json rules = json::parse(read_file(std::string(BULWARK_SOURCE_DIR) + "/schema/rules.json"));
+  for (auto& r : rules["rules"])
+    if (r["id"] == "BW-SHELL") r["weight"] = 40;
+  write_file(rules_dir.path() + "/rules.json", rules.dump());
+  json cfg2 = cfg;
+  cfg2["rules_file"] = rules_dir.path() + "/rules.json";
+  cfg2.erase("reference_images");
+  Daemon d(cfg2, data.path());
+  CHECK(d.log().find("rescored=") != std::string::npos);
+  json r = d.get_json("/v1/images/" + digest + "/report");
+  CHECK(r["score"].get<int>() == first_score - 32);
+  CHECK(r["ruleset_version"] == d.get_json("/version")["ruleset_version"]);
+  int after = 0;
+  for (auto& l : {base.digest(), app.digest()}) after += reg.blob_gets(l);
+  CHECK(after == fetches);  // not one blob fetched to re-score
+  CHECK(d.metric("bulwark_registry_blob_fetches_total") == 0);
+}
