@@ -90,6 +90,8 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
     }
     if (j.contains("rules_file")) c.rules_file = j["rules_file"].get<std::string>();
     if (j.contains("max_image_age_days")) c.max_image_age_days = j["max_image_age_days"].get<int>();
+    if (j.contains("reference_rescan_hours"))
+      c.reference_rescan_interval = std::chrono::hours(j["reference_rescan_hours"].get<int>());
     if (j.contains("reference_images"))
       for (auto& r : j["reference_images"]) {
         auto ref = parse_reference(r.get<std::string>());

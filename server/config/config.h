@@ -33,6 +33,8 @@ struct Config {
   std::string rules_file;                 // --rules: a rule catalog replacing the built-in one
   std::vector<Suppression> suppressions;  // findings listed as suppressed, never dropped
   int max_image_age_days = 90;            // BW-IMAGE-AGE
+  // Reference images are scanned at start-up and again this often (0: only at start-up).
+  std::chrono::hours reference_rescan_interval{24};
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }
 };

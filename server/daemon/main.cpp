@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -83,10 +84,20 @@ int run(bw::Config config) {
     bw::log::error("cannot recover scans: " + r.error().message);
     return 1;
   }
-  // Reference images are (re)scanned at start-up so base detection can match their layers.
-  for (auto& ref : config.scan.reference_images)
-    if (auto r = scans.submit(bw::ScanRequest{ref, "", ""}); !r)
-      bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
+  // Reference images are scanned at start-up and on schedule, so base detection can match
+  // other images' layer chains against what those tags point to now.
+  asio::steady_timer rescan(ioc);
+  std::function<void()> scan_references = [&] {
+    for (auto& ref : config.scan.reference_images)
+      if (auto r = scans.submit(bw::ScanRequest{ref, "", ""}); !r)
+        bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
+    if (config.reference_rescan_interval.count() <= 0 || config.scan.reference_images.empty()) return;
+    rescan.expires_after(config.reference_rescan_interval);
+    rescan.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) scan_references();
+    });
+  };
+  scan_references();
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.
   std::printf("bulwarkd listening on http://%s:%u\n",
@@ -106,6 +117,7 @@ int run(bw::Config config) {
     if (ec) return;
     bw::log::info("signal=" + std::to_string(sig) + " shutting down");
     ctx.ready = false;
+    rescan.cancel();
     // Past the grace period, stop hard: unfinished scans resume at the next start.
     grace.expires_after(config.shutdown_grace);
     grace.async_wait([&](const boost::system::error_code& gec) {
