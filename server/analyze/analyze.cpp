@@ -3,6 +3,7 @@
 #include "analyze/elf.h"
 #include "analyze/os_release.h"
 #include "analyze/packages.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <array>
@@ -98,11 +99,8 @@ json parse_passwd(std::string_view content) {
   std::istringstream in{std::string(content)};
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f;
-    std::stringstream ls(line);
-    for (std::string part; std::getline(ls, part, ':');) f.push_back(part);
-    if (f.size() < 7 && !(f.size() == 6 && line.back() == ':')) continue;
-    f.resize(7);
+    auto f = split(line, ':');
+    if (f.size() < 7) continue;
     json a = {{"name", f[0]}, {"uid", f[2]}, {"gid", f[3]}, {"home", f[5]}, {"shell", f[6]}};
     accounts.push_back(std::move(a));
   }
@@ -114,9 +112,7 @@ json parse_group(std::string_view content) {
   std::istringstream in{std::string(content)};
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f;
-    std::stringstream ls(line);
-    for (std::string part; std::getline(ls, part, ':');) f.push_back(part);
+    auto f = split(line, ':');
     if (f.size() < 3) continue;
     groups.push_back({{"name", f[0]}, {"gid", f[2]}});
   }

@@ -1,21 +1,14 @@
 #include "analyze/packages.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <sstream>
 
 namespace bw {
-namespace {
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool valid_deb_version(std::string_view v) {
   if (v.empty()) return false;
@@ -88,7 +81,7 @@ std::vector<Package> parse_dpkg_status(std::string_view content) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     last_key = line.substr(0, colon);
-    f[last_key] = trim(line.substr(colon + 1));
+    f[last_key] = trim(line.substr(colon + 1), " \t\r");
   }
   flush();
   return out;

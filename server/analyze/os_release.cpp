@@ -1,5 +1,7 @@
 #include "analyze/os_release.h"
 
+#include "common/text.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -8,13 +10,6 @@
 
 namespace bw {
 namespace {
-
-std::string trim(std::string_view s, std::string_view chars = " \t\r\n") {
-  auto b = s.find_first_not_of(chars);
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(chars);
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::string first_line(std::string_view content) {
   return trim(content.substr(0, content.find('\n')));

@@ -1,6 +1,7 @@
 #include "analyze/secrets.h"
 
 #include "common/embedded.h"
+#include "common/text.h"
 
 #include <re2/re2.h>
 
@@ -20,13 +21,6 @@ RE2::Options byte_options() {
   o.set_log_errors(false);
   o.set_max_mem(64 << 20);
   return o;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 struct AllowRule {
@@ -141,7 +135,7 @@ Result<std::shared_ptr<const SecretRules>> SecretRules::parse(
         if (auto it = names.find(group); it != names.end()) rule.secret_group = it->second;
       }
       if (r.contains("Keywords"))
-        for (auto& k : r["Keywords"]) rule.keywords.push_back(lower(k.get<std::string>()));
+        for (auto& k : r["Keywords"]) rule.keywords.push_back(to_lower(k.get<std::string>()));
       if (r.contains("Path") && r["Path"].is_string()) {
         auto p = compile(r["Path"], rule.id);
         if (!p) return p.error();
@@ -182,7 +176,7 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
   content.reserve(raw.size());
   for (char c : raw)
     if (c != '\r') content += c;
-  const std::string lowered = lower(content);
+  const std::string lowered = to_lower(content);
   std::set<std::tuple<std::string, int, std::size_t>> seen;
   for (auto& rule : impl_->rules) {
     if (rule.path && !RE2::PartialMatch(path, *rule.path)) continue;

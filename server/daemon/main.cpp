@@ -14,9 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
-#include <functional>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -91,7 +91,8 @@ int run(bw::Config config) {
     for (auto& ref : config.scan.reference_images)
       if (auto r = scans.submit(bw::ScanRequest{ref, "", ""}); !r)
         bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
-    if (config.reference_rescan_interval.count() <= 0 || config.scan.reference_images.empty()) return;
+    if (config.reference_rescan_interval.count() <= 0 || config.scan.reference_images.empty())
+      return;
     rescan.expires_after(config.reference_rescan_interval);
     rescan.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) scan_references();

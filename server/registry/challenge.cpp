@@ -1,5 +1,7 @@
 #include "registry/challenge.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -9,13 +11,6 @@ namespace {
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 }  // namespace
@@ -54,10 +49,10 @@ std::vector<Challenge> parse_challenges(std::string_view h) {
         while (i < h.size() && h[i] != ',' && h[i] != ' ' && h[i] != '\t') ++i;
         value = std::string(h.substr(v, i - v));
       }
-      out.back().params[lower(token)] = std::move(value);
+      out.back().params[to_lower(token)] = std::move(value);
     } else {
       i = after;
-      out.push_back(Challenge{lower(token), {}});
+      out.push_back(Challenge{to_lower(token), {}});
     }
   }
   return out;

@@ -1,4 +1,5 @@
 #include "common/embedded.h"
+#include "common/text.h"
 #include "rules/rules.h"
 
 #include <re2/re2.h>
@@ -17,11 +18,6 @@ namespace {
 std::string base_name(std::string_view p) {
   auto s = p.rfind('/');
   return std::string(s == std::string_view::npos ? p : p.substr(s + 1));
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 bool numeric(std::string_view s) {
@@ -360,7 +356,7 @@ class Evaluator {
             (prog == "npm" && has_arg(args, {"strict-ssl"}) && has_arg(args, {"false"})) ||
             (prog == "git" &&
              std::any_of(args.begin(), args.end(),
-                         [](auto& a) { return lower(a) == "http.sslverify"; }) &&
+                         [](auto& a) { return to_lower(a) == "http.sslverify"; }) &&
              has_arg(args, {"false"})))
           no_verify = true;
         if (is_apt(prog)) {

@@ -1,17 +1,12 @@
 #include "rules/history.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cctype>
 
 namespace bw {
 namespace {
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 bool is_upper_word(std::string_view w) {
   return !w.empty() &&

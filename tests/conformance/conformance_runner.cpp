@@ -566,13 +566,7 @@ std::multiset<std::string> dockle_codes(const json& config, const json& summary,
 }
 
 json no_files() {
-  return json{{"accounts", json::array()},       {"passwords", json::array()},
-              {"groups", json::array()},         {"attack_surface", json::object()},
-              {"setuid_files", json::array()},   {"world_writable", json::array()},
-              {"unneeded_files", json::array()}, {"credential_files", json::array()},
-              {"secrets", json::array()},        {"deleted_secrets", json::array()},
-              {"executables", json::array()},    {"package_count", 0},
-              {"packages", json::array()},       {"os", nullptr}};
+  return summarize_image({}, {});
 }
 
 std::string join(const std::multiset<std::string>& s) {

@@ -1,5 +1,7 @@
 #include "registry/detail/proxy.h"
 
+#include "common/text.h"
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
@@ -10,17 +12,6 @@
 
 namespace bw::detail {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
 
 bool in_cidr(const std::string& cidr, const boost::asio::ip::address& addr) {
   boost::system::error_code ec;
@@ -55,14 +46,14 @@ ProxyConfig ProxyConfig::from_env(const std::function<const char*(const char*)>&
 }
 
 bool no_proxy_matches(const std::string& no_proxy, const std::string& host_in) {
-  std::string host = lower(host_in);
+  std::string host = to_lower(host_in);
   boost::system::error_code ec;
   auto addr = boost::asio::ip::make_address(host, ec);
   bool is_ip = !ec;
   std::size_t start = 0;
   while (start <= no_proxy.size()) {
     auto comma = no_proxy.find(',', start);
-    std::string entry = lower(trim(std::string_view(no_proxy).substr(
+    std::string entry = to_lower(trim(std::string_view(no_proxy).substr(
         start, comma == std::string::npos ? std::string::npos : comma - start)));
     start = comma == std::string::npos ? no_proxy.size() + 1 : comma + 1;
     if (entry.empty()) continue;

@@ -1,4 +1,5 @@
 #include "rules/rules.h"
+#include "layer/image_summary.h"
 #include "score/score.h"
 
 #include <doctest/doctest.h>
@@ -11,14 +12,8 @@ using nlohmann::json;
 namespace {
 
 json empty_summary() {
-  return json{{"accounts", json::array()},       {"passwords", json::array()},
-              {"groups", json::array()},         {"attack_surface", json::object()},
-              {"setuid_files", json::array()},   {"world_writable", json::array()},
-              {"unneeded_files", json::array()}, {"credential_files", json::array()},
-              {"secrets", json::array()},        {"deleted_secrets", json::array()},
-              {"executables", json::array()},    {"package_count", 0},
-              {"packages", json::array()},       {"os", nullptr}};
-}
+  return summarize_image({}, {});
+}  // an image with no files
 
 // Rule ids that fire for one RUN (or other) history line, with a non-root numeric user and a
 // health check so that only history rules speak.

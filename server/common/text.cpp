@@ -1,0 +1,33 @@
+#include "common/text.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace bw {
+
+std::string trim(std::string_view s, std::string_view chars) {
+  auto b = s.find_first_not_of(chars);
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(chars);
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    auto pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) return out;
+    start = pos + 1;
+  }
+}
+
+}  // namespace bw
