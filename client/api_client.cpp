@@ -13,12 +13,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-Result<ApiClient> ApiClient::create(const std::string& server) {
+Result<ApiClient> ApiClient::create(const std::string& server, std::string token) {
   auto u = boost::urls::parse_absolute_uri(server);
   if (!u || u->scheme() != "http" || u->encoded_host().empty())
     return make_error(Errc::bad_request, "server must be http://HOST:PORT, got \"" + server + "\"");
   ApiClient c;
   c.server_ = server;
+  c.token_ = std::move(token);
   c.host_ = std::string(u->encoded_host_address());
   if (c.host_.starts_with('[')) c.host_ = c.host_.substr(1, c.host_.size() - 2);
   c.port_ = u->has_port() ? std::string(u->port()) : "80";
@@ -48,6 +49,7 @@ Result<Reply> ApiClient::call(const std::string& method, const std::string& targ
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, host_ + ":" + port_);
   req.set(http::field::user_agent, "bulwark-cli");
+  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
   if (!body.empty() || method == "PUT" || method == "POST") {
     req.set(http::field::content_type, content_type);
     req.body() = body;

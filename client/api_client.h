@@ -23,7 +23,8 @@ struct Reply {
 class ApiClient {
  public:
   // `server` is "http://host:port".
-  static Result<ApiClient> create(const std::string& server);
+  // `token`: sent as `Authorization: Bearer` when non-empty.
+  static Result<ApiClient> create(const std::string& server, std::string token = "");
   // One request on a fresh connection; transport failures are Errc::unavailable.
   Result<Reply> call(const std::string& method, const std::string& target,
                      const std::string& body = {},
@@ -33,6 +34,7 @@ class ApiClient {
 
  private:
   std::string server_;
+  std::string token_;
   std::string host_;
   std::string port_;
 };

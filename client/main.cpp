@@ -38,7 +38,8 @@ void usage() {
          "  layer DIGEST              print a layer's facts (JSON)\n"
          "  health                    check that the server answers\n"
          "\n"
-         "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080\n";
+         "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080; an API token is read\n"
+         "from $BULWARK_TOKEN\n";
 }
 
 void print_api_error(const bw::cli::Reply& r) {
@@ -213,7 +214,9 @@ int main(int argc, char** argv) {
     usage();
     return args.empty() ? kExitUsage : 0;
   }
-  auto api = ApiClient::create(server);
+  // The token comes from the environment only: command lines are visible to other users.
+  const char* token = std::getenv("BULWARK_TOKEN");
+  auto api = ApiClient::create(server, token ? token : "");
   if (!api) {
     std::cerr << "bulwark: " << api.error().message << "\n";
     return kExitUsage;

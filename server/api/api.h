@@ -22,6 +22,7 @@ struct ApiRequest {
   std::string target;  // "/v1/scans/abc?wait=10"
   std::string body;
   std::string request_id;
+  std::string authorization;  // the Authorization header, if any
 };
 
 struct ApiResponse {

@@ -84,7 +84,8 @@ struct HttpServer::Impl {
         keep_alive = req.keep_alive();
         version = req.version();
         ApiRequest api{std::string(req.method_string()), std::string(req.target()),
-                       std::move(req.body()), request_id};
+                       std::move(req.body()), request_id,
+                       std::string(req[http::field::authorization])};
         try {
           res = co_await route(api, ctx);
         } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include <openssl/crypto.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -249,11 +250,48 @@ ApiResponse error_response(const Error& e) {
   return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}};
 }
 
+namespace {
+
+// The scope a /v1 route needs: reads, scans, or administration.
+std::string scope_for(const std::string& method, const std::vector<std::string>& s) {
+  if (method == "GET" || method == "HEAD") return "read";
+  if (s.size() >= 2 && s[1] == "scans") return "scan";
+  return "admin";
+}
+
+// With tokens configured, a /v1 call needs a Bearer token whose SHA-256 matches one, with the
+// route's scope. Compared in constant time; tokens are never logged or echoed.
+std::optional<Error> authorize(const ApiRequest& req, const std::vector<std::string>& segments,
+                               const ApiContext& ctx) {
+  const auto& tokens = ctx.config.api.tokens;
+  if (tokens.empty() || segments.empty() || segments[0] != "v1") return std::nullopt;
+  if (!req.authorization.starts_with("Bearer ") || req.authorization.size() <= 7)
+    return make_error(Errc::unauthorized,
+                      "this server needs an API token: Authorization: Bearer <token>");
+  std::string hash = sha256_digest(std::string_view(req.authorization).substr(7)).substr(7);
+  for (auto& t : tokens)
+    if (t.sha256.size() == hash.size() &&
+        CRYPTO_memcmp(t.sha256.data(), hash.data(), hash.size()) == 0) {
+      std::string need = scope_for(req.method, segments);
+      if (std::find(t.scopes.begin(), t.scopes.end(), need) != t.scopes.end()) return std::nullopt;
+      return make_error(Errc::forbidden, "token " + t.name + " lacks the \"" + need + "\" scope");
+    }
+  return make_error(Errc::unauthorized, "unknown API token");
+}
+
+}  // namespace
+
 awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
   auto target = parse_target(req.target);
   if (!target) co_return error_response(target.error());
   const auto& s = target->segments;
   const std::string& m = req.method;
+  if (auto denied = authorize(req, s, ctx)) {
+    auto r = error_response(*denied);
+    if (denied->code == Errc::unauthorized)
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"bulwark\"");
+    co_return r;
+  }
   auto is = [&](std::initializer_list<std::string_view> parts) {
     if (s.size() != parts.size()) return false;
     std::size_t i = 0;

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "common/digest.h"
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -109,6 +111,26 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       read_number(*a, "max_header_bytes", c.api.max_header_bytes);
       if (auto it = a->find("idle_timeout_s"); it != a->end())
         c.api.idle_timeout = std::chrono::seconds(it->get<std::int64_t>());
+      if (auto tokens = a->find("tokens"); tokens != a->end())
+        for (auto& t : *tokens) {
+          ApiToken tok{t.value("name", ""), t.value("sha256", ""),
+                       t.value("scopes", std::vector<std::string>{})};
+          // A token may come from the environment instead: only its hash is kept.
+          if (auto te = t.find("token_env"); te != t.end()) {
+            const char* v = env(te->get<std::string>().c_str());
+            if (!v || !*v)
+              return bad_config("api token " + tok.name + ": " + te->get<std::string>() +
+                                " is not set");
+            tok.sha256 = sha256_digest(v).substr(7);
+          }
+          if (tok.sha256.size() != 64)
+            return bad_config("api token " + tok.name +
+                              " needs sha256 (64 hex digits) or token_env");
+          for (auto& sc : tok.scopes)
+            if (sc != "read" && sc != "scan" && sc != "admin")
+              return bad_config("api token " + tok.name + ": unknown scope " + sc);
+          c.api.tokens.push_back(std::move(tok));
+        }
       if (auto it = a->find("max_wait_s"); it != a->end())
         c.api.max_wait = std::chrono::seconds(it->get<std::int64_t>());
     }

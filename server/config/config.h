@@ -13,7 +13,18 @@
 
 namespace bw {
 
+// A caller's API token: only its SHA-256 is kept. Scopes: "read" (GET /v1/…), "scan"
+// (POST and DELETE /v1/scans), "admin" (PUT /v1/suppressions).
+struct ApiToken {
+  std::string name;
+  std::string sha256;  // lowercase hex of the token
+  std::vector<std::string> scopes;
+};
+
 struct ApiOptions {
+  // With tokens configured, /v1 routes need `Authorization: Bearer <token>` with the route's
+  // scope; /healthz, /readyz, /version and /metrics stay open. Empty: no caller auth.
+  std::vector<ApiToken> tokens;
   std::size_t max_body_bytes = 1 << 20;        // larger request bodies answer 413
   std::uint32_t max_header_bytes = 16 * 1024;  // larger request headers close the connection
   std::chrono::seconds idle_timeout{30};       // a keep-alive connection idle this long closes

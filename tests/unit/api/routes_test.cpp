@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "common/digest.h"
 
 #include "process.h"
 
@@ -27,9 +28,10 @@ struct Fixture {
 
   ~Fixture() { workers.join(); }
 
-  ApiResponse call(std::string method, std::string target, std::string body = "") {
+  ApiResponse call(std::string method, std::string target, std::string body = "",
+                   std::string auth = "") {
     // route() takes the request by reference: it must outlive the coroutine.
-    ApiRequest req{method, target, body, "t"};
+    ApiRequest req{method, target, body, "t", auth};
     auto fut = boost::asio::co_spawn(ioc, route(req, ctx), boost::asio::use_future);
     ioc.restart();
     ioc.run_for(std::chrono::seconds(5));
@@ -114,4 +116,27 @@ TEST_CASE("a submitted scan is queued and visible") {
   auto list = json::parse(f.call("GET", "/v1/scans?status=failed").body);
   REQUIRE(list["scans"].size() == 1);
   CHECK(list["scans"][0]["id"] == id);
+}
+
+TEST_CASE("with API tokens, /v1 needs a token with the route's scope; operations stay open") {
+  Fixture f;
+  std::string reader = "reader-token-0123456789", ci = "ci-token-0123456789";
+  f.config.api.tokens = {{"dash", sha256_digest(reader).substr(7), {"read"}},
+                         {"ci", sha256_digest(ci).substr(7), {"read", "scan"}}};
+  auto none = f.call("GET", "/v1/scans");
+  CHECK(none.status == 401);
+  CHECK(error_of(none)["code"] == "unauthorized");
+  CHECK(none.headers.at(0).first == "WWW-Authenticate");
+  CHECK(f.call("GET", "/v1/scans", "", "Bearer wrong").status == 401);
+  CHECK(f.call("GET", "/v1/scans", "", "Basic " + reader).status == 401);
+  CHECK(f.call("GET", "/v1/scans", "", "Bearer " + reader).status == 200);
+  auto post = f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:9/a:1"})", "Bearer " + reader);
+  CHECK(post.status == 403);
+  CHECK(error_of(post)["code"] == "forbidden");
+  CHECK(post.body.find(reader) == std::string::npos);
+  CHECK(f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:9/a:1"})", "Bearer " + ci).status ==
+        202);
+  CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions": []})", "Bearer " + ci).status == 403);
+  CHECK(f.call("GET", "/healthz").status == 200);
+  CHECK(f.call("GET", "/metrics").status == 200);
 }

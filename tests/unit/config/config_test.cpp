@@ -66,3 +66,23 @@ TEST_CASE("bad configuration is refused with a reason") {
                                 env_of({}), c));
   CHECK_FALSE(apply_config_json(R"({"scans": {"max_concurrent": 0}})", env_of({}), c));
 }
+
+TEST_CASE("API tokens: hashes or tokens from the environment, known scopes only") {
+  Config c;
+  REQUIRE(apply_config_json(
+      R"({"api": {"tokens": [{"name": "ci", "token_env": "CI_TOKEN", "scopes": ["scan", "read"]}]}})",
+      env_of({{"CI_TOKEN", "abc"}}), c));
+  REQUIRE(c.api.tokens.size() == 1);
+  CHECK(c.api.tokens[0].sha256 ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Config d;
+  CHECK_FALSE(apply_config_json(
+      R"({"api": {"tokens": [{"name": "x", "sha256": "short", "scopes": ["read"]}]}})", env_of({}),
+      d));
+  CHECK_FALSE(apply_config_json(
+      R"({"api": {"tokens": [{"name": "x", "token_env": "UNSET", "scopes": ["read"]}]}})",
+      env_of({}), d));
+  CHECK_FALSE(apply_config_json(
+      R"({"api": {"tokens": [{"name": "x", "token_env": "T", "scopes": ["root"]}]}})",
+      env_of({{"T", "v"}}), d));
+}
