@@ -211,6 +211,108 @@ ApiResponse list_scans(const Target& t, ApiContext& ctx) {
   return json_response(200, out);
 }
 
+Result<std::size_t> number_param(const Target& t, const char* name, std::size_t fallback,
+                                 std::size_t max) {
+  auto it = t.params.find(name);
+  if (it == t.params.end()) return fallback;
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+  if (ec != std::errc() || p != it->second.data() + it->second.size() || n > max)
+    return make_error(Errc::bad_request,
+                      std::string(name) + " must be a number up to " + std::to_string(max));
+  return n;
+}
+
+std::string param(const Target& t, const char* name) {
+  auto it = t.params.find(name);
+  return it == t.params.end() ? std::string() : it->second;
+}
+
+ApiResponse list_images(const Target& t, ApiContext& ctx) {
+  ImageQuery q;
+  q.ruleset_version = ctx.reporter.rules().version();
+  q.registry = param(t, "registry");
+  q.repository = param(t, "repository");
+  q.grade = param(t, "grade");
+  q.since = param(t, "since");
+  if (auto s = param(t, "sort"); !s.empty()) {
+    if (s != "score" && s != "-score" && s != "last_scanned" && s != "-last_scanned")
+      return error_response(make_error(
+          Errc::bad_request, "sort must be score, -score, last_scanned or -last_scanned"));
+    q.sort = s;
+  }
+  auto limit = number_param(t, "limit", 50, 500);
+  auto offset = number_param(t, "cursor", 0, 100'000'000);
+  auto min = number_param(t, "min_score", 0, 100), max = number_param(t, "max_score", 100, 100);
+  for (auto* r : {&limit, &offset, &min, &max})
+    if (!*r) return error_response(r->error());
+  if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
+  q.limit = *limit;
+  q.offset = *offset;
+  q.min_score = t.params.count("min_score") ? static_cast<int>(*min) : -1;
+  q.max_score = t.params.count("max_score") ? static_cast<int>(*max) : -1;
+  auto rows = ctx.store.list_images(q);
+  if (!rows) return error_response(rows.error());
+  json items = json::array();
+  for (auto& r : *rows) {
+    json j = {{"manifest_digest", r.manifest_digest},
+              {"platform", r.platform},
+              {"last_scanned", r.last_scanned},
+              {"url", "/v1/images/" + r.manifest_digest}};
+    if (!r.repository.empty()) j["image"] = r.registry + "/" + r.repository + ":" + r.tag;
+    if (r.score >= 0) {
+      j["score"] = r.score;
+      j["grade"] = r.grade;
+    }
+    items.push_back(std::move(j));
+  }
+  json out = {{"images", std::move(items)}};
+  if (rows->size() == q.limit) out["next_cursor"] = std::to_string(q.offset + q.limit);
+  return json_response(200, out);
+}
+
+ApiResponse list_repositories(const Target& t, ApiContext& ctx) {
+  auto limit = number_param(t, "limit", 100, 1000);
+  auto offset = number_param(t, "cursor", 0, 100'000'000);
+  if (!limit) return error_response(limit.error());
+  if (!offset) return error_response(offset.error());
+  auto rows = ctx.store.list_repositories(param(t, "registry"), *limit, *offset);
+  if (!rows) return error_response(rows.error());
+  json items = json::array();
+  for (auto& r : *rows)
+    items.push_back({{"registry", r.registry},
+                     {"repository", r.repository},
+                     {"tags", r.tags},
+                     {"last_seen", r.last_seen},
+                     {"url", "/v1/repositories/" + r.registry + "/" + r.repository + "/tags"}});
+  json out = {{"repositories", std::move(items)}};
+  if (rows->size() == *limit) out["next_cursor"] = std::to_string(*offset + *limit);
+  return json_response(200, out);
+}
+
+ApiResponse list_repository_tags(const std::vector<std::string>& s, ApiContext& ctx) {
+  // /v1/repositories/{registry}/{name…}/tags: the name may contain '/'.
+  std::string registry = s[2], name;
+  for (std::size_t i = 3; i + 1 < s.size(); ++i) name += (name.empty() ? "" : "/") + s[i];
+  auto rows = ctx.store.list_tags(registry, name, ctx.reporter.rules().version());
+  if (!rows) return error_response(rows.error());
+  if (rows->empty()) return not_found("no repository " + registry + "/" + name);
+  json items = json::array();
+  for (auto& r : *rows) {
+    json j = {{"tag", r.tag},
+              {"manifest_digest", r.manifest_digest},
+              {"first_seen", r.first_seen},
+              {"last_seen", r.last_seen}};
+    if (r.score >= 0) {
+      j["score"] = r.score;
+      j["grade"] = r.grade;
+    }
+    items.push_back(std::move(j));
+  }
+  return json_response(
+      200, json{{"registry", registry}, {"repository", name}, {"tags", std::move(items)}});
+}
+
 ApiResponse metrics(ApiContext& ctx) {
   auto m = ctx.scans.metrics();
   auto& r = ctx.registry.stats();
@@ -397,6 +499,27 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
       co_return json_response(200, json{{"suppressions", body["suppressions"]}});
     }
     co_return method_not_allowed("GET, PUT");
+  }
+  if (is({"v1", "images"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return list_images(*target, ctx);
+  }
+  if (is({"v1", "repositories"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return list_repositories(*target, ctx);
+  }
+  if (s.size() >= 5 && s[0] == "v1" && s[1] == "repositories" && s.back() == "tags") {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return list_repository_tags(s, ctx);
+  }
+  if (is({"v1", "stats"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    auto st = ctx.store.stats(ctx.reporter.rules().version());
+    if (!st) co_return error_response(st.error());
+    auto sm = ctx.scans.metrics();
+    (*st)["queue"] = {{"queued", sm.queued}, {"running", sm.running}};
+    (*st)["ruleset_version"] = ctx.reporter.rules().version();
+    co_return json_response(200, *st);
   }
   if (is({"v1", "layers", "*"})) {
     if (m != "GET") co_return method_not_allowed("GET");

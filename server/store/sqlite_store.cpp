@@ -348,6 +348,143 @@ class SqliteStore : public Store {
     return out;
   }
 
+  Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
+    std::lock_guard lock(mu_);
+    std::string order = q.sort == "score"          ? "r.score IS NULL, r.score ASC"
+                        : q.sort == "-score"       ? "r.score IS NULL, r.score DESC"
+                        : q.sort == "last_scanned" ? "i.last_scanned ASC"
+                                                   : "i.last_scanned DESC";
+    auto st = db_.prepare(
+        "SELECT i.manifest_digest, i.os || '/' || i.architecture || CASE WHEN i.variant = '' THEN "
+        "'' ELSE '/' || i.variant END, "
+        "(SELECT registry FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
+        "last_seen DESC LIMIT 1), "
+        "(SELECT repository FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
+        "last_seen DESC LIMIT 1), "
+        "(SELECT tag FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY last_seen "
+        "DESC LIMIT 1), "
+        "i.last_scanned, r.score, r.grade "
+        "FROM images i "
+        "LEFT JOIN reports r ON r.manifest_digest = i.manifest_digest AND r.ruleset_version = ?1 "
+        "WHERE (?2 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = "
+        "i.manifest_digest AND x.registry = ?2)) "
+        "AND (?3 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = i.manifest_digest "
+        "AND x.repository = ?3)) "
+        "AND (?4 = '' OR r.grade = ?4) AND (?5 < 0 OR r.score >= ?5) AND (?6 < 0 OR r.score <= ?6) "
+        "AND (?7 = '' OR i.last_scanned >= ?7) "
+        "ORDER BY " +
+        order + ", i.manifest_digest LIMIT ?8 OFFSET ?9");
+    if (!st) return st.error();
+    st->bind(1, q.ruleset_version);
+    st->bind(2, q.registry);
+    st->bind(3, q.repository);
+    st->bind(4, q.grade);
+    st->bind(5, std::int64_t{q.min_score});
+    st->bind(6, std::int64_t{q.max_score});
+    st->bind(7, q.since);
+    st->bind(8, static_cast<std::int64_t>(q.limit));
+    st->bind(9, static_cast<std::int64_t>(q.offset));
+    std::vector<ImageRow> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back(ImageRow{st->text(0), st->text(1), st->text(2), st->text(3), st->text(4),
+                             st->text(5), st->is_null(6) ? -1 : static_cast<int>(st->integer(6)),
+                             st->text(7)});
+    }
+    return out;
+  }
+
+  Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
+                                                       std::size_t limit,
+                                                       std::size_t offset) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT registry, repository, COUNT(DISTINCT tag), MAX(last_seen) FROM tags WHERE (?1 = '' "
+        "OR registry = ?1) "
+        "GROUP BY registry, repository ORDER BY registry, repository LIMIT ?2 OFFSET ?3");
+    if (!st) return st.error();
+    st->bind(1, registry);
+    st->bind(2, static_cast<std::int64_t>(limit));
+    st->bind(3, static_cast<std::int64_t>(offset));
+    std::vector<RepositoryRow> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back(
+          {st->text(0), st->text(1), static_cast<std::size_t>(st->integer(2)), st->text(3)});
+    }
+    return out;
+  }
+
+  Result<std::vector<TagRow>> list_tags(const std::string& registry, const std::string& repository,
+                                        const std::string& ruleset_version) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "SELECT t.tag, t.manifest_digest, t.first_seen, t.last_seen, r.score, r.grade FROM tags t "
+        "LEFT JOIN reports r ON r.manifest_digest = t.manifest_digest AND r.ruleset_version = ?3 "
+        "WHERE t.registry = ?1 AND t.repository = ?2 ORDER BY t.tag, t.last_seen DESC");
+    if (!st) return st.error();
+    st->bind(1, registry);
+    st->bind(2, repository);
+    st->bind(3, ruleset_version);
+    std::vector<TagRow> out;
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      out.push_back({st->text(0), st->text(1), st->text(2), st->text(3),
+                     st->is_null(4) ? -1 : static_cast<int>(st->integer(4)), st->text(5)});
+    }
+    return out;
+  }
+
+  Result<nlohmann::json> stats(const std::string& ruleset_version) override {
+    std::lock_guard lock(mu_);
+    nlohmann::json out = nlohmann::json::object();
+    auto scalar = [&](const char* sql) -> Result<std::int64_t> {
+      auto st = db_.prepare(sql);
+      if (!st) return st.error();
+      auto r = st->step();
+      if (!r) return r.error();
+      return st->integer(0);
+    };
+    for (auto [key, sql] :
+         {std::pair{"images", "SELECT COUNT(*) FROM images"},
+          {"layers", "SELECT COUNT(*) FROM layers"},
+          {"repositories", "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags)"},
+          {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers"},
+          {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers"}}) {
+      auto v = scalar(sql);
+      if (!v) return v.error();
+      out[key] = *v;
+    }
+    nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
+    auto st = db_.prepare("SELECT status, COUNT(*) FROM scans GROUP BY status");
+    if (!st) return st.error();
+    while (true) {
+      auto r = st->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      scans[st->text(0)] = st->integer(1);
+    }
+    auto g = db_.prepare(
+        "SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = ?1 GROUP BY grade");
+    if (!g) return g.error();
+    g->bind(1, ruleset_version);
+    while (true) {
+      auto r = g->step();
+      if (!r) return r.error();
+      if (!*r) break;
+      grades[g->text(0)] = g->integer(1);
+    }
+    out["scans"] = scans;
+    out["grades"] = grades;
+    return out;
+  }
+
   Result<void> put_report(const ReportRecord& r) override {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(

@@ -7,6 +7,8 @@
 #include "common/error.h"
 #include "layer/layer.h"
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +90,40 @@ struct ScanQuery {
   std::string before_id;  // cursor: scans created before this one
 };
 
+struct ImageQuery {
+  std::string ruleset_version;  // scores and grades from reports under this ruleset
+  std::string registry;         // filters; empty: any
+  std::string repository;
+  std::string grade;
+  int min_score = -1;
+  int max_score = -1;
+  std::string since;                   // last scanned at or after (RFC 3339)
+  std::string sort = "-last_scanned";  // last_scanned | -last_scanned | score | -score
+  std::size_t limit = 50;
+  std::size_t offset = 0;
+};
+
+struct ImageRow {
+  std::string manifest_digest;
+  std::string platform;
+  std::string registry, repository, tag;  // the newest tag that named it
+  std::string last_scanned;
+  int score = -1;  // -1: no report yet
+  std::string grade;
+};
+
+struct RepositoryRow {
+  std::string registry, repository;
+  std::size_t tags = 0;
+  std::string last_seen;
+};
+
+struct TagRow {
+  std::string tag, manifest_digest, first_seen, last_seen;
+  int score = -1;
+  std::string grade;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -108,6 +144,16 @@ class Store {
   virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;
 
   virtual Result<std::vector<std::string>> list_image_digests() = 0;
+  virtual Result<std::vector<ImageRow>> list_images(const ImageQuery& q) = 0;
+  virtual Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
+                                                               std::size_t limit,
+                                                               std::size_t offset) = 0;
+  // Every digest a tag has named, newest first, with scores under `ruleset_version`.
+  virtual Result<std::vector<TagRow>> list_tags(const std::string& registry,
+                                                const std::string& repository,
+                                                const std::string& ruleset_version) = 0;
+  // Counts for /v1/stats: images, layers, bytes analysed, scans by status, images by grade.
+  virtual Result<nlohmann::json> stats(const std::string& ruleset_version) = 0;
 
   virtual Result<void> put_report(const ReportRecord& report) = 0;
   virtual Result<std::optional<ReportRecord>> get_report(const std::string& manifest_digest,

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+
 using namespace bw::test;
 using nlohmann::json;
 
@@ -285,4 +287,47 @@ TEST_CASE(
   for (auto& l : {base.digest(), app.digest()}) after += reg.blob_gets(l);
   CHECK(after == fetches);  // not one blob fetched to re-score
   CHECK(d.metric("bulwark_registry_blob_fetches_total") == 0);
+}
+
+TEST_CASE("dashboard lists: images with scores and filters, repositories, tag history, stats") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestImage v1{{base, make_layer(TarBuilder().file("app/a", "1").build())}};
+  v1.config = {{"User", "1000"}};
+  TestImage v2{{base, make_layer(TarBuilder().file("app/a", "2").build())}};
+  v2.config = {{"User", "1000"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}};
+  auto p1 = push_image(reg.host(), "team/web", "stable", v1);
+  REQUIRE(d.scan(reg.host() + "/team/web:stable")["status"] == "done");
+  auto p2 = push_image(reg.host(), "team/web", "stable", v2);  // the tag moves
+  REQUIRE(d.scan(reg.host() + "/team/web:stable")["status"] == "done");
+  push_image(reg.host(), "team/api", "1", v1);
+  REQUIRE(d.scan(reg.host() + "/team/api:1")["status"] == "done");
+
+  json images = d.get_json("/v1/images?sort=-score");
+  REQUIRE(images["images"].size() == 2);  // v1 is one image under two names
+  CHECK(images["images"][0]["manifest_digest"] == p2.manifest_digest);
+  CHECK(images["images"][0]["score"].get<int>() > images["images"][1]["score"].get<int>());
+  CHECK(d.get_json("/v1/images?repository=team/web")["images"].size() == 2);
+  CHECK(d.get_json("/v1/images?limit=1")["next_cursor"] == "1");
+  int low = images["images"][1]["score"];
+  CHECK(d.get_json("/v1/images?max_score=" + std::to_string(low))["images"].size() == 1);
+  CHECK(d.api().call("GET", "/v1/images?sort=size")->status == 400);
+
+  json repos = d.get_json("/v1/repositories");
+  REQUIRE(repos["repositories"].size() == 2);
+  CHECK(repos["repositories"][0]["repository"] == "team/api");
+  json tags = d.get_json("/v1/repositories/" + reg.host() + "/team/web/tags");
+  REQUIRE(tags["tags"].size() == 2);  // both digests "stable" pointed to
+  std::set<std::string> seen;
+  for (auto& t : tags["tags"]) seen.insert(t["manifest_digest"]);
+  CHECK(seen == std::set<std::string>{p1.manifest_digest, p2.manifest_digest});
+  CHECK(d.api().call("GET", "/v1/repositories/" + reg.host() + "/team/none/tags")->status == 404);
+
+  json stats = d.get_json("/v1/stats");
+  CHECK(stats["images"] == 2);
+  CHECK(stats["layers"] == 3);
+  CHECK(stats["scans"]["done"] == 3);
+  CHECK(stats["repositories"] == 2);
+  CHECK(stats["queue"]["running"] == 0);
 }
