@@ -99,6 +99,9 @@ std::string_view layer_status_name(LayerStatus s) {
 }
 
 bool is_notable(const FileEntry& e) {
+  // ".." in a layer path is a tar trick to write outside the root: record it, never follow it.
+  if (e.path == ".." || e.path.starts_with("../") || e.path.find("/../") != std::string::npos)
+    return true;
   if (e.kind == 'f' && (e.mode & 06000)) return true;  // setuid / setgid
   if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000))) return true;
   std::string_view p = e.path;

@@ -290,3 +290,28 @@ TEST_CASE("a restart applies no migration again and keeps scans") {
   CHECK(d.get_json("/v1/scans/" + id)["status"] == "done");
   CHECK(d.log().find("migration") == std::string::npos);
 }
+
+TEST_CASE("the API refuses oversized and malformed requests with JSON errors and stays up") {
+  Daemon d(json{{"api", {{"max_body_bytes", 4096}}}});
+  auto big = d.api().call("POST", "/v1/scans", "{\"image\": \"" + std::string(10000, 'a') + "\"}");
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  CHECK(json::parse(big->body)["error"]["code"] == "payload_too_large");
+  auto deep = d.api().call("POST", "/v1/scans", std::string(2000, '[') + std::string(2000, ']'));
+  REQUIRE(deep);
+  CHECK(deep->status == 400);
+  auto notutf8 = d.api().call("POST", "/v1/scans", "{\"image\": \"\xff\xfe\"}");
+  REQUIRE(notutf8);
+  CHECK(notutf8->status == 400);
+  // Raw garbage on the socket: an HTTP error, then the daemon answers the next caller.
+  std::string out;
+  std::string host = d.api().server().substr(7);
+  auto colon = host.rfind(':');
+  CHECK(run_command(
+            {"bash", "-c",
+             "printf 'NOT HTTP AT ALL\\r\\n\\r\\n' | timeout 5 bash -c 'exec 3<>/dev/tcp/" +
+                 host.substr(0, colon) + "/" + host.substr(colon + 1) + "; cat >&3; cat <&3'"},
+            out) == 0);
+  CHECK(out.find("400") != std::string::npos);
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+}

@@ -198,3 +198,33 @@ TEST_CASE("facts survive their JSON form") {
   CHECK(back->files[0].path == f->files[0].path);
   CHECK_FALSE(layer_facts_from_json(nlohmann::json::object()));
 }
+
+TEST_CASE("hostile entries: path tricks, symlink loops, device nodes, a huge pax header") {
+  TarBuilder b;
+  b.file("../../../etc/shadow", "root::0:0:::::\n", 0640)
+      .file("/abs/etc/passwd", "x")
+      .symlink("loop/a", "b")
+      .symlink("loop/b", "a")
+      .symlink("etc/escape", "../../../../../../etc/shadow")
+      .hardlink("etc/hl", "../../outside")
+      .file("etc/" + std::string(1 << 20, 'p'), "big name");
+  std::string tar = b.build();
+  auto f = analyze(gzip(tar));
+  REQUIRE(f);
+  // libarchive refuses the 1 MiB pax header: the layer ends invalid there, with what came before.
+  CHECK(f->status == LayerStatus::invalid);
+  CHECK_FALSE(f->status_reason.empty());
+  CHECK(f->entry_count == 6);
+  CHECK(f->compressed_size == gzip(tar).size());
+  CHECK(find(*f, "../../../etc/shadow"));  // recorded as written, never resolved or followed
+  CHECK(std::binary_search(f->path_hashes.begin(), f->path_hashes.end(),
+                           path_hash("abs/etc/passwd")));
+  CHECK(find(*f, "etc/escape")->link == "../../../../../../etc/shadow");
+}
+
+TEST_CASE("a tar header promising more than the stream holds is an invalid layer") {
+  std::string tar = TarBuilder().file("etc/big", std::string(4096, 'x')).build();
+  auto f = analyze(gzip(tar.substr(0, 1024)));
+  REQUIRE(f);
+  CHECK(f->status == LayerStatus::invalid);
+}
