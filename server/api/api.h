@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
+#include "scan/scheduler.h"
 #include "score/reporter.h"
 #include "store/store.h"
 
@@ -47,7 +48,8 @@ struct ApiContext {
   const Config& config;
   HttpMetrics& http_metrics;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  bool ready = true;  // false while starting up or shutting down
+  bool ready = true;                             // false while starting up or shutting down
+  const RegistryScheduler* scheduler = nullptr;  // whole-registry rescans, when configured
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.

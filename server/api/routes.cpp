@@ -512,6 +512,11 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET") co_return method_not_allowed("GET");
     co_return list_repository_tags(s, ctx);
   }
+  if (is({"v1", "schedules"})) {
+    if (m != "GET") co_return method_not_allowed("GET");
+    co_return json_response(
+        200, json{{"schedules", ctx.scheduler ? ctx.scheduler->status() : json::array()}});
+  }
   if (is({"v1", "stats"})) {
     if (m != "GET") co_return method_not_allowed("GET");
     auto st = ctx.store.stats(ctx.reporter.rules().version());

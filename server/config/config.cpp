@@ -92,6 +92,18 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
     }
     if (j.contains("rules_file")) c.rules_file = j["rules_file"].get<std::string>();
     if (j.contains("max_image_age_days")) c.max_image_age_days = j["max_image_age_days"].get<int>();
+    if (j.contains("schedules"))
+      for (auto& sc : j["schedules"]) {
+        Schedule x;
+        x.registry = normalize_registry(sc.at("registry").get<std::string>());
+        x.repositories = sc.value("repositories", std::vector<std::string>{});
+        x.tags = sc.value("tags", std::vector<std::string>{});
+        x.max_tags_per_repository = sc.value("max_tags_per_repository", std::size_t{20});
+        x.interval = std::chrono::minutes(sc.value("interval_minutes", 24 * 60));
+        if (x.interval.count() < 1)
+          return bad_config("schedules: interval_minutes must be at least 1");
+        c.schedules.push_back(std::move(x));
+      }
     if (j.contains("reference_rescan_hours"))
       c.reference_rescan_interval = std::chrono::hours(j["reference_rescan_hours"].get<int>());
     if (j.contains("reference_images"))

@@ -6,6 +6,7 @@
 #include "registry/registry.h"
 #include "rules/rules.h"
 #include "scan/scan.h"
+#include "scan/scheduler.h"
 
 #include <functional>
 #include <string>
@@ -44,6 +45,7 @@ struct Config {
   std::string rules_file;                 // --rules: a rule catalog replacing the built-in one
   std::vector<Suppression> suppressions;  // findings listed as suppressed, never dropped
   int max_image_age_days = 90;            // BW-IMAGE-AGE
+  std::vector<Schedule> schedules;        // whole-registry rescans
   // Reference images are scanned at start-up and again this often (0: only at start-up).
   std::chrono::hours reference_rescan_interval{24};
 

@@ -99,6 +99,9 @@ int run(bw::Config config) {
     });
   };
   scan_references();
+  bw::RegistryScheduler scheduler(ioc.get_executor(), registry, scans, config.schedules);
+  ctx.scheduler = &scheduler;
+  asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.
   std::printf("bulwarkd listening on http://%s:%u\n",
@@ -119,6 +122,7 @@ int run(bw::Config config) {
     bw::log::info("signal=" + std::to_string(sig) + " shutting down");
     ctx.ready = false;
     rescan.cancel();
+    scheduler.stop();
     // Past the grace period, stop hard: unfinished scans resume at the next start.
     grace.expires_after(config.shutdown_grace);
     grace.async_wait([&](const boost::system::error_code& gec) {

@@ -77,6 +77,9 @@ class ScanService {
   // Returns when the scan has finished or `timeout` has passed.
   boost::asio::awaitable<void> wait(const std::string& id, std::chrono::milliseconds timeout);
 
+  // Whether a scan of this image (canonical reference) is queued or running.
+  bool pending(const std::string& image) const;
+
   // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
   Result<ScanRecord> cancel(const std::string& id);
 

@@ -165,6 +165,11 @@ awaitable<void> ScanService::wait(const std::string& id, std::chrono::millisecon
   std::erase(live->waiters, timer);
 }
 
+bool ScanService::pending(const std::string& image) const {
+  return std::any_of(live_.begin(), live_.end(),
+                     [&](auto& kv) { return kv.second->rec.image == image; });
+}
+
 Result<ScanRecord> ScanService::cancel(const std::string& id) {
   auto it = live_.find(id);
   if (it == live_.end()) {

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <set>
+#include <thread>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -314,4 +316,26 @@ TEST_CASE("the API refuses oversized and malformed requests with JSON errors and
             out) == 0);
   CHECK(out.find("400") != std::string::npos);
   CHECK(d.get_json("/healthz")["status"] == "ok");
+}
+
+TEST_CASE("a schedule rescans a whole registry from its catalog") {
+  LocalRegistry reg;
+  TestLayer l = make_layer(TarBuilder().file("etc/hostname", "h").build());
+  for (auto repo : {"fleet/a", "fleet/b"})
+    for (auto tag : {"1", "2"}) push_image(reg.host(), repo, tag, TestImage{{l}});
+  Daemon d(json{{"schedules", {{{"registry", reg.host()}, {"interval_minutes", 60}}}}});
+  json done;
+  for (int i = 0; i < 200; ++i) {
+    done = d.get_json("/v1/scans?status=done");
+    if (done["scans"].size() == 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(done["scans"].size() == 4);
+  std::set<std::string> images;
+  for (auto& s : done["scans"]) images.insert(s["image"]);
+  CHECK(images.count(reg.host() + "/fleet/b:2"));
+  CHECK(reg.blob_gets(l.digest()) == 1);  // the shared layer once, for four images
+  json st = d.get_json("/v1/schedules");
+  CHECK(st["schedules"][0]["scans_queued"] == 4);
+  CHECK(st["schedules"][0]["errors"].empty());
 }

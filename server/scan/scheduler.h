@@ -1,0 +1,53 @@
+// Scheduled rescans of whole registries: on start-up and then every interval, list the
+// repositories (the catalog, or a configured list) and their tags, and queue a scan for each
+// reference that matches. Layers already analysed are never fetched again, so a rescan of an
+// unchanged registry costs one manifest request per tag.
+//
+// Thread-safety: runs on the io_context's single thread, as the ScanService.
+#pragma once
+
+#include "registry/registry.h"
+#include "scan/scan.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace bw {
+
+struct Schedule {
+  std::string registry;                   // "registry.corp:5000"
+  std::vector<std::string> repositories;  // empty: every repository of the catalog
+  std::vector<std::string> tags;          // tags to scan; "*" or empty: every tag
+  std::size_t max_tags_per_repository = 20;
+  std::chrono::minutes interval{24 * 60};
+};
+
+class RegistryScheduler {
+ public:
+  RegistryScheduler(boost::asio::any_io_executor io, RegistryClient& registry, ScanService& scans,
+                    std::vector<Schedule> schedules);
+
+  // Runs every schedule now and then on its interval, until stop().
+  boost::asio::awaitable<void> run();
+  void stop();
+
+  // Per schedule: last run time, scans queued, errors.
+  nlohmann::json status() const;
+
+ private:
+  boost::asio::awaitable<void> run_once(std::size_t index);
+
+  RegistryClient& registry_;
+  ScanService& scans_;
+  std::vector<Schedule> schedules_;
+  std::vector<nlohmann::json> status_;
+  boost::asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace bw
