@@ -106,6 +106,12 @@ class RegistryClient {
   boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
                                                         const Platform& platform);
 
+  // The platforms a reference offers: for an index, its digest and every runnable entry's
+  // platform (attestations skipped); for a single manifest, no digest and the platform its
+  // config names.
+  boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>> platforms(
+      const ImageRef& ref);
+
   // Streams blob `d` of `image`'s repository, from the registry that served the manifest, into
   // `sink`. Succeeds only when exactly d.size bytes arrived and their sha256 equals d.digest; on
   // an error the caller must discard whatever it derived from the chunks. A dropped transfer

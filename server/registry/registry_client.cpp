@@ -503,6 +503,27 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
   co_return out;
 }
 
+awaitable<Result<std::pair<std::string, std::vector<Platform>>>> RegistryClient::platforms(
+    const ImageRef& ref) {
+  using Out = std::pair<std::string, std::vector<Platform>>;
+  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
+  std::string content_type;
+  auto body = co_await fetch_manifest(ref.registry, ref, ref.manifest_reference(), content_type);
+  if (!body) co_return body.error();
+  auto m = parse_manifest(*body, content_type);
+  if (!m) co_return m.error();
+  if (m->kind == ManifestKind::image) {
+    auto image = co_await resolve(ref, default_platform());
+    if (!image) co_return image.error();
+    co_return Out{"", {image->platform}};
+  }
+  Out out{sha256_digest(*body), {}};
+  for (auto& d : platform_entries(*m))
+    if (d.platform) out.second.push_back(*d.platform);
+  if (out.second.empty()) co_return make_error(Errc::platform_not_found, "index names no platform");
+  co_return out;
+}
+
 awaitable<Result<void>> RegistryClient::fetch_blob(const ResolvedImage& image, const Descriptor& d,
                                                    BlobSink sink) {
   if (auto allowed = check_allowed(image.ref); !allowed) co_return allowed.error();

@@ -99,6 +99,7 @@ class ScanService {
   void pump();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
+  boost::asio::awaitable<Result<void>> execute_all(Live& live);
   boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);

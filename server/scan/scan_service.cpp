@@ -54,6 +54,8 @@ struct ScanService::Live {
   std::vector<LayerProgress> layers;
   bool cancel_requested = false;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  bool all_platforms = false;         // platform "all": one child scan per platform
+  std::vector<std::string> children;  // their ids
 
   std::string progress_json() const {
     json ls = json::array();
@@ -62,7 +64,9 @@ struct ScanService::Live {
                     {"bytes_done", l.bytes_done},
                     {"bytes_total", l.bytes_total},
                     {"state", l.state}});
-    return json{{"layers", std::move(ls)}}.dump();
+    json out = {{"layers", std::move(ls)}};
+    if (all_platforms) out["children"] = children;
+    return out.dump();
   }
 };
 
@@ -96,6 +100,10 @@ Result<void> ScanService::recover() {
       auto ref = parse_reference(live->rec.image);
       auto plat = parse_platform(live->rec.platform);
       live->rec.status = "queued";
+      if (live->rec.platform == "all") {
+        live->all_platforms = true;
+        plat = default_platform();
+      }
       if (!ref || !plat) {
         finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
         continue;
@@ -116,7 +124,8 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   auto ref = parse_reference(request.image);
   if (!ref) return ref.error();
   Platform platform = default_platform();
-  if (!request.platform.empty()) {
+  bool all = request.platform == "all";
+  if (!request.platform.empty() && !all) {
     auto p = parse_platform(request.platform);
     if (!p) return p.error();
     platform = *p;
@@ -129,7 +138,8 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live->platform = platform;
   live->rec.id = new_scan_id();
   live->rec.image = ref->canonical();
-  live->rec.platform = platform.str();
+  live->rec.platform = all ? "all" : platform.str();
+  live->all_platforms = all;
   live->rec.status = "queued";
   live->rec.created_at = now_rfc3339();
   live->rec.progress = live->progress_json();
@@ -285,7 +295,37 @@ void ScanService::persist(const Live& live) {
     log::error("scan=" + rec.id + " cannot be saved: " + r.error().message);
 }
 
+awaitable<Result<void>> ScanService::execute_all(Live& live) {
+  auto platforms = co_await registry_.platforms(live.ref);
+  if (!platforms) co_return platforms.error();
+  live.rec.index_digest = platforms->first;
+  for (auto& p : platforms->second) {
+    auto child = submit(ScanRequest{live.rec.image, p.str(), live.rec.policy});
+    if (!child) co_return child.error();
+    live.children.push_back(child->id);
+  }
+  persist(live);
+  // Waiting for the children must not hold a running slot they need.
+  --running_;
+  pump();
+  std::string failures;
+  for (auto& id : live.children) {
+    while (live_.count(id) && !stopping_ && !live.cancel_requested)
+      co_await wait(id, std::chrono::seconds(30));
+    auto child = store_.get_scan(id);
+    if (child && *child && (*child)->status != "done")
+      failures +=
+          (failures.empty() ? "" : "; ") + (*child)->platform + ": " + (*child)->error_message;
+  }
+  ++running_;
+  if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
+  if (!failures.empty())
+    co_return make_error(Errc::registry_error, "platform scans failed: " + failures);
+  co_return Result<void>{};
+}
+
 awaitable<Result<void>> ScanService::execute(Live& live) {
+  if (live.all_platforms) co_return co_await execute_all(live);
   auto resolved = co_await registry_.resolve(live.ref, live.platform);
   if (!resolved) co_return resolved.error();
   live.image = std::move(*resolved);

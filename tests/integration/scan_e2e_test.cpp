@@ -119,7 +119,7 @@ TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
 
 TEST_CASE("Docker media types, uncompressed layers and platform choice from a manifest list") {
   LocalRegistry reg;
-  Daemon d;
+  Daemon d(json{{"scans", {{"max_concurrent", 1}}}});  // "all" must not hold the only slot
   std::string tar_amd = TarBuilder().file("amd", "a").build();
   std::string tar_arm = TarBuilder().file("arm", "b").build();
   TestImage amd{{make_layer(tar_amd, LayerCompression::gzip, true)}};
@@ -142,6 +142,20 @@ TEST_CASE("Docker media types, uncompressed layers and platform choice from a ma
   REQUIRE(sa["status"] == "done");
   CHECK(sa["manifest_digest"] == pr.manifest_digest);
   CHECK(d.get_json("/v1/images/" + pr.manifest_digest)["platform"] == "linux/arm64/v8");
+
+  // platform "all": one child scan per platform of the list.
+  json all = d.scan(reg.host() + "/multi/app:latest", "all");
+  REQUIRE(all["status"] == "done");
+  CHECK(all["platform"] == "all");
+  CHECK(all["index_digest"] == list_digest);
+  REQUIRE(all["progress"]["children"].size() == 2);
+  std::set<std::string> digests;
+  for (auto& id : all["progress"]["children"]) {
+    json child = d.get_json("/v1/scans/" + id.get<std::string>());
+    CHECK(child["status"] == "done");
+    digests.insert(child["manifest_digest"]);
+  }
+  CHECK(digests == std::set<std::string>{pa.manifest_digest, pr.manifest_digest});
 
   json none = d.scan(reg.host() + "/multi/app:latest", "linux/s390x");
   CHECK(none["status"] == "failed");
