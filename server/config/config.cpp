@@ -92,6 +92,20 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
     }
     if (j.contains("rules_file")) c.rules_file = j["rules_file"].get<std::string>();
     if (j.contains("max_image_age_days")) c.max_image_age_days = j["max_image_age_days"].get<int>();
+    if (j.contains("webhooks"))
+      for (auto& w : j["webhooks"]) {
+        Webhook h{w.at("url").get<std::string>(), "",
+                  w.value("events", std::vector<std::string>{})};
+        if (auto se = w.find("secret_env"); se != w.end()) {
+          const char* v = env(se->get<std::string>().c_str());
+          if (!v || !*v)
+            return bad_config("webhook " + h.url + ": " + se->get<std::string>() + " is not set");
+          h.secret = v;
+        }
+        if (!h.url.starts_with("http://") && !h.url.starts_with("https://"))
+          return bad_config("webhook url must be http(s)");
+        c.webhooks.push_back(std::move(h));
+      }
     if (j.contains("schedules"))
       for (auto& sc : j["schedules"]) {
         Schedule x;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "notify/webhooks.h"
 #include "registry/registry.h"
 #include "rules/rules.h"
 #include "scan/scan.h"
@@ -46,6 +47,7 @@ struct Config {
   std::vector<Suppression> suppressions;  // findings listed as suppressed, never dropped
   int max_image_age_days = 90;            // BW-IMAGE-AGE
   std::vector<Schedule> schedules;        // whole-registry rescans
+  std::vector<Webhook> webhooks;          // notified of every finished scan
   // Reference images are scanned at start-up and again this often (0: only at start-up).
   std::chrono::hours reference_rescan_interval{24};
 

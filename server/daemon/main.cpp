@@ -99,6 +99,25 @@ int run(bw::Config config) {
     });
   };
   scan_references();
+  bw::Webhooks webhooks(ioc.get_executor(), config.webhooks);
+  if (!config.webhooks.empty())
+    scans.on_finished([&](const bw::ScanRecord& rec) {
+      nlohmann::json payload = {{"scan",
+                                 {{"id", rec.id},
+                                  {"status", rec.status},
+                                  {"image", rec.image},
+                                  {"platform", rec.platform},
+                                  {"manifest_digest", rec.manifest_digest}}}};
+      if (!rec.error_code.empty())
+        payload["scan"]["error"] = {{"code", rec.error_code}, {"message", rec.error_message}};
+      if (rec.status == "done" && !rec.manifest_digest.empty())
+        if (auto report = reporter.get(rec.manifest_digest); report && *report) {
+          payload["scan"]["score"] = (**report)["score"];
+          payload["scan"]["grade"] = (**report)["grade"];
+          payload["scan"]["report"] = "/v1/images/" + rec.manifest_digest + "/report";
+        }
+      webhooks.scan_finished(rec, std::move(payload));
+    });
   bw::RegistryScheduler scheduler(ioc.get_executor(), registry, scans, config.schedules);
   ctx.scheduler = &scheduler;
   asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });

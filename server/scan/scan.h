@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -77,6 +78,9 @@ class ScanService {
   // Returns when the scan has finished or `timeout` has passed.
   boost::asio::awaitable<void> wait(const std::string& id, std::chrono::milliseconds timeout);
 
+  // Called with each scan that ends done, failed or cancelled (webhooks).
+  void on_finished(std::function<void(const ScanRecord&)> f) { on_finished_ = std::move(f); }
+
   // Whether a scan of this image (canonical reference) is queued or running.
   bool pending(const std::string& image) const;
 
@@ -111,6 +115,7 @@ class ScanService {
   RegistryClient& registry_;
   ScanOptions options_;
   Reporter* reporter_;
+  std::function<void(const ScanRecord&)> on_finished_;
   bool stopping_ = false;
   std::deque<std::shared_ptr<Live>> queue_;
   std::map<std::string, std::shared_ptr<Live>> live_;      // queued or running, by id

@@ -285,6 +285,7 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
   log::info("scan=" + live.rec.id + " " + live.rec.status +
             (live.rec.error_message.empty() ? "" : " error=\"" + live.rec.error_message + "\""));
   for (auto& w : live.waiters) w->cancel();
+  if (on_finished_) on_finished_(live.rec);
   live_.erase(live.rec.id);
 }
 

@@ -213,6 +213,20 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     CHECK(s["status"] == "done");
   }
   {
+    // docker login with a token: an identity token, exchanged with the refresh-token grant.
+    TempDir docker;
+    write_file(docker.path() + "/config.json",
+               json{{"auths", {{reg.host(), {{"identitytoken", "alice-refresh"}}}}}}.dump());
+    Daemon d(json::object(), "", {"DOCKER_CONFIG=" + docker.path()});
+    json s = d.scan(reg.host() + "/private/app:single");
+    INFO(s.dump());
+    CHECK(s["status"] == "done");
+    auto asked = tokens.requests();
+    CHECK(std::any_of(asked.begin(), asked.end(), [](auto& r) {
+      return r.method == "POST" && r.body.find("grant_type=refresh_token") != std::string::npos;
+    }));
+  }
+  {
     Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wrong"}}));
     json s = d.scan(reg.host() + "/private/app:single");
     CHECK(s["status"] == "failed");

@@ -1,12 +1,15 @@
 // End to end through the real binary and Debian's docker-registry on loopback: images the test
 // builds are pushed, scanned over the REST API, and the stored layers checked.
 #include "daemon.h"
+#include "fault_server.h"
+#include "notify/webhooks.h"
 #include "registry.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -352,4 +355,37 @@ TEST_CASE("a schedule rescans a whole registry from its catalog") {
   json st = d.get_json("/v1/schedules");
   CHECK(st["schedules"][0]["scans_queued"] == 4);
   CHECK(st["schedules"][0]["errors"].empty());
+}
+
+TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
+  LocalRegistry reg;
+  FaultServer hook([](const SeenRequest&) { return Reply{204, {}, ""}; });
+  push_image(reg.host(), "hooked/app", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  Daemon d(json{{"webhooks",
+                 {{{"url", "http://" + hook.host() + "/bulwark"}, {"secret_env", "HOOK_SECRET"}}}}},
+           "", {"HOOK_SECRET=s3cret-hmac-key"});
+  json s = d.scan(reg.host() + "/hooked/app:1");
+  REQUIRE(s["status"] == "done");
+  json failed = d.scan(reg.host() + "/hooked/app:missing");
+  std::vector<SeenRequest> got;
+  for (int i = 0; i < 200 && got.size() < 2; ++i) {
+    got = hook.requests();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(got.size() == 2);
+  std::map<std::string, json> by_event;
+  for (auto& r : got) {
+    CHECK(r.method == "POST");
+    CHECK(r.target == "/bulwark");
+    CHECK(r.header("x-bulwark-signature") == bw::webhook_signature("s3cret-hmac-key", r.body));
+    json body = json::parse(r.body);
+    by_event[body["event"]] = body;
+  }
+  REQUIRE(by_event.count("scan.done"));
+  CHECK(by_event["scan.done"]["scan"]["id"] == s["id"]);
+  CHECK(by_event["scan.done"]["scan"].contains("score"));
+  REQUIRE(by_event.count("scan.failed"));
+  CHECK(by_event["scan.failed"]["scan"]["error"]["code"] == "manifest_unknown");
+  CHECK(d.log().find("s3cret-hmac-key") == std::string::npos);
 }

@@ -118,7 +118,22 @@ Reply TokenService::handle(const SeenRequest& req) {
       return Reply{401, {{"Content-Type", "application/json"}}, R"({"details":"bad credentials"})"};
     user = it->first;
   }
-  auto target = boost::urls::parse_origin_form(req.target);
+  // docker login with a token: the OAuth2 refresh-token grant, form-encoded in a POST body.
+  std::string query = req.target;
+  if (req.method == "POST") {
+    query = "/token?" + req.body;
+    auto form = boost::urls::parse_origin_form(query);
+    if (!form) return Reply{400, {}, "bad form"};
+    std::string refresh;
+    for (auto p : form->params())
+      if (p.key == "refresh_token") refresh = p.value;
+    for (auto& [name, pass] : users_)
+      if (refresh == name + "-refresh") user = name;
+    if (user.empty())
+      return Reply{
+          401, {{"Content-Type", "application/json"}}, R"({"details":"bad refresh token"})"};
+  }
+  auto target = boost::urls::parse_origin_form(query);
   if (!target) return Reply{400, {}, "bad target"};
   nlohmann::json access = nlohmann::json::array();
   for (auto p : target->params()) {

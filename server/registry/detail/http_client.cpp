@@ -262,6 +262,11 @@ struct HttpClient::Impl {
       r.set(http::field::authorization, req.authorization);
     if (req.range_from > 0)
       r.set(http::field::range, "bytes=" + std::to_string(req.range_from) + "-");
+    if (!req.body.empty()) {
+      r.set(http::field::content_type, req.content_type);
+      r.body() = req.body;
+    }
+    r.prepare_payload();
     return r;
   }
 
