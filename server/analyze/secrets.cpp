@@ -160,13 +160,9 @@ Result<std::shared_ptr<const SecretRules>> SecretRules::parse(
 }
 
 std::shared_ptr<const SecretRules> SecretRules::builtin() {
-  for (auto& f : schema_files::files())
-    if (f.name == "secret_rules.json") {
-      auto r = parse(f.content);
-      if (!r) throw std::runtime_error("embedded secret_rules.json: " + r.error().message);
-      return *r;
-    }
-  throw std::runtime_error("secret_rules.json is not embedded");
+  auto r = parse(schema_files::get("secret_rules.json"));
+  if (!r) throw std::runtime_error("embedded secret_rules.json: " + r.error().message);
+  return *r;
 }
 
 std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_view raw) const {

@@ -38,13 +38,9 @@ Result<std::shared_ptr<const RuleCatalog>> RuleCatalog::parse(std::string_view t
 }
 
 std::shared_ptr<const RuleCatalog> RuleCatalog::builtin() {
-  for (auto& f : schema_files::files())
-    if (f.name == "rules.json") {
-      auto r = parse(f.content);
-      if (!r) throw std::runtime_error("embedded rules.json: " + r.error().message);
-      return *r;
-    }
-  throw std::runtime_error("rules.json is not embedded");
+  auto r = parse(schema_files::get("rules.json"));
+  if (!r) throw std::runtime_error("embedded rules.json: " + r.error().message);
+  return *r;
 }
 
 const RuleDef* RuleCatalog::find(std::string_view id) const {

@@ -466,11 +466,7 @@ class Evaluator {
   void eol() {
     const json& os = in_.summary.value("os", json());
     if (!os.is_object()) return;
-    static const json table = [] {
-      for (auto& f : schema_files::files())
-        if (f.name == "os_eol.json") return json::parse(f.content)["eol"];
-      return json::object();
-    }();
+    static const json table = json::parse(schema_files::get("os_eol.json"))["eol"];
     std::string family = os.value("family", ""), name = os.value("name", "");
     if (!table.contains(family)) return;
     std::string best, date;

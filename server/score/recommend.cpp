@@ -11,11 +11,7 @@ using nlohmann::json;
 namespace {
 
 const json& bases_catalog() {
-  static const json catalog = [] {
-    for (auto& f : schema_files::files())
-      if (f.name == "bases.json") return json::parse(f.content)["bases"];
-    return json::array();
-  }();
+  static const json catalog = json::parse(schema_files::get("bases.json"))["bases"];
   return catalog;
 }
 

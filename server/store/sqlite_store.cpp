@@ -248,12 +248,13 @@ class SqliteStore : public Store {
         "WHERE manifest_digest = ?1 ORDER BY position");
     if (!ls) return ls.error();
     ls->bind(1, digest);
-    while (true) {
-      auto r = ls->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      im.layers.push_back({ls->text(0), ls->text(1), ls->integer(2), ls->text(3)});
-    }
+    if (auto done = sqlite::for_each_row(
+            *ls,
+            [&](const sqlite::Statement& row) {
+              im.layers.push_back({row.text(0), row.text(1), row.integer(2), row.text(3)});
+            });
+        !done)
+      return done.error();
     return std::optional<ImageRecord>(std::move(im));
   }
 
@@ -325,12 +326,10 @@ class SqliteStore : public Store {
     st->bind(3, q.before_id);
     st->bind(4, static_cast<std::int64_t>(q.limit));
     std::vector<ScanRecord> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back(scan_from(*st));
-    }
+    if (auto done = sqlite::for_each_row(
+            *st, [&](const sqlite::Statement& row) { out.push_back(scan_from(row)); });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -339,12 +338,10 @@ class SqliteStore : public Store {
     auto st = db_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
     if (!st) return st.error();
     std::vector<std::string> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back(st->text(0));
-    }
+    if (auto done = sqlite::for_each_row(
+            *st, [&](const sqlite::Statement& row) { out.push_back(row.text(0)); });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -385,14 +382,15 @@ class SqliteStore : public Store {
     st->bind(8, static_cast<std::int64_t>(q.limit));
     st->bind(9, static_cast<std::int64_t>(q.offset));
     std::vector<ImageRow> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back(ImageRow{st->text(0), st->text(1), st->text(2), st->text(3), st->text(4),
-                             st->text(5), st->is_null(6) ? -1 : static_cast<int>(st->integer(6)),
-                             st->text(7)});
-    }
+    if (auto done = sqlite::for_each_row(
+            *st,
+            [&](const sqlite::Statement& row) {
+              out.push_back(ImageRow{
+                  row.text(0), row.text(1), row.text(2), row.text(3), row.text(4), row.text(5),
+                  row.is_null(6) ? -1 : static_cast<int>(row.integer(6)), row.text(7)});
+            });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -409,13 +407,14 @@ class SqliteStore : public Store {
     st->bind(2, static_cast<std::int64_t>(limit));
     st->bind(3, static_cast<std::int64_t>(offset));
     std::vector<RepositoryRow> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back(
-          {st->text(0), st->text(1), static_cast<std::size_t>(st->integer(2)), st->text(3)});
-    }
+    if (auto done = sqlite::for_each_row(*st,
+                                         [&](const sqlite::Statement& row) {
+                                           out.push_back({row.text(0), row.text(1),
+                                                          static_cast<std::size_t>(row.integer(2)),
+                                                          row.text(3)});
+                                         });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -431,13 +430,14 @@ class SqliteStore : public Store {
     st->bind(2, repository);
     st->bind(3, ruleset_version);
     std::vector<TagRow> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back({st->text(0), st->text(1), st->text(2), st->text(3),
-                     st->is_null(4) ? -1 : static_cast<int>(st->integer(4)), st->text(5)});
-    }
+    if (auto done = sqlite::for_each_row(
+            *st,
+            [&](const sqlite::Statement& row) {
+              out.push_back({row.text(0), row.text(1), row.text(2), row.text(3),
+                             row.is_null(4) ? -1 : static_cast<int>(row.integer(4)), row.text(5)});
+            });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -464,22 +464,18 @@ class SqliteStore : public Store {
     nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
     auto st = db_.prepare("SELECT status, COUNT(*) FROM scans GROUP BY status");
     if (!st) return st.error();
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      scans[st->text(0)] = st->integer(1);
-    }
+    if (auto done = sqlite::for_each_row(
+            *st, [&](const sqlite::Statement& row) { scans[row.text(0)] = row.integer(1); });
+        !done)
+      return done.error();
     auto g = db_.prepare(
         "SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = ?1 GROUP BY grade");
     if (!g) return g.error();
     g->bind(1, ruleset_version);
-    while (true) {
-      auto r = g->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      grades[g->text(0)] = g->integer(1);
-    }
+    if (auto done = sqlite::for_each_row(
+            *g, [&](const sqlite::Statement& row) { grades[row.text(0)] = row.integer(1); });
+        !done)
+      return done.error();
     out["scans"] = scans;
     out["grades"] = grades;
     return out;
@@ -543,12 +539,12 @@ class SqliteStore : public Store {
     auto st = db_.prepare("SELECT rule_id, path, env_key FROM suppressions ORDER BY id");
     if (!st) return st.error();
     std::vector<SuppressionRecord> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back({st->text(0), st->text(1), st->text(2)});
-    }
+    if (auto done = sqlite::for_each_row(*st,
+                                         [&](const sqlite::Statement& row) {
+                                           out.push_back({row.text(0), row.text(1), row.text(2)});
+                                         });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -587,12 +583,10 @@ class SqliteStore : public Store {
     auto st = db_.prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
     if (!st) return st.error();
     std::vector<std::pair<std::string, std::string>> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.emplace_back(st->text(0), st->text(1));
-    }
+    if (auto done = sqlite::for_each_row(
+            *st, [&](const sqlite::Statement& row) { out.emplace_back(row.text(0), row.text(1)); });
+        !done)
+      return done.error();
     return out;
   }
 
@@ -615,12 +609,11 @@ class SqliteStore : public Store {
     auto st = db_.prepare("SELECT version FROM schema_migrations ORDER BY version");
     if (!st) return st.error();
     std::vector<int> out;
-    while (true) {
-      auto r = st->step();
-      if (!r) return r.error();
-      if (!*r) break;
-      out.push_back(static_cast<int>(st->integer(0)));
-    }
+    if (auto done = sqlite::for_each_row(
+            *st,
+            [&](const sqlite::Statement& row) { out.push_back(static_cast<int>(row.integer(0))); });
+        !done)
+      return done.error();
     return out;
   }
 

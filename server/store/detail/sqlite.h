@@ -65,6 +65,17 @@ class Database {
   std::map<std::string, std::unique_ptr<sqlite3_stmt, Finalize>> cache_;
 };
 
+// Steps `st` to its end, calling `row(st)` for each row.
+template <class F>
+Result<void> for_each_row(Statement& st, F&& row) {
+  while (true) {
+    auto r = st.step();
+    if (!r) return r.error();
+    if (!*r) return {};
+    row(st);
+  }
+}
+
 // Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
 template <class F>
 Result<void> transaction(Database& db, F&& body) {
