@@ -342,7 +342,7 @@ TEST_CASE("a schedule rescans a whole registry from its catalog") {
     for (auto tag : {"1", "2"}) push_image(reg.host(), repo, tag, TestImage{{l}});
   Daemon d(json{{"schedules", {{{"registry", reg.host()}, {"interval_minutes", 60}}}}});
   json done;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 400; ++i) {
     done = d.get_json("/v1/scans?status=done");
     if (done["scans"].size() == 4) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -369,7 +369,7 @@ TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   REQUIRE(s["status"] == "done");
   json failed = d.scan(reg.host() + "/hooked/app:missing");
   std::vector<SeenRequest> got;
-  for (int i = 0; i < 200 && got.size() < 2; ++i) {
+  for (int i = 0; i < 800 && got.size() < 2; ++i) {
     got = hook.requests();
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

@@ -85,7 +85,7 @@ void LocalRegistry::start() {
       std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_,
       log_path_);
   // Ready when it answers /v2/ at all (401 under auth); TLS registries are probed with curl.
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 400; ++i) {
     if (setup_.tls_cert.empty()) {
       auto r = client_for(host()).call("GET", "/v2/", "", std::chrono::seconds(2));
       if (r && (r->status == 200 || r->status == 401)) return;
