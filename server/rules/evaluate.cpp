@@ -480,7 +480,8 @@ class Evaluator {
     if (!strptime(date.c_str(), "%Y-%m-%d", &tm)) return;
     if (std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now)
       add("BW-OS-EOL",
-          Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date}, "");
+          Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date},
+          in_.summary.value("os_layer_digest", ""));
   }
 
   void binaries() {
