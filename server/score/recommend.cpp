@@ -61,6 +61,7 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
       layers.begin(),
       layers.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, layers.size())));
   for (auto& x : summary.value("executables", json::array())) {
+    if (!x.is_object() || !x.contains("elf") || !x["elf"].is_object()) continue;
     bool app =
         !base_layers.count(x.value("layer_digest", "")) || "/" + x.value("path", "") == entry_path;
     if (!app) continue;
