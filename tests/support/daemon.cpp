@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -18,10 +20,20 @@ Daemon::Daemon(const nlohmann::json& config, std::string data_dir,
   std::string cfg = dir_.path() + "/config.json";
   write_file(cfg, config.dump(2));
   std::string out = dir_.path() + "/stdout";
+  // Tests talk to loopback only: a proxy from the machine's environment must not capture that
+  // traffic unless a test sets one.
+  std::vector<std::string> full_env;
+  for (const char* var :
+       {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"}) {
+    std::string prefix = std::string(var) + "=";
+    if (std::none_of(env.begin(), env.end(), [&](auto& e) { return e.starts_with(prefix); }))
+      full_env.push_back(prefix);
+  }
+  full_env.insert(full_env.end(), env.begin(), env.end());
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
                                "--config", cfg, "--log-level", "debug"},
-      out, dir_.path() + "/stderr", env);
+      out, dir_.path() + "/stderr", full_env);
   // The daemon prints "bulwarkd listening on http://127.0.0.1:PORT" once it accepts.
   for (int i = 0; i < 600; ++i) {
     std::string text = read_file(out);
