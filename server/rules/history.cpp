@@ -19,7 +19,7 @@ std::vector<ShellCommand> split_shell(std::string_view s) {
   std::vector<ShellCommand> out;
   ShellCommand cur;
   std::string word;
-  bool in_word = false, next_piped = false;
+  bool in_word = false;
   auto end_word = [&] {
     if (in_word) cur.argv.push_back(word);
     word.clear();
@@ -30,7 +30,6 @@ std::vector<ShellCommand> split_shell(std::string_view s) {
     if (!cur.argv.empty()) out.push_back(std::move(cur));
     cur = ShellCommand{};
     cur.piped = pipe_next;
-    next_piped = pipe_next;
   };
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
@@ -83,7 +82,6 @@ std::vector<ShellCommand> split_shell(std::string_view s) {
     }
   }
   end_command(false);
-  (void)next_piped;
   return out;
 }
 
@@ -91,9 +89,7 @@ HistoryStep parse_created_by(std::string_view cb) {
   HistoryStep step;
   step.created_by = std::string(cb);
   std::string t = trim(cb);
-  bool buildkit = false;
   if (t.ends_with("# buildkit")) {
-    buildkit = true;
     t = trim(std::string_view(t).substr(0, t.size() - 10));
   }
   // "RUN |2 A=1 B=2 /bin/sh -c cmd" (BuildKit) or "|2 A=1 B=2 /bin/sh -c cmd" (legacy)
@@ -142,7 +138,6 @@ HistoryStep parse_created_by(std::string_view cb) {
       step.text = t;
     }
   }
-  (void)buildkit;
   if (step.instruction == "RUN") step.commands = split_shell(step.text);
   return step;
 }

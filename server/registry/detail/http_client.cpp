@@ -407,8 +407,4 @@ awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, HeadHandler 
   co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_head, &on_chunk);
 }
 
-void HttpClient::close_idle() {
-  impl_->idle.clear();
-}
-
 }  // namespace bw::detail

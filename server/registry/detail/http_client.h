@@ -105,9 +105,6 @@ class HttpClient {
   boost::asio::awaitable<Result<HttpResponse>> stream(HttpRequest req, HeadHandler on_head,
                                                       ChunkHandler on_chunk);
 
-  // Closes idle connections.
-  void close_idle();
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
