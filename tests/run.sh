@@ -12,4 +12,9 @@ fi
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 cd build-test
-ctest --output-on-failure --timeout 900 "$@"
+rm -f tests/fuzz-summary.txt
+status=0
+ctest --output-on-failure --timeout 900 "$@" || status=$?
+# What each fuzzer did in its bounded run.
+[[ -f tests/fuzz-summary.txt ]] && cat tests/fuzz-summary.txt
+exit "$status"

@@ -77,7 +77,9 @@ bool match_allowed(const std::vector<AllowRule>& rules, std::string_view match) 
 }
 
 // The line holding the secret with the secret masked; long lines are cut around it.
-std::string censored_line(std::string_view content, std::size_t start, std::size_t end) {
+// `mask_at` and `mask_len` receive where the masked run stands in the returned line.
+std::string censored_line(std::string_view content, std::size_t start, std::size_t end,
+                          std::size_t& mask_at, std::size_t& mask_len) {
   std::size_t line_start = 0;
   if (start > 0) {
     std::size_t nl = content.rfind('\n', start - 1);
@@ -91,10 +93,14 @@ std::string censored_line(std::string_view content, std::size_t start, std::size
   for (std::size_t i = s; i < e && i < line.size(); ++i)
     if (line[i] != '\n') line[i] = '*';
   constexpr std::size_t kMaxLine = 100, kBefore = 30, kAfter = 20;
+  mask_at = std::min(s, line.size());
+  mask_len = std::min(e, line.size()) - mask_at;
   if (line.size() > kMaxLine) {
     std::size_t from = s > kBefore ? s - kBefore : 0;
     std::size_t to = std::min(line.size(), e + kAfter);
     line = line.substr(from, to - from);
+    mask_at -= from;
+    mask_len = std::min(mask_len, line.size() - mask_at);
   }
   return line;
 }
@@ -209,7 +215,7 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
       f.end_line = f.start_line + static_cast<int>(std::count(
                                       content.begin() + static_cast<std::ptrdiff_t>(start),
                                       content.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
-      f.match = censored_line(content, start, end);
+      f.match = censored_line(content, start, end, f.mask_at, f.mask_len);
       f.fallback_end = rule.fallback ? end : 0;
       if (seen.insert({f.rule_id, f.start_line, f.offset}).second) out.push_back(std::move(f));
     }
@@ -228,8 +234,12 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
 }
 
 json to_json(const SecretFinding& f) {
+  // What is stored and served masks with a fixed width: '*' per byte would tell the length.
+  std::string match = f.match;
+  if (f.mask_at <= match.size())
+    match.replace(f.mask_at, std::min(f.mask_len, match.size() - f.mask_at), kSecretMask);
   return json{{"rule_id", f.rule_id},   {"title", f.title},  {"category", f.category},
-              {"severity", f.severity}, {"match", f.match},  {"start_line", f.start_line},
+              {"severity", f.severity}, {"match", match},    {"start_line", f.start_line},
               {"end_line", f.end_line}, {"offset", f.offset}};
 }
 

@@ -1,6 +1,7 @@
 // Secret detection in file content with RE2: a keyword pre-filter, then each rule's regex; the
 // reported span is the rule's secret group; allow rules drop known noise by path or by match.
-// Values are always masked in what is returned.
+// Values are always masked in what is returned; what is stored (to_json) masks with a fixed
+// width so that the secret's length is not revealed either.
 #pragma once
 
 #include "common/error.h"
@@ -19,7 +20,11 @@ struct SecretFinding {
   std::string title;
   std::string category;
   std::string severity;
-  std::string match;  // the line, secret bytes replaced by '*', cut around the secret if long
+  // The line, secret bytes replaced by '*' (Trivy's form), cut around the secret if long.
+  // to_json() masks [mask_at, mask_at + mask_len) with the fixed-width kSecretMask instead.
+  std::string match;
+  std::size_t mask_at = 0;
+  std::size_t mask_len = 0;
   int start_line = 0;
   int end_line = 0;
   std::size_t offset = 0;        // byte offset of the secret in the scanned (CR-stripped) content

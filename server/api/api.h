@@ -37,6 +37,7 @@ struct HttpMetrics {
   std::uint64_t requests = 0;
   std::uint64_t responses_4xx = 0;
   std::uint64_t responses_5xx = 0;
+  std::uint64_t accept_backoffs = 0;  // times accepting paused for lack of descriptors
 };
 
 // What routes may touch. Lives as long as the server.

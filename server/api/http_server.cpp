@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cstring>
 #include <map>
 
 namespace bw {
@@ -158,13 +159,38 @@ tcp::endpoint HttpServer::local_endpoint() const {
 
 awaitable<void> HttpServer::run() {
   auto& im = *impl_;
+  std::chrono::milliseconds backoff{0};
   while (!im.stopping) {
     auto [ec, socket] = co_await im.acceptor.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || im.stopping) break;
-      log::warn(std::string("accept failed: ") + ec.message());
+      // Out of descriptors (or memory): accepting again at once would fail again and spin.
+      // Back off, doubling to a second, and log once per episode; open connections finish
+      // and free descriptors meanwhile.
+      bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                       ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+      // The text comes straight from the C library, not through an error category's virtual
+      // message(): with no descriptor left, the sanitizer build cannot verify a first virtual
+      // call (its memory probe needs a pipe) and would report a false error.
+      char text[128] = "unknown error";
+      std::string what = strerror_r(ec.value(), text, sizeof text);
+      if (!exhausted) {
+        log::warn("accept failed: " + what);
+        continue;
+      }
+      if (backoff.count() == 0) {
+        log::warn("accept failed: " + what + "; backing off");
+        ++im.ctx.http_metrics.accept_backoffs;
+      }
+      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(10)),
+                         std::chrono::milliseconds(1000));
+      asio::steady_timer wait(im.ex, backoff);
+      boost::system::error_code wec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, wec));
       continue;
     }
+    if (backoff.count() != 0) log::info("accepting connections again");
+    backoff = std::chrono::milliseconds(0);
     asio::co_spawn(im.ex, im.session(std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
       try {

@@ -187,30 +187,6 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
   co_return json_response(200, scan_json(**scan, ctx));
 }
 
-ApiResponse list_scans(const Target& t, ApiContext& ctx) {
-  ScanQuery q;
-  if (auto it = t.params.find("status"); it != t.params.end()) q.status = it->second;
-  if (auto it = t.params.find("image"); it != t.params.end()) q.image = it->second;
-  if (auto it = t.params.find("cursor"); it != t.params.end()) q.before_id = it->second;
-  if (auto it = t.params.find("limit"); it != t.params.end()) {
-    std::size_t n = 0;
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
-    if (ec != std::errc() || n == 0 || n > 500)
-      return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
-    q.limit = n;
-  }
-  auto scans = ctx.store.list_scans(q);
-  if (!scans) return error_response(scans.error());
-  json items = json::array();
-  for (auto& s : *scans) {
-    auto live = ctx.scans.get(s.id);
-    items.push_back(scan_json(live && *live ? **live : s, ctx));
-  }
-  json out = {{"scans", std::move(items)}};
-  if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
-  return json_response(200, out);
-}
-
 Result<std::size_t> number_param(const Target& t, const char* name, std::size_t fallback,
                                  std::size_t max) {
   auto it = t.params.find(name);
@@ -221,6 +197,31 @@ Result<std::size_t> number_param(const Target& t, const char* name, std::size_t 
     return make_error(Errc::bad_request,
                       std::string(name) + " must be a number up to " + std::to_string(max));
   return n;
+}
+
+ApiResponse list_scans(const Target& t, ApiContext& ctx) {
+  ScanQuery q;
+  if (auto it = t.params.find("status"); it != t.params.end()) q.status = it->second;
+  if (auto it = t.params.find("image"); it != t.params.end()) q.image = it->second;
+  if (auto it = t.params.find("cursor"); it != t.params.end()) q.before_id = it->second;
+  if (!q.status.empty() && q.status != "queued" && q.status != "running" && q.status != "done" &&
+      q.status != "failed" && q.status != "cancelled")
+    return error_response(make_error(
+        Errc::bad_request, "status must be one of queued, running, done, failed, cancelled"));
+  auto limit = number_param(t, "limit", 50, 500);
+  if (!limit) return error_response(limit.error());
+  if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
+  q.limit = *limit;
+  auto scans = ctx.store.list_scans(q);
+  if (!scans) return error_response(scans.error());
+  json items = json::array();
+  for (auto& s : *scans) {
+    auto live = ctx.scans.get(s.id);
+    items.push_back(scan_json(live && *live ? **live : s, ctx));
+  }
+  json out = {{"scans", std::move(items)}};
+  if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
+  return json_response(200, out);
 }
 
 std::string param(const Target& t, const char* name) {
@@ -343,6 +344,9 @@ ApiResponse metrics(ApiContext& ctx) {
           ctx.http_metrics.responses_4xx);
   counter("http_responses_5xx_total", "API responses with a 5xx status.",
           ctx.http_metrics.responses_5xx);
+  counter("http_accept_backoffs_total",
+          "Times accepting connections paused because descriptors ran out.",
+          ctx.http_metrics.accept_backoffs);
   return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}};
 }
 

@@ -42,6 +42,10 @@ std::string_view errc_name(Errc code) {
       return "digest_mismatch";
     case Errc::layer_limit_exceeded:
       return "layer_limit_exceeded";
+    case Errc::invalid_image:
+      return "invalid_image";
+    case Errc::insufficient_storage:
+      return "insufficient_storage";
     case Errc::timeout:
       return "timeout";
     case Errc::cancelled:
@@ -76,7 +80,10 @@ int errc_http_status(Errc code) {
     case Errc::unsupported_media_type:
       return 415;
     case Errc::layer_limit_exceeded:
+    case Errc::invalid_image:
       return 422;
+    case Errc::insufficient_storage:
+      return 507;
     case Errc::rate_limited:
       return 429;
     case Errc::registry_unreachable:

@@ -30,6 +30,8 @@ enum class Errc {
   unsupported_media_type,
   digest_mismatch,
   layer_limit_exceeded,
+  invalid_image,         // a registry document of the wrong shape or types (the field is named)
+  insufficient_storage,  // the store's disk is full; retried once space returns
   timeout,
   cancelled,
   unavailable,

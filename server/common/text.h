@@ -7,6 +7,9 @@
 
 namespace bw {
 
+// Every masked secret is this, whatever its length, so that a mask reveals nothing.
+inline constexpr std::string_view kSecretMask = "****";
+
 // `s` without leading and trailing characters from `chars`.
 std::string trim(std::string_view s, std::string_view chars = " \t\r\n");
 std::string to_lower(std::string_view s);

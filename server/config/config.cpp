@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -27,6 +30,31 @@ void read_ms(const json& j, const char* key, Duration& out) {
     out = std::chrono::duration_cast<Duration>(std::chrono::milliseconds(it->get<std::int64_t>()));
 }
 
+bool is_loopback_name(std::string_view host) {
+  host = host.substr(0, host.starts_with('[') ? host.find(']') + 1 : host.rfind(':'));
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && a.is_loopback();
+}
+
+// Loopback registries are for a daemon on loopback (a developer's first scan, the demo): a
+// daemon serving a real interface must not let its callers reach services on its own host.
+void apply_loopback_policy(Config& c) {
+  bool listens_on_loopback = is_loopback_name(c.listen);
+  auto& allowed = c.registry.allowed;
+  if (!listens_on_loopback && !c.allowed_configured)
+    std::erase_if(allowed, [](const std::string& p) { return is_loopback_name(p + ":0"); });
+  c.registry.allow_loopback =
+      listens_on_loopback || std::any_of(allowed.begin(), allowed.end(), [](const std::string& p) {
+        return p == "*" || is_loopback_name(p.find(':') == std::string::npos ||
+                                                    (p.starts_with('[') && p.ends_with(']'))
+                                                ? p + ":0"
+                                                : p);
+      });
+}
+
 }  // namespace
 
 Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Config& c) {
@@ -41,7 +69,14 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       c.shutdown_grace = std::chrono::seconds(it->get<std::int64_t>());
     if (auto r = j.find("registries"); r != j.end()) {
       auto& reg = c.registry;
-      if (r->contains("allowed")) reg.allowed = (*r)["allowed"].get<std::vector<std::string>>();
+      if (r->contains("allowed")) {
+        reg.allowed = (*r)["allowed"].get<std::vector<std::string>>();
+        c.allowed_configured = true;
+      }
+      if (r->contains("redirect_hosts"))
+        reg.redirect_hosts = (*r)["redirect_hosts"].get<std::vector<std::string>>();
+      if (r->contains("allow_link_local"))
+        reg.allow_link_local = (*r)["allow_link_local"].get<bool>();
       read_ms(*r, "connect_timeout_ms", reg.connect_timeout);
       read_ms(*r, "io_timeout_ms", reg.io_timeout);
       read_ms(*r, "request_timeout_ms", reg.request_timeout);
@@ -64,6 +99,7 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
           hc.ca_file = h.value("ca_file", "");
           hc.username = h.value("username", "");
           hc.password = h.value("password", "");
+          hc.token_realms = h.value("token_realms", std::vector<std::string>{});
           // Secrets are better kept out of config files.
           if (auto pe = h.find("password_env"); pe != h.end()) {
             const char* v = env(pe->get<std::string>().c_str());
@@ -85,6 +121,8 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
       read_number(*l, "max_package_db_bytes", c.scan.analysis.max_package_db_bytes);
       read_number(*l, "max_elf_read_bytes", c.scan.analysis.max_elf_read_bytes);
       read_number(*l, "max_notable_entries", lim.max_notable_entries);
+      read_number(*l, "max_notable_bytes", lim.max_notable_bytes);
+      read_number(*l, "max_layer_cpu_s", lim.max_cpu_seconds);
     }
     if (auto s = j.find("scans"); s != j.end()) {
       read_number(*s, "max_concurrent", c.scan.max_concurrent_scans);
@@ -206,6 +244,8 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
         c.data_dir = *v;
       else if (a == "--log-level")
         c.log_level = *v;
+      else if (a == "--rules")
+        c.rules_file = *v;
       else if (a == "--workers") {
         try {
           c.workers = std::stoul(*v);
@@ -217,6 +257,7 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
       return bad_config("unknown argument " + a + " (see --help)");
     }
   }
+  apply_loopback_policy(c);
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error")
     return bad_config("log level must be debug, info, warn or error");

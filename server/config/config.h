@@ -50,6 +50,7 @@ struct Config {
   std::vector<Webhook> webhooks;          // notified of every finished scan
   // Reference images are scanned at start-up and again this often (0: only at start-up).
   std::chrono::hours reference_rescan_interval{24};
+  bool allowed_configured = false;  // registries.allowed came from the file
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }
 };

@@ -13,6 +13,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -41,8 +43,19 @@ void log_exception(std::string_view what, std::exception_ptr e) {
   }
 }
 
+// Descriptors bound how many connections and transfers run at once: take the hard limit the
+// operator allows rather than the small default soft one.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int run(bw::Config config) {
   bw::log::set_level(level_of(config.log_level));
+  raise_descriptor_limit();
   if (!config.scan.analysis.secrets) config.scan.analysis.secrets = bw::SecretRules::builtin();
   auto store = bw::open_sqlite_store({config.database_path()});
   if (!store) {

@@ -1,6 +1,8 @@
 #include "common/digest.h"
 
 #include <algorithm>
+#include <ctime>
+#include <optional>
 #include <unordered_set>
 #include "layer/decompress.h"
 #include "layer/layer.h"
@@ -31,12 +33,49 @@ class TrackingSource : public ByteSource {
   std::optional<Error> failure_;
 };
 
+// The CPU time this thread has used, in seconds.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Stops an analysis that was cancelled or has used its CPU time. Checked per entry and per
+// read, so a hostile layer cannot keep a worker busy past either.
+class Budget {
+ public:
+  Budget(double max_cpu_seconds, const std::atomic<bool>* cancel)
+      : max_(max_cpu_seconds), cancel_(cancel), start_(thread_cpu_seconds()) {}
+  std::optional<Error> exhausted() {
+    if (cancel_ && cancel_->load(std::memory_order_relaxed))
+      return make_error(Errc::cancelled, "analysis cancelled");
+    // The clock is a system call: look at it every 64 checks.
+    if (max_ > 0 && (++checks_ & 63) == 0 && thread_cpu_seconds() - start_ > max_)
+      cpu_exceeded_ = true;
+    if (cpu_exceeded_)
+      return make_error(Errc::layer_limit_exceeded, "layer analysis used more than " +
+                                                        std::to_string(max_) +
+                                                        " s of CPU time (max_layer_cpu_s)");
+    return std::nullopt;
+  }
+  bool cpu_exceeded() const { return cpu_exceeded_; }
+
+ private:
+  double max_;
+  const std::atomic<bool>* cancel_;
+  double start_;
+  std::uint64_t checks_ = 0;
+  bool cpu_exceeded_ = false;
+};
+
 // Hashes and counts decompressed bytes, failing past the limit (decompression bombs).
 class UncompressedSource : public ByteSource {
  public:
-  UncompressedSource(ByteSource& in, std::uint64_t limit) : in_(in), limit_(limit) {}
+  UncompressedSource(ByteSource& in, std::uint64_t limit, Budget& budget)
+      : in_(in), limit_(limit), budget_(budget) {}
   Result<std::size_t> read(char* buf, std::size_t n) override {
     if (limit_hit_) return limit_error();
+    if (auto e = budget_.exhausted()) return *e;
     auto r = in_.read(buf, n);
     if (!r) return r;
     count_ += *r;
@@ -59,6 +98,7 @@ class UncompressedSource : public ByteSource {
  private:
   ByteSource& in_;
   std::uint64_t limit_;
+  Budget& budget_;
   std::uint64_t count_ = 0;
   bool limit_hit_ = false;
   Sha256 hash_;
@@ -138,8 +178,9 @@ bool is_notable(const FileEntry& e) {
 }
 
 Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
-                                 const AnalyzeOptions& analysis) {
+                                 const AnalyzeOptions& analysis, const std::atomic<bool>* cancel) {
   LayerFacts facts;
+  Budget budget(limits.max_cpu_seconds, cancel);
   TrackingSource raw(blob);
   auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
     if (raw.failure()) return raw.failure();
@@ -156,9 +197,16 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
   if (!decompressed) {
     if (auto e = fail_or(LayerStatus::invalid, decompressed.error().message)) return *e;
   } else {
-    UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes);
+    UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes, budget);
+    // Paths recorded so far, for hard links; bounded with the recorded entries themselves.
     std::unordered_set<std::string> recorded;
+    std::size_t recorded_bytes = 0;
+    std::optional<Error> stopped_by;
     auto walk = walk_tar(tar, limits.max_path_bytes, [&](const FileEntry& e, EntryBody& body) {
+      if (auto stop = budget.exhausted()) {
+        stopped_by = std::move(stop);
+        return false;
+      }
       if (facts.entry_count >= limits.max_entries) return false;
       ++facts.entry_count;
       std::string_view base = basename_of(e.path);
@@ -185,8 +233,16 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       // binary).
       bool linked = e.kind == 'h' && recorded.count(e.link);
       if (is_notable(e) || !info.empty() || linked || analysis.record_all_entries) {
-        recorded.insert(e.path);
-        if (facts.files.size() < limits.max_notable_entries) {
+        // Facts hold what the layer holds, invalid UTF-8 included: measure them as stored.
+        std::size_t bytes =
+            64 + e.path.size() + e.link.size() +
+            (info.empty()
+                 ? 0
+                 : info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size());
+        if (facts.files.size() < limits.max_notable_entries &&
+            recorded_bytes + bytes <= limits.max_notable_bytes) {
+          recorded.insert(e.path);
+          recorded_bytes += bytes;
           facts.files.push_back(e);
           facts.files.back().info = std::move(info);
         } else {
@@ -195,15 +251,23 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       }
       return true;
     });
+    if (cancel && cancel->load()) return make_error(Errc::cancelled, "analysis cancelled");
+    if (walk && stopped_by) {
+      // Out of CPU time: the rest of the stream is not inflated, only its digest verified.
+      fail_or(LayerStatus::limit_exceeded, stopped_by->message);
+    }
     if (!walk) {
-      // The walk fails on a source error: ours (limit) or the layer's own (network).
-      if (auto e = fail_or(tar.limit_hit() ? LayerStatus::limit_exceeded : LayerStatus::invalid,
+      // The walk fails on a source error: ours (limits) or the layer's own (network).
+      bool ours = tar.limit_hit() || budget.cpu_exceeded();
+      if (auto e = fail_or(ours ? LayerStatus::limit_exceeded : LayerStatus::invalid,
                            walk.error().message))
         return *e;
     } else {
       facts.skipped_entries = walk->skipped;
       facts.entry_count += walk->skipped;
-      if (walk->stopped)
+      if (walk->stopped && stopped_by)
+        ;  // recorded above
+      else if (walk->stopped)
         fail_or(
             LayerStatus::limit_exceeded,
             "layer has more than " + std::to_string(limits.max_entries) + " entries (max_entries)");
@@ -224,7 +288,14 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
                             facts.path_hashes.end());
     facts.uncompressed_size = tar.count();
     if (facts.status == LayerStatus::complete) facts.diff_id = tar.diff_id();
+    if (facts.notable_dropped > 0)
+      fail_or(LayerStatus::limit_exceeded,
+              std::to_string(facts.notable_dropped) + " notable entries not recorded: over " +
+                  std::to_string(limits.max_notable_entries) + " entries or " +
+                  std::to_string(limits.max_notable_bytes) +
+                  " bytes of facts (max_notable_entries, max_notable_bytes)");
   }
+  if (cancel && cancel->load()) return make_error(Errc::cancelled, "analysis cancelled");
   // Read the blob to its end so that its digest is verified whatever happened above.
   auto rest = drain(raw);
   if (!rest) return rest.error();

@@ -136,6 +136,14 @@ json summarize_image(const std::vector<const LayerFacts*>& layers,
   out["secrets"] = std::move(secrets);
   out["deleted_secrets"] = std::move(deleted);
   out["executables"] = std::move(executables);
+  // Layers whose content was not fully read: whatever they hold is unknown (fail closed).
+  json unanalysed = json::array();
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    if (layers[i]->status != LayerStatus::complete)
+      unanalysed.push_back({{"layer_digest", digests.at(i)},
+                            {"status", layer_status_name(layers[i]->status)},
+                            {"reason", layers[i]->status_reason}});
+  out["unanalysed_layers"] = std::move(unanalysed);
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,8 +26,14 @@ struct LayerLimits {
   std::uint64_t max_entries = 2'000'000;
   // Longer paths are skipped and counted, never stored.
   std::size_t max_path_bytes = 4096;
-  // Notable entries recorded per layer; further ones are counted only.
+  // Notable entries recorded per layer; past it the layer is limit_exceeded (facts partial).
   std::size_t max_notable_entries = 50'000;
+  // Bytes of recorded facts per layer (paths, links and what analysers learned); past it the
+  // layer is limit_exceeded. Bounds memory and the stored row whatever the layer holds.
+  std::size_t max_notable_bytes = 32u << 20;
+  // CPU time one layer's analysis may take on its worker; past it the layer is
+  // limit_exceeded. 0: no bound.
+  double max_cpu_seconds = 300;
 };
 
 enum class LayerStatus {
@@ -59,7 +66,9 @@ struct LayerFacts {
   std::string compression;  // "gzip" | "zstd" | "none"
   std::uint64_t compressed_size = 0;
   std::uint64_t uncompressed_size = 0;
-  std::string diff_id;  // sha256 of the uncompressed stream; empty unless status is complete
+  // sha256 of the uncompressed stream; empty unless the whole stream was read (status complete,
+  // or limit_exceeded by recorded facts only)
+  std::string diff_id;
   std::uint64_t entry_count = 0;
   std::uint64_t skipped_entries = 0;  // over-long or unreadable paths
   LayerStatus status = LayerStatus::complete;
@@ -80,8 +89,11 @@ std::uint64_t path_hash(std::string_view path);
 // Content faults (corrupt stream, limits) are reported in the facts' status, never as errors;
 // an error means the source itself failed (network, digest), and then no facts exist.
 // Blocking and CPU-bound: call it on a worker thread.
+// `cancel`, when set and true, stops the analysis at the next entry or read with
+// Errc::cancelled (shutdown): a worker never outlives the grace period by more than one chunk.
 Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
-                                 const AnalyzeOptions& analysis = {});
+                                 const AnalyzeOptions& analysis = {},
+                                 const std::atomic<bool>* cancel = nullptr);
 
 // Whether an entry is worth recording per layer: security-relevant modes, system config and
 // binaries, package databases, credentials.

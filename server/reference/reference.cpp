@@ -1,5 +1,7 @@
 #include "reference/reference.h"
 
+#include "common/text.h"
+
 #include "common/digest.h"
 
 #include <boost/asio/ip/address.hpp>
@@ -66,7 +68,9 @@ bool valid_domain(std::string_view d) {
     port = d.substr(colon + 1);
     if (port.empty()) return false;
   }
-  if (!port.empty() && (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)))
+  if (!port.empty() &&
+      (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+       std::stoul(std::string(port)) > 65535 || std::stoul(std::string(port)) == 0))
     return false;
   if (d.starts_with('[')) return true;
   if (host.empty()) return false;
@@ -163,6 +167,11 @@ Result<ImageRef> parse_reference(std::string_view text) {
     bool has_upper = std::any_of(head.begin(), head.end(), ::isupper);
     if (head.find_first_of(".:") != std::string_view::npos || head == "localhost" || has_upper) {
       if (!valid_domain(head)) return bad(text, "invalid registry \"" + std::string(head) + "\"");
+      // Host names are case-insensitive: "MyReg/app" would read back as Docker Hub's
+      // "myreg/app" once normalised. A one-label host needs a port to be a registry.
+      if (head.find_first_of(".:[") == std::string_view::npos && to_lower(head) != "localhost")
+        return bad(text, "registry \"" + std::string(head) +
+                             "\" needs a domain or a port (repository names are lowercase)");
       ref.registry = normalize_registry(head);
       name = rest.substr(first + 1);
     }
@@ -186,6 +195,9 @@ Result<ImageRef> parse_reference(std::string_view text) {
   ref.repository = std::string(name);
   if (ref.registry == kDockerHub && ref.repository.find('/') == std::string::npos)
     ref.repository = "library/" + ref.repository;
+  // Checked on the normalised name, so that a canonical reference always parses again.
+  if (ref.repository.size() > kMaxNameLength)
+    return bad(text, "repository name longer than 255 characters");
   if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
   return ref;
 }

@@ -78,7 +78,100 @@ std::string_view strip_params(std::string_view ct) {
   return ct;
 }
 
+// Field checks for validate_image_config; each returns the path of the first bad field.
+using Check = std::optional<std::string>;
+
+Check want(bool ok, const std::string& path, std::string_view what) {
+  if (ok) return std::nullopt;
+  return path + " must be " + std::string(what);
+}
+
+Check string_or_absent(const json& obj, const char* key, const std::string& at) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::nullopt;
+  return want(it->is_string(), at + key, "a string");
+}
+
+// An array of strings, or null (Docker writes null for an empty Cmd/Entrypoint/Env).
+Check strings_or_null(const json& obj, const char* key, const std::string& at, std::size_t max) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) return at + key + " must be an array of strings";
+  if (it->size() > max) return at + key + " has more than " + std::to_string(max) + " entries";
+  for (std::size_t i = 0; i < it->size(); ++i)
+    if (!(*it)[i].is_string()) return at + key + "[" + std::to_string(i) + "] must be a string";
+  return std::nullopt;
+}
+
+// An object (of objects, as ExposedPorts and Volumes are), or null.
+Check object_or_null(const json& obj, const char* key, const std::string& at, bool string_values,
+                     std::size_t max) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object()) return at + key + " must be an object";
+  if (it->size() > max) return at + key + " has more than " + std::to_string(max) + " entries";
+  if (string_values)
+    for (auto& [k, v] : it->items())
+      if (!v.is_string()) return at + key + "[\"" + k.substr(0, 100) + "\"] must be a string";
+  return std::nullopt;
+}
+
+Check check_run_config(const json& c, const std::string& at) {
+  if (!c.is_object()) return at.substr(0, at.size() - 1) + " must be an object";
+  for (const char* k : {"User", "WorkingDir", "StopSignal", "Hostname", "Domainname", "Image"})
+    if (auto e = string_or_absent(c, k, at)) return e;
+  for (const char* k : {"Env", "Entrypoint", "Cmd", "Shell", "OnBuild"})
+    if (auto e = strings_or_null(c, k, at, 10'000)) return e;
+  if (auto e = object_or_null(c, "ExposedPorts", at, false, 10'000)) return e;
+  if (auto e = object_or_null(c, "Volumes", at, false, 10'000)) return e;
+  if (auto e = object_or_null(c, "Labels", at, true, 10'000)) return e;
+  if (auto hc = c.find("Healthcheck"); hc != c.end() && !hc->is_null()) {
+    if (!hc->is_object()) return at + "Healthcheck must be an object";
+    if (auto e = strings_or_null(*hc, "Test", at + "Healthcheck.", 1'000)) return e;
+  }
+  return std::nullopt;
+}
+
+Check check_config(const json& j) {
+  if (!j.is_object()) return std::string("the config must be a JSON object");
+  for (const char* k : {"created", "author", "architecture", "os", "variant", "os.version"})
+    if (auto e = string_or_absent(j, k, "")) return e;
+  if (auto e = strings_or_null(j, "os.features", "", 1'000)) return e;
+  for (const char* k : {"config", "container_config"})
+    if (auto c = j.find(k); c != j.end() && !c->is_null())
+      if (auto e = check_run_config(*c, std::string(k) + ".")) return e;
+  if (auto rf = j.find("rootfs"); rf != j.end()) {
+    if (!rf->is_object()) return std::string("rootfs must be an object");
+    if (auto e = string_or_absent(*rf, "type", "rootfs.")) return e;
+    if (auto e = strings_or_null(*rf, "diff_ids", "rootfs.", 100'000)) return e;
+    if (auto ids = rf->find("diff_ids"); ids != rf->end() && ids->is_array())
+      for (std::size_t i = 0; i < ids->size(); ++i)
+        if (!is_valid_digest((*ids)[i].get<std::string>()))
+          return "rootfs.diff_ids[" + std::to_string(i) + "] is not a digest";
+  }
+  if (auto h = j.find("history"); h != j.end() && !h->is_null()) {
+    if (!h->is_array()) return std::string("history must be an array");
+    if (h->size() > 100'000) return std::string("history has more than 100000 entries");
+    for (std::size_t i = 0; i < h->size(); ++i) {
+      const json& step = (*h)[i];
+      std::string at = "history[" + std::to_string(i) + "].";
+      if (!step.is_object()) return at.substr(0, at.size() - 1) + " must be an object";
+      for (const char* k : {"created", "created_by", "author", "comment"})
+        if (auto e = string_or_absent(step, k, at)) return e;
+      if (auto el = step.find("empty_layer"); el != step.end() && !el->is_null())
+        if (auto e = want(el->is_boolean(), at + "empty_layer", "a boolean")) return e;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+Result<void> validate_image_config(const json& config) {
+  if (auto bad = check_config(config))
+    return make_error(Errc::invalid_image, "image config: " + *bad);
+  return {};
+}
 
 std::string Platform::str() const {
   std::string out = os + "/" + architecture;

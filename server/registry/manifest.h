@@ -83,6 +83,13 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
 // platforms that exist.
 Result<Descriptor> select_platform(const Manifest& index, const Platform& want);
 
+// Checks an image config (OCI / Docker) before anything reads it: every field the engine or
+// a caller may read has its documented type (strings, arrays of strings, objects, booleans),
+// arrays stay within sane counts, and diff_ids are digests. A violation is Errc::invalid_image
+// naming the offending field ("history[3].created_by must be a string"). Unknown fields are
+// allowed, as the spec asks.
+Result<void> validate_image_config(const nlohmann::json& config);
+
 // Every runnable platform entry of an index (attestations skipped), in index order.
 std::vector<Descriptor> platform_entries(const Manifest& index);
 

@@ -31,6 +31,7 @@ namespace bw {
 
 namespace detail {
 class HttpClient;
+struct Url;
 class AsyncSemaphore;
 struct HttpResponse;
 }  // namespace detail
@@ -40,7 +41,15 @@ struct RegistryHostConfig {
   std::string ca_file;    // PEM trusted in addition to the system CAs
   std::string username;   // credentials for this registry only; they win over docker's config
   std::string password;
+  // Token realms ("host:port") of another authority that may receive this registry's
+  // credentials. By default credentials go only to a realm on the registry's own host and port
+  // (and docker.io's to auth.docker.io).
+  std::vector<std::string> token_realms;
 };
+
+// Whether a resolved address may be contacted under the loopback and link-local policy.
+bool address_permitted(const boost::asio::ip::address& address, bool allow_loopback,
+                       bool allow_link_local);
 
 // Name resolution seam: tests inject one to keep every connection on loopback.
 using HostResolver =
@@ -54,6 +63,29 @@ struct RegistryOptions {
       "docker.io", "auth.docker.io",      "ghcr.io",         "quay.io",           "gcr.io",
       "*.gcr.io",  "*.pkg.dev",           "registry.k8s.io", "mcr.microsoft.com", "public.ecr.aws",
       "cgr.dev",   "registry.gitlab.com", "localhost",       "127.0.0.1",         "::1"};
+  // Hosts a registry may redirect blob downloads to (object storage and CDNs), besides those in
+  // `allowed`; any other redirect target is refused before a connection is made.
+  std::vector<std::string> redirect_hosts = {"*.docker.com",
+                                             "*.docker.io",
+                                             "*.githubusercontent.com",
+                                             "*.amazonaws.com",
+                                             "*.cloudfront.net",
+                                             "*.quay.io",
+                                             "storage.googleapis.com",
+                                             "*.storage.googleapis.com",
+                                             "*.blob.core.windows.net",
+                                             "*.azureedge.net",
+                                             "*.pkg.dev",
+                                             "*.gcr.io",
+                                             "*.gitlab-static.net",
+                                             "*.r2.cloudflarestorage.com",
+                                             "*.k8s.io"};
+  // Loopback addresses (127.0.0.0/8, ::1) may be contacted. The daemon allows them only while
+  // it listens on loopback itself, or when the allowlist names a loopback host.
+  bool allow_loopback = true;
+  // Link-local addresses (169.254.0.0/16 with the cloud metadata services, fe80::/10) and the
+  // other metadata addresses may be contacted. Off unless configured.
+  bool allow_link_local = false;
   std::map<std::string, RegistryHostConfig> hosts;  // keyed by normalised registry name
   // Pull-through mirrors tried in order before the registry itself ("docker.io" -> hosts).
   std::map<std::string, std::vector<std::string>> mirrors;
@@ -135,6 +167,9 @@ class RegistryClient {
   const Stats& stats() const { return stats_; }
 
  private:
+  // Whether `realm` (a bearer challenge's token service) may receive `registry`'s credentials:
+  // the registry's own host and port, docker.io's auth.docker.io, or a configured token_realm.
+  bool realm_may_receive_credentials(const std::string& registry, const detail::Url& realm) const;
   struct Call;
   struct Token {
     std::string value;

@@ -40,7 +40,8 @@ std::string registry_message(const HttpResponse& r) {
   if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
       j["errors"][0].is_object()) {
     auto& e = j["errors"][0];
-    std::string code = e.value("code", "");
+    std::string code =
+        e.contains("code") && e["code"].is_string() ? e["code"].get<std::string>() : "";
     std::string msg =
         e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
     return (code + (msg.empty() ? "" : ": " + msg)).substr(0, 300);
@@ -113,6 +114,25 @@ std::string authority_of(const detail::Url& u) {
 }
 
 }  // namespace
+
+bool address_permitted(const asio::ip::address& a, bool allow_loopback, bool allow_link_local) {
+  if (a.is_unspecified() || a.is_multicast()) return false;
+  if (a.is_loopback()) return allow_loopback;
+  if (a.is_v6()) {
+    auto v6 = a.to_v6();
+    if (v6.is_v4_mapped())
+      return address_permitted(asio::ip::make_address_v4(asio::ip::v4_mapped, v6), allow_loopback,
+                               allow_link_local);
+    // fd00:ec2::254 is AWS's IPv6 metadata service.
+    if (v6.is_link_local() || a == asio::ip::make_address("fd00:ec2::254")) return allow_link_local;
+    return true;
+  }
+  auto bytes = a.to_v4().to_bytes();
+  // 169.254.0.0/16 holds the cloud metadata services; 100.100.100.200 is Alibaba's.
+  if ((bytes[0] == 169 && bytes[1] == 254) || a == asio::ip::make_address("100.100.100.200"))
+    return allow_link_local;
+  return true;
+}
 
 bool registry_allowed(const std::vector<std::string>& patterns, std::string_view registry) {
   std::string reg = normalize_registry(registry);
@@ -187,11 +207,52 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
       http.ca_files[reg == kDockerHub ? std::string(kDockerHubHost) : registry_hostname(reg)] =
           cfg.ca_file;
   if (options_.resolver) http.resolver = options_.resolver;
+  // Every host the server may contact: what callers may name, the configured registries and
+  // their mirrors and token realms; redirects may also go to the storage hosts.
+  std::vector<std::string> contactable = options_.allowed;
+  for (auto& [reg, cfg] : options_.hosts) {
+    contactable.push_back(reg == kDockerHub ? std::string(kDockerHubHost) : reg);
+    contactable.insert(contactable.end(), cfg.token_realms.begin(), cfg.token_realms.end());
+  }
+  for (auto& [reg, list] : options_.mirrors)
+    contactable.insert(contactable.end(), list.begin(), list.end());
+  if (registry_allowed(options_.allowed, std::string(kDockerHub)))
+    for (auto h : {kDockerHubHost, std::string_view("auth.docker.io")}) contactable.emplace_back(h);
+  http.url_allowed = [contactable, redirects = options_.redirect_hosts](
+                         const detail::Url& url, bool redirect) -> Result<void> {
+    std::string where = authority_of(url);
+    if (registry_allowed(contactable, where) || (redirect && registry_allowed(redirects, where)))
+      return {};
+    return make_error(Errc::registry_not_allowed,
+                      std::string(redirect ? "redirect" : "request") + " to " + url.host +
+                          " refused: the host is not in this server's allowed registries");
+  };
+  http.address_allowed = [loopback = options_.allow_loopback,
+                          link_local = options_.allow_link_local](const asio::ip::address& a) {
+    return address_permitted(a, loopback, link_local);
+  };
   http.proxy = detail::ProxyConfig::from_env(options_.env);
   http_ = std::make_unique<detail::HttpClient>(ex_, std::move(http));
 }
 
 RegistryClient::~RegistryClient() = default;
+
+bool RegistryClient::realm_may_receive_credentials(const std::string& registry,
+                                                   const detail::Url& realm) const {
+  std::string where = authority_of(realm);
+  std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
+  // The registry's own host and port; a registry named without a port is at the default port
+  // of the realm's scheme.
+  auto own = detail::parse_url(realm.scheme + "://" + host + "/");
+  if (own && own->host == realm.host && own->port == realm.port) return true;
+  if (registry == kDockerHub && where == "auth.docker.io:443") return true;
+  if (auto cfg = options_.hosts.find(registry); cfg != options_.hosts.end())
+    for (auto& r : cfg->second.token_realms)
+      if (normalize_registry(r) == normalize_registry(where) ||
+          (normalize_registry(r) + ":443" == where && realm.scheme == "https"))
+        return true;
+  return false;
+}
 
 Result<void> RegistryClient::check_allowed(const ImageRef& ref) const {
   if (registry_allowed(options_.allowed, ref.registry)) return {};
@@ -250,7 +311,15 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
     // falling back would hide the real problem (and talk plain text to a TLS port).
     if (r.error().message.find("certificate verify failed") != std::string::npos) break;
   }
-  co_return *first_error;
+  // Kept as they are: refusals by policy, an untrusted certificate, and the configured proxy's
+  // own failures (they say nothing of the registry's ports, and the operator must act on them).
+  if (first_error->code == Errc::registry_not_allowed ||
+      first_error->message.find("certificate verify failed") != std::string::npos ||
+      first_error->message.find("proxy ") != std::string::npos)
+    co_return *first_error;
+  // Refused, closed, timed out, not a registry: one answer, so that scans cannot map ports.
+  log::debug("registry=" + registry + " unreachable: " + first_error->message);
+  co_return make_error(Errc::registry_unreachable, "registry " + registry + " is unreachable");
 }
 
 Result<std::string> RegistryClient::authorization(const std::string& registry,
@@ -289,7 +358,7 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
     // Credentials travel only to a realm reached over TLS (or on loopback) that the allowlist
     // names; otherwise the token is asked for anonymously.
     bool realm_trusted = (realm->scheme == "https" || is_loopback_registry(authority_of(*realm))) &&
-                         registry_allowed(options_.allowed, authority_of(*realm));
+                         realm_may_receive_credentials(registry, *realm);
     if (*creds && !realm_trusted)
       log::warn("registry=" + registry + " token realm " + realm->host +
                 " is not trusted; asking anonymously");
@@ -494,8 +563,9 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
   out.config_body = std::move(config);
   auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
   if (!cj.is_object())
-    co_return make_error(Errc::unsupported_media_type,
+    co_return make_error(Errc::invalid_image,
                          "image config " + cfg.digest + " is not a JSON object");
+  if (auto valid = validate_image_config(cj); !valid) co_return valid.error();
   auto str = [&](const char* k) {
     return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string();
   };

@@ -96,6 +96,7 @@ class Evaluator {
   }
 
   std::vector<Finding> run() {
+    integrity();
     identity();
     attack_surface();
     secrets();
@@ -145,6 +146,15 @@ class Evaluator {
       if (paths.size() > 12) detail += " and " + std::to_string(paths.size() - 12) + " more";
       add(id, Evidence{paths.front(), -1, "", "", detail}, layer);
     }
+  }
+
+  // A layer that could not be read to its end counts against the image: facts from it are
+  // partial, and an attacker could otherwise hide anything behind an unreadable layer.
+  void integrity() {
+    for (auto& l : in_.summary.value("unanalysed_layers", json::array()))
+      add("BW-LAYER-UNANALYSED",
+          Evidence{"", -1, "", "", "layer " + l.value("status", "") + ": " + l.value("reason", "")},
+          l.value("layer_digest", ""));
   }
 
   void identity() {
@@ -267,18 +277,12 @@ class Evaluator {
     content(in_.summary.value("secrets", json::array()), false);
     content(in_.summary.value("deleted_secrets", json::array()), true);
     // Env and build args: NAME=VALUE with a secret-looking name and a value.
-    static const RE2 kSensitive("(?i)PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN");
     auto check = [&](const std::string& assignment, Evidence ev, const std::string& layer) {
       auto eq = assignment.find('=');
       if (eq == std::string::npos || eq == 0) return;
       std::string name = assignment.substr(0, eq), value = assignment.substr(eq + 1);
-      if (value.empty() || name == "GPG_KEY" || name == "GPG_KEYS") return;
-      if (!std::all_of(name.begin(), name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-          }))
-        return;
-      if (!RE2::PartialMatch(name, kSensitive)) return;
-      ev.detail = name + "=" + std::string(std::min<std::size_t>(value.size(), 8), '*');
+      if (value.empty() || !is_secret_name(name)) return;
+      ev.detail = name + "=" + std::string(kSecretMask);
       ev.config_key = ev.config_key.empty() ? name : ev.config_key;
       add("BW-SECRET-ENV", ev, layer);
     };
@@ -295,15 +299,7 @@ class Evaluator {
     }
   }
 
-  // History text with secret-looking assignment values masked.
-  static std::string masked(const std::string& text) {
-    static const RE2 kAssign(
-        "(?i)((?:[A-Za-z0-9_]*)(?:PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN)[A-Za-z0-9_]*=)(\"[^"
-        "\"]*\"|'[^']*'|[^\\s\"']+)");
-    std::string out = text;
-    RE2::GlobalReplace(&out, kAssign, "\\1****");
-    return out;
-  }
+  static std::string masked(const std::string& text) { return mask_secret_assignments(text); }
 
   void history() {
     auto steps = parse_history(in_.config);

@@ -2,6 +2,8 @@
 
 #include "common/text.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -157,6 +159,48 @@ std::vector<HistoryStep> parse_history(const nlohmann::json& config) {
     out.push_back(std::move(step));
   }
   return out;
+}
+
+bool is_secret_name(std::string_view name) {
+  static const RE2 kSensitive("(?i)PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN");
+  if (name.empty() || name == "GPG_KEY" || name == "GPG_KEYS") return false;
+  if (!std::all_of(name.begin(), name.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+    return false;
+  return RE2::PartialMatch(name, kSensitive);
+}
+
+std::string mask_secret_assignments(std::string_view text) {
+  static const RE2 kAssign(
+      "(?i)((?:[A-Za-z0-9_]*)(?:PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN)[A-Za-z0-9_]*=)(\"[^"
+      "\"]*\"|'[^']*'|[^\\s\"']+)");
+  std::string out(text);
+  RE2::GlobalReplace(&out, kAssign, "\\1" + std::string(kSecretMask));
+  return out;
+}
+
+nlohmann::json mask_config_secrets(nlohmann::json config) {
+  if (!config.is_object()) return config;
+  for (const char* section : {"config", "container_config"}) {
+    auto c = config.find(section);
+    if (c == config.end() || !c->is_object()) continue;
+    auto env = c->find("Env");
+    if (env == c->end() || !env->is_array()) continue;
+    for (auto& e : *env) {
+      if (!e.is_string()) continue;
+      std::string kv = e.get<std::string>();
+      auto eq = kv.find('=');
+      if (eq != std::string::npos && eq + 1 < kv.size() &&
+          is_secret_name(std::string_view(kv).substr(0, eq)))
+        e = kv.substr(0, eq + 1) + std::string(kSecretMask);
+    }
+  }
+  if (auto h = config.find("history"); h != config.end() && h->is_array())
+    for (auto& step : *h)
+      if (step.is_object())
+        if (auto cb = step.find("created_by"); cb != step.end() && cb->is_string())
+          *cb = mask_secret_assignments(cb->get<std::string>());
+  return config;
 }
 
 }  // namespace bw

@@ -30,6 +30,14 @@ struct HistoryStep {
 std::vector<HistoryStep> parse_history(const nlohmann::json& config);
 HistoryStep parse_created_by(std::string_view created_by);
 
+// Whether NAME (of NAME=VALUE in Env, ARG or a build arg) looks like it holds a secret.
+bool is_secret_name(std::string_view name);
+// `text` with the values of secret-looking NAME=VALUE assignments replaced by kSecretMask.
+std::string mask_secret_assignments(std::string_view text);
+// An image config with secret-looking Env values and history assignments masked: what is
+// stored and served, so that a secret in the config never reaches the database.
+nlohmann::json mask_config_secrets(nlohmann::json config);
+
 // Splits shell text into commands; `$(…)` and backquoted text stay inside their word.
 std::vector<ShellCommand> split_shell(std::string_view text);
 

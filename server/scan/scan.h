@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -108,6 +109,8 @@ class ScanService {
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);
   void persist(const Live& live);
+  void save(ScanRecord rec);
+  boost::asio::awaitable<void> retry_unsaved();
 
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& workers_;
@@ -123,6 +126,12 @@ class ScanService {
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;
   ScanMetrics metrics_;
+  // Set at shutdown; workers' analyses read it at every entry and read, so no worker outlives
+  // the grace period by more than one step.
+  std::atomic<bool> cancel_analysis_{false};
+  // Scan states the store refused (disk full), by id, retried until written.
+  std::map<std::string, ScanRecord> unsaved_;
+  bool retry_armed_ = false;
 };
 
 // Parses `text` as a scan id ("scan_" + 32 hex). Used by the API to refuse junk early.

@@ -1,6 +1,7 @@
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "rules/history.h"
 #include "scan/chunk_pipe.h"
 #include "scan/scan.h"
 #include "score/reporter.h"
@@ -90,11 +91,17 @@ ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, S
 ScanService::~ScanService() = default;
 
 Result<void> ScanService::recover() {
+  // Both lists are read before any scan is re-queued: a running scan recorded as queued again
+  // must not be picked up a second time by the queued pass.
+  std::vector<ScanRecord> unfinished;
   for (const char* status : {"running", "queued"}) {
     auto scans = store_.list_scans(ScanQuery{status, "", 10'000, ""});
     if (!scans) return scans.error();
     // Oldest first, so that the queue keeps its order.
-    for (auto it = scans->rbegin(); it != scans->rend(); ++it) {
+    unfinished.insert(unfinished.end(), scans->rbegin(), scans->rend());
+  }
+  {
+    for (auto it = unfinished.begin(); it != unfinished.end(); ++it) {
       auto live = std::make_shared<Live>();
       live->rec = *it;
       auto ref = parse_reference(live->rec.image);
@@ -161,6 +168,8 @@ Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
     rec.progress = it->second->progress_json();
     return std::optional<ScanRecord>(std::move(rec));
   }
+  if (auto it = unsaved_.find(id); it != unsaved_.end())
+    return std::optional<ScanRecord>(it->second);
   return store_.get_scan(id);
 }
 
@@ -199,6 +208,8 @@ Result<ScanRecord> ScanService::cancel(const std::string& id) {
 
 awaitable<void> ScanService::shutdown() {
   stopping_ = true;
+  // Analyses stop at their next entry or read; their scans resume at the next start.
+  cancel_analysis_ = true;
   queue_.clear();
   // Long-polls return now instead of holding their connections open through the shutdown.
   for (auto& [id, live] : live_)
@@ -214,6 +225,7 @@ awaitable<void> ScanService::shutdown() {
 }
 
 void ScanService::abort_transfers() {
+  cancel_analysis_ = true;
   for (auto& [digest, weak] : pipes_)
     if (auto pipe = weak.lock()) pipe->fail(make_error(Errc::cancelled, "server stopped"));
   pipes_.clear();
@@ -292,8 +304,39 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
 void ScanService::persist(const Live& live) {
   ScanRecord rec = live.rec;
   rec.progress = live.progress_json();
-  if (auto r = store_.put_scan(rec); !r)
-    log::error("scan=" + rec.id + " cannot be saved: " + r.error().message);
+  save(std::move(rec));
+}
+
+void ScanService::save(ScanRecord rec) {
+  if (auto r = store_.put_scan(rec); !r) {
+    // A full disk must not lose a scan's final state (it would run again at the next start):
+    // keep it here, serve it from here, and write it once the store takes writes again.
+    log::error("scan=" + rec.id + " cannot be saved (kept, retried): " + r.error().message);
+    unsaved_[rec.id] = std::move(rec);
+    if (!retry_armed_) {
+      retry_armed_ = true;
+      asio::co_spawn(io_, retry_unsaved(), [](std::exception_ptr) {});
+    }
+    return;
+  }
+  unsaved_.erase(rec.id);
+}
+
+awaitable<void> ScanService::retry_unsaved() {
+  asio::steady_timer timer(io_);
+  auto delay = std::chrono::milliseconds(500);
+  while (!unsaved_.empty()) {
+    timer.expires_after(delay);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    for (auto it = unsaved_.begin(); it != unsaved_.end();) {
+      if (auto r = store_.put_scan(it->second); !r) break;
+      log::info("scan=" + it->first + " saved after a store failure");
+      it = unsaved_.erase(it);
+    }
+    delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
+  }
+  retry_armed_ = false;
 }
 
 awaitable<Result<void>> ScanService::execute_all(Live& live) {
@@ -355,7 +398,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   rec.created = config.value("created", "");
   if (auto c = config.find("config"); c != config.end() && c->is_object())
     rec.user = c->value("User", "");
-  rec.config = image.config_body;
+  // Secrets in Env and build steps are masked before the config reaches the database; rules
+  // read the masked form (a masked value is still a value).
+  rec.config = mask_config_secrets(config).dump(-1, ' ', false, json::error_handler_t::replace);
   rec.manifest = image.manifest_body;
   std::vector<std::string> diff_ids;
   if (auto rf = config.find("rootfs"); rf != config.end() && rf->is_object())
@@ -367,12 +412,11 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     std::string diff_id = i < diff_ids.size() ? diff_ids[i] : std::string();
     // The config names what each layer must decompress to; a registry that serves another
     // stream under a valid blob digest is caught here.
-    auto stored = store_.get_layer(d.digest);
+    auto stored = store_.get_layer_meta(d.digest);
     if (!stored) co_return stored.error();
-    if (*stored && !(*stored)->facts.diff_id.empty() && !diff_id.empty() &&
-        (*stored)->facts.diff_id != diff_id)
+    if (*stored && !(*stored)->diff_id.empty() && !diff_id.empty() && (*stored)->diff_id != diff_id)
       co_return make_error(Errc::digest_mismatch, "layer " + d.digest + " decompresses to " +
-                                                      (*stored)->facts.diff_id +
+                                                      (*stored)->diff_id +
                                                       " but the image config says " + diff_id);
     rec.layers.push_back({d.digest, d.media_type, d.size, diff_id});
   }
@@ -385,7 +429,17 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     if (auto r = store_.put_reference_image(live.rec.image, rec.manifest_digest); !r)
       co_return r.error();
   if (reporter_) {
-    auto report = reporter_->build(rec.manifest_digest, live.rec.image);
+    // Merging the layers and running the rules is CPU work, as large as the image: on a
+    // worker, so that the API keeps answering meanwhile.
+    auto report = co_await asio::co_spawn(
+        workers_,
+        [reporter = reporter_, digest = rec.manifest_digest,
+         image = live.rec.image]() -> awaitable<Result<void>> {
+          auto built = reporter->build(digest, image);
+          if (!built) co_return built.error();
+          co_return Result<void>{};
+        },
+        asio::use_awaitable);
     if (!report) co_return report.error();
   }
   co_return Result<void>{};
@@ -395,7 +449,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
   const Descriptor& d = live.image->manifest.layers[index];
   auto& progress = live.layers[index];
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto stored = store_.get_layer(d.digest);
+    auto stored = store_.get_layer_meta(d.digest);
     if (!stored) co_return stored.error();
     if (*stored && (*stored)->analyzer_version == kAnalyzerVersion) {
       if (progress.state == "pending") {
@@ -471,11 +525,11 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
   auto consume = [&]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
     co_return co_await asio::co_spawn(
         workers_,
-        [pipe, limits = options_.limits, analysis = options_.analysis, &store = store_,
-         d]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+        [pipe, limits = options_.limits, analysis = options_.analysis, &store = store_, d,
+         cancel = &cancel_analysis_]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
           Result<LayerFacts> facts = [&] {
             PipeSource source(pipe);
-            return analyze_layer(source, limits, analysis);
+            return analyze_layer(source, limits, analysis, cancel);
           }();
           if (!facts) co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
           LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), *facts};

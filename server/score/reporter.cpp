@@ -49,7 +49,15 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
                  tag,
                  std::chrono::system_clock::now(),
                  options_.max_image_age_days};
-  json report = build_report(in);
+  json report;
+  try {
+    report = build_report(in);
+  } catch (const std::exception& e) {
+    // Stored data that predates validation (or a rule bug) must not take the daemon down:
+    // the image is reported as unscorable and everything else keeps serving.
+    return make_error(Errc::invalid_image,
+                      "image " + digest + " cannot be scored from its stored facts: " + e.what());
+  }
   ReportRecord rec{digest,          options_.rules->version(),
                    image_ref,       report["score"].get<int>(),
                    report["grade"], report.dump()};
@@ -76,12 +84,19 @@ Result<std::size_t> Reporter::rescore_all() {
   auto digests = store_.list_image_digests();
   if (!digests) return digests.error();
   std::size_t n = 0;
+  unscorable_ = 0;
   for (auto& d : *digests) {
     auto have = store_.get_report(d, options_.rules->version());
     if (!have) return have.error();
     if (*have) continue;
-    auto r = get(d);
+    Result<std::optional<json>> r = make_error(Errc::internal, "not scored");
+    try {
+      r = get(d);
+    } catch (const std::exception& e) {
+      r = make_error(Errc::invalid_image, e.what());
+    }
     if (!r) {
+      ++unscorable_;
       log::warn("image=" + d + " cannot be re-scored: " + r.error().message);
       continue;
     }

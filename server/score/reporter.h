@@ -2,7 +2,8 @@
 // change (a new --rules file, a new build) or a suppression change re-scores from stored facts,
 // never from the registry.
 //
-// Thread-safety: as the Store (calls serialise there); used from the io thread.
+// Thread-safety: build() and get() may run on any thread (the Store serialises); rescore_all()
+// runs once at start-up, before anything else.
 #pragma once
 
 #include "score/report.h"
@@ -28,10 +29,14 @@ class Reporter {
   Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
-  // Builds the missing reports of every stored image; returns how many were built.
+  // Builds the missing reports of every stored image; returns how many were built. An image
+  // that cannot be scored is logged and counted (unscorable()), never fatal.
   Result<std::size_t> rescore_all();
+  // Images the last rescore_all() could not score (their report routes answer invalid_image).
+  std::size_t unscorable() const { return unscorable_; }
 
  private:
+  std::size_t unscorable_ = 0;
   Store& store_;
   ReportOptions options_;
 };

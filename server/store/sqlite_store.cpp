@@ -37,7 +37,7 @@ std::vector<Migration> embedded_migrations() {
 
 class SqliteStore : public Store {
  public:
-  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+  SqliteStore(Database writer, Database reader) : db_(std::move(writer)), rdb_(std::move(reader)) {}
 
   Result<void> migrate() {
     std::lock_guard lock(mu_);
@@ -46,7 +46,7 @@ class SqliteStore : public Store {
                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
         !r)
       return r;
-    auto applied = versions_locked();
+    auto applied = versions_locked(db_);
     if (!applied) return applied.error();
     for (auto& m : embedded_migrations()) {
       if (std::find(applied->begin(), applied->end(), m.version) != applied->end()) continue;
@@ -69,97 +69,87 @@ class SqliteStore : public Store {
     return {};
   }
 
-  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(
-        "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers WHERE "
-        "digest = ?1");
+  Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
+    std::lock_guard lock(read_mu_);
+    auto st =
+        rdb_.prepare("SELECT analyzer_version, diff_id, status FROM layers WHERE digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
     auto row = st->step();
     if (!row) return row.error();
-    if (!*row) return std::optional<LayerRecord>();
+    if (!*row) return std::optional<LayerMeta>();
+    LayerMeta meta{static_cast<int>(st->integer(0)), st->text(1), LayerStatus::complete};
+    std::string status = st->text(2);
+    for (auto s : {LayerStatus::complete, LayerStatus::limit_exceeded, LayerStatus::invalid,
+                   LayerStatus::skipped})
+      if (layer_status_name(s) == status) meta.status = s;
+    return std::optional<LayerMeta>(std::move(meta));
+  }
+
+  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
     LayerRecord rec;
-    rec.digest = digest;
-    rec.media_type = st->text(0);
-    rec.analyzer_version = static_cast<int>(st->integer(1));
-    rec.analyzed_at = st->text(2);
-    auto j = nlohmann::json::parse(st->text(3), nullptr, false);
-    auto facts = layer_facts_from_json(j);
+    std::string facts_text;
+    {
+      // Only the copy happens under the lock: parsing a large layer's facts must not hold up
+      // the other readers.
+      std::lock_guard lock(read_mu_);
+      auto st = rdb_.prepare(
+          "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
+          "WHERE digest = ?1");
+      if (!st) return st.error();
+      st->bind(1, digest);
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) return std::optional<LayerRecord>();
+      rec.digest = digest;
+      rec.media_type = st->text(0);
+      rec.analyzer_version = static_cast<int>(st->integer(1));
+      rec.analyzed_at = st->text(2);
+      facts_text = st->text(3);
+      std::string_view hashes = st->blob(4);
+      rec.facts.path_hashes.resize(hashes.size() / 8);
+      if (!rec.facts.path_hashes.empty())
+        std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
+    }
+    auto facts = layer_facts_from_json(nlohmann::json::parse(facts_text, nullptr, false));
     if (!facts) return facts.error();
+    auto hashes = std::move(rec.facts.path_hashes);
     rec.facts = std::move(*facts);
-    std::string_view hashes = st->blob(4);
-    rec.facts.path_hashes.resize(hashes.size() / 8);
-    if (!rec.facts.path_hashes.empty())
-      std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
+    rec.facts.path_hashes = std::move(hashes);
     return std::optional<LayerRecord>(std::move(rec));
   }
 
   Result<void> put_layer(const LayerRecord& l) override {
+    // Serialised before the lock is taken: the writer is held only for the one row's write,
+    // whose cost is the size of the facts, whatever the entry count.
+    std::string facts =
+        to_json(l.facts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::lock_guard lock(mu_);
-    return sqlite::transaction(db_, [&]() -> Result<void> {
-      for (const char* sql : {"DELETE FROM layer_paths WHERE layer_digest = ?1",
-                              "DELETE FROM layer_whiteouts WHERE layer_digest = ?1"}) {
-        auto del = db_.prepare(sql);
-        if (!del) return del.error();
-        del->bind(1, l.digest);
-        if (auto s = del->step(); !s) return s.error();
-      }
-      auto st = db_.prepare(
-          "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
-          "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
-          "analyzed_at, facts, path_hashes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-          "?12, ?13)");
-      if (!st) return st.error();
-      const auto& f = l.facts;
-      st->bind(1, l.digest);
-      st->bind(2, l.media_type);
-      st->bind(3, f.compression);
-      st->bind(4, static_cast<std::int64_t>(f.compressed_size));
-      st->bind(5, static_cast<std::int64_t>(f.uncompressed_size));
-      st->bind(6, f.diff_id);
-      st->bind(7, static_cast<std::int64_t>(f.entry_count));
-      st->bind(8, layer_status_name(f.status));
-      if (f.status_reason.empty())
-        st->bind_null(9);
-      else
-        st->bind(9, f.status_reason);
-      st->bind(10, std::int64_t{l.analyzer_version});
-      st->bind(11, l.analyzed_at);
-      st->bind(12, to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
-      if (auto s = st->step(); !s) return s.error();
-      for (auto& e : f.files) {
-        auto ins = db_.prepare(
-            "INSERT OR REPLACE INTO layer_paths(layer_digest, path, kind, mode, uid, gid, size, "
-            "link) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-        if (!ins) return ins.error();
-        ins->bind(1, l.digest);
-        ins->bind(2, e.path);
-        ins->bind(3, std::string_view(&e.kind, 1));
-        ins->bind(4, std::int64_t{e.mode});
-        ins->bind(5, e.uid);
-        ins->bind(6, e.gid);
-        ins->bind(7, static_cast<std::int64_t>(e.size));
-        if (e.link.empty())
-          ins->bind_null(8);
-        else
-          ins->bind(8, e.link);
-        if (auto s = ins->step(); !s) return s.error();
-      }
-      for (auto& w : f.whiteouts) {
-        auto ins = db_.prepare(
-            "INSERT OR IGNORE INTO layer_whiteouts(layer_digest, path, opaque) VALUES (?1, ?2, "
-            "?3)");
-        if (!ins) return ins.error();
-        ins->bind(1, l.digest);
-        ins->bind(2, w.path);
-        ins->bind(3, std::int64_t{w.opaque ? 1 : 0});
-        if (auto s = ins->step(); !s) return s.error();
-      }
-      return {};
-    });
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
+        "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
+        "analyzed_at, facts, path_hashes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13)");
+    if (!st) return st.error();
+    const auto& f = l.facts;
+    st->bind(1, l.digest);
+    st->bind(2, l.media_type);
+    st->bind(3, f.compression);
+    st->bind(4, static_cast<std::int64_t>(f.compressed_size));
+    st->bind(5, static_cast<std::int64_t>(f.uncompressed_size));
+    st->bind(6, f.diff_id);
+    st->bind(7, static_cast<std::int64_t>(f.entry_count));
+    st->bind(8, layer_status_name(f.status));
+    if (f.status_reason.empty())
+      st->bind_null(9);
+    else
+      st->bind(9, f.status_reason);
+    st->bind(10, std::int64_t{l.analyzer_version});
+    st->bind(11, l.analyzed_at);
+    st->bind(12, facts);
+    st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
+    if (auto s = st->step(); !s) return s.error();
+    return {};
   }
 
   Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
@@ -222,8 +212,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(
         "SELECT media_type, config_digest, os, architecture, variant, created, user, config, "
         "manifest "
         "FROM images WHERE manifest_digest = ?1");
@@ -243,7 +233,7 @@ class SqliteStore : public Store {
     im.user = st->text(6);
     im.config = st->text(7);
     im.manifest = st->text(8);
-    auto ls = db_.prepare(
+    auto ls = rdb_.prepare(
         "SELECT layer_digest, media_type, size, diff_id FROM image_layers "
         "WHERE manifest_digest = ?1 ORDER BY position");
     if (!ls) return ls.error();
@@ -304,8 +294,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = ?1");
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id);
     auto row = st->step();
@@ -315,8 +305,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(
         std::string("SELECT ") + kScanColumns +
         " FROM scans WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR image = ?2) AND "
         "(?3 = '' OR seq < (SELECT seq FROM scans WHERE id = ?3)) ORDER BY seq DESC LIMIT ?4");
@@ -334,8 +324,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<std::string>> list_image_digests() override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
     if (!st) return st.error();
     std::vector<std::string> out;
     if (auto done = sqlite::for_each_row(
@@ -346,12 +336,12 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(read_mu_);
     std::string order = q.sort == "score"          ? "r.score IS NULL, r.score ASC"
                         : q.sort == "-score"       ? "r.score IS NULL, r.score DESC"
                         : q.sort == "last_scanned" ? "i.last_scanned ASC"
                                                    : "i.last_scanned DESC";
-    auto st = db_.prepare(
+    auto st = rdb_.prepare(
         "SELECT i.manifest_digest, i.os || '/' || i.architecture || CASE WHEN i.variant = '' THEN "
         "'' ELSE '/' || i.variant END, "
         "(SELECT registry FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
@@ -397,8 +387,8 @@ class SqliteStore : public Store {
   Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
                                                        std::size_t limit,
                                                        std::size_t offset) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(
         "SELECT registry, repository, COUNT(DISTINCT tag), MAX(last_seen) FROM tags WHERE (?1 = '' "
         "OR registry = ?1) "
         "GROUP BY registry, repository ORDER BY registry, repository LIMIT ?2 OFFSET ?3");
@@ -420,8 +410,8 @@ class SqliteStore : public Store {
 
   Result<std::vector<TagRow>> list_tags(const std::string& registry, const std::string& repository,
                                         const std::string& ruleset_version) override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(
         "SELECT t.tag, t.manifest_digest, t.first_seen, t.last_seen, r.score, r.grade FROM tags t "
         "LEFT JOIN reports r ON r.manifest_digest = t.manifest_digest AND r.ruleset_version = ?3 "
         "WHERE t.registry = ?1 AND t.repository = ?2 ORDER BY t.tag, t.last_seen DESC");
@@ -442,10 +432,10 @@ class SqliteStore : public Store {
   }
 
   Result<nlohmann::json> stats(const std::string& ruleset_version) override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(read_mu_);
     nlohmann::json out = nlohmann::json::object();
     auto scalar = [&](const char* sql) -> Result<std::int64_t> {
-      auto st = db_.prepare(sql);
+      auto st = rdb_.prepare(sql);
       if (!st) return st.error();
       auto r = st->step();
       if (!r) return r.error();
@@ -462,13 +452,13 @@ class SqliteStore : public Store {
       out[key] = *v;
     }
     nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
-    auto st = db_.prepare("SELECT status, COUNT(*) FROM scans GROUP BY status");
+    auto st = rdb_.prepare("SELECT status, COUNT(*) FROM scans GROUP BY status");
     if (!st) return st.error();
     if (auto done = sqlite::for_each_row(
             *st, [&](const sqlite::Statement& row) { scans[row.text(0)] = row.integer(1); });
         !done)
       return done.error();
-    auto g = db_.prepare(
+    auto g = rdb_.prepare(
         "SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = ?1 GROUP BY grade");
     if (!g) return g.error();
     g->bind(1, ruleset_version);
@@ -501,8 +491,8 @@ class SqliteStore : public Store {
 
   Result<std::optional<ReportRecord>> report_query(const char* sql, const std::string& a,
                                                    const std::string& b) {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare(sql);
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(sql);
     if (!st) return st.error();
     st->bind(1, a);
     if (!b.empty()) st->bind(2, b);
@@ -535,8 +525,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT rule_id, path, env_key FROM suppressions ORDER BY id");
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare("SELECT rule_id, path, env_key FROM suppressions ORDER BY id");
     if (!st) return st.error();
     std::vector<SuppressionRecord> out;
     if (auto done = sqlite::for_each_row(*st,
@@ -579,8 +569,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
     if (!st) return st.error();
     std::vector<std::pair<std::string, std::string>> out;
     if (auto done = sqlite::for_each_row(
@@ -591,13 +581,13 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<int>> schema_versions() override {
-    std::lock_guard lock(mu_);
-    return versions_locked();
+    std::lock_guard lock(read_mu_);
+    return versions_locked(rdb_);
   }
 
   Result<std::string> integrity_check() override {
-    std::lock_guard lock(mu_);
-    auto st = db_.prepare("PRAGMA integrity_check");
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare("PRAGMA integrity_check");
     if (!st) return st.error();
     auto r = st->step();
     if (!r) return r.error();
@@ -605,8 +595,8 @@ class SqliteStore : public Store {
   }
 
  private:
-  Result<std::vector<int>> versions_locked() {
-    auto st = db_.prepare("SELECT version FROM schema_migrations ORDER BY version");
+  static Result<std::vector<int>> versions_locked(Database& db) {
+    auto st = db.prepare("SELECT version FROM schema_migrations ORDER BY version");
     if (!st) return st.error();
     std::vector<int> out;
     if (auto done = sqlite::for_each_row(
@@ -617,8 +607,12 @@ class SqliteStore : public Store {
     return out;
   }
 
+  // Two connections, so that a reader never waits for a writer (WAL lets them run at once):
+  // the io thread's reads stay quick while a worker stores a large layer.
   std::mutex mu_;
-  Database db_;  // guarded by mu_
+  Database db_;  // the writer; guarded by mu_
+  std::mutex read_mu_;
+  Database rdb_;  // the reader; guarded by read_mu_
 };
 
 }  // namespace
@@ -633,7 +627,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   for (auto pragma :
        {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"})
     if (auto r = db->exec(pragma); !r) return r.error();
-  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  auto reader = Database::open(options.path, options.busy_timeout_ms);
+  if (!reader) return reader.error();
+  if (auto r = reader->exec("PRAGMA query_only = ON"); !r) return r.error();
+  auto store = std::make_unique<SqliteStore>(std::move(*db), std::move(*reader));
   if (auto r = store->migrate(); !r) return r.error();
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -124,9 +124,20 @@ struct TagRow {
   std::string grade;
 };
 
+// What the scan path needs to know of a stored layer, without its facts.
+struct LayerMeta {
+  int analyzer_version = 0;
+  std::string diff_id;
+  LayerStatus status = LayerStatus::complete;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Cheap (no facts are read): whether a layer is stored, at which analyser version, and what
+  // it decompressed to.
+  virtual Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) = 0;
 
   virtual Result<std::optional<LayerRecord>> get_layer(const std::string& digest) = 0;
   // Inserts or replaces a layer's facts in one transaction.

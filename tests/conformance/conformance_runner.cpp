@@ -688,10 +688,12 @@ void run_dockle(Tally& t, const fs::path& root) {
 
 int main() {
   const char* dir = std::getenv("BULWARK_CONFORMANCE_DIR");
+  if (!dir || !*dir) dir = std::getenv("BULWARK_CONFORMANCE_DEFAULT");
   if (!dir || !*dir || !fs::exists(dir)) {
-    std::cout << "conformance: BULWARK_CONFORMANCE_DIR is not set or missing; skipped\n0 passed, 0 "
-                 "failed\n";
-    return 0;
+    // A broken path must not pass as "nothing to check".
+    std::cout << "conformance: BULWARK_CONFORMANCE_DIR (" << (dir ? dir : "unset")
+              << ") does not name the conformance folder\n0 passed, 1 failed\n";
+    return 1;
   }
   fs::path root(dir);
   Tally t;

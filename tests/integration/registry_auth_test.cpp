@@ -162,6 +162,10 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
   LocalRegistry reg(RegistrySetup{"", "", "", tokens.realm(), tokens.service(), tokens.issuer(),
                                   tokens.cert_path()});
   std::vector<std::string> creds = {"--dest-tls-verify=false", "--dest-creds", "alice:wonderland"};
+  // The token service runs on another port than the registry: credentials go there only
+  // because the registry's configuration names it.
+  std::string realm_host = tokens.realm().substr(7, tokens.realm().find('/', 7) - 7);
+  json realms = {{"token_realms", {realm_host}}};
   auto pub = push_pair(reg.host(), "public/app", creds);
   auto priv = push_pair(reg.host(), "private/app", creds);
 
@@ -180,7 +184,18 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
   }
   {
     std::size_t before = tokens.requests().size();
-    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wonderland"}}));
+    {
+      // Not listed: asked anonymously, so the private repository stays closed.
+      Daemon unlisted(host_config(reg.host(), {{"username", "alice"}, {"password", "wonderland"}}));
+      CHECK(unlisted.scan(reg.host() + "/private/app:single")["error"]["code"] == "forbidden");
+      auto asked = tokens.requests();
+      CHECK(std::none_of(asked.begin() + static_cast<std::ptrdiff_t>(before), asked.end(),
+                         [](auto& r) { return !r.header("authorization").empty(); }));
+      before = asked.size();
+    }
+    Daemon d(host_config(
+        reg.host(),
+        {{"username", "alice"}, {"password", "wonderland"}, {"token_realms", {realm_host}}}));
     json s = d.scan(reg.host() + "/private/app:single");
     REQUIRE(s["status"] == "done");
     CHECK(s["manifest_digest"] == priv.single);
@@ -205,7 +220,7 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     chmod(helper.c_str(), 0755);
     write_file(docker.path() + "/config.json",
                json{{"credHelpers", {{reg.host(), "bwtest"}}}}.dump());
-    Daemon d(json::object(), "",
+    Daemon d(host_config(reg.host(), realms), "",
              {"DOCKER_CONFIG=" + docker.path(),
               "PATH=" + docker.path() + "/bin:" + std::string(std::getenv("PATH"))});
     json s = d.scan(reg.host() + "/private/app:single");
@@ -217,7 +232,7 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     TempDir docker;
     write_file(docker.path() + "/config.json",
                json{{"auths", {{reg.host(), {{"identitytoken", "alice-refresh"}}}}}}.dump());
-    Daemon d(json::object(), "", {"DOCKER_CONFIG=" + docker.path()});
+    Daemon d(host_config(reg.host(), realms), "", {"DOCKER_CONFIG=" + docker.path()});
     json s = d.scan(reg.host() + "/private/app:single");
     INFO(s.dump());
     CHECK(s["status"] == "done");
@@ -227,7 +242,9 @@ TEST_CASE("bearer tokens like Docker Hub: public pulls anonymously, private need
     }));
   }
   {
-    Daemon d(host_config(reg.host(), {{"username", "alice"}, {"password", "wrong"}}));
+    Daemon d(host_config(
+        reg.host(),
+        {{"username", "alice"}, {"password", "wrong"}, {"token_realms", {realm_host}}}));
     json s = d.scan(reg.host() + "/private/app:single");
     CHECK(s["status"] == "failed");
     CHECK(s["error"]["code"] == "registry_auth_failed");

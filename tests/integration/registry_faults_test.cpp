@@ -6,6 +6,7 @@
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -155,7 +156,8 @@ TEST_CASE("a redirect to another host never carries the registry's credentials")
     return Reply{307, {{"Location", "http://" + storage.host() + "/bucket/blob?sig=abc"}}, ""};
   });
   auto opt = fast_options();
-  opt.hosts[reg.host()] = RegistryHostConfig{false, "", "user", "pass"};
+  opt.hosts[reg.host()] = RegistryHostConfig{false, "", "user", "pass", {}};
+  opt.redirect_hosts = {"127.0.0.2"};  // the blob store a registry may redirect to
   Client c(opt);
   std::string out;
   auto r = c.blob(reg.host(), kData, out);
@@ -340,4 +342,47 @@ TEST_CASE(
   REQUIRE_FALSE(other);
   CHECK(other.error().code == Errc::registry_not_allowed);
   CHECK(asked.empty());
+}
+
+TEST_CASE(
+    "names that resolve to metadata, link-local or refused loopback addresses are never "
+    "connected to") {
+  std::atomic<int> hits{0};
+  FaultServer s([&hits](const SeenRequest&) {
+    ++hits;
+    return Reply{200, {}, "{}"};
+  });
+  unsigned short port = s.port();
+  auto resolver_to = [port](std::string address) {
+    return [address, port](
+               std::string,
+               std::string) -> asio::awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> {
+      co_return std::vector<asio::ip::tcp::endpoint>{{asio::ip::make_address(address), port}};
+    };
+  };
+  ImageRef ref{"registry.test:" + std::to_string(port), "a", "1", ""};
+  for (const char* address : {"169.254.169.254", "fe80::1", "100.100.100.200", "0.0.0.0"}) {
+    CAPTURE(address);
+    auto opt = fast_options();
+    opt.hosts[ref.registry].insecure = true;
+    opt.resolver = resolver_to(address);
+    Client c(opt);
+    auto r = c.run(c.rc.resolve(ref, default_platform()));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::registry_not_allowed);
+  }
+  // A daemon on a real interface refuses loopback (a name resolving to 127.0.0.1 included).
+  auto opt = fast_options();
+  opt.hosts[ref.registry].insecure = true;
+  opt.allow_loopback = false;
+  opt.resolver = resolver_to("127.0.0.1");
+  Client c(opt);
+  auto r = c.run(c.rc.resolve(ref, default_platform()));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::registry_not_allowed);
+  CHECK(hits == 0);
+  CHECK(address_permitted(asio::ip::make_address("169.254.169.254"), true, true));
+  CHECK(address_permitted(asio::ip::make_address("::ffff:127.0.0.1"), true, false));
+  CHECK_FALSE(address_permitted(asio::ip::make_address("::ffff:169.254.1.1"), true, false));
+  CHECK(address_permitted(asio::ip::make_address("93.184.216.34"), false, false));
 }

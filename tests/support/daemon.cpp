@@ -62,6 +62,16 @@ int Daemon::stop() {
   return st;
 }
 
+void Daemon::kill() {
+  if (!proc_) return;
+  proc_->stop(SIGKILL, std::chrono::seconds(10));
+  proc_.reset();
+}
+
+pid_t Daemon::pid() const {
+  return proc_ ? proc_->pid() : -1;
+}
+
 nlohmann::json Daemon::get_json(const std::string& target, int expect_status) {
   auto r = api_->call("GET", target);
   if (!r) throw std::runtime_error(r.error().message);

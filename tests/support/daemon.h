@@ -25,6 +25,9 @@ class Daemon {
   std::string log() const { return read_file(dir_.path() + "/stderr"); }
   // SIGTERM, and the exit status.
   int stop();
+  // SIGKILL, as a crash would end it; the data directory stays for a restart.
+  void kill();
+  pid_t pid() const;
 
   // POST /v1/scans then long-poll until the scan finishes; returns the final scan.
   nlohmann::json scan(const std::string& image, const std::string& platform = "");

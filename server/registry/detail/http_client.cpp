@@ -52,6 +52,21 @@ Error transport_error(const Url& url, std::string_view what, const boost::system
                     std::string(what) + " " + url.origin() + ": " + ec.message());
 }
 
+// Connecting failed: refused, unroutable, timed out or a failed handshake all read the same,
+// so that error messages cannot serve as a port scanner. Only an untrusted certificate is
+// named, since the operator must act on it (ca_file). The detail goes to the debug log.
+Error unreachable(const Url& url, std::string_view what, const boost::system::error_code& ec) {
+  log::debug("connection to " + url.origin() + " failed: " + std::string(what) + ": " +
+             ec.message());
+  if (ec.category() == asio::error::get_ssl_category() &&
+      ec.message().find("certificate verify failed") != std::string::npos)
+    return make_error(Errc::registry_unreachable,
+                      url.origin() +
+                          " is unreachable: TLS handshake failed, certificate verify "
+                          "failed (configure its ca_file)");
+  return make_error(Errc::registry_unreachable, url.origin() + " is unreachable");
+}
+
 }  // namespace
 
 std::string Url::origin() const {
@@ -174,15 +189,25 @@ struct HttpClient::Impl {
     const std::string& port = *proxy ? (*proxy)->port : u.port;
     auto eps = co_await resolve(u, host, port);
     if (!eps) co_return eps.error();
+    if (!*proxy && opt.address_allowed) {
+      // Checked on the resolved addresses, so a name that resolves to a refused address (a
+      // DNS-rebinding trick) is refused too.
+      std::erase_if(*eps,
+                    [&](const tcp::endpoint& ep) { return !opt.address_allowed(ep.address()); });
+      if (eps->empty())
+        co_return make_error(Errc::registry_not_allowed,
+                             host +
+                                 " resolves only to addresses this server refuses to contact "
+                                 "(loopback, link-local or metadata)");
+    }
     if (eps->empty()) co_return make_error(Errc::registry_unreachable, "no address for " + host);
     auto c = std::make_unique<Connection>();
     c->origin = u.origin();
     beast::tcp_stream tcp_stream(ex);
     tcp_stream.expires_after(opt.connect_timeout);
     auto [ec, ep] = co_await tcp_stream.async_connect(*eps, kTuple);
-    if (ec)
-      co_return transport_error(
-          u, *proxy ? "cannot connect to proxy " + host + " for" : "cannot connect to", ec);
+    if (ec && *proxy) co_return transport_error(u, "cannot connect to proxy " + host + " for", ec);
+    if (ec) co_return unreachable(u, "connect", ec);
     if (*proxy && u.scheme == "https") {
       // Tunnel: CONNECT host:port, then TLS end to end with the registry.
       http::request<http::empty_body> req{http::verb::connect, authority(u), 11};
@@ -221,7 +246,7 @@ struct HttpClient::Impl {
     c->tls->set_verify_callback(ssl::host_name_verification(u.host));
     c->lowest().expires_after(opt.connect_timeout);
     auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
-    if (hec) co_return transport_error(u, "TLS handshake with", hec);
+    if (hec) co_return unreachable(u, "TLS handshake", hec);
     co_return c;
   }
 
@@ -371,6 +396,8 @@ struct HttpClient::Impl {
   awaitable<Result<HttpResponse>> run(HttpRequest req, std::uint64_t body_limit,
                                       const HeadHandler* on_head, const ChunkHandler* on_chunk) {
     const std::string auth_origin = req.url.origin();
+    if (opt.url_allowed)
+      if (auto ok = opt.url_allowed(req.url, false); !ok) co_return ok.error();
     for (int hops = 0;; ++hops) {
       bool send_auth = req.url.origin() == auth_origin;
       auto r = co_await exchange_once(req, send_auth, body_limit, on_head, on_chunk);
@@ -385,8 +412,19 @@ struct HttpClient::Impl {
       // Never downgrade from TLS to plain text on a redirect.
       if (req.url.scheme == "https" && next->scheme != "https")
         co_return make_error(Errc::registry_error, "refusing redirect from https to http");
+      bool cross_origin = next->origin() != auth_origin;
+      bool keeps_body = r->status == 307 || r->status == 308;
+      // A body (a refresh-token grant, say) never follows a redirect to another origin: a 307
+      // or 308 would replay it there, and 301/302 turning POST into GET would send the
+      // request somewhere its sender did not choose.
+      if (cross_origin && (!req.body.empty() || (req.method != "GET" && req.method != "HEAD")))
+        co_return make_error(Errc::registry_error,
+                             "refusing to follow a redirect of a " + req.method + " request from " +
+                                 req.url.origin() + " to another origin, " + next->origin());
+      if (opt.url_allowed)
+        if (auto ok = opt.url_allowed(*next, true); !ok) co_return ok.error();
       req.url = *next;
-      if (r->status == 303) {
+      if (r->status == 303 || (!keeps_body && req.method == "POST")) {
         req.method = "GET";
         req.body.clear();
       }

@@ -59,6 +59,12 @@ struct HttpOptions {
   std::map<std::string, std::string> ca_files;
   Resolver resolver;  // empty: the system resolver
   ProxyConfig proxy;  // empty: connect directly
+  // Whether a URL may be contacted at all, checked before any connection: for the request's
+  // own URL (redirect false) and each redirect target (redirect true). Empty: any.
+  std::function<Result<void>(const Url& url, bool redirect)> url_allowed;
+  // Whether a resolved address may be connected to (link-local, metadata, loopback policy).
+  // Applied to direct connections; a proxy's own address is the operator's choice. Empty: any.
+  std::function<bool(const boost::asio::ip::address& address)> address_allowed;
 };
 
 struct HttpRequest {

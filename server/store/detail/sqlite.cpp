@@ -2,11 +2,15 @@
 
 namespace bw::sqlite {
 
-namespace {
 Error db_error(sqlite3* db, std::string_view what) {
+  int rc = sqlite3_extended_errcode(db);
+  if ((rc & 0xff) == SQLITE_FULL || rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC ||
+      rc == SQLITE_IOERR_TRUNCATE || rc == SQLITE_IOERR_SHMSIZE)
+    return make_error(
+        Errc::insufficient_storage,
+        std::string(what) + ": the store's disk is full or failing (" + sqlite3_errmsg(db) + ")");
   return make_error(Errc::internal, std::string(what) + ": " + sqlite3_errmsg(db));
 }
-}  // namespace
 
 Result<bool> Statement::step() {
   int rc = sqlite3_step(s_);
@@ -40,9 +44,8 @@ Result<void> Database::exec(std::string_view sql) {
   std::string s(sql);
   char* err = nullptr;
   if (sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    return make_error(Errc::internal, "sqlite: " + msg);
+    return db_error(db_.get(), "sqlite");
   }
   return {};
 }

@@ -11,12 +11,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace bw::sqlite {
 
+// A borrowed prepared statement, reset when this handle goes away: a statement left mid-way
+// (one row read of several) would hold its read transaction open, pinning the WAL and keeping
+// the connection in its error state after a disk-full or I/O fault.
 class Statement {
  public:
   explicit Statement(sqlite3_stmt* s) : s_(s) {}
+  ~Statement() {
+    if (s_) sqlite3_reset(s_);
+  }
+  Statement(Statement&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
   // Binds by 1-based index. Strings are copied by SQLite.
   void bind(int i, std::string_view v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -52,6 +62,7 @@ class Database {
   // prepare() of the same SQL text.
   Result<Statement> prepare(const std::string& sql);
   std::string last_error() const { return sqlite3_errmsg(db_.get()); }
+  sqlite3* handle() const { return db_.get(); }
 
  private:
   struct CloseDb {
@@ -75,6 +86,10 @@ Result<void> for_each_row(Statement& st, F&& row) {
     row(st);
   }
 }
+
+// The Error for a failed SQLite call on `db`: a full disk is insufficient_storage (the caller
+// may try again once space returns), anything else internal.
+Error db_error(sqlite3* db, std::string_view what);
 
 // Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
 template <class F>

@@ -86,3 +86,30 @@ TEST_CASE("API tokens: hashes or tokens from the environment, known scopes only"
       R"({"api": {"tokens": [{"name": "x", "token_env": "T", "scopes": ["root"]}]}})",
       env_of({{"T", "v"}}), d));
 }
+
+TEST_CASE("loopback registries only while listening on loopback, unless listed") {
+  auto local = load_config({}, env_of({}));
+  REQUIRE(local);
+  CHECK(local->config.registry.allow_loopback);
+  auto wide = load_config({"--listen", "0.0.0.0:8080"}, env_of({}));
+  REQUIRE(wide);
+  CHECK_FALSE(wide->config.registry.allow_loopback);
+  CHECK_FALSE(registry_allowed(wide->config.registry.allowed, "127.0.0.1:5000"));
+  CHECK_FALSE(registry_allowed(wide->config.registry.allowed, "localhost:5000"));
+  CHECK(registry_allowed(wide->config.registry.allowed, "docker.io"));
+  test::TempDir dir;
+  test::write_file(dir.path() + "/c.json",
+                   R"({"registries": {"allowed": ["127.0.0.1:5000", "ghcr.io"]}})");
+  auto listed =
+      load_config({"--listen", "0.0.0.0:8080", "--config", dir.path() + "/c.json"}, env_of({}));
+  REQUIRE(listed);
+  CHECK(listed->config.registry.allow_loopback);
+  CHECK(registry_allowed(listed->config.registry.allowed, "127.0.0.1:5000"));
+  CHECK_FALSE(listed->config.registry.allow_link_local);
+}
+
+TEST_CASE("--rules names the catalog file") {
+  auto c = load_config({"--rules", "/tmp/my-rules.json"}, env_of({}));
+  REQUIRE(c);
+  CHECK(c->config.rules_file == "/tmp/my-rules.json");
+}

@@ -228,3 +228,41 @@ TEST_CASE("a tar header promising more than the stream holds is an invalid layer
   REQUIRE(f);
   CHECK(f->status == LayerStatus::invalid);
 }
+
+TEST_CASE("recorded facts are bounded in bytes, and a cancelled analysis stops") {
+  TarBuilder b;
+  for (int i = 0; i < 200; ++i) b.file("etc/" + std::string(1000, 'p') + std::to_string(i), "");
+  std::string tar = b.build();
+  LayerLimits limits;
+  limits.max_notable_bytes = 50'000;
+  MemorySource src(tar);
+  auto facts = analyze_layer(src, limits);
+  REQUIRE(facts);
+  CHECK(facts->status == LayerStatus::limit_exceeded);
+  CHECK(facts->status_reason.find("max_notable_bytes") != std::string::npos);
+  CHECK(facts->files.size() < 50);
+  CHECK(facts->notable_dropped == 200 - facts->files.size());
+  CHECK(facts->entry_count == 200);
+  CHECK_FALSE(facts->diff_id.empty());  // the stream was still read and hashed to its end
+
+  std::atomic<bool> cancel{true};
+  MemorySource again(tar);
+  auto stopped = analyze_layer(again, LayerLimits{}, AnalyzeOptions{}, &cancel);
+  REQUIRE_FALSE(stopped);
+  CHECK(stopped.error().code == Errc::cancelled);
+}
+
+TEST_CASE("a layer that uses up its CPU time is limit_exceeded, and its blob is still read") {
+  TarBuilder b;
+  for (int i = 0; i < 5000; ++i) b.file("usr/bin/t" + std::to_string(i), "#!/bin/sh\n", 0755);
+  std::string blob = gzip(b.build());
+  LayerLimits limits;
+  limits.max_cpu_seconds = 1e-6;
+  MemorySource src(blob);
+  auto facts = analyze_layer(src, limits);
+  REQUIRE(facts);
+  CHECK(facts->status == LayerStatus::limit_exceeded);
+  CHECK(facts->status_reason.find("max_layer_cpu_s") != std::string::npos);
+  CHECK(facts->entry_count < 5000);
+  CHECK(facts->compressed_size == blob.size());  // read to its end: the digest is verified
+}

@@ -117,3 +117,33 @@ TEST_CASE("index platform selection skips attestations and names what exists") {
   CHECK(miss.error().message.find("linux/amd64, linux/arm64/v8, linux/arm/v7") !=
         std::string::npos);
 }
+
+TEST_CASE("image configs are validated field by field before anything reads them") {
+  using nlohmann::json;
+  auto err = [](const json& j) {
+    auto r = validate_image_config(j);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::invalid_image);
+    return r.error().message;
+  };
+  CHECK(validate_image_config(json::object()));
+  CHECK(validate_image_config(json{{"config", nullptr}, {"history", nullptr}}));
+  CHECK(validate_image_config(json{
+      {"config", {{"User", "1"}, {"Cmd", nullptr}, {"Env", {"A=1"}}, {"Labels", {{"a", "b"}}}}},
+      {"history", {{{"created_by", "x"}, {"empty_layer", true}}}},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + std::string(64, 'a')}}}}}));
+  CHECK(err(json::array()).find("JSON object") != std::string::npos);
+  CHECK(err(json{{"history", {{{"created_by", 5}}}}})
+            .find("history[0].created_by must be a string") != std::string::npos);
+  CHECK(err(json{{"history", {{{"created_by", "x"}}, {{"empty_layer", "no"}}}}})
+            .find("history[1].empty_layer must be a boolean") != std::string::npos);
+  CHECK(err(json{{"config", {{"User", 0}}}}).find("config.User must be a string") !=
+        std::string::npos);
+  CHECK(err(json{{"config", {{"Env", {"A=1", 2}}}}}).find("config.Env[1]") != std::string::npos);
+  CHECK(err(json{{"config", {{"ExposedPorts", {"22/tcp"}}}}}).find("ExposedPorts") !=
+        std::string::npos);
+  CHECK(err(json{{"config", {{"Labels", {{"a", 1}}}}}}).find("Labels") != std::string::npos);
+  CHECK(err(json{{"created", 1}}).find("created") != std::string::npos);
+  CHECK(err(json{{"rootfs", {{"diff_ids", {"nope"}}}}}).find("diff_ids[0]") != std::string::npos);
+  CHECK(err(json{{"config", "x"}}).find("config must be an object") != std::string::npos);
+}
