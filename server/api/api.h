@@ -51,6 +51,7 @@ struct ApiContext {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool ready = true;                             // false while starting up or shutting down
   const RegistryScheduler* scheduler = nullptr;  // whole-registry rescans, when configured
+  const Webhooks* webhooks = nullptr;            // their delivery counts, when configured
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.

@@ -344,6 +344,19 @@ ApiResponse metrics(ApiContext& ctx) {
           ctx.http_metrics.responses_4xx);
   counter("http_responses_5xx_total", "API responses with a 5xx status.",
           ctx.http_metrics.responses_5xx);
+  counter("registry_retries_total", "Registry requests tried again (connection errors, 5xx, 429).",
+          r.retries);
+  counter("registry_token_fetches_total", "Bearer tokens requested from token services.",
+          r.token_fetches);
+  auto store = ctx.store.counters();
+  counter("store_layer_reads_total", "Layer facts documents read from the store.",
+          store.layer_reads);
+  counter("store_layer_writes_total", "Layer facts documents written to the store.",
+          store.layer_writes);
+  counter("webhook_deliveries_total", "Webhook notifications delivered.",
+          ctx.webhooks ? ctx.webhooks->delivered() : 0);
+  counter("webhook_failures_total", "Webhook notifications abandoned after every try.",
+          ctx.webhooks ? ctx.webhooks->failed() : 0);
   counter("http_accept_backoffs_total",
           "Times accepting connections paused because descriptors ran out.",
           ctx.http_metrics.accept_backoffs);

@@ -127,6 +127,8 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
     if (auto s = j.find("scans"); s != j.end()) {
       read_number(*s, "max_concurrent", c.scan.max_concurrent_scans);
       read_number(*s, "pipe_chunks", c.scan.pipe_chunks);
+      if (s->contains("allow_local_sources"))
+        c.scan.allow_local_sources = (*s)["allow_local_sources"].get<bool>();
     }
     if (j.contains("rules_file")) c.rules_file = j["rules_file"].get<std::string>();
     if (j.contains("max_image_age_days")) c.max_image_age_days = j["max_image_age_days"].get<int>();

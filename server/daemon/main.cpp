@@ -133,6 +133,7 @@ int run(bw::Config config) {
     });
   bw::RegistryScheduler scheduler(ioc.get_executor(), registry, scans, config.schedules);
   ctx.scheduler = &scheduler;
+  ctx.webhooks = &webhooks;
   asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "layer/layer.h"
 #include "registry/registry.h"
+#include "source/source.h"
 #include "store/store.h"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -39,7 +40,15 @@ struct ScanOptions {
   // Images (canonical references) recorded as known bases when scanned; base detection matches
   // other images' layer chains against them.
   std::vector<std::string> reference_images;
+  // Whether scans may name local files ("oci:DIR", "oci-archive:FILE", "docker-archive:FILE").
+  // Off in the daemon: API callers must not read the server's files. The in-process CLI and
+  // tests turn it on.
+  bool allow_local_sources = false;
 };
+
+// Opens the source of a scan's image; replaces the built-in choice (tests feed images from
+// memory through it).
+using SourceOpener = std::function<Result<std::unique_ptr<ImageSource>>(const SourceSpec& spec)>;
 
 struct ScanRequest {
   std::string image;
@@ -94,6 +103,9 @@ class ScanService {
 
   ScanMetrics metrics() const;
 
+  // Every image is read through `opener` from now on.
+  void set_source_opener(SourceOpener opener) { opener_ = std::move(opener); }
+
   // Fails every layer transfer still open so that no worker stays blocked on one. For use after
   // the io_context has stopped, before the worker pool is joined.
   void abort_transfers();
@@ -101,6 +113,7 @@ class ScanService {
  private:
   struct Live;
   struct LayerJob;
+  Result<std::unique_ptr<ImageSource>> open_source(const SourceSpec& spec);
   void pump();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
@@ -119,6 +132,7 @@ class ScanService {
   ScanOptions options_;
   Reporter* reporter_;
   std::function<void(const ScanRecord&)> on_finished_;
+  SourceOpener opener_;
   bool stopping_ = false;
   std::deque<std::shared_ptr<Live>> queue_;
   std::map<std::string, std::shared_ptr<Live>> live_;      // queued or running, by id

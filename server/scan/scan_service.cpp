@@ -49,7 +49,9 @@ struct LayerProgress {
 
 struct ScanService::Live {
   ScanRecord rec;
-  ImageRef ref;
+  SourceSpec spec;
+  std::unique_ptr<ImageSource> source;  // opened when the scan runs
+  ImageRef ref;                         // spec.ref: empty for local sources
   Platform platform;
   std::optional<ResolvedImage> image;
   std::vector<LayerProgress> layers;
@@ -57,6 +59,8 @@ struct ScanService::Live {
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
   bool all_platforms = false;         // platform "all": one child scan per platform
   std::vector<std::string> children;  // their ids
+  // Facts of the layers this scan analysed, by digest: the report is built from them.
+  std::map<std::string, LayerRecord> facts;
 
   std::string progress_json() const {
     json ls = json::array();
@@ -90,6 +94,12 @@ ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, S
 
 ScanService::~ScanService() = default;
 
+Result<std::unique_ptr<ImageSource>> ScanService::open_source(const SourceSpec& spec) {
+  if (opener_) return opener_(spec);
+  if (spec.kind == SourceSpec::Kind::registry) return registry_source(registry_, spec.ref);
+  return open_local_source(spec);
+}
+
 Result<void> ScanService::recover() {
   // Both lists are read before any scan is re-queued: a running scan recorded as queued again
   // must not be picked up a second time by the queued pass.
@@ -104,18 +114,19 @@ Result<void> ScanService::recover() {
     for (auto it = unfinished.begin(); it != unfinished.end(); ++it) {
       auto live = std::make_shared<Live>();
       live->rec = *it;
-      auto ref = parse_reference(live->rec.image);
+      auto spec = parse_source(live->rec.image, options_.allow_local_sources);
       auto plat = parse_platform(live->rec.platform);
       live->rec.status = "queued";
       if (live->rec.platform == "all") {
         live->all_platforms = true;
         plat = default_platform();
       }
-      if (!ref || !plat) {
+      if (!spec || !plat) {
         finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
         continue;
       }
-      live->ref = *ref;
+      live->spec = *spec;
+      live->ref = spec->ref;
       live->platform = *plat;
       persist(*live);
       live_[live->rec.id] = live;
@@ -128,8 +139,8 @@ Result<void> ScanService::recover() {
 }
 
 Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
-  auto ref = parse_reference(request.image);
-  if (!ref) return ref.error();
+  auto spec = parse_source(request.image, options_.allow_local_sources);
+  if (!spec) return spec.error();
   Platform platform = default_platform();
   bool all = request.platform == "all";
   if (!request.platform.empty() && !all) {
@@ -137,14 +148,16 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
     if (!p) return p.error();
     platform = *p;
   }
-  if (auto allowed = registry_.check_allowed(*ref); !allowed) return allowed.error();
+  if (spec->kind == SourceSpec::Kind::registry)
+    if (auto allowed = registry_.check_allowed(spec->ref); !allowed) return allowed.error();
   if (stopping_) return make_error(Errc::unavailable, "server is shutting down");
 
   auto live = std::make_shared<Live>();
-  live->ref = *ref;
+  live->spec = *spec;
+  live->ref = spec->ref;
   live->platform = platform;
   live->rec.id = new_scan_id();
-  live->rec.image = ref->canonical();
+  live->rec.image = spec->canonical();
   live->rec.platform = all ? "all" : platform.str();
   live->all_platforms = all;
   live->rec.status = "queued";
@@ -340,7 +353,9 @@ awaitable<void> ScanService::retry_unsaved() {
 }
 
 awaitable<Result<void>> ScanService::execute_all(Live& live) {
-  auto platforms = co_await registry_.platforms(live.ref);
+  auto source = open_source(live.spec);
+  if (!source) co_return source.error();
+  auto platforms = co_await (*source)->platforms();
   if (!platforms) co_return platforms.error();
   live.rec.index_digest = platforms->first;
   for (auto& p : platforms->second) {
@@ -370,7 +385,10 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
 
 awaitable<Result<void>> ScanService::execute(Live& live) {
   if (live.all_platforms) co_return co_await execute_all(live);
-  auto resolved = co_await registry_.resolve(live.ref, live.platform);
+  auto source = open_source(live.spec);
+  if (!source) co_return source.error();
+  live.source = std::move(*source);
+  auto resolved = co_await live.source->resolve(live.platform);
   if (!resolved) co_return resolved.error();
   live.image = std::move(*resolved);
   auto& image = *live.image;
@@ -421,7 +439,8 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     rec.layers.push_back({d.digest, d.media_type, d.size, diff_id});
   }
   std::optional<TagRecord> tag;
-  if (!live.ref.tag.empty() && live.ref.digest.empty())
+  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
+      live.ref.digest.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
   if (auto put = store_.put_image(rec, tag); !put) co_return put.error();
   if (std::find(options_.reference_images.begin(), options_.reference_images.end(),
@@ -433,9 +452,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     // worker, so that the API keeps answering meanwhile.
     auto report = co_await asio::co_spawn(
         workers_,
-        [reporter = reporter_, digest = rec.manifest_digest,
-         image = live.rec.image]() -> awaitable<Result<void>> {
-          auto built = reporter->build(digest, image);
+        [reporter = reporter_, digest = rec.manifest_digest, image = live.rec.image,
+         known = &live.facts]() -> awaitable<Result<void>> {
+          auto built = reporter->build(digest, image, known);
           if (!built) co_return built.error();
           co_return Result<void>{};
         },
@@ -477,6 +496,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
       rec.facts.status_reason = "foreign or non-distributable layer: not fetched";
       rec.facts.compressed_size = static_cast<std::uint64_t>(d.size);
       if (auto put = store_.put_layer(rec); !put) co_return put.error();
+      live.facts[d.digest] = std::move(rec);
       progress.state = "skipped";
       co_return Result<void>{};
     }
@@ -493,6 +513,9 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
     }
     ++metrics_.layers_analyzed;
     progress.state = "analyzed";
+    // Kept for the report: what this scan analysed is not read back from the store.
+    live.facts[d.digest] =
+        LayerRecord{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), std::move(*facts)};
     co_return Result<void>{};
   }
   co_return make_error(Errc::internal, "layer " + d.digest + " could not be analysed");
@@ -507,7 +530,7 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
 
   auto produce = [&]() -> awaitable<std::optional<Error>> {
     auto r =
-        co_await registry_.fetch_blob(*live.image, d, [&](std::string chunk) -> awaitable<bool> {
+        co_await live.source->fetch_blob(*live.image, d, [&](std::string chunk) -> awaitable<bool> {
           if (live.cancel_requested || stopping_) co_return false;
           progress->bytes_done += chunk.size();
           co_return co_await pipe->push(std::move(chunk));

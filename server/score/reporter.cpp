@@ -12,12 +12,18 @@ Reporter::Reporter(Store& store, ReportOptions options)
   if (!options_.rules) options_.rules = RuleCatalog::builtin();
 }
 
-Result<json> Reporter::build(const std::string& digest, const std::string& image_ref) {
+Result<json> Reporter::build(const std::string& digest, const std::string& image_ref,
+                             const std::map<std::string, LayerRecord>* known) {
   auto image = store_.get_image(digest);
   if (!image) return image.error();
   if (!*image) return make_error(Errc::not_found, "no image " + digest);
   std::vector<LayerRecord> layers;
   for (auto& l : (*image)->layers) {
+    if (known)
+      if (auto it = known->find(l.digest); it != known->end()) {
+        layers.push_back(it->second);
+        continue;
+      }
     auto rec = store_.get_layer(l.digest);
     if (!rec) return rec.error();
     if (!*rec)

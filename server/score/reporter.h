@@ -8,6 +8,7 @@
 
 #include "score/report.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -25,8 +26,10 @@ class Reporter {
 
   const RuleCatalog& rules() const { return *options_.rules; }
 
-  // Builds, stores and returns the report of a stored image scanned as `image_ref`.
-  Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref);
+  // Builds, stores and returns the report of a stored image scanned as `image_ref`. Layers in
+  // `known` (by digest) are taken from there instead of being read from the store.
+  Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref,
+                               const std::map<std::string, LayerRecord>* known = nullptr);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
   // Builds the missing reports of every stored image; returns how many were built. An image

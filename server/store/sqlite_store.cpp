@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -86,7 +87,10 @@ class SqliteStore : public Store {
     return std::optional<LayerMeta>(std::move(meta));
   }
 
+  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
+
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
+    ++layer_reads_;
     LayerRecord rec;
     std::string facts_text;
     {
@@ -122,6 +126,7 @@ class SqliteStore : public Store {
   Result<void> put_layer(const LayerRecord& l) override {
     // Serialised before the lock is taken: the writer is held only for the one row's write,
     // whose cost is the size of the facts, whatever the entry count.
+    ++layer_writes_;
     std::string facts =
         to_json(l.facts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::lock_guard lock(mu_);
@@ -613,6 +618,8 @@ class SqliteStore : public Store {
   Database db_;  // the writer; guarded by mu_
   std::mutex read_mu_;
   Database rdb_;  // the reader; guarded by read_mu_
+  std::atomic<std::uint64_t> layer_reads_{0};
+  std::atomic<std::uint64_t> layer_writes_{0};
 };
 
 }  // namespace

@@ -187,6 +187,13 @@ class Store {
   virtual Result<std::vector<int>> schema_versions() = 0;
   // "ok" when the database is intact (PRAGMA integrity_check).
   virtual Result<std::string> integrity_check() = 0;
+
+  // Layer facts read and written since the store was opened (each a whole facts document).
+  struct Counters {
+    std::uint64_t layer_reads = 0;
+    std::uint64_t layer_writes = 0;
+  };
+  virtual Counters counters() const = 0;
 };
 
 struct StoreOptions {

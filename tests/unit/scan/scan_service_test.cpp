@@ -1,0 +1,125 @@
+// The scan service over an in-memory image source: no registry, no sockets.
+#include "registry.h"
+#include "scan/scan.h"
+#include "score/reporter.h"
+#include "source/source.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <set>
+
+using namespace bw;
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+struct World {
+  TempDir dir;
+  boost::asio::io_context ioc;
+  boost::asio::thread_pool workers{2};
+  std::unique_ptr<Store> store = open_sqlite_store({dir.path() + "/b.db"}).value();
+  RegistryOptions registry_options;
+  RegistryClient registry{ioc.get_executor(), registry_options};
+  Reporter reporter{*store, ReportOptions{}};
+  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, &reporter};
+  int opened = 0;
+
+  explicit World(const BuiltImage& image) {
+    scans.set_source_opener(
+        [this, image](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+          ++opened;
+          std::map<std::string, std::string> blobs;
+          for (auto& b : image.blobs) blobs[sha256(b)] = b;
+          return memory_source(std::move(blobs), image.manifest);
+        });
+  }
+  ~World() { workers.join(); }
+
+  ScanRecord run(const std::string& image) {
+    auto rec = scans.submit(ScanRequest{image, "", ""});
+    REQUIRE(rec);
+    for (int i = 0; i < 3000; ++i) {
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(10));
+      auto now = scans.get(rec->id);
+      REQUIRE(now);
+      REQUIRE(*now);
+      if ((*now)->status != "queued" && (*now)->status != "running") return **now;
+    }
+    FAIL("the scan did not finish");
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a cold scan of a three-layer image from memory: each layer written once, none read "
+    "back") {
+  TestImage img({make_layer(TarBuilder()
+                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+                                .file("bin/sh", "ELF", 0755)
+                                .build()),
+                 make_layer(TarBuilder().file("usr/bin/sudo", "x", 04755).build()),
+                 make_layer(TarBuilder().file("app/.env", "A=1\n").build())});
+  img.config = {{"User", "root"}};
+  BuiltImage built = build_image(img);
+  World w(built);
+  ScanRecord done = w.run("127.0.0.1:5000/mem/app:1");
+  CHECK(done.status == "done");
+  CHECK(done.manifest_digest == sha256(built.manifest));
+  CHECK(w.opened == 1);
+  auto counters = w.store->counters();
+  CHECK(counters.layer_writes == 3);
+  CHECK(counters.layer_reads == 0);  // the report came from the facts the scan produced
+  auto report = w.reporter.get(done.manifest_digest);
+  REQUIRE(report);
+  REQUIRE(*report);
+  std::set<std::string> rules;
+  for (auto& f : (**report)["findings"]) rules.insert(f["rule_id"]);
+  CHECK(rules.count("BW-USER-ROOT"));
+  CHECK(rules.count("BW-SUID"));
+  CHECK(rules.count("BW-SHELL"));
+
+  // A second scan of the same image reuses every stored layer: nothing is written again.
+  ScanRecord again = w.run("127.0.0.1:5000/mem/app:1");
+  CHECK(again.status == "done");
+  CHECK(w.store->counters().layer_writes == 3);
+}
+
+TEST_CASE("a source whose blob does not match its digest fails the scan and stores nothing") {
+  TestImage img({make_layer(TarBuilder().file("etc/passwd", "root:x:0:0::/:/bin/sh\n").build())});
+  BuiltImage built = build_image(img);
+  built.blobs[1] += "tampered";  // served under the original digest
+  TempDir dir;
+  boost::asio::io_context ioc;
+  boost::asio::thread_pool workers{1};
+  auto store = open_sqlite_store({dir.path() + "/b.db"}).value();
+  RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
+  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, nullptr};
+  std::string layer_digest = sha256(img.layers[0].blob);
+  scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    std::map<std::string, std::string> blobs{{sha256(built.blobs[0]), built.blobs[0]},
+                                             {layer_digest, built.blobs[1]}};
+    return memory_source(std::move(blobs), built.manifest);
+  });
+  auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/bad:1", "", ""});
+  REQUIRE(rec);
+  std::optional<ScanRecord> now;
+  for (int i = 0; i < 3000; ++i) {
+    ioc.restart();
+    ioc.run_for(std::chrono::milliseconds(10));
+    now = *scans.get(rec->id);
+    if (now && now->status != "queued" && now->status != "running") break;
+  }
+  REQUIRE(now);
+  CHECK(now->status == "failed");
+  CHECK(now->error_code == "digest_mismatch");
+  CHECK_FALSE(*store->get_layer_meta(layer_digest));
+  workers.join();
+}
