@@ -2,6 +2,7 @@
 #include "api/views.h"
 #include "common/digest.h"
 #include "layer/layer.h"
+#include "score/policy.h"
 
 #include <set>
 
@@ -65,47 +66,19 @@ bool finished(const std::string& status) {
   return status == "done" || status == "failed" || status == "cancelled";
 }
 
-int severity_rank(const std::string& s) {
-  static const std::vector<std::string> order = {"info", "low", "medium", "high", "critical"};
-  auto it = std::find(order.begin(), order.end(), s);
-  return it == order.end() ? 0 : static_cast<int>(it - order.begin());
-}
-
-// The scan with its result: score, grade and report link when done, and the verdict of its
-// policy (fail_under, fail_on, ignore) when it has one.
+// The scan with its result as judged when it ended: score, grade, verdict and reasons, and the
+// report link. Scans stored before results were kept are judged now, from their report.
 json scan_json(const ScanRecord& s, ApiContext& ctx) {
   json j = scan_view(s);
-  if (s.status != "done" || s.manifest_digest.empty()) return j;
-  auto report = ctx.reporter.get(s.manifest_digest);
-  if (!report || !*report) return j;
-  const json& r = **report;
-  j["score"] = r["score"];
-  j["grade"] = r["grade"];
-  j["report"] = "/v1/images/" + s.manifest_digest + "/report";
-  if (s.policy.empty()) return j;
-  json policy = json::parse(s.policy, nullptr, false);
-  std::vector<std::string> ignore = policy.value("ignore", std::vector<std::string>{});
-  std::vector<Finding> findings;
-  for (auto& f : r["findings"]) {
-    Finding x = finding_from_json(f);
-    if (std::find(ignore.begin(), ignore.end(), x.rule_id) != ignore.end()) x.suppressed = true;
-    findings.push_back(std::move(x));
-  }
-  int score = score_findings(ctx.reporter.rules(), findings).score;
-  json reasons = json::array();
-  if (policy.contains("fail_under") && score < policy["fail_under"].get<int>())
-    reasons.push_back("score " + std::to_string(score) + " is under " +
-                      std::to_string(policy["fail_under"].get<int>()));
-  if (policy.contains("fail_on")) {
-    int limit = severity_rank(policy["fail_on"]);
-    std::set<std::string> hit;
-    for (auto& f : findings)
-      if (!f.suppressed && severity_rank(f.severity) >= limit && hit.insert(f.rule_id).second)
-        reasons.push_back(f.rule_id + " (" + f.severity + ") at or above fail_on " +
-                          policy["fail_on"].get<std::string>());
-  }
-  j["verdict"] = reasons.empty() ? "pass" : "fail";
-  j["reasons"] = reasons;
+  if (s.status != "done") return j;
+  json result = json::parse(s.result.empty() ? "{}" : s.result, nullptr, false);
+  if (s.result.empty() && !s.manifest_digest.empty())
+    if (auto report = ctx.reporter.get(s.manifest_digest); report && *report)
+      result = to_json(judge_report(**report, s.policy, ctx.reporter.rules()));
+  if (result.is_object())
+    for (auto& [k, v] : result.items()) j[k] = v;
+  if (!s.manifest_digest.empty() && j.contains("score"))
+    j["report"] = "/v1/images/" + s.manifest_digest + "/report";
   return j;
 }
 
@@ -469,7 +442,12 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     auto im = ctx.store.get_image(digest);
     if (!im) co_return error_response(im.error());
     if (!*im) co_return not_found("no image " + digest);
-    auto view = image_view(**im, ctx.store);
+    // Layers below the detected base are the base's; without a report (an unscorable image)
+    // every layer counts as the app's, as the report would count them.
+    std::size_t base_layers = 0;
+    if (auto report = ctx.reporter.get(digest); report && *report)
+      base_layers = (**report)["base"].value("layers", std::size_t{0});
+    auto view = image_view(**im, ctx.store, base_layers);
     if (!view) co_return error_response(view.error());
     co_return json_response(200, *view);
   }

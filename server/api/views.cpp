@@ -35,7 +35,7 @@ json layer_view(const LayerRecord& l) {
   return j;
 }
 
-Result<json> image_view(const ImageRecord& im, Store& store) {
+Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_layers) {
   json layers = json::array();
   std::vector<LayerRecord> records;
   records.reserve(im.layers.size());
@@ -55,8 +55,7 @@ Result<json> image_view(const ImageRecord& im, Store& store) {
                       {"uncompressed_size", f.uncompressed_size},
                       {"entry_count", f.entry_count},
                       {"status", layer_status_name(f.status)},
-                      // Base detection comes with the rules: until then every layer is app.
-                      {"origin", "app"}});
+                      {"origin", i < base_layers ? "base" : "app"}});
     records.push_back(std::move(**rec));
   }
   std::vector<const LayerFacts*> facts;

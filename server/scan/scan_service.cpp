@@ -4,6 +4,7 @@
 #include "rules/history.h"
 #include "scan/chunk_pipe.h"
 #include "scan/scan.h"
+#include "score/policy.h"
 #include "score/reporter.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -368,14 +369,21 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   --running_;
   pump();
   std::string failures;
+  std::vector<std::pair<std::string, ScanResult>> results;
   for (auto& id : live.children) {
     while (live_.count(id) && !stopping_ && !live.cancel_requested)
       co_await wait(id, std::chrono::seconds(30));
-    auto child = store_.get_scan(id);
-    if (child && *child && (*child)->status != "done")
+    auto child = get(id);
+    if (!child || !*child) continue;
+    if ((*child)->status != "done")
       failures +=
           (failures.empty() ? "" : "; ") + (*child)->platform + ": " + (*child)->error_message;
+    results.emplace_back((*child)->platform,
+                         scan_result_from_json(json::parse(
+                             (*child)->result.empty() ? "{}" : (*child)->result, nullptr, false)));
   }
+  // The whole image is as good as its worst platform: a gate on it fails if any fails.
+  live.rec.result = to_json(combine_results(results)).dump();
   ++running_;
   if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
   if (!failures.empty())
@@ -453,13 +461,15 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     auto report = co_await asio::co_spawn(
         workers_,
         [reporter = reporter_, digest = rec.manifest_digest, image = live.rec.image,
-         known = &live.facts]() -> awaitable<Result<void>> {
+         policy = live.rec.policy, known = &live.facts]() -> awaitable<Result<ScanResult>> {
           auto built = reporter->build(digest, image, known);
           if (!built) co_return built.error();
-          co_return Result<void>{};
+          // The verdict is given once, here: polls read it as stored.
+          co_return judge_report(*built, policy, reporter->rules());
         },
         asio::use_awaitable);
     if (!report) co_return report.error();
+    live.rec.result = to_json(*report).dump();
   }
   co_return Result<void>{};
 }

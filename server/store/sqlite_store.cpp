@@ -257,13 +257,13 @@ class SqliteStore : public Store {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, error_code, "
-        "error_message, progress, created_at, started_at, finished_at, policy) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+        "error_message, progress, created_at, started_at, finished_at, policy, result) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
         "manifest_digest = excluded.manifest_digest, index_digest = excluded.index_digest, "
         "error_code = excluded.error_code, error_message = excluded.error_message, "
         "progress = excluded.progress, started_at = excluded.started_at, "
-        "finished_at = excluded.finished_at");
+        "finished_at = excluded.finished_at, result = excluded.result");
     if (!st) return st.error();
     auto bind_opt = [&](int i, const std::string& v) {
       if (v.empty())
@@ -284,18 +284,19 @@ class SqliteStore : public Store {
     bind_opt(11, s.started_at);
     bind_opt(12, s.finished_at);
     bind_opt(13, s.policy);
+    bind_opt(14, s.result);
     if (auto r = st->step(); !r) return r.error();
     return {};
   }
 
   static constexpr const char* kScanColumns =
       "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
-      "progress, created_at, started_at, finished_at, policy";
+      "progress, created_at, started_at, finished_at, policy, result";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
-    return ScanRecord{st.text(0),  st.text(1),  st.text(2), st.text(3), st.text(4),
-                      st.text(5),  st.text(6),  st.text(7), st.text(8), st.text(9),
-                      st.text(10), st.text(11), st.text(12)};
+    return ScanRecord{st.text(0),  st.text(1),  st.text(2),  st.text(3), st.text(4),
+                      st.text(5),  st.text(6),  st.text(7),  st.text(8), st.text(9),
+                      st.text(10), st.text(11), st.text(12), st.text(13)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {

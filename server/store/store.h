@@ -66,6 +66,7 @@ struct ScanRecord {
   std::string started_at;
   std::string finished_at;
   std::string policy;  // JSON {"fail_under", "fail_on", "ignore"}, or empty
+  std::string result;  // JSON {"score","grade","verdict","reasons"} once done, or empty
 };
 
 struct ReportRecord {

@@ -103,6 +103,11 @@ TEST_CASE("a static binary on a Debian-like base is advised scratch or distroles
   CHECK(r["base"]["name"] == "debian:13");
   CHECK(r["base"]["layers"] == 1);
   CHECK(finding(r, "BW-SHELL")->at("origin") == "base");
+  // The image record labels its layers the same way.
+  json record = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>());
+  REQUIRE(record["layers"].size() == 2);
+  CHECK(record["layers"][0]["origin"] == "base");
+  CHECK(record["layers"][1]["origin"] == "app");
   REQUIRE(!r["recommendations"].empty());
   const json& top = r["recommendations"][0];
   CHECK(top["action"] == "switch");
@@ -287,6 +292,20 @@ TEST_CASE(
   for (auto& l : {base.digest(), app.digest()}) after += reg.blob_gets(l);
   CHECK(after == fetches);  // not one blob fetched to re-score
   CHECK(d.metric("bulwark_registry_blob_fetches_total") == 0);
+  std::string version = d.get_json("/version")["ruleset_version"];
+  d.stop();
+
+  // The same catalog named by the --rules flag: applied and reported.
+  Daemon by_flag(json::object(), "", {}, {"--rules", rules_dir.path() + "/rules.json"});
+  CHECK(by_flag.get_json("/version")["ruleset_version"] == version);
+  CHECK(version != Daemon().get_json("/version")["ruleset_version"]);  // not the built-in one
+  // A rules file that cannot be read stops the start with a clear error.
+  std::string out;
+  int rc = run_command({BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+                        rules_dir.path() + "/data", "--rules", rules_dir.path() + "/missing.json"},
+                       out);
+  CHECK(rc != 0);
+  CHECK(out.find("cannot load rules " + rules_dir.path() + "/missing.json") != std::string::npos);
 }
 
 TEST_CASE("dashboard lists: images with scores and filters, repositories, tag history, stats") {

@@ -160,6 +160,32 @@ TEST_CASE("Docker media types, uncompressed layers and platform choice from a ma
   }
   CHECK(digests == std::set<std::string>{pa.manifest_digest, pr.manifest_digest});
 
+  // A gate on every platform: the verdict is the worst of its children's, given once when the
+  // scan ends and stored with it (a later suppression change re-scores reports, not verdicts).
+  auto posted = d.api().call(
+      "POST", "/v1/scans",
+      json{{"image", reg.host() + "/multi/app:latest"}, {"platform", "all"}, {"fail_under", 99}}
+          .dump());
+  REQUIRE(posted);
+  std::string gate_id = json::parse(posted->body)["id"];
+  json gate;
+  for (int i = 0; i < 30; ++i) {
+    gate = d.get_json("/v1/scans/" + gate_id + "?wait=10");
+    if (gate["status"] == "done" || gate["status"] == "failed") break;
+  }
+  REQUIRE(gate["status"] == "done");
+  CHECK(gate["verdict"] == "fail");
+  REQUIRE(gate["reasons"].size() == 2);
+  CHECK(gate["reasons"][0].get<std::string>().find("is under 99") != std::string::npos);
+  CHECK(gate["score"].is_number());
+  for (auto& id : gate["progress"]["children"])
+    CHECK(d.get_json("/v1/scans/" + id.get<std::string>())["verdict"] == "fail");
+  auto put = d.api().call("PUT", "/v1/suppressions",
+                          json{{"suppressions", {{{"rule_id", "BW-USER-ROOT"}}}}}.dump());
+  REQUIRE(put);
+  CHECK(put->status == 200);
+  CHECK(d.get_json("/v1/scans/" + gate_id)["reasons"] == gate["reasons"]);
+
   json none = d.scan(reg.host() + "/multi/app:latest", "linux/s390x");
   CHECK(none["status"] == "failed");
   CHECK(none["error"]["code"] == "platform_not_found");

@@ -15,7 +15,7 @@
 namespace bw::test {
 
 Daemon::Daemon(const nlohmann::json& config, std::string data_dir,
-               const std::vector<std::string>& env)
+               const std::vector<std::string>& env, const std::vector<std::string>& args)
     : data_dir_(data_dir.empty() ? dir_.path() + "/data" : std::move(data_dir)) {
   std::string cfg = dir_.path() + "/config.json";
   write_file(cfg, config.dump(2));
@@ -30,10 +30,10 @@ Daemon::Daemon(const nlohmann::json& config, std::string data_dir,
       full_env.push_back(prefix);
   }
   full_env.insert(full_env.end(), env.begin(), env.end());
-  proc_ = std::make_unique<Process>(
-      std::vector<std::string>{BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
-                               "--config", cfg, "--log-level", "debug"},
-      out, dir_.path() + "/stderr", full_env);
+  std::vector<std::string> argv{BULWARKD_PATH, "--listen", "127.0.0.1:0", "--data-dir", data_dir_,
+                                "--config",    cfg,        "--log-level", "debug"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  proc_ = std::make_unique<Process>(argv, out, dir_.path() + "/stderr", full_env);
   // The daemon prints "bulwarkd listening on http://127.0.0.1:PORT" once it accepts.
   for (int i = 0; i < 600; ++i) {
     std::string text = read_file(out);

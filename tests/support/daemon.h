@@ -16,8 +16,10 @@ class Daemon {
  public:
   // `config` is written to a file and passed with --config. `data_dir` empty: a fresh one.
   // `env` adds "NAME=value" entries to the daemon's environment.
+  // `args` are further command-line arguments.
   explicit Daemon(const nlohmann::json& config = nlohmann::json::object(),
-                  std::string data_dir = "", const std::vector<std::string>& env = {});
+                  std::string data_dir = "", const std::vector<std::string>& env = {},
+                  const std::vector<std::string>& args = {});
   ~Daemon();
 
   const cli::ApiClient& api() const { return *api_; }
