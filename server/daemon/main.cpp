@@ -112,7 +112,7 @@ int run(bw::Config config) {
     });
   };
   scan_references();
-  bw::Webhooks webhooks(ioc.get_executor(), config.webhooks);
+  bw::Webhooks webhooks(ioc.get_executor(), config.webhooks, config.registry.env);
   if (!config.webhooks.empty())
     scans.on_finished([&](const bw::ScanRecord& rec) {
       nlohmann::json payload = {{"scan",

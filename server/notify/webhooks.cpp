@@ -2,8 +2,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
-// The registry's HTTP client serves here too: bounded, timed, TLS-verifying.
-#include "registry/detail/http_client.h"
+#include "net/http_client.h"
 
 #include <openssl/hmac.h>
 #include <boost/asio/co_spawn.hpp>
@@ -24,10 +23,19 @@ std::string webhook_signature(const std::string& secret, const std::string& body
   return "sha256=" + to_hex(md, len);
 }
 
-Webhooks::Webhooks(asio::any_io_executor io, std::vector<Webhook> hooks)
+namespace {
+net::HttpOptions webhook_http(const std::function<const char*(const char*)>& env) {
+  net::HttpOptions o;
+  o.proxy = net::ProxyConfig::from_env(env);
+  return o;
+}
+}  // namespace
+
+Webhooks::Webhooks(asio::any_io_executor io, std::vector<Webhook> hooks,
+                   const std::function<const char*(const char*)>& env)
     : io_(io),
       hooks_(std::move(hooks)),
-      http_(std::make_unique<detail::HttpClient>(io, detail::HttpOptions{})) {}
+      http_(std::make_unique<net::HttpClient>(io, webhook_http(env))) {}
 
 Webhooks::~Webhooks() = default;
 
@@ -43,19 +51,19 @@ void Webhooks::scan_finished(const ScanRecord& scan, nlohmann::json payload) {
 }
 
 awaitable<void> Webhooks::deliver(Webhook hook, std::string body) {
-  auto url = detail::parse_url(hook.url);
+  auto url = net::parse_url(hook.url);
   if (!url) {
     ++failed_;
     co_return;
   }
   for (int attempt = 1; attempt <= 5; ++attempt) {
-    detail::HttpRequest req{"POST",
-                            *url,
-                            {{"X-Bulwark-Signature", webhook_signature(hook.secret, body)}},
-                            "",
-                            0,
-                            body,
-                            "application/json"};
+    net::HttpRequest req{"POST",
+                         *url,
+                         {{"X-Bulwark-Signature", webhook_signature(hook.secret, body)}},
+                         "",
+                         0,
+                         body,
+                         "application/json"};
     auto r = co_await http_->fetch(std::move(req), 64 * 1024);
     if (r && r->status >= 200 && r->status < 300) {
       ++delivered_;

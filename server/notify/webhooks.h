@@ -11,13 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace bw {
 
-namespace detail {
+namespace net {
 class HttpClient;
 }
 
@@ -29,7 +30,10 @@ struct Webhook {
 
 class Webhooks {
  public:
-  Webhooks(boost::asio::any_io_executor io, std::vector<Webhook> hooks);
+  // Deliveries go through the shared HTTP client: system CAs (SSL_CERT_FILE) and the proxies
+  // `env` names (http_proxy, HTTPS_PROXY, NO_PROXY), as for registries.
+  Webhooks(boost::asio::any_io_executor io, std::vector<Webhook> hooks,
+           const std::function<const char*(const char*)>& env);
   ~Webhooks();
 
   // Sends `payload` for `scan` to every hook that wants its event, in the background.
@@ -43,7 +47,7 @@ class Webhooks {
 
   boost::asio::any_io_executor io_;
   std::vector<Webhook> hooks_;
-  std::unique_ptr<detail::HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
   std::uint64_t delivered_ = 0, failed_ = 0;
 };
 

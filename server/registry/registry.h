@@ -29,11 +29,13 @@
 
 namespace bw {
 
-namespace detail {
+namespace net {
 class HttpClient;
 struct Url;
-class AsyncSemaphore;
 struct HttpResponse;
+}  // namespace net
+namespace detail {
+class AsyncSemaphore;
 }  // namespace detail
 
 struct RegistryHostConfig {
@@ -169,14 +171,14 @@ class RegistryClient {
  private:
   // Whether `realm` (a bearer challenge's token service) may receive `registry`'s credentials:
   // the registry's own host and port, docker.io's auth.docker.io, or a configured token_realm.
-  bool realm_may_receive_credentials(const std::string& registry, const detail::Url& realm) const;
+  bool realm_may_receive_credentials(const std::string& registry, const net::Url& realm) const;
   struct Call;
   struct Token {
     std::string value;
     std::chrono::steady_clock::time_point expires;
   };
   boost::asio::awaitable<Result<std::string>> base_url(const std::string& registry);
-  boost::asio::awaitable<Result<detail::HttpResponse>> call(Call& c);
+  boost::asio::awaitable<Result<net::HttpResponse>> call(Call& c);
   boost::asio::awaitable<Result<void>> authenticate(const std::string& registry,
                                                     const std::string& scope,
                                                     const std::string& challenge_header);
@@ -202,7 +204,7 @@ class RegistryClient {
   boost::asio::any_io_executor ex_;
   RegistryOptions options_;
   CredentialStore credentials_;
-  std::unique_ptr<detail::HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
   std::map<std::string, std::string> base_urls_;                 // registry -> "https://host:port"
   std::map<std::pair<std::string, std::string>, Token> tokens_;  // (registry, scope) -> token
   std::map<std::string, bool> basic_auth_;  // registries that asked for basic auth

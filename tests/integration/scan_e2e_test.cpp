@@ -5,6 +5,7 @@
 #include "notify/webhooks.h"
 #include "registry.h"
 #include "tar_builder.h"
+#include "test_proxy.h"
 
 #include <doctest/doctest.h>
 
@@ -414,4 +415,25 @@ TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   REQUIRE(by_event.count("scan.failed"));
   CHECK(by_event["scan.failed"]["scan"]["error"]["code"] == "manifest_unknown");
   CHECK(d.log().find("s3cret-hmac-key") == std::string::npos);
+  CHECK(d.metric("bulwark_webhook_deliveries_total") == 2);
+  CHECK(d.metric("bulwark_webhook_failures_total") == 0);
+}
+
+TEST_CASE("webhooks go through the proxy the environment names, as registry traffic does") {
+  LocalRegistry reg;
+  TestProxy proxy;
+  FaultServer hook([](const SeenRequest&) { return Reply{204, {}, ""}; });
+  push_image(reg.host(), "hooked/app", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  // The registry is bypassed (NO_PROXY lists its port's host by name only for the registry);
+  // the hook's host is named "localhost" so that only it goes through the proxy.
+  std::string hook_url = "http://localhost:" + std::to_string(hook.port()) + "/bulwark";
+  Daemon d(json{{"webhooks", {{{"url", hook_url}}}}}, "",
+           {"http_proxy=" + proxy.url(), "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"});
+  REQUIRE(d.scan(reg.host() + "/hooked/app:1")["status"] == "done");
+  for (int i = 0; i < 400 && hook.requests().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(hook.requests().size() == 1);
+  auto seen = proxy.seen();
+  CHECK(std::find(seen.begin(), seen.end(), "POST " + hook_url) != seen.end());
 }

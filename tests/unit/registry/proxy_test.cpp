@@ -1,10 +1,10 @@
-#include "registry/detail/proxy.h"
+#include "net/proxy.h"
 
 #include <doctest/doctest.h>
 
 #include <map>
 
-using namespace bw::detail;
+using namespace bw::net;
 
 TEST_CASE("NO_PROXY as curl reads it") {
   CHECK(no_proxy_matches("*", "anything.example"));

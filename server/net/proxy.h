@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace bw::detail {
+namespace bw::net {
 
 struct ProxyConfig {
   std::string http;      // proxy URL for http:// targets, e.g. "http://user:pw@proxy:3128"
@@ -33,4 +33,4 @@ Result<std::optional<ProxyEndpoint>> choose_proxy(const ProxyConfig& config,
 
 bool no_proxy_matches(const std::string& no_proxy, const std::string& host);
 
-}  // namespace bw::detail
+}  // namespace bw::net

@@ -1,8 +1,10 @@
 #include "common/digest.h"
 #include "common/log.h"
+#include "net/http_client.h"
 #include "registry/challenge.h"
 #include "registry/detail/async_semaphore.h"
-#include "registry/detail/http_client.h"
+#include "registry/detail/call.h"
+#include "registry/detail/errors.h"
 #include "registry/registry.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -17,13 +19,17 @@
 #include <algorithm>
 #include <ctime>
 
+// The registry transport: allowlist, scheme probe, auth challenges and the token cache,
+// per-registry concurrency, and retries with backoff and Retry-After. The remote operations
+// (remote.cpp) send every request through call().
 namespace bw {
 
 namespace asio = boost::asio;
 using asio::awaitable;
-using detail::HttpRequest;
-using detail::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using Clock = std::chrono::steady_clock;
+using detail::status_error;
 
 namespace {
 
@@ -32,45 +38,6 @@ std::string base64(std::string_view plain) {
   std::string enc(b64::encoded_size(plain.size()), '\0');
   enc.resize(b64::encode(enc.data(), plain.data(), plain.size()));
   return enc;
-}
-
-// The registry's own error text ({"errors":[{"code","message"}]}), if it sent one.
-std::string registry_message(const HttpResponse& r) {
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
-      j["errors"][0].is_object()) {
-    auto& e = j["errors"][0];
-    std::string code =
-        e.contains("code") && e["code"].is_string() ? e["code"].get<std::string>() : "";
-    std::string msg =
-        e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
-    return (code + (msg.empty() ? "" : ": " + msg)).substr(0, 300);
-  }
-  return {};
-}
-
-Error status_error(const HttpResponse& r, const std::string& registry, const std::string& repo,
-                   Errc not_found_code, std::string_view what) {
-  std::string detail = registry_message(r);
-  std::string suffix =
-      " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ", " + detail) + ")";
-  std::string where = registry + (repo.empty() ? "" : "/" + repo);
-  bool insufficient = r.header("WWW-Authenticate").find("insufficient_scope") != std::string::npos;
-  switch (r.status) {
-    case 401:
-      if (insufficient) return make_error(Errc::forbidden, "not authorized for " + where + suffix);
-      return make_error(Errc::registry_auth_failed,
-                        "authentication to " + where + " failed" + suffix);
-    case 403:
-      return make_error(Errc::forbidden, "not authorized for " + where + suffix);
-    case 404:
-      return make_error(not_found_code, std::string(what) + " not found in " + where + suffix);
-    case 429:
-      return make_error(Errc::rate_limited, "rate limited by " + registry + suffix);
-    default:
-      return make_error(Errc::registry_error,
-                        std::string(what) + " request to " + registry + " failed" + suffix);
-  }
 }
 
 bool host_matches(std::string_view pattern, const std::string& registry) {
@@ -108,7 +75,7 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
-std::string authority_of(const detail::Url& u) {
+std::string authority_of(const net::Url& u) {
   bool v6 = u.host.find(':') != std::string::npos;
   return (v6 ? "[" + u.host + "]" : u.host) + ":" + u.port;
 }
@@ -140,24 +107,6 @@ bool registry_allowed(const std::vector<std::string>& patterns, std::string_view
                      [&](auto& p) { return host_matches(p, reg); });
 }
 
-std::string next_link(std::string_view h) {
-  // Link: <url>; rel="next", <url2>; rel="prev"
-  std::size_t pos = 0;
-  while ((pos = h.find('<', pos)) != std::string_view::npos) {
-    auto close = h.find('>', pos);
-    if (close == std::string_view::npos) break;
-    std::string_view url = h.substr(pos + 1, close - pos - 1);
-    auto end = h.find('<', close);
-    std::string_view params =
-        h.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
-    if (params.find("rel=\"next\"") != std::string_view::npos ||
-        params.find("rel=next") != std::string_view::npos)
-      return std::string(url);
-    pos = close;
-  }
-  return {};
-}
-
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view v,
                                                       std::chrono::system_clock::time_point now) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
@@ -174,18 +123,6 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view v,
   return std::max(delta, std::chrono::seconds(0));
 }
 
-struct RegistryClient::Call {
-  std::string registry;  // the endpoint: auth, base URL and concurrency limit are per endpoint
-  std::string scope;     // "repository:team/app:pull"
-  std::string target;    // "/v2/…"
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::uint64_t body_limit = 64 * 1024;
-  Clock::time_point deadline;
-  std::function<void(HttpRequest&)> prepare;  // per attempt, e.g. Range
-  detail::HeadHandler on_head;                // streaming: both set
-  detail::ChunkHandler on_chunk;
-};
-
 RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options)
     : ex_(ex),
       options_(std::move(options)),
@@ -198,7 +135,7 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
             return configured;
           }(),
           options_.env) {
-  detail::HttpOptions http;
+  net::HttpOptions http;
   http.connect_timeout = options_.connect_timeout;
   http.io_timeout = options_.io_timeout;
   http.max_redirects = options_.max_redirects;
@@ -219,7 +156,7 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
   if (registry_allowed(options_.allowed, std::string(kDockerHub)))
     for (auto h : {kDockerHubHost, std::string_view("auth.docker.io")}) contactable.emplace_back(h);
   http.url_allowed = [contactable, redirects = options_.redirect_hosts](
-                         const detail::Url& url, bool redirect) -> Result<void> {
+                         const net::Url& url, bool redirect) -> Result<void> {
     std::string where = authority_of(url);
     if (registry_allowed(contactable, where) || (redirect && registry_allowed(redirects, where)))
       return {};
@@ -231,19 +168,19 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
                           link_local = options_.allow_link_local](const asio::ip::address& a) {
     return address_permitted(a, loopback, link_local);
   };
-  http.proxy = detail::ProxyConfig::from_env(options_.env);
-  http_ = std::make_unique<detail::HttpClient>(ex_, std::move(http));
+  http.proxy = net::ProxyConfig::from_env(options_.env);
+  http_ = std::make_unique<net::HttpClient>(ex_, std::move(http));
 }
 
 RegistryClient::~RegistryClient() = default;
 
 bool RegistryClient::realm_may_receive_credentials(const std::string& registry,
-                                                   const detail::Url& realm) const {
+                                                   const net::Url& realm) const {
   std::string where = authority_of(realm);
   std::string host = registry == kDockerHub ? std::string(kDockerHubHost) : registry;
   // The registry's own host and port; a registry named without a port is at the default port
   // of the realm's scheme.
-  auto own = detail::parse_url(realm.scheme + "://" + host + "/");
+  auto own = net::parse_url(realm.scheme + "://" + host + "/");
   if (own && own->host == realm.host && own->port == realm.port) return true;
   if (registry == kDockerHub && where == "auth.docker.io:443") return true;
   if (auto cfg = options_.hosts.find(registry); cfg != options_.hosts.end())
@@ -292,7 +229,7 @@ awaitable<Result<std::string>> RegistryClient::base_url(const std::string& regis
   std::optional<Error> first_error;
   for (std::string scheme : {"https", "http"}) {
     if (scheme == "http" && !may_plain) break;
-    auto url = detail::parse_url(scheme + "://" + host + "/v2/");
+    auto url = net::parse_url(scheme + "://" + host + "/v2/");
     if (!url) co_return url.error();
     // A registry answers /v2/ with 200, or 401 and a challenge; anything else (a TLS port's
     // "plain HTTP sent to HTTPS server") means this scheme does not reach a registry.
@@ -352,7 +289,7 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
       co_return Result<void>{};
     }
     if (ch.scheme != "bearer") continue;
-    auto realm = detail::parse_url(ch.params["realm"]);
+    auto realm = net::parse_url(ch.params["realm"]);
     if (!realm)
       co_return make_error(Errc::registry_auth_failed, registry + " named an invalid token realm");
     // Credentials travel only to a realm reached over TLS (or on loopback) that the allowlist
@@ -424,7 +361,7 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
   auto permit = co_await limiter(c.registry).acquire();
   auto base = co_await base_url(c.registry);
   if (!base) co_return base.error();
-  auto url = detail::parse_url(*base + c.target);
+  auto url = net::parse_url(*base + c.target);
   if (!url) co_return url.error();
   bool authenticated = false;
   for (int attempt = 1;; ++attempt) {
@@ -464,265 +401,6 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
                "ms: " + (r ? "HTTP " + std::to_string(r->status) : r.error().message));
     co_await sleep(wait);
   }
-}
-
-awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string& endpoint,
-                                                              const ImageRef& ref,
-                                                              const std::string& reference,
-                                                              std::string& content_type) {
-  Call c;
-  c.registry = endpoint;
-  c.scope = "repository:" + ref.repository + ":pull";
-  c.target = "/v2/" + ref.repository + "/manifests/" + reference;
-  c.headers = {{"Accept", std::string(media_type::kManifestAccept)}};
-  c.body_limit = options_.max_manifest_bytes;
-  c.deadline = Clock::now() + options_.request_timeout;
-  ++stats_.manifest_fetches;
-  auto r = co_await call(c);
-  if (!r) {
-    if (r.error().code == Errc::payload_too_large)
-      co_return make_error(Errc::unsupported_media_type,
-                           "manifest " + reference + " exceeds " +
-                               std::to_string(options_.max_manifest_bytes) + " bytes");
-    co_return r.error();
-  }
-  if (r->status != 200)
-    co_return status_error(*r, endpoint, ref.repository, Errc::manifest_unknown,
-                           "manifest " + reference);
-  std::string digest = sha256_digest(r->body);
-  if (reference.starts_with("sha256:") && digest != reference)
-    co_return make_error(Errc::digest_mismatch,
-                         "manifest " + reference + " from " + endpoint + " has digest " + digest);
-  std::string claimed = r->header("Docker-Content-Digest");
-  if (claimed.starts_with("sha256:") && claimed != digest)
-    co_return make_error(Errc::digest_mismatch, "manifest from " + endpoint + " claims digest " +
-                                                    claimed.substr(0, 80) + " but hashes to " +
-                                                    digest);
-  content_type = r->header("Content-Type");
-  co_return std::move(r->body);
-}
-
-awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
-                                                         const Platform& platform) {
-  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
-  std::vector<std::string> endpoints;
-  if (auto m = options_.mirrors.find(ref.registry); m != options_.mirrors.end())
-    for (auto& mirror : m->second) endpoints.push_back(normalize_registry(mirror));
-  endpoints.push_back(ref.registry);
-  Result<ResolvedImage> last = make_error(Errc::internal, "no endpoint");
-  for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    last = co_await resolve_from(endpoints[i], ref, platform);
-    if (last || i + 1 == endpoints.size()) break;
-    log::info("mirror=" + endpoints[i] + " failed for " + ref.canonical() + " (" +
-              last.error().message + "); trying next");
-  }
-  co_return last;
-}
-
-awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string& endpoint,
-                                                              const ImageRef& ref,
-                                                              const Platform& platform) {
-  ResolvedImage out;
-  out.ref = ref;
-  out.endpoint = endpoint;
-  std::string reference = ref.manifest_reference();
-  for (int depth = 0;; ++depth) {
-    std::string content_type;
-    auto body = co_await fetch_manifest(endpoint, ref, reference, content_type);
-    if (!body) co_return body.error();
-    auto m = parse_manifest(*body, content_type);
-    if (!m) co_return m.error();
-    std::string digest = sha256_digest(*body);
-    if (m->kind == ManifestKind::image) {
-      out.manifest_digest = digest;
-      out.manifest = std::move(*m);
-      out.manifest_body = std::move(*body);
-      break;
-    }
-    if (depth >= options_.max_index_depth)
-      co_return make_error(Errc::unsupported_media_type,
-                           "index nesting deeper than " + std::to_string(options_.max_index_depth));
-    if (out.index_digest.empty()) out.index_digest = digest;
-    auto entry = select_platform(*m, platform);
-    if (!entry) co_return entry.error();
-    reference = entry->digest;
-  }
-  const Descriptor& cfg = out.manifest.config;
-  if (cfg.size < 0 || static_cast<std::uint64_t>(cfg.size) > options_.max_config_bytes)
-    co_return make_error(Errc::unsupported_media_type,
-                         "image config of " + std::to_string(cfg.size) +
-                             " bytes exceeds the limit of " +
-                             std::to_string(options_.max_config_bytes));
-  std::string config;
-  auto r = co_await stream_blob(endpoint, ref.repository, cfg,
-                                [&config](std::string chunk) -> awaitable<bool> {
-                                  config += chunk;
-                                  co_return true;
-                                });
-  if (!r) co_return r.error();
-  out.config_body = std::move(config);
-  auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
-  if (!cj.is_object())
-    co_return make_error(Errc::invalid_image,
-                         "image config " + cfg.digest + " is not a JSON object");
-  if (auto valid = validate_image_config(cj); !valid) co_return valid.error();
-  auto str = [&](const char* k) {
-    return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string();
-  };
-  out.platform = Platform{str("os"), str("architecture"), str("variant")};
-  co_return out;
-}
-
-awaitable<Result<std::pair<std::string, std::vector<Platform>>>> RegistryClient::platforms(
-    const ImageRef& ref) {
-  using Out = std::pair<std::string, std::vector<Platform>>;
-  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
-  std::string content_type;
-  auto body = co_await fetch_manifest(ref.registry, ref, ref.manifest_reference(), content_type);
-  if (!body) co_return body.error();
-  auto m = parse_manifest(*body, content_type);
-  if (!m) co_return m.error();
-  if (m->kind == ManifestKind::image) {
-    auto image = co_await resolve(ref, default_platform());
-    if (!image) co_return image.error();
-    co_return Out{"", {image->platform}};
-  }
-  Out out{sha256_digest(*body), {}};
-  for (auto& d : platform_entries(*m))
-    if (d.platform) out.second.push_back(*d.platform);
-  if (out.second.empty()) co_return make_error(Errc::platform_not_found, "index names no platform");
-  co_return out;
-}
-
-awaitable<Result<void>> RegistryClient::fetch_blob(const ResolvedImage& image, const Descriptor& d,
-                                                   BlobSink sink) {
-  if (auto allowed = check_allowed(image.ref); !allowed) co_return allowed.error();
-  co_return co_await stream_blob(image.endpoint, image.ref.repository, d, std::move(sink));
-}
-
-awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
-                                                    const std::string& repository,
-                                                    const Descriptor& d, BlobSink sink) {
-  using namespace asio::experimental::awaitable_operators;
-  if (!d.digest.starts_with("sha256:"))
-    co_return make_error(Errc::unsupported_media_type, "only sha256 blob digests are supported");
-  ++stats_.blob_fetches;
-  Sha256 hash;
-  const std::uint64_t expected = static_cast<std::uint64_t>(d.size);
-  std::uint64_t delivered = 0;  // bytes hashed and handed to the sink, across attempts
-  std::uint64_t skip = 0;       // bytes of this attempt's body already delivered before
-  bool oversize = false;
-  Call c;
-  c.registry = endpoint;
-  c.scope = "repository:" + repository + ":pull";
-  c.target = "/v2/" + repository + "/blobs/" + d.digest;
-  c.deadline = Clock::now() + options_.blob_timeout;
-  c.prepare = [&](HttpRequest& req) { req.range_from = delivered; };
-  c.on_head = [&](const HttpResponse& head) -> Result<void> {
-    skip = 0;
-    if (head.status == 206) {
-      // "bytes START-END/TOTAL" must start where we stopped.
-      std::string range = head.header("Content-Range");
-      auto space = range.find(' ');
-      auto dash = range.find('-');
-      if (space == std::string::npos || dash == std::string::npos ||
-          range.substr(space + 1, dash - space - 1) != std::to_string(delivered))
-        return make_error(Errc::registry_error,
-                          "blob " + d.digest + " resumed at the wrong offset");
-    } else if (delivered > 0) {
-      skip = delivered;  // the server ignored Range: drop what was already delivered
-    }
-    return {};
-  };
-  c.on_chunk = [&](std::string chunk) -> awaitable<bool> {
-    if (skip > 0) {
-      std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(skip, chunk.size()));
-      chunk.erase(0, k);
-      skip -= k;
-      if (chunk.empty()) co_return true;
-    }
-    delivered += chunk.size();
-    stats_.blob_bytes += chunk.size();
-    if (delivered > expected) {
-      oversize = true;
-      co_return false;
-    }
-    hash.update(chunk);
-    co_return co_await sink(std::move(chunk));
-  };
-  asio::steady_timer total(ex_, options_.blob_timeout);
-  auto raced = co_await (call(c) || total.async_wait(asio::use_awaitable));
-  if (raced.index() == 1)
-    co_return make_error(Errc::timeout, "blob " + d.digest + " took longer than " +
-                                            std::to_string(options_.blob_timeout.count()) + " ms");
-  auto& r = std::get<0>(raced);
-  if (oversize)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " is larger than the " +
-                                                    std::to_string(expected) +
-                                                    " bytes its descriptor declares");
-  if (!r) co_return r.error();
-  if (r->status != 200 && r->status != 206)
-    co_return status_error(*r, endpoint, repository, Errc::blob_unknown, "blob " + d.digest);
-  if (delivered != expected)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " delivered " +
-                                                    std::to_string(delivered) + " of " +
-                                                    std::to_string(expected) + " bytes");
-  std::string got = hash.finish();
-  if (got != d.digest)
-    co_return make_error(Errc::digest_mismatch, "blob " + d.digest + " hashes to " + got);
-  co_return Result<void>{};
-}
-
-awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::string& registry,
-                                                                 const std::string& scope,
-                                                                 std::string target,
-                                                                 const char* field) {
-  std::vector<std::string> out;
-  for (std::size_t page = 0; page < options_.max_list_pages; ++page) {
-    Call c;
-    c.registry = registry;
-    c.scope = scope;
-    c.target = target;
-    c.body_limit = 8 << 20;
-    c.deadline = Clock::now() + options_.request_timeout;
-    auto r = co_await call(c);
-    if (!r) co_return r.error();
-    if (r->status != 200) co_return status_error(*r, registry, "", Errc::not_found, field);
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (!j.is_object())
-      co_return make_error(Errc::registry_error, std::string(field) + " list is not JSON");
-    if (auto it = j.find(field); it != j.end() && it->is_array())
-      for (auto& v : *it)
-        if (v.is_string()) out.push_back(v.get<std::string>());
-    std::string next = next_link(r->header("Link"));
-    if (next.empty()) co_return out;
-    // Only the path and query of the next page are used: it stays on this registry.
-    auto u = boost::urls::parse_uri_reference(next);
-    if (!u || !u->encoded_path().starts_with("/v2/"))
-      co_return make_error(Errc::registry_error, "invalid Link header from " + registry);
-    target = std::string(u->encoded_resource());
-  }
-  co_return make_error(Errc::registry_error,
-                       std::string(field) + " of " + registry + " has more than " +
-                           std::to_string(options_.max_list_pages) + " pages");
-}
-
-awaitable<Result<std::vector<std::string>>> RegistryClient::list_repositories(
-    const std::string& registry, std::size_t page_size) {
-  std::string reg = normalize_registry(registry);
-  if (!registry_allowed(options_.allowed, reg))
-    co_return make_error(Errc::registry_not_allowed,
-                         "registry " + reg + " is not in the allowed list of this server");
-  co_return co_await list(reg, "registry:catalog:*", "/v2/_catalog?n=" + std::to_string(page_size),
-                          "repositories");
-}
-
-awaitable<Result<std::vector<std::string>>> RegistryClient::list_tags(const ImageRef& repo,
-                                                                      std::size_t page_size) {
-  if (auto allowed = check_allowed(repo); !allowed) co_return allowed.error();
-  co_return co_await list(repo.registry, "repository:" + repo.repository + ":pull",
-                          "/v2/" + repo.repository + "/tags/list?n=" + std::to_string(page_size),
-                          "tags");
 }
 
 }  // namespace bw

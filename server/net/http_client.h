@@ -8,7 +8,7 @@
 #pragma once
 
 #include "common/error.h"
-#include "registry/detail/proxy.h"
+#include "net/proxy.h"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-namespace bw::detail {
+namespace bw::net {
 
 struct Url {
   std::string scheme;  // "http" | "https"
@@ -116,4 +116,4 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace bw::detail
+}  // namespace bw::net

@@ -1,4 +1,4 @@
-#include "registry/detail/http_client.h"
+#include "net/http_client.h"
 
 #include "common/log.h"
 
@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <deque>
 
-namespace bw::detail {
+namespace bw::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -445,4 +445,4 @@ awaitable<Result<HttpResponse>> HttpClient::stream(HttpRequest req, HeadHandler 
   co_return co_await impl_->run(std::move(req), kErrorBodyLimit, &on_head, &on_chunk);
 }
 
-}  // namespace bw::detail
+}  // namespace bw::net

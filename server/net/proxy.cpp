@@ -1,4 +1,4 @@
-#include "registry/detail/proxy.h"
+#include "net/proxy.h"
 
 #include "common/text.h"
 
@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-namespace bw::detail {
+namespace bw::net {
 namespace {
 
 bool in_cidr(const std::string& cidr, const boost::asio::ip::address& addr) {
@@ -97,4 +97,4 @@ Result<std::optional<ProxyEndpoint>> choose_proxy(const ProxyConfig& config,
   return std::optional<ProxyEndpoint>(std::move(ep));
 }
 
-}  // namespace bw::detail
+}  // namespace bw::net
