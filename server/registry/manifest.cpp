@@ -255,6 +255,9 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
     auto ms = j.find("manifests");
     if (ms == j.end() || !ms->is_array())
       return make_error(Errc::unsupported_media_type, "index has no manifests array");
+    if (ms->size() > kMaxIndexEntries)
+      return make_error(Errc::invalid_image,
+                        "index has more than " + std::to_string(kMaxIndexEntries) + " entries");
     for (auto& e : *ms) {
       auto d = parse_descriptor(e, "index entry");
       if (!d) return d.error();
@@ -270,6 +273,12 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
   auto ls = j.find("layers");
   if (ls == j.end() || !ls->is_array())
     return make_error(Errc::unsupported_media_type, "manifest has no layers array");
+  // Real images stay far below this (overlay file systems stop at 128 layers); more is a
+  // manifest made to make the server fetch without end.
+  if (ls->size() > kMaxManifestLayers)
+    return make_error(Errc::invalid_image, "manifest has " + std::to_string(ls->size()) +
+                                               " layers, more than " +
+                                               std::to_string(kMaxManifestLayers));
   for (auto& e : *ls) {
     auto d = parse_descriptor(e, "layer");
     if (!d) return d.error();

@@ -74,6 +74,10 @@ struct Manifest {
   std::map<std::string, std::string> annotations;
 };
 
+// Bounds on what one document may name; past them it is Errc::invalid_image.
+inline constexpr std::size_t kMaxManifestLayers = 1000;
+inline constexpr std::size_t kMaxIndexEntries = 10'000;
+
 // Parses a manifest body. The media type comes from the body's `mediaType` when present,
 // else from `content_type`, else from the document's shape. A body type that disagrees with
 // a specific Content-Type, schema 1, unknown types and malformed JSON are errors.

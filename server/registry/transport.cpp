@@ -346,6 +346,11 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
     if (token.empty())
       co_return make_error(Errc::registry_auth_failed,
                            "token service of " + registry + " sent no token");
+    // It is sent with every request: a token service must not make them absurd.
+    if (token.size() > 64 * 1024 ||
+        std::any_of(token.begin(), token.end(), [](char c) { return c < 0x21 || c > 0x7e; }))
+      co_return make_error(Errc::registry_auth_failed,
+                           "token service of " + registry + " sent an unusable token");
     long long expires = 60;
     if (j.contains("expires_in") && j["expires_in"].is_number_integer())
       expires = std::max<long long>(60, j["expires_in"].get<long long>());

@@ -147,3 +147,22 @@ TEST_CASE("image configs are validated field by field before anything reads them
   CHECK(err(json{{"rootfs", {{"diff_ids", {"nope"}}}}}).find("diff_ids[0]") != std::string::npos);
   CHECK(err(json{{"config", "x"}}).find("config must be an object") != std::string::npos);
 }
+
+TEST_CASE("documents that name absurdly many layers or entries are refused") {
+  json layer = {{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                {"digest", "sha256:" + std::string(64, 'b')},
+                {"size", 1}};
+  json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+              {"digest", "sha256:" + std::string(64, 'a')},
+              {"size", 2}}},
+            {"layers", json::array()}};
+  for (std::size_t i = 0; i < kMaxManifestLayers + 1; ++i) m["layers"].push_back(layer);
+  auto r = parse_manifest(m.dump(), "");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::invalid_image);
+  m["layers"].erase(m["layers"].begin());
+  CHECK(parse_manifest(m.dump(), ""));
+}
