@@ -1,14 +1,7 @@
 #include "analyze/analyze.h"
 
-#include "analyze/elf.h"
-#include "analyze/os_release.h"
-#include "analyze/packages.h"
-#include "common/text.h"
-
 #include <algorithm>
 #include <array>
-#include <set>
-#include <sstream>
 
 namespace bw {
 
@@ -78,67 +71,6 @@ constexpr std::array<std::string_view, 8> kUnneededDirs = {".cache", ".aws",    
 constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docker-compose.yml",
                                                             ".vimrc", ".DS_Store"};
 
-bool is_account_file(std::string_view p) {
-  return p == "etc/passwd" || p == "etc/group" || p == "etc/shadow";
-}
-
-// Text worth scanning for secrets: not where the secret rules' allow lists look away anyway.
-bool secret_candidate(std::string_view p) {
-  for (auto prefix : {"usr/share/", "usr/include/", "usr/lib/", "lib/", "usr/libexec/", "proc/",
-                      "sys/", "var/lib/dpkg/", "var/lib/apt/", "var/cache/", "usr/local/go/"})
-    if (p.starts_with(prefix)) return false;
-  std::string_view base = basename_of(p);
-  for (auto ext :
-       {".so", ".a", ".o", ".png", ".jpg", ".gif", ".gz", ".zip", ".jar", ".pyc", ".whl", ".mo"})
-    if (base.ends_with(ext)) return false;
-  return base.find(".so.") == std::string_view::npos;
-}
-
-json parse_passwd(std::string_view content) {
-  json accounts = json::array();
-  std::istringstream in{std::string(content)};
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    auto f = split(line, ':');
-    if (f.size() < 7) continue;
-    json a = {{"name", f[0]}, {"uid", f[2]}, {"gid", f[3]}, {"home", f[5]}, {"shell", f[6]}};
-    accounts.push_back(std::move(a));
-  }
-  return accounts;
-}
-
-json parse_group(std::string_view content) {
-  json groups = json::array();
-  std::istringstream in{std::string(content)};
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    auto f = split(line, ':');
-    if (f.size() < 3) continue;
-    groups.push_back({{"name", f[0]}, {"gid", f[2]}});
-  }
-  return groups;
-}
-
-// Only whether a password is empty, locked or set: never the hash.
-json parse_shadow(std::string_view content) {
-  json out = json::array();
-  std::istringstream in{std::string(content)};
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    auto c1 = line.find(':');
-    if (c1 == std::string::npos) continue;
-    auto c2 = line.find(':', c1 + 1);
-    std::string pw = line.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
-    std::string state = pw.empty() ? "empty" : (pw[0] == '!' || pw[0] == '*') ? "locked" : "set";
-    out.push_back({{"name", line.substr(0, c1)}, {"password", state}});
-  }
-  return out;
-}
-
-bool looks_binary(std::string_view s) {
-  return s.substr(0, 8000).find('\0') != std::string_view::npos;
-}
-
 }  // namespace
 
 std::vector<std::string> classify_path(std::string_view path, char kind, std::uint32_t mode) {
@@ -183,70 +115,6 @@ std::vector<std::string> classify_path(std::string_view path, char kind, std::ui
       tags.push_back("credential_file");
   }
   return tags;
-}
-
-std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
-                           const AnalyzeOptions& o) {
-  if (kind != 'f') return 0;
-  if (is_os_release_path(path) || is_account_file(path)) return o.max_file_read_bytes;
-  if (!package_db_kind(path).empty()) return o.max_package_db_bytes;
-  if ((mode & 0111) && size >= 64) return o.max_elf_read_bytes;
-  if (o.secrets && size >= 10 && size <= o.max_file_read_bytes && secret_candidate(path))
-    return o.max_file_read_bytes;
-  return 0;
-}
-
-json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
-                     bool truncated, const AnalyzeOptions& o) {
-  json out = json::object();
-  if (is_os_release_path(path)) {
-    std::string error;
-    if (auto os = parse_os_release_file(path, head, error))
-      out["os"] = to_json(*os);
-    else if (!error.empty())
-      out["os_error"] = error;
-  }
-  std::string db = package_db_kind(path);
-  if (!db.empty()) {
-    json pk = json::array();
-    if (truncated) {
-      out["package_db"] = {
-          {"kind", db}, {"parsed", false}, {"reason", "larger than max_package_db_bytes"}};
-    } else if (db == "dpkg" || db == "apk") {
-      for (auto& p : db == "dpkg" ? parse_dpkg_status(head) : parse_apk_installed(head))
-        pk.push_back(to_json(p));
-      out["package_db"] = {{"kind", db}, {"parsed", true}};
-      out["packages"] = std::move(pk);
-    } else if (db == "rpm-sqlite") {
-      auto rpms = parse_rpm_sqlite(head);
-      if (rpms) {
-        for (auto& p : *rpms) pk.push_back(to_json(p));
-        out["package_db"] = {{"kind", db}, {"parsed", true}};
-        out["packages"] = std::move(pk);
-      } else {
-        out["package_db"] = {{"kind", db}, {"parsed", false}, {"reason", rpms.error().message}};
-      }
-    } else {
-      // BerkeleyDB and NDB rpm databases: recorded as present rather than guessed at.
-      out["package_db"] = {{"kind", db}, {"parsed", false}, {"reason", "format not parsed"}};
-    }
-  }
-  if (path == "etc/passwd") out["accounts"] = parse_passwd(head);
-  if (path == "etc/group") out["groups"] = parse_group(head);
-  if (path == "etc/shadow") out["shadow"] = parse_shadow(head);
-  if (mode & 0111) {
-    if (auto elf = analyze_elf(head, truncated)) out["elf"] = std::move(*elf);
-  }
-  if (o.secrets && !out.contains("elf") && !truncated && head.size() >= 10 && !looks_binary(head) &&
-      secret_candidate(path)) {
-    auto found = o.secrets->scan(path, head);
-    if (!found.empty()) {
-      json s = json::array();
-      for (auto& f : found) s.push_back(to_json(f));
-      out["secrets"] = std::move(s);
-    }
-  }
-  return out;
 }
 
 }  // namespace bw

@@ -4,11 +4,13 @@
 // the bytes come from.
 #pragma once
 
+#include "analyze/analyzer.h"
 #include "analyze/secrets.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +27,14 @@ struct AnalyzeOptions {
   // Record every entry, not only notable ones (diagnostics and conformance; large layers
   // then store large facts).
   bool record_all_entries = false;
+  // The analysers to run, in order; empty: builtin_analyzers().
+  std::vector<const Analyzer*> analyzers;
 };
+
+// The analysers `options` runs, and their versions by name (stored with each layer: a layer is
+// analysed again when one of them has a newer version).
+const std::vector<const Analyzer*>& analyzers_in_use(const AnalyzeOptions& options);
+std::map<std::string, int> analyzer_versions(const AnalyzeOptions& options);
 
 // Path-only classification: "shell", "package_manager", "network_tool", "debug_tool",
 // "toolchain", "sshd", "unneeded", "credential_file", "runtime:java|python|node",
@@ -36,10 +45,14 @@ std::vector<std::string> classify_path(std::string_view path, char kind, std::ui
 std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
                            const AnalyzeOptions& options);
 
-// Runs every analyser that applies to the entry's content. Returns an object keyed by result
+// Runs every analyser that wants the entry (each on the bytes it asked for). Returns an object
+// keyed by result
 // ("os", "packages", "accounts", "groups", "shadow", "secrets", "elf"); empty when nothing
 // was learned. `head` is the entry's first bytes, `truncated` whether more existed.
 nlohmann::json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
                                bool truncated, const AnalyzeOptions& options);
+// The same, for an entry whose size is known (the layer walk).
+nlohmann::json analyze_entry(const EntryView& entry, std::string_view head, bool truncated,
+                             const AnalyzeOptions& options);
 
 }  // namespace bw

@@ -411,6 +411,7 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (m != "GET") co_return method_not_allowed("GET");
     co_return json_response(200, json{{"version", kVersion},
                                       {"analyzer_version", kAnalyzerVersion},
+                                      {"analyzers", analyzer_versions(ctx.config.scan.analysis)},
                                       {"ruleset_version", ctx.reporter.rules().version()}});
   }
   if (is({"metrics"})) {

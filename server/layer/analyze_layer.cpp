@@ -180,6 +180,7 @@ bool is_notable(const FileEntry& e) {
 Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
                                  const AnalyzeOptions& analysis, const std::atomic<bool>* cancel) {
   LayerFacts facts;
+  facts.analyzer_versions = analyzer_versions(analysis);
   Budget budget(limits.max_cpu_seconds, cancel);
   TrackingSource raw(blob);
   auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
@@ -225,7 +226,9 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       if (std::size_t want = content_wanted(e.path, e.kind, e.mode, e.size, analysis)) {
         bool truncated = false;
         auto head = body.read(want, truncated);
-        if (head) info = analyze_content(e.path, e.mode, *head, truncated, analysis);
+        if (head)
+          info =
+              analyze_entry(EntryView{e.path, e.kind, e.mode, e.size}, *head, truncated, analysis);
       }
       auto tags = classify_path(e.path, e.kind, e.mode);
       if (!tags.empty()) info["tags"] = std::move(tags);

@@ -29,6 +29,7 @@ nlohmann::json to_json(const LayerFacts& f) {
               {"notable_dropped", f.notable_dropped},
               {"whiteouts", std::move(whiteouts)}};
   if (!f.status_reason.empty()) out["status_reason"] = f.status_reason;
+  if (!f.analyzer_versions.empty()) out["analyzer_versions"] = f.analyzer_versions;
   return out;
 }
 
@@ -59,6 +60,9 @@ Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j) {
       f.files.push_back(std::move(fe));
     }
     f.notable_dropped = j.value("notable_dropped", std::uint64_t{0});
+    if (auto v = j.find("analyzer_versions"); v != j.end() && v->is_object())
+      for (auto& [name, version] : v->items())
+        if (version.is_number_integer()) f.analyzer_versions[name] = version.get<int>();
     for (auto& w : j.at("whiteouts"))
       f.whiteouts.push_back({w.at("path").get<std::string>(), w.at("opaque").get<bool>()});
     return f;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,8 @@ struct LayerFacts {
   // Every entry path (whiteouts aside) as path_hash(), sorted and unique: merging uses it to see
   // that a layer rewrote a lower layer's notable file with one that is not notable.
   std::vector<std::uint64_t> path_hashes;
+  // The analysers that produced these facts, by name, with their versions.
+  std::map<std::string, int> analyzer_versions;
 };
 
 // FNV-1a 64 of a normalised entry path.

@@ -27,6 +27,21 @@ std::string new_scan_id() {
   return "scan_" + random_hex(16);
 }
 
+// Whether stored facts are as the analysers in use would produce them now: the same facts
+// format, and no analyser newer than the one that ran (layers stored before versions were
+// kept ran version 1 of each).
+bool current(const LayerMeta& stored, const AnalyzeOptions& analysis) {
+  if (stored.analyzer_version != kAnalyzerVersion) return false;
+  for (auto* a : analyzers_in_use(analysis)) {
+    auto it = stored.analyzer_versions.find(std::string(a->name()));
+    int had = stored.analyzer_versions.empty()       ? 1
+              : it == stored.analyzer_versions.end() ? 0
+                                                     : it->second;
+    if (had < a->version()) return false;
+  }
+  return true;
+}
+
 bool is_foreign(const Descriptor& d) {
   return !d.urls.empty() || d.media_type.find("foreign") != std::string::npos ||
          d.media_type.find("nondistributable") != std::string::npos;
@@ -480,7 +495,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto stored = store_.get_layer_meta(d.digest);
     if (!stored) co_return stored.error();
-    if (*stored && (*stored)->analyzer_version == kAnalyzerVersion) {
+    if (*stored && current(**stored, options_.analysis)) {
       if (progress.state == "pending") {
         progress.state = "cached";
         ++metrics_.layer_cache_hits;

@@ -72,14 +72,19 @@ class SqliteStore : public Store {
 
   Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
     std::lock_guard lock(read_mu_);
-    auto st =
-        rdb_.prepare("SELECT analyzer_version, diff_id, status FROM layers WHERE digest = ?1");
+    auto st = rdb_.prepare(
+        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers "
+        "WHERE digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) return std::optional<LayerMeta>();
-    LayerMeta meta{static_cast<int>(st->integer(0)), st->text(1), LayerStatus::complete};
+    LayerMeta meta{static_cast<int>(st->integer(0)), st->text(1), LayerStatus::complete, {}};
+    auto versions = nlohmann::json::parse(st->text(3), nullptr, false);
+    if (versions.is_object())
+      for (auto& [name, v] : versions.items())
+        if (v.is_number_integer()) meta.analyzer_versions[name] = v.get<int>();
     std::string status = st->text(2);
     for (auto s : {LayerStatus::complete, LayerStatus::limit_exceeded, LayerStatus::invalid,
                    LayerStatus::skipped})
@@ -133,8 +138,8 @@ class SqliteStore : public Store {
     auto st = db_.prepare(
         "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
         "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
-        "analyzed_at, facts, path_hashes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13)");
+        "analyzed_at, facts, path_hashes, analyzer_versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     if (!st) return st.error();
     const auto& f = l.facts;
     st->bind(1, l.digest);
@@ -153,6 +158,7 @@ class SqliteStore : public Store {
     st->bind(11, l.analyzed_at);
     st->bind(12, facts);
     st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
+    st->bind(14, nlohmann::json(f.analyzer_versions).dump());
     if (auto s = st->step(); !s) return s.error();
     return {};
   }

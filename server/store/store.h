@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -130,6 +131,7 @@ struct LayerMeta {
   int analyzer_version = 0;
   std::string diff_id;
   LayerStatus status = LayerStatus::complete;
+  std::map<std::string, int> analyzer_versions;  // empty for layers stored before they were kept
 };
 
 class Store {

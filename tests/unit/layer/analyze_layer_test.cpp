@@ -266,3 +266,52 @@ TEST_CASE("a layer that uses up its CPU time is limit_exceeded, and its blob is 
   CHECK(facts->entry_count < 5000);
   CHECK(facts->compressed_size == blob.size());  // read to its end: the digest is verified
 }
+
+namespace {
+// An analyser written for this test only: it needs nothing but itself and a place in the list.
+class LicenseAnalyzer : public Analyzer {
+ public:
+  std::string_view name() const override { return "license"; }
+  int version() const override { return 3; }
+  std::size_t wants(const EntryView& e, const AnalyzeOptions&) const override {
+    return e.kind == 'f' && e.path.ends_with("LICENSE") ? 64 : 0;
+  }
+  void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
+               nlohmann::json& facts) const override {
+    facts["license"] = {{"first_line", std::string(head.substr(0, head.find('\n')))},
+                        {"truncated", truncated}};
+  }
+};
+}  // namespace
+
+TEST_CASE("a new analyser plugs in by being listed; its version is recorded with the facts") {
+  LicenseAnalyzer license;
+  AnalyzeOptions options;
+  options.analyzers = builtin_analyzers();
+  options.analyzers.push_back(&license);
+  std::string tar = TarBuilder()
+                        .file("app/LICENSE", "MIT License\n" + std::string(200, 'x'))
+                        .file("etc/passwd", "root:x:0:0::/root:/bin/sh\n")
+                        .build();
+  MemorySource src(tar);
+  auto facts = analyze_layer(src, LayerLimits{}, options);
+  REQUIRE(facts);
+  CHECK(facts->analyzer_versions.at("license") == 3);
+  CHECK(facts->analyzer_versions.at("accounts") == 1);
+  bool seen = false;
+  for (auto& f : facts->files)
+    if (f.path == "app/LICENSE") {
+      seen = true;
+      CHECK(f.info["license"]["first_line"] == "MIT License");
+      CHECK(f.info["license"]["truncated"] == true);  // it asked for 64 bytes only
+    }
+  CHECK(seen);
+  // The built-in ones still ran.
+  bool accounts = false;
+  for (auto& f : facts->files)
+    if (f.path == "etc/passwd") accounts = f.info.contains("accounts");
+  CHECK(accounts);
+  auto back = layer_facts_from_json(to_json(*facts));
+  REQUIRE(back);
+  CHECK(back->analyzer_versions == facts->analyzer_versions);
+}

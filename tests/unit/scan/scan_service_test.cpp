@@ -123,3 +123,61 @@ TEST_CASE("a source whose blob does not match its digest fails the scan and stor
   CHECK_FALSE(*store->get_layer_meta(layer_digest));
   workers.join();
 }
+
+namespace {
+class MarkerAnalyzer : public Analyzer {
+ public:
+  explicit MarkerAnalyzer(int v) : v_(v) {}
+  std::string_view name() const override { return "marker"; }
+  int version() const override { return v_; }
+  std::size_t wants(const EntryView&, const AnalyzeOptions&) const override { return 0; }
+  void analyze(const EntryView&, std::string_view, bool, const AnalyzeOptions&,
+               nlohmann::json&) const override {}
+
+ private:
+  int v_;
+};
+}  // namespace
+
+TEST_CASE("stored layers are analysed again only when an analyser in use is newer") {
+  TestImage img({make_layer(TarBuilder().file("etc/passwd", "root:x:0:0::/:/bin/sh\n").build()),
+                 make_layer(TarBuilder().file("app/run", "#!/bin/sh\n", 0755).build())});
+  BuiltImage built = build_image(img);
+  TempDir dir;
+  std::string db = dir.path() + "/b.db";
+  auto scan_with = [&](std::vector<const Analyzer*> analyzers) {
+    boost::asio::io_context ioc;
+    boost::asio::thread_pool workers{1};
+    auto store = open_sqlite_store({db}).value();
+    RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
+    ScanOptions options;
+    options.analysis.analyzers = std::move(analyzers);
+    ScanService scans{ioc.get_executor(), workers, *store, registry, options, nullptr};
+    scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+      std::map<std::string, std::string> blobs;
+      for (auto& b : built.blobs) blobs[sha256(b)] = b;
+      return memory_source(std::move(blobs), built.manifest);
+    });
+    auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/v:1", "", ""});
+    REQUIRE(rec);
+    for (int i = 0; i < 3000; ++i) {
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(10));
+      auto now = *scans.get(rec->id);
+      if (now && now->status != "queued" && now->status != "running") break;
+    }
+    auto writes = store->counters().layer_writes;
+    workers.join();
+    return writes;
+  };
+  MarkerAnalyzer v1(1), v2(2);
+  auto with = [&](const Analyzer* extra) {
+    auto list = builtin_analyzers();
+    if (extra) list.push_back(extra);
+    return list;
+  };
+  CHECK(scan_with(with(&v1)) == 2);      // cold: both layers analysed
+  CHECK(scan_with(with(&v1)) == 0);      // same analysers: reused
+  CHECK(scan_with(with(nullptr)) == 0);  // one fewer: what is stored is still current
+  CHECK(scan_with(with(&v2)) == 2);      // "marker" is newer: analysed again
+}

@@ -1,0 +1,42 @@
+// One analyser: a unit that declares its name and version, which entries it wants and how many
+// of their bytes, and what it adds to an entry's facts. The layer walk asks every analyser of
+// the set in use; adding one is a new file and one line in analyzers.cpp.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace bw {
+
+struct AnalyzeOptions;
+
+// A tar entry as an analyser sees it. `path` is relative, without a leading "/".
+struct EntryView {
+  std::string_view path;
+  char kind = 'f';  // 'f' regular, 'd', 'l', 'h', …
+  std::uint32_t mode = 0;
+  std::uint64_t size = 0;
+};
+
+class Analyzer {
+ public:
+  virtual ~Analyzer() = default;
+  // Stable name ("os-release", "packages", …) and version: bump the version whenever what the
+  // analyser records changes, and stored layers are analysed again.
+  virtual std::string_view name() const = 0;
+  virtual int version() const = 0;
+  // How many bytes of the entry's content this analyser needs (0: none, it is not called).
+  virtual std::size_t wants(const EntryView& entry, const AnalyzeOptions& options) const = 0;
+  // Adds what `head` (the entry's first bytes; `truncated` if more existed) shows to `facts`,
+  // an object keyed by result ("os", "packages", …), which earlier analysers may have filled.
+  virtual void analyze(const EntryView& entry, std::string_view head, bool truncated,
+                       const AnalyzeOptions& options, nlohmann::json& facts) const = 0;
+};
+
+// The built-in analysers, in the order they run.
+const std::vector<const Analyzer*>& builtin_analyzers();
+
+}  // namespace bw

@@ -1,0 +1,54 @@
+#include "analyze/analyze.h"
+#include "analyze/detail/builtin.h"
+
+#include <algorithm>
+
+namespace bw {
+
+const std::vector<const Analyzer*>& builtin_analyzers() {
+  // Order matters where one reads another's result (secrets skip what elf recognised).
+  static const std::vector<const Analyzer*> all = {
+      &detail::os_release_analyzer(), &detail::packages_analyzer(), &detail::accounts_analyzer(),
+      &detail::elf_analyzer(),        &detail::secrets_analyzer(),
+  };
+  return all;
+}
+
+const std::vector<const Analyzer*>& analyzers_in_use(const AnalyzeOptions& o) {
+  return o.analyzers.empty() ? builtin_analyzers() : o.analyzers;
+}
+
+std::map<std::string, int> analyzer_versions(const AnalyzeOptions& o) {
+  std::map<std::string, int> out;
+  for (auto* a : analyzers_in_use(o)) out[std::string(a->name())] = a->version();
+  return out;
+}
+
+std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
+                           const AnalyzeOptions& o) {
+  EntryView e{path, kind, mode, size};
+  std::size_t want = 0;
+  for (auto* a : analyzers_in_use(o)) want = std::max(want, a->wants(e, o));
+  return want;
+}
+
+nlohmann::json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
+                               bool truncated, const AnalyzeOptions& o) {
+  return analyze_entry(EntryView{path, 'f', mode, head.size() + (truncated ? 1 : 0)}, head,
+                       truncated, o);
+}
+
+nlohmann::json analyze_entry(const EntryView& e, std::string_view head, bool truncated,
+                             const AnalyzeOptions& o) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto* a : analyzers_in_use(o)) {
+    std::size_t want = a->wants(e, o);
+    if (want == 0) continue;
+    // Each sees the bytes it asked for; more of them existed if the read went past its cap.
+    bool cut = truncated || head.size() > want;
+    a->analyze(e, head.substr(0, want), cut, o, out);
+  }
+  return out;
+}
+
+}  // namespace bw

@@ -1,0 +1,16 @@
+// The built-in analysers, one per file. Private to analyze/.
+#pragma once
+
+#include "analyze/analyzer.h"
+
+#include <string_view>
+
+namespace bw::detail {
+
+const Analyzer& os_release_analyzer();
+const Analyzer& packages_analyzer();
+const Analyzer& accounts_analyzer();
+const Analyzer& elf_analyzer();
+const Analyzer& secrets_analyzer();
+
+}  // namespace bw::detail

@@ -1,0 +1,53 @@
+// Secrets in text files, with the configured rules (RE2); values stored masked.
+#include "analyze/analyze.h"
+#include "analyze/detail/builtin.h"
+
+namespace bw::detail {
+namespace {
+
+// Text worth scanning for secrets: not where the secret rules' allow lists look away anyway.
+bool secret_candidate(std::string_view p) {
+  for (auto prefix : {"usr/share/", "usr/include/", "usr/lib/", "lib/", "usr/libexec/", "proc/",
+                      "sys/", "var/lib/dpkg/", "var/lib/apt/", "var/cache/", "usr/local/go/"})
+    if (p.starts_with(prefix)) return false;
+  auto slash = p.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? p : p.substr(slash + 1);
+  for (auto ext :
+       {".so", ".a", ".o", ".png", ".jpg", ".gif", ".gz", ".zip", ".jar", ".pyc", ".whl", ".mo"})
+    if (base.ends_with(ext)) return false;
+  return base.find(".so.") == std::string_view::npos;
+}
+
+bool looks_binary(std::string_view s) {
+  return s.substr(0, 8000).find('\0') != std::string_view::npos;
+}
+
+class SecretsAnalyzer : public Analyzer {
+ public:
+  std::string_view name() const override { return "secrets"; }
+  int version() const override { return 1; }
+  std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
+    bool fits = e.size >= 10 && e.size <= o.max_file_read_bytes;
+    return e.kind == 'f' && o.secrets && fits && secret_candidate(e.path) ? o.max_file_read_bytes
+                                                                          : 0;
+  }
+  void analyze(const EntryView& e, std::string_view head, bool truncated, const AnalyzeOptions& o,
+               nlohmann::json& out) const override {
+    // An executable the elf analyser recognised is no text to scan.
+    if (out.contains("elf") || truncated || head.size() < 10 || looks_binary(head)) return;
+    auto found = o.secrets->scan(e.path, head);
+    if (found.empty()) return;
+    nlohmann::json s = nlohmann::json::array();
+    for (auto& f : found) s.push_back(to_json(f));
+    out["secrets"] = std::move(s);
+  }
+};
+
+}  // namespace
+
+const Analyzer& secrets_analyzer() {
+  static const SecretsAnalyzer a;
+  return a;
+}
+
+}  // namespace bw::detail
