@@ -2,6 +2,7 @@
 # Layer analysis speed and memory against the plain pipeline on the same blob, in one run.
 #
 #   bash bench/layer_bench.sh [SOURCE_DIR] [MAX_MB]
+#   bash bench/layer_bench.sh entries:N       (N empty files under etc/: the hostile-layer case)
 #
 # Builds a gzip layer from SOURCE_DIR (default /usr/lib/x86_64-linux-gnu, cut at MAX_MB of
 # input, default 600), pushes it to a docker-registry on loopback, then times on that blob:
@@ -29,9 +30,16 @@ http: {addr: 127.0.0.1:$port}
 YAML
 docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 & reg_pid=$!
 
-# The layer: files of SOURCE_DIR up to MAX_MB.
-(find "$src" -type f -printf '%s %p\n' 2>/dev/null || true) | awk -v max=$((max_mb * 1024 * 1024)) '{t+=$1; if (t>max) exit; print substr($0, index($0,$2))}' >"$work/list"
-tar --numeric-owner -cf "$work/layer.tar" -T "$work/list" 2>/dev/null
+if [[ "$src" == entries:* ]]; then
+  # N empty files under etc/: every one notable, the layer tiny once compressed.
+  mkdir -p "$work/root/etc"
+  (cd "$work/root/etc" && seq -f 'f%.0f' 1 "${src#entries:}" | xargs touch)
+  tar --numeric-owner -C "$work/root" -cf "$work/layer.tar" etc
+else
+  # The layer: files of SOURCE_DIR up to MAX_MB.
+  (find "$src" -type f -printf '%s %p\n' 2>/dev/null || true) | awk -v max=$((max_mb * 1024 * 1024)) '{t+=$1; if (t>max) exit; print substr($0, index($0,$2))}' >"$work/list"
+  tar --numeric-owner -cf "$work/layer.tar" -T "$work/list" 2>/dev/null
+fi
 raw=$(stat -c %s "$work/layer.tar")
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
 gzip -6 -n "$work/layer.tar"
