@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <string>
@@ -52,6 +53,9 @@ struct ApiContext {
   bool ready = true;                             // false while starting up or shutting down
   const RegistryScheduler* scheduler = nullptr;  // whole-registry rescans, when configured
   const Webhooks* webhooks = nullptr;            // their delivery counts, when configured
+  // Where routes build large answers (image views, reports, layer facts) so that the io thread
+  // keeps serving meanwhile; null: on the io thread.
+  boost::asio::thread_pool* workers = nullptr;
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.

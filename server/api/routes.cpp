@@ -7,6 +7,8 @@
 #include <set>
 
 #include <openssl/crypto.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -64,6 +66,17 @@ Result<std::chrono::milliseconds> wait_param(const Target& t, const ApiContext& 
 
 bool finished(const std::string& status) {
   return status == "done" || status == "failed" || status == "cancelled";
+}
+
+// Runs `work` (parsing and merging stored facts, building a report, serialising a large
+// answer) on the worker pool when there is one, so that the io thread serves other requests
+// meanwhile: one dashboard polling a huge image must not stall everyone else.
+template <class F>
+awaitable<ApiResponse> off_io(ApiContext& ctx, F work) {
+  if (!ctx.workers) co_return work();
+  co_return co_await asio::co_spawn(
+      *ctx.workers, [work = std::move(work)]() -> awaitable<ApiResponse> { co_return work(); },
+      asio::use_awaitable);
 }
 
 // The scan with its result as judged when it ended: score, grade, verdict and reasons, and the
@@ -440,17 +453,19 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (!is_valid_digest(digest))
       co_return error_response(
           make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
-    auto im = ctx.store.get_image(digest);
-    if (!im) co_return error_response(im.error());
-    if (!*im) co_return not_found("no image " + digest);
-    // Layers below the detected base are the base's; without a report (an unscorable image)
-    // every layer counts as the app's, as the report would count them.
-    std::size_t base_layers = 0;
-    if (auto report = ctx.reporter.get(digest); report && *report)
-      base_layers = (**report)["base"].value("layers", std::size_t{0});
-    auto view = image_view(**im, ctx.store, base_layers);
-    if (!view) co_return error_response(view.error());
-    co_return json_response(200, *view);
+    co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
+      auto im = ctx.store.get_image(digest);
+      if (!im) return error_response(im.error());
+      if (!*im) return not_found("no image " + digest);
+      // Layers below the detected base are the base's; without a report (an unscorable
+      // image) every layer counts as the app's, as the report would count them.
+      std::size_t base_layers = 0;
+      if (auto report = ctx.reporter.get(digest); report && *report)
+        base_layers = (**report)["base"].value("layers", std::size_t{0});
+      auto view = image_view(**im, ctx.store, base_layers);
+      if (!view) return error_response(view.error());
+      return json_response(200, *view);
+    });
   }
   if (is({"v1", "images", "*", "report"}) || is({"v1", "images", "*", "recommendations"})) {
     if (m != "GET") co_return method_not_allowed("GET");
@@ -458,14 +473,17 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (!is_valid_digest(digest))
       co_return error_response(
           make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
-    auto report = ctx.reporter.get(digest);
-    if (!report) co_return error_response(report.error());
-    if (!*report) co_return not_found("no image " + digest);
-    if (s[3] == "recommendations")
-      co_return json_response(200, json{{"manifest_digest", digest},
-                                        {"base", (**report)["base"]},
-                                        {"recommendations", (**report)["recommendations"]}});
-    co_return json_response(200, **report);
+    bool advice_only = s[3] == "recommendations";
+    co_return co_await off_io(ctx, [&ctx, digest, advice_only]() -> ApiResponse {
+      auto report = ctx.reporter.get(digest);
+      if (!report) return error_response(report.error());
+      if (!*report) return not_found("no image " + digest);
+      if (advice_only)
+        return json_response(200, json{{"manifest_digest", digest},
+                                       {"base", (**report)["base"]},
+                                       {"recommendations", (**report)["recommendations"]}});
+      return json_response(200, **report);
+    });
   }
   if (is({"v1", "suppressions"})) {
     if (m == "GET") {
@@ -528,10 +546,12 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (!is_valid_digest(digest))
       co_return error_response(
           make_error(Errc::bad_request, "layer digest must be sha256:<64 hex>"));
-    auto l = ctx.store.get_layer(digest);
-    if (!l) co_return error_response(l.error());
-    if (!*l) co_return not_found("no layer " + digest);
-    co_return json_response(200, layer_view(**l));
+    co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
+      auto l = ctx.store.get_layer(digest);
+      if (!l) return error_response(l.error());
+      if (!*l) return not_found("no layer " + digest);
+      return json_response(200, layer_view(**l));
+    });
   }
   co_return not_found("no route for " + m + " " + req.target.substr(0, 200));
 }

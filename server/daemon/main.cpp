@@ -88,6 +88,7 @@ int run(bw::Config config) {
   bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan, &reporter);
   bw::HttpMetrics http_metrics;
   bw::ApiContext ctx{scans, reporter, **store, registry, config, http_metrics};
+  ctx.workers = &workers;
   auto server = bw::HttpServer::bind(ioc.get_executor(), config.listen, ctx);
   if (!server) {
     bw::log::error(server.error().message);
