@@ -188,13 +188,11 @@ TEST_CASE("2: a layer of 500,000 entries is stored in seconds while the API keep
   CHECK(has_finding(report, "BW-LAYER-UNANALYSED"));
   // Reading the huge image back is built on a worker: the API keeps answering meanwhile.
   HealthProbe reads(d.api());
-  for (int i = 0; i < 3; ++i) {
-    CHECK(d.get_json("/v1/images/" + p.manifest_digest)["layers"].size() == 1);
-    CHECK(d.get_json("/v1/layers/" + img.layers[0].digest())["entry_count"] == 500'000);
-  }
+  CHECK(d.get_json("/v1/images/" + p.manifest_digest)["layers"].size() == 1);
+  CHECK(d.get_json("/v1/layers/" + img.layers[0].digest())["entry_count"] == 500'000);
   reads.finish();
   CHECK(reads.failures_ == 0);
-  MESSAGE("reading the 500k-entry image and layer back 3 times: /healthz worst "
+  MESSAGE("reading the 500k-entry image and layer back: /healthz worst "
           << reads.worst_ms_.load() << " ms over " << reads.probes_.load() << " probes");
 }
 
