@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -22,10 +23,10 @@ constexpr int kExitPolicy = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitScanFailed = 3;
 constexpr int kExitUnavailable = 4;
+constexpr std::string_view kCliVersion = "0.1.0";
 
-void usage() {
-  std::cerr
-      << "usage: bulwark [--server URL] COMMAND ...\n"
+void usage(std::ostream& out) {
+  out << "usage: bulwark [--server URL] COMMAND ... (options go before or after the command)\n"
          "\n"
          "commands:\n"
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
@@ -38,8 +39,93 @@ void usage() {
          "  layer DIGEST              print a layer's facts (JSON)\n"
          "  health                    check that the server answers\n"
          "\n"
+         "  --help, --version         this text; the CLI's version and the server's rule set\n"
+         "\n"
          "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080; an API token is read\n"
          "from $BULWARK_TOKEN\n";
+}
+
+// A usage error: one clear line on stderr, exit 2.
+int usage_error(const std::string& what) {
+  std::cerr << "bulwark: " << what << " (see bulwark --help)\n";
+  return kExitUsage;
+}
+
+// A whole number in [lo, hi], all of `text`: "5abc", "", "1e3" and out-of-range values are not.
+std::optional<long> whole_number(const std::string& text, long lo, long hi) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::size_t i = text[0] == '-' ? 1 : 0;
+  if (i == text.size()) return std::nullopt;
+  for (std::size_t k = i; k < text.size(); ++k)
+    if (text[k] < '0' || text[k] > '9') return std::nullopt;
+  long v = std::stol(text);
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+// The command line, parsed whole: options may stand before or after the command and its
+// arguments. Unknown options and missing values are usage errors.
+struct Command {
+  std::string server;
+  std::string name;                 // scan, status, image, layer, report, health
+  std::vector<std::string> params;  // positional arguments after the command
+  std::string platform;
+  long timeout = 600;
+  bool json = false, wait = true, help = false, version = false;
+  nlohmann::json policy = nlohmann::json::object();
+};
+
+std::optional<std::string> parse_command(std::vector<std::string> args, Command& c) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) return a + " needs a value";
+      out = args[++i];
+      return std::nullopt;
+    };
+    std::string v;
+    if (a == "--help" || a == "-h") {
+      c.help = true;
+    } else if (a == "--version") {
+      c.version = true;
+    } else if (a == "--json") {
+      c.json = true;
+    } else if (a == "--no-wait") {
+      c.wait = false;
+    } else if (a == "--server") {
+      if (auto e = value(c.server)) return e;
+    } else if (a == "--platform") {
+      if (auto e = value(c.platform)) return e;
+    } else if (a == "--fail-on") {
+      if (auto e = value(v)) return e;
+      static const std::vector<std::string> kSeverities = {"info", "low", "medium", "high",
+                                                           "critical"};
+      if (std::find(kSeverities.begin(), kSeverities.end(), v) == kSeverities.end())
+        return "--fail-on takes info, low, medium, high or critical, not \"" + v + "\"";
+      c.policy["fail_on"] = v;
+    } else if (a == "--ignore") {
+      if (auto e = value(v)) return e;
+      c.policy["ignore"].push_back(v);
+    } else if (a == "--fail-under" || a == "--timeout") {
+      if (auto e = value(v)) return e;
+      bool under = a == "--fail-under";
+      auto n = under ? whole_number(v, 0, 100) : whole_number(v, 1, 86'400);
+      if (!n)
+        return a + " takes a whole number from " + (under ? "0 to 100" : "1 to 86400") +
+               ", not \"" + v + "\"";
+      if (under)
+        c.policy["fail_under"] = *n;
+      else
+        c.timeout = *n;
+    } else if (a.starts_with("-") && a.size() > 1) {
+      return "unknown option " + a;
+    } else if (c.name.empty()) {
+      c.name = a;
+    } else {
+      c.params.push_back(a);
+    }
+  }
+  return std::nullopt;
 }
 
 void print_api_error(const bw::cli::Reply& r) {
@@ -109,37 +195,13 @@ int exit_for(const json& scan) {
   return kExitUnavailable;  // still running when we gave up
 }
 
-int cmd_scan(const ApiClient& api, const std::vector<std::string>& args) {
-  std::string image, platform;
-  long timeout = 600;
-  bool as_json = false, wait = true;
-  json policy = json::object();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--platform" && i + 1 < args.size())
-      platform = args[++i];
-    else if (args[i] == "--fail-under" && i + 1 < args.size())
-      policy["fail_under"] = std::strtol(args[++i].c_str(), nullptr, 10);
-    else if (args[i] == "--fail-on" && i + 1 < args.size())
-      policy["fail_on"] = args[++i];
-    else if (args[i] == "--ignore" && i + 1 < args.size())
-      policy["ignore"].push_back(args[++i]);
-    else if (args[i] == "--timeout" && i + 1 < args.size())
-      timeout = std::strtol(args[++i].c_str(), nullptr, 10);
-    else if (args[i] == "--json")
-      as_json = true;
-    else if (args[i] == "--no-wait")
-      wait = false;
-    else if (image.empty() && !args[i].starts_with("-"))
-      image = args[i];
-    else {
-      usage();
-      return kExitUsage;
-    }
-  }
-  if (image.empty()) {
-    usage();
-    return kExitUsage;
-  }
+int cmd_scan(const ApiClient& api, const Command& c) {
+  if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
+  const std::string& image = c.params[0];
+  const std::string& platform = c.platform;
+  const long timeout = c.timeout;
+  const bool as_json = c.json, wait = c.wait;
+  const json& policy = c.policy;
   json req = {{"image", image}};
   if (!platform.empty()) req["platform"] = platform;
   for (auto& [k, v] : policy.items()) req[k] = v;
@@ -200,37 +262,58 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
   return 0;
 }
 
+int cmd_version(const Command& c) {
+  std::cout << "bulwark " << kCliVersion << "\n";
+  // The rules and analysers are the server's: ask it, briefly, and say so when it is away.
+  auto api = ApiClient::create(c.server, "");
+  if (!api) return 0;
+  auto r = api->call("GET", "/version", {}, std::chrono::seconds(3));
+  json v = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+  if (!v.is_object()) {
+    std::cout << "server    " << c.server << " not reachable\n";
+    return 0;
+  }
+  std::cout << "server    bulwarkd " << v.value("version", "") << " at " << c.server << "\n"
+            << "ruleset   " << v.value("ruleset_version", "") << "\n";
+  if (v.contains("analyzers") && v["analyzers"].is_object()) {
+    std::cout << "analysers";
+    for (auto& [name, version] : v["analyzers"].items()) std::cout << " " << name << "=" << version;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  Command c;
   const char* env_server = std::getenv("BULWARK_SERVER");
-  std::string server = env_server ? env_server : "http://127.0.0.1:8080";
-  if (args.size() >= 2 && args[0] == "--server") {
-    server = args[1];
-    args.erase(args.begin(), args.begin() + 2);
+  c.server = env_server ? env_server : "http://127.0.0.1:8080";
+  if (auto bad = parse_command(std::vector<std::string>(argv + 1, argv + argc), c))
+    return usage_error(*bad);
+  if (c.help) {
+    usage(std::cout);
+    return 0;
   }
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    usage();
-    return args.empty() ? kExitUsage : 0;
+  if (c.version) return cmd_version(c);
+  if (c.name.empty()) {
+    usage(std::cerr);
+    return kExitUsage;
   }
   // The token comes from the environment only: command lines are visible to other users.
   const char* token = std::getenv("BULWARK_TOKEN");
-  auto api = ApiClient::create(server, token ? token : "");
+  auto api = ApiClient::create(c.server, token ? token : "");
   if (!api) {
     std::cerr << "bulwark: " << api.error().message << "\n";
     return kExitUsage;
   }
-  std::string cmd = args[0];
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (cmd == "scan") return cmd_scan(*api, rest);
-  bool json_flag = rest.size() > 1 && rest[1] == "--json";
-  if (cmd == "status" && !rest.empty()) return cmd_get(*api, "/v1/scans/" + rest[0], json_flag);
-  if (cmd == "image" && !rest.empty()) return cmd_get(*api, "/v1/images/" + rest[0], true);
-  if (cmd == "layer" && !rest.empty()) return cmd_get(*api, "/v1/layers/" + rest[0], true);
-  if (cmd == "report" && !rest.empty())
-    return cmd_get(*api, "/v1/images/" + rest[0] + "/report", true);
-  if (cmd == "health") return cmd_get(*api, "/healthz", true);
-  usage();
-  return kExitUsage;
+  if (c.name == "scan") return cmd_scan(*api, c);
+  if (c.name == "health") return cmd_get(*api, "/healthz", true);
+  if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
+  const std::string& arg = c.params[0];
+  if (c.name == "status") return cmd_get(*api, "/v1/scans/" + arg, c.json);
+  if (c.name == "image") return cmd_get(*api, "/v1/images/" + arg, true);
+  if (c.name == "layer") return cmd_get(*api, "/v1/layers/" + arg, true);
+  if (c.name == "report") return cmd_get(*api, "/v1/images/" + arg + "/report", true);
+  return usage_error("unknown command " + c.name);
 }
