@@ -3,20 +3,26 @@
 // Exit codes: 0 scan done (and passed its policy); 1 the image fails --fail-under/--fail-on;
 // 2 usage or request refused; 3 scan failed or cancelled; 4 server unreachable or timed out.
 #include "api_client.h"
+#include "formats.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
 
 using bw::cli::ApiClient;
+using bw::cli::to_junit;
+using bw::cli::to_markdown;
+using bw::cli::to_sarif;
 using nlohmann::json;
 
 constexpr int kExitPolicy = 1;
@@ -31,6 +37,7 @@ void usage(std::ostream& out) {
          "commands:\n"
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
          "             [--fail-under SCORE] [--fail-on SEVERITY] [--ignore RULE_ID]...\n"
+         "             [--format table|json|sarif|junit|markdown [--output FILE]]...\n"
          "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
          "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
          "  report DIGEST             print an image's report (JSON)\n"
@@ -72,6 +79,8 @@ struct Command {
   std::string platform;
   long timeout = 600;
   bool json = false, wait = true, help = false, version = false;
+  // --format F [--output FILE] pairs, in order; an output without a file goes to stdout.
+  std::vector<std::pair<std::string, std::string>> outputs;
   nlohmann::json policy = nlohmann::json::object();
 };
 
@@ -103,6 +112,16 @@ std::optional<std::string> parse_command(std::vector<std::string> args, Command&
       if (std::find(kSeverities.begin(), kSeverities.end(), v) == kSeverities.end())
         return "--fail-on takes info, low, medium, high or critical, not \"" + v + "\"";
       c.policy["fail_on"] = v;
+    } else if (a == "--format") {
+      if (auto e = value(v)) return e;
+      if (v != "table" && v != "json" && v != "sarif" && v != "junit" && v != "markdown")
+        return "--format takes table, json, sarif, junit or markdown, not \"" + v + "\"";
+      c.outputs.emplace_back(v, "");
+    } else if (a == "--output") {
+      if (auto e = value(v)) return e;
+      if (c.outputs.empty() || !c.outputs.back().second.empty())
+        c.outputs.emplace_back("table", "");
+      c.outputs.back().second = v;
     } else if (a == "--ignore") {
       if (auto e = value(v)) return e;
       c.policy["ignore"].push_back(v);
@@ -137,39 +156,43 @@ void print_api_error(const bw::cli::Reply& r) {
     std::cerr << "bulwark: HTTP " << r.status << "\n";
 }
 
-void print_scan(const json& s) {
-  std::cout << "scan      " << s.value("id", "") << "\n"
-            << "image     " << s.value("image", "") << " (" << s.value("platform", "") << ")\n"
-            << "status    " << s.value("status", "") << "\n";
+void print_scan(const json& s, std::ostream& out) {
+  out << "scan      " << s.value("id", "") << "\n"
+      << "image     " << s.value("image", "") << " (" << s.value("platform", "") << ")\n"
+      << "status    " << s.value("status", "") << "\n";
   if (s.contains("manifest_digest"))
-    std::cout << "digest    " << s["manifest_digest"].get<std::string>() << "\n";
+    out << "digest    " << s["manifest_digest"].get<std::string>() << "\n";
   if (s.contains("progress") && s["progress"].contains("layers")) {
     for (auto& l : s["progress"]["layers"])
-      std::cout << "  layer " << l.value("digest", "").substr(0, 19) << "  " << l.value("state", "")
-                << "  " << l.value("bytes_done", 0) << "/" << l.value("bytes_total", 0)
-                << " bytes\n";
+      out << "  layer " << l.value("digest", "").substr(0, 19) << "  " << l.value("state", "")
+          << "  " << l.value("bytes_done", 0) << "/" << l.value("bytes_total", 0) << " bytes\n";
   }
   if (s.contains("error"))
-    std::cout << "error     " << s["error"].value("code", "") << ": "
-              << s["error"].value("message", "") << "\n";
+    out << "error     " << s["error"].value("code", "") << ": " << s["error"].value("message", "")
+        << "\n";
   if (s.contains("score"))
-    std::cout << "score     " << s["score"].get<int>() << " (" << s["grade"].get<std::string>()
-              << ")  " << s.value("report", "") << "\n";
+    out << "score     " << s["score"].get<int>() << " (" << s["grade"].get<std::string>() << ")  "
+        << s.value("report", "") << "\n";
   if (s.contains("verdict")) {
-    std::cout << "verdict   " << s["verdict"].get<std::string>() << "\n";
-    for (auto& r : s["reasons"]) std::cout << "  " << r.get<std::string>() << "\n";
+    out << "verdict   " << s["verdict"].get<std::string>() << "\n";
+    for (auto& r : s["reasons"]) out << "  " << r.get<std::string>() << "\n";
   }
 }
 
 // The report's live findings, one a line, and the top recommendation.
-void print_findings(const ApiClient& api, const json& scan) {
-  if (!scan.contains("report")) return;
+// The scan's report as the API serves it; null when there is none.
+json fetch_report(const ApiClient& api, const json& scan) {
+  if (!scan.contains("report")) return json();
   auto r = api.call("GET", scan["report"].get<std::string>());
-  if (!r || r->status != 200) return;
+  if (!r || r->status != 200) return json();
   json report = json::parse(r->body, nullptr, false);
+  return report.is_object() ? report : json();
+}
+
+void print_findings(const json& report, std::ostream& out) {
   if (!report.is_object()) return;
-  std::cout << "base      " << report["base"].value("name", "") << " ("
-            << report["base"].value("method", "") << ")\n";
+  out << "base      " << report["base"].value("name", "") << " ("
+      << report["base"].value("method", "") << ")\n";
   for (auto& f : report["findings"]) {
     if (f.value("suppressed", false)) continue;
     const json& ev = f["evidence"];
@@ -177,14 +200,14 @@ void print_findings(const ApiClient& api, const json& scan) {
     if (where.empty() && ev.contains("history_index"))
       where = "history[" + std::to_string(ev["history_index"].get<int>()) + "]";
     if (where.empty()) where = ev.value("config_key", "");
-    std::cout << "  " << f.value("severity", "") << "\t" << f.value("rule_id", "") << "\t"
-              << f.value("origin", "") << "\t" << where << "\n";
+    out << "  " << f.value("severity", "") << "\t" << f.value("rule_id", "") << "\t"
+        << f.value("origin", "") << "\t" << where << "\n";
   }
   if (!report["recommendations"].empty()) {
     const json& top = report["recommendations"][0];
-    std::cout << "advice    " << top.value("action", "") << " " << top.value("base", "")
-              << ": projected " << top.value("projected_score", 0) << " ("
-              << top.value("projected_grade", "") << "), " << top.value("reason", "") << "\n";
+    out << "advice    " << top.value("action", "") << " " << top.value("base", "") << ": projected "
+        << top.value("projected_score", 0) << " (" << top.value("projected_grade", "") << "), "
+        << top.value("reason", "") << "\n";
   }
 }
 
@@ -234,11 +257,45 @@ int cmd_scan(const ApiClient& api, const Command& c) {
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  if (as_json) {
+  if (c.outputs.empty() && as_json) {
     std::cout << scan.dump(2) << "\n";
   } else {
-    print_scan(scan);
-    print_findings(api, scan);
+    json report = fetch_report(api, scan);
+    json rules;
+    auto outputs = c.outputs;
+    if (outputs.empty()) outputs.emplace_back("table", "");
+    for (auto& [format, path] : outputs) {
+      std::ostringstream text;
+      if (format == "table") {
+        print_scan(scan, text);
+        print_findings(report, text);
+      } else if (!report.is_object()) {
+        std::cerr << "bulwark: no report to write as " << format << " (scan "
+                  << scan.value("status", "") << ")\n";
+        continue;
+      } else if (format == "json") {
+        text << report.dump(2) << "\n";
+      } else if (format == "markdown") {
+        text << to_markdown(report, scan);
+      } else {
+        if (rules.is_null()) {
+          auto r = api.call("GET", "/v1/rules");
+          rules = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json::object();
+        }
+        text << (format == "sarif" ? to_sarif(report, rules, std::string(kCliVersion))
+                                   : to_junit(report, rules, scan));
+      }
+      if (path.empty()) {
+        std::cout << text.str();
+        continue;
+      }
+      std::ofstream file(path, std::ios::binary | std::ios::trunc);
+      file << text.str();
+      if (!file) {
+        std::cerr << "bulwark: cannot write " << path << "\n";
+        return kExitUsage;
+      }
+    }
   }
   if (!wait) return 0;
   return exit_for(scan);
@@ -258,7 +315,7 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
   if (raw_json || j.is_discarded())
     std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
   else
-    print_scan(j);
+    print_scan(j, std::cout);
   return 0;
 }
 

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <set>
+
 using namespace bw::test;
 
 TEST_CASE("bulwark scan prints the scan and exits by its outcome") {
@@ -79,4 +82,104 @@ TEST_CASE(
   CHECK(out.find("bulwark 0.1.0") != std::string::npos);
   CHECK(out.find("ruleset   rs-") != std::string::npos);
   CHECK(out.find("secrets=1") != std::string::npos);
+}
+
+namespace {
+// The official schemas are read from the conformance folder at test time, never copied here.
+std::string schema_path(const std::string& name) {
+  const char* dir = std::getenv("BULWARK_CONFORMANCE_DIR");
+  std::string root = dir && *dir ? dir : std::string(BULWARK_SOURCE_DIR) + "/../shared/conformance";
+  return root + "/schemas/" + name;
+}
+}  // namespace
+
+TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the table to the log") {
+  LocalRegistry reg;
+  Daemon d;
+  TestImage img{{make_layer(TarBuilder()
+                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+                                .file("bin/bash", std::string(3000, 'B'), 0755)
+                                .file("usr/bin/su", "x", 04755)
+                                .file("app/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n")
+                                .build())}};
+  img.history =
+      nlohmann::json::array({{{"created_by", "/bin/sh -c #(nop) ADD file:x in / "}},
+                             {{"created_by", "/bin/sh -c curl -fsSL https://get.example | sh"}}});
+  push_image(reg.host(), "ci/formats", "1", img);
+  TempDir dir;
+  std::string out;
+  int rc = run_command({BULWARK_CLI_PATH,
+                        "--server",
+                        d.api().server(),
+                        "scan",
+                        reg.host() + "/ci/formats:1",
+                        "--fail-under",
+                        "90",
+                        "--format",
+                        "sarif",
+                        "--output",
+                        dir.path() + "/bulwark.sarif",
+                        "--format",
+                        "junit",
+                        "--output",
+                        dir.path() + "/junit.xml",
+                        "--format",
+                        "markdown",
+                        "--output",
+                        dir.path() + "/comment.md",
+                        "--format",
+                        "json",
+                        "--output",
+                        dir.path() + "/report.json",
+                        "--format",
+                        "table"},
+                       out);
+  INFO(out);
+  CHECK(rc == 1);  // the policy fails; every file is still written
+  CHECK(out.find("status    done") != std::string::npos);
+
+  nlohmann::json sarif = nlohmann::json::parse(read_file(dir.path() + "/bulwark.sarif"));
+  CHECK(sarif["version"] == "2.1.0");
+  auto& run = sarif["runs"][0];
+  CHECK(run["tool"]["driver"]["rules"].size() >= 40);
+  std::set<std::string> ids;
+  for (auto& r : run["results"]) ids.insert(r["ruleId"]);
+  CHECK(ids.count("BW-USER-ROOT"));
+  CHECK(ids.count("BW-PIPE-SHELL"));
+  CHECK(ids.count("BW-SUID"));
+  std::string check;
+  REQUIRE(run_command({"python3", "-c",
+                       "import json,sys,jsonschema\n"
+                       "jsonschema.validate(json.load(open(sys.argv[1])), "
+                       "json.load(open(sys.argv[2])))\nprint('valid')",
+                       dir.path() + "/bulwark.sarif", schema_path("sarif-schema-2.1.0.json")},
+                      check) == 0);
+  CHECK(check.find("valid") != std::string::npos);
+
+  REQUIRE(
+      run_command({"python3", "-c",
+                   "import sys,xml.etree.ElementTree as E\n"
+                   "s=E.parse(sys.argv[1]).getroot().find('testsuite')\n"
+                   "cases=s.findall('testcase')\n"
+                   "failed=[c.get('name').split()[0] for c in cases if c.find('failure') is not "
+                   "None]\n"
+                   "print(len(cases), s.get('failures'), ' '.join(sorted(failed)))",
+                   dir.path() + "/junit.xml"},
+                  check) == 0);
+  CHECK(check.find("BW-USER-ROOT") != std::string::npos);
+  CHECK(check.find("BW-PIPE-SHELL") != std::string::npos);
+  CHECK(check.find("BW-HEALTHCHECK") != std::string::npos);
+  CHECK(std::stoi(check) >= 40);  // one test case per rule
+
+  std::string md = read_file(dir.path() + "/comment.md");
+  nlohmann::json report = nlohmann::json::parse(read_file(dir.path() + "/report.json"));
+  CHECK(md.find("grade **" + report["grade"].get<std::string>() + "**") != std::string::npos);
+  CHECK(md.find("policy **fail**") != std::string::npos);
+  CHECK(md.find("BW-PIPE-SHELL") != std::string::npos);
+  if (!report["recommendations"].empty() &&
+      !report["recommendations"][0]["dockerfile"].get<std::string>().empty())
+    CHECK(md.find("```dockerfile") != std::string::npos);
+  CHECK(report ==
+        d.get_json("/v1/images/" + report["manifest_digest"].get<std::string>() + "/report"));
 }

@@ -1,0 +1,21 @@
+// Report formats that CI systems read, made from a report and a scan as the API serves them:
+// SARIF 2.1.0 (code scanning), JUnit XML (GitLab, Jenkins), Markdown (a pull-request comment).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace bw::cli {
+
+// `rules` is GET /v1/rules: every rule becomes a SARIF rule with its help text and remediation;
+// every live finding a result located at its path (or the image, for config and history).
+std::string to_sarif(const nlohmann::json& report, const nlohmann::json& rules,
+                     const std::string& tool_version);
+// One test case per rule of the catalog; a rule with live findings fails.
+std::string to_junit(const nlohmann::json& report, const nlohmann::json& rules,
+                     const nlohmann::json& scan);
+// Grade, score, verdict, the findings by severity, and the top advice with its Dockerfile.
+std::string to_markdown(const nlohmann::json& report, const nlohmann::json& scan);
+
+}  // namespace bw::cli
