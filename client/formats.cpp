@@ -1,5 +1,6 @@
 #include "formats.h"
 
+#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -229,6 +230,108 @@ std::string to_markdown(const json& report, const json& scan) {
       out << "\n```dockerfile\n" << top["dockerfile"].get<std::string>() << "\n```\n";
   }
   return out.str();
+}
+
+namespace {
+
+// Package URL escaping: what is not unreserved is percent-encoded.
+std::string purl_escape(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// pkg:deb/debian/bash@5.2-1?arch=amd64&distro=debian-12, as Syft and Trivy write them.
+std::string purl(const json& p, const json& os) {
+  std::string manager = p.value("manager", "");
+  std::string type = manager == "dpkg" ? "deb" : manager == "apk" ? "apk" : "rpm";
+  std::string family = os.is_object() ? os.value("family", "") : "";
+  std::string ns = family.empty() ? (type == "deb"   ? "debian"
+                                     : type == "apk" ? "alpine"
+                                                     : "rpm")
+                                  : family;
+  std::string out = "pkg:" + type + "/" + purl_escape(ns) + "/" + purl_escape(p.value("name", "")) +
+                    "@" + purl_escape(p.value("version", ""));
+  std::string sep = "?";
+  if (p.contains("arch")) {
+    out += sep + "arch=" + purl_escape(p["arch"].get<std::string>());
+    sep = "&";
+  }
+  if (!family.empty() && os.contains("name"))
+    out += sep + "distro=" + purl_escape(family + "-" + os.value("name", ""));
+  return out;
+}
+
+}  // namespace
+
+std::string to_cyclonedx(const json& image, const json& report, const std::string& tool_version) {
+  json components = json::array();
+  const json os = image.value("os", json());
+  if (os.is_object())
+    components.push_back({{"type", "operating-system"},
+                          {"bom-ref", "os:" + os.value("family", "") + "@" + os.value("name", "")},
+                          {"name", os.value("family", "")},
+                          {"version", os.value("name", "")},
+                          {"description", os.value("pretty_name", "")}});
+  std::map<std::string, int> seen;  // bom-refs must be unique
+  for (auto& p : image.value("packages", json::array())) {
+    std::string ref = purl(p, os);
+    if (seen[ref]++) continue;
+    json c = {{"type", "library"},
+              {"bom-ref", ref},
+              {"name", p.value("name", "")},
+              {"version", p.value("version", "")},
+              {"purl", ref}};
+    json props = json::array({{{"name", "bulwark:package:db"}, {"value", p.value("db", "")}},
+                              {{"name", "bulwark:layer"}, {"value", p.value("layer_digest", "")}}});
+    if (p.contains("source_name"))
+      props.push_back({{"name", "bulwark:package:source"}, {"value", p["source_name"]}});
+    c["properties"] = props;
+    components.push_back(std::move(c));
+  }
+  for (auto& x : image.value("executables", json::array())) {
+    std::string path = "/" + x.value("path", "");
+    if (seen["file:" + path]++) continue;
+    const json elf = x.value("elf", json::object());
+    json props = json::array({{{"name", "bulwark:layer"}, {"value", x.value("layer_digest", "")}}});
+    for (const char* k : {"linkage", "pie", "relro", "nx", "canary"})
+      if (elf.contains(k))
+        props.push_back(
+            {{"name", std::string("bulwark:elf:") + k},
+             {"value", elf[k].is_string() ? elf[k].get<std::string>() : elf[k].dump()}});
+    components.push_back(
+        {{"type", "file"}, {"bom-ref", "file:" + path}, {"name", path}, {"properties", props}});
+  }
+  std::string digest = image.value("manifest_digest", "");
+  json bom = {
+      {"bomFormat", "CycloneDX"},
+      {"specVersion", "1.5"},
+      {"version", 1},
+      {"metadata",
+       {{"tools",
+         {{"components",
+           json::array(
+               {{{"type", "application"}, {"name", "bulwark"}, {"version", tool_version}}})}}},
+        {"component",
+         {{"type", "container"},
+          {"bom-ref", digest},
+          {"name", report.value("image", digest)},
+          {"version", digest}}}}},
+      {"components", components}};
+  if (digest.size() == 71)
+    bom["serialNumber"] = "urn:uuid:" + digest.substr(7, 8) + "-" + digest.substr(15, 4) + "-5" +
+                          digest.substr(20, 3) + "-8" + digest.substr(24, 3) + "-" +
+                          digest.substr(27, 12);
+  return bom.dump(2);
 }
 
 }  // namespace bw::cli

@@ -15,6 +15,10 @@ std::string to_sarif(const nlohmann::json& report, const nlohmann::json& rules,
 // One test case per rule of the catalog; a rule with live findings fails.
 std::string to_junit(const nlohmann::json& report, const nlohmann::json& rules,
                      const nlohmann::json& scan);
+// A CycloneDX 1.5 SBOM of the image record (GET /v1/images/{digest}): the OS, its packages
+// with package URLs, and the executables.
+std::string to_cyclonedx(const nlohmann::json& image, const nlohmann::json& report,
+                         const std::string& tool_version);
 // Grade, score, verdict, the findings by severity, and the top advice with its Dockerfile.
 std::string to_markdown(const nlohmann::json& report, const nlohmann::json& scan);
 

@@ -20,6 +20,7 @@
 namespace {
 
 using bw::cli::ApiClient;
+using bw::cli::to_cyclonedx;
 using bw::cli::to_junit;
 using bw::cli::to_markdown;
 using bw::cli::to_sarif;
@@ -37,7 +38,7 @@ void usage(std::ostream& out) {
          "commands:\n"
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
          "             [--fail-under SCORE] [--fail-on SEVERITY] [--ignore RULE_ID]...\n"
-         "             [--format table|json|sarif|junit|markdown [--output FILE]]...\n"
+         "             [--format table|json|sarif|junit|markdown|cyclonedx [--output FILE]]...\n"
          "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
          "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
          "  report DIGEST             print an image's report (JSON)\n"
@@ -114,8 +115,9 @@ std::optional<std::string> parse_command(std::vector<std::string> args, Command&
       c.policy["fail_on"] = v;
     } else if (a == "--format") {
       if (auto e = value(v)) return e;
-      if (v != "table" && v != "json" && v != "sarif" && v != "junit" && v != "markdown")
-        return "--format takes table, json, sarif, junit or markdown, not \"" + v + "\"";
+      if (v != "table" && v != "json" && v != "sarif" && v != "junit" && v != "markdown" &&
+          v != "cyclonedx")
+        return "--format takes table, json, sarif, junit, markdown or cyclonedx, not \"" + v + "\"";
       c.outputs.emplace_back(v, "");
     } else if (a == "--output") {
       if (auto e = value(v)) return e;
@@ -277,6 +279,14 @@ int cmd_scan(const ApiClient& api, const Command& c) {
         text << report.dump(2) << "\n";
       } else if (format == "markdown") {
         text << to_markdown(report, scan);
+      } else if (format == "cyclonedx") {
+        auto r = api.call("GET", "/v1/images/" + report.value("manifest_digest", ""));
+        json image = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+        if (!image.is_object()) {
+          std::cerr << "bulwark: the image record is not available for the SBOM\n";
+          return kExitUnavailable;
+        }
+        text << to_cyclonedx(image, report, std::string(kCliVersion));
       } else {
         if (rules.is_null()) {
           auto r = api.call("GET", "/v1/rules");

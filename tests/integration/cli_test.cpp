@@ -102,6 +102,12 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
                                 .file("bin/bash", std::string(3000, 'B'), 0755)
                                 .file("usr/bin/su", "x", 04755)
                                 .file("app/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n")
+                                .file("var/lib/dpkg/status",
+                                      "Package: bash\nStatus: install ok installed\n"
+                                      "Version: 5.2.15-2+b2\nArchitecture: amd64\n\n"
+                                      "Package: libc6\nStatus: install ok installed\n"
+                                      "Version: 2.36-9+deb12u4\nArchitecture: amd64\n"
+                                      "Source: glibc\n\n")
                                 .build())}};
   img.history =
       nlohmann::json::array({{{"created_by", "/bin/sh -c #(nop) ADD file:x in / "}},
@@ -132,6 +138,10 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
                         "json",
                         "--output",
                         dir.path() + "/report.json",
+                        "--format",
+                        "cyclonedx",
+                        "--output",
+                        dir.path() + "/sbom.json",
                         "--format",
                         "table"},
                        out);
@@ -171,6 +181,28 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
   CHECK(check.find("BW-PIPE-SHELL") != std::string::npos);
   CHECK(check.find("BW-HEALTHCHECK") != std::string::npos);
   CHECK(std::stoi(check) >= 40);  // one test case per rule
+
+  nlohmann::json sbom = nlohmann::json::parse(read_file(dir.path() + "/sbom.json"));
+  std::set<std::string> purls;
+  for (auto& c : sbom["components"])
+    if (c.contains("purl")) purls.insert(c["purl"]);
+  CHECK(purls.count("pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12"));
+  CHECK(purls.count("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12"));
+  REQUIRE(
+      run_command({"python3", "-c",
+                   "import json,sys,pathlib,warnings,jsonschema\n"
+                   "warnings.simplefilter('ignore')\n"
+                   "d=pathlib.Path(sys.argv[2]).parent\n"
+                   "schema=json.load(open(sys.argv[2]))\n"
+                   "store={}\n"
+                   "for n in ['spdx.schema.json','jsf-0.82.schema.json']:\n"
+                   "  s=json.load(open(d/n)); store[n]=s; store[s.get('$id',n)]=s\n"
+                   "r=jsonschema.RefResolver(base_uri=d.as_uri()+'/',referrer=schema,store=store)\n"
+                   "jsonschema.validate(json.load(open(sys.argv[1])),schema,resolver=r)\n"
+                   "print('valid')",
+                   dir.path() + "/sbom.json", schema_path("bom-1.5.schema.json")},
+                  check) == 0);
+  CHECK(check.find("valid") != std::string::npos);
 
   std::string md = read_file(dir.path() + "/comment.md");
   nlohmann::json report = nlohmann::json::parse(read_file(dir.path() + "/report.json"));
