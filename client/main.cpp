@@ -4,6 +4,7 @@
 // 2 usage or request refused; 3 scan failed or cancelled; 4 server unreachable or timed out.
 #include "api_client.h"
 #include "formats.h"
+#include "local_scan.h"
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -49,8 +51,10 @@ void usage(std::ostream& out) {
          "\n"
          "  --help, --version         this text; the CLI's version and the server's rule set\n"
          "\n"
-         "--server defaults to $BULWARK_SERVER or http://127.0.0.1:8080; an API token is read\n"
-         "from $BULWARK_TOKEN\n";
+         "--server defaults to $BULWARK_SERVER. With neither, `scan` runs the engine in this\n"
+         "process (layer cache in $XDG_CACHE_HOME/bulwark) and reads IMAGE from a registry or\n"
+         "from oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE; the other commands\n"
+         "ask http://127.0.0.1:8080. An API token is read from $BULWARK_TOKEN.\n";
 }
 
 // A usage error: one clear line on stderr, exit 2.
@@ -220,16 +224,73 @@ int exit_for(const json& scan) {
   return kExitUnavailable;  // still running when we gave up
 }
 
-int cmd_scan(const ApiClient& api, const Command& c) {
-  if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
-  const std::string& image = c.params[0];
-  const std::string& platform = c.platform;
-  const long timeout = c.timeout;
-  const bool as_json = c.json, wait = c.wait;
-  const json& policy = c.policy;
-  json req = {{"image", image}};
-  if (!platform.empty()) req["platform"] = platform;
-  for (auto& [k, v] : policy.items()) req[k] = v;
+// Writes the scan in every format asked for; the report, image record and rule catalog come
+// from `fetch` (the daemon's API, or the in-process engine's answers).
+struct Results {
+  json scan, report;
+  std::function<json()> image, rules;
+};
+
+int write_outputs(const Command& c, Results& res) {
+  if (c.outputs.empty() && c.json) {
+    std::cout << res.scan.dump(2) << "\n";
+    return 0;
+  }
+  json rules, image;
+  auto outputs = c.outputs;
+  if (outputs.empty()) outputs.emplace_back("table", "");
+  for (auto& [format, path] : outputs) {
+    std::ostringstream text;
+    if (format == "table") {
+      print_scan(res.scan, text);
+      print_findings(res.report, text);
+    } else if (!res.report.is_object()) {
+      std::cerr << "bulwark: no report to write as " << format << " (scan "
+                << res.scan.value("status", "") << ")\n";
+      continue;
+    } else if (format == "json") {
+      text << res.report.dump(2) << "\n";
+    } else if (format == "markdown") {
+      text << to_markdown(res.report, res.scan);
+    } else if (format == "cyclonedx") {
+      if (image.is_null()) image = res.image();
+      if (!image.is_object()) {
+        std::cerr << "bulwark: the image record is not available for the SBOM\n";
+        return kExitUnavailable;
+      }
+      text << to_cyclonedx(image, res.report, std::string(kCliVersion));
+    } else {
+      if (rules.is_null()) rules = res.rules();
+      text << (format == "sarif" ? to_sarif(res.report, rules, std::string(kCliVersion))
+                                 : to_junit(res.report, rules, res.scan));
+    }
+    if (path.empty()) {
+      std::cout << text.str();
+      continue;
+    }
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << text.str();
+    if (!file) {
+      std::cerr << "bulwark: cannot write " << path << "\n";
+      return kExitUsage;
+    }
+  }
+  return 0;
+}
+
+json get_json(const ApiClient& api, const std::string& target) {
+  auto r = api.call("GET", target);
+  if (!r || r->status != 200) return json();
+  json j = json::parse(r->body, nullptr, false);
+  return j.is_discarded() ? json() : j;
+}
+
+// Through a daemon: submit, long-poll until done or the timeout, then fetch what the formats
+// need.
+int cmd_scan_remote(const ApiClient& api, const Command& c) {
+  json req = {{"image", c.params[0]}};
+  if (!c.platform.empty()) req["platform"] = c.platform;
+  for (auto& [k, v] : c.policy.items()) req[k] = v;
   auto r = api.call("POST", "/v1/scans", req.dump());
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
@@ -241,8 +302,8 @@ int cmd_scan(const ApiClient& api, const Command& c) {
   }
   json scan = json::parse(r->body, nullptr, false);
   std::string id = scan.value("id", "");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
-  while (wait && exit_for(scan) == kExitUnavailable &&
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.timeout);
+  while (c.wait && exit_for(scan) == kExitUnavailable &&
          std::chrono::steady_clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
                                                                  std::chrono::steady_clock::now());
@@ -259,56 +320,33 @@ int cmd_scan(const ApiClient& api, const Command& c) {
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  if (c.outputs.empty() && as_json) {
-    std::cout << scan.dump(2) << "\n";
-  } else {
-    json report = fetch_report(api, scan);
-    json rules;
-    auto outputs = c.outputs;
-    if (outputs.empty()) outputs.emplace_back("table", "");
-    for (auto& [format, path] : outputs) {
-      std::ostringstream text;
-      if (format == "table") {
-        print_scan(scan, text);
-        print_findings(report, text);
-      } else if (!report.is_object()) {
-        std::cerr << "bulwark: no report to write as " << format << " (scan "
-                  << scan.value("status", "") << ")\n";
-        continue;
-      } else if (format == "json") {
-        text << report.dump(2) << "\n";
-      } else if (format == "markdown") {
-        text << to_markdown(report, scan);
-      } else if (format == "cyclonedx") {
-        auto r = api.call("GET", "/v1/images/" + report.value("manifest_digest", ""));
-        json image = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
-        if (!image.is_object()) {
-          std::cerr << "bulwark: the image record is not available for the SBOM\n";
-          return kExitUnavailable;
-        }
-        text << to_cyclonedx(image, report, std::string(kCliVersion));
-      } else {
-        if (rules.is_null()) {
-          auto r = api.call("GET", "/v1/rules");
-          rules = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json::object();
-        }
-        text << (format == "sarif" ? to_sarif(report, rules, std::string(kCliVersion))
-                                   : to_junit(report, rules, scan));
-      }
-      if (path.empty()) {
-        std::cout << text.str();
-        continue;
-      }
-      std::ofstream file(path, std::ios::binary | std::ios::trunc);
-      file << text.str();
-      if (!file) {
-        std::cerr << "bulwark: cannot write " << path << "\n";
-        return kExitUsage;
-      }
-    }
-  }
-  if (!wait) return 0;
+  Results res{scan, fetch_report(api, scan),
+              [&] { return get_json(api, "/v1/images/" + scan.value("manifest_digest", "")); },
+              [&] { return get_json(api, "/v1/rules"); }};
+  if (int rc = write_outputs(c, res); rc != 0) return rc;
+  if (!c.wait) return 0;
   return exit_for(scan);
+}
+
+// No daemon: the engine runs here, with its cache under $XDG_CACHE_HOME/bulwark.
+int cmd_scan_local(const Command& c) {
+  auto done =
+      bw::cli::run_local_scan(c.params[0], c.platform, c.policy, std::chrono::seconds(c.timeout),
+                              bw::cli::default_cache_dir());
+  if (!done) {
+    std::cerr << "bulwark: " << bw::errc_name(done.error().code) << ": " << done.error().message
+              << "\n";
+    if (done.error().code == bw::Errc::timeout) return kExitUnavailable;
+    return bw::errc_http_status(done.error().code) < 500 ? kExitUsage : kExitScanFailed;
+  }
+  Results res{done->scan, done->report, [&] { return done->image; }, [&] { return done->rules; }};
+  if (int rc = write_outputs(c, res); rc != 0) return rc;
+  return exit_for(done->scan);
+}
+
+int cmd_scan(const ApiClient* api, const Command& c) {
+  if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
+  return api ? cmd_scan_remote(*api, c) : cmd_scan_local(c);
 }
 
 int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
@@ -329,8 +367,9 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
   return 0;
 }
 
-int cmd_version(const Command& c) {
+int cmd_version(Command c) {
   std::cout << "bulwark " << kCliVersion << "\n";
+  if (c.server.empty()) c.server = "http://127.0.0.1:8080";
   // The rules and analysers are the server's: ask it, briefly, and say so when it is away.
   auto api = ApiClient::create(c.server, "");
   if (!api) return 0;
@@ -355,7 +394,7 @@ int cmd_version(const Command& c) {
 int main(int argc, char** argv) {
   Command c;
   const char* env_server = std::getenv("BULWARK_SERVER");
-  c.server = env_server ? env_server : "http://127.0.0.1:8080";
+  c.server = env_server ? env_server : "";
   if (auto bad = parse_command(std::vector<std::string>(argv + 1, argv + argc), c))
     return usage_error(*bad);
   if (c.help) {
@@ -367,6 +406,9 @@ int main(int argc, char** argv) {
     usage(std::cerr);
     return kExitUsage;
   }
+  // With no server named, scans run in this process; the other commands ask the local daemon.
+  if (c.name == "scan" && c.server.empty()) return cmd_scan(nullptr, c);
+  if (c.server.empty()) c.server = "http://127.0.0.1:8080";
   // The token comes from the environment only: command lines are visible to other users.
   const char* token = std::getenv("BULWARK_TOKEN");
   auto api = ApiClient::create(c.server, token ? token : "");
@@ -374,7 +416,7 @@ int main(int argc, char** argv) {
     std::cerr << "bulwark: " << api.error().message << "\n";
     return kExitUsage;
   }
-  if (c.name == "scan") return cmd_scan(*api, c);
+  if (c.name == "scan") return cmd_scan(&*api, c);
   if (c.name == "health") return cmd_get(*api, "/healthz", true);
   if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
   const std::string& arg = c.params[0];

@@ -487,20 +487,7 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
   }
   if (is({"v1", "rules"})) {
     if (m != "GET") co_return method_not_allowed("GET");
-    json rules = json::array();
-    for (auto& r : ctx.reporter.rules().rules())
-      rules.push_back({{"id", r.id},
-                       {"title", r.title},
-                       {"category", r.category},
-                       {"severity", r.severity},
-                       {"weight", r.weight},
-                       {"rationale", r.rationale},
-                       {"remediation", r.remediation},
-                       {"references", r.references},
-                       {"dockle", r.dockle},
-                       {"trivy", r.trivy}});
-    co_return json_response(
-        200, json{{"ruleset_version", ctx.reporter.rules().version()}, {"rules", rules}});
+    co_return json_response(200, to_json(ctx.reporter.rules()));
   }
   if (is({"v1", "suppressions"})) {
     if (m == "GET") {

@@ -49,4 +49,20 @@ const RuleDef* RuleCatalog::find(std::string_view id) const {
   return nullptr;
 }
 
+nlohmann::json to_json(const RuleCatalog& catalog) {
+  nlohmann::json rules = nlohmann::json::array();
+  for (auto& r : catalog.rules())
+    rules.push_back({{"id", r.id},
+                     {"title", r.title},
+                     {"category", r.category},
+                     {"severity", r.severity},
+                     {"weight", r.weight},
+                     {"rationale", r.rationale},
+                     {"remediation", r.remediation},
+                     {"references", r.references},
+                     {"dockle", r.dockle},
+                     {"trivy", r.trivy}});
+  return {{"ruleset_version", catalog.version()}, {"rules", std::move(rules)}};
+}
+
 }  // namespace bw

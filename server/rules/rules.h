@@ -70,6 +70,9 @@ struct RuleInput {
   int max_image_age_days = 90;
 };
 
+// The catalog as GET /v1/rules serves it: {"ruleset_version", "rules": [...]}.
+nlohmann::json to_json(const RuleCatalog& catalog);
+
 std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput& input);
 void apply_suppressions(std::vector<Finding>& findings,
                         const std::vector<Suppression>& suppressions);

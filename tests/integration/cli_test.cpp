@@ -6,9 +6,11 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 using namespace bw::test;
+using nlohmann::json;
 
 TEST_CASE("bulwark scan prints the scan and exits by its outcome") {
   LocalRegistry reg;
@@ -214,4 +216,59 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
     CHECK(md.find("```dockerfile") != std::string::npos);
   CHECK(report ==
         d.get_json("/v1/images/" + report["manifest_digest"].get<std::string>() + "/report"));
+}
+
+TEST_CASE(
+    "with no daemon, the CLI scans in-process: registry images and local archives give the "
+    "daemon's report") {
+  LocalRegistry reg;
+  TestImage img{
+      {make_layer(TarBuilder()
+                      .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+                      .file("bin/bash", std::string(3000, 'B'), 0755)
+                      .build()),
+       make_layer(TarBuilder().file("app/server", std::string(4000, 's'), 0755).build())}};
+  img.config = {{"User", "1000"}};
+  push_image(reg.host(), "ci/local", "1", img);
+  std::string ref = reg.host() + "/ci/local:1";
+  Daemon d;
+  json from_daemon;
+  {
+    json s = d.scan(ref);
+    REQUIRE(s["status"] == "done");
+    from_daemon = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/report");
+  }
+  TempDir dir;
+  std::string out;
+  REQUIRE(run_command({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + ref,
+                       "oci-archive:" + dir.path() + "/img.tar:v1"},
+                      out) == 0);
+  auto local = [&](const std::string& image, const std::string& name) {
+    int rc = run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "XDG_CACHE_HOME=" + dir.path(),
+                          BULWARK_CLI_PATH, "scan", image, "--format", "json", "--output",
+                          dir.path() + "/" + name, "--format", "table"},
+                         out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("status    done") != std::string::npos);
+    return nlohmann::json::parse(read_file(dir.path() + "/" + name));
+  };
+  json cold = local(ref, "registry.json");
+  CHECK(cold == from_daemon);
+  // The cache under XDG_CACHE_HOME keeps the layers: the archive's copy (same digests) reuses
+  // them and reports the same.
+  json archive = local("oci-archive:" + dir.path() + "/img.tar:v1", "archive.json");
+  archive.erase("image");
+  json expected = from_daemon;
+  expected.erase("image");
+  CHECK(archive == expected);
+  CHECK(std::filesystem::exists(dir.path() + "/bulwark/bulwark.db"));
+  // A failing gate exits 1 locally too; a bad reference is a usage error.
+  CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "XDG_CACHE_HOME=" + dir.path(),
+                     BULWARK_CLI_PATH, "scan", ref, "--fail-under", "100"},
+                    out) == 1);
+  CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "XDG_CACHE_HOME=" + dir.path(),
+                     BULWARK_CLI_PATH, "scan", "Bad Ref"},
+                    out) == 2);
 }

@@ -1,0 +1,88 @@
+#include "local_scan.h"
+
+#include "analyze/secrets.h"
+#include "api/views.h"
+#include "common/log.h"
+#include "scan/scan.h"
+#include "score/reporter.h"
+#include "store/store.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdlib>
+#include <thread>
+
+namespace bw::cli {
+
+std::string default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/bulwark";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/bulwark";
+  return ".bulwark-cache";
+}
+
+Result<LocalScan> run_local_scan(const std::string& image, const std::string& platform,
+                                 const nlohmann::json& policy, std::chrono::seconds timeout,
+                                 const std::string& cache_dir) {
+  log::set_level(log::Level::warn);  // the report is the output; the engine's chatter is not
+  auto store = open_sqlite_store({cache_dir + "/bulwark.db"});
+  if (!store) return store.error();
+  boost::asio::io_context ioc(1);
+  boost::asio::thread_pool workers(std::max(1u, std::thread::hardware_concurrency()));
+  // On one's own machine any registry may be named, loopback included; the user's docker and
+  // podman credentials apply.
+  RegistryOptions registry_options;
+  registry_options.allowed = {"*"};
+  RegistryClient registry(ioc.get_executor(), registry_options);
+  Reporter reporter(**store, ReportOptions{});
+  ScanOptions options;
+  options.allow_local_sources = true;
+  options.analysis.secrets = SecretRules::builtin();
+  ScanService scans(ioc.get_executor(), workers, **store, registry, options, &reporter);
+
+  auto submitted = scans.submit(ScanRequest{image, platform, policy.empty() ? "" : policy.dump()});
+  if (!submitted) {
+    workers.join();
+    return submitted.error();
+  }
+  const std::string id = submitted->id;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ioc.run_for(std::chrono::milliseconds(50));
+    auto now = scans.get(id);
+    if (now && *now && (*now)->status != "queued" && (*now)->status != "running") break;
+  }
+  LocalScan out;
+  auto rec = scans.get(id);
+  if (!rec || !*rec) {
+    workers.join();
+    return make_error(Errc::internal, "the scan was lost");
+  }
+  if ((*rec)->status == "queued" || (*rec)->status == "running") {
+    scans.abort_transfers();
+    ioc.stop();
+    workers.join();
+    return make_error(Errc::timeout,
+                      "the scan did not finish within " + std::to_string(timeout.count()) + " s");
+  }
+  out.scan = scan_view(**rec);
+  auto result =
+      nlohmann::json::parse((*rec)->result.empty() ? "{}" : (*rec)->result, nullptr, false);
+  if (result.is_object())
+    for (auto& [k, v] : result.items()) out.scan[k] = v;
+  out.rules = to_json(reporter.rules());
+  if ((*rec)->status == "done" && !(*rec)->manifest_digest.empty()) {
+    const std::string& digest = (*rec)->manifest_digest;
+    out.scan["report"] = "/v1/images/" + digest + "/report";
+    if (auto report = reporter.get(digest); report && *report) {
+      out.report = **report;
+      if (auto im = (*store)->get_image(digest); im && *im)
+        if (auto view = image_view(**im, **store, out.report["base"].value("layers", 0u)))
+          out.image = *view;
+    }
+  }
+  workers.join();
+  return out;
+}
+
+}  // namespace bw::cli

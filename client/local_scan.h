@@ -1,0 +1,31 @@
+// A scan run in this process with the daemon's engine (sources, analysis, rules, report), for
+// CI jobs with no daemon. Layer facts are cached in a SQLite store under `cache_dir`, so a base
+// layer is analysed once per machine, as the daemon does per fleet.
+#pragma once
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace bw::cli {
+
+struct LocalScan {
+  nlohmann::json scan;    // as GET /v1/scans/{id} would answer
+  nlohmann::json report;  // as GET /v1/images/{digest}/report; null when the scan failed
+  nlohmann::json image;   // as GET /v1/images/{digest}; null when the scan failed
+  nlohmann::json rules;   // as GET /v1/rules
+};
+
+// `image` is a reference or a local source ("oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
+// "docker-archive:FILE"); credentials come from docker's and podman's files as for the daemon.
+Result<LocalScan> run_local_scan(const std::string& image, const std::string& platform,
+                                 const nlohmann::json& policy, std::chrono::seconds timeout,
+                                 const std::string& cache_dir);
+
+// $XDG_CACHE_HOME/bulwark, else ~/.cache/bulwark.
+std::string default_cache_dir();
+
+}  // namespace bw::cli
