@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -41,6 +42,8 @@ void usage(std::ostream& out) {
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
          "             [--fail-under SCORE] [--fail-on SEVERITY] [--ignore RULE_ID]...\n"
          "             [--format table|json|sarif|junit|markdown|cyclonedx [--output FILE]]...\n"
+         "  scan --input PATH[:TAG] ...  an image from a docker save tarball, an oci-archive or\n"
+         "             an OCI layout directory (no daemon)\n"
          "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
          "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
          "  report DIGEST             print an image's report (JSON)\n"
@@ -82,6 +85,7 @@ struct Command {
   std::string name;                 // scan, status, image, layer, report, health
   std::vector<std::string> params;  // positional arguments after the command
   std::string platform;
+  std::string input;  // --input PATH[:TAG]: an image from a file instead of a reference
   long timeout = 600;
   bool json = false, wait = true, help = false, version = false;
   // --format F [--output FILE] pairs, in order; an output without a file goes to stdout.
@@ -128,6 +132,9 @@ std::optional<std::string> parse_command(std::vector<std::string> args, Command&
       if (c.outputs.empty() || !c.outputs.back().second.empty())
         c.outputs.emplace_back("table", "");
       c.outputs.back().second = v;
+    } else if (a == "--input") {
+      if (auto e = value(v)) return e;
+      c.input = v;
     } else if (a == "--ignore") {
       if (auto e = value(v)) return e;
       c.policy["ignore"].push_back(v);
@@ -344,7 +351,30 @@ int cmd_scan_local(const Command& c) {
   return exit_for(done->scan);
 }
 
-int cmd_scan(const ApiClient* api, const Command& c) {
+// --input PATH[:TAG], as `trivy image --input` takes it: a directory is an OCI layout; a file
+// is a `docker save` tarball (classic or Docker 25+) or an oci-archive, told apart by what it
+// holds; a TAG picks one image of several.
+std::string source_of_input(const std::string& input) {
+  std::string path = input, tag;
+  if (auto colon = input.rfind(':'); colon != std::string::npos && colon > 0 &&
+                                     !std::filesystem::exists(input) &&
+                                     std::filesystem::exists(input.substr(0, colon))) {
+    path = input.substr(0, colon);
+    tag = input.substr(colon + 1);
+  }
+  if (std::filesystem::is_directory(path)) return "oci:" + path + (tag.empty() ? "" : ":" + tag);
+  return tag.empty() ? "docker-archive:" + path : "oci-archive:" + path + ":" + tag;
+}
+
+int cmd_scan(const ApiClient* api, Command c) {
+  if (!c.input.empty()) {
+    if (!c.params.empty()) return usage_error("scan takes IMAGE or --input PATH, not both");
+    if (api) return usage_error("--input reads a file here: it needs no --server");
+    if (!std::filesystem::exists(c.input.substr(0, c.input.rfind(':'))) &&
+        !std::filesystem::exists(c.input))
+      return usage_error("--input " + c.input + ": no such file or directory");
+    c.params.push_back(source_of_input(c.input));
+  }
   if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
   return api ? cmd_scan_remote(*api, c) : cmd_scan_local(c);
 }

@@ -264,6 +264,28 @@ TEST_CASE(
   expected.erase("image");
   CHECK(archive == expected);
   CHECK(std::filesystem::exists(dir.path() + "/bulwark/bulwark.db"));
+  // --input, as trivy's: the same image from a docker save tarball and an OCI layout.
+  REQUIRE(run_command({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + ref,
+                       "docker-archive:" + dir.path() + "/saved.tar"},
+                      out) == 0);
+  REQUIRE(run_command({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + ref,
+                       "oci:" + dir.path() + "/layout:v1"},
+                      out) == 0);
+  for (auto input :
+       {dir.path() + "/saved.tar", dir.path() + "/layout:v1", dir.path() + "/img.tar:v1"}) {
+    CAPTURE(input);
+    int rc = run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "XDG_CACHE_HOME=" + dir.path(),
+                          BULWARK_CLI_PATH, "scan", "--input", input, "--format", "json"},
+                         out);
+    CHECK(rc == 0);
+    json r = json::parse(out);
+    CHECK(r["score"] == from_daemon["score"]);
+    CHECK(r["findings"].size() == from_daemon["findings"].size());
+  }
+  CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", BULWARK_CLI_PATH, "scan", "--input",
+                     dir.path() + "/missing.tar"},
+                    out) == 2);
+
   // A failing gate exits 1 locally too; a bad reference is a usage error.
   CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "XDG_CACHE_HOME=" + dir.path(),
                      BULWARK_CLI_PATH, "scan", ref, "--fail-under", "100"},
