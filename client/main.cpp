@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -46,6 +47,8 @@ void usage(std::ostream& out) {
          "             an OCI layout directory (no daemon)\n"
          "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
          "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
+         "  diff BEFORE AFTER [--json] what changed between two images: score and grade,\n"
+         "                            packages and findings added and removed\n"
          "  report DIGEST             print an image's report (JSON)\n"
          "  status SCAN_ID [--json]   show a scan\n"
          "  image DIGEST              print the stored image record (JSON)\n"
@@ -294,18 +297,25 @@ json get_json(const ApiClient& api, const std::string& target) {
 
 // Through a daemon: submit, long-poll until done or the timeout, then fetch what the formats
 // need.
-int cmd_scan_remote(const ApiClient& api, const Command& c) {
-  json req = {{"image", c.params[0]}};
+// A scan's results, or the exit code of why there are none (the reason already printed).
+struct Obtained {
+  int rc = 0;
+  Results res;
+};
+
+// Through a daemon: submit, long-poll until done or the timeout.
+Obtained obtain_remote(const ApiClient& api, const Command& c, const std::string& image) {
+  json req = {{"image", image}};
   if (!c.platform.empty()) req["platform"] = c.platform;
   for (auto& [k, v] : c.policy.items()) req[k] = v;
   auto r = api.call("POST", "/v1/scans", req.dump());
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
-    return kExitUnavailable;
+    return {kExitUnavailable, {}};
   }
   if (r->status >= 400) {
     print_api_error(*r);
-    return r->status >= 500 ? kExitUnavailable : kExitUsage;
+    return {r->status >= 500 ? kExitUnavailable : kExitUsage, {}};
   }
   json scan = json::parse(r->body, nullptr, false);
   std::string id = scan.value("id", "");
@@ -319,36 +329,36 @@ int cmd_scan_remote(const ApiClient& api, const Command& c) {
                       std::chrono::seconds(step));
     if (!g) {
       std::cerr << "bulwark: " << g.error().message << "\n";
-      return kExitUnavailable;
+      return {kExitUnavailable, {}};
     }
     if (g->status != 200) {
       print_api_error(*g);
-      return kExitUnavailable;
+      return {kExitUnavailable, {}};
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  Results res{scan, fetch_report(api, scan),
-              [&] { return get_json(api, "/v1/images/" + scan.value("manifest_digest", "")); },
-              [&] { return get_json(api, "/v1/rules"); }};
-  if (int rc = write_outputs(c, res); rc != 0) return rc;
-  if (!c.wait) return 0;
-  return exit_for(scan);
+  std::string digest = scan.value("manifest_digest", "");
+  return {0, Results{scan, fetch_report(api, scan),
+                     [&api, digest] { return get_json(api, "/v1/images/" + digest); },
+                     [&api] { return get_json(api, "/v1/rules"); }}};
 }
 
 // No daemon: the engine runs here, with its cache under $XDG_CACHE_HOME/bulwark.
-int cmd_scan_local(const Command& c) {
-  auto done =
-      bw::cli::run_local_scan(c.params[0], c.platform, c.policy, std::chrono::seconds(c.timeout),
-                              bw::cli::default_cache_dir());
+Obtained obtain_local(const Command& c, const std::string& image) {
+  auto done = bw::cli::run_local_scan(image, c.platform, c.policy, std::chrono::seconds(c.timeout),
+                                      bw::cli::default_cache_dir());
   if (!done) {
     std::cerr << "bulwark: " << bw::errc_name(done.error().code) << ": " << done.error().message
               << "\n";
-    if (done.error().code == bw::Errc::timeout) return kExitUnavailable;
-    return bw::errc_http_status(done.error().code) < 500 ? kExitUsage : kExitScanFailed;
+    if (done.error().code == bw::Errc::timeout) return {kExitUnavailable, {}};
+    return {bw::errc_http_status(done.error().code) < 500 ? kExitUsage : kExitScanFailed, {}};
   }
-  Results res{done->scan, done->report, [&] { return done->image; }, [&] { return done->rules; }};
-  if (int rc = write_outputs(c, res); rc != 0) return rc;
-  return exit_for(done->scan);
+  return {0, Results{done->scan, done->report, [image = done->image] { return image; },
+                     [rules = done->rules] { return rules; }}};
+}
+
+Obtained obtain(const ApiClient* api, const Command& c, const std::string& image) {
+  return api ? obtain_remote(*api, c, image) : obtain_local(c, image);
 }
 
 // --input PATH[:TAG], as `trivy image --input` takes it: a directory is an OCI layout; a file
@@ -376,7 +386,104 @@ int cmd_scan(const ApiClient* api, Command c) {
     c.params.push_back(source_of_input(c.input));
   }
   if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
-  return api ? cmd_scan_remote(*api, c) : cmd_scan_local(c);
+  auto got = obtain(api, c, c.params[0]);
+  if (got.rc != 0) return got.rc;
+  if (int rc = write_outputs(c, got.res); rc != 0) return rc;
+  if (api && !c.wait) return 0;
+  return exit_for(got.res.scan);
+}
+
+// What a findings list says per (rule, where): the identity that survives a rebuild.
+std::map<std::string, json> finding_keys(const json& report) {
+  std::map<std::string, json> out;
+  for (auto& f : report.value("findings", json::array())) {
+    if (f.value("suppressed", false)) continue;
+    const json& ev = f.value("evidence", json::object());
+    std::string at = ev.value("path", ev.value("config_key", ""));
+    out[f.value("rule_id", "") + " " + at] = f;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> package_versions(const json& image) {
+  std::map<std::string, std::string> out;
+  for (auto& p : image.value("packages", json::array()))
+    out[p.value("manager", "") + ":" + p.value("name", "")] = p.value("version", "");
+  return out;
+}
+
+// `bulwark diff A B`: what a base-image switch (or any rebuild) changed: score and grade,
+// packages added, removed and changed, findings added and removed.
+int cmd_diff(const ApiClient* api, const Command& c) {
+  if (c.params.size() != 2) return usage_error("diff takes two images: BEFORE AFTER");
+  Obtained before = obtain(api, c, c.params[0]);
+  if (before.rc != 0) return before.rc;
+  Obtained after = obtain(api, c, c.params[1]);
+  if (after.rc != 0) return after.rc;
+  for (auto* o : {&before, &after})
+    if (!o->res.report.is_object()) {
+      std::cerr << "bulwark: " << o->res.scan.value("image", "") << " has no report (scan "
+                << o->res.scan.value("status", "") << ")\n";
+      return kExitScanFailed;
+    }
+  const json &ra = before.res.report, &rb = after.res.report;
+  json ia = before.res.image(), ib = after.res.image();
+  auto pa = package_versions(ia), pb = package_versions(ib);
+  json added = json::array(), removed = json::array(), changed = json::array();
+  for (auto& [k, v] : pb)
+    if (!pa.count(k))
+      added.push_back({{"package", k}, {"version", v}});
+    else if (pa[k] != v)
+      changed.push_back({{"package", k}, {"before", pa[k]}, {"after", v}});
+  for (auto& [k, v] : pa)
+    if (!pb.count(k)) removed.push_back({{"package", k}, {"version", v}});
+  auto fa = finding_keys(ra), fb = finding_keys(rb);
+  json f_added = json::array(), f_removed = json::array();
+  for (auto& [k, f] : fb)
+    if (!fa.count(k)) f_added.push_back(f);
+  for (auto& [k, f] : fa)
+    if (!fb.count(k)) f_removed.push_back(f);
+  auto side = [](const json& r) {
+    return json{{"image", r.value("image", "")},
+                {"manifest_digest", r.value("manifest_digest", "")},
+                {"score", r.value("score", 0)},
+                {"grade", r.value("grade", "")},
+                {"base", r["base"].value("name", "")}};
+  };
+  json diff = {{"before", side(ra)},
+               {"after", side(rb)},
+               {"packages", {{"added", added}, {"removed", removed}, {"changed", changed}}},
+               {"findings", {{"added", f_added}, {"removed", f_removed}}}};
+  if (c.json || (!c.outputs.empty() && c.outputs[0].first == "json")) {
+    std::cout << diff.dump(2) << "\n";
+    return 0;
+  }
+  int sa = ra.value("score", 0), sb = rb.value("score", 0);
+  std::cout << "before    " << ra.value("image", "") << "  " << sa << " (" << ra.value("grade", "")
+            << ") on " << ra["base"].value("name", "?") << "\n"
+            << "after     " << rb.value("image", "") << "  " << sb << " (" << rb.value("grade", "")
+            << ") on " << rb["base"].value("name", "?") << "\n"
+            << "score     " << (sb >= sa ? "+" : "") << sb - sa << "\n"
+            << "packages  " << removed.size() << " removed, " << added.size() << " added, "
+            << changed.size() << " changed\n";
+  for (auto& p : removed)
+    std::cout << "  - " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
+              << "\n";
+  for (auto& p : added)
+    std::cout << "  + " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
+              << "\n";
+  for (auto& p : changed)
+    std::cout << "  ~ " << p["package"].get<std::string>() << " " << p["before"].get<std::string>()
+              << " -> " << p["after"].get<std::string>() << "\n";
+  std::cout << "findings  " << f_removed.size() << " removed, " << f_added.size() << " added\n";
+  auto line = [](const char* sign, const json& f) {
+    const json& ev = f.value("evidence", json::object());
+    std::cout << "  " << sign << " " << f.value("rule_id", "") << " (" << f.value("severity", "")
+              << ") " << ev.value("path", ev.value("config_key", "")) << "\n";
+  };
+  for (auto& f : f_removed) line("-", f);
+  for (auto& f : f_added) line("+", f);
+  return 0;
 }
 
 int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
@@ -438,6 +545,7 @@ int main(int argc, char** argv) {
   }
   // With no server named, scans run in this process; the other commands ask the local daemon.
   if (c.name == "scan" && c.server.empty()) return cmd_scan(nullptr, c);
+  if (c.name == "diff" && c.server.empty()) return cmd_diff(nullptr, c);
   if (c.server.empty()) c.server = "http://127.0.0.1:8080";
   // The token comes from the environment only: command lines are visible to other users.
   const char* token = std::getenv("BULWARK_TOKEN");
@@ -447,6 +555,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (c.name == "scan") return cmd_scan(&*api, c);
+  if (c.name == "diff") return cmd_diff(&*api, c);
   if (c.name == "health") return cmd_get(*api, "/healthz", true);
   if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
   const std::string& arg = c.params[0];

@@ -294,3 +294,54 @@ TEST_CASE(
                      BULWARK_CLI_PATH, "scan", "Bad Ref"},
                     out) == 2);
 }
+
+TEST_CASE("bulwark diff shows what a base-image switch changed") {
+  LocalRegistry reg;
+  std::string app = std::string(4000, 's');
+  TestImage fat{{make_layer(TarBuilder()
+                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+                                .file("bin/bash", std::string(3000, 'B'), 0755)
+                                .file("usr/bin/sudo", "x", 04755)
+                                .file("var/lib/dpkg/status",
+                                      "Package: bash\nStatus: install ok installed\n"
+                                      "Version: 5.2.15-2\nArchitecture: amd64\n\n"
+                                      "Package: sudo\nStatus: install ok installed\n"
+                                      "Version: 1.9.13p3-1\nArchitecture: amd64\n\n")
+                                .build()),
+                 make_layer(TarBuilder().file("app/server", app, 0755).build())}};
+  TestImage slim{{make_layer(TarBuilder()
+                                 .file("etc/passwd", "nonroot:x:65532:65532::/home:/sbin/nologin\n")
+                                 .file("var/lib/dpkg/status.d/base",
+                                       "Package: base-files\nVersion: 12.4\nArchitecture: amd64\n")
+                                 .build()),
+                  make_layer(TarBuilder().file("app/server", app, 0755).build())}};
+  slim.config = {{"User", "65532:65532"}};
+  push_image(reg.host(), "ci/app", "fat", fat);
+  push_image(reg.host(), "ci/app", "slim", slim);
+  TempDir cache;
+  std::string out;
+  auto diff = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {
+        "/usr/bin/env",   "-u",   "BULWARK_SERVER",           "XDG_CACHE_HOME=" + cache.path(),
+        BULWARK_CLI_PATH, "diff", reg.host() + "/ci/app:fat", reg.host() + "/ci/app:slim"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_command(argv, out);
+  };
+  REQUIRE(diff({"--json"}) == 0);
+  json d = json::parse(out);
+  CHECK(d["after"]["score"].get<int>() > d["before"]["score"].get<int>());
+  std::set<std::string> removed, added, gone;
+  for (auto& p : d["packages"]["removed"]) removed.insert(p["package"]);
+  for (auto& p : d["packages"]["added"]) added.insert(p["package"]);
+  for (auto& f : d["findings"]["removed"]) gone.insert(f["rule_id"]);
+  CHECK(removed == std::set<std::string>{"dpkg:bash", "dpkg:sudo"});
+  CHECK(added == std::set<std::string>{"dpkg:base-files"});
+  CHECK(gone.count("BW-USER-ROOT"));
+  CHECK(gone.count("BW-SHELL"));
+  CHECK(gone.count("BW-SUID"));
+  REQUIRE(diff({}) == 0);
+  CHECK(out.find("  - dpkg:sudo 1.9.13p3-1") != std::string::npos);
+  CHECK(out.find("  - BW-SHELL") != std::string::npos);
+  CHECK(run_command({BULWARK_CLI_PATH, "diff", "only-one"}, out) == 2);
+}
