@@ -21,9 +21,10 @@ std::string default_cache_dir() {
   return ".bulwark-cache";
 }
 
-Result<LocalScan> run_local_scan(const std::string& image, const std::string& platform,
-                                 const nlohmann::json& policy, std::chrono::seconds timeout,
-                                 const std::string& cache_dir) {
+Result<LocalScan> run_local_scan(
+    const std::string& image, const std::string& platform, const nlohmann::json& policy,
+    std::chrono::seconds timeout, const std::string& cache_dir,
+    const std::function<void(const nlohmann::json& progress)>& on_progress) {
   log::set_level(log::Level::warn);  // the report is the output; the engine's chatter is not
   auto store = open_sqlite_store({cache_dir + "/bulwark.db"});
   if (!store) return store.error();
@@ -51,6 +52,9 @@ Result<LocalScan> run_local_scan(const std::string& image, const std::string& pl
     ioc.run_for(std::chrono::milliseconds(50));
     auto now = scans.get(id);
     if (now && *now && (*now)->status != "queued" && (*now)->status != "running") break;
+    if (on_progress && now && *now)
+      on_progress(nlohmann::json::parse((*now)->progress.empty() ? "{}" : (*now)->progress, nullptr,
+                                        false));
   }
   LocalScan out;
   auto rec = scans.get(id);
@@ -73,7 +77,6 @@ Result<LocalScan> run_local_scan(const std::string& image, const std::string& pl
   out.rules = to_json(reporter.rules());
   if ((*rec)->status == "done" && !(*rec)->manifest_digest.empty()) {
     const std::string& digest = (*rec)->manifest_digest;
-    out.scan["report"] = "/v1/images/" + digest + "/report";
     if (auto report = reporter.get(digest); report && *report) {
       out.report = **report;
       if (auto im = (*store)->get_image(digest); im && *im)

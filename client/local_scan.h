@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace bw::cli {
@@ -21,9 +22,12 @@ struct LocalScan {
 
 // `image` is a reference or a local source ("oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
 // "docker-archive:FILE"); credentials come from docker's and podman's files as for the daemon.
-Result<LocalScan> run_local_scan(const std::string& image, const std::string& platform,
-                                 const nlohmann::json& policy, std::chrono::seconds timeout,
-                                 const std::string& cache_dir);
+// `on_progress`, when set, is called every 50 ms with the scan's progress
+// ({"layers": [{"digest","bytes_done","bytes_total","state"}]}).
+Result<LocalScan> run_local_scan(
+    const std::string& image, const std::string& platform, const nlohmann::json& policy,
+    std::chrono::seconds timeout, const std::string& cache_dir,
+    const std::function<void(const nlohmann::json& progress)>& on_progress = {});
 
 // $XDG_CACHE_HOME/bulwark, else ~/.cache/bulwark.
 std::string default_cache_dir();

@@ -8,7 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -56,6 +59,7 @@ void usage(std::ostream& out) {
          "  health                    check that the server answers\n"
          "\n"
          "  --help, --version         this text; the CLI's version and the server's rule set\n"
+         "  --verbose, --no-color     list every file of a folded finding; no colour (NO_COLOR)\n"
          "\n"
          "--server defaults to $BULWARK_SERVER. With neither, `scan` runs the engine in this\n"
          "process (layer cache in $XDG_CACHE_HOME/bulwark) and reads IMAGE from a registry or\n"
@@ -90,7 +94,7 @@ struct Command {
   std::string platform;
   std::string input;  // --input PATH[:TAG]: an image from a file instead of a reference
   long timeout = 600;
-  bool json = false, wait = true, help = false, version = false;
+  bool json = false, wait = true, help = false, version = false, no_color = false, verbose = false;
   // --format F [--output FILE] pairs, in order; an output without a file goes to stdout.
   std::vector<std::pair<std::string, std::string>> outputs;
   nlohmann::json policy = nlohmann::json::object();
@@ -113,6 +117,10 @@ std::optional<std::string> parse_command(std::vector<std::string> args, Command&
       c.json = true;
     } else if (a == "--no-wait") {
       c.wait = false;
+    } else if (a == "--no-color") {
+      c.no_color = true;
+    } else if (a == "--verbose" || a == "-v") {
+      c.verbose = true;
     } else if (a == "--server") {
       if (auto e = value(c.server)) return e;
     } else if (a == "--platform") {
@@ -205,25 +213,101 @@ json fetch_report(const ApiClient& api, const json& scan) {
   return report.is_object() ? report : json();
 }
 
-void print_findings(const json& report, std::ostream& out) {
+// How the table looks: colour only on a terminal, and never with NO_COLOR or --no-color;
+// --verbose lists every file of a folded finding.
+struct Style {
+  bool color = false;
+  bool verbose = false;
+  std::string paint(const std::string& text, const char* code) const {
+    return color ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  }
+  std::string severity(const std::string& sev) const {
+    std::string label = sev;
+    for (auto& ch : label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    label.resize(8, ' ');
+    const char* code = sev == "critical" ? "1;31"
+                       : sev == "high"   ? "31"
+                       : sev == "medium" ? "33"
+                                         : "36";
+    return paint(label, code);
+  }
+};
+
+int severity_rank(const std::string& s) {
+  static const std::vector<std::string> order = {"info", "low", "medium", "high", "critical"};
+  auto it = std::find(order.begin(), order.end(), s);
+  return it == order.end() ? 0 : static_cast<int>(it - order.begin());
+}
+
+// Findings grouped by category, worst first; one line per rule with its title, where it is
+// (several files of one rule folded into a count unless --verbose), the evidence and the fix.
+void print_findings(const json& report, const json& rules, const Style& st, std::ostream& out) {
   if (!report.is_object()) return;
+  const json rule_list = rules.value("rules", json::array());  // `catalog` points into it
+  std::map<std::string, const json*> catalog;
+  for (auto& r : rule_list) catalog[r.value("id", "")] = &r;
   out << "base      " << report["base"].value("name", "") << " ("
       << report["base"].value("method", "") << ")\n";
-  for (auto& f : report["findings"]) {
+  // rule id -> its live findings, in report order
+  std::map<std::string, std::vector<const json*>> by_rule;
+  std::map<std::string, int> counts;
+  const json& findings = report["findings"];
+  for (auto& f : findings) {
     if (f.value("suppressed", false)) continue;
-    const json& ev = f["evidence"];
-    std::string where = ev.value("path", "");
-    if (where.empty() && ev.contains("history_index"))
-      where = "history[" + std::to_string(ev["history_index"].get<int>()) + "]";
-    if (where.empty()) where = ev.value("config_key", "");
-    out << "  " << f.value("severity", "") << "\t" << f.value("rule_id", "") << "\t"
-        << f.value("origin", "") << "\t" << where << "\n";
+    by_rule[f.value("rule_id", "")].push_back(&f);
+  }
+  for (auto& [id, fs] : by_rule) ++counts[fs.front()->value("severity", "")];
+  out << "findings  ";
+  bool first = true;
+  for (const char* sev : {"critical", "high", "medium", "low", "info"})
+    if (counts[sev]) {
+      out << (first ? "" : ", ") << counts[sev] << " " << sev;
+      first = false;
+    }
+  out << (first ? "none" : "") << "\n";
+  std::map<std::string, std::vector<std::string>> by_category;  // category -> rule ids
+  for (auto& [id, fs] : by_rule) by_category[fs.front()->value("category", "other")].push_back(id);
+  for (auto& [category, ids] : by_category) {
+    std::stable_sort(ids.begin(), ids.end(), [&](auto& a, auto& b) {
+      return severity_rank(by_rule[a].front()->value("severity", "")) >
+             severity_rank(by_rule[b].front()->value("severity", ""));
+    });
+    std::string title = category;
+    for (auto& ch : title) ch = ch == '_' ? ' ' : static_cast<char>(std::toupper(ch));
+    out << "\n" << st.paint(title, "1") << "\n";
+    for (auto& id : ids) {
+      const auto& fs = by_rule[id];
+      const json& f = *fs.front();
+      out << "  " << st.severity(f.value("severity", "")) << id << "  " << f.value("title", "")
+          << "  [" << f.value("origin", "") << "]\n";
+      std::size_t shown = st.verbose ? fs.size() : std::min<std::size_t>(fs.size(), 3);
+      for (std::size_t k = 0; k < shown; ++k) {
+        const json& ev = fs[k]->value("evidence", json::object());
+        std::string at = ev.value("path", "");
+        if (!at.empty()) at = "/" + at;
+        if (at.empty() && ev.contains("history_index"))
+          at = "history[" + ev["history_index"].dump() + "]";
+        if (at.empty()) at = ev.value("config_key", "");
+        std::string detail = ev.value("detail", "");
+        out << "          " << at << (detail.empty() || at.empty() ? "" : ": ") << detail << "\n";
+      }
+      if (shown < fs.size())
+        out << "          … and " << fs.size() - shown << " more (--verbose lists them)\n";
+      if (auto it = catalog.find(id); it != catalog.end())
+        out << "          " << st.paint("fix:", "32") << " " << it->second->value("remediation", "")
+            << "\n";
+    }
   }
   if (!report["recommendations"].empty()) {
     const json& top = report["recommendations"][0];
-    out << "advice    " << top.value("action", "") << " " << top.value("base", "") << ": projected "
-        << top.value("projected_score", 0) << " (" << top.value("projected_grade", "") << "), "
-        << top.value("reason", "") << "\n";
+    out << "\nadvice    " << top.value("action", "") << " " << top.value("base", "")
+        << ": projected " << top.value("projected_score", 0) << " ("
+        << top.value("projected_grade", "") << "), " << top.value("reason", "") << "\n";
+    std::string snippet = top.value("dockerfile", "");
+    if (!snippet.empty()) {
+      std::istringstream lines(snippet);
+      for (std::string l; std::getline(lines, l);) out << "    " << l << "\n";
+    }
   }
 }
 
@@ -252,8 +336,13 @@ int write_outputs(const Command& c, Results& res) {
   for (auto& [format, path] : outputs) {
     std::ostringstream text;
     if (format == "table") {
+      // Colour only for a person at a terminal: never in files, pipes, or with NO_COLOR.
+      const char* no_color = std::getenv("NO_COLOR");
+      Style st{path.empty() && isatty(STDOUT_FILENO) && !c.no_color && !(no_color && *no_color),
+               c.verbose};
+      if (rules.is_null() && res.report.is_object()) rules = res.rules();
       print_scan(res.scan, text);
-      print_findings(res.report, text);
+      print_findings(res.report, rules.is_null() ? json::object() : rules, st, text);
     } else if (!res.report.is_object()) {
       std::cerr << "bulwark: no report to write as " << format << " (scan "
                 << res.scan.value("status", "") << ")\n";
@@ -297,6 +386,41 @@ json get_json(const ApiClient& api, const std::string& target) {
 
 // Through a daemon: submit, long-poll until done or the timeout, then fetch what the formats
 // need.
+// One line on a terminal's stderr while layers download: layers done, bytes and rate. Nothing
+// when stderr is not a terminal (a CI log), so that logs hold only the report.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  ~ProgressLine() { clear(); }
+  void show(const json& progress) {
+    if (!enabled_ || !progress.is_object()) return;
+    std::uint64_t done = 0, total = 0;
+    std::size_t layers = 0, finished = 0;
+    for (auto& l : progress.value("layers", json::array())) {
+      ++layers;
+      done += l.value("bytes_done", std::uint64_t{0});
+      total += l.value("bytes_total", std::uint64_t{0});
+      std::string st = l.value("state", "");
+      if (st == "analyzed" || st == "cached" || st == "skipped") ++finished;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    char line[160];
+    std::snprintf(line, sizeof line, "\r\033[Klayers %zu/%zu  %.1f/%.1f MB  %.1f MB/s", finished,
+                  layers, done / 1e6, total / 1e6, secs > 0 ? done / 1e6 / secs : 0.0);
+    std::cerr << line << std::flush;
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::cerr << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 // A scan's results, or the exit code of why there are none (the reason already printed).
 struct Obtained {
   int rc = 0;
@@ -320,11 +444,15 @@ Obtained obtain_remote(const ApiClient& api, const Command& c, const std::string
   json scan = json::parse(r->body, nullptr, false);
   std::string id = scan.value("id", "");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.timeout);
+  bool tty = isatty(STDERR_FILENO);
+  ProgressLine progress(tty);
   while (c.wait && exit_for(scan) == kExitUnavailable &&
          std::chrono::steady_clock::now() < deadline) {
+    progress.show(scan.value("progress", json::object()));
     auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline -
                                                                  std::chrono::steady_clock::now());
-    auto step = std::min<long>(30, std::max<long>(1, left.count()));
+    // On a terminal, short polls keep the progress line moving.
+    auto step = tty ? 1L : std::min<long>(30, std::max<long>(1, left.count()));
     auto g = api.call("GET", "/v1/scans/" + id + "?wait=" + std::to_string(step), {},
                       std::chrono::seconds(step));
     if (!g) {
@@ -345,8 +473,11 @@ Obtained obtain_remote(const ApiClient& api, const Command& c, const std::string
 
 // No daemon: the engine runs here, with its cache under $XDG_CACHE_HOME/bulwark.
 Obtained obtain_local(const Command& c, const std::string& image) {
+  ProgressLine progress(isatty(STDERR_FILENO));
   auto done = bw::cli::run_local_scan(image, c.platform, c.policy, std::chrono::seconds(c.timeout),
-                                      bw::cli::default_cache_dir());
+                                      bw::cli::default_cache_dir(),
+                                      [&progress](const json& p) { progress.show(p); });
+  progress.clear();
   if (!done) {
     std::cerr << "bulwark: " << bw::errc_name(done.error().code) << ": " << done.error().message
               << "\n";

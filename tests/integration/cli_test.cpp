@@ -345,3 +345,41 @@ TEST_CASE("bulwark diff shows what a base-image switch changed") {
   CHECK(out.find("  - BW-SHELL") != std::string::npos);
   CHECK(run_command({BULWARK_CLI_PATH, "diff", "only-one"}, out) == 2);
 }
+
+TEST_CASE(
+    "human output: findings grouped by category with their fix, folded, colour and "
+    "progress only on a terminal") {
+  LocalRegistry reg;
+  TarBuilder layer;
+  layer.file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+  for (int i = 0; i < 6; ++i) layer.file("usr/bin/tool" + std::to_string(i), "x", 04755);
+  push_image(reg.host(), "ci/human", "1", TestImage{{make_layer(layer.build())}});
+  TempDir cache;
+  std::string out;
+  std::vector<std::string> base = {
+      "/usr/bin/env",   "-u",   "BULWARK_SERVER",          "XDG_CACHE_HOME=" + cache.path(),
+      BULWARK_CLI_PATH, "scan", reg.host() + "/ci/human:1"};
+  int rc = run_command(base, out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("ATTACK SURFACE") != std::string::npos);
+  CHECK(out.find("BW-SUID  ") != std::string::npos);
+  CHECK(out.find("… and 3 more (--verbose lists them)") != std::string::npos);
+  CHECK(out.find("fix: ") != std::string::npos);
+  CHECK(out.find("findings  ") != std::string::npos);
+  // On a pipe: the report and nothing else (no colour, no progress line).
+  CHECK(out.find("\033[") == std::string::npos);
+  auto verbose = base;
+  verbose.push_back("--verbose");
+  REQUIRE(run_command(verbose, out) == 0);
+  CHECK(out.find("/usr/bin/tool5") != std::string::npos);
+  CHECK(out.find("more (--verbose") == std::string::npos);
+  // On a terminal (script(1) gives it one): colour, unless NO_COLOR says no.
+  std::string line;
+  for (auto& a : base) line += "'" + a + "' ";
+  REQUIRE(run_command({"script", "-qec", line, "/dev/null"}, out) == 0);
+  CHECK(out.find("\033[") != std::string::npos);
+  REQUIRE(run_command({"script", "-qec", "NO_COLOR=1 " + line, "/dev/null"}, out) == 0);
+  CHECK(out.find("\033[1m") == std::string::npos);
+}
