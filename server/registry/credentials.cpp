@@ -76,6 +76,11 @@ Result<std::optional<Credentials>> CredentialStore::lookup(const std::string& re
     auto c = from_file(f, registry);
     if (!c || *c) return c;
   }
+  // Where `podman login` writes when REGISTRY_AUTH_FILE is not set.
+  if (const char* run = env_("XDG_RUNTIME_DIR"); run && *run) {
+    auto c = from_file(std::string(run) + "/containers/auth.json", registry);
+    if (!c || *c) return c;
+  }
   std::string dir;
   if (const char* d = env_("DOCKER_CONFIG"))
     dir = d;

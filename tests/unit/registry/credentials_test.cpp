@@ -59,6 +59,21 @@ TEST_CASE("configured credentials win; REGISTRY_AUTH_FILE comes before docker's 
   CHECK((*store.lookup("configured.example"))->username == "me");
 }
 
+TEST_CASE("podman's own file under XDG_RUNTIME_DIR, after REGISTRY_AUTH_FILE, before docker's") {
+  test::TempDir dir;
+  test::write_file(dir.path() + "/run/containers/auth.json",
+                   R"({"auths": {"reg.example": {"auth": "cG9kOm1hbg=="}}})");
+  test::write_file(dir.path() + "/docker/config.json",
+                   R"({"auths": {"reg.example": {"auth": "ZG9jazplcg=="}}})");
+  Env env{{{"XDG_RUNTIME_DIR", dir.path() + "/run"}, {"DOCKER_CONFIG", dir.path() + "/docker"}}};
+  CredentialStore store({}, env.lookup());
+  CHECK((*store.lookup("reg.example"))->username == "pod");
+  Env docker_only{{{"XDG_RUNTIME_DIR", dir.path() + "/none"},
+                   {"DOCKER_CONFIG", dir.path() + "/docker"}}};
+  CredentialStore fallback({}, docker_only.lookup());
+  CHECK((*fallback.lookup("reg.example"))->username == "dock");
+}
+
 TEST_CASE("credential helpers: credHelpers per registry and credsStore, with the helper protocol") {
   test::TempDir dir;
   std::string bin = dir.path() + "/bin";
