@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 namespace bw::cli {
@@ -12,17 +14,22 @@ namespace bw::cli {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 
-Result<ApiClient> ApiClient::create(const std::string& server, std::string token) {
+Result<ApiClient> ApiClient::create(const std::string& server, std::string token,
+                                    std::string cacert) {
   auto u = boost::urls::parse_absolute_uri(server);
-  if (!u || u->scheme() != "http" || u->encoded_host().empty())
-    return make_error(Errc::bad_request, "server must be http://HOST:PORT, got \"" + server + "\"");
+  if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->encoded_host().empty())
+    return make_error(Errc::bad_request,
+                      "server must be http(s)://HOST:PORT, got \"" + server + "\"");
   ApiClient c;
   c.server_ = server;
   c.token_ = std::move(token);
+  c.tls_ = u->scheme() == "https";
+  c.cacert_ = std::move(cacert);
   c.host_ = std::string(u->encoded_host_address());
   if (c.host_.starts_with('[')) c.host_ = c.host_.substr(1, c.host_.size() - 2);
-  c.port_ = u->has_port() ? std::string(u->port()) : "80";
+  c.port_ = u->has_port() ? std::string(u->port()) : (c.tls_ ? "443" : "80");
   return c;
 }
 
@@ -31,6 +38,32 @@ std::string Reply::header(std::string_view name) const {
     if (beast::iequals(k, name)) return v;
   return {};
 }
+
+namespace {
+
+// One exchange on `stream` (plain or TLS), with the caller's deadline.
+template <class Stream>
+Result<Reply> exchange(Stream& stream, beast::tcp_stream& lowest,
+                       http::request<http::string_body>& req, const std::string& method,
+                       std::chrono::seconds timeout, const std::string& server) {
+  beast::error_code ec;
+  // Leave room beyond a server-side long poll of `timeout`.
+  lowest.expires_after(timeout + std::chrono::seconds(15));
+  http::write(stream, req, ec);
+  if (ec) return make_error(Errc::unavailable, "cannot send to " + server + ": " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  if (method == "HEAD") parser.skip(true);
+  http::read(stream, buffer, parser, ec);
+  if (ec) return make_error(Errc::unavailable, "no answer from " + server + ": " + ec.message());
+  Reply reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body()), {}};
+  for (auto& h : parser.get().base())
+    reply.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+  return reply;
+}
+
+}  // namespace
 
 Result<Reply> ApiClient::call(const std::string& method, const std::string& target,
                               const std::string& body, std::chrono::seconds timeout,
@@ -55,20 +88,35 @@ Result<Reply> ApiClient::call(const std::string& method, const std::string& targ
     req.body() = body;
   }
   req.prepare_payload();
-  // Leave room beyond a server-side long poll of `timeout`.
-  stream.expires_after(timeout + std::chrono::seconds(15));
-  http::write(stream, req, ec);
-  if (ec) return make_error(Errc::unavailable, "cannot send to " + server_ + ": " + ec.message());
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 << 20);
-  if (method == "HEAD") parser.skip(true);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return make_error(Errc::unavailable, "no answer from " + server_ + ": " + ec.message());
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  Reply reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body()), {}};
-  for (auto& h : parser.get().base())
-    reply.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+  if (!tls_) {
+    auto reply = exchange(stream, stream, req, method, timeout, server_);
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    return reply;
+  }
+  // HTTPS: the system CAs (OpenSSL's default paths, so SSL_CERT_FILE works) or --cacert, SNI,
+  // and the server's name checked against its certificate. A token never crosses in clear.
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (cacert_.empty())
+    ctx.set_default_verify_paths(ec);
+  else
+    ctx.load_verify_file(cacert_, ec);
+  if (ec) return make_error(Errc::bad_request, "cannot load CA certificates: " + ec.message());
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), ctx);
+  boost::system::error_code addr_ec;
+  asio::ip::make_address(host_, addr_ec);
+  if (addr_ec && !SSL_set_tlsext_host_name(tls.native_handle(), host_.c_str()))
+    return make_error(Errc::internal, "cannot set SNI");
+  tls.set_verify_callback(ssl::host_name_verification(host_));
+  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(10));
+  tls.handshake(ssl::stream_base::client, ec);
+  if (ec)
+    return make_error(Errc::unavailable,
+                      "TLS with bulwarkd at " + server_ + " failed: " + ec.message());
+  auto reply = exchange(tls, beast::get_lowest_layer(tls), req, method, timeout, server_);
+  tls.shutdown(ec);  // stream_truncated from a server that just closes is harmless
   return reply;
 }
 

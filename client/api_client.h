@@ -1,4 +1,4 @@
-// A small blocking client for bulwarkd's REST API, for the CLI (plain HTTP to the server).
+// A small blocking client for bulwarkd's REST API, for the CLI (HTTP or HTTPS to the server).
 #pragma once
 
 #include "common/error.h"
@@ -24,7 +24,10 @@ class ApiClient {
  public:
   // `server` is "http://host:port".
   // `token`: sent as `Authorization: Bearer` when non-empty.
-  static Result<ApiClient> create(const std::string& server, std::string token = "");
+  // `server` is http://HOST:PORT or https://HOST:PORT; HTTPS verifies the server's certificate
+  // and name against the system CAs (SSL_CERT_FILE works) or `cacert`, a PEM file.
+  static Result<ApiClient> create(const std::string& server, std::string token = "",
+                                  std::string cacert = "");
   // One request on a fresh connection; transport failures are Errc::unavailable.
   Result<Reply> call(const std::string& method, const std::string& target,
                      const std::string& body = {},
@@ -37,6 +40,8 @@ class ApiClient {
   std::string token_;
   std::string host_;
   std::string port_;
+  bool tls_ = false;
+  std::string cacert_;
 };
 
 }  // namespace bw::cli

@@ -40,7 +40,7 @@ constexpr int kExitUnavailable = 4;
 constexpr std::string_view kCliVersion = "0.1.0";
 
 void usage(std::ostream& out) {
-  out << "usage: bulwark [--server URL] COMMAND ... (options go before or after the command)\n"
+  out << "usage: bulwark [--server URL [--cacert FILE]] COMMAND ... (options anywhere)\n"
          "\n"
          "commands:\n"
          "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
@@ -93,6 +93,7 @@ struct Command {
   std::vector<std::string> params;  // positional arguments after the command
   std::string platform;
   std::string input;  // --input PATH[:TAG]: an image from a file instead of a reference
+  std::string cacert;  // --cacert FILE: the CA that signed an https:// server's certificate
   long timeout = 600;
   bool json = false, wait = true, help = false, version = false, no_color = false, verbose = false;
   // --format F [--output FILE] pairs, in order; an output without a file goes to stdout.
@@ -123,6 +124,8 @@ std::optional<std::string> parse_command(std::vector<std::string> args, Command&
       c.verbose = true;
     } else if (a == "--server") {
       if (auto e = value(c.server)) return e;
+    } else if (a == "--cacert") {
+      if (auto e = value(c.cacert)) return e;
     } else if (a == "--platform") {
       if (auto e = value(c.platform)) return e;
     } else if (a == "--fail-on") {
@@ -639,7 +642,7 @@ int cmd_version(Command c) {
   std::cout << "bulwark " << kCliVersion << "\n";
   if (c.server.empty()) c.server = "http://127.0.0.1:8080";
   // The rules and analysers are the server's: ask it, briefly, and say so when it is away.
-  auto api = ApiClient::create(c.server, "");
+  auto api = ApiClient::create(c.server, "", c.cacert);
   if (!api) return 0;
   auto r = api->call("GET", "/version", {}, std::chrono::seconds(3));
   json v = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
@@ -680,7 +683,7 @@ int main(int argc, char** argv) {
   if (c.server.empty()) c.server = "http://127.0.0.1:8080";
   // The token comes from the environment only: command lines are visible to other users.
   const char* token = std::getenv("BULWARK_TOKEN");
-  auto api = ApiClient::create(c.server, token ? token : "");
+  auto api = ApiClient::create(c.server, token ? token : "", c.cacert);
   if (!api) {
     std::cerr << "bulwark: " << api.error().message << "\n";
     return kExitUsage;

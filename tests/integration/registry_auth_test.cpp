@@ -4,6 +4,7 @@
 #include "registry/registry.h"
 
 #include "daemon.h"
+#include "pki.h"
 #include "registry.h"
 #include "tar_builder.h"
 #include "test_proxy.h"
@@ -20,30 +21,6 @@ using namespace bw::test;
 using nlohmann::json;
 
 namespace {
-
-struct Pki {
-  TempDir dir;
-  std::string ca, cert, key, certs_dir;
-  Pki() {
-    ca = dir.path() + "/ca.crt";
-    cert = dir.path() + "/server.crt";
-    key = dir.path() + "/server.key";
-    certs_dir = dir.path() + "/certs.d";
-    std::string d = dir.path(), out;
-    write_file(d + "/ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    for (auto& cmd : std::vector<std::vector<std::string>>{
-             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key",
-              "-out", ca, "-days", "2", "-subj", "/CN=bulwark-test-ca"},
-             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
-              d + "/server.csr", "-subj", "/CN=127.0.0.1"},
-             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca, "-CAkey",
-              d + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
-              d + "/ext"}}) {
-      if (run_command(cmd, out) != 0) throw std::runtime_error("openssl failed: " + out);
-    }
-    write_file(certs_dir + "/ca.crt", read_file(ca));
-  }
-};
 
 std::string htpasswd_file(const TempDir& dir, const std::string& user, const std::string& pass) {
   std::string out;

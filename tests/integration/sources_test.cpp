@@ -2,6 +2,7 @@
 // oci-archive and a docker-archive. Each is scanned by a fresh daemon and must give the same
 // layer facts and report (docker-archive stores layers uncompressed, so its digests differ).
 #include "daemon.h"
+#include "provenance.h"
 #include "registry.h"
 #include "tar_builder.h"
 
@@ -13,26 +14,6 @@ using namespace bw::test;
 using nlohmann::json;
 
 namespace {
-
-// Drops what names where the bytes came from, keeping what was found in them.
-json without_provenance(json j) {
-  static const std::set<std::string> kDrop = {
-      "analyzed_at",        "digest", "layer_digest",    "media_type",    "compression",
-      "compressed_size",    "image",  "manifest_digest", "config_digest", "created_at",
-      "uncompressed_bytes", "layers"};
-  if (j.is_object()) {
-    json out = json::object();
-    for (auto& [k, v] : j.items())
-      if (!kDrop.count(k)) out[k] = without_provenance(v);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (auto& v : j) out.push_back(without_provenance(v));
-    return out;
-  }
-  return j;
-}
 
 struct Scanned {
   json scan, report;
