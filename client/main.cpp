@@ -2,9 +2,11 @@
 //
 // Exit codes: 0 scan done (and passed its policy); 1 the image fails --fail-under/--fail-on;
 // 2 usage or request refused; 3 scan failed or cancelled; 4 server unreachable or timed out.
+#include "analyze/analyze.h"
 #include "api_client.h"
 #include "formats.h"
 #include "local_scan.h"
+#include "rules/rules.h"
 
 #include <nlohmann/json.hpp>
 
@@ -92,7 +94,7 @@ struct Command {
   std::string name;                 // scan, status, image, layer, report, health
   std::vector<std::string> params;  // positional arguments after the command
   std::string platform;
-  std::string input;  // --input PATH[:TAG]: an image from a file instead of a reference
+  std::string input;   // --input PATH[:TAG]: an image from a file instead of a reference
   std::string cacert;  // --cacert FILE: the CA that signed an https:// server's certificate
   long timeout = 600;
   bool json = false, wait = true, help = false, version = false, no_color = false, verbose = false;
@@ -640,7 +642,15 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
 
 int cmd_version(Command c) {
   std::cout << "bulwark " << kCliVersion << "\n";
-  if (c.server.empty()) c.server = "http://127.0.0.1:8080";
+  if (c.server.empty()) {
+    // No daemon: the engine in this binary scans, with its own rules and analysers.
+    std::cout << "ruleset   " << bw::RuleCatalog::builtin()->version() << " (in-process)\n"
+              << "analysers";
+    for (auto& [name, version] : bw::analyzer_versions(bw::AnalyzeOptions{}))
+      std::cout << " " << name << "=" << version;
+    std::cout << "\n";
+    return 0;
+  }
   // The rules and analysers are the server's: ask it, briefly, and say so when it is away.
   auto api = ApiClient::create(c.server, "", c.cacert);
   if (!api) return 0;

@@ -90,6 +90,10 @@ TEST_CASE(
   CHECK(out.find("bulwark 0.1.0") != std::string::npos);
   CHECK(out.find("ruleset   rs-") != std::string::npos);
   CHECK(out.find("secrets=1") != std::string::npos);
+  CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", cli, "--version"}, out) == 0);
+  CHECK(out.find("ruleset   rs-") != std::string::npos);
+  CHECK(out.find("(in-process)") != std::string::npos);
+  CHECK(out.find("elf=1") != std::string::npos);
 }
 
 namespace {
