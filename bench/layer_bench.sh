@@ -21,14 +21,7 @@ bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
 reg_pid= bw_pid=
 trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/reg.yml" <<YAML
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port}
-YAML
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 & reg_pid=$!
+source bench/registry.sh
 
 if [[ "$src" == entries:* ]]; then
   # N empty files under etc/: every one notable, the layer tiny once compressed.

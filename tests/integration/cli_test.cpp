@@ -425,16 +425,9 @@ TEST_CASE("a progress line under a pseudo-terminal, none on a pipe") {
   TestImage img{{make_layer(TarBuilder().file("etc/motd", std::string(3000, 'm')).build())}};
   BuiltImage built = build_image(img);
   FaultServer reg([&](const SeenRequest& req) {
-    if (req.target == "/v2/") return Reply{200, {}, "{}"};
-    if (req.target.find("/manifests/") != std::string::npos)
-      return Reply{200, {{"Content-Type", built.media_type}}, built.manifest};
-    for (auto& b : built.blobs)
-      if (req.target.ends_with(sha256(b))) {
-        Reply r{200, {}, b};
-        if (b == img.layers[0].blob) r.drip = std::chrono::milliseconds(2);
-        return r;
-      }
-    return Reply{404, {}, "{}"};
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == img.layers[0].blob ? 2 : 0);
+    });
   });
   TempDir cache;
   std::string line = "env -u BULWARK_SERVER XDG_CACHE_HOME='" + cache.path() + "' '" +

@@ -413,16 +413,9 @@ TEST_CASE(
   BuiltImage built = build_image(img);
   std::atomic<bool> slow{true};
   FaultServer reg([&](const SeenRequest& req) {
-    if (req.target == "/v2/") return Reply{200, {}, "{}"};
-    if (req.target.find("/manifests/") != std::string::npos)
-      return Reply{200, {{"Content-Type", built.media_type}}, built.manifest};
-    for (auto& b : built.blobs)
-      if (req.target.ends_with(sha256(b))) {
-        Reply rep{200, {}, b};
-        if (slow && b == layer.blob) rep.drip = std::chrono::milliseconds(40);
-        return rep;
-      }
-    return Reply{404, {}, "{}"};
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(slow && blob == layer.blob ? 40 : 0);
+    });
   });
   TempDir data;
   std::string id;

@@ -180,6 +180,20 @@ BuiltImage build_image(const TestImage& image) {
   return out;
 }
 
+Reply serve_built_image(const BuiltImage& built, const SeenRequest& req,
+                        const std::function<std::chrono::milliseconds(const std::string&)>& drip) {
+  if (req.target == "/v2/") return Reply{200, {}, "{}"};
+  if (req.target.find("/manifests/") != std::string::npos)
+    return Reply{200, {{"Content-Type", built.media_type}}, built.manifest};
+  for (auto& b : built.blobs)
+    if (req.target.ends_with(sha256(b))) {
+      Reply r{200, {}, b};
+      if (drip) r.drip = drip(b);
+      return r;
+    }
+  return Reply{404, {}, "{}"};
+}
+
 PushedImage BuiltImage::descriptor() const {
   return PushedImage{sha256(manifest), sha256(blobs.at(0)), manifest, media_type,
                      static_cast<std::int64_t>(manifest.size())};

@@ -3,10 +3,13 @@
 // build (blobs by monolithic upload, then the manifest).
 #pragma once
 
+#include "fault_server.h"
 #include "process.h"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,6 +101,13 @@ void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top,
 // An index or manifest list document over built images.
 std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& entries,
                            bool docker_list);
+
+// A registry's answer for `built` served by a FaultServer (for faults a real registry will not
+// make): /v2/, the manifest under any tag, and every blob; blobs for which `drip` is non-zero
+// are sent a byte at a time with that pause (a slow transfer to interrupt or watch).
+Reply serve_built_image(
+    const BuiltImage& built, const SeenRequest& req,
+    const std::function<std::chrono::milliseconds(const std::string& blob)>& drip = {});
 
 // Pushes blobs and manifest; `tag` empty pushes by digest only.
 PushedImage push_image(const std::string& registry, const std::string& repo, const std::string& tag,
