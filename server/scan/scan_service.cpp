@@ -126,29 +126,27 @@ Result<void> ScanService::recover() {
     // Oldest first, so that the queue keeps its order.
     unfinished.insert(unfinished.end(), scans->rbegin(), scans->rend());
   }
-  {
-    for (auto it = unfinished.begin(); it != unfinished.end(); ++it) {
-      auto live = std::make_shared<Live>();
-      live->rec = *it;
-      auto spec = parse_source(live->rec.image, options_.allow_local_sources);
-      auto plat = parse_platform(live->rec.platform);
-      live->rec.status = "queued";
-      if (live->rec.platform == "all") {
-        live->all_platforms = true;
-        plat = default_platform();
-      }
-      if (!spec || !plat) {
-        finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
-        continue;
-      }
-      live->spec = *spec;
-      live->ref = spec->ref;
-      live->platform = *plat;
-      persist(*live);
-      live_[live->rec.id] = live;
-      queue_.push_back(live);
-      log::info("scan=" + live->rec.id + " recovered image=" + live->rec.image);
+  for (auto& stored : unfinished) {
+    auto live = std::make_shared<Live>();
+    live->rec = stored;
+    auto spec = parse_source(live->rec.image, options_.allow_local_sources);
+    auto plat = parse_platform(live->rec.platform);
+    live->rec.status = "queued";
+    if (live->rec.platform == "all") {
+      live->all_platforms = true;
+      plat = default_platform();
     }
+    if (!spec || !plat) {
+      finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
+      continue;
+    }
+    live->spec = *spec;
+    live->ref = spec->ref;
+    live->platform = *plat;
+    persist(*live);
+    live_[live->rec.id] = live;
+    queue_.push_back(live);
+    log::info("scan=" + live->rec.id + " recovered image=" + live->rec.image);
   }
   pump();
   return {};
