@@ -448,10 +448,13 @@ class Evaluator {
     std::string created = in_.config.value("created", "");
     std::tm tm{};
     if (created.size() >= 10 && strptime(created.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) {
-      auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-      auto days = std::chrono::duration_cast<std::chrono::hours>(in_.now - when).count() / 24;
-      // Reproducible builds stamp the epoch (or nothing): unknown, not old.
-      if (tm.tm_year > 80 && days > in_.max_image_age_days)
+      // In seconds: the clock's nanoseconds overflow past the year 2262, and a config may name
+      // any year it likes.
+      auto now_s = std::chrono::duration_cast<std::chrono::seconds>(in_.now.time_since_epoch());
+      long long days = (now_s.count() - static_cast<long long>(timegm(&tm))) / 86'400;
+      // Reproducible builds stamp the epoch (or nothing): unknown, not old. The future is no
+      // age either.
+      if (tm.tm_year > 80 && tm.tm_year < 8'000 && days > in_.max_image_age_days)
         add("BW-IMAGE-AGE",
             Evidence{"", -1, "", "created",
                      "built " + std::to_string(days) + " days ago (" + created.substr(0, 10) + ")"},

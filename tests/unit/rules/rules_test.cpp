@@ -217,3 +217,22 @@ TEST_CASE("the catalog: every rule of the design, a stable version, bad catalogs
   REQUIRE(small);
   CHECK((*small)->version() != c->version());
 }
+
+TEST_CASE("image age: old images flagged; the epoch, the far future and garbage are unknown") {
+  auto catalog = RuleCatalog::builtin();
+  json summary = empty_summary();
+  auto aged = [&](const std::string& created) {
+    json config = {{"created", created}, {"config", {{"User", "65532"}}}};
+    RuleInput in{summary, config, {"sha256:a"}, 0, "1"};
+    in.now = std::chrono::system_clock::from_time_t(1'780'000'000);  // 2026-05
+    for (auto& f : evaluate_rules(*catalog, in))
+      if (f.rule_id == "BW-IMAGE-AGE") return true;
+    return false;
+  };
+  CHECK(aged("2024-01-01T00:00:00Z"));
+  CHECK_FALSE(aged("2026-04-01T00:00:00Z"));
+  CHECK_FALSE(aged("1970-01-01T00:00:00Z"));
+  CHECK_FALSE(aged("4052-01-01T00:00:00Z"));  // past what the clock's nanoseconds can hold
+  CHECK_FALSE(aged("99999-01-01T00:00:00Z"));
+  CHECK_FALSE(aged("yesterday"));
+}
