@@ -11,7 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <cstring>
 #include <map>
 
 namespace bw {
@@ -169,11 +168,7 @@ awaitable<void> HttpServer::run() {
       // and free descriptors meanwhile.
       bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
                        ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
-      // The text comes straight from the C library, not through an error category's virtual
-      // message(): with no descriptor left, the sanitizer build cannot verify a first virtual
-      // call (its memory probe needs a pipe) and would report a false error.
-      char text[128] = "unknown error";
-      std::string what = strerror_r(ec.value(), text, sizeof text);
+      std::string what = ec.message();
       if (!exhausted) {
         log::warn("accept failed: " + what);
         continue;

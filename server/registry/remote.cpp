@@ -144,15 +144,9 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
                                 });
   if (!r) co_return r.error();
   out.config_body = std::move(config);
-  auto cj = nlohmann::json::parse(out.config_body, nullptr, false);
-  if (!cj.is_object())
-    co_return make_error(Errc::invalid_image,
-                         "image config " + cfg.digest + " is not a JSON object");
-  if (auto valid = validate_image_config(cj); !valid) co_return valid.error();
-  auto str = [&](const char* k) {
-    return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string();
-  };
-  out.platform = Platform{str("os"), str("architecture"), str("variant")};
+  auto named = config_platform(out.config_body);
+  if (!named) co_return named.error();
+  out.platform = std::move(*named);
   co_return out;
 }
 

@@ -342,7 +342,14 @@ void ScanService::save(ScanRecord rec) {
     unsaved_[rec.id] = std::move(rec);
     if (!retry_armed_) {
       retry_armed_ = true;
-      asio::co_spawn(io_, retry_unsaved(), [](std::exception_ptr) {});
+      asio::co_spawn(io_, retry_unsaved(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error(std::string("saving scans failed: ") + ex.what());
+        }
+      });
     }
     return;
   }

@@ -141,14 +141,9 @@ class LocalImageSource : public ImageSource {
     auto config = document(out.manifest.config);
     if (!config) return config.error();
     out.config_body = std::move(*config);
-    auto cj = json::parse(out.config_body, nullptr, false);
-    if (!cj.is_object())
-      return make_error(Errc::invalid_image, "image config is not a JSON object");
-    if (auto valid = validate_image_config(cj); !valid) return valid.error();
-    auto str = [&](const char* k) {
-      return cj.contains(k) && cj[k].is_string() ? cj[k].get<std::string>() : std::string();
-    };
-    out.platform = Platform{str("os"), str("architecture"), str("variant")};
+    auto named = config_platform(out.config_body);
+    if (!named) return named.error();
+    out.platform = std::move(*named);
     return out;
   }
 
