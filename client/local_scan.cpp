@@ -51,7 +51,7 @@ Result<LocalScan> run_local_scan(
   while (std::chrono::steady_clock::now() < deadline) {
     ioc.run_for(std::chrono::milliseconds(50));
     auto now = scans.get(id);
-    if (now && *now && (*now)->status != "queued" && (*now)->status != "running") break;
+    if (now && *now && is_finished((*now)->status)) break;
     if (on_progress && now && *now)
       on_progress(nlohmann::json::parse((*now)->progress.empty() ? "{}" : (*now)->progress, nullptr,
                                         false));
@@ -62,7 +62,7 @@ Result<LocalScan> run_local_scan(
     workers.join();
     return make_error(Errc::internal, "the scan was lost");
   }
-  if ((*rec)->status == "queued" || (*rec)->status == "running") {
+  if (!is_finished((*rec)->status)) {
     scans.abort_transfers();
     ioc.stop();
     workers.join();
@@ -75,7 +75,7 @@ Result<LocalScan> run_local_scan(
   if (result.is_object())
     for (auto& [k, v] : result.items()) out.scan[k] = v;
   out.rules = to_json(reporter.rules());
-  if ((*rec)->status == "done" && !(*rec)->manifest_digest.empty()) {
+  if ((*rec)->status == ScanStatus::done && !(*rec)->manifest_digest.empty()) {
     const std::string& digest = (*rec)->manifest_digest;
     if (auto report = reporter.get(digest); report && *report) {
       out.report = **report;

@@ -9,35 +9,32 @@
 namespace bw::detail {
 namespace {
 
-using nlohmann::json;
-
-json parse_passwd(std::string_view content) {
-  json accounts = json::array();
+std::vector<Account> parse_passwd(std::string_view content) {
+  std::vector<Account> accounts;
   std::istringstream in{std::string(content)};
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
     auto f = split(line, ':');
     if (f.size() < 7) continue;
-    json a = {{"name", f[0]}, {"uid", f[2]}, {"gid", f[3]}, {"home", f[5]}, {"shell", f[6]}};
-    accounts.push_back(std::move(a));
+    accounts.push_back(Account{f[0], f[2], f[3], f[5], f[6]});
   }
   return accounts;
 }
 
-json parse_group(std::string_view content) {
-  json groups = json::array();
+std::vector<Group> parse_group(std::string_view content) {
+  std::vector<Group> groups;
   std::istringstream in{std::string(content)};
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
     auto f = split(line, ':');
     if (f.size() < 3) continue;
-    groups.push_back({{"name", f[0]}, {"gid", f[2]}});
+    groups.push_back(Group{f[0], f[2]});
   }
   return groups;
 }
 
-json parse_shadow(std::string_view content) {
-  json out = json::array();
+std::vector<PasswordEntry> parse_shadow(std::string_view content) {
+  std::vector<PasswordEntry> out;
   std::istringstream in{std::string(content)};
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
@@ -45,8 +42,10 @@ json parse_shadow(std::string_view content) {
     if (c1 == std::string::npos) continue;
     auto c2 = line.find(':', c1 + 1);
     std::string pw = line.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
-    std::string state = pw.empty() ? "empty" : (pw[0] == '!' || pw[0] == '*') ? "locked" : "set";
-    out.push_back({{"name", line.substr(0, c1)}, {"password", state}});
+    PasswordState state = pw.empty()                       ? PasswordState::empty
+                          : (pw[0] == '!' || pw[0] == '*') ? PasswordState::locked
+                                                           : PasswordState::set;
+    out.push_back(PasswordEntry{line.substr(0, c1), state});
   }
   return out;
 }
@@ -60,10 +59,10 @@ class AccountsAnalyzer : public Analyzer {
     return e.kind == 'f' && account ? o.max_file_read_bytes : 0;
   }
   void analyze(const EntryView& e, std::string_view head, bool, const AnalyzeOptions&,
-               json& out) const override {
-    if (e.path == "etc/passwd") out["accounts"] = parse_passwd(head);
-    if (e.path == "etc/group") out["groups"] = parse_group(head);
-    if (e.path == "etc/shadow") out["shadow"] = parse_shadow(head);
+               FileInfo& out) const override {
+    if (e.path == "etc/passwd") out.accounts = parse_passwd(head);
+    if (e.path == "etc/group") out.groups = parse_group(head);
+    if (e.path == "etc/shadow") out.shadow = parse_shadow(head);
   }
 };
 

@@ -73,35 +73,36 @@ constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docke
 
 }  // namespace
 
-std::vector<std::string> classify_path(std::string_view path, char kind, std::uint32_t mode) {
-  std::vector<std::string> tags;
+std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode) {
+  std::vector<FileTag> tags;
   std::string_view base = basename_of(path);
   bool file_like = kind == 'f' || kind == 'l' || kind == 'h';
   bool exec = (mode & 0111) || kind == 'l';
   if (file_like && in_bin_dir(path) && exec) {
-    if (one_of(base, kShells)) tags.push_back("shell");
-    if (one_of(base, kPackageManagers)) tags.push_back("package_manager");
-    if (one_of(base, kNetworkTools)) tags.push_back("network_tool");
-    if (one_of(base, kDebugTools)) tags.push_back("debug_tool");
+    if (one_of(base, kShells)) tags.push_back(FileTag::shell);
+    if (one_of(base, kPackageManagers)) tags.push_back(FileTag::package_manager);
+    if (one_of(base, kNetworkTools)) tags.push_back(FileTag::network_tool);
+    if (one_of(base, kDebugTools)) tags.push_back(FileTag::debug_tool);
     if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("clang-"))
-      tags.push_back("toolchain");
-    if (base == "sshd") tags.push_back("sshd");
-    if (base == "sudo") tags.push_back("sudo");
-    if (base == "java") tags.push_back("runtime:java");
+      tags.push_back(FileTag::toolchain);
+    if (base == "sshd") tags.push_back(FileTag::sshd);
+    if (base == "sudo") tags.push_back(FileTag::sudo);
+    if (base == "java") tags.push_back(FileTag::runtime_java);
     if (base == "python3" || base == "python" || base.starts_with("python3."))
-      tags.push_back("runtime:python");
-    if (base == "node" || base == "nodejs") tags.push_back("runtime:node");
+      tags.push_back(FileTag::runtime_python);
+    if (base == "node" || base == "nodejs") tags.push_back(FileTag::runtime_node);
   }
-  if (path == "etc/ssh/sshd_config") tags.push_back("sshd");
+  if (path == "etc/ssh/sshd_config") tags.push_back(FileTag::sshd);
   if (path == "etc/ssl/certs/ca-certificates.crt" || path == "etc/pki/tls/certs/ca-bundle.crt" ||
       path == "etc/ssl/cert.pem")
-    tags.push_back("ca_certificates");
-  if (path == "usr/share/zoneinfo" || path == "usr/share/zoneinfo/UTC") tags.push_back("tzdata");
+    tags.push_back(FileTag::ca_certificates);
+  if (path == "usr/share/zoneinfo" || path == "usr/share/zoneinfo/UTC")
+    tags.push_back(FileTag::tzdata);
   bool vendored = path.find("node_modules/") != std::string_view::npos ||
                   path.find("vendor/") != std::string_view::npos;
   if (!vendored) {
-    if (kind == 'f' && one_of(base, kUnneededNames)) tags.push_back("unneeded");
-    if (kind == 'd' && one_of(base, kUnneededDirs)) tags.push_back("unneeded");
+    if (kind == 'f' && one_of(base, kUnneededNames)) tags.push_back(FileTag::unneeded);
+    if (kind == 'd' && one_of(base, kUnneededDirs)) tags.push_back(FileTag::unneeded);
   }
   if (kind == 'f') {
     bool cred = one_of(base, kCredentialNames) ||
@@ -112,7 +113,7 @@ std::vector<std::string> classify_path(std::string_view path, char kind, std::ui
     // Certificates and keys shipped by packages are public material, not secrets.
     if (cred && !path.starts_with("usr/share/") && !path.starts_with("etc/ssl/certs/") &&
         !path.starts_with("usr/lib/"))
-      tags.push_back("credential_file");
+      tags.push_back(FileTag::credential_file);
   }
   return tags;
 }

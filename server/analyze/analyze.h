@@ -36,23 +36,19 @@ struct AnalyzeOptions {
 const std::vector<const Analyzer*>& analyzers_in_use(const AnalyzeOptions& options);
 std::map<std::string, int> analyzer_versions(const AnalyzeOptions& options);
 
-// Path-only classification: "shell", "package_manager", "network_tool", "debug_tool",
-// "toolchain", "sshd", "unneeded", "credential_file", "runtime:java|python|node",
-// "ca_certificates", "tzdata". Empty when none applies. `mode` distinguishes executables.
-std::vector<std::string> classify_path(std::string_view path, char kind, std::uint32_t mode);
+// Path-only classification; empty when no tag applies. `mode` distinguishes executables.
+std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode);
 
 // How many content bytes the analysers want from this entry (0: none).
 std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
                            const AnalyzeOptions& options);
 
-// Runs every analyser that wants the entry (each on the bytes it asked for). Returns an object
-// keyed by result
-// ("os", "packages", "accounts", "groups", "shadow", "secrets", "elf"); empty when nothing
-// was learned. `head` is the entry's first bytes, `truncated` whether more existed.
-nlohmann::json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
-                               bool truncated, const AnalyzeOptions& options);
+// Runs every analyser that wants the entry (each on the bytes it asked for); empty when
+// nothing was learned. `head` is the entry's first bytes, `truncated` whether more existed.
+FileInfo analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
+                         bool truncated, const AnalyzeOptions& options);
 // The same, for an entry whose size is known (the layer walk).
-nlohmann::json analyze_entry(const EntryView& entry, std::string_view head, bool truncated,
-                             const AnalyzeOptions& options);
+FileInfo analyze_entry(const EntryView& entry, std::string_view head, bool truncated,
+                       const AnalyzeOptions& options);
 
 }  // namespace bw

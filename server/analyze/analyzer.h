@@ -3,7 +3,7 @@
 // the set in use; adding one is a new file and one line in analyzers.cpp.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include "analyze/facts.h"
 
 #include <cstdint>
 #include <string_view>
@@ -31,9 +31,10 @@ class Analyzer {
   // How many bytes of the entry's content this analyser needs (0: none, it is not called).
   virtual std::size_t wants(const EntryView& entry, const AnalyzeOptions& options) const = 0;
   // Adds what `head` (the entry's first bytes; `truncated` if more existed) shows to `facts`,
-  // an object keyed by result ("os", "packages", …), which earlier analysers may have filled.
+  // which earlier analysers may have filled. An analyser that is not built in records its
+  // result under its own key of `facts.extra`.
   virtual void analyze(const EntryView& entry, std::string_view head, bool truncated,
-                       const AnalyzeOptions& options, nlohmann::json& facts) const = 0;
+                       const AnalyzeOptions& options, FileInfo& facts) const = 0;
 };
 
 // The built-in analysers, in the order they run.

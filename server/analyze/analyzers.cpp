@@ -32,15 +32,15 @@ std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode,
   return want;
 }
 
-nlohmann::json analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
-                               bool truncated, const AnalyzeOptions& o) {
+FileInfo analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
+                         bool truncated, const AnalyzeOptions& o) {
   return analyze_entry(EntryView{path, 'f', mode, head.size() + (truncated ? 1 : 0)}, head,
                        truncated, o);
 }
 
-nlohmann::json analyze_entry(const EntryView& e, std::string_view head, bool truncated,
-                             const AnalyzeOptions& o) {
-  nlohmann::json out = nlohmann::json::object();
+FileInfo analyze_entry(const EntryView& e, std::string_view head, bool truncated,
+                       const AnalyzeOptions& o) {
+  FileInfo out;
   for (auto* a : analyzers_in_use(o)) {
     std::size_t want = a->wants(e, o);
     if (want == 0) continue;

@@ -62,7 +62,7 @@ std::string go_version(std::string_view d, std::size_t at) {
 
 }  // namespace
 
-std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
+std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   if (d.size() < 52 || d.substr(0, 4) !=
                            "\x7f"
                            "ELF")
@@ -91,7 +91,7 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
     }
     segs.push_back(s);
   }
-  nlohmann::json j = nlohmann::json::object();
+  ElfInfo j;
   std::string interp;
   bool has_dynamic = false, relro = false, nx = true, bind_now = false, pie_flag = false;
   std::vector<std::string> needed;
@@ -133,32 +133,61 @@ std::optional<nlohmann::json> analyze_elf(std::string_view d, bool truncated) {
       if (o < strtab.size() && needed.size() < 32) needed.emplace_back(strtab.c_str() + o);
   }
   std::size_t go_at = d.find("\xff Go buildinf:");
-  const char* kind = type == 2   ? "executable"
-                     : type == 3 ? (interp.empty() && !pie_flag ? "shared_library" : "executable")
-                                 : "other";
-  j["kind"] = kind;
-  j["static"] = interp.empty() && (!has_dynamic || std::string_view(kind) == "executable");
+  j.kind = type == 2 ? ElfKind::executable
+           : type == 3
+               ? (interp.empty() && !pie_flag ? ElfKind::shared_library : ElfKind::executable)
+               : ElfKind::other;
+  j.is_static = interp.empty() && (!has_dynamic || j.kind == ElfKind::executable);
   if (!interp.empty()) {
-    j["interpreter"] = interp;
-    j["libc"] = interp.find("musl") != std::string::npos       ? "musl"
-                : interp.find("ld-linux") != std::string::npos ? "glibc"
-                                                               : "other";
+    j.interpreter = interp;
+    j.libc = interp.find("musl") != std::string::npos       ? Libc::musl
+             : interp.find("ld-linux") != std::string::npos ? Libc::glibc
+                                                            : Libc::other;
   }
-  j["pie"] = type == 3 && (std::string_view(kind) == "executable");
-  j["relro"] = relro ? (bind_now ? "full" : "partial") : "none";
-  j["nx"] = nx;
-  if (go_at != std::string_view::npos) j["go"] = go_version(d, go_at);
+  j.pie = type == 3 && j.kind == ElfKind::executable;
+  j.relro = relro ? (bind_now ? Relro::full : Relro::partial) : Relro::none;
+  j.nx = nx;
+  if (go_at != std::string_view::npos) j.go = go_version(d, go_at);
   // Canary: a dynamic executable imports __stack_chk_fail; a static one carries the symbol name
   // in its symbol table, which the prefix may not reach (then it is unknown).
   if (!strtab.empty())
-    j["canary"] = strtab.find("__stack_chk_fail") != std::string::npos;
+    j.canary = strtab.find("__stack_chk_fail") != std::string::npos;
   else if (d.find("__stack_chk_fail") != std::string_view::npos)
-    j["canary"] = true;
+    j.canary = true;
   else if (!truncated && go_at == std::string_view::npos)
-    j["canary"] = false;
-  if (!needed.empty()) j["needed"] = needed;
-  if (truncated && !have_dynamic_data && has_dynamic) j["partial"] = true;
+    j.canary = false;
+  j.needed = std::move(needed);
+  j.partial = truncated && !have_dynamic_data && has_dynamic;
   return j;
+}
+
+void to_json(nlohmann::json& j, const ElfInfo& e) {
+  j = {{"kind", e.kind}, {"static", e.is_static}, {"pie", e.pie}, {"relro", e.relro}, {"nx", e.nx}};
+  if (!e.interpreter.empty()) j["interpreter"] = e.interpreter;
+  if (e.libc != Libc::none) j["libc"] = e.libc;
+  if (!e.go.empty()) j["go"] = e.go;
+  if (e.canary) j["canary"] = *e.canary;
+  if (!e.needed.empty()) j["needed"] = e.needed;
+  if (e.partial) j["partial"] = true;
+}
+
+void from_json(const nlohmann::json& j, ElfInfo& e) {
+  e = ElfInfo{};
+  if (!j.is_object()) return;
+  // Unknown names read as the first of each enum's list (other, none, none).
+  e.kind = j.value("kind", ElfKind::other);
+  e.is_static = j.value("static", false);
+  e.interpreter = j.value("interpreter", "");
+  e.libc = j.value("libc", Libc::none);
+  e.pie = j.value("pie", false);
+  e.relro = j.value("relro", Relro::none);
+  e.nx = j.value("nx", true);
+  e.go = j.value("go", "");
+  if (auto c = j.find("canary"); c != j.end() && c->is_boolean()) e.canary = c->get<bool>();
+  if (auto n = j.find("needed"); n != j.end() && n->is_array())
+    for (auto& x : *n)
+      if (x.is_string()) e.needed.push_back(x);
+  e.partial = j.value("partial", false);
 }
 
 }  // namespace bw

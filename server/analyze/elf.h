@@ -4,12 +4,47 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace bw {
 
+enum class ElfKind : std::uint8_t { executable, shared_library, other };
+enum class Libc : std::uint8_t { none, glibc, musl, other };
+enum class Relro : std::uint8_t { none, partial, full };
+
+NLOHMANN_JSON_SERIALIZE_ENUM(ElfKind, {{ElfKind::other, "other"},
+                                       {ElfKind::executable, "executable"},
+                                       {ElfKind::shared_library, "shared_library"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Libc, {{Libc::none, nullptr},
+                                    {Libc::glibc, "glibc"},
+                                    {Libc::musl, "musl"},
+                                    {Libc::other, "other"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Relro, {{Relro::none, "none"},
+                                     {Relro::partial, "partial"},
+                                     {Relro::full, "full"}})
+
+struct ElfInfo {
+  ElfKind kind = ElfKind::other;
+  bool is_static = false;
+  std::string interpreter;  // PT_INTERP; empty when none
+  Libc libc = Libc::none;   // from the interpreter; none without one
+  bool pie = false;
+  Relro relro = Relro::none;
+  bool nx = true;
+  std::string go;              // Go version ("go1.22.1", "go" when unreadable); empty: not Go
+  std::optional<bool> canary;  // unknown when the symbol table was not reached
+  std::vector<std::string> needed;
+  bool partial = false;  // dynamic section beyond what was read
+};
+
 // Parses an ELF file's first bytes (as much as was read). nullopt when not ELF.
-std::optional<nlohmann::json> analyze_elf(std::string_view head, bool truncated);
+std::optional<ElfInfo> analyze_elf(std::string_view head, bool truncated);
+
+void to_json(nlohmann::json& j, const ElfInfo& e);
+void from_json(const nlohmann::json& j, ElfInfo& e);
 
 }  // namespace bw

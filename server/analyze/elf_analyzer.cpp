@@ -14,8 +14,8 @@ class ElfAnalyzer : public Analyzer {
     return e.kind == 'f' && (e.mode & 0111) && e.size >= 64 ? o.max_elf_read_bytes : 0;
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
-               nlohmann::json& out) const override {
-    if (auto elf = analyze_elf(head, truncated)) out["elf"] = std::move(*elf);
+               FileInfo& out) const override {
+    out.elf = analyze_elf(head, truncated);
   }
 };
 

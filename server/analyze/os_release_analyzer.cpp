@@ -14,12 +14,8 @@ class OsReleaseAnalyzer : public Analyzer {
     return e.kind == 'f' && is_os_release_path(e.path) ? o.max_file_read_bytes : 0;
   }
   void analyze(const EntryView& e, std::string_view head, bool, const AnalyzeOptions&,
-               nlohmann::json& facts) const override {
-    std::string error;
-    if (auto os = parse_os_release_file(e.path, head, error))
-      facts["os"] = to_json(*os);
-    else if (!error.empty())
-      facts["os_error"] = error;
+               FileInfo& facts) const override {
+    facts.os = parse_os_release_file(e.path, head, facts.os_error);
   }
 };
 

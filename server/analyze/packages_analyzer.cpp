@@ -7,8 +7,6 @@
 namespace bw::detail {
 namespace {
 
-using nlohmann::json;
-
 class PackagesAnalyzer : public Analyzer {
  public:
   std::string_view name() const override { return "packages"; }
@@ -17,28 +15,23 @@ class PackagesAnalyzer : public Analyzer {
     return e.kind == 'f' && !package_db_kind(e.path).empty() ? o.max_package_db_bytes : 0;
   }
   void analyze(const EntryView& e, std::string_view head, bool truncated, const AnalyzeOptions&,
-               json& out) const override {
-    std::string db = package_db_kind(e.path);
-    json pk = json::array();
+               FileInfo& out) const override {
+    PackageDb& db = out.package_db.emplace(PackageDb{package_db_kind(e.path), false, ""});
     if (truncated) {
-      out["package_db"] = {
-          {"kind", db}, {"parsed", false}, {"reason", "larger than max_package_db_bytes"}};
-    } else if (db == "dpkg" || db == "apk") {
-      for (auto& p : db == "dpkg" ? parse_dpkg_status(head) : parse_apk_installed(head))
-        pk.push_back(to_json(p));
-      out["package_db"] = {{"kind", db}, {"parsed", true}};
-      out["packages"] = std::move(pk);
-    } else if (db == "rpm-sqlite") {
+      db.reason = "larger than max_package_db_bytes";
+    } else if (db.kind == "dpkg" || db.kind == "apk") {
+      out.packages = db.kind == "dpkg" ? parse_dpkg_status(head) : parse_apk_installed(head);
+      db.parsed = true;
+    } else if (db.kind == "rpm-sqlite") {
       auto rpms = parse_rpm_sqlite(head);
       if (rpms) {
-        for (auto& p : *rpms) pk.push_back(to_json(p));
-        out["package_db"] = {{"kind", db}, {"parsed", true}};
-        out["packages"] = std::move(pk);
+        out.packages = std::move(*rpms);
+        db.parsed = true;
       } else {
-        out["package_db"] = {{"kind", db}, {"parsed", false}, {"reason", rpms.error().message}};
+        db.reason = rpms.error().message;
       }
     } else {
-      out["package_db"] = {{"kind", db}, {"parsed", false}, {"reason", "format not parsed"}};
+      db.reason = "format not parsed";
     }
   }
 };

@@ -233,14 +233,33 @@ std::vector<SecretFinding> SecretRules::scan(std::string_view path, std::string_
   return out;
 }
 
-json to_json(const SecretFinding& f) {
+std::string masked_match(const SecretFinding& f) {
   // What is stored and served masks with a fixed width: '*' per byte would tell the length.
   std::string match = f.match;
   if (f.mask_at <= match.size())
     match.replace(f.mask_at, std::min(f.mask_len, match.size() - f.mask_at), kSecretMask);
+  return match;
+}
+
+json to_json(const SecretFinding& f) {
+  std::string match = masked_match(f);
   return json{{"rule_id", f.rule_id},   {"title", f.title},  {"category", f.category},
               {"severity", f.severity}, {"match", match},    {"start_line", f.start_line},
               {"end_line", f.end_line}, {"offset", f.offset}};
+}
+
+SecretFinding secret_finding_from_json(const json& j) {
+  SecretFinding f;
+  f.rule_id = j.value("rule_id", "");
+  f.title = j.value("title", "");
+  f.category = j.value("category", "");
+  f.severity = j.value("severity", "");
+  f.match = j.value("match", "");
+  f.mask_at = std::string::npos;  // masked when stored
+  f.start_line = j.value("start_line", 0);
+  f.end_line = j.value("end_line", 0);
+  f.offset = j.value("offset", std::size_t{0});
+  return f;
 }
 
 }  // namespace bw

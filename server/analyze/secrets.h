@@ -54,6 +54,10 @@ class SecretRules {
   std::unique_ptr<Impl> impl_;
 };
 
+// The match as stored and served: the secret replaced by the fixed-width kSecretMask.
+std::string masked_match(const SecretFinding& f);
 nlohmann::json to_json(const SecretFinding& f);
+// A stored finding: its match is already masked and is kept as it is.
+SecretFinding secret_finding_from_json(const nlohmann::json& j);
 
 }  // namespace bw

@@ -32,14 +32,10 @@ class SecretsAnalyzer : public Analyzer {
                                                                           : 0;
   }
   void analyze(const EntryView& e, std::string_view head, bool truncated, const AnalyzeOptions& o,
-               nlohmann::json& out) const override {
+               FileInfo& out) const override {
     // An executable the elf analyser recognised is no text to scan.
-    if (out.contains("elf") || truncated || head.size() < 10 || looks_binary(head)) return;
-    auto found = o.secrets->scan(e.path, head);
-    if (found.empty()) return;
-    nlohmann::json s = nlohmann::json::array();
-    for (auto& f : found) s.push_back(to_json(f));
-    out["secrets"] = std::move(s);
+    if (out.elf || truncated || head.size() < 10 || looks_binary(head)) return;
+    out.secrets = o.secrets->scan(e.path, head);
   }
 };
 

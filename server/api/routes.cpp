@@ -64,10 +64,6 @@ Result<std::chrono::milliseconds> wait_param(const Target& t, const ApiContext& 
   return std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
 }
 
-bool finished(const std::string& status) {
-  return status == "done" || status == "failed" || status == "cancelled";
-}
-
 // Runs `work` (parsing and merging stored facts, building a report, serialising a large
 // answer) on the worker pool when there is one, so that the io thread serves other requests
 // meanwhile: one dashboard polling a huge image must not stall everyone else.
@@ -83,7 +79,7 @@ awaitable<ApiResponse> off_io(ApiContext& ctx, F work) {
 // report link. Scans stored before results were kept are judged now, from their report.
 json scan_json(const ScanRecord& s, ApiContext& ctx) {
   json j = scan_view(s);
-  if (s.status != "done") return j;
+  if (s.status != ScanStatus::done) return j;
   json result = json::parse(s.result.empty() ? "{}" : s.result, nullptr, false);
   if (s.result.empty() && !s.manifest_digest.empty())
     if (auto report = ctx.reporter.get(s.manifest_digest); report && *report)
@@ -146,7 +142,7 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (wait.count() > 0) {
     co_await ctx.scans.wait(scan->id, wait);
     auto now = ctx.scans.get(scan->id);
-    if (now && *now && finished((*now)->status))
+    if (now && *now && is_finished((*now)->status))
       co_return json_response(200, scan_json(**now, ctx));
   }
   auto r = json_response(202, json{{"id", scan->id},
@@ -164,7 +160,7 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
   auto scan = ctx.scans.get(id);
   if (!scan) co_return error_response(scan.error());
   if (!*scan) co_return not_found("no scan " + id);
-  if (wait->count() > 0 && !finished((*scan)->status)) {
+  if (wait->count() > 0 && !is_finished((*scan)->status)) {
     co_await ctx.scans.wait(id, *wait);
     scan = ctx.scans.get(id);
     if (!scan) co_return error_response(scan.error());
@@ -187,13 +183,14 @@ Result<std::size_t> number_param(const Target& t, const char* name, std::size_t 
 
 ApiResponse list_scans(const Target& t, ApiContext& ctx) {
   ScanQuery q;
-  if (auto it = t.params.find("status"); it != t.params.end()) q.status = it->second;
+  if (auto it = t.params.find("status"); it != t.params.end() && !it->second.empty()) {
+    q.status = parse_scan_status(it->second);
+    if (!q.status)
+      return error_response(make_error(
+          Errc::bad_request, "status must be one of queued, running, done, failed, cancelled"));
+  }
   if (auto it = t.params.find("image"); it != t.params.end()) q.image = it->second;
   if (auto it = t.params.find("cursor"); it != t.params.end()) q.before_id = it->second;
-  if (!q.status.empty() && q.status != "queued" && q.status != "running" && q.status != "done" &&
-      q.status != "failed" && q.status != "cancelled")
-    return error_response(make_error(
-        Errc::bad_request, "status must be one of queued, running, done, failed, cancelled"));
   auto limit = number_param(t, "limit", 50, 500);
   if (!limit) return error_response(limit.error());
   if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));

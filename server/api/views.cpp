@@ -9,7 +9,7 @@ using nlohmann::json;
 
 json scan_view(const ScanRecord& s) {
   json j = {{"id", s.id},
-            {"status", s.status},
+            {"status", scan_status_name(s.status)},
             {"image", s.image},
             {"platform", s.platform},
             {"created_at", s.created_at}};
@@ -17,7 +17,7 @@ json scan_view(const ScanRecord& s) {
   j["progress"] = progress.is_discarded() ? json::object() : progress;
   if (!s.manifest_digest.empty()) {
     j["manifest_digest"] = s.manifest_digest;
-    if (s.status == "done") j["image_url"] = "/v1/images/" + s.manifest_digest;
+    if (s.status == ScanStatus::done) j["image_url"] = "/v1/images/" + s.manifest_digest;
   }
   if (!s.index_digest.empty()) j["index_digest"] = s.index_digest;
   if (!s.started_at.empty()) j["started_at"] = s.started_at;
@@ -68,7 +68,7 @@ Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_la
   }
   std::vector<std::string> digests;
   for (auto& l : im.layers) digests.push_back(l.digest);
-  json summary = summarize_image(facts, digests);
+  json summary = summarize_image(facts, digests);  // the API's form of the summary
   std::string platform =
       im.os + "/" + im.architecture + (im.variant.empty() ? "" : "/" + im.variant);
   json out = {{"manifest_digest", im.manifest_digest},

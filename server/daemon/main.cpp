@@ -118,13 +118,13 @@ int run(bw::Config config) {
     scans.on_finished([&](const bw::ScanRecord& rec) {
       nlohmann::json payload = {{"scan",
                                  {{"id", rec.id},
-                                  {"status", rec.status},
+                                  {"status", scan_status_name(rec.status)},
                                   {"image", rec.image},
                                   {"platform", rec.platform},
                                   {"manifest_digest", rec.manifest_digest}}}};
       if (!rec.error_code.empty())
         payload["scan"]["error"] = {{"code", rec.error_code}, {"message", rec.error_message}};
-      if (rec.status == "done" && !rec.manifest_digest.empty())
+      if (rec.status == bw::ScanStatus::done && !rec.manifest_digest.empty())
         if (auto report = reporter.get(rec.manifest_digest); report && *report) {
           payload["scan"]["score"] = (**report)["score"];
           payload["scan"]["grade"] = (**report)["grade"];

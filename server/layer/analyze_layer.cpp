@@ -222,7 +222,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
         return true;
       }
       facts.path_hashes.push_back(path_hash(e.path));
-      nlohmann::json info = nlohmann::json::object();
+      FileInfo info;
       if (std::size_t want = content_wanted(e.path, e.kind, e.mode, e.size, analysis)) {
         bool truncated = false;
         auto head = body.read(want, truncated);
@@ -230,8 +230,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
           info =
               analyze_entry(EntryView{e.path, e.kind, e.mode, e.size}, *head, truncated, analysis);
       }
-      auto tags = classify_path(e.path, e.kind, e.mode);
-      if (!tags.empty()) info["tags"] = std::move(tags);
+      info.tags = classify_path(e.path, e.kind, e.mode);
       // A hard link to a notable file is as notable as its target (a second name for a setuid
       // binary).
       bool linked = e.kind == 'h' && recorded.count(e.link);
@@ -239,9 +238,10 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
         // Facts hold what the layer holds, invalid UTF-8 included: measure them as stored.
         std::size_t bytes =
             64 + e.path.size() + e.link.size() +
-            (info.empty()
-                 ? 0
-                 : info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size());
+            (info.empty() ? 0
+                          : nlohmann::json(info)
+                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                .size());
         if (facts.files.size() < limits.max_notable_entries &&
             recorded_bytes + bytes <= limits.max_notable_bytes) {
           recorded.insert(e.path);

@@ -56,7 +56,7 @@ Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j) {
       fe.gid = e.at("gid").get<std::int64_t>();
       fe.size = e.at("size").get<std::uint64_t>();
       fe.link = e.value("link", "");
-      if (auto it = e.find("info"); it != e.end() && it->is_object()) fe.info = *it;
+      if (auto it = e.find("info"); it != e.end() && it->is_object()) fe.info = it->get<FileInfo>();
       f.files.push_back(std::move(fe));
     }
     f.notable_dropped = j.value("notable_dropped", std::uint64_t{0});

@@ -4,9 +4,8 @@
 // Every item names the layer that introduced it.
 #pragma once
 
+#include "analyze/facts.h"
 #include "layer/layer.h"
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -14,7 +13,7 @@
 namespace bw {
 
 // `digests[i]` names layers[i] (bottom first).
-nlohmann::json summarize_image(const std::vector<const LayerFacts*>& layers,
-                               const std::vector<std::string>& digests);
+ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
+                             const std::vector<std::string>& digests);
 
 }  // namespace bw

@@ -53,9 +53,8 @@ struct FileEntry {
   std::int64_t gid = 0;
   std::uint64_t size = 0;
   std::string link;  // symlink or hard link target
-  // What the analysers learned from this file: "tags" (shell, package_manager, …), "os",
-  // "packages", "accounts", "secrets" (masked), "elf", … Empty for plain notable entries.
-  nlohmann::json info = nlohmann::json::object();
+  // What the analysers learned from this file; empty for plain notable entries.
+  FileInfo info;
 };
 
 struct Whiteout {

@@ -40,7 +40,7 @@ Webhooks::Webhooks(asio::any_io_executor io, std::vector<Webhook> hooks,
 Webhooks::~Webhooks() = default;
 
 void Webhooks::scan_finished(const ScanRecord& scan, nlohmann::json payload) {
-  std::string event = "scan." + scan.status;
+  std::string event = "scan." + std::string(scan_status_name(scan.status));
   payload["event"] = event;
   std::string body = payload.dump();
   for (auto& h : hooks_) {

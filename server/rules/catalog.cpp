@@ -1,8 +1,25 @@
 #include "common/digest.h"
 #include "common/embedded.h"
+#include "common/enum_names.h"
 #include "rules/rules.h"
 
 namespace bw {
+
+namespace {
+constexpr EnumNames<Severity, 5> kSeverities{{"info", "low", "medium", "high", "critical"}};
+}  // namespace
+
+std::string_view severity_name(Severity s) {
+  return kSeverities.name(s);
+}
+
+std::optional<Severity> parse_severity(std::string_view name) {
+  return kSeverities.parse(name);
+}
+
+std::string_view origin_name(Origin o) {
+  return o == Origin::base ? "base" : "app";
+}
 
 Result<std::shared_ptr<const RuleCatalog>> RuleCatalog::parse(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -15,17 +32,18 @@ Result<std::shared_ptr<const RuleCatalog>> RuleCatalog::parse(std::string_view t
       d.id = r.at("id").get<std::string>();
       d.title = r.at("title").get<std::string>();
       d.category = r.at("category").get<std::string>();
-      d.severity = r.at("severity").get<std::string>();
+      std::string severity = r.at("severity").get<std::string>();
       d.weight = r.at("weight").get<int>();
       d.rationale = r.value("rationale", "");
       d.remediation = r.value("remediation", "");
       d.dockle = r.value("dockle", "");
       d.trivy = r.value("trivy", "");
       d.references = r.value("references", std::vector<std::string>{});
-      static const std::vector<std::string> kSev = {"info", "low", "medium", "high", "critical"};
-      if (std::find(kSev.begin(), kSev.end(), d.severity) == kSev.end())
+      auto known = parse_severity(severity);
+      if (!known)
         return make_error(Errc::bad_request,
-                          "rules: " + d.id + " has unknown severity " + d.severity);
+                          "rules: " + d.id + " has unknown severity " + severity);
+      d.severity = *known;
       if (d.weight < 0 || d.weight > 100)
         return make_error(Errc::bad_request, "rules: " + d.id + " weight out of 0..100");
       out->rules_.push_back(std::move(d));
@@ -55,7 +73,7 @@ nlohmann::json to_json(const RuleCatalog& catalog) {
     rules.push_back({{"id", r.id},
                      {"title", r.title},
                      {"category", r.category},
-                     {"severity", r.severity},
+                     {"severity", severity_name(r.severity)},
                      {"weight", r.weight},
                      {"rationale", r.rationale},
                      {"remediation", r.remediation},

@@ -118,7 +118,7 @@ class Evaluator {
     f.evidence = std::move(ev);
     f.layer_digest = layer_digest;
     auto it = index_.find(layer_digest);
-    f.origin = it != index_.end() && it->second < in_.base_layers ? "base" : "app";
+    f.origin = it != index_.end() && it->second < in_.base_layers ? Origin::base : Origin::app;
     f.weight = weight;
     out_.push_back(std::move(f));
   }
@@ -136,9 +136,9 @@ class Evaluator {
   }
 
   // One finding per introducing layer for a list of files.
-  void grouped(const std::string& id, const json& files, const std::string& what) {
+  void grouped(const std::string& id, const std::vector<FileRef>& files, const std::string& what) {
     std::map<std::string, std::vector<std::string>> by_layer;
-    for (auto& f : files) by_layer[f.value("layer_digest", "")].push_back(f.value("path", ""));
+    for (auto& f : files) by_layer[f.layer_digest].push_back(f.path);
     for (auto& [layer, paths] : by_layer) {
       std::string detail = what + ": ";
       for (std::size_t i = 0; i < paths.size() && i < 12; ++i)
@@ -151,14 +151,13 @@ class Evaluator {
   // A layer that could not be read to its end counts against the image: facts from it are
   // partial, and an attacker could otherwise hide anything behind an unreadable layer.
   void integrity() {
-    for (auto& l : in_.summary.value("unanalysed_layers", json::array()))
-      add("BW-LAYER-UNANALYSED",
-          Evidence{"", -1, "", "", "layer " + l.value("status", "") + ": " + l.value("reason", "")},
-          l.value("layer_digest", ""));
+    for (auto& l : in_.summary.unanalysed_layers)
+      add("BW-LAYER-UNANALYSED", Evidence{"", -1, "", "", "layer " + l.status + ": " + l.reason},
+          l.layer_digest);
   }
 
   void identity() {
-    const json& accounts = in_.summary.value("accounts", json::array());
+    const auto& accounts = in_.summary.accounts;
     std::string user = cfg().value("User", "");
     std::string uid = user.substr(0, user.find(':'));
     if (user_is_root(user, accounts))
@@ -170,34 +169,38 @@ class Evaluator {
       add("BW-USER-NONNUMERIC", Evidence{"", -1, "", "config.User", "USER " + user + " is a name"},
           "");
       bool known = std::any_of(accounts.begin(), accounts.end(),
-                               [&](auto& a) { return a.value("name", "") == uid; });
+                               [&](const Account& a) { return a.name == uid; });
       if (!known)
         add("BW-USER-UNKNOWN",
             Evidence{"etc/passwd", -1, "", "config.User", "user " + uid + " is not in /etc/passwd"},
             "");
     }
-    const json& files = in_.summary.value("account_files", json::object());
-    for (auto& p : in_.summary.value("passwords", json::array()))
-      if (p.value("password", "") == "empty")
+    auto layer_of_file = [&](const std::string& file) {
+      auto it = in_.summary.account_files.find(file);
+      return it == in_.summary.account_files.end() ? std::string() : it->second;
+    };
+    for (auto& p : in_.summary.passwords)
+      if (p.password == PasswordState::empty)
         add("BW-PASSWD-EMPTY",
-            Evidence{"etc/shadow", -1, "", "",
-                     "account " + p.value("name", "") + " has an empty password"},
-            files.value("etc/shadow", ""));
-    auto dup = [&](const json& list, const char* file, const char* field) {
-      std::map<std::string, std::vector<std::string>> ids;
-      for (auto& a : list) ids[a.value(field, "")].push_back(a.value("name", ""));
+            Evidence{"etc/shadow", -1, "", "", "account " + p.name + " has an empty password"},
+            layer_of_file("etc/shadow"));
+    auto dup = [&](const std::map<std::string, std::vector<std::string>>& ids, const char* file,
+                   const char* field) {
       for (auto& [id, names] : ids)
         if (names.size() > 1 && !id.empty()) {
           std::string detail = std::string(field) + " " + id + " shared by";
           for (auto& n : names) detail += " " + n;
-          add("BW-PASSWD-DUPID", Evidence{file, -1, "", "", detail}, files.value(file, ""));
+          add("BW-PASSWD-DUPID", Evidence{file, -1, "", "", detail}, layer_of_file(file));
         }
     };
-    dup(accounts, "etc/passwd", "uid");
-    dup(in_.summary.value("groups", json::array()), "etc/group", "gid");
+    std::map<std::string, std::vector<std::string>> uids, gids;
+    for (auto& a : accounts) uids[a.uid].push_back(a.name);
+    for (auto& g : in_.summary.groups) gids[g.gid].push_back(g.name);
+    dup(uids, "etc/passwd", "uid");
+    dup(gids, "etc/group", "gid");
     std::vector<std::string> login;
     for (auto& a : accounts) {
-      std::string shell = a.value("shell", ""), name = a.value("name", "");
+      const std::string &shell = a.shell, &name = a.name;
       std::string b = base_name(shell);
       if (name == "root" || shell.empty() || b == "nologin" || b == "false" || b == "sync" ||
           b == "halt" || b == "shutdown")
@@ -208,74 +211,66 @@ class Evaluator {
       std::string detail = "login shells:";
       for (auto& l : login) detail += " " + l;
       add("BW-LOGIN-SHELL", Evidence{"etc/passwd", -1, "", "", detail},
-          files.value("etc/passwd", ""));
+          layer_of_file("etc/passwd"));
     }
   }
 
   void attack_surface() {
-    const json& s = in_.summary.value("attack_surface", json::object());
-    auto list = [&](const char* k) { return s.contains(k) ? s[k] : json::array(); };
-    if (!list("shell").empty()) grouped("BW-SHELL", list("shell"), "shells");
-    if (!list("package_manager").empty())
-      grouped("BW-PKGMGR", list("package_manager"), "package managers");
-    if (!list("network_tool").empty())
-      grouped("BW-NETTOOLS", list("network_tool"), "network tools");
-    if (!list("toolchain").empty()) grouped("BW-TOOLCHAIN", list("toolchain"), "build tools");
-    if (!list("debug_tool").empty()) grouped("BW-DEBUGTOOLS", list("debug_tool"), "debug tools");
-    if (!list("sshd").empty()) grouped("BW-SSHD", list("sshd"), "SSH server");
-    if (!list("sudo").empty()) grouped("BW-SUDO", list("sudo"), "sudo installed");
-    std::size_t count = in_.summary.value("package_count", 0);
+    const AttackSurface& s = in_.summary.attack_surface;
+    if (!s.shell.empty()) grouped("BW-SHELL", s.shell, "shells");
+    if (!s.package_manager.empty()) grouped("BW-PKGMGR", s.package_manager, "package managers");
+    if (!s.network_tool.empty()) grouped("BW-NETTOOLS", s.network_tool, "network tools");
+    if (!s.toolchain.empty()) grouped("BW-TOOLCHAIN", s.toolchain, "build tools");
+    if (!s.debug_tool.empty()) grouped("BW-DEBUGTOOLS", s.debug_tool, "debug tools");
+    if (!s.sshd.empty()) grouped("BW-SSHD", s.sshd, "SSH server");
+    if (!s.sudo.empty()) grouped("BW-SUDO", s.sudo, "sudo installed");
+    std::size_t count = in_.summary.packages.size();
     if (count > 25) {
       const RuleDef* d = catalog_.find("BW-PKGCOUNT");
       int w = d ? std::min(10, d->weight + static_cast<int>((count - 25) / 25)) : 0;
-      const json& pk = in_.summary["packages"];
-      std::string layer = pk.empty() ? "" : pk[0].value("layer_digest", "");
+      const InstalledPackage& first = in_.summary.packages.front();
       add("BW-PKGCOUNT",
-          Evidence{pk.empty() ? "" : pk[0].value("db", ""), -1, "", "",
-                   std::to_string(count) + " OS packages installed"},
-          layer, w);
+          Evidence{first.db, -1, "", "", std::to_string(count) + " OS packages installed"},
+          first.layer_digest, w);
     }
-    for (auto& f : in_.summary.value("setuid_files", json::array())) {
+    for (auto& f : in_.summary.setuid_files) {
       char mode[8];
-      std::snprintf(mode, sizeof mode, "%04o", f.value("mode", 0u) & 07777u);
-      std::string bits =
-          std::string(f.value("setuid", false) ? "setuid" : "") +
-          (f.value("setgid", false) ? (f.value("setuid", false) ? "+setgid" : "setgid") : "");
+      std::snprintf(mode, sizeof mode, "%04o", f.file.mode & 07777u);
+      std::string bits = std::string(f.setuid ? "setuid" : "") +
+                         (f.setgid ? (f.setuid ? "+setgid" : "setgid") : "");
       add("BW-SUID",
-          Evidence{f.value("path", ""), -1, "", "",
-                   bits + " " + mode + " uid " + std::to_string(f.value("uid", 0)) + " gid " +
-                       std::to_string(f.value("gid", 0))},
-          f.value("layer_digest", ""));
+          Evidence{f.file.path, -1, "", "",
+                   bits + " " + mode + " uid " + std::to_string(f.file.uid) + " gid " +
+                       std::to_string(f.file.gid)},
+          f.file.layer_digest);
     }
-    if (!in_.summary.value("world_writable", json::array()).empty())
-      grouped("BW-WORLDWRITABLE", in_.summary["world_writable"], "world-writable");
-    if (!in_.summary.value("unneeded_files", json::array()).empty())
-      grouped("BW-UNNEEDED-FILES", in_.summary["unneeded_files"], "unneeded files");
+    if (!in_.summary.world_writable.empty())
+      grouped("BW-WORLDWRITABLE", in_.summary.world_writable, "world-writable");
+    if (!in_.summary.unneeded_files.empty())
+      grouped("BW-UNNEEDED-FILES", in_.summary.unneeded_files, "unneeded files");
   }
 
   void secrets() {
-    for (auto& f : in_.summary.value("credential_files", json::array()))
-      add("BW-SECRET-FILE", Evidence{f.value("path", ""), -1, "", "", "credential file"},
-          f.value("layer_digest", ""));
-    auto content = [&](const json& entries, bool deleted) {
+    for (auto& f : in_.summary.credential_files)
+      add("BW-SECRET-FILE", Evidence{f.path, -1, "", "", "credential file"}, f.layer_digest);
+    auto content = [&](const std::vector<SecretFile>& entries, bool deleted) {
       for (auto& e : entries) {
-        if (deleted && e.value("credential_file", false) && !e.contains("findings"))
+        if (deleted && e.credential_file && e.findings.empty())
           add("BW-SECRET-FILE",
-              Evidence{e.value("path", ""), -1, "", "",
+              Evidence{e.path, -1, "", "",
                        "credential file deleted by a later layer but still in this layer's blob"},
-              e.value("layer_digest", ""));
-        for (auto& s : e.value("findings", json::array()))
+              e.layer_digest);
+        for (auto& s : e.findings)
           add("BW-SECRET-CONTENT",
               Evidence{
-                  e.value("path", ""), -1, "", "",
-                  s.value("title", "") + " at line " + std::to_string(s.value("start_line", 0)) +
-                      ": " + s.value("match", "") +
+                  e.path, -1, "", "",
+                  s.title + " at line " + std::to_string(s.start_line) + ": " + masked_match(s) +
                       (deleted ? " (deleted by a later layer, still in this layer's blob)" : "")},
-              e.value("layer_digest", ""));
+              e.layer_digest);
       }
     };
-    content(in_.summary.value("secrets", json::array()), false);
-    content(in_.summary.value("deleted_secrets", json::array()), true);
+    content(in_.summary.secrets, false);
+    content(in_.summary.deleted_secrets, true);
     // Env and build args: NAME=VALUE with a secret-looking name and a value.
     auto check = [&](const std::string& assignment, Evidence ev, const std::string& layer) {
       auto eq = assignment.find('=');
@@ -463,10 +458,9 @@ class Evaluator {
   }
 
   void eol() {
-    const json& os = in_.summary.value("os", json());
-    if (!os.is_object()) return;
+    if (!in_.summary.os) return;
     static const json table = json::parse(schema_files::get("os_eol.json"))["eol"];
-    std::string family = os.value("family", ""), name = os.value("name", "");
+    const std::string &family = in_.summary.os->family, &name = in_.summary.os->name;
     if (!table.contains(family)) return;
     std::string best, date;
     for (auto& [ver, d] : table[family].items())
@@ -480,7 +474,7 @@ class Evaluator {
     if (std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now)
       add("BW-OS-EOL",
           Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date},
-          in_.summary.value("os_layer_digest", ""));
+          in_.summary.os_layer_digest);
   }
 
   void binaries() {
@@ -493,22 +487,19 @@ class Evaluator {
         break;
       }
     std::map<std::string, int> per_rule;
-    for (auto& x : in_.summary.value("executables", json::array())) {
-      std::string layer = x.value("layer_digest", "");
+    for (auto& x : in_.summary.executables) {
+      const std::string& layer = x.file.layer_digest;
       auto it = index_.find(layer);
       bool app = it == index_.end() || it->second >= in_.base_layers;
-      if (!app && x.value("path", "") != entry) continue;
-      const json& elf = x["elf"];
-      bool is_static = elf.value("static", false);
+      if (!app && x.file.path != entry) continue;
+      const ElfInfo& elf = x.elf;
       auto fire = [&](const std::string& id, const std::string& detail) {
-        if (per_rule[id]++ < 20) add(id, Evidence{x.value("path", ""), -1, "", "", detail}, layer);
+        if (per_rule[id]++ < 20) add(id, Evidence{x.file.path, -1, "", "", detail}, layer);
       };
-      if (!is_static && !elf.value("pie", true)) fire("BW-ELF-NOPIE", "not position-independent");
-      if (!is_static && elf.value("relro", "full") == "none") fire("BW-ELF-NORELRO", "no RELRO");
-      if (!elf.value("nx", true))
-        fire("BW-ELF-EXECSTACK", "executable stack (PT_GNU_STACK has PF_X)");
-      if (elf.contains("canary") && elf["canary"] == false && !elf.contains("go"))
-        fire("BW-ELF-NOCANARY", "no __stack_chk_fail");
+      if (!elf.is_static && !elf.pie) fire("BW-ELF-NOPIE", "not position-independent");
+      if (!elf.is_static && elf.relro == Relro::none) fire("BW-ELF-NORELRO", "no RELRO");
+      if (!elf.nx) fire("BW-ELF-EXECSTACK", "executable stack (PT_GNU_STACK has PF_X)");
+      if (elf.canary == false && elf.go.empty()) fire("BW-ELF-NOCANARY", "no __stack_chk_fail");
     }
   }
 
@@ -520,12 +511,12 @@ class Evaluator {
 
 }  // namespace
 
-bool user_is_root(std::string_view user, const json& accounts) {
+bool user_is_root(std::string_view user, const std::vector<Account>& accounts) {
   std::string u(user.substr(0, user.find(':')));
   if (u.empty() || u == "root" || u == "0") return true;
   if (numeric(u)) return false;
   for (auto& a : accounts)
-    if (a.value("name", "") == u) return a.value("uid", "") == "0";
+    if (a.name == u) return a.uid == "0";
   return false;
 }
 
@@ -556,10 +547,14 @@ json to_json(const Finding& f) {
   if (!f.evidence.created_by.empty()) ev["created_by"] = f.evidence.created_by;
   if (!f.evidence.config_key.empty()) ev["config_key"] = f.evidence.config_key;
   if (!f.evidence.detail.empty()) ev["detail"] = f.evidence.detail;
-  json j{{"rule_id", f.rule_id},   {"title", f.title},
-         {"category", f.category}, {"severity", f.severity},
-         {"evidence", ev},         {"layer_digest", f.layer_digest},
-         {"origin", f.origin},     {"suppressed", f.suppressed}};
+  json j{{"rule_id", f.rule_id},
+         {"title", f.title},
+         {"category", f.category},
+         {"severity", severity_name(f.severity)},
+         {"evidence", ev},
+         {"layer_digest", f.layer_digest},
+         {"origin", origin_name(f.origin)},
+         {"suppressed", f.suppressed}};
   if (f.weight >= 0) j["weight"] = f.weight;
   return j;
 }
@@ -569,13 +564,13 @@ Finding finding_from_json(const json& j) {
   f.rule_id = j.value("rule_id", "");
   f.title = j.value("title", "");
   f.category = j.value("category", "");
-  f.severity = j.value("severity", "");
+  f.severity = parse_severity(j.value("severity", "")).value_or(Severity::info);
   const json& ev = j.value("evidence", json::object());
   f.evidence =
       Evidence{ev.value("path", ""), ev.value("history_index", -1), ev.value("created_by", ""),
                ev.value("config_key", ""), ev.value("detail", "")};
   f.layer_digest = j.value("layer_digest", "");
-  f.origin = j.value("origin", "app");
+  f.origin = j.value("origin", "app") == "base" ? Origin::base : Origin::app;
   f.suppressed = j.value("suppressed", false);
   f.weight = j.value("weight", -1);
   return f;

@@ -2,6 +2,7 @@
 // facts, config and history. Knows nothing of how facts were found.
 #pragma once
 
+#include "analyze/facts.h"
 #include "common/error.h"
 #include "rules/history.h"
 
@@ -10,13 +11,32 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace bw {
 
+// In rising order: a policy's fail_on compares them.
+enum class Severity : std::uint8_t { info, low, medium, high, critical };
+std::string_view severity_name(Severity s);
+std::optional<Severity> parse_severity(std::string_view name);
+
+// Whether a finding comes from the base image's layers or from the app's own layers and config.
+enum class Origin : std::uint8_t { base, app };
+std::string_view origin_name(Origin o);
+// JSON holds the names, never the numbers.
+inline void to_json(nlohmann::json& j, Severity s) {
+  j = severity_name(s);
+}
+inline void to_json(nlohmann::json& j, Origin o) {
+  j = origin_name(o);
+}
+
 struct RuleDef {
-  std::string id, title, category, severity, rationale, remediation, dockle, trivy;
+  std::string id, title, category;
+  Severity severity = Severity::info;
+  std::string rationale, remediation, dockle, trivy;
   int weight = 0;
   std::vector<std::string> references;
 };
@@ -46,10 +66,11 @@ struct Evidence {
 };
 
 struct Finding {
-  std::string rule_id, title, category, severity;
+  std::string rule_id, title, category;
+  Severity severity = Severity::info;
   Evidence evidence;
-  std::string layer_digest;    // the layer that introduced it; empty for config-only findings
-  std::string origin = "app";  // "base" | "app"
+  std::string layer_digest;  // the layer that introduced it; empty for config-only findings
+  Origin origin = Origin::app;
   bool suppressed = false;
   int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
 };
@@ -61,7 +82,7 @@ struct Suppression {
 };
 
 struct RuleInput {
-  const nlohmann::json& summary;           // summarize_image()
+  const ImageSummary& summary;             // summarize_image()
   const nlohmann::json& config;            // the image config JSON
   std::vector<std::string> layer_digests;  // bottom first
   std::size_t base_layers = 0;             // layers [0, base_layers) are the base
@@ -84,6 +105,6 @@ Result<Suppression> suppression_from_json(const nlohmann::json& j);
 
 // Whether a `User` value means root (empty, root, 0, 0:0, root:root, or a name passwd maps
 // to uid 0). `accounts` is the summary's list.
-bool user_is_root(std::string_view user, const nlohmann::json& accounts);
+bool user_is_root(std::string_view user, const std::vector<Account>& accounts);
 
 }  // namespace bw

@@ -120,7 +120,7 @@ Result<void> ScanService::recover() {
   // Both lists are read before any scan is re-queued: a running scan recorded as queued again
   // must not be picked up a second time by the queued pass.
   std::vector<ScanRecord> unfinished;
-  for (const char* status : {"running", "queued"}) {
+  for (ScanStatus status : {ScanStatus::running, ScanStatus::queued}) {
     auto scans = store_.list_scans(ScanQuery{status, "", 10'000, ""});
     if (!scans) return scans.error();
     // Oldest first, so that the queue keeps its order.
@@ -131,7 +131,7 @@ Result<void> ScanService::recover() {
     live->rec = stored;
     auto spec = parse_source(live->rec.image, options_.allow_local_sources);
     auto plat = parse_platform(live->rec.platform);
-    live->rec.status = "queued";
+    live->rec.status = ScanStatus::queued;
     if (live->rec.platform == "all") {
       live->all_platforms = true;
       plat = default_platform();
@@ -174,7 +174,7 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live->rec.image = spec->canonical();
   live->rec.platform = all ? "all" : platform.str();
   live->all_platforms = all;
-  live->rec.status = "queued";
+  live->rec.status = ScanStatus::queued;
   live->rec.created_at = now_rfc3339();
   live->rec.progress = live->progress_json();
   live->rec.policy = request.policy;
@@ -226,7 +226,7 @@ Result<ScanRecord> ScanService::cancel(const std::string& id) {
   }
   auto live = it->second;
   live->cancel_requested = true;
-  if (live->rec.status == "queued") {
+  if (live->rec.status == ScanStatus::queued) {
     std::erase(queue_, live);
     finish(*live, make_error(Errc::cancelled, "cancelled"));
   }
@@ -282,7 +282,7 @@ void ScanService::pump() {
 }
 
 awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
-  live->rec.status = "running";
+  live->rec.status = ScanStatus::running;
   live->rec.started_at = now_rfc3339();
   persist(*live);
   Result<void> outcome = make_error(Errc::internal, "scan did not run");
@@ -300,28 +300,28 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
   bool interrupted = !outcome && outcome.error().code == Errc::cancelled;
   if (interrupted && stopping_ && !live.cancel_requested) {
     // Shutdown, not a user's cancel: leave it for the next start to resume.
-    live.rec.status = "queued";
+    live.rec.status = ScanStatus::queued;
     persist(live);
     live_.erase(live.rec.id);
     return;
   }
   if (outcome) {
-    live.rec.status = "done";
+    live.rec.status = ScanStatus::done;
     ++metrics_.scans_done;
   } else if (live.cancel_requested) {
-    live.rec.status = "cancelled";
+    live.rec.status = ScanStatus::cancelled;
     live.rec.error_code = "cancelled";
     live.rec.error_message = "cancelled by request";
     ++metrics_.scans_cancelled;
   } else {
-    live.rec.status = "failed";
+    live.rec.status = ScanStatus::failed;
     live.rec.error_code = std::string(errc_name(outcome.error().code));
     live.rec.error_message = outcome.error().message;
     ++metrics_.scans_failed;
   }
   live.rec.finished_at = now_rfc3339();
   persist(live);
-  log::info("scan=" + live.rec.id + " " + live.rec.status +
+  log::info("scan=" + live.rec.id + " " + std::string(scan_status_name(live.rec.status)) +
             (live.rec.error_message.empty() ? "" : " error=\"" + live.rec.error_message + "\""));
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
@@ -395,7 +395,7 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
       co_await wait(id, std::chrono::seconds(30));
     auto child = get(id);
     if (!child || !*child) continue;
-    if ((*child)->status != "done")
+    if ((*child)->status != ScanStatus::done)
       failures +=
           (failures.empty() ? "" : "; ") + (*child)->platform + ": " + (*child)->error_message;
     results.emplace_back((*child)->platform,

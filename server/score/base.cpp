@@ -27,11 +27,10 @@ std::size_t history_base_layers(const json& config, bool& found) {
   return 0;
 }
 
-std::string os_base_name(const json& summary) {
-  const json& os = summary.value("os", json());
-  if (!os.is_object()) return {};
-  std::string family = os.value("family", ""), name = os.value("name", ""),
-              pretty = os.value("pretty_name", "");
+std::string os_base_name(const ImageSummary& summary) {
+  if (!summary.os) return {};
+  const std::string &family = summary.os->family, &name = summary.os->name,
+                    &pretty = summary.os->pretty;
   auto major = [](const std::string& v, int parts) {
     std::string out;
     int seen = 0;
@@ -43,8 +42,8 @@ std::string os_base_name(const json& summary) {
   };
   if (pretty.find("Distroless") != std::string::npos) {
     bool libc = false, libstdcxx = false;
-    for (auto& p : summary.value("packages", json::array())) {
-      std::string n = p.value("name", "");
+    for (auto& p : summary.packages) {
+      const std::string& n = p.package.name;
       libc |= n == "libc6";
       libstdcxx |= n.starts_with("libstdc++");
     }
@@ -60,7 +59,7 @@ std::string os_base_name(const json& summary) {
 
 }  // namespace
 
-BaseInfo detect_base(const json& manifest, const json& config, const json& summary,
+BaseInfo detect_base(const json& manifest, const json& config, const ImageSummary& summary,
                      const std::vector<std::string>& layers,
                      const std::vector<ReferenceImage>& refs) {
   bool hist_found = false;
@@ -87,9 +86,8 @@ BaseInfo detect_base(const json& manifest, const json& config, const json& summa
     // database.
     std::size_t n = hist_found ? hist_layers : 0;
     if (!hist_found) {
-      std::vector<std::string> marks = {summary.value("os_layer_digest", "")};
-      for (auto& db : summary.value("package_dbs", json::array()))
-        marks.push_back(db.value("layer_digest", ""));
+      std::vector<std::string> marks = {summary.os_layer_digest};
+      for (auto& db : summary.package_dbs) marks.push_back(db.layer_digest);
       for (auto& mark : marks)
         for (std::size_t i = 0; i < layers.size(); ++i)
           if (layers[i] == mark) n = std::max(n, i + 1);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "rules/rules.h"
+#include "score/score.h"
 
 #include <nlohmann/json.hpp>
 
@@ -11,10 +12,15 @@
 
 namespace bw {
 
+enum class Verdict : std::uint8_t { none, pass, fail };  // none: no policy
+inline void to_json(nlohmann::json& j, Verdict v) {
+  j = v == Verdict::pass ? nlohmann::json("pass") : v == Verdict::fail ? "fail" : nullptr;
+}
+
 struct ScanResult {
-  int score = -1;
-  std::string grade;
-  std::string verdict;               // "pass" | "fail"; empty without a policy
+  int score = -1;  // -1: not scored
+  Grade grade = Grade::F;
+  Verdict verdict = Verdict::none;
   std::vector<std::string> reasons;  // why it failed
 };
 

@@ -21,7 +21,7 @@ bool survives_base_change(const Finding& f) {
   static const std::set<std::string> fixed = {
       "BW-USER-ROOT", "BW-USER-NONNUMERIC", "BW-USER-UNKNOWN", "BW-PKGCOUNT",   "BW-OS-EOL",
       "BW-IMAGE-AGE", "BW-PASSWD-EMPTY",    "BW-PASSWD-DUPID", "BW-LOGIN-SHELL"};
-  if (f.origin != "app" || fixed.count(f.rule_id)) return false;
+  if (f.origin != Origin::app || fixed.count(f.rule_id)) return false;
   // Attack-surface findings the app layers add (a shell they install) stay; base ones go.
   return true;
 }
@@ -35,14 +35,14 @@ Finding synthetic(const RuleCatalog& c, const std::string& id, const std::string
     f.severity = d->severity;
   }
   f.evidence.detail = detail;
-  f.origin = "base";
+  f.origin = Origin::base;
   return f;
 }
 
 }  // namespace
 
 json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                     const json& summary, const json& config, const BaseInfo& base,
+                     const ImageSummary& summary, const json& config, const BaseInfo& base,
                      const std::vector<std::string>& layers, int current_score,
                      std::uint64_t base_bytes) {
   const json& cfg = config.value("config", json::object());
@@ -60,38 +60,32 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
   std::set<std::string> base_layers(
       layers.begin(),
       layers.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, layers.size())));
-  for (auto& x : summary.value("executables", json::array())) {
-    if (!x.is_object() || !x.contains("elf") || !x["elf"].is_object()) continue;
-    bool app =
-        !base_layers.count(x.value("layer_digest", "")) || "/" + x.value("path", "") == entry_path;
+  for (auto& x : summary.executables) {
+    bool app = !base_layers.count(x.file.layer_digest) || "/" + x.file.path == entry_path;
     if (!app) continue;
-    const json& elf = x["elf"];
-    if (elf.value("static", false)) any_static = true;
-    std::string libc = elf.value("libc", "");
-    if (libc == "glibc") glibc = true;
-    if (libc == "musl") musl = true;
+    if (x.elf.is_static) any_static = true;
+    if (x.elf.libc == Libc::glibc) glibc = true;
+    if (x.elf.libc == Libc::musl) musl = true;
   }
   bool needs_shell = entry_base == "sh" || entry_base == "bash" || entry_path.ends_with(".sh");
-  std::set<std::string> runtimes;
-  for (auto& r : summary.value("runtimes", json::array())) runtimes.insert(r.get<std::string>());
+  std::set<std::string> runtimes(summary.runtimes.begin(), summary.runtimes.end());
   if (entry_base == "java") runtimes.insert("java");
   if (entry_base.starts_with("python")) runtimes.insert("python");
   if (entry_base == "node") runtimes.insert("node");
   std::string runtime = runtimes.empty() ? "" : *runtimes.begin();
-  bool needs_ca = summary.value("ca_certificates", false),
-       needs_tz = summary.value("tzdata", false);
+  bool needs_ca = summary.ca_certificates, needs_tz = summary.tzdata;
   bool knows_app = any_static || glibc || musl || !runtime.empty();
 
   std::vector<Finding> kept;
   for (auto& f : findings)
     if (!f.suppressed && survives_base_change(f)) kept.push_back(f);
 
-  std::size_t packages = summary.value("package_count", 0);
-  bool has_shell = !summary["attack_surface"].value("shell", json::array()).empty();
-  bool has_pm = !summary["attack_surface"].value("package_manager", json::array()).empty();
+  std::size_t packages = summary.packages.size();
+  bool has_shell = !summary.attack_surface.shell.empty();
+  bool has_pm = !summary.attack_surface.package_manager.empty();
   std::size_t base_setuid = 0;
   for (auto& f : findings)
-    if (f.rule_id == "BW-SUID" && f.origin == "base") ++base_setuid;
+    if (f.rule_id == "BW-SUID" && f.origin == Origin::base) ++base_setuid;
 
   json out = json::array();
   for (auto& b : bases_catalog()) {
@@ -150,7 +144,7 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
                    {"reason", why},
                    {"removes", removes},
                    {"projected_score", s.score},
-                   {"projected_grade", s.grade},
+                   {"projected_grade", grade_name(s.grade)},
                    {"risk", b.value("risk", 0)},
                    {"dockerfile", dockerfile}});
   }
@@ -176,7 +170,7 @@ json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& fin
           {"setuid_files", 0},
           {"bytes", 0}}},
         {"projected_score", current_score},
-        {"projected_grade", grade_for(current_score)},
+        {"projected_grade", grade_name(grade_for(current_score))},
         {"dockerfile", ""}};
     if (on_minimal)
       out = json::array({keep});

@@ -1,5 +1,7 @@
 #include "score/score.h"
 
+#include "common/enum_names.h"
+
 #include <map>
 #include <set>
 
@@ -7,19 +9,31 @@ namespace bw {
 
 using nlohmann::json;
 
-std::string grade_for(int s) {
-  if (s >= 90) return "A";
-  if (s >= 80) return "B";
-  if (s >= 65) return "C";
-  if (s >= 40) return "D";
-  return "F";
+namespace {
+constexpr EnumNames<Grade, 5> kGrades{{"A", "B", "C", "D", "F"}};
+}  // namespace
+
+std::string_view grade_name(Grade g) {
+  return kGrades.name(g);
+}
+
+std::optional<Grade> parse_grade(std::string_view name) {
+  return kGrades.parse(name);
+}
+
+Grade grade_for(int s) {
+  if (s >= 90) return Grade::A;
+  if (s >= 80) return Grade::B;
+  if (s >= 65) return Grade::C;
+  if (s >= 40) return Grade::D;
+  return Grade::F;
 }
 
 ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
                            bool app_only) {
   std::map<std::string, int> rule_weight;  // once per rule: the largest weight among its findings
   for (auto& f : findings) {
-    if (f.suppressed || (app_only && f.origin != "app")) continue;
+    if (f.suppressed || (app_only && f.origin != Origin::app)) continue;
     const RuleDef* d = catalog.find(f.rule_id);
     int w = f.weight >= 0 ? f.weight : (d ? d->weight : 0);
     rule_weight[f.rule_id] = std::max(rule_weight[f.rule_id], w);

@@ -5,14 +5,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bw {
 
+enum class Grade : std::uint8_t { A, B, C, D, F };
+std::string_view grade_name(Grade g);
+std::optional<Grade> parse_grade(std::string_view name);
+inline void to_json(nlohmann::json& j, Grade g) {
+  j = grade_name(g);
+}
+
 struct ScoreResult {
   int score = 100;
-  std::string grade = "A";
+  Grade grade = Grade::A;
   nlohmann::json breakdown;  // [{category, deduction, findings: [rule ids]}]
 };
 
@@ -21,7 +30,7 @@ struct ScoreResult {
 ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
                            bool app_only = false);
 // A ≥ 90, B ≥ 80, C ≥ 65, D ≥ 40, F below.
-std::string grade_for(int score);
+Grade grade_for(int score);
 
 struct BaseInfo {
   std::string name;                 // "debian:12", "distroless/static", a reference image, or ""
@@ -37,12 +46,12 @@ struct ReferenceImage {
 };
 
 BaseInfo detect_base(const nlohmann::json& manifest, const nlohmann::json& config,
-                     const nlohmann::json& summary, const std::vector<std::string>& layers,
+                     const ImageSummary& summary, const std::vector<std::string>& layers,
                      const std::vector<ReferenceImage>& references);
 
 // Candidate bases from schema/bases.json ranked by projected score, then compatibility risk.
 nlohmann::json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                               const nlohmann::json& summary, const nlohmann::json& config,
+                               const ImageSummary& summary, const nlohmann::json& config,
                                const BaseInfo& base, const std::vector<std::string>& layers,
                                int current_score, std::uint64_t base_bytes);
 

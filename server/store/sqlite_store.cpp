@@ -280,7 +280,7 @@ class SqliteStore : public Store {
     st->bind(1, s.id);
     st->bind(2, s.image);
     st->bind(3, s.platform);
-    st->bind(4, s.status);
+    st->bind(4, std::string(scan_status_name(s.status)));
     bind_opt(5, s.manifest_digest);
     bind_opt(6, s.index_digest);
     bind_opt(7, s.error_code);
@@ -300,9 +300,14 @@ class SqliteStore : public Store {
       "progress, created_at, started_at, finished_at, policy, result";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
-    return ScanRecord{st.text(0),  st.text(1),  st.text(2),  st.text(3), st.text(4),
-                      st.text(5),  st.text(6),  st.text(7),  st.text(8), st.text(9),
-                      st.text(10), st.text(11), st.text(12), st.text(13)};
+    // A status this build does not know (a newer one wrote it) reads as failed: never re-run.
+    return ScanRecord{st.text(0),  st.text(1),
+                      st.text(2),  parse_scan_status(st.text(3)).value_or(ScanStatus::failed),
+                      st.text(4),  st.text(5),
+                      st.text(6),  st.text(7),
+                      st.text(8),  st.text(9),
+                      st.text(10), st.text(11),
+                      st.text(12), st.text(13)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
@@ -323,7 +328,7 @@ class SqliteStore : public Store {
         " FROM scans WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR image = ?2) AND "
         "(?3 = '' OR seq < (SELECT seq FROM scans WHERE id = ?3)) ORDER BY seq DESC LIMIT ?4");
     if (!st) return st.error();
-    st->bind(1, q.status);
+    st->bind(1, q.status ? std::string(scan_status_name(*q.status)) : std::string());
     st->bind(2, q.image);
     st->bind(3, q.before_id);
     st->bind(4, static_cast<std::int64_t>(q.limit));

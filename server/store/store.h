@@ -53,11 +53,21 @@ struct TagRecord {
   std::string manifest_digest;
 };
 
+enum class ScanStatus : std::uint8_t { queued, running, done, failed, cancelled };
+std::string_view scan_status_name(ScanStatus s);
+std::optional<ScanStatus> parse_scan_status(std::string_view name);
+// done, failed or cancelled: the scan will not change again.
+bool is_finished(ScanStatus s);
+// JSON holds the name, never the number.
+inline void to_json(nlohmann::json& j, ScanStatus s) {
+  j = scan_status_name(s);
+}
+
 struct ScanRecord {
   std::string id;
   std::string image;     // the reference as given, normalised
   std::string platform;  // "linux/amd64"
-  std::string status;    // queued | running | done | failed | cancelled
+  ScanStatus status = ScanStatus::queued;
   std::string manifest_digest;
   std::string index_digest;
   std::string error_code;
@@ -86,8 +96,8 @@ struct SuppressionRecord {
 };
 
 struct ScanQuery {
-  std::string status;  // empty: any
-  std::string image;   // empty: any
+  std::optional<ScanStatus> status;  // nullopt: any
+  std::string image;                 // empty: any
   std::size_t limit = 50;
   std::string before_id;  // cursor: scans created before this one
 };

@@ -277,9 +277,9 @@ class LicenseAnalyzer : public Analyzer {
     return e.kind == 'f' && e.path.ends_with("LICENSE") ? 64 : 0;
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
-               nlohmann::json& facts) const override {
-    facts["license"] = {{"first_line", std::string(head.substr(0, head.find('\n')))},
-                        {"truncated", truncated}};
+               FileInfo& facts) const override {
+    facts.extra["license"] = {{"first_line", std::string(head.substr(0, head.find('\n')))},
+                              {"truncated", truncated}};
   }
 };
 }  // namespace
@@ -302,16 +302,19 @@ TEST_CASE("a new analyser plugs in by being listed; its version is recorded with
   for (auto& f : facts->files)
     if (f.path == "app/LICENSE") {
       seen = true;
-      CHECK(f.info["license"]["first_line"] == "MIT License");
-      CHECK(f.info["license"]["truncated"] == true);  // it asked for 64 bytes only
+      CHECK(f.info.extra["license"]["first_line"] == "MIT License");
+      CHECK(f.info.extra["license"]["truncated"] == true);  // it asked for 64 bytes only
     }
   CHECK(seen);
   // The built-in ones still ran.
   bool accounts = false;
   for (auto& f : facts->files)
-    if (f.path == "etc/passwd") accounts = f.info.contains("accounts");
+    if (f.path == "etc/passwd") accounts = f.info.accounts.has_value();
   CHECK(accounts);
   auto back = layer_facts_from_json(to_json(*facts));
   REQUIRE(back);
   CHECK(back->analyzer_versions == facts->analyzer_versions);
+  // What it learned is stored and read back with the facts.
+  for (auto& f : back->files)
+    if (f.path == "app/LICENSE") CHECK(f.info.extra["license"]["first_line"] == "MIT License");
 }

@@ -11,7 +11,7 @@ using nlohmann::json;
 
 namespace {
 
-json empty_summary() {
+ImageSummary empty_summary() {
   return summarize_image({}, {});
 }  // an image with no files
 
@@ -22,7 +22,7 @@ std::set<std::string> fire(const std::string& created_by,
   json config = {{"config", {{"User", "65532"}, {"Healthcheck", {{"Test", {"CMD", "true"}}}}}},
                  {"history", {{{"created_by", created_by}}}}};
   for (auto& [k, v] : extra_config.items()) config["config"][k] = v;
-  json summary = empty_summary();
+  ImageSummary summary = empty_summary();
   auto catalog = RuleCatalog::builtin();
   RuleInput in{summary, config, {"sha256:l0"}, 0, "1.0"};
   std::set<std::string> ids;
@@ -112,7 +112,7 @@ TEST_CASE("secret-looking env and build args, values masked") {
                   {{{"created_by", "RUN |1 GITHUB_TOKEN=ghp_x /bin/sh -c make # buildkit"}},
                    {{"created_by", "/bin/sh -c #(nop) ENV PasS=ADMIN"}},
                    {{"created_by", "/bin/sh -c HELLO=\"PASS=\\\"notThis\\\"\" echo x"}}}}};
-  json summary = empty_summary();
+  ImageSummary summary = empty_summary();
   RuleInput in{summary, config, {"sha256:a", "sha256:b", "sha256:c"}, 0, "1"};
   std::vector<std::string> keys;
   for (auto& f : evaluate_rules(*catalog, in))
@@ -126,9 +126,9 @@ TEST_CASE("secret-looking env and build args, values masked") {
 
 TEST_CASE("identity rules") {
   auto catalog = RuleCatalog::builtin();
-  json accounts = json::array({{{"name", "root"}, {"uid", "0"}, {"shell", "/bin/bash"}},
-                               {{"name", "admin"}, {"uid", "0"}, {"shell", "/bin/sh"}},
-                               {{"name", "app"}, {"uid", "1000"}, {"shell", "/usr/sbin/nologin"}}});
+  std::vector<Account> accounts = {{"root", "0", "", "", "/bin/bash"},
+                                   {"admin", "0", "", "", "/bin/sh"},
+                                   {"app", "1000", "", "", "/usr/sbin/nologin"}};
   CHECK(user_is_root("", accounts));
   CHECK(user_is_root("0", accounts));
   CHECK(user_is_root("0:0", accounts));
@@ -137,8 +137,8 @@ TEST_CASE("identity rules") {
   CHECK_FALSE(user_is_root("app", accounts));
   CHECK_FALSE(user_is_root("65532:65532", accounts));
   auto ids = [&](const std::string& user) {
-    json summary = empty_summary();
-    summary["accounts"] = accounts;
+    ImageSummary summary = empty_summary();
+    summary.accounts = accounts;
     json config = {{"config", {{"User", user}}}};
     std::set<std::string> out;
     for (auto& f : evaluate_rules(*catalog, RuleInput{summary, config, {}, 0, "1"}))
@@ -156,31 +156,34 @@ TEST_CASE("identity rules") {
 
 TEST_CASE("score arithmetic and grades") {
   auto catalog = RuleCatalog::builtin();
-  CHECK(grade_for(100) == "A");
-  CHECK(grade_for(90) == "A");
-  CHECK(grade_for(89) == "B");
-  CHECK(grade_for(80) == "B");
-  CHECK(grade_for(65) == "C");
-  CHECK(grade_for(64) == "D");
-  CHECK(grade_for(40) == "D");
-  CHECK(grade_for(39) == "F");
-  Finding shell1{"BW-SHELL", "", "attack_surface", "medium", {}, "sha256:a", "base", false, -1};
+  CHECK(grade_for(100) == Grade::A);
+  CHECK(grade_for(90) == Grade::A);
+  CHECK(grade_for(89) == Grade::B);
+  CHECK(grade_for(80) == Grade::B);
+  CHECK(grade_for(65) == Grade::C);
+  CHECK(grade_for(64) == Grade::D);
+  CHECK(grade_for(40) == Grade::D);
+  CHECK(grade_for(39) == Grade::F);
+  Finding shell1{"BW-SHELL", "", "attack_surface", Severity::medium, {}, "sha256:a", Origin::base,
+                 false,      -1};
   Finding shell2 = shell1;
   shell2.layer_digest = "sha256:b";
-  shell2.origin = "app";
-  Finding root{"BW-USER-ROOT", "", "identity", "high", {}, "", "app", false, -1};
-  Finding secret{"BW-SECRET-CONTENT", "", "secrets", "critical", {}, "sha256:b", "app", true, -1};
+  shell2.origin = Origin::app;
+  Finding root{"BW-USER-ROOT", "", "identity", Severity::high, {}, "", Origin::app, false, -1};
+  Finding secret{"BW-SECRET-CONTENT", "",   "secrets", Severity::critical, {}, "sha256:b",
+                 Origin::app,         true, -1};
   auto s = score_findings(*catalog, {shell1, shell2, root, secret});
   CHECK(s.score == 100 - 8 - 15);  // once per rule; the suppressed secret does not count
-  CHECK(s.grade == "C");
+  CHECK(s.grade == Grade::C);
   REQUIRE(s.breakdown.size() == 2);
   CHECK(s.breakdown[0]["category"] == "attack_surface");
   CHECK(s.breakdown[0]["deduction"] == 8);
-  shell2.origin = "base";
+  shell2.origin = Origin::base;
   CHECK(score_findings(*catalog, {shell1, shell2, root}, true).score == 85);
   std::vector<Finding> many(30, root);
   for (auto& f : many) f.weight = 50;
-  many.push_back(Finding{"BW-SECRET-CONTENT", "", "secrets", "critical", {}, "", "app", false, -1});
+  many.push_back(Finding{
+      "BW-SECRET-CONTENT", "", "secrets", Severity::critical, {}, "", Origin::app, false, -1});
   CHECK(score_findings(*catalog, many).score == 20);
   Finding huge = root;
   huge.rule_id = "BW-SECRET-CONTENT";
@@ -189,11 +192,42 @@ TEST_CASE("score arithmetic and grades") {
 }
 
 TEST_CASE("suppressions by rule, rule and path, env key") {
-  std::vector<Finding> f = {
-      {"BW-SUID", "", "", "", {"usr/bin/passwd", -1, "", "", ""}, "", "base", false, -1},
-      {"BW-SUID", "", "", "", {"usr/bin/su", -1, "", "", ""}, "", "base", false, -1},
-      {"BW-SECRET-ENV", "", "", "", {"", -1, "", "DB_PASSWORD", ""}, "", "app", false, -1},
-      {"BW-SHELL", "", "", "", {"bin/sh", -1, "", "", ""}, "", "base", false, -1}};
+  std::vector<Finding> f = {{"BW-SUID",
+                             "",
+                             "",
+                             Severity::info,
+                             {"usr/bin/passwd", -1, "", "", ""},
+                             "",
+                             Origin::base,
+                             false,
+                             -1},
+                            {"BW-SUID",
+                             "",
+                             "",
+                             Severity::info,
+                             {"usr/bin/su", -1, "", "", ""},
+                             "",
+                             Origin::base,
+                             false,
+                             -1},
+                            {"BW-SECRET-ENV",
+                             "",
+                             "",
+                             Severity::info,
+                             {"", -1, "", "DB_PASSWORD", ""},
+                             "",
+                             Origin::app,
+                             false,
+                             -1},
+                            {"BW-SHELL",
+                             "",
+                             "",
+                             Severity::info,
+                             {"bin/sh", -1, "", "", ""},
+                             "",
+                             Origin::base,
+                             false,
+                             -1}};
   apply_suppressions(f, {{"BW-SUID", "/usr/bin/passwd", ""},
                          {"BW-SECRET-ENV", "", "DB_PASSWORD"},
                          {"BW-SHELL", "", ""}});
@@ -206,9 +240,9 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
 TEST_CASE("the catalog: every rule of the design, a stable version, bad catalogs refused") {
   auto c = RuleCatalog::builtin();
   CHECK(c->rules().size() == 41);  // the 40 of the design and BW-LAYER-UNANALYSED (fail closed)
-  CHECK(c->find("BW-LAYER-UNANALYSED")->severity == "high");
+  CHECK(c->find("BW-LAYER-UNANALYSED")->severity == Severity::high);
   CHECK(c->version().starts_with("rs-"));
-  CHECK(c->find("BW-PIPE-SHELL")->severity == "high");
+  CHECK(c->find("BW-PIPE-SHELL")->severity == Severity::high);
   CHECK_FALSE(RuleCatalog::parse("{}"));
   CHECK_FALSE(RuleCatalog::parse(
       R"({"rules":[{"id":"X","title":"t","category":"c","severity":"huge","weight":1}]})"));
@@ -220,7 +254,7 @@ TEST_CASE("the catalog: every rule of the design, a stable version, bad catalogs
 
 TEST_CASE("image age: old images flagged; the epoch, the far future and garbage are unknown") {
   auto catalog = RuleCatalog::builtin();
-  json summary = empty_summary();
+  ImageSummary summary = empty_summary();
   auto aged = [&](const std::string& created) {
     json config = {{"created", created}, {"config", {{"User", "65532"}}}};
     RuleInput in{summary, config, {"sha256:a"}, 0, "1"};

@@ -48,7 +48,8 @@ struct World {
       auto now = scans.get(rec->id);
       REQUIRE(now);
       REQUIRE(*now);
-      if ((*now)->status != "queued" && (*now)->status != "running") return **now;
+      if ((*now)->status != ScanStatus::queued && (*now)->status != ScanStatus::running)
+        return **now;
     }
     FAIL("the scan did not finish");
     return {};
@@ -71,7 +72,7 @@ TEST_CASE(
   BuiltImage built = build_image(img);
   World w(built);
   ScanRecord done = w.run("127.0.0.1:5000/mem/app:1");
-  CHECK(done.status == "done");
+  CHECK(done.status == ScanStatus::done);
   CHECK(done.manifest_digest == sha256(built.manifest));
   CHECK(w.opened == 1);
   auto counters = w.store->counters();
@@ -88,7 +89,7 @@ TEST_CASE(
 
   // A second scan of the same image reuses every stored layer: nothing is written again.
   ScanRecord again = w.run("127.0.0.1:5000/mem/app:1");
-  CHECK(again.status == "done");
+  CHECK(again.status == ScanStatus::done);
   CHECK(w.store->counters().layer_writes == 3);
 }
 
@@ -115,10 +116,10 @@ TEST_CASE("a source whose blob does not match its digest fails the scan and stor
     ioc.restart();
     ioc.run_for(std::chrono::milliseconds(10));
     now = *scans.get(rec->id);
-    if (now && now->status != "queued" && now->status != "running") break;
+    if (now && now->status != ScanStatus::queued && now->status != ScanStatus::running) break;
   }
   REQUIRE(now);
-  CHECK(now->status == "failed");
+  CHECK(now->status == ScanStatus::failed);
   CHECK(now->error_code == "digest_mismatch");
   CHECK_FALSE(*store->get_layer_meta(layer_digest));
   workers.join();
@@ -132,7 +133,7 @@ class MarkerAnalyzer : public Analyzer {
   int version() const override { return v_; }
   std::size_t wants(const EntryView&, const AnalyzeOptions&) const override { return 0; }
   void analyze(const EntryView&, std::string_view, bool, const AnalyzeOptions&,
-               nlohmann::json&) const override {}
+               FileInfo&) const override {}
 
  private:
   int v_;
@@ -164,7 +165,7 @@ TEST_CASE("stored layers are analysed again only when an analyser in use is newe
       ioc.restart();
       ioc.run_for(std::chrono::milliseconds(10));
       auto now = *scans.get(rec->id);
-      if (now && now->status != "queued" && now->status != "running") break;
+      if (now && now->status != ScanStatus::queued && now->status != ScanStatus::running) break;
     }
     auto writes = store->counters().layer_writes;
     workers.join();

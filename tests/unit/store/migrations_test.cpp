@@ -41,8 +41,8 @@ TEST_CASE("layer facts round-trip by digest and replace on re-analysis") {
   rec.facts.uncompressed_size = 20;
   rec.facts.diff_id = "sha256:" + std::string(64, '2');
   rec.facts.entry_count = 3;
-  rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, ""});
-  rec.facts.files.push_back({"bin/sh", 'l', 0777, 0, 0, 0, "dash"});
+  rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, "", {}});
+  rec.facts.files.push_back({"bin/sh", 'l', 0777, 0, 0, 0, "dash", {}});
   rec.facts.whiteouts.push_back({"etc/old", false});
   rec.facts.whiteouts.push_back({"var/cache", true});
   REQUIRE(store.put_layer(rec));
@@ -90,15 +90,15 @@ TEST_CASE("scans list newest first with a cursor") {
     r.id = "scan_" + std::to_string(i);
     r.image = "x";
     r.platform = "linux/amd64";
-    r.status = i % 2 ? "done" : "failed";
+    r.status = i % 2 ? ScanStatus::done : ScanStatus::failed;
     r.created_at = "t";
     REQUIRE((*s)->put_scan(r));
   }
-  auto page = (*s)->list_scans({"", "", 2, ""});
+  auto page = (*s)->list_scans({std::nullopt, "", 2, ""});
   REQUIRE(page);
   REQUIRE(page->size() == 2);
   CHECK((*page)[0].id == "scan_4");
-  auto next = (*s)->list_scans({"", "", 2, (*page)[1].id});
+  auto next = (*s)->list_scans({std::nullopt, "", 2, (*page)[1].id});
   CHECK((*next)[0].id == "scan_2");
-  CHECK((*s)->list_scans({"done", "", 10, ""})->size() == 2);
+  CHECK((*s)->list_scans({ScanStatus::done, "", 10, ""})->size() == 2);
 }

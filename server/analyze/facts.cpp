@@ -1,0 +1,320 @@
+#include "analyze/facts.h"
+
+#include "common/enum_names.h"
+
+#include <algorithm>
+#include <array>
+
+namespace bw {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr EnumNames<FileTag, 14> kTagNames{{"shell", "package_manager", "network_tool",
+                                            "debug_tool", "toolchain", "sshd", "sudo", "unneeded",
+                                            "credential_file", "runtime:java", "runtime:python",
+                                            "runtime:node", "ca_certificates", "tzdata"}};
+
+// Keys FileInfo owns; any other key of a stored "info" object belongs to `extra`.
+constexpr std::array<std::string_view, 10> kInfoKeys = {
+    "tags",     "os",     "os_error", "package_db", "packages",
+    "accounts", "groups", "shadow",   "secrets",    "elf"};
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+template <typename T, typename F>
+std::vector<T> list_of(const json& j, const char* key, F&& parse) {
+  std::vector<T> out;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (auto& x : *it)
+    if (x.is_object()) out.push_back(parse(x));
+  return out;
+}
+
+json file_ref_json(const FileRef& f) {
+  json j = {{"path", f.path},
+            {"mode", f.mode},
+            {"uid", f.uid},
+            {"gid", f.gid},
+            {"layer_digest", f.layer_digest}};
+  if (!f.link.empty()) j["link"] = f.link;
+  return j;
+}
+
+FileRef file_ref_from(const json& j) {
+  return FileRef{str(j, "path"),
+                 j.value("mode", 0u),
+                 j.value("uid", std::int64_t{0}),
+                 j.value("gid", std::int64_t{0}),
+                 str(j, "layer_digest"),
+                 str(j, "link")};
+}
+
+json accounts_json(const std::vector<Account>& v) {
+  json a = json::array();
+  for (auto& x : v)
+    a.push_back(
+        {{"name", x.name}, {"uid", x.uid}, {"gid", x.gid}, {"home", x.home}, {"shell", x.shell}});
+  return a;
+}
+Account account_from(const json& j) {
+  return {str(j, "name"), str(j, "uid"), str(j, "gid"), str(j, "home"), str(j, "shell")};
+}
+json groups_json(const std::vector<Group>& v) {
+  json a = json::array();
+  for (auto& x : v) a.push_back({{"name", x.name}, {"gid", x.gid}});
+  return a;
+}
+Group group_from(const json& j) {
+  return {str(j, "name"), str(j, "gid")};
+}
+json passwords_json(const std::vector<PasswordEntry>& v) {
+  json a = json::array();
+  for (auto& x : v) a.push_back({{"name", x.name}, {"password", x.password}});
+  return a;
+}
+PasswordEntry password_from(const json& j) {
+  // An unknown state reads as locked, the first of the enum's JSON names.
+  return PasswordEntry{str(j, "name"), j.value("password", PasswordState::locked)};
+}
+json secrets_json(const std::vector<SecretFinding>& v) {
+  json a = json::array();
+  for (auto& f : v) a.push_back(to_json(f));
+  return a;
+}
+json package_db_json(const PackageDb& d) {
+  json j = {{"kind", d.kind}, {"parsed", d.parsed}};
+  if (!d.reason.empty()) j["reason"] = d.reason;
+  return j;
+}
+PackageDb package_db_from(const json& j) {
+  return {str(j, "kind"), j.value("parsed", false), str(j, "reason")};
+}
+
+}  // namespace
+
+std::string_view tag_name(FileTag t) {
+  return kTagNames.name(t);
+}
+
+std::optional<FileTag> tag_from_name(std::string_view name) {
+  return kTagNames.parse(name);
+}
+
+std::string_view runtime_of(FileTag t) {
+  std::string_view n = tag_name(t);
+  return n.starts_with("runtime:") ? n.substr(8) : std::string_view();
+}
+
+bool FileInfo::empty() const {
+  return tags.empty() && !os && os_error.empty() && !package_db && packages.empty() && !accounts &&
+         !groups && !shadow && secrets.empty() && !elf && extra.empty();
+}
+
+bool FileInfo::has(FileTag t) const {
+  return std::find(tags.begin(), tags.end(), t) != tags.end();
+}
+
+void to_json(json& j, const FileInfo& info) {
+  j = info.extra.is_object() ? info.extra : json::object();
+  if (!info.tags.empty()) {
+    json t = json::array();
+    for (auto tag : info.tags) t.push_back(tag);
+    j["tags"] = std::move(t);
+  }
+  if (info.os) j["os"] = to_json(*info.os);
+  if (!info.os_error.empty()) j["os_error"] = info.os_error;
+  if (info.package_db) j["package_db"] = package_db_json(*info.package_db);
+  if (info.package_db && info.package_db->parsed) {
+    json p = json::array();
+    for (auto& x : info.packages) p.push_back(to_json(x));
+    j["packages"] = std::move(p);
+  }
+  if (info.accounts) j["accounts"] = accounts_json(*info.accounts);
+  if (info.groups) j["groups"] = groups_json(*info.groups);
+  if (info.shadow) j["shadow"] = passwords_json(*info.shadow);
+  if (!info.secrets.empty()) j["secrets"] = secrets_json(info.secrets);
+  if (info.elf) j["elf"] = *info.elf;
+}
+
+void from_json(const json& j, FileInfo& info) {
+  info = FileInfo{};
+  if (!j.is_object()) return;
+  if (auto t = j.find("tags"); t != j.end() && t->is_array())
+    for (auto& name : *t)
+      if (name.is_string())
+        if (auto tag = tag_from_name(name.get_ref<const std::string&>())) info.tags.push_back(*tag);
+  if (auto os = j.find("os"); os != j.end() && os->is_object())
+    info.os = OsInfo{str(*os, "family"), str(*os, "name"), str(*os, "pretty_name")};
+  info.os_error = str(j, "os_error");
+  if (auto db = j.find("package_db"); db != j.end() && db->is_object())
+    info.package_db = package_db_from(*db);
+  info.packages = list_of<Package>(j, "packages", package_from_json);
+  if (j.contains("accounts")) info.accounts = list_of<Account>(j, "accounts", account_from);
+  if (j.contains("groups")) info.groups = list_of<Group>(j, "groups", group_from);
+  if (j.contains("shadow")) info.shadow = list_of<PasswordEntry>(j, "shadow", password_from);
+  info.secrets = list_of<SecretFinding>(j, "secrets", secret_finding_from_json);
+  if (auto e = j.find("elf"); e != j.end() && e->is_object()) info.elf = e->get<ElfInfo>();
+  for (auto& [key, value] : j.items())
+    if (std::find(kInfoKeys.begin(), kInfoKeys.end(), key) == kInfoKeys.end())
+      info.extra[key] = value;
+}
+
+std::vector<FileRef>* AttackSurface::list(FileTag t) {
+  switch (t) {
+    case FileTag::shell:
+      return &shell;
+    case FileTag::package_manager:
+      return &package_manager;
+    case FileTag::network_tool:
+      return &network_tool;
+    case FileTag::debug_tool:
+      return &debug_tool;
+    case FileTag::toolchain:
+      return &toolchain;
+    case FileTag::sshd:
+      return &sshd;
+    case FileTag::sudo:
+      return &sudo;
+    default:
+      return nullptr;
+  }
+}
+
+const std::vector<FileRef>* AttackSurface::list(FileTag t) const {
+  return const_cast<AttackSurface*>(this)->list(t);
+}
+
+void to_json(json& j, const ImageSummary& s) {
+  auto refs = [](const std::vector<FileRef>& v) {
+    json a = json::array();
+    for (auto& f : v) a.push_back(file_ref_json(f));
+    return a;
+  };
+  json surface = json::object();
+  for (auto t : {FileTag::shell, FileTag::package_manager, FileTag::network_tool,
+                 FileTag::debug_tool, FileTag::toolchain, FileTag::sshd, FileTag::sudo})
+    surface[std::string(tag_name(t))] = refs(*s.attack_surface.list(t));
+  json packages = json::array();
+  for (auto& p : s.packages) {
+    json x = to_json(p.package);
+    x["db"] = p.db;
+    x["layer_digest"] = p.layer_digest;
+    packages.push_back(std::move(x));
+  }
+  json dbs = json::array();
+  for (auto& d : s.package_dbs) {
+    json x = package_db_json(d.db);
+    x["path"] = d.path;
+    x["layer_digest"] = d.layer_digest;
+    dbs.push_back(std::move(x));
+  }
+  json setuid = json::array();
+  for (auto& f : s.setuid_files) {
+    json x = file_ref_json(f.file);
+    x["setuid"] = f.setuid;
+    x["setgid"] = f.setgid;
+    setuid.push_back(std::move(x));
+  }
+  json secrets = json::array();
+  for (auto& f : s.secrets)
+    secrets.push_back({{"path", f.path},
+                       {"layer_digest", f.layer_digest},
+                       {"findings", secrets_json(f.findings)}});
+  json deleted = json::array();
+  for (auto& f : s.deleted_secrets) {
+    json x = {
+        {"path", f.path}, {"layer_digest", f.layer_digest}, {"credential_file", f.credential_file}};
+    if (!f.findings.empty()) x["findings"] = secrets_json(f.findings);
+    deleted.push_back(std::move(x));
+  }
+  json executables = json::array();
+  for (auto& x : s.executables) {
+    json e = file_ref_json(x.file);
+    e["elf"] = x.elf;
+    executables.push_back(std::move(e));
+  }
+  json unanalysed = json::array();
+  for (auto& l : s.unanalysed_layers)
+    unanalysed.push_back(
+        {{"layer_digest", l.layer_digest}, {"status", l.status}, {"reason", l.reason}});
+  j = json::object();
+  j["os"] = s.os ? to_json(*s.os) : json(nullptr);
+  if (!s.os_layer_digest.empty()) j["os_layer_digest"] = s.os_layer_digest;
+  j["package_count"] = s.packages.size();
+  j["packages"] = std::move(packages);
+  j["package_dbs"] = std::move(dbs);
+  j["accounts"] = accounts_json(s.accounts);
+  j["groups"] = groups_json(s.groups);
+  j["passwords"] = passwords_json(s.passwords);
+  j["account_files"] = s.account_files;
+  j["attack_surface"] = std::move(surface);
+  j["runtimes"] = s.runtimes;
+  j["ca_certificates"] = s.ca_certificates;
+  j["tzdata"] = s.tzdata;
+  j["setuid_files"] = std::move(setuid);
+  j["world_writable"] = refs(s.world_writable);
+  j["unneeded_files"] = refs(s.unneeded_files);
+  j["credential_files"] = refs(s.credential_files);
+  j["secrets"] = std::move(secrets);
+  j["deleted_secrets"] = std::move(deleted);
+  j["executables"] = std::move(executables);
+  j["unanalysed_layers"] = std::move(unanalysed);
+}
+
+void from_json(const json& j, ImageSummary& s) {
+  s = ImageSummary{};
+  if (!j.is_object()) return;
+  if (auto os = j.find("os"); os != j.end() && os->is_object())
+    s.os = OsInfo{str(*os, "family"), str(*os, "name"), str(*os, "pretty_name")};
+  s.os_layer_digest = str(j, "os_layer_digest");
+  s.packages = list_of<InstalledPackage>(j, "packages", [](const json& x) {
+    return InstalledPackage{package_from_json(x), str(x, "db"), str(x, "layer_digest")};
+  });
+  s.package_dbs = list_of<PackageDbFile>(j, "package_dbs", [](const json& x) {
+    return PackageDbFile{package_db_from(x), str(x, "path"), str(x, "layer_digest")};
+  });
+  s.accounts = list_of<Account>(j, "accounts", account_from);
+  s.groups = list_of<Group>(j, "groups", group_from);
+  s.passwords = list_of<PasswordEntry>(j, "passwords", password_from);
+  if (auto f = j.find("account_files"); f != j.end() && f->is_object())
+    for (auto& [k, v] : f->items())
+      if (v.is_string()) s.account_files[k] = v;
+  if (auto a = j.find("attack_surface"); a != j.end() && a->is_object())
+    for (auto& [k, v] : a->items())
+      if (auto tag = tag_from_name(k); tag && s.attack_surface.list(*tag))
+        *s.attack_surface.list(*tag) = list_of<FileRef>(*a, k.c_str(), file_ref_from);
+  if (auto r = j.find("runtimes"); r != j.end() && r->is_array())
+    for (auto& x : *r)
+      if (x.is_string()) s.runtimes.push_back(x);
+  s.ca_certificates = j.value("ca_certificates", false);
+  s.tzdata = j.value("tzdata", false);
+  s.setuid_files = list_of<SetuidFile>(j, "setuid_files", [](const json& x) {
+    return SetuidFile{file_ref_from(x), x.value("setuid", false), x.value("setgid", false)};
+  });
+  s.world_writable = list_of<FileRef>(j, "world_writable", file_ref_from);
+  s.unneeded_files = list_of<FileRef>(j, "unneeded_files", file_ref_from);
+  s.credential_files = list_of<FileRef>(j, "credential_files", file_ref_from);
+  auto secret_file = [](const json& x) {
+    return SecretFile{str(x, "path"), str(x, "layer_digest"),
+                      list_of<SecretFinding>(x, "findings", secret_finding_from_json),
+                      x.value("credential_file", false)};
+  };
+  s.secrets = list_of<SecretFile>(j, "secrets", secret_file);
+  s.deleted_secrets = list_of<SecretFile>(j, "deleted_secrets", secret_file);
+  s.executables = list_of<Executable>(j, "executables", [](const json& x) {
+    ElfInfo elf;
+    if (auto e = x.find("elf"); e != x.end()) elf = e->get<ElfInfo>();
+    return Executable{file_ref_from(x), std::move(elf)};
+  });
+  s.unanalysed_layers = list_of<UnanalysedLayer>(j, "unanalysed_layers", [](const json& x) {
+    return UnanalysedLayer{str(x, "layer_digest"), str(x, "status"), str(x, "reason")};
+  });
+}
+
+}  // namespace bw
