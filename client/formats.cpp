@@ -189,6 +189,17 @@ std::string to_junit(const json& report, const json& rules, const json& scan) {
   return out.str();
 }
 
+std::string advice_line(const json& a) {
+  std::string kind = a.value("action", ""), gain;
+  if (a.value("score_gain", 0) > 0) gain = " (+" + std::to_string(a.value("score_gain", 0)) + ")";
+  if (kind == "fix") return "fix " + a.value("rule_id", "") + ": " + a.value("step", "") + gain;
+  if (kind == "switch")
+    return "switch to " + a.value("base", "") + ": projected " +
+           std::to_string(a.value("projected_score", 0)) + " (" + a.value("projected_grade", "") +
+           ")" + gain + ", " + a.value("reason", "");
+  return kind + " " + a.value("base", "") + ": " + a.value("reason", "");
+}
+
 std::string to_markdown(const json& report, const json& scan) {
   std::ostringstream out;
   out << "### Bulwark: `" << report.value("image", "") << "` grade **" << report.value("grade", "?")
@@ -221,13 +232,14 @@ std::string to_markdown(const json& report, const json& scan) {
   }
   const json& recs = report.value("recommendations", json::array());
   if (!recs.empty()) {
-    const json& top = recs[0];
-    out << "**Advice:** " << top.value("action", "") << " `" << top.value("base", "")
-        << "`: projected " << top.value("projected_score", 0) << " ("
-        << top.value("projected_grade", "") << "). " << top.value("reason", "") << "\n";
-    if (top.contains("dockerfile") && top["dockerfile"].is_string() &&
-        !top["dockerfile"].get<std::string>().empty())
-      out << "\n```dockerfile\n" << top["dockerfile"].get<std::string>() << "\n```\n";
+    out << "**Advice**\n\n";
+    for (std::size_t i = 0; i < recs.size() && i < 6; ++i)
+      out << "- " << advice_line(recs[i]) << "\n";
+    for (auto& a : recs)
+      if (a.value("action", "") == "switch" && !a.value("dockerfile", "").empty()) {
+        out << "\n```dockerfile\n" << a["dockerfile"].get<std::string>() << "```\n";
+        break;
+      }
   }
   return out.str();
 }

@@ -19,7 +19,11 @@ std::string to_junit(const nlohmann::json& report, const nlohmann::json& rules,
 // with package URLs, and the executables.
 std::string to_cyclonedx(const nlohmann::json& image, const nlohmann::json& report,
                          const std::string& tool_version);
-// Grade, score, verdict, the findings by severity, and the top advice with its Dockerfile.
+// One line for an advice action: "switch to IMAGE: 40 → 52 (+12), why", "fix RULE: step (+15)",
+// "keep BASE: why".
+std::string advice_line(const nlohmann::json& action);
+// Grade, score, verdict, the findings by severity, and the advice with the best switch's
+// Dockerfile.
 std::string to_markdown(const nlohmann::json& report, const nlohmann::json& scan);
 
 }  // namespace bw::cli

@@ -303,16 +303,18 @@ void print_findings(const json& report, const json& rules, const Style& st, std:
             << "\n";
     }
   }
-  if (!report["recommendations"].empty()) {
-    const json& top = report["recommendations"][0];
-    out << "\nadvice    " << top.value("action", "") << " " << top.value("base", "")
-        << ": projected " << top.value("projected_score", 0) << " ("
-        << top.value("projected_grade", "") << "), " << top.value("reason", "") << "\n";
-    std::string snippet = top.value("dockerfile", "");
-    if (!snippet.empty()) {
-      std::istringstream lines(snippet);
-      for (std::string l; std::getline(lines, l);) out << "    " << l << "\n";
-    }
+  const json& recs = report["recommendations"];
+  if (!recs.empty()) {
+    out << "\nadvice\n";
+    for (std::size_t i = 0; i < recs.size() && i < 6; ++i)
+      out << "  " << bw::cli::advice_line(recs[i]) << "\n";
+    // The best switch's Dockerfile, ready to paste.
+    for (auto& a : recs)
+      if (a.value("action", "") == "switch" && !a.value("dockerfile", "").empty()) {
+        std::istringstream lines(a["dockerfile"].get<std::string>());
+        for (std::string l; std::getline(lines, l);) out << "    " << l << "\n";
+        break;
+      }
   }
 }
 

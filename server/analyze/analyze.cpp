@@ -1,5 +1,7 @@
 #include "analyze/analyze.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <array>
 
@@ -8,11 +10,6 @@ namespace bw {
 using nlohmann::json;
 
 namespace {
-
-std::string_view basename_of(std::string_view p) {
-  auto s = p.rfind('/');
-  return s == std::string_view::npos ? p : p.substr(s + 1);
-}
 
 std::string_view dirname_of(std::string_view p) {
   auto s = p.rfind('/');
@@ -75,7 +72,7 @@ constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docke
 
 std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode) {
   std::vector<FileTag> tags;
-  std::string_view base = basename_of(path);
+  std::string_view base = path_base_name(path);
   bool file_like = kind == 'f' || kind == 'l' || kind == 'h';
   bool exec = (mode & 0111) || kind == 'l';
   if (file_like && in_bin_dir(path) && exec) {
@@ -87,6 +84,11 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
       tags.push_back(FileTag::toolchain);
     if (base == "sshd") tags.push_back(FileTag::sshd);
     if (base == "sudo") tags.push_back(FileTag::sudo);
+  }
+  // Runtimes count wherever they are installed: a JDK under /usr/lib/jvm or /opt/java, a Python
+  // or Node under /opt or /usr/local/lib.
+  std::string_view dir = dirname_of(path);
+  if (file_like && exec && (dir == "bin" || dir.ends_with("/bin"))) {
     if (base == "java") tags.push_back(FileTag::runtime_java);
     if (base == "python3" || base == "python" || base.starts_with("python3."))
       tags.push_back(FileTag::runtime_python);

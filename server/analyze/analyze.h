@@ -39,6 +39,10 @@ std::map<std::string, int> analyzer_versions(const AnalyzeOptions& options);
 // Path-only classification; empty when no tag applies. `mode` distinguishes executables.
 std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode);
 
+// Absolute program paths shell text names (/bin/x, /sbin/x, /usr/bin/x, /usr/sbin/x,
+// /usr/local/bin/x, /usr/local/sbin/x), without the leading "/", sorted, at most 16.
+std::vector<std::string> programs_named_in(std::string_view text);
+
 // How many content bytes the analysers want from this entry (0: none).
 std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode, std::uint64_t size,
                            const AnalyzeOptions& options);

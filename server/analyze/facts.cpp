@@ -17,9 +17,9 @@ constexpr EnumNames<FileTag, 14> kTagNames{{"shell", "package_manager", "network
                                             "runtime:node", "ca_certificates", "tzdata"}};
 
 // Keys FileInfo owns; any other key of a stored "info" object belongs to `extra`.
-constexpr std::array<std::string_view, 10> kInfoKeys = {
-    "tags",     "os",     "os_error", "package_db", "packages",
-    "accounts", "groups", "shadow",   "secrets",    "elf"};
+constexpr std::array<std::string_view, 11> kInfoKeys = {
+    "tags",   "os",     "os_error", "package_db", "packages", "accounts",
+    "groups", "shadow", "secrets",  "elf",        "script"};
 
 std::string str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -92,6 +92,18 @@ json package_db_json(const PackageDb& d) {
   if (!d.reason.empty()) j["reason"] = d.reason;
   return j;
 }
+json script_json(const ScriptInfo& s) {
+  json j = {{"interpreter", s.interpreter}};
+  if (!s.calls.empty()) j["calls"] = s.calls;
+  return j;
+}
+ScriptInfo script_from(const json& j) {
+  ScriptInfo s{str(j, "interpreter"), {}};
+  if (auto c = j.find("calls"); c != j.end() && c->is_array())
+    for (auto& x : *c)
+      if (x.is_string()) s.calls.push_back(x);
+  return s;
+}
 PackageDb package_db_from(const json& j) {
   return {str(j, "kind"), j.value("parsed", false), str(j, "reason")};
 }
@@ -113,7 +125,7 @@ std::string_view runtime_of(FileTag t) {
 
 bool FileInfo::empty() const {
   return tags.empty() && !os && os_error.empty() && !package_db && packages.empty() && !accounts &&
-         !groups && !shadow && secrets.empty() && !elf && extra.empty();
+         !groups && !shadow && secrets.empty() && !elf && !script && extra.empty();
 }
 
 bool FileInfo::has(FileTag t) const {
@@ -140,6 +152,7 @@ void to_json(json& j, const FileInfo& info) {
   if (info.shadow) j["shadow"] = passwords_json(*info.shadow);
   if (!info.secrets.empty()) j["secrets"] = secrets_json(info.secrets);
   if (info.elf) j["elf"] = *info.elf;
+  if (info.script) j["script"] = script_json(*info.script);
 }
 
 void from_json(const json& j, FileInfo& info) {
@@ -160,6 +173,7 @@ void from_json(const json& j, FileInfo& info) {
   if (j.contains("shadow")) info.shadow = list_of<PasswordEntry>(j, "shadow", password_from);
   info.secrets = list_of<SecretFinding>(j, "secrets", secret_finding_from_json);
   if (auto e = j.find("elf"); e != j.end() && e->is_object()) info.elf = e->get<ElfInfo>();
+  if (auto sc = j.find("script"); sc != j.end() && sc->is_object()) info.script = script_from(*sc);
   for (auto& [key, value] : j.items())
     if (std::find(kInfoKeys.begin(), kInfoKeys.end(), key) == kInfoKeys.end())
       info.extra[key] = value;
@@ -239,6 +253,12 @@ void to_json(json& j, const ImageSummary& s) {
     e["elf"] = x.elf;
     executables.push_back(std::move(e));
   }
+  json scripts = json::array();
+  for (auto& x : s.scripts) {
+    json e = file_ref_json(x.file);
+    e["script"] = script_json(x.script);
+    scripts.push_back(std::move(e));
+  }
   json unanalysed = json::array();
   for (auto& l : s.unanalysed_layers)
     unanalysed.push_back(
@@ -264,6 +284,7 @@ void to_json(json& j, const ImageSummary& s) {
   j["secrets"] = std::move(secrets);
   j["deleted_secrets"] = std::move(deleted);
   j["executables"] = std::move(executables);
+  j["scripts"] = std::move(scripts);
   j["unanalysed_layers"] = std::move(unanalysed);
 }
 
@@ -311,6 +332,11 @@ void from_json(const json& j, ImageSummary& s) {
     ElfInfo elf;
     if (auto e = x.find("elf"); e != x.end()) elf = e->get<ElfInfo>();
     return Executable{file_ref_from(x), std::move(elf)};
+  });
+  s.scripts = list_of<ScriptFile>(j, "scripts", [](const json& x) {
+    auto sc = x.find("script");
+    return ScriptFile{file_ref_from(x),
+                      sc != x.end() && sc->is_object() ? script_from(*sc) : ScriptInfo{}};
   });
   s.unanalysed_layers = list_of<UnanalysedLayer>(j, "unanalysed_layers", [](const json& x) {
     return UnanalysedLayer{str(x, "layer_digest"), str(x, "status"), str(x, "reason")};

@@ -67,6 +67,12 @@ struct PasswordEntry {  // one /etc/shadow line, never the hash
   PasswordState password = PasswordState::locked;
 };
 
+// A script: what runs it and the programs it names by absolute path (what it needs of the base).
+struct ScriptInfo {
+  std::string interpreter;         // the program's base name, past `env`: "sh", "python3", …
+  std::vector<std::string> calls;  // absolute program paths it names, without the leading "/"
+};
+
 // Everything the analysers learned from one file. Empty for a plain notable entry.
 struct FileInfo {
   std::vector<FileTag> tags;
@@ -79,6 +85,7 @@ struct FileInfo {
   std::optional<std::vector<PasswordEntry>> shadow;  // etc/shadow
   std::vector<SecretFinding> secrets;
   std::optional<ElfInfo> elf;
+  std::optional<ScriptInfo> script;
   // Results of analysers that are not built in, keyed by result name: a new analyser records
   // what it learns here without a change to this model, and it is stored with the rest.
   nlohmann::json extra = nlohmann::json::object();
@@ -130,6 +137,11 @@ struct Executable {
   ElfInfo elf;
 };
 
+struct ScriptFile {
+  FileRef file;
+  ScriptInfo script;
+};
+
 struct UnanalysedLayer {
   std::string layer_digest;
   std::string status;  // layer_status_name()
@@ -160,6 +172,7 @@ struct ImageSummary {
   std::vector<FileRef> world_writable, unneeded_files, credential_files;
   std::vector<SecretFile> secrets, deleted_secrets;
   std::vector<Executable> executables;
+  std::vector<ScriptFile> scripts;
   std::vector<UnanalysedLayer> unanalysed_layers;
 };
 

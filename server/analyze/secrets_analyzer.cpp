@@ -1,6 +1,7 @@
 // Secrets in text files, with the configured rules (RE2); values stored masked.
 #include "analyze/analyze.h"
 #include "analyze/detail/builtin.h"
+#include "common/text.h"
 
 namespace bw::detail {
 namespace {
@@ -10,8 +11,7 @@ bool secret_candidate(std::string_view p) {
   for (auto prefix : {"usr/share/", "usr/include/", "usr/lib/", "lib/", "usr/libexec/", "proc/",
                       "sys/", "var/lib/dpkg/", "var/lib/apt/", "var/cache/", "usr/local/go/"})
     if (p.starts_with(prefix)) return false;
-  auto slash = p.rfind('/');
-  std::string_view base = slash == std::string_view::npos ? p : p.substr(slash + 1);
+  std::string_view base = path_base_name(p);
   for (auto ext :
        {".so", ".a", ".o", ".png", ".jpg", ".gif", ".gz", ".zip", ".jar", ".pyc", ".whl", ".mo"})
     if (base.ends_with(ext)) return false;

@@ -15,5 +15,9 @@ std::string trim(std::string_view s, std::string_view chars = " \t\r\n");
 std::string to_lower(std::string_view s);
 // Splits on every `sep` (empty fields kept): "a::b" → {"a", "", "b"}.
 std::vector<std::string> split(std::string_view s, char sep);
+// What follows the last '/' of a path (all of it when there is none).
+std::string_view path_base_name(std::string_view path);
+// The parts with `sep` between them.
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
 }  // namespace bw

@@ -1,4 +1,5 @@
 #include "common/digest.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <ctime>
@@ -108,11 +109,6 @@ bool under(std::string_view path, std::string_view dir) {
   return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
 }
 
-std::string_view basename_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 std::uint64_t path_hash(std::string_view path) {
@@ -160,7 +156,7 @@ bool is_notable(const FileEntry& e) {
                                                "root"};
   for (auto d : kDirs)
     if (p == d || under(p, d)) return true;
-  std::string_view base = basename_of(p);
+  std::string_view base = path_base_name(p);
   static constexpr std::string_view kNames[] = {".git",        ".aws",
                                                 ".azure",      ".gcp",
                                                 ".ssh",        ".docker",
@@ -210,7 +206,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       }
       if (facts.entry_count >= limits.max_entries) return false;
       ++facts.entry_count;
-      std::string_view base = basename_of(e.path);
+      std::string_view base = path_base_name(e.path);
       if (base.starts_with(".wh.")) {
         std::string_view dir = std::string_view(e.path).substr(0, e.path.size() - base.size());
         if (!dir.empty()) dir.remove_suffix(1);

@@ -60,6 +60,7 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     if (!info.secrets.empty()) out.secrets.push_back(SecretFile{e.path, digest, info.secrets});
     if (info.elf && info.elf->kind == ElfKind::executable)
       out.executables.push_back(Executable{file_ref(m, digests), *info.elf});
+    if (info.script) out.scripts.push_back(ScriptFile{file_ref(m, digests), *info.script});
   }
   // Secrets and credential files that a later layer removed or replaced stay in the earlier
   // layer's blob, readable by anyone who pulls the image.

@@ -16,8 +16,7 @@ using nlohmann::json;
 namespace {
 
 std::string base_name(std::string_view p) {
-  auto s = p.rfind('/');
-  return std::string(s == std::string_view::npos ? p : p.substr(s + 1));
+  return std::string(path_base_name(p));
 }
 
 bool numeric(std::string_view s) {

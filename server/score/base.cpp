@@ -1,6 +1,8 @@
 #include "rules/history.h"
 #include "score/score.h"
 
+#include <set>
+
 namespace bw {
 
 using nlohmann::json;
@@ -27,6 +29,29 @@ std::size_t history_base_layers(const json& config, bool& found) {
   return 0;
 }
 
+// The way busybox, alpine and Debian's official images are made: the first step unpacks a root
+// filesystem. That layer is a base even when nothing else marks it.
+bool starts_with_rootfs(const json& config) {
+  auto steps = parse_history(config);
+  for (auto& s : steps) {
+    if (s.empty_layer) continue;
+    return s.instruction == "ADD" && s.text.starts_with("file:") && s.text.ends_with(" in /");
+  }
+  return false;
+}
+
+// Distroless built without its os-release marker: one dpkg status.d file per package and no
+// status file, no shell, no package manager.
+bool distroless_style(const ImageSummary& summary) {
+  bool status_d = false, status = false;
+  for (auto& db : summary.package_dbs) {
+    status_d |= db.path.starts_with("var/lib/dpkg/status.d/");
+    status |= db.path == "var/lib/dpkg/status";
+  }
+  return status_d && !status && summary.attack_surface.shell.empty() &&
+         summary.attack_surface.package_manager.empty();
+}
+
 std::string os_base_name(const ImageSummary& summary) {
   if (!summary.os) return {};
   const std::string &family = summary.os->family, &name = summary.os->name,
@@ -49,6 +74,7 @@ std::string os_base_name(const ImageSummary& summary) {
     }
     return libstdcxx ? "distroless/cc" : libc ? "distroless/base" : "distroless/static";
   }
+  if (distroless_style(summary)) return "distroless-style (" + family + " " + major(name, 1) + ")";
   if (family == "debian") return "debian:" + major(name, 1);
   if (family == "ubuntu") return "ubuntu:" + name;
   if (family == "alpine") return "alpine:" + major(name, 2);
@@ -64,6 +90,7 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
                      const std::vector<ReferenceImage>& refs) {
   bool hist_found = false;
   std::size_t hist_layers = history_base_layers(config, hist_found);
+  bool rootfs = starts_with_rootfs(config);
   auto ann = manifest.value("annotations", json::object());
   if (ann.contains("org.opencontainers.image.base.name")) {
     BaseInfo b{ann["org.opencontainers.image.base.name"].get<std::string>(), "annotation", "high",
@@ -84,8 +111,9 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
   if (!os.empty()) {
     // Without history to split on, the base is the layers up to the one holding the package
     // database.
-    std::size_t n = hist_found ? hist_layers : 0;
-    if (!hist_found) {
+    std::size_t n = hist_found ? hist_layers : rootfs ? 1 : 0;
+    // A later layer that rewrites the package database (apt-get install) is the app's.
+    if (!hist_found && !rootfs) {
       std::vector<std::string> marks = {summary.os_layer_digest};
       for (auto& db : summary.package_dbs) marks.push_back(db.layer_digest);
       for (auto& mark : marks)
@@ -95,7 +123,20 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
     if (n >= layers.size() && layers.size() > 1) n = layers.size() - 1;
     return BaseInfo{os, "os-release", "medium", n};
   }
-  if (hist_found && hist_layers > 0) return BaseInfo{"unknown", "history", "low", hist_layers};
+  if (!hist_found && rootfs && layers.size() > 1) {
+    hist_found = true;
+    hist_layers = 1;
+  }
+  if (hist_found && hist_layers > 0) {
+    // Named by what the base layers hold when no release file says.
+    std::set<std::string> base(
+        layers.begin(),
+        layers.begin() + static_cast<std::ptrdiff_t>(std::min(hist_layers, layers.size())));
+    for (auto& f : summary.attack_surface.shell)
+      if (f.path == "bin/busybox" && base.count(f.layer_digest))
+        return BaseInfo{"busybox", "history", "medium", hist_layers};
+    return BaseInfo{"unknown", "history", "low", hist_layers};
+  }
   return BaseInfo{};
 }
 

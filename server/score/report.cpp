@@ -14,7 +14,7 @@ json build_report(const ReportInput& in) {
     facts.push_back(&l.facts);
     digests.push_back(l.digest);
   }
-  json summary = summarize_image(facts, digests);
+  ImageSummary summary = summarize_image(facts, digests);
   json config = json::parse(in.image.config, nullptr, false);
   json manifest = json::parse(in.image.manifest, nullptr, false);
   if (!config.is_object()) config = json::object();
@@ -29,9 +29,26 @@ json build_report(const ReportInput& in) {
   auto findings = evaluate_rules(in.rules, ri);
   apply_suppressions(findings, in.suppressions);
   auto whole = score_findings(in.rules, findings);
-  auto app = score_findings(in.rules, findings, /*app_only=*/true);
+  auto app = score_findings(in.rules, findings, Origin::app);
+  auto base_part = score_findings(in.rules, findings, Origin::base);
+  // Each finding says what to do about it where people read it.
   json f = json::array();
-  for (auto& x : findings) f.push_back(to_json(x));
+  for (auto& x : findings) {
+    json j = to_json(x);
+    if (const RuleDef* d = in.rules.find(x.rule_id)) {
+      j["rationale"] = d->rationale;
+      j["remediation"] = d->remediation;
+      j["references"] = d->references;
+    }
+    f.push_back(std::move(j));
+  }
+  std::vector<std::string> base_digests(
+      digests.begin(),
+      digests.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, digests.size())));
+  AppNeeds needs = infer_needs(summary, config, base_digests);
+  AdviceInput advice{
+      in.rules, findings, in.suppressions,       summary,   config, base, digests, in.image_ref,
+      in.tag,   in.now,   in.max_image_age_days, base_bytes};
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
   return json{{"manifest_digest", in.image.manifest_digest},
@@ -43,6 +60,8 @@ json build_report(const ReportInput& in) {
               {"grade", grade_name(whole.grade)},
               {"app_score", app.score},
               {"app_grade", grade_name(app.grade)},
+              {"base_score", base_part.score},
+              {"base_grade", grade_name(base_part.grade)},
               {"breakdown", whole.breakdown},
               {"findings", f},
               {"base",
@@ -50,8 +69,8 @@ json build_report(const ReportInput& in) {
                 {"method", base.method},
                 {"confidence", base.confidence},
                 {"layers", base.layers}}},
-              {"recommendations", recommend_bases(in.rules, findings, summary, config, base,
-                                                  digests, whole.score, base_bytes)},
+              {"needs", to_json(needs)},
+              {"recommendations", advise(advice, needs)},
               {"uncompressed_bytes", total_bytes}};
 }
 

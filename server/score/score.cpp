@@ -2,6 +2,7 @@
 
 #include "common/enum_names.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -29,11 +30,16 @@ Grade grade_for(int s) {
   return Grade::F;
 }
 
+int score_for_deduction(int d) {
+  if (d <= 60) return 100 - std::max(d, 0);
+  return static_cast<int>(std::lround(40.0 * std::exp(-(d - 60) / 50.0)));
+}
+
 ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                           bool app_only) {
+                           std::optional<Origin> only) {
   std::map<std::string, int> rule_weight;  // once per rule: the largest weight among its findings
   for (auto& f : findings) {
-    if (f.suppressed || (app_only && f.origin != Origin::app)) continue;
+    if (f.suppressed || (only && f.origin != *only)) continue;
     const RuleDef* d = catalog.find(f.rule_id);
     int w = f.weight >= 0 ? f.weight : (d ? d->weight : 0);
     rule_weight[f.rule_id] = std::max(rule_weight[f.rule_id], w);
@@ -48,7 +54,7 @@ ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding
     total += w;
   }
   ScoreResult r;
-  r.score = std::max(0, 100 - total);
+  r.score = score_for_deduction(total);
   r.grade = grade_for(r.score);
   r.breakdown = json::array();
   for (auto& [cat, v] : by_category)

@@ -25,10 +25,16 @@ struct ScoreResult {
   nlohmann::json breakdown;  // [{category, deduction, findings: [rule ids]}]
 };
 
-// 100 minus each firing rule's weight (once per rule, suppressed findings excluded), floored at 0.
-// With app_only, only findings whose origin is "app" count.
+// The score model. D is the sum of the firing rules' weights (each rule once, at the largest
+// weight among its findings; suppressed findings excluded). Up to D = 60 the score is 100 - D;
+// past it the deductions diminish: 40 * exp(-(D - 60) / 50), rounded. A further finding of
+// weight 5 or more always lowers the score while D <= 110, and the score reaches 0 only past
+// D = 280 (the README has the table), so a base switch still shows a gain on a bad image. With
+// `only`, only findings of that origin count: the base part and the app part of the score.
 ScoreResult score_findings(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                           bool app_only = false);
+                           std::optional<Origin> only = std::nullopt);
+// The score for a total deduction `d` (the model above).
+int score_for_deduction(int d);
 // A ≥ 90, B ≥ 80, C ≥ 65, D ≥ 40, F below.
 Grade grade_for(int score);
 
@@ -49,10 +55,51 @@ BaseInfo detect_base(const nlohmann::json& manifest, const nlohmann::json& confi
                      const ImageSummary& summary, const std::vector<std::string>& layers,
                      const std::vector<ReferenceImage>& references);
 
-// Candidate bases from schema/bases.json ranked by projected score, then compatibility risk.
-nlohmann::json recommend_bases(const RuleCatalog& catalog, const std::vector<Finding>& findings,
-                               const ImageSummary& summary, const nlohmann::json& config,
-                               const BaseInfo& base, const std::vector<std::string>& layers,
-                               int current_score, std::uint64_t base_bytes);
+// What the app needs from its base, inferred from the image: the entrypoint and what it runs
+// (an executable's libc, a script's interpreter, a runtime), CA certificates, tzdata, and the
+// paths that are the app's own (what a new final stage copies).
+struct AppNeeds {
+  std::vector<std::string> entry;  // Entrypoint + Cmd, as the runtime runs them
+  std::string program;             // the entry program's path in the image, without "/"
+  bool program_in_base = false;    // it comes from the base layers (or an OS package)
+  bool shell = false, bash = false;
+  bool static_binary = false, glibc = false, musl = false;
+  std::string runtime;  // "java" | "python" | "node" | ""
+  bool ca_certificates = false, tzdata = false;
+  // Programs the entrypoint runs that only the current base or an OS package provides (sshd):
+  // no candidate base has them.
+  std::vector<std::string> base_programs;
+  std::vector<std::string> copy_paths;  // "/app/", "/usr/local/bin/tool": the app's own files
+  std::vector<std::string> why;         // how each need was found, for people
+  // Whether anything tells what the app runs.
+  bool known() const { return shell || static_binary || glibc || musl || !runtime.empty(); }
+};
+
+// `base_layers`: the digests of the base's layers.
+AppNeeds infer_needs(const ImageSummary& summary, const nlohmann::json& config,
+                     const std::vector<std::string>& base_layers);
+nlohmann::json to_json(const AppNeeds& needs);
+
+struct AdviceInput {
+  const RuleCatalog& catalog;
+  const std::vector<Finding>& findings;  // suppressions applied
+  const std::vector<Suppression>& suppressions;
+  const ImageSummary& summary;
+  const nlohmann::json& config;  // the image config
+  const BaseInfo& base;
+  const std::vector<std::string>& layers;  // bottom first
+  std::string image_ref;                   // the image scanned: the source stage of snippets
+  std::string tag;
+  std::chrono::system_clock::time_point now;
+  int max_image_age_days = 90;
+  std::uint64_t base_bytes = 0;
+};
+
+// The advice for one image, best first: `keep` (the base is right for what the app needs, and
+// why), `switch` (a candidate base from schema/bases.json that provides what the app needs; its
+// score projected by running the rules over the app's own facts on the candidate's), and `fix`
+// (what no base change does: one per rule the app's layers or config trip, from the rule's
+// remediation). Each carries its projected score and the gain over the current one.
+nlohmann::json advise(const AdviceInput& in, const AppNeeds& needs);
 
 }  // namespace bw

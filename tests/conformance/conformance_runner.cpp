@@ -359,7 +359,7 @@ struct LoadedImage {
   std::vector<LayerFacts> layers;
   std::vector<std::string> digests;  // diff ids
   json config;
-  json summary;
+  ImageSummary summary;
 };
 
 // Loads the first (or the tagged) image of a docker-save tarball and analyses its layers.
@@ -416,12 +416,12 @@ void run_images(Tally& t, const fs::path& root) {
       // which was 3.10.2; this tarball holds 3.10.4 (its etc/alpine-release and apk database
       // say so). Package names must match exactly; versions must match what the tarball holds.
       std::string problems, newer;
-      const json& os = im->summary["os"];
+      json os = im->summary.os ? to_json(*im->summary.os) : json(nullptr);
       if (os.is_null() || os["family"] != "alpine" ||
           !os["name"].get<std::string>().starts_with("3.10."))
         problems += "os " + os.dump() + "; ";
       std::map<std::string, std::string> got;
-      for (auto& p : im->summary["packages"]) got[p["name"]] = p["version"];
+      for (auto& p : im->summary.packages) got[p.package.name] = p.package.version;
       json pk = want.contains("want") ? want["want"] : want;
       for (auto& w : pk["Packages"]) {
         auto it = got.find(w["Name"]);
@@ -452,13 +452,12 @@ void run_images(Tally& t, const fs::path& root) {
       t.fail("image dockle symbolic.tar", error);
     else {
       std::map<std::string, std::string> bits;
-      for (auto& f : im->summary["setuid_files"])
-        bits[f["path"]] =
-            std::string(f["setuid"].get<bool>() ? "u" : "") + (f["setgid"].get<bool>() ? "g" : "");
+      for (auto& f : im->summary.setuid_files)
+        bits[f.file.path] = std::string(f.setuid ? "u" : "") + (f.setgid ? "g" : "");
       std::map<std::string, std::string> want = {{"app/suid.txt", "u"}, {"app/gid.txt", "g"}};
       bool creds = false;
-      for (auto& c : im->summary["credential_files"]) creds |= c["path"] == "app/credentials.json";
-      for (auto& c : im->summary["deleted_secrets"]) creds |= c["path"] == "app/credentials.json";
+      for (auto& c : im->summary.credential_files) creds |= c.path == "app/credentials.json";
+      for (auto& c : im->summary.deleted_secrets) creds |= c.path == "app/credentials.json";
       if (bits != want)
         t.fail("image dockle symbolic.tar", "setuid/setgid files " + json(bits).dump());
       else if (!creds)
@@ -553,7 +552,7 @@ std::string dockle_code(const Finding& f, const RuleCatalog& c) {
   return d ? d->dockle : "";
 }
 
-std::multiset<std::string> dockle_codes(const json& config, const json& summary,
+std::multiset<std::string> dockle_codes(const json& config, const ImageSummary& summary,
                                         const RuleCatalog& c) {
   RuleInput in{summary, config, {}, 0, ""};
   std::multiset<std::string> out;
@@ -565,7 +564,7 @@ std::multiset<std::string> dockle_codes(const json& config, const json& summary,
   return out;
 }
 
-json no_files() {
+ImageSummary no_files() {
   return summarize_image({}, {});
 }
 

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Facts survive their JSON round trip, as they do through the store.
   auto back = bw::layer_facts_from_json(bw::to_json(*facts));
   if (!back) __builtin_trap();
-  nlohmann::json summary = bw::summarize_image({&*facts}, {"sha256:layer"});
+  bw::ImageSummary summary = bw::summarize_image({&*facts}, {"sha256:layer"});
   nlohmann::json config = {{"config", {{"User", "0"}}}};
   bw::RuleInput in{summary, config, {"sha256:layer"}, 0, "latest"};
   (void)bw::evaluate_rules(*catalog, in);

@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (config.is_discarded() || !bw::validate_image_config(config)) return 0;
   nlohmann::json masked = bw::mask_config_secrets(config);
   (void)bw::parse_history(masked);
-  static const nlohmann::json summary = bw::summarize_image({}, {});
+  static const bw::ImageSummary summary = bw::summarize_image({}, {});
   bw::RuleInput in{summary, masked, {"sha256:a", "sha256:b"}, 1, "latest"};
   (void)bw::evaluate_rules(*catalog, in);
   return 0;

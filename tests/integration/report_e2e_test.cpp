@@ -3,6 +3,7 @@
 #include "daemon.h"
 #include "registry.h"
 #include "tar_builder.h"
+#include "test_images.h"
 
 #include <doctest/doctest.h>
 
@@ -12,64 +13,6 @@ using namespace bw::test;
 using nlohmann::json;
 
 namespace {
-
-// A minimal statically linked x86-64 executable: ELF header, one PT_LOAD, a non-executable
-// stack, no interpreter. Enough for the analysers, which read headers only.
-std::string static_elf() {
-  std::string e(64 + 2 * 56, '\0');
-  auto put = [&](std::size_t off, std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i)
-      e[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  e.replace(0, 4,
-            "\x7f"
-            "ELF");
-  e[4] = 2;  // 64-bit
-  e[5] = 1;  // little-endian
-  e[6] = 1;
-  put(16, 2, 2);   // ET_EXEC
-  put(18, 62, 2);  // x86-64
-  put(20, 1, 4);
-  put(24, 0x401000, 8);
-  put(32, 64, 8);               // phoff
-  put(52, 64, 2);               // ehsize
-  put(54, 56, 2);               // phentsize
-  put(56, 2, 2);                // phnum
-  put(64, 1, 4);                // PT_LOAD
-  put(68, 5, 4);                // R+X
-  put(64 + 56, 0x6474e551, 4);  // PT_GNU_STACK
-  put(64 + 56 + 4, 6, 4);       // RW, no X
-  return e + std::string(4096, '\x90');
-}
-
-std::string debian_base() {
-  return TarBuilder()
-      .file("etc/os-release",
-            "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
-      .file("etc/debian_version", "13.1\n")
-      .file(
-          "var/lib/dpkg/status",
-          "Package: libc6\nStatus: install ok installed\nVersion: 2.41-12\nArchitecture: amd64\n\n"
-          "Package: dash\nStatus: install ok installed\nVersion: 0.5.12-12\nArchitecture: amd64\n\n"
-          "Package: apt\nStatus: install ok installed\nVersion: 3.0.3\nArchitecture: amd64\n")
-      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
-      .file("bin/sh", read_file("/bin/dash"), 0755)
-      .file("usr/bin/apt-get", read_file("/bin/true"), 0755)
-      .file("usr/bin/passwd", read_file("/bin/true"), 04755)
-      .file("etc/ssl/certs/ca-certificates.crt",
-            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-      .build();
-}
-
-json hist(std::initializer_list<std::pair<const char*, bool>> steps) {
-  json h = json::array();
-  for (auto& [cb, empty] : steps) {
-    json e = {{"created", "2026-11-01T00:00:00Z"}, {"created_by", cb}};
-    if (empty) e["empty_layer"] = true;
-    h.push_back(e);
-  }
-  return h;
-}
 
 json report_of(Daemon& d, const json& scan) {
   REQUIRE(scan["status"] == "done");

@@ -12,5 +12,6 @@ const Analyzer& packages_analyzer();
 const Analyzer& accounts_analyzer();
 const Analyzer& elf_analyzer();
 const Analyzer& secrets_analyzer();
+const Analyzer& script_analyzer();
 
 }  // namespace bw::detail

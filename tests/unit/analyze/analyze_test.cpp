@@ -123,3 +123,25 @@ TEST_CASE("Bulwark's own secret catalog: findings masked, noise paths skipped") 
   CHECK(analyze_content("app/bin.dat", 0644, std::string("ghp_\0", 5) + key, false, o)
             .secrets.empty());
 }
+
+TEST_CASE("scripts: the interpreter past env, and the programs they run by absolute path") {
+  AnalyzeOptions o;
+  auto s = analyze_content("app/start.sh", 0755,
+                           "#!/usr/bin/env -S bash -e\nset -e\n/usr/sbin/sshd -D &\n"
+                           "exec /usr/local/bin/app-server --port 80\n",
+                           false, o);
+  REQUIRE(s.script);
+  CHECK(s.script->interpreter == "bash");
+  // The #! line is the interpreter, not a call; /usr/bin/env is not listed.
+  CHECK(s.script->calls == std::vector<std::string>{"usr/local/bin/app-server", "usr/sbin/sshd"});
+  CHECK(analyze_content("app/run.sh", 0644, "#!/bin/sh\necho hi\n", false, o).script->interpreter ==
+        "sh");
+  CHECK_FALSE(analyze_content("app/data.txt", 0755, "plain text\n", false, o).script);
+  CHECK(programs_named_in("sh -c '/bin/sleep 1 && /usr/local/bin/app'") ==
+        std::vector<std::string>{"bin/sleep", "usr/local/bin/app"});
+  // A runtime counts wherever it is installed.
+  CHECK(has(classify_path("usr/lib/jvm/java-17-openjdk-amd64/bin/java", 'f', 0755),
+            FileTag::runtime_java));
+  CHECK(has(classify_path("opt/java/openjdk/bin/java", 'f', 0755), FileTag::runtime_java));
+  CHECK_FALSE(has(classify_path("usr/share/doc/java", 'f', 0644), FileTag::runtime_java));
+}

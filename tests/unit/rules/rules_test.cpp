@@ -179,16 +179,23 @@ TEST_CASE("score arithmetic and grades") {
   CHECK(s.breakdown[0]["category"] == "attack_surface");
   CHECK(s.breakdown[0]["deduction"] == 8);
   shell2.origin = Origin::base;
-  CHECK(score_findings(*catalog, {shell1, shell2, root}, true).score == 85);
+  CHECK(score_findings(*catalog, {shell1, shell2, root}, Origin::app).score == 85);
+  CHECK(score_findings(*catalog, {shell1, shell2, root}, Origin::base).score == 92);
   std::vector<Finding> many(30, root);
   for (auto& f : many) f.weight = 50;
   many.push_back(Finding{
       "BW-SECRET-CONTENT", "", "secrets", Severity::critical, {}, "", Origin::app, false, -1});
-  CHECK(score_findings(*catalog, many).score == 20);
+  CHECK(score_findings(*catalog, many).score == 27);  // D = 80: past 60 deductions diminish
   Finding huge = root;
   huge.rule_id = "BW-SECRET-CONTENT";
   huge.weight = 90;
-  CHECK(score_findings(*catalog, {huge, root}).score == 0);  // floored
+  CHECK(score_findings(*catalog, {huge, root}).score == 16);  // D = 105
+  // More serious findings score lower at the bottom too, where a clamp made them equal: a
+  // further weight of 5 always shows while D <= 110, any further point while D <= 60.
+  for (int d = 0; d <= 110; ++d) CHECK(score_for_deduction(d + 5) < score_for_deduction(d));
+  for (int d = 0; d < 60; ++d) CHECK(score_for_deduction(d + 1) < score_for_deduction(d));
+  CHECK(score_for_deduction(250) > 0);
+  CHECK(score_for_deduction(300) == 0);
 }
 
 TEST_CASE("suppressions by rule, rule and path, env key") {

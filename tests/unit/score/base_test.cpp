@@ -7,20 +7,36 @@ using namespace bw;
 using nlohmann::json;
 
 namespace {
-json summary_with(json executables, json runtimes = json::array(), bool ca = false) {
-  json s = summarize_image({}, {});
-  s["executables"] = std::move(executables);
-  s["runtimes"] = std::move(runtimes);
-  s["ca_certificates"] = ca;
-  return s;
+ElfInfo elf(Libc libc, bool is_static = false) {
+  ElfInfo e;
+  e.kind = ElfKind::executable;
+  e.libc = libc;
+  e.is_static = is_static;
+  e.pie = true;
+  return e;
 }
-json exe(const std::string& path, const std::string& layer, json elf) {
-  return json{{"path", path}, {"layer_digest", layer}, {"elf", elf}};
+Executable exe(const std::string& path, const std::string& layer, ElfInfo e) {
+  return Executable{FileRef{path, 0755, 0, 0, layer, ""}, e};
+}
+ImageSummary summary_with(std::vector<Executable> executables,
+                          std::vector<std::string> runtimes = {}, bool ca = false) {
+  ImageSummary s;
+  s.executables = std::move(executables);
+  s.runtimes = std::move(runtimes);
+  s.ca_certificates = ca;
+  // The base's shell, package manager and setuid binary: what a switch can remove.
+  s.attack_surface.shell.push_back(FileRef{"bin/sh", 0755, 0, 0, "base", ""});
+  s.attack_surface.package_manager.push_back(FileRef{"usr/bin/apt-get", 0755, 0, 0, "base", ""});
+  s.setuid_files.push_back(SetuidFile{FileRef{"usr/bin/passwd", 04755, 0, 0, "base", ""}, true});
+  return s;
 }
 std::vector<std::string> ids(const json& recs) {
   std::vector<std::string> out;
   for (auto& r : recs) out.push_back(r.value("id", r.value("action", "")));
   return out;
+}
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
 }
 }  // namespace
 
@@ -51,39 +67,97 @@ TEST_CASE("base detection: annotations, reference layer chains, history") {
   CHECK(h.layers == 1);
 }
 
-TEST_CASE("recommendations follow what the app needs") {
+TEST_CASE("advice follows what the app needs") {
   auto catalog = RuleCatalog::builtin();
   BaseInfo base{"debian:13", "os-release", "medium", 1};
-  json config = {{"config", {{"Entrypoint", {"/app/run"}}}}};
-  json glibc = {{"kind", "executable"}, {"static", false}, {"libc", "glibc"}, {"pie", true}};
-  json musl = {{"kind", "executable"}, {"static", false}, {"libc", "musl"}, {"pie", true}};
-  json statik = {{"kind", "executable"}, {"static", true}};
-  auto recs = [&](json s, json cfg = json()) {
-    return recommend_bases(*catalog, {}, s, cfg.is_null() ? config : cfg, base, {"base", "app"}, 40,
-                           100'000'000);
+  json config = {{"config", {{"User", "65532"}, {"Entrypoint", {"/app/run"}}}}};
+  std::vector<std::string> layers = {"base", "app"};
+  auto advice = [&](const ImageSummary& s, const json& cfg, const BaseInfo& b = {}) {
+    const BaseInfo& on = b.name.empty() ? base : b;
+    std::vector<std::string> base_layers(layers.begin(), layers.begin() + 1);
+    RuleInput ri{s, cfg, layers, on.layers, "1"};
+    auto findings = evaluate_rules(*catalog, ri);
+    AppNeeds needs = infer_needs(s, cfg, base_layers);
+    AdviceInput in{*catalog, findings,
+                   {},       s,
+                   cfg,      on,
+                   layers,   "registry.test/app:1",
+                   "1",      std::chrono::system_clock::now(),
+                   90,       100'000'000};
+    return advise(in, needs);
   };
-  auto st = ids(recs(summary_with(json::array({exe("app/run", "app", statik)}))));
-  CHECK(st.front() != "keep");
-  CHECK(std::find(st.begin(), st.end(), "scratch") != st.end());
-  auto withca =
-      ids(recs(summary_with(json::array({exe("app/run", "app", statik)}), json::array(), true)));
-  CHECK(std::find(withca.begin(), withca.end(), "scratch") == withca.end());
-  auto ml = ids(recs(summary_with(json::array({exe("app/run", "app", musl)}))));
-  CHECK(ml == std::vector<std::string>{"alpine"});
-  auto py = ids(recs(summary_with(json::array({exe("usr/bin/python3.11", "base", glibc)}),
-                                  json::array({"python"}))));
-  CHECK(py.front() == "distroless-python3");
+  std::vector<Suppression> none;
+  auto statik = summary_with({exe("app/run", "app", elf(Libc::none, true))});
+  auto st = advice(statik, config);
+  REQUIRE(!st.empty());
+  CHECK(st[0]["action"] == "switch");
+  CHECK((st[0]["id"] == "distroless-static" || st[0]["id"] == "chainguard-static"));
+  CHECK(st[0]["projected_score"].get<int>() > 0);
+  CHECK(st[0]["score_gain"].get<int>() > 0);
+  // What the switch removes is named by rule and path.
+  bool shell_removed = false;
+  for (auto& f : st[0]["removes"]["findings"]) shell_removed |= f["rule_id"] == "BW-SHELL";
+  CHECK(shell_removed);
+  // The snippet copies the app's own directory, never the old root filesystem.
+  std::string df = st[0]["dockerfile"];
+  CHECK(df.find("FROM registry.test/app:1 AS build") != std::string::npos);
+  CHECK(df.find("COPY --from=build /app/ /app/") != std::string::npos);
+  CHECK(df.find("COPY --from=build / /") == std::string::npos);
+  CHECK(df.find("ENTRYPOINT [\"/app/run\"]") != std::string::npos);
+
+  auto withca = summary_with({exe("app/run", "app", elf(Libc::none, true))}, {}, true);
+  CHECK_FALSE(has(ids(advice(withca, config)), "scratch"));
+  auto ml = ids(advice(summary_with({exe("app/run", "app", elf(Libc::musl))}), config));
+  CHECK(has(ml, "alpine"));
+  CHECK_FALSE(has(ml, "distroless-base"));
+  auto py =
+      advice(summary_with({exe("usr/bin/python3.11", "base", elf(Libc::glibc))}, {"python"}),
+             json{{"config", {{"User", "65532"}, {"Entrypoint", {"python3", "/app/main.py"}}}}});
+  CHECK((py[0]["id"] == "distroless-python3" || py[0]["id"] == "chainguard-python"));
   // A base tool says nothing of the app: a musl busybox in the base does not make the app musl.
-  auto mixed = ids(recs(
-      summary_with(json::array({exe("bin/busybox", "base", musl), exe("app/run", "app", glibc)}))));
-  CHECK(std::find(mixed.begin(), mixed.end(), "alpine") == mixed.end());
-  json script = {{"config", {{"Entrypoint", {"/app/start.sh"}}}}};
-  for (auto& id : ids(recs(summary_with(json::array({exe("app/run", "app", glibc)})), script)))
-    CHECK((id == "wolfi-base" || id == "debian-slim" || id == "ubuntu" || id == "keep"));
+  auto mixed = ids(advice(summary_with({exe("bin/busybox", "base", elf(Libc::musl)),
+                                        exe("app/run", "app", elf(Libc::glibc))}),
+                          config));
+  CHECK_FALSE(has(mixed, "alpine"));
+  // A shell script needs a base with a shell: never scratch or distroless static.
+  ImageSummary script = summary_with({});
+  script.scripts.push_back(ScriptFile{FileRef{"app/start.sh", 0755, 0, 0, "app", ""}, {"sh", {}}});
+  json script_cfg = {{"config", {{"User", "65532"}, {"Entrypoint", {"/app/start.sh"}}}}};
+  auto sh = advice(script, script_cfg);
+  REQUIRE(!sh.empty());
+  for (auto& r : sh) {
+    if (r["action"] != "switch") continue;
+    CHECK(r["id"] != "scratch");
+    CHECK(r["id"] != "distroless-static");
+    CHECK(r["dockerfile"].get<std::string>().find("COPY --from=build /app/ /app/") !=
+          std::string::npos);
+  }
+  CHECK(has(ids(sh), "distroless-base-debug"));
+  // An entrypoint that runs the old base's sshd cannot move: keep, and say why.
+  ImageSummary sshd = script;
+  sshd.scripts[0].script.calls = {"usr/sbin/sshd"};
+  sshd.attack_surface.sshd.push_back(FileRef{"usr/sbin/sshd", 0755, 0, 0, "app", ""});
+  auto k = advice(sshd, script_cfg);
+  REQUIRE(!k.empty());
+  CHECK(k[0]["action"] == "keep");
+  CHECK(k[0]["reason"].get<std::string>().find("/usr/sbin/sshd") != std::string::npos);
+  CHECK_FALSE(has(ids(k), "wolfi-base"));
+  // Already minimal: keep, nothing else to switch to.
   BaseInfo minimal{"distroless/static", "os-release", "medium", 1};
-  auto keep =
-      recommend_bases(*catalog, {}, summary_with(json::array({exe("app/run", "app", statik)})),
-                      config, minimal, {"base", "app"}, 95, 0);
-  REQUIRE(keep.size() == 1);
+  auto keep = advice(summary_with({exe("app/run", "app", elf(Libc::none, true))}), config, minimal);
+  REQUIRE(!keep.empty());
   CHECK(keep[0]["action"] == "keep");
+  for (auto& r : keep) CHECK(r["action"] != "switch");
+  // Root is a fix no base switch makes, with its own gain.
+  json root_cfg = {{"config", {{"Entrypoint", {"/app/run"}}}}};
+  auto fixes = advice(statik, root_cfg);
+  bool root_fix = false;
+  for (auto& r : fixes)
+    if (r["action"] == "fix" && r["rule_id"] == "BW-USER-ROOT") {
+      root_fix = true;
+      CHECK(r["score_gain"].get<int>() > 0);
+      CHECK(r["step"].get<std::string>().find("USER") != std::string::npos);
+    }
+  CHECK(root_fix);
+  (void)none;
 }

@@ -1,0 +1,325 @@
+#include "common/embedded.h"
+#include "common/text.h"
+#include "rules/history.h"
+#include "score/score.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace bw {
+
+using nlohmann::json;
+
+namespace {
+
+const json& bases_catalog() {
+  static const json catalog = json::parse(schema_files::get("bases.json"))["bases"];
+  return catalog;
+}
+
+bool on_minimal_base(const BaseInfo& base) {
+  return base.name.starts_with("distroless") || base.name.starts_with("cgr.dev/") ||
+         base.name == "wolfi" || base.name == "chainguard" || base.name == "scratch";
+}
+
+template <typename T>
+void keep_app(std::vector<T>& v, const std::set<std::string>& base, auto layer_of) {
+  std::erase_if(v, [&](const T& x) { return base.count(layer_of(x)) > 0; });
+}
+
+// The image as it would be on `candidate`: the app layers' facts as they are, the old base's
+// replaced by what the candidate is known to carry (bases.json), attributed to the bottom layer.
+ImageSummary project(const ImageSummary& s, const std::set<std::string>& base,
+                     const std::string& bottom, const json& candidate) {
+  ImageSummary p = s;
+  auto ref_layer = [](const FileRef& f) { return f.layer_digest; };
+  for (auto* list :
+       {&p.attack_surface.shell, &p.attack_surface.package_manager, &p.attack_surface.network_tool,
+        &p.attack_surface.debug_tool, &p.attack_surface.toolchain, &p.attack_surface.sshd,
+        &p.attack_surface.sudo, &p.world_writable, &p.unneeded_files, &p.credential_files})
+    keep_app(*list, base, ref_layer);
+  keep_app(p.setuid_files, base, [](const SetuidFile& f) { return f.file.layer_digest; });
+  keep_app(p.packages, base, [](const InstalledPackage& x) { return x.layer_digest; });
+  keep_app(p.package_dbs, base, [](const PackageDbFile& x) { return x.layer_digest; });
+  keep_app(p.secrets, base, [](const SecretFile& x) { return x.layer_digest; });
+  keep_app(p.deleted_secrets, base, [](const SecretFile& x) { return x.layer_digest; });
+  keep_app(p.executables, base, [](const Executable& x) { return x.file.layer_digest; });
+  keep_app(p.scripts, base, [](const ScriptFile& x) { return x.file.layer_digest; });
+  keep_app(p.unanalysed_layers, base, [](const UnanalysedLayer& x) { return x.layer_digest; });
+  if (base.count(p.os_layer_digest)) {
+    p.os.reset();
+    p.os_layer_digest.clear();
+  }
+  std::erase_if(p.account_files, [&](auto& kv) { return base.count(kv.second) > 0; });
+  if (!p.account_files.count("etc/passwd")) {
+    p.accounts = {{"root", "0", "0", "/root", "/sbin/nologin"},
+                  {"nonroot", "65532", "65532", "/home/nonroot", "/sbin/nologin"}};
+    p.account_files["etc/passwd"] = bottom;
+  }
+  if (!p.account_files.count("etc/group")) p.groups.clear();
+  if (!p.account_files.count("etc/shadow")) p.passwords.clear();
+  FileRef sh{"bin/sh", 0755, 0, 0, bottom, ""};
+  if (candidate.value("shell", false)) p.attack_surface.shell.push_back(sh);
+  if (candidate.value("package_manager", false)) {
+    FileRef pm = sh;
+    pm.path = candidate.value("libc", "") == "musl" ? "sbin/apk"
+              : candidate.value("bash", false)      ? "usr/bin/apt-get"
+                                                    : "usr/bin/apk";
+    p.attack_surface.package_manager.push_back(pm);
+  }
+  std::size_t n = candidate.value("packages", std::size_t{0});
+  for (std::size_t i = 0; i < n; ++i)
+    p.packages.push_back(InstalledPackage{
+        Package{"", "base-package-" + std::to_string(i), "", "", "", "", ""}, "", bottom});
+  p.ca_certificates |= candidate.value("ca_certificates", false);
+  p.tzdata |= candidate.value("tzdata", false);
+  return p;
+}
+
+// The rules over the projected image. Steps of the old base's own build and the image's age go:
+// a switch is a rebuild on the candidate.
+std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummary& projected) {
+  RuleInput ri{
+      projected, in.config, in.layers, in.base.layers, in.tag, in.now, in.max_image_age_days};
+  auto out = evaluate_rules(in.catalog, ri);
+  std::erase_if(out, [](const Finding& f) {
+    return (f.origin == Origin::base && f.evidence.history_index >= 0) ||
+           f.rule_id == "BW-IMAGE-AGE";
+  });
+  apply_suppressions(out, in.suppressions);
+  return out;
+}
+
+std::string finding_key(const Finding& f) {
+  return f.rule_id + "\n" + f.evidence.path;
+}
+
+json finding_ref(const Finding& f) {
+  json j = {{"rule_id", f.rule_id}, {"origin", f.origin}};
+  if (!f.evidence.path.empty()) j["path"] = "/" + f.evidence.path;
+  if (!f.evidence.detail.empty()) j["detail"] = f.evidence.detail;
+  return j;
+}
+
+// A final stage on `image` that copies the app's own paths out of the scanned image and keeps
+// its runtime settings; nullopt with `why` when such a stage could not start.
+std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
+                                   const json& candidate, std::string& why) {
+  if (needs.copy_paths.empty()) {
+    why = "no file of the app's own layers was found to copy";
+    return std::nullopt;
+  }
+  const json& cfg = in.config.value("config", json::object());
+  std::string out = "FROM " + (in.image_ref.empty() ? std::string("<this image>") : in.image_ref) +
+                    " AS build\n\nFROM " + candidate.value("image", "") + "\n";
+  for (auto& p : needs.copy_paths) out += "COPY --from=build " + p + " " + p + "\n";
+  if (auto w = cfg.find("WorkingDir"); w != cfg.end() && w->is_string() && !w->empty())
+    out += "WORKDIR " + w->get<std::string>() + "\n";
+  if (auto env = cfg.find("Env"); env != cfg.end() && env->is_array())
+    for (auto& e : *env) {
+      if (!e.is_string()) continue;
+      std::string kv = e;
+      auto eq = kv.find('=');
+      std::string name = kv.substr(0, eq);
+      // PATH is the candidate's; secrets belong in the runtime's secret store, not the image.
+      if (eq == std::string::npos || name == "PATH" || is_secret_name(name)) continue;
+      out += "ENV " + name + "=" + json(kv.substr(eq + 1)).dump() + "\n";
+    }
+  if (auto ports = cfg.find("ExposedPorts"); ports != cfg.end() && ports->is_object())
+    for (auto& [port, v] : ports->items()) out += "EXPOSE " + port + "\n";
+  out += "USER 65532:65532\n";
+  for (const char* k : {"Entrypoint", "Cmd"})
+    if (auto e = cfg.find(k); e != cfg.end() && e->is_array() && !e->empty())
+      out += std::string(k == std::string("Cmd") ? "CMD " : "ENTRYPOINT ") + e->dump() + "\n";
+  return out;
+}
+
+// Why a candidate cannot carry the app, or empty when it can.
+std::string unfit(const AppNeeds& n, const json& b) {
+  std::string libc = b.value("libc", ""), runtime = b.value("runtime", "");
+  if (!n.base_programs.empty()) return "the entrypoint runs /" + n.base_programs.front();
+  if (!n.runtime.empty() && runtime != n.runtime) return "it has no " + n.runtime + " runtime";
+  if (n.runtime.empty() && !runtime.empty()) return "the app does not run on " + runtime;
+  if (n.glibc && libc != "glibc") return "the app's executables need glibc";
+  if (n.musl && libc != "musl") return "the app's executables need musl";
+  if (n.shell && !b.value("shell", false)) return "the app needs a shell";
+  if (n.bash && !b.value("bash", false)) return "the app needs bash";
+  if (n.ca_certificates && !b.value("ca_certificates", false))
+    return "the image uses CA certificates";
+  if (n.tzdata && !b.value("tzdata", false)) return "the image uses time zone data";
+  if (n.program_in_base && !n.shell && n.runtime.empty()) {
+    std::string prog(path_base_name(n.program));
+    auto programs = b.value("programs", std::vector<std::string>{});
+    if (std::find(programs.begin(), programs.end(), prog) == programs.end())
+      return "it does not provide " + prog;
+  }
+  return {};
+}
+
+json action_keep(const BaseInfo& base, const std::string& reason, int score) {
+  return json{{"action", "keep"},
+              {"base", base.name.empty() ? "current" : base.name},
+              {"reason", reason},
+              {"removes",
+               {{"findings", json::array()},
+                {"packages", 0},
+                {"shell", false},
+                {"package_manager", false},
+                {"setuid_files", 0},
+                {"bytes", 0}}},
+              {"projected_score", score},
+              {"projected_grade", grade_for(score)},
+              {"score_gain", 0},
+              {"dockerfile", ""}};
+}
+
+}  // namespace
+
+json advise(const AdviceInput& in, const AppNeeds& needs) {
+  int current = score_findings(in.catalog, in.findings).score;
+  std::vector<std::string> base_digests(
+      in.layers.begin(),
+      in.layers.begin() + static_cast<std::ptrdiff_t>(std::min(in.base.layers, in.layers.size())));
+  std::set<std::string> base(base_digests.begin(), base_digests.end());
+  std::vector<Finding> live;
+  for (auto& f : in.findings)
+    if (!f.suppressed) live.push_back(f);
+
+  // Switches: every candidate that carries what the app needs, projected by the rules.
+  json switches = json::array();
+  std::vector<std::string> unfit_reasons;
+  bool minimal = on_minimal_base(in.base);
+  if (!minimal && !base.empty() && needs.known()) {
+    std::set<std::string> before;
+    for (auto& f : live) before.insert(finding_key(f));
+    std::size_t base_setuid = 0;
+    for (auto& f : live)
+      if (f.rule_id == "BW-SUID" && f.origin == Origin::base) ++base_setuid;
+    for (auto& b : bases_catalog()) {
+      if (std::string why = unfit(needs, b); !why.empty()) {
+        unfit_reasons.push_back(b.value("id", "") + ": " + why);
+        continue;
+      }
+      if (in.base.name == b.value("image", "") || in.base.name == b.value("id", "")) continue;
+      auto projected_list = projected_findings(in, project(in.summary, base, in.layers[0], b));
+      int projected = score_findings(in.catalog, projected_list).score;
+      std::set<std::string> after;
+      json keeps = json::array(), adds = json::array(), removes = json::array();
+      for (auto& f : projected_list)
+        if (!f.suppressed) {
+          after.insert(finding_key(f));
+          (before.count(finding_key(f)) ? keeps : adds).push_back(finding_ref(f));
+        }
+      for (auto& f : live)
+        if (!after.count(finding_key(f))) removes.push_back(finding_ref(f));
+      std::string snippet_why;
+      auto dockerfile = snippet(in, needs, b, snippet_why);
+      std::uint64_t base_mb = b.value("size_mb", 0ull) * 1000000ull;
+      std::size_t packages = in.summary.packages.size(), bp = b.value("packages", std::size_t{0});
+      std::string reason = "provides what the app needs";
+      if (!needs.why.empty()) reason += ": " + join(needs.why, "; ");
+      json action = {
+          {"action", "switch"},
+          {"id", b.value("id", "")},
+          {"base", b.value("image", "")},
+          {"reason", reason},
+          {"removes",
+           {{"findings", std::move(removes)},
+            {"packages", packages > bp ? packages - bp : 0},
+            {"shell", !in.summary.attack_surface.shell.empty() && !b.value("shell", false)},
+            {"package_manager", !in.summary.attack_surface.package_manager.empty() &&
+                                    !b.value("package_manager", false)},
+            {"setuid_files", base_setuid},
+            {"bytes", in.base_bytes > base_mb ? in.base_bytes - base_mb : 0}}},
+          {"keeps", std::move(keeps)},
+          {"adds", std::move(adds)},
+          {"projected_score", projected},
+          {"projected_grade", grade_for(projected)},
+          {"score_gain", projected - current},
+          {"risk", b.value("risk", 0)},
+          {"dockerfile", dockerfile ? *dockerfile : ""}};
+      if (!dockerfile) action["dockerfile_missing"] = snippet_why;
+      if (projected > current) switches.push_back(std::move(action));
+    }
+  }
+
+  // Fixes: what the app's own layers and config trip, one per rule, by the rule's remediation.
+  json fixes = json::array();
+  std::map<std::string, std::vector<const Finding*>> by_rule;
+  for (auto& f : live)
+    if (f.origin == Origin::app) by_rule[f.rule_id].push_back(&f);
+  for (auto& [rule, list] : by_rule) {
+    const RuleDef* d = in.catalog.find(rule);
+    std::vector<Finding> rest;
+    for (auto& f : live)
+      if (f.rule_id != rule) rest.push_back(f);
+    int projected = score_findings(in.catalog, rest).score;
+    if (projected <= current) continue;
+    json evidence = json::array();
+    std::set<std::string> layers_named;
+    for (auto* f : list) {
+      if (evidence.size() < 10) evidence.push_back(finding_ref(*f));
+      if (!f->layer_digest.empty()) layers_named.insert(f->layer_digest);
+    }
+    std::string step = d ? d->remediation : "";
+    if (d && d->category == "secrets" && !layers_named.empty()) {
+      std::vector<std::string> names;
+      for (auto& l : layers_named) {
+        auto at = std::find(in.layers.begin(), in.layers.end(), l) - in.layers.begin();
+        names.push_back("layer " + std::to_string(at));
+      }
+      step += " It stays readable in " + join(names, ", ") +
+              " whatever later layers do: rebuild without it, and rotate it.";
+    }
+    fixes.push_back({{"action", "fix"},
+                     {"rule_id", rule},
+                     {"title", d ? d->title : ""},
+                     {"severity", d ? d->severity : Severity::info},
+                     {"step", step},
+                     {"references", d ? d->references : std::vector<std::string>{}},
+                     {"evidence", std::move(evidence)},
+                     {"projected_score", projected},
+                     {"projected_grade", grade_for(projected)},
+                     {"score_gain", projected - current}});
+  }
+
+  json out = json::array();
+  if (minimal) {
+    out.push_back(action_keep(in.base, "already on a minimal base with no shell or package manager",
+                              current));
+  } else if (switches.empty()) {
+    std::string reason;
+    if (base.empty())
+      reason = "the base image could not be identified, so no switch can be projected";
+    else if (!needs.known())
+      reason =
+          "Bulwark found nothing the app runs (no executable, script or runtime in the app "
+          "layers or entrypoint), so no candidate base can be judged";
+    else if (!needs.base_programs.empty())
+      reason = "the entrypoint runs /" + join(needs.base_programs, ", /") +
+               ", which only the current base or an OS package provides; fix that first";
+    else
+      reason =
+          "no candidate base scores higher for what the app needs (" + join(needs.why, "; ") + ")";
+    if (!unfit_reasons.empty() && needs.known() && needs.base_programs.empty())
+      reason += "; ruled out: " + join(unfit_reasons, "; ");
+    out.push_back(action_keep(in.base, reason, current));
+  }
+  // The best few switches: past them the list only repeats the same gain on riskier bases.
+  constexpr std::size_t kMaxSwitches = 4;
+  std::vector<json> ranked(switches.begin(), switches.end());
+  std::stable_sort(ranked.begin(), ranked.end(), [](const json& a, const json& b) {
+    if (a["score_gain"] != b["score_gain"]) return a["score_gain"] > b["score_gain"];
+    return a.value("risk", 0) < b.value("risk", 0);
+  });
+  if (ranked.size() > kMaxSwitches) ranked.resize(kMaxSwitches);
+  std::vector<json> actions(ranked.begin(), ranked.end());
+  actions.insert(actions.end(), fixes.begin(), fixes.end());
+  std::stable_sort(actions.begin(), actions.end(),
+                   [](const json& a, const json& b) { return a["score_gain"] > b["score_gain"]; });
+  for (auto& a : actions) out.push_back(std::move(a));
+  return out;
+}
+
+}  // namespace bw

@@ -1,0 +1,293 @@
+// Advice end to end: images built the ordinary ways, pushed to a real registry, scanned by the
+// real daemon; what it advises and whether the Dockerfiles it writes could build and start.
+#include "daemon.h"
+#include "registry.h"
+#include "tar_builder.h"
+#include "test_images.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <sstream>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+json report_for(Daemon& d, const std::string& image) {
+  json s = d.scan(image);
+  REQUIRE(s["status"] == "done");
+  return d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/report");
+}
+
+std::vector<json> actions(const json& report, const std::string& kind) {
+  std::vector<json> out;
+  for (auto& a : report["recommendations"])
+    if (a["action"] == kind) out.push_back(a);
+  return out;
+}
+
+const json* fix_for(const json& report, const std::string& rule) {
+  for (auto& a : report["recommendations"])
+    if (a["action"] == "fix" && a["rule_id"] == rule) return &a;
+  return nullptr;
+}
+
+// A structural check of a switch's Dockerfile: every COPY --from has a source and a destination,
+// each source is a path the scanned image holds (`files`, absolute), never "/", and the
+// entrypoint's program is copied or is one the new base provides (`provided`).
+void check_snippet(const json& action, const std::set<std::string>& files,
+                   const std::set<std::string>& provided) {
+  std::string df = action["dockerfile"];
+  CAPTURE(df);
+  REQUIRE_FALSE(df.empty());
+  std::istringstream in(df);
+  std::vector<std::string> copied;
+  int froms = 0;
+  std::string entry_program;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string verb;
+    words >> verb;
+    if (verb == "FROM") {
+      std::string image;
+      words >> image;
+      CHECK_FALSE(image.empty());
+      CHECK(image.find('<') == std::string::npos);  // a real image, not a placeholder
+      ++froms;
+    }
+    if (verb == "COPY") {
+      std::string from, src, dst;
+      words >> from >> src >> dst;
+      CHECK(from == "--from=build");
+      REQUIRE_FALSE(src.empty());
+      REQUIRE_FALSE(dst.empty());
+      CHECK(src != "/");
+      bool exists = false;
+      for (auto& f : files) exists |= f == src || (src.back() == '/' && f.starts_with(src));
+      CHECK_MESSAGE(exists, "COPY source " << src << " is not in the image");
+      copied.push_back(src);
+    }
+    if (verb == "ENTRYPOINT" || (verb == "CMD" && entry_program.empty())) {
+      json argv = json::parse(line.substr(verb.size() + 1));
+      if (!argv.empty()) entry_program = argv[0];
+    }
+  }
+  CHECK(froms == 2);
+  CHECK(df.find("USER 65532:65532") != std::string::npos);
+  REQUIRE_FALSE(entry_program.empty());
+  bool runs = provided.count(entry_program.substr(entry_program.rfind('/') + 1)) > 0;
+  for (auto& c : copied)
+    runs |= entry_program == c || (c.back() == '/' && entry_program.starts_with(c));
+  CHECK_MESSAGE(runs, "the entrypoint " << entry_program << " is neither copied nor provided");
+}
+
+const std::set<std::string> kProvided = {"sh", "ash", "bash", "busybox", "python3", "java", "node"};
+
+std::string private_key() {
+  return "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(64, 'Q') +
+         "\n-----END RSA PRIVATE KEY-----\n";
+}
+
+}  // namespace
+
+TEST_CASE("root, sudo, sshd, curl | sh and keys: lower than clean, with fixes and a real switch") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestLayer packages = make_layer(TarBuilder()
+                                      .file("usr/bin/sudo", read_file("/bin/true"), 04755)
+                                      .file("usr/sbin/sshd", read_file("/bin/true"), 0755)
+                                      .file("etc/ssh/sshd_config", "PermitRootLogin yes\n")
+                                      .file("usr/bin/curl", read_file("/bin/true"), 0755)
+                                      .build());
+  TestLayer app = make_layer(
+      TarBuilder()
+          .file("app/server", read_file("/bin/true"), 0755)
+          .file("app/start.sh", "#!/bin/sh\nset -e\nexec /app/server \"$@\"\n", 0755)
+          .file("root/.ssh/id_rsa", private_key(), 0600)
+          .file("app/.aws/credentials", "[default]\naws_access_key_id = AKIAZZZZZZZZZZZZZZZ1\n")
+          .build());
+  TestImage bad{{base, packages, app}};
+  bad.config = {{"Entrypoint", {"/app/start.sh"}}};
+  bad.created = "2026-11-20T00:00:00Z";
+  bad.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                      {"/bin/sh -c #(nop)  CMD [\"bash\"]", true},
+                      {"RUN /bin/sh -c apt-get update && apt-get install -y sudo openssh-server "
+                       "curl && curl -fsSL https://get.example.invalid/i.sh | sh # buildkit",
+                       false},
+                      {"COPY . / # buildkit", false},
+                      {"ENTRYPOINT [\"/app/start.sh\"]", true}});
+  push_image(reg.host(), "team/bad", "1", bad);
+  TestImage clean{{base, make_layer(TarBuilder().file("app/server", static_elf(), 0755).build())}};
+  clean.config = {{"User", "65532:65532"},
+                  {"Entrypoint", {"/app/server"}},
+                  {"Healthcheck", {{"Test", {"CMD", "/app/server", "-health"}}}}};
+  clean.created = bad.created;
+  push_image(reg.host(), "team/clean", "1", clean);
+
+  json r = report_for(d, reg.host() + "/team/bad:1");
+  json c = report_for(d, reg.host() + "/team/clean:1");
+  CAPTURE(r["recommendations"].dump(1));
+  CHECK(r["score"].get<int>() < c["score"].get<int>());
+  CHECK(r["score"].get<int>() > 0);  // bad, but still told apart from worse
+  CHECK(r.contains("base_score"));
+  CHECK(r.contains("app_score"));
+  // A fix for each thing no base switch removes, each with its gain.
+  for (const char* rule : {"BW-USER-ROOT", "BW-SECRET-CONTENT", "BW-PIPE-SHELL", "BW-SSHD"}) {
+    const json* fix = fix_for(r, rule);
+    REQUIRE_MESSAGE(fix, rule);
+    CHECK((*fix)["score_gain"].get<int>() > 0);
+    CHECK_FALSE((*fix)["step"].get<std::string>().empty());
+  }
+  CHECK((*fix_for(r, "BW-SECRET-CONTENT"))["step"].get<std::string>().find("rotate") !=
+        std::string::npos);
+  // A switch that gains, and names what it removes.
+  auto switches = actions(r, "switch");
+  REQUIRE_FALSE(switches.empty());
+  const json& best = switches.front();
+  CHECK(best["projected_score"].get<int>() > r["score"].get<int>());
+  CHECK_FALSE(best["removes"]["findings"].empty());
+  for (auto& f : best["removes"]["findings"]) CHECK(f["origin"] == "base");
+  // The app's entry script needs a shell: only bases with one are offered.
+  for (auto& s : switches) {
+    CHECK(s["id"] != "scratch");
+    CHECK(s["id"] != "distroless-static");
+    check_snippet(s, {"/app/server", "/app/start.sh", "/app/.aws/credentials"}, kProvided);
+  }
+  // Findings say what to do where people read them.
+  for (auto& f : r["findings"]) CHECK_FALSE(f["remediation"].get<std::string>().empty());
+}
+
+TEST_CASE("shell-script apps and a plain Debian image get advice, never scratch") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestImage script{
+      {base, make_layer(TarBuilder().file("app/run.sh", "#!/bin/sh\necho hello\n", 0755).build())}};
+  script.config = {{"User", "65532"}, {"Entrypoint", {"/app/run.sh"}}};
+  push_image(reg.host(), "team/script", "1", script);
+  json r = report_for(d, reg.host() + "/team/script:1");
+  CAPTURE(r["recommendations"].dump(1));
+  REQUIRE_FALSE(r["recommendations"].empty());
+  CHECK(r["needs"]["shell"] == true);
+  for (auto& a : r["recommendations"]) {
+    CHECK(a.value("id", "") != "scratch");
+    CHECK(a.value("id", "") != "distroless-static");
+    if (a["action"] == "switch") check_snippet(a, {"/app/run.sh"}, kProvided);
+  }
+  bool advised = false;
+  for (auto& a : r["recommendations"]) advised |= a["action"] == "switch" || a["action"] == "keep";
+  CHECK(advised);
+
+  TestImage plain{{base}};
+  plain.config = {{"Cmd", {"bash"}}};
+  push_image(reg.host(), "library/debian", "bookworm", plain);
+  json p = report_for(d, reg.host() + "/library/debian:bookworm");
+  CAPTURE(p["recommendations"].dump(1));
+  REQUIRE_FALSE(p["recommendations"].empty());
+  CHECK(p["needs"]["bash"] == true);
+  for (auto& a : p["recommendations"]) CHECK(a.value("id", "") != "scratch");
+  CHECK(fix_for(p, "BW-USER-ROOT"));
+}
+
+TEST_CASE("a Python app and a Java app under /usr/lib/jvm are advised a runtime base") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer base = make_layer(debian_base());
+  TestImage py{{base, make_layer(TarBuilder()
+                                     .file("usr/bin/python3.11", read_file("/bin/true"), 0755)
+                                     .symlink("usr/bin/python3", "python3.11")
+                                     .file("app/main.py", "print('hi')\n")
+                                     .build())}};
+  py.config = {{"User", "65532"}, {"Entrypoint", {"python3", "/app/main.py"}}};
+  push_image(reg.host(), "team/py", "1", py);
+  json r = report_for(d, reg.host() + "/team/py:1");
+  CAPTURE(r["recommendations"].dump(1));
+  CHECK(r["needs"]["runtime"] == "python");
+  auto sw = actions(r, "switch");
+  REQUIRE_FALSE(sw.empty());
+  CHECK((sw[0]["id"] == "distroless-python3" || sw[0]["id"] == "chainguard-python"));
+  for (auto& s : sw) check_snippet(s, {"/app/main.py"}, kProvided);
+
+  TestImage java{{base, make_layer(TarBuilder()
+                                       .file("usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+                                             read_file("/bin/true"), 0755)
+                                       .file("app/app.jar", "PK\x03\x04")
+                                       .build())}};
+  java.config = {{"User", "65532"}, {"Entrypoint", {"java", "-jar", "/app/app.jar"}}};
+  push_image(reg.host(), "team/java", "1", java);
+  json j = report_for(d, reg.host() + "/team/java:1");
+  CAPTURE(j["recommendations"].dump(1));
+  CHECK(j["needs"]["runtime"] == "java");
+  auto jsw = actions(j, "switch");
+  REQUIRE_FALSE(jsw.empty());
+  CHECK((jsw[0]["id"] == "distroless-java" || jsw[0]["id"] == "chainguard-jre"));
+  for (auto& s : jsw) check_snippet(s, {"/app/app.jar"}, kProvided);
+}
+
+TEST_CASE("a distroless-style image without the marker is recognised and told to keep") {
+  LocalRegistry reg;
+  Daemon d;
+  auto pkg = [](const std::string& name, const std::string& version) {
+    return make_layer(
+        TarBuilder()
+            .file("var/lib/dpkg/status.d/" + name,
+                  "Package: " + name + "\nVersion: " + version + "\nArchitecture: amd64\n")
+            .build());
+  };
+  TestLayer os = make_layer(
+      TarBuilder()
+          .file("etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n")
+          .file("etc/passwd",
+                "root:x:0:0:root:/root:/sbin/nologin\n"
+                "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+          .file("etc/ssl/certs/ca-certificates.crt", "-----BEGIN CERTIFICATE-----\n")
+          .build());
+  TestImage im{{os, pkg("base-files", "12.4"), pkg("netbase", "6.4"), pkg("tzdata", "2024a"),
+                make_layer(TarBuilder().file("app/server", static_elf(), 0755).build())}};
+  im.config = {{"User", "65532"}, {"Entrypoint", {"/app/server"}}};
+  push_image(reg.host(), "team/distrolessish", "1", im);
+  json r = report_for(d, reg.host() + "/team/distrolessish:1");
+  CAPTURE(r["base"].dump());
+  CHECK(r["base"]["name"].get<std::string>().starts_with("distroless-style"));
+  REQUIRE_FALSE(r["recommendations"].empty());
+  CHECK(r["recommendations"][0]["action"] == "keep");
+  CHECK(actions(r, "switch").empty());
+}
+
+TEST_CASE("a busybox-style image: the rootfs layer is the base, and USER is a fix, not a gain") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer rootfs = make_layer(TarBuilder()
+                                    .file("bin/busybox", static_elf(), 0755)
+                                    .symlink("bin/sh", "busybox")
+                                    .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+                                    .build());
+  TestImage im{{rootfs, make_layer(TarBuilder().file("app/server", static_elf(), 0755).build())}};
+  im.config = {{"Entrypoint", {"/app/server"}}};
+  im.created = "2026-11-20T00:00:00Z";
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:0123abcd in / ", false},
+                     {"COPY server /app/server # buildkit", false},
+                     {"ENTRYPOINT [\"/app/server\"]", true}});
+  push_image(reg.host(), "team/bb", "1", im);
+  json r = report_for(d, reg.host() + "/team/bb:1");
+  CAPTURE(r["recommendations"].dump(1));
+  CHECK(r["base"]["name"] == "busybox");
+  CHECK(r["base"]["layers"] == 1);
+  bool shell_base = false;
+  for (auto& f : r["findings"])
+    if (f["rule_id"] == "BW-SHELL") shell_base = f["origin"] == "base";
+  CHECK(shell_base);
+  const json* user = fix_for(r, "BW-USER-ROOT");
+  REQUIRE(user);
+  CHECK((*user)["score_gain"].get<int>() > 0);
+  // No switch is credited with what the USER line does.
+  for (auto& s : actions(r, "switch")) {
+    for (auto& f : s["removes"]["findings"])
+      CHECK_FALSE(f["rule_id"].get<std::string>().starts_with("BW-USER"));
+    check_snippet(s, {"/app/server"}, kProvided);
+  }
+}

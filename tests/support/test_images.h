@@ -1,0 +1,24 @@
+// Images the report and advice tests build: a tiny static executable, a Debian-like base, and
+// history entries.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+namespace bw::test {
+
+// A minimal statically linked x86-64 executable: ELF header, one PT_LOAD, a non-executable
+// stack, no interpreter. Enough for the analysers, which read headers only.
+std::string static_elf();
+
+// A Debian-like root filesystem: os-release, a dpkg status of three packages, root in passwd,
+// dash as /bin/sh, apt-get, a setuid passwd, and CA certificates.
+std::string debian_base();
+
+// config.history entries: (created_by, empty_layer).
+nlohmann::json hist(std::initializer_list<std::pair<const char*, bool>> steps);
+
+}  // namespace bw::test
