@@ -80,15 +80,17 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
     if (one_of(base, kPackageManagers)) tags.push_back(FileTag::package_manager);
     if (one_of(base, kNetworkTools)) tags.push_back(FileTag::network_tool);
     if (one_of(base, kDebugTools)) tags.push_back(FileTag::debug_tool);
-    if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("clang-"))
-      tags.push_back(FileTag::toolchain);
     if (base == "sshd") tags.push_back(FileTag::sshd);
     if (base == "sudo") tags.push_back(FileTag::sudo);
   }
-  // Runtimes count wherever they are installed: a JDK under /usr/lib/jvm or /opt/java, a Python
-  // or Node under /opt or /usr/local/lib.
+  // Runtimes and toolchains count wherever they are installed: a JDK under /usr/lib/jvm or
+  // /opt/java, a Python or Node under /opt or /usr/local/lib.
   std::string_view dir = dirname_of(path);
   if (file_like && exec && (dir == "bin" || dir.ends_with("/bin"))) {
+    // Toolchains too: Go under usr/lib/go-*/bin or usr/local/go/bin, compilers under /opt.
+    if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("g++-") ||
+        base.starts_with("clang-") || base.starts_with("clang++-"))
+      tags.push_back(FileTag::toolchain);
     if (base == "java") tags.push_back(FileTag::runtime_java);
     if (base == "python3" || base == "python" || base.starts_with("python3."))
       tags.push_back(FileTag::runtime_python);

@@ -9,7 +9,8 @@ const std::vector<const Analyzer*>& builtin_analyzers() {
   // Order matters where one reads another's result (secrets skip what elf recognised).
   static const std::vector<const Analyzer*> all = {
       &detail::os_release_analyzer(), &detail::packages_analyzer(), &detail::accounts_analyzer(),
-      &detail::elf_analyzer(),        &detail::script_analyzer(),   &detail::secrets_analyzer(),
+      &detail::elf_analyzer(),        &detail::script_analyzer(),   &detail::sshd_config_analyzer(),
+      &detail::secrets_analyzer(),
   };
   return all;
 }

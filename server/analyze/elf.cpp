@@ -132,6 +132,16 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
     for (auto o : needed_off)
       if (o < strtab.size() && needed.size() < 32) needed.emplace_back(strtab.c_str() + o);
   }
+  // A symbol table (SHT_SYMTAB) in the section headers: without one (stripped) a static binary's
+  // canary cannot be told from its symbols.
+  bool has_symtab = false;
+  std::uint64_t shoff = r.word(is64 ? 40 : 32);
+  std::uint64_t shentsize = r.u(is64 ? 58 : 46, 2), shnum = r.u(is64 ? 60 : 48, 2);
+  for (std::uint64_t i = 0; i < shnum && i < 4096 && shentsize >= 8; ++i) {
+    std::uint64_t o = shoff + i * shentsize;
+    if (!r.has(o, 8)) break;
+    if (r.u(o + 4, 4) == 2) has_symtab = true;
+  }
   std::size_t go_at = d.find("\xff Go buildinf:");
   j.kind = type == 2 ? ElfKind::executable
            : type == 3
@@ -154,7 +164,7 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
     j.canary = strtab.find("__stack_chk_fail") != std::string::npos;
   else if (d.find("__stack_chk_fail") != std::string_view::npos)
     j.canary = true;
-  else if (!truncated && go_at == std::string_view::npos)
+  else if (!truncated && go_at == std::string_view::npos && (has_dynamic || has_symtab))
     j.canary = false;
   j.needed = std::move(needed);
   j.partial = truncated && !have_dynamic_data && has_dynamic;

@@ -9,7 +9,7 @@ namespace {
 class ElfAnalyzer : public Analyzer {
  public:
   std::string_view name() const override { return "elf"; }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
   std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
     return e.kind == 'f' && (e.mode & 0111) && e.size >= 64 ? o.max_elf_read_bytes : 0;
   }

@@ -17,9 +17,9 @@ constexpr EnumNames<FileTag, 14> kTagNames{{"shell", "package_manager", "network
                                             "runtime:node", "ca_certificates", "tzdata"}};
 
 // Keys FileInfo owns; any other key of a stored "info" object belongs to `extra`.
-constexpr std::array<std::string_view, 11> kInfoKeys = {
+constexpr std::array<std::string_view, 12> kInfoKeys = {
     "tags",   "os",     "os_error", "package_db", "packages", "accounts",
-    "groups", "shadow", "secrets",  "elf",        "script"};
+    "groups", "shadow", "secrets",  "elf",        "script",   "sshd_config"};
 
 std::string str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -110,6 +110,24 @@ PackageDb package_db_from(const json& j) {
 
 }  // namespace
 
+json caps_json(const FileCaps& c) {
+  return json{{"permitted", cap_names(c.permitted)},
+              {"inheritable", cap_names(c.inheritable)},
+              {"effective", c.effective}};
+}
+
+FileCaps caps_from_json(const json& j) {
+  auto names = [&](const char* key) {
+    std::vector<std::string> out;
+    if (auto it = j.find(key); it != j.end() && it->is_array())
+      for (auto& x : *it)
+        if (x.is_string()) out.push_back(x);
+    return out;
+  };
+  return FileCaps{cap_bits(names("permitted")), cap_bits(names("inheritable")),
+                  j.value("effective", false)};
+}
+
 std::string_view tag_name(FileTag t) {
   return kTagNames.name(t);
 }
@@ -125,7 +143,7 @@ std::string_view runtime_of(FileTag t) {
 
 bool FileInfo::empty() const {
   return tags.empty() && !os && os_error.empty() && !package_db && packages.empty() && !accounts &&
-         !groups && !shadow && secrets.empty() && !elf && !script && extra.empty();
+         !groups && !shadow && secrets.empty() && !elf && !script && !sshd_config && extra.empty();
 }
 
 bool FileInfo::has(FileTag t) const {
@@ -153,6 +171,7 @@ void to_json(json& j, const FileInfo& info) {
   if (!info.secrets.empty()) j["secrets"] = secrets_json(info.secrets);
   if (info.elf) j["elf"] = *info.elf;
   if (info.script) j["script"] = script_json(*info.script);
+  if (info.sshd_config) j["sshd_config"] = *info.sshd_config;
 }
 
 void from_json(const json& j, FileInfo& info) {
@@ -174,6 +193,11 @@ void from_json(const json& j, FileInfo& info) {
   info.secrets = list_of<SecretFinding>(j, "secrets", secret_finding_from_json);
   if (auto e = j.find("elf"); e != j.end() && e->is_object()) info.elf = e->get<ElfInfo>();
   if (auto sc = j.find("script"); sc != j.end() && sc->is_object()) info.script = script_from(*sc);
+  if (auto sc = j.find("sshd_config"); sc != j.end() && sc->is_object()) {
+    info.sshd_config.emplace();
+    for (auto& [k, v] : sc->items())
+      if (v.is_string()) (*info.sshd_config)[k] = v;
+  }
   for (auto& [key, value] : j.items())
     if (std::find(kInfoKeys.begin(), kInfoKeys.end(), key) == kInfoKeys.end())
       info.extra[key] = value;
@@ -235,6 +259,12 @@ void to_json(json& j, const ImageSummary& s) {
     x["setgid"] = f.setgid;
     setuid.push_back(std::move(x));
   }
+  json caps = json::array();
+  for (auto& f : s.capability_files) {
+    json x = file_ref_json(f.file);
+    x["capabilities"] = caps_json(f.caps);
+    caps.push_back(std::move(x));
+  }
   json secrets = json::array();
   for (auto& f : s.secrets)
     secrets.push_back({{"path", f.path},
@@ -278,6 +308,7 @@ void to_json(json& j, const ImageSummary& s) {
   j["ca_certificates"] = s.ca_certificates;
   j["tzdata"] = s.tzdata;
   j["setuid_files"] = std::move(setuid);
+  j["capability_files"] = std::move(caps);
   j["world_writable"] = refs(s.world_writable);
   j["unneeded_files"] = refs(s.unneeded_files);
   j["credential_files"] = refs(s.credential_files);
@@ -285,6 +316,13 @@ void to_json(json& j, const ImageSummary& s) {
   j["deleted_secrets"] = std::move(deleted);
   j["executables"] = std::move(executables);
   j["scripts"] = std::move(scripts);
+  json sshd = json::array();
+  for (auto& x : s.sshd_configs) {
+    json e = file_ref_json(x.file);
+    e["settings"] = x.settings;
+    sshd.push_back(std::move(e));
+  }
+  j["sshd_configs"] = std::move(sshd);
   j["unanalysed_layers"] = std::move(unanalysed);
 }
 
@@ -318,6 +356,11 @@ void from_json(const json& j, ImageSummary& s) {
   s.setuid_files = list_of<SetuidFile>(j, "setuid_files", [](const json& x) {
     return SetuidFile{file_ref_from(x), x.value("setuid", false), x.value("setgid", false)};
   });
+  s.capability_files = list_of<CapabilityFile>(j, "capability_files", [](const json& x) {
+    auto c = x.find("capabilities");
+    return CapabilityFile{file_ref_from(x),
+                          c != x.end() && c->is_object() ? caps_from_json(*c) : FileCaps{}};
+  });
   s.world_writable = list_of<FileRef>(j, "world_writable", file_ref_from);
   s.unneeded_files = list_of<FileRef>(j, "unneeded_files", file_ref_from);
   s.credential_files = list_of<FileRef>(j, "credential_files", file_ref_from);
@@ -337,6 +380,13 @@ void from_json(const json& j, ImageSummary& s) {
     auto sc = x.find("script");
     return ScriptFile{file_ref_from(x),
                       sc != x.end() && sc->is_object() ? script_from(*sc) : ScriptInfo{}};
+  });
+  s.sshd_configs = list_of<SshdConfigFile>(j, "sshd_configs", [](const json& x) {
+    SshdConfigFile f{file_ref_from(x), {}};
+    if (auto st = x.find("settings"); st != x.end() && st->is_object())
+      for (auto& [k, v] : st->items())
+        if (v.is_string()) f.settings[k] = v;
+    return f;
   });
   s.unanalysed_layers = list_of<UnanalysedLayer>(j, "unanalysed_layers", [](const json& x) {
     return UnanalysedLayer{str(x, "layer_digest"), str(x, "status"), str(x, "reason")};

@@ -4,6 +4,7 @@
 // a misspelt field is a compile error, not a rule that silently never fires.
 #pragma once
 
+#include "analyze/capabilities.h"
 #include "analyze/elf.h"
 #include "analyze/os_release.h"
 #include "analyze/packages.h"
@@ -86,6 +87,9 @@ struct FileInfo {
   std::vector<SecretFinding> secrets;
   std::optional<ElfInfo> elf;
   std::optional<ScriptInfo> script;
+  // sshd settings that open logins ("permitrootlogin" -> "yes", …), lower case; empty
+  // unless the file is an sshd configuration.
+  std::optional<std::map<std::string, std::string>> sshd_config;
   // Results of analysers that are not built in, keyed by result name: a new analyser records
   // what it learns here without a change to this model, and it is stored with the rest.
   nlohmann::json extra = nlohmann::json::object();
@@ -93,6 +97,10 @@ struct FileInfo {
   bool empty() const;
   bool has(FileTag t) const;
 };
+
+// {"permitted": ["cap_net_raw", …], "inheritable": […], "effective": bool}
+nlohmann::json caps_json(const FileCaps& c);
+FileCaps caps_from_json(const nlohmann::json& j);
 
 void to_json(nlohmann::json& j, const FileInfo& info);
 void from_json(const nlohmann::json& j, FileInfo& info);
@@ -111,6 +119,11 @@ struct FileRef {
 struct SetuidFile {
   FileRef file;
   bool setuid = false, setgid = false;
+};
+
+struct CapabilityFile {
+  FileRef file;
+  FileCaps caps;
 };
 
 struct InstalledPackage {
@@ -142,6 +155,11 @@ struct ScriptFile {
   ScriptInfo script;
 };
 
+struct SshdConfigFile {
+  FileRef file;
+  std::map<std::string, std::string> settings;
+};
+
 struct UnanalysedLayer {
   std::string layer_digest;
   std::string status;  // layer_status_name()
@@ -169,10 +187,12 @@ struct ImageSummary {
   std::vector<std::string> runtimes;  // "java", "node", "python"; sorted
   bool ca_certificates = false, tzdata = false;
   std::vector<SetuidFile> setuid_files;
+  std::vector<CapabilityFile> capability_files;
   std::vector<FileRef> world_writable, unneeded_files, credential_files;
   std::vector<SecretFile> secrets, deleted_secrets;
   std::vector<Executable> executables;
   std::vector<ScriptFile> scripts;
+  std::vector<SshdConfigFile> sshd_configs;  // sshd_config.d files first, as sshd reads them
   std::vector<UnanalysedLayer> unanalysed_layers;
 };
 

@@ -139,6 +139,7 @@ bool is_notable(const FileEntry& e) {
   if (e.path == ".." || e.path.starts_with("../") || e.path.find("/../") != std::string::npos)
     return true;
   if (e.kind == 'f' && (e.mode & 06000)) return true;  // setuid / setgid
+  if (e.caps) return true;
   if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000))) return true;
   std::string_view p = e.path;
   static constexpr std::string_view kDirs[] = {"etc",
@@ -227,6 +228,9 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
               analyze_entry(EntryView{e.path, e.kind, e.mode, e.size}, *head, truncated, analysis);
       }
       info.tags = classify_path(e.path, e.kind, e.mode);
+      // busybox's dpkg and rpm applets install no packages from a repository: not a package
+      // manager (alpine's apk is a binary of its own).
+      if (path_base_name(e.link) == "busybox") std::erase(info.tags, FileTag::package_manager);
       // A hard link to a notable file is as notable as its target (a second name for a setuid
       // binary).
       bool linked = e.kind == 'h' && recorded.count(e.link);

@@ -9,6 +9,7 @@ nlohmann::json to_json(const FileEntry& e) {
             {"mode", e.mode}, {"uid", e.uid},
             {"gid", e.gid},   {"size", e.size}};
   if (!e.link.empty()) j["link"] = e.link;
+  if (e.caps) j["caps"] = caps_json(*e.caps);
   if (!e.info.empty()) j["info"] = e.info;
   return j;
 }
@@ -56,6 +57,7 @@ Result<LayerFacts> layer_facts_from_json(const nlohmann::json& j) {
       fe.gid = e.at("gid").get<std::int64_t>();
       fe.size = e.at("size").get<std::uint64_t>();
       fe.link = e.value("link", "");
+      if (auto c = e.find("caps"); c != e.end() && c->is_object()) fe.caps = caps_from_json(*c);
       if (auto it = e.find("info"); it != e.end() && it->is_object()) fe.info = it->get<FileInfo>();
       f.files.push_back(std::move(fe));
     }

@@ -3,6 +3,7 @@
 #include "analyze/os_release.h"
 #include "layer/merge.h"
 
+#include <map>
 #include <set>
 
 namespace bw {
@@ -23,6 +24,12 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   std::vector<OsInfo> os_found;
   long os_layer = -1;
   std::set<std::pair<std::size_t, std::string>> surviving;
+  // Each package belongs to the layer where it first appears, not to the last layer that
+  // rewrote the database (an apt-get install rewrites all of dpkg's status).
+  std::map<std::string, std::size_t> first_seen;
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    for (auto& e : layers[i]->files)
+      for (auto& p : e.info.packages) first_seen.emplace(p.manager + "\n" + p.name, i);
   for (auto& m : merge_layers(layers)) {
     const auto& e = m.entry;
     const FileInfo& info = e.info;
@@ -31,6 +38,8 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     if (e.kind == 'f' && (e.mode & 06000))
       out.setuid_files.push_back(
           SetuidFile{file_ref(m, digests), (e.mode & 04000) != 0, (e.mode & 02000) != 0});
+    if (e.caps && (e.caps->permitted || e.caps->inheritable))
+      out.capability_files.push_back(CapabilityFile{file_ref(m, digests), *e.caps});
     if (e.kind != 'l' && (e.mode & 0002) && !(e.kind == 'd' && (e.mode & 01000)))
       out.world_writable.push_back(file_ref(m, digests));
     for (FileTag tag : info.tags) {
@@ -51,7 +60,12 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
       os_layer = std::max<long>(os_layer, static_cast<long>(m.layer_index));
     if (info.os) os_found.push_back(*info.os);
     if (info.package_db) out.package_dbs.push_back(PackageDbFile{*info.package_db, e.path, digest});
-    for (auto& p : info.packages) out.packages.push_back(InstalledPackage{p, e.path, digest});
+    for (auto& p : info.packages) {
+      auto first = first_seen.find(p.manager + "\n" + p.name);
+      std::size_t at =
+          first == first_seen.end() ? m.layer_index : std::min(first->second, m.layer_index);
+      out.packages.push_back(InstalledPackage{p, e.path, digests.at(at)});
+    }
     if (e.path == "etc/passwd" || e.path == "etc/group" || e.path == "etc/shadow")
       out.account_files[e.path] = digest;
     if (e.path == "etc/passwd" && info.accounts) out.accounts = *info.accounts;
@@ -61,6 +75,8 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     if (info.elf && info.elf->kind == ElfKind::executable)
       out.executables.push_back(Executable{file_ref(m, digests), *info.elf});
     if (info.script) out.scripts.push_back(ScriptFile{file_ref(m, digests), *info.script});
+    if (info.sshd_config)
+      out.sshd_configs.push_back(SshdConfigFile{file_ref(m, digests), *info.sshd_config});
   }
   // Secrets and credential files that a later layer removed or replaced stay in the earlier
   // layer's blob, readable by anyone who pulls the image.
@@ -71,6 +87,10 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
       if (e.info.secrets.empty() && !cred) continue;
       out.deleted_secrets.push_back(SecretFile{e.path, digests.at(i), e.info.secrets, cred});
     }
+  // sshd reads its .d files (included at the top of Debian's sshd_config) before the main file.
+  std::stable_partition(
+      out.sshd_configs.begin(), out.sshd_configs.end(),
+      [](const SshdConfigFile& f) { return f.file.path != "etc/ssh/sshd_config"; });
   out.os = merge_os(os_found);
   if (os_layer >= 0) out.os_layer_digest = digests.at(static_cast<std::size_t>(os_layer));
   out.runtimes.assign(runtimes.begin(), runtimes.end());

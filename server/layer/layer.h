@@ -4,6 +4,7 @@
 #pragma once
 
 #include "analyze/analyze.h"
+#include "analyze/capabilities.h"
 #include "layer/byte_source.h"
 
 #include <nlohmann/json.hpp>
@@ -55,6 +56,7 @@ struct FileEntry {
   std::string link;  // symlink or hard link target
   // What the analysers learned from this file; empty for plain notable entries.
   FileInfo info;
+  std::optional<FileCaps> caps;  // the security.capability extended attribute
 };
 
 struct Whiteout {

@@ -153,6 +153,15 @@ Result<TarWalkResult> walk_tar(ByteSource& tar, std::size_t max_path_bytes,
     if (link)
       fe.link =
           fe.kind == 'h' ? normalize_entry_path(link) : std::string(link).substr(0, max_path_bytes);
+    // Extended attributes: only file capabilities matter (setuid's finer-grained twin).
+    if (archive_entry_xattr_reset(entry) > 0) {
+      const char* xname = nullptr;
+      const void* xvalue = nullptr;
+      std::size_t xsize = 0;
+      while (archive_entry_xattr_next(entry, &xname, &xvalue, &xsize) == ARCHIVE_OK)
+        if (xname && std::string_view(xname) == "security.capability" && xvalue)
+          fe.caps = decode_file_caps(std::string_view(static_cast<const char*>(xvalue), xsize));
+    }
     ArchiveBody body(a.get());
     if (!visit(fe, body)) {
       result.stopped = true;

@@ -90,7 +90,8 @@ std::vector<std::string> install_targets(const std::string& prog,
 
 class Evaluator {
  public:
-  Evaluator(const RuleCatalog& c, const RuleInput& in) : catalog_(c), in_(in) {
+  Evaluator(const RuleCatalog& c, const RuleInput& in)
+      : catalog_(c), in_(in), steps_(parse_history(in.config)) {
     for (std::size_t i = 0; i < in.layer_digests.size(); ++i) index_[in.layer_digests[i]] = i;
   }
 
@@ -120,6 +121,13 @@ class Evaluator {
     f.origin = it != index_.end() && it->second < in_.base_layers ? Origin::base : Origin::app;
     f.weight = weight;
     out_.push_back(std::move(f));
+  }
+
+  // The last history step of an instruction (USER, EXPOSE), or null.
+  const HistoryStep* last_step(std::string_view instruction) const {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it)
+      if (it->instruction == instruction) return &*it;
+    return nullptr;
   }
 
   std::string layer_of_step(const HistoryStep& s) const {
@@ -159,12 +167,16 @@ class Evaluator {
     const auto& accounts = in_.summary.accounts;
     std::string user = cfg().value("User", "");
     std::string uid = user.substr(0, user.find(':'));
-    if (user_is_root(user, accounts))
-      add("BW-USER-ROOT",
-          Evidence{"", -1, "", "config.User",
-                   user.empty() ? "no USER: runs as root" : "USER " + user + " is root"},
-          "");
-    else if (!uid.empty() && !numeric(uid)) {
+    if (user_is_root(user, accounts)) {
+      Evidence ev{"", -1, "", "config.User",
+                  user.empty() ? "no USER: runs as root" : "USER " + user + " is root"};
+      // The step that set it, when the history has one.
+      if (const HistoryStep* s = last_step("USER")) {
+        ev.history_index = s->index;
+        ev.created_by = masked(s->created_by);
+      }
+      add("BW-USER-ROOT", ev, "");
+    } else if (!uid.empty() && !numeric(uid)) {
       add("BW-USER-NONNUMERIC", Evidence{"", -1, "", "config.User", "USER " + user + " is a name"},
           "");
       bool known = std::any_of(accounts.begin(), accounts.end(),
@@ -178,6 +190,11 @@ class Evaluator {
       auto it = in_.summary.account_files.find(file);
       return it == in_.summary.account_files.end() ? std::string() : it->second;
     };
+    for (auto& p : in_.summary.passwords)
+      if (p.name == "root" && p.password == PasswordState::set)
+        add("BW-ROOT-PASSWORD",
+            Evidence{"etc/shadow", -1, "", "", "root has a password hash in /etc/shadow"},
+            layer_of_file("etc/shadow"));
     for (auto& p : in_.summary.passwords)
       if (p.password == PasswordState::empty)
         add("BW-PASSWD-EMPTY",
@@ -225,12 +242,24 @@ class Evaluator {
     if (!s.sudo.empty()) grouped("BW-SUDO", s.sudo, "sudo installed");
     std::size_t count = in_.summary.packages.size();
     if (count > 25) {
+      // One finding for the base's packages and one for those the app layers add, each weighted
+      // by its own count: a switch of base removes the first, the Dockerfile the second.
       const RuleDef* d = catalog_.find("BW-PKGCOUNT");
-      int w = d ? std::min(10, d->weight + static_cast<int>((count - 25) / 25)) : 0;
-      const InstalledPackage& first = in_.summary.packages.front();
-      add("BW-PKGCOUNT",
-          Evidence{first.db, -1, "", "", std::to_string(count) + " OS packages installed"},
-          first.layer_digest, w);
+      auto weight = [&](std::size_t n) {
+        int w = d ? d->weight : 0;
+        return n > 25 ? std::min(10, w + static_cast<int>((n - 25) / 25)) : w;
+      };
+      std::map<bool, std::vector<const InstalledPackage*>> by_origin;  // true: base
+      for (auto& p : in_.summary.packages) {
+        auto it = index_.find(p.layer_digest);
+        by_origin[it != index_.end() && it->second < in_.base_layers].push_back(&p);
+      }
+      for (auto& [base, list] : by_origin)
+        add("BW-PKGCOUNT",
+            Evidence{list.front()->db, -1, "", "",
+                     std::to_string(list.size()) + " of " + std::to_string(count) +
+                         " OS packages from the " + (base ? "base" : "app") + " layers"},
+            list.front()->layer_digest, weight(list.size()));
     }
     for (auto& f : in_.summary.setuid_files) {
       char mode[8];
@@ -243,6 +272,29 @@ class Evaluator {
                        std::to_string(f.file.gid)},
           f.file.layer_digest);
     }
+    for (auto& f : in_.summary.capability_files) {
+      std::uint64_t all = f.caps.permitted | f.caps.inheritable;
+      std::string names = join(cap_names(all), ",");
+      std::string detail = names + (f.caps.effective ? "+ep" : "+p");
+      bool privileged = (all & privileged_caps()) != 0;
+      add(privileged ? "BW-FILE-CAPS-PRIV" : "BW-FILE-CAPS",
+          Evidence{f.file.path, -1, "", "", detail}, f.file.layer_digest);
+    }
+    // sshd keeps the first value it reads for a keyword; the summary lists files in that order.
+    std::map<std::string, const SshdConfigFile*> set_by;
+    std::map<std::string, std::string> value;
+    for (auto& f : in_.summary.sshd_configs)
+      for (auto& [k, v] : f.settings)
+        if (value.emplace(k, v).second) set_by[k] = &f;
+    for (const char* k : {"permitrootlogin", "passwordauthentication", "permitemptypasswords"})
+      if (auto it = value.find(k); it != value.end() && it->second == "yes") {
+        static const std::map<std::string, std::string> names = {
+            {"permitrootlogin", "PermitRootLogin"},
+            {"passwordauthentication", "PasswordAuthentication"},
+            {"permitemptypasswords", "PermitEmptyPasswords"}};
+        add("BW-SSHD-CONFIG", Evidence{set_by[k]->file.path, -1, "", "", names.at(k) + " yes"},
+            set_by[k]->file.layer_digest);
+      }
     if (!in_.summary.world_writable.empty())
       grouped("BW-WORLDWRITABLE", in_.summary.world_writable, "world-writable");
     if (!in_.summary.unneeded_files.empty())
@@ -282,7 +334,7 @@ class Evaluator {
     };
     for (auto& e : cfg().value("Env", json::array()))
       if (e.is_string()) check(e.get<std::string>(), Evidence{"", -1, "", "config.Env", ""}, "");
-    for (auto& step : parse_history(in_.config)) {
+    for (auto& step : steps_) {
       Evidence ev{"", step.index, masked(step.created_by), "", ""};
       for (auto& a : step.build_args) check(a, ev, layer_of_step(step));
       std::vector<ShellCommand> words =
@@ -290,15 +342,24 @@ class Evaluator {
       if (step.instruction == "ENV" || step.instruction == "ARG" || step.instruction == "RUN")
         for (auto& c : words)
           for (auto& w : c.argv) check(w, ev, layer_of_step(step));
+      // Passwords and tokens written into the command itself.
+      if (step.instruction == "RUN") {
+        std::set<std::string> kinds;
+        for (auto& x : find_inline_secrets(step.created_by)) kinds.insert(x.kind);
+        for (auto& kind : kinds) {
+          Evidence e2 = ev;
+          e2.detail = kind + " in the build step (value masked)";
+          add("BW-SECRET-BUILD", e2, layer_of_step(step));
+        }
+      }
     }
   }
 
   static std::string masked(const std::string& text) { return mask_secret_assignments(text); }
 
   void history() {
-    auto steps = parse_history(in_.config);
     bool first_add = true;
-    for (auto& s : steps) {
+    for (auto& s : steps_) {
       Evidence ev{"", s.index, masked(s.created_by), "", ""};
       std::string layer = layer_of_step(s);
       if (s.instruction == "ADD") {
@@ -397,6 +458,14 @@ class Evaluator {
         }
       }
       if (pipe_fired) add("BW-PIPE-SHELL", ev, layer);
+      // A pipeline under /bin/sh -c fails only when its last command does.
+      bool piped = std::any_of(cmds.begin(), cmds.end(), [](auto& c) { return c.piped; });
+      if (piped && s.created_by.find("pipefail") == std::string::npos &&
+          s.created_by.find("/bin/bash -o") == std::string::npos) {
+        Evidence e2 = ev;
+        e2.detail = "a pipe under /bin/sh -c without set -o pipefail";
+        add("BW-PIPEFAIL", e2, layer);
+      }
       if (no_verify) add("BW-NO-VERIFY", ev, layer);
       if (update_pending || apk_update_pending) add("BW-UPDATE-ALONE", ev, layer);
       if ((apt_used && !apt_cleaned) || (apk_cached && !apk_cache_removed) ||
@@ -426,8 +495,16 @@ class Evaluator {
       for (auto& [k, v] : ports->items()) {
         std::string port = k.substr(0, k.find('/'));
         if (port == "22" || port == "23" || port == "2375" || port == "2376" || port == "3389" ||
-            port == "5900")
-          add("BW-PORT-SENSITIVE", Evidence{"", -1, "", "config.ExposedPorts", "exposes " + k}, "");
+            port == "5900") {
+          Evidence ev{"", -1, "", "config.ExposedPorts", "exposes " + k};
+          for (auto it = steps_.rbegin(); it != steps_.rend(); ++it)
+            if (it->instruction == "EXPOSE" && it->text.find(port) != std::string::npos) {
+              ev.history_index = it->index;
+              ev.created_by = masked(it->created_by);
+              break;
+            }
+          add("BW-PORT-SENSITIVE", ev, "");
+        }
       }
     if (auto vols = c.find("Volumes"); vols != c.end() && vols->is_object())
       for (auto& [k, v] : vols->items()) {
@@ -458,21 +535,37 @@ class Evaluator {
 
   void eol() {
     if (!in_.summary.os) return;
-    static const json table = json::parse(schema_files::get("os_eol.json"))["eol"];
+    static const json tables = json::parse(schema_files::get("os_eol.json"));
     const std::string &family = in_.summary.os->family, &name = in_.summary.os->name;
-    if (!table.contains(family)) return;
-    std::string best, date;
-    for (auto& [ver, d] : table[family].items())
-      if ((name == ver || name.starts_with(ver + ".")) && ver.size() > best.size()) {
-        best = ver;
-        date = d;
-      }
-    if (date.empty()) return;
-    std::tm tm{};
-    if (!strptime(date.c_str(), "%Y-%m-%d", &tm)) return;
-    if (std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now)
+    // The date for the longest version prefix of `name` in one table; empty when none.
+    auto date_in = [&](const char* table) -> std::string {
+      const json& t = tables.value(table, json::object());
+      if (!t.contains(family)) return {};
+      std::string best, date;
+      for (auto& [ver, d] : t[family].items())
+        if ((name == ver || name.starts_with(ver + ".")) && ver.size() > best.size()) {
+          best = ver;
+          date = d;
+        }
+      return date;
+    };
+    auto past = [&](const std::string& date) {
+      std::tm tm{};
+      return !date.empty() && strptime(date.c_str(), "%Y-%m-%d", &tm) &&
+             std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now;
+    };
+    std::string eol = date_in("eol"), lts = date_in("lts");
+    if (!past(eol)) return;
+    std::string what = family + " " + name;
+    if (!lts.empty() && !past(lts))
+      add("BW-OS-LTS",
+          Evidence{"", -1, "", "",
+                   what + " left regular security support on " + eol +
+                       "; long-term support runs to " + lts},
+          in_.summary.os_layer_digest);
+    else
       add("BW-OS-EOL",
-          Evidence{"", -1, "", "", family + " " + name + " reached end of life on " + date},
+          Evidence{"", -1, "", "", what + " reached end of life on " + (lts.empty() ? eol : lts)},
           in_.summary.os_layer_digest);
   }
 
@@ -504,6 +597,7 @@ class Evaluator {
 
   const RuleCatalog& catalog_;
   const RuleInput& in_;
+  std::vector<HistoryStep> steps_;
   std::map<std::string, std::size_t> index_;
   std::vector<Finding> out_;
 };

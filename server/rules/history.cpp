@@ -170,11 +170,70 @@ bool is_secret_name(std::string_view name) {
   return RE2::PartialMatch(name, kSensitive);
 }
 
+std::vector<InlineSecret> find_inline_secrets(std::string_view text) {
+  struct Pattern {
+    const char* kind;
+    RE2 re;  // the value is the last capturing group
+  };
+  // A value: up to a quote, blank or shell separator.
+  static const std::string kValue = "([^\\s'\";&|]+)";
+  static const Pattern kPatterns[] = {
+      {"password piped to chpasswd", RE2("echo\\s+(?:-[a-z]+\\s+)*['\"]?[A-Za-z0-9_.-]+:([^\\s'\"|]"
+                                         "+)['\"]?\\s*\\|\\s*(?:sudo\\s+)?"
+                                         "chpasswd")},
+      {"password piped to passwd --stdin", RE2("echo\\s+(?:-[a-z]+\\s+)*['\"]?([^\\s'\"|]+)['\"]?"
+                                               "\\s*\\|\\s*(?:sudo\\s+)?passwd\\s+--stdin")},
+      {"htpasswd -b password", RE2("htpasswd\\s+(?:-[A-Za-z]+\\s+)*-[A-Za-z]*b[A-Za-z]*\\s+(?:-[A-"
+                                   "Za-z]+\\s+)*\\S+\\s+\\S+\\s+['\"]?" +
+                                   kValue)},
+      {"password option",
+       RE2("(?i)--(?:http-|ftp-|proxy-)?(?:password|passwd|token|api-key|secret)(?:=|\\s+)['\"]?" +
+           kValue)},
+      {"MySQL -p password",
+       RE2("\\b(?:mysql|mysqladmin|mysqldump|mariadb)\\b[^;&|]*?\\s-p([^\\s'\";&|]+)")},
+      {"credentials in a URL", RE2("[A-Za-z][A-Za-z0-9+.-]*://[^/\\s:@'\"]+:([^/\\s@'\"]+)@")},
+      {"Authorization header",
+       RE2("(?i)Authorization:\\s*(?:Bearer\\s+|Basic\\s+|Token\\s+)?([^'\"\\s]+)")},
+      {"curl/wget -u user:password", RE2("\\b(?:curl|wget)\\b[^;&|]*?\\s(?:-u|--user)(?:\\s+|=)['"
+                                         "\"]?[^:\\s'\"]+:([^\\s'\";&|]+)")},
+  };
+  std::vector<InlineSecret> out;
+  for (auto& p : kPatterns) {
+    re2::StringPiece input(text.data(), text.size()), value;
+    int groups = p.re.NumberOfCapturingGroups();
+    std::vector<re2::StringPiece> caps(static_cast<std::size_t>(groups));
+    std::vector<RE2::Arg> args(caps.size());
+    std::vector<const RE2::Arg*> argp(caps.size());
+    for (std::size_t i = 0; i < caps.size(); ++i) {
+      args[i] = &caps[i];
+      argp[i] = &args[i];
+    }
+    while (RE2::FindAndConsumeN(&input, p.re, argp.data(), groups)) {
+      value = caps.back();
+      if (value.empty() || value[0] == '$' || value[0] == '-') continue;
+      out.push_back({p.kind, static_cast<std::size_t>(value.data() - text.data()), value.size()});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const InlineSecret& a, const InlineSecret& b) { return a.offset < b.offset; });
+  // Two patterns may find the same value (a URL on a curl -u line): keep the first.
+  std::vector<InlineSecret> distinct;
+  for (auto& x : out)
+    if (distinct.empty() || x.offset >= distinct.back().offset + distinct.back().length)
+      distinct.push_back(std::move(x));
+  return distinct;
+}
+
 std::string mask_secret_assignments(std::string_view text) {
   static const RE2 kAssign(
       "(?i)((?:[A-Za-z0-9_]*)(?:PASS|PASSWD|PASSWORD|SECRET|KEY|ACCESS|TOKEN)[A-Za-z0-9_]*=)(\"[^"
       "\"]*\"|'[^']*'|[^\\s\"']+)");
+  // Inline secrets first, from the end, so that earlier offsets stay valid.
   std::string out(text);
+  auto inline_secrets = find_inline_secrets(out);
+  for (auto it = inline_secrets.rbegin(); it != inline_secrets.rend(); ++it)
+    if (out.compare(it->offset, it->length, kSecretMask) != 0)
+      out.replace(it->offset, it->length, kSecretMask);
   RE2::GlobalReplace(&out, kAssign, "\\1" + std::string(kSecretMask));
   return out;
 }

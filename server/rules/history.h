@@ -32,7 +32,18 @@ HistoryStep parse_created_by(std::string_view created_by);
 
 // Whether NAME (of NAME=VALUE in Env, ARG or a build arg) looks like it holds a secret.
 bool is_secret_name(std::string_view name);
-// `text` with the values of secret-looking NAME=VALUE assignments replaced by kSecretMask.
+// A secret written inline in a command: a password piped to chpasswd or `passwd --stdin`,
+// `htpasswd -b`, `--password VALUE`, a MySQL client's `-pVALUE`, `user:pass@` in a URL, an
+// Authorization header, curl's or wget's `-u user:pass`. Values that are only a variable
+// (`$DB_PASSWORD`) are no secret in the text and are left out.
+struct InlineSecret {
+  std::string kind;                    // "chpasswd", "password option", "URL credentials", …
+  std::size_t offset = 0, length = 0;  // of the value in the text
+};
+std::vector<InlineSecret> find_inline_secrets(std::string_view text);
+
+// `text` with the values of secret-looking NAME=VALUE assignments and inline secrets replaced by
+// kSecretMask.
 std::string mask_secret_assignments(std::string_view text);
 // An image config with secret-looking Env values and history assignments masked: what is
 // stored and served, so that a secret in the config never reaches the database.

@@ -93,7 +93,7 @@ TEST_CASE(
   CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", cli, "--version"}, out) == 0);
   CHECK(out.find("ruleset   rs-") != std::string::npos);
   CHECK(out.find("(in-process)") != std::string::npos);
-  CHECK(out.find("elf=1") != std::string::npos);
+  CHECK(out.find("elf=2") != std::string::npos);
 }
 
 namespace {

@@ -34,6 +34,12 @@ TarBuilder& TarBuilder::zeros(const std::string& path, std::uint64_t size) {
   return *this;
 }
 
+TarBuilder& TarBuilder::xattr(const std::string& name, const std::string& value) {
+  if (entries_.empty()) throw std::logic_error("xattr before any entry");
+  entries_.back().xattrs.emplace_back(name, value);
+  return *this;
+}
+
 std::string TarBuilder::build() const {
   struct Free {
     void operator()(archive* a) const { archive_write_free(a); }
@@ -76,6 +82,8 @@ std::string TarBuilder::build() const {
         break;
     }
     archive_entry_set_perm(ent.get(), e.mode);
+    for (auto& [name, value] : e.xattrs)
+      archive_entry_xattr_add_entry(ent.get(), name.c_str(), value.data(), value.size());
     if (archive_write_header(a.get(), ent.get()) != ARCHIVE_OK)
       throw std::runtime_error(std::string("archive_write_header: ") +
                                archive_error_string(a.get()));

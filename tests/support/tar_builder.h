@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bw::test {
@@ -17,6 +18,9 @@ class TarBuilder {
   // A regular-file header declaring `size` bytes of zeros (built lazily, so large is cheap
   // only in the compressed form produced by compress_* on the result).
   TarBuilder& zeros(const std::string& path, std::uint64_t size);
+  // An extended attribute on the entry added last (pax SCHILY.xattr.NAME, as GNU tar --xattrs
+  // writes it): "security.capability" carries file capabilities.
+  TarBuilder& xattr(const std::string& name, const std::string& value);
   // The uncompressed tar stream.
   std::string build() const;
 
@@ -29,6 +33,7 @@ class TarBuilder {
     std::int64_t uid, gid;
     std::string link;
     std::uint64_t zero_size = 0;
+    std::vector<std::pair<std::string, std::string>> xattrs = {};
   };
   std::vector<Entry> entries_;
 };

@@ -13,5 +13,6 @@ const Analyzer& accounts_analyzer();
 const Analyzer& elf_analyzer();
 const Analyzer& secrets_analyzer();
 const Analyzer& script_analyzer();
+const Analyzer& sshd_config_analyzer();
 
 }  // namespace bw::detail

@@ -1,5 +1,6 @@
 #include "analyze/analyze.h"
 #include "analyze/elf.h"
+#include "test_images.h"
 
 #include <doctest/doctest.h>
 
@@ -144,4 +145,29 @@ TEST_CASE("scripts: the interpreter past env, and the programs they run by absol
             FileTag::runtime_java));
   CHECK(has(classify_path("opt/java/openjdk/bin/java", 'f', 0755), FileTag::runtime_java));
   CHECK_FALSE(has(classify_path("usr/share/doc/java", 'f', 0644), FileTag::runtime_java));
+}
+
+TEST_CASE("a stripped static binary's canary is unknown; an unstripped one without it is not") {
+  std::string stripped = bw::test::static_elf();
+  // The same binary with a section header table holding a symbol table (SHT_SYMTAB) that does
+  // not name __stack_chk_fail: built without a canary.
+  std::string symbols = stripped;
+  auto put = [&](std::size_t off, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i)
+      symbols[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  std::size_t shoff = symbols.size();
+  symbols += std::string(2 * 64, '\0');
+  put(40, shoff, 8);          // e_shoff
+  put(58, 64, 2);             // e_shentsize
+  put(60, 2, 2);              // e_shnum: the null section and .symtab
+  put(shoff + 64 + 4, 2, 4);  // sh_type = SHT_SYMTAB
+  auto s = analyze_elf(stripped, false);
+  auto u = analyze_elf(symbols, false);
+  REQUIRE(s);
+  REQUIRE(u);
+  CHECK(s->is_static);
+  CHECK_FALSE(s->canary.has_value());
+  REQUIRE(u->canary.has_value());
+  CHECK_FALSE(*u->canary);
 }

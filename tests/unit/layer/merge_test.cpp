@@ -6,7 +6,7 @@ using namespace bw;
 
 namespace {
 FileEntry f(const std::string& p, std::uint32_t mode = 0644) {
-  return FileEntry{p, 'f', mode, 0, 0, 1, "", {}};
+  return FileEntry{p, 'f', mode, 0, 0, 1, "", {}, {}};
 }
 }  // namespace
 

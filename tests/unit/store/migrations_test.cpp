@@ -41,8 +41,8 @@ TEST_CASE("layer facts round-trip by digest and replace on re-analysis") {
   rec.facts.uncompressed_size = 20;
   rec.facts.diff_id = "sha256:" + std::string(64, '2');
   rec.facts.entry_count = 3;
-  rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, "", {}});
-  rec.facts.files.push_back({"bin/sh", 'l', 0777, 0, 0, 0, "dash", {}});
+  rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, "", {}, {}});
+  rec.facts.files.push_back({"bin/sh", 'l', 0777, 0, 0, 0, "dash", {}, {}});
   rec.facts.whiteouts.push_back({"etc/old", false});
   rec.facts.whiteouts.push_back({"var/cache", true});
   REQUIRE(store.put_layer(rec));
