@@ -317,6 +317,9 @@ ApiResponse metrics(ApiContext& ctx) {
           m.layer_cache_hits);
   counter("layer_shared_fetches_total", "Layers that joined a fetch already under way.",
           m.layer_shared_fetches);
+  counter("known_rescans_total",
+          "Scans answered from a stored report after one manifest request (nothing else fetched).",
+          m.known_rescans);
   counter("registry_manifest_fetches_total", "Manifest requests sent to registries.",
           r.manifest_fetches);
   counter("registry_blob_fetches_total", "Blob requests (configs and layers) sent to registries.",
@@ -414,8 +417,9 @@ awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
     if (!ctx.ready || !check)
       co_return error_response(
           make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
-    co_return json_response(
-        200, json{{"status", "ready"}, {"schema_version", check->empty() ? 0 : check->back()}});
+    co_return json_response(200, json{{"status", "ready"},
+                                      {"schema_version", check->empty() ? 0 : check->back()},
+                                      {"rescoring", ctx.reporter.rescoring()}});
   }
   if (is({"version"})) {
     if (m != "GET") co_return method_not_allowed("GET");

@@ -82,9 +82,6 @@ int run(bw::Config config) {
   }
   bw::Reporter reporter(**store,
                         bw::ReportOptions{rules, config.suppressions, config.max_image_age_days});
-  // A new ruleset (or build) re-scores every stored image from its facts: no fetch.
-  if (auto n = reporter.rescore_all(); n && *n > 0)
-    bw::log::info("rescored=" + std::to_string(*n) + " ruleset=" + rules->version());
   bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan, &reporter);
   bw::HttpMetrics http_metrics;
   bw::ApiContext ctx{scans, reporter, **store, registry, config, http_metrics};
@@ -98,6 +95,16 @@ int run(bw::Config config) {
     bw::log::error("cannot recover scans: " + r.error().message);
     return 1;
   }
+  // A new ruleset (or build) re-scores every stored image from its facts, with no fetch, on a
+  // worker: the API serves meanwhile (a report not reached yet is built when it is read), and
+  // /readyz says "rescoring" until it is done.
+  asio::post(workers, [&reporter, version = rules->version()] {
+    auto n = reporter.rescore_all();
+    if (!n)
+      bw::log::warn("re-scoring stopped: " + n.error().message);
+    else if (*n > 0)
+      bw::log::info("rescored=" + std::to_string(*n) + " ruleset=" + version);
+  });
   // Reference images are scanned at start-up and on schedule, so base detection can match
   // other images' layer chains against what those tags point to now.
   asio::steady_timer rescan(ioc);

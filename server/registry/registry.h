@@ -121,7 +121,14 @@ struct ResolvedImage {
   std::string manifest_body;
   std::string config_body;  // the image config JSON, digest-verified
   Platform platform;        // of the chosen manifest, from its config
+  // The caller's KnownImage said it already has this manifest's results: the config was not
+  // fetched (config_body and platform are empty).
+  bool known = false;
 };
+
+// Asked with the manifest in hand, before the config is fetched: true when the caller already
+// has what it needs for this manifest (a current report), so that a rescan costs one request.
+using KnownImage = std::function<bool(const ResolvedImage&)>;
 
 // Receives verified-so-far bytes in order; returning false abandons the transfer.
 using BlobSink = std::function<boost::asio::awaitable<bool>(std::string chunk)>;
@@ -136,9 +143,11 @@ class RegistryClient {
   // Errc::registry_not_allowed unless the options allow ref.registry. No I/O.
   Result<void> check_allowed(const ImageRef& ref) const;
 
-  // Fetches the manifest (following indexes to `platform`) and the config, verifying digests.
+  // Fetches the manifest (following indexes to `platform`) and the config, verifying digests;
+  // the config not when `known` says the manifest is known.
   boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
-                                                        const Platform& platform);
+                                                        const Platform& platform,
+                                                        const KnownImage& known = {});
 
   // The platforms a reference offers: for an index, its digest and every runnable entry's
   // platform (attestations skipped); for a single manifest, no digest and the platform its
@@ -188,7 +197,8 @@ class RegistryClient {
                                                              std::string& content_type);
   boost::asio::awaitable<Result<ResolvedImage>> resolve_from(const std::string& endpoint,
                                                              const ImageRef& ref,
-                                                             const Platform& platform);
+                                                             const Platform& platform,
+                                                             const KnownImage& known);
   boost::asio::awaitable<Result<void>> stream_blob(const std::string& endpoint,
                                                    const std::string& repository,
                                                    const Descriptor& d, BlobSink sink);

@@ -86,7 +86,8 @@ awaitable<Result<std::string>> RegistryClient::fetch_manifest(const std::string&
 }
 
 awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
-                                                         const Platform& platform) {
+                                                         const Platform& platform,
+                                                         const KnownImage& known) {
   if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
   std::vector<std::string> endpoints;
   if (auto m = options_.mirrors.find(ref.registry); m != options_.mirrors.end())
@@ -94,7 +95,7 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
   endpoints.push_back(ref.registry);
   Result<ResolvedImage> last = make_error(Errc::internal, "no endpoint");
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    last = co_await resolve_from(endpoints[i], ref, platform);
+    last = co_await resolve_from(endpoints[i], ref, platform, known);
     if (last || i + 1 == endpoints.size()) break;
     log::info("mirror=" + endpoints[i] + " failed for " + ref.canonical() + " (" +
               last.error().message + "); trying next");
@@ -104,7 +105,8 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve(const ImageRef& ref,
 
 awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string& endpoint,
                                                               const ImageRef& ref,
-                                                              const Platform& platform) {
+                                                              const Platform& platform,
+                                                              const KnownImage& known) {
   ResolvedImage out;
   out.ref = ref;
   out.endpoint = endpoint;
@@ -129,6 +131,10 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
     auto entry = select_platform(*m, platform);
     if (!entry) co_return entry.error();
     reference = entry->digest;
+  }
+  if (known && known(out)) {
+    out.known = true;
+    co_return out;
   }
   const Descriptor& cfg = out.manifest.config;
   if (cfg.size < 0 || static_cast<std::uint64_t>(cfg.size) > options_.max_config_bytes)

@@ -62,7 +62,8 @@ struct ScanMetrics {
   std::uint64_t scans_failed = 0;
   std::uint64_t scans_cancelled = 0;
   std::uint64_t layers_analyzed = 0;
-  std::uint64_t layer_cache_hits = 0;      // layer facts reused from the store
+  std::uint64_t layer_cache_hits = 0;  // layer facts reused from the store
+  std::uint64_t known_rescans = 0;     // rescans answered from a stored report after the manifest
   std::uint64_t layer_shared_fetches = 0;  // joined a fetch already under way for another scan
   std::size_t queued = 0;
   std::size_t running = 0;
@@ -119,6 +120,9 @@ class ScanService {
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
   boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
+  // Ends a scan whose manifest already has a current report: the verdict from it, the tag
+  // moved; nothing fetched.
+  Result<void> finish_known(Live& live, const ReportRecord& stored);
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);
   void persist(const Live& live);

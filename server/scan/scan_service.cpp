@@ -416,7 +416,22 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   auto source = open_source(live.spec);
   if (!source) co_return source.error();
   live.source = std::move(*source);
-  auto resolved = co_await live.source->resolve(live.platform);
+  // A manifest that already has a report under the current ruleset, from layers the analysers
+  // in use would not analyse differently, needs nothing more than its manifest: no config, no
+  // layer, no merge, no rules.
+  std::optional<ReportRecord> known_report;
+  auto known = [&](const ResolvedImage& r) {
+    if (!reporter_) return false;
+    auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
+    if (!report || !*report) return false;
+    for (auto& d : r.manifest.layers) {
+      auto meta = store_.get_layer_meta(d.digest);
+      if (!meta || !*meta || !current(**meta, options_.analysis)) return false;
+    }
+    known_report = std::move(**report);
+    return true;
+  };
+  auto resolved = co_await live.source->resolve(live.platform, known);
   if (!resolved) co_return resolved.error();
   live.image = std::move(*resolved);
   auto& image = *live.image;
@@ -425,6 +440,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   live.layers.clear();
   for (auto& d : image.manifest.layers)
     live.layers.push_back({d.digest, 0, static_cast<std::uint64_t>(d.size), "pending"});
+  if (image.known && known_report) co_return finish_known(live, *known_report);
   persist(live);
 
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
@@ -492,6 +508,30 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     live.rec.result = to_json(*report).dump();
   }
   co_return Result<void>{};
+}
+
+Result<void> ScanService::finish_known(Live& live, const ReportRecord& stored) {
+  for (auto& l : live.layers) {
+    l.state = "cached";
+    l.bytes_done = l.bytes_total;
+  }
+  metrics_.layer_cache_hits += live.layers.size();
+  ++metrics_.known_rescans;
+  // The tag now names this digest (seen again); the image row itself is unchanged.
+  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
+      live.ref.digest.empty()) {
+    auto image = store_.get_image(live.rec.manifest_digest);
+    if (!image) return image.error();
+    if (*image)
+      if (auto put = store_.put_image(**image, TagRecord{live.ref.registry, live.ref.repository,
+                                                         live.ref.tag, live.rec.manifest_digest});
+          !put)
+        return put.error();
+  }
+  json report = json::parse(stored.report, nullptr, false);
+  if (!report.is_object()) return make_error(Errc::internal, "stored report does not parse");
+  live.rec.result = to_json(judge_report(report, live.rec.policy, reporter_->rules())).dump();
+  return Result<void>{};
 }
 
 awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index) {

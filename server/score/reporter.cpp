@@ -87,6 +87,11 @@ Result<std::optional<json>> Reporter::get(const std::string& digest) {
 }
 
 Result<std::size_t> Reporter::rescore_all() {
+  rescoring_ = true;
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{rescoring_};
   auto digests = store_.list_image_digests();
   if (!digests) return digests.error();
   std::size_t n = 0;

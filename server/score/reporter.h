@@ -2,12 +2,14 @@
 // change (a new --rules file, a new build) or a suppression change re-scores from stored facts,
 // never from the registry.
 //
-// Thread-safety: build() and get() may run on any thread (the Store serialises); rescore_all()
-// runs once at start-up, before anything else.
+// Thread-safety: build(), get() and rescore_all() may run on any thread (the Store serialises;
+// a report built twice at once is the same report stored twice). rescore_all() runs once, on a
+// worker, after start-up: reads of a report it has not reached yet build that one on demand.
 #pragma once
 
 #include "score/report.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,10 +38,13 @@ class Reporter {
   // that cannot be scored is logged and counted (unscorable()), never fatal.
   Result<std::size_t> rescore_all();
   // Images the last rescore_all() could not score (their report routes answer invalid_image).
-  std::size_t unscorable() const { return unscorable_; }
+  std::size_t unscorable() const { return unscorable_.load(); }
+  // Whether rescore_all() is running.
+  bool rescoring() const { return rescoring_.load(); }
 
  private:
-  std::size_t unscorable_ = 0;
+  std::atomic<std::size_t> unscorable_ = 0;
+  std::atomic<bool> rescoring_ = false;
   Store& store_;
   ReportOptions options_;
 };

@@ -59,12 +59,12 @@ class LocalImageSource : public ImageSource {
         if (d.platform) out.second.push_back(*d.platform);
       co_return out;
     }
-    auto image = co_await resolve(Platform{});
+    auto image = co_await resolve(Platform{}, {});
     if (!image) co_return image.error();
     co_return Out{"", {image->platform}};
   }
 
-  awaitable<Result<ResolvedImage>> resolve(const Platform& platform) override {
+  awaitable<Result<ResolvedImage>> resolve(const Platform& platform, const KnownImage&) override {
     co_return resolve_now(platform);
   }
 

@@ -13,8 +13,9 @@ class RegistrySource : public ImageSource {
     co_return co_await client_.platforms(ref_);
   }
 
-  awaitable<Result<ResolvedImage>> resolve(const Platform& platform) override {
-    co_return co_await client_.resolve(ref_, platform);
+  awaitable<Result<ResolvedImage>> resolve(const Platform& platform,
+                                           const KnownImage& known) override {
+    co_return co_await client_.resolve(ref_, platform, known);
   }
 
   awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,

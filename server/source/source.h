@@ -30,8 +30,11 @@ class ImageSource {
   virtual boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>>
   platforms() = 0;
 
-  // The manifest for `platform` (following indexes) and its config, verified.
-  virtual boost::asio::awaitable<Result<ResolvedImage>> resolve(const Platform& platform) = 0;
+  // The manifest for `platform` (following indexes) and its config, verified. A source may skip
+  // the config when `known` says the manifest is known (ResolvedImage::known); local sources,
+  // whose configs cost nothing, always read it.
+  virtual boost::asio::awaitable<Result<ResolvedImage>> resolve(const Platform& platform,
+                                                                const KnownImage& known) = 0;
 
   // Streams blob `d` of a resolved image into `sink`. Succeeds only when exactly d.size bytes
   // arrived and their sha256 is d.digest; on an error the caller discards what it derived.

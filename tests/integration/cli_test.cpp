@@ -38,7 +38,8 @@ TEST_CASE("bulwark scan prints the scan and exits by its outcome") {
                      reg.host() + "/ci/app:1"},
                     out) == 0);
   CHECK(nlohmann::json::parse(out)["status"] == "done");
-  CHECK(run_command({BULWARK_CLI_PATH, "--server", "http://127.0.0.1:9", "health"}, out) == 4);
+  RefusingPort closed;
+  CHECK(run_command({BULWARK_CLI_PATH, "--server", "http://" + closed.host(), "health"}, out) == 4);
   CHECK(run_command({BULWARK_CLI_PATH}, out) == 2);
 }
 

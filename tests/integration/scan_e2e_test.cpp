@@ -107,12 +107,20 @@ TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
   CHECK(d.get_json("/v1/layers/" + app2.digest())["compression"] == "zstd");
   CHECK(s2["progress"]["layers"][0]["state"] == "cached");
 
-  // Scanning the first image again fetches no layer at all.
+  // Scanning the first image again costs its manifest only: no layer, not even the config, and
+  // the verdict is the stored report's.
+  int config_gets = reg.blob_gets(p1.config_digest);
+  json first = d.get_json("/v1/scans/" + s1["id"].get<std::string>());
   json again = d.scan(reg.host() + "/team/app:1.0");
   CHECK(again["status"] == "done");
   CHECK(reg.blob_gets(base_layer.digest()) == 1);
   CHECK(reg.blob_gets(app1.digest()) == 1);
+  CHECK(reg.blob_gets(p1.config_digest) == config_gets);
   CHECK(d.metric("bulwark_layers_analyzed_total") == 3);
+  CHECK(d.metric("bulwark_known_rescans_total") == 1);
+  CHECK(again["score"] == first["score"]);
+  CHECK(again["manifest_digest"] == first["manifest_digest"]);
+  CHECK(again["progress"]["layers"][0]["state"] == "cached");
 
   // The list shows all three, newest first.
   json list = d.get_json("/v1/scans");

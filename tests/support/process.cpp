@@ -83,12 +83,22 @@ int Process::stop(int sig, std::chrono::milliseconds timeout) {
   return -1;
 }
 
-int run_command(const std::vector<std::string>& argv, std::string& output) {
+int run_command(const std::vector<std::string>& argv, std::string& output,
+                std::chrono::seconds timeout) {
   TempDir tmp;
   std::string log = tmp.path() + "/out";
   pid_t pid = spawn(argv, log, log);
   int st = 0;
-  waitpid(pid, &st, 0);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      output = read_file(log) + "\n[killed after " + std::to_string(timeout.count()) + " s]";
+      return -2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   output = read_file(log);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -128,6 +138,22 @@ unsigned short free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+RefusingPort::RefusingPort() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("cannot bind a loopback port");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+}
+
+RefusingPort::~RefusingPort() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace bw::test

@@ -30,8 +30,11 @@ class Process {
   int status_ = -1;
 };
 
-// Runs a command to completion; returns its exit code and captures stdout+stderr.
-int run_command(const std::vector<std::string>& argv, std::string& output);
+// Runs a command to completion; returns its exit code and captures stdout+stderr. Past
+// `timeout` the command (the one this started, by pid) is killed and -2 returned, so that a hang
+// fails one case instead of the whole run.
+int run_command(const std::vector<std::string>& argv, std::string& output,
+                std::chrono::seconds timeout = std::chrono::seconds(300));
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
@@ -48,5 +51,22 @@ class TempDir {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 unsigned short free_port();
+
+// A port on 127.0.0.1 where nothing listens for as long as this lives: it is bound (so nobody
+// else can take it) but never listened on, so connecting is refused at once. For "the registry
+// is unreachable" without assuming anything about a fixed port.
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  unsigned short port() const { return port_; }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  unsigned short port_ = 0;
+};
 
 }  // namespace bw::test

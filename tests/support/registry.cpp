@@ -84,8 +84,16 @@ void LocalRegistry::start() {
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{"docker-registry", "serve", dir_.path() + "/config.yml"}, log_path_,
       log_path_);
-  // Ready when it answers /v2/ at all (401 under auth); TLS registries are probed with curl.
+  // Ready when this process says it listens on our port (another server that took the port in
+  // the meantime would otherwise answer the probe: docker-registry exits on a bind error) and
+  // /v2/ answers (401 under auth); TLS registries are probed with curl.
+  const std::string listening = "listening on 127.0.0.1:" + std::to_string(port_);
   for (int i = 0; i < 400; ++i) {
+    if (log().find(listening) == std::string::npos) {
+      if (!proc_->running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     if (setup_.tls_cert.empty()) {
       auto r = client_for(host()).call("GET", "/v2/", "", std::chrono::seconds(2));
       if (r && (r->status == 200 || r->status == 401)) return;
@@ -108,16 +116,28 @@ void LocalRegistry::stop() {
 }
 
 int LocalRegistry::blob_gets(const std::string& digest) const {
-  std::string text = log();
-  std::string needle = "\"GET /v2/";
-  int n = 0;
-  for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos;
-       pos += needle.size()) {
-    std::size_t eol = text.find('\n', pos);
-    std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
-    if (line.find("/blobs/" + digest) != std::string_view::npos) ++n;
+  auto count = [&] {
+    std::string text = log();
+    std::string needle = "\"GET /v2/";
+    int n = 0;
+    for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos;
+         pos += needle.size()) {
+      std::size_t eol = text.find('\n', pos);
+      std::string_view line(text.data() + pos,
+                            (eol == std::string::npos ? text.size() : eol) - pos);
+      if (line.find("/blobs/" + digest) != std::string_view::npos) ++n;
+    }
+    return n;
+  };
+  // The registry writes its access log after it answers: read until two reads agree.
+  int last = count();
+  for (int i = 0; i < 25; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    int now = count();
+    if (now == last) break;
+    last = now;
   }
-  return n;
+  return last;
 }
 
 std::string TestLayer::digest() const {

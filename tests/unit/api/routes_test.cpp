@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 
 using namespace bw;
+using bw::test::RefusingPort;
 using nlohmann::json;
 
 namespace {
@@ -35,6 +36,8 @@ struct Fixture {
     auto fut = boost::asio::co_spawn(ioc, route(req, ctx), boost::asio::use_future);
     ioc.restart();
     ioc.run_for(std::chrono::seconds(5));
+    // A route that never finishes fails this case instead of blocking the whole run.
+    REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
     return fut.get();
   }
 };
@@ -99,9 +102,11 @@ TEST_CASE("every error is JSON with the contract's code and status") {
 
 TEST_CASE("a submitted scan is queued and visible") {
   Fixture f;
-  // Port 9 on loopback: nothing listens, so the scan fails fast and stays local.
-  auto r = f.call("POST", "/v1/scans",
-                  R"({"image": "127.0.0.1:9/team/app:1", "platform": "linux/arm64"})");
+  // A bound port nobody listens on: the scan fails fast and stays local.
+  RefusingPort closed;
+  auto r =
+      f.call("POST", "/v1/scans",
+             json{{"image", closed.host() + "/team/app:1"}, {"platform", "linux/arm64"}}.dump());
   REQUIRE(r.status == 202);
   auto j = json::parse(r.body);
   CHECK(j["status"] == "queued");
@@ -112,7 +117,7 @@ TEST_CASE("a submitted scan is queued and visible") {
   auto s = json::parse(g.body);
   CHECK(s["status"] == "failed");
   CHECK(s["error"]["code"] == "registry_unreachable");
-  CHECK(s["image"] == "127.0.0.1:9/team/app:1");
+  CHECK(s["image"] == closed.host() + "/team/app:1");
   auto list = json::parse(f.call("GET", "/v1/scans?status=failed").body);
   REQUIRE(list["scans"].size() == 1);
   CHECK(list["scans"][0]["id"] == id);
@@ -130,12 +135,13 @@ TEST_CASE("with API tokens, /v1 needs a token with the route's scope; operations
   CHECK(f.call("GET", "/v1/scans", "", "Bearer wrong").status == 401);
   CHECK(f.call("GET", "/v1/scans", "", "Basic " + reader).status == 401);
   CHECK(f.call("GET", "/v1/scans", "", "Bearer " + reader).status == 200);
-  auto post = f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:9/a:1"})", "Bearer " + reader);
+  RefusingPort closed;
+  std::string scan = json{{"image", closed.host() + "/a:1"}}.dump();
+  auto post = f.call("POST", "/v1/scans", scan, "Bearer " + reader);
   CHECK(post.status == 403);
   CHECK(error_of(post)["code"] == "forbidden");
   CHECK(post.body.find(reader) == std::string::npos);
-  CHECK(f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:9/a:1"})", "Bearer " + ci).status ==
-        202);
+  CHECK(f.call("POST", "/v1/scans", scan, "Bearer " + ci).status == 202);
   CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions": []})", "Bearer " + ci).status == 403);
   CHECK(f.call("GET", "/healthz").status == 200);
   CHECK(f.call("GET", "/metrics").status == 200);

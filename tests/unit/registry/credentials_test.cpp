@@ -68,8 +68,8 @@ TEST_CASE("podman's own file under XDG_RUNTIME_DIR, after REGISTRY_AUTH_FILE, be
   Env env{{{"XDG_RUNTIME_DIR", dir.path() + "/run"}, {"DOCKER_CONFIG", dir.path() + "/docker"}}};
   CredentialStore store({}, env.lookup());
   CHECK((*store.lookup("reg.example"))->username == "pod");
-  Env docker_only{{{"XDG_RUNTIME_DIR", dir.path() + "/none"},
-                   {"DOCKER_CONFIG", dir.path() + "/docker"}}};
+  Env docker_only{
+      {{"XDG_RUNTIME_DIR", dir.path() + "/none"}, {"DOCKER_CONFIG", dir.path() + "/docker"}}};
   CredentialStore fallback({}, docker_only.lookup());
   CHECK((*fallback.lookup("reg.example"))->username == "dock");
 }
@@ -95,8 +95,13 @@ TEST_CASE("credential helpers: credHelpers per registry and credsStore, with the
       dir.path() + "/config.json",
       R"({"credsStore": "bwtest", "credHelpers": {"helped.example": "bwtest", "missing.example": "nosuchhelper"},
                        "auths": {"fallback.example": {"auth": "Zjpm"}}})");
-  std::string path = bin + ":" + std::string(std::getenv("PATH"));
-  setenv("PATH", path.c_str(), 1);  // the helper is found on PATH, as docker finds it
+  // The helper is found on PATH, as docker finds it; PATH is put back whatever happens.
+  struct RestorePath {
+    std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+    ~RestorePath() { setenv("PATH", saved.c_str(), 1); }
+  } restore;
+  std::string path = bin + ":" + restore.saved;
+  setenv("PATH", path.c_str(), 1);
   Env env{{{"DOCKER_CONFIG", dir.path()}}};
   CredentialStore store({}, env.lookup());
   auto helped = store.lookup("helped.example");

@@ -26,20 +26,29 @@ TEST_CASE("the pipe carries every byte in order and bounds what waits") {
       },
       asio::detached);
   std::string got;
+  // Assertions stay on the test's thread (a failing REQUIRE on another calls std::terminate);
+  // the reader only records what it saw, and stops after a bounded number of reads.
+  std::atomic<bool> read_failed = false;
+  std::atomic<int> ahead = 0;
   std::thread reader([&] {
     PipeSource src(pipe);
     char buf[333];
-    while (true) {
+    for (int reads = 0; reads < 10'000; ++reads) {
       auto n = src.read(buf, sizeof buf);
-      REQUIRE(n);
+      if (!n) {
+        read_failed = true;
+        break;
+      }
       if (*n == 0) break;
       got.append(buf, *n);
       // The producer can be at most capacity chunks ahead of what was taken.
-      CHECK(pushed.load() <= static_cast<int>(got.size() / 1000) + 4);
+      ahead = std::max(ahead.load(), pushed.load() - static_cast<int>(got.size() / 1000));
     }
   });
-  ioc.run();
+  ioc.run_for(std::chrono::seconds(30));
   reader.join();
+  CHECK_FALSE(read_failed);
+  CHECK(ahead.load() <= 4);
   REQUIRE(got.size() == 100'000);
   CHECK(got[0] == 'a');
   CHECK(got[99'999] == static_cast<char>('a' + 99 % 26));
