@@ -248,9 +248,15 @@ Result<Manifest> parse_manifest(std::string_view body, std::string_view content_
   } else if (!generic_content_type(ct)) {
     m.media_type = std::string(ct);
   } else {
-    // OCI allows omitting mediaType: decide by shape.
-    m.media_type =
-        std::string(j.contains("manifests") ? media_type::kOciIndex : media_type::kOciManifest);
+    // OCI allows omitting mediaType: decide by shape, and a config typed as Docker's image
+    // config makes it Docker's v2 schema 2 (as containers/image guesses).
+    auto cfg = j.find("config");
+    bool docker_config =
+        cfg != j.end() && cfg->is_object() &&
+        cfg->value("mediaType", "") == "application/vnd.docker.container.image.v1+json";
+    m.media_type = std::string(j.contains("manifests") ? media_type::kOciIndex
+                               : docker_config         ? media_type::kDockerManifest
+                                                       : media_type::kOciManifest);
   }
   if (!known_manifest_type(m.media_type))
     return make_error(Errc::unsupported_media_type,

@@ -8,6 +8,7 @@
 #include "layer/image_summary.h"
 #include "layer/layer.h"
 #include "layer/merge.h"
+#include "registry/manifest.h"
 #include "rules/rules.h"
 
 #include <archive.h>
@@ -89,7 +90,7 @@ void check_os(Tally& t, const std::string& name, const std::string& path,
 
 void run_os(Tally& t, const fs::path& root) {
   fs::path dir = root / "trivy/pkg/fanal/analyzer/os";
-  if (!fs::exists(dir)) return t.skip("os", "no trivy os fixtures");
+  if (!fs::exists(dir)) return t.fail("os", "fixtures missing: " + dir.string());
   for (auto& e : fs::recursive_directory_iterator(dir)) {
     std::string file = e.path().string();
     if (!file.ends_with(".expected.json") || e.path().filename() == "inline_cases.expected.json")
@@ -97,7 +98,7 @@ void run_os(Tally& t, const fs::path& root) {
     json c = read_json(e.path());
     fs::path input = file.substr(0, file.size() - std::string(".expected.json").size());
     if (!fs::exists(input)) {
-      t.skip(file, "input missing");
+      t.fail(file, "input missing");
       continue;
     }
     check_os(t, "os " + fs::relative(input, root).string(), c.value("analyzed_as_path", ""),
@@ -124,7 +125,7 @@ std::string deb_full(const json& p, const char* v, const char* r, const char* ep
 
 void run_dpkg(Tally& t, const fs::path& root) {
   fs::path dir = root / "trivy/pkg/fanal/analyzer/pkg/dpkg/testdata";
-  if (!fs::exists(dir)) return t.skip("dpkg", "no trivy dpkg fixtures");
+  if (!fs::exists(dir)) return t.fail("dpkg", "fixtures missing: " + dir.string());
   for (auto& e : fs::directory_iterator(dir)) {
     if (!e.path().string().ends_with(".txtar.expected.json")) continue;
     json c = read_json(e.path());
@@ -172,7 +173,7 @@ void run_dpkg(Tally& t, const fs::path& root) {
 
 void run_status_d(Tally& t, const fs::path& root) {
   fs::path dir = root / "syft/syft/pkg/cataloger/debian/testdata";
-  if (!fs::exists(dir)) return t.skip("status.d", "no syft fixtures");
+  if (!fs::exists(dir)) return t.fail("status.d", "fixtures missing: " + dir.string());
   for (auto& e : fs::recursive_directory_iterator(dir)) {
     std::string file = e.path().string();
     if (!file.ends_with(".expected.json")) continue;
@@ -244,7 +245,7 @@ void run_status_d(Tally& t, const fs::path& root) {
 
 void run_apk(Tally& t, const fs::path& root) {
   fs::path input = root / "trivy/pkg/fanal/analyzer/pkg/apk/testdata/apk";
-  if (!fs::exists(input)) return t.skip("apk", "no trivy apk fixture");
+  if (!fs::exists(input)) return t.fail("apk", "fixture missing: " + input.string());
   json c = read_json(input.string() + ".expected.json");
   auto got = parse_apk_installed(read(input));
   const json& want = c["want"]["Packages"];
@@ -270,7 +271,7 @@ void run_apk(Tally& t, const fs::path& root) {
 void run_secrets(Tally& t, const fs::path& root) {
   fs::path dir = root / "trivy/pkg/fanal/secret";
   if (!fs::exists(dir / "scanner_test.cases.json"))
-    return t.skip("secrets", "no trivy secret fixtures");
+    return t.fail("secrets", "fixtures missing: " + dir.string());
   // Trivy's own rule catalog, read from the fixtures at run time, checks that Bulwark's engine
   // has Trivy's semantics (keywords, secret groups, allow rules, masking, offsets).
   auto rules = SecretRules::parse(read(dir / "builtin-rules.json"), {"tests"});
@@ -484,7 +485,7 @@ void run_images(Tally& t, const fs::path& root) {
   fs::path ggcr = root / "go-containerregistry/pkg/v1";
   auto check = [&](const std::string& name, const fs::path& p,
                    const std::function<std::string(const LoadedImage&)>& verdict) {
-    if (!fs::exists(p)) return t.skip(name, "fixture missing");
+    if (!fs::exists(p)) return t.fail(name, "fixture missing: " + p.string());
     auto im = load_image(p, error, true);
     if (!im) return t.fail(name, error);
     std::string why = verdict(*im);
@@ -576,7 +577,7 @@ std::string join(const std::multiset<std::string>& s) {
 
 void run_dockle(Tally& t, const fs::path& root) {
   fs::path dir = root / "dockle/pkg/assessor/manifest";
-  if (!fs::exists(dir)) return t.skip("dockle", "no dockle fixtures");
+  if (!fs::exists(dir)) return t.fail("dockle", "fixtures missing: " + dir.string());
   auto catalog = RuleCatalog::builtin();
   for (auto& e : fs::directory_iterator(dir / "testdata")) {
     std::string file = e.path().string();
@@ -685,6 +686,76 @@ void run_dockle(Tally& t, const fs::path& root) {
 
 }  // namespace
 
+// ---- Manifests (containers/image, image-spec) -----------------------------------------------
+
+// containers/image's media-type guessing over real manifests of every format: what Bulwark's
+// parser makes of each body given no Content-Type. Schema 1 is refused on purpose.
+void run_manifests(Tally& t, const fs::path& root) {
+  fs::path dir = root / "containers-image/internal/manifest/testdata";
+  fs::path expected = root / "containers-image/expected.json";
+  if (!fs::exists(expected)) return t.fail("containers-image", "expected.json missing");
+  json want =
+      read_json(expected)["GuessMIMEType (internal/manifest/manifest_test.go TestGuessMIMEType)"];
+  for (auto& [file, type] : want.items()) {
+    std::string name = "containers-image " + file;
+    if (!fs::exists(dir / file)) {
+      t.fail(name, "fixture missing");
+      continue;
+    }
+    auto m = parse_manifest(read(dir / file), "");
+    std::string expect = type;
+    if (expect.empty()) {
+      if (m)
+        t.fail(name, "accepted a document containers/image cannot type");
+      else
+        t.pass();
+    } else if (expect.find("distribution.manifest.v1+") != std::string::npos) {
+      if (m)
+        t.fail(name, "schema 1 accepted");
+      else
+        t.deliberate(name, "schema 1 (" + expect +
+                               ") refused: deprecated, and its layers carry no "
+                               "diff ids to verify");
+    } else if (!m && file.find("artifact") != std::string::npos) {
+      // GuessMIMEType only types the document; this one has an empty config digest and no layers.
+      t.deliberate(name,
+                   "an OCI artifact with no image in it (config digest \"\", layers null): "
+                   "typed the same, refused as an image (" +
+                       m.error().message + ")");
+    } else if (!m) {
+      t.fail(name, "refused: " + m.error().message);
+    } else if (m->media_type != expect) {
+      t.fail(name, "typed " + m->media_type + ", expected " + expect);
+    } else {
+      t.pass();
+    }
+  }
+  // The spec's own examples must be read: manifests, indexes and the config.
+  fs::path examples = root / "image-spec/spec-examples.json";
+  if (!fs::exists(examples)) return t.fail("image-spec", "spec-examples.json missing");
+  const json spec = read_json(examples);  // the loop below walks into it: it must outlive it
+  for (auto& e : spec["examples"]) {
+    std::string type = e.value("mediaType", ""), doc = e.value("doc", "");
+    std::string name = "image-spec " + e.value("file", "") + " " + e.value("title", "");
+    if (type == "application/vnd.oci.image.manifest.v1+json" ||
+        type == "application/vnd.oci.image.index.v1+json") {
+      auto m = parse_manifest(doc, type);
+      if (m)
+        t.pass();
+      else
+        t.fail(name, "refused: " + m.error().message);
+    } else if (type == "application/vnd.oci.image.config.v1+json") {
+      auto ok = validate_image_config(json::parse(doc, nullptr, false));
+      if (ok)
+        t.pass();
+      else
+        t.fail(name, "refused: " + ok.error().message);
+    } else {
+      t.skip(name, "a " + type + " is read only inside a manifest or layout");
+    }
+  }
+}
+
 int main() {
   const char* dir = std::getenv("BULWARK_CONFORMANCE_DIR");
   if (!dir || !*dir) dir = std::getenv("BULWARK_CONFORMANCE_DEFAULT");
@@ -703,6 +774,7 @@ int main() {
   run_secrets(t, root);
   run_images(t, root);
   run_dockle(t, root);
+  run_manifests(t, root);
   std::cout << "conformance: " << t.differ << " deliberate differences, " << t.skipped
             << " not applicable\n";
   std::cout << t.passed << " passed, " << t.failed << " failed\n";

@@ -403,6 +403,47 @@ TEST_CASE(
   CHECK(check == "ok\n");
 }
 
+TEST_CASE("DELETE cancels a running scan: the transfer stops and nothing of the layer is stored") {
+  TestLayer layer = make_layer(TarBuilder()
+                                   .file("etc/os-release", "ID=alpine\nVERSION_ID=3.20.0\n")
+                                   .file("app/data", std::string(64 << 10, 'x'))
+                                   .build());
+  TestImage img = clean_image({layer});
+  BuiltImage built = build_image(img);
+  FaultServer reg([&](const SeenRequest& req) {
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == layer.blob ? 20 : 0);
+    });
+  });
+  Daemon d;
+  std::string id = post_scan(d, {{"image", reg.host() + "/team/slow:1"}})["id"];
+  bool fetching = false;
+  for (int i = 0; i < 200 && !fetching; ++i) {
+    json s = d.get_json("/v1/scans/" + id);
+    fetching = s["status"] == "running" && !s["progress"]["layers"].empty() &&
+               s["progress"]["layers"][0]["state"] == "fetching";
+    if (!fetching) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(fetching);
+  auto del = d.api().call("DELETE", "/v1/scans/" + id);
+  REQUIRE(del);
+  CHECK(del->status == 200);
+  json s = wait_scan(d, id);
+  CHECK(s["status"] == "cancelled");
+  CHECK(s["error"]["code"] == "cancelled");
+  CHECK(d.metric("bulwark_scans_cancelled_total") == 1);
+  CHECK(d.metric("bulwark_layers_analyzed_total") == 0);
+  CHECK(d.get_json("/v1/layers/" + layer.digest(), 404)["error"]["code"] == "not_found");
+  // A finished scan is answered as it is; an unknown one is not found.
+  auto again = d.api().call("DELETE", "/v1/scans/" + id);
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(json::parse(again->body)["status"] == "cancelled");
+  auto unknown = d.api().call("DELETE", "/v1/scans/scan_" + std::string(32, '0'));
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+}
+
 TEST_CASE(
     "7 and 8: kill -9 mid-scan is recovered exactly once; SIGTERM during a heavy layer "
     "exits within the grace period") {
