@@ -23,15 +23,8 @@ bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
 reg_pid= bw_pid=
 trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+access_log=1  # docker-registry's access log counts the base blob's fetches
 source bench/registry.sh
-# docker-registry's access log counts the base blob's fetches.
-sed -i 's/log: {level: error}/log: {level: info, accesslog: {disabled: false}}/' "$work/reg.yml"
-kill "$reg_pid"; wait "$reg_pid" 2>/dev/null || true
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 & reg_pid=$!
-for _ in $(seq 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && break
-  sleep 0.1
-done
 
 # The shared base: files of /usr/lib up to 60 MB; each app layer: one small file.
 (find /usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' 2>/dev/null || true) |

@@ -33,23 +33,7 @@ else
   (find "$src" -type f -printf '%s %p\n' 2>/dev/null || true) | awk -v max=$((max_mb * 1024 * 1024)) '{t+=$1; if (t>max) exit; print substr($0, index($0,$2))}' >"$work/list"
   tar --numeric-owner -cf "$work/layer.tar" -T "$work/list" 2>/dev/null
 fi
-raw=$(stat -c %s "$work/layer.tar")
-diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-gzip -6 -n "$work/layer.tar"
-blob="$work/layer.tar.gz"
-digest=$(sha256sum "$blob" | cut -d' ' -f1)
-size=$(stat -c %s "$blob")
-mkdir -p "$work/oci/blobs/sha256"
-cp "$blob" "$work/oci/blobs/sha256/$digest"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{}}' "$diff_id" >"$work/config.json"
-cd_=$(sha256sum "$work/config.json" | cut -d' ' -f1); cp "$work/config.json" "$work/oci/blobs/sha256/$cd_"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
-  "$cd_" "$(stat -c %s "$work/config.json")" "$digest" "$size" >"$work/manifest.json"
-md=$(sha256sum "$work/manifest.json" | cut -d' ' -f1); cp "$work/manifest.json" "$work/oci/blobs/sha256/$md"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$work/oci/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"b"}}]}' "$md" "$(stat -c %s "$work/manifest.json")" >"$work/oci/index.json"
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$work/oci:b" "docker://127.0.0.1:$port/bench/layer:1"
+push_layer_image "$work/layer.tar" "{}" bench/layer:1
 url="http://127.0.0.1:$port/v2/bench/layer/blobs/sha256:$digest"
 
 now() { date +%s.%N; }

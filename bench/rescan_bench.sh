@@ -26,20 +26,7 @@ printf 'ID=debian\nVERSION_ID="12"\n' >"$work/root/etc/os-release"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/root/etc/passwd"
 cp /bin/true "$work/root/app/server"
 tar --numeric-owner -C "$work/root" -cf "$work/layer.tar" etc app
-diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-gzip -n "$work/layer.tar"
-blob="$work/layer.tar.gz"
-digest=$(sha256sum "$blob" | cut -d' ' -f1)
-mkdir -p "$work/oci/blobs/sha256"
-cp "$blob" "$work/oci/blobs/sha256/$digest"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{"User":"65532","Entrypoint":["/app/server"]}}' "$diff_id" >"$work/config.json"
-cd_=$(sha256sum "$work/config.json" | cut -d' ' -f1); cp "$work/config.json" "$work/oci/blobs/sha256/$cd_"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
-  "$cd_" "$(stat -c %s "$work/config.json")" "$digest" "$(stat -c %s "$blob")" >"$work/manifest.json"
-md=$(sha256sum "$work/manifest.json" | cut -d' ' -f1); cp "$work/manifest.json" "$work/oci/blobs/sha256/$md"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$work/oci/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"b"}}]}' "$md" "$(stat -c %s "$work/manifest.json")" >"$work/oci/index.json"
-skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$work/oci:b" "docker://127.0.0.1:$port/bench/small:1"
+push_layer_image "$work/layer.tar" '{"User":"65532","Entrypoint":["/app/server"]}' bench/small:1
 
 ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/bw.out" 2>"$work/bw.err" & bw_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/bw.out" 2>/dev/null && break; sleep 0.05; done

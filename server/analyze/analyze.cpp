@@ -70,13 +70,24 @@ constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docke
 
 }  // namespace
 
+bool is_shell_name(std::string_view base_name) {
+  return one_of(base_name, kShells);
+}
+
+std::string_view runtime_of_program(std::string_view b) {
+  if (b == "java") return "java";
+  if (b == "python" || b == "python3" || b.starts_with("python3.")) return "python";
+  if (b == "node" || b == "nodejs") return "node";
+  return {};
+}
+
 std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode) {
   std::vector<FileTag> tags;
   std::string_view base = path_base_name(path);
   bool file_like = kind == 'f' || kind == 'l' || kind == 'h';
   bool exec = (mode & 0111) || kind == 'l';
   if (file_like && in_bin_dir(path) && exec) {
-    if (one_of(base, kShells)) tags.push_back(FileTag::shell);
+    if (is_shell_name(base)) tags.push_back(FileTag::shell);
     if (one_of(base, kPackageManagers)) tags.push_back(FileTag::package_manager);
     if (one_of(base, kNetworkTools)) tags.push_back(FileTag::network_tool);
     if (one_of(base, kDebugTools)) tags.push_back(FileTag::debug_tool);
@@ -91,10 +102,10 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
     if (one_of(base, kToolchain) || base.starts_with("gcc-") || base.starts_with("g++-") ||
         base.starts_with("clang-") || base.starts_with("clang++-"))
       tags.push_back(FileTag::toolchain);
-    if (base == "java") tags.push_back(FileTag::runtime_java);
-    if (base == "python3" || base == "python" || base.starts_with("python3."))
-      tags.push_back(FileTag::runtime_python);
-    if (base == "node" || base == "nodejs") tags.push_back(FileTag::runtime_node);
+    std::string_view runtime = runtime_of_program(base);
+    if (runtime == "java") tags.push_back(FileTag::runtime_java);
+    if (runtime == "python") tags.push_back(FileTag::runtime_python);
+    if (runtime == "node") tags.push_back(FileTag::runtime_node);
   }
   if (path == "etc/ssh/sshd_config") tags.push_back(FileTag::sshd);
   if (path == "etc/ssl/certs/ca-certificates.crt" || path == "etc/pki/tls/certs/ca-bundle.crt" ||

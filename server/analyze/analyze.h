@@ -39,6 +39,12 @@ std::map<std::string, int> analyzer_versions(const AnalyzeOptions& options);
 // Path-only classification; empty when no tag applies. `mode` distinguishes executables.
 std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32_t mode);
 
+// Whether a program's base name is a shell ("sh", "bash", "busybox", …).
+bool is_shell_name(std::string_view base_name);
+// The language runtime a program's base name is: "java", "python" (python, python3,
+// python3.N) or "node" (node, nodejs); empty for any other program.
+std::string_view runtime_of_program(std::string_view base_name);
+
 // Absolute program paths shell text names (/bin/x, /sbin/x, /usr/bin/x, /usr/sbin/x,
 // /usr/local/bin/x, /usr/local/sbin/x), without the leading "/", sorted, at most 16.
 std::vector<std::string> programs_named_in(std::string_view text);

@@ -36,6 +36,14 @@ std::vector<T> list_of(const json& j, const char* key, F&& parse) {
   return out;
 }
 
+// Each element of `v` as `f` writes it.
+template <typename T, typename F>
+json array_of(const std::vector<T>& v, F&& f) {
+  json a = json::array();
+  for (auto& x : v) a.push_back(f(x));
+  return a;
+}
+
 json file_ref_json(const FileRef& f) {
   json j = {{"path", f.path},
             {"mode", f.mode},
@@ -56,36 +64,31 @@ FileRef file_ref_from(const json& j) {
 }
 
 json accounts_json(const std::vector<Account>& v) {
-  json a = json::array();
-  for (auto& x : v)
-    a.push_back(
-        {{"name", x.name}, {"uid", x.uid}, {"gid", x.gid}, {"home", x.home}, {"shell", x.shell}});
-  return a;
+  return array_of(v, [](const Account& x) {
+    return json{
+        {"name", x.name}, {"uid", x.uid}, {"gid", x.gid}, {"home", x.home}, {"shell", x.shell}};
+  });
 }
 Account account_from(const json& j) {
   return {str(j, "name"), str(j, "uid"), str(j, "gid"), str(j, "home"), str(j, "shell")};
 }
 json groups_json(const std::vector<Group>& v) {
-  json a = json::array();
-  for (auto& x : v) a.push_back({{"name", x.name}, {"gid", x.gid}});
-  return a;
+  return array_of(v, [](const Group& x) { return json{{"name", x.name}, {"gid", x.gid}}; });
 }
 Group group_from(const json& j) {
   return {str(j, "name"), str(j, "gid")};
 }
 json passwords_json(const std::vector<PasswordEntry>& v) {
-  json a = json::array();
-  for (auto& x : v) a.push_back({{"name", x.name}, {"password", x.password}});
-  return a;
+  return array_of(v, [](const PasswordEntry& x) {
+    return json{{"name", x.name}, {"password", x.password}};
+  });
 }
 PasswordEntry password_from(const json& j) {
   // An unknown state reads as locked, the first of the enum's JSON names.
   return PasswordEntry{str(j, "name"), j.value("password", PasswordState::locked)};
 }
 json secrets_json(const std::vector<SecretFinding>& v) {
-  json a = json::array();
-  for (auto& f : v) a.push_back(to_json(f));
-  return a;
+  return array_of(v, [](const SecretFinding& f) { return to_json(f); });
 }
 json package_db_json(const PackageDb& d) {
   json j = {{"kind", d.kind}, {"parsed", d.parsed}};
@@ -152,19 +155,12 @@ bool FileInfo::has(FileTag t) const {
 
 void to_json(json& j, const FileInfo& info) {
   j = info.extra.is_object() ? info.extra : json::object();
-  if (!info.tags.empty()) {
-    json t = json::array();
-    for (auto tag : info.tags) t.push_back(tag);
-    j["tags"] = std::move(t);
-  }
+  if (!info.tags.empty()) j["tags"] = info.tags;  // by name (to_json(FileTag))
   if (info.os) j["os"] = to_json(*info.os);
   if (!info.os_error.empty()) j["os_error"] = info.os_error;
   if (info.package_db) j["package_db"] = package_db_json(*info.package_db);
-  if (info.package_db && info.package_db->parsed) {
-    json p = json::array();
-    for (auto& x : info.packages) p.push_back(to_json(x));
-    j["packages"] = std::move(p);
-  }
+  if (info.package_db && info.package_db->parsed)
+    j["packages"] = array_of(info.packages, [](const Package& p) { return to_json(p); });
   if (info.accounts) j["accounts"] = accounts_json(*info.accounts);
   if (info.groups) j["groups"] = groups_json(*info.groups);
   if (info.shadow) j["shadow"] = passwords_json(*info.shadow);
@@ -229,76 +225,32 @@ const std::vector<FileRef>* AttackSurface::list(FileTag t) const {
 }
 
 void to_json(json& j, const ImageSummary& s) {
-  auto refs = [](const std::vector<FileRef>& v) {
-    json a = json::array();
-    for (auto& f : v) a.push_back(file_ref_json(f));
-    return a;
+  // A file reference with what the list adds to it.
+  auto ref_with = [](const FileRef& f, const char* key, json value) {
+    json x = file_ref_json(f);
+    x[key] = std::move(value);
+    return x;
   };
   json surface = json::object();
   for (auto t : {FileTag::shell, FileTag::package_manager, FileTag::network_tool,
                  FileTag::debug_tool, FileTag::toolchain, FileTag::sshd, FileTag::sudo})
-    surface[std::string(tag_name(t))] = refs(*s.attack_surface.list(t));
-  json packages = json::array();
-  for (auto& p : s.packages) {
-    json x = to_json(p.package);
-    x["db"] = p.db;
-    x["layer_digest"] = p.layer_digest;
-    packages.push_back(std::move(x));
-  }
-  json dbs = json::array();
-  for (auto& d : s.package_dbs) {
-    json x = package_db_json(d.db);
-    x["path"] = d.path;
-    x["layer_digest"] = d.layer_digest;
-    dbs.push_back(std::move(x));
-  }
-  json setuid = json::array();
-  for (auto& f : s.setuid_files) {
-    json x = file_ref_json(f.file);
-    x["setuid"] = f.setuid;
-    x["setgid"] = f.setgid;
-    setuid.push_back(std::move(x));
-  }
-  json caps = json::array();
-  for (auto& f : s.capability_files) {
-    json x = file_ref_json(f.file);
-    x["capabilities"] = caps_json(f.caps);
-    caps.push_back(std::move(x));
-  }
-  json secrets = json::array();
-  for (auto& f : s.secrets)
-    secrets.push_back({{"path", f.path},
-                       {"layer_digest", f.layer_digest},
-                       {"findings", secrets_json(f.findings)}});
-  json deleted = json::array();
-  for (auto& f : s.deleted_secrets) {
-    json x = {
-        {"path", f.path}, {"layer_digest", f.layer_digest}, {"credential_file", f.credential_file}};
-    if (!f.findings.empty()) x["findings"] = secrets_json(f.findings);
-    deleted.push_back(std::move(x));
-  }
-  json executables = json::array();
-  for (auto& x : s.executables) {
-    json e = file_ref_json(x.file);
-    e["elf"] = x.elf;
-    executables.push_back(std::move(e));
-  }
-  json scripts = json::array();
-  for (auto& x : s.scripts) {
-    json e = file_ref_json(x.file);
-    e["script"] = script_json(x.script);
-    scripts.push_back(std::move(e));
-  }
-  json unanalysed = json::array();
-  for (auto& l : s.unanalysed_layers)
-    unanalysed.push_back(
-        {{"layer_digest", l.layer_digest}, {"status", l.status}, {"reason", l.reason}});
+    surface[std::string(tag_name(t))] = array_of(*s.attack_surface.list(t), file_ref_json);
   j = json::object();
   j["os"] = s.os ? to_json(*s.os) : json(nullptr);
   if (!s.os_layer_digest.empty()) j["os_layer_digest"] = s.os_layer_digest;
   j["package_count"] = s.packages.size();
-  j["packages"] = std::move(packages);
-  j["package_dbs"] = std::move(dbs);
+  j["packages"] = array_of(s.packages, [](const InstalledPackage& p) {
+    json x = to_json(p.package);
+    x["db"] = p.db;
+    x["layer_digest"] = p.layer_digest;
+    return x;
+  });
+  j["package_dbs"] = array_of(s.package_dbs, [](const PackageDbFile& d) {
+    json x = package_db_json(d.db);
+    x["path"] = d.path;
+    x["layer_digest"] = d.layer_digest;
+    return x;
+  });
   j["accounts"] = accounts_json(s.accounts);
   j["groups"] = groups_json(s.groups);
   j["passwords"] = passwords_json(s.passwords);
@@ -307,23 +259,39 @@ void to_json(json& j, const ImageSummary& s) {
   j["runtimes"] = s.runtimes;
   j["ca_certificates"] = s.ca_certificates;
   j["tzdata"] = s.tzdata;
-  j["setuid_files"] = std::move(setuid);
-  j["capability_files"] = std::move(caps);
-  j["world_writable"] = refs(s.world_writable);
-  j["unneeded_files"] = refs(s.unneeded_files);
-  j["credential_files"] = refs(s.credential_files);
-  j["secrets"] = std::move(secrets);
-  j["deleted_secrets"] = std::move(deleted);
-  j["executables"] = std::move(executables);
-  j["scripts"] = std::move(scripts);
-  json sshd = json::array();
-  for (auto& x : s.sshd_configs) {
-    json e = file_ref_json(x.file);
-    e["settings"] = x.settings;
-    sshd.push_back(std::move(e));
-  }
-  j["sshd_configs"] = std::move(sshd);
-  j["unanalysed_layers"] = std::move(unanalysed);
+  j["setuid_files"] = array_of(s.setuid_files, [](const SetuidFile& f) {
+    json x = file_ref_json(f.file);
+    x["setuid"] = f.setuid;
+    x["setgid"] = f.setgid;
+    return x;
+  });
+  j["capability_files"] = array_of(s.capability_files, [&](const CapabilityFile& f) {
+    return ref_with(f.file, "capabilities", caps_json(f.caps));
+  });
+  j["world_writable"] = array_of(s.world_writable, file_ref_json);
+  j["unneeded_files"] = array_of(s.unneeded_files, file_ref_json);
+  j["credential_files"] = array_of(s.credential_files, file_ref_json);
+  j["secrets"] = array_of(s.secrets, [](const SecretFile& f) {
+    return json{
+        {"path", f.path}, {"layer_digest", f.layer_digest}, {"findings", secrets_json(f.findings)}};
+  });
+  j["deleted_secrets"] = array_of(s.deleted_secrets, [](const SecretFile& f) {
+    json x = {
+        {"path", f.path}, {"layer_digest", f.layer_digest}, {"credential_file", f.credential_file}};
+    if (!f.findings.empty()) x["findings"] = secrets_json(f.findings);
+    return x;
+  });
+  j["executables"] =
+      array_of(s.executables, [&](const Executable& x) { return ref_with(x.file, "elf", x.elf); });
+  j["scripts"] = array_of(s.scripts, [&](const ScriptFile& x) {
+    return ref_with(x.file, "script", script_json(x.script));
+  });
+  j["sshd_configs"] = array_of(s.sshd_configs, [&](const SshdConfigFile& x) {
+    return ref_with(x.file, "settings", x.settings);
+  });
+  j["unanalysed_layers"] = array_of(s.unanalysed_layers, [](const UnanalysedLayer& l) {
+    return json{{"layer_digest", l.layer_digest}, {"status", l.status}, {"reason", l.reason}};
+  });
 }
 
 void from_json(const json& j, ImageSummary& s) {

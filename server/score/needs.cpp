@@ -12,12 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-bool is_shell(std::string_view program) {
-  for (std::string_view s : {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"})
-    if (program == s) return true;
-  return false;
-}
-
 // Programs every base with a shell has (busybox applets, coreutils): a script that runs them
 // needs a shell, nothing more.
 bool shell_utility(std::string_view program) {
@@ -30,14 +24,6 @@ bool shell_utility(std::string_view program) {
         "uname", "whoami", "nohup",    "timeout", "sync",     "stat"})
     if (program == s) return true;
   return false;
-}
-
-std::string runtime_of_program(std::string_view program) {
-  if (program == "java") return "java";
-  if (program == "python" || program == "python3" || program.starts_with("python3."))
-    return "python";
-  if (program == "node" || program == "nodejs") return "node";
-  return {};
 }
 
 // Top-level directories that belong to the OS: files there come from packages, not the app
@@ -113,7 +99,7 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
   // What a program it runs needs: a shell, a runtime, or a program only the old base has.
   auto needs_program = [&](const std::string& path, const std::string& why) {
     std::string_view b = path_base_name(path);
-    if (is_shell(b)) {
+    if (is_shell_name(b)) {
       n.shell = true;
       n.bash |= b == "bash";
       n.why.push_back(why + " runs " + std::string(b) + ": a shell");
@@ -122,7 +108,7 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
       n.why.push_back(why + " runs " + std::string(b) + ": a shell utility");
     } else if (auto rt = runtime_of_program(b); !rt.empty()) {
       n.runtime = rt;
-      n.why.push_back(why + " runs " + std::string(b) + ": the " + rt + " runtime");
+      n.why.push_back(why + " runs " + std::string(b) + ": the " + std::string(rt) + " runtime");
     } else if (from_base(path) && std::find(n.base_programs.begin(), n.base_programs.end(), path) ==
                                       n.base_programs.end()) {
       n.base_programs.push_back(path);
@@ -146,9 +132,9 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
     if (auto* s = script_at(path)) {
       needs_script(*s, what);
       add_copy(path);
-    } else if (is_shell(prog) || !runtime_of_program(prog).empty()) {
+    } else if (is_shell_name(prog) || !runtime_of_program(prog).empty()) {
       needs_program(n.program, what);
-      if (is_shell(prog) && n.entry.size() > 2 && n.entry[1] == "-c")
+      if (is_shell_name(prog) && n.entry.size() > 2 && n.entry[1] == "-c")
         for (auto& call : programs_named_in(n.entry[2])) needs_program(call, what);
     } else if (n.program_in_base) {
       needs_program(path, what);

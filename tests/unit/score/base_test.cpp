@@ -86,7 +86,6 @@ TEST_CASE("advice follows what the app needs") {
                    90,       100'000'000};
     return advise(in, needs);
   };
-  std::vector<Suppression> none;
   auto statik = summary_with({exe("app/run", "app", elf(Libc::none, true))});
   auto st = advice(statik, config);
   REQUIRE(!st.empty());
@@ -159,5 +158,4 @@ TEST_CASE("advice follows what the app needs") {
       CHECK(r["step"].get<std::string>().find("USER") != std::string::npos);
     }
   CHECK(root_fix);
-  (void)none;
 }
