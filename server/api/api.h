@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,9 @@ struct ApiRequest {
   std::string body;
   std::string request_id;
   std::string authorization;  // the Authorization header, if any
+  std::string if_none_match;  // conditional GET
+  std::string accept_encoding;
+  std::string origin;  // CORS
 };
 
 struct ApiResponse {
@@ -32,6 +36,8 @@ struct ApiResponse {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // An answer to HEAD: the Content-Length GET would have sent (the body is empty).
+  std::optional<std::size_t> head_length;
 };
 
 struct HttpMetrics {
@@ -59,7 +65,13 @@ struct ApiContext {
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.
+// HEAD is answered wherever GET is, OPTIONS everywhere (CORS preflight); successful reads carry
+// an ETag and honour If-None-Match (see negotiate.h).
 boost::asio::awaitable<ApiResponse> route(const ApiRequest& request, ApiContext& ctx);
+
+// Every route served, as "METHOD /path/{param}" in OpenAPI's path-template form (HEAD and
+// OPTIONS implied), for the test that holds schema/openapi.yaml to the server.
+std::vector<std::string> api_routes();
 
 ApiResponse error_response(const Error& e);
 

@@ -83,9 +83,14 @@ struct HttpServer::Impl {
         request_id = make_request_id(req["X-Request-Id"]);
         keep_alive = req.keep_alive();
         version = req.version();
-        ApiRequest api{std::string(req.method_string()), std::string(req.target()),
-                       std::move(req.body()), request_id,
-                       std::string(req[http::field::authorization])};
+        ApiRequest api{std::string(req.method_string()),
+                       std::string(req.target()),
+                       std::move(req.body()),
+                       request_id,
+                       std::string(req[http::field::authorization]),
+                       std::string(req[http::field::if_none_match]),
+                       std::string(req[http::field::accept_encoding]),
+                       std::string(req[http::field::origin])};
         try {
           res = co_await route(api, ctx);
         } catch (const std::exception& e) {
@@ -110,7 +115,10 @@ struct HttpServer::Impl {
       for (auto& [k, v] : res.headers) out.set(k, v);
       out.body() = std::move(res.body);
       out.keep_alive(keep_alive && !stopping);
-      out.prepare_payload();
+      if (res.head_length)
+        out.content_length(*res.head_length);  // HEAD: the length GET sends, and no body
+      else
+        out.prepare_payload();
       stream.expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
       sessions[id].second = false;

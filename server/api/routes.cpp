@@ -1,10 +1,15 @@
 #include "api/api.h"
+#include "api/negotiate.h"
 #include "api/views.h"
 #include "common/digest.h"
+#include "common/embedded.h"
+#include "common/text.h"
+#include "common/time_util.h"
 #include "layer/layer.h"
 #include "score/policy.h"
 
 #include <set>
+#include <tuple>
 
 #include <openssl/crypto.h>
 #include <boost/asio/co_spawn.hpp>
@@ -17,6 +22,11 @@
 
 namespace bw {
 
+namespace ui_files {
+// server/api/ui/*, embedded by the build.
+std::span<const EmbeddedFile> files();
+}  // namespace ui_files
+
 namespace asio = boost::asio;
 using asio::awaitable;
 using nlohmann::json;
@@ -24,8 +34,11 @@ using nlohmann::json;
 namespace {
 
 ApiResponse json_response(int status, const json& body) {
-  return ApiResponse{
-      status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", {}};
+  return ApiResponse{status,
+                     body.dump(-1, ' ', false, json::error_handler_t::replace),
+                     "application/json",
+                     {},
+                     {}};
 }
 
 ApiResponse not_found(std::string what) {
@@ -154,9 +167,9 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
 }
 
 awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiContext& ctx) {
-  if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
   auto wait = wait_param(t, ctx);
   if (!wait) co_return error_response(wait.error());
+  if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
   auto scan = ctx.scans.get(id);
   if (!scan) co_return error_response(scan.error());
   if (!*scan) co_return not_found("no scan " + id);
@@ -212,13 +225,28 @@ std::string param(const Target& t, const char* name) {
   return it == t.params.end() ? std::string() : it->second;
 }
 
+// "YYYY-MM-DD", optionally followed by "T…": enough to compare with stored RFC 3339 times.
+bool is_rfc3339_date_prefix(std::string_view v) {
+  if (v.size() < 10 || (v.size() > 10 && v[10] != 'T') || v.size() > 35) return false;
+  for (std::size_t i = 0; i < 10; ++i)
+    if ((i == 4 || i == 7) ? v[i] != '-' : !std::isdigit(static_cast<unsigned char>(v[i])))
+      return false;
+  return true;
+}
+
 ApiResponse list_images(const Target& t, ApiContext& ctx) {
   ImageQuery q;
   q.ruleset_version = ctx.reporter.rules().version();
   q.registry = param(t, "registry");
   q.repository = param(t, "repository");
   q.grade = param(t, "grade");
+  if (!q.grade.empty() &&
+      (q.grade.size() != 1 || q.grade[0] < 'A' || q.grade[0] > 'F' || q.grade[0] == 'E'))
+    return error_response(make_error(Errc::bad_request, "grade must be one of A, B, C, D, F"));
   q.since = param(t, "since");
+  if (!q.since.empty() && !is_rfc3339_date_prefix(q.since))
+    return error_response(make_error(
+        Errc::bad_request, "since must be an RFC 3339 date or time (2026-01-31[T12:00:00Z])"));
   if (auto s = param(t, "sort"); !s.empty()) {
     if (s != "score" && s != "-score" && s != "last_scanned" && s != "-last_scanned")
       return error_response(make_error(
@@ -274,10 +302,8 @@ ApiResponse list_repositories(const Target& t, ApiContext& ctx) {
   return json_response(200, out);
 }
 
-ApiResponse list_repository_tags(const std::vector<std::string>& s, ApiContext& ctx) {
-  // /v1/repositories/{registry}/{name…}/tags: the name may contain '/'.
-  std::string registry = s[2], name;
-  for (std::size_t i = 3; i + 1 < s.size(); ++i) name += (name.empty() ? "" : "/") + s[i];
+ApiResponse list_repository_tags(const std::string& registry, const std::string& name,
+                                 ApiContext& ctx) {
   auto rows = ctx.store.list_tags(registry, name, ctx.reporter.rules().version());
   if (!rows) return error_response(rows.error());
   if (rows->empty()) return not_found("no repository " + registry + "/" + name);
@@ -295,6 +321,49 @@ ApiResponse list_repository_tags(const std::vector<std::string>& s, ApiContext& 
   }
   return json_response(
       200, json{{"registry", registry}, {"repository", name}, {"tags", std::move(items)}});
+}
+
+awaitable<ApiResponse> report_or_advice(const std::string& digest, bool advice_only,
+                                        ApiContext& ctx) {
+  if (!is_valid_digest(digest))
+    co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+  co_return co_await off_io(ctx, [&ctx, digest, advice_only]() -> ApiResponse {
+    auto report = ctx.reporter.get(digest);
+    if (!report) return error_response(report.error());
+    if (!*report) return not_found("no image " + digest);
+    if (advice_only)
+      return json_response(200, json{{"manifest_digest", digest},
+                                     {"base", (**report)["base"]},
+                                     {"recommendations", (**report)["recommendations"]}});
+    return json_response(200, **report);
+  });
+}
+
+ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
+    return error_response(make_error(
+        Errc::bad_request,
+        "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?, \"reason\"?}]}"));
+  // Suppressions kept from before keep their creation time.
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> created;
+  if (auto old = ctx.store.list_suppressions())
+    for (auto& x : *old) created[{x.rule_id, x.path, x.env_key}] = x.created_at;
+  std::vector<SuppressionRecord> list;
+  json echo = json::array();
+  for (auto& x : body["suppressions"]) {
+    auto sup = suppression_from_json(x);
+    if (!sup) return error_response(sup.error());
+    if (!ctx.reporter.rules().find(sup->rule_id))
+      return error_response(make_error(Errc::bad_request, "unknown rule " + sup->rule_id));
+    auto it = created.find({sup->rule_id, sup->path, sup->env_key});
+    list.push_back({sup->rule_id, sup->path, sup->env_key, sup->reason,
+                    it == created.end() ? now_rfc3339() : it->second});
+    echo.push_back(to_json(*sup));
+    echo.back()["created_at"] = list.back().created_at;
+  }
+  if (auto r = ctx.store.replace_suppressions(list); !r) return error_response(r.error());
+  return json_response(200, json{{"suppressions", echo}});
 }
 
 ApiResponse metrics(ApiContext& ctx) {
@@ -346,13 +415,13 @@ ApiResponse metrics(ApiContext& ctx) {
   counter("http_accept_backoffs_total",
           "Times accepting connections paused because descriptors ran out.",
           ctx.http_metrics.accept_backoffs);
-  return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}};
+  return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}, {}};
 }
 
 }  // namespace
 
 ApiResponse error_response(const Error& e) {
-  return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}};
+  return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}, {}};
 }
 
 namespace {
@@ -384,181 +453,358 @@ std::optional<Error> authorize(const ApiRequest& req, const std::vector<std::str
   return make_error(Errc::unauthorized, "unknown API token");
 }
 
-}  // namespace
+// A request matched to a route: its parsed target and the path's {parameters}.
+struct Match {
+  const ApiRequest& req;
+  const Target& target;
+  std::map<std::string, std::string> path;
+  const std::string& at(const char* name) const { return path.at(name); }
+};
 
-awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
-  auto target = parse_target(req.target);
-  if (!target) co_return error_response(target.error());
-  const auto& s = target->segments;
-  const std::string& m = req.method;
+using Handler = awaitable<ApiResponse> (*)(const Match&, ApiContext&);
+
+struct Route {
+  std::string_view method;
+  // OpenAPI path template; "{name+}" takes one or more segments (a repository name has '/').
+  std::string_view path;
+  std::vector<std::string_view> query;  // the query parameters it accepts; others are a 400
+  Handler run;
+};
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // '/'
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  if (out.size() == 1 && out[0].empty()) out.clear();  // "/"
+  return out;
+}
+
+// Matches `segments` against a path template; fills the parameters.
+bool match_path(std::string_view pattern, const std::vector<std::string>& segments,
+                std::map<std::string, std::string>& params) {
+  auto parts = split_path(pattern);
+  std::size_t si = 0;
+  for (std::size_t pi = 0; pi < parts.size(); ++pi) {
+    std::string_view p = parts[pi];
+    if (p.starts_with('{') && p.ends_with("+}")) {
+      std::size_t rest = parts.size() - pi - 1;
+      if (segments.size() < si + 1 + rest) return false;
+      std::string joined;
+      for (std::size_t n = segments.size() - rest; si < n; ++si)
+        joined += (joined.empty() ? "" : "/") + segments[si];
+      params[std::string(p.substr(1, p.size() - 3))] = joined;
+      continue;
+    }
+    if (si >= segments.size()) return false;
+    if (p.starts_with('{'))
+      params[std::string(p.substr(1, p.size() - 2))] = segments[si];
+    else if (p != segments[si])
+      return false;
+    ++si;
+  }
+  return si == segments.size();
+}
+
+ApiResponse bad_digest(const char* what) {
+  return error_response(
+      make_error(Errc::bad_request, std::string(what) + " digest must be sha256:<64 hex>"));
+}
+
+// The built-in web UI's files (server/api/ui/), compiled into the binary.
+ApiResponse ui_file(std::string_view name) {
+  for (auto& f : ui_files::files())
+    if (f.name == name) {
+      std::string_view type = name.ends_with(".html")  ? "text/html; charset=utf-8"
+                              : name.ends_with(".js")  ? "application/javascript; charset=utf-8"
+                              : name.ends_with(".css") ? "text/css; charset=utf-8"
+                              : name.ends_with(".svg") ? "image/svg+xml"
+                                                       : "application/octet-stream";
+      ApiResponse r{200, std::string(f.content), std::string(type), {}, {}};
+      // The page talks to this origin only; nothing it loads comes from elsewhere.
+      r.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      return r;
+    }
+  return not_found("no file " + std::string(name).substr(0, 100));
+}
+
+ApiResponse trends(const Target& t, ApiContext& ctx) {
+  std::string registry = param(t, "registry"), repository = param(t, "repository");
+  if (!repository.empty() && registry.empty())
+    return error_response(make_error(Errc::bad_request, "repository needs registry"));
+  auto days = number_param(t, "days", 30, 366);
+  if (!days) return error_response(days.error());
+  if (*days == 0) return error_response(make_error(Errc::bad_request, "days must be 1 to 366"));
+  auto since = std::chrono::system_clock::now() - std::chrono::hours(24 * (*days - 1));
+  std::string from = format_rfc3339(since).substr(0, 10);
+  std::string prefix = registry.empty() ? "" : registry + "/" + repository;
+  auto rows = ctx.store.list_scan_results(from, prefix);
+  if (!rows) return error_response(rows.error());
+  return json_response(200, trend_view(*rows, from, *days, !repository.empty()));
+}
+
+const std::vector<Route>& routes() {
+  static const std::vector<Route> table = {
+      {"GET",
+       "/",
+       {},
+       [](const Match&, ApiContext&) -> awaitable<ApiResponse> {
+         co_return ui_file("index.html");
+       }},
+      {"GET",
+       "/ui/{file}",
+       {},
+       [](const Match& m, ApiContext&) -> awaitable<ApiResponse> {
+         co_return ui_file(m.at("file"));
+       }},
+      {"GET",
+       "/openapi.yaml",
+       {},
+       [](const Match&, ApiContext&) -> awaitable<ApiResponse> {
+         co_return ApiResponse{
+             200, std::string(schema_files::get("openapi.yaml")), "application/yaml", {}, {}};
+       }},
+      {"GET",
+       "/healthz",
+       {},
+       [](const Match&, ApiContext&) -> awaitable<ApiResponse> {
+         co_return json_response(200, json{{"status", "ok"}});
+       }},
+      {"GET",
+       "/readyz",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         auto check = ctx.store.schema_versions();
+         if (!ctx.ready || !check)
+           co_return error_response(
+               make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
+         co_return json_response(200, json{{"status", "ready"},
+                                           {"schema_version", check->empty() ? 0 : check->back()},
+                                           {"rescoring", ctx.reporter.rescoring()}});
+       }},
+      {"GET",
+       "/version",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return json_response(200,
+                                 json{{"version", kVersion},
+                                      {"analyzer_version", kAnalyzerVersion},
+                                      {"analyzers", analyzer_versions(ctx.config.scan.analysis)},
+                                      {"ruleset_version", ctx.reporter.rules().version()}});
+       }},
+      {"GET",
+       "/metrics",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> { co_return metrics(ctx); }},
+      {"POST",
+       "/v1/scans",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await post_scan(m.req, ctx);
+       }},
+      {"GET",
+       "/v1/scans",
+       {"status", "image", "cursor", "limit"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return list_scans(m.target, ctx);
+       }},
+      {"GET",
+       "/v1/scans/{id}",
+       {"wait"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await get_scan(m.at("id"), m.target, ctx);
+       }},
+      {"DELETE",
+       "/v1/scans/{id}",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         const std::string& id = m.at("id");
+         if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
+         auto r = ctx.scans.cancel(id);
+         if (!r) co_return error_response(r.error());
+         co_return json_response(200, scan_view(*r));
+       }},
+      {"GET",
+       "/v1/images",
+       {"registry", "repository", "grade", "since", "sort", "limit", "cursor", "min_score",
+        "max_score"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return list_images(m.target, ctx);
+       }},
+      {"GET",
+       "/v1/images/{digest}",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         const std::string digest = m.at("digest");
+         if (!is_valid_digest(digest)) co_return bad_digest("image");
+         co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
+           auto im = ctx.store.get_image(digest);
+           if (!im) return error_response(im.error());
+           if (!*im) return not_found("no image " + digest);
+           // Layers below the detected base are the base's; without a report (an unscorable
+           // image) every layer counts as the app's, as the report would count them.
+           std::size_t base_layers = 0;
+           if (auto report = ctx.reporter.get(digest); report && *report)
+             base_layers = (**report)["base"].value("layers", std::size_t{0});
+           auto view = image_view(**im, ctx.store, base_layers);
+           if (!view) return error_response(view.error());
+           return json_response(200, *view);
+         });
+       }},
+      {"GET",
+       "/v1/images/{digest}/report",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await report_or_advice(m.at("digest"), false, ctx);
+       }},
+      {"GET",
+       "/v1/images/{digest}/recommendations",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await report_or_advice(m.at("digest"), true, ctx);
+       }},
+      {"GET",
+       "/v1/rules",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return json_response(200, to_json(ctx.reporter.rules()));
+       }},
+      {"GET",
+       "/v1/suppressions",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         auto list = ctx.store.list_suppressions();
+         if (!list) co_return error_response(list.error());
+         json out = json::array();
+         for (auto& x : *list) {
+           json j = to_json(Suppression{x.rule_id, x.path, x.env_key, x.reason});
+           j["created_at"] = x.created_at;
+           out.push_back(std::move(j));
+         }
+         json configured = json::array();
+         for (auto& x : ctx.config.suppressions) configured.push_back(to_json(x));
+         co_return json_response(200, json{{"suppressions", out}, {"configured", configured}});
+       }},
+      {"PUT",
+       "/v1/suppressions",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return put_suppressions(m.req, ctx);
+       }},
+      {"GET",
+       "/v1/repositories",
+       {"registry", "limit", "cursor"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return list_repositories(m.target, ctx);
+       }},
+      {"GET",
+       "/v1/repositories/{registry}/{repository+}/tags",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return list_repository_tags(m.at("registry"), m.at("repository"), ctx);
+       }},
+      {"GET",
+       "/v1/schedules",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return json_response(
+             200, json{{"schedules", ctx.scheduler ? ctx.scheduler->status() : json::array()}});
+       }},
+      {"GET",
+       "/v1/stats",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         auto st = ctx.store.stats(ctx.reporter.rules().version());
+         if (!st) co_return error_response(st.error());
+         auto sm = ctx.scans.metrics();
+         (*st)["queue"] = {{"queued", sm.queued}, {"running", sm.running}};
+         (*st)["ruleset_version"] = ctx.reporter.rules().version();
+         co_return json_response(200, *st);
+       }},
+      {"GET",
+       "/v1/trends",
+       {"registry", "repository", "days"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return trends(m.target, ctx);
+       }},
+      {"GET",
+       "/v1/layers/{digest}",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         const std::string digest = m.at("digest");
+         if (!is_valid_digest(digest)) co_return bad_digest("layer");
+         co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
+           auto l = ctx.store.get_layer(digest);
+           if (!l) return error_response(l.error());
+           if (!*l) return not_found("no layer " + digest);
+           return json_response(200, layer_view(**l));
+         });
+       }},
+  };
+  return table;
+}
+
+awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, ApiContext& ctx) {
+  const auto& s = target.segments;
+  if (req.method == "OPTIONS") co_return preflight(req, ctx.config.api);
   if (auto denied = authorize(req, s, ctx)) {
     auto r = error_response(*denied);
     if (denied->code == Errc::unauthorized)
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"bulwark\"");
     co_return r;
   }
-  auto is = [&](std::initializer_list<std::string_view> parts) {
-    if (s.size() != parts.size()) return false;
-    std::size_t i = 0;
-    for (auto p : parts) {
-      if (p != "*" && s[i] != p) return false;
-      ++i;
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  std::string allow;
+  for (auto& r : routes()) {
+    std::map<std::string, std::string> params;
+    if (!match_path(r.path, s, params)) continue;
+    if (r.method != method) {
+      if (allow.find(r.method) == std::string::npos)
+        allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+      continue;
     }
-    return true;
-  };
-
-  if (is({"healthz"})) {
-    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
-    co_return json_response(200, json{{"status", "ok"}});
-  }
-  if (is({"readyz"})) {
-    if (m != "GET" && m != "HEAD") co_return method_not_allowed("GET");
-    auto check = ctx.store.schema_versions();
-    if (!ctx.ready || !check)
-      co_return error_response(
-          make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
-    co_return json_response(200, json{{"status", "ready"},
-                                      {"schema_version", check->empty() ? 0 : check->back()},
-                                      {"rescoring", ctx.reporter.rescoring()}});
-  }
-  if (is({"version"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(200, json{{"version", kVersion},
-                                      {"analyzer_version", kAnalyzerVersion},
-                                      {"analyzers", analyzer_versions(ctx.config.scan.analysis)},
-                                      {"ruleset_version", ctx.reporter.rules().version()}});
-  }
-  if (is({"metrics"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return metrics(ctx);
-  }
-  if (is({"v1", "scans"})) {
-    if (m == "POST") co_return co_await post_scan(req, ctx);
-    if (m == "GET") co_return list_scans(*target, ctx);
-    co_return method_not_allowed("GET, POST");
-  }
-  if (is({"v1", "scans", "*"})) {
-    const std::string& id = s[2];
-    if (m == "GET") co_return co_await get_scan(id, *target, ctx);
-    if (m == "DELETE") {
-      if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
-      auto r = ctx.scans.cancel(id);
-      if (!r) co_return error_response(r.error());
-      co_return json_response(200, scan_view(*r));
-    }
-    co_return method_not_allowed("GET, DELETE");
-  }
-  if (is({"v1", "images", "*"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    const std::string& digest = s[2];
-    if (!is_valid_digest(digest))
-      co_return error_response(
-          make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
-    co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
-      auto im = ctx.store.get_image(digest);
-      if (!im) return error_response(im.error());
-      if (!*im) return not_found("no image " + digest);
-      // Layers below the detected base are the base's; without a report (an unscorable
-      // image) every layer counts as the app's, as the report would count them.
-      std::size_t base_layers = 0;
-      if (auto report = ctx.reporter.get(digest); report && *report)
-        base_layers = (**report)["base"].value("layers", std::size_t{0});
-      auto view = image_view(**im, ctx.store, base_layers);
-      if (!view) return error_response(view.error());
-      return json_response(200, *view);
-    });
-  }
-  if (is({"v1", "images", "*", "report"}) || is({"v1", "images", "*", "recommendations"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    const std::string& digest = s[2];
-    if (!is_valid_digest(digest))
-      co_return error_response(
-          make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
-    bool advice_only = s[3] == "recommendations";
-    co_return co_await off_io(ctx, [&ctx, digest, advice_only]() -> ApiResponse {
-      auto report = ctx.reporter.get(digest);
-      if (!report) return error_response(report.error());
-      if (!*report) return not_found("no image " + digest);
-      if (advice_only)
-        return json_response(200, json{{"manifest_digest", digest},
-                                       {"base", (**report)["base"]},
-                                       {"recommendations", (**report)["recommendations"]}});
-      return json_response(200, **report);
-    });
-  }
-  if (is({"v1", "rules"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(200, to_json(ctx.reporter.rules()));
-  }
-  if (is({"v1", "suppressions"})) {
-    if (m == "GET") {
-      auto list = ctx.store.list_suppressions();
-      if (!list) co_return error_response(list.error());
-      json out = json::array();
-      for (auto& x : *list) out.push_back(to_json(Suppression{x.rule_id, x.path, x.env_key}));
-      json configured = json::array();
-      for (auto& x : ctx.config.suppressions) configured.push_back(to_json(x));
-      co_return json_response(200, json{{"suppressions", out}, {"configured", configured}});
-    }
-    if (m == "PUT") {
-      json body = json::parse(req.body, nullptr, false);
-      if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
+    for (auto& [name, value] : target.params)
+      if (std::find(r.query.begin(), r.query.end(), name) == r.query.end())
         co_return error_response(make_error(
             Errc::bad_request,
-            "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?}]}"));
-      std::vector<SuppressionRecord> list;
-      for (auto& x : body["suppressions"]) {
-        auto sup = suppression_from_json(x);
-        if (!sup) co_return error_response(sup.error());
-        if (!ctx.reporter.rules().find(sup->rule_id))
-          co_return error_response(make_error(Errc::bad_request, "unknown rule " + sup->rule_id));
-        list.push_back({sup->rule_id, sup->path, sup->env_key});
-      }
-      if (auto r = ctx.store.replace_suppressions(list); !r) co_return error_response(r.error());
-      co_return json_response(200, json{{"suppressions", body["suppressions"]}});
-    }
-    co_return method_not_allowed("GET, PUT");
+            "unknown query parameter " + name.substr(0, 64) +
+                (r.query.empty()
+                     ? std::string("; this route takes none")
+                     : "; allowed: " +
+                           join(std::vector<std::string>(r.query.begin(), r.query.end()), ", "))));
+    co_return co_await r.run(Match{req, target, std::move(params)}, ctx);
   }
-  if (is({"v1", "images"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return list_images(*target, ctx);
+  if (!allow.empty()) {
+    if (allow.find("GET") != std::string::npos) allow += ", HEAD";
+    co_return method_not_allowed(allow);
   }
-  if (is({"v1", "repositories"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return list_repositories(*target, ctx);
+  co_return not_found("no route for " + req.method + " " + req.target.substr(0, 200));
+}
+
+}  // namespace
+
+awaitable<ApiResponse> route(const ApiRequest& req, ApiContext& ctx) {
+  auto target = parse_target(req.target);
+  if (!target) co_return error_response(target.error());
+  ApiResponse res = co_await dispatch(req, *target, ctx);
+  co_await negotiate(req, res, ctx);
+  co_return res;
+}
+
+std::vector<std::string> api_routes() {
+  std::vector<std::string> out;
+  for (auto& r : routes()) {
+    std::string path(r.path);
+    if (auto plus = path.find("+}"); plus != std::string::npos) path.erase(plus, 1);
+    out.push_back(std::string(r.method) + " " + path);
   }
-  if (s.size() >= 5 && s[0] == "v1" && s[1] == "repositories" && s.back() == "tags") {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return list_repository_tags(s, ctx);
-  }
-  if (is({"v1", "schedules"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    co_return json_response(
-        200, json{{"schedules", ctx.scheduler ? ctx.scheduler->status() : json::array()}});
-  }
-  if (is({"v1", "stats"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    auto st = ctx.store.stats(ctx.reporter.rules().version());
-    if (!st) co_return error_response(st.error());
-    auto sm = ctx.scans.metrics();
-    (*st)["queue"] = {{"queued", sm.queued}, {"running", sm.running}};
-    (*st)["ruleset_version"] = ctx.reporter.rules().version();
-    co_return json_response(200, *st);
-  }
-  if (is({"v1", "layers", "*"})) {
-    if (m != "GET") co_return method_not_allowed("GET");
-    const std::string& digest = s[2];
-    if (!is_valid_digest(digest))
-      co_return error_response(
-          make_error(Errc::bad_request, "layer digest must be sha256:<64 hex>"));
-    co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
-      auto l = ctx.store.get_layer(digest);
-      if (!l) return error_response(l.error());
-      if (!*l) return not_found("no layer " + digest);
-      return json_response(200, layer_view(**l));
-    });
-  }
-  co_return not_found("no route for " + m + " " + req.target.substr(0, 200));
+  return out;
 }
 
 }  // namespace bw

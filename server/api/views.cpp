@@ -3,6 +3,11 @@
 #include "layer/image_summary.h"
 #include "layer/merge.h"
 
+#include "common/time_util.h"
+
+#include <chrono>
+#include <map>
+
 namespace bw {
 
 using nlohmann::json;
@@ -83,6 +88,62 @@ Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_la
               {"files", std::move(files)}};
   for (auto& [k, v] : summary.items()) out[k] = v;
   return Result<json>(boost::system::in_place_value, std::move(out));
+}
+
+json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first_day,
+                std::size_t days, bool per_image) {
+  using namespace std::chrono;
+  int y = std::stoi(first_day.substr(0, 4));
+  unsigned m = static_cast<unsigned>(std::stoi(first_day.substr(5, 2)));
+  unsigned d = static_cast<unsigned>(std::stoi(first_day.substr(8, 2)));
+  sys_days day0 = year{y} / month{m} / d;
+  struct Latest {
+    int score;
+    std::string grade, digest;
+  };
+  // The fleet as it stood at the end of each day: each image reference's last result so far
+  // within the window, so a day without scans still shows the state.
+  std::map<std::string, Latest> state;
+  std::map<std::string, json> series;
+  json buckets = json::array();
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < days; ++i) {
+    std::string date = format_rfc3339(sys_time<seconds>(day0 + std::chrono::days(i))).substr(0, 10);
+    std::size_t scanned = 0;
+    for (; next < rows.size() && rows[next].finished_at.compare(0, 10, date) <= 0; ++next) {
+      const auto& r = rows[next];
+      state[r.image] = {r.score, r.grade, r.manifest_digest};
+      ++scanned;
+      if (per_image)
+        series[r.image].push_back({{"date", date},
+                                   {"score", r.score},
+                                   {"grade", r.grade},
+                                   {"manifest_digest", r.manifest_digest}});
+    }
+    json grades = {{"A", 0}, {"B", 0}, {"C", 0}, {"D", 0}, {"F", 0}};
+    long total = 0;
+    int lowest = 100;
+    for (auto& [image, l] : state) {
+      if (grades.contains(l.grade)) grades[l.grade] = grades[l.grade].get<int>() + 1;
+      total += l.score;
+      lowest = std::min(lowest, l.score);
+    }
+    json b = {{"date", date}, {"images", state.size()}, {"scans", scanned}, {"grades", grades}};
+    if (!state.empty()) {
+      b["mean_score"] =
+          std::round(10.0 * static_cast<double>(total) / static_cast<double>(state.size())) / 10.0;
+      b["min_score"] = lowest;
+    }
+    buckets.push_back(std::move(b));
+  }
+  json out = {{"from", format_rfc3339(sys_time<seconds>(day0)).substr(0, 10)},
+              {"days", std::move(buckets)}};
+  if (per_image) {
+    json images = json::array();
+    for (auto& [image, points] : series) images.push_back({{"image", image}, {"points", points}});
+    out["images"] = std::move(images);
+  }
+  return out;
 }
 
 }  // namespace bw

@@ -13,4 +13,10 @@ nlohmann::json layer_view(const LayerRecord& layer);
 // `base_layers`: how many bottom layers the detected base holds (their origin is "base").
 Result<nlohmann::json> image_view(const ImageRecord& image, Store& store, std::size_t base_layers);
 
+// Scores and grades over time, one bucket per UTC day from `first_day` (YYYY-MM-DD) for `days`
+// days: each image reference counts once per day, with its last result that day. Per image
+// series are included when `per_image` (a repository's tags).
+nlohmann::json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first_day,
+                          std::size_t days, bool per_image);
+
 }  // namespace bw

@@ -199,6 +199,15 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
         }
       if (auto it = a->find("max_wait_s"); it != a->end())
         c.api.max_wait = std::chrono::seconds(it->get<std::int64_t>());
+      if (auto it = a->find("cors_origins"); it != a->end())
+        for (auto& o : *it) {
+          auto origin = o.get<std::string>();
+          if (origin != "*" && !origin.starts_with("http://") && !origin.starts_with("https://"))
+            return bad_config("api.cors_origins: " + origin +
+                              " is not an origin (scheme://host[:port]) or \"*\"");
+          c.api.cors_origins.push_back(std::move(origin));
+        }
+      read_number(*a, "gzip_min_bytes", c.api.gzip_min_bytes);
     }
   } catch (const json::exception& e) {
     return bad_config(std::string("wrong type: ") + e.what());

@@ -31,6 +31,11 @@ struct ApiOptions {
   std::uint32_t max_header_bytes = 16 * 1024;  // larger request headers close the connection
   std::chrono::seconds idle_timeout{30};       // a keep-alive connection idle this long closes
   std::chrono::seconds max_wait{300};          // the longest ?wait= a caller may ask for
+  // Origins whose pages may call the API from a browser (CORS), e.g. "https://dash.example";
+  // "*" allows any. Empty: no cross-origin access (the built-in UI is same-origin).
+  std::vector<std::string> cors_origins;
+  // Responses at least this large are gzipped for clients that accept it; 0: never.
+  std::size_t gzip_min_bytes = 1024;
 };
 
 struct Config {

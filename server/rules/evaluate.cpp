@@ -630,6 +630,7 @@ void apply_suppressions(std::vector<Finding>& findings,
       }
       if (!s.env_key.empty() && s.env_key != f.evidence.config_key) continue;
       f.suppressed = true;
+      if (f.suppression_reason.empty()) f.suppression_reason = s.reason;
     }
 }
 
@@ -649,6 +650,7 @@ json to_json(const Finding& f) {
          {"origin", origin_name(f.origin)},
          {"suppressed", f.suppressed}};
   if (f.weight >= 0) j["weight"] = f.weight;
+  if (f.suppressed && !f.suppression_reason.empty()) j["suppression_reason"] = f.suppression_reason;
   return j;
 }
 
@@ -665,6 +667,7 @@ Finding finding_from_json(const json& j) {
   f.layer_digest = j.value("layer_digest", "");
   f.origin = j.value("origin", "app") == "base" ? Origin::base : Origin::app;
   f.suppressed = j.value("suppressed", false);
+  f.suppression_reason = j.value("suppression_reason", "");
   f.weight = j.value("weight", -1);
   return f;
 }
@@ -673,13 +676,14 @@ json to_json(const Suppression& s) {
   json j = {{"rule_id", s.rule_id}};
   if (!s.path.empty()) j["path"] = s.path;
   if (!s.env_key.empty()) j["env_key"] = s.env_key;
+  if (!s.reason.empty()) j["reason"] = s.reason;
   return j;
 }
 
 Result<Suppression> suppression_from_json(const json& j) {
   if (!j.is_object() || !j.contains("rule_id") || !j["rule_id"].is_string())
     return make_error(Errc::bad_request, "a suppression needs \"rule_id\"");
-  Suppression s{j["rule_id"], "", ""};
+  Suppression s{j["rule_id"], "", "", ""};
   if (j.contains("path")) {
     if (!j["path"].is_string())
       return make_error(Errc::bad_request, "suppression \"path\" must be a string");
@@ -689,6 +693,12 @@ Result<Suppression> suppression_from_json(const json& j) {
     if (!j["env_key"].is_string())
       return make_error(Errc::bad_request, "suppression \"env_key\" must be a string");
     s.env_key = j["env_key"];
+  }
+  if (j.contains("reason")) {
+    if (!j["reason"].is_string() || j["reason"].get_ref<const std::string&>().size() > 1000)
+      return make_error(Errc::bad_request,
+                        "suppression \"reason\" must be a string of at most 1000 bytes");
+    s.reason = j["reason"];
   }
   return s;
 }

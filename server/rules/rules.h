@@ -73,12 +73,14 @@ struct Finding {
   Origin origin = Origin::app;
   bool suppressed = false;
   int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
+  std::string suppression_reason;  // the matching suppression's reason, when it gave one
 };
 
 struct Suppression {
   std::string rule_id;  // required
   std::string path;     // optional: the evidence path, or a directory prefix ending in '/'
   std::string env_key;  // optional: for BW-SECRET-ENV, the variable name
+  std::string reason;   // optional: why it is accepted, shown with the suppressed finding
 };
 
 struct RuleInput {

@@ -33,7 +33,7 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   std::vector<Suppression> suppressions = options_.suppressions;
   auto stored = store_.list_suppressions();
   if (!stored) return stored.error();
-  for (auto& s : *stored) suppressions.push_back({s.rule_id, s.path, s.env_key});
+  for (auto& s : *stored) suppressions.push_back({s.rule_id, s.path, s.env_key, s.reason});
   std::vector<ReferenceImage> refs;
   auto names = store_.list_reference_images();
   if (!names) return names.error();

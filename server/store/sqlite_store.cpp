@@ -340,6 +340,29 @@ class SqliteStore : public Store {
     return out;
   }
 
+  Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
+                                                       const std::string& prefix) override {
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare(
+        "SELECT finished_at, image, manifest_digest, json_extract(result, '$.score'), "
+        "json_extract(result, '$.grade') FROM scans WHERE status = 'done' AND result IS NOT NULL "
+        "AND json_valid(result) AND finished_at >= ?1 AND substr(image, 1, length(?2)) = ?2 "
+        "ORDER BY finished_at, seq");
+    if (!st) return st.error();
+    st->bind(1, since);
+    st->bind(2, prefix);
+    std::vector<ScanResultRow> out;
+    if (auto done =
+            sqlite::for_each_row(*st,
+                                 [&](const sqlite::Statement& row) {
+                                   out.push_back({row.text(0), row.text(1), row.text(2),
+                                                  static_cast<int>(row.integer(3)), row.text(4)});
+                                 });
+        !done)
+      return done.error();
+    return out;
+  }
+
   Result<std::vector<std::string>> list_image_digests() override {
     std::lock_guard lock(read_mu_);
     auto st = rdb_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
@@ -543,13 +566,15 @@ class SqliteStore : public Store {
 
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
     std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare("SELECT rule_id, path, env_key FROM suppressions ORDER BY id");
+    auto st = rdb_.prepare(
+        "SELECT rule_id, path, env_key, reason, created_at FROM suppressions ORDER BY id");
     if (!st) return st.error();
     std::vector<SuppressionRecord> out;
-    if (auto done = sqlite::for_each_row(*st,
-                                         [&](const sqlite::Statement& row) {
-                                           out.push_back({row.text(0), row.text(1), row.text(2)});
-                                         });
+    if (auto done = sqlite::for_each_row(
+            *st,
+            [&](const sqlite::Statement& row) {
+              out.push_back({row.text(0), row.text(1), row.text(2), row.text(3), row.text(4)});
+            });
         !done)
       return done.error();
     return out;
@@ -562,12 +587,14 @@ class SqliteStore : public Store {
       if (auto r = db_.exec("DELETE FROM reports"); !r) return r;
       for (auto& s : list) {
         auto st = db_.prepare(
-            "INSERT INTO suppressions(rule_id, path, env_key, created_at) VALUES (?1, ?2, ?3, ?4)");
+            "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)");
         if (!st) return st.error();
         st->bind(1, s.rule_id);
         st->bind(2, s.path);
         st->bind(3, s.env_key);
-        st->bind(4, now_rfc3339());
+        st->bind(4, s.reason);
+        st->bind(5, s.created_at.empty() ? now_rfc3339() : s.created_at);
         if (auto r = st->step(); !r) return r.error();
       }
       return {};

@@ -93,6 +93,17 @@ struct SuppressionRecord {
   std::string rule_id;
   std::string path;
   std::string env_key;
+  std::string reason;
+  std::string created_at;  // set by the store
+};
+
+// A finished scan's judged result, for trends.
+struct ScanResultRow {
+  std::string finished_at;  // RFC 3339
+  std::string image;        // the reference scanned, normalised
+  std::string manifest_digest;
+  int score = 0;
+  std::string grade;
 };
 
 struct ScanQuery {
@@ -166,6 +177,11 @@ class Store {
   virtual Result<std::optional<ScanRecord>> get_scan(const std::string& id) = 0;
   // Newest first.
   virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;
+
+  // Scans that ended done with a judged result, finished at or after `since` (RFC 3339), whose
+  // image reference starts with `image_prefix` (empty: any), oldest first.
+  virtual Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
+                                                               const std::string& image_prefix) = 0;
 
   virtual Result<std::vector<std::string>> list_image_digests() = 0;
   virtual Result<std::vector<ImageRow>> list_images(const ImageQuery& q) = 0;

@@ -52,8 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto& req = parser.get();
   // Scans would reach for the network; everything else runs as it would in the daemon.
   if (req.method() == http::verb::post || req.method() == http::verb::delete_) return 0;
-  bw::ApiRequest api{std::string(req.method_string()), std::string(req.target()),
-                     std::move(req.body()), "fuzz", std::string(req[http::field::authorization])};
+  bw::ApiRequest api{std::string(req.method_string()),
+                     std::string(req.target()),
+                     std::move(req.body()),
+                     "fuzz",
+                     std::string(req[http::field::authorization]),
+                     std::string(req[http::field::if_none_match]),
+                     std::string(req[http::field::accept_encoding]),
+                     std::string(req[http::field::origin])};
   auto fut = boost::asio::co_spawn(world->ioc, bw::route(api, world->ctx), boost::asio::use_future);
   world->ioc.restart();
   world->ioc.run_for(std::chrono::seconds(5));

@@ -1,5 +1,9 @@
 #include "api/api.h"
+#include "api/negotiate.h"
 #include "common/digest.h"
+#include "common/embedded.h"
+#include "common/time_util.h"
+#include "layer/decompress.h"
 
 #include "process.h"
 
@@ -7,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <set>
 
 using namespace bw;
 using bw::test::RefusingPort;
@@ -31,8 +36,11 @@ struct Fixture {
 
   ApiResponse call(std::string method, std::string target, std::string body = "",
                    std::string auth = "") {
-    // route() takes the request by reference: it must outlive the coroutine.
-    ApiRequest req{method, target, body, "t", auth};
+    return send(ApiRequest{method, target, body, "t", auth, {}, {}, {}});
+  }
+
+  // route() takes the request by reference: it must outlive the coroutine.
+  ApiResponse send(const ApiRequest& req) {
     auto fut = boost::asio::co_spawn(ioc, route(req, ctx), boost::asio::use_future);
     ioc.restart();
     ioc.run_for(std::chrono::seconds(5));
@@ -145,4 +153,303 @@ TEST_CASE("with API tokens, /v1 needs a token with the route's scope; operations
   CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions": []})", "Bearer " + ci).status == 403);
   CHECK(f.call("GET", "/healthz").status == 200);
   CHECK(f.call("GET", "/metrics").status == 200);
+}
+
+namespace {
+
+std::string header(const ApiResponse& r, std::string_view name) {
+  for (auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return "";
+}
+
+ApiRequest get(std::string target) {
+  return ApiRequest{"GET", std::move(target), "", "t", "", "", "", ""};
+}
+
+std::string gunzip(const std::string& body) {
+  MemorySource src(body);
+  Compression kind = Compression::none;
+  auto plain = open_decompressed(src, kind);
+  REQUIRE(plain);
+  CHECK(kind == Compression::gzip);
+  std::string out(1 << 16, '\0'), all;
+  while (true) {
+    auto n = (*plain)->read(out.data(), out.size());
+    REQUIRE(n);
+    if (*n == 0) break;
+    all.append(out.data(), *n);
+  }
+  return all;
+}
+
+// A finished scan as the scan service stores it, `days_ago` days back.
+ScanRecord finished_scan(std::string id, std::string image, int days_ago, int score,
+                         std::string grade) {
+  ScanRecord s;
+  s.id = std::move(id);
+  s.image = std::move(image);
+  s.platform = "linux/amd64";
+  s.status = ScanStatus::done;
+  s.manifest_digest = sha256_digest(s.id);
+  s.created_at = s.started_at = s.finished_at =
+      format_rfc3339(std::chrono::system_clock::now() - std::chrono::hours(24 * days_ago));
+  s.result = json{{"score", score}, {"grade", grade}, {"verdict", "pass"}}.dump();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("reads carry a strong ETag and Cache-Control; If-None-Match answers 304") {
+  Fixture f;
+  auto first = f.send(get("/v1/stats"));
+  REQUIRE(first.status == 200);
+  std::string etag = header(first, "ETag");
+  CHECK(etag.size() == 34);
+  CHECK(etag.front() == '"');
+  CHECK(header(first, "Cache-Control") == "private, no-cache");
+  auto again = get("/v1/stats");
+  again.if_none_match = "\"other\", " + etag;
+  auto not_modified = f.send(again);
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.body.empty());
+  CHECK(header(not_modified, "ETag") == etag);
+  again.if_none_match = "W/" + etag;  // weak comparison, as RFC 9110 says for If-None-Match
+  CHECK(f.send(again).status == 304);
+  again.if_none_match = "\"stale\"";
+  CHECK(f.send(again).status == 200);
+  // A change shows at once: a new suppression changes the list's validator.
+  auto list = f.send(get("/v1/suppressions"));
+  CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions":[{"rule_id":"BW-SHELL"}]})").status ==
+        200);
+  auto changed = get("/v1/suppressions");
+  changed.if_none_match = header(list, "ETag");
+  CHECK(f.send(changed).status == 200);
+  // Errors and writes are never cached.
+  CHECK(header(f.call("GET", "/v1/images/sha256:bad"), "ETag").empty());
+}
+
+TEST_CASE("gzip for clients that accept it, with its own validator") {
+  Fixture f;
+  auto plain = f.send(get("/v1/rules"));
+  REQUIRE(plain.status == 200);
+  REQUIRE(plain.body.size() > 1024);
+  CHECK(header(plain, "Content-Encoding").empty());
+  CHECK(header(plain, "Vary").find("Accept-Encoding") != std::string::npos);
+  auto req = get("/v1/rules");
+  req.accept_encoding = "br;q=1.0, gzip;q=0.8";
+  auto packed = f.send(req);
+  CHECK(header(packed, "Content-Encoding") == "gzip");
+  CHECK(packed.body.size() < plain.body.size() / 3);
+  CHECK(gunzip(packed.body) == plain.body);
+  CHECK(header(packed, "ETag") != header(plain, "ETag"));
+  req.if_none_match = header(packed, "ETag");
+  CHECK(f.send(req).status == 304);
+  req.if_none_match.clear();
+  req.accept_encoding = "gzip;q=0, identity";
+  CHECK(header(f.send(req), "Content-Encoding").empty());
+  // Small answers are not worth it.
+  req = get("/healthz");
+  req.accept_encoding = "gzip";
+  CHECK(header(f.send(req), "Content-Encoding").empty());
+  CHECK(accepts_gzip("*"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0.000"));
+  CHECK_FALSE(accepts_gzip("deflate"));
+}
+
+TEST_CASE("HEAD is answered wherever GET is, without the body") {
+  Fixture f;
+  auto full = f.send(get("/v1/rules"));
+  auto head = f.call("HEAD", "/v1/rules");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  REQUIRE(head.head_length);
+  CHECK(*head.head_length == full.body.size());
+  CHECK(header(head, "ETag") == header(full, "ETag"));
+  CHECK(f.call("HEAD", "/v1/scans").status == 200);
+  CHECK(f.call("HEAD", "/nope").status == 404);
+  auto post_only = f.call("PATCH", "/v1/suppressions");
+  CHECK(post_only.status == 405);
+  CHECK(header(post_only, "Allow") == "GET, PUT, HEAD");
+}
+
+TEST_CASE("CORS for configured origins only; preflight needs no token") {
+  Fixture f;
+  f.config.api.cors_origins = {"https://dash.example"};
+  f.config.api.tokens.push_back({"ci", sha256_digest("secret").substr(7), {"read"}});
+  ApiRequest pre{"OPTIONS", "/v1/images", "", "t", "", "", "", "https://dash.example"};
+  auto ok = f.send(pre);
+  CHECK(ok.status == 204);
+  CHECK(header(ok, "Access-Control-Allow-Origin") == "https://dash.example");
+  CHECK(header(ok, "Access-Control-Allow-Headers").find("Authorization") != std::string::npos);
+  pre.origin = "https://evil.example";
+  auto refused = f.send(pre);
+  CHECK(refused.status == 403);
+  CHECK(error_of(refused)["code"] == "forbidden");
+  auto req = get("/v1/stats");
+  req.authorization = "Bearer secret";
+  req.origin = "https://dash.example";
+  auto r = f.send(req);
+  CHECK(r.status == 200);
+  CHECK(header(r, "Access-Control-Allow-Origin") == "https://dash.example");
+  CHECK(header(r, "Access-Control-Expose-Headers").find("ETag") != std::string::npos);
+  CHECK(header(r, "Vary").find("Origin") != std::string::npos);
+  req.origin = "https://evil.example";
+  CHECK(header(f.send(req), "Access-Control-Allow-Origin").empty());
+  // Without an Origin, OPTIONS lists the methods.
+  CHECK(f.call("OPTIONS", "/v1/scans").status == 204);
+}
+
+TEST_CASE("query parameters are validated: unknown names, enum values and numbers are 400") {
+  Fixture f;
+  for (const char* target :
+       {"/v1/scans?status=bogus", "/v1/scans?limit=abc", "/v1/scans?limit=0",
+        "/v1/scans?colour=red", "/v1/images?grade=Z", "/v1/images?grade=E",
+        "/v1/images?since=yesterday", "/v1/images?min_score=-1", "/v1/images?max_score=101",
+        "/v1/images?sort=name", "/v1/repositories?limit=x", "/v1/trends?days=0",
+        "/v1/trends?days=400", "/v1/trends?repository=app", "/v1/stats?x=1",
+        "/v1/scans/0123456789abcdef?wait=soon"}) {
+    std::string t = target;
+    CAPTURE(t);
+    auto r = f.call("GET", target);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["code"] == "bad_request");
+  }
+  CHECK(error_of(f.call("GET", "/v1/scans?colour=red"))["message"] ==
+        "unknown query parameter colour; allowed: status, image, cursor, limit");
+  CHECK(f.call("GET", "/v1/images?grade=B&since=2026-01-31&sort=-score").status == 200);
+  CHECK(f.call("GET", "/v1/images?since=2026-01-31T10:00:00Z").status == 200);
+}
+
+TEST_CASE("trends: the fleet's grades and scores per day, each image once") {
+  Fixture f;
+  REQUIRE(f.store->put_scan(finished_scan("s1", "reg.example/app:1", 2, 50, "D")));
+  REQUIRE(f.store->put_scan(finished_scan("s2", "reg.example/app:1", 0, 40, "D")));
+  REQUIRE(f.store->put_scan(finished_scan("s3", "reg.example/app:1", 0, 95, "A")));
+  REQUIRE(f.store->put_scan(finished_scan("s4", "reg.example/db:7", 0, 30, "F")));
+  REQUIRE(f.store->put_scan(finished_scan("s5", "other.example/app:1", 1, 70, "C")));
+  auto r = f.call("GET", "/v1/trends?days=3&registry=reg.example");
+  REQUIRE(r.status == 200);
+  auto t = json::parse(r.body);
+  REQUIRE(t["days"].size() == 3);
+  auto& d0 = t["days"][0];
+  CHECK(d0["images"] == 1);
+  CHECK(d0["scans"] == 1);
+  CHECK(d0["mean_score"] == 50.0);
+  CHECK(d0["grades"]["D"] == 1);
+  // No scan on day 1: the state carries over.
+  CHECK(t["days"][1]["images"] == 1);
+  CHECK(t["days"][1]["scans"] == 0);
+  auto& d2 = t["days"][2];
+  CHECK(d2["images"] == 2);
+  CHECK(d2["scans"] == 3);
+  CHECK(d2["grades"]["A"] == 1);
+  CHECK(d2["grades"]["F"] == 1);
+  CHECK(d2["mean_score"] == 62.5);
+  CHECK(d2["min_score"] == 30);
+  CHECK_FALSE(t.contains("images"));
+  auto repo =
+      json::parse(f.call("GET", "/v1/trends?days=3&registry=reg.example&repository=app").body);
+  REQUIRE(repo["images"].size() == 1);
+  CHECK(repo["images"][0]["image"] == "reg.example/app:1");
+  CHECK(repo["images"][0]["points"].size() == 3);
+  auto all = json::parse(f.call("GET", "/v1/trends?days=3").body);
+  CHECK(all["days"][2]["images"] == 3);
+}
+
+TEST_CASE("suppressions keep a reason and when they were made") {
+  Fixture f;
+  auto put = f.call("PUT", "/v1/suppressions",
+                    R"({"suppressions":[{"rule_id":"BW-SHELL","reason":"debug image"}]})");
+  REQUIRE(put.status == 200);
+  auto list = json::parse(f.call("GET", "/v1/suppressions").body)["suppressions"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["reason"] == "debug image");
+  std::string created = list[0]["created_at"];
+  CHECK(created.size() == 20);
+  CHECK(
+      f.call(
+           "PUT", "/v1/suppressions",
+           R"({"suppressions":[{"rule_id":"BW-SHELL","reason":"debug image"},{"rule_id":"BW-SUID","path":"usr/bin/su"}]})")
+          .status == 200);
+  list = json::parse(f.call("GET", "/v1/suppressions").body)["suppressions"];
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["created_at"] == created);
+  CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions":[{"rule_id":"BW-SHELL","reason":7}]})")
+            .status == 400);
+}
+
+TEST_CASE("the web UI is served from the binary") {
+  Fixture f;
+  auto page = f.call("GET", "/");
+  CHECK(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK(page.body.find("<html") != std::string::npos);
+  CHECK(header(page, "Content-Security-Policy").find("default-src 'self'") != std::string::npos);
+  auto js = f.call("GET", "/ui/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.content_type.starts_with("application/javascript"));
+  CHECK(f.call("GET", "/ui/app.css").status == 200);
+  CHECK(f.call("GET", "/ui/nope.js").status == 404);
+  CHECK(f.call("GET", "/ui/..%2Fapi.h").status == 404);
+  auto spec = f.call("GET", "/openapi.yaml");
+  CHECK(spec.status == 200);
+  CHECK(spec.body.starts_with("openapi: 3."));
+}
+
+TEST_CASE("every route served is in schema/openapi.yaml, and every route there is served") {
+  // The document's paths are in block style: "  /path:" then "    method:" (redocly, run by
+  // tests/run.sh, validates the document itself).
+  std::string_view doc = schema_files::get("openapi.yaml");
+  std::set<std::string> documented;
+  std::string path;
+  bool in_paths = false;
+  std::size_t start = 0;
+  while (start < doc.size()) {
+    std::size_t end = doc.find('\n', start);
+    if (end == std::string_view::npos) end = doc.size();
+    std::string_view line = doc.substr(start, end - start);
+    start = end + 1;
+    if (!line.starts_with(' ')) in_paths = line == "paths:";
+    if (!in_paths) continue;
+    if (line.starts_with("  /") && line.ends_with(":"))
+      path = std::string(line.substr(2, line.size() - 3));
+    for (std::string_view m : {"get", "put", "post", "delete", "patch"})
+      if (line == "    " + std::string(m) + ":") {
+        std::string upper(m);
+        for (auto& c : upper) c = static_cast<char>(std::toupper(c));
+        documented.insert(upper + " " + path);
+      }
+  }
+  auto served_list = api_routes();
+  std::set<std::string> served(served_list.begin(), served_list.end());
+  CHECK(served.size() == served_list.size());
+  CHECK(documented.size() >= 20);
+  for (auto& r : served) {
+    CAPTURE(r);
+    CHECK(documented.count(r) == 1);
+  }
+  for (auto& r : documented) {
+    CAPTURE(r);
+    CHECK(served.count(r) == 1);
+  }
+  // And each documented route answers something other than "no route" through route().
+  Fixture f;
+  for (auto& r : documented) {
+    auto space = r.find(' ');
+    std::string method = r.substr(0, space), target = r.substr(space + 1);
+    for (auto [from, to] : {std::pair{"{digest}", "sha256:" + std::string(64, 'a')},
+                            std::pair{"{id}", "scan_" + std::string(32, '0')},
+                            std::pair{"{registry}", std::string("reg.example")},
+                            std::pair{"{repository}", std::string("team/app")},
+                            std::pair{"{file}", std::string("app.js")}})
+      if (auto at = target.find(from); at != std::string::npos)
+        target.replace(at, std::string_view(from).size(), to);
+    if (method == "POST" || method == "PUT") continue;  // bodies: covered by their own cases
+    auto res = f.call(method, target);
+    CAPTURE(target);
+    CHECK(res.status != 405);
+    if (res.status == 404)
+      CHECK(error_of(res)["message"].get<std::string>().find("no route") == std::string::npos);
+  }
 }
