@@ -24,7 +24,7 @@ work=$(mktemp -d)
 reg_pid= bw_pid=
 trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 access_log=1  # docker-registry's access log counts the base blob's fetches
-source bench/registry.sh
+source tests/support/registry.sh
 
 # The shared base: files of /usr/lib up to 60 MB; each app layer: one small file.
 (find /usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' 2>/dev/null || true) |

@@ -19,7 +19,7 @@ bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
 reg_pid=
 trap 'kill $reg_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-source bench/registry.sh
+source tests/support/registry.sh
 
 # One image as an OCI layout from a tar, pushed with skopeo.
 push() {  # name tarfile

@@ -34,7 +34,7 @@ cache=${BULWARK_BENCH_CACHE:-/var/tmp/bulwark-bench}
 mkdir -p "$cache"
 reg_pid= bw_pid=
 trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-source bench/registry.sh
+source tests/support/registry.sh
 
 case "$src" in
   toolchains)

@@ -18,7 +18,7 @@ bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
 reg_pid= bw_pid=
 trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-source bench/registry.sh
+source tests/support/registry.sh
 
 # A one-layer image: a few files, enough for every analyser to have something to say.
 mkdir -p "$work/root/etc" "$work/root/app"

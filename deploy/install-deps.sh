@@ -13,7 +13,7 @@ build_packages=(
 )
 test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
-  sqlite3 zstd python3-jsonschema
+  sqlite3 zstd python3-jsonschema chromium fonts-dejavu-core nodejs
 )
 
 demo_packages=(docker-registry skopeo)
@@ -30,6 +30,8 @@ for p in "${wanted[@]}"; do
     missing+=("$p")
   fi
 done
+# The browser tests run npm: Debian's package, unless a Node.js build that bundles npm is there.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null; then missing+=(npm); fi
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

@@ -508,6 +508,30 @@ class SqliteStore : public Store {
       return done.error();
     out["scans"] = scans;
     out["grades"] = grades;
+    // Base images in use, and images on an operating system past its end of life, from the
+    // reports under this ruleset.
+    nlohmann::json bases = nlohmann::json::array();
+    auto b = rdb_.prepare(
+        "SELECT COALESCE(json_extract(report, '$.base.name'), ''), COUNT(*) FROM reports "
+        "WHERE ruleset_version = ?1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50");
+    if (!b) return b.error();
+    b->bind(1, ruleset_version);
+    if (auto done = sqlite::for_each_row(
+            *b,
+            [&](const sqlite::Statement& row) {
+              bases.push_back({{"base", row.text(0)}, {"images", row.integer(1)}});
+            });
+        !done)
+      return done.error();
+    out["bases"] = bases;
+    auto eol = rdb_.prepare(
+        "SELECT COUNT(*) FROM reports WHERE ruleset_version = ?1 AND EXISTS (SELECT 1 FROM "
+        "json_each(reports.report, '$.findings') WHERE json_extract(value, '$.rule_id') = "
+        "'BW-OS-EOL' AND NOT json_extract(value, '$.suppressed'))");
+    if (!eol) return eol.error();
+    eol->bind(1, ruleset_version);
+    if (auto r = eol->step(); !r) return r.error();
+    out["eol_os_images"] = eol->integer(0);
     return out;
   }
 

@@ -1,5 +1,5 @@
-# Sourced by the benchmarks: starts Debian's docker-registry on a free loopback port, storing
-# under $work, and waits until it answers. Sets `port` and `reg_pid` (the caller stops it).
+# Sourced by the benchmarks and the browser tests: starts Debian's docker-registry on a free
+# loopback port, storing under $work, and waits until it answers. Sets `port` and `reg_pid` (the caller stops it).
 # With `access_log=1` set before sourcing, the registry logs every request to $work/reg.log.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$work/reg.yml" <<YAML
