@@ -162,6 +162,30 @@ function trendChart(days) {
   return chart;
 }
 
+// Images by grade at each day's end, stacked.
+function gradeTrend(days) {
+  const w = 640, hgt = 90, left = 30;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${hgt + 10}`, width: "100%", height: hgt + 10, role: "img", "aria-label": "grades over time" });
+  const max = Math.max(1, ...days.map((d) => d.images));
+  const slot = (w - left) / Math.max(1, days.length);
+  const style = getComputedStyle(document.documentElement);
+  days.forEach((d, i) => {
+    let y = hgt;
+    for (const g of GRADES) {
+      const n = d.grades[g] || 0;
+      if (!n) continue;
+      const bh = (n / max) * (hgt - 10);
+      y -= bh;
+      const rect = svg("rect", { x: left + i * slot + 1, y, width: Math.max(1, slot - 2), height: bh });
+      rect.style.fill = style.getPropertyValue(`--${g.toLowerCase()}`);
+      rect.append(svg("title", {}, `${d.date}: ${n} ${g}`));
+      chart.append(rect);
+    }
+  });
+  chart.append(svg("text", { x: 2, y: 12 }, max));
+  return chart;
+}
+
 // ---- pages ---------------------------------------------------------------------------------
 
 async function overview() {
@@ -183,7 +207,8 @@ async function overview() {
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "Images by grade"), gradeBars(grades),
         h("p", { class: "muted", "data-testid": "grade-counts" }, GRADES.map((g) => `${g}: ${grades[g] || 0}`).join("  "))),
-      h("div", { class: "panel" }, h("h2", {}, "Score over 30 days (mean, lowest)"), trendChart(trend.days))),
+      h("div", { class: "panel" }, h("h2", {}, "Score over 30 days (mean, lowest)"), trendChart(trend.days),
+        h("h2", {}, "Grades over 30 days"), gradeTrend(trend.days))),
     h("div", { class: "grid2" },
       h("div", { class: "panel" }, h("h2", {}, "Worst images"), imagesTable(worst.images)),
       h("div", { class: "panel" }, h("h2", {}, "Base images in use"),
