@@ -41,11 +41,15 @@ bool is_loopback_name(std::string_view host) {
 
 // Loopback registries are for a daemon on loopback (a developer's first scan, the demo): a
 // daemon serving a real interface must not let its callers reach services on its own host.
-void apply_loopback_policy(Config& c) {
+// `extra`: patterns from --allow-registry, added to what the file, the environment or the
+// defaults allow (they are the operator's, never stripped).
+void apply_loopback_policy(Config& c, const std::vector<std::string>& extra) {
   bool listens_on_loopback = is_loopback_name(c.listen);
   auto& allowed = c.registry.allowed;
   if (!listens_on_loopback && !c.allowed_configured)
     std::erase_if(allowed, [](const std::string& p) { return is_loopback_name(p + ":0"); });
+  for (auto& p : extra)
+    if (std::find(allowed.begin(), allowed.end(), p) == allowed.end()) allowed.push_back(p);
   c.registry.allow_loopback =
       listens_on_loopback || std::any_of(allowed.begin(), allowed.end(), [](const std::string& p) {
         return p == "*" || is_loopback_name(p.find(':') == std::string::npos ||
@@ -60,10 +64,16 @@ void apply_loopback_policy(Config& c) {
 Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Config& c) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad_config("not a JSON object");
+  if (auto r = check_config_document(j, "the configuration"); !r) return r;
+  return apply_config(j, env, c);
+}
+
+Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
   try {
     if (j.contains("listen")) c.listen = j["listen"].get<std::string>();
     if (j.contains("data_dir")) c.data_dir = j["data_dir"].get<std::string>();
     if (j.contains("log_level")) c.log_level = j["log_level"].get<std::string>();
+    if (j.contains("log_format")) c.log_format = j["log_format"].get<std::string>();
     read_number(j, "workers", c.workers);
     if (auto it = j.find("shutdown_grace_s"); it != j.end())
       c.shutdown_grace = std::chrono::seconds(it->get<std::int64_t>());
@@ -208,12 +218,23 @@ Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Conf
           c.api.cors_origins.push_back(std::move(origin));
         }
       read_number(*a, "gzip_min_bytes", c.api.gzip_min_bytes);
+      if (auto t = a->find("tls"); t != a->end()) {
+        c.api.tls.cert_file = t->value("cert_file", "");
+        c.api.tls.key_file = t->value("key_file", "");
+        c.api.tls.client_ca_file = t->value("client_ca_file", "");
+      }
     }
   } catch (const json::exception& e) {
     return bad_config(std::string("wrong type: ") + e.what());
   }
   if (c.scan.max_concurrent_scans == 0)
     return bad_config("scans.max_concurrent must be at least 1");
+  if (c.api.tls.cert_file.empty() != c.api.tls.key_file.empty())
+    return bad_config("api.tls needs both cert_file and key_file");
+  if (!c.api.tls.client_ca_file.empty() && c.api.tls.cert_file.empty())
+    return bad_config("api.tls.client_ca_file needs cert_file and key_file");
+  if (c.log_format != "text" && c.log_format != "json")
+    return bad_config("log_format must be text or json");
   return {};
 }
 
@@ -225,16 +246,22 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
   if (const char* f = env("BULWARK_CONFIG")) c.config_file = f;
   for (std::size_t i = 0; i + 1 < args.size(); ++i)
     if (args[i] == "--config") c.config_file = args[i + 1];
+  json doc = json::object();
   if (!c.config_file.empty()) {
     std::ifstream in(c.config_file);
     if (!in) return bad_config("cannot read " + c.config_file);
     std::stringstream ss;
     ss << in.rdbuf();
-    if (auto r = apply_config_json(ss.str(), env, c); !r) return r.error();
+    try {
+      doc = json::parse(ss.str());
+    } catch (const json::parse_error& e) {
+      return bad_config(c.config_file + " is not valid JSON: " + e.what());
+    }
+    if (auto r = check_config_document(doc, c.config_file); !r) return r.error();
   }
-  if (const char* v = env("BULWARK_LISTEN")) c.listen = v;
-  if (const char* v = env("BULWARK_DATA_DIR")) c.data_dir = v;
-  if (const char* v = env("BULWARK_LOG_LEVEL")) c.log_level = v;
+  if (auto r = overlay_environment(env, doc); !r) return r.error();
+  if (auto r = apply_config(doc, env, c); !r) return r.error();
+  std::vector<std::string> allow_flags;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> Result<std::string> {
@@ -246,10 +273,15 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
     } else if (a == "--version") {
       out.show_version = true;
     } else if (a == "--listen" || a == "--data-dir" || a == "--config" || a == "--log-level" ||
-               a == "--workers" || a == "--rules") {
+               a == "--workers" || a == "--rules" || a == "--allow-registry" ||
+               a == "--log-format") {
       auto v = value();
       if (!v) return v.error();
-      if (a == "--listen")
+      if (a == "--allow-registry")
+        allow_flags.push_back(*v);
+      else if (a == "--log-format")
+        c.log_format = *v;
+      else if (a == "--listen")
         c.listen = *v;
       else if (a == "--data-dir")
         c.data_dir = *v;
@@ -268,16 +300,22 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
       return bad_config("unknown argument " + a + " (see --help)");
     }
   }
-  apply_loopback_policy(c);
+  apply_loopback_policy(c, allow_flags);
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error")
     return bad_config("log level must be debug, info, warn or error");
+  if (c.log_format != "text" && c.log_format != "json")
+    return bad_config("log format must be text or json");
   return out;
 }
 
 std::string usage_text() {
   return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--rules FILE]\n"
-         "                [--workers N] [--log-level debug|info|warn|error] [--version]\n"
+         "                [--workers N] [--log-level debug|info|warn|error] [--log-format "
+         "text|json]\n"
+         "                [--allow-registry PATTERN]... [--version]\n"
+         "       bulwarkd config check FILE    check a configuration file and exit\n"
+         "       bulwarkd config print [...]   print the effective configuration (secrets masked)\n"
          "\n"
          "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env "
          "BULWARK_LISTEN)\n"
@@ -285,7 +323,13 @@ std::string usage_text() {
          "BULWARK_DATA_DIR)\n"
          "  --config    JSON configuration file (env BULWARK_CONFIG); see README\n"
          "  --workers   CPU worker threads for layer analysis (default: one per core)\n"
-         "  --rules     a rule catalog (JSON, as schema/rules.json) replacing the built-in one\n";
+         "  --rules     a rule catalog (JSON, as schema/rules.json) replacing the built-in one\n"
+         "  --allow-registry  also allow this registry pattern (host, host:port, *.suffix, *);\n"
+         "              repeatable\n"
+         "\n"
+         "Precedence: flags, then BULWARK_* environment variables (every key: BULWARK_ + its\n"
+         "path in upper snake case, e.g. BULWARK_REGISTRIES_MAX_ATTEMPTS), then the file, then\n"
+         "the defaults. Unknown keys and wrong types are errors.\n";
 }
 
 }  // namespace bw

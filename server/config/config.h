@@ -9,6 +9,8 @@
 #include "scan/scan.h"
 #include "scan/scheduler.h"
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -36,6 +38,14 @@ struct ApiOptions {
   std::vector<std::string> cors_origins;
   // Responses at least this large are gzipped for clients that accept it; 0: never.
   std::size_t gzip_min_bytes = 1024;
+  // TLS on the listener: PEM certificate chain and key (re-read on SIGHUP). With a client CA,
+  // callers must present a certificate it signed. Empty: plain HTTP.
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+    bool enabled() const { return !cert_file.empty(); }
+  } tls;
 };
 
 struct Config {
@@ -44,6 +54,7 @@ struct Config {
   std::string config_file;
   std::size_t workers = 0;  // CPU worker threads; 0 means one per core
   std::string log_level = "info";
+  std::string log_format = "text";          // "text" (key=value) or "json" (one object per line)
   std::chrono::seconds shutdown_grace{10};  // in-flight work gets this long on SIGTERM
   RegistryOptions registry;
   ScanOptions scan;
@@ -69,8 +80,28 @@ struct ConfigLoad {
 // Parses argv (without argv[0]) over the environment and the file it names.
 Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLookup& env);
 
-// Applies a JSON config document (see README "Configuration") onto `config`.
+// Applies a JSON config document (see README "Configuration") onto `config`, after checking
+// it against config_shape().
 Result<void> apply_config_json(std::string_view text, const EnvLookup& env, Config& config);
+Result<void> apply_config(const nlohmann::json& doc, const EnvLookup& env, Config& config);
+
+// Every key a configuration may hold, with its type: "string", "bool", "uint", "number",
+// [X] for a list, {"*": X} for a map by name. Keys starting with "//" are comments.
+const nlohmann::json& config_shape();
+
+// Unknown keys and wrong types are errors naming the key's path and `source` (the file, or the
+// environment variable), with the nearest known key when one is close.
+Result<void> check_config_document(const nlohmann::json& doc, std::string_view source);
+
+// Sets keys of `doc` from the environment: BULWARK_ + the key's path in upper snake case
+// (BULWARK_REGISTRIES_MAX_ATTEMPTS=3, BULWARK_API_CORS_ORIGINS=a,b); lists of strings are
+// comma-separated or JSON, lists of objects and maps JSON.
+Result<void> overlay_environment(const EnvLookup& env, nlohmann::json& doc);
+std::vector<std::string> config_environment_names();
+
+// The effective configuration, in the file's form; passwords, webhook secrets and token hashes
+// masked when `mask_secrets`.
+nlohmann::json config_to_json(const Config& config, bool mask_secrets);
 
 std::string usage_text();
 

@@ -189,11 +189,42 @@ int run(bw::Config config) {
   return 0;
 }
 
+// `bulwarkd config check FILE` and `bulwarkd config print [flags]`: what an operator runs
+// before a deploy, with the same parser, environment and flags as the daemon.
+int config_command(std::vector<std::string> args, const bw::EnvLookup& env) {
+  if (args.size() >= 2 && args[1] == "check") {
+    if (args.size() != 3) {
+      std::cerr << "usage: bulwarkd config check FILE\n";
+      return 2;
+    }
+    auto loaded = bw::load_config({"--config", args[2]}, env);
+    if (!loaded) {
+      std::cerr << "bulwarkd: " << loaded.error().message << "\n";
+      return 2;
+    }
+    std::cout << args[2] << ": ok\n";
+    return 0;
+  }
+  if (args.size() >= 2 && args[1] == "print") {
+    auto loaded = bw::load_config(std::vector<std::string>(args.begin() + 2, args.end()), env);
+    if (!loaded) {
+      std::cerr << "bulwarkd: " << loaded.error().message << "\n";
+      return 2;
+    }
+    std::cout << bw::config_to_json(loaded->config, true).dump(2) << "\n";
+    return 0;
+  }
+  std::cerr << "usage: bulwarkd config check FILE | bulwarkd config print [flags]\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto loaded = bw::load_config(args, [](const char* name) { return std::getenv(name); });
+  auto env = [](const char* name) -> const char* { return std::getenv(name); };
+  if (!args.empty() && args[0] == "config") return config_command(args, env);
+  auto loaded = bw::load_config(args, env);
   if (!loaded) {
     std::cerr << "bulwarkd: " << loaded.error().message << "\n";
     return 2;

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <map>
 
 using namespace bw;
@@ -112,4 +113,158 @@ TEST_CASE("--rules names the catalog file") {
   auto c = load_config({"--rules", "/tmp/my-rules.json"}, env_of({}));
   REQUIRE(c);
   CHECK(c->config.rules_file == "/tmp/my-rules.json");
+}
+
+namespace {
+Result<ConfigLoad> load_file(const std::string& text, std::map<std::string, std::string> env = {},
+                             std::vector<std::string> flags = {}) {
+  static int n = 0;
+  test::TempDir dir;
+  std::string file = dir.path() + "/c" + std::to_string(++n) + ".json";
+  test::write_file(file, text);
+  flags.insert(flags.begin(), {"--config", file});
+  return load_config(flags, env_of(std::move(env)));
+}
+
+std::string error_of(const Result<ConfigLoad>& r) {
+  REQUIRE_FALSE(r);
+  return r.error().message;
+}
+}  // namespace
+
+TEST_CASE("unknown keys and wrong types are errors naming the key and the file") {
+  auto typo = load_file(R"({"registries": {"alowed": ["reg.example"]}})");
+  CHECK(error_of(typo).find("unknown key registries.alowed in ") != std::string::npos);
+  CHECK(error_of(typo).find("(did you mean registries.allowed?)") != std::string::npos);
+  CHECK(error_of(typo).find(".json") != std::string::npos);
+  CHECK(error_of(load_file(R"({"colour": "blue"})")).find("unknown key colour in") !=
+        std::string::npos);
+  CHECK(error_of(load_file(R"({"registries": {"hosts": {"r.example": {"pasword": "x"}}}})"))
+            .find("unknown key registries.hosts.r.example.pasword") != std::string::npos);
+  CHECK(error_of(load_file(R"({"api": {"max_wait_s": "10"}})")).find("api.max_wait_s in ") !=
+        std::string::npos);
+  CHECK(error_of(load_file(R"({"api": {"max_wait_s": -1}})")).find("non-negative integer") !=
+        std::string::npos);
+  CHECK(error_of(load_file(R"({"webhooks": [{"url": "https://h.example", "evnts": []}]})"))
+            .find("webhooks[0].evnts") != std::string::npos);
+  CHECK(error_of(load_file(R"({"registries": {"allowed": "reg.example"}})"))
+            .find("registries.allowed in ") != std::string::npos);
+  CHECK(error_of(load_file("{not json")).find("is not valid JSON") != std::string::npos);
+  // Comments are keys starting with "//".
+  CHECK(load_file(R"({"//": "a note", "api": {"//max_wait_s": "why", "max_wait_s": 10}})"));
+}
+
+TEST_CASE("every key can come from the environment, between the file and the flags") {
+  auto names = config_environment_names();
+  CHECK(std::find(names.begin(), names.end(), "BULWARK_REGISTRIES_MAX_ATTEMPTS") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "BULWARK_API_TLS_CERT_FILE") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "BULWARK_REGISTRIES_HOSTS") != names.end());
+  CHECK(names.size() >= 50);
+  auto c = load_file(
+      R"({"registries": {"max_attempts": 2}, "limits": {"max_entries": 5}})",
+      {{"BULWARK_REGISTRIES_MAX_ATTEMPTS", "3"},
+       {"BULWARK_SCANS_ALLOW_LOCAL_SOURCES", "true"},
+       {"BULWARK_LIMITS_MAX_LAYER_CPU_S", "2.5"},
+       {"BULWARK_API_CORS_ORIGINS", "https://a.example, https://b.example"},
+       {"BULWARK_REGISTRIES_HOSTS", R"({"reg.example:5000": {"insecure": true}})"},
+       {"BULWARK_API_TOKENS", R"([{"name": "ci", "token_env": "T", "scopes": ["read"]}])"},
+       {"T", "secret"},
+       {"BULWARK_LOG_FORMAT", "json"},
+       {"BULWARK_LISTEN", "127.0.0.1:9"}},
+      {"--listen", "127.0.0.1:10"});
+  REQUIRE(c);
+  CHECK(c->config.registry.max_attempts == 3);
+  CHECK(c->config.scan.limits.max_entries == 5);  // the file's, nothing in the environment
+  CHECK(c->config.scan.allow_local_sources);
+  CHECK(c->config.scan.limits.max_cpu_seconds == 2.5);
+  CHECK(c->config.api.cors_origins ==
+        std::vector<std::string>{"https://a.example", "https://b.example"});
+  CHECK(c->config.registry.hosts.at("reg.example:5000").insecure);
+  REQUIRE(c->config.api.tokens.size() == 1);
+  CHECK(c->config.log_format == "json");
+  CHECK(c->config.listen == "127.0.0.1:10");  // the flag wins
+  CHECK(error_of(load_config({}, env_of({{"BULWARK_REGISTRIES_MAX_ATTEMPTS", "many"}}))) ==
+        "config: BULWARK_REGISTRIES_MAX_ATTEMPTS must be a non-negative integer");
+  CHECK(error_of(load_config({}, env_of({{"BULWARK_API_TOKENS", R"([{"nam": "x"}])"}})))
+            .find("api.tokens[0].nam in environment variable BULWARK_API_TOKENS") !=
+        std::string::npos);
+  CHECK(error_of(load_config({}, env_of({{"BULWARK_LOG_FORMAT", "xml"}}))) ==
+        "config: log_format must be text or json");
+}
+
+TEST_CASE("--allow-registry adds patterns, repeatable, kept on a public listener") {
+  auto c = load_config({"--allow-registry", "reg.corp:5000", "--allow-registry", "127.0.0.1:5000",
+                        "--listen", "0.0.0.0:8080"},
+                       env_of({}));
+  REQUIRE(c);
+  auto& allowed = c->config.registry.allowed;
+  CHECK(registry_allowed(allowed, "reg.corp:5000"));
+  CHECK(registry_allowed(allowed, "docker.io"));
+  // The defaults' loopback names go on a public listener; the operator's flag stays.
+  CHECK(std::find(allowed.begin(), allowed.end(), "localhost") == allowed.end());
+  CHECK(registry_allowed(allowed, "127.0.0.1:5000"));
+  CHECK(c->config.registry.allow_loopback);
+  CHECK(error_of(load_config({"--allow-registry"}, env_of({}))).find("needs a value") !=
+        std::string::npos);
+}
+
+TEST_CASE("deploy/bulwark.example.json holds every option, at its default") {
+  std::string path = std::string(BULWARK_SOURCE_DIR) + "/deploy/bulwark.example.json";
+  std::map<std::string, std::string> env = {
+      {"CORP_REGISTRY_PASSWORD", "x"}, {"BULWARK_WEBHOOK_SECRET", "y"}, {"BULWARK_CI_TOKEN", "z"}};
+  auto loaded = load_config({"--config", path}, env_of(env));
+  REQUIRE(loaded);
+  auto example = nlohmann::json::parse(test::read_file(path));
+  auto effective = config_to_json(loaded->config, false);
+  auto defaults = config_to_json(Config{}, false);
+  // Walks the shape: every key is in the example; scalars (and the non-empty default lists)
+  // are at their defaults; each list or map shows an entry that names every key it may hold.
+  std::function<void(const nlohmann::json&, const nlohmann::json&, const nlohmann::json&,
+                     const nlohmann::json&, std::string)>
+      walk = [&](const nlohmann::json& shape, const nlohmann::json& ex, const nlohmann::json& eff,
+                 const nlohmann::json& def, std::string path) {
+        CAPTURE(path);
+        if (shape.is_object() && shape.contains("*")) {
+          REQUIRE(ex.is_object());
+          REQUIRE_FALSE(ex.empty());
+          for (auto& [k, v] : ex.items())
+            if (shape["*"].is_object())
+              for (auto& [key, sub] : shape["*"].items()) CHECK(v.contains(key));
+          return;
+        }
+        if (shape.is_object()) {
+          for (auto& [name, sub] : shape.items()) {
+            const std::string key = name;
+            CAPTURE(key);
+            REQUIRE(ex.contains(key));
+            walk(sub, ex[key], eff.is_object() && eff.contains(key) ? eff[key] : nlohmann::json(),
+                 def.is_object() && def.contains(key) ? def[key] : nlohmann::json(),
+                 path + "." + key);
+          }
+          return;
+        }
+        if (shape.is_array()) {
+          REQUIRE(ex.is_array());
+          CHECK_FALSE(ex.empty());
+          if (shape[0].is_object())
+            for (auto& [key, sub] : shape[0].items()) CHECK(ex[0].contains(key));
+          else if (!def.empty())
+            CHECK(eff == def);
+          return;
+        }
+        if (!def.is_null()) CHECK(eff == def);
+      };
+  walk(config_shape(), example, effective, defaults, "");
+}
+
+TEST_CASE("the effective configuration masks secrets") {
+  auto c = load_file(
+      R"({"registries": {"hosts": {"reg.example": {"username": "u", "password": "hunter2"}}},
+          "api": {"tokens": [{"name": "ci", "sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "scopes": ["read"]}]}})");
+  REQUIRE(c);
+  std::string shown = config_to_json(c->config, true).dump();
+  CHECK(shown.find("hunter2") == std::string::npos);
+  CHECK(shown.find("0123456789abcdef0123456789abcdef") == std::string::npos);
+  CHECK(shown.find("\"username\":\"u\"") != std::string::npos);
+  CHECK(config_to_json(c->config, false).dump().find("hunter2") != std::string::npos);
 }
