@@ -41,7 +41,8 @@ Result<LocalScan> run_local_scan(
   options.analysis.secrets = SecretRules::builtin();
   ScanService scans(ioc.get_executor(), workers, **store, registry, options, &reporter);
 
-  auto submitted = scans.submit(ScanRequest{image, platform, policy.empty() ? "" : policy.dump()});
+  auto submitted =
+      scans.submit(ScanRequest{image, platform, policy.empty() ? "" : policy.dump(), "cli"});
   if (!submitted) {
     workers.join();
     return submitted.error();

@@ -13,7 +13,7 @@ build_packages=(
 )
 test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
-  sqlite3 zstd python3-jsonschema chromium fonts-dejavu-core nodejs
+  sqlite3 zstd python3-jsonschema chromium fonts-dejavu-core nodejs prometheus
 )
 
 demo_packages=(docker-registry skopeo)
@@ -39,8 +39,11 @@ if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# Installing the docker-registry package must not leave a registry running on :5000.
+# Installing the docker-registry and prometheus packages must not leave their services running
+# (:5000, :9090): the tests start their own, and only need promtool from prometheus.
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  $SUDO systemctl disable --now docker-registry || true
-fi
+for service in docker-registry prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl disable --now "$service" || true
+  fi
+done

@@ -2,6 +2,7 @@
 // coroutine over values, testable without sockets; http_server.h puts it on a socket.
 #pragma once
 
+#include "common/metrics.h"
 #include "config/config.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
@@ -38,12 +39,22 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   // An answer to HEAD: the Content-Length GET would have sent (the body is empty).
   std::optional<std::size_t> head_length;
+  // The route template that answered ("/v1/scans/{id}"), for metrics and logs; empty: none.
+  std::string route;
 };
 
 struct HttpMetrics {
-  std::uint64_t requests = 0;
-  std::uint64_t responses_4xx = 0;
-  std::uint64_t responses_5xx = 0;
+  // Labels stay bounded whatever callers send: known methods or "other", route templates or
+  // "unmatched".
+  metrics::Family requests{"bulwark_http_requests_total",
+                           "API requests answered, by method, route template and status code.",
+                           metrics::Type::counter,
+                           {"method", "route", "code"}};
+  metrics::Family duration{
+      "bulwark_http_request_duration_seconds",
+      "Time from a request's last byte read to its answer written, by method and route.",
+      metrics::Type::histogram,
+      {"method", "route"}};
   std::uint64_t accept_backoffs = 0;  // times accepting paused for lack of descriptors
 };
 

@@ -6,11 +6,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
+#include <cstdio>
 #include <map>
 
 namespace bw {
@@ -18,6 +21,7 @@ namespace bw {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using asio::awaitable;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
@@ -40,6 +44,32 @@ Error parse_error(const boost::system::error_code& ec) {
   return make_error(Errc::bad_request, "malformed HTTP request: " + ec.message());
 }
 
+// The listener's TLS: TLS 1.2 or later, the certificate chain and key from files, and client
+// certificates required when a client CA is set.
+Result<std::shared_ptr<ssl::context>> load_tls(const ApiOptions::Tls& tls) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                       ec);
+  if (!ec) context->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec)
+    return make_error(Errc::bad_request,
+                      "api.tls.cert_file " + tls.cert_file + ": " + ec.message());
+  context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec)
+    return make_error(Errc::bad_request, "api.tls.key_file " + tls.key_file + ": " + ec.message());
+  if (!tls.client_ca_file.empty()) {
+    context->load_verify_file(tls.client_ca_file, ec);
+    if (ec)
+      return make_error(Errc::bad_request,
+                        "api.tls.client_ca_file " + tls.client_ca_file + ": " + ec.message());
+    context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
+  return context;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -51,26 +81,56 @@ struct HttpServer::Impl {
   // Open connections and whether each is inside a request (so stop() spares it).
   std::map<std::uint64_t, std::pair<beast::tcp_stream*, bool>> sessions;
 
+  // The TLS context new connections take; replaced whole on reload, so that connections open
+  // keep the one they started with.
+  std::shared_ptr<ssl::context> tls;
+
   Impl(asio::any_io_executor e, ApiContext& c) : ex(e), acceptor(e), ctx(c) {}
 
   awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream, stream);
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    auto context = tls;  // kept alive by this connection
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *context);
+    // A client that connects and says nothing must not hold a connection: the handshake has the
+    // idle timeout too.
+    beast::get_lowest_layer(stream).expires_after(ctx.config.api.idle_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+    if (ec) {
+      log::debug("TLS handshake failed", {{"error", ec.message()}});
+      co_return;
+    }
+    co_await serve(stream, beast::get_lowest_layer(stream));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(kTuple);
+  }
+
+  // HTTP/1.1 on `stream` (plain or TLS) until the peer closes, an error, or stop().
+  template <class Stream>
+  awaitable<void> serve(Stream& stream, beast::tcp_stream& tcp) {
     const std::uint64_t id = next_session++;
-    sessions[id] = {&stream, false};
+    sessions[id] = {&tcp, false};
     beast::flat_buffer buffer;
     const auto& opt = ctx.config.api;
     while (!stopping) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(opt.max_header_bytes);
       parser.body_limit(opt.max_body_bytes);
-      stream.expires_after(opt.idle_timeout);
+      tcp.expires_after(opt.idle_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout || ec == asio::error::connection_reset ||
-          ec == asio::error::eof)
+          ec == asio::error::eof || ec == ssl::error::stream_truncated)
         break;
       sessions[id].second = true;
+      const auto started = std::chrono::steady_clock::now();
       ApiResponse res;
+      std::string method = "other", target;
       std::string request_id;
       bool keep_alive = false;
       unsigned version = 11;
@@ -91,21 +151,17 @@ struct HttpServer::Impl {
                        std::string(req[http::field::if_none_match]),
                        std::string(req[http::field::accept_encoding]),
                        std::string(req[http::field::origin])};
+        for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"})
+          if (api.method == known) method = api.method;
+        target = api.target.substr(0, 200);
         try {
           res = co_await route(api, ctx);
         } catch (const std::exception& e) {
-          log::error("request_id=" + request_id + " route threw: " + e.what());
+          log::error("route threw", {{"request_id", request_id}, {"error", e.what()}});
           res = error_response(
               make_error(Errc::internal, "internal error; request id " + request_id));
         }
-        log::debug("request_id=" + request_id + " " + api.method + " " + api.target.substr(0, 200) +
-                   " status=" + std::to_string(res.status));
       }
-      ++ctx.http_metrics.requests;
-      if (res.status >= 500)
-        ++ctx.http_metrics.responses_5xx;
-      else if (res.status >= 400)
-        ++ctx.http_metrics.responses_4xx;
 
       http::response<http::string_body> out{static_cast<http::status>(res.status), version};
       out.set(http::field::server, "bulwarkd");
@@ -119,13 +175,30 @@ struct HttpServer::Impl {
         out.content_length(*res.head_length);  // HEAD: the length GET sends, and no body
       else
         out.prepare_payload();
-      stream.expires_after(opt.idle_timeout);
+      tcp.expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
       sessions[id].second = false;
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const std::string route = res.route.empty() ? "unmatched" : res.route;
+      ctx.http_metrics.requests.add({method, route, std::to_string(res.status)});
+      ctx.http_metrics.duration.observe({method, route}, seconds);
+      // Probes and scrapes would drown the rest: they are logged at debug only.
+      bool probe = route == "/healthz" || route == "/readyz" || route == "/metrics";
+      if (log::enabled(probe ? log::Level::debug : log::Level::info)) {
+        char took[32];
+        std::snprintf(took, sizeof took, "%.4f", seconds);
+        log::write(probe ? log::Level::debug : log::Level::info, "request",
+                   {{"request_id", request_id},
+                    {"method", method},
+                    {"target", target},
+                    {"route", res.route},
+                    {"status", std::to_string(res.status)},
+                    {"bytes", std::to_string(wn)},
+                    {"duration_s", took}});
+      }
       if (wec || !out.keep_alive()) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     sessions.erase(id);
   }
 };
@@ -151,6 +224,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex,
   }
   if (port > 65535) return make_error(Errc::bad_request, "listen port out of range");
   auto impl = std::make_unique<Impl>(ex, ctx);
+  if (ctx.config.api.tls.enabled()) {
+    auto tls = load_tls(ctx.config.api.tls);
+    if (!tls) return tls.error();
+    impl->tls = std::move(*tls);
+  }
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   impl->acceptor.open(ep.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -158,6 +236,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::any_io_executor ex,
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return make_error(Errc::unavailable, "cannot listen on " + listen + ": " + ec.message());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+Result<void> HttpServer::reload_tls() {
+  if (!impl_->ctx.config.api.tls.enabled()) return {};
+  auto tls = load_tls(impl_->ctx.config.api.tls);
+  if (!tls) return tls.error();
+  impl_->tls = std::move(*tls);
+  return {};
+}
+
+bool HttpServer::tls() const {
+  return impl_->tls != nullptr;
 }
 
 tcp::endpoint HttpServer::local_endpoint() const {
@@ -199,7 +289,7 @@ awaitable<void> HttpServer::run() {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log::error(std::string("connection crashed: ") + ex.what());
+        log::error("connection crashed", {{"error", ex.what()}});
       }
     });
   }

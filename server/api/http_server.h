@@ -1,5 +1,6 @@
-// The HTTP/1.1 front of the API on Boost.Beast: one coroutine per connection, bounded request
-// headers and bodies, idle timeouts, X-Request-Id on every response, graceful stop.
+// The HTTP/1.1 front of the API on Boost.Beast: one coroutine per connection, plain or TLS
+// (api.tls, optionally with client certificates), bounded request headers and bodies, idle
+// timeouts, X-Request-Id on every response, graceful stop.
 #pragma once
 
 #include "api/api.h"
@@ -19,6 +20,12 @@ class HttpServer {
   ~HttpServer();
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Whether the listener speaks TLS (api.tls set).
+  bool tls() const;
+  // Reads api.tls's files again (SIGHUP: a renewed certificate). New connections use them;
+  // open ones keep theirs. On error the files in use stay.
+  Result<void> reload_tls();
 
   // Accepts until stop(). Each connection runs as its own coroutine.
   boost::asio::awaitable<void> run();

@@ -116,7 +116,7 @@ std::string gzip_compress(std::string_view data) {
 
 ApiResponse preflight(const ApiRequest& req, const ApiOptions& options) {
   constexpr std::string_view kMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
-  ApiResponse res{204, "", "text/plain", {{"Allow", std::string(kMethods)}}, {}};
+  ApiResponse res{204, "", "text/plain", {{"Allow", std::string(kMethods)}}, {}, {}};
   if (req.origin.empty()) return res;
   const std::string* origin = allowed_origin(req, options);
   if (!origin) {

@@ -34,11 +34,9 @@ using nlohmann::json;
 namespace {
 
 ApiResponse json_response(int status, const json& body) {
-  return ApiResponse{status,
-                     body.dump(-1, ' ', false, json::error_handler_t::replace),
-                     "application/json",
-                     {},
-                     {}};
+  return ApiResponse{
+      status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", {}, {},
+      {}};
 }
 
 ApiResponse not_found(std::string what) {
@@ -114,7 +112,7 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (image == body.end() || !image->is_string())
     co_return error_response(
         make_error(Errc::bad_request, "\"image\" is required and must be a string"));
-  ScanRequest sr{image->get<std::string>(), "", ""};
+  ScanRequest sr{image->get<std::string>(), "", "", req.request_id};
   json policy = json::object();
   if (auto f = body.find("fail_under"); f != body.end() && !f->is_null()) {
     if (!f->is_number() || f->get<double>() < 0 || f->get<double>() > 100)
@@ -367,61 +365,68 @@ ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
 }
 
 ApiResponse metrics(ApiContext& ctx) {
+  using metrics::Type;
   auto m = ctx.scans.metrics();
   auto& r = ctx.registry.stats();
-  std::ostringstream o;
-  auto counter = [&](std::string_view name, std::string_view help, std::uint64_t v,
-                     std::string_view type = "counter") {
-    o << "# HELP bulwark_" << name << " " << help << "\n# TYPE bulwark_" << name << " " << type
-      << "\nbulwark_" << name << " " << v << "\n";
+  std::string o;
+  auto sample = [&](std::string_view name, std::string_view help, double v,
+                    Type type = Type::counter, std::string_view labels = "") {
+    metrics::render_sample(o, name, help, type, v, labels);
   };
-  counter("scans_submitted_total", "Scans accepted.", m.scans_submitted);
-  counter("scans_done_total", "Scans finished successfully.", m.scans_done);
-  counter("scans_failed_total", "Scans that ended failed.", m.scans_failed);
-  counter("scans_cancelled_total", "Scans cancelled by request.", m.scans_cancelled);
-  counter("scans_queued", "Scans waiting to run.", m.queued, "gauge");
-  counter("scans_running", "Scans running now.", m.running, "gauge");
-  counter("layers_analyzed_total", "Layers fetched and analysed.", m.layers_analyzed);
-  counter("layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.",
-          m.layer_cache_hits);
-  counter("layer_shared_fetches_total", "Layers that joined a fetch already under way.",
-          m.layer_shared_fetches);
-  counter("known_rescans_total",
-          "Scans answered from a stored report after one manifest request (nothing else fetched).",
-          m.known_rescans);
-  counter("registry_manifest_fetches_total", "Manifest requests sent to registries.",
-          r.manifest_fetches);
-  counter("registry_blob_fetches_total", "Blob requests (configs and layers) sent to registries.",
-          r.blob_fetches);
-  counter("registry_blob_bytes_total", "Blob bytes received from registries.", r.blob_bytes);
-  counter("http_requests_total", "API requests answered.", ctx.http_metrics.requests);
-  counter("http_responses_4xx_total", "API responses with a 4xx status.",
-          ctx.http_metrics.responses_4xx);
-  counter("http_responses_5xx_total", "API responses with a 5xx status.",
-          ctx.http_metrics.responses_5xx);
-  counter("registry_retries_total", "Registry requests tried again (connection errors, 5xx, 429).",
-          r.retries);
-  counter("registry_token_fetches_total", "Bearer tokens requested from token services.",
-          r.token_fetches);
+  sample("bulwark_build_info", "Build and rule versions; always 1.", 1, Type::gauge,
+         metrics::label_set({"version", "analyzer_version", "ruleset_version"},
+                            {std::string(kVersion), std::to_string(kAnalyzerVersion),
+                             ctx.reporter.rules().version()}));
+  sample("bulwark_scans_submitted_total", "Scans accepted.",
+         static_cast<double>(m.scans_submitted));
+  ctx.scans.telemetry().finished.render(o);
+  ctx.scans.telemetry().duration.render(o);
+  sample("bulwark_scans_queued", "Scans waiting to run (the queue depth).",
+         static_cast<double>(m.queued), Type::gauge);
+  sample("bulwark_scans_running", "Scans running now.", static_cast<double>(m.running),
+         Type::gauge);
+  sample("bulwark_layers_analyzed_total", "Layers fetched and analysed.",
+         static_cast<double>(m.layers_analyzed));
+  sample("bulwark_layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.",
+         static_cast<double>(m.layer_cache_hits));
+  sample("bulwark_layer_shared_fetches_total", "Layers that joined a fetch already under way.",
+         static_cast<double>(m.layer_shared_fetches));
+  sample("bulwark_known_rescans_total",
+         "Scans answered from a stored report after one manifest request (nothing else fetched).",
+         static_cast<double>(m.known_rescans));
+  ctx.scans.telemetry().layer_duration.render(o);
+  r.requests.render(o);
+  r.duration.render(o);
+  r.errors.render(o);
+  r.bytes.render(o);
+  sample("bulwark_registry_retries_total",
+         "Registry requests tried again (connection errors, 5xx, 429).",
+         static_cast<double>(r.retries));
+  ctx.http_metrics.requests.render(o);
+  ctx.http_metrics.duration.render(o);
+  sample("bulwark_http_accept_backoffs_total",
+         "Times accepting connections paused because descriptors ran out.",
+         static_cast<double>(ctx.http_metrics.accept_backoffs));
   auto store = ctx.store.counters();
-  counter("store_layer_reads_total", "Layer facts documents read from the store.",
-          store.layer_reads);
-  counter("store_layer_writes_total", "Layer facts documents written to the store.",
-          store.layer_writes);
-  counter("webhook_deliveries_total", "Webhook notifications delivered.",
-          ctx.webhooks ? ctx.webhooks->delivered() : 0);
-  counter("webhook_failures_total", "Webhook notifications abandoned after every try.",
-          ctx.webhooks ? ctx.webhooks->failed() : 0);
-  counter("http_accept_backoffs_total",
-          "Times accepting connections paused because descriptors ran out.",
-          ctx.http_metrics.accept_backoffs);
-  return ApiResponse{200, o.str(), "text/plain; version=0.0.4", {}, {}};
+  sample("bulwark_store_layer_reads_total", "Layer facts documents read from the store.",
+         static_cast<double>(store.layer_reads));
+  sample("bulwark_store_layer_writes_total", "Layer facts documents written to the store.",
+         static_cast<double>(store.layer_writes));
+  metrics::Family webhooks("bulwark_webhook_notifications_total",
+                           "Webhook notifications by outcome: delivered, or failed after every "
+                           "try.",
+                           Type::counter, {"outcome"});
+  webhooks.set({"delivered"}, ctx.webhooks ? static_cast<double>(ctx.webhooks->delivered()) : 0);
+  webhooks.set({"failed"}, ctx.webhooks ? static_cast<double>(ctx.webhooks->failed()) : 0);
+  webhooks.render(o);
+  metrics::render_process_metrics(o);
+  return ApiResponse{200, std::move(o), "text/plain; version=0.0.4; charset=utf-8", {}, {}, {}};
 }
 
 }  // namespace
 
 ApiResponse error_response(const Error& e) {
-  return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}, {}};
+  return ApiResponse{errc_http_status(e.code), e.to_json(), "application/json", {}, {}, {}};
 }
 
 namespace {
@@ -524,7 +529,7 @@ ApiResponse ui_file(std::string_view name) {
                               : name.ends_with(".css") ? "text/css; charset=utf-8"
                               : name.ends_with(".svg") ? "image/svg+xml"
                                                        : "application/octet-stream";
-      ApiResponse r{200, std::string(f.content), std::string(type), {}, {}};
+      ApiResponse r{200, std::string(f.content), std::string(type), {}, {}, {}};
       // The page talks to this origin only; nothing it loads comes from elsewhere.
       r.headers.emplace_back("Content-Security-Policy",
                              "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
@@ -568,7 +573,7 @@ const std::vector<Route>& routes() {
        {},
        [](const Match&, ApiContext&) -> awaitable<ApiResponse> {
          co_return ApiResponse{
-             200, std::string(schema_files::get("openapi.yaml")), "application/yaml", {}, {}};
+             200, std::string(schema_files::get("openapi.yaml")), "application/yaml", {}, {}, {}};
        }},
       {"GET",
        "/healthz",
@@ -778,7 +783,9 @@ awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, Api
                      ? std::string("; this route takes none")
                      : "; allowed: " +
                            join(std::vector<std::string>(r.query.begin(), r.query.end()), ", "))));
-    co_return co_await r.run(Match{req, target, std::move(params)}, ctx);
+    auto res = co_await r.run(Match{req, target, std::move(params)}, ctx);
+    res.route = r.path;
+    co_return res;
   }
   if (!allow.empty()) {
     if (allow.find("GET") != std::string::npos) allow += ", HEAD";

@@ -2,6 +2,8 @@
 
 #include "common/time_util.h"
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -9,10 +11,16 @@
 namespace bw::log {
 namespace {
 
-// The logger is process-wide by nature (stderr is); the level is its only state.
+// The logger is process-wide by nature (stderr is); level and format are its only state, set
+// once at start-up.
 std::atomic<Level>& threshold() {
   static std::atomic<Level> level{Level::info};
   return level;
+}
+
+std::atomic<Format>& format() {
+  static std::atomic<Format> f{Format::text};
+  return f;
 }
 
 std::string_view name(Level l) {
@@ -29,19 +37,48 @@ std::string_view name(Level l) {
   return "info";
 }
 
+// A text value as key=value expects it: quoted when it holds spaces, quotes or '='.
+std::string text_value(std::string_view v) {
+  if (!v.empty() && v.find_first_of(" \t\"=\n") == std::string_view::npos) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 void set_level(Level level) {
   threshold() = level;
 }
 
-void write(Level level, std::string_view message) {
-  if (level < threshold().load()) return;
-  std::string stamp = now_rfc3339();
+void set_format(Format f) {
+  format() = f;
+}
+
+bool enabled(Level level) {
+  return level >= threshold().load();
+}
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  if (!enabled(level)) return;
+  std::string line;
+  if (format().load() == Format::json) {
+    nlohmann::json j = {{"time", now_rfc3339()}, {"level", name(level)}, {"msg", message}};
+    for (auto& [k, v] : fields)
+      if (!v.empty()) j[std::string(k)] = v;
+    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line = now_rfc3339() + " level=" + std::string(name(level)) + " " + std::string(message);
+    for (auto& [k, v] : fields)
+      if (!v.empty()) line += " " + std::string(k) + "=" + text_value(v);
+  }
+  line += "\n";
   static std::mutex mu;
   std::lock_guard lock(mu);
-  std::fprintf(stderr, "%s level=%.*s %.*s\n", stamp.c_str(), static_cast<int>(name(level).size()),
-               name(level).data(), static_cast<int>(message.size()), message.data());
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace bw::log

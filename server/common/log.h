@@ -1,27 +1,40 @@
-// Minimal structured logging to stderr: one line per event, key=value pairs.
-// Thread-safe. Never pass credentials: callers log hosts and repositories, not headers.
+// Structured logging to stderr: one line per event, as key=value text or as one JSON object
+// (log_format). Thread-safe. Never pass credentials: callers log hosts and repositories, not
+// headers.
 #pragma once
 
+#include <initializer_list>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace bw::log {
 
 enum class Level { debug, info, warn, error };
+enum class Format { text, json };
 
 void set_level(Level level);
-void write(Level level, std::string_view message);
+void set_format(Format format);
+bool enabled(Level level);
 
-inline void debug(std::string_view m) {
-  write(Level::debug, m);
+// A field of an event; empty values are left out.
+using Field = std::pair<std::string_view, std::string>;
+
+// text:  2026-01-31T12:00:00Z level=info scan done scan=… duration_s=1.204
+// json:  {"time":"…","level":"info","msg":"scan done","scan":"…","duration_s":"1.204"}
+void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::debug, m, f);
 }
-inline void info(std::string_view m) {
-  write(Level::info, m);
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::info, m, f);
 }
-inline void warn(std::string_view m) {
-  write(Level::warn, m);
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::warn, m, f);
 }
-inline void error(std::string_view m) {
-  write(Level::error, m);
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::error, m, f);
 }
 
 }  // namespace bw::log

@@ -55,6 +55,7 @@ void raise_descriptor_limit() {
 
 int run(bw::Config config) {
   bw::log::set_level(level_of(config.log_level));
+  bw::log::set_format(config.log_format == "json" ? bw::log::Format::json : bw::log::Format::text);
   raise_descriptor_limit();
   if (!config.scan.analysis.secrets) config.scan.analysis.secrets = bw::SecretRules::builtin();
   auto store = bw::open_sqlite_store({config.database_path()});
@@ -110,7 +111,7 @@ int run(bw::Config config) {
   asio::steady_timer rescan(ioc);
   std::function<void()> scan_references = [&] {
     for (auto& ref : config.scan.reference_images)
-      if (auto r = scans.submit(bw::ScanRequest{ref, "", ""}); !r)
+      if (auto r = scans.submit(bw::ScanRequest{ref, "", "", "reference-images"}); !r)
         bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
     if (config.reference_rescan_interval.count() <= 0 || config.scan.reference_images.empty())
       return;
@@ -145,16 +146,32 @@ int run(bw::Config config) {
   asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });
   auto ep = (*server)->local_endpoint();
   // Tests and scripts read this line to find the port when listening on port 0.
-  std::printf("bulwarkd listening on http://%s:%u\n",
+  std::printf("bulwarkd listening on %s://%s:%u\n", (*server)->tls() ? "https" : "http",
               ep.address().is_v6() ? ("[" + ep.address().to_string() + "]").c_str()
                                    : ep.address().to_string().c_str(),
               ep.port());
   std::fflush(stdout);
-  bw::log::info("listening=" + config.listen + " data_dir=" + config.data_dir +
-                " workers=" + std::to_string(n_workers));
+  bw::log::info("started", {{"listening", config.listen},
+                            {"data_dir", config.data_dir},
+                            {"workers", std::to_string(n_workers)},
+                            {"version", std::string(bw::kVersion)}});
 
   asio::co_spawn(ioc, (*server)->run(),
                  [](std::exception_ptr e) { log_exception("accept loop", e); });
+
+  // SIGHUP re-reads the TLS certificate and key (a renewed certificate needs no restart).
+  asio::signal_set hangup(ioc, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (auto r = (*server)->reload_tls(); !r)
+          bw::log::error("TLS reload failed; keeping the certificate in use",
+                         {{"error", r.error().message}});
+        else if ((*server)->tls())
+          bw::log::info("TLS certificate reloaded", {{"cert_file", config.api.tls.cert_file}});
+        hangup.async_wait(on_hangup);
+      };
+  hangup.async_wait(on_hangup);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace(ioc);
@@ -164,6 +181,7 @@ int run(bw::Config config) {
     ctx.ready = false;
     rescan.cancel();
     scheduler.stop();
+    hangup.cancel();
     // Past the grace period, stop hard: unfinished scans resume at the next start.
     grace.expires_after(config.shutdown_grace);
     grace.async_wait([&](const boost::system::error_code& gec) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "common/metrics.h"
 #include "reference/reference.h"
 #include "registry/credentials.h"
 #include "registry/manifest.h"
@@ -174,6 +175,25 @@ class RegistryClient {
     std::uint64_t blob_bytes = 0;
     std::uint64_t retries = 0;
     std::uint64_t token_fetches = 0;
+    // For /metrics. Kinds: manifest, blob, repositories, tags, token.
+    metrics::Family requests{"bulwark_registry_requests_total",
+                             "Requests sent to registries (retries included), by kind.",
+                             metrics::Type::counter,
+                             {"registry", "kind"}};
+    metrics::Family duration{
+        "bulwark_registry_request_duration_seconds",
+        "Time for one registry request with its retries, the whole transfer for a blob.",
+        metrics::Type::histogram,
+        {"kind"}};
+    metrics::Family errors{"bulwark_registry_errors_total",
+                           "Registry requests that failed, by what went wrong (the error code, "
+                           "or http_<status>).",
+                           metrics::Type::counter,
+                           {"registry", "kind", "error"}};
+    metrics::Family bytes{"bulwark_registry_bytes_total",
+                          "Blob bytes received, by registry.",
+                          metrics::Type::counter,
+                          {"registry"}};
   };
   const Stats& stats() const { return stats_; }
 
@@ -187,7 +207,8 @@ class RegistryClient {
     std::chrono::steady_clock::time_point expires;
   };
   boost::asio::awaitable<Result<std::string>> base_url(const std::string& registry);
-  boost::asio::awaitable<Result<net::HttpResponse>> call(Call& c);
+  boost::asio::awaitable<Result<net::HttpResponse>> call(Call& c);  // measured
+  boost::asio::awaitable<Result<net::HttpResponse>> call_with_retries(Call& c);
   boost::asio::awaitable<Result<void>> authenticate(const std::string& registry,
                                                     const std::string& scope,
                                                     const std::string& challenge_header);

@@ -199,6 +199,7 @@ awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
   c.registry = endpoint;
   c.scope = "repository:" + repository + ":pull";
   c.target = "/v2/" + repository + "/blobs/" + d.digest;
+  c.kind = "blob";
   c.deadline = Clock::now() + options_.blob_timeout;
   c.prepare = [&](HttpRequest& req) { req.range_from = delivered; };
   c.on_head = [&](const HttpResponse& head) -> Result<void> {
@@ -226,6 +227,7 @@ awaitable<Result<void>> RegistryClient::stream_blob(const std::string& endpoint,
     }
     delivered += chunk.size();
     stats_.blob_bytes += chunk.size();
+    stats_.bytes.add({endpoint}, static_cast<double>(chunk.size()));
     if (delivered > expected) {
       oversize = true;
       co_return false;
@@ -266,6 +268,7 @@ awaitable<Result<std::vector<std::string>>> RegistryClient::list(const std::stri
     c.registry = registry;
     c.scope = scope;
     c.target = target;
+    c.kind = field;
     c.body_limit = 8 << 20;
     c.deadline = Clock::now() + options_.request_timeout;
     auto r = co_await call(c);

@@ -322,7 +322,15 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
         req.authorization = "Basic " + base64((*creds)->username + ":" + (*creds)->password);
     }
     ++stats_.token_fetches;
+    stats_.requests.add({registry, "token"});
+    auto token_start = Clock::now();
     auto r = co_await http_->fetch(std::move(req), 1 << 20);
+    stats_.duration.observe({"token"},
+                            std::chrono::duration<double>(Clock::now() - token_start).count());
+    if (!r || r->status != 200)
+      stats_.errors.add(
+          {registry, "token",
+           r ? "http_" + std::to_string(r->status) : std::string(errc_name(r.error().code))});
     if (!r)
       co_return make_error(Errc::registry_auth_failed,
                            "token service of " + registry + ": " + r.error().message);
@@ -363,6 +371,17 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
 }
 
 awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
+  auto start = Clock::now();
+  auto r = co_await call_with_retries(c);
+  stats_.duration.observe({c.kind}, std::chrono::duration<double>(Clock::now() - start).count());
+  if (!r)
+    stats_.errors.add({c.registry, c.kind, std::string(errc_name(r.error().code))});
+  else if (r->status >= 400)
+    stats_.errors.add({c.registry, c.kind, "http_" + std::to_string(r->status)});
+  co_return r;
+}
+
+awaitable<Result<HttpResponse>> RegistryClient::call_with_retries(Call& c) {
   auto permit = co_await limiter(c.registry).acquire();
   auto base = co_await base_url(c.registry);
   if (!base) co_return base.error();
@@ -374,6 +393,7 @@ awaitable<Result<HttpResponse>> RegistryClient::call(Call& c) {
     if (!authz) co_return authz.error();
     HttpRequest req{"GET", *url, c.headers, *authz, 0, "", ""};
     if (c.prepare) c.prepare(req);
+    stats_.requests.add({c.registry, c.kind});
     Result<HttpResponse> r = c.on_chunk
                                  ? co_await http_->stream(std::move(req), c.on_head, c.on_chunk)
                                  : co_await http_->fetch(std::move(req), c.body_limit);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "common/metrics.h"
 #include "layer/layer.h"
 #include "registry/registry.h"
 #include "source/source.h"
@@ -54,6 +55,9 @@ struct ScanRequest {
   std::string image;
   std::string platform;  // "os/arch[/variant]"; empty means linux/amd64
   std::string policy;    // JSON {"fail_under", "fail_on", "ignore"}, or empty
+  // Who asked: the API request's X-Request-Id, "schedule", "cli"…; carried into the scan's log
+  // lines so that a request can be followed to the scan it created.
+  std::string request_id;
 };
 
 struct ScanMetrics {
@@ -67,6 +71,23 @@ struct ScanMetrics {
   std::uint64_t layer_shared_fetches = 0;  // joined a fetch already under way for another scan
   std::size_t queued = 0;
   std::size_t running = 0;
+};
+
+// Durations and outcomes for /metrics; observed from the io thread and the workers.
+struct ScanTelemetry {
+  metrics::Family finished{"bulwark_scans_finished_total",
+                           "Scans that ended, by outcome (done, failed, cancelled).",
+                           metrics::Type::counter,
+                           {"outcome"}};
+  metrics::Family duration{"bulwark_scan_duration_seconds",
+                           "Time from a scan's start to its end (queueing excluded), by outcome.",
+                           metrics::Type::histogram,
+                           {"outcome"}};
+  metrics::Family layer_duration{
+      "bulwark_layer_analysis_duration_seconds",
+      "Time a worker spent on one layer: inflating, walking, every analyser, the store write.",
+      metrics::Type::histogram,
+      {"status"}};
 };
 
 class ScanService {
@@ -103,6 +124,7 @@ class ScanService {
   boost::asio::awaitable<void> shutdown();
 
   ScanMetrics metrics() const;
+  const ScanTelemetry& telemetry() const { return telemetry_; }
 
   // Every image is read through `opener` from now on.
   void set_source_opener(SourceOpener opener) { opener_ = std::move(opener); }
@@ -144,6 +166,7 @@ class ScanService {
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;
   ScanMetrics metrics_;
+  ScanTelemetry telemetry_;
   // Set at shutdown; workers' analyses read it at every entry and read, so no worker outlives
   // the grace period by more than one step.
   std::atomic<bool> cancel_analysis_{false};

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace bw {
 
@@ -72,6 +73,8 @@ struct ScanService::Live {
   std::optional<ResolvedImage> image;
   std::vector<LayerProgress> layers;
   bool cancel_requested = false;
+  std::string request_id;
+  std::chrono::steady_clock::time_point started;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
   bool all_platforms = false;         // platform "all": one child scan per platform
   std::vector<std::string> children;  // their ids
@@ -146,7 +149,7 @@ Result<void> ScanService::recover() {
     persist(*live);
     live_[live->rec.id] = live;
     queue_.push_back(live);
-    log::info("scan=" + live->rec.id + " recovered image=" + live->rec.image);
+    log::info("scan recovered", {{"scan", live->rec.id}, {"image", live->rec.image}});
   }
   pump();
   return {};
@@ -178,12 +181,15 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live->rec.created_at = now_rfc3339();
   live->rec.progress = live->progress_json();
   live->rec.policy = request.policy;
+  live->request_id = request.request_id;
   if (auto put = store_.put_scan(live->rec); !put) return put.error();
   live_[live->rec.id] = live;
   queue_.push_back(live);
   ++metrics_.scans_submitted;
-  log::info("scan=" + live->rec.id + " queued image=" + live->rec.image +
-            " platform=" + live->rec.platform);
+  log::info("scan queued", {{"scan", live->rec.id},
+                            {"image", live->rec.image},
+                            {"platform", live->rec.platform},
+                            {"request_id", live->request_id}});
   ScanRecord queued = live->rec;  // pump() may start it at once
   pump();
   return queued;
@@ -284,6 +290,7 @@ void ScanService::pump() {
 awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
   live->rec.status = ScanStatus::running;
   live->rec.started_at = now_rfc3339();
+  live->started = std::chrono::steady_clock::now();
   persist(*live);
   Result<void> outcome = make_error(Errc::internal, "scan did not run");
   try {
@@ -321,8 +328,31 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
   }
   live.rec.finished_at = now_rfc3339();
   persist(live);
-  log::info("scan=" + live.rec.id + " " + std::string(scan_status_name(live.rec.status)) +
-            (live.rec.error_message.empty() ? "" : " error=\"" + live.rec.error_message + "\""));
+  std::string outcome_name(scan_status_name(live.rec.status));
+  double seconds =
+      live.started == std::chrono::steady_clock::time_point{}
+          ? 0.0
+          : std::chrono::duration<double>(std::chrono::steady_clock::now() - live.started).count();
+  telemetry_.finished.add({outcome_name});
+  telemetry_.duration.observe({outcome_name}, seconds);
+  json result = json::parse(live.rec.result.empty() ? "{}" : live.rec.result, nullptr, false);
+  auto field = [&](const char* key) {
+    return result.is_object() && result.contains(key)
+               ? (result[key].is_string() ? result[key].get<std::string>() : result[key].dump())
+               : std::string();
+  };
+  char took[32];
+  std::snprintf(took, sizeof took, "%.3f", seconds);
+  log::info("scan " + outcome_name, {{"scan", live.rec.id},
+                                     {"image", live.rec.image},
+                                     {"manifest_digest", live.rec.manifest_digest},
+                                     {"duration_s", took},
+                                     {"score", field("score")},
+                                     {"grade", field("grade")},
+                                     {"verdict", field("verdict")},
+                                     {"error", live.rec.error_code},
+                                     {"error_message", live.rec.error_message},
+                                     {"request_id", live.request_id}});
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
   live_.erase(live.rec.id);
@@ -380,7 +410,7 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   if (!platforms) co_return platforms.error();
   live.rec.index_digest = platforms->first;
   for (auto& p : platforms->second) {
-    auto child = submit(ScanRequest{live.rec.image, p.str(), live.rec.policy});
+    auto child = submit(ScanRequest{live.rec.image, p.str(), live.rec.policy, live.request_id});
     if (!child) co_return child.error();
     live.children.push_back(child->id);
   }
@@ -619,15 +649,26 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
     co_return co_await asio::co_spawn(
         workers_,
         [pipe, limits = options_.limits, analysis = options_.analysis, &store = store_, d,
-         cancel = &cancel_analysis_]() -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+         cancel = &cancel_analysis_, &took = telemetry_.layer_duration]()
+            -> awaitable<std::pair<std::optional<Error>, LayerFacts>> {
+          auto start = std::chrono::steady_clock::now();
+          auto seconds = [&] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          };
           Result<LayerFacts> facts = [&] {
             PipeSource source(pipe);
             return analyze_layer(source, limits, analysis, cancel);
           }();
-          if (!facts) co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
+          if (!facts) {
+            took.observe({"error"}, seconds());
+            co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
+          }
           LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), *facts};
-          if (auto put = store.put_layer(rec); !put)
+          if (auto put = store.put_layer(rec); !put) {
+            took.observe({"error"}, seconds());
             co_return std::pair{std::optional<Error>(put.error()), LayerFacts{}};
+          }
+          took.observe({std::string(layer_status_name(facts->status))}, seconds());
           co_return std::pair{std::optional<Error>(), std::move(*facts)};
         },
         asio::use_awaitable);

@@ -91,7 +91,7 @@ awaitable<void> RegistryScheduler::run_once(std::size_t index) {
     for (auto& tag : tags) {
       std::string image = ref->registry + "/" + ref->repository + ":" + tag;
       if (scans_.pending(image)) continue;
-      auto r = scans_.submit(ScanRequest{image, "", ""});
+      auto r = scans_.submit(ScanRequest{image, "", "", "schedule"});
       if (r)
         ++queued;
       else

@@ -431,7 +431,7 @@ TEST_CASE("DELETE cancels a running scan: the transfer stops and nothing of the 
   json s = wait_scan(d, id);
   CHECK(s["status"] == "cancelled");
   CHECK(s["error"]["code"] == "cancelled");
-  CHECK(d.metric("bulwark_scans_cancelled_total") == 1);
+  CHECK(d.metric("bulwark_scans_finished_total{outcome=\"cancelled\"}") == 1);
   CHECK(d.metric("bulwark_layers_analyzed_total") == 0);
   CHECK(d.get_json("/v1/layers/" + layer.digest(), 404)["error"]["code"] == "not_found");
   // A finished scan is answered as it is; an unknown one is not found.
@@ -486,8 +486,8 @@ TEST_CASE(
     CHECK(s["status"] == "done");
     std::string log = d.log();
     INFO(log);
-    CHECK(count_of(log, "scan=" + id + " recovered") == 1);
-    CHECK(count_of(log, "scan=" + id + " done") == 1);
+    CHECK(count_of(log, "scan recovered scan=" + id) == 1);
+    CHECK(count_of(log, "scan done scan=" + id) == 1);
     auto seen = reg.requests();
     auto manifests = std::count_if(seen.begin(), seen.end(), [](auto& r) {
       return r.target.find("/manifests/") != std::string::npos;

@@ -253,7 +253,7 @@ TEST_CASE(
   int after = 0;
   for (auto& l : {base.digest(), app.digest()}) after += reg.blob_gets(l);
   CHECK(after == fetches);  // not one blob fetched to re-score
-  CHECK(d.metric("bulwark_registry_blob_fetches_total") == 0);
+  CHECK(d.metric_sum("bulwark_registry_requests_total", "kind=\"blob\"") == 0);
   std::string version = d.get_json("/version")["ruleset_version"];
   d.stop();
 

@@ -256,7 +256,7 @@ TEST_CASE(
   CHECK(json::parse(not_allowed->body)["error"]["code"] == "registry_not_allowed");
 
   CHECK(d.get_json("/healthz")["status"] == "ok");
-  CHECK(d.metric("bulwark_scans_failed_total") == 3);
+  CHECK(d.metric("bulwark_scans_finished_total{outcome=\"failed\"}") == 3);
 }
 
 TEST_CASE("a decompression bomb stops at the configured limit and is recorded, not fatal") {
@@ -423,8 +423,8 @@ TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   REQUIRE(by_event.count("scan.failed"));
   CHECK(by_event["scan.failed"]["scan"]["error"]["code"] == "manifest_unknown");
   CHECK(d.log().find("s3cret-hmac-key") == std::string::npos);
-  CHECK(d.metric("bulwark_webhook_deliveries_total") == 2);
-  CHECK(d.metric("bulwark_webhook_failures_total") == 0);
+  CHECK(d.metric("bulwark_webhook_notifications_total{outcome=\"delivered\"}") == 2);
+  CHECK(d.metric("bulwark_webhook_notifications_total{outcome=\"failed\"}") == 0);
 }
 
 TEST_CASE("webhooks go through the proxy the environment names, as registry traffic does") {

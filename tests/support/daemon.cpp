@@ -98,15 +98,33 @@ nlohmann::json Daemon::scan(const std::string& image, const std::string& platfor
   throw std::runtime_error("scan did not finish: " + scan.dump());
 }
 
-std::uint64_t Daemon::metric(const std::string& name) {
+std::string Daemon::metrics_text() {
   auto r = api_->call("GET", "/metrics");
   if (!r || r->status != 200) throw std::runtime_error("GET /metrics failed");
-  std::istringstream in(r->body);
+  return r->body;
+}
+
+std::uint64_t Daemon::metric(const std::string& name) {
+  std::istringstream in(metrics_text());
+  std::string family = name.substr(0, name.find('{'));
+  bool typed = false;
   std::string line;
   while (std::getline(in, line)) {
     if (line.starts_with(name + " ")) return std::stoull(line.substr(name.size() + 1));
+    if (line.starts_with("# TYPE " + family + " ")) typed = true;
   }
+  if (typed) return 0;
   throw std::runtime_error("no metric " + name);
+}
+
+std::uint64_t Daemon::metric_sum(const std::string& family, const std::string& label) {
+  std::istringstream in(metrics_text());
+  std::uint64_t sum = 0;
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(family + "{") && line.find(label) != std::string::npos)
+      sum += std::stoull(line.substr(line.rfind(' ') + 1));
+  return sum;
 }
 
 }  // namespace bw::test

@@ -34,8 +34,13 @@ class Daemon {
   // POST /v1/scans then long-poll until the scan finishes; returns the final scan.
   nlohmann::json scan(const std::string& image, const std::string& platform = "");
   nlohmann::json get_json(const std::string& target, int expect_status = 200);
-  // The value of a counter in /metrics.
+  // The value of one series in /metrics, named as rendered ("name" or `name{k="v",…}`); 0 when
+  // the family is there without that series yet.
   std::uint64_t metric(const std::string& name);
+  // The sum of a family's series whose labels contain `label` (e.g. `kind="blob"`).
+  std::uint64_t metric_sum(const std::string& family, const std::string& label);
+  // GET /metrics, as text.
+  std::string metrics_text();
 
  private:
   TempDir dir_;

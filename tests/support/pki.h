@@ -12,6 +12,7 @@ struct Pki {
   Pki();
   TempDir dir;
   std::string ca, cert, key, certs_dir;  // certs_dir holds ca.crt (docker's certs.d form)
+  std::string client_cert, client_key;   // a client certificate the CA signed
 };
 
 }  // namespace bw::test

@@ -17,6 +17,7 @@ struct RegistryClient::Call {
   std::string registry;  // the endpoint: auth, base URL and concurrency limit are per endpoint
   std::string scope;     // "repository:team/app:pull"
   std::string target;    // "/v2/…"
+  std::string kind = "manifest";  // the metrics' kind label: manifest, blob, repositories, tags
   std::vector<std::pair<std::string, std::string>> headers;
   std::uint64_t body_limit = 64 * 1024;
   std::chrono::steady_clock::time_point deadline;

@@ -40,7 +40,7 @@ struct World {
   ~World() { workers.join(); }
 
   ScanRecord run(const std::string& image) {
-    auto rec = scans.submit(ScanRequest{image, "", ""});
+    auto rec = scans.submit(ScanRequest{image, "", "", ""});
     REQUIRE(rec);
     for (int i = 0; i < 3000; ++i) {
       ioc.restart();
@@ -109,7 +109,7 @@ TEST_CASE("a source whose blob does not match its digest fails the scan and stor
                                              {layer_digest, built.blobs[1]}};
     return memory_source(std::move(blobs), built.manifest);
   });
-  auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/bad:1", "", ""});
+  auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/bad:1", "", "", ""});
   REQUIRE(rec);
   std::optional<ScanRecord> now;
   for (int i = 0; i < 3000; ++i) {
@@ -159,7 +159,7 @@ TEST_CASE("stored layers are analysed again only when an analyser in use is newe
       for (auto& b : built.blobs) blobs[sha256(b)] = b;
       return memory_source(std::move(blobs), built.manifest);
     });
-    auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/v:1", "", ""});
+    auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/v:1", "", "", ""});
     REQUIRE(rec);
     for (int i = 0; i < 3000; ++i) {
       ioc.restart();
