@@ -15,11 +15,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-# push_layer_image TAR CONFIG_SECTION REPO:TAG — gzips TAR into a one-layer image whose config
-# section is CONFIG_SECTION (JSON), writes it as an OCI layout under $work/oci and copies it to
-# the registry with skopeo. Sets `raw` (TAR's size), `digest` and `size` (the gzip blob's).
+# push_layer_image TAR CONFIG_SECTION REPO:TAG [HISTORY] — gzips TAR into a one-layer image whose
+# config section is CONFIG_SECTION (JSON) and history HISTORY (a JSON list, default none), writes
+# it as an OCI layout under $work/oci and copies it to the registry with skopeo. Sets `raw`
+# (TAR's size), `digest` and `size` (the gzip blob's).
 push_layer_image() {
-  local tar=$1 section=$2 dest=$3
+  local tar=$1 section=$2 dest=$3 history=${4:-[]}
   raw=$(stat -c %s "$tar")
   local diff_id; diff_id=$(sha256sum "$tar" | cut -d' ' -f1)
   gzip -6 -n -c "$tar" >"$tar.gz"
@@ -27,7 +28,8 @@ push_layer_image() {
   size=$(stat -c %s "$tar.gz")
   rm -rf "$work/oci"; mkdir -p "$work/oci/blobs/sha256"
   mv "$tar.gz" "$work/oci/blobs/sha256/$digest"
-  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":%s}' "$diff_id" "$section" >"$work/config.json"
+  printf '{"architecture":"amd64","os":"linux","created":"%s","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":%s,"history":%s}' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$diff_id" "$section" "$history" >"$work/config.json"
   local cd_; cd_=$(sha256sum "$work/config.json" | cut -d' ' -f1); cp "$work/config.json" "$work/oci/blobs/sha256/$cd_"
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
     "$cd_" "$(stat -c %s "$work/config.json")" "$digest" "$size" >"$work/manifest.json"
