@@ -9,11 +9,11 @@ set -euo pipefail
 build_packages=(
   clang-14 cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev
-  libarchive-dev libzstd-dev libisal-dev libre2-dev
+  libarchive-dev libzstd-dev libisal-dev libre2-dev libpq-dev
 )
 test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
-  sqlite3 zstd python3-jsonschema python3-yaml chromium fonts-dejavu-core nodejs prometheus
+  sqlite3 zstd python3-jsonschema python3-yaml systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
 )
 
 demo_packages=(docker-registry skopeo)

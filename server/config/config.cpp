@@ -72,6 +72,7 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
   try {
     if (j.contains("listen")) c.listen = j["listen"].get<std::string>();
     if (j.contains("data_dir")) c.data_dir = j["data_dir"].get<std::string>();
+    if (j.contains("store")) c.store = j["store"].get<std::string>();
     if (j.contains("log_level")) c.log_level = j["log_level"].get<std::string>();
     if (j.contains("log_format")) c.log_format = j["log_format"].get<std::string>();
     read_number(j, "workers", c.workers);
@@ -274,13 +275,15 @@ Result<ConfigLoad> load_config(const std::vector<std::string>& args, const EnvLo
       out.show_version = true;
     } else if (a == "--listen" || a == "--data-dir" || a == "--config" || a == "--log-level" ||
                a == "--workers" || a == "--rules" || a == "--allow-registry" ||
-               a == "--log-format") {
+               a == "--log-format" || a == "--store") {
       auto v = value();
       if (!v) return v.error();
       if (a == "--allow-registry")
         allow_flags.push_back(*v);
       else if (a == "--log-format")
         c.log_format = *v;
+      else if (a == "--store")
+        c.store = *v;
       else if (a == "--listen")
         c.listen = *v;
       else if (a == "--data-dir")
@@ -313,12 +316,14 @@ std::string usage_text() {
   return "usage: bulwarkd [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--rules FILE]\n"
          "                [--workers N] [--log-level debug|info|warn|error] [--log-format "
          "text|json]\n"
-         "                [--allow-registry PATTERN]... [--version]\n"
+         "                [--store URL] [--allow-registry PATTERN]... [--version]\n"
          "       bulwarkd config check FILE    check a configuration file and exit\n"
          "       bulwarkd config print [...]   print the effective configuration (secrets masked)\n"
          "\n"
          "  --listen    address to serve the REST API on (default 127.0.0.1:8080; env "
          "BULWARK_LISTEN)\n"
+         "  --store     sqlite:PATH or postgresql://user@host/db (default: SQLite in --data-dir;\n"
+         "              env BULWARK_STORE; the password from PGPASSWORD or a password file)\n"
          "  --data-dir  where the SQLite store lives (default ./bulwark-data; env "
          "BULWARK_DATA_DIR)\n"
          "  --config    JSON configuration file (env BULWARK_CONFIG); see README\n"

@@ -51,6 +51,9 @@ struct ApiOptions {
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./bulwark-data";
+  // Empty: SQLite in data_dir (the embedded default). "sqlite:PATH", or postgresql://… for
+  // replicas sharing one database.
+  std::string store;
   std::string config_file;
   std::size_t workers = 0;  // CPU worker threads; 0 means one per core
   std::string log_level = "info";

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "store/store.h"
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,7 @@ nlohmann::json config_to_json(const Config& c, bool mask_secrets) {
                       {"scopes", t.scopes}});
   return {{"listen", c.listen},
           {"data_dir", c.data_dir},
+          {"store", mask_secrets ? store_description(c.store, c.data_dir) : c.store},
           {"log_level", c.log_level},
           {"log_format", c.log_format},
           {"workers", c.workers},

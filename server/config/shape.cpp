@@ -145,7 +145,7 @@ Result<json> parse_env_value(const std::string& name, std::string_view text, con
 const nlohmann::json& config_shape() {
   // Types: "string", "bool", "uint", "number"; [X] a list of X; {"*": X} a map of X by name.
   static const json shape = json::parse(R"({
-    "listen": "string", "data_dir": "string", "log_level": "string", "log_format": "string",
+    "listen": "string", "data_dir": "string", "store": "string", "log_level": "string", "log_format": "string",
     "workers": "uint", "shutdown_grace_s": "uint",
     "registries": {
       "allowed": ["string"], "redirect_hosts": ["string"], "allow_link_local": "bool",

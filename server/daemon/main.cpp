@@ -58,7 +58,7 @@ int run(bw::Config config) {
   bw::log::set_format(config.log_format == "json" ? bw::log::Format::json : bw::log::Format::text);
   raise_descriptor_limit();
   if (!config.scan.analysis.secrets) config.scan.analysis.secrets = bw::SecretRules::builtin();
-  auto store = bw::open_sqlite_store({config.database_path()});
+  auto store = bw::open_store(config.store, config.data_dir);
   if (!store) {
     bw::log::error("cannot open store: " + store.error().message);
     return 1;
@@ -153,6 +153,7 @@ int run(bw::Config config) {
   std::fflush(stdout);
   bw::log::info("started", {{"listening", config.listen},
                             {"data_dir", config.data_dir},
+                            {"store", bw::store_description(config.store, config.data_dir)},
                             {"workers", std::to_string(n_workers)},
                             {"version", std::string(bw::kVersion)}});
 

@@ -234,4 +234,15 @@ struct StoreOptions {
 // embedded schema/NNN_name.sql files, each in its own transaction.
 Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options);
 
+// Opens a PostgreSQL store (`url`: postgresql://user@host:port/db; the password from the URL,
+// PGPASSWORD or a password file, as libpq reads them) and applies pending migrations from
+// schema/postgres/, under an advisory lock so that replicas starting together apply each once.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url);
+
+// The store a daemon's `store` setting names: empty is the embedded default (SQLite under
+// `data_dir`), "sqlite:PATH", or a postgresql:// URL.
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const std::string& data_dir);
+// The same, for logs: the password masked.
+std::string store_description(const std::string& url, const std::string& data_dir);
+
 }  // namespace bw

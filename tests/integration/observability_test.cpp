@@ -43,6 +43,8 @@ TEST_CASE("/metrics follows Prometheus conventions and passes promtool check met
   Daemon d;
   push_image(reg.host(), "obs/app", "1", small_image());
   REQUIRE(d.scan(reg.host() + "/obs/app:1")["status"] == "done");
+  // A scan that fails (no such tag) and an error served, so that every family has samples.
+  REQUIRE(d.scan(reg.host() + "/obs/app:missing")["status"] == "failed");
   d.get_json("/v1/images/sha256:" + std::string(64, '0'), 404);
   std::string text = d.metrics_text();
   TempDir dir;
@@ -54,6 +56,9 @@ TEST_CASE("/metrics follows Prometheus conventions and passes promtool check met
   CHECK(rc == 0);
   // Outcomes are labels; durations are histograms in seconds.
   CHECK(d.metric("bulwark_scans_finished_total{outcome=\"done\"}") == 1);
+  CHECK(d.metric("bulwark_scans_finished_total{outcome=\"failed\"}") == 1);
+  CHECK(d.metric("bulwark_registry_errors_total{registry=\"" + reg.host() +
+                 "\",kind=\"manifest\",error=\"http_404\"}") >= 1);
   CHECK(d.metric("bulwark_scan_duration_seconds_count{outcome=\"done\"}") == 1);
   CHECK(d.metric_sum("bulwark_layer_analysis_duration_seconds_count", "status=\"complete\"") == 1);
   CHECK(d.metric("bulwark_registry_requests_total{registry=\"" + reg.host() +
@@ -79,10 +84,18 @@ TEST_CASE("/metrics follows Prometheus conventions and passes promtool check met
 
 TEST_CASE("JSON logs: one object per line; a request is followed to its scan and result") {
   LocalRegistry reg;
-  Daemon d(json{{"log_format", "json"}});
+  // API auth on, with a token from the environment: the token must never reach the log.
+  Daemon d(json{{"log_format", "json"},
+                {"api",
+                 {{"tokens",
+                   json::array({{{"name", "ci"},
+                                 {"token_env", "OBS_TOKEN"},
+                                 {"scopes", json::array({"read", "scan"})}}})}}}},
+           "", {"OBS_TOKEN=tok-0bs3rv4bility-s3cret"});
   push_image(reg.host(), "obs/app", "2", small_image());
   std::string out;
-  int rc = run_command({"curl", "-fsS", "-H", "X-Request-Id: ci-build-42", "-X", "POST",
+  int rc = run_command({"curl", "-fsS", "-H", "X-Request-Id: ci-build-42", "-H",
+                        "Authorization: Bearer tok-0bs3rv4bility-s3cret", "-X", "POST",
                         d.api().server() + "/v1/scans", "-d",
                         json{{"image", reg.host() + "/obs/app:2"}, {"wait", 60}}.dump()},
                        out);
@@ -112,6 +125,14 @@ TEST_CASE("JSON logs: one object per line; a request is followed to its scan and
   CHECK((*request)["route"] == "/v1/scans");
   CHECK((*request)["status"] == "200");
   CHECK((*request)["level"] == "info");
+  // A refused token is logged as a 401, never echoed.
+  run_command({"curl", "-s", "-H", "Authorization: Bearer wrong-t0ken-guess",
+               d.api().server() + "/v1/stats"},
+              out);
+  std::string log = d.log();
+  CHECK(log.find("tok-0bs3rv4bility-s3cret") == std::string::npos);
+  CHECK(log.find("wrong-t0ken-guess") == std::string::npos);
+  CHECK(log.find("\"status\":\"401\"") != std::string::npos);
 }
 
 TEST_CASE("bulwarkd config check and config print, through the binary") {

@@ -1,7 +1,7 @@
 """Checks the deployment files against what running Bulwark in production needs:
 deploy/kubernetes.yaml (pinned image, probes with a startup probe, non-root and read-only root,
 /tmp and the data on volumes, TLS and registry credentials mounted where the image and the
-config look, the Service on HTTPS) and deploy/bulwarkd.service (config file, environment file,
+config look, the Service on HTTPS, a NetworkPolicy and a ServiceMonitor) and deploy/bulwarkd.service (config file, environment file,
 credentials, reload). Prints the ConfigMap's bulwark.json for `bulwarkd config check`.
 
     python3 check_deploy.py DEPLOY_DIR OUT_CONFIG_JSON
@@ -35,10 +35,17 @@ assert config["data_dir"] == "/var/lib/bulwark"
 # The image's DOCKER_CONFIG (deploy/Dockerfile) is where the registry credentials are mounted.
 dockerfile = open(f"{deploy}/Dockerfile").read()
 assert "DOCKER_CONFIG=/etc/bulwark/docker" in dockerfile
+policy = by_kind["NetworkPolicy"]["spec"]
+assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+assert policy["podSelector"]["matchLabels"] == {"app": "bulwarkd"}
+monitor = by_kind["ServiceMonitor"]["spec"]
+assert monitor["endpoints"][0]["path"] == "/metrics" and monitor["endpoints"][0]["scheme"] == "https"
 (port,) = by_kind["Service"]["spec"]["ports"]
 assert port["port"] == 443, "the Service must speak HTTPS"
 unit = open(f"{deploy}/bulwarkd.service").read()
-for needle in ("EnvironmentFile=", "LoadCredential=", "--config ", "ExecReload=", "DynamicUser=yes"):
+for needle in ("EnvironmentFile=", "LoadCredential=", "--config ", "ExecReload=", "DynamicUser=yes",
+               "LimitNOFILE=", "ProtectSystem=strict", "StateDirectory=", "NoNewPrivileges=yes",
+               "SystemCallFilter=@system-service"):
     assert needle in unit, f"bulwarkd.service lacks {needle}"
 json.dump(config, open(out, "w"))
 print(f"deploy files: ok (image {image})")

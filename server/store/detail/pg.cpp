@@ -1,0 +1,102 @@
+#include "store/detail/pg.h"
+
+#include <charconv>
+
+namespace bw::pg {
+namespace {
+
+Error pg_error(std::string_view what, const char* message) {
+  std::string m = message ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return make_error(Errc::unavailable, "postgresql: " + std::string(what) + ": " + m);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::int64_t Rows::integer(int row, int col) const {
+  std::int64_t v = 0;
+  const char* p = PQgetvalue(r_.get(), row, col);
+  std::from_chars(p, p + PQgetlength(r_.get(), row, col), v);
+  return v;
+}
+
+std::string Rows::bytes(int row, int col) const {
+  std::string hex = text(row, col);
+  std::string out;
+  if (hex.size() < 2 || hex[0] != '\\' || hex[1] != 'x') return out;
+  out.reserve((hex.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(hex_value(hex[i]) * 16 + hex_value(hex[i + 1])));
+  return out;
+}
+
+std::string bytea_hex(std::string_view data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + data.size() * 2);
+  for (unsigned char c : data) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string redact(const std::string& conninfo) {
+  // postgresql://user:secret@host/db -> postgresql://user:***@host/db
+  auto scheme = conninfo.find("://");
+  if (scheme == std::string::npos) {
+    auto at = conninfo.find("password=");
+    if (at == std::string::npos) return conninfo;
+    auto end = conninfo.find(' ', at);
+    return conninfo.substr(0, at) + "password=***" +
+           (end == std::string::npos ? "" : conninfo.substr(end));
+  }
+  auto at = conninfo.find('@', scheme);
+  auto colon = conninfo.find(':', scheme + 3);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return conninfo;
+  return conninfo.substr(0, colon + 1) + "***" + conninfo.substr(at);
+}
+
+Result<Connection> Connection::open(const std::string& conninfo) {
+  Connection c(PQconnectdb(conninfo.c_str()));
+  if (!c.c_) return make_error(Errc::unavailable, "postgresql: out of memory");
+  if (PQstatus(c.c_.get()) != CONNECTION_OK)
+    return pg_error("cannot connect to " + redact(conninfo), PQerrorMessage(c.c_.get()));
+  // Notices (a migration's "already exists", say) would go to stderr unformatted.
+  PQsetNoticeProcessor(
+      c.c_.get(), [](void*, const char*) {}, nullptr);
+  return c;
+}
+
+Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& params) {
+  std::string text(sql);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  for (int attempt = 0;; ++attempt) {
+    // Without parameters, PQexec: a migration script holds several statements.
+    PGresult* r = params.empty()
+                      ? PQexec(c_.get(), text.c_str())
+                      : PQexecParams(c_.get(), text.c_str(), static_cast<int>(values.size()),
+                                     nullptr, values.data(), nullptr, nullptr, 0);
+    Rows rows(r);
+    auto status = PQresultStatus(r);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
+    // A connection the server or network dropped: reconnect and try once more, unless a
+    // transaction was open (its earlier statements are gone with it).
+    if (PQstatus(c_.get()) == CONNECTION_BAD && attempt == 0 && depth_ == 0) {
+      PQreset(c_.get());
+      if (PQstatus(c_.get()) == CONNECTION_OK) continue;
+    }
+    return pg_error("query failed", PQresultErrorMessage(r));
+  }
+}
+
+}  // namespace bw::pg

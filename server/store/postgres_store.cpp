@@ -1,0 +1,573 @@
+#include "common/embedded.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "store/detail/pg.h"
+#include "store/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+
+namespace bw {
+
+namespace pg_schema_files {
+// schema/postgres/*.sql, embedded by the build.
+std::span<const EmbeddedFile> files();
+}  // namespace pg_schema_files
+
+namespace {
+
+using pg::Connection;
+using pg::Param;
+using pg::Rows;
+
+std::string num(std::int64_t v) {
+  return std::to_string(v);
+}
+
+Param opt(const std::string& v) {
+  return v.empty() ? Param() : Param(v);
+}
+
+// Held while migrations run: replicas starting together apply each migration once, in order.
+constexpr std::int64_t kMigrationLock = 0x62756c7761726b;  // "bulwark"
+
+class PostgresStore : public Store {
+ public:
+  PostgresStore(Connection writer, Connection reader)
+      : db_(std::move(writer)), rdb_(std::move(reader)) {}
+
+  Result<void> migrate() {
+    std::lock_guard lock(mu_);
+    if (auto r = db_.exec("SELECT pg_advisory_lock($1)", {num(kMigrationLock)}); !r)
+      return r.error();
+    auto result = migrate_locked();
+    (void)db_.exec("SELECT pg_advisory_unlock($1)", {num(kMigrationLock)});
+    return result;
+  }
+
+  Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE digest = $1",
+        {digest});
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<LayerMeta>();
+    LayerMeta meta{static_cast<int>(r->integer(0, 0)), r->text(0, 1), LayerStatus::complete, {}};
+    auto versions = nlohmann::json::parse(r->text(0, 3), nullptr, false);
+    if (versions.is_object())
+      for (auto& [name, v] : versions.items())
+        if (v.is_number_integer()) meta.analyzer_versions[name] = v.get<int>();
+    std::string status = r->text(0, 2);
+    for (auto s : {LayerStatus::complete, LayerStatus::limit_exceeded, LayerStatus::invalid,
+                   LayerStatus::skipped})
+      if (layer_status_name(s) == status) meta.status = s;
+    return std::optional<LayerMeta>(std::move(meta));
+  }
+
+  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
+    ++layer_reads_;
+    LayerRecord rec;
+    std::string facts_text, hashes;
+    {
+      std::lock_guard lock(read_mu_);
+      auto r = rdb_.exec(
+          "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
+          "WHERE digest = $1",
+          {digest});
+      if (!r) return r.error();
+      if (r->size() == 0) return std::optional<LayerRecord>();
+      rec.digest = digest;
+      rec.media_type = r->text(0, 0);
+      rec.analyzer_version = static_cast<int>(r->integer(0, 1));
+      rec.analyzed_at = r->text(0, 2);
+      facts_text = r->text(0, 3);
+      hashes = r->bytes(0, 4);
+    }
+    auto facts = layer_facts_from_json(nlohmann::json::parse(facts_text, nullptr, false));
+    if (!facts) return facts.error();
+    rec.facts = std::move(*facts);
+    rec.facts.path_hashes.resize(hashes.size() / 8);
+    if (!rec.facts.path_hashes.empty())
+      std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
+    return std::optional<LayerRecord>(std::move(rec));
+  }
+
+  Result<void> put_layer(const LayerRecord& l) override {
+    ++layer_writes_;
+    const auto& f = l.facts;
+    std::string facts = to_json(f).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string hashes = pg::bytea_hex(std::string_view(
+        reinterpret_cast<const char*>(f.path_hashes.data()), f.path_hashes.size() * 8));
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "INSERT INTO layers(digest, media_type, compression, compressed_size, uncompressed_size, "
+        "diff_id, entry_count, status, status_reason, analyzer_version, analyzed_at, facts, "
+        "path_hashes, analyzer_versions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13::bytea, $14) ON CONFLICT (digest) DO UPDATE SET media_type = "
+        "excluded.media_type, compression = excluded.compression, compressed_size = "
+        "excluded.compressed_size, uncompressed_size = excluded.uncompressed_size, diff_id = "
+        "excluded.diff_id, entry_count = excluded.entry_count, status = excluded.status, "
+        "status_reason = excluded.status_reason, analyzer_version = excluded.analyzer_version, "
+        "analyzed_at = excluded.analyzed_at, facts = excluded.facts, path_hashes = "
+        "excluded.path_hashes, analyzer_versions = excluded.analyzer_versions",
+        {l.digest, l.media_type, f.compression, num(static_cast<std::int64_t>(f.compressed_size)),
+         num(static_cast<std::int64_t>(f.uncompressed_size)), f.diff_id,
+         num(static_cast<std::int64_t>(f.entry_count)), std::string(layer_status_name(f.status)),
+         opt(f.status_reason), num(l.analyzer_version), l.analyzed_at, facts, hashes,
+         nlohmann::json(f.analyzer_versions).dump()});
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    return db_.transaction([&]() -> Result<void> {
+      auto r = db_.exec(
+          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
+          "variant, created, \"user\", config, manifest, first_seen, last_scanned) VALUES ($1, $2, "
+          "$3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (manifest_digest) DO UPDATE SET "
+          "last_scanned = excluded.last_scanned",
+          {im.manifest_digest, im.media_type, im.config_digest, im.os, im.architecture, im.variant,
+           im.created, im.user, im.config, im.manifest, now});
+      if (!r) return r.error();
+      if (auto d =
+              db_.exec("DELETE FROM image_layers WHERE manifest_digest = $1", {im.manifest_digest});
+          !d)
+        return d.error();
+      for (std::size_t i = 0; i < im.layers.size(); ++i) {
+        auto& l = im.layers[i];
+        if (auto ins = db_.exec(
+                "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, "
+                "size, diff_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                {im.manifest_digest, num(static_cast<std::int64_t>(i)), l.digest, l.media_type,
+                 num(l.size), l.diff_id});
+            !ins)
+          return ins.error();
+      }
+      if (tag && !tag->tag.empty())
+        if (auto t = db_.exec(
+                "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
+                "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
+                "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
+                {tag->registry, tag->repository, tag->tag, im.manifest_digest, now});
+            !t)
+          return t.error();
+      return {};
+    });
+  }
+
+  Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT media_type, config_digest, os, architecture, variant, created, \"user\", config, "
+        "manifest FROM images WHERE manifest_digest = $1",
+        {digest});
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<ImageRecord>();
+    ImageRecord im;
+    im.manifest_digest = digest;
+    im.media_type = r->text(0, 0);
+    im.config_digest = r->text(0, 1);
+    im.os = r->text(0, 2);
+    im.architecture = r->text(0, 3);
+    im.variant = r->text(0, 4);
+    im.created = r->text(0, 5);
+    im.user = r->text(0, 6);
+    im.config = r->text(0, 7);
+    im.manifest = r->text(0, 8);
+    auto ls = rdb_.exec(
+        "SELECT layer_digest, media_type, size, diff_id FROM image_layers WHERE manifest_digest = "
+        "$1 ORDER BY position",
+        {digest});
+    if (!ls) return ls.error();
+    for (int i = 0; i < ls->size(); ++i)
+      im.layers.push_back({ls->text(i, 0), ls->text(i, 1), ls->integer(i, 2), ls->text(i, 3)});
+    return std::optional<ImageRecord>(std::move(im));
+  }
+
+  Result<void> put_scan(const ScanRecord& s) override {
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, "
+        "error_code, error_message, progress, created_at, started_at, finished_at, policy, "
+        "result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "ON CONFLICT (id) DO UPDATE SET status = excluded.status, manifest_digest = "
+        "excluded.manifest_digest, index_digest = excluded.index_digest, error_code = "
+        "excluded.error_code, error_message = excluded.error_message, progress = "
+        "excluded.progress, started_at = excluded.started_at, finished_at = "
+        "excluded.finished_at, result = excluded.result",
+        {s.id, s.image, s.platform, std::string(scan_status_name(s.status)), opt(s.manifest_digest),
+         opt(s.index_digest), opt(s.error_code), opt(s.error_message),
+         s.progress.empty() ? std::string("{}") : s.progress, s.created_at, opt(s.started_at),
+         opt(s.finished_at), opt(s.policy), opt(s.result)});
+    if (!r) return r.error();
+    return {};
+  }
+
+  static constexpr const char* kScanColumns =
+      "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
+      "progress, created_at, started_at, finished_at, policy, result";
+
+  static ScanRecord scan_from(const Rows& r, int i) {
+    return ScanRecord{r.text(i, 0),  r.text(i, 1),
+                      r.text(i, 2),  parse_scan_status(r.text(i, 3)).value_or(ScanStatus::failed),
+                      r.text(i, 4),  r.text(i, 5),
+                      r.text(i, 6),  r.text(i, 7),
+                      r.text(i, 8),  r.text(i, 9),
+                      r.text(i, 10), r.text(i, 11),
+                      r.text(i, 12), r.text(i, 13)};
+  }
+
+  Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = $1", {id});
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<ScanRecord>();
+    return std::optional<ScanRecord>(scan_from(*r, 0));
+  }
+
+  Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
+    std::lock_guard lock(read_mu_);
+    auto r =
+        rdb_.exec(std::string("SELECT ") + kScanColumns +
+                      " FROM scans WHERE ($1 = '' OR status = $1) AND ($2 = '' OR image = $2) AND "
+                      "($3 = '' OR seq < (SELECT seq FROM scans WHERE id = $3)) ORDER BY seq DESC "
+                      "LIMIT $4::bigint",
+                  {q.status ? std::string(scan_status_name(*q.status)) : std::string(), q.image,
+                   q.before_id, num(static_cast<std::int64_t>(q.limit))});
+    if (!r) return r.error();
+    std::vector<ScanRecord> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
+    return out;
+  }
+
+  Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
+                                                       const std::string& prefix) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT finished_at, image, manifest_digest, (result::jsonb->>'score')::int, "
+        "result::jsonb->>'grade' FROM scans WHERE status = 'done' AND result IS NOT NULL AND "
+        "result <> '' AND finished_at >= $1 AND substr(image, 1, length($2)) = $2 "
+        "ORDER BY finished_at, seq",
+        {since, prefix});
+    if (!r) return r.error();
+    std::vector<ScanResultRow> out;
+    for (int i = 0; i < r->size(); ++i)
+      out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2),
+                     static_cast<int>(r->integer(i, 3)), r->text(i, 4)});
+    return out;
+  }
+
+  Result<std::vector<std::string>> list_image_digests() override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    if (!r) return r.error();
+    std::vector<std::string> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
+    return out;
+  }
+
+  Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
+    std::lock_guard lock(read_mu_);
+    std::string order = q.sort == "score"          ? "r.score IS NULL, r.score ASC"
+                        : q.sort == "-score"       ? "r.score IS NULL, r.score DESC"
+                        : q.sort == "last_scanned" ? "i.last_scanned ASC"
+                                                   : "i.last_scanned DESC";
+    auto r = rdb_.exec(
+        "SELECT i.manifest_digest, i.os || '/' || i.architecture || CASE WHEN i.variant = '' "
+        "THEN '' ELSE '/' || i.variant END, "
+        "(SELECT registry FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
+        "last_seen DESC LIMIT 1), "
+        "(SELECT repository FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
+        "last_seen DESC LIMIT 1), "
+        "(SELECT tag FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY last_seen "
+        "DESC LIMIT 1), i.last_scanned, r.score, r.grade FROM images i "
+        "LEFT JOIN reports r ON r.manifest_digest = i.manifest_digest AND r.ruleset_version = $1 "
+        "WHERE ($2 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = "
+        "i.manifest_digest AND x.registry = $2)) AND ($3 = '' OR EXISTS (SELECT 1 FROM tags x "
+        "WHERE x.manifest_digest = i.manifest_digest AND x.repository = $3)) AND ($4 = '' OR "
+        "r.grade = $4) AND ($5::int < 0 OR r.score >= $5::int) AND ($6::int < 0 OR r.score <= "
+        "$6::int) AND ($7 = '' OR i.last_scanned >= $7) ORDER BY " +
+            order + ", i.manifest_digest LIMIT $8::bigint OFFSET $9::bigint",
+        {q.ruleset_version, q.registry, q.repository, q.grade, num(q.min_score), num(q.max_score),
+         q.since, num(static_cast<std::int64_t>(q.limit)),
+         num(static_cast<std::int64_t>(q.offset))});
+    if (!r) return r.error();
+    std::vector<ImageRow> out;
+    for (int i = 0; i < r->size(); ++i)
+      out.push_back(ImageRow{
+          r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4), r->text(i, 5),
+          r->is_null(i, 6) ? -1 : static_cast<int>(r->integer(i, 6)), r->text(i, 7)});
+    return out;
+  }
+
+  Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
+                                                       std::size_t limit,
+                                                       std::size_t offset) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT registry, repository, COUNT(DISTINCT tag), MAX(last_seen) FROM tags WHERE ($1 = "
+        "'' OR registry = $1) GROUP BY registry, repository ORDER BY registry, repository "
+        "LIMIT $2::bigint OFFSET $3::bigint",
+        {registry, num(static_cast<std::int64_t>(limit)), num(static_cast<std::int64_t>(offset))});
+    if (!r) return r.error();
+    std::vector<RepositoryRow> out;
+    for (int i = 0; i < r->size(); ++i)
+      out.push_back({r->text(i, 0), r->text(i, 1), static_cast<std::size_t>(r->integer(i, 2)),
+                     r->text(i, 3)});
+    return out;
+  }
+
+  Result<std::vector<TagRow>> list_tags(const std::string& registry, const std::string& repository,
+                                        const std::string& ruleset_version) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT t.tag, t.manifest_digest, t.first_seen, t.last_seen, r.score, r.grade FROM tags t "
+        "LEFT JOIN reports r ON r.manifest_digest = t.manifest_digest AND r.ruleset_version = $3 "
+        "WHERE t.registry = $1 AND t.repository = $2 ORDER BY t.tag, t.last_seen DESC",
+        {registry, repository, ruleset_version});
+    if (!r) return r.error();
+    std::vector<TagRow> out;
+    for (int i = 0; i < r->size(); ++i)
+      out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3),
+                     r->is_null(i, 4) ? -1 : static_cast<int>(r->integer(i, 4)), r->text(i, 5)});
+    return out;
+  }
+
+  Result<nlohmann::json> stats(const std::string& ruleset_version) override {
+    std::lock_guard lock(read_mu_);
+    nlohmann::json out = nlohmann::json::object();
+    for (auto [key, sql] :
+         {std::pair{"images", "SELECT COUNT(*) FROM images"},
+          {"layers", "SELECT COUNT(*) FROM layers"},
+          {"repositories",
+           "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags) x"},
+          {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers"},
+          {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers"}}) {
+      auto r = rdb_.exec(sql);
+      if (!r) return r.error();
+      out[key] = r->integer(0, 0);
+    }
+    nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
+    auto s = rdb_.exec("SELECT status, COUNT(*) FROM scans GROUP BY status");
+    if (!s) return s.error();
+    for (int i = 0; i < s->size(); ++i) scans[s->text(i, 0)] = s->integer(i, 1);
+    auto g =
+        rdb_.exec("SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = $1 GROUP BY grade",
+                  {ruleset_version});
+    if (!g) return g.error();
+    for (int i = 0; i < g->size(); ++i) grades[g->text(i, 0)] = g->integer(i, 1);
+    out["scans"] = scans;
+    out["grades"] = grades;
+    nlohmann::json bases = nlohmann::json::array();
+    auto b = rdb_.exec(
+        "SELECT COALESCE(report::jsonb->'base'->>'name', ''), COUNT(*) FROM reports WHERE "
+        "ruleset_version = $1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50",
+        {ruleset_version});
+    if (!b) return b.error();
+    for (int i = 0; i < b->size(); ++i)
+      bases.push_back({{"base", b->text(i, 0)}, {"images", b->integer(i, 1)}});
+    out["bases"] = bases;
+    auto eol = rdb_.exec(
+        "SELECT COUNT(*) FROM reports WHERE ruleset_version = $1 AND EXISTS (SELECT 1 FROM "
+        "jsonb_array_elements(report::jsonb->'findings') f WHERE f->>'rule_id' = 'BW-OS-EOL' AND "
+        "NOT COALESCE((f->>'suppressed')::boolean, false))",
+        {ruleset_version});
+    if (!eol) return eol.error();
+    out["eol_os_images"] = eol->integer(0, 0);
+    return out;
+  }
+
+  Result<void> put_report(const ReportRecord& r) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.exec(
+        "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
+        "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
+        "grade = excluded.grade, report = excluded.report, created_at = excluded.created_at",
+        {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
+         now_rfc3339()});
+    if (!q) return q.error();
+    return {};
+  }
+
+  Result<std::optional<ReportRecord>> get_report(const std::string& digest,
+                                                 const std::string& version) override {
+    return report_query(
+        "SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+        "WHERE manifest_digest = $1 AND ruleset_version = $2",
+        {digest, version});
+  }
+
+  Result<std::optional<ReportRecord>> latest_report(const std::string& digest) override {
+    return report_query(
+        "SELECT manifest_digest, ruleset_version, image_ref, score, grade, report FROM reports "
+        "WHERE manifest_digest = $1 ORDER BY created_at DESC LIMIT 1",
+        {digest});
+  }
+
+  Result<void> clear_reports() override {
+    std::lock_guard lock(mu_);
+    if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
+    return {};
+  }
+
+  Result<std::vector<SuppressionRecord>> list_suppressions() override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT rule_id, path, env_key, reason, created_at FROM suppressions ORDER BY id");
+    if (!r) return r.error();
+    std::vector<SuppressionRecord> out;
+    for (int i = 0; i < r->size(); ++i)
+      out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4)});
+    return out;
+  }
+
+  Result<void> replace_suppressions(const std::vector<SuppressionRecord>& list) override {
+    std::lock_guard lock(mu_);
+    return db_.transaction([&]() -> Result<void> {
+      if (auto r = db_.exec("DELETE FROM suppressions"); !r) return r.error();
+      if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
+      for (auto& s : list)
+        if (auto r = db_.exec(
+                "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at) VALUES "
+                "($1, $2, $3, $4, $5)",
+                {s.rule_id, s.path, s.env_key, s.reason,
+                 s.created_at.empty() ? now_rfc3339() : s.created_at});
+            !r)
+          return r.error();
+      return {};
+    });
+  }
+
+  Result<void> put_reference_image(const std::string& name, const std::string& digest) override {
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "INSERT INTO reference_images(name, manifest_digest) VALUES ($1, $2) ON CONFLICT (name) "
+        "DO UPDATE SET manifest_digest = excluded.manifest_digest",
+        {name, digest});
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec("SELECT name, manifest_digest FROM reference_images ORDER BY name");
+    if (!r) return r.error();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i = 0; i < r->size(); ++i) out.emplace_back(r->text(i, 0), r->text(i, 1));
+    return out;
+  }
+
+  Result<std::vector<int>> schema_versions() override {
+    std::lock_guard lock(read_mu_);
+    return versions(rdb_);
+  }
+
+  Result<std::string> integrity_check() override {
+    // The server keeps its own consistency; what can fail from here is reaching it.
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec("SELECT 1");
+    if (!r) return r.error();
+    return std::string("ok");
+  }
+
+  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
+
+ private:
+  Result<void> migrate_locked() {
+    if (auto r = db_.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+            "NOT NULL, applied_at TEXT NOT NULL)");
+        !r)
+      return r.error();
+    auto applied = versions(db_);
+    if (!applied) return applied.error();
+    std::vector<std::pair<int, EmbeddedFile>> migrations;
+    for (auto& f : pg_schema_files::files()) {
+      int v = 0;
+      auto [p, ec] = std::from_chars(f.name.data(), f.name.data() + f.name.size(), v);
+      if (ec == std::errc() && *p == '_' && f.name.ends_with(".sql")) migrations.push_back({v, f});
+    }
+    std::sort(migrations.begin(), migrations.end(),
+              [](auto& a, auto& b) { return a.first < b.first; });
+    for (auto& migration : migrations) {
+      const int version = migration.first;
+      const EmbeddedFile& file = migration.second;
+      if (std::find(applied->begin(), applied->end(), version) != applied->end()) continue;
+      auto r = db_.transaction([&]() -> Result<void> {
+        if (auto e = db_.exec(file.content); !e)
+          return make_error(Errc::internal,
+                            "migration " + std::string(file.name) + ": " + e.error().message);
+        if (auto e = db_.exec(
+                "INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)",
+                {num(version), std::string(file.name), now_rfc3339()});
+            !e)
+          return e.error();
+        return {};
+      });
+      if (!r) return r;
+      log::info("store applied migration", {{"migration", std::string(file.name)}});
+    }
+    return {};
+  }
+
+  static Result<std::vector<int>> versions(Connection& db) {
+    auto r = db.exec("SELECT version FROM schema_migrations ORDER BY version");
+    if (!r) return r.error();
+    std::vector<int> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(static_cast<int>(r->integer(i, 0)));
+    return out;
+  }
+
+  Result<std::optional<ReportRecord>> report_query(const char* sql,
+                                                   const std::vector<Param>& params) {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(sql, params);
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<ReportRecord>();
+    return std::optional<ReportRecord>(ReportRecord{r->text(0, 0), r->text(0, 1), r->text(0, 2),
+                                                    static_cast<int>(r->integer(0, 3)),
+                                                    r->text(0, 4), r->text(0, 5)});
+  }
+
+  // Two connections, as in the SQLite store: a large layer being written never holds up reads.
+  std::mutex mu_;
+  Connection db_;  // guarded by mu_
+  std::mutex read_mu_;
+  Connection rdb_;  // guarded by read_mu_
+  std::atomic<std::uint64_t> layer_reads_{0};
+  std::atomic<std::uint64_t> layer_writes_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url) {
+  auto writer = Connection::open(url);
+  if (!writer) return writer.error();
+  auto reader = Connection::open(url);
+  if (!reader) return reader.error();
+  auto store = std::make_unique<PostgresStore>(std::move(*writer), std::move(*reader));
+  if (auto r = store->migrate(); !r) return r.error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url, const std::string& data_dir) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://"))
+    return open_postgres_store(url);
+  if (url.empty()) return open_sqlite_store({data_dir + "/bulwark.db"});
+  if (url.starts_with("sqlite:")) return open_sqlite_store({url.substr(7)});
+  return make_error(Errc::bad_request,
+                    "store must be sqlite:PATH or postgresql://…, not " + pg::redact(url));
+}
+
+std::string store_description(const std::string& url, const std::string& data_dir) {
+  if (url.empty()) return "sqlite:" + data_dir + "/bulwark.db";
+  return pg::redact(url);
+}
+
+}  // namespace bw

@@ -1,0 +1,141 @@
+// The PostgreSQL store on a real PostgreSQL 15 (Debian's postgresql-15, started here as an
+// unprivileged user on a free loopback port): the store's contract checks that SQLite passes
+// in the unit tests, then bulwarkd on it: scans through the real registry, a restart, several
+// daemons migrating one database at once, and readiness following the database.
+#include "daemon.h"
+#include "postgres.h"
+#include "registry.h"
+#include "store_checks.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+#include <future>
+#include <thread>
+
+using namespace bw;
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+// One server for the whole file: starting PostgreSQL costs a second or two.
+LocalPostgres* server() {
+  static std::unique_ptr<LocalPostgres> pg = [] {
+    std::unique_ptr<LocalPostgres> p;
+    if (LocalPostgres::available()) p = std::make_unique<LocalPostgres>();
+    return p;
+  }();
+  return pg.get();
+}
+
+#define REQUIRE_POSTGRES()                                                          \
+  if (!server()) {                                                                  \
+    MESSAGE(                                                                        \
+        "skipped: Debian's postgresql-15 is not installed (deploy/install-deps.sh " \
+        "--test installs it)");                                                     \
+    return;                                                                         \
+  }
+
+std::unique_ptr<Store> postgres_at(const std::string& url) {
+  auto s = open_postgres_store(url);
+  REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
+  return std::move(*s);
+}
+
+TestImage app_image(const std::string& marker) {
+  TestImage img{{make_layer(TarBuilder()
+                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                .file("bin/sh", std::string(2048, 's'), 0755)
+                                .build()),
+                 make_layer(TarBuilder().file("app/" + marker, "x", 0755).build())}};
+  img.config = {{"User", "1000"}};
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  check_migrations([&] { return postgres_at(url); });
+  check_layer_round_trip(*postgres_at(server()->create_database()));
+  check_image_needs_its_layers(*postgres_at(server()->create_database()));
+  check_scan_cursor(*postgres_at(server()->create_database()));
+  check_queries(*postgres_at(server()->create_database()));
+}
+
+TEST_CASE("postgresql: bulwarkd scans into it, and a restarted daemon serves what it stored") {
+  REQUIRE_POSTGRES();
+  LocalRegistry reg;
+  std::string url = server()->create_database();
+  auto pushed = push_image(reg.host(), "pg/app", "1", app_image("one"));
+  std::string digest;
+  {
+    Daemon d(json{{"store", url}});
+    json s = d.scan(reg.host() + "/pg/app:1");
+    REQUIRE(s["status"] == "done");
+    digest = s["manifest_digest"];
+    CHECK(d.get_json("/v1/stats")["images"] == 1);
+    CHECK(d.get_json("/v1/images/" + digest + "/report")["findings"].size() > 0);
+    CHECK(d.get_json("/readyz")["status"] == "ready");
+    // The log names the store without a password, and no SQLite file was made.
+    CHECK(d.log().find("store=postgresql://bulwark@127.0.0.1:") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(d.data_dir() + "/bulwark.db"));
+  }
+  Daemon again(json{{"store", url}});
+  CHECK(again.get_json("/v1/images/" + digest)["manifest_digest"] == digest);
+  json rescan = again.scan(reg.host() + "/pg/app:1");
+  CHECK(rescan["status"] == "done");
+  CHECK(again.metric("bulwark_layers_analyzed_total") == 0);  // facts came from PostgreSQL
+  auto tags = again.get_json("/v1/repositories/" + reg.host() + "/pg/app/tags");
+  CHECK(tags["tags"].size() == 1);
+}
+
+TEST_CASE("postgresql: three daemons starting at once on an empty database migrate it once") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  std::vector<std::future<std::unique_ptr<Daemon>>> starting;
+  for (int i = 0; i < 3; ++i)
+    starting.push_back(std::async(std::launch::async, [&] {
+      return std::make_unique<Daemon>(json{{"store", url}});
+    }));
+  std::vector<std::unique_ptr<Daemon>> daemons;
+  for (auto& f : starting) REQUIRE_NOTHROW(daemons.push_back(f.get()));
+  for (auto& d : daemons) CHECK(d->get_json("/readyz")["schema_version"] == 1);
+  std::string out;
+  REQUIRE(
+      run_command({"psql", "-X", "-t", "-A", url, "-c", "SELECT COUNT(*) FROM schema_migrations"},
+                  out) == 0);
+  CHECK(out.substr(0, out.find('\n')) == "1");
+  // What one replica stores, the others serve.
+  LocalRegistry reg;
+  push_image(reg.host(), "pg/shared", "1", app_image("shared"));
+  json s = daemons[0]->scan(reg.host() + "/pg/shared:1");
+  REQUIRE(s["status"] == "done");
+  std::string digest = s["manifest_digest"];
+  CHECK(daemons[1]->get_json("/v1/images/" + digest + "/report")["manifest_digest"] == digest);
+  CHECK(daemons[2]->get_json("/v1/scans/" + s["id"].get<std::string>())["status"] == "done");
+}
+
+TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") {
+  REQUIRE_POSTGRES();
+  // A server of its own: this case stops it.
+  LocalPostgres pg;
+  std::string url = pg.create_database();
+  Daemon d(json{{"store", url}});
+  CHECK(d.get_json("/readyz")["status"] == "ready");
+  pg.stop();
+  CHECK(d.get_json("/readyz", 503)["error"]["code"] == "unavailable");
+  pg.start();
+  bool ready = false;
+  for (int i = 0; i < 50 && !ready; ++i) {
+    try {
+      ready = d.get_json("/readyz")["status"] == "ready";
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  CHECK(ready);
+  CHECK(d.get_json("/v1/stats")["images"] == 0);
+}

@@ -1,0 +1,252 @@
+#include "store_checks.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+namespace bw::test {
+namespace {
+
+std::string digest_of(char c) {
+  return "sha256:" + std::string(64, c);
+}
+
+LayerRecord layer(char c) {
+  LayerRecord rec{
+      digest_of(c), "application/vnd.oci.image.layer.v1.tar+gzip", 1, "2026-01-01T00:00:00Z", {}};
+  rec.facts.compression = "gzip";
+  rec.facts.compressed_size = 10;
+  rec.facts.uncompressed_size = 20;
+  rec.facts.diff_id = digest_of('d');
+  rec.facts.entry_count = 3;
+  return rec;
+}
+
+ImageRecord image(char c, const std::vector<char>& layers) {
+  ImageRecord im;
+  im.manifest_digest = digest_of(c);
+  im.media_type = "application/vnd.oci.image.manifest.v1+json";
+  im.config_digest = digest_of('c');
+  im.os = "linux";
+  im.architecture = "amd64";
+  im.user = "1000";
+  im.config = "{}";
+  im.manifest = "{}";
+  for (char l : layers) im.layers.push_back({digest_of(l), "x", 10, digest_of('d')});
+  return im;
+}
+
+ReportRecord report(char c, const std::string& version, int score, const std::string& grade,
+                    const std::string& base, bool eol) {
+  nlohmann::json findings = nlohmann::json::array();
+  if (eol) findings.push_back({{"rule_id", "BW-OS-EOL"}, {"suppressed", false}});
+  findings.push_back({{"rule_id", "BW-SHELL"}, {"suppressed", false}});
+  nlohmann::json r = {{"score", score}, {"base", {{"name", base}}}, {"findings", findings}};
+  return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump()};
+}
+
+}  // namespace
+
+void check_migrations(const StoreFactory& open) {
+  std::vector<int> first;
+  {
+    auto s = open();
+    REQUIRE(s);
+    auto v = s->schema_versions();
+    REQUIRE(v);
+    REQUIRE_FALSE(v->empty());
+    CHECK(v->front() == 1);
+    CHECK(std::is_sorted(v->begin(), v->end()));
+    first = *v;
+  }
+  auto again = open();
+  REQUIRE(again);
+  CHECK(*again->schema_versions() == first);
+  CHECK(*again->integrity_check() == "ok");
+}
+
+void check_layer_round_trip(Store& store) {
+  LayerRecord rec = layer('1');
+  rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, "", {}, {}});
+  rec.facts.files.push_back({"bin/sh", 'l', 0777, 0, 0, 0, "dash", {}, {}});
+  rec.facts.whiteouts.push_back({"etc/old", false});
+  rec.facts.whiteouts.push_back({"var/cache", true});
+  rec.facts.path_hashes = {1, 0xfedcba9876543210ull, 42};
+  rec.facts.analyzer_versions = {{"elf", 2}, {"secrets", 1}};
+  REQUIRE(store.put_layer(rec));
+  auto got = store.get_layer(rec.digest);
+  REQUIRE(got);
+  REQUIRE(*got);
+  CHECK((*got)->facts.diff_id == rec.facts.diff_id);
+  REQUIRE((*got)->facts.files.size() == 2);
+  CHECK((*got)->facts.files[0].mode == 04755);
+  CHECK((*got)->facts.files[1].link == "dash");
+  CHECK((*got)->facts.whiteouts[1].opaque);
+  CHECK((*got)->facts.path_hashes == rec.facts.path_hashes);
+  auto meta = store.get_layer_meta(rec.digest);
+  REQUIRE(meta);
+  REQUIRE(*meta);
+  CHECK((*meta)->analyzer_versions == rec.facts.analyzer_versions);
+  CHECK((*meta)->status == LayerStatus::complete);
+  rec.analyzer_version = 2;
+  rec.facts.files.pop_back();
+  rec.facts.status = LayerStatus::limit_exceeded;
+  rec.facts.status_reason = "too many entries";
+  REQUIRE(store.put_layer(rec));
+  CHECK((*store.get_layer(rec.digest))->analyzer_version == 2);
+  CHECK((*store.get_layer(rec.digest))->facts.files.size() == 1);
+  CHECK((*store.get_layer_meta(rec.digest))->status == LayerStatus::limit_exceeded);
+  CHECK_FALSE(*store.get_layer(digest_of('9')));
+  CHECK_FALSE(*store.get_layer_meta(digest_of('9')));
+  CHECK(*store.integrity_check() == "ok");
+  CHECK(store.counters().layer_writes >= 2);
+}
+
+void check_image_needs_its_layers(Store& store) {
+  ImageRecord im = image('a', {'f'});
+  CHECK_FALSE(store.put_image(im, std::nullopt));  // no such layer: rolled back
+  CHECK_FALSE(*store.get_image(im.manifest_digest));
+  REQUIRE(store.put_layer(layer('f')));
+  REQUIRE(store.put_image(im, TagRecord{"reg.example", "app", "1", im.manifest_digest}));
+  auto got = store.get_image(im.manifest_digest);
+  REQUIRE(got);
+  REQUIRE(*got);
+  CHECK((*got)->user == "1000");
+  REQUIRE((*got)->layers.size() == 1);
+  CHECK((*got)->layers[0].digest == digest_of('f'));
+  CHECK(*store.integrity_check() == "ok");
+}
+
+void check_scan_cursor(Store& store) {
+  for (int i = 0; i < 5; ++i) {
+    ScanRecord r;
+    r.id = "scan_" + std::to_string(i);
+    r.image = "x";
+    r.platform = "linux/amd64";
+    r.status = i % 2 ? ScanStatus::done : ScanStatus::failed;
+    r.created_at = "t";
+    REQUIRE(store.put_scan(r));
+  }
+  auto page = store.list_scans({std::nullopt, "", 2, ""});
+  REQUIRE(page);
+  REQUIRE(page->size() == 2);
+  CHECK((*page)[0].id == "scan_4");
+  auto next = store.list_scans({std::nullopt, "", 2, (*page)[1].id});
+  CHECK((*next)[0].id == "scan_2");
+  CHECK(store.list_scans({ScanStatus::done, "", 10, ""})->size() == 2);
+  ScanRecord updated = *(*store.get_scan("scan_0"));
+  updated.status = ScanStatus::done;
+  updated.result = R"({"score":77,"grade":"C"})";
+  updated.finished_at = "2026-03-01T10:00:00Z";
+  REQUIRE(store.put_scan(updated));
+  CHECK((*store.get_scan("scan_0"))->status == ScanStatus::done);
+  CHECK_FALSE(*store.get_scan("scan_none"));
+}
+
+void check_queries(Store& store) {
+  const std::string v = "rs-1";
+  for (char c : {'1', '2', '3'}) REQUIRE(store.put_layer(layer(c)));
+  REQUIRE(store.put_image(image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""}));
+  REQUIRE(store.put_image(image('b', {'1', '3'}), TagRecord{"reg.example", "team/app", "2", ""}));
+  REQUIRE(store.put_image(image('e', {'1'}), TagRecord{"other.example", "db", "7", ""}));
+  REQUIRE(store.put_report(report('a', v, 40, "D", "debian:12", true)));
+  REQUIRE(store.put_report(report('b', v, 95, "A", "debian:12", false)));
+  REQUIRE(store.put_report(report('e', v, 70, "C", "", false)));
+  REQUIRE(store.put_report(report('e', "rs-0", 10, "F", "", false)));
+
+  ImageQuery q;
+  q.ruleset_version = v;
+  q.sort = "score";
+  auto rows = store.list_images(q);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].manifest_digest == digest_of('a'));
+  CHECK((*rows)[0].score == 40);
+  CHECK((*rows)[0].platform == "linux/amd64");
+  CHECK((*rows)[2].grade == "A");
+  q.registry = "reg.example";
+  q.min_score = 50;
+  rows = store.list_images(q);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].repository == "team/app");
+  CHECK((*rows)[0].tag == "2");
+  q = ImageQuery{};
+  q.ruleset_version = v;
+  q.grade = "C";
+  CHECK(store.list_images(q)->size() == 1);
+  q.grade.clear();
+  q.limit = 1;
+  q.offset = 1;
+  CHECK(store.list_images(q)->size() == 1);
+
+  auto repos = store.list_repositories("", 10, 0);
+  REQUIRE(repos);
+  REQUIRE(repos->size() == 2);
+  CHECK((*repos)[1].repository == "team/app");
+  CHECK((*repos)[1].tags == 2);
+  CHECK(store.list_repositories("other.example", 10, 0)->size() == 1);
+  auto tags = store.list_tags("reg.example", "team/app", v);
+  REQUIRE(tags);
+  REQUIRE(tags->size() == 2);
+  CHECK((*tags)[0].score == 40);
+
+  auto stats = store.stats(v);
+  REQUIRE(stats);
+  CHECK((*stats)["images"] == 3);
+  CHECK((*stats)["layers"] == 3);
+  CHECK((*stats)["repositories"] == 2);
+  CHECK((*stats)["grades"]["A"] == 1);
+  CHECK((*stats)["eol_os_images"] == 1);
+  REQUIRE((*stats)["bases"].size() == 2);
+  CHECK((*stats)["bases"][0]["base"] == "debian:12");
+  CHECK((*stats)["bases"][0]["images"] == 2);
+
+  CHECK((*store.get_report(digest_of('e'), "rs-0"))->score == 10);
+  CHECK((*store.latest_report(digest_of('a')))->grade == "D");
+  CHECK_FALSE(*store.get_report(digest_of('a'), "rs-0"));
+  auto digests = store.list_image_digests();
+  REQUIRE(digests);
+  CHECK(digests->size() == 3);
+
+  ScanRecord s;
+  s.id = "scan_t1";
+  s.image = "reg.example/team/app:1";
+  s.platform = "linux/amd64";
+  s.status = ScanStatus::done;
+  s.created_at = s.finished_at = "2026-03-02T09:00:00Z";
+  s.manifest_digest = digest_of('a');
+  s.result = R"({"score":40,"grade":"D","verdict":"pass"})";
+  REQUIRE(store.put_scan(s));
+  s.id = "scan_t2";
+  s.image = "other.example/db:7";
+  s.finished_at = "2026-03-03T09:00:00Z";
+  REQUIRE(store.put_scan(s));
+  auto results = store.list_scan_results("2026-03-01", "reg.example/");
+  REQUIRE(results);
+  REQUIRE(results->size() == 1);
+  CHECK((*results)[0].score == 40);
+  CHECK((*results)[0].grade == "D");
+  CHECK(store.list_scan_results("2026-03-01", "")->size() == 2);
+  CHECK(store.list_scan_results("2026-03-03", "")->size() == 1);
+
+  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "debug image", ""}}));
+  auto sups = store.list_suppressions();
+  REQUIRE(sups);
+  REQUIRE(sups->size() == 1);
+  CHECK((*sups)[0].reason == "debug image");
+  CHECK_FALSE((*sups)[0].created_at.empty());
+  // Suppressions change scores: the reports go and are rebuilt on demand.
+  CHECK_FALSE(*store.get_report(digest_of('a'), v));
+  REQUIRE(store.put_report(report('a', v, 60, "D", "debian:12", true)));
+  REQUIRE(store.clear_reports());
+  CHECK_FALSE(*store.get_report(digest_of('a'), v));
+
+  REQUIRE(store.put_reference_image("debian:12", digest_of('a')));
+  REQUIRE(store.put_reference_image("debian:12", digest_of('b')));
+  auto refs = store.list_reference_images();
+  REQUIRE(refs);
+  REQUIRE(refs->size() == 1);
+  CHECK((*refs)[0].second == digest_of('b'));
+}
+
+}  // namespace bw::test

@@ -1,0 +1,22 @@
+// The store's contract as checks, run against every backend: the unit tests on SQLite, the
+// integration tests on a real PostgreSQL (tests/integration/store_backends_test.cpp).
+#pragma once
+
+#include "store/store.h"
+
+#include <functional>
+
+namespace bw::test {
+
+using StoreFactory = std::function<std::unique_ptr<Store>()>;
+
+// Opening twice applies migrations once; versions ascend from 1.
+void check_migrations(const StoreFactory& open);
+void check_layer_round_trip(Store& store);
+void check_image_needs_its_layers(Store& store);
+void check_scan_cursor(Store& store);
+// Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
+// suppressions (replacing them drops reports), reference images.
+void check_queries(Store& store);
+
+}  // namespace bw::test
