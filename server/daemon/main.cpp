@@ -140,7 +140,7 @@ int run(bw::Config config) {
         }
       webhooks.scan_finished(rec, std::move(payload));
     });
-  bw::RegistryScheduler scheduler(ioc.get_executor(), registry, scans, config.schedules);
+  bw::RegistryScheduler scheduler(ioc.get_executor(), registry, scans, **store, config.schedules);
   ctx.scheduler = &scheduler;
   ctx.webhooks = &webhooks;
   asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });

@@ -125,6 +125,8 @@ class ScanService {
 
   ScanMetrics metrics() const;
   const ScanTelemetry& telemetry() const { return telemetry_; }
+  // This process among replicas sharing a store: the owner of its leases.
+  const std::string& replica_id() const { return replica_id_; }
 
   // Every image is read through `opener` from now on.
   void set_source_opener(SourceOpener opener) { opener_ = std::move(opener); }
@@ -167,6 +169,7 @@ class ScanService {
   std::size_t running_ = 0;
   ScanMetrics metrics_;
   ScanTelemetry telemetry_;
+  std::string replica_id_;
   // Set at shutdown; workers' analyses read it at every entry and read, so no worker outlives
   // the grace period by more than one step.
   std::atomic<bool> cancel_analysis_{false};

@@ -24,6 +24,13 @@ using nlohmann::json;
 
 namespace {
 
+// A replica fetching a layer holds its lease this long, renewing it as bytes arrive; one that
+// dies mid-layer frees it for the others after this.
+constexpr std::chrono::seconds kLayerLease{60};
+constexpr std::chrono::seconds kLayerLeaseRenewal{20};
+// How long a scan waits for another replica's analysis of a layer before giving up.
+constexpr std::chrono::hours kRemoteLayerWait{1};
+
 std::string new_scan_id() {
   return "scan_" + random_hex(16);
 }
@@ -109,7 +116,8 @@ ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, S
       store_(store),
       registry_(registry),
       options_(std::move(options)),
-      reporter_(reporter) {}
+      reporter_(reporter),
+      replica_id_("bulwarkd-" + random_hex(8)) {}
 
 ScanService::~ScanService() = default;
 
@@ -208,7 +216,24 @@ Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
 
 awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
   auto it = live_.find(id);
-  if (it == live_.end() || timeout.count() <= 0) co_return;
+  if (timeout.count() <= 0) co_return;
+  if (it == live_.end()) {
+    // Not running here: finished, unknown, or run by another replica sharing the store. Follow
+    // it there until it finishes or the time is up.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    asio::steady_timer poll(io_);
+    while (!stopping_) {
+      auto s = store_.get_scan(id);
+      if (!s || !*s || is_finished((*s)->status)) co_return;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) co_return;
+      poll.expires_after(std::min(left, std::chrono::milliseconds(250)));
+      boost::system::error_code ec;
+      co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return;
+  }
   auto live = it->second;
   auto timer = std::make_shared<asio::steady_timer>(io_, timeout);
   live->waiters.push_back(timer);
@@ -567,6 +592,9 @@ Result<void> ScanService::finish_known(Live& live, const ReportRecord& stored) {
 awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index) {
   const Descriptor& d = live.image->manifest.layers[index];
   auto& progress = live.layers[index];
+  const std::string lease = "layer:" + d.digest;
+  const auto remote_deadline = std::chrono::steady_clock::now() + kRemoteLayerWait;
+  bool waiting_remote = false;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto stored = store_.get_layer_meta(d.digest);
     if (!stored) co_return stored.error();
@@ -600,11 +628,39 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
       progress.state = "skipped";
       co_return Result<void>{};
     }
+    // Replicas sharing a database: the one holding the layer's lease fetches it, the others
+    // wait for its facts to appear in the store.
+    auto leased = store_.acquire_lease(lease, replica_id_, kLayerLease);
+    if (!leased) co_return leased.error();
+    if (!*leased) {
+      if (!waiting_remote) {
+        waiting_remote = true;
+        progress.state = "waiting";
+        ++metrics_.layer_shared_fetches;
+      }
+      if (live.cancel_requested || stopping_)
+        co_return make_error(Errc::cancelled, "cancelled while waiting for layer " + d.digest);
+      if (std::chrono::steady_clock::now() > remote_deadline)
+        co_return make_error(Errc::timeout,
+                             "another replica's analysis of layer " + d.digest + " did not finish");
+      asio::steady_timer pause(io_, std::chrono::milliseconds(200));
+      boost::system::error_code ec;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      --attempt;  // waiting on another replica is not a failed attempt
+      continue;
+    }
+    // Another replica may have stored the facts between the look above and the lease.
+    if (auto again = store_.get_layer_meta(d.digest);
+        again && *again && current(**again, options_.analysis)) {
+      (void)store_.release_lease(lease, replica_id_);
+      continue;
+    }
     auto job = std::make_shared<LayerJob>(io_);
     jobs_[d.digest] = job;
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
+    (void)store_.release_lease(lease, replica_id_);
     if (!facts) job->error = facts.error();
     job->done.cancel();
     if (!facts) {
@@ -627,12 +683,18 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
   auto pipe = std::make_shared<ChunkPipe>(io_, options_.pipe_chunks);
   pipes_[d.digest] = pipe;
   auto* progress = &live.layers[index];
+  auto renewed = std::chrono::steady_clock::now();
 
   auto produce = [&]() -> awaitable<std::optional<Error>> {
     auto r =
         co_await live.source->fetch_blob(*live.image, d, [&](std::string chunk) -> awaitable<bool> {
           if (live.cancel_requested || stopping_) co_return false;
           progress->bytes_done += chunk.size();
+          // A long layer keeps its lease while bytes arrive.
+          if (auto now = std::chrono::steady_clock::now(); now - renewed > kLayerLeaseRenewal) {
+            renewed = now;
+            (void)store_.acquire_lease("layer:" + d.digest, replica_id_, kLayerLease);
+          }
           co_return co_await pipe->push(std::move(chunk));
         });
     if (r) {

@@ -15,9 +15,11 @@ using asio::awaitable;
 using nlohmann::json;
 
 RegistryScheduler::RegistryScheduler(asio::any_io_executor io, RegistryClient& registry,
-                                     ScanService& scans, std::vector<Schedule> schedules)
+                                     ScanService& scans, Store& store,
+                                     std::vector<Schedule> schedules)
     : registry_(registry),
       scans_(scans),
+      store_(store),
       schedules_(std::move(schedules)),
       status_(schedules_.size()),
       timer_(io) {
@@ -33,23 +35,39 @@ void RegistryScheduler::stop() {
 }
 
 json RegistryScheduler::status() const {
-  return json(status_);
+  json out = json(status_);
+  for (auto& s : out) s["leader"] = leader_;
+  return out;
 }
 
 awaitable<void> RegistryScheduler::run() {
+  // The leader renews its lease at every check; if it dies, another replica's next check after
+  // the lease lapses takes over and runs whatever is due (everything, at first).
+  constexpr std::chrono::seconds kLease{30};
+  constexpr std::chrono::seconds kCheck{5};
+  const std::string lease = "leader:scheduler";
   std::vector<std::chrono::steady_clock::time_point> due(schedules_.size(),
                                                          std::chrono::steady_clock::now());
   while (!stopped_ && !schedules_.empty()) {
+    auto held = store_.acquire_lease(lease, scans_.replica_id(), kLease);
+    bool was = leader_;
+    leader_ = held && *held;
+    if (leader_ != was)
+      log::info(leader_ ? "scheduler leadership taken" : "scheduler leadership lost",
+                {{"replica", scans_.replica_id()}});
     auto now = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < schedules_.size() && !stopped_; ++i)
-      if (due[i] <= now) {
-        co_await run_once(i);
-        due[i] = std::chrono::steady_clock::now() + schedules_[i].interval;
-      }
-    timer_.expires_at(*std::min_element(due.begin(), due.end()));
+    if (leader_)
+      for (std::size_t i = 0; i < schedules_.size() && !stopped_; ++i)
+        if (due[i] <= now) {
+          co_await run_once(i);
+          due[i] = std::chrono::steady_clock::now() + schedules_[i].interval;
+        }
+    timer_.expires_at(std::min(*std::min_element(due.begin(), due.end()),
+                               std::chrono::steady_clock::now() + kCheck));
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  if (leader_) (void)store_.release_lease(lease, scans_.replica_id());
 }
 
 awaitable<void> RegistryScheduler::run_once(std::size_t index) {

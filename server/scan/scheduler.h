@@ -29,8 +29,13 @@ struct Schedule {
 
 class RegistryScheduler {
  public:
+  // Among replicas sharing `store`, only the one holding the "leader:scheduler" lease runs the
+  // schedules; the others check every few seconds and take over when the leader's lease lapses.
   RegistryScheduler(boost::asio::any_io_executor io, RegistryClient& registry, ScanService& scans,
-                    std::vector<Schedule> schedules);
+                    Store& store, std::vector<Schedule> schedules);
+
+  // Whether this replica ran the schedules at its last check.
+  bool leader() const { return leader_; }
 
   // Runs every schedule now and then on its interval, until stop().
   boost::asio::awaitable<void> run();
@@ -44,6 +49,8 @@ class RegistryScheduler {
 
   RegistryClient& registry_;
   ScanService& scans_;
+  Store& store_;
+  bool leader_ = false;
   std::vector<Schedule> schedules_;
   std::vector<nlohmann::json> status_;
   boost::asio::steady_timer timer_;

@@ -463,6 +463,26 @@ class PostgresStore : public Store {
     return out;
   }
 
+  Result<bool> acquire_lease(const std::string& key, const std::string& owner,
+                             std::chrono::seconds ttl) override {
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "INSERT INTO leases(key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval "
+        "'1 second') ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = "
+        "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
+        "RETURNING owner",
+        {key, owner, num(ttl.count())});
+    if (!r) return r.error();
+    return r->size() == 1;
+  }
+
+  Result<void> release_lease(const std::string& key, const std::string& owner) override {
+    std::lock_guard lock(mu_);
+    if (auto r = db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {key, owner}); !r)
+      return r.error();
+    return {};
+  }
+
   Result<std::vector<int>> schema_versions() override {
     std::lock_guard lock(read_mu_);
     return versions(rdb_);

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace bw {
@@ -648,6 +649,23 @@ class SqliteStore : public Store {
     return out;
   }
 
+  // One process owns a SQLite store: leases only order that process's own claims.
+  Result<bool> acquire_lease(const std::string& key, const std::string& owner,
+                             std::chrono::seconds ttl) override {
+    std::lock_guard lock(lease_mu_);
+    auto now = std::chrono::steady_clock::now();
+    auto it = leases_.find(key);
+    if (it != leases_.end() && it->second.first != owner && it->second.second > now) return false;
+    leases_[key] = {owner, now + ttl};
+    return true;
+  }
+  Result<void> release_lease(const std::string& key, const std::string& owner) override {
+    std::lock_guard lock(lease_mu_);
+    if (auto it = leases_.find(key); it != leases_.end() && it->second.first == owner)
+      leases_.erase(it);
+    return {};
+  }
+
   Result<std::vector<int>> schema_versions() override {
     std::lock_guard lock(read_mu_);
     return versions_locked(rdb_);
@@ -681,6 +699,8 @@ class SqliteStore : public Store {
   Database db_;  // the writer; guarded by mu_
   std::mutex read_mu_;
   Database rdb_;  // the reader; guarded by read_mu_
+  std::mutex lease_mu_;
+  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> leases_;
   std::atomic<std::uint64_t> layer_reads_{0};
   std::atomic<std::uint64_t> layer_writes_{0};
 };

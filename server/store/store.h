@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -211,6 +212,14 @@ class Store {
                                            const std::string& manifest_digest) = 0;
   // (name, manifest digest) pairs.
   virtual Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() = 0;
+
+  // A lease on `key` ("layer:<digest>", "leader:scheduler") for `owner`, for `ttl`: true when
+  // taken or renewed, false while another owner's unexpired lease stands. Replicas sharing one
+  // database use it to fetch and analyse each layer once and to elect one scheduler. A process
+  // that dies simply stops renewing: its leases lapse after `ttl`.
+  virtual Result<bool> acquire_lease(const std::string& key, const std::string& owner,
+                                     std::chrono::seconds ttl) = 0;
+  virtual Result<void> release_lease(const std::string& key, const std::string& owner) = 0;
 
   // Versions of the applied schema migrations, ascending.
   virtual Result<std::vector<int>> schema_versions() = 0;

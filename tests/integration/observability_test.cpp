@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -87,10 +88,9 @@ TEST_CASE("JSON logs: one object per line; a request is followed to its scan and
   // API auth on, with a token from the environment: the token must never reach the log.
   Daemon d(json{{"log_format", "json"},
                 {"api",
-                 {{"tokens",
-                   json::array({{{"name", "ci"},
-                                 {"token_env", "OBS_TOKEN"},
-                                 {"scopes", json::array({"read", "scan"})}}})}}}},
+                 {{"tokens", json::array({{{"name", "ci"},
+                                           {"token_env", "OBS_TOKEN"},
+                                           {"scopes", json::array({"read", "scan"})}}})}}}},
            "", {"OBS_TOKEN=tok-0bs3rv4bility-s3cret"});
   push_image(reg.host(), "obs/app", "2", small_image());
   std::string out;
@@ -102,7 +102,18 @@ TEST_CASE("JSON logs: one object per line; a request is followed to its scan and
   REQUIRE(rc == 0);
   json scan = json::parse(out);
   REQUIRE(scan["status"] == "done");
-  auto lines = json_lines(d.log());
+  // The request line is written once the answer is sent: curl may be back a moment before.
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = d.log();
+    bool seen = false;
+    for (auto& l : json_lines(text))
+      if (l.value("msg", "") == "request" && l.value("request_id", "") == "ci-build-42")
+        seen = true;
+    if (seen) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto lines = json_lines(text);
   const json* queued = nullptr;
   const json* done = nullptr;
   const json* request = nullptr;
@@ -130,6 +141,10 @@ TEST_CASE("JSON logs: one object per line; a request is followed to its scan and
                d.api().server() + "/v1/stats"},
               out);
   std::string log = d.log();
+  for (int i = 0; i < 100 && log.find("\"status\":\"401\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = d.log();
+  }
   CHECK(log.find("tok-0bs3rv4bility-s3cret") == std::string::npos);
   CHECK(log.find("wrong-t0ken-guess") == std::string::npos);
   CHECK(log.find("\"status\":\"401\"") != std::string::npos);

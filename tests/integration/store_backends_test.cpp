@@ -102,12 +102,15 @@ TEST_CASE("postgresql: three daemons starting at once on an empty database migra
     }));
   std::vector<std::unique_ptr<Daemon>> daemons;
   for (auto& f : starting) REQUIRE_NOTHROW(daemons.push_back(f.get()));
-  for (auto& d : daemons) CHECK(d->get_json("/readyz")["schema_version"] == 1);
+  int version = daemons[0]->get_json("/readyz")["schema_version"];
+  CHECK(version >= 2);
+  for (auto& d : daemons) CHECK(d->get_json("/readyz")["schema_version"] == version);
+  // Each migration applied once: one row per version, none twice.
   std::string out;
   REQUIRE(
       run_command({"psql", "-X", "-t", "-A", url, "-c", "SELECT COUNT(*) FROM schema_migrations"},
                   out) == 0);
-  CHECK(out.substr(0, out.find('\n')) == "1");
+  CHECK(out.substr(0, out.find('\n')) == std::to_string(version));
   // What one replica stores, the others serve.
   LocalRegistry reg;
   push_image(reg.host(), "pg/shared", "1", app_image("shared"));
@@ -138,4 +141,82 @@ TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") 
   }
   CHECK(ready);
   CHECK(d.get_json("/v1/stats")["images"] == 0);
+}
+
+TEST_CASE("postgresql: replicas share work: 30 images on one base, each layer fetched once") {
+  REQUIRE_POSTGRES();
+  LocalRegistry reg;
+  std::string url = server()->create_database();
+  std::vector<std::unique_ptr<Daemon>> replicas;
+  for (int i = 0; i < 3; ++i) replicas.push_back(std::make_unique<Daemon>(json{{"store", url}}));
+  TestLayer base = make_layer(TarBuilder()
+                                  .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                  .file("bin/sh", std::string(300000, 's'), 0755)
+                                  .build());
+  std::vector<TestLayer> apps;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    apps.push_back(
+        make_layer(TarBuilder()
+                       .file("app/server-" + std::to_string(i), std::string(1000, 'a'), 0755)
+                       .build()));
+    TestImage img{{base, apps.back()}};
+    img.config = {{"User", "1000"}};
+    push_image(reg.host(), "fleet/app" + std::to_string(i), "1", img);
+  }
+  // Submitted at once, round-robin over the replicas: they race for the shared base.
+  for (int i = 0; i < 30; ++i) {
+    auto r = replicas[i % 3]->api().call(
+        "POST", "/v1/scans",
+        json{{"image", reg.host() + "/fleet/app" + std::to_string(i) + ":1"}}.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+    ids.push_back(json::parse(r->body)["id"]);
+  }
+  // Long polls answer whichever replica runs the scan.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    json s = replicas[(i + 1) % 3]->get_json("/v1/scans/" + ids[i] + "?wait=120");
+    CHECK(s["status"] == "done");
+  }
+  CHECK(reg.blob_gets(base.digest()) == 1);
+  for (auto& app : apps) CHECK(reg.blob_gets(app.digest()) == 1);
+  std::uint64_t analysed = 0;
+  for (auto& d : replicas) analysed += d->metric("bulwark_layers_analyzed_total");
+  CHECK(analysed == 31);
+  CHECK(replicas[2]->get_json("/v1/stats")["images"] == 30);
+}
+
+TEST_CASE("postgresql: one replica runs the schedules; when it dies another takes over") {
+  REQUIRE_POSTGRES();
+  LocalRegistry reg;
+  std::string url = server()->create_database();
+  TestImage img{{make_layer(TarBuilder().file("app/x", "x", 0755).build())}};
+  push_image(reg.host(), "sched/app", "1", img);
+  json config = {{"store", url},
+                 {"schedules", json::array({{{"registry", reg.host()},
+                                             {"repositories", json::array({"sched/app"})},
+                                             {"interval_minutes", 600}}})}};
+  auto first = std::make_unique<Daemon>(config);
+  auto leads = [](Daemon& d) {
+    json s = d.get_json("/v1/schedules")["schedules"];
+    return s.size() == 1 && s[0]["leader"] == true && s[0]["runs"].get<int>() >= 1;
+  };
+  bool led = false;
+  for (int i = 0; i < 100 && !led; ++i) {
+    led = leads(*first);
+    if (!led) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(led);
+  Daemon second(config);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK_FALSE(leads(second));  // the lease is held: the second replica waits
+  first->kill();
+  // The lease lapses (30 s) and the next check (every 5 s) takes it.
+  bool moved = false;
+  for (int i = 0; i < 600 && !moved; ++i) {
+    moved = leads(second);
+    if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(moved);
+  CHECK(second.log().find("scheduler leadership taken") != std::string::npos);
 }
