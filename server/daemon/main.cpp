@@ -96,6 +96,10 @@ int run(bw::Config config) {
     bw::log::error("cannot recover scans: " + r.error().message);
     return 1;
   }
+  // Scan leases: renewed while this process holds its scans, and scans whose replica died
+  // adopted (a no-op when one process owns the store).
+  asio::co_spawn(ioc, scans.keep_leases(),
+                 [](std::exception_ptr e) { log_exception("scan leases", e); });
   // A new ruleset (or build) re-scores every stored image from its facts, with no fetch, on a
   // worker: the API serves meanwhile (a report not reached yet is built when it is read), and
   // /readyz says "rescoring" until it is done.
@@ -237,12 +241,35 @@ int config_command(std::vector<std::string> args, const bw::EnvLookup& env) {
   return 2;
 }
 
+// `bulwarkd migrate-store --from sqlite:PATH --to postgresql://…`: moving from one machine to
+// replicas keeps every report, scan and layer already analysed.
+int migrate_store_command(const std::vector<std::string>& args) {
+  std::string from, to;
+  for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--from") from = args[i + 1];
+    if (args[i] == "--to") to = args[i + 1];
+  }
+  if (!from.starts_with("sqlite:") ||
+      !(to.starts_with("postgresql://") || to.starts_with("postgres://"))) {
+    std::cerr << "usage: bulwarkd migrate-store --from sqlite:PATH --to postgresql://…\n";
+    return 2;
+  }
+  auto copied = bw::copy_sqlite_to_postgres(from.substr(7), to);
+  if (!copied) {
+    std::cerr << "bulwarkd: " << copied.error().message << "\n";
+    return 1;
+  }
+  for (auto& [table, rows] : *copied) std::cout << table << ": " << rows << " rows\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto env = [](const char* name) -> const char* { return std::getenv(name); };
   if (!args.empty() && args[0] == "config") return config_command(args, env);
+  if (!args.empty() && args[0] == "migrate-store") return migrate_store_command(args);
   auto loaded = bw::load_config(args, env);
   if (!loaded) {
     std::cerr << "bulwarkd: " << loaded.error().message << "\n";

@@ -16,6 +16,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
@@ -100,6 +101,11 @@ class ScanService {
   // Re-queues scans left queued or running by a previous process.
   Result<void> recover();
 
+  // While the process runs: renews the leases of the scans it holds, and adopts unfinished
+  // scans whose lease lapsed (their replica died, or stopped and let them go), so that with
+  // replicas sharing a database no scan is lost. Returns after shutdown().
+  boost::asio::awaitable<void> keep_leases();
+
   // Validates the reference (bad_reference), platform (bad_request) and registry
   // (registry_not_allowed), records the scan as queued and schedules it.
   Result<ScanRecord> submit(const ScanRequest& request);
@@ -140,6 +146,10 @@ class ScanService {
   struct LayerJob;
   Result<std::unique_ptr<ImageSource>> open_source(const SourceSpec& spec);
   void pump();
+  // Re-queues a stored unfinished scan here. REQUIRES: its lease is held.
+  void adopt(const ScanRecord& stored);
+  // Unfinished scans in the store that no live replica holds, taken over.
+  Result<void> adopt_orphans();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
@@ -170,6 +180,7 @@ class ScanService {
   ScanMetrics metrics_;
   ScanTelemetry telemetry_;
   std::string replica_id_;
+  boost::asio::steady_timer lease_tick_;  // keep_leases' wait; cancelled by shutdown()
   // Set at shutdown; workers' analyses read it at every entry and read, so no worker outlives
   // the grace period by more than one step.
   std::atomic<bool> cancel_analysis_{false};

@@ -30,6 +30,14 @@ constexpr std::chrono::seconds kLayerLease{60};
 constexpr std::chrono::seconds kLayerLeaseRenewal{20};
 // How long a scan waits for another replica's analysis of a layer before giving up.
 constexpr std::chrono::hours kRemoteLayerWait{1};
+// A replica holds the lease of each scan it has queued or running, renewing it every
+// kScanLeaseRenewal; another adopts the scan once the lease lapses.
+constexpr std::chrono::seconds kScanLease{30};
+constexpr std::chrono::seconds kScanLeaseRenewal{10};
+
+std::string scan_lease(const std::string& id) {
+  return "scan:" + id;
+}
 
 std::string new_scan_id() {
   return "scan_" + random_hex(16);
@@ -117,7 +125,8 @@ ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, S
       registry_(registry),
       options_(std::move(options)),
       reporter_(reporter),
-      replica_id_("bulwarkd-" + random_hex(8)) {}
+      replica_id_("bulwarkd-" + random_hex(8)),
+      lease_tick_(io_) {}
 
 ScanService::~ScanService() = default;
 
@@ -128,6 +137,10 @@ Result<std::unique_ptr<ImageSource>> ScanService::open_source(const SourceSpec& 
 }
 
 Result<void> ScanService::recover() {
+  return adopt_orphans();
+}
+
+Result<void> ScanService::adopt_orphans() {
   // Both lists are read before any scan is re-queued: a running scan recorded as queued again
   // must not be picked up a second time by the queued pass.
   std::vector<ScanRecord> unfinished;
@@ -137,30 +150,55 @@ Result<void> ScanService::recover() {
     // Oldest first, so that the queue keeps its order.
     unfinished.insert(unfinished.end(), scans->rbegin(), scans->rend());
   }
+  bool adopted = false;
   for (auto& stored : unfinished) {
-    auto live = std::make_shared<Live>();
-    live->rec = stored;
-    auto spec = parse_source(live->rec.image, options_.allow_local_sources);
-    auto plat = parse_platform(live->rec.platform);
-    live->rec.status = ScanStatus::queued;
-    if (live->rec.platform == "all") {
-      live->all_platforms = true;
-      plat = default_platform();
-    }
-    if (!spec || !plat) {
-      finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
-      continue;
-    }
-    live->spec = *spec;
-    live->ref = spec->ref;
-    live->platform = *plat;
-    persist(*live);
-    live_[live->rec.id] = live;
-    queue_.push_back(live);
-    log::info("scan recovered", {{"scan", live->rec.id}, {"image", live->rec.image}});
+    if (live_.count(stored.id)) continue;
+    // Another live replica holds it: leave it there.
+    auto lease = store_.acquire_lease(scan_lease(stored.id), replica_id_, kScanLease);
+    if (!lease) return lease.error();
+    if (!*lease) continue;
+    adopt(stored);
+    adopted = true;
   }
-  pump();
+  if (adopted) pump();
   return {};
+}
+
+void ScanService::adopt(const ScanRecord& stored) {
+  auto live = std::make_shared<Live>();
+  live->rec = stored;
+  auto spec = parse_source(live->rec.image, options_.allow_local_sources);
+  auto plat = parse_platform(live->rec.platform);
+  live->rec.status = ScanStatus::queued;
+  if (live->rec.platform == "all") {
+    live->all_platforms = true;
+    plat = default_platform();
+  }
+  if (!spec || !plat) {
+    finish(*live, make_error(Errc::bad_reference, "stored scan has an invalid reference"));
+    return;
+  }
+  live->spec = *spec;
+  live->ref = spec->ref;
+  live->platform = *plat;
+  persist(*live);
+  live_[live->rec.id] = live;
+  queue_.push_back(live);
+  log::info("scan recovered",
+            {{"scan", live->rec.id}, {"image", live->rec.image}, {"replica", replica_id_}});
+}
+
+awaitable<void> ScanService::keep_leases() {
+  while (!stopping_) {
+    lease_tick_.expires_after(kScanLeaseRenewal);
+    boost::system::error_code ec;
+    co_await lease_tick_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) break;
+    for (auto& [id, live] : live_)
+      (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
+    if (auto r = adopt_orphans(); !r)
+      log::warn("adopting unfinished scans failed", {{"error", r.error().message}});
+  }
 }
 
 Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
@@ -190,6 +228,8 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   live->rec.progress = live->progress_json();
   live->rec.policy = request.policy;
   live->request_id = request.request_id;
+  if (auto lease = store_.acquire_lease(scan_lease(live->rec.id), replica_id_, kScanLease); !lease)
+    return lease.error();
   if (auto put = store_.put_scan(live->rec); !put) return put.error();
   live_[live->rec.id] = live;
   queue_.push_back(live);
@@ -266,6 +306,7 @@ Result<ScanRecord> ScanService::cancel(const std::string& id) {
 
 awaitable<void> ScanService::shutdown() {
   stopping_ = true;
+  lease_tick_.cancel();
   // Analyses stop at their next entry or read; their scans resume at the next start.
   cancel_analysis_ = true;
   queue_.clear();
@@ -331,9 +372,10 @@ awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
 void ScanService::finish(Live& live, const Result<void>& outcome) {
   bool interrupted = !outcome && outcome.error().code == Errc::cancelled;
   if (interrupted && stopping_ && !live.cancel_requested) {
-    // Shutdown, not a user's cancel: leave it for the next start to resume.
+    // Shutdown, not a user's cancel: leave it for the next start, or another replica, to resume.
     live.rec.status = ScanStatus::queued;
     persist(live);
+    (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
     live_.erase(live.rec.id);
     return;
   }
@@ -380,6 +422,7 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
                                      {"request_id", live.request_id}});
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
+  (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
   live_.erase(live.rec.id);
 }
 

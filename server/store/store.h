@@ -251,6 +251,11 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url);
 // The store a daemon's `store` setting names: empty is the embedded default (SQLite under
 // `data_dir`), "sqlite:PATH", or a postgresql:// URL.
 Result<std::unique_ptr<Store>> open_store(const std::string& url, const std::string& data_dir);
+// Copies every row of a SQLite store into a new, empty PostgreSQL store (bulwarkd
+// migrate-store), in one transaction: on any failure the target keeps nothing. Returns the rows
+// copied per table.
+Result<std::map<std::string, std::size_t>> copy_sqlite_to_postgres(const std::string& sqlite_path,
+                                                                    const std::string& pg_url);
 // The same, for logs: the password masked.
 std::string store_description(const std::string& url, const std::string& data_dir);
 

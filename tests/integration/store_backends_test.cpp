@@ -3,6 +3,7 @@
 // in the unit tests, then bulwarkd on it: scans through the real registry, a restart, several
 // daemons migrating one database at once, and readiness following the database.
 #include "daemon.h"
+#include "fault_server.h"
 #include "postgres.h"
 #include "registry.h"
 #include "store_checks.h"
@@ -219,4 +220,89 @@ TEST_CASE("postgresql: one replica runs the schedules; when it dies another take
   }
   CHECK(moved);
   CHECK(second.log().find("scheduler leadership taken") != std::string::npos);
+}
+
+TEST_CASE("postgresql: a replica killed mid-scan has its scan finished by another") {
+  REQUIRE_POSTGRES();
+  // A registry that drips the layer (2 ms a byte), so that the scan is caught mid-transfer.
+  std::string noise;
+  std::uint32_t x = 2463534242u;
+  for (int i = 0; i < 2500; ++i) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    noise.push_back(static_cast<char>(x));
+  }
+  TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+  img.config = {{"User", "1000"}};
+  BuiltImage built = build_image(img);
+  FaultServer reg([&](const SeenRequest& req) {
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == img.layers[0].blob ? 2 : 0);
+    });
+  });
+  std::string url = server()->create_database();
+  auto first = std::make_unique<Daemon>(json{{"store", url}});
+  Daemon second(json{{"store", url}});
+  auto r =
+      first->api().call("POST", "/v1/scans", json{{"image", reg.host() + "/slow/app:1"}}.dump());
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string id = json::parse(r->body)["id"];
+  bool transferring = false;
+  for (int i = 0; i < 200 && !transferring; ++i) {
+    json s = first->get_json("/v1/scans/" + id);
+    auto& layers = s["progress"]["layers"];
+    transferring = s["status"] == "running" && !layers.empty() && layers[0]["bytes_done"] > 0;
+    if (!transferring) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(transferring);
+  first->kill();
+  // The first replica's lease lapses (30 s); the second adopts the scan at its next check.
+  json s = json::object();
+  for (int i = 0; i < 4 && s.value("status", "") != "done"; ++i)
+    s = second.get_json("/v1/scans/" + id + "?wait=40");
+  CHECK(s["status"] == "done");
+  CHECK(second.log().find("scan recovered scan=" + id) != std::string::npos);
+  CHECK(
+      second.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/report")["grade"]
+          .is_string());
+}
+
+TEST_CASE("postgresql: bulwarkd migrate-store copies a SQLite store into an empty database") {
+  REQUIRE_POSTGRES();
+  TempDir dir;
+  std::string path = dir.path() + "/bulwark.db";
+  {
+    auto sqlite = open_sqlite_store({path});
+    REQUIRE(sqlite);
+    check_queries(**sqlite);
+    check_layer_round_trip(**sqlite);  // layer 1 again, with path hashes
+  }
+  std::string url = server()->create_database(), out;
+  int rc =
+      run_command({BULWARKD_PATH, "migrate-store", "--from", "sqlite:" + path, "--to", url}, out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  CHECK(out.find("images: 3 rows") != std::string::npos);
+  CHECK(out.find("scans: 2 rows") != std::string::npos);
+  auto pg = postgres_at(url);
+  auto stats = pg->stats("rs-1");
+  REQUIRE(stats);
+  CHECK((*stats)["images"] == 3);
+  CHECK((*stats)["layers"] == 3);
+  auto layer = pg->get_layer("sha256:" + std::string(64, '1'));
+  REQUIRE(layer);
+  REQUIRE(*layer);
+  CHECK((*layer)->facts.path_hashes.size() == 3);
+  CHECK(pg->list_suppressions()->at(0).reason == "debug image");
+  CHECK(pg->list_reference_images()->size() == 1);
+  CHECK(pg->list_tags("reg.example", "team/app", "rs-1")->size() == 2);
+  // The scans keep their order: the cursor pages as before.
+  auto scans = pg->list_scans({std::nullopt, "", 10, ""});
+  REQUIRE(scans);
+  REQUIRE(scans->size() == 2);
+  CHECK((*scans)[0].id == "scan_t2");
+  // A second copy into the same database is refused: nothing is merged or overwritten.
+  CHECK(run_command({BULWARKD_PATH, "migrate-store", "--from", "sqlite:" + path, "--to", url},
+                    out) == 1);
+  CHECK(out.find("not empty") != std::string::npos);
 }

@@ -1,5 +1,5 @@
 """Checks the deployment files against what running Bulwark in production needs:
-deploy/kubernetes.yaml (pinned image, probes with a startup probe, non-root and read-only root,
+deploy/kubernetes/bulwarkd.yaml (pinned image, probes with a startup probe, non-root and read-only root,
 /tmp and the data on volumes, TLS and registry credentials mounted where the image and the
 config look, the Service on HTTPS, a NetworkPolicy and a ServiceMonitor) and deploy/bulwarkd.service (config file, environment file,
 credentials, reload). Prints the ConfigMap's bulwark.json for `bulwarkd config check`.
@@ -12,7 +12,7 @@ import sys
 import yaml
 
 deploy, out = sys.argv[1], sys.argv[2]
-docs = [d for d in yaml.safe_load_all(open(f"{deploy}/kubernetes.yaml")) if d]
+docs = [d for d in yaml.safe_load_all(open(f"{deploy}/kubernetes/bulwarkd.yaml")) if d]
 by_kind = {d["kind"]: d for d in docs}
 pod = by_kind["Deployment"]["spec"]["template"]["spec"]
 (container,) = pod["containers"]
@@ -48,4 +48,28 @@ for needle in ("EnvironmentFile=", "LoadCredential=", "--config ", "ExecReload="
                "SystemCallFilter=@system-service"):
     assert needle in unit, f"bulwarkd.service lacks {needle}"
 json.dump(config, open(out, "w"))
+
+# The replicated variant: N replicas on PostgreSQL, no volume, a disruption budget and an
+# autoscaler on the queue, the database password from a Secret and never in the URL.
+docs = [d for d in yaml.safe_load_all(open(f"{deploy}/kubernetes/replicas.yaml")) if d]
+kinds = {}
+for d in docs:
+    kinds.setdefault(d["kind"], []).append(d)
+deployment = kinds["Deployment"][0]
+assert deployment["spec"]["replicas"] >= 2
+pod = deployment["spec"]["template"]["spec"]
+assert not any("persistentVolumeClaim" in v for v in pod["volumes"]), "replicas share no volume"
+(container,) = pod["containers"]
+assert not container["image"].endswith(":latest")
+env = {e["name"]: e for e in container["env"]}
+assert "secretKeyRef" in env["PGPASSWORD"]["valueFrom"]
+replica_config = json.loads(kinds["ConfigMap"][0]["data"]["bulwark.json"])
+store = replica_config["store"]
+assert store.startswith("postgresql://") and ":" not in store.split("://")[1].split("@")[0], \
+    "no password in the store URL"
+assert kinds["PodDisruptionBudget"][0]["spec"]["minAvailable"] >= 1
+hpa = kinds["HorizontalPodAutoscaler"][0]["spec"]
+assert hpa["metrics"][0]["pods"]["metric"]["name"] == "bulwark_scans_queued"
+assert "StatefulSet" in kinds, "a PostgreSQL to try it with"
+json.dump(replica_config, open(out + ".replicas", "w"))
 print(f"deploy files: ok (image {image})")

@@ -11,6 +11,7 @@ trap 'rm -rf "$work"' EXIT
 # Kubernetes and systemd files, and the ConfigMap's configuration through the daemon's own check.
 python3 "$here/check_deploy.py" deploy "$work/k8s-config.json"
 BULWARK_CI_TOKEN=x "$build/server/bulwarkd" config check "$work/k8s-config.json" >/dev/null
+BULWARK_CI_TOKEN=x "$build/server/bulwarkd" config check "$work/k8s-config.json.replicas" >/dev/null
 # The unit's sandboxing, as systemd rates it (README quotes the figure).
 cp deploy/bulwarkd.service "$work/bulwarkd.service"
 exposure=$(systemd-analyze security --offline=true "$work/bulwarkd.service" 2>&1 | sed -n 's/.*exposure level for bulwarkd.service: \([0-9.]*\).*/\1/p')

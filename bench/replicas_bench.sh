@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Replicas on one PostgreSQL against one bulwarkd, in one run, on this machine:
+#   bash bench/replicas_bench.sh [IMAGES]
+# Pushes IMAGES (default 30) images sharing a 40 MB base to a docker-registry on loopback, then
+# scans them all, submitted at once, (a) through 1 bulwarkd on PostgreSQL and (b) through 3
+# replicas on another database (round-robin), reporting images per second and the blob GETs the
+# registry served; then times `bulwarkd migrate-store` copying the 1-replica run's data from a
+# SQLite store into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
+# temporary directory. Release build; never part of the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+images=${1:-30}
+bash deploy/install-deps.sh --test >/dev/null
+bash deploy/build.sh >/dev/null
+work=$(mktemp -d)
+reg_pid= pids=()
+pg=/usr/lib/postgresql/15/bin
+chmod 755 "$work"
+mkdir -p "$work/pg" && chown postgres: "$work/pg" 2>/dev/null || true
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  as_pg "$pg/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  kill $reg_pid 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+access_log=1
+source tests/support/registry.sh
+pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$pg/initdb" -D "$work/pg/data" -U bulwark --auth=trust --no-sync >/dev/null
+as_pg "$pg/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off" start >/dev/null
+db() { psql -q -X "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "CREATE DATABASE $1"; echo "postgresql://bulwark@127.0.0.1:$pg_port/$1"; }
+
+# The images: one base layer of 40 MB of libraries, one small layer each.
+mkdir -p "$work/base"
+(find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -printf '%s %p\n' | sort -n | awk '{t+=$1; if (t>40e6) exit; print $2}') >"$work/list"
+tar --numeric-owner -cf "$work/base.tar" -T "$work/list" 2>/dev/null
+for i in $(seq "$images"); do
+  mkdir -p "$work/app$i/app" && head -c 4096 /dev/urandom >"$work/app$i/app/server$i"
+  tar --numeric-owner -C "$work/app$i" -cf "$work/app$i.tar" app
+done
+push_two_layer() {  # push_two_layer N: base + app layer N as fleet/app-N:1
+  local n=$1 base_gz="$work/base.tar.gz" app_gz="$work/app$n.tar.gz"
+  [[ -f "$base_gz" ]] || gzip -1 -n -c "$work/base.tar" >"$base_gz"
+  gzip -1 -n -c "$work/app$n.tar" >"$app_gz"
+  rm -rf "$work/oci" && mkdir -p "$work/oci/blobs/sha256"
+  local layers="" diffs="" f
+  for f in base.tar app$n.tar; do
+    local gz="$work/$f.gz" d s diff
+    d=$(sha256sum "$gz" | cut -d' ' -f1); s=$(stat -c %s "$gz"); diff=$(sha256sum "$work/$f" | cut -d' ' -f1)
+    cp "$gz" "$work/oci/blobs/sha256/$d"
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$s}"
+    diffs+="${diffs:+,}\"sha256:$diff\""
+  done
+  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%s]},"config":{"User":"1000"}}' "$diffs" >"$work/config.json"
+  local c cs m
+  c=$(sha256sum "$work/config.json" | cut -d' ' -f1); cs=$(stat -c %s "$work/config.json"); cp "$work/config.json" "$work/oci/blobs/sha256/$c"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[%s]}' "$c" "$cs" "$layers" >"$work/manifest.json"
+  m=$(sha256sum "$work/manifest.json" | cut -d' ' -f1); cp "$work/manifest.json" "$work/oci/blobs/sha256/$m"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$work/oci/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"b"}}]}' "$m" "$(stat -c %s "$work/manifest.json")" >"$work/oci/index.json"
+  skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$work/oci:b" "docker://127.0.0.1:$port/fleet/app-$n:1"
+}
+for i in $(seq "$images"); do push_two_layer "$i"; done
+
+start_daemon() {  # start_daemon NAME STORE -> sets api_NAME
+  ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/$1" --store "$2" >"$work/$1.out" 2>"$work/$1.err" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/$1.out" 2>/dev/null && break; sleep 0.05; done
+  sed -n 's/.*listening on //p' "$work/$1.out"
+}
+run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
+  local label=$1; shift
+  local before; before=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
+  python3 - "$label" "127.0.0.1:$port" "$images" "$@" <<'PY'
+import json, sys, time, urllib.request
+label, registry, n, apis = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+def call(api, method, path, body=None):
+    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None)
+    return json.load(urllib.request.urlopen(req, timeout=300))
+t0 = time.monotonic()
+ids = [(apis[i % len(apis)], call(apis[i % len(apis)], "POST", "/v1/scans", {"image": f"{registry}/fleet/app-{i+1}:1"})["id"]) for i in range(n)]
+for k, (api, sid) in enumerate(ids):
+    s = call(apis[(k + 1) % len(apis)], "GET", f"/v1/scans/{sid}?wait=300")
+    assert s["status"] == "done", s
+took = time.monotonic() - t0
+print(f"{label:28} {n} images in {took:6.2f} s = {n/took:6.2f} images/s")
+PY
+  local after; after=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
+  echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2 + 1)))"
+}
+one=$(db one); three=$(db three)
+a=$(start_daemon a "$one")
+run "1 replica (PostgreSQL)" "$a"
+b1=$(start_daemon b1 "$three"); b2=$(start_daemon b2 "$three"); b3=$(start_daemon b3 "$three")
+run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
+# The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
+s=$(start_daemon s "")
+run "1 replica (SQLite)" "$s"
+copy=$(db copy)
+t0=$(date +%s.%N)
+./build/server/bulwarkd migrate-store --from "sqlite:$work/s/bulwark.db" --to "$copy" | tr '\n' ' '
+t1=$(date +%s.%N)
+python3 -c "import sys; print(f'\nmigrate-store: {float(sys.argv[2])-float(sys.argv[1]):.2f} s, SQLite file {int(sys.argv[3])/1e6:.1f} MB')" "$t0" "$t1" "$(stat -c %s "$work/s/bulwark.db")"
