@@ -42,13 +42,15 @@ for i in $(seq "$images"); do
   tar --numeric-owner -C "$work/app$i" -cf "$work/app$i.tar" app
 done
 push_two_layer() {  # push_two_layer N: base + app layer N as fleet/app-N:1
-  local n=$1 base_gz="$work/base.tar.gz" app_gz="$work/app$n.tar.gz"
+  local n=$1
+  local base_gz="$work/base.tar.gz" app_gz="$work/app$1.tar.gz"
   [[ -f "$base_gz" ]] || gzip -1 -n -c "$work/base.tar" >"$base_gz"
   gzip -1 -n -c "$work/app$n.tar" >"$app_gz"
   rm -rf "$work/oci" && mkdir -p "$work/oci/blobs/sha256"
   local layers="" diffs="" f
   for f in base.tar app$n.tar; do
-    local gz="$work/$f.gz" d s diff
+    local gz="$work/$f.gz"
+    local d s diff
     d=$(sha256sum "$gz" | cut -d' ' -f1); s=$(stat -c %s "$gz"); diff=$(sha256sum "$work/$f" | cut -d' ' -f1)
     cp "$gz" "$work/oci/blobs/sha256/$d"
     layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$s}"
@@ -103,4 +105,4 @@ copy=$(db copy)
 t0=$(date +%s.%N)
 ./build/server/bulwarkd migrate-store --from "sqlite:$work/s/bulwark.db" --to "$copy" | tr '\n' ' '
 t1=$(date +%s.%N)
-python3 -c "import sys; print(f'\nmigrate-store: {float(sys.argv[2])-float(sys.argv[1]):.2f} s, SQLite file {int(sys.argv[3])/1e6:.1f} MB')" "$t0" "$t1" "$(stat -c %s "$work/s/bulwark.db")"
+python3 -c "import sys; print(f'\nmigrate-store: {float(sys.argv[2])-float(sys.argv[1]):.2f} s, SQLite store {int(sys.argv[3])/1e6:.1f} MB')" "$t0" "$t1" "$(du -sb "$work/s" | cut -f1)"
