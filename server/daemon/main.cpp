@@ -114,9 +114,19 @@ int run(bw::Config config) {
   // other images' layer chains against what those tags point to now.
   asio::steady_timer rescan(ioc);
   std::function<void()> scan_references = [&] {
-    for (auto& ref : config.scan.reference_images)
-      if (auto r = scans.submit(bw::ScanRequest{ref, "", "", "reference-images"}); !r)
-        bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
+    // Replicas sharing a store scan the references once per period: the one that takes the
+    // lease does, for a little less than the period; if it dies, another takes it next time.
+    auto period =
+        std::chrono::duration_cast<std::chrono::seconds>(config.reference_rescan_interval);
+    auto hold =
+        period.count() > 120 ? period - std::chrono::seconds(60) : std::chrono::seconds(3600);
+    auto lead = (*store)->acquire_lease("leader:references", scans.replica_id(), hold);
+    if (!config.scan.reference_images.empty() && lead && !*lead)
+      bw::log::info("reference images are scanned by another replica");
+    if (lead && *lead)
+      for (auto& ref : config.scan.reference_images)
+        if (auto r = scans.submit(bw::ScanRequest{ref, "", "", "reference-images"}); !r)
+          bw::log::warn("reference image " + ref + " not scanned: " + r.error().message);
     if (config.reference_rescan_interval.count() <= 0 || config.scan.reference_images.empty())
       return;
     rescan.expires_after(config.reference_rescan_interval);

@@ -262,6 +262,14 @@ class PostgresStore : public Store {
     return out;
   }
 
+  Result<std::uint64_t> count_scans(ScanStatus status) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec("SELECT COUNT(*) FROM scans WHERE status = $1",
+                       {std::string(scan_status_name(status))});
+    if (!r) return r.error();
+    return static_cast<std::uint64_t>(r->integer(0, 0));
+  }
+
   Result<std::vector<std::string>> list_image_digests() override {
     std::lock_guard lock(read_mu_);
     auto r = rdb_.exec("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");

@@ -364,6 +364,16 @@ class SqliteStore : public Store {
     return out;
   }
 
+  Result<std::uint64_t> count_scans(ScanStatus status) override {
+    std::lock_guard lock(read_mu_);
+    auto st = rdb_.prepare("SELECT COUNT(*) FROM scans WHERE status = ?1");
+    if (!st) return st.error();
+    st->bind(1, scan_status_name(status));
+    auto r = st->step();
+    if (!r) return r.error();
+    return static_cast<std::uint64_t>(st->integer(0));
+  }
+
   Result<std::vector<std::string>> list_image_digests() override {
     std::lock_guard lock(read_mu_);
     auto st = rdb_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");

@@ -185,6 +185,8 @@ class Store {
                                                                const std::string& image_prefix) = 0;
 
   virtual Result<std::vector<std::string>> list_image_digests() = 0;
+  // How many scans have `status`, across every replica sharing the store.
+  virtual Result<std::uint64_t> count_scans(ScanStatus status) = 0;
   virtual Result<std::vector<ImageRow>> list_images(const ImageQuery& q) = 0;
   virtual Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
                                                                std::size_t limit,
@@ -255,7 +257,7 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url, const std::str
 // migrate-store), in one transaction: on any failure the target keeps nothing. Returns the rows
 // copied per table.
 Result<std::map<std::string, std::size_t>> copy_sqlite_to_postgres(const std::string& sqlite_path,
-                                                                    const std::string& pg_url);
+                                                                   const std::string& pg_url);
 // The same, for logs: the password masked.
 std::string store_description(const std::string& url, const std::string& data_dir);
 

@@ -74,6 +74,7 @@ TEST_CASE("/metrics follows Prometheus conventions and passes promtool check met
         1);
   CHECK(text.find("bulwark_build_info{version=\"") != std::string::npos);
   CHECK(d.metric("bulwark_scans_queued") == 0);
+  CHECK(d.metric("bulwark_store_scans_queued") == 0);
   for (const char* process : {"process_cpu_seconds_total", "process_resident_memory_bytes",
                               "process_open_fds", "process_max_fds", "process_start_time_seconds"})
     CHECK(text.find(std::string("\n") + process + " ") != std::string::npos);

@@ -306,3 +306,22 @@ TEST_CASE("postgresql: bulwarkd migrate-store copies a SQLite store into an empt
                     out) == 1);
   CHECK(out.find("not empty") != std::string::npos);
 }
+
+TEST_CASE("postgresql: reference images are scanned by one replica per period") {
+  REQUIRE_POSTGRES();
+  LocalRegistry reg;
+  push_image(reg.host(), "ref/base", "1", app_image("base"));
+  std::string url = server()->create_database();
+  json config = {{"store", url}, {"reference_images", json::array({reg.host() + "/ref/base:1"})}};
+  Daemon first(config);
+  Daemon second(config);
+  std::string image = reg.host() + "/ref/base:1";
+  json scans;
+  for (int i = 0; i < 100; ++i) {
+    scans = second.get_json("/v1/scans?image=" + image)["scans"];
+    if (!scans.empty() && scans[0]["status"] == "done") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(scans.size() == 1);
+  CHECK(second.log().find("reference images are scanned by another replica") != std::string::npos);
+}

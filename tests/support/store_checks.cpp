@@ -134,6 +134,9 @@ void check_scan_cursor(Store& store) {
   auto next = store.list_scans({std::nullopt, "", 2, (*page)[1].id});
   CHECK((*next)[0].id == "scan_2");
   CHECK(store.list_scans({ScanStatus::done, "", 10, ""})->size() == 2);
+  CHECK(*store.count_scans(ScanStatus::done) == 2);
+  CHECK(*store.count_scans(ScanStatus::failed) == 3);
+  CHECK(*store.count_scans(ScanStatus::queued) == 0);
   ScanRecord updated = *(*store.get_scan("scan_0"));
   updated.status = ScanStatus::done;
   updated.result = R"({"score":77,"grade":"C"})";
