@@ -19,7 +19,12 @@ chmod 755 "$work"
 mkdir -p "$work/pg" && chown postgres: "$work/pg" 2>/dev/null || true
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
+  # The daemons first, each waited for (ten seconds, then SIGKILL), then their database.
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
   as_pg "$pg/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   kill $reg_pid 2>/dev/null || true
   wait 2>/dev/null || true
@@ -67,11 +72,11 @@ push_two_layer() {  # push_two_layer N: base + app layer N as fleet/app-N:1
 }
 for i in $(seq "$images"); do push_two_layer "$i"; done
 
-start_daemon() {  # start_daemon NAME STORE -> sets api_NAME
+start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so that pids keeps it
   ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/$1" --store "$2" >"$work/$1.out" 2>"$work/$1.err" &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$work/$1.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/.*listening on //p' "$work/$1.out"
+  api=$(sed -n 's/.*listening on //p' "$work/$1.out")
 }
 run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
   local label=$1; shift
@@ -94,13 +99,15 @@ PY
   echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2 + 1)))"
 }
 one=$(db one); three=$(db three)
-a=$(start_daemon a "$one")
-run "1 replica (PostgreSQL)" "$a"
-b1=$(start_daemon b1 "$three"); b2=$(start_daemon b2 "$three"); b3=$(start_daemon b3 "$three")
+start_daemon a "$one"
+run "1 replica (PostgreSQL)" "$api"
+start_daemon b1 "$three"; b1=$api
+start_daemon b2 "$three"; b2=$api
+start_daemon b3 "$three"; b3=$api
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
-s=$(start_daemon s "")
-run "1 replica (SQLite)" "$s"
+start_daemon s ""
+run "1 replica (SQLite)" "$api"
 copy=$(db copy)
 t0=$(date +%s.%N)
 ./build/server/bulwarkd migrate-store --from "sqlite:$work/s/bulwark.db" --to "$copy" | tr '\n' ' '
