@@ -55,16 +55,8 @@ class PostgresStore : public Store {
         {digest});
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<LayerMeta>();
-    LayerMeta meta{static_cast<int>(r->integer(0, 0)), r->text(0, 1), LayerStatus::complete, {}};
-    auto versions = nlohmann::json::parse(r->text(0, 3), nullptr, false);
-    if (versions.is_object())
-      for (auto& [name, v] : versions.items())
-        if (v.is_number_integer()) meta.analyzer_versions[name] = v.get<int>();
-    std::string status = r->text(0, 2);
-    for (auto s : {LayerStatus::complete, LayerStatus::limit_exceeded, LayerStatus::invalid,
-                   LayerStatus::skipped})
-      if (layer_status_name(s) == status) meta.status = s;
-    return std::optional<LayerMeta>(std::move(meta));
+    return std::optional<LayerMeta>(layer_meta_from(static_cast<int>(r->integer(0, 0)),
+                                                    r->text(0, 1), r->text(0, 2), r->text(0, 3)));
   }
 
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {

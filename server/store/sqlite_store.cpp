@@ -81,16 +81,8 @@ class SqliteStore : public Store {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) return std::optional<LayerMeta>();
-    LayerMeta meta{static_cast<int>(st->integer(0)), st->text(1), LayerStatus::complete, {}};
-    auto versions = nlohmann::json::parse(st->text(3), nullptr, false);
-    if (versions.is_object())
-      for (auto& [name, v] : versions.items())
-        if (v.is_number_integer()) meta.analyzer_versions[name] = v.get<int>();
-    std::string status = st->text(2);
-    for (auto s : {LayerStatus::complete, LayerStatus::limit_exceeded, LayerStatus::invalid,
-                   LayerStatus::skipped})
-      if (layer_status_name(s) == status) meta.status = s;
-    return std::optional<LayerMeta>(std::move(meta));
+    return std::optional<LayerMeta>(
+        layer_meta_from(static_cast<int>(st->integer(0)), st->text(1), st->text(2), st->text(3)));
   }
 
   Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }

@@ -156,6 +156,11 @@ struct LayerMeta {
   std::map<std::string, int> analyzer_versions;  // empty for layers stored before they were kept
 };
 
+// A LayerMeta from a stored row's columns, as both backends keep them: the status by name (an
+// unknown one reads as complete), the analysers as a JSON object of versions.
+LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string_view status,
+                          std::string_view analyzer_versions_json);
+
 class Store {
  public:
   virtual ~Store() = default;
