@@ -381,7 +381,7 @@ ApiResponse metrics(ApiContext& ctx) {
          static_cast<double>(m.scans_submitted));
   ctx.scans.telemetry().finished.render(o);
   ctx.scans.telemetry().duration.render(o);
-  sample("bulwark_scans_queued", "Scans waiting to run (the queue depth).",
+  sample("bulwark_scans_queued", "Scans waiting to run in the queue every replica shares.",
          static_cast<double>(m.queued), Type::gauge);
   sample("bulwark_scans_running", "Scans running now.", static_cast<double>(m.running),
          Type::gauge);

@@ -1,4 +1,5 @@
-// The scan service: a queue of scans with a concurrency limit, layer analysis shared by
+// The scan service: a queue of scans in the store, shared by every replica of it, each running
+// at most a concurrency limit of them, layer analysis shared by
 // digest (a layer already stored at the current analyser version is never fetched again;
 // concurrent scans needing the same layer share one fetch), and recovery of unfinished scans
 // at start-up. Knows nothing of HTTP parsing.
@@ -98,12 +99,13 @@ class ScanService {
               RegistryClient& registry, ScanOptions options, Reporter* reporter = nullptr);
   ~ScanService();
 
-  // Re-queues scans left queued or running by a previous process.
+  // Queues again the scans a previous process left running, and starts what the queue holds.
   Result<void> recover();
 
-  // While the process runs: renews the leases of the scans it holds, and adopts unfinished
-  // scans whose lease lapsed (their replica died, or stopped and let them go), so that with
-  // replicas sharing a database no scan is lost. Returns after shutdown().
+  // While the process runs: claims scans queued through other replicas sharing the store when
+  // it has capacity, stops its scans cancelled through them, renews the leases of the scans it
+  // runs, and queues again running scans whose lease lapsed (their replica died), so that no
+  // scan is lost. Returns after shutdown().
   boost::asio::awaitable<void> keep_leases();
 
   // Validates the reference (bad_reference), platform (bad_request) and registry
@@ -146,10 +148,12 @@ class ScanService {
   struct LayerJob;
   Result<std::unique_ptr<ImageSource>> open_source(const SourceSpec& spec);
   void pump();
-  // Re-queues a stored unfinished scan here. REQUIRES: its lease is held.
-  void adopt(const ScanRecord& stored);
-  // Unfinished scans in the store that no live replica holds, taken over.
+  // Runs a scan this replica claimed from the store's queue.
+  void start(const ScanRecord& claimed);
+  // Running scans in the store that no live replica holds, queued again.
   Result<void> adopt_orphans();
+  // Scans running here that a caller cancelled through another replica.
+  void notice_remote_cancels();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
@@ -172,8 +176,7 @@ class ScanService {
   std::function<void(const ScanRecord&)> on_finished_;
   SourceOpener opener_;
   bool stopping_ = false;
-  std::deque<std::shared_ptr<Live>> queue_;
-  std::map<std::string, std::shared_ptr<Live>> live_;      // queued or running, by id
+  std::map<std::string, std::shared_ptr<Live>> live_;      // running here, by id
   std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;

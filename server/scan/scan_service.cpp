@@ -34,6 +34,9 @@ constexpr std::chrono::hours kRemoteLayerWait{1};
 // kScanLeaseRenewal; another adopts the scan once the lease lapses.
 constexpr std::chrono::seconds kScanLease{30};
 constexpr std::chrono::seconds kScanLeaseRenewal{10};
+// How often an idle replica looks for scans queued through the others, and a busy one for its
+// scans cancelled through them.
+constexpr std::chrono::seconds kQueuePoll{1};
 
 std::string scan_lease(const std::string& id) {
   return "scan:" + id;
@@ -88,6 +91,9 @@ struct ScanService::Live {
   std::optional<ResolvedImage> image;
   std::vector<LayerProgress> layers;
   bool cancel_requested = false;
+  // Cancelled (not expired) when the scan is cancelled or the server stops: a layer transfer
+  // waiting on the network ends then, not at its next chunk or the I/O timeout.
+  std::shared_ptr<asio::steady_timer> stop;
   std::string request_id;
   std::chrono::steady_clock::time_point started;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
@@ -137,39 +143,43 @@ Result<std::unique_ptr<ImageSource>> ScanService::open_source(const SourceSpec& 
 }
 
 Result<void> ScanService::recover() {
-  return adopt_orphans();
+  if (auto r = adopt_orphans(); !r) return r;
+  pump();  // scans left queued by the previous process
+  return {};
 }
 
 Result<void> ScanService::adopt_orphans() {
-  // Both lists are read before any scan is re-queued: a running scan recorded as queued again
-  // must not be picked up a second time by the queued pass.
-  std::vector<ScanRecord> unfinished;
-  for (ScanStatus status : {ScanStatus::running, ScanStatus::queued}) {
-    auto scans = store_.list_scans(ScanQuery{status, "", 10'000, ""});
-    if (!scans) return scans.error();
-    // Oldest first, so that the queue keeps its order.
-    unfinished.insert(unfinished.end(), scans->rbegin(), scans->rend());
-  }
-  bool adopted = false;
-  for (auto& stored : unfinished) {
+  // Queued scans need no adoption: any replica with capacity claims them. Running ones whose
+  // replica died (or a previous process of this one) go back to the queue.
+  auto running = store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
+  if (!running) return running.error();
+  bool requeued = false;
+  for (auto it = running->rbegin(); it != running->rend(); ++it) {
+    ScanRecord stored = *it;
     if (live_.count(stored.id)) continue;
     // Another live replica holds it: leave it there.
     auto lease = store_.acquire_lease(scan_lease(stored.id), replica_id_, kScanLease);
     if (!lease) return lease.error();
     if (!*lease) continue;
-    adopt(stored);
-    adopted = true;
+    stored.status = ScanStatus::queued;
+    save(stored);
+    (void)store_.release_lease(scan_lease(stored.id), replica_id_);
+    log::info("scan recovered",
+              {{"scan", stored.id}, {"image", stored.image}, {"replica", replica_id_}});
+    requeued = true;
   }
-  if (adopted) pump();
+  if (requeued) pump();
   return {};
 }
 
-void ScanService::adopt(const ScanRecord& stored) {
+void ScanService::start(const ScanRecord& claimed) {
   auto live = std::make_shared<Live>();
-  live->rec = stored;
+  live->rec = claimed;
+  live->request_id = claimed.request_id;
+  live->stop = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+  live_[live->rec.id] = live;
   auto spec = parse_source(live->rec.image, options_.allow_local_sources);
   auto plat = parse_platform(live->rec.platform);
-  live->rec.status = ScanStatus::queued;
   if (live->rec.platform == "all") {
     live->all_platforms = true;
     plat = default_platform();
@@ -181,23 +191,46 @@ void ScanService::adopt(const ScanRecord& stored) {
   live->spec = *spec;
   live->ref = spec->ref;
   live->platform = *plat;
-  persist(*live);
-  live_[live->rec.id] = live;
-  queue_.push_back(live);
-  log::info("scan recovered",
-            {{"scan", live->rec.id}, {"image", live->rec.image}, {"replica", replica_id_}});
+  ++running_;
+  asio::co_spawn(io_, run(live), [id = live->rec.id](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("scan=" + id + " crashed: " + ex.what());
+    }
+  });
 }
 
 awaitable<void> ScanService::keep_leases() {
+  auto renewed = std::chrono::steady_clock::now();
   while (!stopping_) {
-    lease_tick_.expires_after(kScanLeaseRenewal);
+    lease_tick_.expires_after(kQueuePoll);
     boost::system::error_code ec;
     co_await lease_tick_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
-    for (auto& [id, live] : live_)
-      (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
-    if (auto r = adopt_orphans(); !r)
-      log::warn("adopting unfinished scans failed", {{"error", r.error().message}});
+    // Scans queued through other replicas, or cancelled through them.
+    pump();
+    notice_remote_cancels();
+    if (auto now = std::chrono::steady_clock::now(); now - renewed >= kScanLeaseRenewal) {
+      renewed = now;
+      for (auto& [id, live] : live_)
+        (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
+      if (auto r = adopt_orphans(); !r)
+        log::warn("adopting unfinished scans failed", {{"error", r.error().message}});
+    }
+  }
+}
+
+void ScanService::notice_remote_cancels() {
+  for (auto& [id, live] : live_) {
+    if (live->cancel_requested) continue;
+    auto stored = store_.get_scan(id);
+    if (stored && *stored && (*stored)->status == ScanStatus::cancelled) {
+      live->cancel_requested = true;
+      live->stop->cancel();
+      log::info("scan cancelled through another replica", {{"scan", id}});
+    }
   }
 }
 
@@ -215,31 +248,23 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
     if (auto allowed = registry_.check_allowed(spec->ref); !allowed) return allowed.error();
   if (stopping_) return make_error(Errc::unavailable, "server is shutting down");
 
-  auto live = std::make_shared<Live>();
-  live->spec = *spec;
-  live->ref = spec->ref;
-  live->platform = platform;
-  live->rec.id = new_scan_id();
-  live->rec.image = spec->canonical();
-  live->rec.platform = all ? "all" : platform.str();
-  live->all_platforms = all;
-  live->rec.status = ScanStatus::queued;
-  live->rec.created_at = now_rfc3339();
-  live->rec.progress = live->progress_json();
-  live->rec.policy = request.policy;
-  live->request_id = request.request_id;
-  if (auto lease = store_.acquire_lease(scan_lease(live->rec.id), replica_id_, kScanLease); !lease)
-    return lease.error();
-  if (auto put = store_.put_scan(live->rec); !put) return put.error();
-  live_[live->rec.id] = live;
-  queue_.push_back(live);
+  // Queued in the store, not here: whichever replica has capacity first claims it.
+  ScanRecord queued;
+  queued.id = new_scan_id();
+  queued.image = spec->canonical();
+  queued.platform = all ? "all" : platform.str();
+  queued.status = ScanStatus::queued;
+  queued.created_at = now_rfc3339();
+  queued.progress = all ? R"({"layers":[],"children":[]})" : R"({"layers":[]})";
+  queued.policy = request.policy;
+  queued.request_id = request.request_id;
+  if (auto put = store_.put_scan(queued); !put) return put.error();
   ++metrics_.scans_submitted;
-  log::info("scan queued", {{"scan", live->rec.id},
-                            {"image", live->rec.image},
-                            {"platform", live->rec.platform},
-                            {"request_id", live->request_id}});
-  ScanRecord queued = live->rec;  // pump() may start it at once
-  pump();
+  log::info("scan queued", {{"scan", queued.id},
+                            {"image", queued.image},
+                            {"platform", queued.platform},
+                            {"request_id", queued.request_id}});
+  pump();  // may start it at once
   return queued;
 }
 
@@ -255,53 +280,66 @@ Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
 }
 
 awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
-  auto it = live_.find(id);
   if (timeout.count() <= 0) co_return;
-  if (it == live_.end()) {
-    // Not running here: finished, unknown, or run by another replica sharing the store. Follow
-    // it there until it finishes or the time is up.
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    asio::steady_timer poll(io_);
-    while (!stopping_) {
-      auto s = store_.get_scan(id);
-      if (!s || !*s || is_finished((*s)->status)) co_return;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) co_return;
-      poll.expires_after(std::min(left, std::chrono::milliseconds(250)));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::steady_timer poll(io_);
+  while (!stopping_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) co_return;
+    if (auto it = live_.find(id); it != live_.end()) {
+      // Running here: woken by its end.
+      auto live = it->second;
+      auto timer = std::make_shared<asio::steady_timer>(io_, left);
+      live->waiters.push_back(timer);
       boost::system::error_code ec;
-      co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      std::erase(live->waiters, timer);
+      co_return;
     }
-    co_return;
+    // Queued, run by another replica sharing the store, finished or unknown: followed in the
+    // store until it finishes, starts here, or the time is up.
+    auto s = store_.get_scan(id);
+    if (!s || !*s || is_finished((*s)->status)) co_return;
+    poll.expires_after(std::min(left, std::chrono::milliseconds(250)));
+    boost::system::error_code ec;
+    co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  auto live = it->second;
-  auto timer = std::make_shared<asio::steady_timer>(io_, timeout);
-  live->waiters.push_back(timer);
-  boost::system::error_code ec;
-  co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  std::erase(live->waiters, timer);
 }
 
 bool ScanService::pending(const std::string& image) const {
-  return std::any_of(live_.begin(), live_.end(),
-                     [&](auto& kv) { return kv.second->rec.image == image; });
+  if (std::any_of(live_.begin(), live_.end(),
+                  [&](auto& kv) { return kv.second->rec.image == image; }))
+    return true;
+  for (ScanStatus status : {ScanStatus::queued, ScanStatus::running}) {
+    auto found = store_.list_scans(ScanQuery{status, image, 1, ""});
+    if (found && !found->empty()) return true;
+  }
+  return false;
 }
 
 Result<ScanRecord> ScanService::cancel(const std::string& id) {
-  auto it = live_.find(id);
-  if (it == live_.end()) {
-    auto stored = store_.get_scan(id);
-    if (!stored) return stored.error();
-    if (!*stored) return make_error(Errc::not_found, "no scan " + id);
-    return **stored;
+  if (auto it = live_.find(id); it != live_.end()) {
+    // Running here: it ends now if transferring, else at its next step.
+    it->second->cancel_requested = true;
+    it->second->stop->cancel();
+    return it->second->rec;
   }
-  auto live = it->second;
-  live->cancel_requested = true;
-  if (live->rec.status == ScanStatus::queued) {
-    std::erase(queue_, live);
-    finish(*live, make_error(Errc::cancelled, "cancelled"));
+  // Queued, or running on another replica (which notices within a poll).
+  auto was = store_.cancel_scan(id, now_rfc3339());
+  if (!was) return was.error();
+  auto stored = store_.get_scan(id);
+  if (!stored) return stored.error();
+  if (!*stored) return make_error(Errc::not_found, "no scan " + id);
+  if (*was == ScanStatus::queued) {
+    // No replica will run it, so its end is told from here.
+    ++metrics_.scans_cancelled;
+    telemetry_.finished.add({"cancelled"});
+    log::info("scan cancelled",
+              {{"scan", id}, {"image", (*stored)->image}, {"request_id", (*stored)->request_id}});
+    if (on_finished_) on_finished_(**stored);
   }
-  return live->rec;
+  return **stored;
 }
 
 awaitable<void> ScanService::shutdown() {
@@ -309,10 +347,13 @@ awaitable<void> ScanService::shutdown() {
   lease_tick_.cancel();
   // Analyses stop at their next entry or read; their scans resume at the next start.
   cancel_analysis_ = true;
-  queue_.clear();
-  // Long-polls return now instead of holding their connections open through the shutdown.
-  for (auto& [id, live] : live_)
+  // Queued scans stay in the store for the next start or another replica.
+  // Long-polls return now instead of holding their connections open through the shutdown;
+  // transfers end now.
+  for (auto& [id, live] : live_) {
     for (auto& w : live->waiters) w->cancel();
+    live->stop->cancel();
+  }
   asio::steady_timer poll(io_);
   // Running scans see stopping_ at their next chunk or step; transfers stalled on the network
   // end at the registry I/O timeout.
@@ -332,32 +373,26 @@ void ScanService::abort_transfers() {
 
 ScanMetrics ScanService::metrics() const {
   ScanMetrics m = metrics_;
-  m.queued = queue_.size();
+  // The queue is the store's, shared with every replica of it.
+  if (auto queued = store_.count_scans(ScanStatus::queued)) m.queued = *queued;
   m.running = running_;
   return m;
 }
 
 void ScanService::pump() {
-  while (!stopping_ && running_ < options_.max_concurrent_scans && !queue_.empty()) {
-    auto live = queue_.front();
-    queue_.pop_front();
-    ++running_;
-    asio::co_spawn(io_, run(live), [id = live->rec.id](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error("scan=" + id + " crashed: " + ex.what());
-      }
-    });
+  if (stopping_ || running_ >= options_.max_concurrent_scans) return;
+  auto claimed = store_.claim_queued_scans(replica_id_, kScanLease,
+                                           options_.max_concurrent_scans - running_, now_rfc3339());
+  if (!claimed) {
+    // Left queued: the next poll claims them.
+    log::warn("claiming queued scans failed", {{"error", claimed.error().message}});
+    return;
   }
+  for (auto& scan : *claimed) start(scan);
 }
 
 awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
-  live->rec.status = ScanStatus::running;
-  live->rec.started_at = now_rfc3339();
   live->started = std::chrono::steady_clock::now();
-  persist(*live);
   Result<void> outcome = make_error(Errc::internal, "scan did not run");
   try {
     outcome = co_await execute(*live);
@@ -489,10 +524,13 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   std::string failures;
   std::vector<std::pair<std::string, ScanResult>> results;
   for (auto& id : live.children) {
-    while (live_.count(id) && !stopping_ && !live.cancel_requested)
-      co_await wait(id, std::chrono::seconds(30));
     auto child = get(id);
-    if (!child || !*child) continue;
+    while (child && *child && !is_finished((*child)->status) && !stopping_ &&
+           !live.cancel_requested) {
+      co_await wait(id, std::chrono::seconds(30));
+      child = get(id);
+    }
+    if (!child || !*child || !is_finished((*child)->status)) continue;
     if ((*child)->status != ScanStatus::done)
       failures +=
           (failures.empty() ? "" : "; ") + (*child)->platform + ": " + (*child)->error_message;
@@ -779,7 +817,25 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
         asio::use_awaitable);
   };
 
-  auto [fetch_error, analysis] = co_await (produce() && consume());
+  // Ends when the scan is cancelled or the server stops; the transfer racing it is then
+  // cancelled wherever it waits.
+  auto stopped = [&]() -> awaitable<void> {
+    while (!live.cancel_requested && !stopping_) {
+      boost::system::error_code ec;
+      co_await live.stop->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return;  // the transfer ended
+    }
+  };
+  auto transfer = [&]() -> awaitable<std::optional<Error>> {
+    auto raced = co_await (produce() || stopped());
+    if (raced.index() == 0) co_return std::get<0>(raced);
+    // The cancelled producer may have ended by exception, without failing the pipe.
+    Error e = make_error(Errc::cancelled, "transfer of layer " + d.digest + " stopped");
+    pipe->fail(e);
+    co_return e;
+  };
+  auto [fetch_error, analysis] = co_await (transfer() && consume());
   pipes_.erase(d.digest);
   if (fetch_error) co_return *fetch_error;
   if (analysis.first) co_return *analysis.first;

@@ -186,23 +186,24 @@ class PostgresStore : public Store {
     auto r = db_.exec(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, "
         "error_code, error_message, progress, created_at, started_at, finished_at, policy, "
-        "result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-        "ON CONFLICT (id) DO UPDATE SET status = excluded.status, manifest_digest = "
+        "result, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14, $15) ON CONFLICT (id) DO UPDATE SET status = excluded.status, manifest_digest = "
         "excluded.manifest_digest, index_digest = excluded.index_digest, error_code = "
         "excluded.error_code, error_message = excluded.error_message, progress = "
         "excluded.progress, started_at = excluded.started_at, finished_at = "
-        "excluded.finished_at, result = excluded.result",
+        "excluded.finished_at, result = excluded.result "
+        "WHERE scans.status IN ('queued', 'running')",
         {s.id, s.image, s.platform, std::string(scan_status_name(s.status)), opt(s.manifest_digest),
          opt(s.index_digest), opt(s.error_code), opt(s.error_message),
          s.progress.empty() ? std::string("{}") : s.progress, s.created_at, opt(s.started_at),
-         opt(s.finished_at), opt(s.policy), opt(s.result)});
+         opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
     if (!r) return r.error();
     return {};
   }
 
   static constexpr const char* kScanColumns =
       "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
-      "progress, created_at, started_at, finished_at, policy, result";
+      "progress, created_at, started_at, finished_at, policy, result, request_id";
 
   static ScanRecord scan_from(const Rows& r, int i) {
     return ScanRecord{r.text(i, 0),  r.text(i, 1),
@@ -211,7 +212,8 @@ class PostgresStore : public Store {
                       r.text(i, 6),  r.text(i, 7),
                       r.text(i, 8),  r.text(i, 9),
                       r.text(i, 10), r.text(i, 11),
-                      r.text(i, 12), r.text(i, 13)};
+                      r.text(i, 12), r.text(i, 13),
+                      r.text(i, 14)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
@@ -260,6 +262,43 @@ class PostgresStore : public Store {
                        {std::string(scan_status_name(status))});
     if (!r) return r.error();
     return static_cast<std::uint64_t>(r->integer(0, 0));
+  }
+
+  Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,
+                                                     std::chrono::seconds ttl, std::size_t limit,
+                                                     const std::string& started_at) override {
+    std::lock_guard lock(mu_);
+    // One statement, so one transaction: SKIP LOCKED lets replicas claiming at once take
+    // different rows instead of queueing behind each other's locks.
+    auto r = db_.exec(
+        std::string("WITH picked AS (SELECT seq AS picked_seq FROM scans WHERE status = 'queued' "
+                    "ORDER BY seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED), "
+                    "claimed AS (UPDATE scans SET status = 'running', started_at = $4 FROM picked "
+                    "WHERE seq = picked_seq RETURNING seq, ") +
+            kScanColumns +
+            "), leased AS (INSERT INTO leases(key, owner, expires_at) SELECT 'scan:' || id, $1, "
+            "now() + $2::int * interval '1 second' FROM claimed ON CONFLICT (key) DO UPDATE SET "
+            "owner = excluded.owner, expires_at = excluded.expires_at) SELECT " +
+            kScanColumns + " FROM claimed ORDER BY seq",
+        {owner, num(ttl.count()), num(static_cast<std::int64_t>(limit)), started_at});
+    if (!r) return r.error();
+    std::vector<ScanRecord> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
+    return out;
+  }
+
+  Result<std::optional<ScanStatus>> cancel_scan(const std::string& id,
+                                                const std::string& finished_at) override {
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "WITH old AS (SELECT seq AS old_seq, status AS old_status FROM scans WHERE id = $1 "
+        "FOR UPDATE) UPDATE scans SET status = 'cancelled', error_code = 'cancelled', "
+        "error_message = 'cancelled by request', finished_at = $2 FROM old WHERE seq = old_seq "
+        "AND old_status IN ('queued', 'running') RETURNING old_status",
+        {id, finished_at});
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<ScanStatus>();
+    return parse_scan_status(r->text(0, 0));
   }
 
   Result<std::vector<std::string>> list_image_digests() override {

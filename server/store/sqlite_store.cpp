@@ -256,13 +256,14 @@ class SqliteStore : public Store {
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, error_code, "
-        "error_message, progress, created_at, started_at, finished_at, policy, result) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+        "error_message, progress, created_at, started_at, finished_at, policy, result, "
+        "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
         "manifest_digest = excluded.manifest_digest, index_digest = excluded.index_digest, "
         "error_code = excluded.error_code, error_message = excluded.error_message, "
         "progress = excluded.progress, started_at = excluded.started_at, "
-        "finished_at = excluded.finished_at, result = excluded.result");
+        "finished_at = excluded.finished_at, result = excluded.result "
+        "WHERE scans.status IN ('queued', 'running')");
     if (!st) return st.error();
     auto bind_opt = [&](int i, const std::string& v) {
       if (v.empty())
@@ -284,13 +285,14 @@ class SqliteStore : public Store {
     bind_opt(12, s.finished_at);
     bind_opt(13, s.policy);
     bind_opt(14, s.result);
+    bind_opt(15, s.request_id);
     if (auto r = st->step(); !r) return r.error();
     return {};
   }
 
   static constexpr const char* kScanColumns =
       "id, image, platform, status, manifest_digest, index_digest, error_code, error_message, "
-      "progress, created_at, started_at, finished_at, policy, result";
+      "progress, created_at, started_at, finished_at, policy, result, request_id";
 
   static ScanRecord scan_from(const sqlite::Statement& st) {
     // A status this build does not know (a newer one wrote it) reads as failed: never re-run.
@@ -300,7 +302,8 @@ class SqliteStore : public Store {
                       st.text(6),  st.text(7),
                       st.text(8),  st.text(9),
                       st.text(10), st.text(11),
-                      st.text(12), st.text(13)};
+                      st.text(12), st.text(13),
+                      st.text(14)};
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
@@ -364,6 +367,66 @@ class SqliteStore : public Store {
     auto r = st->step();
     if (!r) return r.error();
     return static_cast<std::uint64_t>(st->integer(0));
+  }
+
+  Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,
+                                                     std::chrono::seconds ttl, std::size_t limit,
+                                                     const std::string& started_at) override {
+    std::lock_guard lock(mu_);
+    std::vector<ScanRecord> claimed;
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      auto st = db_.prepare(std::string("SELECT ") + kScanColumns +
+                            " FROM scans WHERE status = 'queued' ORDER BY seq LIMIT ?1");
+      if (!st) return st.error();
+      st->bind(1, static_cast<std::int64_t>(limit));
+      if (auto done = sqlite::for_each_row(
+              *st, [&](const sqlite::Statement& row) { claimed.push_back(scan_from(row)); });
+          !done)
+        return done.error();
+      for (auto& scan : claimed) {
+        auto up = db_.prepare("UPDATE scans SET status = 'running', started_at = ?2 WHERE id = ?1");
+        if (!up) return up.error();
+        up->bind(1, scan.id);
+        up->bind(2, started_at);
+        if (auto done = up->step(); !done) return done.error();
+        scan.status = ScanStatus::running;
+        scan.started_at = started_at;
+      }
+      return {};
+    });
+    if (!r) return r.error();
+    // The claim is the row's move to running; the lease only says the claimant is alive.
+    std::lock_guard leases(lease_mu_);
+    for (auto& scan : claimed)
+      leases_["scan:" + scan.id] = {owner, std::chrono::steady_clock::now() + ttl};
+    return claimed;
+  }
+
+  Result<std::optional<ScanStatus>> cancel_scan(const std::string& id,
+                                                const std::string& finished_at) override {
+    std::lock_guard lock(mu_);
+    std::optional<ScanStatus> was;
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      auto st = db_.prepare("SELECT status FROM scans WHERE id = ?1");
+      if (!st) return st.error();
+      st->bind(1, id);
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) return {};
+      auto status = parse_scan_status(st->text(0));
+      if (!status || is_finished(*status)) return {};
+      auto up = db_.prepare(
+          "UPDATE scans SET status = 'cancelled', error_code = 'cancelled', "
+          "error_message = 'cancelled by request', finished_at = ?2 WHERE id = ?1");
+      if (!up) return up.error();
+      up->bind(1, id);
+      up->bind(2, finished_at);
+      if (auto done = up->step(); !done) return done.error();
+      was = status;
+      return {};
+    });
+    if (!r) return r.error();
+    return was;
   }
 
   Result<std::vector<std::string>> list_image_digests() override {

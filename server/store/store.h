@@ -79,6 +79,9 @@ struct ScanRecord {
   std::string finished_at;
   std::string policy;  // JSON {"fail_under", "fail_on", "ignore"}, or empty
   std::string result;  // JSON {"score","grade","verdict","reasons"} once done, or empty
+  // Who asked (the API request's X-Request-Id, "schedule"…), so that whichever replica runs
+  // the scan logs it.
+  std::string request_id;
 };
 
 struct ReportRecord {
@@ -178,8 +181,20 @@ class Store {
   virtual Result<void> put_image(const ImageRecord& image, const std::optional<TagRecord>& tag) = 0;
   virtual Result<std::optional<ImageRecord>> get_image(const std::string& manifest_digest) = 0;
 
-  // Inserts or updates by id.
+  // Inserts or updates by id. A finished scan (done, failed, cancelled) is never changed again:
+  // updating one does nothing, so a replica's late write cannot undo another's cancel.
   virtual Result<void> put_scan(const ScanRecord& scan) = 0;
+  // The queue shared by every replica of a store: takes up to `limit` queued scans, oldest
+  // first, marks them running since `started_at` and leases them ("scan:<id>") to `owner` for
+  // `ttl`, in one transaction. Concurrent claims never return the same scan.
+  virtual Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,
+                                                             std::chrono::seconds ttl,
+                                                             std::size_t limit,
+                                                             const std::string& started_at) = 0;
+  // Cancels a queued or running scan in the store (the replica running it notices at its next
+  // lease renewal). Returns the status it had; nullopt when unknown or already finished.
+  virtual Result<std::optional<ScanStatus>> cancel_scan(const std::string& id,
+                                                        const std::string& finished_at) = 0;
   virtual Result<std::optional<ScanRecord>> get_scan(const std::string& id) = 0;
   // Newest first.
   virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;

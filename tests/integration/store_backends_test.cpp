@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <future>
+#include <map>
 #include <thread>
 
 using namespace bw;
@@ -63,7 +64,59 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_layer_round_trip(*postgres_at(server()->create_database()));
   check_image_needs_its_layers(*postgres_at(server()->create_database()));
   check_scan_cursor(*postgres_at(server()->create_database()));
+  check_scan_queue(*postgres_at(server()->create_database()));
   check_queries(*postgres_at(server()->create_database()));
+}
+
+TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  constexpr int kScans = 60;
+  {
+    auto store = postgres_at(url);
+    for (int i = 0; i < kScans; ++i) {
+      ScanRecord r;
+      r.id = "scan_c" + std::to_string(i);
+      r.image = "reg.example/app:" + std::to_string(i);
+      r.platform = "linux/amd64";
+      r.created_at = "2026-03-01T10:00:00Z";
+      REQUIRE(store->put_scan(r));
+    }
+  }
+  // Four replicas, each on its own connection, claiming one or two at a time until the queue
+  // is empty: SKIP LOCKED must hand every scan to exactly one of them.
+  std::vector<std::vector<std::string>> taken(4);
+  std::vector<std::string> errors(4);
+  {
+    std::vector<std::jthread> replicas;
+    for (int r = 0; r < 4; ++r)
+      replicas.emplace_back([&, r] {
+        auto store = open_postgres_store(url);
+        if (!store) {
+          errors[r] = store.error().message;
+          return;
+        }
+        for (;;) {
+          auto got = (*store)->claim_queued_scans("replica-" + std::to_string(r),
+                                                  std::chrono::seconds(30), 1 + r % 2, "t");
+          if (!got) {
+            errors[r] = got.error().message;
+            return;
+          }
+          if (got->empty()) return;
+          for (auto& s : *got) taken[r].push_back(s.id);
+        }
+      });
+  }
+  std::map<std::string, int> claims;
+  for (int r = 0; r < 4; ++r) {
+    CHECK_MESSAGE(errors[r].empty(), errors[r]);
+    for (auto& id : taken[r]) ++claims[id];
+  }
+  CHECK(claims.size() == kScans);
+  for (auto& claim : claims)
+    CHECK_MESSAGE(claim.second == 1, claim.first << " claimed " << claim.second << " times");
+  CHECK(*postgres_at(url)->count_scans(ScanStatus::running) == kScans);
 }
 
 TEST_CASE("postgresql: bulwarkd scans into it, and a restarted daemon serves what it stored") {
@@ -265,6 +318,90 @@ TEST_CASE("postgresql: a replica killed mid-scan has its scan finished by anothe
   CHECK(
       second.get_json("/v1/images/" + s["manifest_digest"].get<std::string>() + "/report")["grade"]
           .is_string());
+}
+
+TEST_CASE("postgresql: queued scans go to whichever replica has room; cancels reach the runner") {
+  REQUIRE_POSTGRES();
+  // Two images whose layers drip (2 ms a byte, ~5 s a layer, so that scans overlap; 10 ms for
+  // the one cancelled, ~27 s).
+  auto slow_image = [](std::uint32_t seed) {
+    std::string noise;
+    for (int i = 0; i < 2500; ++i) {
+      seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+      noise.push_back(static_cast<char>(seed));
+    }
+    TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+    img.config = {{"User", "1000"}};
+    return img;
+  };
+  TestImage shared = slow_image(2463534242u), other = slow_image(88172645u);
+  BuiltImage shared_built = build_image(shared), other_built = build_image(other);
+  FaultServer reg([&](const SeenRequest& req) {
+    bool is_other = req.target.find("/other/") != std::string::npos;
+    std::string slow_blob = (is_other ? other : shared).layers[0].blob;
+    return serve_built_image(
+        is_other ? other_built : shared_built, req, [slow_blob, is_other](const std::string& blob) {
+          return std::chrono::milliseconds(blob != slow_blob ? 0 : is_other ? 10 : 2);
+        });
+  });
+  std::string url = server()->create_database();
+  json config = {{"store", url}, {"scans", {{"max_concurrent", 1}}}};
+  std::vector<std::unique_ptr<Daemon>> replicas;
+  for (int i = 0; i < 3; ++i) replicas.push_back(std::make_unique<Daemon>(config));
+
+  // Six scans, all through the first replica, which runs one at a time: the idle replicas
+  // claim the rest from the database instead of leaving them queued behind it.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto r = replicas[0]->api().call("POST", "/v1/scans",
+                                     json{{"image", reg.host() + "/shared/app:1"}}.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+    ids.push_back(json::parse(r->body)["id"]);
+  }
+  for (auto& id : ids)
+    CHECK(replicas[0]->get_json("/v1/scans/" + id + "?wait=120")["status"] == "done");
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < replicas.size(); ++i) {
+    auto ran = replicas[i]->metric(R"(bulwark_scans_finished_total{outcome="done"})");
+    CHECK_MESSAGE(ran >= 1, "replica " << i << " ran no scan");
+    total += ran;
+  }
+  CHECK(total == 6);  // each scan ran once
+  std::size_t layer_gets = 0;
+  for (auto& req : reg.requests())
+    if (req.method == "GET" && req.target.ends_with(shared.layers[0].digest())) ++layer_gets;
+  CHECK(layer_gets == 1);  // and the shared layer was fetched once across the three
+
+  // A scan running on the first replica, cancelled through the second: the first stops it.
+  auto r = replicas[0]->api().call("POST", "/v1/scans",
+                                   json{{"image", reg.host() + "/other/app:1"}}.dump());
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string id = json::parse(r->body)["id"];
+  bool transferring = false;
+  for (int i = 0; i < 200 && !transferring; ++i) {
+    json s = replicas[0]->get_json("/v1/scans/" + id);
+    transferring = s["status"] == "running" && s["progress"]["layers"].size() == 1;
+    if (!transferring) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(transferring);
+  REQUIRE(replicas[0]->metric("bulwark_scans_running") == 1);  // it runs there, not elsewhere
+  auto cancelled = replicas[1]->api().call("DELETE", "/v1/scans/" + id);
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == 200);
+  CHECK(json::parse(cancelled->body)["status"] == "cancelled");
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    stopped = replicas[0]->metric(R"(bulwark_scans_finished_total{outcome="cancelled"})") == 1;
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(stopped);  // within a poll, not after the ~27 s transfer
+  CHECK(replicas[0]->log().find("scan cancelled through another replica scan=" + id) !=
+        std::string::npos);
+  json final = replicas[2]->get_json("/v1/scans/" + id);
+  CHECK(final["status"] == "cancelled");
+  CHECK(final["error"]["code"] == "cancelled");
 }
 
 TEST_CASE("postgresql: bulwarkd migrate-store copies a SQLite store into an empty database") {

@@ -69,7 +69,10 @@ assert store.startswith("postgresql://") and ":" not in store.split("://")[1].sp
     "no password in the store URL"
 assert kinds["PodDisruptionBudget"][0]["spec"]["minAvailable"] >= 1
 hpa = kinds["HorizontalPodAutoscaler"][0]["spec"]
-assert hpa["metrics"][0]["pods"]["metric"]["name"] == "bulwark_scans_queued"
+# The fleet's queue, divided by the replicas (an External metric with an AverageValue target).
+assert hpa["metrics"][0]["type"] == "External"
+assert hpa["metrics"][0]["external"]["metric"]["name"] == "bulwark_store_scans_queued"
+assert hpa["metrics"][0]["external"]["target"]["type"] == "AverageValue"
 assert "StatefulSet" in kinds, "a PostgreSQL to try it with"
 json.dump(replica_config, open(out + ".replicas", "w"))
 print(f"deploy files: ok (image {image})")

@@ -137,13 +137,73 @@ void check_scan_cursor(Store& store) {
   CHECK(*store.count_scans(ScanStatus::done) == 2);
   CHECK(*store.count_scans(ScanStatus::failed) == 3);
   CHECK(*store.count_scans(ScanStatus::queued) == 0);
-  ScanRecord updated = *(*store.get_scan("scan_0"));
+  ScanRecord running = *(*store.get_scan("scan_0"));
+  running.id = "scan_r";
+  running.status = ScanStatus::running;
+  running.request_id = "ci-7";
+  REQUIRE(store.put_scan(running));
+  ScanRecord updated = running;
   updated.status = ScanStatus::done;
   updated.result = R"({"score":77,"grade":"C"})";
   updated.finished_at = "2026-03-01T10:00:00Z";
   REQUIRE(store.put_scan(updated));
-  CHECK((*store.get_scan("scan_0"))->status == ScanStatus::done);
+  CHECK((*store.get_scan("scan_r"))->status == ScanStatus::done);
+  CHECK((*store.get_scan("scan_r"))->request_id == "ci-7");
+  // A finished scan never changes again: a late write from another replica is ignored.
+  updated.status = ScanStatus::queued;
+  updated.result.clear();
+  REQUIRE(store.put_scan(updated));
+  CHECK((*store.get_scan("scan_r"))->status == ScanStatus::done);
+  CHECK((*store.get_scan("scan_r"))->result == R"({"score":77,"grade":"C"})");
   CHECK_FALSE(*store.get_scan("scan_none"));
+}
+
+void check_scan_queue(Store& store) {
+  for (int i = 0; i < 5; ++i) {
+    ScanRecord r;
+    r.id = "scan_q" + std::to_string(i);
+    r.image = "reg.example/app:" + std::to_string(i);
+    r.platform = "linux/amd64";
+    r.created_at = "2026-03-01T10:00:00Z";
+    r.request_id = "req-" + std::to_string(i);
+    REQUIRE(store.put_scan(r));
+  }
+  // Oldest first, marked running and leased to the claimant.
+  auto first = store.claim_queued_scans("replica-a", std::chrono::seconds(30), 2, "t1");
+  REQUIRE(first);
+  REQUIRE(first->size() == 2);
+  CHECK((*first)[0].id == "scan_q0");
+  CHECK((*first)[1].id == "scan_q1");
+  CHECK((*first)[0].status == ScanStatus::running);
+  CHECK((*first)[0].started_at == "t1");
+  CHECK((*first)[0].request_id == "req-0");
+  CHECK((*store.get_scan("scan_q0"))->status == ScanStatus::running);
+  CHECK_FALSE(*store.acquire_lease("scan:scan_q0", "replica-b", std::chrono::seconds(30)));
+  CHECK(*store.count_scans(ScanStatus::queued) == 3);
+
+  // Cancelling: a queued scan, a running one (its replica notices), a finished or unknown one.
+  auto was = store.cancel_scan("scan_q2", "t2");
+  REQUIRE(was);
+  CHECK(*was == ScanStatus::queued);
+  auto cancelled = *store.get_scan("scan_q2");
+  CHECK(cancelled->status == ScanStatus::cancelled);
+  CHECK(cancelled->error_code == "cancelled");
+  CHECK(cancelled->finished_at == "t2");
+  was = store.cancel_scan("scan_q1", "t2");
+  REQUIRE(was);
+  CHECK(*was == ScanStatus::running);
+  CHECK_FALSE(*store.cancel_scan("scan_q1", "t3"));
+  CHECK((*store.get_scan("scan_q1"))->finished_at == "t2");
+  CHECK_FALSE(*store.cancel_scan("scan_nope", "t3"));
+
+  // The rest, in order; then nothing.
+  auto rest = store.claim_queued_scans("replica-b", std::chrono::seconds(30), 10, "t4");
+  REQUIRE(rest);
+  REQUIRE(rest->size() == 2);
+  CHECK((*rest)[0].id == "scan_q3");
+  CHECK((*rest)[1].id == "scan_q4");
+  CHECK(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 10, "t5")->empty());
+  CHECK(*store.count_scans(ScanStatus::queued) == 0);
 }
 
 void check_queries(Store& store) {

@@ -14,7 +14,10 @@ using StoreFactory = std::function<std::unique_ptr<Store>()>;
 void check_migrations(const StoreFactory& open);
 void check_layer_round_trip(Store& store);
 void check_image_needs_its_layers(Store& store);
+// Finished scans never change again.
 void check_scan_cursor(Store& store);
+// The shared queue: claims oldest first, leased, each once; cancelling queued and running scans.
+void check_scan_queue(Store& store);
 // Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
 // suppressions (replacing them drops reports), reference images.
 void check_queries(Store& store);

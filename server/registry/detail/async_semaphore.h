@@ -6,8 +6,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -32,6 +35,8 @@ class AsyncSemaphore {
     AsyncSemaphore* s_;
   };
 
+  // A waiter cancelled (its transfer raced a timeout or a scan's cancel) leaves the queue and
+  // passes on a wake-up it may have been given, so that no unit is stranded.
   boost::asio::awaitable<Permit> acquire() {
     while (free_ == 0) {
       auto t = std::make_shared<boost::asio::steady_timer>(
@@ -39,6 +44,12 @@ class AsyncSemaphore {
       waiters_.push_back(t);
       boost::system::error_code ec;
       co_await t->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      std::erase(waiters_, t);
+      auto state = co_await boost::asio::this_coro::cancellation_state;
+      if (state.cancelled() != boost::asio::cancellation_type::none) {
+        wake_next();
+        throw boost::system::system_error(boost::asio::error::operation_aborted);
+      }
     }
     --free_;
     co_return Permit(this);
@@ -47,7 +58,10 @@ class AsyncSemaphore {
  private:
   void release() {
     ++free_;
-    if (!waiters_.empty()) {
+    wake_next();
+  }
+  void wake_next() {
+    if (free_ > 0 && !waiters_.empty()) {
       waiters_.front()->cancel();
       waiters_.pop_front();
     }

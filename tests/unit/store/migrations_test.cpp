@@ -37,6 +37,11 @@ TEST_CASE("sqlite: scans list newest first with a cursor") {
   test::check_scan_cursor(*sqlite_at(dir.path() + "/b.db"));
 }
 
+TEST_CASE("sqlite: the scan queue is claimed oldest first, each scan once; cancels hold") {
+  test::TempDir dir;
+  test::check_scan_queue(*sqlite_at(dir.path() + "/b.db"));
+}
+
 TEST_CASE("sqlite: images, tags, reports, stats, trends' rows, suppressions, references") {
   test::TempDir dir;
   test::check_queries(*sqlite_at(dir.path() + "/b.db"));
