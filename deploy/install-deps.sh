@@ -13,7 +13,7 @@ build_packages=(
 )
 test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
-  sqlite3 zstd python3-jsonschema python3-yaml systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
+  sqlite3 zstd python3-jsonschema python3-yaml rpm systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
 )
 
 demo_packages=(docker-registry skopeo)

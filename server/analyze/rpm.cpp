@@ -89,6 +89,10 @@ Result<std::vector<Package>> parse_rpm_sqlite(std::string_view bytes) {
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(bytes.size()));
   if (!buf) return make_error(Errc::internal, "out of memory");
   std::memcpy(buf, bytes.data(), bytes.size());
+  // rpm keeps its database in WAL mode (header bytes 18-19 are 2). A WAL database opened from
+  // memory would look for its -wal file and fail; read as a rollback-journal database it is the
+  // same pages, and the checkpointed content is all a layer holds anyway.
+  if (bytes.size() >= 100 && buf[18] == 2 && buf[19] == 2) buf[18] = buf[19] = 1;
   if (sqlite3_deserialize(db.get(), "main", buf, static_cast<sqlite3_int64>(bytes.size()),
                           static_cast<sqlite3_int64>(bytes.size()),
                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=

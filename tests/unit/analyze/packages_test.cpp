@@ -1,6 +1,11 @@
 #include "analyze/packages.h"
 
+#include "process.h"
+
 #include <doctest/doctest.h>
+
+#include <filesystem>
+#include <map>
 
 using namespace bw;
 
@@ -57,4 +62,54 @@ TEST_CASE("package database paths") {
 TEST_CASE("a hostile rpmdb.sqlite is an error, not a crash") {
   CHECK_FALSE(parse_rpm_sqlite("not a database at all"));
   CHECK_FALSE(parse_rpm_sqlite(""));
+}
+
+TEST_CASE("rpmdb.sqlite with real headers, written by Debian's rpm: name, version, arch, source") {
+  // Two packages built with rpmbuild and recorded with rpm --justdb into a database of their
+  // own: the headers are rpm's own format, not a hand-made imitation.
+  test::TempDir dir;
+  const std::string top = dir.path() + "/rpmbuild", db = dir.path() + "/db";
+  auto spec = [&](const std::string& name, const std::string& version, const std::string& release,
+                  const std::string& epoch) {
+    std::string path = dir.path() + "/" + name + ".spec";
+    test::write_file(path, "Name: " + name + "\nVersion: " + version + "\nRelease: " + release +
+                               "\n" + (epoch.empty() ? "" : "Epoch: " + epoch + "\n") +
+                               "Summary: probe\nLicense: MIT\nBuildArch: noarch\n"
+                               "Vendor: Bulwark Tests\n"
+                               "%description\nprobe\n%install\nmkdir -p %{buildroot}/usr/share/" +
+                               name + "\necho hi > %{buildroot}/usr/share/" + name +
+                               "/readme\n%files\n/usr/share/" + name + "/readme\n");
+    return path;
+  };
+  std::string out;
+  for (auto& s : {spec("bulwark-probe", "1.2.3", "4.el9", ""), spec("probe-two", "0.9", "1", "2")})
+    REQUIRE_MESSAGE(
+        test::run_command({"rpmbuild", "--quiet", "--define", "_topdir " + top, "-bb", s}, out,
+                          std::chrono::seconds(120)) == 0,
+        out);
+  REQUIRE(test::run_command({"rpm", "--dbpath", db, "--initdb"}, out) == 0);
+  for (auto& rpm : std::filesystem::recursive_directory_iterator(top + "/RPMS"))
+    if (rpm.path().extension() == ".rpm")
+      REQUIRE_MESSAGE(test::run_command({"rpm", "--dbpath", db, "-i", "--justdb", "--nodeps",
+                                         "--nosignature", rpm.path().string()},
+                                        out) == 0,
+                      out);
+  REQUIRE(std::filesystem::exists(db + "/rpmdb.sqlite"));
+
+  auto pkgs = parse_rpm_sqlite(test::read_file(db + "/rpmdb.sqlite"));
+  REQUIRE(pkgs);
+  REQUIRE(pkgs->size() == 2);
+  std::map<std::string, Package> by_name;
+  for (auto& p : *pkgs) by_name[p.name] = p;
+  REQUIRE(by_name.count("bulwark-probe"));
+  auto& probe = by_name["bulwark-probe"];
+  CHECK(probe.manager == "rpm");
+  CHECK(probe.version == "1.2.3-4.el9");
+  CHECK(probe.arch == "noarch");
+  CHECK(probe.source_name == "bulwark-probe");
+  CHECK(probe.source_version == "1.2.3-4.el9");  // from the SOURCERPM tag
+  CHECK(probe.maintainer == "Bulwark Tests");    // the vendor, as Trivy reports it
+  REQUIRE(by_name.count("probe-two"));
+  CHECK(by_name["probe-two"].version == "2:0.9-1");  // the epoch, as Trivy writes it
+  CHECK(by_name["probe-two"].source_version == "2:0.9-1");
 }

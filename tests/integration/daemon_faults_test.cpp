@@ -1,0 +1,126 @@
+// The daemon where things around it fail: a store it cannot open, a port already taken, a
+// webhook endpoint that errors or never answers. Each ends in a clear message and an exit code,
+// or in retries that are counted and logged.
+#include "daemon.h"
+#include "fault_server.h"
+#include "process.h"
+#include "registry.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+// Runs bulwarkd with `args` to its exit; returns the exit code and the output.
+int bulwarkd_exits(const std::vector<std::string>& args, std::string& out) {
+  std::vector<std::string> argv{BULWARKD_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, out, std::chrono::seconds(60));
+}
+
+// Polls `done` for up to `limit`.
+template <class F>
+bool eventually(F done, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("bulwarkd refuses to start on a store it cannot open, and says which") {
+  TempDir dir;
+  std::string out;
+  // The data directory is a file: the SQLite store cannot be made there.
+  write_file(dir.path() + "/not-a-dir", "x");
+  CHECK(bulwarkd_exits({"--listen", "127.0.0.1:0", "--data-dir", dir.path() + "/not-a-dir"}, out) ==
+        1);
+  CHECK(out.find("cannot open store") != std::string::npos);
+
+  // A store URL of a kind it does not know.
+  CHECK(bulwarkd_exits({"--listen", "127.0.0.1:0", "--data-dir", dir.path() + "/d", "--store",
+                        "mysql://bulwark@127.0.0.1/bulwark"},
+                       out) != 0);
+  CHECK(out.find("mysql://") != std::string::npos);
+
+  // A PostgreSQL nobody answers for: the error names the server, never the password.
+  RefusingPort closed;
+  CHECK(bulwarkd_exits(
+            {"--listen", "127.0.0.1:0", "--data-dir", dir.path() + "/d", "--store",
+             "postgresql://bulwark:hunter2@" + closed.host() + "/bulwark?connect_timeout=5"},
+            out) == 1);
+  CHECK(out.find("cannot open store") != std::string::npos);
+  CHECK(out.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("bulwarkd refuses to start on a listen address already taken") {
+  // A socket of this test's own, listening, holds the port.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string listen = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  TempDir dir;
+  std::string out;
+  int rc = bulwarkd_exits({"--listen", listen, "--data-dir", dir.path() + "/d"}, out);
+  ::close(fd);
+  CHECK(rc == 1);
+  CHECK(out.find(listen) != std::string::npos);
+}
+
+TEST_CASE("webhooks: a failing endpoint is retried with backoff, then counted as failed") {
+  LocalRegistry reg;
+  push_image(reg.host(), "hooked/app", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  // The first endpoint fails twice, then takes deliveries; the second always answers 503 and
+  // only wants failures.
+  std::atomic<int> seen{0};
+  FaultServer flaky([&](const SeenRequest&) {
+    return ++seen <= 2 ? Reply{500, {}, "busy"} : Reply{204, {}, ""};
+  });
+  FaultServer broken([](const SeenRequest&) { return Reply{503, {}, "down"}; });
+  Daemon d(json{{"webhooks",
+                 {{{"url", "http://" + flaky.host() + "/hook"}},
+                  {{"url", "http://" + broken.host() + "/hook"},
+                   {"events", json::array({"scan.failed"})}}}}});
+  json done = d.scan(reg.host() + "/hooked/app:1");
+  REQUIRE(done["status"] == "done");
+  // Delivered on the third attempt (after 400 ms and 800 ms).
+  CHECK(eventually(
+      [&] { return d.metric(R"(bulwark_webhook_notifications_total{outcome="delivered"})") == 1; },
+      std::chrono::seconds(20)));
+  CHECK(flaky.requests().size() == 3);
+  CHECK(broken.requests().empty());  // it wants scan.failed only
+  CHECK(d.log().find("level=warn webhook=http://" + flaky.host() + " attempt 1 failed: HTTP 500") !=
+        std::string::npos);
+
+  json failed = d.scan(reg.host() + "/hooked/app:missing");
+  REQUIRE(failed["status"] == "failed");
+  // Five attempts over about 12 s, then given up and counted.
+  CHECK(eventually(
+      [&] { return d.metric(R"(bulwark_webhook_notifications_total{outcome="failed"})") == 1; },
+      std::chrono::seconds(40)));
+  CHECK(broken.requests().size() == 5);
+  for (auto& r : broken.requests()) CHECK(json::parse(r.body)["event"] == "scan.failed");
+  CHECK(eventually([&] { return flaky.requests().size() == 4; }, std::chrono::seconds(10)));
+  CHECK(d.metric(R"(bulwark_webhook_notifications_total{outcome="delivered"})") == 2);
+  CHECK(d.log().find("attempt 5 failed: HTTP 503") != std::string::npos);
+}
