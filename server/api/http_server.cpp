@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <map>
@@ -183,19 +184,31 @@ struct HttpServer::Impl {
       const std::string route = res.route.empty() ? "unmatched" : res.route;
       ctx.http_metrics.requests.add({method, route, std::to_string(res.status)});
       ctx.http_metrics.duration.observe({method, route}, seconds);
-      // Probes and scrapes would drown the rest: they are logged at debug only.
+      // Probes and scrapes would drown the rest: they are logged at debug only. A server-side
+      // failure is an error, with what the caller was told (a probe's 503, not ready yet, a
+      // warning).
       bool probe = route == "/healthz" || route == "/readyz" || route == "/metrics";
-      if (log::enabled(probe ? log::Level::debug : log::Level::info)) {
+      log::Level level = res.status >= 500 ? (probe ? log::Level::warn : log::Level::error)
+                         : probe           ? log::Level::debug
+                                           : log::Level::info;
+      if (log::enabled(level)) {
         char took[32];
         std::snprintf(took, sizeof took, "%.4f", seconds);
-        log::write(probe ? log::Level::debug : log::Level::info, "request",
+        std::string error;
+        if (res.status >= 500) {
+          auto body = nlohmann::json::parse(out.body(), nullptr, false);
+          if (body.is_object() && body.contains("error") && body["error"].is_object())
+            error = body["error"].value("message", "");
+        }
+        log::write(level, "request",
                    {{"request_id", request_id},
                     {"method", method},
                     {"target", target},
                     {"route", res.route},
                     {"status", std::to_string(res.status)},
                     {"bytes", std::to_string(wn)},
-                    {"duration_s", took}});
+                    {"duration_s", took},
+                    {"error", error}});
       }
       if (wec || !out.keep_alive()) break;
     }

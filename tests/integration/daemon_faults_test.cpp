@@ -124,3 +124,34 @@ TEST_CASE("webhooks: a failing endpoint is retried with backoff, then counted as
   CHECK(d.metric(R"(bulwark_webhook_notifications_total{outcome="delivered"})") == 2);
   CHECK(d.log().find("attempt 5 failed: HTTP 503") != std::string::npos);
 }
+
+TEST_CASE("a store row damaged by hand answers 500 JSON, logged as an error; the daemon stays up") {
+  LocalRegistry reg;
+  push_image(reg.host(), "damaged/app", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  Daemon d;
+  json s = d.scan(reg.host() + "/damaged/app:1");
+  REQUIRE(s["status"] == "done");
+  std::string digest = s["manifest_digest"];
+  // Facts of the wrong shape (valid JSON, wrong types), and no report to answer from.
+  std::string out;
+  REQUIRE(run_command({"sqlite3", d.data_dir() + "/bulwark.db",
+                       "UPDATE layers SET facts = '{\"files\":\"x\",\"packages\":7,"
+                       "\"package_dbs\":{\"a\":1}}'; DELETE FROM reports;"},
+                      out) == 0);
+  auto r = d.api().call("GET", "/v1/images/" + digest + "/report");
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  json err = json::parse(r->body);
+  CHECK(err["error"]["code"] == "internal");
+  // Logged as an error with what the caller was told, under the request's id.
+  std::string log = d.log();
+  auto line = log.find("level=error request ");
+  REQUIRE(line != std::string::npos);
+  std::string text = log.substr(line, log.find('\n', line) - line);
+  CHECK(text.find("status=500") != std::string::npos);
+  CHECK(text.find("request_id=") != std::string::npos);
+  CHECK_MESSAGE(text.find(" error=") != std::string::npos, text);
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+  CHECK(d.get_json("/v1/stats")["images"] == 1);
+}

@@ -445,3 +445,47 @@ TEST_CASE("webhooks go through the proxy the environment names, as registry traf
   auto seen = proxy.seen();
   CHECK(std::find(seen.begin(), seen.end(), "POST " + hook_url) != seen.end());
 }
+
+TEST_CASE("a foreign layer (Windows base, URLs elsewhere) is recorded as skipped, never fetched") {
+  // A Docker image whose bottom layer is foreign: the registry does not hold it, its descriptor
+  // points at other hosts. Bulwark must not follow those URLs (they are not an allowed
+  // registry), and must say the layer went unanalysed rather than score it as empty.
+  TestImage img{{make_layer(TarBuilder().file("app/server", std::string(100, 'x'), 0755).build())}};
+  img.docker_media_types = true;
+  img.config = {{"User", "1000"}};
+  BuiltImage built = build_image(img);
+  const std::string foreign_digest = "sha256:" + std::string(64, 'f');
+  json config = json::parse(built.blobs[0]);
+  config["rootfs"]["diff_ids"].insert(config["rootfs"]["diff_ids"].begin(),
+                                      "sha256:" + std::string(64, 'e'));
+  built.blobs[0] = config.dump();
+  json manifest = json::parse(built.manifest);
+  manifest["config"]["digest"] = sha256(built.blobs[0]);
+  manifest["config"]["size"] = built.blobs[0].size();
+  manifest["layers"].insert(
+      manifest["layers"].begin(),
+      json{{"mediaType", "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"},
+           {"digest", foreign_digest},
+           {"size", 1234567},
+           {"urls", json::array({"https://mcr.example/blobs/base"})}});
+  built.manifest = manifest.dump();
+  FaultServer reg([&](const SeenRequest& req) { return serve_built_image(built, req); });
+  Daemon d;
+  json s = d.scan(reg.host() + "/win/app:1");
+  REQUIRE(s["status"] == "done");
+  REQUIRE(s["progress"]["layers"].size() == 2);
+  CHECK(s["progress"]["layers"][0]["state"] == "skipped");
+  CHECK(s["progress"]["layers"][1]["state"] == "analyzed");
+  for (auto& r : reg.requests()) CHECK(r.target.find(foreign_digest) == std::string::npos);
+  std::string digest = s["manifest_digest"];
+  json image = d.get_json("/v1/images/" + digest);
+  CHECK(image["layers"][0]["status"] == "skipped");
+  CHECK(image["layers"][1]["status"] == "complete");
+  json report = d.get_json("/v1/images/" + digest + "/report");
+  bool flagged = false;
+  for (auto& f : report["findings"])
+    if (f["rule_id"] == "BW-LAYER-UNANALYSED" && f["layer_digest"] == foreign_digest)
+      flagged = true;
+  CHECK(flagged);
+  CHECK(d.metric("bulwark_layers_analyzed_total") == 1);
+}
