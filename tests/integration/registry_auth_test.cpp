@@ -5,6 +5,7 @@
 
 #include "daemon.h"
 #include "pki.h"
+#include "process.h"
 #include "registry.h"
 #include "tar_builder.h"
 #include "test_proxy.h"
@@ -296,5 +297,39 @@ TEST_CASE("HTTPS_PROXY tunnels with CONNECT, http_proxy forwards, NO_PROXY bypas
     json s = d.scan(tls.host() + "/team/app:single");
     CHECK(s["status"] == "failed");
     CHECK(s["error"]["message"].get<std::string>().find("407") != std::string::npos);
+  }
+}
+
+TEST_CASE("mirrors: a pull-through mirror serves first; a dead one falls back to the registry") {
+  LocalRegistry origin, mirror;
+  TestLayer layer = make_layer(TarBuilder().file("app/run", std::string(500, 'r'), 0755).build());
+  TestImage img{{layer}};
+  img.config = {{"User", "1000"}};
+  push_image(origin.host(), "team/app", "1", img);
+  push_image(mirror.host(), "team/app", "1", img);
+  {
+    // The mirror has it: manifest and blobs come from the mirror, nothing from the origin.
+    Daemon d(json{{"registries", {{"mirrors", {{origin.host(), json::array({mirror.host()})}}}}}});
+    json s = d.scan(origin.host() + "/team/app:1");
+    REQUIRE(s["status"] == "done");
+    CHECK(mirror.blob_gets(layer.digest()) == 1);
+    CHECK(origin.blob_gets(layer.digest()) == 0);
+    // Stored under the name the caller used, not the mirror's.
+    CHECK(s["image"] == origin.host() + "/team/app:1");
+  }
+  {
+    // A mirror that refuses connections, then the mirror without the tag: both are passed over
+    // for the registry itself, and the log says why.
+    RefusingPort dead;
+    Daemon d(json{{"registries",
+                   {{"mirrors", {{origin.host(), json::array({dead.host(), mirror.host()})}}}}}});
+    push_image(origin.host(), "team/app", "2", img);
+    json s = d.scan(origin.host() + "/team/app:2");
+    REQUIRE(s["status"] == "done");
+    std::string log = d.log();
+    CHECK(log.find("mirror=" + dead.host() + " failed") != std::string::npos);
+    CHECK(log.find("mirror=" + mirror.host() + " failed") != std::string::npos);
+    // This daemon's store is its own: the layer came from the origin this time.
+    CHECK(origin.blob_gets(layer.digest()) == 1);
   }
 }

@@ -2,6 +2,7 @@
 // not produce on demand ends in the documented behaviour and error code.
 #include "registry/registry.h"
 
+#include "daemon.h"
 #include "fault_server.h"
 #include "tar_builder.h"
 
@@ -385,4 +386,45 @@ TEST_CASE(
   CHECK(address_permitted(asio::ip::make_address("::ffff:127.0.0.1"), true, false));
   CHECK_FALSE(address_permitted(asio::ip::make_address("::ffff:169.254.1.1"), true, false));
   CHECK(address_permitted(asio::ip::make_address("93.184.216.34"), false, false));
+}
+
+TEST_CASE("token service failures end the scan as registry_auth_failed, naming what went wrong") {
+  // A registry that wants a bearer token, from a token service that misbehaves in turn: down,
+  // 500, not JSON, JSON without a token, a token with spaces in it, and refusal.
+  std::atomic<int> mode{0};
+  FaultServer tokens([&](const SeenRequest&) -> Reply {
+    switch (mode.load()) {
+      case 0:
+        return Reply{500, {}, "oops"};
+      case 1:
+        return Reply{200, {{"Content-Type", "application/json"}}, "<html>login</html>"};
+      case 2:
+        return Reply{200, {{"Content-Type", "application/json"}}, R"({"expires_in":300})"};
+      case 3:
+        return Reply{200, {{"Content-Type", "application/json"}}, R"({"token":"a b"})"};
+      default:
+        return Reply{401, {}, R"({"errors":[]})"};
+    }
+  });
+  FaultServer reg([&](const SeenRequest&) {
+    return Reply{401,
+                 {{"WWW-Authenticate",
+                   "Bearer realm=\"http://" + tokens.host() + "/token\",service=\"faulty\""},
+                  {"Content-Type", "application/json"}},
+                 R"({"errors":[{"code":"UNAUTHORIZED"}]})"};
+  });
+  Daemon d;
+  const std::vector<std::string> expected = {"answered HTTP 500", "sent no token", "sent no token",
+                                             "sent an unusable token",
+                                             "refused the anonymous request (HTTP 401)"};
+  for (int i = 0; i < static_cast<int>(expected.size()); ++i) {
+    mode = i;
+    nlohmann::json s = d.scan(reg.host() + "/locked/app:" + std::to_string(i));
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["code"] == "registry_auth_failed");
+    CHECK_MESSAGE(s["error"]["message"].get<std::string>().find(expected[i]) != std::string::npos,
+                  s["error"]["message"]);
+  }
+  CHECK(d.metric_sum("bulwark_registry_errors_total", "kind=\"token\"") >= 2);
+  CHECK(d.get_json("/healthz")["status"] == "ok");
 }
