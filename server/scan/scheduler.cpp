@@ -83,6 +83,8 @@ awaitable<void> RegistryScheduler::run_once(std::size_t index) {
     if (!listed) {
       errors.push_back("catalog: " + listed.error().message);
       st["errors"] = errors;
+      st["scans_queued"] = 0;  // not the previous run's count
+      log::warn("schedule=" + s.registry + " catalog failed: " + listed.error().message);
       co_return;
     }
     repos = *listed;

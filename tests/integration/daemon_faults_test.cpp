@@ -155,3 +155,33 @@ TEST_CASE("a store row damaged by hand answers 500 JSON, logged as an error; the
   CHECK(d.get_json("/healthz")["status"] == "ok");
   CHECK(d.get_json("/v1/stats")["images"] == 1);
 }
+
+TEST_CASE("schedules: an unreachable catalog, a missing repository and a bad name are reported") {
+  LocalRegistry reg;
+  push_image(reg.host(), "team/app", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  RefusingPort dead;
+  Daemon d(json{{"schedules",
+                 json::array({{{"registry", dead.host()}, {"interval_minutes", 600}},
+                              {{"registry", reg.host()},
+                               {"repositories", json::array({"team/app", "team/gone", "Bad Name"})},
+                               {"interval_minutes", 600}}})}});
+  json st;
+  bool ran = eventually(
+      [&] {
+        st = d.get_json("/v1/schedules")["schedules"];
+        // A run counts at its start; its errors and count are written at its end.
+        return st.size() == 2 && st[0].contains("scans_queued") && st[1].contains("scans_queued");
+      },
+      std::chrono::seconds(30));
+  REQUIRE(ran);
+  // The dead registry: its catalog could not be listed, and nothing was queued.
+  REQUIRE(st[0]["errors"].size() == 1);
+  CHECK(st[0]["errors"][0].get<std::string>().starts_with("catalog: "));
+  CHECK(st[0]["scans_queued"] == 0);
+  // The live one: the real repository's tag queued, the others named with their errors.
+  CHECK(st[1]["scans_queued"] == 1);
+  std::string errors = st[1]["errors"].dump();
+  CHECK(errors.find("team/gone") != std::string::npos);
+  CHECK(errors.find("Bad Name") != std::string::npos);
+}

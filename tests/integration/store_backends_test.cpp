@@ -303,8 +303,9 @@ TEST_CASE("postgresql: a replica killed mid-scan has its scan finished by anothe
   bool transferring = false;
   for (int i = 0; i < 200 && !transferring; ++i) {
     json s = first->get_json("/v1/scans/" + id);
+    // Fetching: the layer's request is out and its body drips for ~5 s.
     auto& layers = s["progress"]["layers"];
-    transferring = s["status"] == "running" && !layers.empty() && layers[0]["bytes_done"] > 0;
+    transferring = s["status"] == "running" && !layers.empty() && layers[0]["state"] == "fetching";
     if (!transferring) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(transferring);
@@ -382,7 +383,8 @@ TEST_CASE("postgresql: queued scans go to whichever replica has room; cancels re
   bool transferring = false;
   for (int i = 0; i < 200 && !transferring; ++i) {
     json s = replicas[0]->get_json("/v1/scans/" + id);
-    transferring = s["status"] == "running" && s["progress"]["layers"].size() == 1;
+    auto& layers = s["progress"]["layers"];
+    transferring = s["status"] == "running" && !layers.empty() && layers[0]["state"] == "fetching";
     if (!transferring) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(transferring);
