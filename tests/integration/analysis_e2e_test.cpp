@@ -2,10 +2,14 @@
 // exercise gzip, zstd and plain tar, pax long names, hard links, whiteouts and opaque
 // directories, a secret deleted by a later layer, and a setuid bit cleared by one.
 #include "daemon.h"
+#include "process.h"
 #include "registry.h"
+#include "rpmdb.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
+
+#include <map>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -114,4 +118,34 @@ TEST_CASE("the merged image view: OS, packages, accounts, attack surface, secret
   json cl = d.get_json("/v1/layers/" + lc.digest());
   CHECK(cl["compression"] == "none");
   CHECK(cl["whiteouts"].size() == 3);
+}
+
+TEST_CASE("an rpm-based image: packages from its rpmdb.sqlite, as rpm wrote it") {
+  LocalRegistry reg;
+  Daemon d;
+  TempDir work;
+  std::string rpmdb = build_rpmdb(
+      work.path(), {{"bulwark-probe", "1.2.3", "4.el9", ""}, {"probe-two", "0.9", "1", "2"}});
+  std::string base = TarBuilder()
+                         .file("etc/os-release",
+                               "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n"
+                               "PRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n")
+                         .file("var/lib/rpm/rpmdb.sqlite", rpmdb, 0644)
+                         .build();
+  TestLayer layer = make_layer(base);
+  TestImage im{{layer}};
+  im.config = {{"User", "1000"}};
+  push_image(reg.host(), "team/rocky", "9", im);
+  json s = d.scan(reg.host() + "/team/rocky:9");
+  REQUIRE(s["status"] == "done");
+  json image = d.get_json("/v1/images/" + s["manifest_digest"].get<std::string>());
+  CHECK(image["os"]["family"] == "rocky");
+  REQUIRE(image["package_count"] == 2);
+  std::map<std::string, json> by_name;
+  for (auto& p : image["packages"]) by_name[p["name"]] = p;
+  REQUIRE(by_name.count("bulwark-probe"));
+  CHECK(by_name["bulwark-probe"]["version"] == "1.2.3-4.el9");
+  CHECK(by_name["bulwark-probe"]["manager"] == "rpm");
+  CHECK(by_name["bulwark-probe"]["layer_digest"] == layer.digest());
+  CHECK(by_name["probe-two"]["version"] == "2:0.9-1");
 }

@@ -1,10 +1,10 @@
 #include "analyze/packages.h"
 
 #include "process.h"
+#include "rpmdb.h"
 
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <map>
 
 using namespace bw;
@@ -65,38 +65,9 @@ TEST_CASE("a hostile rpmdb.sqlite is an error, not a crash") {
 }
 
 TEST_CASE("rpmdb.sqlite with real headers, written by Debian's rpm: name, version, arch, source") {
-  // Two packages built with rpmbuild and recorded with rpm --justdb into a database of their
-  // own: the headers are rpm's own format, not a hand-made imitation.
   test::TempDir dir;
-  const std::string top = dir.path() + "/rpmbuild", db = dir.path() + "/db";
-  auto spec = [&](const std::string& name, const std::string& version, const std::string& release,
-                  const std::string& epoch) {
-    std::string path = dir.path() + "/" + name + ".spec";
-    test::write_file(path, "Name: " + name + "\nVersion: " + version + "\nRelease: " + release +
-                               "\n" + (epoch.empty() ? "" : "Epoch: " + epoch + "\n") +
-                               "Summary: probe\nLicense: MIT\nBuildArch: noarch\n"
-                               "Vendor: Bulwark Tests\n"
-                               "%description\nprobe\n%install\nmkdir -p %{buildroot}/usr/share/" +
-                               name + "\necho hi > %{buildroot}/usr/share/" + name +
-                               "/readme\n%files\n/usr/share/" + name + "/readme\n");
-    return path;
-  };
-  std::string out;
-  for (auto& s : {spec("bulwark-probe", "1.2.3", "4.el9", ""), spec("probe-two", "0.9", "1", "2")})
-    REQUIRE_MESSAGE(
-        test::run_command({"rpmbuild", "--quiet", "--define", "_topdir " + top, "-bb", s}, out,
-                          std::chrono::seconds(120)) == 0,
-        out);
-  REQUIRE(test::run_command({"rpm", "--dbpath", db, "--initdb"}, out) == 0);
-  for (auto& rpm : std::filesystem::recursive_directory_iterator(top + "/RPMS"))
-    if (rpm.path().extension() == ".rpm")
-      REQUIRE_MESSAGE(test::run_command({"rpm", "--dbpath", db, "-i", "--justdb", "--nodeps",
-                                         "--nosignature", rpm.path().string()},
-                                        out) == 0,
-                      out);
-  REQUIRE(std::filesystem::exists(db + "/rpmdb.sqlite"));
-
-  auto pkgs = parse_rpm_sqlite(test::read_file(db + "/rpmdb.sqlite"));
+  auto pkgs = parse_rpm_sqlite(test::build_rpmdb(
+      dir.path(), {{"bulwark-probe", "1.2.3", "4.el9", ""}, {"probe-two", "0.9", "1", "2"}}));
   REQUIRE(pkgs);
   REQUIRE(pkgs->size() == 2);
   std::map<std::string, Package> by_name;
