@@ -156,7 +156,9 @@ Result<void> ScanService::adopt_orphans() {
   bool requeued = false;
   for (auto it = running->rbegin(); it != running->rend(); ++it) {
     ScanRecord stored = *it;
-    if (live_.count(stored.id)) continue;
+    // Running here, or ended here with its end not yet written (the store refused it): this
+    // replica knows better than the row.
+    if (live_.count(stored.id) || unsaved_.count(stored.id)) continue;
     // Another live replica holds it: leave it there.
     auto lease = store_.acquire_lease(scan_lease(stored.id), replica_id_, kScanLease);
     if (!lease) return lease.error();
@@ -215,6 +217,10 @@ awaitable<void> ScanService::keep_leases() {
     if (auto now = std::chrono::steady_clock::now(); now - renewed >= kScanLeaseRenewal) {
       renewed = now;
       for (auto& [id, live] : live_)
+        (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
+      // Scans whose end is not written yet stay held too: no replica may run them again from
+      // the stale row.
+      for (auto& [id, rec] : unsaved_)
         (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
       if (auto r = adopt_orphans(); !r)
         log::warn("adopting unfinished scans failed", {{"error", r.error().message}});
@@ -457,7 +463,9 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
                                      {"request_id", live.request_id}});
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
-  (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
+  // An end the store refused keeps its lease until retry_unsaved() writes it.
+  if (!unsaved_.count(live.rec.id))
+    (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
   live_.erase(live.rec.id);
 }
 
@@ -499,6 +507,7 @@ awaitable<void> ScanService::retry_unsaved() {
     for (auto it = unsaved_.begin(); it != unsaved_.end();) {
       if (auto r = store_.put_scan(it->second); !r) break;
       log::info("scan=" + it->first + " saved after a store failure");
+      if (!live_.count(it->first)) (void)store_.release_lease(scan_lease(it->first), replica_id_);
       it = unsaved_.erase(it);
     }
     delay = std::min(delay * 2, std::chrono::milliseconds(10'000));

@@ -372,6 +372,16 @@ class SqliteStore : public Store {
   Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,
                                                      std::chrono::seconds ttl, std::size_t limit,
                                                      const std::string& started_at) override {
+    {
+      // Replicas poll the queue every second: an empty one must not take the write lock (nor
+      // wait on another writer's).
+      std::lock_guard read(read_mu_);
+      auto any = rdb_.prepare("SELECT 1 FROM scans WHERE status = 'queued' LIMIT 1");
+      if (!any) return any.error();
+      auto row = any->step();
+      if (!row) return row.error();
+      if (!*row) return std::vector<ScanRecord>();
+    }
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> claimed;
     auto r = sqlite::transaction(db_, [&]() -> Result<void> {

@@ -185,3 +185,71 @@ TEST_CASE("schedules: an unreachable catalog, a missing repository and a bad nam
   CHECK(errors.find("team/gone") != std::string::npos);
   CHECK(errors.find("Bad Name") != std::string::npos);
 }
+
+TEST_CASE("a store that refuses writes for a while: the scan's end is kept, served, then saved") {
+  // The layer drips for ~2 s; meanwhile another process holds SQLite's write lock, longer than
+  // the store's 5 s busy timeout, until the test lets it go: the scan's writes fail meanwhile.
+  std::string noise;
+  std::uint32_t x = 2463534242u;
+  for (int i = 0; i < 1000; ++i) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    noise.push_back(static_cast<char>(x));
+  }
+  TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+  BuiltImage built = build_image(img);
+  FaultServer reg([&](const SeenRequest& req) {
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == img.layers[0].blob ? 2 : 0);
+    });
+  });
+  Daemon d;
+  auto r = d.api().call("POST", "/v1/scans", json{{"image", reg.host() + "/slow/app:1"}}.dump());
+  REQUIRE(r);
+  REQUIRE(r->status == 202);
+  std::string id = json::parse(r->body)["id"];
+  TempDir dir;
+  Process locker({"/usr/bin/python3", "-c",
+                  "import os, sqlite3, sys, time\n"
+                  "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                  "c.execute('BEGIN EXCLUSIVE')\n"
+                  "print('locked', flush=True)\n"
+                  "for _ in range(600):\n"
+                  "    if os.path.exists(sys.argv[2]): break\n"
+                  "    time.sleep(0.1)\n"
+                  "c.execute('ROLLBACK')\n",
+                  d.data_dir() + "/bulwark.db", dir.path() + "/release"},
+                 dir.path() + "/out", dir.path() + "/err");
+  REQUIRE(
+      eventually([&] { return read_file(dir.path() + "/out").find("locked") != std::string::npos; },
+                 std::chrono::seconds(10)));
+  // While the lock stands: the layer's write times out, the scan fails, and its end, which the
+  // store refuses too, is kept and served from memory.
+  json s;
+  bool ended = eventually(
+      [&] {
+        s = d.get_json("/v1/scans/" + id);
+        return s["status"] == "failed";
+      },
+      std::chrono::seconds(40));
+  REQUIRE_MESSAGE(ended, s.dump() << "\n" << d.log());
+  CHECK(s["error"]["message"].get<std::string>().find("locked") != std::string::npos);
+  CHECK(d.log().find("scan=" + id + " cannot be saved (kept, retried)") != std::string::npos);
+  // Once the lock goes, it is written; a restarted daemon reads it. It ran once.
+  write_file(dir.path() + "/release", "");
+  REQUIRE(eventually(
+      [&] {
+        return d.log().find("scan=" + id + " saved after a store failure") != std::string::npos;
+      },
+      std::chrono::seconds(40)));
+  std::string log = d.log();
+  std::size_t ends = 0;
+  for (auto& word : {"scan done scan=" + id, "scan failed scan=" + id})
+    for (auto at = log.find(word); at != std::string::npos; at = log.find(word, at + 1)) ++ends;
+  CHECK(ends == 1);
+  CHECK(log.find("scan recovered scan=" + id) == std::string::npos);
+  d.stop();
+  Daemon again(json::object(), d.data_dir());
+  json stored = again.get_json("/v1/scans/" + id);
+  CHECK(stored["status"] == s["status"]);
+  CHECK(again.get_json("/readyz")["status"] == "ready");
+}
