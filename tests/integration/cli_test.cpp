@@ -109,19 +109,24 @@ std::string schema_path(const std::string& name) {
 TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the table to the log") {
   LocalRegistry reg;
   Daemon d;
-  TestImage img{{make_layer(TarBuilder()
-                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
-                                .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
-                                .file("bin/bash", std::string(3000, 'B'), 0755)
-                                .file("usr/bin/su", "x", 04755)
-                                .file("app/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n")
-                                .file("var/lib/dpkg/status",
-                                      "Package: bash\nStatus: install ok installed\n"
-                                      "Version: 5.2.15-2+b2\nArchitecture: amd64\n\n"
-                                      "Package: libc6\nStatus: install ok installed\n"
-                                      "Version: 2.36-9+deb12u4\nArchitecture: amd64\n"
-                                      "Source: glibc\n\n")
-                                .build())}};
+  TestImage img{
+      {make_layer(TarBuilder()
+                      .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                      .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+                      .file("bin/bash", std::string(3000, 'B'), 0755)
+                      .file("usr/bin/su", "x", 04755)
+                      .file("app/id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n")
+                      // Markup in a path: JUnit's XML must escape it.
+                      .file("app/<a&b>'\"q\".pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n")
+                      // A real executable: the SBOM lists it with its hardening.
+                      .file("usr/local/bin/app", read_file("/bin/true"), 0755)
+                      .file("var/lib/dpkg/status",
+                            "Package: bash\nStatus: install ok installed\n"
+                            "Version: 5.2.15-2+b2\nArchitecture: amd64\n\n"
+                            "Package: libc6\nStatus: install ok installed\n"
+                            "Version: 2.36-9+deb12u4\nArchitecture: amd64\n"
+                            "Source: glibc\n\n")
+                      .build())}};
   img.history =
       nlohmann::json::array({{{"created_by", "/bin/sh -c #(nop) ADD file:x in / "}},
                              {{"created_by", "/bin/sh -c curl -fsSL https://get.example | sh"}}});
@@ -194,6 +199,15 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
   CHECK(check.find("BW-PIPE-SHELL") != std::string::npos);
   CHECK(check.find("BW-HEALTHCHECK") != std::string::npos);
   CHECK(std::stoi(check) >= 40);  // one test case per rule
+  // The markup in the path came through escaped, and back intact.
+  REQUIRE(run_command({"python3", "-c",
+                       "import sys,xml.etree.ElementTree as E\n"
+                       "t=E.parse(sys.argv[1]).getroot()\n"
+                       "print(any('<a&b>' in (f.text or '') + (f.get('message') or '') "
+                       "for f in t.iter('failure')))",
+                       dir.path() + "/junit.xml"},
+                      check) == 0);
+  CHECK(check.find("True") != std::string::npos);
 
   nlohmann::json sbom = nlohmann::json::parse(read_file(dir.path() + "/sbom.json"));
   std::set<std::string> purls;
@@ -201,6 +215,12 @@ TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the tabl
     if (c.contains("purl")) purls.insert(c["purl"]);
   CHECK(purls.count("pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12"));
   CHECK(purls.count("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12"));
+  bool app_listed = false;
+  for (auto& c : sbom["components"])
+    if (c["type"] == "file" && c["name"] == "/usr/local/bin/app")
+      for (auto& p : c["properties"])
+        if (p["name"] == "bulwark:elf:pie") app_listed = p["value"] == "true";
+  CHECK(app_listed);
   REQUIRE(
       run_command({"python3", "-c",
                    "import json,sys,pathlib,warnings,jsonschema\n"
