@@ -157,7 +157,15 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   j.pie = type == 3 && j.kind == ElfKind::executable;
   j.relro = relro ? (bind_now ? Relro::full : Relro::partial) : Relro::none;
   j.nx = nx;
-  if (go_at != std::string_view::npos) j.go = go_version(d, go_at);
+  if (go_at != std::string_view::npos) {
+    j.go = go_version(d, go_at);
+  } else {
+    // A large Go binary keeps its build info past what was read (docker-registry's is 20 MB
+    // in), but its build-ID note is in the first page: Go, version unknown.
+    static constexpr std::string_view kGoNote("\x04\x00\x00\x00Go\x00\x00", 8);
+    std::size_t note = d.substr(0, 64 * 1024).find(kGoNote);
+    if (note != std::string_view::npos && note >= 8 && r.u(note - 8, 4) == 4) j.go = "go";
+  }
   // Canary: a dynamic executable imports __stack_chk_fail; a static one carries the symbol name
   // in its symbol table, which the prefix may not reach (then it is unknown).
   if (!strtab.empty())

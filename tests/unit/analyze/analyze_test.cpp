@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -89,6 +90,28 @@ TEST_CASE("ELF facts of real binaries on this machine") {
   CHECK(analyze_elf(cut, true));
   std::string junk = sh.substr(0, 64) + std::string(4096, '\xff');
   CHECK(analyze_elf(junk, true));
+}
+
+TEST_CASE("Go build info of a real Go binary: Debian's docker-registry") {
+  // A test dependency built with Go. Its build info lies 20 MB in, past the default 16 MiB an
+  // analysis reads of an executable: then it is known as Go from the build-ID note in its first
+  // page, version unknown; with the build info in reach, the version is read.
+  std::string bin = read_file("/usr/bin/docker-registry");
+  REQUIRE(bin.size() > 1'000'000);
+  auto info_at = bin.find("\xff Go buildinf:");
+  REQUIRE(info_at != std::string::npos);
+  auto whole = analyze_elf(bin.substr(0, info_at + 4096), true);
+  REQUIRE(whole);
+  CHECK(whole->kind == ElfKind::executable);
+  REQUIRE(whole->go.size() > 5);
+  CHECK(whole->go.starts_with("go1."));
+  CHECK(std::isdigit(static_cast<unsigned char>(whole->go[4])));
+  CHECK(bin.find(whole->go) != std::string::npos);  // as the binary spells it
+  auto head = analyze_elf(bin.substr(0, std::min<std::size_t>(bin.size(), 16 << 20)), true);
+  REQUIRE(head);
+  CHECK(head->go == (info_at < (16u << 20) ? whole->go : std::string("go")));
+  // Not Go: no note, no build info.
+  CHECK(analyze_elf(read_file("/bin/dash"), false)->go.empty());
 }
 
 TEST_CASE("Bulwark's own secret catalog: findings masked, noise paths skipped") {
