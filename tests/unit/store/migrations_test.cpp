@@ -62,9 +62,10 @@ TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by 
         "postgresql://u:***@db.example/b");
   CHECK(store_description("", "/var/lib/bulwark") == "sqlite:/var/lib/bulwark/bulwark.db");
   // An unreachable server is a clear error naming it, without the password.
-  auto down = open_store("postgresql://u:hunter2@127.0.0.1:9/none?connect_timeout=2", "");
+  test::RefusingPort closed;
+  auto down = open_store("postgresql://u:hunter2@" + closed.host() + "/none?connect_timeout=2", "");
   REQUIRE_FALSE(down);
-  CHECK(down.error().message.find("cannot connect to postgresql://u:***@127.0.0.1:9") !=
+  CHECK(down.error().message.find("cannot connect to postgresql://u:***@" + closed.host()) !=
         std::string::npos);
   CHECK(down.error().message.find("hunter2") == std::string::npos);
 }
