@@ -91,36 +91,6 @@ TEST_CASE("registry, OCI layout, oci-archive and docker-archive give the same fa
         std::string::npos);
 }
 
-namespace {
-
-// Writes an OCI layout by hand: every blob of `images`, their manifests, `top` (a manifest or
-// an index) tagged with each of `tags` in index.json.
-void write_layout(const std::string& dir, const std::vector<BuiltImage>& images,
-                  const std::string& top, const std::string& top_media_type,
-                  const std::vector<std::string>& tags) {
-  auto put = [&](const std::string& data) {
-    write_file(dir + "/blobs/sha256/" + sha256(data).substr(7), data);
-  };
-  for (auto& im : images) {
-    for (auto& b : im.blobs) put(b);
-    put(im.manifest);
-  }
-  put(top);
-  write_file(dir + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
-  json manifests = json::array();
-  for (auto& tag : tags)
-    manifests.push_back({{"mediaType", top_media_type},
-                         {"digest", sha256(top)},
-                         {"size", top.size()},
-                         {"annotations", {{"org.opencontainers.image.ref.name", tag}}}});
-  write_file(dir + "/index.json", json{{"schemaVersion", 2},
-                                       {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                                       {"manifests", manifests}}
-                                      .dump());
-}
-
-}  // namespace
-
 TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or broken ones fail") {
   Daemon d(json{{"scans", {{"allow_local_sources", true}}}});
   TestImage amd({make_layer(TarBuilder().file("app/amd", std::string(100, 'a'), 0755).build())});
@@ -133,8 +103,8 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
   std::string index = index_document({{amd_built, amd}, {arm_built, arm}}, false);
   TempDir dir;
   const std::string multi = dir.path() + "/multi";
-  write_layout(multi, {amd_built, arm_built}, index, "application/vnd.oci.image.index.v1+json",
-               {"v1"});
+  write_oci_layout(multi, {amd_built, arm_built}, index, "application/vnd.oci.image.index.v1+json",
+                   {"v1"});
 
   // The platform asked for, through the nested index; and every platform with "all".
   json s = d.scan("oci:" + multi + ":v1", "linux/arm64/v8");
@@ -151,7 +121,7 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
 
   // Two images and no tag named: which one is meant is not guessed.
   const std::string two = dir.path() + "/two";
-  write_layout(two, {amd_built}, amd_built.manifest, amd_built.media_type, {"a", "b"});
+  write_oci_layout(two, {amd_built}, amd_built.manifest, amd_built.media_type, {"a", "b"});
   json ambiguous = d.scan("oci:" + two);
   CHECK(ambiguous["status"] == "failed");
   CHECK(ambiguous["error"]["code"] == "bad_reference");
@@ -161,7 +131,7 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
   TestImage fresh({make_layer(TarBuilder().file("app/new", std::string(100, 'n'), 0755).build())});
   BuiltImage fresh_built = build_image(fresh);
   const std::string tampered = dir.path() + "/tampered";
-  write_layout(tampered, {fresh_built}, fresh_built.manifest, fresh_built.media_type, {"v1"});
+  write_oci_layout(tampered, {fresh_built}, fresh_built.manifest, fresh_built.media_type, {"v1"});
   std::string layer_file = tampered + "/blobs/sha256/" + sha256(fresh.layers[0].blob).substr(7);
   std::string bytes = read_file(layer_file);
   bytes[bytes.size() / 2] ^= 0x55;
@@ -172,7 +142,7 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
 
   // A config that does not hash to its descriptor.
   const std::string bad_config_dir = dir.path() + "/config";
-  write_layout(bad_config_dir, {amd_built}, amd_built.manifest, amd_built.media_type, {"v1"});
+  write_oci_layout(bad_config_dir, {amd_built}, amd_built.manifest, amd_built.media_type, {"v1"});
   write_file(bad_config_dir + "/blobs/sha256/" + sha256(amd_built.blobs[0]).substr(7),
              R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})");
   json bad_config = d.scan("oci:" + bad_config_dir + ":v1");
@@ -181,7 +151,7 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
 
   // index.json that is not an index.
   const std::string broken = dir.path() + "/broken";
-  write_layout(broken, {amd_built}, amd_built.manifest, amd_built.media_type, {"v1"});
+  write_oci_layout(broken, {amd_built}, amd_built.manifest, amd_built.media_type, {"v1"});
   write_file(broken + "/index.json", R"({"schemaVersion":2,"layers":"no"})");
   json not_index = d.scan("oci:" + broken + ":v1");
   CHECK(not_index["status"] == "failed");

@@ -236,27 +236,37 @@ std::string index_document(const std::vector<std::pair<BuiltImage, TestImage>>& 
       .dump();
 }
 
-void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top,
-                 const std::string& media_type, const std::string& dest,
-                 const std::vector<std::string>& extra) {
-  TempDir dir;
-  std::string layout = dir.path() + "/layout";
+void write_oci_layout(const std::string& dir, const std::vector<BuiltImage>& images,
+                      const std::string& top, const std::string& media_type,
+                      const std::vector<std::string>& tags) {
   auto put = [&](const std::string& data) {
-    write_file(layout + "/blobs/sha256/" + sha256(data).substr(7), data);
+    write_file(dir + "/blobs/sha256/" + sha256(data).substr(7), data);
   };
   for (auto& im : images) {
     for (auto& b : im.blobs) put(b);
     put(im.manifest);
   }
   put(top);
-  write_file(layout + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
-  nlohmann::json index = {{"schemaVersion", 2},
-                          {"manifests",
-                           {{{"mediaType", media_type},
-                             {"digest", sha256(top)},
-                             {"size", top.size()},
-                             {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}};
-  write_file(layout + "/index.json", index.dump());
+  write_file(dir + "/oci-layout", R"({"imageLayoutVersion": "1.0.0"})");
+  nlohmann::json manifests = nlohmann::json::array();
+  for (auto& tag : tags)
+    manifests.push_back({{"mediaType", media_type},
+                         {"digest", sha256(top)},
+                         {"size", top.size()},
+                         {"annotations", {{"org.opencontainers.image.ref.name", tag}}}});
+  write_file(dir + "/index.json",
+             nlohmann::json{{"schemaVersion", 2},
+                            {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                            {"manifests", manifests}}
+                 .dump());
+}
+
+void skopeo_push(const std::vector<BuiltImage>& images, const std::string& top,
+                 const std::string& media_type, const std::string& dest,
+                 const std::vector<std::string>& extra) {
+  TempDir dir;
+  std::string layout = dir.path() + "/layout";
+  write_oci_layout(layout, images, top, media_type, {"t"});
   std::vector<std::string> argv = {"skopeo", "copy", "--all", "--insecure-policy"};
   // A format conversion rewrites manifests, so digests cannot be kept then.
   if (std::find(extra.begin(), extra.end(), "--format") == extra.end())

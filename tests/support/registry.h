@@ -90,6 +90,12 @@ struct BuiltImage {
 };
 BuiltImage build_image(const TestImage& image);
 
+// Writes an OCI layout in `dir`: every blob of `images`, their manifests, and `top` (a manifest
+// or index document of `media_type`) named by each of `tags` in index.json.
+void write_oci_layout(const std::string& dir, const std::vector<BuiltImage>& images,
+                      const std::string& top, const std::string& media_type,
+                      const std::vector<std::string>& tags);
+
 // Writes an OCI layout holding `top` (a manifest or index document of `media_type`) tagged
 // `tag`, with every blob and manifest it needs, and copies it with skopeo (`--all`) to
 // `dest` ("docker://host/repo:tag"). `extra` are further skopeo arguments (credentials, certs;
