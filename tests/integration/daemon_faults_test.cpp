@@ -253,3 +253,35 @@ TEST_CASE("a store that refuses writes for a while: the scan's end is kept, serv
   CHECK(stored["status"] == s["status"]);
   CHECK(again.get_json("/readyz")["status"] == "ready");
 }
+
+TEST_CASE("bulwarkd's command line: help, version, and usage errors exit 2 with the usage") {
+  std::string out;
+  CHECK(bulwarkd_exits({"--help"}, out) == 0);
+  CHECK(out.find("usage: bulwarkd") != std::string::npos);
+  CHECK(bulwarkd_exits({"--version"}, out) == 0);
+  CHECK(out.starts_with("bulwarkd "));
+  CHECK(bulwarkd_exits({"config"}, out) == 2);
+  CHECK(out.find("usage: bulwarkd config check FILE | bulwarkd config print") != std::string::npos);
+  CHECK(bulwarkd_exits({"config", "check"}, out) == 2);
+  CHECK(out.find("usage: bulwarkd config check FILE") != std::string::npos);
+  CHECK(bulwarkd_exits({"config", "print", "--log-level", "loud"}, out) == 2);
+  CHECK(out.find("bulwarkd: ") != std::string::npos);
+  CHECK(bulwarkd_exits({"migrate-store", "--from", "sqlite:/tmp/x.db"}, out) == 2);
+  CHECK(out.find("usage: bulwarkd migrate-store") != std::string::npos);
+  CHECK(bulwarkd_exits({"--listen", "nowhere"}, out) != 0);
+  CHECK(out.find("listen must be HOST:PORT") != std::string::npos);
+}
+
+TEST_CASE("a reference image that cannot be scanned is a warning, not a failed start") {
+  // Named by the configuration, refused by its own allow list.
+  Daemon d(json{{"registries", {{"allowed", json::array({"only.example"})}}},
+                {"reference_images", json::array({"127.0.0.1:1/library/debian:12"})}});
+  CHECK(eventually(
+      [&] {
+        return d.log().find(
+                   "level=warn reference image 127.0.0.1:1/library/debian:12 not "
+                   "scanned") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+}

@@ -268,3 +268,28 @@ TEST_CASE("the effective configuration masks secrets") {
   CHECK(shown.find("\"username\":\"u\"") != std::string::npos);
   CHECK(config_to_json(c->config, false).dump().find("hunter2") != std::string::npos);
 }
+
+TEST_CASE("configuration values that parse but make no sense are refused, naming them") {
+  CHECK(
+      error_of(load_file(R"({"webhooks":[{"url":"https://hooks.example/x","secret_env":"NOPE"}]})"))
+          .find("NOPE is not set") != std::string::npos);
+  CHECK(error_of(load_file(R"({"webhooks":[{"url":"ftp://hooks.example/x"}]})"))
+            .find("webhook url must be http(s)") != std::string::npos);
+  CHECK(error_of(load_file(R"({"schedules":[{"registry":"reg.example","interval_minutes":0}]})"))
+            .find("interval_minutes must be at least 1") != std::string::npos);
+  CHECK(error_of(load_file(R"({"api":{"cors_origins":["dashboard.example"]}})"))
+            .find("is not an origin") != std::string::npos);
+  CHECK(error_of(load_file(R"({"api":{"tls":{"client_ca_file":"/etc/ca.pem"}}})"))
+            .find("client_ca_file needs cert_file and key_file") != std::string::npos);
+  CHECK(error_of(load_config({"--workers", "many"}, env_of({}))).find("--workers takes a number") !=
+        std::string::npos);
+  CHECK(error_of(load_config({"--log-format", "xml"}, env_of({}))).find("text or json") !=
+        std::string::npos);
+  auto json_logs = load_config({"--log-format", "json", "--workers", "3"}, env_of({}));
+  REQUIRE(json_logs);
+  CHECK(json_logs->config.log_format == "json");
+  CHECK(json_logs->config.workers == 3);
+  CHECK(load_config({"--help"}, env_of({}))->show_help);
+  CHECK(load_config({"--version"}, env_of({}))->show_version);
+  CHECK(usage_text().find("--allow-registry") != std::string::npos);
+}
