@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <set>
 
 using namespace bw::test;
@@ -156,5 +157,28 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
   json not_index = d.scan("oci:" + broken + ":v1");
   CHECK(not_index["status"] == "failed");
   CHECK(not_index["error"]["code"] == "invalid_image");
+
+  // A layout missing the layer's blob; an index.json past the document limit (8 MiB).
+  const std::string partial = dir.path() + "/partial";
+  write_oci_layout(partial, {fresh_built}, fresh_built.manifest, fresh_built.media_type, {"v1"});
+  std::filesystem::remove(partial + "/blobs/sha256/" + sha256(fresh.layers[0].blob).substr(7));
+  json no_blob = d.scan("oci:" + partial + ":v1");
+  CHECK(no_blob["status"] == "failed");
+  CHECK(no_blob["error"]["code"] == "not_found");
+  write_file(broken + "/index.json", std::string(9 << 20, ' '));
+  json huge = d.scan("oci:" + broken + ":v1");
+  CHECK(huge["status"] == "failed");
+  CHECK(huge["error"]["message"].get<std::string>().find("is larger than") != std::string::npos);
+
+  // Archives: none there, and one that is not a tar.
+  json none = d.scan("oci-archive:" + dir.path() + "/none.tar");
+  CHECK(none["status"] == "failed");
+  CHECK(none["error"]["code"] == "not_found");
+  write_file(dir.path() + "/junk.tar", std::string(10000, '\x17'));
+  for (auto kind : {"oci-archive:", "docker-archive:"}) {
+    json junk = d.scan(kind + dir.path() + "/junk.tar");
+    CHECK(junk["status"] == "failed");
+    CHECK(junk["error"]["code"] != "internal");
+  }
   CHECK(d.get_json("/healthz")["status"] == "ok");
 }
