@@ -464,3 +464,70 @@ TEST_CASE("a progress line under a pseudo-terminal, none on a pipe") {
   CHECK(out.find("MB/s") == std::string::npos);
   CHECK(out.find("status    done") != std::string::npos);
 }
+
+TEST_CASE("bulwark status, image, layer and report read what the daemon stored; bad use exits 2") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer layer = make_layer(TarBuilder()
+                                   .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                   .file("var/lib/dpkg/status",
+                                         "Package: bash\nStatus: install ok installed\n"
+                                         "Version: 5.2.15-2+b2\nArchitecture: amd64\n")
+                                   .file("usr/bin/su", "x", 04755)
+                                   .build());
+  TestImage img{{layer}};
+  img.config = {{"User", "1000"}};
+  push_image(reg.host(), "ci/read", "1", img);
+  TestImage bumped{{make_layer(TarBuilder()
+                                   .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                   .file("var/lib/dpkg/status",
+                                         "Package: bash\nStatus: install ok installed\n"
+                                         "Version: 5.2.15-2+b3\nArchitecture: amd64\n")
+                                   .build())}};
+  bumped.config = {{"User", "1000"}};
+  push_image(reg.host(), "ci/read", "2", bumped);
+  const std::string server = d.api().server();
+  auto cli = [&](std::vector<std::string> args, std::string& out) {
+    args.insert(args.begin(), {BULWARK_CLI_PATH, "--server", server});
+    return run_command(args, out);
+  };
+  std::string out;
+  // Flags the CI guides use: no colour, an ignored rule, a severity gate, a timeout.
+  REQUIRE(cli({"scan", reg.host() + "/ci/read:1", "--json", "--no-color", "--ignore", "BW-SUID",
+               "--fail-on", "critical", "--timeout", "120"},
+              out) == 0);
+  json scan = json::parse(out.substr(out.find('{')));
+  std::string id = scan["id"], digest = scan["manifest_digest"];
+
+  CHECK(cli({"status", id}, out) == 0);
+  CHECK(out.find("status    done") != std::string::npos);
+  CHECK(cli({"status", id, "--json"}, out) == 0);
+  CHECK(json::parse(out)["id"] == id);
+  CHECK(cli({"image", digest}, out) == 0);
+  CHECK(json::parse(out)["manifest_digest"] == digest);
+  CHECK(cli({"layer", layer.digest()}, out) == 0);
+  CHECK(json::parse(out)["digest"] == layer.digest());
+  CHECK(cli({"report", digest}, out) == 0);
+  CHECK(json::parse(out)["manifest_digest"] == digest);
+  // Unknown things are the server's 404, a refused request: exit 2, the API's message.
+  CHECK(cli({"image", "sha256:" + std::string(64, '0')}, out) == 2);
+  CHECK(out.find("not_found") != std::string::npos);
+
+  // A package whose version moved is listed as changed.
+  CHECK(cli({"diff", reg.host() + "/ci/read:1", reg.host() + "/ci/read:2"}, out) == 0);
+  CHECK_MESSAGE(out.find("~ dpkg:bash 5.2.15-2+b2 -> 5.2.15-2+b3") != std::string::npos, out);
+
+  // Queued without waiting: the scan as submitted, exit 0.
+  CHECK(cli({"scan", reg.host() + "/ci/read:2", "--no-wait", "--json"}, out) == 0);
+  CHECK(json::parse(out.substr(out.find('{')))["status"].is_string());
+
+  // Usage errors: one line, exit 2.
+  CHECK(cli({"scan", reg.host() + "/ci/read:1", "--format", "pdf"}, out) == 2);
+  CHECK(out.find("--format takes table, json, sarif") != std::string::npos);
+  CHECK(cli({"frobnicate", "x"}, out) == 2);
+  CHECK(out.find("unknown command frobnicate") != std::string::npos);
+  CHECK(cli({"scan", reg.host() + "/ci/read:1", "--format", "sarif", "--output",
+             "/nonexistent/dir/out.sarif"},
+            out) == 2);
+  CHECK(out.find("cannot write /nonexistent/dir/out.sarif") != std::string::npos);
+}
