@@ -285,3 +285,78 @@ TEST_CASE("a reference image that cannot be scanned is a warning, not a failed s
       std::chrono::seconds(30)));
   CHECK(d.get_json("/healthz")["status"] == "ok");
 }
+
+TEST_CASE(
+    "DELETE of a queued scan cancels it at once and tells the webhooks; a running one stops") {
+  // One scan at a time; the first drips its layer (~10 s) so that the second waits in the queue.
+  std::string noise;
+  std::uint32_t x = 88172645u;
+  for (int i = 0; i < 1000; ++i) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    noise.push_back(static_cast<char>(x));
+  }
+  TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+  BuiltImage built = build_image(img);
+  FaultServer reg([&](const SeenRequest& req) {
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == img.layers[0].blob ? 10 : 0);
+    });
+  });
+  FaultServer hook([](const SeenRequest&) { return Reply{204, {}, ""}; });
+  Daemon d(json{{"scans", {{"max_concurrent", 1}}},
+                {"webhooks", {{{"url", "http://" + hook.host() + "/hook"}}}}});
+  auto submit = [&] {
+    auto r = d.api().call("POST", "/v1/scans", json{{"image", reg.host() + "/slow/app:1"}}.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+    return json::parse(r->body)["id"].get<std::string>();
+  };
+  std::string running = submit(), queued = submit();
+  REQUIRE(eventually([&] { return d.get_json("/v1/scans/" + running)["status"] == "running"; },
+                     std::chrono::seconds(10)));
+  CHECK(d.get_json("/v1/scans/" + queued)["status"] == "queued");
+  CHECK(d.metric("bulwark_scans_queued") == 1);
+
+  auto r = d.api().call("DELETE", "/v1/scans/" + queued);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  json cancelled = json::parse(r->body);
+  CHECK(cancelled["status"] == "cancelled");
+  CHECK(cancelled["error"]["code"] == "cancelled");
+  CHECK(d.metric("bulwark_scans_queued") == 0);
+  CHECK(eventually(
+      [&] {
+        for (auto& req : hook.requests()) {
+          json body = json::parse(req.body);
+          if (body["event"] == "scan.cancelled" && body["scan"]["id"] == queued) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(10)));
+  // Cancelling it again changes nothing; the running one stops within about a second.
+  auto again = d.api().call("DELETE", "/v1/scans/" + queued);
+  REQUIRE(again);
+  CHECK(json::parse(again->body)["status"] == "cancelled");
+  REQUIRE(d.api().call("DELETE", "/v1/scans/" + running));
+  CHECK(eventually([&] { return d.get_json("/v1/scans/" + running)["status"] == "cancelled"; },
+                   std::chrono::seconds(5)));
+  CHECK(d.metric(R"(bulwark_scans_finished_total{outcome="cancelled"})") == 2);
+  auto unknown = d.api().call("DELETE", "/v1/scans/scan_" + std::string(32, '0'));
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+}
+
+TEST_CASE("a layer that decompresses to another diff_id than its config says fails the scan") {
+  LocalRegistry reg;
+  TestLayer layer = make_layer(TarBuilder().file("app/x", "x").build());
+  layer.diff_id = "sha256:" + std::string(64, 'd');  // the config lies about the layer
+  TestImage img{{layer}};
+  push_image(reg.host(), "lying/app", "1", img);
+  Daemon d;
+  json s = d.scan(reg.host() + "/lying/app:1");
+  CHECK(s["status"] == "failed");
+  CHECK(s["error"]["code"] == "digest_mismatch");
+  CHECK(s["error"]["message"].get<std::string>().find("but the image config says sha256:ddd") !=
+        std::string::npos);
+  CHECK(d.get_json("/v1/stats")["images"] == 0);  // no image row from a lying config
+}
