@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 using namespace bw::test;
@@ -359,4 +360,41 @@ TEST_CASE("a layer that decompresses to another diff_id than its config says fai
   CHECK(s["error"]["message"].get<std::string>().find("but the image config says sha256:ddd") !=
         std::string::npos);
   CHECK(d.get_json("/v1/stats")["images"] == 0);  // no image row from a lying config
+}
+
+TEST_CASE("platform \"all\": one platform failing fails the whole, naming it; the others finish") {
+  TestImage amd({make_layer(TarBuilder().file("app/amd", "a", 0755).build())});
+  amd.config = {{"User", "1000"}};
+  TestImage arm({make_layer(TarBuilder().file("app/arm", "r", 0755).build())});
+  arm.architecture = "arm64";
+  arm.config = {{"User", "1000"}};
+  BuiltImage amd_built = build_image(amd), arm_built = build_image(arm);
+  std::string index = index_document({{amd_built, amd}, {arm_built, arm}}, false);
+  // The registry lost the arm64 layer's blob.
+  FaultServer reg([&](const SeenRequest& req) -> Reply {
+    if (req.target == "/v2/") return Reply{200, {}, "{}"};
+    if (req.target.ends_with("/manifests/1"))
+      return Reply{200, {{"Content-Type", "application/vnd.oci.image.index.v1+json"}}, index};
+    for (auto* b : {&amd_built, &arm_built})
+      if (req.target.ends_with("/manifests/" + sha256(b->manifest)))
+        return Reply{200, {{"Content-Type", b->media_type}}, b->manifest};
+    if (req.target.ends_with(arm.layers[0].digest())) return Reply{404, {}, R"({"errors":[]})"};
+    for (auto* b : {&amd_built, &arm_built})
+      for (auto& blob : b->blobs)
+        if (req.target.ends_with(sha256(blob))) return Reply{200, {}, blob};
+    return Reply{404, {}, "{}"};
+  });
+  Daemon d;
+  json s = d.scan(reg.host() + "/multi/app:1", "all");
+  CHECK(s["status"] == "failed");
+  CHECK(s["error"]["message"].get<std::string>().find("platform scans failed: linux/arm64") !=
+        std::string::npos);
+  REQUIRE(s["progress"]["children"].size() == 2);
+  std::map<std::string, std::string> by_platform;
+  for (auto& id : s["progress"]["children"]) {
+    json child = d.get_json("/v1/scans/" + id.get<std::string>());
+    by_platform[child["platform"]] = child["status"];
+  }
+  CHECK(by_platform["linux/amd64"] == "done");
+  CHECK(by_platform["linux/arm64"] == "failed");
 }
