@@ -145,10 +145,17 @@ TEST_CASE("a store row damaged by hand answers 500 JSON, logged as an error; the
   CHECK(r->status == 500);
   json err = json::parse(r->body);
   CHECK(err["error"]["code"] == "internal");
-  // Logged as an error with what the caller was told, under the request's id.
-  std::string log = d.log();
-  auto line = log.find("level=error request ");
-  REQUIRE(line != std::string::npos);
+  // Logged as an error with what the caller was told, under the request's id (the line is
+  // written once the answer is sent: waited for).
+  std::string log;
+  auto line = std::string::npos;
+  REQUIRE(eventually(
+      [&] {
+        log = d.log();
+        line = log.find("level=error request ");
+        return line != std::string::npos;
+      },
+      std::chrono::seconds(10)));
   std::string text = log.substr(line, log.find('\n', line) - line);
   CHECK(text.find("status=500") != std::string::npos);
   CHECK(text.find("request_id=") != std::string::npos);
