@@ -170,6 +170,40 @@ TEST_CASE("OCI layouts: platforms from a nested index; tampered, ambiguous or br
   CHECK(huge["status"] == "failed");
   CHECK(huge["error"]["message"].get<std::string>().find("is larger than") != std::string::npos);
 
+  // A single image asked for every platform: one child. A layer file longer than its
+  // descriptor says; a manifest that does not hash to the digest index.json names.
+  json one = d.scan("oci:" + dir.path() + "/two:a", "all");
+  CHECK(one["status"] == "done");
+  CHECK(one["progress"]["children"].size() == 1);
+  const std::string longer = dir.path() + "/longer";
+  TestImage other({make_layer(TarBuilder().file("app/other", "o").build())});
+  BuiltImage other_built = build_image(other);
+  write_oci_layout(longer, {other_built}, other_built.manifest, other_built.media_type, {"v1"});
+  std::string other_file = longer + "/blobs/sha256/" + sha256(other.layers[0].blob).substr(7);
+  write_file(other_file, read_file(other_file) + "trailing");
+  json too_long = d.scan("oci:" + longer + ":v1");
+  CHECK(too_long["status"] == "failed");
+  CHECK(too_long["error"]["code"] == "digest_mismatch");
+  write_file(longer + "/blobs/sha256/" + sha256(other_built.manifest).substr(7),
+             other_built.manifest + " ");
+  json bad_manifest = d.scan("oci:" + longer + ":v1");
+  CHECK(bad_manifest["status"] == "failed");
+  CHECK(bad_manifest["error"]["message"].get<std::string>().find("manifest does not hash") !=
+        std::string::npos);
+
+  // docker save archives whose manifest.json is not one.
+  write_file(dir.path() + "/not-list.tar",
+             TarBuilder().file("manifest.json", R"({"Config":"x"})").build());
+  write_file(dir.path() + "/no-layers.tar",
+             TarBuilder().file("manifest.json", R"([{"Config":"c.json"}])").build());
+  for (auto [file, why] : {std::pair{"not-list.tar", "is not a docker save manifest"},
+                           std::pair{"no-layers.tar", "lacks Config or Layers"}}) {
+    json bad = d.scan("docker-archive:" + dir.path() + "/" + file);
+    CHECK(bad["status"] == "failed");
+    CHECK(bad["error"]["code"] == "invalid_image");
+    CHECK(bad["error"]["message"].get<std::string>().find(why) != std::string::npos);
+  }
+
   // Archives: none there, and one that is not a tar.
   json none = d.scan("oci-archive:" + dir.path() + "/none.tar");
   CHECK(none["status"] == "failed");
