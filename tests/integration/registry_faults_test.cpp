@@ -4,6 +4,7 @@
 
 #include "daemon.h"
 #include "fault_server.h"
+#include "registry.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
@@ -11,6 +12,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <functional>
+#include <tuple>
 
 using namespace bw;
 using namespace bw::test;
@@ -426,5 +429,92 @@ TEST_CASE("token service failures end the scan as registry_auth_failed, naming w
                   s["error"]["message"]);
   }
   CHECK(d.metric_sum("bulwark_registry_errors_total", "kind=\"token\"") >= 2);
+  CHECK(d.get_json("/healthz")["status"] == "ok");
+}
+
+TEST_CASE(
+    "registry documents that lie or overreach fail the scan with the right code, via bulwarkd") {
+  TestImage img{{make_layer(TarBuilder().file("app/x", std::string(3000, 'x')).build())}};
+  BuiltImage built = build_image(img);
+  const std::string layer = img.layers[0].blob;
+  auto with_manifest = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json m = nlohmann::json::parse(built.manifest);
+    edit(m);
+    return m.dump();
+  };
+  const std::string big_config =
+      with_manifest([](nlohmann::json& m) { m["config"]["size"] = 64 << 20; });
+  const std::string sha512_layer = with_manifest(
+      [](nlohmann::json& m) { m["layers"][0]["digest"] = "sha512:" + std::string(128, 'a'); });
+  // An index naming itself through one more index each time, deeper than allowed.
+  std::vector<std::string> chain = {built.manifest};
+  for (int i = 0; i < 6; ++i)
+    chain.push_back(nlohmann::json{
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.index.v1+json"},
+        {"manifests",
+         {{{"mediaType", i == 0 ? built.media_type : "application/vnd.oci.image.index.v1+json"},
+           {"digest", sha256(chain.back())},
+           {"size", chain.back().size()},
+           {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}}}}}
+                        .dump());
+  FaultServer reg([&](const SeenRequest& req) -> Reply {
+    const std::string& t = req.target;
+    auto repo = [&](const char* name) { return t.starts_with(std::string("/v2/") + name + "/"); };
+    if (t == "/v2/") return Reply{200, {}, "{}"};
+    const bool manifest = t.find("/manifests/") != std::string::npos;
+    const std::string oci = "application/vnd.oci.image.manifest.v1+json";
+    if (repo("realm"))
+      return Reply{401, {{"WWW-Authenticate", "Bearer realm=\"::not a url\",service=\"x\""}}, "{}"};
+    if (repo("digestauth"))
+      return Reply{401, {{"WWW-Authenticate", "Digest realm=\"x\", nonce=\"y\""}}, "{}"};
+    if (repo("headers"))
+      return Reply{200, {{"X-Padding", std::string(100 * 1024, 'p')}}, built.manifest};
+    if (manifest && repo("bigconfig")) return Reply{200, {{"Content-Type", oci}}, big_config};
+    if (manifest && repo("sha512")) return Reply{200, {{"Content-Type", oci}}, sha512_layer};
+    if (manifest && repo("deep")) {
+      for (auto& doc : chain)
+        if (t.ends_with(sha256(doc)))
+          return Reply{
+              200,
+              {{"Content-Type", doc == built.manifest ? built.media_type
+                                                      : "application/vnd.oci.image.index.v1+json"}},
+              doc};
+      return Reply{
+          200, {{"Content-Type", "application/vnd.oci.image.index.v1+json"}}, chain.back()};
+    }
+    if (manifest && repo("bydigest"))  // whatever digest is asked for, another document
+      return Reply{200, {{"Content-Type", oci}}, big_config};
+    if (manifest) return Reply{200, {{"Content-Type", built.media_type}}, built.manifest};
+    if (t.ends_with(sha256(layer))) {
+      if (repo("longer")) return Reply{200, {}, layer + "extra bytes"};
+      if (repo("shorter")) return Reply{200, {}, layer.substr(0, layer.size() - 100)};
+      return Reply{200, {}, layer};
+    }
+    if (t.ends_with(sha256(built.blobs[0]))) return Reply{200, {}, built.blobs[0]};
+    return Reply{404, {}, "{}"};
+  });
+  Daemon d(nlohmann::json{
+      {"registries",
+       {{"max_attempts", 1}, {"max_config_bytes", 1 << 20}, {"backoff_base_ms", 5}}}});
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"longer/app:1", "digest_mismatch", "bytes its descriptor declares"},
+      {"shorter/app:1", "digest_mismatch", "delivered"},
+      {"bigconfig/app:1", "unsupported_media_type", "exceeds the limit"},
+      {"sha512/app:1", "unsupported_media_type", "only sha256"},
+      {"deep/app:1", "unsupported_media_type", "nesting deeper than"},
+      {"bydigest/app@" + sha256(built.manifest), "digest_mismatch", "has digest"},
+      {"realm/app:1", "registry_auth_failed", "invalid token realm"},
+      {"digestauth/app:1", "registry_auth_failed", "unsupported authentication scheme"},
+      {"headers/app:1", "registry_error", "exceed"},
+  };
+  for (auto& c : cases) {
+    const std::string& image = std::get<0>(c);
+    nlohmann::json s = d.scan(reg.host() + "/" + image);
+    INFO(image << ": " << s.dump());
+    CHECK(s["status"] == "failed");
+    CHECK(s["error"]["code"] == std::get<1>(c));
+    CHECK(s["error"]["message"].get<std::string>().find(std::get<2>(c)) != std::string::npos);
+  }
   CHECK(d.get_json("/healthz")["status"] == "ok");
 }
