@@ -66,6 +66,14 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_scan_cursor(*postgres_at(server()->create_database()));
   check_scan_queue(*postgres_at(server()->create_database()));
   check_queries(*postgres_at(server()->create_database()));
+  std::string broken = server()->create_database();
+  check_errors_surface(*postgres_at(broken), [&] {
+    std::string out;
+    REQUIRE_MESSAGE(run_command({"psql", "-X", "-q", broken, "-c",
+                                 "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"},
+                                out) == 0,
+                    out);
+  });
 }
 
 TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {

@@ -312,4 +312,45 @@ void check_queries(Store& store) {
   CHECK((*refs)[0].second == digest_of('b'));
 }
 
+void check_errors_surface(Store& store, const std::function<void()>& break_store) {
+  // Something to read first, so that reads fail for the broken store and not for want of rows.
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_image(image('a', {'1'}), TagRecord{"reg.example", "app", "1", ""}));
+  break_store();
+  ScanRecord scan;
+  scan.id = "scan_broken";
+  scan.image = "reg.example/app:1";
+  scan.platform = "linux/amd64";
+  scan.created_at = "t";
+  ImageQuery q;
+  q.ruleset_version = "rs";
+  // Every call answers with an error; none throws or crashes.
+  CHECK_FALSE(store.get_layer_meta(digest_of('1')));
+  CHECK_FALSE(store.get_layer(digest_of('1')));
+  CHECK_FALSE(store.put_layer(layer('2')));
+  CHECK_FALSE(store.put_image(image('b', {'1'}), std::nullopt));
+  CHECK_FALSE(store.get_image(digest_of('a')));
+  CHECK_FALSE(store.put_scan(scan));
+  CHECK_FALSE(store.get_scan(scan.id));
+  CHECK_FALSE(store.list_scans({}));
+  CHECK_FALSE(store.list_scan_results("2026-01-01", ""));
+  CHECK_FALSE(store.list_image_digests());
+  CHECK_FALSE(store.count_scans(ScanStatus::queued));
+  CHECK_FALSE(store.list_images(q));
+  CHECK_FALSE(store.list_repositories("", 10, 0));
+  CHECK_FALSE(store.list_tags("reg.example", "app", "rs"));
+  CHECK_FALSE(store.stats("rs"));
+  CHECK_FALSE(store.put_report(report('a', "rs", 50, "D", "", false)));
+  CHECK_FALSE(store.get_report(digest_of('a'), "rs"));
+  CHECK_FALSE(store.latest_report(digest_of('a')));
+  CHECK_FALSE(store.clear_reports());
+  CHECK_FALSE(store.list_suppressions());
+  CHECK_FALSE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "", ""}}));
+  CHECK_FALSE(store.put_reference_image("debian:12", digest_of('a')));
+  CHECK_FALSE(store.list_reference_images());
+  CHECK_FALSE(store.claim_queued_scans("r", std::chrono::seconds(30), 4, "t"));
+  CHECK_FALSE(store.cancel_scan(scan.id, "t"));
+  CHECK_FALSE(store.schema_versions());
+}
+
 }  // namespace bw::test

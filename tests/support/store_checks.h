@@ -21,5 +21,8 @@ void check_scan_queue(Store& store);
 // Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
 // suppressions (replacing them drops reports), reference images.
 void check_queries(Store& store);
+// After `break_store` takes the store's tables away (as a damaged or foreign database would),
+// every call returns an error rather than throwing or crashing.
+void check_errors_surface(Store& store, const std::function<void()>& break_store);
 
 }  // namespace bw::test

@@ -69,3 +69,18 @@ TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by 
         std::string::npos);
   CHECK(down.error().message.find("hunter2") == std::string::npos);
 }
+
+TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/b.db";
+  auto store = sqlite_at(path);
+  test::check_errors_surface(*store, [&] {
+    std::string out;
+    std::string drop;
+    for (auto table : {"image_layers", "tags", "reports", "images", "layers", "scans",
+                       "suppressions", "reference_images", "schema_migrations"})
+      drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
+    REQUIRE_MESSAGE(
+        test::run_command({"sqlite3", path, "PRAGMA foreign_keys=OFF;" + drop}, out) == 0, out);
+  });
+}
