@@ -108,6 +108,37 @@ TEST_CASE("every error is JSON with the contract's code and status") {
   CHECK(f.call("GET", "/v1/scans/scan_" + std::string(32, 'a') + "?wait=abc").status == 400);
 }
 
+TEST_CASE("a scan request's policy, platform and wait are checked field by field") {
+  Fixture f;
+  const std::string image = R"("image": "127.0.0.1:5000/a")";
+  struct Case {
+    std::string body, says;
+  };
+  for (auto& c : {Case{R"({"fail_under": 101, )" + image + "}", "fail_under"},
+                  Case{R"({"fail_under": "high", )" + image + "}", "fail_under"},
+                  Case{R"({"fail_on": "severe", )" + image + "}", "fail_on"},
+                  Case{R"({"ignore": "BW-SHELL", )" + image + "}", "ignore"},
+                  Case{R"({"ignore": [5], )" + image + "}", "ignore"},
+                  Case{R"({"platform": 5, )" + image + "}", "platform"},
+                  Case{R"({"wait": -1, )" + image + "}", "wait"},
+                  Case{R"({"wait": "soon", )" + image + "}", "wait"}}) {
+    auto r = f.call("POST", "/v1/scans", c.body);
+    INFO(c.body);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["code"] == "bad_request");
+    CHECK(error_of(r)["message"].get<std::string>().find(c.says) != std::string::npos);
+  }
+  // The same shapes through the other routes that take bodies and digests.
+  CHECK(f.call("GET", "/v1/images/sha256:xyz/report").status == 400);
+  for (auto body : {R"([])", R"({"suppressions": 5})", R"({"suppressions": [{"path": "x"}]})",
+                    R"({"suppressions": [{"rule_id": 7}]})"}) {
+    auto r = f.call("PUT", "/v1/suppressions", body);
+    INFO(body);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["code"] == "bad_request");
+  }
+}
+
 TEST_CASE("a submitted scan is queued and visible") {
   Fixture f;
   // A bound port nobody listens on: the scan fails fast and stays local.
