@@ -197,12 +197,7 @@ TEST_CASE("schedules: an unreachable catalog, a missing repository and a bad nam
 TEST_CASE("a store that refuses writes for a while: the scan's end is kept, served, then saved") {
   // The layer drips for ~2 s; meanwhile another process holds SQLite's write lock, longer than
   // the store's 5 s busy timeout, until the test lets it go: the scan's writes fail meanwhile.
-  std::string noise;
-  std::uint32_t x = 2463534242u;
-  for (int i = 0; i < 1000; ++i) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    noise.push_back(static_cast<char>(x));
-  }
+  std::string noise = incompressible(1000, 2463534242u);
   TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
   BuiltImage built = build_image(img);
   FaultServer reg([&](const SeenRequest& req) {
@@ -297,12 +292,7 @@ TEST_CASE("a reference image that cannot be scanned is a warning, not a failed s
 TEST_CASE(
     "DELETE of a queued scan cancels it at once and tells the webhooks; a running one stops") {
   // One scan at a time; the first drips its layer (~10 s) so that the second waits in the queue.
-  std::string noise;
-  std::uint32_t x = 88172645u;
-  for (int i = 0; i < 1000; ++i) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    noise.push_back(static_cast<char>(x));
-  }
+  std::string noise = incompressible(1000, 88172645u);
   TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
   BuiltImage built = build_image(img);
   FaultServer reg([&](const SeenRequest& req) {

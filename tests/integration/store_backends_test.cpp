@@ -286,12 +286,7 @@ TEST_CASE("postgresql: one replica runs the schedules; when it dies another take
 TEST_CASE("postgresql: a replica killed mid-scan has its scan finished by another") {
   REQUIRE_POSTGRES();
   // A registry that drips the layer (2 ms a byte), so that the scan is caught mid-transfer.
-  std::string noise;
-  std::uint32_t x = 2463534242u;
-  for (int i = 0; i < 2500; ++i) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    noise.push_back(static_cast<char>(x));
-  }
+  std::string noise = incompressible(2500, 2463534242u);
   TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
   img.config = {{"User", "1000"}};
   BuiltImage built = build_image(img);
@@ -334,12 +329,7 @@ TEST_CASE("postgresql: queued scans go to whichever replica has room; cancels re
   // Two images whose layers drip (2 ms a byte, ~5 s a layer, so that scans overlap; 10 ms for
   // the one cancelled, ~27 s).
   auto slow_image = [](std::uint32_t seed) {
-    std::string noise;
-    for (int i = 0; i < 2500; ++i) {
-      seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-      noise.push_back(static_cast<char>(seed));
-    }
-    TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+    TestImage img{{make_layer(TarBuilder().file("app/blob", incompressible(2500, seed)).build())}};
     img.config = {{"User", "1000"}};
     return img;
   };

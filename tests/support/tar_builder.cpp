@@ -130,6 +130,16 @@ std::string sha256(const std::string& data) {
   return sha256_digest(data);
 }
 
+std::string incompressible(std::size_t n, std::uint32_t seed) {
+  std::string out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+    out.push_back(static_cast<char>(seed));
+  }
+  return out;
+}
+
 std::string gzip_bomb(std::uint64_t size) {
   // A tar header for one big file, then `size` zeros, deflated in pieces so that the inflated
   // form never exists in memory.

@@ -41,6 +41,9 @@ class TarBuilder {
 std::string gzip(const std::string& data);
 std::string zstd(const std::string& data);
 std::string sha256(const std::string& data);  // "sha256:…"
+// `n` bytes that gzip cannot shrink (xorshift from `seed`): a layer whose compressed size is its
+// content's, for transfers a test drips or interrupts.
+std::string incompressible(std::size_t n, std::uint32_t seed);
 
 // A gzip stream that inflates to `size` zero bytes wrapped as one tar entry, built without
 // holding the inflated form: a decompression bomb.
