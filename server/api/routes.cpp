@@ -385,10 +385,11 @@ ApiResponse metrics(ApiContext& ctx) {
          static_cast<double>(m.queued), Type::gauge);
   sample("bulwark_scans_running", "Scans running now.", static_cast<double>(m.running),
          Type::gauge);
-  if (auto fleet = ctx.store.count_scans(ScanStatus::queued))
-    sample("bulwark_store_scans_queued",
-           "Scans queued in the store, every replica's (the fleet's queue depth).",
-           static_cast<double>(*fleet), Type::gauge);
+  // The queue is the store's since replicas share it: the same count under the name the
+  // autoscaling examples use, not counted a second time.
+  sample("bulwark_store_scans_queued",
+         "Scans queued in the store, every replica's (the fleet's queue depth).",
+         static_cast<double>(m.queued), Type::gauge);
   sample("bulwark_layers_analyzed_total", "Layers fetched and analysed.",
          static_cast<double>(m.layers_analyzed));
   sample("bulwark_layer_cache_hits_total", "Layers whose stored facts were reused without a fetch.",
