@@ -96,8 +96,9 @@ int run(bw::Config config) {
     bw::log::error("cannot recover scans: " + r.error().message);
     return 1;
   }
-  // Scan leases: renewed while this process holds its scans, and scans whose replica died
-  // adopted (a no-op when one process owns the store).
+  // The shared queue: scans queued through other replicas claimed when there is room, cancels
+  // made through them noticed, leases of running scans renewed, and running scans whose
+  // replica died queued again.
   asio::co_spawn(ioc, scans.keep_leases(),
                  [](std::exception_ptr e) { log_exception("scan leases", e); });
   // A new ruleset (or build) re-scores every stored image from its facts, with no fetch, on a
