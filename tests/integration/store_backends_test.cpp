@@ -326,7 +326,7 @@ TEST_CASE("postgresql: a replica killed mid-scan has its scan finished by anothe
 
 TEST_CASE("postgresql: queued scans go to whichever replica has room; cancels reach the runner") {
   REQUIRE_POSTGRES();
-  // Two images whose layers drip (2 ms a byte, ~5 s a layer, so that scans overlap; 10 ms for
+  // Two images whose layers drip (2 ms a byte, ~5 s a layer, so that scans overlap; 20 ms for
   // the one cancelled, ~54 s).
   auto slow_image = [](std::uint32_t seed) {
     TestImage img{{make_layer(TarBuilder().file("app/blob", incompressible(2500, seed)).build())}};
