@@ -60,8 +60,12 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-  ssize_t wrote = ::write(in_w.fd, input.data(), input.size());
-  if (wrote < 0 && errno == EPIPE) {
+  // The kernel raises SIGPIPE also when the helper exits part-way through a write (which then
+  // returns the bytes written, not EPIPE): look at what is pending, not at the return value.
+  (void)::write(in_w.fd, input.data(), input.size());
+  sigset_t pending;
+  sigpending(&pending);
+  if (sigismember(&pending, SIGPIPE)) {
     timespec zero{0, 0};
     sigtimedwait(&pipe_set, nullptr, &zero);
   }

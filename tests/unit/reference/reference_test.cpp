@@ -90,3 +90,47 @@ TEST_CASE("separators allowed in path components") {
     CHECK(parse_reference(text));
   }
 }
+
+TEST_CASE("registry hosts and ports at their edges") {
+  for (std::string text : std::vector<std::string>{"[::1/app",
+                                                   "[zz::g]:5000/app",
+                                                   "[::1]x/app",
+                                                   "[::1]:/app",
+                                                   "reg.io:/app",
+                                                   "reg.io:99999/app",
+                                                   "reg.io:0/app",
+                                                   "reg.io:12a/app",
+                                                   "reg.io:123456/app",
+                                                   ":5000/app",
+                                                   "-reg.io/app",
+                                                   "reg-.io/app",
+                                                   "re_g.io/app",
+                                                   "reg..io/app",
+                                                   "MyReg/app",
+                                                   "a/b:.tag",
+                                                   "a/b:t+g",
+                                                   "a._b",
+                                                   "a-.b",
+                                                   std::string(1025, 'a')}) {
+    CAPTURE(text);
+    auto r = parse_reference(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == bw::Errc::bad_reference);
+  }
+  auto bare = parse_reference("[::1]/app");
+  REQUIRE(bare);
+  CHECK(bare->registry == "[::1]");
+  CHECK(bw::is_loopback_registry(bare->registry));
+  auto upper_local = parse_reference("LOCALHOST/app");
+  REQUIRE(upper_local);
+  CHECK(upper_local->registry == "localhost");
+  // "library/" + 250 characters is past the 255 a repository name may have.
+  CHECK_FALSE(parse_reference(std::string(250, 'a')));
+  CHECK(parse_reference("reg.io/" + std::string(250, 'a')));
+  CHECK(bw::registry_hostname("[::1") == "::1");
+  CHECK(bw::registry_hostname("[::1]:5000") == "::1");
+  CHECK(bw::registry_hostname("reg.io:5000") == "reg.io");
+  CHECK(bw::is_loopback_registry("127.0.0.2:5000"));
+  CHECK_FALSE(bw::is_loopback_registry("10.0.0.1:5000"));
+  CHECK_FALSE(bw::is_loopback_registry("reg.example"));
+}
