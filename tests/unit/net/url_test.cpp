@@ -37,3 +37,25 @@ TEST_CASE("parse_url refuses what is not an absolute http(s) URL to a host, with
     CHECK(r.error().message.find(c.says) != std::string::npos);
   }
 }
+
+TEST_CASE("resolve_url follows relative, absolute and scheme-relative Locations") {
+  auto base = net::parse_url("https://registry.example:8443/v2/app/blobs/sha256:1");
+  REQUIRE(base);
+  auto rel = net::resolve_url(*base, "../manifests/x?y=1");
+  REQUIRE(rel);
+  CHECK(rel->str() == "https://registry.example:8443/v2/app/manifests/x?y=1");
+  auto other = net::resolve_url(*base, "//cdn.example/blob");
+  REQUIRE(other);
+  CHECK(other->host == "cdn.example");
+  CHECK(other->port == "443");
+  auto abs = net::resolve_url(*base, "http://[::1]/b");
+  REQUIRE(abs);
+  CHECK(abs->origin() == "http://[::1]:80");
+  auto bad = net::resolve_url(*base, "http://[broken/");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::registry_error);
+  auto query = net::parse_url("HTTP://Registry.Example?n=1");
+  REQUIRE(query);
+  CHECK(query->scheme == "http");
+  CHECK(query->target == "/?n=1");
+}
