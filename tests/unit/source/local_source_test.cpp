@@ -215,3 +215,92 @@ TEST_CASE("local source syntax: directories with colons, empty paths, refusal") 
   SourceSpec registry;
   CHECK_FALSE(open_local_source(registry));
 }
+
+namespace {
+
+// A tar of the directory `dir`, entries named "./…" as `tar -C dir .` writes them, with
+// `extra` files added.
+std::string tar_of(const std::string& dir,
+                   const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+  TarBuilder t;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      t.file("./" + std::filesystem::relative(e.path(), dir).string(), read_file(e.path()));
+  for (auto& [name, content] : extra) t.file(name, content);
+  return t.build();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "archives with ./ names, Docker 25 docker-archives, layouts that name what is not there") {
+  TempDir dir;
+  TestImage im = small_image("tarred");
+  BuiltImage built = build_image(im);
+  const std::string layout = dir.path() + "/layout";
+  write_oci_layout(layout, {built}, built.manifest, built.media_type, {"v1"});
+  // Docker 25+: an OCI layout in a docker save tarball, manifest.json beside it.
+  write_file(dir.path() + "/docker25.tar",
+             tar_of(layout, {{"manifest.json", R"([{"Config":"x","Layers":[]}])"}}));
+  auto d25 = open("docker-archive:" + dir.path() + "/docker25.tar");
+  REQUIRE(d25);
+  auto image = run((*d25)->resolve(Platform{}, {}));
+  REQUIRE(image);
+  CHECK(image->manifest_digest == sha256(built.manifest));
+  write_file(dir.path() + "/layout.tar", tar_of(layout));
+  CHECK(open("oci-archive:" + dir.path() + "/layout.tar:v1"));
+
+  // index.json that is an image manifest; one naming a manifest that is not there; a layer
+  // path that is a directory.
+  const std::string wrong = dir.path() + "/wrong";
+  write_oci_layout(wrong, {built}, built.manifest, built.media_type, {"v1"});
+  write_file(wrong + "/index.json", built.manifest);
+  CHECK(open_error("oci:" + wrong + ":v1").code == Errc::invalid_image);
+  const std::string gone = dir.path() + "/gone";
+  write_oci_layout(gone, {built}, built.manifest, built.media_type, {"v1"});
+  std::filesystem::remove(gone + "/blobs/sha256/" + sha256(built.manifest).substr(7));
+  CHECK(open_error("oci:" + gone + ":v1").code == Errc::not_found);
+  const std::string dir_blob = dir.path() + "/dir-blob";
+  write_oci_layout(dir_blob, {built}, built.manifest, built.media_type, {"v1"});
+  std::string layer = dir_blob + "/blobs/sha256/" + sha256(im.layers[0].blob).substr(7);
+  std::filesystem::remove(layer);
+  std::filesystem::create_directories(layer);
+  auto src = open("oci:" + dir_blob + ":v1");
+  REQUIRE(src);
+  auto resolved = run((*src)->resolve(Platform{}, {}));
+  REQUIRE(resolved);
+  auto fetched =
+      run((*src)->fetch_blob(*resolved, resolved->manifest.layers[0],
+                             [](std::string) -> boost::asio::awaitable<bool> { co_return true; }));
+  REQUIRE_FALSE(fetched);
+  CHECK(fetched.error().code == Errc::not_found);
+
+  // A manifest whose config is missing: no platforms to list.
+  const std::string no_config = dir.path() + "/no-config";
+  write_oci_layout(no_config, {built}, built.manifest, built.media_type, {"v1"});
+  std::filesystem::remove(no_config + "/blobs/sha256/" + sha256(built.blobs[0]).substr(7));
+  auto nc = open("oci:" + no_config + ":v1");
+  REQUIRE(nc);
+  auto platforms = run((*nc)->platforms());
+  REQUIRE_FALSE(platforms);
+  CHECK(platforms.error().code == Errc::not_found);
+
+  // An index whose platform manifest is missing.
+  std::string index = index_document({{built, im}}, false);
+  const std::string no_child = dir.path() + "/no-child";
+  write_oci_layout(no_child, {built}, index, "application/vnd.oci.image.index.v1+json", {"v1"});
+  std::filesystem::remove(no_child + "/blobs/sha256/" + sha256(built.manifest).substr(7));
+  auto ncs = open("oci:" + no_child + ":v1");
+  REQUIRE(ncs);
+  auto child = run((*ncs)->resolve(Platform{}, {}));
+  REQUIRE_FALSE(child);
+  CHECK(child.error().code == Errc::not_found);
+
+  // docker save manifests: a list of non-objects, Layers not a list.
+  write_file(dir.path() + "/ints.tar", TarBuilder().file("manifest.json", "[1]").build());
+  CHECK(open_error("docker-archive:" + dir.path() + "/ints.tar").code == Errc::invalid_image);
+  write_file(dir.path() + "/layers-string.tar",
+             TarBuilder().file("manifest.json", R"([{"Config":"c","Layers":"l"}])").build());
+  CHECK(open_error("docker-archive:" + dir.path() + "/layers-string.tar").code ==
+        Errc::invalid_image);
+}
