@@ -275,6 +275,54 @@ TEST_CASE("bulwarkd's command line: help, version, and usage errors exit 2 with 
   CHECK(out.find("listen must be HOST:PORT") != std::string::npos);
 }
 
+TEST_CASE("bulwarkd's store migration and config subcommands refuse what they cannot do") {
+  std::string out;
+  CHECK(bulwarkd_exits({"migrate-store", "--from", "mysql://x", "--to", "postgresql://y"}, out) ==
+        2);
+  CHECK(out.find("usage: bulwarkd migrate-store") != std::string::npos);
+  CHECK(bulwarkd_exits({"migrate-store", "--from", "sqlite:/tmp/x.db", "--to", "mysql://y"}, out) ==
+        2);
+  CHECK(out.find("usage: bulwarkd migrate-store") != std::string::npos);
+  CHECK(bulwarkd_exits({"config", "show"}, out) == 2);
+  CHECK(out.find("usage: bulwarkd config") != std::string::npos);
+  // The short scheme is accepted; nothing listens on port 1, so the copy fails, saying so.
+  TempDir dir;
+  CHECK(bulwarkd_exits({"migrate-store", "--from", "sqlite:" + dir.path() + "/none.db", "--to",
+                        "postgres://bulwark:secret@127.0.0.1:1/bulwark"},
+                       out) == 1);
+  CHECK(out.find("bulwarkd: ") != std::string::npos);
+  CHECK(out.find("secret") == std::string::npos);
+}
+
+TEST_CASE("start-up variants: IPv6 loopback, quieter log levels, workers by core, rescan off") {
+  // Listening on [::1] (the harness's --listen is overridden by the later one), at warn: the
+  // info lines are gone, the warning for a refused reference image is there. Workers 0 means
+  // one per core; a rescan period of 0 scans the references once, at start.
+  json refused = {{"registries", {{"allowed", json::array({"only.example"})}}},
+                  {"reference_images", json::array({"127.0.0.1:1/library/debian:12"})},
+                  {"reference_rescan_hours", 0},
+                  {"workers", 0}};
+  {
+    Daemon d(refused, "", {}, {"--listen", "[::1]:0", "--log-level", "warn"});
+    CHECK(d.get_json("/healthz")["status"] == "ok");
+    CHECK(
+        eventually([&] { return d.log().find("level=warn reference image") != std::string::npos; },
+                   std::chrono::seconds(30)));
+    CHECK(d.log().find("level=info") == std::string::npos);
+    CHECK(d.log().find("level=debug") == std::string::npos);
+  }
+  // At error even that warning is left out; a long rescan period (2 h) is kept by a lease a
+  // minute shorter than it.
+  refused["reference_rescan_hours"] = 2;
+  Daemon quiet(refused, "", {}, {"--log-level", "error", "--workers", "2"});
+  CHECK(quiet.get_json("/healthz")["status"] == "ok");
+  auto r = quiet.api().call("GET", "/v1/nothing-here");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(quiet.log().find("level=warn") == std::string::npos);
+  CHECK(quiet.log().find("level=info") == std::string::npos);
+}
+
 TEST_CASE("a reference image that cannot be scanned is a warning, not a failed start") {
   // Named by the configuration, refused by its own allow list.
   Daemon d(json{{"registries", {{"allowed", json::array({"only.example"})}}},
