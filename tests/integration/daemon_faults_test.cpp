@@ -10,11 +10,14 @@
 #include <doctest/doctest.h>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
+#include <sstream>
 #include <thread>
 
 using namespace bw::test;
@@ -442,4 +445,74 @@ TEST_CASE("platform \"all\": one platform failing fails the whole, naming it; th
   }
   CHECK(by_platform["linux/amd64"] == "done");
   CHECK(by_platform["linux/arm64"] == "failed");
+}
+
+TEST_CASE("shutdown: a long poll on a running scan is answered, not waited out; the scan resumes") {
+  // A scan dripping its layer, and a client long-polling it for 60 s: at SIGTERM the transfer
+  // stops at once and the poll is answered, well inside the 1 s grace period (the daemon does
+  // not have to stop hard). The scan was never finished: the next start runs it again.
+  std::string noise = incompressible(600, 3141592u);
+  TestImage img{{make_layer(TarBuilder().file("app/blob", noise).build())}};
+  BuiltImage built = build_image(img);
+  std::atomic<bool> drip{true};
+  FaultServer reg([&](const SeenRequest& req) {
+    return serve_built_image(built, req, [&](const std::string& blob) {
+      return std::chrono::milliseconds(blob == img.layers[0].blob && drip ? 10 : 0);
+    });
+  });
+  TempDir data;
+  json config = {{"shutdown_grace_s", 1}};
+  std::string id;
+  {
+    Daemon d(config, data.path());
+    auto r = d.api().call("POST", "/v1/scans", json{{"image", reg.host() + "/slow/app:1"}}.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+    id = json::parse(r->body)["id"];
+    REQUIRE(eventually([&] { return d.get_json("/v1/scans/" + id)["status"] == "running"; },
+                       std::chrono::seconds(10)));
+    const bw::cli::ApiClient& client = d.api();
+    auto poll = std::async(std::launch::async, [&client, id] {
+      return client.call("GET", "/v1/scans/" + id + "?wait=60");
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the poll is in the daemon
+    CHECK(d.stop() == 0);
+    CHECK(d.log().find("grace period over") == std::string::npos);
+    CHECK(d.log().find("level=info stopped") != std::string::npos);
+    auto answered = poll.get();
+    if (answered) CHECK(answered->status == 200);
+  }
+  drip = false;
+  Daemon again(config, data.path());
+  CHECK(eventually([&] { return again.get_json("/v1/scans/" + id)["status"] == "done"; },
+                   std::chrono::seconds(30)));
+}
+
+TEST_CASE("bulwarkd raises its soft descriptor limit to the hard one") {
+  // Started with a soft limit of 256 (inherited from this process for the moment), the daemon
+  // takes what the hard limit allows, so that many connections and transfers fit.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max <= 256) return;  // nothing to raise to
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::unique_ptr<Daemon> d;
+  try {
+    d = std::make_unique<Daemon>();
+  } catch (...) {
+    setrlimit(RLIMIT_NOFILE, &saved);
+    throw;
+  }
+  setrlimit(RLIMIT_NOFILE, &saved);
+  std::string limits = read_file("/proc/" + std::to_string(d->pid()) + "/limits");
+  auto line = limits.substr(limits.find("Max open files"));
+  line = line.substr(0, line.find('\n'));
+  CAPTURE(line);
+  // "Max open files  SOFT  HARD  files": the soft limit is now the hard one.
+  std::istringstream words(line.substr(14));
+  std::string soft, hard;
+  words >> soft >> hard;
+  CHECK(soft == hard);
+  CHECK(soft != "256");
 }
