@@ -76,6 +76,35 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   });
 }
 
+TEST_CASE("postgresql: a table failing part-way fails the call; earlier statements roll back") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto store = postgres_at(url);
+  auto sql = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(
+        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", text}, out) == 0, out);
+  };
+  // Reads of the view fail on their first row; writes reach INSTEAD OF triggers that raise.
+  sql("CREATE FUNCTION bw_fail() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
+      "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
+      "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  check_failures_roll_back(
+      *store,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images", "leases"},
+      [&](const std::string& t) {
+        sql("ALTER TABLE " + t + " RENAME TO " + t + "_real; CREATE VIEW " + t +
+            " AS SELECT * FROM " + t + "_real WHERE bw_fail(); CREATE TRIGGER " + t +
+            "_w INSTEAD OF INSERT OR UPDATE OR DELETE ON " + t +
+            " FOR EACH ROW EXECUTE FUNCTION bw_fail_row();");
+      },
+      [&](const std::string& t) {
+        sql("DROP VIEW " + t + "; ALTER TABLE " + t + "_real RENAME TO " + t + ";");
+      });
+}
+
 TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();

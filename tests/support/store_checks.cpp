@@ -353,4 +353,124 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.schema_versions());
 }
 
+void check_failures_roll_back(Store& store, const std::vector<std::string>& tables,
+                              const std::function<void(const std::string&)>& break_table,
+                              const std::function<void(const std::string&)>& repair_table) {
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_layer(layer('2')));
+  REQUIRE(store.put_image(image('a', {'1', '2'}), TagRecord{"reg.example", "app", "1", ""}));
+  REQUIRE(store.put_report(report('a', "rs", 50, "D", "debian:12", true)));
+  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", ""}}));
+  REQUIRE(store.put_reference_image("debian:12", digest_of('a')));
+  ScanRecord done;
+  done.id = "scan_done";
+  done.image = "reg.example/app:1";
+  done.platform = "linux/amd64";
+  done.created_at = "2026-01-01T00:00:00Z";
+  REQUIRE(store.put_scan(done));
+  done.status = ScanStatus::done;
+  done.manifest_digest = digest_of('a');
+  done.finished_at = "2026-01-01T00:01:00Z";
+  done.result = R"({"score":50})";
+  REQUIRE(store.put_scan(done));
+
+  int round = 0;
+  for (const std::string& table : tables) {
+    CAPTURE(table);
+    ++round;
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", round);
+    const std::string fresh = "sha256:" + std::string(62, 'e') + hex;
+    const std::string fresh_layer = "sha256:" + std::string(62, 'f') + hex;
+    const std::string scan_id = std::string("scan_r") + hex;
+    // Queued before the break, so that claiming and cancelling have something to change.
+    ScanRecord queued = done;
+    queued.id = scan_id;
+    queued.status = ScanStatus::queued;
+    queued.manifest_digest.clear();
+    queued.finished_at.clear();
+    queued.result.clear();
+    REQUIRE(store.put_scan(queued));
+    break_table(table);
+
+    int failures = 0;
+    auto count = [&](bool ok) { failures += ok ? 0 : 1; };
+    LayerRecord l = layer('3');
+    l.digest = fresh_layer;
+    count(static_cast<bool>(store.put_layer(l)));
+    ImageRecord im = image('b', {'1', '2'});
+    im.manifest_digest = fresh;
+    im.layers.push_back({fresh_layer, "x", 10, digest_of('d')});
+    count(static_cast<bool>(store.put_image(im, TagRecord{"reg.example", "app", hex, ""})));
+    count(static_cast<bool>(store.put_report(
+        {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})"})));
+    count(static_cast<bool>(store.replace_suppressions(
+        {{"BW-SHELL", "bin/sh", "", "new", ""}, {"BW-SUID", "", "", "new", ""}})));
+    count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
+    count(static_cast<bool>(
+        store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
+    count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
+    count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
+    count(static_cast<bool>(store.release_lease("k", "replica")));
+    count(static_cast<bool>(store.get_layer(digest_of('1'))));
+    count(static_cast<bool>(store.get_layer_meta(digest_of('2'))));
+    count(static_cast<bool>(store.get_image(digest_of('a'))));
+    count(static_cast<bool>(store.get_scan("scan_done")));
+    count(static_cast<bool>(store.list_scans({})));
+    count(static_cast<bool>(store.list_scan_results("2025-01-01", "")));
+    count(static_cast<bool>(store.list_image_digests()));
+    count(static_cast<bool>(store.count_scans(ScanStatus::done)));
+    ImageQuery q;
+    q.ruleset_version = "rs";
+    count(static_cast<bool>(store.list_images(q)));
+    q.sort = "last_scanned";
+    count(static_cast<bool>(store.list_images(q)));
+    count(static_cast<bool>(store.list_repositories("", 10, 0)));
+    count(static_cast<bool>(store.list_tags("reg.example", "app", "rs")));
+    count(static_cast<bool>(store.stats("rs")));
+    count(static_cast<bool>(store.get_report(digest_of('a'), "rs")));
+    count(static_cast<bool>(store.latest_report(digest_of('a'))));
+    count(static_cast<bool>(store.list_suppressions()));
+    count(static_cast<bool>(store.list_reference_images()));
+    CHECK(failures > 0);
+    repair_table(table);
+
+    // What was there before is there still.
+    auto a = store.get_image(digest_of('a'));
+    REQUIRE(a);
+    REQUIRE(*a);
+    CHECK((*a)->layers.size() == 2);
+    auto got_layer = store.get_layer(digest_of('1'));
+    REQUIRE(got_layer);
+    CHECK(got_layer->has_value());
+    auto old_scan = store.get_scan("scan_done");
+    REQUIRE(old_scan);
+    REQUIRE(*old_scan);
+    CHECK((*old_scan)->status == ScanStatus::done);
+    // Writes of several statements: whole or not at all.
+    auto b = store.get_image(fresh);
+    REQUIRE(b);
+    if (*b) {
+      CHECK((*b)->layers.size() == 3);
+      auto tags = store.list_tags("reg.example", "app", "rs");
+      REQUIRE(tags);
+      CHECK(std::any_of(tags->begin(), tags->end(), [&](const TagRow& t) { return t.tag == hex; }));
+    }
+    auto sup = store.list_suppressions();
+    REQUIRE(sup);
+    CHECK((sup->size() == 1 || sup->size() == 2));
+    if (sup->size() == 1) CHECK((*sup)[0].reason == "old");
+    // The report of image a goes with the suppressions it was built under, or not at all.
+    auto rep = store.get_report(digest_of('a'), "rs");
+    REQUIRE(rep);
+    if (sup->size() == 1) CHECK(rep->has_value());
+    // Put back the old suppressions (and the report they drop) for the next round.
+    REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", ""}}));
+    REQUIRE(store.put_report(report('a', "rs", 50, "D", "debian:12", true)));
+    auto q2 = store.get_scan(scan_id);
+    REQUIRE(q2);
+    REQUIRE(*q2);
+  }
+}
+
 }  // namespace bw::test

@@ -24,5 +24,12 @@ void check_queries(Store& store);
 // After `break_store` takes the store's tables away (as a damaged or foreign database would),
 // every call returns an error rather than throwing or crashing.
 void check_errors_surface(Store& store, const std::function<void()>& break_store);
+// One table at a time, `break_table(T)` makes reads of T fail part-way through its rows and
+// writes to it fail as they run (after the statement was prepared); `repair_table(T)` undoes
+// it. With each table broken some calls fail and none throws; once repaired, what was stored
+// before is intact and every multi-statement write either happened whole or not at all.
+void check_failures_roll_back(Store& store, const std::vector<std::string>& tables,
+                              const std::function<void(const std::string&)>& break_table,
+                              const std::function<void(const std::string&)>& repair_table);
 
 }  // namespace bw::test

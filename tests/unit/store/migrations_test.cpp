@@ -84,3 +84,34 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
         test::run_command({"sqlite3", path, "PRAGMA foreign_keys=OFF;" + drop}, out) == 0, out);
   });
 }
+
+TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements are rolled back") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/b.db";
+  auto store = sqlite_at(path);
+  auto sql = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(test::run_command({"sqlite3", path, text}, out) == 0, out);
+  };
+  // Reads of the view fail on their first row (abs() of the smallest integer overflows); writes
+  // reach the INSTEAD OF triggers, which abort.
+  test::check_failures_roll_back(
+      *store,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images"},
+      [&](const std::string& t) {
+        std::string s = "ALTER TABLE " + t + " RENAME TO " + t + "_real; CREATE VIEW " + t +
+                        " AS SELECT * FROM " + t +
+                        "_real WHERE abs(-9223372036854775808) IS NOT NULL;";
+        for (const char* op : {"INSERT", "UPDATE", "DELETE"})
+          s += std::string("CREATE TRIGGER ") + t + "_" + op + " INSTEAD OF " + op + " ON " + t +
+               " BEGIN SELECT RAISE(ABORT, 'injected'); END;";
+        sql(s);
+      },
+      [&](const std::string& t) {
+        sql("DROP VIEW " + t + "; ALTER TABLE " + t + "_real RENAME TO " + t + ";");
+      });
+  auto ok = store->integrity_check();
+  REQUIRE(ok);
+  CHECK(*ok == "ok");
+}
