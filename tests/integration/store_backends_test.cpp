@@ -103,6 +103,21 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
       [&](const std::string& t) {
         sql("DROP VIEW " + t + "; ALTER TABLE " + t + "_real RENAME TO " + t + ";");
       });
+  // A table gone (renamed away) while the others work.
+  std::string url2 = server()->create_database();
+  auto store2 = postgres_at(url2);
+  auto sql2 = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(
+        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url2, "-c", text}, out) == 0,
+        out);
+  };
+  check_failures_roll_back(
+      *store2,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images", "leases"},
+      [&](const std::string& t) { sql2("ALTER TABLE " + t + " RENAME TO " + t + "_gone;"); },
+      [&](const std::string& t) { sql2("ALTER TABLE " + t + "_gone RENAME TO " + t + ";"); });
 }
 
 TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {

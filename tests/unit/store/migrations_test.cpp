@@ -114,4 +114,25 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
   auto ok = store->integrity_check();
   REQUIRE(ok);
   CHECK(*ok == "ok");
+
+  // A table gone (renamed away) while the others work: statements after the first of a write
+  // fail to prepare, and what ran before them is rolled back.
+  const std::string path2 = dir.path() + "/c.db";
+  auto store2 = sqlite_at(path2);
+  test::check_failures_roll_back(
+      *store2,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images"},
+      [&](const std::string& t) {
+        std::string out;
+        REQUIRE(test::run_command(
+                    {"sqlite3", path2, "ALTER TABLE " + t + " RENAME TO " + t + "_gone;"}, out) ==
+                0);
+      },
+      [&](const std::string& t) {
+        std::string out;
+        REQUIRE(test::run_command(
+                    {"sqlite3", path2, "ALTER TABLE " + t + "_gone RENAME TO " + t + ";"}, out) ==
+                0);
+      });
 }
