@@ -353,6 +353,51 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.schema_versions());
 }
 
+int call_everything(Store& store, const std::string& tag, const std::string& fresh,
+                    const std::string& fresh_layer, const std::string& scan_id) {
+  const char* hex = tag.c_str();
+  int failures = 0;
+  auto count = [&](bool ok) { failures += ok ? 0 : 1; };
+  LayerRecord l = layer('3');
+  l.digest = fresh_layer;
+  count(static_cast<bool>(store.put_layer(l)));
+  ImageRecord im = image('b', {'1', '2'});
+  im.manifest_digest = fresh;
+  im.layers.push_back({fresh_layer, "x", 10, digest_of('d')});
+  count(static_cast<bool>(store.put_image(im, TagRecord{"reg.example", "app", hex, ""})));
+  count(static_cast<bool>(store.put_report(
+      {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})"})));
+  count(static_cast<bool>(store.replace_suppressions(
+      {{"BW-SHELL", "bin/sh", "", "new", ""}, {"BW-SUID", "", "", "new", ""}})));
+  count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
+  count(static_cast<bool>(
+      store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
+  count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
+  count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
+  count(static_cast<bool>(store.release_lease("k", "replica")));
+  count(static_cast<bool>(store.get_layer(digest_of('1'))));
+  count(static_cast<bool>(store.get_layer_meta(digest_of('2'))));
+  count(static_cast<bool>(store.get_image(digest_of('a'))));
+  count(static_cast<bool>(store.get_scan("scan_done")));
+  count(static_cast<bool>(store.list_scans({})));
+  count(static_cast<bool>(store.list_scan_results("2025-01-01", "")));
+  count(static_cast<bool>(store.list_image_digests()));
+  count(static_cast<bool>(store.count_scans(ScanStatus::done)));
+  ImageQuery q;
+  q.ruleset_version = "rs";
+  count(static_cast<bool>(store.list_images(q)));
+  q.sort = "last_scanned";
+  count(static_cast<bool>(store.list_images(q)));
+  count(static_cast<bool>(store.list_repositories("", 10, 0)));
+  count(static_cast<bool>(store.list_tags("reg.example", "app", "rs")));
+  count(static_cast<bool>(store.stats("rs")));
+  count(static_cast<bool>(store.get_report(digest_of('a'), "rs")));
+  count(static_cast<bool>(store.latest_report(digest_of('a'))));
+  count(static_cast<bool>(store.list_suppressions()));
+  count(static_cast<bool>(store.list_reference_images()));
+  return failures;
+}
+
 void check_failures_roll_back(Store& store, const std::vector<std::string>& tables,
                               const std::function<void(const std::string&)>& break_table,
                               const std::function<void(const std::string&)>& repair_table) {
@@ -393,45 +438,7 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
     REQUIRE(store.put_scan(queued));
     break_table(table);
 
-    int failures = 0;
-    auto count = [&](bool ok) { failures += ok ? 0 : 1; };
-    LayerRecord l = layer('3');
-    l.digest = fresh_layer;
-    count(static_cast<bool>(store.put_layer(l)));
-    ImageRecord im = image('b', {'1', '2'});
-    im.manifest_digest = fresh;
-    im.layers.push_back({fresh_layer, "x", 10, digest_of('d')});
-    count(static_cast<bool>(store.put_image(im, TagRecord{"reg.example", "app", hex, ""})));
-    count(static_cast<bool>(store.put_report(
-        {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})"})));
-    count(static_cast<bool>(store.replace_suppressions(
-        {{"BW-SHELL", "bin/sh", "", "new", ""}, {"BW-SUID", "", "", "new", ""}})));
-    count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
-    count(static_cast<bool>(
-        store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
-    count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
-    count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
-    count(static_cast<bool>(store.release_lease("k", "replica")));
-    count(static_cast<bool>(store.get_layer(digest_of('1'))));
-    count(static_cast<bool>(store.get_layer_meta(digest_of('2'))));
-    count(static_cast<bool>(store.get_image(digest_of('a'))));
-    count(static_cast<bool>(store.get_scan("scan_done")));
-    count(static_cast<bool>(store.list_scans({})));
-    count(static_cast<bool>(store.list_scan_results("2025-01-01", "")));
-    count(static_cast<bool>(store.list_image_digests()));
-    count(static_cast<bool>(store.count_scans(ScanStatus::done)));
-    ImageQuery q;
-    q.ruleset_version = "rs";
-    count(static_cast<bool>(store.list_images(q)));
-    q.sort = "last_scanned";
-    count(static_cast<bool>(store.list_images(q)));
-    count(static_cast<bool>(store.list_repositories("", 10, 0)));
-    count(static_cast<bool>(store.list_tags("reg.example", "app", "rs")));
-    count(static_cast<bool>(store.stats("rs")));
-    count(static_cast<bool>(store.get_report(digest_of('a'), "rs")));
-    count(static_cast<bool>(store.latest_report(digest_of('a'))));
-    count(static_cast<bool>(store.list_suppressions()));
-    count(static_cast<bool>(store.list_reference_images()));
+    int failures = call_everything(store, hex, fresh, fresh_layer, scan_id);
     CHECK(failures > 0);
     repair_table(table);
 

@@ -28,6 +28,10 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
 // writes to it fail as they run (after the statement was prepared); `repair_table(T)` undoes
 // it. With each table broken some calls fail and none throws; once repaired, what was stored
 // before is intact and every multi-statement write either happened whole or not at all.
+// Calls every method once (writes under the given names, reads of what the checks store) and
+// counts the calls that failed.
+int call_everything(Store& store, const std::string& tag, const std::string& fresh_image,
+                    const std::string& fresh_layer, const std::string& scan_id);
 void check_failures_roll_back(Store& store, const std::vector<std::string>& tables,
                               const std::function<void(const std::string&)>& break_table,
                               const std::function<void(const std::string&)>& repair_table);

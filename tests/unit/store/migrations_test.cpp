@@ -136,3 +136,31 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
                 0);
       });
 }
+
+TEST_CASE("sqlite: a table missing from the start fails the statements that need it, mid-write") {
+  // Statements are prepared on first use: with the table gone before any call, the statements
+  // after a write's first one fail to prepare (not to run), and the call still fails cleanly.
+  test::TempDir dir;
+  for (std::string t : {"layers", "images", "image_layers", "tags", "reports", "scans",
+                        "suppressions", "reference_images"}) {
+    CAPTURE(t);
+    const std::string path = dir.path() + "/" + t + ".db";
+    auto store = sqlite_at(path);
+    std::string out;
+    REQUIRE(test::run_command({"sqlite3", path, "ALTER TABLE " + t + " RENAME TO gone;"}, out) ==
+            0);
+    LayerRecord one, two;
+    one.digest = "sha256:" + std::string(64, '1');
+    two.digest = "sha256:" + std::string(64, '2');
+    (void)store->put_layer(one);
+    (void)store->put_layer(two);
+    ScanRecord queued;
+    queued.id = "scan_q";
+    queued.image = "reg.example/app:1";
+    queued.platform = "linux/amd64";
+    queued.created_at = "2026-01-01T00:00:00Z";
+    (void)store->put_scan(queued);
+    CHECK(test::call_everything(*store, "01", "sha256:" + std::string(64, 'e'),
+                                "sha256:" + std::string(64, 'f'), "scan_q") > 0);
+  }
+}
