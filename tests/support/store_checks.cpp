@@ -373,6 +373,7 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
   count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
+  count(static_cast<bool>(store.cancel_scan("scan_done", "2026-01-01T00:03:00Z")));
   count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
   count(static_cast<bool>(store.release_lease("k", "replica")));
   count(static_cast<bool>(store.get_layer(digest_of('1'))));

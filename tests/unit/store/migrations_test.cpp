@@ -137,6 +137,30 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
       });
 }
 
+TEST_CASE("sqlite: writes refused by triggers while reads work: calls fail, writes roll back") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/b.db";
+  auto store = sqlite_at(path);
+  auto sql = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(test::run_command({"sqlite3", path, text}, out) == 0, out);
+  };
+  test::check_failures_roll_back(
+      *store,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images"},
+      [&](const std::string& t) {
+        std::string s;
+        for (const char* op : {"INSERT", "UPDATE", "DELETE"})
+          s += std::string("CREATE TRIGGER refuse_") + op + " BEFORE " + op + " ON " + t +
+               " BEGIN SELECT RAISE(ABORT, 'injected'); END;";
+        sql(s);
+      },
+      [&](const std::string&) {
+        sql("DROP TRIGGER refuse_INSERT; DROP TRIGGER refuse_UPDATE; DROP TRIGGER refuse_DELETE;");
+      });
+}
+
 TEST_CASE("sqlite: a table missing from the start fails the statements that need it, mid-write") {
   // Statements are prepared on first use: with the table gone before any call, the statements
   // after a write's first one fail to prepare (not to run), and the call still fails cleanly.
