@@ -103,6 +103,27 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
       [&](const std::string& t) {
         sql("DROP VIEW " + t + "; ALTER TABLE " + t + "_real RENAME TO " + t + ";");
       });
+  // Writes refused by a trigger on the table while reads of it work.
+  std::string url3 = server()->create_database();
+  auto store3 = postgres_at(url3);
+  auto sql3 = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(
+        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url3, "-c", text}, out) == 0,
+        out);
+  };
+  sql3(
+      "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  check_failures_roll_back(
+      *store3,
+      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
+       "reference_images", "leases"},
+      [&](const std::string& t) {
+        sql3("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE OR DELETE ON " + t +
+             " FOR EACH ROW EXECUTE FUNCTION bw_fail_row();");
+      },
+      [&](const std::string& t) { sql3("DROP TRIGGER refuse ON " + t + ";"); });
   // A table gone (renamed away) while the others work.
   std::string url2 = server()->create_database();
   auto store2 = postgres_at(url2);

@@ -365,10 +365,15 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   im.manifest_digest = fresh;
   im.layers.push_back({fresh_layer, "x", 10, digest_of('d')});
   count(static_cast<bool>(store.put_image(im, TagRecord{"reg.example", "app", hex, ""})));
+  // By digest: no tag to record.
+  ImageRecord by_digest = im;
+  by_digest.manifest_digest = "sha256:" + std::string(62, '9') + tag;
+  count(static_cast<bool>(store.put_image(by_digest, TagRecord{"reg.example", "app", "", ""})));
   count(static_cast<bool>(store.put_report(
       {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})"})));
-  count(static_cast<bool>(store.replace_suppressions(
-      {{"BW-SHELL", "bin/sh", "", "new", ""}, {"BW-SUID", "", "", "new", ""}})));
+  count(static_cast<bool>(
+      store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "new", ""},
+                                  {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z"}})));
   count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
   count(static_cast<bool>(
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
@@ -387,8 +392,10 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   ImageQuery q;
   q.ruleset_version = "rs";
   count(static_cast<bool>(store.list_images(q)));
-  q.sort = "last_scanned";
-  count(static_cast<bool>(store.list_images(q)));
+  for (const char* sort : {"last_scanned", "score", "-score"}) {
+    q.sort = sort;
+    count(static_cast<bool>(store.list_images(q)));
+  }
   count(static_cast<bool>(store.list_repositories("", 10, 0)));
   count(static_cast<bool>(store.list_tags("reg.example", "app", "rs")));
   count(static_cast<bool>(store.stats("rs")));
