@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 using namespace bw;
 
 namespace {
@@ -187,4 +189,33 @@ TEST_CASE("sqlite: a table missing from the start fails the statements that need
     CHECK(test::call_everything(*store, "01", "sha256:" + std::string(64, 'e'),
                                 "sha256:" + std::string(64, 'f'), "scan_q") > 0);
   }
+}
+
+TEST_CASE("sqlite: paths that cannot hold a database, and a file that is not one") {
+  test::TempDir dir;
+  // A directory where the file should be.
+  std::filesystem::create_directories(dir.path() + "/is-a-dir");
+  auto on_dir = open_sqlite_store({dir.path() + "/is-a-dir"});
+  REQUIRE_FALSE(on_dir);
+  // Garbage where the database should be: the first statement says so.
+  test::write_file(dir.path() + "/junk.db", std::string(8192, 'j'));
+  auto junk = open_sqlite_store({dir.path() + "/junk.db"});
+  REQUIRE_FALSE(junk);
+  CHECK(junk.error().message.find("not a database") != std::string::npos);
+  // A bare file name opens in the working directory.
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto bare = open_sqlite_store({"bare.db"});
+  std::filesystem::current_path(cwd);
+  REQUIRE(bare);
+  CHECK(std::filesystem::exists(dir.path() + "/bare.db"));
+}
+
+TEST_CASE("layer metadata from stored text of any shape") {
+  auto meta = layer_meta_from(3, "sha256:d", "limit_exceeded", R"({"elf": 2, "odd": "x"})");
+  CHECK(meta.status == LayerStatus::limit_exceeded);
+  CHECK(meta.analyzer_versions == std::map<std::string, int>{{"elf", 2}});
+  auto junk = layer_meta_from(3, "sha256:d", "no-such-status", "[1, 2]");
+  CHECK(junk.status == LayerStatus::complete);
+  CHECK(junk.analyzer_versions.empty());
 }
