@@ -286,6 +286,8 @@ ApiResponse list_repositories(const Target& t, ApiContext& ctx) {
   auto offset = number_param(t, "cursor", 0, 100'000'000);
   if (!limit) return error_response(limit.error());
   if (!offset) return error_response(offset.error());
+  // Zero rows would repeat the cursor forever to a client that pages.
+  if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 1000"));
   auto rows = ctx.store.list_repositories(param(t, "registry"), *limit, *offset);
   if (!rows) return error_response(rows.error());
   json items = json::array();

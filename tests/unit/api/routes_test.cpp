@@ -484,3 +484,87 @@ TEST_CASE("every route served is in schema/openapi.yaml, and every route there i
       CHECK(error_of(res)["message"].get<std::string>().find("no route") == std::string::npos);
   }
 }
+
+TEST_CASE("more parameter edges: dates, grades, sorts, waits, limits, suppression bodies") {
+  Fixture f;
+  for (const char* target :
+       {"/v1/images?since=2026-01-31X", "/v1/images?since=2026/01/31", "/v1/images?grade=BB",
+        "/v1/images?grade=a", "/v1/images?limit=0", "/v1/images?cursor=-1",
+        "/v1/scans/scan_0123456789abcdef0123456789abcdef?wait=-1",
+        "/v1/images?since=2026-01-31T10:00:00.000000000000000000000000Z",
+        "/v1/repositories?limit=0", "/v1/repositories?cursor=x"}) {
+    std::string t = target;
+    CAPTURE(t);
+    auto r = f.call("GET", target);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["code"] == "bad_request");
+  }
+  for (const char* sort : {"score", "last_scanned", "-last_scanned"})
+    CHECK(f.call("GET", std::string("/v1/images?sort=") + sort).status == 200);
+  CHECK(f.call("GET", "/v1/images?min_score=10&max_score=90&limit=500&cursor=0").status == 200);
+  CHECK(f.call("GET", "/v1/scans?status=&cursor=scan_x").status == 200);
+  for (const char* body : {"[]", "{}", R"({"suppressions": {}})", R"({"suppressions": [1]})",
+                           R"({"suppressions": [{"path": "x"}]})"}) {
+    std::string b = body;
+    CAPTURE(b);
+    auto r = f.call("PUT", "/v1/suppressions", body);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["code"] == "bad_request");
+  }
+  // A policy field sent as null is no policy.
+  auto nulls = f.call("POST", "/v1/scans",
+                      R"({"image": "127.0.0.1:5000/a", "fail_under": null, "fail_on": null,
+                          "ignore": null, "platform": null, "wait": null})");
+  CHECK(nulls.status == 202);
+  auto fail_on = f.call("POST", "/v1/scans", R"({"image": "127.0.0.1:5000/a", "fail_on": 3})");
+  CHECK(fail_on.status == 400);
+  // Unknown static files and unknown methods on known paths.
+  CHECK(f.call("GET", "/ui/no-such-file.js").status == 404);
+  auto del = f.call("DELETE", "/v1/images");
+  CHECK(del.status == 405);
+  bool allows_head = false;
+  for (auto& [k, v] : del.headers)
+    if (k == "Allow") allows_head = v.find("HEAD") != std::string::npos;
+  CHECK(allows_head);
+  CHECK(f.call("POST", "/healthz").status == 405);
+}
+
+TEST_CASE("with the store's tables gone, every route that reads it answers 500 JSON") {
+  Fixture f;
+  // A report and a scan first, so that routes reach the store rather than stopping early.
+  std::string out;
+  std::string drop;
+  for (auto table : {"image_layers", "tags", "reports", "images", "layers", "scans", "suppressions",
+                     "reference_images", "schema_migrations"})
+    drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
+  REQUIRE(test::run_command({"sqlite3", f.dir.path() + "/b.db", "PRAGMA foreign_keys=OFF;" + drop},
+                            out) == 0);
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  for (auto& call : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/scans"},
+           {"GET", "/v1/scans/scan_0123456789abcdef0123456789abcdef"},
+           {"DELETE", "/v1/scans/scan_0123456789abcdef0123456789abcdef"},
+           {"GET", "/v1/images"},
+           {"GET", "/v1/images/" + digest},
+           {"GET", "/v1/images/" + digest + "/report"},
+           {"GET", "/v1/images/" + digest + "/recommendations"},
+           {"GET", "/v1/layers/" + digest},
+           {"GET", "/v1/suppressions"},
+           {"GET", "/v1/repositories"},
+           {"GET", "/v1/repositories/reg.example/app/tags"},
+           {"GET", "/v1/stats"},
+           {"GET", "/v1/trends"},
+           {"POST", "/v1/scans"}}) {
+    const std::string &method = call.first, &target = call.second;
+    CAPTURE(method);
+    CAPTURE(target);
+    auto r = f.call(method, target,
+                    method == "POST" ? R"({"image": "127.0.0.1:5000/a:1"})" : std::string());
+    CHECK(r.status >= 500);
+    CHECK(error_of(r)["code"].is_string());
+  }
+  auto put = f.call("PUT", "/v1/suppressions", R"({"suppressions": [{"rule_id": "BW-SHELL"}]})");
+  CHECK(put.status >= 500);
+  auto ready = f.call("GET", "/readyz");
+  CHECK(ready.status == 503);
+}
