@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "api/http_server.h"
 #include "api/negotiate.h"
 #include "common/digest.h"
 #include "common/embedded.h"
@@ -567,4 +568,34 @@ TEST_CASE("with the store's tables gone, every route that reads it answers 500 J
   CHECK(put.status >= 500);
   auto ready = f.call("GET", "/readyz");
   CHECK(ready.status == 503);
+}
+
+TEST_CASE("listen addresses: names, IPv6 brackets, and what is refused") {
+  Fixture f;
+  auto local = HttpServer::bind(f.ioc.get_executor(), "localhost:0", f.ctx);
+  REQUIRE(local);
+  CHECK((*local)->local_endpoint().address().is_loopback());
+  auto v6 = HttpServer::bind(f.ioc.get_executor(), "[::1]:0", f.ctx);
+  REQUIRE(v6);
+  CHECK((*v6)->local_endpoint().address().is_v6());
+  for (const char* bad : {"example.com:80", "127.0.0.1:70000", "127.0.0.1", "127.0.0.1:http"}) {
+    CAPTURE(bad);
+    auto r = HttpServer::bind(f.ioc.get_executor(), bad, f.ctx);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::bad_request);
+  }
+}
+
+TEST_CASE("Accept-Encoding and If-None-Match as clients write them") {
+  CHECK(accepts_gzip("gzip"));
+  CHECK(accepts_gzip("deflate, x-gzip;q=0.5"));
+  CHECK(accepts_gzip("*"));
+  CHECK(accepts_gzip("br, *;q=0.1"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0.000"));
+  CHECK_FALSE(accepts_gzip("br, identity"));
+  CHECK_FALSE(accepts_gzip(""));
+  CHECK(if_none_match_matches("*", "\"abc\""));
+  CHECK(if_none_match_matches("\"x\", W/\"abc\"", "\"abc\""));
+  CHECK_FALSE(if_none_match_matches("\"x\",,", "\"abc\""));
 }
