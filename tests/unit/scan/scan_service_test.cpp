@@ -1,4 +1,5 @@
 // The scan service over an in-memory image source: no registry, no sockets.
+#include "process.h"
 #include "registry.h"
 #include "scan/scan.h"
 #include "score/reporter.h"
@@ -25,10 +26,11 @@ struct World {
   RegistryOptions registry_options;
   RegistryClient registry{ioc.get_executor(), registry_options};
   Reporter reporter{*store, ReportOptions{}};
-  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, &reporter};
+  ScanOptions options;
+  ScanService scans{ioc.get_executor(), workers, *store, registry, options, &reporter};
   int opened = 0;
 
-  explicit World(const BuiltImage& image) {
+  explicit World(const BuiltImage& image, ScanOptions o = {}) : options(std::move(o)) {
     scans.set_source_opener(
         [this, image](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
           ++opened;
@@ -181,4 +183,51 @@ TEST_CASE("stored layers are analysed again only when an analyser in use is newe
   CHECK(scan_with(with(&v1)) == 0);      // same analysers: reused
   CHECK(scan_with(with(nullptr)) == 0);  // one fewer: what is stored is still current
   CHECK(scan_with(with(&v2)) == 2);      // "marker" is newer: analysed again
+}
+
+TEST_CASE("a store refusing one table's writes fails the scan with its error; repaired, it scans") {
+  TestImage img({make_layer(TarBuilder()
+                                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                .file("app/run", "x", 0755)
+                                .build())});
+  BuiltImage built = build_image(img);
+  for (std::string table :
+       {"layers", "images", "image_layers", "tags", "reports", "reference_images"}) {
+    CAPTURE(table);
+    ScanOptions options;
+    options.reference_images = {"127.0.0.1:5000/mem/app:1"};
+    World w(built, options);
+    const std::string db = w.dir.path() + "/b.db";
+    auto sql = [&](const std::string& text) {
+      std::string out;
+      REQUIRE_MESSAGE(run_command({"sqlite3", db, text}, out) == 0, out);
+    };
+    sql("CREATE TRIGGER refuse_i BEFORE INSERT ON " + table +
+        " BEGIN SELECT RAISE(ABORT, 'injected'); END; CREATE TRIGGER refuse_u BEFORE UPDATE ON " +
+        table + " BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+    // A reference image: the scan also records it as one.
+    auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", "reference-images"});
+    REQUIRE(rec);
+    ScanRecord failed;
+    for (int i = 0; i < 3000; ++i) {
+      w.ioc.restart();
+      w.ioc.run_for(std::chrono::milliseconds(10));
+      auto now = w.scans.get(rec->id);
+      REQUIRE(now);
+      REQUIRE(*now);
+      failed = **now;
+      if (failed.status != ScanStatus::queued && failed.status != ScanStatus::running) break;
+    }
+    CHECK(failed.status == ScanStatus::failed);
+    CHECK(failed.error_message.find("injected") != std::string::npos);
+    sql("DROP TRIGGER refuse_i; DROP TRIGGER refuse_u;");
+    ScanRecord again = w.run("127.0.0.1:5000/mem/app:1");
+    CHECK(again.status == ScanStatus::done);
+    // Once known, a rescan by tag still records the tag: refused, it fails too.
+    if (table == "tags") {
+      sql("CREATE TRIGGER refuse_i BEFORE INSERT ON tags BEGIN SELECT RAISE(ABORT, 'x'); END;"
+          "CREATE TRIGGER refuse_u BEFORE UPDATE ON tags BEGIN SELECT RAISE(ABORT, 'x'); END;");
+      CHECK(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::failed);
+    }
+  }
 }
