@@ -4,6 +4,7 @@
 #include "pki.h"
 #include "provenance.h"
 #include "registry.h"
+#include "rpmdb.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
@@ -530,4 +531,119 @@ TEST_CASE("bulwark status, image, layer and report read what the daemon stored; 
              "/nonexistent/dir/out.sarif"},
             out) == 2);
   CHECK(out.find("cannot write /nonexistent/dir/out.sarif") != std::string::npos);
+}
+
+namespace {
+
+// The CLI with no server in its environment; `env` adds NAME=value entries.
+int bulwark(std::vector<std::string> args, std::string& out,
+            const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {"/usr/bin/env", "-u", "BULWARK_SERVER", "-u", "BULWARK_TOKEN"};
+  argv.insert(argv.end(), env.begin(), env.end());
+  argv.push_back(BULWARK_CLI_PATH);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, out);
+}
+
+}  // namespace
+
+TEST_CASE("bulwark's command line: every option without its value, and values out of range") {
+  std::string out;
+  for (const char* opt : {"--server", "--cacert", "--platform", "--fail-on", "--format", "--output",
+                          "--input", "--ignore", "--fail-under", "--timeout"}) {
+    CAPTURE(opt);
+    CHECK(bulwark({"scan", opt}, out) == 2);
+    CHECK(out.find(std::string(opt) + " needs a value") != std::string::npos);
+  }
+  CHECK(bulwark({"scan", "x", "--timeout", "0"}, out) == 2);
+  CHECK(out.find("--timeout takes a whole number from 1 to 86400") != std::string::npos);
+  CHECK(bulwark({"scan", "x", "--fail-under", "1234567890123"}, out) == 2);
+  CHECK(bulwark({"scan", "x", "--fail-under", "9x"}, out) == 2);
+  CHECK(bulwark({"scan", "x", "--fail-under", ""}, out) == 2);
+  CHECK(bulwark({"scan", "x", "--fail-on", "severe"}, out) == 2);
+  CHECK(bulwark({"-h"}, out) == 0);
+  CHECK(out.find("usage: bulwark") != std::string::npos);
+  CHECK(bulwark({}, out) == 2);
+  // Output files named before a format: the table goes there.
+  TempDir dir;
+  CHECK(bulwark({"scan", "--input", dir.path() + "/none", "--output", dir.path() + "/t.txt"},
+                out) == 2);
+  CHECK(out.find("no such file or directory") != std::string::npos);
+  // --input and an image, --input with a server: refused.
+  CHECK(bulwark({"scan", "--input", dir.path(), "x"}, out) == 2);
+  CHECK(out.find("not both") != std::string::npos);
+  CHECK(bulwark({"scan", "--input", dir.path(), "--server", "http://127.0.0.1:1"}, out) == 2);
+  CHECK(out.find("needs no --server") != std::string::npos);
+  // The server from the environment; a server that is not there.
+  RefusingPort closed;
+  CHECK(bulwark({"health"}, out, {"BULWARK_SERVER=http://" + closed.host()}) != 0);
+  CHECK(bulwark({"--version", "--server", "http://" + closed.host()}, out) == 0);
+  CHECK(out.find("not reachable") != std::string::npos);
+  CHECK(bulwark({"status"}, out, {"BULWARK_SERVER=http://" + closed.host()}) == 2);
+  CHECK(out.find("status takes one argument") != std::string::npos);
+  CHECK(bulwark({"status", "x", "--server", "ftp://x"}, out) == 2);
+}
+
+TEST_CASE("offline scans in every format: apk and rpm packages, many findings, -v") {
+  TempDir dir;
+  std::string rpmdb = build_rpmdb(dir.path(), {{"probe", "1.0", "1.el9", ""}});
+  TarBuilder t;
+  t.file("etc/os-release", "ID=alpine\nVERSION_ID=3.12.0\nPRETTY_NAME=\"Alpine 3.12\"\n")
+      .file("lib/apk/db/installed",
+            "P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nP:busybox\nV:1.36-r0\n")
+      .file("var/lib/rpm/rpmdb.sqlite", rpmdb)
+      .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nsvc:x:1000:1000::/:/bin/sh\n")
+      .file("etc/shadow", "root:$6$abc:1::::::\nsvc::1::::::\n");
+  // Many setuid files: more findings than the Markdown summary shows.
+  for (int i = 0; i < 20; ++i) t.file("usr/bin/s" + std::to_string(i), "x", 04755);
+  TestImage img{{make_layer(t.build())}};
+  img.config = {{"Cmd", {"/bin/sh"}}};
+  BuiltImage built = build_image(img);
+  const std::string layout = dir.path() + "/layout";
+  write_oci_layout(layout, {built}, built.manifest, built.media_type, {"v1"});
+  std::string out;
+  const std::string cache = "XDG_CACHE_HOME=" + dir.path() + "/cache";
+  int rc = bulwark({"scan",
+                    "--input",
+                    layout + ":v1",
+                    "-v",
+                    "--no-color",
+                    "--format",
+                    "markdown",
+                    "--output",
+                    dir.path() + "/r.md",
+                    "--format",
+                    "sarif",
+                    "--output",
+                    dir.path() + "/r.sarif",
+                    "--format",
+                    "junit",
+                    "--output",
+                    dir.path() + "/r.xml",
+                    "--format",
+                    "cyclonedx",
+                    "--output",
+                    dir.path() + "/r.cdx.json",
+                    "--format",
+                    "table"},
+                   out, {cache});
+  CHECK(rc == 0);
+  std::string md = read_file(dir.path() + "/r.md");
+  CHECK(md.find("more.") != std::string::npos);  // "… and N more."
+  json cdx = json::parse(read_file(dir.path() + "/r.cdx.json"));
+  std::set<std::string> purls;
+  for (auto& c : cdx["components"])
+    if (c.contains("purl")) purls.insert(c["purl"].get<std::string>());
+  CHECK(purls.count("pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.12.0"));
+  bool rpm = false;
+  for (auto& p : purls) rpm |= p.starts_with("pkg:rpm/alpine/probe@1.0-1.el9");
+  CHECK_MESSAGE(rpm, read_file(dir.path() + "/r.cdx.json"));
+  json sarif = json::parse(read_file(dir.path() + "/r.sarif"));
+  CHECK(sarif["runs"][0]["results"].size() > 15);
+  CHECK(read_file(dir.path() + "/r.xml").find("<testsuite") != std::string::npos);
+  CHECK(out.find("BW-SUID") != std::string::npos);  // the table on stdout
+  // The cache's location from HOME when XDG_CACHE_HOME is not set.
+  CHECK(bulwark({"scan", "--input", layout + ":v1", "--format", "json"}, out,
+                {"-u", "XDG_CACHE_HOME", "HOME=" + dir.path() + "/home"}) == 0);
+  CHECK(std::filesystem::exists(dir.path() + "/home/.cache/bulwark/bulwark.db"));
 }
