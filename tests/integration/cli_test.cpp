@@ -6,10 +6,12 @@
 #include "registry.h"
 #include "rpmdb.h"
 #include "tar_builder.h"
+#include "test_images.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -646,4 +648,51 @@ TEST_CASE("offline scans in every format: apk and rpm packages, many findings, -
   CHECK(bulwark({"scan", "--input", layout + ":v1", "--format", "json"}, out,
                 {"-u", "XDG_CACHE_HOME", "HOME=" + dir.path() + "/home"}) == 0);
   CHECK(std::filesystem::exists(dir.path() + "/home/.cache/bulwark/bulwark.db"));
+}
+
+TEST_CASE("offline: a clean image's Markdown, diffs between layouts, outputs without formats") {
+  TempDir dir;
+  // A static binary, a package database without a release file, a non-root user, a health check.
+  TestImage clean{{make_layer(TarBuilder()
+                                  .file("app/run", static_elf(), 0755)
+                                  .file("var/lib/dpkg/status",
+                                        "Package: tzdata\nStatus: install ok installed\n"
+                                        "Version: 2024a-0+deb12u1\nArchitecture: all\n")
+                                  .build())}};
+  char today[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(today, sizeof today, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  clean.created = today;  // not old
+  clean.config = {{"User", "65532"},
+                  {"Entrypoint", {"/app/run"}},
+                  {"Healthcheck", {{"Test", {"CMD", "/app/run", "-health"}}}}};
+  TestImage dirty{{make_layer(TarBuilder().file("usr/bin/su", "x", 04755).build())}};
+  dirty.config = {{"User", "65532"}};
+  BuiltImage clean_built = build_image(clean), dirty_built = build_image(dirty);
+  const std::string a = dir.path() + "/clean", b = dir.path() + "/dirty";
+  write_oci_layout(a, {clean_built}, clean_built.manifest, clean_built.media_type, {"v1"});
+  write_oci_layout(b, {dirty_built}, dirty_built.manifest, dirty_built.media_type, {"v1"});
+  const std::string cache = "XDG_CACHE_HOME=" + dir.path() + "/cache";
+  std::string out;
+  // A layout given without a tag: its only image. Two outputs after one format: the second
+  // output is the table.
+  CHECK(bulwark({"scan", "--input", a, "--format", "markdown", "--output", dir.path() + "/a.md",
+                 "--output", dir.path() + "/a.txt", "--format", "cyclonedx", "--output",
+                 dir.path() + "/a.cdx.json"},
+                out, {cache}) == 0);
+  std::string md = read_file(dir.path() + "/a.md");
+  CHECK_MESSAGE(md.find("No findings") != std::string::npos, md);
+  CHECK(std::filesystem::exists(dir.path() + "/a.txt"));
+  CHECK(read_file(dir.path() + "/a.cdx.json").find("pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1") !=
+        std::string::npos);
+  // diff of two local images, as JSON and as text; a missing one fails before anything prints.
+  CHECK(bulwark({"diff", "oci:" + a + ":v1", "oci:" + b + ":v1", "--json"}, out, {cache}) == 0);
+  json diff = json::parse(out.substr(out.find('{')));
+  CHECK_FALSE(diff["findings"]["added"].empty());
+  CHECK(bulwark({"diff", "oci:" + a + ":v1", "oci:" + b + ":v1"}, out, {cache}) == 0);
+  CHECK(out.find("+ BW-SUID") != std::string::npos);
+  CHECK(bulwark({"diff", "oci:" + dir.path() + "/none:v1", "oci:" + b + ":v1"}, out, {cache}) != 0);
+  CHECK(bulwark({"diff", "oci:" + a + ":v1"}, out, {cache}) == 2);
+  CHECK(bulwark({"scan", "x", "--timeout", "-"}, out) == 2);
+  CHECK(bulwark({"scan", "x", "--timeout", "5-"}, out) == 2);
 }
