@@ -177,7 +177,9 @@ Result<Platform> config_platform(std::string_view config_body) {
   json cj = json::parse(config_body, nullptr, false);
   if (!cj.is_object()) return make_error(Errc::invalid_image, "image config is not a JSON object");
   if (auto valid = validate_image_config(cj); !valid) return valid.error();
-  return Platform{str_field(cj, "os"), str_field(cj, "architecture"), str_field(cj, "variant")};
+  // Normalised as requested platforms are ("x86_64" is amd64), so the two compare.
+  return Platform{str_field(cj, "os"), normalize_arch(str_field(cj, "architecture")),
+                  str_field(cj, "variant")};
 }
 
 std::string Platform::str() const {

@@ -95,7 +95,8 @@ Result<Descriptor> select_platform(const Manifest& index, const Platform& want);
 Result<void> validate_image_config(const nlohmann::json& config);
 
 // Parses and validates an image config body (as validate_image_config) and returns the
-// platform it names. Every image source reads configs through this.
+// platform it names (architecture aliases normalised). Every image source reads configs
+// through this.
 Result<Platform> config_platform(std::string_view config_body);
 
 // Every runnable platform entry of an index (attestations skipped), in index order.

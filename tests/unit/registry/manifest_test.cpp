@@ -166,3 +166,113 @@ TEST_CASE("documents that name absurdly many layers or entries are refused") {
   m["layers"].erase(m["layers"].begin());
   CHECK(parse_manifest(m.dump(), ""));
 }
+
+TEST_CASE("image configs: each field's wrong shape, named") {
+  auto err = [](const json& j) {
+    auto r = validate_image_config(j);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::invalid_image);
+    return r.error().message;
+  };
+  struct Case {
+    json config;
+    const char* says;
+  };
+  std::vector<std::string> many(1001, "x");
+  for (auto& c : std::vector<Case>{
+           {{{"config", {{"Volumes", {"/data"}}}}}, "config.Volumes must be an object"},
+           {{{"config", {{"Healthcheck", "CMD true"}}}}, "config.Healthcheck must be an object"},
+           {{{"config", {{"Healthcheck", {{"Test", "CMD true"}}}}}},
+            "config.Healthcheck.Test must be an array"},
+           {{{"config", {{"Healthcheck", {{"Test", many}}}}}}, "has more than 1000 entries"},
+           {{{"os.features", "sse4"}}, "os.features must be an array"},
+           {{{"container_config", {{"Cmd", "sh"}}}}, "container_config.Cmd"},
+           {{{"rootfs", "layers"}}, "rootfs must be an object"},
+           {{{"rootfs", {{"type", 1}}}}, "rootfs.type must be a string"},
+           {{{"rootfs", {{"diff_ids", "sha256:x"}}}}, "rootfs.diff_ids must be an array"},
+           {{{"history", json::array({"x"})}}, "history[0] must be an object"},
+           {{{"history", "x"}}, "history must be an array"},
+           {{{"history", {{{"comment", 1}}}}}, "history[0].comment must be a string"}}) {
+    CAPTURE(c.config.dump());
+    CHECK(err(c.config).find(c.says) != std::string::npos);
+  }
+  // Healthcheck and history shapes that are fine.
+  CHECK(validate_image_config(json{{"config", {{"Healthcheck", nullptr}}}}));
+  CHECK(validate_image_config(json{{"config", {{"Healthcheck", {{"Interval", 1}}}}}}));
+  CHECK(validate_image_config(json{{"history", {{{"empty_layer", nullptr}}}}}));
+  CHECK(validate_image_config(json{{"rootfs", {{"type", "layers"}}}}));
+  auto p = config_platform(R"({"os":"linux","architecture":"x86-64"})");
+  REQUIRE(p);
+  CHECK(p->architecture == "amd64");
+  CHECK_FALSE(config_platform("[1]"));
+}
+
+TEST_CASE("manifests: schema versions, media types and shapes that are refused") {
+  auto refused = [](const std::string& body, std::string_view ct = "") {
+    auto r = parse_manifest(body, ct);
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  const std::string cfg =
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + d('a') +
+      R"(","size":2})";
+  CHECK(refused(R"({"schemaVersion":"2"})").find("schemaVersion must be 2") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":3})").find("schemaVersion must be 2") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,"layers":[]})").find("no config") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,)" + cfg + "}").find("no layers array") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,)" + cfg + R"(,"layers":{}})").find("no layers array") !=
+        std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"})")
+            .find("no manifests array") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,"manifests":[{"digest":"x"}]})").find("index entry") !=
+        std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2})", "application/vnd.docker.distribution.manifest.v1+json")
+            .find("schema 1") != std::string::npos);
+  CHECK(refused(R"({"schemaVersion":2,)" + cfg + R"(,"layers":[]})", "application/x-unknown")
+            .find("unsupported manifest media type") != std::string::npos);
+  // Generic Content-Types defer to the body; parameters and spaces are ignored.
+  for (auto ct : {"application/json", "text/plain", "application/octet-stream",
+                  "application/vnd.oci.image.manifest.v1+json ; charset=utf-8  "}) {
+    CAPTURE(ct);
+    CHECK(parse_manifest(R"({"schemaVersion":2,)" + cfg + R"(,"layers":[]})", ct));
+  }
+  // A layer with foreign URLs, annotations that are not all strings.
+  auto m = parse_manifest(
+      R"({"schemaVersion":2,)" + cfg +
+          R"(,"layers":[{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":")" +
+          d('b') + R"(","size":3,"urls":["https://x/y",7]}],"annotations":{"a":"b","n":1}})",
+      "");
+  REQUIRE(m);
+  CHECK(m->layers[0].urls == std::vector<std::string>{"https://x/y"});
+  CHECK(m->annotations == std::map<std::string, std::string>{{"a", "b"}});
+}
+
+TEST_CASE("platform selection: entries without platforms, unknown/unknown, arm variants") {
+  json idx = {{"schemaVersion", 2},
+              {"mediaType", "application/vnd.oci.image.index.v1+json"},
+              {"manifests",
+               {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                 {"digest", d('1')},
+                 {"size", 1}},
+                entry('2', "unknown", "unknown"),
+                entry('3', "linux", "arm", "v7"),
+                entry('4', "linux", "arm64", "v8")}}};
+  auto m = parse_manifest(idx.dump(), "");
+  REQUIRE(m);
+  CHECK(platform_entries(*m).size() == 3);  // unknown/unknown is an attestation
+  auto v7 = select_platform(*m, Platform{"linux", "arm", "v7"});
+  REQUIRE(v7);
+  CHECK(v7->digest == d('3'));
+  CHECK_FALSE(select_platform(*m, Platform{"linux", "arm", "v6"}));
+  CHECK(select_platform(*m, Platform{"linux", "arm64", ""})->digest == d('4'));
+  auto none = select_platform(*m, Platform{"linux", "arm64", "v9"});
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.find("available: linux/arm/v7, linux/arm64/v8") != std::string::npos);
+  json empty = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests", json::array()}};
+  auto e = select_platform(*parse_manifest(empty.dump(), ""), default_platform());
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.ends_with("available: none"));
+  CHECK_FALSE(parse_platform("linux/" + std::string(65, 'a')));
+}
