@@ -52,3 +52,21 @@ TEST_CASE("Retry-After as seconds or an HTTP date") {
   CHECK_FALSE(parse_retry_after("soon", now));
   CHECK_FALSE(parse_retry_after("", now));
 }
+
+TEST_CASE("challenges ending mid-token, token68 values, tabs, and trailing escapes") {
+  auto bare = parse_challenges("Negotiate");
+  REQUIRE(bare.size() == 1);
+  CHECK(bare[0].scheme == "negotiate");
+  CHECK(bare[0].params.empty());
+  // A token68 credential hint (no '='), then a parameter list in another challenge.
+  auto t68 = parse_challenges("Custom abc123, Bearer realm=r\tservice=s");
+  REQUIRE_FALSE(t68.empty());
+  CHECK(t68.back().params["realm"] == "r");
+  auto trailing = parse_challenges("Bearer realm=\"ends with \\");
+  REQUIRE(trailing.size() == 1);
+  CHECK(trailing[0].params["realm"].starts_with("ends with"));
+  auto key_only = parse_challenges("Bearer realm=");
+  REQUIRE(key_only.size() == 1);
+  CHECK(key_only[0].params["realm"].empty());
+  CHECK(parse_challenges("Bearer realm=x,").at(0).params["realm"] == "x");
+}

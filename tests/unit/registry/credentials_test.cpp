@@ -130,3 +130,59 @@ TEST_CASE("a malformed credential file is an error, a missing one is not") {
   REQUIRE(r);
   CHECK_FALSE(*r);
 }
+
+TEST_CASE("credential files of odd shapes, podman's runtime file, helpers that misbehave") {
+  test::TempDir dir;
+  // auths entries that are not objects, empty "auth" falling back to username, no user at all;
+  // credHelpers naming a helper by a non-string; an empty credsStore.
+  test::write_file(dir.path() + "/docker/config.json", R"({
+      "credHelpers": {"num.example": 5},
+      "credsStore": "",
+      "auths": {"str.example": "user:pass",
+                "empty.example": {"auth": "", "username": "fallback", "password": "p"},
+                "nobody.example": {"password": "p"},
+                "num.example": {"username": "plain", "password": "p"}}})");
+  Env env{{{"DOCKER_CONFIG", dir.path() + "/docker"}}};
+  CredentialStore store({}, env.lookup());
+  CHECK_FALSE(*store.lookup("str.example"));
+  CHECK((*store.lookup("empty.example"))->username == "fallback");
+  CHECK_FALSE(*store.lookup("nobody.example"));
+  CHECK((*store.lookup("num.example"))->username == "plain");
+  // credHelpers not an object; auths missing.
+  test::write_file(dir.path() + "/odd/config.json", R"({"credHelpers": ["x"]})");
+  Env odd{{{"DOCKER_CONFIG", dir.path() + "/odd"}}};
+  CHECK_FALSE(*CredentialStore({}, odd.lookup()).lookup("reg.example"));
+
+  // podman's file under XDG_RUNTIME_DIR, before docker's; an empty XDG_RUNTIME_DIR is ignored;
+  // with neither DOCKER_CONFIG nor HOME there is nothing to read.
+  test::write_file(dir.path() + "/run/containers/auth.json",
+                   R"({"auths": {"reg.example": {"auth": "cnVuOnRpbWU="}}})");
+  Env podman{{{"XDG_RUNTIME_DIR", dir.path() + "/run"}, {"DOCKER_CONFIG", dir.path() + "/docker"}}};
+  CHECK((*CredentialStore({}, podman.lookup()).lookup("reg.example"))->username == "run");
+  Env empty_run{{{"XDG_RUNTIME_DIR", ""}}};
+  CHECK_FALSE(*CredentialStore({}, empty_run.lookup()).lookup("reg.example"));
+  test::write_file(dir.path() + "/run2/containers/auth.json", "not json");
+  Env bad_run{{{"XDG_RUNTIME_DIR", dir.path() + "/run2"}}};
+  auto bad = CredentialStore({}, bad_run.lookup()).lookup("reg.example");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::registry_auth_failed);
+
+  // A helper that answers JSON without a Secret, and one whose name has a slash.
+  test::write_file(dir.path() + "/bin/docker-credential-nosecret",
+                   "#!/bin/sh\necho '{\"Username\": \"u\"}'\n");
+  ::chmod((dir.path() + "/bin/docker-credential-nosecret").c_str(), 0755);
+  test::write_file(dir.path() + "/helpers/config.json",
+                   R"({"credHelpers": {"a.example": "nosecret", "b.example": "../evil"}})");
+  const char* path_now = std::getenv("PATH");
+  std::string saved = path_now ? path_now : "";
+  setenv("PATH", (dir.path() + "/bin:" + saved).c_str(), 1);
+  Env helpers{{{"DOCKER_CONFIG", dir.path() + "/helpers"}}};
+  CredentialStore hs({}, helpers.lookup());
+  auto nosecret = hs.lookup("a.example");
+  auto evil = hs.lookup("b.example");
+  setenv("PATH", saved.c_str(), 1);
+  REQUIRE_FALSE(nosecret);
+  CHECK(nosecret.error().message.find("malformed JSON") != std::string::npos);
+  REQUIRE_FALSE(evil);
+  CHECK(evil.error().message == "invalid credential helper name");
+}
