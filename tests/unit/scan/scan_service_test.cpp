@@ -231,3 +231,133 @@ TEST_CASE("a store refusing one table's writes fails the scan with its error; re
     }
   }
 }
+
+namespace {
+
+// An image served from memory whose config and manifest are given as written (not built).
+struct HandMade {
+  std::map<std::string, std::string> blobs;
+  std::string manifest;
+};
+
+HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
+                   const std::function<void(json&)>& edit_manifest = {}) {
+  HandMade h;
+  std::string cfg = config.dump();
+  h.blobs[sha256(cfg)] = cfg;
+  json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+              {"digest", sha256(cfg)},
+              {"size", cfg.size()}}},
+            {"layers", json::array()}};
+  for (auto& l : layers) {
+    h.blobs[l.digest()] = l.blob;
+    m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                           {"digest", l.digest()},
+                           {"size", l.blob.size()}});
+  }
+  if (edit_manifest) edit_manifest(m);
+  h.manifest = m.dump();
+  return h;
+}
+
+struct HandWorld {
+  TempDir dir;
+  boost::asio::io_context ioc;
+  boost::asio::thread_pool workers{2};
+  std::unique_ptr<Store> store = open_sqlite_store({dir.path() + "/b.db"}).value();
+  RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
+  Reporter reporter{*store, ReportOptions{}};
+  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, &reporter};
+  HandMade image;
+
+  explicit HandWorld(HandMade h) : image(std::move(h)) {
+    scans.set_source_opener([this](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+      return memory_source(image.blobs, image.manifest);
+    });
+  }
+  ~HandWorld() { workers.join(); }
+
+  ScanRecord run(const std::string& ref) {
+    auto rec = scans.submit(ScanRequest{ref, "", "", ""});
+    REQUIRE(rec);
+    for (int i = 0; i < 3000; ++i) {
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(10));
+      auto now = scans.get(rec->id);
+      REQUIRE(now);
+      REQUIRE(*now);
+      if (is_finished((*now)->status)) return **now;
+    }
+    FAIL("the scan did not finish");
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("configs without config, rootfs or enough diff_ids still scan; by digest, no tag") {
+  TestLayer a = make_layer(TarBuilder().file("app/a", "a", 0755).build());
+  TestLayer b = make_layer(TarBuilder().file("app/b", "b", 0755).build());
+  // No "config", and rootfs names one diff_id for two layers.
+  HandWorld w(hand_made({{"architecture", "amd64"},
+                         {"os", "linux"},
+                         {"rootfs", {{"type", "layers"}, {"diff_ids", {a.diff_id}}}}},
+                        {a, b}));
+  std::string digest = sha256(w.image.manifest);
+  ScanRecord done = w.run("127.0.0.1:5000/mem/app@" + digest);
+  CHECK(done.status == ScanStatus::done);
+  auto tags = w.store->list_tags("127.0.0.1:5000", "mem/app", w.reporter.rules().version());
+  REQUIRE(tags);
+  CHECK(tags->empty());  // scanned by digest: no tag recorded
+  // No rootfs at all.
+  HandWorld bare(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
+  CHECK(bare.run("127.0.0.1:5000/mem/bare:1").status == ScanStatus::done);
+}
+
+TEST_CASE("foreign and non-distributable layers are skipped, never fetched, and flagged") {
+  TestLayer base = make_layer(TarBuilder().file("Windows/x", "x").build());
+  TestLayer app = make_layer(TarBuilder().file("app/run", "x", 0755).build());
+  HandWorld w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {base, app}, [&](json& m) {
+    m["layers"][0]["urls"] = {"https://foreign.example/layer"};
+    m["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+  }));
+  w.image.blobs.clear();  // nothing but the config can be fetched
+  std::string cfg = json{{"architecture", "amd64"}, {"os", "linux"}}.dump();
+  w.image.blobs[sha256(cfg)] = cfg;
+  ScanRecord done = w.run("127.0.0.1:5000/mem/foreign:1");
+  REQUIRE(done.status == ScanStatus::done);
+  auto report = w.reporter.get(done.manifest_digest);
+  REQUIRE(report);
+  REQUIRE(*report);
+  int unanalysed = 0;
+  for (auto& f : (**report)["findings"]) unanalysed += f["rule_id"] == "BW-LAYER-UNANALYSED";
+  CHECK(unanalysed == 2);
+}
+
+TEST_CASE("a layer stored by an older analyser set is analysed again; scan ids are checked") {
+  TestLayer a = make_layer(TarBuilder().file("app/a", "a", 0755).build());
+  HandWorld w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
+  REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  CHECK(w.store->counters().layer_writes == 1);
+  std::string out;
+  const std::string db = w.dir.path() + "/b.db";
+  // Stored before per-analyser versions were kept; then by an older overall version.
+  for (const char* sql : {"UPDATE layers SET analyzer_versions = NULL",
+                          "UPDATE layers SET analyzer_versions = '{\"elf\": 1}'",
+                          "UPDATE layers SET analyzer_version = 0"}) {
+    CAPTURE(sql);
+    auto before = w.store->counters().layer_writes;
+    REQUIRE(run_command({"sqlite3", db, sql}, out) == 0);
+    REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+    CHECK(w.store->counters().layer_writes == before + 1);
+  }
+  for (std::string id :
+       std::vector<std::string>{"scan_short", "nope", "scan_" + std::string(32, 'z')}) {
+    auto got = w.scans.get(id);
+    REQUIRE(got);
+    CHECK_FALSE(*got);
+  }
+}
