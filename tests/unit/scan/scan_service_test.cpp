@@ -333,7 +333,13 @@ TEST_CASE("foreign and non-distributable layers are skipped, never fetched, and 
   REQUIRE(report);
   REQUIRE(*report);
   int unanalysed = 0;
-  for (auto& f : (**report)["findings"]) unanalysed += f["rule_id"] == "BW-LAYER-UNANALYSED";
+  for (auto& f : (**report)["findings"])
+    if (f["rule_id"] == "BW-LAYER-UNANALYSED") {
+      ++unanalysed;
+      CHECK_MESSAGE(f["evidence"]["detail"].get<std::string>().find(
+                        "foreign or non-distributable layer: not fetched") != std::string::npos,
+                    f.dump());
+    }
   CHECK(unanalysed == 2);
 }
 
