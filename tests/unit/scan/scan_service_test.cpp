@@ -7,8 +7,10 @@
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <set>
 
@@ -366,4 +368,142 @@ TEST_CASE("a layer stored by an older analyser set is analysed again; scan ids a
     REQUIRE(got);
     CHECK_FALSE(*got);
   }
+}
+
+namespace {
+
+template <typename T>
+T run_on(boost::asio::io_context& ioc, boost::asio::awaitable<T> a) {
+  auto fut = boost::asio::co_spawn(ioc, std::move(a), boost::asio::use_future);
+  ioc.restart();
+  ioc.run_for(std::chrono::seconds(10));
+  REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  return fut.get();
+}
+
+}  // namespace
+
+TEST_CASE("waits, pending images and cancels at their edges") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  ScanRecord done = w.run("127.0.0.1:5000/mem/app:1");
+  // No time to wait, a finished scan, an unknown one: each returns at once.
+  run_on(w.ioc, w.scans.wait(done.id, std::chrono::milliseconds(0)));
+  run_on(w.ioc, w.scans.wait(done.id, std::chrono::seconds(30)));
+  run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '0'), std::chrono::seconds(30)));
+  CHECK_FALSE(w.scans.pending("127.0.0.1:5000/mem/app:1"));
+  // Queued by another replica sharing the store: pending here too; cancelled from here, which
+  // tells on_finished (no replica will run it).
+  std::vector<std::string> told;
+  w.scans.on_finished([&](const ScanRecord& r) { told.push_back(r.id); });
+  ScanRecord queued;
+  queued.id = "scan_" + std::string(32, '2');
+  queued.image = "127.0.0.1:5000/mem/other:1";
+  queued.platform = "linux/amd64";
+  queued.created_at = "2026-01-01T00:00:00Z";
+  REQUIRE(w.store->put_scan(queued));
+  CHECK(w.scans.pending("127.0.0.1:5000/mem/other:1"));
+  auto cancelled = w.scans.cancel(queued.id);
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == ScanStatus::cancelled);
+  CHECK(told == std::vector<std::string>{queued.id});
+  // Running here: cancelled at its next step.
+  auto live = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/third:1", "", "", ""});
+  REQUIRE(live);
+  CHECK(w.scans.pending("127.0.0.1:5000/mem/third:1"));
+  REQUIRE(w.scans.cancel(live->id));
+  for (int i = 0; i < 3000; ++i) {
+    w.ioc.restart();
+    w.ioc.run_for(std::chrono::milliseconds(10));
+    auto now = w.scans.get(live->id);
+    REQUIRE(now);
+    REQUIRE(*now);
+    if (is_finished((*now)->status)) break;
+  }
+  CHECK((*w.scans.get(live->id))->status == ScanStatus::cancelled);
+  CHECK(told.size() == 2);
+  auto unknown = w.scans.cancel("scan_" + std::string(32, '1'));
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == Errc::not_found);
+  // A finished scan is not cancelled again, and nobody is told twice.
+  auto again = w.scans.cancel(done.id);
+  REQUIRE(again);
+  CHECK(again->status == ScanStatus::done);
+  CHECK(told.size() == 2);
+}
+
+TEST_CASE("every platform of an image that cannot be opened or listed fails with the reason") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  BuiltImage built = build_image(img);
+  World w(built);
+  auto all = [&] {
+    auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "all", "", ""});
+    REQUIRE(rec);
+    for (int i = 0; i < 3000; ++i) {
+      w.ioc.restart();
+      w.ioc.run_for(std::chrono::milliseconds(10));
+      auto now = w.scans.get(rec->id);
+      REQUIRE(now);
+      REQUIRE(*now);
+      if (is_finished((*now)->status)) return **now;
+    }
+    FAIL("the scan did not finish");
+    return ScanRecord{};
+  };
+  w.scans.set_source_opener([](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    return make_error(Errc::registry_unreachable, "no route to the registry");
+  });
+  ScanRecord unopened = all();
+  CHECK(unopened.status == ScanStatus::failed);
+  CHECK(unopened.error_code == "registry_unreachable");
+  w.scans.set_source_opener([](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    return memory_source({}, "{\"schemaVersion\": 2}");
+  });
+  ScanRecord unlisted = all();
+  CHECK(unlisted.status == ScanStatus::failed);
+  CHECK(unlisted.error_code == "unsupported_media_type");
+}
+
+TEST_CASE(
+    "without a reporter every scan reads its layers; a layer table that fails to read "
+    "fails the scan") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  BuiltImage built = build_image(img);
+  TempDir dir;
+  boost::asio::io_context ioc;
+  boost::asio::thread_pool workers{1};
+  auto store = open_sqlite_store({dir.path() + "/b.db"}).value();
+  RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
+  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, nullptr};
+  scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    std::map<std::string, std::string> blobs;
+    for (auto& b : built.blobs) blobs[sha256(b)] = b;
+    return memory_source(std::move(blobs), built.manifest);
+  });
+  auto run = [&] {
+    auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
+    REQUIRE(rec);
+    for (int i = 0; i < 3000; ++i) {
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(10));
+      auto now = scans.get(rec->id);
+      REQUIRE(now);
+      REQUIRE(*now);
+      if (is_finished((*now)->status)) return **now;
+    }
+    FAIL("the scan did not finish");
+    return ScanRecord{};
+  };
+  CHECK(run().status == ScanStatus::done);
+  CHECK(run().status == ScanStatus::done);  // no report to reuse: the layer's facts, read back
+  CHECK(store->counters().layer_writes == 1);
+  std::string out;
+  REQUIRE(run_command({"sqlite3", dir.path() + "/b.db",
+                       "ALTER TABLE layers RENAME TO layers_real; CREATE VIEW layers AS SELECT * "
+                       "FROM layers_real WHERE abs(-9223372036854775808) IS NOT NULL;"},
+                      out) == 0);
+  ScanRecord failed = run();
+  CHECK(failed.status == ScanStatus::failed);
+  CHECK(failed.error_message.find("overflow") != std::string::npos);
+  workers.join();
 }
