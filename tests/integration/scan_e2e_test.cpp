@@ -417,6 +417,40 @@ TEST_CASE("a schedule rescans a whole registry from its catalog") {
   CHECK(st["schedules"][0]["errors"].empty());
 }
 
+TEST_CASE("schedules of named repositories and tags, and of the newest tags only") {
+  LocalRegistry reg;
+  TestLayer l = make_layer(TarBuilder().file("etc/hostname", "h").build());
+  for (auto repo : {"fleet/a", "fleet/b"})
+    for (auto tag : {"1", "2"}) push_image(reg.host(), repo, tag, TestImage{{l}});
+  // The first names its tags; the second takes one tag per repository (the first in order),
+  // and skips an image the first already has queued or running.
+  Daemon d(json{{"schedules",
+                 {{{"registry", reg.host()},
+                   {"interval_minutes", 60},
+                   {"repositories", {"fleet/a"}},
+                   {"tags", {"1", "2"}}},
+                  {{"registry", reg.host()},
+                   {"interval_minutes", 60},
+                   {"repositories", {"fleet/a", "fleet/b"}},
+                   {"max_tags_per_repository", 1}}}}});
+  std::set<std::string> images;
+  for (int i = 0; i < 400; ++i) {
+    json done = d.get_json("/v1/scans?status=done");
+    images.clear();
+    for (auto& s : done["scans"]) images.insert(s["image"]);
+    if (images.size() >= 3 && d.get_json("/v1/scans?status=running")["scans"].empty() &&
+        d.get_json("/v1/scans?status=queued")["scans"].empty())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(images == std::set<std::string>{reg.host() + "/fleet/a:1", reg.host() + "/fleet/a:2",
+                                        reg.host() + "/fleet/b:1"});
+  json st = d.get_json("/v1/schedules");
+  REQUIRE(st["schedules"].size() == 2);
+  CHECK(st["schedules"][0]["scans_queued"] == 2);
+  CHECK(st["schedules"][1]["errors"].empty());
+}
+
 TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   LocalRegistry reg;
   FaultServer hook([](const SeenRequest&) { return Reply{204, {}, ""}; });

@@ -403,6 +403,9 @@ TEST_CASE("waits, pending images and cancels at their edges") {
   queued.created_at = "2026-01-01T00:00:00Z";
   REQUIRE(w.store->put_scan(queued));
   CHECK(w.scans.pending("127.0.0.1:5000/mem/other:1"));
+  // Followed in the store until the time is up; still queued.
+  run_on(w.ioc, w.scans.wait(queued.id, std::chrono::milliseconds(300)));
+  CHECK((*w.scans.get(queued.id))->status == ScanStatus::queued);
   auto cancelled = w.scans.cancel(queued.id);
   REQUIRE(cancelled);
   CHECK(cancelled->status == ScanStatus::cancelled);
