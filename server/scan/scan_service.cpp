@@ -568,7 +568,10 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   auto known = [&](const ResolvedImage& r) {
     if (!reporter_) return false;
     auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
-    if (!report || !*report) return false;
+    // A stored report damaged by hand or by a disk is built again from the layers' facts,
+    // rather than failing every rescan of the image.
+    if (!report || !*report || !json::parse((*report)->report, nullptr, false).is_object())
+      return false;
     for (auto& d : r.manifest.layers) {
       auto meta = store_.get_layer_meta(d.digest);
       if (!meta || !*meta || !current(**meta, options_.analysis)) return false;
@@ -673,8 +676,7 @@ Result<void> ScanService::finish_known(Live& live, const ReportRecord& stored) {
           !put)
         return put.error();
   }
-  json report = json::parse(stored.report, nullptr, false);
-  if (!report.is_object()) return make_error(Errc::internal, "stored report does not parse");
+  json report = json::parse(stored.report, nullptr, false);  // known() saw an object
   live.rec.result = to_json(judge_report(report, live.rec.policy, reporter_->rules())).dump();
   return Result<void>{};
 }

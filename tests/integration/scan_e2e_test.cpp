@@ -129,6 +129,33 @@ TEST_CASE("a scan stores per-layer facts and never refetches a stored layer") {
   CHECK(d.stop() == 0);
 }
 
+TEST_CASE("a known image rescanned by digest; a damaged stored report is built again") {
+  LocalRegistry reg;
+  Daemon d;
+  TestLayer layer = make_layer(TarBuilder().file("app/run", std::string(500, 'r'), 0755).build());
+  TestImage img{{layer}};
+  img.config = {{"User", "1000"}};
+  auto pushed = push_image(reg.host(), "team/known", "1", img);
+  REQUIRE(d.scan(reg.host() + "/team/known:1")["status"] == "done");
+  json first = d.get_json("/v1/images/" + pushed.manifest_digest + "/report");
+  // By digest: known, nothing fetched again, no tag touched.
+  json by_digest = d.scan(reg.host() + "/team/known@" + pushed.manifest_digest);
+  REQUIRE(by_digest["status"] == "done");
+  CHECK(by_digest["progress"]["layers"][0]["state"] == "cached");
+  CHECK(reg.blob_gets(layer.digest()) == 1);
+  // The stored report damaged: the next scan builds it again from the stored facts.
+  std::string out;
+  REQUIRE(run_command(
+              {"sqlite3", d.data_dir() + "/bulwark.db", "UPDATE reports SET report = '{not json'"},
+              out) == 0);
+  json again = d.scan(reg.host() + "/team/known:1");
+  REQUIRE(again["status"] == "done");
+  CHECK(reg.blob_gets(layer.digest()) == 1);  // the layer's facts were stored: no fetch
+  json rebuilt = d.get_json("/v1/images/" + pushed.manifest_digest + "/report");
+  CHECK(rebuilt["score"] == first["score"]);
+  CHECK(rebuilt["findings"].size() == first["findings"].size());
+}
+
 TEST_CASE("Docker media types, uncompressed layers and platform choice from a manifest list") {
   LocalRegistry reg;
   Daemon d(json{{"scans", {{"max_concurrent", 1}}}});  // "all" must not hold the only slot
