@@ -510,3 +510,29 @@ TEST_CASE(
   CHECK(failed.error_message.find("overflow") != std::string::npos);
   workers.join();
 }
+
+TEST_CASE("a queued scan whose stored reference or platform does not parse fails, named") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  // Rows as another (older, or damaged) replica could have left them.
+  ScanRecord bad_ref, bad_platform;
+  bad_ref.id = "scan_" + std::string(32, '3');
+  bad_ref.image = "Not A Reference";
+  bad_ref.platform = "linux/amd64";
+  bad_ref.created_at = "2026-01-01T00:00:00Z";
+  bad_platform = bad_ref;
+  bad_platform.id = "scan_" + std::string(32, '4');
+  bad_platform.image = "127.0.0.1:5000/mem/app:1";
+  bad_platform.platform = "linux";
+  REQUIRE(w.store->put_scan(bad_ref));
+  REQUIRE(w.store->put_scan(bad_platform));
+  // A scan submitted now claims the queue oldest first: the two rows, then itself.
+  CHECK(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  for (auto& id : {bad_ref.id, bad_platform.id}) {
+    auto got = w.scans.get(id);
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK((*got)->status == ScanStatus::failed);
+    CHECK((*got)->error_code == "bad_reference");
+  }
+}
