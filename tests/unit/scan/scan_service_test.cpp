@@ -536,3 +536,48 @@ TEST_CASE("a queued scan whose stored reference or platform does not parse fails
     CHECK((*got)->error_code == "bad_reference");
   }
 }
+
+TEST_CASE("scan states the store refuses are kept, served, retried, and written once it takes "
+          "them; a claim it refuses leaves the scan queued") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  const std::string db = w.dir.path() + "/b.db";
+  auto sql = [&](const std::string& text) {
+    std::string out;
+    REQUIRE_MESSAGE(run_command({"sqlite3", db, text}, out) == 0, out);
+  };
+  auto spin = [&](std::chrono::milliseconds total) {
+    for (auto t = std::chrono::milliseconds(0); t < total; t += std::chrono::milliseconds(10)) {
+      w.ioc.restart();
+      w.ioc.run_for(std::chrono::milliseconds(10));
+    }
+  };
+  auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
+  REQUIRE(rec);
+  sql("CREATE TRIGGER refuse BEFORE UPDATE ON scans BEGIN SELECT RAISE(ABORT, 'full'); END;");
+  std::optional<ScanRecord> now;
+  for (int i = 0; i < 3000; ++i) {
+    spin(std::chrono::milliseconds(10));
+    now = *w.scans.get(rec->id);
+    if (now && is_finished(now->status)) break;
+  }
+  REQUIRE(now);
+  CHECK(now->status == ScanStatus::done);  // served from memory
+  auto stored = w.store->get_scan(rec->id);
+  REQUIRE(stored);
+  CHECK((*stored)->status == ScanStatus::running);  // not written yet
+  spin(std::chrono::milliseconds(700));             // a retry, refused again
+  CHECK((*w.store->get_scan(rec->id))->status == ScanStatus::running);
+  sql("DROP TRIGGER refuse;");
+  for (int i = 0; i < 300 && (*w.store->get_scan(rec->id))->status != ScanStatus::done; ++i)
+    spin(std::chrono::milliseconds(50));
+  CHECK((*w.store->get_scan(rec->id))->status == ScanStatus::done);
+
+  // The claim itself refused: the scan stays queued for a later claim.
+  sql("CREATE TRIGGER refuse BEFORE UPDATE ON scans BEGIN SELECT RAISE(ABORT, 'full'); END;");
+  auto waiting = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:2", "", "", ""});
+  REQUIRE(waiting);
+  spin(std::chrono::milliseconds(100));
+  CHECK((*w.scans.get(waiting->id))->status == ScanStatus::queued);
+  sql("DROP TRIGGER refuse;");
+}
