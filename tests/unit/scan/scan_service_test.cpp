@@ -537,8 +537,9 @@ TEST_CASE("a queued scan whose stored reference or platform does not parse fails
   }
 }
 
-TEST_CASE("scan states the store refuses are kept, served, retried, and written once it takes "
-          "them; a claim it refuses leaves the scan queued") {
+TEST_CASE(
+    "scan states the store refuses are kept, served, retried, and written once it takes "
+    "them; a claim it refuses leaves the scan queued") {
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   World w(build_image(img));
   const std::string db = w.dir.path() + "/b.db";
@@ -580,4 +581,33 @@ TEST_CASE("scan states the store refuses are kept, served, retried, and written 
   spin(std::chrono::milliseconds(100));
   CHECK((*w.scans.get(waiting->id))->status == ScanStatus::queued);
   sql("DROP TRIGGER refuse;");
+}
+
+TEST_CASE("an every-platform scan cancelled at once ends cancelled") {
+  TestImage amd({make_layer(TarBuilder().file("app/amd", "a", 0755).build())});
+  TestImage arm({make_layer(TarBuilder().file("app/arm", "r", 0755).build())});
+  arm.architecture = "arm64";
+  BuiltImage amd_built = build_image(amd), arm_built = build_image(arm);
+  std::string index = index_document({{amd_built, amd}, {arm_built, arm}}, false);
+  World w(amd_built);
+  w.scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    std::map<std::string, std::string> blobs;
+    for (auto* b : {&amd_built, &arm_built}) {
+      for (auto& blob : b->blobs) blobs[sha256(blob)] = blob;
+      blobs[sha256(b->manifest)] = b->manifest;
+    }
+    return memory_source(std::move(blobs), index);
+  });
+  auto parent = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/multi:1", "all", "", ""});
+  REQUIRE(parent);
+  REQUIRE(w.scans.cancel(parent->id));
+  std::optional<ScanRecord> now;
+  for (int i = 0; i < 3000; ++i) {
+    w.ioc.restart();
+    w.ioc.run_for(std::chrono::milliseconds(10));
+    now = *w.scans.get(parent->id);
+    if (now && is_finished(now->status)) break;
+  }
+  REQUIRE(now);
+  CHECK(now->status == ScanStatus::cancelled);
 }
