@@ -80,11 +80,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
   auto store = postgres_at(url);
-  auto sql = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(
-        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", text}, out) == 0, out);
-  };
+  auto sql = [&](const std::string& text) { psql_exec(url, text); };
   // Reads of the view fail on their first row; writes reach INSTEAD OF triggers that raise.
   sql("CREATE FUNCTION bw_fail() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
       "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
@@ -106,12 +102,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   // Writes refused by a trigger on the table while reads of it work.
   std::string url3 = server()->create_database();
   auto store3 = postgres_at(url3);
-  auto sql3 = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(
-        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url3, "-c", text}, out) == 0,
-        out);
-  };
+  auto sql3 = [&](const std::string& text) { psql_exec(url3, text); };
   sql3(
       "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
@@ -127,12 +118,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   // A table gone (renamed away) while the others work.
   std::string url2 = server()->create_database();
   auto store2 = postgres_at(url2);
-  auto sql2 = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(
-        run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url2, "-c", text}, out) == 0,
-        out);
-  };
+  auto sql2 = [&](const std::string& text) { psql_exec(url2, text); };
   check_failures_roll_back(
       *store2,
       {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",

@@ -1,5 +1,7 @@
 #include "store_checks.h"
 
+#include "process.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -46,6 +48,17 @@ ReportRecord report(char c, const std::string& version, int score, const std::st
 }
 
 }  // namespace
+
+void sqlite_exec(const std::string& path, const std::string& sql) {
+  std::string out;
+  REQUIRE_MESSAGE(run_command({"sqlite3", path, sql}, out) == 0, out);
+}
+
+void psql_exec(const std::string& url, const std::string& sql) {
+  std::string out;
+  REQUIRE_MESSAGE(
+      run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql}, out) == 0, out);
+}
 
 void check_migrations(const StoreFactory& open) {
   std::vector<int> first;

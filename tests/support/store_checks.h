@@ -10,6 +10,11 @@ namespace bw::test {
 
 using StoreFactory = std::function<std::unique_ptr<Store>()>;
 
+// SQL run on a store's database from outside it, as another process or an operator would
+// (sqlite3, psql); REQUIREs that it succeeds.
+void sqlite_exec(const std::string& path, const std::string& sql);
+void psql_exec(const std::string& url, const std::string& sql);
+
 // Opening twice applies migrations once; versions ascend from 1.
 void check_migrations(const StoreFactory& open);
 void check_layer_round_trip(Store& store);

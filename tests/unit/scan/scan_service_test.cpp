@@ -4,6 +4,7 @@
 #include "scan/scan.h"
 #include "score/reporter.h"
 #include "source/source.h"
+#include "store_checks.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
@@ -19,6 +20,20 @@ using namespace bw::test;
 using nlohmann::json;
 
 namespace {
+
+// Runs the io loop in 10 ms slices until scan `id` finishes (at most 30 s); returns it.
+ScanRecord until_finished(boost::asio::io_context& ioc, ScanService& scans, const std::string& id) {
+  for (int i = 0; i < 3000; ++i) {
+    ioc.restart();
+    ioc.run_for(std::chrono::milliseconds(10));
+    auto now = scans.get(id);
+    REQUIRE(now);
+    REQUIRE(*now);
+    if (is_finished((*now)->status)) return **now;
+  }
+  FAIL("the scan did not finish");
+  return {};
+}
 
 struct World {
   TempDir dir;
@@ -46,17 +61,7 @@ struct World {
   ScanRecord run(const std::string& image) {
     auto rec = scans.submit(ScanRequest{image, "", "", ""});
     REQUIRE(rec);
-    for (int i = 0; i < 3000; ++i) {
-      ioc.restart();
-      ioc.run_for(std::chrono::milliseconds(10));
-      auto now = scans.get(rec->id);
-      REQUIRE(now);
-      REQUIRE(*now);
-      if ((*now)->status != ScanStatus::queued && (*now)->status != ScanStatus::running)
-        return **now;
-    }
-    FAIL("the scan did not finish");
-    return {};
+    return until_finished(ioc, scans, rec->id);
   }
 };
 
@@ -200,26 +205,14 @@ TEST_CASE("a store refusing one table's writes fails the scan with its error; re
     options.reference_images = {"127.0.0.1:5000/mem/app:1"};
     World w(built, options);
     const std::string db = w.dir.path() + "/b.db";
-    auto sql = [&](const std::string& text) {
-      std::string out;
-      REQUIRE_MESSAGE(run_command({"sqlite3", db, text}, out) == 0, out);
-    };
+    auto sql = [&](const std::string& text) { sqlite_exec(db, text); };
     sql("CREATE TRIGGER refuse_i BEFORE INSERT ON " + table +
         " BEGIN SELECT RAISE(ABORT, 'injected'); END; CREATE TRIGGER refuse_u BEFORE UPDATE ON " +
         table + " BEGIN SELECT RAISE(ABORT, 'injected'); END;");
     // A reference image: the scan also records it as one.
     auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", "reference-images"});
     REQUIRE(rec);
-    ScanRecord failed;
-    for (int i = 0; i < 3000; ++i) {
-      w.ioc.restart();
-      w.ioc.run_for(std::chrono::milliseconds(10));
-      auto now = w.scans.get(rec->id);
-      REQUIRE(now);
-      REQUIRE(*now);
-      failed = **now;
-      if (failed.status != ScanStatus::queued && failed.status != ScanStatus::running) break;
-    }
+    ScanRecord failed = until_finished(w.ioc, w.scans, rec->id);
     CHECK(failed.status == ScanStatus::failed);
     CHECK(failed.error_message.find("injected") != std::string::npos);
     sql("DROP TRIGGER refuse_i; DROP TRIGGER refuse_u;");
@@ -285,16 +278,7 @@ struct HandWorld {
   ScanRecord run(const std::string& ref) {
     auto rec = scans.submit(ScanRequest{ref, "", "", ""});
     REQUIRE(rec);
-    for (int i = 0; i < 3000; ++i) {
-      ioc.restart();
-      ioc.run_for(std::chrono::milliseconds(10));
-      auto now = scans.get(rec->id);
-      REQUIRE(now);
-      REQUIRE(*now);
-      if (is_finished((*now)->status)) return **now;
-    }
-    FAIL("the scan did not finish");
-    return {};
+    return until_finished(ioc, scans, rec->id);
   }
 };
 
@@ -415,15 +399,7 @@ TEST_CASE("waits, pending images and cancels at their edges") {
   REQUIRE(live);
   CHECK(w.scans.pending("127.0.0.1:5000/mem/third:1"));
   REQUIRE(w.scans.cancel(live->id));
-  for (int i = 0; i < 3000; ++i) {
-    w.ioc.restart();
-    w.ioc.run_for(std::chrono::milliseconds(10));
-    auto now = w.scans.get(live->id);
-    REQUIRE(now);
-    REQUIRE(*now);
-    if (is_finished((*now)->status)) break;
-  }
-  CHECK((*w.scans.get(live->id))->status == ScanStatus::cancelled);
+  CHECK(until_finished(w.ioc, w.scans, live->id).status == ScanStatus::cancelled);
   CHECK(told.size() == 2);
   auto unknown = w.scans.cancel("scan_" + std::string(32, '1'));
   REQUIRE_FALSE(unknown);
@@ -442,16 +418,7 @@ TEST_CASE("every platform of an image that cannot be opened or listed fails with
   auto all = [&] {
     auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "all", "", ""});
     REQUIRE(rec);
-    for (int i = 0; i < 3000; ++i) {
-      w.ioc.restart();
-      w.ioc.run_for(std::chrono::milliseconds(10));
-      auto now = w.scans.get(rec->id);
-      REQUIRE(now);
-      REQUIRE(*now);
-      if (is_finished((*now)->status)) return **now;
-    }
-    FAIL("the scan did not finish");
-    return ScanRecord{};
+    return until_finished(w.ioc, w.scans, rec->id);
   };
   w.scans.set_source_opener([](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
     return make_error(Errc::registry_unreachable, "no route to the registry");
@@ -486,16 +453,7 @@ TEST_CASE(
   auto run = [&] {
     auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
     REQUIRE(rec);
-    for (int i = 0; i < 3000; ++i) {
-      ioc.restart();
-      ioc.run_for(std::chrono::milliseconds(10));
-      auto now = scans.get(rec->id);
-      REQUIRE(now);
-      REQUIRE(*now);
-      if (is_finished((*now)->status)) return **now;
-    }
-    FAIL("the scan did not finish");
-    return ScanRecord{};
+    return until_finished(ioc, scans, rec->id);
   };
   CHECK(run().status == ScanStatus::done);
   CHECK(run().status == ScanStatus::done);  // no report to reuse: the layer's facts, read back
@@ -543,10 +501,7 @@ TEST_CASE(
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   World w(build_image(img));
   const std::string db = w.dir.path() + "/b.db";
-  auto sql = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(run_command({"sqlite3", db, text}, out) == 0, out);
-  };
+  auto sql = [&](const std::string& text) { sqlite_exec(db, text); };
   auto spin = [&](std::chrono::milliseconds total) {
     for (auto t = std::chrono::milliseconds(0); t < total; t += std::chrono::milliseconds(10)) {
       w.ioc.restart();
@@ -556,14 +511,7 @@ TEST_CASE(
   auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
   REQUIRE(rec);
   sql("CREATE TRIGGER refuse BEFORE UPDATE ON scans BEGIN SELECT RAISE(ABORT, 'full'); END;");
-  std::optional<ScanRecord> now;
-  for (int i = 0; i < 3000; ++i) {
-    spin(std::chrono::milliseconds(10));
-    now = *w.scans.get(rec->id);
-    if (now && is_finished(now->status)) break;
-  }
-  REQUIRE(now);
-  CHECK(now->status == ScanStatus::done);  // served from memory
+  CHECK(until_finished(w.ioc, w.scans, rec->id).status == ScanStatus::done);  // from memory
   auto stored = w.store->get_scan(rec->id);
   REQUIRE(stored);
   CHECK((*stored)->status == ScanStatus::running);  // not written yet
@@ -601,13 +549,5 @@ TEST_CASE("an every-platform scan cancelled at once ends cancelled") {
   auto parent = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/multi:1", "all", "", ""});
   REQUIRE(parent);
   REQUIRE(w.scans.cancel(parent->id));
-  std::optional<ScanRecord> now;
-  for (int i = 0; i < 3000; ++i) {
-    w.ioc.restart();
-    w.ioc.run_for(std::chrono::milliseconds(10));
-    now = *w.scans.get(parent->id);
-    if (now && is_finished(now->status)) break;
-  }
-  REQUIRE(now);
-  CHECK(now->status == ScanStatus::cancelled);
+  CHECK(until_finished(w.ioc, w.scans, parent->id).status == ScanStatus::cancelled);
 }

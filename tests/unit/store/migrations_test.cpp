@@ -91,10 +91,7 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
   test::TempDir dir;
   const std::string path = dir.path() + "/b.db";
   auto store = sqlite_at(path);
-  auto sql = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(test::run_command({"sqlite3", path, text}, out) == 0, out);
-  };
+  auto sql = [&](const std::string& text) { test::sqlite_exec(path, text); };
   // Reads of the view fail on their first row (abs() of the smallest integer overflows); writes
   // reach the INSTEAD OF triggers, which abort.
   test::check_failures_roll_back(
@@ -143,10 +140,7 @@ TEST_CASE("sqlite: writes refused by triggers while reads work: calls fail, writ
   test::TempDir dir;
   const std::string path = dir.path() + "/b.db";
   auto store = sqlite_at(path);
-  auto sql = [&](const std::string& text) {
-    std::string out;
-    REQUIRE_MESSAGE(test::run_command({"sqlite3", path, text}, out) == 0, out);
-  };
+  auto sql = [&](const std::string& text) { test::sqlite_exec(path, text); };
   test::check_failures_roll_back(
       *store,
       {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
