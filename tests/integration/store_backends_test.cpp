@@ -76,6 +76,11 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   });
 }
 
+// The tables the store writes, for the checks that break them one at a time.
+const std::vector<std::string> kTables = {"layers",       "images",           "image_layers",
+                                          "tags",         "reports",          "scans",
+                                          "suppressions", "reference_images", "leases"};
+
 TEST_CASE("postgresql: a table failing part-way fails the call; earlier statements roll back") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
@@ -87,9 +92,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
       "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
   check_failures_roll_back(
-      *store,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images", "leases"},
+      *store, kTables,
       [&](const std::string& t) {
         sql("ALTER TABLE " + t + " RENAME TO " + t + "_real; CREATE VIEW " + t +
             " AS SELECT * FROM " + t + "_real WHERE bw_fail(); CREATE TRIGGER " + t +
@@ -107,9 +110,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
       "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
   check_failures_roll_back(
-      *store3,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images", "leases"},
+      *store3, kTables,
       [&](const std::string& t) {
         sql3("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE OR DELETE ON " + t +
              " FOR EACH ROW EXECUTE FUNCTION bw_fail_row();");
@@ -120,9 +121,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   auto store2 = postgres_at(url2);
   auto sql2 = [&](const std::string& text) { psql_exec(url2, text); };
   check_failures_roll_back(
-      *store2,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images", "leases"},
+      *store2, kTables,
       [&](const std::string& t) { sql2("ALTER TABLE " + t + " RENAME TO " + t + "_gone;"); },
       [&](const std::string& t) { sql2("ALTER TABLE " + t + "_gone RENAME TO " + t + ";"); });
 }

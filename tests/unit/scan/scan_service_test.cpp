@@ -22,6 +22,12 @@ using nlohmann::json;
 namespace {
 
 // Runs the io loop in 10 ms slices until scan `id` finishes (at most 30 s); returns it.
+std::map<std::string, std::string> blobs_of(const BuiltImage& image) {
+  std::map<std::string, std::string> out;
+  for (auto& b : image.blobs) out[sha256(b)] = b;
+  return out;
+}
+
 ScanRecord until_finished(boost::asio::io_context& ioc, ScanService& scans, const std::string& id) {
   for (int i = 0; i < 3000; ++i) {
     ioc.restart();
@@ -35,6 +41,12 @@ ScanRecord until_finished(boost::asio::io_context& ioc, ScanService& scans, cons
   return {};
 }
 
+// An image served from memory whose config and manifest are given as written (not built).
+struct HandMade {
+  std::map<std::string, std::string> blobs;
+  std::string manifest;
+};
+
 struct World {
   TempDir dir;
   boost::asio::io_context ioc;
@@ -46,16 +58,20 @@ struct World {
   ScanOptions options;
   ScanService scans{ioc.get_executor(), workers, *store, registry, options, &reporter};
   int opened = 0;
+  // What the source serves: blobs by digest and the top document.
+  std::map<std::string, std::string> blobs;
+  std::string manifest;
 
-  explicit World(const BuiltImage& image, ScanOptions o = {}) : options(std::move(o)) {
-    scans.set_source_opener(
-        [this, image](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
-          ++opened;
-          std::map<std::string, std::string> blobs;
-          for (auto& b : image.blobs) blobs[sha256(b)] = b;
-          return memory_source(std::move(blobs), image.manifest);
-        });
+  World(std::map<std::string, std::string> b, std::string m, ScanOptions o = {})
+      : options(std::move(o)), blobs(std::move(b)), manifest(std::move(m)) {
+    scans.set_source_opener([this](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+      ++opened;
+      return memory_source(blobs, manifest);
+    });
   }
+  explicit World(const BuiltImage& image, ScanOptions o = {})
+      : World(blobs_of(image), image.manifest, std::move(o)) {}
+  explicit World(HandMade h) : World(std::move(h.blobs), std::move(h.manifest)) {}
   ~World() { workers.join(); }
 
   ScanRecord run(const std::string& image) {
@@ -229,12 +245,6 @@ TEST_CASE("a store refusing one table's writes fails the scan with its error; re
 
 namespace {
 
-// An image served from memory whose config and manifest are given as written (not built).
-struct HandMade {
-  std::map<std::string, std::string> blobs;
-  std::string manifest;
-};
-
 HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
                    const std::function<void(json&)>& edit_manifest = {}) {
   HandMade h;
@@ -258,61 +268,37 @@ HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
   return h;
 }
 
-struct HandWorld {
-  TempDir dir;
-  boost::asio::io_context ioc;
-  boost::asio::thread_pool workers{2};
-  std::unique_ptr<Store> store = open_sqlite_store({dir.path() + "/b.db"}).value();
-  RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
-  Reporter reporter{*store, ReportOptions{}};
-  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, &reporter};
-  HandMade image;
-
-  explicit HandWorld(HandMade h) : image(std::move(h)) {
-    scans.set_source_opener([this](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
-      return memory_source(image.blobs, image.manifest);
-    });
-  }
-  ~HandWorld() { workers.join(); }
-
-  ScanRecord run(const std::string& ref) {
-    auto rec = scans.submit(ScanRequest{ref, "", "", ""});
-    REQUIRE(rec);
-    return until_finished(ioc, scans, rec->id);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("configs without config, rootfs or enough diff_ids still scan; by digest, no tag") {
   TestLayer a = make_layer(TarBuilder().file("app/a", "a", 0755).build());
   TestLayer b = make_layer(TarBuilder().file("app/b", "b", 0755).build());
   // No "config", and rootfs names one diff_id for two layers.
-  HandWorld w(hand_made({{"architecture", "amd64"},
-                         {"os", "linux"},
-                         {"rootfs", {{"type", "layers"}, {"diff_ids", {a.diff_id}}}}},
-                        {a, b}));
-  std::string digest = sha256(w.image.manifest);
+  World w(hand_made({{"architecture", "amd64"},
+                     {"os", "linux"},
+                     {"rootfs", {{"type", "layers"}, {"diff_ids", {a.diff_id}}}}},
+                    {a, b}));
+  std::string digest = sha256(w.manifest);
   ScanRecord done = w.run("127.0.0.1:5000/mem/app@" + digest);
   CHECK(done.status == ScanStatus::done);
   auto tags = w.store->list_tags("127.0.0.1:5000", "mem/app", w.reporter.rules().version());
   REQUIRE(tags);
   CHECK(tags->empty());  // scanned by digest: no tag recorded
   // No rootfs at all.
-  HandWorld bare(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
+  World bare(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
   CHECK(bare.run("127.0.0.1:5000/mem/bare:1").status == ScanStatus::done);
 }
 
 TEST_CASE("foreign and non-distributable layers are skipped, never fetched, and flagged") {
   TestLayer base = make_layer(TarBuilder().file("Windows/x", "x").build());
   TestLayer app = make_layer(TarBuilder().file("app/run", "x", 0755).build());
-  HandWorld w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {base, app}, [&](json& m) {
+  World w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {base, app}, [&](json& m) {
     m["layers"][0]["urls"] = {"https://foreign.example/layer"};
     m["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
   }));
-  w.image.blobs.clear();  // nothing but the config can be fetched
+  w.blobs.clear();  // nothing but the config can be fetched
   std::string cfg = json{{"architecture", "amd64"}, {"os", "linux"}}.dump();
-  w.image.blobs[sha256(cfg)] = cfg;
+  w.blobs[sha256(cfg)] = cfg;
   ScanRecord done = w.run("127.0.0.1:5000/mem/foreign:1");
   REQUIRE(done.status == ScanStatus::done);
   auto report = w.reporter.get(done.manifest_digest);
@@ -331,7 +317,7 @@ TEST_CASE("foreign and non-distributable layers are skipped, never fetched, and 
 
 TEST_CASE("a layer stored by an older analyser set is analysed again; scan ids are checked") {
   TestLayer a = make_layer(TarBuilder().file("app/a", "a", 0755).build());
-  HandWorld w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
+  World w(hand_made({{"architecture", "amd64"}, {"os", "linux"}}, {a}));
   REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
   CHECK(w.store->counters().layer_writes == 1);
   std::string out;

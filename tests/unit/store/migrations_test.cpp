@@ -87,6 +87,10 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
   });
 }
 
+// The tables the store writes, for the checks that break them one at a time.
+const std::vector<std::string> kTables = {"layers",  "images", "image_layers", "tags",
+                                          "reports", "scans",  "suppressions", "reference_images"};
+
 TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements are rolled back") {
   test::TempDir dir;
   const std::string path = dir.path() + "/b.db";
@@ -95,9 +99,7 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
   // Reads of the view fail on their first row (abs() of the smallest integer overflows); writes
   // reach the INSTEAD OF triggers, which abort.
   test::check_failures_roll_back(
-      *store,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images"},
+      *store, kTables,
       [&](const std::string& t) {
         std::string s = "ALTER TABLE " + t + " RENAME TO " + t + "_real; CREATE VIEW " + t +
                         " AS SELECT * FROM " + t +
@@ -119,20 +121,12 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
   const std::string path2 = dir.path() + "/c.db";
   auto store2 = sqlite_at(path2);
   test::check_failures_roll_back(
-      *store2,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images"},
+      *store2, kTables,
       [&](const std::string& t) {
-        std::string out;
-        REQUIRE(test::run_command(
-                    {"sqlite3", path2, "ALTER TABLE " + t + " RENAME TO " + t + "_gone;"}, out) ==
-                0);
+        test::sqlite_exec(path2, "ALTER TABLE " + t + " RENAME TO " + t + "_gone;");
       },
       [&](const std::string& t) {
-        std::string out;
-        REQUIRE(test::run_command(
-                    {"sqlite3", path2, "ALTER TABLE " + t + "_gone RENAME TO " + t + ";"}, out) ==
-                0);
+        test::sqlite_exec(path2, "ALTER TABLE " + t + "_gone RENAME TO " + t + ";");
       });
 }
 
@@ -142,9 +136,7 @@ TEST_CASE("sqlite: writes refused by triggers while reads work: calls fail, writ
   auto store = sqlite_at(path);
   auto sql = [&](const std::string& text) { test::sqlite_exec(path, text); };
   test::check_failures_roll_back(
-      *store,
-      {"layers", "images", "image_layers", "tags", "reports", "scans", "suppressions",
-       "reference_images"},
+      *store, kTables,
       [&](const std::string& t) {
         std::string s;
         for (const char* op : {"INSERT", "UPDATE", "DELETE"})
@@ -161,8 +153,7 @@ TEST_CASE("sqlite: a table missing from the start fails the statements that need
   // Statements are prepared on first use: with the table gone before any call, the statements
   // after a write's first one fail to prepare (not to run), and the call still fails cleanly.
   test::TempDir dir;
-  for (std::string t : {"layers", "images", "image_layers", "tags", "reports", "scans",
-                        "suppressions", "reference_images"}) {
+  for (const std::string& t : kTables) {
     CAPTURE(t);
     const std::string path = dir.path() + "/" + t + ".db";
     auto store = sqlite_at(path);
