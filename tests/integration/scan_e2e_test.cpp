@@ -449,8 +449,8 @@ TEST_CASE("schedules of named repositories and tags, and of the newest tags only
   TestLayer l = make_layer(TarBuilder().file("etc/hostname", "h").build());
   for (auto repo : {"fleet/a", "fleet/b"})
     for (auto tag : {"1", "2"}) push_image(reg.host(), repo, tag, TestImage{{l}});
-  // The first names its tags; the second takes one tag per repository (the first in order),
-  // and skips an image the first already has queued or running.
+  // The first names its tags; the second takes every tag ("*") up to one per repository (the
+  // first in order), and skips an image the first already has queued or running.
   Daemon d(json{{"schedules",
                  {{{"registry", reg.host()},
                    {"interval_minutes", 60},
@@ -459,6 +459,7 @@ TEST_CASE("schedules of named repositories and tags, and of the newest tags only
                   {{"registry", reg.host()},
                    {"interval_minutes", 60},
                    {"repositories", {"fleet/a", "fleet/b"}},
+                   {"tags", {"*"}},
                    {"max_tags_per_repository", 1}}}}});
   std::set<std::string> images;
   for (int i = 0; i < 400; ++i) {

@@ -94,3 +94,16 @@ TEST_CASE("when the reader goes away the producer stops instead of blocking") {
   reader.join();
   CHECK(stopped);
 }
+
+TEST_CASE("the first failure is the one reported; closing the reader twice is harmless") {
+  asio::io_context ioc;
+  auto pipe = std::make_shared<ChunkPipe>(ioc.get_executor(), 2);
+  pipe->fail(make_error(Errc::digest_mismatch, "first"));
+  pipe->fail(make_error(Errc::timeout, "second"));
+  auto r = pipe->pop();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::digest_mismatch);
+  pipe->close_reader();
+  pipe->close_reader();
+  ioc.run();
+}

@@ -537,3 +537,25 @@ TEST_CASE("an every-platform scan cancelled at once ends cancelled") {
   REQUIRE(w.scans.cancel(parent->id));
   CHECK(until_finished(w.ioc, w.scans, parent->id).status == ScanStatus::cancelled);
 }
+
+TEST_CASE("after shutdown nothing new is taken; recovery reports a store it cannot read") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  run_on(w.ioc, w.scans.shutdown());
+  auto late = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:2", "", "", ""});
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == Errc::unavailable);
+  run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '5'), std::chrono::seconds(30)));
+
+  World broken(build_image(img));
+  sqlite_exec(broken.dir.path() + "/b.db",
+              "ALTER TABLE scans RENAME TO scans_real; CREATE VIEW scans AS SELECT * FROM "
+              "scans_real WHERE abs(-9223372036854775808) IS NOT NULL;"
+              "INSERT INTO scans_real(id, image, platform, status, created_at) VALUES "
+              "('scan_" +
+                  std::string(32, '6') + "', 'x', 'linux/amd64', 'running', 't');");
+  auto r = broken.scans.recover();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("overflow") != std::string::npos);
+}
