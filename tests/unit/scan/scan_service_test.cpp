@@ -418,6 +418,17 @@ TEST_CASE("every platform of an image that cannot be opened or listed fails with
   ScanRecord unlisted = all();
   CHECK(unlisted.status == ScanStatus::failed);
   CHECK(unlisted.error_code == "unsupported_media_type");
+  // Two platforms listed, neither there: both named in the failure.
+  TestImage arm({make_layer(TarBuilder().file("app/arm", "r", 0755).build())});
+  arm.architecture = "arm64";
+  std::string index = index_document({{built, img}, {build_image(arm), arm}}, false);
+  w.scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    return memory_source({}, index);
+  });
+  ScanRecord lost = all();
+  CHECK(lost.status == ScanStatus::failed);
+  CHECK(lost.error_message.find("linux/amd64: ") != std::string::npos);
+  CHECK(lost.error_message.find("; linux/arm64: ") != std::string::npos);
 }
 
 TEST_CASE(
