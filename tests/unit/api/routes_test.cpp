@@ -528,6 +528,12 @@ TEST_CASE("more parameter edges: dates, grades, sorts, waits, limits, suppressio
     if (k == "Allow") allows_head = v.find("HEAD") != std::string::npos;
   CHECK(allows_head);
   CHECK(f.call("POST", "/healthz").status == 405);
+  // Scan ids of the wrong length or prefix are unknown without asking the store.
+  for (const std::string& id : {std::string("scan_short"), std::string(37, 'x')}) {
+    CAPTURE(id);
+    CHECK(f.call("GET", "/v1/scans/" + id).status == 404);
+    CHECK(f.call("DELETE", "/v1/scans/" + id).status == 404);
+  }
 }
 
 TEST_CASE("with the store's tables gone, every route that reads it answers 500 JSON") {
