@@ -70,3 +70,28 @@ TEST_CASE("challenges ending mid-token, token68 values, tabs, and trailing escap
   CHECK(key_only[0].params["realm"].empty());
   CHECK(parse_challenges("Bearer realm=x,").at(0).params["realm"] == "x");
 }
+
+TEST_CASE("Retry-After with leading spaces or absurdly long; addresses a registry may resolve to") {
+  auto now = std::chrono::system_clock::from_time_t(784111777);
+  CHECK(parse_retry_after("  120", now) == std::chrono::seconds(120));
+  CHECK(parse_retry_after("12345678901234", now) == std::chrono::seconds(999'999'999));
+  CHECK_FALSE(parse_retry_after("   ", now));
+  namespace ip = boost::asio::ip;
+  auto ok = [](const char* a, bool loopback, bool link_local) {
+    return address_permitted(ip::make_address(a), loopback, link_local);
+  };
+  CHECK_FALSE(ok("0.0.0.0", true, true));
+  CHECK_FALSE(ok("224.0.0.1", true, true));
+  CHECK_FALSE(ok("::", true, true));
+  CHECK_FALSE(ok("127.0.0.1", false, true));
+  CHECK(ok("127.0.0.1", true, false));
+  CHECK_FALSE(ok("169.254.169.254", true, false));
+  CHECK(ok("169.254.169.254", true, true));
+  CHECK_FALSE(ok("100.100.100.200", true, false));
+  CHECK_FALSE(ok("fe80::1", true, false));
+  CHECK_FALSE(ok("fd00:ec2::254", true, false));
+  CHECK(ok("fd00:ec2::255", false, false));
+  CHECK_FALSE(ok("::ffff:169.254.169.254", true, false));  // v4-mapped: judged as IPv4
+  CHECK(ok("::ffff:93.184.216.34", false, false));
+  CHECK(ok("93.184.216.34", false, false));
+}
