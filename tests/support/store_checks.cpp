@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace bw::test {
 namespace {
@@ -193,6 +194,16 @@ void check_scan_queue(Store& store) {
   CHECK((*store.get_scan("scan_q0"))->status == ScanStatus::running);
   CHECK_FALSE(*store.acquire_lease("scan:scan_q0", "replica-b", std::chrono::seconds(30)));
   CHECK(*store.count_scans(ScanStatus::queued) == 3);
+  // Leases: renewed by their holder, not released by another, taken over once they lapse.
+  CHECK(*store.acquire_lease("k", "replica-a", std::chrono::seconds(30)));
+  CHECK(*store.acquire_lease("k", "replica-a", std::chrono::seconds(30)));
+  REQUIRE(store.release_lease("k", "replica-b"));
+  CHECK_FALSE(*store.acquire_lease("k", "replica-b", std::chrono::seconds(30)));
+  REQUIRE(store.release_lease("k", "replica-a"));
+  CHECK(*store.acquire_lease("k", "replica-b", std::chrono::seconds(1)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(*store.acquire_lease("k", "replica-a", std::chrono::seconds(30)));
+  REQUIRE(store.release_lease("k", "replica-a"));
 
   // Cancelling: a queued scan, a running one (its replica notices), a finished or unknown one.
   auto was = store.cancel_scan("scan_q2", "t2");
