@@ -61,6 +61,11 @@ void psql_exec(const std::string& url, const std::string& sql) {
       run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql}, out) == 0, out);
 }
 
+std::string sqlite_failing_reads(const std::string& table) {
+  return "ALTER TABLE " + table + " RENAME TO " + table + "_real; CREATE VIEW " + table +
+         " AS SELECT * FROM " + table + "_real WHERE abs(-9223372036854775808) IS NOT NULL;";
+}
+
 void check_migrations(const StoreFactory& open) {
   std::vector<int> first;
   {

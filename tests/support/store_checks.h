@@ -14,6 +14,9 @@ using StoreFactory = std::function<std::unique_ptr<Store>()>;
 // (sqlite3, psql); REQUIREs that it succeeds.
 void sqlite_exec(const std::string& path, const std::string& sql);
 void psql_exec(const std::string& url, const std::string& sql);
+// SQLite SQL that makes every read of `table` that reaches a row fail (abs() of the smallest
+// integer overflows): the table renamed to TABLE_real behind a view of it.
+std::string sqlite_failing_reads(const std::string& table);
 
 // Opening twice applies migrations once; versions ascend from 1.
 void check_migrations(const StoreFactory& open);

@@ -56,14 +56,20 @@ struct World {
   RegistryClient registry{ioc.get_executor(), registry_options};
   Reporter reporter{*store, ReportOptions{}};
   ScanOptions options;
-  ScanService scans{ioc.get_executor(), workers, *store, registry, options, &reporter};
+  bool reporting = true;  // false: a service without a reporter (no stored report is reused)
+  ScanService scans{ioc.get_executor(), workers, *store,
+                    registry,           options, reporting ? &reporter : nullptr};
   int opened = 0;
   // What the source serves: blobs by digest and the top document.
   std::map<std::string, std::string> blobs;
   std::string manifest;
 
-  World(std::map<std::string, std::string> b, std::string m, ScanOptions o = {})
-      : options(std::move(o)), blobs(std::move(b)), manifest(std::move(m)) {
+  World(std::map<std::string, std::string> b, std::string m, ScanOptions o = {},
+        bool with_reporter = true)
+      : options(std::move(o)),
+        reporting(with_reporter),
+        blobs(std::move(b)),
+        manifest(std::move(m)) {
     scans.set_source_opener([this](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
       ++opened;
       return memory_source(blobs, manifest);
@@ -436,34 +442,15 @@ TEST_CASE(
     "fails the scan") {
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   BuiltImage built = build_image(img);
-  TempDir dir;
-  boost::asio::io_context ioc;
-  boost::asio::thread_pool workers{1};
-  auto store = open_sqlite_store({dir.path() + "/b.db"}).value();
-  RegistryClient registry{ioc.get_executor(), RegistryOptions{}};
-  ScanService scans{ioc.get_executor(), workers, *store, registry, ScanOptions{}, nullptr};
-  scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
-    std::map<std::string, std::string> blobs;
-    for (auto& b : built.blobs) blobs[sha256(b)] = b;
-    return memory_source(std::move(blobs), built.manifest);
-  });
-  auto run = [&] {
-    auto rec = scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
-    REQUIRE(rec);
-    return until_finished(ioc, scans, rec->id);
-  };
-  CHECK(run().status == ScanStatus::done);
-  CHECK(run().status == ScanStatus::done);  // no report to reuse: the layer's facts, read back
-  CHECK(store->counters().layer_writes == 1);
-  std::string out;
-  REQUIRE(run_command({"sqlite3", dir.path() + "/b.db",
-                       "ALTER TABLE layers RENAME TO layers_real; CREATE VIEW layers AS SELECT * "
-                       "FROM layers_real WHERE abs(-9223372036854775808) IS NOT NULL;"},
-                      out) == 0);
-  ScanRecord failed = run();
+  World w(blobs_of(built), built.manifest, ScanOptions{}, /*with_reporter=*/false);
+  CHECK(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  // No report to reuse: the layer's facts, read back.
+  CHECK(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  CHECK(w.store->counters().layer_writes == 1);
+  sqlite_exec(w.dir.path() + "/b.db", sqlite_failing_reads("layers"));
+  ScanRecord failed = w.run("127.0.0.1:5000/mem/app:1");
   CHECK(failed.status == ScanStatus::failed);
   CHECK(failed.error_message.find("overflow") != std::string::npos);
-  workers.join();
 }
 
 TEST_CASE("a queued scan whose stored reference or platform does not parse fails, named") {
@@ -561,10 +548,9 @@ TEST_CASE("after shutdown nothing new is taken; recovery reports a store it cann
 
   World broken(build_image(img));
   sqlite_exec(broken.dir.path() + "/b.db",
-              "ALTER TABLE scans RENAME TO scans_real; CREATE VIEW scans AS SELECT * FROM "
-              "scans_real WHERE abs(-9223372036854775808) IS NOT NULL;"
-              "INSERT INTO scans_real(id, image, platform, status, created_at) VALUES "
-              "('scan_" +
+              sqlite_failing_reads("scans") +
+                  "INSERT INTO scans_real(id, image, platform, status, created_at) VALUES "
+                  "('scan_" +
                   std::string(32, '6') + "', 'x', 'linux/amd64', 'running', 't');");
   auto r = broken.scans.recover();
   REQUIRE_FALSE(r);

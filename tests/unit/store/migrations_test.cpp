@@ -101,9 +101,7 @@ TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements a
   test::check_failures_roll_back(
       *store, kTables,
       [&](const std::string& t) {
-        std::string s = "ALTER TABLE " + t + " RENAME TO " + t + "_real; CREATE VIEW " + t +
-                        " AS SELECT * FROM " + t +
-                        "_real WHERE abs(-9223372036854775808) IS NOT NULL;";
+        std::string s = test::sqlite_failing_reads(t);
         for (const char* op : {"INSERT", "UPDATE", "DELETE"})
           s += std::string("CREATE TRIGGER ") + t + "_" + op + " INSTEAD OF " + op + " ON " + t +
                " BEGIN SELECT RAISE(ABORT, 'injected'); END;";
