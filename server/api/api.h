@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -73,6 +74,16 @@ struct ApiContext {
   // Where routes build large answers (image views, reports, layer facts) so that the io thread
   // keeps serving meanwhile; null: on the io thread.
   boost::asio::thread_pool* workers = nullptr;
+  // Where routes' store calls run (see store/on_store.h); null: inline.
+  boost::asio::thread_pool* store_pool = nullptr;
+  // Answers that depend only on the store and the request (dashboard lists, stats, trends),
+  // by request target, with the store generation they were built at: polls of an unchanged
+  // store cost no query. Touched on the io thread only.
+  struct CachedView {
+    std::string generation;
+    ApiResponse response;
+  };
+  std::map<std::string, CachedView> views = {};
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.

@@ -146,8 +146,16 @@ asio::awaitable<void> negotiate(const ApiRequest& req, ApiResponse& res, ApiCont
   const bool gzip = options.gzip_min_bytes > 0 && res.body.size() >= options.gzip_min_bytes &&
                     compressible(res.content_type) && accepts_gzip(req.accept_encoding);
   if (compressible(res.content_type)) add_vary(res, "Accept-Encoding");
-  // A gzipped representation is a different one: its strong validator differs.
-  std::string etag = etag_of(res.body);
+  // A gzipped representation is a different one: its strong validator differs. A route that
+  // knows its validator already (a cached view) set it.
+  std::string etag;
+  for (auto it = res.headers.begin(); it != res.headers.end(); ++it)
+    if (it->first == "ETag") {
+      etag = std::move(it->second);
+      res.headers.erase(it);
+      break;
+    }
+  if (etag.empty()) etag = etag_of(res.body);
   if (gzip) etag.insert(etag.size() - 1, "-gzip");
   res.headers.emplace_back("ETag", etag);
   res.headers.emplace_back("Cache-Control", "private, no-cache");

@@ -7,6 +7,7 @@
 #include "common/time_util.h"
 #include "layer/layer.h"
 #include "score/policy.h"
+#include "store/on_store.h"
 
 #include <set>
 #include <tuple>
@@ -148,11 +149,11 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
     double secs = std::min(w->get<double>(), static_cast<double>(ctx.config.api.max_wait.count()));
     wait = std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
   }
-  auto scan = ctx.scans.submit(sr);
+  auto scan = co_await ctx.scans.async_submit(sr);
   if (!scan) co_return error_response(scan.error());
   if (wait.count() > 0) {
     co_await ctx.scans.wait(scan->id, wait);
-    auto now = ctx.scans.get(scan->id);
+    auto now = co_await ctx.scans.async_get(scan->id);
     if (now && *now && is_finished((*now)->status))
       co_return json_response(200, scan_json(**now, ctx));
   }
@@ -168,12 +169,12 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
   auto wait = wait_param(t, ctx);
   if (!wait) co_return error_response(wait.error());
   if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
-  auto scan = ctx.scans.get(id);
+  auto scan = co_await ctx.scans.async_get(id);
   if (!scan) co_return error_response(scan.error());
   if (!*scan) co_return not_found("no scan " + id);
   if (wait->count() > 0 && !is_finished((*scan)->status)) {
     co_await ctx.scans.wait(id, *wait);
-    scan = ctx.scans.get(id);
+    scan = co_await ctx.scans.async_get(id);
     if (!scan) co_return error_response(scan.error());
     if (!*scan) co_return not_found("no scan " + id);
   }
@@ -192,30 +193,32 @@ Result<std::size_t> number_param(const Target& t, const char* name, std::size_t 
   return n;
 }
 
-ApiResponse list_scans(const Target& t, ApiContext& ctx) {
+awaitable<ApiResponse> list_scans(const Target& t, ApiContext& ctx) {
   ScanQuery q;
   if (auto it = t.params.find("status"); it != t.params.end() && !it->second.empty()) {
     q.status = parse_scan_status(it->second);
     if (!q.status)
-      return error_response(make_error(
+      co_return error_response(make_error(
           Errc::bad_request, "status must be one of queued, running, done, failed, cancelled"));
   }
   if (auto it = t.params.find("image"); it != t.params.end()) q.image = it->second;
   if (auto it = t.params.find("cursor"); it != t.params.end()) q.before_id = it->second;
   auto limit = number_param(t, "limit", 50, 500);
-  if (!limit) return error_response(limit.error());
-  if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
+  if (!limit) co_return error_response(limit.error());
+  if (*limit == 0)
+    co_return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
   q.limit = *limit;
-  auto scans = ctx.store.list_scans(q);
-  if (!scans) return error_response(scans.error());
+  auto scans = co_await on_store(ctx.store_pool, [&] { return ctx.store.list_scans(q); });
+  if (!scans) co_return error_response(scans.error());
   json items = json::array();
   for (auto& s : *scans) {
-    auto live = ctx.scans.get(s.id);
-    items.push_back(scan_json(live && *live ? **live : s, ctx));
+    // Progress of scans running here is this process's, newer than the row.
+    auto live = ctx.scans.local(s.id);
+    items.push_back(scan_json(live ? *live : s, ctx));
   }
   json out = {{"scans", std::move(items)}};
   if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
-  return json_response(200, out);
+  co_return json_response(200, out);
 }
 
 std::string param(const Target& t, const char* name) {
@@ -252,13 +255,14 @@ ApiResponse list_images(const Target& t, ApiContext& ctx) {
     q.sort = s;
   }
   auto limit = number_param(t, "limit", 50, 500);
-  auto offset = number_param(t, "cursor", 0, 100'000'000);
   auto min = number_param(t, "min_score", 0, 100), max = number_param(t, "max_score", 100, 100);
-  for (auto* r : {&limit, &offset, &min, &max})
+  for (auto* r : {&limit, &min, &max})
     if (!*r) return error_response(r->error());
   if (*limit == 0) return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
   q.limit = *limit;
-  q.offset = *offset;
+  if (auto c = param(t, "cursor"); !c.empty() && !parse_image_cursor(c, q.sort, q))
+    return error_response(make_error(
+        Errc::bad_request, "cursor must be a next_cursor of this listing with the same sort"));
   q.min_score = t.params.count("min_score") ? static_cast<int>(*min) : -1;
   q.max_score = t.params.count("max_score") ? static_cast<int>(*max) : -1;
   auto rows = ctx.store.list_images(q);
@@ -277,7 +281,7 @@ ApiResponse list_images(const Target& t, ApiContext& ctx) {
     items.push_back(std::move(j));
   }
   json out = {{"images", std::move(items)}};
-  if (rows->size() == q.limit) out["next_cursor"] = std::to_string(q.offset + q.limit);
+  if (rows->size() == q.limit) out["next_cursor"] = image_cursor(rows->back(), q.sort);
   return json_response(200, out);
 }
 
@@ -522,6 +526,18 @@ bool match_path(std::string_view pattern, const std::vector<std::string>& segmen
   return si == segments.size();
 }
 
+// Routes whose answer is a function of the store, the ruleset, the day and the request alone.
+bool is_store_view(std::string_view path) {
+  for (std::string_view view :
+       {"/v1/images", "/v1/repositories", "/v1/repositories/{registry}/{repository+}/tags",
+        "/v1/stats", "/v1/trends", "/v1/suppressions"})
+    if (path == view) return true;
+  return false;
+}
+
+// Distinct request targets whose answers are kept; past it the cache starts again.
+constexpr std::size_t kMaxCachedViews = 256;
+
 ApiResponse bad_digest(const char* what) {
   return error_response(
       make_error(Errc::bad_request, std::string(what) + " digest must be sha256:<64 hex>"));
@@ -592,7 +608,8 @@ const std::vector<Route>& routes() {
        "/readyz",
        {},
        [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
-         auto check = ctx.store.schema_versions();
+         auto check =
+             co_await on_store(ctx.store_pool, [&] { return ctx.store.schema_versions(); });
          if (!ctx.ready || !check)
            co_return error_response(
                make_error(Errc::unavailable, ctx.ready ? "store unavailable" : "not ready"));
@@ -624,7 +641,7 @@ const std::vector<Route>& routes() {
        "/v1/scans",
        {"status", "image", "cursor", "limit"},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return list_scans(m.target, ctx);
+         co_return co_await list_scans(m.target, ctx);
        }},
       {"GET",
        "/v1/scans/{id}",
@@ -638,7 +655,7 @@ const std::vector<Route>& routes() {
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
          const std::string& id = m.at("id");
          if (!is_scan_id(id)) co_return not_found("no scan " + id.substr(0, 64));
-         auto r = ctx.scans.cancel(id);
+         auto r = co_await ctx.scans.async_cancel(id);
          if (!r) co_return error_response(r.error());
          co_return json_response(200, scan_view(*r));
        }},
@@ -647,7 +664,7 @@ const std::vector<Route>& routes() {
        {"registry", "repository", "grade", "since", "sort", "limit", "cursor", "min_score",
         "max_score"},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return list_images(m.target, ctx);
+         co_return co_await on_store(ctx.store_pool, [&] { return list_images(m.target, ctx); });
        }},
       {"GET",
        "/v1/images/{digest}",
@@ -691,7 +708,8 @@ const std::vector<Route>& routes() {
        "/v1/suppressions",
        {},
        [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
-         auto list = ctx.store.list_suppressions();
+         auto list =
+             co_await on_store(ctx.store_pool, [&] { return ctx.store.list_suppressions(); });
          if (!list) co_return error_response(list.error());
          json out = json::array();
          for (auto& x : *list) {
@@ -707,19 +725,22 @@ const std::vector<Route>& routes() {
        "/v1/suppressions",
        {},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return put_suppressions(m.req, ctx);
+         co_return co_await on_store(ctx.store_pool, [&] { return put_suppressions(m.req, ctx); });
        }},
       {"GET",
        "/v1/repositories",
        {"registry", "limit", "cursor"},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return list_repositories(m.target, ctx);
+         co_return co_await on_store(ctx.store_pool,
+                                     [&] { return list_repositories(m.target, ctx); });
        }},
       {"GET",
        "/v1/repositories/{registry}/{repository+}/tags",
        {},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return list_repository_tags(m.at("registry"), m.at("repository"), ctx);
+         co_return co_await on_store(ctx.store_pool, [&] {
+           return list_repository_tags(m.at("registry"), m.at("repository"), ctx);
+         });
        }},
       {"GET",
        "/v1/schedules",
@@ -732,7 +753,8 @@ const std::vector<Route>& routes() {
        "/v1/stats",
        {},
        [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
-         auto st = ctx.store.stats(ctx.reporter.rules().version());
+         auto version = ctx.reporter.rules().version();
+         auto st = co_await on_store(ctx.store_pool, [&] { return ctx.store.stats(version); });
          if (!st) co_return error_response(st.error());
          auto sm = ctx.scans.metrics();
          (*st)["queue"] = {{"queued", sm.queued}, {"running", sm.running}};
@@ -743,7 +765,7 @@ const std::vector<Route>& routes() {
        "/v1/trends",
        {"registry", "repository", "days"},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
-         co_return trends(m.target, ctx);
+         co_return co_await on_store(ctx.store_pool, [&] { return trends(m.target, ctx); });
        }},
       {"GET",
        "/v1/layers/{digest}",
@@ -790,8 +812,25 @@ awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, Api
                      ? std::string("; this route takes none")
                      : "; allowed: " +
                            join(std::vector<std::string>(r.query.begin(), r.query.end()), ", "))));
+    // Dashboards poll these: an answer built at the store's current generation is served
+    // again without a query until the store changes.
+    std::string generation;
+    if (method == "GET" && is_store_view(r.path))
+      if (auto g = ctx.store.generation()) {
+        auto sm = ctx.scans.metrics();
+        generation = *g + "|" + ctx.reporter.rules().version() + "|" + now_rfc3339().substr(0, 10) +
+                     "|" + std::to_string(sm.running) + "|" + std::to_string(sm.queued);
+        if (auto hit = ctx.views.find(req.target);
+            hit != ctx.views.end() && hit->second.generation == generation)
+          co_return hit->second.response;
+      }
     auto res = co_await r.run(Match{req, target, std::move(params)}, ctx);
     res.route = r.path;
+    if (!generation.empty() && res.status == 200) {
+      if (ctx.views.size() >= kMaxCachedViews) ctx.views.clear();
+      res.headers.emplace_back("ETag", etag_of(res.body));
+      ctx.views[req.target] = {generation, res};
+    }
     co_return res;
   }
   if (!allow.empty()) {

@@ -113,7 +113,7 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
     for (; next < rows.size() && rows[next].finished_at.compare(0, 10, date) <= 0; ++next) {
       const auto& r = rows[next];
       state[r.image] = {r.score, r.grade, r.manifest_digest};
-      ++scanned;
+      scanned += r.scans;
       if (per_image)
         series[r.image].push_back({{"date", date},
                                    {"score", r.score},

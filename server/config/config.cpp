@@ -138,6 +138,7 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
     if (auto s = j.find("scans"); s != j.end()) {
       read_number(*s, "max_concurrent", c.scan.max_concurrent_scans);
       read_number(*s, "pipe_chunks", c.scan.pipe_chunks);
+      read_number(*s, "keep_per_image", c.scan.keep_scans_per_image);
       if (s->contains("allow_local_sources"))
         c.scan.allow_local_sources = (*s)["allow_local_sources"].get<bool>();
     }
@@ -230,6 +231,8 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
   }
   if (c.scan.max_concurrent_scans == 0)
     return bad_config("scans.max_concurrent must be at least 1");
+  if (c.scan.keep_scans_per_image == 0)
+    return bad_config("scans.keep_per_image must be at least 1");
   if (c.api.tls.cert_file.empty() != c.api.tls.key_file.empty())
     return bad_config("api.tls needs both cert_file and key_file");
   if (!c.api.tls.client_ca_file.empty() && c.api.tls.cert_file.empty())

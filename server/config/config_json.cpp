@@ -84,6 +84,7 @@ nlohmann::json config_to_json(const Config& c, bool mask_secrets) {
           {"scans",
            {{"max_concurrent", c.scan.max_concurrent_scans},
             {"pipe_chunks", c.scan.pipe_chunks},
+            {"keep_per_image", c.scan.keep_scans_per_image},
             {"allow_local_sources", c.scan.allow_local_sources}}},
           {"rules_file", c.rules_file},
           {"suppressions", suppressions},

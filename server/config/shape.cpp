@@ -163,7 +163,8 @@ const nlohmann::json& config_shape() {
       "max_file_read_bytes": "uint", "max_package_db_bytes": "uint", "max_elf_read_bytes": "uint",
       "max_notable_entries": "uint", "max_notable_bytes": "uint", "max_layer_cpu_s": "number"
     },
-    "scans": {"max_concurrent": "uint", "pipe_chunks": "uint", "allow_local_sources": "bool"},
+    "scans": {"max_concurrent": "uint", "pipe_chunks": "uint", "keep_per_image": "uint",
+              "allow_local_sources": "bool"},
     "rules_file": "string",
     "suppressions": [{"rule_id": "string", "path": "string", "env_key": "string",
                       "reason": "string"}],

@@ -27,6 +27,10 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Threads for the store's calls: as many as the SQLite store has reader connections less the
+// ones the workers' report builds use, so that a dashboard poll never queues behind another.
+constexpr std::size_t kStoreThreads = 4;
+
 bw::log::Level level_of(const std::string& s) {
   if (s == "debug") return bw::log::Level::debug;
   if (s == "warn") return bw::log::Level::warn;
@@ -67,6 +71,10 @@ int run(bw::Config config) {
   std::size_t n_workers =
       config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   asio::thread_pool workers(n_workers);
+  // Every store call the io thread would make runs here and is awaited: SQLite's readers
+  // read in parallel (WAL), its one writer serialises the writes, and a slow or locked
+  // database holds these threads, never the one that serves /healthz.
+  asio::thread_pool store_threads(kStoreThreads);
   bw::RegistryClient registry(ioc.get_executor(), config.registry);
   std::shared_ptr<const bw::RuleCatalog> rules = bw::RuleCatalog::builtin();
   if (!config.rules_file.empty()) {
@@ -84,9 +92,11 @@ int run(bw::Config config) {
   bw::Reporter reporter(**store,
                         bw::ReportOptions{rules, config.suppressions, config.max_image_age_days});
   bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan, &reporter);
+  scans.set_store_pool(&store_threads);
   bw::HttpMetrics http_metrics;
   bw::ApiContext ctx{scans, reporter, **store, registry, config, http_metrics};
   ctx.workers = &workers;
+  ctx.store_pool = &store_threads;
   auto server = bw::HttpServer::bind(ioc.get_executor(), config.listen, ctx);
   if (!server) {
     bw::log::error(server.error().message);
@@ -218,6 +228,8 @@ int run(bw::Config config) {
 
   ioc.run();
   scans.abort_transfers();
+  // Store calls still on the pool finish before what they refer to goes away.
+  store_threads.join();
   workers.join();
   bw::log::info("stopped");
   return 0;

@@ -5,7 +5,9 @@
 // at start-up. Knows nothing of HTTP parsing.
 //
 // Thread-safety: every method runs on the io_context's single thread. CPU work goes to the
-// worker pool given at construction.
+// worker pool given at construction; with a store pool (set_store_pool), every store call the
+// daemon makes through the async_ methods, the queue's polling and the scans' own steps runs
+// there and is awaited, so that the io thread never waits on the database.
 #pragma once
 
 #include "common/error.h"
@@ -38,6 +40,9 @@ class Reporter;
 struct ScanOptions {
   std::size_t max_concurrent_scans = 4;  // scans past this wait in the queue
   std::size_t pipe_chunks = 8;           // chunks buffered between network and worker per layer
+  // Retention: finished scans kept per image reference (the newest); older ones are deleted
+  // when another ends. Trends keep one result per reference and day regardless.
+  std::size_t keep_scans_per_image = 20;
   LayerLimits limits;
   AnalyzeOptions analysis;  // the daemon sets analysis.secrets to the built-in catalog
   // Images (canonical references) recorded as known bases when scanned; base detection matches
@@ -111,9 +116,14 @@ class ScanService {
   // Validates the reference (bad_reference), platform (bad_request) and registry
   // (registry_not_allowed), records the scan as queued and schedules it.
   Result<ScanRecord> submit(const ScanRequest& request);
+  boost::asio::awaitable<Result<ScanRecord>> async_submit(ScanRequest request);
 
   // The scan with live progress merged in; nullopt when unknown.
   Result<std::optional<ScanRecord>> get(const std::string& id);
+  boost::asio::awaitable<Result<std::optional<ScanRecord>>> async_get(std::string id);
+  // What this process alone knows of a scan, newer than the store's row: one running here
+  // (with live progress) or whose last state is not written yet. No store call.
+  std::optional<ScanRecord> local(const std::string& id) const;
 
   // Returns when the scan has finished or `timeout` has passed.
   boost::asio::awaitable<void> wait(const std::string& id, std::chrono::milliseconds timeout);
@@ -121,11 +131,14 @@ class ScanService {
   // Called with each scan that ends done, failed or cancelled (webhooks).
   void on_finished(std::function<void(const ScanRecord&)> f) { on_finished_ = std::move(f); }
 
-  // Whether a scan of this image (canonical reference) is queued or running.
+  // Whether a scan of this image (canonical reference) is queued or running: one indexed
+  // lookup in the store.
   bool pending(const std::string& image) const;
+  boost::asio::awaitable<bool> async_pending(std::string image);
 
   // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
   Result<ScanRecord> cancel(const std::string& id);
+  boost::asio::awaitable<Result<ScanRecord>> async_cancel(std::string id);
 
   // Stops taking work and interrupts running scans, which stay recorded as unfinished so that
   // the next start resumes them. Returns once none runs.
@@ -139,6 +152,10 @@ class ScanService {
   // Every image is read through `opener` from now on.
   void set_source_opener(SourceOpener opener) { opener_ = std::move(opener); }
 
+  // Store calls run on `pool` from now on (the daemon's store threads); null: inline.
+  void set_store_pool(boost::asio::thread_pool* pool) { store_pool_ = pool; }
+  boost::asio::thread_pool* store_pool() const { return store_pool_; }
+
   // Fails every layer transfer still open so that no worker stays blocked on one. For use after
   // the io_context has stopped, before the worker pool is joined.
   void abort_transfers();
@@ -147,25 +164,42 @@ class ScanService {
   struct Live;
   struct LayerJob;
   Result<std::unique_ptr<ImageSource>> open_source(const SourceSpec& spec);
+  // submit()'s steps before and after the store's write.
+  Result<ScanRecord> prepare(const ScanRequest& request) const;
+  void queued(const ScanRecord& rec);
+  // cancel() of a scan running here; nullopt when it does not run here.
+  std::optional<ScanRecord> cancel_local(const std::string& id);
+  // cancel()'s end once the store answered: what it had, and the scan as stored now.
+  Result<ScanRecord> cancelled(const std::string& id, std::optional<ScanStatus> was,
+                               const std::optional<ScanRecord>& stored);
   void pump();
+  // pump() with a store pool: claims on the pool, starts here, again while asked meanwhile.
+  boost::asio::awaitable<void> claim_queued();
+  // The store's queue depth, read on the store pool; metrics() serves the last one read.
+  boost::asio::awaitable<void> refresh_queue_depth();
   // Runs a scan this replica claimed from the store's queue.
   void start(const ScanRecord& claimed);
   // Running scans in the store that no live replica holds, queued again.
   Result<void> adopt_orphans();
+  void adopt_orphans(const std::vector<ScanRecord>& running);
   // Scans running here that a caller cancelled through another replica.
-  void notice_remote_cancels();
+  boost::asio::awaitable<void> notice_remote_cancels();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
   boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
   // Ends a scan whose manifest already has a current report: the verdict from it, the tag
   // moved; nothing fetched.
-  Result<void> finish_known(Live& live, const ReportRecord& stored);
+  boost::asio::awaitable<Result<void>> finish_known(Live& live, const ReportRecord& stored);
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);
   void persist(const Live& live);
   void save(ScanRecord rec);
-  boost::asio::awaitable<void> retry_unsaved();
+  // Writes what save() left in unsaved_, in the background on the store pool: at once, then
+  // with a growing pause while the store refuses (a full disk).
+  boost::asio::awaitable<void> write_unsaved();
+  // After a finished scan is written: its image's older scans beyond the retention count.
+  void prune(const ScanRecord& finished);
 
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& workers_;
@@ -189,7 +223,14 @@ class ScanService {
   std::atomic<bool> cancel_analysis_{false};
   // Scan states the store refused (disk full), by id, retried until written.
   std::map<std::string, ScanRecord> unsaved_;
+  std::map<std::string, std::uint64_t> unsaved_serial_;  // bumped by each save() of the id
+  std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
+  boost::asio::thread_pool* store_pool_ = nullptr;
+  bool claiming_ = false;    // claim_queued() runs
+  bool pump_again_ = false;  // pump() was asked while it ran
+  std::size_t store_queued_ = 0;
+  bool store_queued_known_ = false;  // store_queued_ was read since the pool was set
 };
 
 // Parses `text` as a scan id ("scan_" + 32 hex). Used by the API to refuse junk early.

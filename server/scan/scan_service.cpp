@@ -6,6 +6,7 @@
 #include "scan/scan.h"
 #include "score/policy.h"
 #include "score/reporter.h"
+#include "store/on_store.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -149,19 +150,27 @@ Result<void> ScanService::recover() {
 }
 
 Result<void> ScanService::adopt_orphans() {
-  // Queued scans need no adoption: any replica with capacity claims them. Running ones whose
-  // replica died (or a previous process of this one) go back to the queue.
   auto running = store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
   if (!running) return running.error();
+  adopt_orphans(*running);
+  return {};
+}
+
+void ScanService::adopt_orphans(const std::vector<ScanRecord>& running) {
+  // Queued scans need no adoption: any replica with capacity claims them. Running ones whose
+  // replica died (or a previous process of this one) go back to the queue.
   bool requeued = false;
-  for (auto it = running->rbegin(); it != running->rend(); ++it) {
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
     ScanRecord stored = *it;
     // Running here, or ended here with its end not yet written (the store refused it): this
     // replica knows better than the row.
     if (live_.count(stored.id) || unsaved_.count(stored.id)) continue;
     // Another live replica holds it: leave it there.
     auto lease = store_.acquire_lease(scan_lease(stored.id), replica_id_, kScanLease);
-    if (!lease) return lease.error();
+    if (!lease) {
+      log::warn("adopting unfinished scans failed", {{"error", lease.error().message}});
+      return;
+    }
     if (!*lease) continue;
     stored.status = ScanStatus::queued;
     save(stored);
@@ -171,7 +180,6 @@ Result<void> ScanService::adopt_orphans() {
     requeued = true;
   }
   if (requeued) pump();
-  return {};
 }
 
 void ScanService::start(const ScanRecord& claimed) {
@@ -213,34 +221,71 @@ awaitable<void> ScanService::keep_leases() {
     if (stopping_) break;
     // Scans queued through other replicas, or cancelled through them.
     pump();
-    notice_remote_cancels();
+    co_await notice_remote_cancels();
+    if (store_pool_) co_await refresh_queue_depth();
     if (auto now = std::chrono::steady_clock::now(); now - renewed >= kScanLeaseRenewal) {
       renewed = now;
-      for (auto& [id, live] : live_)
-        (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
       // Scans whose end is not written yet stay held too: no replica may run them again from
       // the stale row.
-      for (auto& [id, rec] : unsaved_)
-        (void)store_.acquire_lease(scan_lease(id), replica_id_, kScanLease);
-      if (auto r = adopt_orphans(); !r)
-        log::warn("adopting unfinished scans failed", {{"error", r.error().message}});
+      std::vector<std::string> held;
+      for (auto& [id, live] : live_) held.push_back(scan_lease(id));
+      for (auto& [id, rec] : unsaved_) held.push_back(scan_lease(id));
+      co_await on_store(store_pool_, [&] {
+        for (auto& key : held) (void)store_.acquire_lease(key, replica_id_, kScanLease);
+        return 0;
+      });
+      auto running = co_await on_store(store_pool_, [&] {
+        return store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
+      });
+      if (!running)
+        log::warn("adopting unfinished scans failed", {{"error", running.error().message}});
+      else if (!stopping_)
+        adopt_orphans(*running);
     }
   }
 }
 
-void ScanService::notice_remote_cancels() {
-  for (auto& [id, live] : live_) {
-    if (live->cancel_requested) continue;
-    auto stored = store_.get_scan(id);
-    if (stored && *stored && (*stored)->status == ScanStatus::cancelled) {
-      live->cancel_requested = true;
-      live->stop->cancel();
-      log::info("scan cancelled through another replica", {{"scan", id}});
-    }
+awaitable<void> ScanService::notice_remote_cancels() {
+  std::vector<std::string> ids;
+  for (auto& [id, live] : live_)
+    if (!live->cancel_requested) ids.push_back(id);
+  if (ids.empty()) co_return;
+  auto cancelled = co_await on_store(store_pool_, [&] {
+    std::vector<std::string> out;
+    for (auto& id : ids)
+      if (auto stored = store_.get_scan(id);
+          stored && *stored && (*stored)->status == ScanStatus::cancelled)
+        out.push_back(id);
+    return out;
+  });
+  for (auto& id : cancelled) {
+    // Ended here meanwhile: nothing left to stop.
+    auto it = live_.find(id);
+    if (it == live_.end() || it->second->cancel_requested) continue;
+    it->second->cancel_requested = true;
+    it->second->stop->cancel();
+    log::info("scan cancelled through another replica", {{"scan", id}});
   }
 }
 
 Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
+  auto rec = prepare(request);
+  if (!rec) return rec.error();
+  if (auto put = store_.put_scan(*rec); !put) return put.error();
+  queued(*rec);
+  return rec;
+}
+
+awaitable<Result<ScanRecord>> ScanService::async_submit(ScanRequest request) {
+  auto rec = prepare(request);
+  if (!rec) co_return rec.error();
+  auto put = co_await on_store(store_pool_, [&] { return store_.put_scan(*rec); });
+  if (!put) co_return put.error();
+  queued(*rec);
+  co_return rec;
+}
+
+Result<ScanRecord> ScanService::prepare(const ScanRequest& request) const {
   auto spec = parse_source(request.image, options_.allow_local_sources);
   if (!spec) return spec.error();
   Platform platform = default_platform();
@@ -264,25 +309,39 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
   queued.progress = all ? R"({"layers":[],"children":[]})" : R"({"layers":[]})";
   queued.policy = request.policy;
   queued.request_id = request.request_id;
-  if (auto put = store_.put_scan(queued); !put) return put.error();
-  ++metrics_.scans_submitted;
-  log::info("scan queued", {{"scan", queued.id},
-                            {"image", queued.image},
-                            {"platform", queued.platform},
-                            {"request_id", queued.request_id}});
-  pump();  // may start it at once
   return queued;
 }
 
-Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
+void ScanService::queued(const ScanRecord& rec) {
+  ++metrics_.scans_submitted;
+  log::info("scan queued", {{"scan", rec.id},
+                            {"image", rec.image},
+                            {"platform", rec.platform},
+                            {"request_id", rec.request_id}});
+  pump();  // may start it at once
+}
+
+std::optional<ScanRecord> ScanService::local(const std::string& id) const {
   if (auto it = live_.find(id); it != live_.end()) {
     ScanRecord rec = it->second->rec;
     rec.progress = it->second->progress_json();
-    return std::optional<ScanRecord>(std::move(rec));
+    return rec;
   }
-  if (auto it = unsaved_.find(id); it != unsaved_.end())
-    return std::optional<ScanRecord>(it->second);
+  if (auto it = unsaved_.find(id); it != unsaved_.end()) return it->second;
+  return std::nullopt;
+}
+
+Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
+  if (auto rec = local(id)) return rec;
   return store_.get_scan(id);
+}
+
+awaitable<Result<std::optional<ScanRecord>>> ScanService::async_get(std::string id) {
+  if (auto rec = local(id)) co_return rec;
+  auto stored = co_await on_store(store_pool_, [&] { return store_.get_scan(id); });
+  // Started or ended here while the store answered: this process knows better.
+  if (auto rec = local(id)) co_return rec;
+  co_return stored;
 }
 
 awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
@@ -305,7 +364,7 @@ awaitable<void> ScanService::wait(const std::string& id, std::chrono::millisecon
     }
     // Queued, run by another replica sharing the store, finished or unknown: followed in the
     // store until it finishes, starts here, or the time is up.
-    auto s = store_.get_scan(id);
+    auto s = co_await on_store(store_pool_, [&] { return store_.get_scan(id); });
     if (!s || !*s || is_finished((*s)->status)) co_return;
     poll.expires_after(std::min(left, std::chrono::milliseconds(250)));
     boost::system::error_code ec;
@@ -317,35 +376,64 @@ bool ScanService::pending(const std::string& image) const {
   if (std::any_of(live_.begin(), live_.end(),
                   [&](auto& kv) { return kv.second->rec.image == image; }))
     return true;
-  for (ScanStatus status : {ScanStatus::queued, ScanStatus::running}) {
-    auto found = store_.list_scans(ScanQuery{status, image, 1, ""});
-    if (found && !found->empty()) return true;
-  }
-  return false;
+  auto found = store_.has_pending_scan(image);
+  return found && *found;
+}
+
+awaitable<bool> ScanService::async_pending(std::string image) {
+  if (std::any_of(live_.begin(), live_.end(),
+                  [&](auto& kv) { return kv.second->rec.image == image; }))
+    co_return true;
+  auto found = co_await on_store(store_pool_, [&] { return store_.has_pending_scan(image); });
+  co_return found&&* found;
+}
+
+std::optional<ScanRecord> ScanService::cancel_local(const std::string& id) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return std::nullopt;
+  // Running here: it ends now if transferring, else at its next step.
+  it->second->cancel_requested = true;
+  it->second->stop->cancel();
+  return it->second->rec;
 }
 
 Result<ScanRecord> ScanService::cancel(const std::string& id) {
-  if (auto it = live_.find(id); it != live_.end()) {
-    // Running here: it ends now if transferring, else at its next step.
-    it->second->cancel_requested = true;
-    it->second->stop->cancel();
-    return it->second->rec;
-  }
+  if (auto rec = cancel_local(id)) return *rec;
   // Queued, or running on another replica (which notices within a poll).
   auto was = store_.cancel_scan(id, now_rfc3339());
   if (!was) return was.error();
   auto stored = store_.get_scan(id);
   if (!stored) return stored.error();
-  if (!*stored) return make_error(Errc::not_found, "no scan " + id);
-  if (*was == ScanStatus::queued) {
+  return cancelled(id, *was, *stored);
+}
+
+awaitable<Result<ScanRecord>> ScanService::async_cancel(std::string id) {
+  if (auto rec = cancel_local(id)) co_return *rec;
+  auto answer = co_await on_store(
+      store_pool_,
+      [&]() -> Result<std::pair<std::optional<ScanStatus>, std::optional<ScanRecord>>> {
+        auto was = store_.cancel_scan(id, now_rfc3339());
+        if (!was) return was.error();
+        auto stored = store_.get_scan(id);
+        if (!stored) return stored.error();
+        return std::pair{*was, *stored};
+      });
+  if (!answer) co_return answer.error();
+  co_return cancelled(id, answer->first, answer->second);
+}
+
+Result<ScanRecord> ScanService::cancelled(const std::string& id, std::optional<ScanStatus> was,
+                                          const std::optional<ScanRecord>& stored) {
+  if (!stored) return make_error(Errc::not_found, "no scan " + id);
+  if (was == ScanStatus::queued) {
     // No replica will run it, so its end is told from here.
     ++metrics_.scans_cancelled;
     telemetry_.finished.add({"cancelled"});
     log::info("scan cancelled",
-              {{"scan", id}, {"image", (*stored)->image}, {"request_id", (*stored)->request_id}});
-    if (on_finished_) on_finished_(**stored);
+              {{"scan", id}, {"image", stored->image}, {"request_id", stored->request_id}});
+    if (on_finished_) on_finished_(*stored);
   }
-  return **stored;
+  return *stored;
 }
 
 awaitable<void> ScanService::shutdown() {
@@ -368,6 +456,15 @@ awaitable<void> ScanService::shutdown() {
     boost::system::error_code ec;
     co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+  // The scans' last states go to the store before the process ends, as far as it takes them
+  // within a few seconds (a refusing store leaves them to the next start's recovery).
+  const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((claiming_ || (!unsaved_.empty() && retry_armed_)) &&
+         std::chrono::steady_clock::now() < flush_deadline) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    boost::system::error_code ec;
+    co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 void ScanService::abort_transfers() {
@@ -379,14 +476,43 @@ void ScanService::abort_transfers() {
 
 ScanMetrics ScanService::metrics() const {
   ScanMetrics m = metrics_;
-  // The queue is the store's, shared with every replica of it.
-  if (auto queued = store_.count_scans(ScanStatus::queued)) m.queued = *queued;
+  // The queue is the store's, shared with every replica of it. With a store pool it is read
+  // there every poll (keep_leases) and after each claim; the io thread serves the last count.
+  if (store_pool_ && store_queued_known_)
+    m.queued = store_queued_;
+  else if (auto queued = store_.count_scans(ScanStatus::queued))
+    m.queued = *queued;
   m.running = running_;
   return m;
 }
 
+awaitable<void> ScanService::refresh_queue_depth() {
+  auto queued =
+      co_await on_store(store_pool_, [&] { return store_.count_scans(ScanStatus::queued); });
+  if (!queued) co_return;
+  store_queued_ = static_cast<std::size_t>(*queued);
+  store_queued_known_ = true;
+}
+
 void ScanService::pump() {
   if (stopping_ || running_ >= options_.max_concurrent_scans) return;
+  if (store_pool_) {
+    if (claiming_) {
+      pump_again_ = true;
+      return;
+    }
+    claiming_ = true;
+    asio::co_spawn(io_, claim_queued(), [this](std::exception_ptr e) {
+      claiming_ = false;
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(std::string("claiming queued scans failed: ") + ex.what());
+      }
+    });
+    return;
+  }
   auto claimed = store_.claim_queued_scans(replica_id_, kScanLease,
                                            options_.max_concurrent_scans - running_, now_rfc3339());
   if (!claimed) {
@@ -395,6 +521,35 @@ void ScanService::pump() {
     return;
   }
   for (auto& scan : *claimed) start(scan);
+}
+
+awaitable<void> ScanService::claim_queued() {
+  do {
+    pump_again_ = false;
+    if (stopping_ || running_ >= options_.max_concurrent_scans) break;
+    // Only this coroutine starts claimed scans, so the free slots stay free meanwhile.
+    const std::size_t free = options_.max_concurrent_scans - running_;
+    auto claimed = co_await on_store(store_pool_, [&] {
+      return store_.claim_queued_scans(replica_id_, kScanLease, free, now_rfc3339());
+    });
+    if (!claimed) {
+      // Left queued: the next poll claims them.
+      log::warn("claiming queued scans failed", {{"error", claimed.error().message}});
+      break;
+    }
+    if (stopping_) {
+      // Claimed as the server began to stop: back to the queue for the next start or another
+      // replica, as a scan interrupted by the shutdown would be.
+      for (auto scan : *claimed) {
+        scan.status = ScanStatus::queued;
+        save(std::move(scan));
+      }
+      break;
+    }
+    for (auto& scan : *claimed) start(scan);
+    if (!claimed->empty()) co_await refresh_queue_depth();
+  } while (pump_again_);
+  claiming_ = false;
 }
 
 awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
@@ -463,7 +618,8 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
                                      {"request_id", live.request_id}});
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
-  // An end the store refused keeps its lease until retry_unsaved() writes it.
+  // An end not written yet (the store pool writes it, or the store refused it) keeps its lease
+  // until write_unsaved() has written it.
   if (!unsaved_.count(live.rec.id))
     (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
   live_.erase(live.rec.id);
@@ -476,41 +632,94 @@ void ScanService::persist(const Live& live) {
 }
 
 void ScanService::save(ScanRecord rec) {
-  if (auto r = store_.put_scan(rec); !r) {
+  if (store_pool_) {
+    // Written by write_unsaved() on the store pool, in the order saved, the latest state of
+    // each scan once; served from here meanwhile.
+    unsaved_serial_[rec.id] = ++save_serial_;
+    unsaved_[rec.id] = std::move(rec);
+  } else if (auto r = store_.put_scan(rec); !r) {
     // A full disk must not lose a scan's final state (it would run again at the next start):
     // keep it here, serve it from here, and write it once the store takes writes again.
     log::error("scan=" + rec.id + " cannot be saved (kept, retried): " + r.error().message);
+    unsaved_serial_[rec.id] = ++save_serial_;
     unsaved_[rec.id] = std::move(rec);
-    if (!retry_armed_) {
-      retry_armed_ = true;
-      asio::co_spawn(io_, retry_unsaved(), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error(std::string("saving scans failed: ") + ex.what());
-        }
-      });
-    }
+  } else {
+    unsaved_.erase(rec.id);
+    unsaved_serial_.erase(rec.id);
+    if (is_finished(rec.status)) prune(rec);
     return;
   }
-  unsaved_.erase(rec.id);
+  if (!retry_armed_) {
+    retry_armed_ = true;
+    asio::co_spawn(io_, write_unsaved(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(std::string("saving scans failed: ") + ex.what());
+      }
+    });
+  }
 }
 
-awaitable<void> ScanService::retry_unsaved() {
+void ScanService::prune(const ScanRecord& finished) {
+  if (finished.status == ScanStatus::done || finished.status == ScanStatus::failed ||
+      finished.status == ScanStatus::cancelled)
+    asio::co_spawn(
+        io_,
+        [this, image = finished.image]() -> awaitable<void> {
+          auto n = co_await on_store(store_pool_, [&] {
+            return store_.prune_scans(image, options_.keep_scans_per_image);
+          });
+          if (!n)
+            log::warn("pruning old scans failed", {{"image", image}, {"error", n.error().message}});
+        },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log::error(std::string("pruning old scans failed: ") + ex.what());
+          }
+        });
+}
+
+awaitable<void> ScanService::write_unsaved() {
   asio::steady_timer timer(io_);
-  auto delay = std::chrono::milliseconds(500);
+  // The first pass writes at once when the pool does the writing; after a refusal it waits.
+  auto delay = std::chrono::milliseconds(store_pool_ ? 0 : 500);
   while (!unsaved_.empty()) {
-    timer.expires_after(delay);
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    for (auto it = unsaved_.begin(); it != unsaved_.end();) {
-      if (auto r = store_.put_scan(it->second); !r) break;
-      log::info("scan=" + it->first + " saved after a store failure");
-      if (!live_.count(it->first)) (void)store_.release_lease(scan_lease(it->first), replica_id_);
-      it = unsaved_.erase(it);
+    if (delay.count() > 0) {
+      timer.expires_after(delay);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
+    bool refused = false;
+    while (!unsaved_.empty()) {
+      ScanRecord rec = unsaved_.begin()->second;
+      const std::uint64_t serial = unsaved_serial_[rec.id];
+      auto r = co_await on_store(store_pool_, [&] { return store_.put_scan(rec); });
+      if (!r) {
+        if (!refused && store_pool_)
+          log::error("scan=" + rec.id + " cannot be saved (kept, retried): " + r.error().message);
+        refused = true;
+        break;
+      }
+      if (delay.count() > 0) log::info("scan=" + rec.id + " saved after a store failure");
+      // Saved again meanwhile: the newer state is written next.
+      if (unsaved_serial_[rec.id] == serial) {
+        unsaved_.erase(rec.id);
+        unsaved_serial_.erase(rec.id);
+      }
+      if (is_finished(rec.status)) prune(rec);
+      if (!live_.count(rec.id)) {
+        auto key = scan_lease(rec.id);
+        co_await on_store(store_pool_, [&] { return store_.release_lease(key, replica_id_); });
+      }
+    }
+    delay = refused ? std::clamp(delay * 2, std::chrono::milliseconds(500),
+                                 std::chrono::milliseconds(10'000))
+                    : std::chrono::milliseconds(0);
   }
   retry_armed_ = false;
 }
@@ -522,7 +731,8 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   if (!platforms) co_return platforms.error();
   live.rec.index_digest = platforms->first;
   for (auto& p : platforms->second) {
-    auto child = submit(ScanRequest{live.rec.image, p.str(), live.rec.policy, live.request_id});
+    auto child = co_await async_submit(
+        ScanRequest{live.rec.image, p.str(), live.rec.policy, live.request_id});
     if (!child) co_return child.error();
     live.children.push_back(child->id);
   }
@@ -533,11 +743,11 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   std::string failures;
   std::vector<std::pair<std::string, ScanResult>> results;
   for (auto& id : live.children) {
-    auto child = get(id);
+    auto child = co_await async_get(id);
     while (child && *child && !is_finished((*child)->status) && !stopping_ &&
            !live.cancel_requested) {
       co_await wait(id, std::chrono::seconds(30));
-      child = get(id);
+      child = co_await async_get(id);
     }
     if (!child || !*child || !is_finished((*child)->status)) continue;
     if ((*child)->status != ScanStatus::done)
@@ -588,7 +798,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   live.layers.clear();
   for (auto& d : image.manifest.layers)
     live.layers.push_back({d.digest, 0, static_cast<std::uint64_t>(d.size), "pending"});
-  if (image.known && known_report) co_return finish_known(live, *known_report);
+  if (image.known && known_report) co_return co_await finish_known(live, *known_report);
   persist(live);
 
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
@@ -617,12 +827,17 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     if (auto ids = rf->find("diff_ids"); ids != rf->end() && ids->is_array())
       for (auto& id : *ids)
         if (id.is_string()) diff_ids.push_back(id.get<std::string>());
+  auto metas = co_await on_store(store_pool_, [&] {
+    std::vector<Result<std::optional<LayerMeta>>> out;
+    for (auto& d : image.manifest.layers) out.push_back(store_.get_layer_meta(d.digest));
+    return out;
+  });
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
     auto& d = image.manifest.layers[i];
     std::string diff_id = i < diff_ids.size() ? diff_ids[i] : std::string();
     // The config names what each layer must decompress to; a registry that serves another
     // stream under a valid blob digest is caught here.
-    auto stored = store_.get_layer_meta(d.digest);
+    auto& stored = metas[i];
     if (!stored) co_return stored.error();
     if (*stored && !(*stored)->diff_id.empty() && !diff_id.empty() && (*stored)->diff_id != diff_id)
       co_return make_error(Errc::digest_mismatch, "layer " + d.digest + " decompresses to " +
@@ -634,11 +849,15 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
       live.ref.digest.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
-  if (auto put = store_.put_image(rec, tag); !put) co_return put.error();
-  if (std::find(options_.reference_images.begin(), options_.reference_images.end(),
-                live.rec.image) != options_.reference_images.end())
-    if (auto r = store_.put_reference_image(live.rec.image, rec.manifest_digest); !r)
-      co_return r.error();
+  const bool reference =
+      std::find(options_.reference_images.begin(), options_.reference_images.end(),
+                live.rec.image) != options_.reference_images.end();
+  auto put = co_await on_store(store_pool_, [&]() -> Result<void> {
+    if (auto r = store_.put_image(rec, tag); !r) return r;
+    if (reference) return store_.put_reference_image(live.rec.image, rec.manifest_digest);
+    return {};
+  });
+  if (!put) co_return put.error();
   if (reporter_) {
     // Merging the layers and running the rules is CPU work, as large as the image: on a
     // worker, so that the API keeps answering meanwhile.
@@ -658,27 +877,25 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   co_return Result<void>{};
 }
 
-Result<void> ScanService::finish_known(Live& live, const ReportRecord& stored) {
+awaitable<Result<void>> ScanService::finish_known(Live& live, const ReportRecord& stored) {
   for (auto& l : live.layers) {
     l.state = "cached";
     l.bytes_done = l.bytes_total;
   }
   metrics_.layer_cache_hits += live.layers.size();
   ++metrics_.known_rescans;
-  // The tag now names this digest (seen again); the image row itself is unchanged.
+  // Seen again, and the tag (if any) now names this digest: one small write; the image's
+  // layers and config are unchanged and stay as stored.
+  std::optional<TagRecord> tag;
   if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
-      live.ref.digest.empty()) {
-    auto image = store_.get_image(live.rec.manifest_digest);
-    if (!image) return image.error();
-    if (*image)
-      if (auto put = store_.put_image(**image, TagRecord{live.ref.registry, live.ref.repository,
-                                                         live.ref.tag, live.rec.manifest_digest});
-          !put)
-        return put.error();
-  }
+      live.ref.digest.empty())
+    tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, live.rec.manifest_digest};
+  auto touched = co_await on_store(
+      store_pool_, [&] { return store_.touch_image(live.rec.manifest_digest, tag); });
+  if (!touched) co_return touched.error();
   json report = json::parse(stored.report, nullptr, false);  // known() saw an object
   live.rec.result = to_json(judge_report(report, live.rec.policy, reporter_->rules())).dump();
-  return Result<void>{};
+  co_return Result<void>{};
 }
 
 awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index) {
@@ -688,7 +905,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
   const auto remote_deadline = std::chrono::steady_clock::now() + kRemoteLayerWait;
   bool waiting_remote = false;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto stored = store_.get_layer_meta(d.digest);
+    auto stored = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
     if (!stored) co_return stored.error();
     if (*stored && current(**stored, options_.analysis)) {
       if (progress.state == "pending") {
@@ -715,14 +932,16 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
       rec.facts.status = LayerStatus::skipped;
       rec.facts.status_reason = "foreign or non-distributable layer: not fetched";
       rec.facts.compressed_size = static_cast<std::uint64_t>(d.size);
-      if (auto put = store_.put_layer(rec); !put) co_return put.error();
+      auto put = co_await on_store(store_pool_, [&] { return store_.put_layer(rec); });
+      if (!put) co_return put.error();
       live.facts[d.digest] = std::move(rec);
       progress.state = "skipped";
       co_return Result<void>{};
     }
     // Replicas sharing a database: the one holding the layer's lease fetches it, the others
     // wait for its facts to appear in the store.
-    auto leased = store_.acquire_lease(lease, replica_id_, kLayerLease);
+    auto leased = co_await on_store(
+        store_pool_, [&] { return store_.acquire_lease(lease, replica_id_, kLayerLease); });
     if (!leased) co_return leased.error();
     if (!*leased) {
       if (!waiting_remote) {
@@ -742,9 +961,9 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
       continue;
     }
     // Another replica may have stored the facts between the look above and the lease.
-    if (auto again = store_.get_layer_meta(d.digest);
-        again && *again && current(**again, options_.analysis)) {
-      (void)store_.release_lease(lease, replica_id_);
+    auto again = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
+    if (again && *again && current(**again, options_.analysis)) {
+      co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
       continue;
     }
     auto job = std::make_shared<LayerJob>(io_);
@@ -752,7 +971,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
-    (void)store_.release_lease(lease, replica_id_);
+    co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
     if (!facts) job->error = facts.error();
     job->done.cancel();
     if (!facts) {
@@ -785,7 +1004,9 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
           // A long layer keeps its lease while bytes arrive.
           if (auto now = std::chrono::steady_clock::now(); now - renewed > kLayerLeaseRenewal) {
             renewed = now;
-            (void)store_.acquire_lease("layer:" + d.digest, replica_id_, kLayerLease);
+            co_await on_store(store_pool_, [&] {
+              return store_.acquire_lease("layer:" + d.digest, replica_id_, kLayerLease);
+            });
           }
           co_return co_await pipe->push(std::move(chunk));
         });

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "store/on_store.h"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -49,7 +50,9 @@ awaitable<void> RegistryScheduler::run() {
   std::vector<std::chrono::steady_clock::time_point> due(schedules_.size(),
                                                          std::chrono::steady_clock::now());
   while (!stopped_ && !schedules_.empty()) {
-    auto held = store_.acquire_lease(lease, scans_.replica_id(), kLease);
+    auto held = co_await on_store(scans_.store_pool(), [&] {
+      return store_.acquire_lease(lease, scans_.replica_id(), kLease);
+    });
     bool was = leader_;
     leader_ = held && *held;
     if (leader_ != was)
@@ -67,7 +70,9 @@ awaitable<void> RegistryScheduler::run() {
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  if (leader_) (void)store_.release_lease(lease, scans_.replica_id());
+  if (leader_)
+    co_await on_store(scans_.store_pool(),
+                      [&] { return store_.release_lease(lease, scans_.replica_id()); });
 }
 
 awaitable<void> RegistryScheduler::run_once(std::size_t index) {
@@ -110,8 +115,8 @@ awaitable<void> RegistryScheduler::run_once(std::size_t index) {
     }
     for (auto& tag : tags) {
       std::string image = ref->registry + "/" + ref->repository + ":" + tag;
-      if (scans_.pending(image)) continue;
-      auto r = scans_.submit(ScanRequest{image, "", "", "schedule"});
+      if (co_await scans_.async_pending(image)) continue;
+      auto r = co_await scans_.async_submit(ScanRequest{image, "", "", "schedule"});
       if (r)
         ++queued;
       else

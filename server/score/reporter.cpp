@@ -64,9 +64,19 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
     return make_error(Errc::invalid_image,
                       "image " + digest + " cannot be scored from its stored facts: " + e.what());
   }
-  ReportRecord rec{digest,          options_.rules->version(),
-                   image_ref,       report["score"].get<int>(),
-                   report["grade"], report.dump()};
+  ReportRecord rec{digest,
+                   options_.rules->version(),
+                   image_ref,
+                   report["score"].get<int>(),
+                   report["grade"],
+                   report.dump(),
+                   "",
+                   false};
+  if (auto base = report.find("base"); base != report.end() && base->is_object())
+    if (auto name = base->find("name"); name != base->end() && name->is_string()) rec.base = *name;
+  for (auto& f : report["findings"])
+    if (f.value("rule_id", "") == "BW-OS-EOL" && f.value("suppressed", false) == false)
+      rec.eol_os = true;
   if (auto put = store_.put_report(rec); !put) return put.error();
   return report;
 }

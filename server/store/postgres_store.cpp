@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "store/detail/pg.h"
+#include "store/detail/queries.h"
 #include "store/store.h"
 
 #include <algorithm>
@@ -148,8 +149,56 @@ class PostgresStore : public Store {
                 {tag->registry, tag->repository, tag->tag, im.manifest_digest, now});
             !t)
           return t.error();
+      bool tagged = tag && !tag->tag.empty();
+      if (auto sum = db_.exec(
+              "INSERT INTO image_summaries(manifest_digest, platform, registry, repository, tag, "
+              "last_scanned) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (manifest_digest) DO "
+              "UPDATE SET platform = excluded.platform, last_scanned = excluded.last_scanned, "
+              "registry = CASE WHEN excluded.tag = '' THEN image_summaries.registry ELSE "
+              "excluded.registry END, repository = CASE WHEN excluded.tag = '' THEN "
+              "image_summaries.repository ELSE excluded.repository END, tag = CASE WHEN "
+              "excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END",
+              {im.manifest_digest, queries::platform_of(im), tagged ? tag->registry : std::string(),
+               tagged ? tag->repository : std::string(), tagged ? tag->tag : std::string(), now});
+          !sum)
+        return sum.error();
       return {};
     });
+  }
+
+  Result<bool> touch_image(const std::string& digest,
+                           const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    bool found = false;
+    bool tagged = tag && !tag->tag.empty();
+    auto r = db_.transaction([&]() -> Result<void> {
+      auto up =
+          db_.exec("UPDATE images SET last_scanned = $2 WHERE manifest_digest = $1 RETURNING 1",
+                   {digest, now});
+      if (!up) return up.error();
+      found = up->size() > 0;
+      if (!found) return {};
+      if (tagged)
+        if (auto t = db_.exec(
+                "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
+                "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
+                "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
+                {tag->registry, tag->repository, tag->tag, digest, now});
+            !t)
+          return t.error();
+      if (auto sum = db_.exec(
+              "UPDATE image_summaries SET last_scanned = $2, registry = CASE WHEN $5 = '' THEN "
+              "registry ELSE $3 END, repository = CASE WHEN $5 = '' THEN repository ELSE $4 END, "
+              "tag = CASE WHEN $5 = '' THEN tag ELSE $5 END WHERE manifest_digest = $1",
+              {digest, now, tagged ? tag->registry : std::string(),
+               tagged ? tag->repository : std::string(), tagged ? tag->tag : std::string()});
+          !sum)
+        return sum.error();
+      return {};
+    });
+    if (!r) return r.error();
+    return found;
   }
 
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
@@ -182,7 +231,37 @@ class PostgresStore : public Store {
   }
 
   Result<void> put_scan(const ScanRecord& s) override {
+    int score = 0;
+    std::string grade;
+    const bool judged = s.status == ScanStatus::done && !s.finished_at.empty() &&
+                        !s.manifest_digest.empty() && queries::result_score(s.result, score, grade);
     std::lock_guard lock(mu_);
+    if (!judged) {
+      auto wrote = write_scan(s);
+      if (!wrote) return wrote.error();
+      return {};
+    }
+    return db_.transaction([&]() -> Result<void> {
+      auto wrote = write_scan(s);
+      if (!wrote) return wrote.error();
+      // Only the move to done counts for trends: a repeated write of a finished scan
+      // changes no row.
+      if (!*wrote) return {};
+      if (auto d = db_.exec(
+              "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+              "scans) VALUES (substr($1, 1, 10), $2, $3, $4, $5, $1, 1) ON CONFLICT (day, image) "
+              "DO UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, "
+              "grade = excluded.grade, finished_at = excluded.finished_at, scans = "
+              "daily_results.scans + 1",
+              {s.finished_at, s.image, s.manifest_digest, num(score), grade});
+          !d)
+        return d.error();
+      return {};
+    });
+  }
+
+  // Whether a row was written. REQUIRES: mu_ held.
+  Result<bool> write_scan(const ScanRecord& s) {
     auto r = db_.exec(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, "
         "error_code, error_message, progress, created_at, started_at, finished_at, policy, "
@@ -192,13 +271,13 @@ class PostgresStore : public Store {
         "excluded.error_code, error_message = excluded.error_message, progress = "
         "excluded.progress, started_at = excluded.started_at, finished_at = "
         "excluded.finished_at, result = excluded.result "
-        "WHERE scans.status IN ('queued', 'running')",
+        "WHERE scans.status IN ('queued', 'running') RETURNING 1",
         {s.id, s.image, s.platform, std::string(scan_status_name(s.status)), opt(s.manifest_digest),
          opt(s.index_digest), opt(s.error_code), opt(s.error_message),
          s.progress.empty() ? std::string("{}") : s.progress, s.created_at, opt(s.started_at),
          opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
     if (!r) return r.error();
-    return {};
+    return r->size() > 0;
   }
 
   static constexpr const char* kScanColumns =
@@ -226,13 +305,19 @@ class PostgresStore : public Store {
 
   Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
     std::lock_guard lock(read_mu_);
-    auto r =
-        rdb_.exec(std::string("SELECT ") + kScanColumns +
-                      " FROM scans WHERE ($1 = '' OR status = $1) AND ($2 = '' OR image = $2) AND "
-                      "($3 = '' OR seq < (SELECT seq FROM scans WHERE id = $3)) ORDER BY seq DESC "
-                      "LIMIT $4::bigint",
-                  {q.status ? std::string(scan_status_name(*q.status)) : std::string(), q.image,
-                   q.before_id, num(static_cast<std::int64_t>(q.limit))});
+    // Only the filters given, so that each uses its index (status, seq) or (image, seq).
+    std::string sql = std::string("SELECT ") + kScanColumns + " FROM scans WHERE true";
+    std::vector<Param> params;
+    auto param = [&](std::string v) {
+      params.emplace_back(std::move(v));
+      return "$" + std::to_string(params.size());
+    };
+    if (q.status) sql += " AND status = " + param(std::string(scan_status_name(*q.status)));
+    if (!q.image.empty()) sql += " AND image = " + param(q.image);
+    if (!q.before_id.empty())
+      sql += " AND seq < (SELECT seq FROM scans WHERE id = " + param(q.before_id) + ")";
+    sql += " ORDER BY seq DESC LIMIT " + std::to_string(q.limit);
+    auto r = rdb_.exec(sql, params);
     if (!r) return r.error();
     std::vector<ScanRecord> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
@@ -243,17 +328,37 @@ class PostgresStore : public Store {
                                                        const std::string& prefix) override {
     std::lock_guard lock(read_mu_);
     auto r = rdb_.exec(
-        "SELECT finished_at, image, manifest_digest, (result::jsonb->>'score')::int, "
-        "result::jsonb->>'grade' FROM scans WHERE status = 'done' AND result IS NOT NULL AND "
-        "result <> '' AND finished_at >= $1 AND substr(image, 1, length($2)) = $2 "
-        "ORDER BY finished_at, seq",
+        "SELECT finished_at, image, manifest_digest, score, grade, scans FROM daily_results "
+        "WHERE day >= substr($1, 1, 10) AND substr(image, 1, length($2)) = $2 "
+        "ORDER BY day, finished_at",
         {since, prefix});
     if (!r) return r.error();
     std::vector<ScanResultRow> out;
     for (int i = 0; i < r->size(); ++i)
       out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2),
-                     static_cast<int>(r->integer(i, 3)), r->text(i, 4)});
+                     static_cast<int>(r->integer(i, 3)), r->text(i, 4),
+                     static_cast<std::size_t>(r->integer(i, 5))});
     return out;
+  }
+
+  Result<bool> has_pending_scan(const std::string& image) override {
+    std::lock_guard lock(read_mu_);
+    auto r = rdb_.exec(
+        "SELECT 1 FROM scans WHERE image = $1 AND status IN ('queued', 'running') LIMIT 1",
+        {image});
+    if (!r) return r.error();
+    return r->size() > 0;
+  }
+
+  Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) override {
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(
+        "DELETE FROM scans WHERE image = $1 AND status IN ('done', 'failed', 'cancelled') AND "
+        "seq <= (SELECT seq FROM scans WHERE image = $1 AND status IN ('done', 'failed', "
+        "'cancelled') ORDER BY seq DESC LIMIT 1 OFFSET $2::bigint) RETURNING 1",
+        {image, num(static_cast<std::int64_t>(keep))});
+    if (!r) return r.error();
+    return static_cast<std::size_t>(r->size());
   }
 
   Result<std::uint64_t> count_scans(ScanStatus status) override {
@@ -311,36 +416,16 @@ class PostgresStore : public Store {
   }
 
   Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
+    auto page = queries::image_page(q, '$');
+    std::vector<Param> params(page.params.begin(), page.params.end());
     std::lock_guard lock(read_mu_);
-    std::string order = q.sort == "score"          ? "r.score IS NULL, r.score ASC"
-                        : q.sort == "-score"       ? "r.score IS NULL, r.score DESC"
-                        : q.sort == "last_scanned" ? "i.last_scanned ASC"
-                                                   : "i.last_scanned DESC";
-    auto r = rdb_.exec(
-        "SELECT i.manifest_digest, i.os || '/' || i.architecture || CASE WHEN i.variant = '' "
-        "THEN '' ELSE '/' || i.variant END, "
-        "(SELECT registry FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
-        "last_seen DESC LIMIT 1), "
-        "(SELECT repository FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
-        "last_seen DESC LIMIT 1), "
-        "(SELECT tag FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY last_seen "
-        "DESC LIMIT 1), i.last_scanned, r.score, r.grade FROM images i "
-        "LEFT JOIN reports r ON r.manifest_digest = i.manifest_digest AND r.ruleset_version = $1 "
-        "WHERE ($2 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = "
-        "i.manifest_digest AND x.registry = $2)) AND ($3 = '' OR EXISTS (SELECT 1 FROM tags x "
-        "WHERE x.manifest_digest = i.manifest_digest AND x.repository = $3)) AND ($4 = '' OR "
-        "r.grade = $4) AND ($5::int < 0 OR r.score >= $5::int) AND ($6::int < 0 OR r.score <= "
-        "$6::int) AND ($7 = '' OR i.last_scanned >= $7) ORDER BY " +
-            order + ", i.manifest_digest LIMIT $8::bigint OFFSET $9::bigint",
-        {q.ruleset_version, q.registry, q.repository, q.grade, num(q.min_score), num(q.max_score),
-         q.since, num(static_cast<std::int64_t>(q.limit)),
-         num(static_cast<std::int64_t>(q.offset))});
+    auto r = rdb_.exec(page.text, params);
     if (!r) return r.error();
     std::vector<ImageRow> out;
     for (int i = 0; i < r->size(); ++i)
-      out.push_back(ImageRow{
-          r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4), r->text(i, 5),
-          r->is_null(i, 6) ? -1 : static_cast<int>(r->integer(i, 6)), r->text(i, 7)});
+      out.push_back(ImageRow{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3),
+                             r->text(i, 4), r->text(i, 5), static_cast<int>(r->integer(i, 6)),
+                             r->text(i, 7), static_cast<int>(r->integer(i, 8))});
     return out;
   }
 
@@ -379,59 +464,66 @@ class PostgresStore : public Store {
 
   Result<nlohmann::json> stats(const std::string& ruleset_version) override {
     std::lock_guard lock(read_mu_);
-    nlohmann::json out = nlohmann::json::object();
-    for (auto [key, sql] :
-         {std::pair{"images", "SELECT COUNT(*) FROM images"},
-          {"layers", "SELECT COUNT(*) FROM layers"},
-          {"repositories",
-           "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags) x"},
-          {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers"},
-          {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers"}}) {
-      auto r = rdb_.exec(sql);
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::int64_t>>>> rows;
+    for (auto& q : queries::stats_statements()) {
+      std::string sql = queries::dollar_placeholders(q.sql);
+      std::vector<Param> params;
+      if (sql.find("$1") != std::string::npos) params.emplace_back(ruleset_version);
+      auto r = rdb_.exec(sql, params);
       if (!r) return r.error();
-      out[key] = r->integer(0, 0);
+      auto& out = rows.emplace_back(q.key, std::vector<std::pair<std::string, std::int64_t>>{});
+      for (int i = 0; i < r->size(); ++i)
+        out.second.emplace_back(q.grouped ? r->text(i, 0) : std::string(),
+                                r->integer(i, q.grouped ? 1 : 0));
     }
-    nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
-    auto s = rdb_.exec("SELECT status, COUNT(*) FROM scans GROUP BY status");
-    if (!s) return s.error();
-    for (int i = 0; i < s->size(); ++i) scans[s->text(i, 0)] = s->integer(i, 1);
-    auto g =
-        rdb_.exec("SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = $1 GROUP BY grade",
-                  {ruleset_version});
-    if (!g) return g.error();
-    for (int i = 0; i < g->size(); ++i) grades[g->text(i, 0)] = g->integer(i, 1);
-    out["scans"] = scans;
-    out["grades"] = grades;
-    nlohmann::json bases = nlohmann::json::array();
-    auto b = rdb_.exec(
-        "SELECT COALESCE(report::jsonb->'base'->>'name', ''), COUNT(*) FROM reports WHERE "
-        "ruleset_version = $1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50",
-        {ruleset_version});
-    if (!b) return b.error();
-    for (int i = 0; i < b->size(); ++i)
-      bases.push_back({{"base", b->text(i, 0)}, {"images", b->integer(i, 1)}});
-    out["bases"] = bases;
-    auto eol = rdb_.exec(
-        "SELECT COUNT(*) FROM reports WHERE ruleset_version = $1 AND EXISTS (SELECT 1 FROM "
-        "jsonb_array_elements(report::jsonb->'findings') f WHERE f->>'rule_id' = 'BW-OS-EOL' AND "
-        "NOT COALESCE((f->>'suppressed')::boolean, false))",
-        {ruleset_version});
-    if (!eol) return eol.error();
-    out["eol_os_images"] = eol->integer(0, 0);
+    return queries::stats_json(rows);
+  }
+
+  // Other replicas write too: no generation this process could know.
+  std::optional<std::string> generation() const override { return std::nullopt; }
+
+  Result<std::vector<std::string>> dashboard_query_plans(
+      const std::string& ruleset_version) override {
+    std::lock_guard lock(read_mu_);
+    // On small tables the planner rightly prefers a sequential scan; with it priced out, a
+    // statement that still scans has no index to use.
+    if (auto r = rdb_.exec("SET enable_seqscan = off"); !r) return r.error();
+    std::vector<std::string> out;
+    Result<void> failed;
+    for (auto& q : queries::dashboard_statements(ruleset_version, '$')) {
+      std::vector<Param> params(q.params.begin(), q.params.end());
+      auto r = rdb_.exec("EXPLAIN " + q.text, params);
+      if (!r) {
+        failed = r.error();
+        break;
+      }
+      out.push_back("-- " + q.text);
+      for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
+    }
+    (void)rdb_.exec("RESET enable_seqscan");
+    if (!failed) return failed.error();
     return out;
   }
 
   Result<void> put_report(const ReportRecord& r) override {
     std::lock_guard lock(mu_);
-    auto q = db_.exec(
-        "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
-        "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
-        "grade = excluded.grade, report = excluded.report, created_at = excluded.created_at",
-        {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
-         now_rfc3339()});
-    if (!q) return q.error();
-    return {};
+    return db_.transaction([&]() -> Result<void> {
+      auto q = db_.exec(
+          "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
+          "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
+          "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
+          "grade = excluded.grade, report = excluded.report, created_at = excluded.created_at",
+          {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
+           now_rfc3339()});
+      if (!q) return q.error();
+      auto sum = db_.exec(
+          "UPDATE image_summaries SET ruleset_version = $2, score = $3, grade = $4, base = $5, "
+          "eol = $6 WHERE manifest_digest = $1",
+          {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
+           num(r.eol_os ? 1 : 0)});
+      if (!sum) return sum.error();
+      return {};
+    });
   }
 
   Result<std::optional<ReportRecord>> get_report(const std::string& digest,
@@ -451,8 +543,11 @@ class PostgresStore : public Store {
 
   Result<void> clear_reports() override {
     std::lock_guard lock(mu_);
-    if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
-    return {};
+    return db_.transaction([&]() -> Result<void> {
+      if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
+      if (auto r = db_.exec(queries::kUnscoreSummaries); !r) return r.error();
+      return {};
+    });
   }
 
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
@@ -471,6 +566,7 @@ class PostgresStore : public Store {
     return db_.transaction([&]() -> Result<void> {
       if (auto r = db_.exec("DELETE FROM suppressions"); !r) return r.error();
       if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
+      if (auto r = db_.exec(queries::kUnscoreSummaries); !r) return r.error();
       for (auto& s : list)
         if (auto r = db_.exec(
                 "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at) VALUES "
@@ -591,7 +687,7 @@ class PostgresStore : public Store {
     if (r->size() == 0) return std::optional<ReportRecord>();
     return std::optional<ReportRecord>(ReportRecord{r->text(0, 0), r->text(0, 1), r->text(0, 2),
                                                     static_cast<int>(r->integer(0, 3)),
-                                                    r->text(0, 4), r->text(0, 5)});
+                                                    r->text(0, 4), r->text(0, 5), "", false});
   }
 
   // Two connections, as in the SQLite store: a large layer being written never holds up reads.

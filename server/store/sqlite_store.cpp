@@ -1,12 +1,15 @@
+#include "common/digest.h"
 #include "common/embedded.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "store/detail/queries.h"
 #include "store/detail/sqlite.h"
 #include "store/store.h"
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -37,9 +40,56 @@ std::vector<Migration> embedded_migrations() {
   return out;
 }
 
+// Reader connections, each used by one thread at a time: in WAL mode readers never wait for
+// the writer nor for each other, so dashboards polling on the store's threads read in parallel.
+class ReaderPool {
+ public:
+  explicit ReaderPool(std::vector<Database> readers) : all_(std::move(readers)) {
+    for (auto& d : all_) free_.push_back(&d);
+  }
+
+  // A reader held until the handle goes away. Waits while every reader is in use.
+  class Lease {
+   public:
+    Lease(ReaderPool& pool, Database* db) : pool_(pool), db_(db) {}
+    ~Lease() { pool_.give_back(db_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Database* operator->() const { return db_; }
+    Database& operator*() const { return *db_; }
+
+   private:
+    ReaderPool& pool_;
+    Database* db_;
+  };
+
+  Lease take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    Database* db = free_.back();
+    free_.pop_back();
+    return Lease(*this, db);
+  }
+
+ private:
+  void give_back(Database* db) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(db);
+    }
+    cv_.notify_one();
+  }
+
+  std::vector<Database> all_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Database*> free_;  // guarded by mu_
+};
+
 class SqliteStore : public Store {
  public:
-  SqliteStore(Database writer, Database reader) : db_(std::move(writer)), rdb_(std::move(reader)) {}
+  SqliteStore(Database writer, std::vector<Database> readers)
+      : db_(std::move(writer)), readers_(std::move(readers)), nonce_(random_hex(4)) {}
 
   Result<void> migrate() {
     std::lock_guard lock(mu_);
@@ -72,8 +122,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
         "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers "
         "WHERE digest = ?1");
     if (!st) return st.error();
@@ -94,8 +144,8 @@ class SqliteStore : public Store {
     {
       // Only the copy happens under the lock: parsing a large layer's facts must not hold up
       // the other readers.
-      std::lock_guard lock(read_mu_);
-      auto st = rdb_.prepare(
+      auto rdb = readers_.take();
+      auto st = rdb->prepare(
           "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
           "WHERE digest = ?1");
       if (!st) return st.error();
@@ -153,6 +203,7 @@ class SqliteStore : public Store {
     st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
     st->bind(14, nlohmann::json(f.analyzer_versions).dump());
     if (auto s = st->step(); !s) return s.error();
+    ++generation_;
     return {};
   }
 
@@ -211,13 +262,75 @@ class SqliteStore : public Store {
         t->bind(5, now);
         if (auto s = t->step(); !s) return s.error();
       }
+      auto sum = db_.prepare(
+          "INSERT INTO image_summaries(manifest_digest, platform, registry, repository, tag, "
+          "last_scanned) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(manifest_digest) DO UPDATE "
+          "SET platform = excluded.platform, last_scanned = excluded.last_scanned, registry = "
+          "CASE WHEN excluded.tag = '' THEN registry ELSE excluded.registry END, repository = "
+          "CASE WHEN excluded.tag = '' THEN repository ELSE excluded.repository END, tag = CASE "
+          "WHEN excluded.tag = '' THEN tag ELSE excluded.tag END");
+      if (!sum) return sum.error();
+      bool tagged = tag && !tag->tag.empty();
+      sum->bind(1, im.manifest_digest);
+      sum->bind(2, queries::platform_of(im));
+      sum->bind(3, tagged ? tag->registry : std::string());
+      sum->bind(4, tagged ? tag->repository : std::string());
+      sum->bind(5, tagged ? tag->tag : std::string());
+      sum->bind(6, now);
+      if (auto s = sum->step(); !s) return s.error();
+      ++generation_;
       return {};
     });
   }
 
+  Result<bool> touch_image(const std::string& digest,
+                           const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    bool found = false;
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      auto up = db_.prepare("UPDATE images SET last_scanned = ?2 WHERE manifest_digest = ?1");
+      if (!up) return up.error();
+      up->bind(1, digest);
+      up->bind(2, now);
+      if (auto s = up->step(); !s) return s.error();
+      found = sqlite3_changes(db_.handle()) > 0;
+      if (!found) return {};
+      bool tagged = tag && !tag->tag.empty();
+      if (tagged) {
+        auto t = db_.prepare(
+            "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = "
+            "excluded.last_seen");
+        if (!t) return t.error();
+        t->bind(1, tag->registry);
+        t->bind(2, tag->repository);
+        t->bind(3, tag->tag);
+        t->bind(4, digest);
+        t->bind(5, now);
+        if (auto s = t->step(); !s) return s.error();
+      }
+      auto sum = db_.prepare(
+          "UPDATE image_summaries SET last_scanned = ?2, registry = CASE WHEN ?5 = '' THEN "
+          "registry ELSE ?3 END, repository = CASE WHEN ?5 = '' THEN repository ELSE ?4 END, "
+          "tag = CASE WHEN ?5 = '' THEN tag ELSE ?5 END WHERE manifest_digest = ?1");
+      if (!sum) return sum.error();
+      sum->bind(1, digest);
+      sum->bind(2, now);
+      sum->bind(3, tagged ? tag->registry : std::string());
+      sum->bind(4, tagged ? tag->repository : std::string());
+      sum->bind(5, tagged ? tag->tag : std::string());
+      if (auto s = sum->step(); !s) return s.error();
+      return {};
+    });
+    if (!r) return r.error();
+    ++generation_;
+    return found;
+  }
+
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
         "SELECT media_type, config_digest, os, architecture, variant, created, user, config, "
         "manifest "
         "FROM images WHERE manifest_digest = ?1");
@@ -237,7 +350,7 @@ class SqliteStore : public Store {
     im.user = st->text(6);
     im.config = st->text(7);
     im.manifest = st->text(8);
-    auto ls = rdb_.prepare(
+    auto ls = rdb->prepare(
         "SELECT layer_digest, media_type, size, diff_id FROM image_layers "
         "WHERE manifest_digest = ?1 ORDER BY position");
     if (!ls) return ls.error();
@@ -253,7 +366,37 @@ class SqliteStore : public Store {
   }
 
   Result<void> put_scan(const ScanRecord& s) override {
+    int score = 0;
+    std::string grade;
+    const bool judged = s.status == ScanStatus::done && !s.finished_at.empty() &&
+                        !s.manifest_digest.empty() && queries::result_score(s.result, score, grade);
     std::lock_guard lock(mu_);
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      if (auto w = write_scan(s); !w) return w;
+      // Only the move to done counts for trends: a repeated write of a finished scan
+      // changes no row.
+      if (!judged || sqlite3_changes(db_.handle()) == 0) return {};
+      auto d = db_.prepare(
+          "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+          "scans) VALUES (substr(?1, 1, 10), ?2, ?3, ?4, ?5, ?1, 1) ON CONFLICT(day, image) DO "
+          "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
+          "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
+      if (!d) return d.error();
+      d->bind(1, s.finished_at);
+      d->bind(2, s.image);
+      d->bind(3, s.manifest_digest);
+      d->bind(4, std::int64_t{score});
+      d->bind(5, grade);
+      if (auto done = d->step(); !done) return done.error();
+      return {};
+    });
+    if (!r) return r;
+    ++generation_;
+    return {};
+  }
+
+  // REQUIRES: mu_ held.
+  Result<void> write_scan(const ScanRecord& s) {
     auto st = db_.prepare(
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, error_code, "
         "error_message, progress, created_at, started_at, finished_at, policy, result, "
@@ -307,8 +450,8 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = ?1");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id);
     auto row = st->step();
@@ -318,15 +461,18 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
-        std::string("SELECT ") + kScanColumns +
-        " FROM scans WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR image = ?2) AND "
-        "(?3 = '' OR seq < (SELECT seq FROM scans WHERE id = ?3)) ORDER BY seq DESC LIMIT ?4");
+    auto rdb = readers_.take();
+    // Only the filters given, so that each uses its index (status, seq) or (image, seq).
+    std::string sql = std::string("SELECT ") + kScanColumns + " FROM scans WHERE 1 = 1";
+    if (q.status) sql += " AND status = ?1";
+    if (!q.image.empty()) sql += " AND image = ?2";
+    if (!q.before_id.empty()) sql += " AND seq < (SELECT seq FROM scans WHERE id = ?3)";
+    sql += " ORDER BY seq DESC LIMIT ?4";
+    auto st = rdb->prepare(sql);
     if (!st) return st.error();
-    st->bind(1, q.status ? std::string(scan_status_name(*q.status)) : std::string());
-    st->bind(2, q.image);
-    st->bind(3, q.before_id);
+    if (q.status) st->bind(1, std::string(scan_status_name(*q.status)));
+    if (!q.image.empty()) st->bind(2, q.image);
+    if (!q.before_id.empty()) st->bind(3, q.before_id);
     st->bind(4, static_cast<std::int64_t>(q.limit));
     std::vector<ScanRecord> out;
     if (auto done = sqlite::for_each_row(
@@ -338,12 +484,11 @@ class SqliteStore : public Store {
 
   Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
                                                        const std::string& prefix) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
-        "SELECT finished_at, image, manifest_digest, json_extract(result, '$.score'), "
-        "json_extract(result, '$.grade') FROM scans WHERE status = 'done' AND result IS NOT NULL "
-        "AND json_valid(result) AND finished_at >= ?1 AND substr(image, 1, length(?2)) = ?2 "
-        "ORDER BY finished_at, seq");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
+        "SELECT finished_at, image, manifest_digest, score, grade, scans FROM daily_results "
+        "WHERE day >= substr(?1, 1, 10) AND substr(image, 1, length(?2)) = ?2 "
+        "ORDER BY day, finished_at");
     if (!st) return st.error();
     st->bind(1, since);
     st->bind(2, prefix);
@@ -352,16 +497,41 @@ class SqliteStore : public Store {
             sqlite::for_each_row(*st,
                                  [&](const sqlite::Statement& row) {
                                    out.push_back({row.text(0), row.text(1), row.text(2),
-                                                  static_cast<int>(row.integer(3)), row.text(4)});
+                                                  static_cast<int>(row.integer(3)), row.text(4),
+                                                  static_cast<std::size_t>(row.integer(5))});
                                  });
         !done)
       return done.error();
     return out;
   }
 
+  Result<bool> has_pending_scan(const std::string& image) override {
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
+        "SELECT 1 FROM scans WHERE image = ?1 AND status IN ('queued', 'running') LIMIT 1");
+    if (!st) return st.error();
+    st->bind(1, image);
+    return st->step();
+  }
+
+  Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(
+        "DELETE FROM scans WHERE image = ?1 AND status IN ('done', 'failed', 'cancelled') AND "
+        "seq <= (SELECT seq FROM scans WHERE image = ?1 AND status IN ('done', 'failed', "
+        "'cancelled') ORDER BY seq DESC LIMIT 1 OFFSET ?2)");
+    if (!st) return st.error();
+    st->bind(1, image);
+    st->bind(2, static_cast<std::int64_t>(keep));
+    if (auto r = st->step(); !r) return r.error();
+    auto n = static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+    if (n > 0) ++generation_;
+    return n;
+  }
+
   Result<std::uint64_t> count_scans(ScanStatus status) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare("SELECT COUNT(*) FROM scans WHERE status = ?1");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare("SELECT COUNT(*) FROM scans WHERE status = ?1");
     if (!st) return st.error();
     st->bind(1, scan_status_name(status));
     auto r = st->step();
@@ -375,8 +545,8 @@ class SqliteStore : public Store {
     {
       // Replicas poll the queue every second: an empty one must not take the write lock (nor
       // wait on another writer's).
-      std::lock_guard read(read_mu_);
-      auto any = rdb_.prepare("SELECT 1 FROM scans WHERE status = 'queued' LIMIT 1");
+      auto rdb = readers_.take();
+      auto any = rdb->prepare("SELECT 1 FROM scans WHERE status = 'queued' LIMIT 1");
       if (!any) return any.error();
       auto row = any->step();
       if (!row) return row.error();
@@ -405,6 +575,7 @@ class SqliteStore : public Store {
       return {};
     });
     if (!r) return r.error();
+    ++generation_;
     // The claim is the row's move to running; the lease only says the claimant is alive.
     std::lock_guard leases(lease_mu_);
     for (auto& scan : claimed)
@@ -436,12 +607,13 @@ class SqliteStore : public Store {
       return {};
     });
     if (!r) return r.error();
+    ++generation_;
     return was;
   }
 
   Result<std::vector<std::string>> list_image_digests() override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
     if (!st) return st.error();
     std::vector<std::string> out;
     if (auto done = sqlite::for_each_row(
@@ -452,48 +624,19 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
-    std::lock_guard lock(read_mu_);
-    std::string order = q.sort == "score"          ? "r.score IS NULL, r.score ASC"
-                        : q.sort == "-score"       ? "r.score IS NULL, r.score DESC"
-                        : q.sort == "last_scanned" ? "i.last_scanned ASC"
-                                                   : "i.last_scanned DESC";
-    auto st = rdb_.prepare(
-        "SELECT i.manifest_digest, i.os || '/' || i.architecture || CASE WHEN i.variant = '' THEN "
-        "'' ELSE '/' || i.variant END, "
-        "(SELECT registry FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
-        "last_seen DESC LIMIT 1), "
-        "(SELECT repository FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY "
-        "last_seen DESC LIMIT 1), "
-        "(SELECT tag FROM tags x WHERE x.manifest_digest = i.manifest_digest ORDER BY last_seen "
-        "DESC LIMIT 1), "
-        "i.last_scanned, r.score, r.grade "
-        "FROM images i "
-        "LEFT JOIN reports r ON r.manifest_digest = i.manifest_digest AND r.ruleset_version = ?1 "
-        "WHERE (?2 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = "
-        "i.manifest_digest AND x.registry = ?2)) "
-        "AND (?3 = '' OR EXISTS (SELECT 1 FROM tags x WHERE x.manifest_digest = i.manifest_digest "
-        "AND x.repository = ?3)) "
-        "AND (?4 = '' OR r.grade = ?4) AND (?5 < 0 OR r.score >= ?5) AND (?6 < 0 OR r.score <= ?6) "
-        "AND (?7 = '' OR i.last_scanned >= ?7) "
-        "ORDER BY " +
-        order + ", i.manifest_digest LIMIT ?8 OFFSET ?9");
+    auto page = queries::image_page(q, '?');
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(page.text);
     if (!st) return st.error();
-    st->bind(1, q.ruleset_version);
-    st->bind(2, q.registry);
-    st->bind(3, q.repository);
-    st->bind(4, q.grade);
-    st->bind(5, std::int64_t{q.min_score});
-    st->bind(6, std::int64_t{q.max_score});
-    st->bind(7, q.since);
-    st->bind(8, static_cast<std::int64_t>(q.limit));
-    st->bind(9, static_cast<std::int64_t>(q.offset));
+    for (std::size_t i = 0; i < page.params.size(); ++i)
+      st->bind(static_cast<int>(i + 1), page.params[i]);
     std::vector<ImageRow> out;
     if (auto done = sqlite::for_each_row(
             *st,
             [&](const sqlite::Statement& row) {
-              out.push_back(ImageRow{
-                  row.text(0), row.text(1), row.text(2), row.text(3), row.text(4), row.text(5),
-                  row.is_null(6) ? -1 : static_cast<int>(row.integer(6)), row.text(7)});
+              out.push_back(ImageRow{row.text(0), row.text(1), row.text(2), row.text(3),
+                                     row.text(4), row.text(5), static_cast<int>(row.integer(6)),
+                                     row.text(7), static_cast<int>(row.integer(8))});
             });
         !done)
       return done.error();
@@ -503,8 +646,8 @@ class SqliteStore : public Store {
   Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
                                                        std::size_t limit,
                                                        std::size_t offset) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
         "SELECT registry, repository, COUNT(DISTINCT tag), MAX(last_seen) FROM tags WHERE (?1 = '' "
         "OR registry = ?1) "
         "GROUP BY registry, repository ORDER BY registry, repository LIMIT ?2 OFFSET ?3");
@@ -526,8 +669,8 @@ class SqliteStore : public Store {
 
   Result<std::vector<TagRow>> list_tags(const std::string& registry, const std::string& repository,
                                         const std::string& ruleset_version) override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
         "SELECT t.tag, t.manifest_digest, t.first_seen, t.last_seen, r.score, r.grade FROM tags t "
         "LEFT JOIN reports r ON r.manifest_digest = t.manifest_digest AND r.ruleset_version = ?3 "
         "WHERE t.registry = ?1 AND t.repository = ?2 ORDER BY t.tag, t.last_seen DESC");
@@ -548,66 +691,46 @@ class SqliteStore : public Store {
   }
 
   Result<nlohmann::json> stats(const std::string& ruleset_version) override {
-    std::lock_guard lock(read_mu_);
-    nlohmann::json out = nlohmann::json::object();
-    auto scalar = [&](const char* sql) -> Result<std::int64_t> {
-      auto st = rdb_.prepare(sql);
+    auto rdb = readers_.take();
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::int64_t>>>> rows;
+    for (auto& q : queries::stats_statements()) {
+      auto st = rdb->prepare(q.sql);
       if (!st) return st.error();
-      auto r = st->step();
-      if (!r) return r.error();
-      return st->integer(0);
-    };
-    for (auto [key, sql] :
-         {std::pair{"images", "SELECT COUNT(*) FROM images"},
-          {"layers", "SELECT COUNT(*) FROM layers"},
-          {"repositories", "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags)"},
-          {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers"},
-          {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers"}}) {
-      auto v = scalar(sql);
-      if (!v) return v.error();
-      out[key] = *v;
+      if (std::string_view(q.sql).find("?1") != std::string_view::npos)
+        st->bind(1, ruleset_version);
+      auto& out = rows.emplace_back(q.key, std::vector<std::pair<std::string, std::int64_t>>{});
+      if (auto done = sqlite::for_each_row(*st,
+                                           [&](const sqlite::Statement& row) {
+                                             if (q.grouped)
+                                               out.second.emplace_back(row.text(0), row.integer(1));
+                                             else
+                                               out.second.emplace_back("", row.integer(0));
+                                           });
+          !done)
+        return done.error();
     }
-    nlohmann::json scans = nlohmann::json::object(), grades = nlohmann::json::object();
-    auto st = rdb_.prepare("SELECT status, COUNT(*) FROM scans GROUP BY status");
-    if (!st) return st.error();
-    if (auto done = sqlite::for_each_row(
-            *st, [&](const sqlite::Statement& row) { scans[row.text(0)] = row.integer(1); });
-        !done)
-      return done.error();
-    auto g = rdb_.prepare(
-        "SELECT grade, COUNT(*) FROM reports WHERE ruleset_version = ?1 GROUP BY grade");
-    if (!g) return g.error();
-    g->bind(1, ruleset_version);
-    if (auto done = sqlite::for_each_row(
-            *g, [&](const sqlite::Statement& row) { grades[row.text(0)] = row.integer(1); });
-        !done)
-      return done.error();
-    out["scans"] = scans;
-    out["grades"] = grades;
-    // Base images in use, and images on an operating system past its end of life, from the
-    // reports under this ruleset.
-    nlohmann::json bases = nlohmann::json::array();
-    auto b = rdb_.prepare(
-        "SELECT COALESCE(json_extract(report, '$.base.name'), ''), COUNT(*) FROM reports "
-        "WHERE ruleset_version = ?1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50");
-    if (!b) return b.error();
-    b->bind(1, ruleset_version);
-    if (auto done = sqlite::for_each_row(
-            *b,
-            [&](const sqlite::Statement& row) {
-              bases.push_back({{"base", row.text(0)}, {"images", row.integer(1)}});
-            });
-        !done)
-      return done.error();
-    out["bases"] = bases;
-    auto eol = rdb_.prepare(
-        "SELECT COUNT(*) FROM reports WHERE ruleset_version = ?1 AND EXISTS (SELECT 1 FROM "
-        "json_each(reports.report, '$.findings') WHERE json_extract(value, '$.rule_id') = "
-        "'BW-OS-EOL' AND NOT json_extract(value, '$.suppressed'))");
-    if (!eol) return eol.error();
-    eol->bind(1, ruleset_version);
-    if (auto r = eol->step(); !r) return r.error();
-    out["eol_os_images"] = eol->integer(0);
+    return queries::stats_json(rows);
+  }
+
+  std::optional<std::string> generation() const override {
+    return nonce_ + "-" + std::to_string(generation_.load());
+  }
+
+  Result<std::vector<std::string>> dashboard_query_plans(
+      const std::string& ruleset_version) override {
+    std::vector<std::string> out;
+    auto rdb = readers_.take();
+    auto explain = [&](const std::string& sql,
+                       const std::vector<std::string>& params) -> Result<void> {
+      auto st = rdb->prepare("EXPLAIN QUERY PLAN " + sql);
+      if (!st) return st.error();
+      for (std::size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
+      out.push_back("-- " + sql);
+      return sqlite::for_each_row(
+          *st, [&](const sqlite::Statement& row) { out.push_back(row.text(3)); });
+    };
+    for (auto& q : queries::dashboard_statements(ruleset_version, '?'))
+      if (auto r = explain(q.text, q.params); !r) return r.error();
     return out;
   }
 
@@ -625,14 +748,30 @@ class SqliteStore : public Store {
     st->bind(5, r.grade);
     st->bind(6, r.report);
     st->bind(7, now_rfc3339());
-    if (auto s = st->step(); !s) return s.error();
+    auto result = sqlite::transaction(db_, [&]() -> Result<void> {
+      if (auto s = st->step(); !s) return s.error();
+      auto sum = db_.prepare(
+          "UPDATE image_summaries SET ruleset_version = ?2, score = ?3, grade = ?4, base = ?5, "
+          "eol = ?6 WHERE manifest_digest = ?1");
+      if (!sum) return sum.error();
+      sum->bind(1, r.manifest_digest);
+      sum->bind(2, r.ruleset_version);
+      sum->bind(3, std::int64_t{r.score});
+      sum->bind(4, r.grade);
+      sum->bind(5, r.base);
+      sum->bind(6, std::int64_t{r.eol_os ? 1 : 0});
+      if (auto s = sum->step(); !s) return s.error();
+      return {};
+    });
+    if (!result) return result;
+    ++generation_;
     return {};
   }
 
   Result<std::optional<ReportRecord>> report_query(const char* sql, const std::string& a,
                                                    const std::string& b) {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(sql);
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(sql);
     if (!st) return st.error();
     st->bind(1, a);
     if (!b.empty()) st->bind(2, b);
@@ -641,7 +780,7 @@ class SqliteStore : public Store {
     if (!*row) return std::optional<ReportRecord>();
     return std::optional<ReportRecord>(ReportRecord{st->text(0), st->text(1), st->text(2),
                                                     static_cast<int>(st->integer(3)), st->text(4),
-                                                    st->text(5)});
+                                                    st->text(5), "", false});
   }
 
   Result<std::optional<ReportRecord>> get_report(const std::string& digest,
@@ -661,12 +800,17 @@ class SqliteStore : public Store {
 
   Result<void> clear_reports() override {
     std::lock_guard lock(mu_);
-    return db_.exec("DELETE FROM reports");
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      if (auto d = db_.exec("DELETE FROM reports"); !d) return d;
+      return db_.exec(queries::kUnscoreSummaries);
+    });
+    if (r) ++generation_;
+    return r;
   }
 
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare(
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
         "SELECT rule_id, path, env_key, reason, created_at FROM suppressions ORDER BY id");
     if (!st) return st.error();
     std::vector<SuppressionRecord> out;
@@ -685,6 +829,7 @@ class SqliteStore : public Store {
     return sqlite::transaction(db_, [&]() -> Result<void> {
       if (auto r = db_.exec("DELETE FROM suppressions"); !r) return r;
       if (auto r = db_.exec("DELETE FROM reports"); !r) return r;
+      if (auto r = db_.exec(queries::kUnscoreSummaries); !r) return r;
       for (auto& s : list) {
         auto st = db_.prepare(
             "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at) "
@@ -697,6 +842,7 @@ class SqliteStore : public Store {
         st->bind(5, s.created_at.empty() ? now_rfc3339() : s.created_at);
         if (auto r = st->step(); !r) return r.error();
       }
+      ++generation_;
       return {};
     });
   }
@@ -709,12 +855,13 @@ class SqliteStore : public Store {
     st->bind(1, name);
     st->bind(2, digest);
     if (auto r = st->step(); !r) return r.error();
+    ++generation_;
     return {};
   }
 
   Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare("SELECT name, manifest_digest FROM reference_images ORDER BY name");
     if (!st) return st.error();
     std::vector<std::pair<std::string, std::string>> out;
     if (auto done = sqlite::for_each_row(
@@ -742,13 +889,13 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<int>> schema_versions() override {
-    std::lock_guard lock(read_mu_);
-    return versions_locked(rdb_);
+    auto rdb = readers_.take();
+    return versions_locked(*rdb);
   }
 
   Result<std::string> integrity_check() override {
-    std::lock_guard lock(read_mu_);
-    auto st = rdb_.prepare("PRAGMA integrity_check");
+    auto rdb = readers_.take();
+    auto st = rdb->prepare("PRAGMA integrity_check");
     if (!st) return st.error();
     auto r = st->step();
     if (!r) return r.error();
@@ -768,16 +915,18 @@ class SqliteStore : public Store {
     return out;
   }
 
-  // Two connections, so that a reader never waits for a writer (WAL lets them run at once):
-  // the io thread's reads stay quick while a worker stores a large layer.
+  // One writer and a pool of readers, so that a reader never waits for a writer (WAL lets them
+  // run at once): dashboards' reads stay quick while a worker stores a large layer.
   std::mutex mu_;
   Database db_;  // the writer; guarded by mu_
-  std::mutex read_mu_;
-  Database rdb_;  // the reader; guarded by read_mu_
+  ReaderPool readers_;
   std::mutex lease_mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> leases_;
   std::atomic<std::uint64_t> layer_reads_{0};
   std::atomic<std::uint64_t> layer_writes_{0};
+  // Bumped after every write; with the nonce (new each open) it names the store's state.
+  std::atomic<std::uint64_t> generation_{0};
+  const std::string nonce_;
 };
 
 }  // namespace
@@ -792,10 +941,14 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   for (auto pragma :
        {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"})
     if (auto r = db->exec(pragma); !r) return r.error();
-  auto reader = Database::open(options.path, options.busy_timeout_ms);
-  if (!reader) return reader.error();
-  if (auto r = reader->exec("PRAGMA query_only = ON"); !r) return r.error();
-  auto store = std::make_unique<SqliteStore>(std::move(*db), std::move(*reader));
+  std::vector<Database> readers;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.readers); ++i) {
+    auto reader = Database::open(options.path, options.busy_timeout_ms);
+    if (!reader) return reader.error();
+    if (auto r = reader->exec("PRAGMA query_only = ON"); !r) return r.error();
+    readers.push_back(std::move(*reader));
+  }
+  auto store = std::make_unique<SqliteStore>(std::move(*db), std::move(readers));
   if (auto r = store->migrate(); !r) return r.error();
   return std::unique_ptr<Store>(std::move(store));
 }

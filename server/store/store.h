@@ -91,6 +91,10 @@ struct ReportRecord {
   int score = 0;
   std::string grade;
   std::string report;  // JSON
+  // Kept in the image's summary so that dashboards never read reports: the detected base's
+  // name ("" when none) and whether an unsuppressed BW-OS-EOL finding stands.
+  std::string base;
+  bool eol_os = false;
 };
 
 struct SuppressionRecord {
@@ -101,13 +105,14 @@ struct SuppressionRecord {
   std::string created_at;  // set by the store
 };
 
-// A finished scan's judged result, for trends.
+// An image reference's last judged result on one day, for trends.
 struct ScanResultRow {
-  std::string finished_at;  // RFC 3339
+  std::string finished_at;  // RFC 3339: the day's last scan that ended done
   std::string image;        // the reference scanned, normalised
   std::string manifest_digest;
   int score = 0;
   std::string grade;
+  std::size_t scans = 1;  // scans of the reference that ended done that day
 };
 
 struct ScanQuery {
@@ -127,7 +132,10 @@ struct ImageQuery {
   std::string since;                   // last scanned at or after (RFC 3339)
   std::string sort = "-last_scanned";  // last_scanned | -last_scanned | score | -score
   std::size_t limit = 50;
-  std::size_t offset = 0;
+  // Keyset cursor: rows after (in the sort's order) the one whose sort key and digest these
+  // are; empty after_digest: from the first. See image_cursor().
+  std::string after_key;
+  std::string after_digest;
 };
 
 struct ImageRow {
@@ -135,9 +143,15 @@ struct ImageRow {
   std::string platform;
   std::string registry, repository, tag;  // the newest tag that named it
   std::string last_scanned;
-  int score = -1;  // -1: no report yet
+  int score = -1;  // -1: no report under the query's ruleset yet
   std::string grade;
+  int sort_score = -1;  // the stored score whatever its ruleset: the score sort's key
 };
+
+// The cursor that continues a listing after `row` in `sort`'s order ("KEY,DIGEST"), and its
+// parse into the query (false when it is not one this store made).
+std::string image_cursor(const ImageRow& row, const std::string& sort);
+bool parse_image_cursor(std::string_view cursor, const std::string& sort, ImageQuery& q);
 
 struct RepositoryRow {
   std::string registry, repository;
@@ -180,6 +194,10 @@ class Store {
   // pointing at it now. One transaction. REQUIRES: every layer is stored.
   virtual Result<void> put_image(const ImageRecord& image, const std::optional<TagRecord>& tag) = 0;
   virtual Result<std::optional<ImageRecord>> get_image(const std::string& manifest_digest) = 0;
+  // A known image seen again: its last-scanned time and the tag (if any) as pointing at it now,
+  // without rewriting its layers. false when the image is not stored.
+  virtual Result<bool> touch_image(const std::string& manifest_digest,
+                                   const std::optional<TagRecord>& tag) = 0;
 
   // Inserts or updates by id. A finished scan (done, failed, cancelled) is never changed again:
   // updating one does nothing, so a replica's late write cannot undo another's cancel.
@@ -198,6 +216,12 @@ class Store {
   virtual Result<std::optional<ScanRecord>> get_scan(const std::string& id) = 0;
   // Newest first.
   virtual Result<std::vector<ScanRecord>> list_scans(const ScanQuery& query) = 0;
+  // Whether a scan of `image` (canonical reference) is queued or running: one indexed lookup,
+  // whatever the history.
+  virtual Result<bool> has_pending_scan(const std::string& image) = 0;
+  // Retention: deletes the finished scans of `image` but its newest `keep`. Trends keep their
+  // daily results. Returns how many were deleted.
+  virtual Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) = 0;
 
   // Scans that ended done with a judged result, finished at or after `since` (RFC 3339), whose
   // image reference starts with `image_prefix` (empty: any), oldest first.
@@ -216,7 +240,19 @@ class Store {
                                                 const std::string& repository,
                                                 const std::string& ruleset_version) = 0;
   // Counts for /v1/stats: images, layers, bytes analysed, scans by status, images by grade.
+  // Read from indexes and summaries, never from reports or facts.
   virtual Result<nlohmann::json> stats(const std::string& ruleset_version) = 0;
+
+  // Changes with every write this process makes, when this process is the store's only
+  // writer (SQLite): an answer built from the store at one generation is the same at that
+  // generation, so a conditional GET can be answered with no query. nullopt when other
+  // processes write too (PostgreSQL replicas).
+  virtual std::optional<std::string> generation() const = 0;
+
+  // The query plans of the statements dashboards run (list, stats, trends, pending), one line
+  // per step, so that tests can hold them to indexes: EXPLAIN QUERY PLAN / EXPLAIN.
+  virtual Result<std::vector<std::string>> dashboard_query_plans(
+      const std::string& ruleset_version) = 0;
 
   virtual Result<void> put_report(const ReportRecord& report) = 0;
   virtual Result<std::optional<ReportRecord>> get_report(const std::string& manifest_digest,
@@ -259,6 +295,10 @@ class Store {
 struct StoreOptions {
   std::string path;  // database file; created with its directory if missing
   int busy_timeout_ms = 5000;
+  // Reader connections (WAL lets them read while the writer writes): at least as many as the
+  // threads that read the store at once (the daemon's store threads, report builds on the
+  // workers, the scan path's checks); a read past them waits for one to be free.
+  std::size_t readers = 8;
 };
 
 // Opens (creating if needed) the SQLite store and applies pending migrations from the

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 namespace bw::test {
@@ -45,7 +46,7 @@ ReportRecord report(char c, const std::string& version, int score, const std::st
   if (eol) findings.push_back({{"rule_id", "BW-OS-EOL"}, {"suppressed", false}});
   findings.push_back({{"rule_id", "BW-SHELL"}, {"suppressed", false}});
   nlohmann::json r = {{"score", score}, {"base", {{"name", base}}}, {"findings", findings}};
-  return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump()};
+  return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump(), base, eol};
 }
 
 }  // namespace
@@ -243,8 +244,9 @@ void check_queries(Store& store) {
   REQUIRE(store.put_image(image('e', {'1'}), TagRecord{"other.example", "db", "7", ""}));
   REQUIRE(store.put_report(report('a', v, 40, "D", "debian:12", true)));
   REQUIRE(store.put_report(report('b', v, 95, "A", "debian:12", false)));
-  REQUIRE(store.put_report(report('e', v, 70, "C", "", false)));
+  // An older ruleset's report first: an image's summary follows its newest report.
   REQUIRE(store.put_report(report('e', "rs-0", 10, "F", "", false)));
+  REQUIRE(store.put_report(report('e', v, 70, "C", "", false)));
 
   ImageQuery q;
   q.ruleset_version = v;
@@ -267,9 +269,32 @@ void check_queries(Store& store) {
   q.grade = "C";
   CHECK(store.list_images(q)->size() == 1);
   q.grade.clear();
-  q.limit = 1;
-  q.offset = 1;
-  CHECK(store.list_images(q)->size() == 1);
+  // Keyset pages, in every sort: each row once, in order, then an empty page.
+  for (const char* sort : {"-last_scanned", "last_scanned", "-score", "score"}) {
+    CAPTURE(sort);
+    q.sort = sort;
+    q.limit = 1;
+    q.after_key.clear();
+    q.after_digest.clear();
+    std::vector<std::string> seen;
+    for (int page = 0; page < 5; ++page) {
+      auto one = store.list_images(q);
+      REQUIRE(one);
+      if (one->empty()) break;
+      REQUIRE(one->size() == 1);
+      seen.push_back((*one)[0].manifest_digest);
+      REQUIRE(parse_image_cursor(image_cursor((*one)[0], q.sort), q.sort, q));
+    }
+    CHECK(seen.size() == 3);
+    CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 3);
+    if (q.sort == "score")
+      CHECK(seen == std::vector<std::string>{digest_of('a'), digest_of('e'), digest_of('b')});
+  }
+  q = ImageQuery{};
+  q.ruleset_version = v;
+  CHECK_FALSE(parse_image_cursor("nonsense", "-score", q));
+  CHECK_FALSE(parse_image_cursor("101," + digest_of('a'), "score", q));
+  CHECK_FALSE(parse_image_cursor("2026-01-01T00:00:00Z,sha256:12", "last_scanned", q));
 
   auto repos = store.list_repositories("", 10, 0);
   REQUIRE(repos);
@@ -313,11 +338,19 @@ void check_queries(Store& store) {
   s.image = "other.example/db:7";
   s.finished_at = "2026-03-03T09:00:00Z";
   REQUIRE(store.put_scan(s));
+  // A second scan the same day: one trend row, counting both, with the day's last result.
+  s.id = "scan_t3";
+  s.image = "reg.example/team/app:1";
+  s.finished_at = "2026-03-02T10:00:00Z";
+  s.result = R"({"score":45,"grade":"D","verdict":"pass"})";
+  REQUIRE(store.put_scan(s));
+  REQUIRE(store.put_scan(s));  // written again: finished rows never change, nor count twice
   auto results = store.list_scan_results("2026-03-01", "reg.example/");
   REQUIRE(results);
   REQUIRE(results->size() == 1);
-  CHECK((*results)[0].score == 40);
+  CHECK((*results)[0].score == 45);
   CHECK((*results)[0].grade == "D");
+  CHECK((*results)[0].scans == 2);
   CHECK(store.list_scan_results("2026-03-01", "")->size() == 2);
   CHECK(store.list_scan_results("2026-03-03", "")->size() == 1);
 
@@ -339,6 +372,94 @@ void check_queries(Store& store) {
   REQUIRE(refs);
   REQUIRE(refs->size() == 1);
   CHECK((*refs)[0].second == digest_of('b'));
+}
+
+void check_fleet_reads(Store& store) {
+  const std::string v = "rs-1";
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_image(image('a', {'1'}), TagRecord{"reg.example", "team/app", "1", ""}));
+  REQUIRE(store.put_report(report('a', v, 40, "D", "debian:12", false)));
+
+  // Pending: queued or running scans of a reference, and only those.
+  auto scan = [&](const std::string& id, const std::string& image, ScanStatus status) {
+    ScanRecord s;
+    s.id = id;
+    s.image = image;
+    s.platform = "linux/amd64";
+    s.status = status;
+    s.created_at = "2026-03-02T09:00:00Z";
+    if (is_finished(status)) s.finished_at = s.created_at;
+    REQUIRE(store.put_scan(s));
+  };
+  scan("scan_q", "reg.example/team/app:1", ScanStatus::queued);
+  scan("scan_d", "reg.example/team/app:2", ScanStatus::done);
+  CHECK(*store.has_pending_scan("reg.example/team/app:1"));
+  CHECK_FALSE(*store.has_pending_scan("reg.example/team/app:2"));
+  CHECK_FALSE(*store.has_pending_scan("reg.example/team/app"));
+
+  // Retention: the newest finished scans stay, queued ones are never pruned.
+  for (int i = 0; i < 5; ++i)
+    scan("scan_h" + std::to_string(i), "reg.example/team/app:1",
+         i % 2 ? ScanStatus::failed : ScanStatus::done);
+  auto pruned = store.prune_scans("reg.example/team/app:1", 2);
+  REQUIRE(pruned);
+  CHECK(*pruned == 3);
+  auto left = store.list_scans(ScanQuery{std::nullopt, "reg.example/team/app:1", 50, ""});
+  REQUIRE(left);
+  std::vector<std::string> ids;
+  for (auto& s : *left) ids.push_back(s.id);
+  CHECK(ids == std::vector<std::string>{"scan_h4", "scan_h3", "scan_q"});
+  CHECK(*store.prune_scans("reg.example/team/app:1", 2) == 0);
+  CHECK(*store.prune_scans("reg.example/none:1", 2) == 0);
+  CHECK(store.list_scans(ScanQuery{std::nullopt, "reg.example/team/app:2", 50, ""})->size() == 1);
+
+  // A known image seen again under another tag: the list names that tag now, its layers stay.
+  auto before = store.generation();
+  auto touched =
+      store.touch_image(digest_of('a'), TagRecord{"reg.example", "team/app", "prod", ""});
+  REQUIRE(touched);
+  CHECK(*touched);
+  if (before) CHECK(store.generation() != before);
+  CHECK_FALSE(*store.touch_image(digest_of('z'), std::nullopt));
+  ImageQuery q;
+  q.ruleset_version = v;
+  auto rows = store.list_images(q);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].tag == "prod");
+  CHECK((*rows)[0].score == 40);
+  CHECK((*store.get_image(digest_of('a')))->layers.size() == 1);
+  CHECK(store.list_tags("reg.example", "team/app", v)->size() == 2);
+  // Reads leave the generation as it is.
+  auto now = store.generation();
+  (void)store.stats(v);
+  CHECK(store.generation() == now);
+
+  auto plans = store.dashboard_query_plans(v);
+  REQUIRE(plans);
+  REQUIRE_FALSE(plans->empty());
+  std::string statement;
+  for (auto& line : *plans) {
+    if (line.starts_with("-- ")) {
+      statement = line;
+      continue;
+    }
+    CAPTURE(statement);
+    CAPTURE(line);
+    // SQLite: "SCAN t" alone reads the table; "SCAN t USING (COVERING) INDEX …" an index.
+    // PostgreSQL (sequential scans priced out): "Seq Scan on t" has no index to use. Tags are
+    // keyed by repository (the distinct count walks that key), so only these tables count.
+    for (std::string table : {"scans", "images", "image_summaries", "reports", "daily_results"}) {
+      CHECK(line != "SCAN " + table);
+      CHECK(line.find("Seq Scan on " + table + " ") == std::string::npos);
+      CHECK_FALSE(line.ends_with("Seq Scan on " + table));
+    }
+    // A page sorts nothing: its order is the index's.
+    if (statement.find("FROM image_summaries WHERE 1 = 1 AND score") != std::string::npos ||
+        statement.find("FROM image_summaries WHERE 1 = 1 ORDER") != std::string::npos ||
+        statement.find("FROM image_summaries WHERE 1 = 1 AND (") != std::string::npos)
+      CHECK(line.find("TEMP B-TREE") == std::string::npos);
+  }
 }
 
 void check_errors_surface(Store& store, const std::function<void()>& break_store) {
@@ -380,6 +501,10 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.claim_queued_scans("r", std::chrono::seconds(30), 4, "t"));
   CHECK_FALSE(store.cancel_scan(scan.id, "t"));
   CHECK_FALSE(store.schema_versions());
+  CHECK_FALSE(store.has_pending_scan(scan.image));
+  CHECK_FALSE(store.prune_scans(scan.image, 1));
+  CHECK_FALSE(store.touch_image(digest_of('a'), std::nullopt));
+  CHECK_FALSE(store.dashboard_query_plans("rs"));
 }
 
 int call_everything(Store& store, const std::string& tag, const std::string& fresh,
@@ -399,7 +524,7 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   by_digest.manifest_digest = "sha256:" + std::string(62, '9') + tag;
   count(static_cast<bool>(store.put_image(by_digest, TagRecord{"reg.example", "app", "", ""})));
   count(static_cast<bool>(store.put_report(
-      {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})"})));
+      {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})", "", false})));
   count(static_cast<bool>(
       store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "new", ""},
                                   {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z"}})));
@@ -408,6 +533,16 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
   count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
   count(static_cast<bool>(store.cancel_scan("scan_done", "2026-01-01T00:03:00Z")));
+  // A scan that ends judged: its row and its day's trend result.
+  ScanRecord judged;
+  judged.id = "scan_j" + tag;
+  judged.image = "reg.example/app:" + tag;
+  judged.platform = "linux/amd64";
+  judged.status = ScanStatus::done;
+  judged.created_at = judged.finished_at = "2026-01-01T00:04:00Z";
+  judged.manifest_digest = digest_of('a');
+  judged.result = R"({"score":50,"grade":"D"})";
+  count(static_cast<bool>(store.put_scan(judged)));
   count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
   count(static_cast<bool>(store.release_lease("k", "replica")));
   count(static_cast<bool>(store.get_layer(digest_of('1'))));
@@ -432,6 +567,10 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.latest_report(digest_of('a'))));
   count(static_cast<bool>(store.list_suppressions()));
   count(static_cast<bool>(store.list_reference_images()));
+  count(static_cast<bool>(store.has_pending_scan("reg.example/app:1")));
+  count(static_cast<bool>(store.touch_image(fresh, TagRecord{"reg.example", "app", hex, ""})));
+  count(static_cast<bool>(store.prune_scans("reg.example/app:1", 1000)));
+  count(static_cast<bool>(store.dashboard_query_plans("rs")));
   return failures;
 }
 
@@ -514,6 +653,12 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
     auto q2 = store.get_scan(scan_id);
     REQUIRE(q2);
     REQUIRE(*q2);
+    // A judged scan and its trend row: both or neither.
+    auto judged = store.get_scan(std::string("scan_j") + hex);
+    auto trend = store.list_scan_results("2026-01-01", std::string("reg.example/app:") + hex);
+    REQUIRE(judged);
+    REQUIRE(trend);
+    CHECK(judged->has_value() == (trend->size() == 1));
   }
 }
 

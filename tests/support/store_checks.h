@@ -29,6 +29,10 @@ void check_scan_queue(Store& store);
 // Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
 // suppressions (replacing them drops reports), reference images.
 void check_queries(Store& store);
+// What fleets read at scale: the pending lookup, retention of scan history, a known image seen
+// again (touch), the generation, and every dashboard statement planned on an index (no full
+// scan of scans, images, summaries, reports or daily results).
+void check_fleet_reads(Store& store);
 // After `break_store` takes the store's tables away (as a damaged or foreign database would),
 // every call returns an error rather than throwing or crashing.
 void check_errors_surface(Store& store, const std::function<void()>& break_store);

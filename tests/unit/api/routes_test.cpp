@@ -384,7 +384,9 @@ TEST_CASE("trends: the fleet's grades and scores per day, each image once") {
       json::parse(f.call("GET", "/v1/trends?days=3&registry=reg.example&repository=app").body);
   REQUIRE(repo["images"].size() == 1);
   CHECK(repo["images"][0]["image"] == "reg.example/app:1");
-  CHECK(repo["images"][0]["points"].size() == 3);
+  // One point per day with scans: that day's last result.
+  REQUIRE(repo["images"][0]["points"].size() == 2);
+  CHECK(repo["images"][0]["points"][1]["score"] == 95);
   auto all = json::parse(f.call("GET", "/v1/trends?days=3").body);
   CHECK(all["days"][2]["images"] == 3);
 }
@@ -502,7 +504,13 @@ TEST_CASE("more parameter edges: dates, grades, sorts, waits, limits, suppressio
   }
   for (const char* sort : {"score", "last_scanned", "-last_scanned"})
     CHECK(f.call("GET", std::string("/v1/images?sort=") + sort).status == 200);
-  CHECK(f.call("GET", "/v1/images?min_score=10&max_score=90&limit=500&cursor=0").status == 200);
+  CHECK(f.call("GET", "/v1/images?min_score=10&max_score=90&limit=500").status == 200);
+  // Cursors are keyset positions handed out by the listing: anything else is refused.
+  for (std::string cursor : {"0", "x,y", "2026-01-01T00:00:00Z,sha256:00"})
+    CHECK(f.call("GET", "/v1/images?cursor=" + cursor).status == 400);
+  CHECK(f.call("GET",
+               "/v1/images?sort=score&cursor=50," + std::string("sha256:") + std::string(64, '0'))
+            .status == 200);
   CHECK(f.call("GET", "/v1/scans?status=&cursor=scan_x").status == 200);
   for (const char* body : {"[]", "{}", R"({"suppressions": {}})", R"({"suppressions": [1]})",
                            R"({"suppressions": [{"path": "x"}]})"}) {
@@ -541,8 +549,9 @@ TEST_CASE("with the store's tables gone, every route that reads it answers 500 J
   // A report and a scan first, so that routes reach the store rather than stopping early.
   std::string out;
   std::string drop;
-  for (auto table : {"image_layers", "tags", "reports", "images", "layers", "scans", "suppressions",
-                     "reference_images", "schema_migrations"})
+  for (auto table :
+       {"image_layers", "tags", "reports", "image_summaries", "daily_results", "images", "layers",
+        "scans", "suppressions", "reference_images", "schema_migrations"})
     drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
   REQUIRE(test::run_command({"sqlite3", f.dir.path() + "/b.db", "PRAGMA foreign_keys=OFF;" + drop},
                             out) == 0);

@@ -49,6 +49,11 @@ TEST_CASE("sqlite: images, tags, reports, stats, trends' rows, suppressions, ref
   test::check_queries(*sqlite_at(dir.path() + "/b.db"));
 }
 
+TEST_CASE("sqlite: pending lookups, retention, touches, generations; dashboards read indexes") {
+  test::TempDir dir;
+  test::check_fleet_reads(*sqlite_at(dir.path() + "/b.db"));
+}
+
 TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by default") {
   test::TempDir dir;
   auto def = open_store("", dir.path() + "/data");
@@ -79,8 +84,9 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
   test::check_errors_surface(*store, [&] {
     std::string out;
     std::string drop;
-    for (auto table : {"image_layers", "tags", "reports", "images", "layers", "scans",
-                       "suppressions", "reference_images", "schema_migrations"})
+    for (auto table :
+         {"image_layers", "tags", "reports", "image_summaries", "daily_results", "images", "layers",
+          "scans", "suppressions", "reference_images", "schema_migrations"})
       drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
     REQUIRE_MESSAGE(
         test::run_command({"sqlite3", path, "PRAGMA foreign_keys=OFF;" + drop}, out) == 0, out);
@@ -88,8 +94,9 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
 }
 
 // The tables the store writes, for the checks that break them one at a time.
-const std::vector<std::string> kTables = {"layers",  "images", "image_layers", "tags",
-                                          "reports", "scans",  "suppressions", "reference_images"};
+const std::vector<std::string> kTables = {
+    "layers",       "images",           "image_layers",    "tags",         "reports", "scans",
+    "suppressions", "reference_images", "image_summaries", "daily_results"};
 
 TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements are rolled back") {
   test::TempDir dir;

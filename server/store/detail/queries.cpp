@@ -1,0 +1,189 @@
+#include "store/detail/queries.h"
+
+#include "common/digest.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace bw::queries {
+
+namespace {
+
+bool score_sort(const std::string& sort) {
+  return sort == "score" || sort == "-score";
+}
+
+}  // namespace
+
+Sql image_page(const ImageQuery& q, char placeholder) {
+  Sql out;
+  auto param = [&](const std::string& v) {
+    out.params.push_back(v);
+    return std::string(1, placeholder) + std::to_string(out.params.size());
+  };
+  const std::string rs = param(q.ruleset_version);
+  out.text =
+      "SELECT manifest_digest, platform, registry, repository, tag, last_scanned, CASE WHEN "
+      "ruleset_version = " +
+      rs + " THEN score ELSE -1 END, CASE WHEN ruleset_version = " + rs +
+      " THEN grade ELSE '' END, score FROM image_summaries WHERE 1 = 1";
+  if (!q.registry.empty()) out.text += " AND registry = " + param(q.registry);
+  if (!q.repository.empty()) out.text += " AND repository = " + param(q.repository);
+  if (!q.grade.empty())
+    out.text += " AND ruleset_version = " + rs + " AND grade = " + param(q.grade);
+  if (q.min_score >= 0 || q.max_score >= 0) out.text += " AND ruleset_version = " + rs;
+  if (q.min_score >= 0) out.text += " AND score >= " + std::to_string(q.min_score);
+  if (q.max_score >= 0) out.text += " AND score <= " + std::to_string(q.max_score);
+  if (!q.since.empty()) out.text += " AND last_scanned >= " + param(q.since);
+  const bool by_score = score_sort(q.sort);
+  // Images not scored yet have no place in an order by score.
+  if (by_score) out.text += " AND score >= 0";
+  const bool descending = q.sort.starts_with('-');
+  const std::string key = by_score ? "score" : "last_scanned";
+  if (!q.after_digest.empty()) {
+    std::string after_key = by_score ? q.after_key : param(q.after_key);
+    out.text += " AND (" + key + ", manifest_digest) " + (descending ? "<" : ">") + " (" +
+                after_key + ", " + param(q.after_digest) + ")";
+  }
+  const char* dir = descending ? " DESC" : " ASC";
+  out.text +=
+      " ORDER BY " + key + dir + ", manifest_digest" + dir + " LIMIT " + std::to_string(q.limit);
+  return out;
+}
+
+const std::vector<StatsStatement>& stats_statements() {
+  static const std::vector<StatsStatement> s = {
+      {"images", "SELECT COUNT(*) FROM image_summaries", false},
+      {"layers", "SELECT COUNT(*) FROM layers", false},
+      {"repositories", "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags) x",
+       false},
+      {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers",
+       false},
+      {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers", false},
+      {"scans", "SELECT status, COUNT(*) FROM scans GROUP BY status", true},
+      {"grades",
+       "SELECT grade, COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 GROUP BY grade",
+       true},
+      {"bases",
+       "SELECT base, COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 GROUP BY base", true},
+      {"eol_os_images",
+       "SELECT COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 AND eol = 1", false},
+  };
+  return s;
+}
+
+nlohmann::json stats_json(
+    const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::int64_t>>>>&
+        rows) {
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [key, values] : rows) {
+    if (key == "bases") {
+      auto sorted = values;
+      std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
+      if (sorted.size() > 50) sorted.resize(50);
+      nlohmann::json list = nlohmann::json::array();
+      for (auto& [name, n] : sorted) list.push_back({{"base", name}, {"images", n}});
+      out[key] = std::move(list);
+    } else if (key == "scans" || key == "grades") {
+      nlohmann::json object = nlohmann::json::object();
+      for (auto& [name, n] : values) object[name] = n;
+      out[key] = std::move(object);
+    } else {
+      out[key] = values.empty() ? 0 : values.front().second;
+    }
+  }
+  return out;
+}
+
+std::vector<Sql> dashboard_statements(const std::string& ruleset_version, char placeholder) {
+  std::vector<Sql> out;
+  const std::string digest = "sha256:" + std::string(64, '0');
+  for (const char* sort : {"-last_scanned", "last_scanned", "-score", "score"}) {
+    ImageQuery q;
+    q.ruleset_version = ruleset_version;
+    q.sort = sort;
+    out.push_back(image_page(q, placeholder));
+    bool by_score = q.sort.find("score") != std::string::npos;
+    q.after_key = by_score ? "50" : "2026-01-01T00:00:00Z";
+    q.after_digest = digest;
+    out.push_back(image_page(q, placeholder));
+  }
+  ImageQuery repo;
+  repo.ruleset_version = ruleset_version;
+  repo.registry = "registry.example";
+  repo.repository = "team/app";
+  out.push_back(image_page(repo, placeholder));
+  for (auto& st : stats_statements()) {
+    Sql s{st.sql, {}};
+    if (s.text.find("?1") != std::string::npos) s.params.push_back(ruleset_version);
+    out.push_back(std::move(s));
+  }
+  out.push_back(
+      {"SELECT finished_at, image, manifest_digest, score, grade, scans FROM "
+       "daily_results WHERE day >= substr(?1, 1, 10) ORDER BY day, finished_at",
+       {"2026-01-01"}});
+  out.push_back(
+      {"SELECT 1 FROM scans WHERE image = ?1 AND status IN ('queued', 'running') "
+       "LIMIT 1",
+       {"registry.example/team/app:1"}});
+  out.push_back({"SELECT id FROM scans WHERE image = ?1 ORDER BY seq DESC LIMIT 50",
+                 {"registry.example/team/app:1"}});
+  out.push_back({"SELECT id FROM scans WHERE status = ?1 ORDER BY seq DESC LIMIT 50", {"done"}});
+  if (placeholder != '?')
+    for (auto& s : out) s.text = dollar_placeholders(s.text);
+  return out;
+}
+
+std::string platform_of(const ImageRecord& image) {
+  return image.os + "/" + image.architecture +
+         (image.variant.empty() ? std::string() : "/" + image.variant);
+}
+
+bool result_score(const std::string& result_json, int& score, std::string& grade) {
+  auto j = nlohmann::json::parse(result_json, nullptr, false);
+  if (!j.is_object()) return false;
+  auto s = j.find("score");
+  auto g = j.find("grade");
+  if (s == j.end() || !s->is_number_integer() || g == j.end() || !g->is_string()) return false;
+  score = s->get<int>();
+  grade = g->get<std::string>();
+  return true;
+}
+
+std::string dollar_placeholders(std::string sql) {
+  for (std::size_t i = 0; (i = sql.find('?', i)) != std::string::npos; ++i) sql[i] = '$';
+  return sql;
+}
+
+}  // namespace bw::queries
+
+namespace bw {
+
+std::string image_cursor(const ImageRow& row, const std::string& sort) {
+  bool by_score = sort == "score" || sort == "-score";
+  return (by_score ? std::to_string(row.sort_score) : row.last_scanned) + "," + row.manifest_digest;
+}
+
+bool parse_image_cursor(std::string_view cursor, const std::string& sort, ImageQuery& q) {
+  auto comma = cursor.rfind(',');
+  if (comma == std::string_view::npos) return false;
+  std::string_view key = cursor.substr(0, comma), digest = cursor.substr(comma + 1);
+  if (!is_valid_digest(digest) || key.empty() || key.size() > 64) return false;
+  if (sort == "score" || sort == "-score") {
+    int v = 0;
+    auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), v);
+    if (ec != std::errc() || p != key.data() + key.size() || v < -1 || v > 100) return false;
+  } else {
+    for (char c : key)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == ':' || c == '.' ||
+            c == '+'))
+        return false;
+  }
+  q.after_key = std::string(key);
+  q.after_digest = std::string(digest);
+  return true;
+}
+
+}  // namespace bw
