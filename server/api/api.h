@@ -57,6 +57,7 @@ struct HttpMetrics {
       metrics::Type::histogram,
       {"method", "route"}};
   std::uint64_t accept_backoffs = 0;  // times accepting paused for lack of descriptors
+  std::size_t in_flight = 0;          // requests read and not yet answered
 };
 
 // What routes may touch. Lives as long as the server.

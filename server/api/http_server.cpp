@@ -129,6 +129,7 @@ struct HttpServer::Impl {
           ec == asio::error::eof || ec == ssl::error::stream_truncated)
         break;
       sessions[id].second = true;
+      ++ctx.http_metrics.in_flight;
       const auto started = std::chrono::steady_clock::now();
       ApiResponse res;
       std::string method = "other", target;
@@ -179,6 +180,7 @@ struct HttpServer::Impl {
       tcp.expires_after(opt.idle_timeout);
       auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
       sessions[id].second = false;
+      --ctx.http_metrics.in_flight;
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       const std::string route = res.route.empty() ? "unmatched" : res.route;

@@ -418,6 +418,10 @@ ApiResponse metrics(ApiContext& ctx) {
   sample("bulwark_http_accept_backoffs_total",
          "Times accepting connections paused because descriptors ran out.",
          static_cast<double>(ctx.http_metrics.accept_backoffs));
+  sample("bulwark_http_requests_in_flight",
+         "Requests read and not answered yet (this one included): long polls, and reads "
+         "waiting on the store.",
+         static_cast<double>(ctx.http_metrics.in_flight), Type::gauge);
   auto store = ctx.store.counters();
   sample("bulwark_store_layer_reads_total", "Layer facts documents read from the store.",
          static_cast<double>(store.layer_reads));
