@@ -15,7 +15,9 @@
 #   floor A:  curl BLOB | gzip -dc | tar -t
 #   floor B:  curl BLOB | igzip -dc | tar -t
 #   bulwark:  POST /v1/scans with wait to a fresh bulwarkd (fetch, both sha256s, inflate, tar
-#             walk, every analyser, the store), then its CPU time and peak RSS (VmHWM).
+#             walk, every analyser, the store), then its CPU time and peak RSS (VmHWM);
+#   reads:    the same scan again on another fresh bulwarkd under `strace -c`: how many socket
+#             reads the blob took, and so the average bytes per read (untimed: strace slows it).
 # Layers built from packages are cached under ${BULWARK_BENCH_CACHE:-/var/tmp/bulwark-bench}.
 # Release build; never part of the tests.
 set -euo pipefail
@@ -26,6 +28,7 @@ bash deploy/install-deps.sh --demo
 need=()
 command -v igzip >/dev/null || need+=(isal)
 [[ "$src" == minbase ]] && ! command -v debootstrap >/dev/null && need+=(debootstrap)
+command -v strace >/dev/null || need+=(strace)
 ((${#need[@]} == 0)) || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
 bash deploy/build.sh >/dev/null
 
@@ -129,4 +132,26 @@ for name, (wall, cpu) in [("curl | gzip -dc | tar -t", a), ("curl | igzip -dc | 
 print(f"bulwark / igzip floor: {c[0]/b[0]:.2f}x wall, {c[1]/b[1]:.2f}x CPU "
       f"(goal <= 1.0x, <= 1.5x); / gzip floor: {c[0]/a[0]:.2f}x wall")
 print(f"bulwarkd peak RSS: {peak_rss_mb():.0f} MB (goal <= 100 MB)")
+PY
+kill "$bw_pid"; wait "$bw_pid" 2>/dev/null || true
+
+# Socket reads: a cold scan of the same blob by a daemon under strace, counting recvmsg/recvfrom.
+strace -f -c -e trace=recvmsg,recvfrom,read -o "$work/strace" \
+  ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/data2" >"$work/bw2.out" 2>"$work/bw2.err" &
+bw_pid=$!
+for _ in $(seq 200); do grep -q listening "$work/bw2.out" 2>/dev/null && break; sleep 0.05; done
+api2=$(sed -n 's/.*listening on //p' "$work/bw2.out")
+curl -fsS -X POST "$api2/v1/scans" -d "{\"image\": \"127.0.0.1:$port/bench/layer:1\", \"wait\": 900}" >/dev/null
+# strace started the daemon: stop the daemon (its child), and strace writes its summary.
+kill -TERM $(cat /proc/"$bw_pid"/task/*/children) 2>/dev/null || true
+wait "$bw_pid" 2>/dev/null || true; bw_pid=
+python3 - "$work/strace" "$size" <<'PY'
+import sys
+calls = 0
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[-1] in ("recvmsg", "recvfrom"):
+        calls += int(f[3])
+size = int(sys.argv[2])
+print(f"socket reads for the {size/1e6:.1f} MB blob: {calls} (average {size/max(calls,1)/1024:.0f} KiB; goal >= 64 KiB)")
 PY

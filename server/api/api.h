@@ -31,6 +31,8 @@ struct ApiRequest {
   std::string if_none_match;  // conditional GET
   std::string accept_encoding;
   std::string origin;  // CORS
+  // "no-cache" asks for an answer read from the store now, not one kept from before.
+  std::string cache_control = {};
 };
 
 struct ApiResponse {

@@ -1,5 +1,6 @@
 #include "api/api.h"
 #include "api/negotiate.h"
+#include "api/registry_events.h"
 #include "api/views.h"
 #include "common/digest.h"
 #include "common/embedded.h"
@@ -163,6 +164,32 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
                                    {"platform", scan->platform}});
   r.headers.emplace_back("Location", "/v1/scans/" + scan->id);
   co_return r;
+}
+
+// Scan on push: each manifest pushed under a tag is queued by digest (the tag recorded as
+// naming it), unless a scan of it is already queued or running. Always 202 for an envelope
+// that parses, with what was queued and what not: a registry retries a refused notification
+// forever.
+awaitable<ApiResponse> registry_events(const ApiRequest& req, ApiContext& ctx) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded())
+    co_return error_response(make_error(Errc::bad_request, "request body is not valid JSON"));
+  auto events = parse_registry_events(body);
+  if (!events) co_return error_response(events.error());
+  json queued = json::array(), skipped = json::array();
+  for (auto& push : events->pushes) {
+    if (co_await ctx.scans.async_pending(push.image)) {
+      skipped.push_back({{"image", push.image}, {"reason", "a scan of it is queued or running"}});
+      continue;
+    }
+    auto scan = co_await ctx.scans.async_submit(ScanRequest{push.image, "", "", req.request_id});
+    if (!scan)
+      skipped.push_back({{"image", push.image}, {"reason", scan.error().message}});
+    else
+      queued.push_back({{"id", scan->id}, {"image", scan->image}});
+  }
+  co_return json_response(
+      202, json{{"queued", queued}, {"skipped", skipped}, {"ignored", events->ignored}});
 }
 
 awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiContext& ctx) {
@@ -449,7 +476,7 @@ namespace {
 // The scope a /v1 route needs: reads, scans, or administration.
 std::string scope_for(const std::string& method, const std::vector<std::string>& s) {
   if (method == "GET" || method == "HEAD") return "read";
-  if (s.size() >= 2 && s[1] == "scans") return "scan";
+  if (s.size() >= 2 && (s[1] == "scans" || s[1] == "registry-events")) return "scan";
   return "admin";
 }
 
@@ -641,6 +668,12 @@ const std::vector<Route>& routes() {
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
          co_return co_await post_scan(m.req, ctx);
        }},
+      {"POST",
+       "/v1/registry-events",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await registry_events(m.req, ctx);
+       }},
       {"GET",
        "/v1/scans",
        {"status", "image", "cursor", "limit"},
@@ -819,7 +852,8 @@ awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, Api
     // Dashboards poll these: an answer built at the store's current generation is served
     // again without a query until the store changes.
     std::string generation;
-    if (method == "GET" && is_store_view(r.path))
+    if (method == "GET" && is_store_view(r.path) &&
+        req.cache_control.find("no-cache") == std::string::npos)
       if (auto g = ctx.store.generation()) {
         auto sm = ctx.scans.metrics();
         generation = *g + "|" + ctx.reporter.rules().version() + "|" + now_rfc3339().substr(0, 10) +

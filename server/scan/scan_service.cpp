@@ -846,8 +846,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     rec.layers.push_back({d.digest, d.media_type, d.size, diff_id});
   }
   std::optional<TagRecord> tag;
-  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
-      live.ref.digest.empty())
+  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, rec.manifest_digest};
   const bool reference =
       std::find(options_.reference_images.begin(), options_.reference_images.end(),
@@ -887,8 +886,7 @@ awaitable<Result<void>> ScanService::finish_known(Live& live, const ReportRecord
   // Seen again, and the tag (if any) now names this digest: one small write; the image's
   // layers and config are unchanged and stay as stored.
   std::optional<TagRecord> tag;
-  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty() &&
-      live.ref.digest.empty())
+  if (live.spec.kind == SourceSpec::Kind::registry && !live.ref.tag.empty())
     tag = TagRecord{live.ref.registry, live.ref.repository, live.ref.tag, live.rec.manifest_digest};
   auto touched = co_await on_store(
       store_pool_, [&] { return store_.touch_image(live.rec.manifest_digest, tag); });

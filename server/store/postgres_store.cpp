@@ -1,6 +1,7 @@
 #include "common/embedded.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "store/detail/connection_pool.h"
 #include "store/detail/pg.h"
 #include "store/detail/queries.h"
 #include "store/store.h"
@@ -32,13 +33,16 @@ Param opt(const std::string& v) {
   return v.empty() ? Param() : Param(v);
 }
 
+// Reader connections per process.
+constexpr int kReaders = 4;
+
 // Held while migrations run: replicas starting together apply each migration once, in order.
 constexpr std::int64_t kMigrationLock = 0x62756c7761726b;  // "bulwark"
 
 class PostgresStore : public Store {
  public:
-  PostgresStore(Connection writer, Connection reader)
-      : db_(std::move(writer)), rdb_(std::move(reader)) {}
+  PostgresStore(Connection writer, std::vector<Connection> readers)
+      : db_(std::move(writer)), readers_(std::move(readers)) {}
 
   Result<void> migrate() {
     std::lock_guard lock(mu_);
@@ -50,8 +54,8 @@ class PostgresStore : public Store {
   }
 
   Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE digest = $1",
         {digest});
     if (!r) return r.error();
@@ -65,8 +69,8 @@ class PostgresStore : public Store {
     LayerRecord rec;
     std::string facts_text, hashes;
     {
-      std::lock_guard lock(read_mu_);
-      auto r = rdb_.exec(
+      auto rdb = readers_.take();
+      auto r = rdb->exec(
           "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
           "WHERE digest = $1",
           {digest});
@@ -141,28 +145,7 @@ class PostgresStore : public Store {
             !ins)
           return ins.error();
       }
-      if (tag && !tag->tag.empty())
-        if (auto t = db_.exec(
-                "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
-                "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
-                "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
-                {tag->registry, tag->repository, tag->tag, im.manifest_digest, now});
-            !t)
-          return t.error();
-      bool tagged = tag && !tag->tag.empty();
-      if (auto sum = db_.exec(
-              "INSERT INTO image_summaries(manifest_digest, platform, registry, repository, tag, "
-              "last_scanned) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (manifest_digest) DO "
-              "UPDATE SET platform = excluded.platform, last_scanned = excluded.last_scanned, "
-              "registry = CASE WHEN excluded.tag = '' THEN image_summaries.registry ELSE "
-              "excluded.registry END, repository = CASE WHEN excluded.tag = '' THEN "
-              "image_summaries.repository ELSE excluded.repository END, tag = CASE WHEN "
-              "excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END",
-              {im.manifest_digest, queries::platform_of(im), tagged ? tag->registry : std::string(),
-               tagged ? tag->repository : std::string(), tagged ? tag->tag : std::string(), now});
-          !sum)
-        return sum.error();
-      return {};
+      return record_seen(im.manifest_digest, tag, queries::platform_of(im), now);
     });
   }
 
@@ -171,7 +154,6 @@ class PostgresStore : public Store {
     std::lock_guard lock(mu_);
     std::string now = now_rfc3339();
     bool found = false;
-    bool tagged = tag && !tag->tag.empty();
     auto r = db_.transaction([&]() -> Result<void> {
       auto up =
           db_.exec("UPDATE images SET last_scanned = $2 WHERE manifest_digest = $1 RETURNING 1",
@@ -179,31 +161,51 @@ class PostgresStore : public Store {
       if (!up) return up.error();
       found = up->size() > 0;
       if (!found) return {};
-      if (tagged)
-        if (auto t = db_.exec(
-                "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
-                "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
-                "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
-                {tag->registry, tag->repository, tag->tag, digest, now});
-            !t)
-          return t.error();
-      if (auto sum = db_.exec(
-              "UPDATE image_summaries SET last_scanned = $2, registry = CASE WHEN $5 = '' THEN "
-              "registry ELSE $3 END, repository = CASE WHEN $5 = '' THEN repository ELSE $4 END, "
-              "tag = CASE WHEN $5 = '' THEN tag ELSE $5 END WHERE manifest_digest = $1",
-              {digest, now, tagged ? tag->registry : std::string(),
-               tagged ? tag->repository : std::string(), tagged ? tag->tag : std::string()});
-          !sum)
-        return sum.error();
-      return {};
+      return record_seen(digest, tag, "", now);
     });
     if (!r) return r.error();
     return found;
   }
 
+  // The tag (if any) as naming `digest` since `now`, and the image's summary row: written
+  // whole with its `platform` (put_image), or only brought up to date when seen again (touch,
+  // platform empty). REQUIRES: mu_ held, inside the caller's transaction.
+  Result<void> record_seen(const std::string& digest, const std::optional<TagRecord>& tag,
+                           const std::string& platform, const std::string& now) {
+    const bool tagged = tag && !tag->tag.empty();
+    if (tagged)
+      if (auto t = db_.exec(
+              "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
+              "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
+              "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
+              {tag->registry, tag->repository, tag->tag, digest, now});
+          !t)
+        return t.error();
+    std::vector<Param> params = {digest, now, tagged ? tag->registry : std::string(),
+                                 tagged ? tag->repository : std::string(),
+                                 tagged ? tag->tag : std::string()};
+    if (!platform.empty()) params.emplace_back(platform);
+    // A summary names the image by the tag seen last; seen by digest, it keeps the one it had.
+    auto sum = db_.exec(
+        platform.empty()
+            ? "UPDATE image_summaries SET last_scanned = $2, registry = CASE WHEN $5 = '' THEN "
+              "registry ELSE $3 END, repository = CASE WHEN $5 = '' THEN repository ELSE $4 END, "
+              "tag = CASE WHEN $5 = '' THEN tag ELSE $5 END WHERE manifest_digest = $1"
+            : "INSERT INTO image_summaries(manifest_digest, last_scanned, registry, repository, "
+              "tag, platform) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (manifest_digest) DO "
+              "UPDATE SET platform = excluded.platform, last_scanned = excluded.last_scanned, "
+              "registry = CASE WHEN excluded.tag = '' THEN image_summaries.registry ELSE "
+              "excluded.registry END, repository = CASE WHEN excluded.tag = '' THEN "
+              "image_summaries.repository ELSE excluded.repository END, tag = CASE WHEN "
+              "excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END",
+        params);
+    if (!sum) return sum.error();
+    return {};
+  }
+
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT media_type, config_digest, os, architecture, variant, created, \"user\", config, "
         "manifest FROM images WHERE manifest_digest = $1",
         {digest});
@@ -220,7 +222,7 @@ class PostgresStore : public Store {
     im.user = r->text(0, 6);
     im.config = r->text(0, 7);
     im.manifest = r->text(0, 8);
-    auto ls = rdb_.exec(
+    auto ls = rdb->exec(
         "SELECT layer_digest, media_type, size, diff_id FROM image_layers WHERE manifest_digest = "
         "$1 ORDER BY position",
         {digest});
@@ -296,15 +298,15 @@ class PostgresStore : public Store {
   }
 
   Result<std::optional<ScanRecord>> get_scan(const std::string& id) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = $1", {id});
+    auto rdb = readers_.take();
+    auto r = rdb->exec(std::string("SELECT ") + kScanColumns + " FROM scans WHERE id = $1", {id});
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<ScanRecord>();
     return std::optional<ScanRecord>(scan_from(*r, 0));
   }
 
   Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
-    std::lock_guard lock(read_mu_);
+    auto rdb = readers_.take();
     // Only the filters given, so that each uses its index (status, seq) or (image, seq).
     std::string sql = std::string("SELECT ") + kScanColumns + " FROM scans WHERE true";
     std::vector<Param> params;
@@ -317,7 +319,7 @@ class PostgresStore : public Store {
     if (!q.before_id.empty())
       sql += " AND seq < (SELECT seq FROM scans WHERE id = " + param(q.before_id) + ")";
     sql += " ORDER BY seq DESC LIMIT " + std::to_string(q.limit);
-    auto r = rdb_.exec(sql, params);
+    auto r = rdb->exec(sql, params);
     if (!r) return r.error();
     std::vector<ScanRecord> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
@@ -326,8 +328,8 @@ class PostgresStore : public Store {
 
   Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
                                                        const std::string& prefix) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT finished_at, image, manifest_digest, score, grade, scans FROM daily_results "
         "WHERE day >= substr($1, 1, 10) AND substr(image, 1, length($2)) = $2 "
         "ORDER BY day, finished_at",
@@ -342,8 +344,8 @@ class PostgresStore : public Store {
   }
 
   Result<bool> has_pending_scan(const std::string& image) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT 1 FROM scans WHERE image = $1 AND status IN ('queued', 'running') LIMIT 1",
         {image});
     if (!r) return r.error();
@@ -362,8 +364,8 @@ class PostgresStore : public Store {
   }
 
   Result<std::uint64_t> count_scans(ScanStatus status) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec("SELECT COUNT(*) FROM scans WHERE status = $1",
+    auto rdb = readers_.take();
+    auto r = rdb->exec("SELECT COUNT(*) FROM scans WHERE status = $1",
                        {std::string(scan_status_name(status))});
     if (!r) return r.error();
     return static_cast<std::uint64_t>(r->integer(0, 0));
@@ -407,8 +409,8 @@ class PostgresStore : public Store {
   }
 
   Result<std::vector<std::string>> list_image_digests() override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    auto rdb = readers_.take();
+    auto r = rdb->exec("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
     if (!r) return r.error();
     std::vector<std::string> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
@@ -418,8 +420,8 @@ class PostgresStore : public Store {
   Result<std::vector<ImageRow>> list_images(const ImageQuery& q) override {
     auto page = queries::image_page(q, '$');
     std::vector<Param> params(page.params.begin(), page.params.end());
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(page.text, params);
+    auto rdb = readers_.take();
+    auto r = rdb->exec(page.text, params);
     if (!r) return r.error();
     std::vector<ImageRow> out;
     for (int i = 0; i < r->size(); ++i)
@@ -432,8 +434,8 @@ class PostgresStore : public Store {
   Result<std::vector<RepositoryRow>> list_repositories(const std::string& registry,
                                                        std::size_t limit,
                                                        std::size_t offset) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT registry, repository, COUNT(DISTINCT tag), MAX(last_seen) FROM tags WHERE ($1 = "
         "'' OR registry = $1) GROUP BY registry, repository ORDER BY registry, repository "
         "LIMIT $2::bigint OFFSET $3::bigint",
@@ -448,8 +450,8 @@ class PostgresStore : public Store {
 
   Result<std::vector<TagRow>> list_tags(const std::string& registry, const std::string& repository,
                                         const std::string& ruleset_version) override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT t.tag, t.manifest_digest, t.first_seen, t.last_seen, r.score, r.grade FROM tags t "
         "LEFT JOIN reports r ON r.manifest_digest = t.manifest_digest AND r.ruleset_version = $3 "
         "WHERE t.registry = $1 AND t.repository = $2 ORDER BY t.tag, t.last_seen DESC",
@@ -463,13 +465,13 @@ class PostgresStore : public Store {
   }
 
   Result<nlohmann::json> stats(const std::string& ruleset_version) override {
-    std::lock_guard lock(read_mu_);
+    auto rdb = readers_.take();
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::int64_t>>>> rows;
     for (auto& q : queries::stats_statements()) {
       std::string sql = queries::dollar_placeholders(q.sql);
       std::vector<Param> params;
       if (sql.find("$1") != std::string::npos) params.emplace_back(ruleset_version);
-      auto r = rdb_.exec(sql, params);
+      auto r = rdb->exec(sql, params);
       if (!r) return r.error();
       auto& out = rows.emplace_back(q.key, std::vector<std::pair<std::string, std::int64_t>>{});
       for (int i = 0; i < r->size(); ++i)
@@ -484,15 +486,15 @@ class PostgresStore : public Store {
 
   Result<std::vector<std::string>> dashboard_query_plans(
       const std::string& ruleset_version) override {
-    std::lock_guard lock(read_mu_);
+    auto rdb = readers_.take();
     // On small tables the planner rightly prefers a sequential scan; with it priced out, a
     // statement that still scans has no index to use.
-    if (auto r = rdb_.exec("SET enable_seqscan = off"); !r) return r.error();
+    if (auto r = rdb->exec("SET enable_seqscan = off"); !r) return r.error();
     std::vector<std::string> out;
     Result<void> failed;
     for (auto& q : queries::dashboard_statements(ruleset_version, '$')) {
       std::vector<Param> params(q.params.begin(), q.params.end());
-      auto r = rdb_.exec("EXPLAIN " + q.text, params);
+      auto r = rdb->exec("EXPLAIN " + q.text, params);
       if (!r) {
         failed = r.error();
         break;
@@ -500,7 +502,7 @@ class PostgresStore : public Store {
       out.push_back("-- " + q.text);
       for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
     }
-    (void)rdb_.exec("RESET enable_seqscan");
+    (void)rdb->exec("RESET enable_seqscan");
     if (!failed) return failed.error();
     return out;
   }
@@ -551,8 +553,8 @@ class PostgresStore : public Store {
   }
 
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
         "SELECT rule_id, path, env_key, reason, created_at FROM suppressions ORDER BY id");
     if (!r) return r.error();
     std::vector<SuppressionRecord> out;
@@ -590,8 +592,8 @@ class PostgresStore : public Store {
   }
 
   Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() override {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec("SELECT name, manifest_digest FROM reference_images ORDER BY name");
+    auto rdb = readers_.take();
+    auto r = rdb->exec("SELECT name, manifest_digest FROM reference_images ORDER BY name");
     if (!r) return r.error();
     std::vector<std::pair<std::string, std::string>> out;
     for (int i = 0; i < r->size(); ++i) out.emplace_back(r->text(i, 0), r->text(i, 1));
@@ -619,14 +621,14 @@ class PostgresStore : public Store {
   }
 
   Result<std::vector<int>> schema_versions() override {
-    std::lock_guard lock(read_mu_);
-    return versions(rdb_);
+    auto rdb = readers_.take();
+    return versions(*rdb);
   }
 
   Result<std::string> integrity_check() override {
     // The server keeps its own consistency; what can fail from here is reaching it.
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec("SELECT 1");
+    auto rdb = readers_.take();
+    auto r = rdb->exec("SELECT 1");
     if (!r) return r.error();
     return std::string("ok");
   }
@@ -681,8 +683,8 @@ class PostgresStore : public Store {
 
   Result<std::optional<ReportRecord>> report_query(const char* sql,
                                                    const std::vector<Param>& params) {
-    std::lock_guard lock(read_mu_);
-    auto r = rdb_.exec(sql, params);
+    auto rdb = readers_.take();
+    auto r = rdb->exec(sql, params);
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<ReportRecord>();
     return std::optional<ReportRecord>(ReportRecord{r->text(0, 0), r->text(0, 1), r->text(0, 2),
@@ -693,8 +695,7 @@ class PostgresStore : public Store {
   // Two connections, as in the SQLite store: a large layer being written never holds up reads.
   std::mutex mu_;
   Connection db_;  // guarded by mu_
-  std::mutex read_mu_;
-  Connection rdb_;  // guarded by read_mu_
+  detail::ConnectionPool<Connection> readers_;
   std::atomic<std::uint64_t> layer_reads_{0};
   std::atomic<std::uint64_t> layer_writes_{0};
 };
@@ -704,9 +705,14 @@ class PostgresStore : public Store {
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url) {
   auto writer = Connection::open(url);
   if (!writer) return writer.error();
-  auto reader = Connection::open(url);
-  if (!reader) return reader.error();
-  auto store = std::make_unique<PostgresStore>(std::move(*writer), std::move(*reader));
+  // As many readers as the daemon has store threads: each read gets a connection of its own.
+  std::vector<Connection> readers;
+  for (int i = 0; i < kReaders; ++i) {
+    auto reader = Connection::open(url);
+    if (!reader) return reader.error();
+    readers.push_back(std::move(*reader));
+  }
+  auto store = std::make_unique<PostgresStore>(std::move(*writer), std::move(readers));
   if (auto r = store->migrate(); !r) return r.error();
   return std::unique_ptr<Store>(std::move(store));
 }

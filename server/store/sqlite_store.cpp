@@ -2,6 +2,7 @@
 #include "common/embedded.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "store/detail/connection_pool.h"
 #include "store/detail/queries.h"
 #include "store/detail/sqlite.h"
 #include "store/store.h"
@@ -9,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -39,52 +39,6 @@ std::vector<Migration> embedded_migrations() {
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.version < b.version; });
   return out;
 }
-
-// Reader connections, each used by one thread at a time: in WAL mode readers never wait for
-// the writer nor for each other, so dashboards polling on the store's threads read in parallel.
-class ReaderPool {
- public:
-  explicit ReaderPool(std::vector<Database> readers) : all_(std::move(readers)) {
-    for (auto& d : all_) free_.push_back(&d);
-  }
-
-  // A reader held until the handle goes away. Waits while every reader is in use.
-  class Lease {
-   public:
-    Lease(ReaderPool& pool, Database* db) : pool_(pool), db_(db) {}
-    ~Lease() { pool_.give_back(db_); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Database* operator->() const { return db_; }
-    Database& operator*() const { return *db_; }
-
-   private:
-    ReaderPool& pool_;
-    Database* db_;
-  };
-
-  Lease take() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !free_.empty(); });
-    Database* db = free_.back();
-    free_.pop_back();
-    return Lease(*this, db);
-  }
-
- private:
-  void give_back(Database* db) {
-    {
-      std::lock_guard lock(mu_);
-      free_.push_back(db);
-    }
-    cv_.notify_one();
-  }
-
-  std::vector<Database> all_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Database*> free_;  // guarded by mu_
-};
 
 class SqliteStore : public Store {
  public:
@@ -249,35 +203,8 @@ class SqliteStore : public Store {
         ins->bind(6, l.diff_id);
         if (auto s = ins->step(); !s) return s.error();
       }
-      if (tag && !tag->tag.empty()) {
-        auto t = db_.prepare(
-            "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = "
-            "excluded.last_seen");
-        if (!t) return t.error();
-        t->bind(1, tag->registry);
-        t->bind(2, tag->repository);
-        t->bind(3, tag->tag);
-        t->bind(4, im.manifest_digest);
-        t->bind(5, now);
-        if (auto s = t->step(); !s) return s.error();
-      }
-      auto sum = db_.prepare(
-          "INSERT INTO image_summaries(manifest_digest, platform, registry, repository, tag, "
-          "last_scanned) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(manifest_digest) DO UPDATE "
-          "SET platform = excluded.platform, last_scanned = excluded.last_scanned, registry = "
-          "CASE WHEN excluded.tag = '' THEN registry ELSE excluded.registry END, repository = "
-          "CASE WHEN excluded.tag = '' THEN repository ELSE excluded.repository END, tag = CASE "
-          "WHEN excluded.tag = '' THEN tag ELSE excluded.tag END");
-      if (!sum) return sum.error();
-      bool tagged = tag && !tag->tag.empty();
-      sum->bind(1, im.manifest_digest);
-      sum->bind(2, queries::platform_of(im));
-      sum->bind(3, tagged ? tag->registry : std::string());
-      sum->bind(4, tagged ? tag->repository : std::string());
-      sum->bind(5, tagged ? tag->tag : std::string());
-      sum->bind(6, now);
-      if (auto s = sum->step(); !s) return s.error();
+      if (auto r = record_seen(im.manifest_digest, tag, queries::platform_of(im), now); !r)
+        return r;
       ++generation_;
       return {};
     });
@@ -296,36 +223,54 @@ class SqliteStore : public Store {
       if (auto s = up->step(); !s) return s.error();
       found = sqlite3_changes(db_.handle()) > 0;
       if (!found) return {};
-      bool tagged = tag && !tag->tag.empty();
-      if (tagged) {
-        auto t = db_.prepare(
-            "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = "
-            "excluded.last_seen");
-        if (!t) return t.error();
-        t->bind(1, tag->registry);
-        t->bind(2, tag->repository);
-        t->bind(3, tag->tag);
-        t->bind(4, digest);
-        t->bind(5, now);
-        if (auto s = t->step(); !s) return s.error();
-      }
-      auto sum = db_.prepare(
-          "UPDATE image_summaries SET last_scanned = ?2, registry = CASE WHEN ?5 = '' THEN "
-          "registry ELSE ?3 END, repository = CASE WHEN ?5 = '' THEN repository ELSE ?4 END, "
-          "tag = CASE WHEN ?5 = '' THEN tag ELSE ?5 END WHERE manifest_digest = ?1");
-      if (!sum) return sum.error();
-      sum->bind(1, digest);
-      sum->bind(2, now);
-      sum->bind(3, tagged ? tag->registry : std::string());
-      sum->bind(4, tagged ? tag->repository : std::string());
-      sum->bind(5, tagged ? tag->tag : std::string());
-      if (auto s = sum->step(); !s) return s.error();
-      return {};
+      return record_seen(digest, tag, "", now);
     });
     if (!r) return r.error();
     ++generation_;
     return found;
+  }
+
+  // The tag (if any) as naming `digest` since `now`, and the image's summary row: written
+  // whole with its `platform` (put_image), or only brought up to date when seen again (touch,
+  // platform empty). REQUIRES: mu_ held, inside the caller's transaction.
+  Result<void> record_seen(const std::string& digest, const std::optional<TagRecord>& tag,
+                           const std::string& platform, const std::string& now) {
+    const bool tagged = tag && !tag->tag.empty();
+    if (tagged) {
+      auto t = db_.prepare(
+          "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, last_seen) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO UPDATE SET last_seen = "
+          "excluded.last_seen");
+      if (!t) return t.error();
+      t->bind(1, tag->registry);
+      t->bind(2, tag->repository);
+      t->bind(3, tag->tag);
+      t->bind(4, digest);
+      t->bind(5, now);
+      if (auto s = t->step(); !s) return s.error();
+    }
+    // A summary names the image by the tag seen last; seen by digest, it keeps the one it had.
+    auto sum = db_.prepare(
+        platform.empty()
+            ? "UPDATE image_summaries SET last_scanned = ?2, registry = CASE WHEN ?5 = '' THEN "
+              "registry ELSE ?3 END, repository = CASE WHEN ?5 = '' THEN repository ELSE ?4 END, "
+              "tag = CASE WHEN ?5 = '' THEN tag ELSE ?5 END WHERE manifest_digest = ?1"
+            : "INSERT INTO image_summaries(manifest_digest, last_scanned, registry, repository, "
+              "tag, platform) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(manifest_digest) DO "
+              "UPDATE SET platform = excluded.platform, last_scanned = excluded.last_scanned, "
+              "registry = CASE WHEN excluded.tag = '' THEN registry ELSE excluded.registry END, "
+              "repository = CASE WHEN excluded.tag = '' THEN repository ELSE "
+              "excluded.repository END, tag = CASE WHEN excluded.tag = '' THEN tag ELSE "
+              "excluded.tag END");
+    if (!sum) return sum.error();
+    sum->bind(1, digest);
+    sum->bind(2, now);
+    sum->bind(3, tagged ? tag->registry : std::string());
+    sum->bind(4, tagged ? tag->repository : std::string());
+    sum->bind(5, tagged ? tag->tag : std::string());
+    if (!platform.empty()) sum->bind(6, platform);
+    if (auto s = sum->step(); !s) return s.error();
+    return {};
   }
 
   Result<std::optional<ImageRecord>> get_image(const std::string& digest) override {
@@ -919,7 +864,7 @@ class SqliteStore : public Store {
   // run at once): dashboards' reads stay quick while a worker stores a large layer.
   std::mutex mu_;
   Database db_;  // the writer; guarded by mu_
-  ReaderPool readers_;
+  detail::ConnectionPool<Database> readers_;
   std::mutex lease_mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> leases_;
   std::atomic<std::uint64_t> layer_reads_{0};

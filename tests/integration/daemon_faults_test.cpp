@@ -32,16 +32,33 @@ int bulwarkd_exits(const std::vector<std::string>& args, std::string& out) {
   return run_command(argv, out, std::chrono::seconds(60));
 }
 
-// Polls `done` for up to `limit`.
-template <class F>
-bool eventually(F done, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+// Another process holding SQLite's write lock (BEGIN EXCLUSIVE) on `db` from construction until
+// release() or destruction: the store's writes wait their busy timeout, then fail.
+class SqliteWriteLock {
+ public:
+  explicit SqliteWriteLock(const std::string& db)
+      : proc_({"/usr/bin/python3", "-c",
+               "import os, sqlite3, sys, time\n"
+               "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+               "c.execute('BEGIN EXCLUSIVE')\n"
+               "print('locked', flush=True)\n"
+               "for _ in range(1200):\n"
+               "    if os.path.exists(sys.argv[2]): break\n"
+               "    time.sleep(0.05)\n"
+               "c.execute('ROLLBACK')\n",
+               db, dir_.path() + "/release"},
+              dir_.path() + "/out", dir_.path() + "/err") {
+    REQUIRE(eventually(
+        [&] { return read_file(dir_.path() + "/out").find("locked") != std::string::npos; },
+        std::chrono::seconds(10)));
   }
-  return true;
-}
+  ~SqliteWriteLock() { release(); }
+  void release() { write_file(dir_.path() + "/release", ""); }
+
+ private:
+  TempDir dir_;
+  Process proc_;
+};
 
 }  // namespace
 
@@ -213,21 +230,7 @@ TEST_CASE("a store that refuses writes for a while: the scan's end is kept, serv
   REQUIRE(r);
   REQUIRE(r->status == 202);
   std::string id = json::parse(r->body)["id"];
-  TempDir dir;
-  Process locker({"/usr/bin/python3", "-c",
-                  "import os, sqlite3, sys, time\n"
-                  "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                  "c.execute('BEGIN EXCLUSIVE')\n"
-                  "print('locked', flush=True)\n"
-                  "for _ in range(600):\n"
-                  "    if os.path.exists(sys.argv[2]): break\n"
-                  "    time.sleep(0.1)\n"
-                  "c.execute('ROLLBACK')\n",
-                  d.data_dir() + "/bulwark.db", dir.path() + "/release"},
-                 dir.path() + "/out", dir.path() + "/err");
-  REQUIRE(
-      eventually([&] { return read_file(dir.path() + "/out").find("locked") != std::string::npos; },
-                 std::chrono::seconds(10)));
+  SqliteWriteLock lock(d.data_dir() + "/bulwark.db");
   // While the lock stands: the layer's write times out, the scan fails, and its end, which the
   // store refuses too, is kept and served from memory.
   json s;
@@ -242,12 +245,11 @@ TEST_CASE("a store that refuses writes for a while: the scan's end is kept, serv
   // The store's threads write it and log the refusal once their busy timeout runs out.
   CHECK(eventually(
       [&] {
-        return d.log().find("scan=" + id + " cannot be saved (kept, retried)") !=
-               std::string::npos;
+        return d.log().find("scan=" + id + " cannot be saved (kept, retried)") != std::string::npos;
       },
       std::chrono::seconds(30)));
   // Once the lock goes, it is written; a restarted daemon reads it. It ran once.
-  write_file(dir.path() + "/release", "");
+  lock.release();
   REQUIRE(eventually(
       [&] {
         return d.log().find("scan=" + id + " saved after a store failure") != std::string::npos;
@@ -271,21 +273,7 @@ TEST_CASE("a store another process has locked: /healthz and /metrics answer, the
   // submitted meanwhile waits on one of the store's threads for the lock; the io thread keeps
   // answering probes and scrapes, and /metrics sees the submission in flight beside itself.
   Daemon d;
-  TempDir dir;
-  Process locker({"/usr/bin/python3", "-c",
-                  "import os, sqlite3, sys, time\n"
-                  "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                  "c.execute('BEGIN EXCLUSIVE')\n"
-                  "print('locked', flush=True)\n"
-                  "for _ in range(600):\n"
-                  "    if os.path.exists(sys.argv[2]): break\n"
-                  "    time.sleep(0.05)\n"
-                  "c.execute('ROLLBACK')\n",
-                  d.data_dir() + "/bulwark.db", dir.path() + "/release"},
-                 dir.path() + "/out", dir.path() + "/err");
-  REQUIRE(
-      eventually([&] { return read_file(dir.path() + "/out").find("locked") != std::string::npos; },
-                 std::chrono::seconds(10)));
+  SqliteWriteLock lock(d.data_dir() + "/bulwark.db");
   auto submitted = std::async(std::launch::async, [&] {
     return d.api().call("POST", "/v1/scans", json{{"image", "127.0.0.1:9/none/app:1"}}.dump());
   });
@@ -299,7 +287,7 @@ TEST_CASE("a store another process has locked: /healthz and /metrics answer, the
   auto health = d.api().call("GET", "/healthz");
   REQUIRE(health);
   CHECK(health->status == 200);
-  write_file(dir.path() + "/release", "");
+  lock.release();
   auto answered = submitted.get();
   REQUIRE(answered);
   // Within the store's busy timeout the scan is queued; past it, a JSON error: never a hang.
@@ -412,7 +400,9 @@ TEST_CASE(
   REQUIRE(eventually([&] { return d.get_json("/v1/scans/" + running)["status"] == "running"; },
                      std::chrono::seconds(10)));
   CHECK(d.get_json("/v1/scans/" + queued)["status"] == "queued");
-  CHECK(d.metric("bulwark_scans_queued") == 1);
+  // The queue's depth is read on the store's threads, every second and after each claim.
+  CHECK(
+      eventually([&] { return d.metric("bulwark_scans_queued") == 1; }, std::chrono::seconds(10)));
 
   auto r = d.api().call("DELETE", "/v1/scans/" + queued);
   REQUIRE(r);
@@ -420,7 +410,8 @@ TEST_CASE(
   json cancelled = json::parse(r->body);
   CHECK(cancelled["status"] == "cancelled");
   CHECK(cancelled["error"]["code"] == "cancelled");
-  CHECK(d.metric("bulwark_scans_queued") == 0);
+  CHECK(
+      eventually([&] { return d.metric("bulwark_scans_queued") == 0; }, std::chrono::seconds(10)));
   CHECK(eventually(
       [&] {
         for (auto& req : hook.requests()) {

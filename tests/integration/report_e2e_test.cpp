@@ -289,8 +289,23 @@ TEST_CASE("dashboard lists: images with scores and filters, repositories, tag hi
   REQUIRE(images["images"].size() == 2);  // v1 is one image under two names
   CHECK(images["images"][0]["manifest_digest"] == p2.manifest_digest);
   CHECK(images["images"][0]["score"].get<int>() > images["images"][1]["score"].get<int>());
-  CHECK(d.get_json("/v1/images?repository=team/web")["images"].size() == 2);
-  CHECK(d.get_json("/v1/images?limit=1")["next_cursor"] == "1");
+  // Each image under the tag that names it now: team/web:stable moved to v2, and v1 was last
+  // seen as team/api:1.
+  json web = d.get_json("/v1/images?repository=team/web");
+  REQUIRE(web["images"].size() == 1);
+  CHECK(web["images"][0]["manifest_digest"] == p2.manifest_digest);
+  CHECK(d.get_json("/v1/images?repository=team/api")["images"][0]["manifest_digest"] ==
+        p1.manifest_digest);
+  // Keyset pages: the cursor continues after the last row, until a short page.
+  json first = d.get_json("/v1/images?limit=1");
+  REQUIRE(first["images"].size() == 1);
+  REQUIRE(first.contains("next_cursor"));
+  json second = d.get_json("/v1/images?limit=1&cursor=" + first["next_cursor"].get<std::string>());
+  REQUIRE(second["images"].size() == 1);
+  CHECK(second["images"][0]["manifest_digest"] != first["images"][0]["manifest_digest"]);
+  json third = d.get_json("/v1/images?limit=1&cursor=" + second["next_cursor"].get<std::string>());
+  CHECK(third["images"].empty());
+  CHECK_FALSE(third.contains("next_cursor"));
   int low = images["images"][1]["score"];
   CHECK(d.get_json("/v1/images?max_score=" + std::to_string(low))["images"].size() == 1);
   CHECK(d.api().call("GET", "/v1/images?sort=size")->status == 400);

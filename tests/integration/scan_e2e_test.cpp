@@ -479,6 +479,77 @@ TEST_CASE("schedules of named repositories and tags, and of the newest tags only
   CHECK(st["schedules"][1]["errors"].empty());
 }
 
+TEST_CASE("scan on push: a real registry's notifications queue a scan of the pushed digest") {
+  // API auth on: the registry's notification endpoint carries a token with the scan scope in
+  // its headers, as an operator configures notifications.endpoints.
+  Daemon d(json{{"api",
+                 {{"tokens", json::array({{{"name", "registry"},
+                                           {"token_env", "PUSH_TOKEN"},
+                                           {"scopes", json::array({"scan"})}},
+                                          {{"name", "dashboard"},
+                                           {"token_env", "READ_TOKEN"},
+                                           {"scopes", json::array({"read"})}}})}}}},
+           "", {"PUSH_TOKEN=push-t0ken-s3cret", "READ_TOKEN=read-t0ken-s3cret"});
+  auto reader = bw::cli::ApiClient::create(d.api().server(), "read-t0ken-s3cret");
+  REQUIRE(reader);
+  RegistrySetup setup;
+  setup.notify_url = d.api().server() + "/v1/registry-events";
+  setup.notify_token = "push-t0ken-s3cret";
+  LocalRegistry reg(setup);
+  TestLayer l = make_layer(TarBuilder().file("etc/hostname", "pushed").build());
+  PushedImage pushed = push_image(reg.host(), "push/app", "1.0", TestImage{{l}});
+  // No schedule and no POST /v1/scans: the scan comes from the registry's notification.
+  const std::string image = reg.host() + "/push/app:1.0@" + pushed.manifest_digest;
+  json done;
+  bool scanned = eventually(
+      [&] {
+        auto r = reader->call("GET", "/v1/scans?status=done");
+        if (!r || r->status != 200) return false;
+        done = json::parse(r->body);
+        return done["scans"].size() == 1;
+      },
+      std::chrono::seconds(60));
+  REQUIRE_MESSAGE(scanned, d.log() << "\n" << reg.log());
+  CHECK(done["scans"][0]["image"] == image);
+  CHECK(done["scans"][0]["manifest_digest"] == pushed.manifest_digest);
+  // The tag is recorded as naming the pushed digest.
+  auto tags = reader->call("GET", "/v1/repositories/" + reg.host() + "/push/app/tags");
+  REQUIRE(tags);
+  REQUIRE(tags->status == 200);
+  json t = json::parse(tags->body);
+  REQUIRE(t["tags"].size() == 1);
+  CHECK(t["tags"][0]["tag"] == "1.0");
+  CHECK(t["tags"][0]["manifest_digest"] == pushed.manifest_digest);
+  CHECK(reg.blob_gets(l.digest()) == 1);
+  // Only callers with the scan scope may send events.
+  json envelope = {
+      {"events", json::array({{{"action", "push"},
+                               {"target",
+                                {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                 {"repository", "push/app"},
+                                 {"tag", "1.0"},
+                                 {"digest", pushed.manifest_digest},
+                                 {"url", "http://" + reg.host() + "/v2/push/app/manifests/" +
+                                             pushed.manifest_digest}}}}})}};
+  auto anonymous = d.api().call("POST", "/v1/registry-events", envelope.dump());
+  REQUIRE(anonymous);
+  CHECK(anonymous->status == 401);
+  auto read_only = reader->call("POST", "/v1/registry-events", envelope.dump());
+  REQUIRE(read_only);
+  CHECK(read_only->status == 403);
+  // The same push told again by hand queues it again (a rescan, answered from the report).
+  auto pusher = bw::cli::ApiClient::create(d.api().server(), "push-t0ken-s3cret");
+  REQUIRE(pusher);
+  auto again = pusher->call("POST", "/v1/registry-events", envelope.dump());
+  REQUIRE(again);
+  CHECK(again->status == 202);
+  json answer = json::parse(again->body);
+  REQUIRE(answer["queued"].size() + answer["skipped"].size() == 1);
+  auto junk = pusher->call("POST", "/v1/registry-events", R"({"hello": "world"})");
+  REQUIRE(junk);
+  CHECK(junk->status == 400);
+}
+
 TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   LocalRegistry reg;
   FaultServer hook([](const SeenRequest&) { return Reply{204, {}, ""}; });

@@ -473,7 +473,9 @@ TEST_CASE("postgresql: bulwarkd migrate-store copies a SQLite store into an empt
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(out.find("images: 3 rows") != std::string::npos);
-  CHECK(out.find("scans: 2 rows") != std::string::npos);
+  CHECK(out.find("scans: 3 rows") != std::string::npos);
+  CHECK(out.find("image_summaries: 3 rows") != std::string::npos);
+  CHECK(out.find("daily_results: 2 rows") != std::string::npos);
   auto pg = postgres_at(url);
   auto stats = pg->stats("rs-1");
   REQUIRE(stats);
@@ -489,8 +491,9 @@ TEST_CASE("postgresql: bulwarkd migrate-store copies a SQLite store into an empt
   // The scans keep their order: the cursor pages as before.
   auto scans = pg->list_scans({std::nullopt, "", 10, ""});
   REQUIRE(scans);
-  REQUIRE(scans->size() == 2);
-  CHECK((*scans)[0].id == "scan_t2");
+  REQUIRE(scans->size() == 3);
+  CHECK((*scans)[0].id == "scan_t3");
+  CHECK(pg->list_scan_results("2026-03-01", "")->size() == 2);
   // A second copy into the same database is refused: nothing is merged or overwritten.
   CHECK(run_command({BULWARKD_PATH, "migrate-store", "--from", "sqlite:" + path, "--to", url},
                     out) == 1);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bw::test {
@@ -68,5 +69,17 @@ class RefusingPort {
   int fd_ = -1;
   unsigned short port_ = 0;
 };
+
+// Polls `done` every 25 ms for up to `limit`; whether it came true. For what another process
+// does in its own time: never a measure of speed.
+template <class F>
+bool eventually(F done, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return true;
+}
 
 }  // namespace bw::test

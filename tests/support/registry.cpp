@@ -72,6 +72,12 @@ LocalRegistry::LocalRegistry(RegistrySetup setup) : port_(free_port()), setup_(s
     yml += "auth:\n  token:\n    realm: " + setup_.token_realm +
            "\n    service: " + setup_.token_service + "\n    issuer: " + setup_.token_issuer +
            "\n    rootcertbundle: " + setup_.token_cert + "\n";
+  if (!setup_.notify_url.empty()) {
+    yml += "notifications:\n  endpoints:\n    - name: bulwark\n      url: " + setup_.notify_url +
+           "\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n";
+    if (!setup_.notify_token.empty())
+      yml += "      headers:\n        Authorization: [Bearer " + setup_.notify_token + "]\n";
+  }
   write_file(dir_.path() + "/config.yml", yml);
   start();
 }

@@ -23,6 +23,8 @@ struct RegistrySetup {
   // Bearer tokens like Docker Hub: the token service's realm URL, service and issuer names, and
   // the certificate whose key signs the tokens.
   std::string token_realm, token_service, token_issuer, token_cert;
+  // Push notifications (`notifications.endpoints`) to this URL, with this bearer token if set.
+  std::string notify_url = {}, notify_token = {};
 };
 
 class LocalRegistry {
