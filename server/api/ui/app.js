@@ -232,10 +232,16 @@ function imagesTable(images) {
 async function imagesPage(params) {
   const qs = new URLSearchParams({ sort: "-last_scanned", limit: "100" });
   if (params.get("grade")) qs.set("grade", params.get("grade"));
+  if (params.get("cursor")) qs.set("cursor", params.get("cursor"));
   const list = await api(`/v1/images?${qs}`);
+  // The next page continues after this one's last row (a keyset cursor), whatever the fleet's size.
+  const next = new URLSearchParams();
+  if (params.get("grade")) next.set("grade", params.get("grade"));
+  if (list.next_cursor) next.set("cursor", list.next_cursor);
   show(h("h1", {}, "Images"),
     h("p", {}, "Grade: ", ["", ...GRADES].map((g) => h("a", { href: `#/images${g ? "?grade=" + g : ""}`, class: "filter" }, g || "all", " "))),
-    imagesTable(list.images));
+    imagesTable(list.images),
+    list.next_cursor ? h("p", {}, h("a", { href: `#/images?${next}`, "data-testid": "next-page" }, "next page →")) : null);
 }
 
 async function repositories() {
