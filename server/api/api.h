@@ -85,6 +85,7 @@ struct ApiContext {
   struct CachedView {
     std::string generation;
     ApiResponse response;
+    std::chrono::steady_clock::time_point built;
   };
   std::map<std::string, CachedView> views = {};
 };

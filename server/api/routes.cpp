@@ -568,6 +568,9 @@ bool is_store_view(std::string_view path) {
 
 // Distinct request targets whose answers are kept; past it the cache starts again.
 constexpr std::size_t kMaxCachedViews = 256;
+// A trend reads every image's daily results in its window: while a registry pass writes all
+// the time, dashboards polling it get an answer at most this old rather than each a new read.
+constexpr std::chrono::seconds kTrendsMaxAge{10};
 
 ApiResponse bad_digest(const char* what) {
   return error_response(
@@ -859,7 +862,10 @@ awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, Api
         generation = *g + "|" + ctx.reporter.rules().version() + "|" + now_rfc3339().substr(0, 10) +
                      "|" + std::to_string(sm.running) + "|" + std::to_string(sm.queued);
         if (auto hit = ctx.views.find(req.target);
-            hit != ctx.views.end() && hit->second.generation == generation)
+            hit != ctx.views.end() &&
+            (hit->second.generation == generation ||
+             (r.path == "/v1/trends" &&
+              std::chrono::steady_clock::now() - hit->second.built < kTrendsMaxAge)))
           co_return hit->second.response;
       }
     auto res = co_await r.run(Match{req, target, std::move(params)}, ctx);
@@ -867,7 +873,7 @@ awaitable<ApiResponse> dispatch(const ApiRequest& req, const Target& target, Api
     if (!generation.empty() && res.status == 200) {
       if (ctx.views.size() >= kMaxCachedViews) ctx.views.clear();
       res.headers.emplace_back("ETag", etag_of(res.body));
-      ctx.views[req.target] = {generation, res};
+      ctx.views[req.target] = {generation, res, std::chrono::steady_clock::now()};
     }
     co_return res;
   }

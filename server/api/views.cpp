@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 namespace bw {
 
@@ -102,8 +103,13 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
     std::string grade, digest;
   };
   // The fleet as it stood at the end of each day: each image reference's last result so far
-  // within the window, so a day without scans still shows the state.
+  // within the window, so a day without scans still shows the state. The day's figures are
+  // kept up to date as results replace each other (not recounted over every image each day):
+  // the work is the rows', whatever the number of days.
   std::map<std::string, Latest> state;
+  std::map<std::string, long> grade_counts;
+  std::multiset<int> scores;
+  long total = 0;
   std::map<std::string, json> series;
   json buckets = json::array();
   std::size_t next = 0;
@@ -112,7 +118,16 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
     std::size_t scanned = 0;
     for (; next < rows.size() && rows[next].finished_at.compare(0, 10, date) <= 0; ++next) {
       const auto& r = rows[next];
-      state[r.image] = {r.score, r.grade, r.manifest_digest};
+      auto [it, fresh] = state.try_emplace(r.image, Latest{r.score, r.grade, r.manifest_digest});
+      if (!fresh) {
+        --grade_counts[it->second.grade];
+        scores.erase(scores.find(it->second.score));
+        total -= it->second.score;
+        it->second = {r.score, r.grade, r.manifest_digest};
+      }
+      ++grade_counts[r.grade];
+      scores.insert(r.score);
+      total += r.score;
       scanned += r.scans;
       if (per_image)
         series[r.image].push_back({{"date", date},
@@ -121,18 +136,13 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
                                    {"manifest_digest", r.manifest_digest}});
     }
     json grades = {{"A", 0}, {"B", 0}, {"C", 0}, {"D", 0}, {"F", 0}};
-    long total = 0;
-    int lowest = 100;
-    for (auto& [image, l] : state) {
-      if (grades.contains(l.grade)) grades[l.grade] = grades[l.grade].get<int>() + 1;
-      total += l.score;
-      lowest = std::min(lowest, l.score);
-    }
+    for (auto& [grade, n] : grade_counts)
+      if (grades.contains(grade)) grades[grade] = n;
     json b = {{"date", date}, {"images", state.size()}, {"scans", scanned}, {"grades", grades}};
     if (!state.empty()) {
       b["mean_score"] =
           std::round(10.0 * static_cast<double>(total) / static_cast<double>(state.size())) / 10.0;
-      b["min_score"] = lowest;
+      b["min_score"] = *scores.begin();
     }
     buckets.push_back(std::move(b));
   }
