@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Scheduled rescans of a company registry: three passes over REPOS × TAGS tags, against the first.
+#
+#   bash bench/fleet_bench.sh [REPOS] [TAGS]
+#
+# A docker-registry on loopback is filled by writing its own storage layout (blobs, repository
+# links, tags) rather than by pushing: REPOS (default 2,000) repositories of TAGS (default 5)
+# tags, each image one of two shared base layers (a few MB of /etc, /usr/bin and a dpkg status)
+# and a small app layer of its own. Then a release bulwarkd with one schedule of that registry
+# (every repository, every tag) is started three times on the same data directory; each start
+# runs a pass, which ends when its scans are queued and none is left queued or running:
+#   1. first pass: every tag new;
+#   2. unchanged pass: the same registry again;
+#   3. 1 % pass: one tag in a hundred moved to a new image first.
+# For each pass: wall time, bulwarkd's CPU, registry requests per tag (manifests, blobs) from the
+# registry's access log, and the database's size once the daemon stopped. The goals: unchanged
+# pass <= 30 s and <= 10 % of the first's wall; database within 5 % after three passes.
+# Release build; never part of the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repos=${1:-2000}
+tags=${2:-5}
+bash deploy/install-deps.sh --demo
+command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q curl >/dev/null
+bash deploy/build.sh >/dev/null
+
+work=$(mktemp -d)
+reg_pid= bw_pid=
+trap 'kill $reg_pid $bw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# The registry's filesystem layout: blobs by digest, and per repository the links that make a
+# blob, a manifest revision and a tag visible there.
+cat >"$work/layout.py" <<'PY'
+import hashlib, os, sys
+root, repos, tags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+v2 = os.path.join(root, "docker", "registry", "v2")
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    p = os.path.join(v2, "blobs", "sha256", d[:2], d)
+    if not os.path.exists(p):
+        os.makedirs(p, exist_ok=True)
+        with open(os.path.join(p, "data"), "wb") as f: f.write(data)
+    return d
+def link(path, d):
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "link"), "w") as f: f.write("sha256:" + d)
+PY
+
+echo "writing $((repos * tags)) tags into the registry's storage…" >&2
+PYTHONPATH="$work" python3 - "$work/storage" "$repos" "$tags" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+from layout import blob, link, repos, tags, v2
+def layer(files):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        for name, data, mode in files:
+            ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = mode; ti.mtime = 0
+            t.addfile(ti, io.BytesIO(data))
+    raw = b.getvalue()
+    gz = gzip.compress(raw, 6, mtime=0)
+    return {"digest": blob(gz), "size": len(gz), "diff": hashlib.sha256(raw).hexdigest()}
+def read(path):
+    try: return open(path, "rb").read()
+    except OSError: return b""
+base_files = [("etc/os-release", read("/etc/os-release"), 0o644), ("etc/passwd", read("/etc/passwd"), 0o644),
+              ("etc/group", read("/etc/group"), 0o644), ("var/lib/dpkg/status", read("/var/lib/dpkg/status"), 0o644)]
+for tool in ("bash", "sh", "ls", "cat", "apt-get", "dpkg", "curl"):
+    data = read(f"/usr/bin/{tool}")
+    if data: base_files.append((f"usr/bin/{tool}", data, 0o755))
+bases = [layer(base_files), layer(base_files + [("usr/bin/su", read("/usr/bin/su"), 0o4755)])]
+def image(repo, tag, generation):
+    base = bases[hash(repo) % 2]
+    app = layer([(f"app/{repo}/{tag}", f"{repo}:{tag} generation {generation}\n".encode(), 0o644)])
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+                      "config": {"User": "65532", "Cmd": ["/app/run"]},
+                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + base["diff"], "sha256:" + app["diff"]]}}).encode()
+    cd = blob(cfg)
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": len(cfg)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + l["digest"], "size": l["size"]} for l in (base, app)]}).encode()
+    md = blob(man)
+    r = os.path.join(v2, "repositories", repo)
+    for d in (base["digest"], app["digest"], cd): link(os.path.join(r, "_layers", "sha256", d), d)
+    link(os.path.join(r, "_manifests", "revisions", "sha256", md), md)
+    link(os.path.join(r, "_manifests", "tags", tag, "current"), md)
+    link(os.path.join(r, "_manifests", "tags", tag, "index", "sha256", md), md)
+for i in range(repos):
+    for t in range(tags):
+        image(f"fleet/team{i:05d}/app", f"v{t}", 0)
+PY
+
+access_log=1
+source tests/support/registry.sh
+registry="127.0.0.1:$port"
+cat >"$work/bulwark.json" <<JSON
+{"schedules": [{"registry": "$registry", "tags": ["*"], "max_tags_per_repository": $tags,
+                "interval_minutes": 1440}]}
+JSON
+
+declare -a wall cpu manifests blobs dbsize
+pass() {  # N
+  local n=$1 before
+  before=$(wc -l <"$work/reg.log")
+  local t0; t0=$(date +%s.%N)
+  ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/data" --config "$work/bulwark.json" \
+    >"$work/bw.out" 2>"$work/bw.err" &
+  bw_pid=$!
+  for _ in $(seq 400); do grep -q listening "$work/bw.out" 2>/dev/null && break; sleep 0.05; done
+  local api; api=$(sed -n 's/.*listening on //p' "$work/bw.out")
+  # Done: the schedule has queued its scans and nothing is queued or running.
+  for _ in $(seq 36000); do
+    if python3 - "$api" <<'PY'; then break; fi
+import json, sys, urllib.request
+api = sys.argv[1]
+def get(p):
+    req = urllib.request.Request(api + p, headers={"Cache-Control": "no-cache"})
+    return json.load(urllib.request.urlopen(req, timeout=30))
+s = get("/v1/schedules")["schedules"][0]
+q = get("/v1/stats")["queue"]
+sys.exit(0 if s.get("runs", 0) >= 1 and "scans_queued" in s and q["queued"] == 0 and q["running"] == 0 else 1)
+PY
+    sleep 0.5
+  done
+  wall[$n]=$(python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$t0")
+  local tick; tick=$(getconf CLK_TCK)
+  cpu[$n]=$(awk -v t="$tick" '{printf "%.1f", ($14 + $15) / t}' "/proc/$bw_pid/stat")
+  kill "$bw_pid"; wait "$bw_pid" 2>/dev/null || true; bw_pid=
+  local total=$((repos * tags))
+  manifests[$n]=$(tail -n +"$((before + 1))" "$work/reg.log" | grep -c '"\(GET\|HEAD\) /v2/[^ ]*/manifests/' || true)
+  blobs[$n]=$(tail -n +"$((before + 1))" "$work/reg.log" | grep -c '"GET /v2/[^ ]*/blobs/' || true)
+  manifests[$n]=$(awk -v a="${manifests[$n]}" -v t="$total" 'BEGIN {printf "%.2f", a / t}')
+  blobs[$n]=$(awk -v a="${blobs[$n]}" -v t="$total" 'BEGIN {printf "%.3f", a / t}')
+  dbsize[$n]=$(du -cm "$work/data"/bulwark.db* | tail -1 | cut -f1)
+  grep -c "scan failed" "$work/bw.err" >"$work/failed.$n" || true
+}
+
+echo "pass 1: every tag new…" >&2
+pass 1
+echo "pass 2: unchanged…" >&2
+pass 2
+echo "moving 1 % of the tags to new images…" >&2
+PYTHONPATH="$work" python3 - "$work/storage" "$repos" "$tags" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+from layout import blob, link, repos, tags, v2
+moved = 0
+for i in range(0, repos * tags, 100):
+    repo, tag = f"fleet/team{i // tags:05d}/app", f"v{i % tags}"
+    r = os.path.join(v2, "repositories", repo)
+    old = open(os.path.join(r, "_manifests", "tags", tag, "current", "link")).read().split(":")[1]
+    man = json.loads(open(os.path.join(v2, "blobs", "sha256", old[:2], old, "data"), "rb").read())
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        data = f"{repo}:{tag} generation 1\n".encode()
+        ti = tarfile.TarInfo(f"app/{repo}/{tag}"); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    raw = b.getvalue(); gz = gzip.compress(raw, 6, mtime=0)
+    app = blob(gz)
+    cfg_old = man["config"]["digest"].split(":")[1]
+    cfg = json.loads(open(os.path.join(v2, "blobs", "sha256", cfg_old[:2], cfg_old, "data"), "rb").read())
+    cfg["rootfs"]["diff_ids"][1] = "sha256:" + hashlib.sha256(raw).hexdigest()
+    cfg_b = json.dumps(cfg).encode(); cd = blob(cfg_b)
+    man["config"] = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": len(cfg_b)}
+    man["layers"][1] = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + app, "size": len(gz)}
+    man_b = json.dumps(man).encode(); md = blob(man_b)
+    for d in (app, cd): link(os.path.join(r, "_layers", "sha256", d), d)
+    link(os.path.join(r, "_manifests", "revisions", "sha256", md), md)
+    link(os.path.join(r, "_manifests", "tags", tag, "current"), md)
+    link(os.path.join(r, "_manifests", "tags", tag, "index", "sha256", md), md)
+    moved += 1
+print(f"moved {moved} tags", file=sys.stderr)
+PY
+echo "pass 3: 1 % changed…" >&2
+pass 3
+
+printf '\n%-22s %10s %10s %22s %20s %12s %8s\n' "pass ($((repos * tags)) tags)" "wall s" "CPU s" "manifest GETs per tag" "blob GETs per tag" "database MB" "failed"
+for n in 1 2 3; do
+  label=$([[ $n == 1 ]] && echo "1: first" || ([[ $n == 2 ]] && echo "2: unchanged" || echo "3: 1 % changed"))
+  printf '%-22s %10s %10s %22s %20s %12s %8s\n' "$label" "${wall[$n]}" "${cpu[$n]}" "${manifests[$n]}" \
+    "${blobs[$n]}" "${dbsize[$n]}" "$(cat "$work/failed.$n")"
+done
+awk -v a="${wall[2]}" -v b="${wall[1]}" -v d1="${dbsize[1]}" -v d3="${dbsize[3]}" 'BEGIN {
+  printf "unchanged pass: %.1f %% of the first (goal <= 10 %%, <= 30 s); database after three passes: %+.1f %% of the first (goal within 5 %%)\n",
+         100 * a / b, 100 * (d3 - d1) / d1 }'
