@@ -190,7 +190,7 @@ class ScanService {
   boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
   // Ends a scan whose manifest already has a current report: the verdict from it, the tag
   // moved; nothing fetched.
-  boost::asio::awaitable<Result<void>> finish_known(Live& live, const ReportRecord& stored);
+  boost::asio::awaitable<Result<void>> finish_known(Live& live, const nlohmann::json& report);
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);
   void persist(const Live& live);

@@ -774,19 +774,22 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   // A manifest that already has a report under the current ruleset, from layers the analysers
   // in use would not analyse differently, needs nothing more than its manifest: no config, no
   // layer, no merge, no rules.
-  std::optional<ReportRecord> known_report;
+  // Parsed once here and judged from this parse: a rescan of a known image reads its report
+  // one time.
+  std::optional<json> known_report;
   auto known = [&](const ResolvedImage& r) {
     if (!reporter_) return false;
     auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
+    if (!report || !*report) return false;
     // A stored report damaged by hand or by a disk is built again from the layers' facts,
     // rather than failing every rescan of the image.
-    if (!report || !*report || !json::parse((*report)->report, nullptr, false).is_object())
-      return false;
+    json parsed = json::parse((*report)->report, nullptr, false);
+    if (!parsed.is_object()) return false;
     for (auto& d : r.manifest.layers) {
       auto meta = store_.get_layer_meta(d.digest);
       if (!meta || !*meta || !current(**meta, options_.analysis)) return false;
     }
-    known_report = std::move(**report);
+    known_report = std::move(parsed);
     return true;
   };
   auto resolved = co_await live.source->resolve(live.platform, known);
@@ -876,7 +879,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   co_return Result<void>{};
 }
 
-awaitable<Result<void>> ScanService::finish_known(Live& live, const ReportRecord& stored) {
+awaitable<Result<void>> ScanService::finish_known(Live& live, const json& report) {
   for (auto& l : live.layers) {
     l.state = "cached";
     l.bytes_done = l.bytes_total;
@@ -891,7 +894,6 @@ awaitable<Result<void>> ScanService::finish_known(Live& live, const ReportRecord
   auto touched = co_await on_store(
       store_pool_, [&] { return store_.touch_image(live.rec.manifest_digest, tag); });
   if (!touched) co_return touched.error();
-  json report = json::parse(stored.report, nullptr, false);  // known() saw an object
   live.rec.result = to_json(judge_report(report, live.rec.policy, reporter_->rules())).dump();
   co_return Result<void>{};
 }
