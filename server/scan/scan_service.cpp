@@ -938,10 +938,21 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
       progress.state = "skipped";
       co_return Result<void>{};
     }
+    // This scan takes the layer for this process before anything suspends it: the store calls
+    // below are awaited, and another scan of the same layer meanwhile must find the job and
+    // wait for it rather than fetch the blob a second time. Dropped without an error when this
+    // scan does not fetch after all; its waiters then look again.
+    auto job = std::make_shared<LayerJob>(io_);
+    jobs_[d.digest] = job;
+    auto drop_job = [&] {
+      jobs_.erase(d.digest);
+      job->done.cancel();
+    };
     // Replicas sharing a database: the one holding the layer's lease fetches it, the others
     // wait for its facts to appear in the store.
     auto leased = co_await on_store(
         store_pool_, [&] { return store_.acquire_lease(lease, replica_id_, kLayerLease); });
+    if (!leased || !*leased) drop_job();
     if (!leased) co_return leased.error();
     if (!*leased) {
       if (!waiting_remote) {
@@ -963,11 +974,10 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
     // Another replica may have stored the facts between the look above and the lease.
     auto again = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
     if (again && *again && current(**again, options_.analysis)) {
+      drop_job();
       co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
       continue;
     }
-    auto job = std::make_shared<LayerJob>(io_);
-    jobs_[d.digest] = job;
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
