@@ -172,6 +172,8 @@ class ScanService {
   // cancel()'s end once the store answered: what it had, and the scan as stored now.
   Result<ScanRecord> cancelled(const std::string& id, std::optional<ScanStatus> was,
                                const std::optional<ScanRecord>& stored);
+  // Whether a scan of `image` runs in this process.
+  bool running_here(const std::string& image) const;
   void pump();
   // pump() with a store pool: claims on the pool, starts here, again while asked meanwhile.
   boost::asio::awaitable<void> claim_queued();
@@ -227,10 +229,9 @@ class ScanService {
   std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
   boost::asio::thread_pool* store_pool_ = nullptr;
-  bool claiming_ = false;    // claim_queued() runs
-  bool pump_again_ = false;  // pump() was asked while it ran
-  std::size_t store_queued_ = 0;
-  bool store_queued_known_ = false;  // store_queued_ was read since the pool was set
+  bool claiming_ = false;         // claim_queued() runs
+  bool pump_again_ = false;       // pump() was asked while it ran
+  std::size_t store_queued_ = 0;  // with a store pool: the store's queue depth as last read
 };
 
 // Parses `text` as a scan id ("scan_" + 32 hex). Used by the API to refuse junk early.

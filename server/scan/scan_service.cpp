@@ -144,6 +144,10 @@ Result<std::unique_ptr<ImageSource>> ScanService::open_source(const SourceSpec& 
 }
 
 Result<void> ScanService::recover() {
+  // At start-up, before the API serves: the queue's depth from here on is read off the io
+  // thread (refresh_queue_depth()).
+  if (auto queued = store_.count_scans(ScanStatus::queued))
+    store_queued_ = static_cast<std::size_t>(*queued);
   if (auto r = adopt_orphans(); !r) return r;
   pump();  // scans left queued by the previous process
   return {};
@@ -372,18 +376,19 @@ awaitable<void> ScanService::wait(const std::string& id, std::chrono::millisecon
   }
 }
 
+bool ScanService::running_here(const std::string& image) const {
+  return std::any_of(live_.begin(), live_.end(),
+                     [&](auto& kv) { return kv.second->rec.image == image; });
+}
+
 bool ScanService::pending(const std::string& image) const {
-  if (std::any_of(live_.begin(), live_.end(),
-                  [&](auto& kv) { return kv.second->rec.image == image; }))
-    return true;
+  if (running_here(image)) return true;
   auto found = store_.has_pending_scan(image);
   return found && *found;
 }
 
 awaitable<bool> ScanService::async_pending(std::string image) {
-  if (std::any_of(live_.begin(), live_.end(),
-                  [&](auto& kv) { return kv.second->rec.image == image; }))
-    co_return true;
+  if (running_here(image)) co_return true;
   auto found = co_await on_store(store_pool_, [&] { return store_.has_pending_scan(image); });
   co_return found&&* found;
 }
@@ -477,8 +482,9 @@ void ScanService::abort_transfers() {
 ScanMetrics ScanService::metrics() const {
   ScanMetrics m = metrics_;
   // The queue is the store's, shared with every replica of it. With a store pool it is read
-  // there every poll (keep_leases) and after each claim; the io thread serves the last count.
-  if (store_pool_ && store_queued_known_)
+  // at recover(), then there every poll (keep_leases) and after each claim; the io thread
+  // serves the last count.
+  if (store_pool_)
     m.queued = store_queued_;
   else if (auto queued = store_.count_scans(ScanStatus::queued))
     m.queued = *queued;
@@ -489,9 +495,7 @@ ScanMetrics ScanService::metrics() const {
 awaitable<void> ScanService::refresh_queue_depth() {
   auto queued =
       co_await on_store(store_pool_, [&] { return store_.count_scans(ScanStatus::queued); });
-  if (!queued) co_return;
-  store_queued_ = static_cast<std::size_t>(*queued);
-  store_queued_known_ = true;
+  if (queued) store_queued_ = static_cast<std::size_t>(*queued);
 }
 
 void ScanService::pump() {

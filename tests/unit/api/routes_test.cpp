@@ -140,6 +140,40 @@ TEST_CASE("a scan request's policy, platform and wait are checked field by field
   }
 }
 
+TEST_CASE("dashboard reads are kept while the store is unchanged; no-cache reads it again") {
+  Fixture f;
+  auto scans_of = [](const ApiResponse& r) { return json::parse(r.body)["scans"]; };
+  auto first = f.call("GET", "/v1/stats");
+  REQUIRE(first.status == 200);
+  CHECK(scans_of(first).empty());
+  std::string etag;
+  for (auto& [k, v] : first.headers)
+    if (k == "ETag") etag = v;
+  REQUIRE_FALSE(etag.empty());
+  ApiRequest conditional{"GET", "/v1/stats", "", "t", "", etag, {}, {}};
+  CHECK(f.send(conditional).status == 304);
+  // A row written behind the store's back (another tool): the store's generation does not
+  // move, so the kept answer stands; a request with no-cache reads the store now.
+  std::string out;
+  REQUIRE(test::run_command({"sqlite3", f.dir.path() + "/b.db",
+                             "INSERT INTO scans(id, image, platform, status, created_at) VALUES "
+                             "('scan_x', 'reg.example/a:1', 'linux/amd64', 'failed', 'x')"},
+                            out) == 0);
+  CHECK(scans_of(f.call("GET", "/v1/stats")).empty());
+  ApiRequest fresh{"GET", "/v1/stats", "", "t", "", {}, {}, {}, "no-cache"};
+  CHECK(scans_of(f.send(fresh))["failed"] == 1);
+  // A write through the store moves its generation: the next read is a new one.
+  ScanRecord s;
+  s.id = "scan_y";
+  s.image = "reg.example/a:2";
+  s.platform = "linux/amd64";
+  s.status = ScanStatus::failed;
+  s.created_at = "2026-01-01T00:00:00Z";
+  REQUIRE(f.store->put_scan(s));
+  CHECK(scans_of(f.call("GET", "/v1/stats"))["failed"] == 2);
+  CHECK(f.send(conditional).status == 200);
+}
+
 TEST_CASE("a submitted scan is queued and visible") {
   Fixture f;
   // A bound port nobody listens on: the scan fails fast and stays local.
