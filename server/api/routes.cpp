@@ -432,6 +432,9 @@ ApiResponse metrics(ApiContext& ctx) {
   sample("bulwark_known_rescans_total",
          "Scans answered from a stored report after one manifest request (nothing else fetched).",
          static_cast<double>(m.known_rescans));
+  sample("bulwark_unchanged_tags_total",
+         "Registry-pass tags whose digest matched their last scan (one HEAD request, no scan).",
+         static_cast<double>(m.unchanged_tags));
   ctx.scans.telemetry().layer_duration.render(o);
   r.requests.render(o);
   r.duration.render(o);

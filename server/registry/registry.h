@@ -129,7 +129,8 @@ struct ResolvedImage {
 
 // Asked with the manifest in hand, before the config is fetched: true when the caller already
 // has what it needs for this manifest (a current report), so that a rescan costs one request.
-using KnownImage = std::function<bool(const ResolvedImage&)>;
+// Awaited: the caller's answer may come from its store, off the io thread.
+using KnownImage = std::function<boost::asio::awaitable<bool>(const ResolvedImage&)>;
 
 // Receives verified-so-far bytes in order; returning false abandons the transfer.
 using BlobSink = std::function<boost::asio::awaitable<bool>(std::string chunk)>;
@@ -149,6 +150,11 @@ class RegistryClient {
   boost::asio::awaitable<Result<ResolvedImage>> resolve(const ImageRef& ref,
                                                         const Platform& platform,
                                                         const KnownImage& known = {});
+
+  // The digest a reference names now, from one HEAD request (Docker-Content-Digest); a registry
+  // that does not send it is asked with GET and the body hashed. What a registry pass compares
+  // with the digest it scanned last, before fetching anything.
+  boost::asio::awaitable<Result<std::string>> manifest_digest(const ImageRef& ref);
 
   // The platforms a reference offers: for an index, its digest and every runnable entry's
   // platform (attestations skipped); for a single manifest, no digest and the platform its
@@ -171,6 +177,7 @@ class RegistryClient {
 
   struct Stats {
     std::uint64_t manifest_fetches = 0;
+    std::uint64_t manifest_heads = 0;
     std::uint64_t blob_fetches = 0;
     std::uint64_t blob_bytes = 0;
     std::uint64_t retries = 0;

@@ -132,7 +132,7 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
     if (!entry) co_return entry.error();
     reference = entry->digest;
   }
-  if (known && known(out)) {
+  if (known && co_await known(out)) {
     out.known = true;
     co_return out;
   }
@@ -154,6 +154,29 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
   if (!named) co_return named.error();
   out.platform = std::move(*named);
   co_return out;
+}
+
+awaitable<Result<std::string>> RegistryClient::manifest_digest(const ImageRef& ref) {
+  if (auto allowed = check_allowed(ref); !allowed) co_return allowed.error();
+  Call c;
+  c.registry = ref.registry;
+  c.scope = "repository:" + ref.repository + ":pull";
+  c.target = "/v2/" + ref.repository + "/manifests/" + ref.manifest_reference();
+  c.headers = {{"Accept", std::string(media_type::kManifestAccept)}};
+  c.deadline = Clock::now() + options_.request_timeout;
+  c.prepare = [](net::HttpRequest& req) { req.method = "HEAD"; };
+  ++stats_.manifest_heads;
+  auto r = co_await call(c);
+  if (!r) co_return r.error();
+  if (r->status != 200)
+    co_return status_error(*r, ref.registry, ref.repository, Errc::manifest_unknown,
+                           "manifest " + ref.manifest_reference());
+  std::string claimed = r->header("Docker-Content-Digest");
+  if (claimed.starts_with("sha256:") && claimed.size() == 71) co_return claimed;
+  std::string content_type;
+  auto body = co_await fetch_manifest(ref.registry, ref, ref.manifest_reference(), content_type);
+  if (!body) co_return body.error();
+  co_return sha256_digest(*body);
 }
 
 awaitable<Result<std::pair<std::string, std::vector<Platform>>>> RegistryClient::platforms(

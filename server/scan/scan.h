@@ -75,6 +75,7 @@ struct ScanMetrics {
   std::uint64_t layers_analyzed = 0;
   std::uint64_t layer_cache_hits = 0;  // layer facts reused from the store
   std::uint64_t known_rescans = 0;     // rescans answered from a stored report after the manifest
+  std::uint64_t unchanged_tags = 0;    // registry-pass tags found as last scanned: no scan queued
   std::uint64_t layer_shared_fetches = 0;  // joined a fetch already under way for another scan
   std::size_t queued = 0;
   std::size_t running = 0;
@@ -135,6 +136,13 @@ class ScanService {
   // lookup in the store.
   bool pending(const std::string& image) const;
   boost::asio::awaitable<bool> async_pending(std::string image);
+
+  // A registry pass's check of one tag, before queuing a scan of it: true when the registry
+  // names `head_digest` for `ref` as at the reference's last scan, and that scan's report and
+  // layers are current under this daemon's rules and analysers. The tag is then recorded as
+  // seen (Store::record_unchanged), with no scan row: an unchanged tag costs the HEAD request
+  // and one small write.
+  boost::asio::awaitable<Result<bool>> async_unchanged(ImageRef ref, std::string head_digest);
 
   // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
   Result<ScanRecord> cancel(const std::string& id);

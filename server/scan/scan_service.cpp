@@ -781,20 +781,22 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   // Parsed once here and judged from this parse: a rescan of a known image reads its report
   // one time.
   std::optional<json> known_report;
-  auto known = [&](const ResolvedImage& r) {
-    if (!reporter_) return false;
-    auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
-    if (!report || !*report) return false;
-    // A stored report damaged by hand or by a disk is built again from the layers' facts,
-    // rather than failing every rescan of the image.
-    json parsed = json::parse((*report)->report, nullptr, false);
-    if (!parsed.is_object()) return false;
-    for (auto& d : r.manifest.layers) {
-      auto meta = store_.get_layer_meta(d.digest);
-      if (!meta || !*meta || !current(**meta, options_.analysis)) return false;
-    }
-    known_report = std::move(parsed);
-    return true;
+  KnownImage known = [&](const ResolvedImage& r) -> awaitable<bool> {
+    if (!reporter_) co_return false;
+    known_report = co_await on_store(store_pool_, [&]() -> std::optional<json> {
+      auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
+      if (!report || !*report) return std::nullopt;
+      // A stored report damaged by hand or by a disk is built again from the layers' facts,
+      // rather than failing every rescan of the image.
+      json parsed = json::parse((*report)->report, nullptr, false);
+      if (!parsed.is_object()) return std::nullopt;
+      for (auto& d : r.manifest.layers) {
+        auto meta = store_.get_layer_meta(d.digest);
+        if (!meta || !*meta || !current(**meta, options_.analysis)) return std::nullopt;
+      }
+      return parsed;
+    });
+    co_return known_report.has_value();
   };
   auto resolved = co_await live.source->resolve(live.platform, known);
   if (!resolved) co_return resolved.error();
@@ -881,6 +883,28 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     live.rec.result = to_json(*report).dump();
   }
   co_return Result<void>{};
+}
+
+awaitable<Result<bool>> ScanService::async_unchanged(ImageRef ref, std::string head_digest) {
+  if (!reporter_ || head_digest.empty()) co_return false;
+  const std::string image = ref.canonical();
+  auto seen = co_await on_store(store_pool_, [&]() -> Result<bool> {
+    auto known = store_.known_result(image, default_platform().str(), reporter_->rules().version());
+    if (!known) return known.error();
+    if (!*known) return false;
+    const KnownResult& k = **known;
+    if (head_digest != (k.index_digest.empty() ? k.manifest_digest : k.index_digest)) return false;
+    for (auto& d : k.layers) {
+      auto meta = store_.get_layer_meta(d);
+      if (!meta) return meta.error();
+      if (!*meta || !current(**meta, options_.analysis)) return false;
+    }
+    std::optional<TagRecord> tag;
+    if (!ref.tag.empty()) tag = TagRecord{ref.registry, ref.repository, ref.tag, k.manifest_digest};
+    return store_.record_unchanged(image, k.manifest_digest, tag);
+  });
+  if (seen && *seen) ++metrics_.unchanged_tags;
+  co_return seen;
 }
 
 awaitable<Result<void>> ScanService::finish_known(Live& live, const json& report) {

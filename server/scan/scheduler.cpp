@@ -4,6 +4,7 @@
 #include "common/time_util.h"
 #include "store/on_store.h"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -75,58 +76,100 @@ awaitable<void> RegistryScheduler::run() {
                       [&] { return store_.release_lease(lease, scans_.replica_id()); });
 }
 
+// One schedule's run: the repositories to visit, shared by the workers that visit them, and
+// what they found.
+struct RegistryScheduler::Pass {
+  const Schedule& schedule;
+  std::vector<std::string> repositories;
+  std::size_t next = 0;
+  std::size_t queued = 0;
+  std::size_t unchanged = 0;
+  std::size_t error_count = 0;
+  json errors = json::array();  // the first kMaxErrors, so that the status stays small
+
+  static constexpr std::size_t kMaxErrors = 100;
+  void error(std::string what) {
+    if (++error_count <= kMaxErrors) errors.push_back(std::move(what));
+  }
+};
+
 awaitable<void> RegistryScheduler::run_once(std::size_t index) {
+  using namespace asio::experimental::awaitable_operators;
   const Schedule& s = schedules_[index];
   json& st = status_[index];
   st["last_run"] = now_rfc3339();
   st["runs"] = st["runs"].get<int>() + 1;
-  std::size_t queued = 0;
-  json errors = json::array();
-  std::vector<std::string> repos = s.repositories;
-  if (repos.empty()) {
+  Pass pass{s, s.repositories};
+  if (pass.repositories.empty()) {
     auto listed = co_await registry_.list_repositories(s.registry);
     if (!listed) {
-      errors.push_back("catalog: " + listed.error().message);
-      st["errors"] = errors;
+      st["errors"] = json::array({"catalog: " + listed.error().message});
       st["scans_queued"] = 0;  // not the previous run's count
+      st["unchanged"] = 0;
       log::warn("schedule=" + s.registry + " catalog failed: " + listed.error().message);
       co_return;
     }
-    repos = *listed;
+    pass.repositories = std::move(*listed);
   }
-  bool all_tags = s.tags.empty() || (s.tags.size() == 1 && s.tags[0] == "*");
-  for (auto& repo : repos) {
-    if (stopped_) break;
+  // Each tag waits on the registry (and on the store) most of its time: several repositories
+  // are visited at once. The registry client still bounds the requests in flight per registry.
+  co_await (visit(pass) && visit(pass) && visit(pass) && visit(pass) && visit(pass) &&
+            visit(pass) && visit(pass) && visit(pass));
+  st["scans_queued"] = pass.queued;
+  st["unchanged"] = pass.unchanged;
+  st["errors"] = std::move(pass.errors);
+  st["error_count"] = pass.error_count;
+  log::info("schedule=" + s.registry + " repositories=" + std::to_string(pass.repositories.size()) +
+            " queued=" + std::to_string(pass.queued) + " unchanged=" +
+            std::to_string(pass.unchanged) + " errors=" + std::to_string(pass.error_count));
+}
+
+awaitable<void> RegistryScheduler::visit(Pass& pass) {
+  const Schedule& s = pass.schedule;
+  const bool all_tags = s.tags.empty() || (s.tags.size() == 1 && s.tags[0] == "*");
+  while (!stopped_ && pass.next < pass.repositories.size()) {
+    const std::string& repo = pass.repositories[pass.next++];
     auto ref = parse_reference(s.registry + "/" + repo);
     if (!ref) {
-      errors.push_back(repo + ": " + ref.error().message);
+      pass.error(repo + ": " + ref.error().message);
       continue;
     }
     std::vector<std::string> tags = s.tags;
     if (all_tags) {
       auto listed = co_await registry_.list_tags(*ref);
       if (!listed) {
-        errors.push_back(repo + ": " + listed.error().message);
+        pass.error(repo + ": " + listed.error().message);
         continue;
       }
-      tags = *listed;
+      tags = std::move(*listed);
       std::sort(tags.begin(), tags.end());
       if (tags.size() > s.max_tags_per_repository) tags.resize(s.max_tags_per_repository);
     }
     for (auto& tag : tags) {
-      std::string image = ref->registry + "/" + ref->repository + ":" + tag;
+      if (stopped_) break;
+      ImageRef tagged = *ref;
+      tagged.tag = tag;
+      tagged.digest.clear();
+      std::string image = tagged.canonical();
       if (co_await scans_.async_pending(image)) continue;
+      // The digest the tag names now, against the one it named at its last scan: a tag that
+      // has not moved is recorded as seen and costs nothing more. A failed HEAD is not an
+      // answer: the scan is queued and says what went wrong.
+      if (auto head = co_await registry_.manifest_digest(tagged); head) {
+        auto same = co_await scans_.async_unchanged(tagged, *head);
+        if (same && *same) {
+          ++pass.unchanged;
+          continue;
+        }
+        if (!same) log::warn("schedule: " + image + ": " + same.error().message);
+      }
       auto r = co_await scans_.async_submit(ScanRequest{image, "", "", "schedule"});
       if (r)
-        ++queued;
+        ++pass.queued;
       else
-        errors.push_back(image + ": " + r.error().message);
+        pass.error(image + ": " + r.error().message);
     }
   }
-  st["scans_queued"] = queued;
-  st["errors"] = errors;
-  log::info("schedule=" + s.registry + " repositories=" + std::to_string(repos.size()) +
-            " queued=" + std::to_string(queued));
 }
 
 }  // namespace bw

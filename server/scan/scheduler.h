@@ -1,7 +1,8 @@
 // Scheduled rescans of whole registries: on start-up and then every interval, list the
 // repositories (the catalog, or a configured list) and their tags, and queue a scan for each
-// reference that matches. Layers already analysed are never fetched again, so a rescan of an
-// unchanged registry costs one manifest request per tag.
+// reference that has moved since its last scan. A tag that still names the digest it was
+// scanned at costs one HEAD request and a touch of its summary; layers already analysed are
+// never fetched again.
 //
 // Thread-safety: runs on the io_context's single thread, as the ScanService.
 #pragma once
@@ -45,7 +46,11 @@ class RegistryScheduler {
   nlohmann::json status() const;
 
  private:
+  struct Pass;
   boost::asio::awaitable<void> run_once(std::size_t index);
+  // Takes the pass's next repository until none is left: lists its tags, and queues a scan of
+  // each tag that is not pending and has moved since its last scan.
+  boost::asio::awaitable<void> visit(Pass& pass);
 
   RegistryClient& registry_;
   ScanService& scans_;

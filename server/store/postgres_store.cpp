@@ -155,16 +155,72 @@ class PostgresStore : public Store {
     std::string now = now_rfc3339();
     bool found = false;
     auto r = db_.transaction([&]() -> Result<void> {
-      auto up =
-          db_.exec("UPDATE images SET last_scanned = $2 WHERE manifest_digest = $1 RETURNING 1",
-                   {digest, now});
-      if (!up) return up.error();
-      found = up->size() > 0;
-      if (!found) return {};
-      return record_seen(digest, tag, "", now);
+      auto t = touch(digest, tag, now);
+      if (!t) return t.error();
+      found = *t;
+      return {};
     });
     if (!r) return r.error();
     return found;
+  }
+
+  Result<std::optional<KnownResult>> known_result(const std::string& image,
+                                                  const std::string& platform,
+                                                  const std::string& ruleset) override {
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
+        "SELECT s.manifest_digest, COALESCE(s.index_digest, '') FROM scans s WHERE s.image = $1 "
+        "AND s.status = 'done' AND s.platform = $2 AND s.manifest_digest IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM reports r WHERE r.manifest_digest = s.manifest_digest AND "
+        "r.ruleset_version = $3) ORDER BY s.seq DESC LIMIT 1",
+        {image, platform, ruleset});
+    if (!r) return r.error();
+    if (r->size() == 0) return std::optional<KnownResult>();
+    KnownResult out{r->text(0, 0), r->text(0, 1), {}};
+    auto ls = rdb->exec(
+        "SELECT layer_digest FROM image_layers WHERE manifest_digest = $1 ORDER BY position",
+        {out.manifest_digest});
+    if (!ls) return ls.error();
+    for (int i = 0; i < ls->size(); ++i) out.layers.push_back(ls->text(i, 0));
+    return std::optional<KnownResult>(std::move(out));
+  }
+
+  Result<bool> record_unchanged(const std::string& image, const std::string& digest,
+                                const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    bool found = false;
+    auto r = db_.transaction([&]() -> Result<void> {
+      auto t = touch(digest, tag, now);
+      if (!t) return t.error();
+      found = *t;
+      if (!found) return {};
+      if (auto d = db_.exec(
+              "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+              "scans) SELECT substr($1, 1, 10), $2, manifest_digest, score, grade, $1, 1 FROM "
+              "image_summaries WHERE manifest_digest = $3 AND score >= 0 ON CONFLICT (day, "
+              "image) DO UPDATE SET manifest_digest = excluded.manifest_digest, score = "
+              "excluded.score, grade = excluded.grade, finished_at = excluded.finished_at, "
+              "scans = daily_results.scans + 1",
+              {now, image, digest});
+          !d)
+        return d.error();
+      return {};
+    });
+    if (!r) return r.error();
+    return found;
+  }
+
+  // The image's last-scanned time and its summary brought up to `now`, the tag (if any) as
+  // naming it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
+  Result<bool> touch(const std::string& digest, const std::optional<TagRecord>& tag,
+                     const std::string& now) {
+    auto up = db_.exec("UPDATE images SET last_scanned = $2 WHERE manifest_digest = $1 RETURNING 1",
+                       {digest, now});
+    if (!up) return up.error();
+    if (up->size() == 0) return false;
+    if (auto seen = record_seen(digest, tag, "", now); !seen) return seen.error();
+    return true;
   }
 
   // The tag (if any) as naming `digest` since `now`, and the image's summary row: written

@@ -216,18 +216,84 @@ class SqliteStore : public Store {
     std::string now = now_rfc3339();
     bool found = false;
     auto r = sqlite::transaction(db_, [&]() -> Result<void> {
-      auto up = db_.prepare("UPDATE images SET last_scanned = ?2 WHERE manifest_digest = ?1");
-      if (!up) return up.error();
-      up->bind(1, digest);
-      up->bind(2, now);
-      if (auto s = up->step(); !s) return s.error();
-      found = sqlite3_changes(db_.handle()) > 0;
-      if (!found) return {};
-      return record_seen(digest, tag, "", now);
+      auto t = touch(digest, tag, now);
+      if (!t) return t.error();
+      found = *t;
+      return {};
     });
     if (!r) return r.error();
     ++generation_;
     return found;
+  }
+
+  Result<std::optional<KnownResult>> known_result(const std::string& image,
+                                                  const std::string& platform,
+                                                  const std::string& ruleset) override {
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(
+        "SELECT s.manifest_digest, COALESCE(s.index_digest, '') FROM scans s WHERE s.image = ?1 "
+        "AND s.status = 'done' AND s.platform = ?2 AND s.manifest_digest IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM reports r WHERE r.manifest_digest = s.manifest_digest AND "
+        "r.ruleset_version = ?3) ORDER BY s.seq DESC LIMIT 1");
+    if (!st) return st.error();
+    st->bind(1, image);
+    st->bind(2, platform);
+    st->bind(3, ruleset);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<KnownResult>();
+    KnownResult out{st->text(0), st->text(1), {}};
+    auto ls = rdb->prepare(
+        "SELECT layer_digest FROM image_layers WHERE manifest_digest = ?1 ORDER BY position");
+    if (!ls) return ls.error();
+    ls->bind(1, out.manifest_digest);
+    if (auto done = sqlite::for_each_row(
+            *ls, [&](const sqlite::Statement& r) { out.layers.push_back(r.text(0)); });
+        !done)
+      return done.error();
+    return std::optional<KnownResult>(std::move(out));
+  }
+
+  Result<bool> record_unchanged(const std::string& image, const std::string& digest,
+                                const std::optional<TagRecord>& tag) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    bool found = false;
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      auto t = touch(digest, tag, now);
+      if (!t) return t.error();
+      found = *t;
+      if (!found) return {};
+      auto d = db_.prepare(
+          "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+          "scans) SELECT substr(?1, 1, 10), ?2, manifest_digest, score, grade, ?1, 1 FROM "
+          "image_summaries WHERE manifest_digest = ?3 AND score >= 0 ON CONFLICT(day, image) DO "
+          "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
+          "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
+      if (!d) return d.error();
+      d->bind(1, now);
+      d->bind(2, image);
+      d->bind(3, digest);
+      if (auto done = d->step(); !done) return done.error();
+      return {};
+    });
+    if (!r) return r.error();
+    ++generation_;
+    return found;
+  }
+
+  // The image's last-scanned time and its summary brought up to `now`, the tag (if any) as
+  // naming it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
+  Result<bool> touch(const std::string& digest, const std::optional<TagRecord>& tag,
+                     const std::string& now) {
+    auto up = db_.prepare("UPDATE images SET last_scanned = ?2 WHERE manifest_digest = ?1");
+    if (!up) return up.error();
+    up->bind(1, digest);
+    up->bind(2, now);
+    if (auto s = up->step(); !s) return s.error();
+    if (sqlite3_changes(db_.handle()) == 0) return false;
+    if (auto seen = record_seen(digest, tag, "", now); !seen) return seen.error();
+    return true;
   }
 
   // The tag (if any) as naming `digest` since `now`, and the image's summary row: written

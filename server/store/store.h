@@ -165,6 +165,14 @@ struct TagRow {
   std::string grade;
 };
 
+// What a registry pass compares a tag with: the newest done scan of a reference on one
+// platform, when its manifest has a report under the current rules.
+struct KnownResult {
+  std::string manifest_digest;
+  std::string index_digest;         // the index the reference named, or empty
+  std::vector<std::string> layers;  // the manifest's layer digests, bottom-up
+};
+
 // What the scan path needs to know of a stored layer, without its facts.
 struct LayerMeta {
   int analyzer_version = 0;
@@ -198,6 +206,18 @@ class Store {
   // without rewriting its layers. false when the image is not stored.
   virtual Result<bool> touch_image(const std::string& manifest_digest,
                                    const std::optional<TagRecord>& tag) = 0;
+
+  // The newest scan of `image` (canonical reference) on `platform` that ended done, when its
+  // manifest has a report under `ruleset_version`; nullopt otherwise. Indexed lookups.
+  virtual Result<std::optional<KnownResult>> known_result(const std::string& image,
+                                                          const std::string& platform,
+                                                          const std::string& ruleset_version) = 0;
+  // A reference the registry still serves as at its last scan: the image touched as by
+  // touch_image, and the reference counted in today's trend row with its summary's score and
+  // grade. No scan row is written. false when the image is not stored.
+  virtual Result<bool> record_unchanged(const std::string& image,
+                                        const std::string& manifest_digest,
+                                        const std::optional<TagRecord>& tag) = 0;
 
   // Inserts or updates by id. A finished scan (done, failed, cancelled) is never changed again:
   // updating one does nothing, so a replica's late write cannot undo another's cancel.

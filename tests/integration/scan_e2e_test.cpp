@@ -444,6 +444,73 @@ TEST_CASE("a schedule rescans a whole registry from its catalog") {
   CHECK(st["schedules"][0]["errors"].empty());
 }
 
+TEST_CASE(
+    "a second pass over a registry: unchanged tags cost one HEAD and no scan, moved ones are "
+    "scanned") {
+  LocalRegistry reg;
+  TestLayer shared = make_layer(TarBuilder().file("etc/hostname", "h").build());
+  TestImage single{{shared}};
+  PushedImage amd = push_image(reg.host(), "pass/multi", "", single);
+  TestImage arm{{shared}};
+  arm.architecture = "arm64";
+  PushedImage armd = push_image(reg.host(), "pass/multi", "", arm);
+  push_index(reg.host(), "pass/multi", "1", {{amd, single}, {armd, arm}}, false);
+  push_image(reg.host(), "pass/a", "1", single);
+  push_image(reg.host(), "pass/a", "2", single);
+  push_image(reg.host(), "pass/b", "1", single);
+  const json config = {{"schedules", {{{"registry", reg.host()}, {"interval_minutes", 600}}}},
+                       {"scans", {{"keep_per_image", 1}}}};
+  auto pass_over = [&](Daemon& d, int scans_done) {
+    json st;
+    bool ran = eventually(
+        [&] {
+          st = d.get_json("/v1/schedules")["schedules"];
+          return st.size() == 1 && st[0].contains("unchanged") &&
+                 d.get_json("/v1/scans?status=done")["scans"].size() ==
+                     static_cast<std::size_t>(scans_done) &&
+                 d.get_json("/v1/scans?status=queued")["scans"].empty() &&
+                 d.get_json("/v1/scans?status=running")["scans"].empty();
+        },
+        std::chrono::seconds(60));
+    REQUIRE_MESSAGE(ran, st.dump() << "\n" << d.log());
+    return st[0];
+  };
+  TempDir data;
+  {
+    Daemon first(config, data.path());
+    json st = pass_over(first, 4);
+    CHECK(st["scans_queued"] == 4);
+    CHECK(st["unchanged"] == 0);
+    CHECK(first.stop() == 0);
+  }
+  // pass/b:1 moves to another image; every other tag names what it named.
+  TestImage moved{{shared, make_layer(TarBuilder().file("app/new", "n").build())}};
+  PushedImage b2 = push_image(reg.host(), "pass/b", "1", moved);
+  const int gets_before = reg.requests("GET", "/v2/pass/", "/manifests/");
+  const int heads_before = reg.requests("HEAD", "/v2/pass/", "/manifests/");
+  Daemon second(config, data.path());
+  json st = pass_over(second, 4);  // retention keeps pass/b:1's newest scan only
+  CHECK(st["scans_queued"] == 1);
+  CHECK(st["unchanged"] == 3);  // the index tag too: its HEAD names the index it named
+  CHECK(st["errors"].empty());
+  CHECK(second.metric("bulwark_unchanged_tags_total") == 3);
+  // One HEAD per tag; a GET only for the tag that moved.
+  CHECK(reg.requests("HEAD", "/v2/pass/", "/manifests/") - heads_before == 4);
+  CHECK(reg.requests("GET", "/v2/pass/", "/manifests/") - gets_before == 1);
+  // Retention holds: one finished scan per reference, the moved tag's newest.
+  json done = second.get_json("/v1/scans?status=done&limit=100")["scans"];
+  std::map<std::string, int> per_image;
+  for (auto& s : done) ++per_image[s["image"].get<std::string>()];
+  for (auto& entry : per_image) CHECK_MESSAGE(entry.second == 1, entry.first);
+  json b = second.get_json("/v1/scans?status=done&image=" + reg.host() + "/pass/b:1")["scans"];
+  REQUIRE(b.size() == 1);
+  CHECK(b[0]["manifest_digest"] == b2.manifest_digest);
+  // Unchanged tags still count in today's trends: every reference, seen today.
+  json today = second.get_json("/v1/trends?days=1")["days"][0];
+  CHECK(today["images"] == 4);
+  CHECK(today["scans"] == 8);  // four scans, then one scan and three tags seen unchanged
+}
+
 TEST_CASE("schedules of named repositories and tags, and of the newest tags only") {
   LocalRegistry reg;
   TestLayer l = make_layer(TarBuilder().file("etc/hostname", "h").build());

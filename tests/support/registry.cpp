@@ -122,16 +122,21 @@ void LocalRegistry::stop() {
 }
 
 int LocalRegistry::blob_gets(const std::string& digest) const {
+  return requests("GET", "/v2/", "/blobs/" + digest);
+}
+
+int LocalRegistry::requests(const std::string& method, const std::string& prefix,
+                            const std::string& part) const {
   auto count = [&] {
     std::string text = log();
-    std::string needle = "\"GET /v2/";
+    std::string needle = "\"" + method + " " + prefix;
     int n = 0;
     for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos;
          pos += needle.size()) {
       std::size_t eol = text.find('\n', pos);
       std::string_view line(text.data() + pos,
                             (eol == std::string::npos ? text.size() : eol) - pos);
-      if (line.find("/blobs/" + digest) != std::string_view::npos) ++n;
+      if (line.find(part) != std::string_view::npos) ++n;
     }
     return n;
   };

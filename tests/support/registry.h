@@ -38,6 +38,10 @@ class LocalRegistry {
   std::string log() const { return read_file(log_path_); }
   // How many GET requests for this blob digest the registry has served.
   int blob_gets(const std::string& digest) const;
+  // How many `method` requests (GET, HEAD…) for a path starting with `prefix` ("/v2/a/b/") and
+  // containing `part` it has served.
+  int requests(const std::string& method, const std::string& prefix,
+               const std::string& part = "") const;
 
   void stop();
   void start();

@@ -1,5 +1,6 @@
 #include "store_checks.h"
 
+#include "common/time_util.h"
 #include "process.h"
 
 #include <doctest/doctest.h>
@@ -430,6 +431,51 @@ void check_fleet_reads(Store& store) {
   CHECK((*rows)[0].score == 40);
   CHECK((*store.get_image(digest_of('a')))->layers.size() == 1);
   CHECK(store.list_tags("reg.example", "team/app", v)->size() == 2);
+  // A registry pass's check: the newest done scan of a reference on its platform, when a report
+  // under the rules stands for its manifest.
+  CHECK_FALSE(*store.known_result("reg.example/team/app:1", "linux/amd64", v));  // no digest
+  CHECK_FALSE(*store.known_result("reg.example/team/app:2", "linux/amd64", v));
+  ScanRecord judged;
+  judged.id = "scan_k";
+  judged.image = "reg.example/team/app:2";
+  judged.platform = "linux/amd64";
+  judged.status = ScanStatus::done;
+  judged.created_at = judged.finished_at = "2026-03-02T10:00:00Z";
+  judged.manifest_digest = digest_of('a');
+  judged.index_digest = digest_of('i');
+  judged.result = R"({"score":40,"grade":"D"})";
+  REQUIRE(store.put_scan(judged));
+  auto known = store.known_result("reg.example/team/app:2", "linux/amd64", v);
+  REQUIRE(known);
+  REQUIRE(*known);
+  CHECK((*known)->manifest_digest == digest_of('a'));
+  CHECK((*known)->index_digest == digest_of('i'));
+  CHECK((*known)->layers == std::vector<std::string>{digest_of('1')});
+  CHECK_FALSE(*store.known_result("reg.example/team/app:2", "linux/arm64", v));
+  CHECK_FALSE(*store.known_result("reg.example/team/app:2", "linux/amd64", "rs-2"));
+  // Seen unchanged: touched, counted in today's trend row with its summary's result, and no
+  // scan row written.
+  auto scans_before = store.list_scans(ScanQuery{std::nullopt, "", 100, ""})->size();
+  auto gen = store.generation();
+  auto unchanged =
+      store.record_unchanged("reg.example/team/app:2", digest_of('a'),
+                             TagRecord{"reg.example", "team/app", "2", digest_of('a')});
+  REQUIRE(unchanged);
+  CHECK(*unchanged);
+  if (gen) CHECK(store.generation() != gen);
+  CHECK(store.list_scans(ScanQuery{std::nullopt, "", 100, ""})->size() == scans_before);
+  CHECK((*store.list_images(q))[0].tag == "2");
+  auto today = store.list_scan_results(now_rfc3339().substr(0, 10), "reg.example/team/app:2");
+  REQUIRE(today);
+  REQUIRE(today->size() == 1);
+  CHECK((*today)[0].score == 40);
+  CHECK((*today)[0].grade == "D");
+  CHECK(*store.record_unchanged("reg.example/team/app:2", digest_of('a'), std::nullopt));
+  CHECK(
+      (*store.list_scan_results(now_rfc3339().substr(0, 10), "reg.example/team/app:2"))[0].scans ==
+      2);
+  CHECK_FALSE(*store.record_unchanged("reg.example/team/app:9", digest_of('z'), std::nullopt));
+
   // Reads leave the generation as it is.
   auto now = store.generation();
   (void)store.stats(v);
@@ -504,6 +550,8 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.has_pending_scan(scan.image));
   CHECK_FALSE(store.prune_scans(scan.image, 1));
   CHECK_FALSE(store.touch_image(digest_of('a'), std::nullopt));
+  CHECK_FALSE(store.known_result(scan.image, scan.platform, "rs"));
+  CHECK_FALSE(store.record_unchanged(scan.image, digest_of('a'), std::nullopt));
   CHECK_FALSE(store.dashboard_query_plans("rs"));
 }
 
@@ -570,6 +618,9 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.has_pending_scan("reg.example/app:1")));
   count(static_cast<bool>(store.touch_image(fresh, TagRecord{"reg.example", "app", hex, ""})));
   count(static_cast<bool>(store.prune_scans("reg.example/app:1", 1000)));
+  count(static_cast<bool>(store.known_result("reg.example/app:" + tag, "linux/amd64", "rs")));
+  count(static_cast<bool>(store.record_unchanged("reg.example/seen:" + tag, digest_of('a'),
+                                                 TagRecord{"reg.example", "app", hex, ""})));
   count(static_cast<bool>(store.dashboard_query_plans("rs")));
   return failures;
 }
