@@ -171,7 +171,7 @@ PY
 echo "pass 3: 1 % changed…" >&2
 pass 3
 
-printf '\n%-22s %10s %10s %22s %20s %12s %8s\n' "pass ($((repos * tags)) tags)" "wall s" "CPU s" "manifest GETs per tag" "blob GETs per tag" "database MB" "failed"
+printf '\n%-22s %10s %10s %22s %20s %12s %8s\n' "pass ($((repos * tags)) tags)" "wall s" "CPU s" "manifest reqs per tag" "blob GETs per tag" "database MB" "failed"
 for n in 1 2 3; do
   label=$([[ $n == 1 ]] && echo "1: first" || ([[ $n == 2 ]] && echo "2: unchanged" || echo "3: 1 % changed"))
   printf '%-22s %10s %10s %22s %20s %12s %8s\n' "$label" "${wall[$n]}" "${cpu[$n]}" "${manifests[$n]}" \

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,6 +34,7 @@ struct ApiRequest {
   std::string origin;  // CORS
   // "no-cache" asks for an answer read from the store now, not one kept from before.
   std::string cache_control = {};
+  std::string if_match = {};  // conditional PUT: the version the caller edited
 };
 
 struct ApiResponse {
@@ -88,6 +90,9 @@ struct ApiContext {
     std::chrono::steady_clock::time_point built;
   };
   std::map<std::string, CachedView> views = {};
+  // Held from the If-Match check of PUT /v1/suppressions to its write, on a store thread:
+  // two edits of one version cannot both pass.
+  std::mutex suppressions_edit = {};
 };
 
 // Answers one request. Never throws for bad input: every failure is a JSON error response.

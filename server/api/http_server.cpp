@@ -153,7 +153,8 @@ struct HttpServer::Impl {
                        std::string(req[http::field::if_none_match]),
                        std::string(req[http::field::accept_encoding]),
                        std::string(req[http::field::origin]),
-                       std::string(req[http::field::cache_control])};
+                       std::string(req[http::field::cache_control]),
+                       std::string(req[http::field::if_match])};
         for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"})
           if (api.method == known) method = api.method;
         target = api.target.substr(0, 200);

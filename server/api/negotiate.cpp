@@ -71,6 +71,17 @@ bool if_none_match_matches(std::string_view header, std::string_view etag) {
   return false;
 }
 
+bool if_match_matches(std::string_view header, std::string_view etag) {
+  for (auto item : list_items(header)) {
+    if (item == "*") return true;
+    if (item.starts_with("W/")) continue;
+    std::string tag(item);
+    if (tag.size() > 6 && tag.ends_with("-gzip\"")) tag.erase(tag.size() - 6, 5);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
 bool accepts_gzip(std::string_view accept_encoding) {
   for (auto item : list_items(accept_encoding)) {
     auto semi = item.find(';');

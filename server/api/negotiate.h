@@ -18,6 +18,10 @@ std::string etag_of(std::string_view body);
 // too: RFC 9110 compares weakly for If-None-Match.
 bool if_none_match_matches(std::string_view header, std::string_view etag);
 
+// Whether an If-Match header value names `etag` (or is "*"), compared strongly (RFC 9110): a
+// weak W/"…" never matches. The gzip form of a representation ("…-gzip") names the same version.
+bool if_match_matches(std::string_view header, std::string_view etag);
+
 // Whether an Accept-Encoding header value accepts gzip (present and not q=0).
 bool accepts_gzip(std::string_view accept_encoding);
 

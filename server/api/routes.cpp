@@ -370,7 +370,32 @@ awaitable<ApiResponse> report_or_advice(const std::string& digest, bool advice_o
   });
 }
 
+// GET /v1/suppressions: the API's list with when each was made, and the config's.
+json suppressions_view(const std::vector<SuppressionRecord>& list, const Config& config) {
+  json out = json::array();
+  for (auto& x : list) {
+    json j = to_json(Suppression{x.rule_id, x.path, x.env_key, x.reason});
+    j["created_at"] = x.created_at;
+    out.push_back(std::move(j));
+  }
+  json configured = json::array();
+  for (auto& x : config.suppressions) configured.push_back(to_json(x));
+  return json{{"suppressions", out}, {"configured", configured}};
+}
+
 ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
+  // The read, the If-Match check and the write as one step among this process's edits.
+  std::lock_guard edit(ctx.suppressions_edit);
+  auto old = ctx.store.list_suppressions();
+  if (!old) return error_response(old.error());
+  if (!req.if_match.empty()) {
+    std::string current = etag_of(json_response(200, suppressions_view(*old, ctx.config)).body);
+    if (!if_match_matches(req.if_match, current))
+      return error_response(
+          make_error(Errc::precondition_failed,
+                     "the suppressions changed since the version named by If-Match (now " +
+                         current + "); read them again and re-apply the edit"));
+  }
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
     return error_response(make_error(
@@ -378,8 +403,7 @@ ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
         "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?, \"reason\"?}]}"));
   // Suppressions kept from before keep their creation time.
   std::map<std::tuple<std::string, std::string, std::string>, std::string> created;
-  if (auto old = ctx.store.list_suppressions())
-    for (auto& x : *old) created[{x.rule_id, x.path, x.env_key}] = x.created_at;
+  for (auto& x : *old) created[{x.rule_id, x.path, x.env_key}] = x.created_at;
   std::vector<SuppressionRecord> list;
   json echo = json::array();
   for (auto& x : body["suppressions"]) {
@@ -608,7 +632,14 @@ ApiResponse trends(const Target& t, ApiContext& ctx) {
   if (*days == 0) return error_response(make_error(Errc::bad_request, "days must be 1 to 366"));
   auto since = std::chrono::system_clock::now() - std::chrono::hours(24 * (*days - 1));
   std::string from = format_rfc3339(since).substr(0, 10);
-  std::string prefix = registry.empty() ? "" : registry + "/" + repository;
+  // The whole fleet reads the rows kept per day; a registry or repository (far fewer images)
+  // reads its images' daily results.
+  if (registry.empty()) {
+    auto rows = ctx.store.fleet_days(from);
+    if (!rows) return error_response(rows.error());
+    return json_response(200, fleet_trend_view(*rows, from, *days));
+  }
+  std::string prefix = registry + "/" + repository;
   auto rows = ctx.store.list_scan_results(from, prefix);
   if (!rows) return error_response(rows.error());
   return json_response(200, trend_view(*rows, from, *days, !repository.empty()));
@@ -754,15 +785,7 @@ const std::vector<Route>& routes() {
          auto list =
              co_await on_store(ctx.store_pool, [&] { return ctx.store.list_suppressions(); });
          if (!list) co_return error_response(list.error());
-         json out = json::array();
-         for (auto& x : *list) {
-           json j = to_json(Suppression{x.rule_id, x.path, x.env_key, x.reason});
-           j["created_at"] = x.created_at;
-           out.push_back(std::move(j));
-         }
-         json configured = json::array();
-         for (auto& x : ctx.config.suppressions) configured.push_back(to_json(x));
-         co_return json_response(200, json{{"suppressions", out}, {"configured", configured}});
+         co_return json_response(200, suppressions_view(*list, ctx.config));
        }},
       {"PUT",
        "/v1/suppressions",

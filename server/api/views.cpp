@@ -91,13 +91,41 @@ Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_la
   return Result<json>(boost::system::in_place_value, std::move(out));
 }
 
-json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first_day,
-                std::size_t days, bool per_image) {
+namespace {
+
+// The UTC dates of a trend's buckets: `days` from `first_day` (YYYY-MM-DD).
+std::vector<std::string> bucket_dates(const std::string& first_day, std::size_t days) {
   using namespace std::chrono;
   int y = std::stoi(first_day.substr(0, 4));
   unsigned m = static_cast<unsigned>(std::stoi(first_day.substr(5, 2)));
   unsigned d = static_cast<unsigned>(std::stoi(first_day.substr(8, 2)));
   sys_days day0 = year{y} / month{m} / d;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < days; ++i)
+    out.push_back(format_rfc3339(sys_time<seconds>(day0 + std::chrono::days(i))).substr(0, 10));
+  return out;
+}
+
+// One day's bucket: how many images, the scans that day, images by grade, mean and lowest.
+json bucket(const std::string& date, std::size_t images, std::size_t scans,
+            const std::map<std::string, std::size_t>& grade_counts, std::int64_t score_sum,
+            int min_score) {
+  json grades = {{"A", 0}, {"B", 0}, {"C", 0}, {"D", 0}, {"F", 0}};
+  for (auto& [grade, n] : grade_counts)
+    if (grades.contains(grade)) grades[grade] = n;
+  json b = {{"date", date}, {"images", images}, {"scans", scans}, {"grades", grades}};
+  if (images > 0) {
+    b["mean_score"] =
+        std::round(10.0 * static_cast<double>(score_sum) / static_cast<double>(images)) / 10.0;
+    b["min_score"] = min_score;
+  }
+  return b;
+}
+
+}  // namespace
+
+json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first_day,
+                std::size_t days, bool per_image) {
   struct Latest {
     int score;
     std::string grade, digest;
@@ -107,14 +135,14 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
   // kept up to date as results replace each other (not recounted over every image each day):
   // the work is the rows', whatever the number of days.
   std::map<std::string, Latest> state;
-  std::map<std::string, long> grade_counts;
+  std::map<std::string, std::size_t> grade_counts;
   std::multiset<int> scores;
-  long total = 0;
+  std::int64_t total = 0;
   std::map<std::string, json> series;
   json buckets = json::array();
   std::size_t next = 0;
-  for (std::size_t i = 0; i < days; ++i) {
-    std::string date = format_rfc3339(sys_time<seconds>(day0 + std::chrono::days(i))).substr(0, 10);
+  const auto dates = bucket_dates(first_day, days);
+  for (const std::string& date : dates) {
     std::size_t scanned = 0;
     for (; next < rows.size() && rows[next].finished_at.compare(0, 10, date) <= 0; ++next) {
       const auto& r = rows[next];
@@ -135,25 +163,34 @@ json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first
                                    {"grade", r.grade},
                                    {"manifest_digest", r.manifest_digest}});
     }
-    json grades = {{"A", 0}, {"B", 0}, {"C", 0}, {"D", 0}, {"F", 0}};
-    for (auto& [grade, n] : grade_counts)
-      if (grades.contains(grade)) grades[grade] = n;
-    json b = {{"date", date}, {"images", state.size()}, {"scans", scanned}, {"grades", grades}};
-    if (!state.empty()) {
-      b["mean_score"] =
-          std::round(10.0 * static_cast<double>(total) / static_cast<double>(state.size())) / 10.0;
-      b["min_score"] = *scores.begin();
-    }
-    buckets.push_back(std::move(b));
+    buckets.push_back(bucket(date, state.size(), scanned, grade_counts, total,
+                             scores.empty() ? -1 : *scores.begin()));
   }
-  json out = {{"from", format_rfc3339(sys_time<seconds>(day0)).substr(0, 10)},
-              {"days", std::move(buckets)}};
+  json out = {{"from", dates.empty() ? first_day : dates.front()}, {"days", std::move(buckets)}};
   if (per_image) {
     json images = json::array();
     for (auto& [image, points] : series) images.push_back({{"image", image}, {"points", points}});
     out["images"] = std::move(images);
   }
   return out;
+}
+
+json fleet_trend_view(const std::vector<FleetDay>& rows, const std::string& first_day,
+                      std::size_t days) {
+  json buckets = json::array();
+  const FleetDay* standing = nullptr;
+  std::size_t next = 0;
+  const auto dates = bucket_dates(first_day, days);
+  for (const std::string& date : dates) {
+    for (; next < rows.size() && rows[next].day <= date; ++next) standing = &rows[next];
+    if (!standing) {
+      buckets.push_back(bucket(date, 0, 0, {}, 0, -1));
+      continue;
+    }
+    buckets.push_back(bucket(date, standing->images, standing->day == date ? standing->scans : 0,
+                             standing->grades, standing->score_sum, standing->min_score));
+  }
+  return {{"from", dates.empty() ? first_day : dates.front()}, {"days", std::move(buckets)}};
 }
 
 }  // namespace bw

@@ -19,4 +19,9 @@ Result<nlohmann::json> image_view(const ImageRecord& image, Store& store, std::s
 nlohmann::json trend_view(const std::vector<ScanResultRow>& rows, const std::string& first_day,
                           std::size_t days, bool per_image);
 
+// The fleet's trend over the same buckets from the rows Store::fleet_days kept: each day as the
+// last row at or before it stood (every image reference at its latest result so far).
+nlohmann::json fleet_trend_view(const std::vector<FleetDay>& rows, const std::string& first_day,
+                                std::size_t days);
+
 }  // namespace bw

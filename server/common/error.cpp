@@ -46,6 +46,8 @@ std::string_view errc_name(Errc code) {
       return "invalid_image";
     case Errc::insufficient_storage:
       return "insufficient_storage";
+    case Errc::precondition_failed:
+      return "precondition_failed";
     case Errc::timeout:
       return "timeout";
     case Errc::cancelled:
@@ -84,6 +86,8 @@ int errc_http_status(Errc code) {
       return 422;
     case Errc::insufficient_storage:
       return 507;
+    case Errc::precondition_failed:
+      return 412;
     case Errc::rate_limited:
       return 429;
     case Errc::registry_unreachable:

@@ -32,6 +32,7 @@ enum class Errc {
   layer_limit_exceeded,
   invalid_image,         // a registry document of the wrong shape or types (the field is named)
   insufficient_storage,  // the store's disk is full; retried once space returns
+  precondition_failed,   // If-Match named another version of the resource
   timeout,
   cancelled,
   unavailable,

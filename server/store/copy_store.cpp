@@ -57,6 +57,10 @@ const std::vector<TableCopy>& tables() {
        {"day", "image", "manifest_digest", "score", "grade", "finished_at", "scans"},
        "day, image",
        ""},
+      {"latest_results", {"image", "score", "grade", "finished_at"}, "image", ""},
+      {"fleet_days", {"day", "images", "scans", "score_sum"}, "day", ""},
+      {"fleet_day_grades", {"day", "grade", "images"}, "day, grade", ""},
+      {"fleet_day_scores", {"day", "score", "images"}, "day, score", ""},
       {"suppressions", {"rule_id", "path", "env_key", "reason", "created_at"}, "id", ""},
       {"reference_images", {"name", "manifest_digest"}, "name", ""},
   };

@@ -205,7 +205,12 @@ class PostgresStore : public Store {
               {now, image, digest});
           !d)
         return d.error();
-      return {};
+      auto sum = db_.exec(
+          "SELECT score, grade FROM image_summaries WHERE manifest_digest = $1 AND score >= 0",
+          {digest});
+      if (!sum) return sum.error();
+      if (sum->size() == 0) return {};
+      return count_result(image, static_cast<int>(sum->integer(0, 0)), sum->text(0, 1), now);
     });
     if (!r) return r.error();
     return found;
@@ -314,8 +319,73 @@ class PostgresStore : public Store {
               {s.finished_at, s.image, s.manifest_digest, num(score), grade});
           !d)
         return d.error();
-      return {};
+      return count_result(s.image, score, grade, s.finished_at);
     });
+  }
+
+  // The fleet's trend rows brought up to a reference's new result (schema/postgres/
+  // 005_fleet_days.sql): the result's day (made from the day before it when it has no row yet)
+  // and any later day lose the reference's previous result and count this one. A result older
+  // than the one counted already changes nothing. REQUIRES: mu_ held, inside a transaction.
+  Result<void> count_result(const std::string& image, int score, const std::string& grade,
+                            const std::string& finished_at) {
+    const std::string day = finished_at.substr(0, 10);
+    auto prev =
+        db_.exec("SELECT score, grade, finished_at FROM latest_results WHERE image = $1 FOR UPDATE",
+                 {image});
+    if (!prev) return prev.error();
+    if (prev->size() > 0 && prev->text(0, 2) > finished_at) return {};
+    const bool counted = prev->size() > 0;
+    const std::int64_t before_score = counted ? prev->integer(0, 0) : 0;
+    const std::string before_grade = counted ? prev->text(0, 1) : "";
+    auto made = db_.exec(
+        "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT $1, COALESCE((SELECT images "
+        "FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0), 0, COALESCE((SELECT "
+        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) ON CONFLICT "
+        "(day) DO NOTHING RETURNING 1",
+        {day});
+    if (!made) return made.error();
+    if (made->size() > 0)
+      for (const char* copy :
+           {"INSERT INTO fleet_day_grades(day, grade, images) SELECT $1, grade, images FROM "
+            "fleet_day_grades WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
+            "images > 0",
+            "INSERT INTO fleet_day_scores(day, score, images) SELECT $1, score, images FROM "
+            "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
+            "images > 0"})
+        if (auto r = db_.exec(copy, {day}); !r) return r.error();
+    std::vector<std::pair<const char*, std::vector<Param>>> steps = {
+        {"UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + "
+         "$3::bigint, scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1",
+         {day, num(counted ? 0 : 1), num(score - before_score)}}};
+    if (counted) {
+      steps.push_back(
+          {"UPDATE fleet_day_grades SET images = images - 1 WHERE day >= $1 AND "
+           "grade = $2",
+           {day, before_grade}});
+      steps.push_back(
+          {"UPDATE fleet_day_scores SET images = images - 1 WHERE day >= $1 AND "
+           "score = $2::int",
+           {day, num(before_score)}});
+    }
+    steps.push_back(
+        {"INSERT INTO fleet_day_grades(day, grade, images) SELECT day, $2, 1 FROM "
+         "fleet_days WHERE day >= $1 ON CONFLICT (day, grade) DO UPDATE SET images "
+         "= fleet_day_grades.images + 1",
+         {day, grade}});
+    steps.push_back(
+        {"INSERT INTO fleet_day_scores(day, score, images) SELECT day, $2::int, 1 "
+         "FROM fleet_days WHERE day >= $1 ON CONFLICT (day, score) DO UPDATE SET "
+         "images = fleet_day_scores.images + 1",
+         {day, num(score)}});
+    steps.push_back(
+        {"INSERT INTO latest_results(image, score, grade, finished_at) VALUES ($1, "
+         "$2::int, $3, $4) ON CONFLICT (image) DO UPDATE SET score = excluded.score, "
+         "grade = excluded.grade, finished_at = excluded.finished_at",
+         {image, num(score), grade, finished_at}});
+    for (auto& [sql, params] : steps)
+      if (auto r = db_.exec(sql, params); !r) return r.error();
+    return {};
   }
 
   // Whether a row was written. REQUIRES: mu_ held.
@@ -396,6 +466,44 @@ class PostgresStore : public Store {
       out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2),
                      static_cast<int>(r->integer(i, 3)), r->text(i, 4),
                      static_cast<std::size_t>(r->integer(i, 5))});
+    return out;
+  }
+
+  Result<std::vector<FleetDay>> fleet_days(const std::string& since) override {
+    auto rdb = readers_.take();
+    std::vector<FleetDay> out;
+    std::map<std::string, std::size_t> at;
+    auto days = rdb->exec(
+        "SELECT day, images, scans, score_sum FROM fleet_days WHERE day >= COALESCE((SELECT "
+        "max(day) FROM fleet_days WHERE day < $1), $1) ORDER BY day",
+        {since.substr(0, 10)});
+    if (!days) return days.error();
+    for (int i = 0; i < days->size(); ++i) {
+      at[days->text(i, 0)] = out.size();
+      out.push_back({days->text(i, 0),
+                     static_cast<std::size_t>(days->integer(i, 1)),
+                     static_cast<std::size_t>(days->integer(i, 2)),
+                     days->integer(i, 3),
+                     -1,
+                     {}});
+    }
+    if (out.empty()) return out;
+    auto grades =
+        rdb->exec("SELECT day, grade, images FROM fleet_day_grades WHERE day >= $1 AND images > 0",
+                  {out.front().day});
+    if (!grades) return grades.error();
+    for (int i = 0; i < grades->size(); ++i)
+      if (auto it = at.find(grades->text(i, 0)); it != at.end())
+        out[it->second].grades[grades->text(i, 1)] =
+            static_cast<std::size_t>(grades->integer(i, 2));
+    auto lowest = rdb->exec(
+        "SELECT day, min(score) FROM fleet_day_scores WHERE day >= $1 AND images > 0 GROUP BY "
+        "day",
+        {out.front().day});
+    if (!lowest) return lowest.error();
+    for (int i = 0; i < lowest->size(); ++i)
+      if (auto it = at.find(lowest->text(i, 0)); it != at.end())
+        out[it->second].min_score = static_cast<int>(lowest->integer(i, 1));
     return out;
   }
 

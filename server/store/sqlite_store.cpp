@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <variant>
 
 namespace bw {
 namespace {
@@ -275,7 +276,14 @@ class SqliteStore : public Store {
       d->bind(2, image);
       d->bind(3, digest);
       if (auto done = d->step(); !done) return done.error();
-      return {};
+      auto sum = db_.prepare(
+          "SELECT score, grade FROM image_summaries WHERE manifest_digest = ?1 AND score >= 0");
+      if (!sum) return sum.error();
+      sum->bind(1, digest);
+      auto row = sum->step();
+      if (!row) return row.error();
+      if (!*row) return {};
+      return count_result(image, static_cast<int>(sum->integer(0)), sum->text(1), now);
     });
     if (!r) return r.error();
     ++generation_;
@@ -399,10 +407,103 @@ class SqliteStore : public Store {
       d->bind(4, std::int64_t{score});
       d->bind(5, grade);
       if (auto done = d->step(); !done) return done.error();
-      return {};
+      return count_result(s.image, score, grade, s.finished_at);
     });
     if (!r) return r;
     ++generation_;
+    return {};
+  }
+
+  // The fleet's trend rows brought up to a reference's new result (schema/010_fleet_days.sql):
+  // the result's day (made from the day before it when it has no row yet) and any later day
+  // lose the reference's previous result and count this one. A result older than the one
+  // counted already changes nothing. REQUIRES: mu_ held, inside the caller's transaction.
+  Result<void> count_result(const std::string& image, int score, const std::string& grade,
+                            const std::string& finished_at) {
+    using Value = std::variant<std::string_view, std::int64_t>;
+    auto run = [&](const char* sql, std::initializer_list<Value> values) -> Result<bool> {
+      auto st = db_.prepare(sql);
+      if (!st) return st.error();
+      int i = 0;
+      for (auto& v : values) {
+        ++i;
+        if (auto* text = std::get_if<std::string_view>(&v))
+          st->bind(i, *text);
+        else
+          st->bind(i, std::get<std::int64_t>(v));
+      }
+      return st->step();
+    };
+    const std::string day = finished_at.substr(0, 10);
+    auto prev =
+        db_.prepare("SELECT score, grade, finished_at FROM latest_results WHERE image = ?1");
+    if (!prev) return prev.error();
+    prev->bind(1, image);
+    auto found = prev->step();
+    if (!found) return found.error();
+    if (*found && prev->text(2) > finished_at) return {};
+    const std::optional<std::pair<std::int64_t, std::string>> before =
+        *found ? std::optional(std::pair(prev->integer(0), prev->text(1))) : std::nullopt;
+    auto has_day = run("SELECT 1 FROM fleet_days WHERE day = ?1", {day});
+    if (!has_day) return has_day.error();
+    if (!*has_day) {
+      auto made = run(
+          "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT ?1, images, 0, score_sum "
+          "FROM fleet_days WHERE day < ?1 ORDER BY day DESC LIMIT 1",
+          {day});
+      if (!made) return made.error();
+      if (sqlite3_changes(db_.handle()) == 0) {
+        if (auto r = run("INSERT INTO fleet_days VALUES (?1, 0, 0, 0)", {day}); !r)
+          return r.error();
+      } else {
+        for (const char* copy :
+             {"INSERT INTO fleet_day_grades(day, grade, images) SELECT ?1, grade, images FROM "
+              "fleet_day_grades WHERE day = (SELECT max(day) FROM fleet_days WHERE day < ?1) "
+              "AND images > 0",
+              "INSERT INTO fleet_day_scores(day, score, images) SELECT ?1, score, images FROM "
+              "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < ?1) "
+              "AND images > 0"})
+          if (auto r = run(copy, {day}); !r) return r.error();
+      }
+    }
+    if (auto r =
+            run("UPDATE fleet_days SET images = images + ?2, score_sum = score_sum + ?3, scans = "
+                "scans + (day = ?1) WHERE day >= ?1",
+                {day, std::int64_t{before ? 0 : 1},
+                 std::int64_t{score} - (before ? before->first : 0)});
+        !r)
+      return r.error();
+    if (before) {
+      if (auto r =
+              run("UPDATE fleet_day_grades SET images = images - 1 WHERE day >= ?1 AND grade = ?2",
+                  {day, before->second});
+          !r)
+        return r.error();
+      if (auto r =
+              run("UPDATE fleet_day_scores SET images = images - 1 WHERE day >= ?1 AND score = ?2",
+                  {day, before->first});
+          !r)
+        return r.error();
+    }
+    if (auto r = run(
+            "INSERT INTO fleet_day_grades(day, grade, images) SELECT day, ?2, 1 FROM fleet_days "
+            "WHERE day >= ?1 ON CONFLICT(day, grade) DO UPDATE SET images = images + 1",
+            {day, grade});
+        !r)
+      return r.error();
+    if (auto r = run(
+            "INSERT INTO fleet_day_scores(day, score, images) SELECT day, ?2, 1 FROM fleet_days "
+            "WHERE day >= ?1 ON CONFLICT(day, score) DO UPDATE SET images = images + 1",
+            {day, std::int64_t{score}});
+        !r)
+      return r.error();
+    if (auto r = run(
+            "INSERT INTO latest_results(image, score, grade, finished_at) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT(image) DO UPDATE SET score = excluded.score, grade = excluded.grade, "
+            "finished_at = excluded.finished_at",
+            {image, std::int64_t{score}, grade, finished_at});
+        !r)
+      return r.error();
     return {};
   }
 
@@ -511,6 +612,56 @@ class SqliteStore : public Store {
                                                   static_cast<int>(row.integer(3)), row.text(4),
                                                   static_cast<std::size_t>(row.integer(5))});
                                  });
+        !done)
+      return done.error();
+    return out;
+  }
+
+  Result<std::vector<FleetDay>> fleet_days(const std::string& since) override {
+    auto rdb = readers_.take();
+    std::vector<FleetDay> out;
+    std::map<std::string, std::size_t> at;
+    auto days = rdb->prepare(
+        "SELECT day, images, scans, score_sum FROM fleet_days WHERE day >= COALESCE((SELECT "
+        "max(day) FROM fleet_days WHERE day < ?1), ?1) ORDER BY day");
+    if (!days) return days.error();
+    days->bind(1, since.substr(0, 10));
+    if (auto done = sqlite::for_each_row(*days,
+                                         [&](const sqlite::Statement& r) {
+                                           at[r.text(0)] = out.size();
+                                           FleetDay d;
+                                           d.day = r.text(0);
+                                           d.images = static_cast<std::size_t>(r.integer(1));
+                                           d.scans = static_cast<std::size_t>(r.integer(2));
+                                           d.score_sum = r.integer(3);
+                                           out.push_back(std::move(d));
+                                         });
+        !done)
+      return done.error();
+    if (out.empty()) return out;
+    auto grades = rdb->prepare(
+        "SELECT day, grade, images FROM fleet_day_grades WHERE day >= ?1 AND images > 0");
+    if (!grades) return grades.error();
+    grades->bind(1, out.front().day);
+    if (auto done = sqlite::for_each_row(*grades,
+                                         [&](const sqlite::Statement& r) {
+                                           if (auto it = at.find(r.text(0)); it != at.end())
+                                             out[it->second].grades[r.text(1)] =
+                                                 static_cast<std::size_t>(r.integer(2));
+                                         });
+        !done)
+      return done.error();
+    auto lowest = rdb->prepare(
+        "SELECT day, min(score) FROM fleet_day_scores WHERE day >= ?1 AND images > 0 GROUP BY "
+        "day");
+    if (!lowest) return lowest.error();
+    lowest->bind(1, out.front().day);
+    if (auto done = sqlite::for_each_row(*lowest,
+                                         [&](const sqlite::Statement& r) {
+                                           if (auto it = at.find(r.text(0)); it != at.end())
+                                             out[it->second].min_score =
+                                                 static_cast<int>(r.integer(1));
+                                         });
         !done)
       return done.error();
     return out;

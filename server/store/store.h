@@ -115,6 +115,17 @@ struct ScanResultRow {
   std::size_t scans = 1;  // scans of the reference that ended done that day
 };
 
+// The fleet at the end of a day on which results were recorded: every image reference at its
+// latest result to that day.
+struct FleetDay {
+  std::string day;  // YYYY-MM-DD
+  std::size_t images = 0;
+  std::size_t scans = 0;  // results recorded that day
+  std::int64_t score_sum = 0;
+  int min_score = -1;  // -1: no image
+  std::map<std::string, std::size_t> grades;
+};
+
 struct ScanQuery {
   std::optional<ScanStatus> status;  // nullopt: any
   std::string image;                 // empty: any
@@ -247,6 +258,11 @@ class Store {
   // image reference starts with `image_prefix` (empty: any), oldest first.
   virtual Result<std::vector<ScanResultRow>> list_scan_results(const std::string& since,
                                                                const std::string& image_prefix) = 0;
+
+  // The fleet's trend: the days from `since` (YYYY-MM-DD) on which results were recorded,
+  // oldest first, led by the last such day before `since` (the state the window opens with),
+  // if any. Rows kept on write: the read costs the days, whatever the number of images.
+  virtual Result<std::vector<FleetDay>> fleet_days(const std::string& since) = 0;
 
   virtual Result<std::vector<std::string>> list_image_digests() = 0;
   // How many scans have `status`, across every replica sharing the store.

@@ -67,6 +67,7 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_scan_queue(*postgres_at(server()->create_database()));
   check_queries(*postgres_at(server()->create_database()));
   check_fleet_reads(*postgres_at(server()->create_database()));
+  check_fleet_trend(*postgres_at(server()->create_database()));
   std::string broken = server()->create_database();
   check_errors_surface(*postgres_at(broken), [&] {
     std::string out;
@@ -78,10 +79,14 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
 }
 
 // The tables the store writes, for the checks that break them one at a time.
-const std::vector<std::string> kTables = {
-    "layers",  "images",          "image_layers", "tags",
-    "reports", "scans",           "suppressions", "reference_images",
-    "leases",  "image_summaries", "daily_results"};
+const std::vector<std::string> kTables = {"layers",          "images",
+                                          "image_layers",    "tags",
+                                          "reports",         "scans",
+                                          "suppressions",    "reference_images",
+                                          "leases",          "image_summaries",
+                                          "daily_results",   "latest_results",
+                                          "fleet_days",      "fleet_day_grades",
+                                          "fleet_day_scores"};
 
 TEST_CASE("postgresql: a table failing part-way fails the call; earlier statements roll back") {
   REQUIRE_POSTGRES();

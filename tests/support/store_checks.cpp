@@ -495,7 +495,8 @@ void check_fleet_reads(Store& store) {
     // SQLite: "SCAN t" alone reads the table; "SCAN t USING (COVERING) INDEX …" an index.
     // PostgreSQL (sequential scans priced out): "Seq Scan on t" has no index to use. Tags are
     // keyed by repository (the distinct count walks that key), so only these tables count.
-    for (std::string table : {"scans", "images", "image_summaries", "reports", "daily_results"}) {
+    for (std::string table : {"scans", "images", "image_summaries", "reports", "daily_results",
+                              "fleet_days", "fleet_day_grades", "fleet_day_scores"}) {
       CHECK(line != "SCAN " + table);
       CHECK(line.find("Seq Scan on " + table + " ") == std::string::npos);
       CHECK_FALSE(line.ends_with("Seq Scan on " + table));
@@ -506,6 +507,78 @@ void check_fleet_reads(Store& store) {
         statement.find("FROM image_summaries WHERE 1 = 1 AND (") != std::string::npos)
       CHECK(line.find("TEMP B-TREE") == std::string::npos);
   }
+}
+
+void check_fleet_trend(Store& store) {
+  for (char c : {'a', 'b', 'c'}) {
+    REQUIRE(store.put_layer(layer(c == 'a' ? '1' : c == 'b' ? '2' : '3')));
+    REQUIRE(store.put_image(image(c, {c == 'a' ? '1' : c == 'b' ? '2' : '3'}), std::nullopt));
+  }
+  int n = 0;
+  auto result = [&](const std::string& image, char digest, const std::string& at, int score,
+                    const std::string& grade) {
+    ScanRecord s;
+    s.id = "scan_t" + std::to_string(++n);
+    s.image = image;
+    s.platform = "linux/amd64";
+    s.status = ScanStatus::done;
+    s.created_at = s.finished_at = at;
+    s.manifest_digest = digest_of(digest);
+    s.result = nlohmann::json{{"score", score}, {"grade", grade}}.dump();
+    REQUIRE(store.put_scan(s));
+  };
+  CHECK(store.fleet_days("2026-03-01")->empty());
+  result("reg.example/x:1", 'a', "2026-03-01T08:00:00Z", 80, "B");
+  result("reg.example/x:2", 'b', "2026-03-01T09:00:00Z", 50, "D");
+  result("reg.example/x:1", 'a', "2026-03-03T08:00:00Z", 30, "F");
+  // Late: an older result of x:2 than the one counted, and x:3 on a day before the newest row.
+  result("reg.example/x:2", 'b', "2026-02-28T09:00:00Z", 10, "F");
+  result("reg.example/x:3", 'c', "2026-03-02T12:00:00Z", 70, "C");
+  using Grades = std::map<std::string, std::size_t>;
+  auto days = store.fleet_days("2026-03-01");
+  REQUIRE(days);
+  REQUIRE(days->size() == 3);
+  const FleetDay& d1 = (*days)[0];
+  const FleetDay& d2 = (*days)[1];
+  const FleetDay& d3 = (*days)[2];
+  CHECK(d1.day == "2026-03-01");
+  CHECK(d1.images == 2);
+  CHECK(d1.scans == 2);
+  CHECK(d1.score_sum == 130);
+  CHECK(d1.min_score == 50);
+  CHECK(d1.grades == Grades{{"B", 1}, {"D", 1}});
+  CHECK(d2.day == "2026-03-02");
+  CHECK(d2.images == 3);
+  CHECK(d2.scans == 1);
+  CHECK(d2.score_sum == 200);
+  CHECK(d2.min_score == 50);
+  CHECK(d2.grades == Grades{{"B", 1}, {"C", 1}, {"D", 1}});
+  CHECK(d3.day == "2026-03-03");
+  CHECK(d3.images == 3);
+  CHECK(d3.scans == 1);
+  CHECK(d3.score_sum == 150);
+  CHECK(d3.min_score == 30);
+  CHECK(d3.grades == Grades{{"C", 1}, {"D", 1}, {"F", 1}});
+  // A window opening after the last row starts from it; one opening between rows, from the
+  // row before it.
+  auto later = store.fleet_days("2026-04-01");
+  REQUIRE(later);
+  REQUIRE(later->size() == 1);
+  CHECK((*later)[0].day == "2026-03-03");
+  auto mid = store.fleet_days("2026-03-02T00:00:00Z");
+  REQUIRE(mid);
+  REQUIRE(mid->size() == 3);
+  CHECK((*mid)[0].day == "2026-03-01");
+  // A reference seen unchanged counts as a result of its summary's on its day.
+  REQUIRE(store.put_report(report('a', "rs", 30, "F", "", false)));
+  REQUIRE(*store.record_unchanged("reg.example/x:1", digest_of('a'), std::nullopt));
+  auto today = store.fleet_days(now_rfc3339());
+  REQUIRE(today);
+  REQUIRE(today->size() == 2);
+  CHECK(today->back().day == now_rfc3339().substr(0, 10));
+  CHECK(today->back().images == 3);
+  CHECK(today->back().scans == 1);
+  CHECK(today->back().score_sum == 150);
 }
 
 void check_errors_surface(Store& store, const std::function<void()>& break_store) {
@@ -552,6 +625,7 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.touch_image(digest_of('a'), std::nullopt));
   CHECK_FALSE(store.known_result(scan.image, scan.platform, "rs"));
   CHECK_FALSE(store.record_unchanged(scan.image, digest_of('a'), std::nullopt));
+  CHECK_FALSE(store.fleet_days("2026-01-01"));
   CHECK_FALSE(store.dashboard_query_plans("rs"));
 }
 
@@ -621,6 +695,7 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.known_result("reg.example/app:" + tag, "linux/amd64", "rs")));
   count(static_cast<bool>(store.record_unchanged("reg.example/seen:" + tag, digest_of('a'),
                                                  TagRecord{"reg.example", "app", hex, ""})));
+  count(static_cast<bool>(store.fleet_days("2025-01-01")));
   count(static_cast<bool>(store.dashboard_query_plans("rs")));
   return failures;
 }

@@ -33,6 +33,10 @@ void check_queries(Store& store);
 // again (touch), the generation, and every dashboard statement planned on an index (no full
 // scan of scans, images, summaries, reports or daily results).
 void check_fleet_reads(Store& store);
+// The fleet's trend rows kept on write: each day counts every reference at its latest result,
+// a day is made from the one before it, a late result reaches the days after it, an older one
+// changes nothing, and a read costs the days asked for (led by the day the window opens with).
+void check_fleet_trend(Store& store);
 // After `break_store` takes the store's tables away (as a damaged or foreign database would),
 // every call returns an error rather than throwing or crashing.
 void check_errors_surface(Store& store, const std::function<void()>& break_store);

@@ -195,6 +195,18 @@ async function overview() {
     api("/v1/images?sort=score&limit=10"),
   ]);
   const grades = stats.grades || {};
+  if (!stats.images && !stats.queue.running && !stats.queue.queued) {
+    // Nothing scanned yet: the first thing to do, here, rather than empty charts.
+    show(
+      h("h1", {}, "Fleet overview"),
+      h("div", { class: "panel", "data-testid": "first-scan" },
+        h("h2", {}, "No images scanned yet"),
+        h("p", {}, "Name an image in a registry this daemon may reach; its hardening score, findings and a better base appear here once the scan is done."),
+        scanForm("/scans"),
+        h("p", { class: "muted" }, "From CI: ", h("code", {}, "bulwark scan registry/repository:tag"),
+          " — or schedule rescans of a whole registry in the daemon's configuration.")));
+    return;
+  }
   show(
     h("h1", {}, "Fleet overview"),
     h("div", { class: "cards" },
@@ -397,19 +409,26 @@ function progressBar(done, total) {
   return h("span", { class: "progress", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100, "data-testid": "layer-progress" }, fill);
 }
 
-async function scans() {
-  const [list, schedules] = await Promise.all([api("/v1/scans?limit=50"), api("/v1/schedules")]);
+// A form that queues a scan of the image named, then shows `then` (a path) or the page again.
+function scanForm(then) {
   const input = h("input", { name: "image", placeholder: "registry/repository:tag", size: 48, required: true });
   const form = h("form", { class: "inline" }, h("label", {}, "Image", input), h("button", { class: "primary", type: "submit" }, "Scan"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
       await api("/v1/scans", { method: "POST", body: { image: input.value } });
+      if (then) history.pushState({}, "", then);
       render();
     } catch (err) {
       form.after(errorBox(err));
     }
   });
+  return form;
+}
+
+async function scans() {
+  const [list, schedules] = await Promise.all([api("/v1/scans?limit=50"), api("/v1/schedules")]);
+  const form = scanForm();
   const active = list.scans.filter((s) => s.status === "queued" || s.status === "running");
   show(h("h1", {}, "Scans"), form,
     h("h2", {}, `Queue and running (${active.length})`),
@@ -425,9 +444,9 @@ async function scans() {
         h("td", {}, s.error ? `${s.error.code}: ${s.error.message}` : "")))),
     h("h2", {}, "Schedules"),
     schedules.schedules.length === 0 ? h("p", { class: "muted" }, "No registry rescans configured.") :
-      h("table", {}, h("tr", {}, h("th", {}, "registry"), h("th", {}, "every"), h("th", {}, "runs"), h("th", {}, "last run"), h("th", {}, "queued"), h("th", {}, "errors")),
+      h("table", {}, h("tr", {}, h("th", {}, "registry"), h("th", {}, "every"), h("th", {}, "runs"), h("th", {}, "last run"), h("th", {}, "queued"), h("th", {}, "unchanged"), h("th", {}, "errors")),
         schedules.schedules.map((s) => h("tr", {}, h("td", {}, s.registry), h("td", {}, `${s.interval_minutes} min`), h("td", {}, s.runs), h("td", {}, s.last_run || "never"),
-          h("td", {}, s.scans_queued ?? ""), h("td", { class: (s.errors || []).length ? "error" : "" }, (s.errors || []).join("; "))))));
+          h("td", {}, s.scans_queued ?? ""), h("td", {}, s.unchanged ?? ""), h("td", { class: (s.errors || []).length ? "error" : "" }, (s.errors || []).join("; "))))));
   // Live progress: poll while the page is open (ETags make an idle poll a 304).
   pollTimer = setTimeout(() => { if (location.hash.startsWith("#/scans")) render(); }, active.length ? 1000 : 5000);
 }

@@ -125,6 +125,22 @@ std::vector<Sql> dashboard_statements(const std::string& ruleset_version, char p
        "daily_results WHERE day >= substr(?1, 1, 10) ORDER BY day, finished_at",
        {"2026-01-01"}});
   out.push_back(
+      {"SELECT day, images, scans, score_sum FROM fleet_days WHERE day >= "
+       "COALESCE((SELECT max(day) FROM fleet_days WHERE day < ?1), ?1) ORDER BY day",
+       {"2026-01-01"}});
+  out.push_back({"SELECT day, grade, images FROM fleet_day_grades WHERE day >= ?1 AND images > 0",
+                 {"2026-01-01"}});
+  out.push_back(
+      {"SELECT day, min(score) FROM fleet_day_scores WHERE day >= ?1 AND images > 0 "
+       "GROUP BY day",
+       {"2026-01-01"}});
+  out.push_back(
+      {"SELECT s.manifest_digest, COALESCE(s.index_digest, '') FROM scans s WHERE "
+       "s.image = ?1 AND s.status = 'done' AND s.platform = ?2 AND s.manifest_digest "
+       "IS NOT NULL AND EXISTS (SELECT 1 FROM reports r WHERE r.manifest_digest = "
+       "s.manifest_digest AND r.ruleset_version = ?3) ORDER BY s.seq DESC LIMIT 1",
+       {"registry.example/team/app:1", "linux/amd64", ruleset_version}});
+  out.push_back(
       {"SELECT 1 FROM scans WHERE image = ?1 AND status IN ('queued', 'running') "
        "LIMIT 1",
        {"registry.example/team/app:1"}});

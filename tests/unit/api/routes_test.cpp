@@ -447,6 +447,47 @@ TEST_CASE("suppressions keep a reason and when they were made") {
             .status == 400);
 }
 
+TEST_CASE("PUT /v1/suppressions with If-Match: a stale version is refused, so no edit is lost") {
+  Fixture f;
+  auto etag_of_get = [&] {
+    auto r = f.call("GET", "/v1/suppressions");
+    for (auto& [k, v] : r.headers)
+      if (k == "ETag") return v;
+    FAIL("no ETag");
+    return std::string();
+  };
+  auto put_if = [&](const std::string& if_match, const std::string& body) {
+    ApiRequest req{"PUT", "/v1/suppressions", body, "t", "", {}, {}, {}};
+    req.if_match = if_match;
+    return f.send(req);
+  };
+  const std::string v0 = etag_of_get();
+  // Two editors read v0. The first writes; the second, still at v0, is refused.
+  auto first = put_if(v0, R"({"suppressions":[{"rule_id":"BW-SHELL","reason":"debug"}]})");
+  CHECK(first.status == 200);
+  auto second = put_if(v0, R"({"suppressions":[{"rule_id":"BW-SUID"}]})");
+  CHECK(second.status == 412);
+  CHECK(error_of(second)["code"] == "precondition_failed");
+  auto list = json::parse(f.call("GET", "/v1/suppressions").body)["suppressions"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["rule_id"] == "BW-SHELL");
+  // A bogus version is refused too; a weak one never matches (strong comparison).
+  CHECK(put_if("\"0000\"", R"({"suppressions":[]})").status == 412);
+  const std::string v1 = etag_of_get();
+  CHECK(v1 != v0);
+  CHECK(put_if("W/" + v1, R"({"suppressions":[]})").status == 412);
+  // The current version, its gzip form, one of a list, or "*": accepted.
+  std::string gz = v1;
+  gz.insert(gz.size() - 1, "-gzip");
+  CHECK(
+      put_if("\"aaaa\", " + gz,
+             R"({"suppressions":[{"rule_id":"BW-SHELL","reason":"debug"},{"rule_id":"BW-SUID"}]})")
+          .status == 200);
+  CHECK(put_if("*", R"({"suppressions":[{"rule_id":"BW-SUID"}]})").status == 200);
+  // No If-Match: replaced unconditionally, as before.
+  CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions":[]})").status == 200);
+}
+
 TEST_CASE("the web UI is served from the binary") {
   Fixture f;
   auto page = f.call("GET", "/");
@@ -584,8 +625,9 @@ TEST_CASE("with the store's tables gone, every route that reads it answers 500 J
   std::string out;
   std::string drop;
   for (auto table :
-       {"image_layers", "tags", "reports", "image_summaries", "daily_results", "images", "layers",
-        "scans", "suppressions", "reference_images", "schema_migrations"})
+       {"image_layers", "tags", "reports", "image_summaries", "daily_results", "fleet_days",
+        "fleet_day_grades", "fleet_day_scores", "latest_results", "images", "layers", "scans",
+        "suppressions", "reference_images", "schema_migrations"})
     drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
   REQUIRE(test::run_command({"sqlite3", f.dir.path() + "/b.db", "PRAGMA foreign_keys=OFF;" + drop},
                             out) == 0);

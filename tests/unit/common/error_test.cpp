@@ -70,6 +70,7 @@ TEST_CASE("every code has its own name, the one the API documents, and a status"
       {Errc::layer_limit_exceeded, "layer_limit_exceeded", 422},
       {Errc::invalid_image, "invalid_image", 422},
       {Errc::insufficient_storage, "insufficient_storage", 507},
+      {Errc::precondition_failed, "precondition_failed", 412},
       {Errc::timeout, "timeout", 504},
       {Errc::cancelled, "cancelled", 409},
       {Errc::unavailable, "unavailable", 503},

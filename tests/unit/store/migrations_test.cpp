@@ -54,6 +54,11 @@ TEST_CASE("sqlite: pending lookups, retention, touches, generations; dashboards 
   test::check_fleet_reads(*sqlite_at(dir.path() + "/b.db"));
 }
 
+TEST_CASE("sqlite: the fleet's trend is kept per day as results are written") {
+  test::TempDir dir;
+  test::check_fleet_trend(*sqlite_at(dir.path() + "/b.db"));
+}
+
 TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by default") {
   test::TempDir dir;
   auto def = open_store("", dir.path() + "/data");
@@ -85,8 +90,9 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
     std::string out;
     std::string drop;
     for (auto table :
-         {"image_layers", "tags", "reports", "image_summaries", "daily_results", "images", "layers",
-          "scans", "suppressions", "reference_images", "schema_migrations"})
+         {"image_layers", "tags", "reports", "image_summaries", "daily_results", "fleet_days",
+          "fleet_day_grades", "fleet_day_scores", "latest_results", "images", "layers", "scans",
+          "suppressions", "reference_images", "schema_migrations"})
       drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
     REQUIRE_MESSAGE(
         test::run_command({"sqlite3", path, "PRAGMA foreign_keys=OFF;" + drop}, out) == 0, out);
@@ -95,8 +101,10 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
 
 // The tables the store writes, for the checks that break them one at a time.
 const std::vector<std::string> kTables = {
-    "layers",       "images",           "image_layers",    "tags",         "reports", "scans",
-    "suppressions", "reference_images", "image_summaries", "daily_results"};
+    "layers",           "images",          "image_layers",   "tags",
+    "reports",          "scans",           "suppressions",   "reference_images",
+    "image_summaries",  "daily_results",   "latest_results", "fleet_days",
+    "fleet_day_grades", "fleet_day_scores"};
 
 TEST_CASE("sqlite: a table failing part-way fails the call; earlier statements are rolled back") {
   test::TempDir dir;
