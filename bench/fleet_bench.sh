@@ -15,7 +15,8 @@
 # For each pass: wall time, bulwarkd's CPU, registry requests per tag (manifests, blobs) from the
 # registry's access log, and the database's size once the daemon stopped. The goals: unchanged
 # pass <= 30 s and <= 10 % of the first's wall; database within 5 % after three passes.
-# Release build; never part of the tests.
+# FLEET_PERF=FILE records a CPU profile of the unchanged pass with perf. Release build; never part
+# of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repos=${1:-2000}
@@ -105,6 +106,12 @@ pass() {  # N
   ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/data" --config "$work/bulwark.json" \
     >"$work/bw.out" 2>"$work/bw.err" &
   bw_pid=$!
+  # FLEET_PERF=FILE: a CPU profile of the unchanged pass (perf record), for finding its cost.
+  local perf_pid=
+  if [[ -n "${FLEET_PERF:-}" && $n == 2 ]]; then
+    perf record -q -F 499 -g -p "$bw_pid" -o "$FLEET_PERF" 2>/dev/null &
+    perf_pid=$!
+  fi
   for _ in $(seq 400); do grep -q listening "$work/bw.out" 2>/dev/null && break; sleep 0.05; done
   local api; api=$(sed -n 's/.*listening on //p' "$work/bw.out")
   # Done: the schedule has queued its scans and nothing is queued or running.
@@ -124,6 +131,7 @@ PY
   wall[$n]=$(python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$t0")
   local tick; tick=$(getconf CLK_TCK)
   cpu[$n]=$(awk -v t="$tick" '{printf "%.1f", ($14 + $15) / t}' "/proc/$bw_pid/stat")
+  if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   kill "$bw_pid"; wait "$bw_pid" 2>/dev/null || true; bw_pid=
   local total=$((repos * tags))
   manifests[$n]=$(tail -n +"$((before + 1))" "$work/reg.log" | grep -c '"\(GET\|HEAD\) /v2/[^ ]*/manifests/' || true)

@@ -572,9 +572,13 @@ class PostgresStore : public Store {
     return parse_scan_status(r->text(0, 0));
   }
 
-  Result<std::vector<std::string>> list_image_digests() override {
+  Result<std::vector<std::string>> list_image_digests(const std::string& unreported) override {
     auto rdb = readers_.take();
-    auto r = rdb->exec("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    auto r = rdb->exec(
+        "SELECT manifest_digest FROM images i WHERE $1 = '' OR NOT EXISTS (SELECT 1 FROM reports "
+        "r WHERE r.manifest_digest = i.manifest_digest AND r.ruleset_version = $1) ORDER BY "
+        "last_scanned DESC",
+        {unreported});
     if (!r) return r.error();
     std::vector<std::string> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));

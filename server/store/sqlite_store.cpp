@@ -134,10 +134,18 @@ class SqliteStore : public Store {
         to_json(l.facts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::lock_guard lock(mu_);
     auto st = db_.prepare(
-        "INSERT OR REPLACE INTO layers(digest, media_type, compression, compressed_size, "
+        // An upsert, not OR REPLACE: a replaced row must read as an update to the triggers
+        // that keep the fleet's counts (schema/011_fleet_counts.sql).
+        "INSERT INTO layers(digest, media_type, compression, compressed_size, "
         "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
         "analyzed_at, facts, path_hashes, analyzer_versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-        "?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT(digest) DO UPDATE SET media_type = "
+        "excluded.media_type, compression = excluded.compression, compressed_size = "
+        "excluded.compressed_size, uncompressed_size = excluded.uncompressed_size, diff_id = "
+        "excluded.diff_id, entry_count = excluded.entry_count, status = excluded.status, "
+        "status_reason = excluded.status_reason, analyzer_version = excluded.analyzer_version, "
+        "analyzed_at = excluded.analyzed_at, facts = excluded.facts, path_hashes = "
+        "excluded.path_hashes, analyzer_versions = excluded.analyzer_versions");
     if (!st) return st.error();
     const auto& f = l.facts;
     st->bind(1, l.digest);
@@ -773,10 +781,14 @@ class SqliteStore : public Store {
     return was;
   }
 
-  Result<std::vector<std::string>> list_image_digests() override {
+  Result<std::vector<std::string>> list_image_digests(const std::string& unreported) override {
     auto rdb = readers_.take();
-    auto st = rdb->prepare("SELECT manifest_digest FROM images ORDER BY last_scanned DESC");
+    auto st = rdb->prepare(
+        "SELECT manifest_digest FROM images i WHERE ?1 = '' OR NOT EXISTS (SELECT 1 FROM reports "
+        "r WHERE r.manifest_digest = i.manifest_digest AND r.ruleset_version = ?1) ORDER BY "
+        "last_scanned DESC");
     if (!st) return st.error();
+    st->bind(1, unreported);
     std::vector<std::string> out;
     if (auto done = sqlite::for_each_row(
             *st, [&](const sqlite::Statement& row) { out.push_back(row.text(0)); });

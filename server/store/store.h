@@ -264,7 +264,10 @@ class Store {
   // if any. Rows kept on write: the read costs the days, whatever the number of images.
   virtual Result<std::vector<FleetDay>> fleet_days(const std::string& since) = 0;
 
-  virtual Result<std::vector<std::string>> list_image_digests() = 0;
+  // Images with no report under `ruleset_version` (every image when it is empty), newest
+  // scanned first: what a rules change leaves to re-score. Reads no report.
+  virtual Result<std::vector<std::string>> list_image_digests(
+      const std::string& unreported_under) = 0;
   // How many scans have `status`, across every replica sharing the store.
   virtual Result<std::uint64_t> count_scans(ScanStatus status) = 0;
   virtual Result<std::vector<ImageRow>> list_images(const ImageQuery& q) = 0;

@@ -322,9 +322,13 @@ void check_queries(Store& store) {
   CHECK((*store.get_report(digest_of('e'), "rs-0"))->score == 10);
   CHECK((*store.latest_report(digest_of('a')))->grade == "D");
   CHECK_FALSE(*store.get_report(digest_of('a'), "rs-0"));
-  auto digests = store.list_image_digests();
+  auto digests = store.list_image_digests("");
   REQUIRE(digests);
   CHECK(digests->size() == 3);
+  auto unreported = store.list_image_digests("rs-0");  // only e has a report under rs-0
+  REQUIRE(unreported);
+  CHECK(unreported->size() == 2);
+  CHECK(std::find(unreported->begin(), unreported->end(), digest_of('e')) == unreported->end());
 
   ScanRecord s;
   s.id = "scan_t1";
@@ -476,6 +480,37 @@ void check_fleet_reads(Store& store) {
       2);
   CHECK_FALSE(*store.record_unchanged("reg.example/team/app:9", digest_of('z'), std::nullopt));
 
+  // The counters /v1/stats reads follow every write: scans by status after retention, a layer
+  // written again (counted once), an image re-scored under other rules.
+  {
+    auto before_stats = store.stats(v);
+    REQUIRE(before_stats);
+    REQUIRE(store.put_layer(layer('1')));
+    auto all = store.list_scans(ScanQuery{std::nullopt, "", 1000, ""});
+    REQUIRE(all);
+    nlohmann::json by_status = nlohmann::json::object();
+    for (auto& s : *all) {
+      std::string name(scan_status_name(s.status));
+      by_status[name] = by_status.value(name, 0) + 1;
+    }
+    auto after_stats = store.stats(v);
+    REQUIRE(after_stats);
+    CHECK((*after_stats)["scans"] == by_status);
+    CHECK((*after_stats)["layers"] == 1);
+    CHECK((*after_stats)["compressed_bytes_fetched"] ==
+          (*before_stats)["compressed_bytes_fetched"]);
+    CHECK((*after_stats)["images"] == 1);
+    CHECK((*after_stats)["repositories"] == 1);
+    CHECK((*after_stats)["grades"] == nlohmann::json{{"D", 1}});
+    REQUIRE(store.put_report(report('a', "rs-2", 90, "A", "", false)));
+    CHECK((*store.stats(v))["grades"] == nlohmann::json::object());
+    CHECK((*store.stats("rs-2"))["grades"] == nlohmann::json{{"A", 1}});
+    CHECK((*store.stats("rs-2"))["bases"] ==
+          nlohmann::json::array({{{"base", ""}, {"images", 1}}}));
+    REQUIRE(store.put_report(report('a', v, 40, "D", "debian:12", false)));
+    CHECK((*store.stats(v))["grades"] == nlohmann::json{{"D", 1}});
+  }
+
   // Reads leave the generation as it is.
   auto now = store.generation();
   (void)store.stats(v);
@@ -603,7 +638,7 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.get_scan(scan.id));
   CHECK_FALSE(store.list_scans({}));
   CHECK_FALSE(store.list_scan_results("2026-01-01", ""));
-  CHECK_FALSE(store.list_image_digests());
+  CHECK_FALSE(store.list_image_digests(""));
   CHECK_FALSE(store.count_scans(ScanStatus::queued));
   CHECK_FALSE(store.list_images(q));
   CHECK_FALSE(store.list_repositories("", 10, 0));
@@ -673,7 +708,7 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.get_scan("scan_done")));
   count(static_cast<bool>(store.list_scans({})));
   count(static_cast<bool>(store.list_scan_results("2025-01-01", "")));
-  count(static_cast<bool>(store.list_image_digests()));
+  count(static_cast<bool>(store.list_image_digests("rs")));
   count(static_cast<bool>(store.count_scans(ScanStatus::done)));
   ImageQuery q;
   q.ruleset_version = "rs";

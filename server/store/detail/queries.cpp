@@ -53,21 +53,36 @@ Sql image_page(const ImageQuery& q, char placeholder) {
 
 const std::vector<StatsStatement>& stats_statements() {
   static const std::vector<StatsStatement> s = {
-      {"images", "SELECT COUNT(*) FROM image_summaries", false},
-      {"layers", "SELECT COUNT(*) FROM layers", false},
-      {"repositories", "SELECT COUNT(*) FROM (SELECT DISTINCT registry, repository FROM tags) x",
+      // Counters kept by triggers as rows are written (schema/011_fleet_counts.sql): a few rows
+      // whatever the fleet's size. Grouped names are matched by prefix over the small table.
+      {"images", "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = 'images'", false},
+      {"layers", "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = 'layers'", false},
+      {"repositories",
+       "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = 'repositories'", false},
+      {"uncompressed_bytes_analyzed",
+       "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = "
+       "'uncompressed_bytes_analyzed'",
        false},
-      {"uncompressed_bytes_analyzed", "SELECT COALESCE(SUM(uncompressed_size), 0) FROM layers",
+      {"compressed_bytes_fetched",
+       "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = 'compressed_bytes_fetched'",
        false},
-      {"compressed_bytes_fetched", "SELECT COALESCE(SUM(compressed_size), 0) FROM layers", false},
-      {"scans", "SELECT status, COUNT(*) FROM scans GROUP BY status", true},
+      {"scans",
+       "SELECT substr(name, 7), value FROM fleet_counts WHERE substr(name, 1, 6) = 'scans|' AND "
+       "value <> 0",
+       true},
       {"grades",
-       "SELECT grade, COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 GROUP BY grade",
+       "SELECT substr(name, length(CAST(?1 AS TEXT)) + 8), value FROM fleet_counts WHERE "
+       "substr(name, 1, "
+       "length(CAST(?1 AS TEXT)) + 7) = 'grade|' || CAST(?1 AS TEXT) || '|' AND value <> 0",
        true},
       {"bases",
-       "SELECT base, COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 GROUP BY base", true},
+       "SELECT substr(name, length(CAST(?1 AS TEXT)) + 7), value FROM fleet_counts WHERE "
+       "substr(name, 1, "
+       "length(CAST(?1 AS TEXT)) + 6) = 'base|' || CAST(?1 AS TEXT) || '|' AND value <> 0",
+       true},
       {"eol_os_images",
-       "SELECT COUNT(*) FROM image_summaries WHERE ruleset_version = ?1 AND eol = 1", false},
+       "SELECT COALESCE(MAX(value), 0) FROM fleet_counts WHERE name = 'eol|' || CAST(?1 AS TEXT)",
+       false},
   };
   return s;
 }

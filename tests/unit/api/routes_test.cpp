@@ -626,8 +626,8 @@ TEST_CASE("with the store's tables gone, every route that reads it answers 500 J
   std::string drop;
   for (auto table :
        {"image_layers", "tags", "reports", "image_summaries", "daily_results", "fleet_days",
-        "fleet_day_grades", "fleet_day_scores", "latest_results", "images", "layers", "scans",
-        "suppressions", "reference_images", "schema_migrations"})
+        "fleet_day_grades", "fleet_day_scores", "latest_results", "fleet_counts", "images",
+        "layers", "scans", "suppressions", "reference_images", "schema_migrations"})
     drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
   REQUIRE(test::run_command({"sqlite3", f.dir.path() + "/b.db", "PRAGMA foreign_keys=OFF;" + drop},
                             out) == 0);

@@ -91,8 +91,8 @@ TEST_CASE("sqlite: with its tables gone, every call is an error, none a crash") 
     std::string drop;
     for (auto table :
          {"image_layers", "tags", "reports", "image_summaries", "daily_results", "fleet_days",
-          "fleet_day_grades", "fleet_day_scores", "latest_results", "images", "layers", "scans",
-          "suppressions", "reference_images", "schema_migrations"})
+          "fleet_day_grades", "fleet_day_scores", "latest_results", "fleet_counts", "images",
+          "layers", "scans", "suppressions", "reference_images", "schema_migrations"})
       drop += std::string("DROP TABLE IF EXISTS ") + table + ";";
     REQUIRE_MESSAGE(
         test::run_command({"sqlite3", path, "PRAGMA foreign_keys=OFF;" + drop}, out) == 0, out);
