@@ -85,6 +85,12 @@ for i in range(n):
     c.executemany("INSERT OR REPLACE INTO daily_results VALUES (?, ?, ?, ?, ?, ?, 1)",
                   [(iso(now - datetime.timedelta(days=d))[:10], image, digest, score, grade,
                     iso(now - datetime.timedelta(days=d))) for d in range(30)])
+# The fleet's trend rows the daemon keeps as it writes results (every image has one each day),
+# and each reference's latest; the counters for /v1/stats follow the rows above by trigger.
+c.execute("INSERT INTO latest_results SELECT image, score, grade, finished_at FROM daily_results d WHERE day = (SELECT max(day) FROM daily_results x WHERE x.image = d.image)")
+c.execute("INSERT INTO fleet_days SELECT day, COUNT(*), SUM(scans), SUM(score) FROM daily_results GROUP BY day")
+c.execute("INSERT INTO fleet_day_grades SELECT day, grade, COUNT(*) FROM daily_results GROUP BY day, grade")
+c.execute("INSERT INTO fleet_day_scores SELECT day, score, COUNT(*) FROM daily_results GROUP BY day, score")
 c.commit()
 PY
 }

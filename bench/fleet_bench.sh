@@ -109,7 +109,7 @@ pass() {  # N
   # FLEET_PERF=FILE: a CPU profile of the unchanged pass (perf record), for finding its cost.
   local perf_pid=
   if [[ -n "${FLEET_PERF:-}" && $n == 2 ]]; then
-    perf record -q -F 499 -g -p "$bw_pid" -o "$FLEET_PERF" 2>/dev/null &
+    perf record -q -F 499 ${FLEET_PERF_CALLS:--g} -p "$bw_pid" -o "$FLEET_PERF" 2>/dev/null &
     perf_pid=$!
   fi
   for _ in $(seq 400); do grep -q listening "$work/bw.out" 2>/dev/null && break; sleep 0.05; done

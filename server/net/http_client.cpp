@@ -361,8 +361,14 @@ struct HttpClient::Impl {
 
       std::string chunk;
       std::uint64_t total = 0;
+      // A small body (a manifest, a tag list) is read into a buffer its size, not a blob's
+      // chunk: resizing zeroes it, once per request.
+      const std::uint64_t chunk_bytes =
+          to_sink || !parser.content_length()
+              ? opt.stream_chunk_bytes
+              : std::clamp<std::uint64_t>(*parser.content_length(), 1, opt.stream_chunk_bytes);
       while (!parser.is_done()) {
-        chunk.resize(opt.stream_chunk_bytes);
+        chunk.resize(chunk_bytes);
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
         c.lowest().expires_after(opt.io_timeout);

@@ -169,6 +169,10 @@ RegistryClient::RegistryClient(asio::any_io_executor ex, RegistryOptions options
     return address_permitted(a, loopback, link_local);
   };
   http.proxy = net::ProxyConfig::from_env(options_.env);
+  // As many kept-alive connections as requests may be in flight to one registry: fewer, and a
+  // registry pass (eight repositories at once) closes and opens a connection per request.
+  http.max_idle_per_origin =
+      std::max(http.max_idle_per_origin, options_.max_concurrent_per_registry);
   http_ = std::make_unique<net::HttpClient>(ex_, std::move(http));
 }
 
