@@ -216,14 +216,15 @@ class PostgresStore : public Store {
     return found;
   }
 
-  // The image's last-scanned time and its summary brought up to `now`, the tag (if any) as
-  // naming it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
+  // The image's summary (its last-scanned time) brought up to `now`, the tag (if any) as naming
+  // it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
   Result<bool> touch(const std::string& digest, const std::optional<TagRecord>& tag,
                      const std::string& now) {
-    auto up = db_.exec("UPDATE images SET last_scanned = $2 WHERE manifest_digest = $1 RETURNING 1",
-                       {digest, now});
-    if (!up) return up.error();
-    if (up->size() == 0) return false;
+    // The image row is left as it is (a new row version per pass otherwise); the summary
+    // carries the time dashboards read.
+    auto stored = db_.exec("SELECT 1 FROM images WHERE manifest_digest = $1", {digest});
+    if (!stored) return stored.error();
+    if (stored->size() == 0) return false;
     if (auto seen = record_seen(digest, tag, "", now); !seen) return seen.error();
     return true;
   }

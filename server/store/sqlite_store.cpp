@@ -79,8 +79,8 @@ class SqliteStore : public Store {
   Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
     auto rdb = readers_.take();
     auto st = rdb->prepare(
-        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers "
-        "WHERE digest = ?1");
+        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers INDEXED BY "
+        "layers_meta WHERE digest = ?1");
     if (!st) return st.error();
     st->bind(1, digest);
     auto row = st->step();
@@ -298,16 +298,19 @@ class SqliteStore : public Store {
     return found;
   }
 
-  // The image's last-scanned time and its summary brought up to `now`, the tag (if any) as
-  // naming it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
+  // The image's summary (its last-scanned time) brought up to `now`, the tag (if any) as naming
+  // it; false when the image is not stored. REQUIRES: mu_ held, inside a transaction.
   Result<bool> touch(const std::string& digest, const std::optional<TagRecord>& tag,
                      const std::string& now) {
-    auto up = db_.prepare("UPDATE images SET last_scanned = ?2 WHERE manifest_digest = ?1");
-    if (!up) return up.error();
-    up->bind(1, digest);
-    up->bind(2, now);
-    if (auto s = up->step(); !s) return s.error();
-    if (sqlite3_changes(db_.handle()) == 0) return false;
+    // The image row itself is left as it is: its last_scanned sits after the config and
+    // manifest, and rewriting it would rewrite their overflow pages on every registry pass. The
+    // summary carries the time dashboards read.
+    auto stored = db_.prepare("SELECT 1 FROM images WHERE manifest_digest = ?1");
+    if (!stored) return stored.error();
+    stored->bind(1, digest);
+    auto found = stored->step();
+    if (!found) return found.error();
+    if (!*found) return false;
     if (auto seen = record_seen(digest, tag, "", now); !seen) return seen.error();
     return true;
   }

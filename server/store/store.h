@@ -213,8 +213,8 @@ class Store {
   // pointing at it now. One transaction. REQUIRES: every layer is stored.
   virtual Result<void> put_image(const ImageRecord& image, const std::optional<TagRecord>& tag) = 0;
   virtual Result<std::optional<ImageRecord>> get_image(const std::string& manifest_digest) = 0;
-  // A known image seen again: its last-scanned time and the tag (if any) as pointing at it now,
-  // without rewriting its layers. false when the image is not stored.
+  // A known image seen again: its summary's last-scanned time and the tag (if any) as pointing
+  // at it now, without rewriting the image or its layers. false when the image is not stored.
   virtual Result<bool> touch_image(const std::string& manifest_digest,
                                    const std::optional<TagRecord>& tag) = 0;
 
