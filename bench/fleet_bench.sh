@@ -12,7 +12,7 @@
 #   1. first pass: every tag new;
 #   2. unchanged pass: the same registry again;
 #   3. 1 % pass: one tag in a hundred moved to a new image first.
-# For each pass: wall time, bulwarkd's CPU, registry requests per tag (manifests, blobs) from the
+# For each pass: wall time, bulwarkd's and the registry's CPU, registry requests per tag (manifests, blobs) from the
 # registry's access log, and the database's size once the daemon stopped. The goals: unchanged
 # pass <= 30 s and <= 10 % of the first's wall; database within 5 % after three passes.
 # FLEET_PERF=FILE records a CPU profile of the unchanged pass with perf. Release build; never part
@@ -98,10 +98,12 @@ cat >"$work/bulwark.json" <<JSON
                 "interval_minutes": 1440}]}
 JSON
 
-declare -a wall cpu manifests blobs dbsize
+declare -a wall cpu regcpu manifests blobs dbsize
+proc_cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$1/stat"; }
 pass() {  # N
   local n=$1 before
   before=$(wc -l <"$work/reg.log")
+  local reg_before; reg_before=$(proc_cpu "$reg_pid")
   local t0; t0=$(date +%s.%N)
   ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/data" --config "$work/bulwark.json" \
     >"$work/bw.out" 2>"$work/bw.err" &
@@ -129,8 +131,8 @@ PY
     sleep 0.5
   done
   wall[$n]=$(python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.1f}')" "$t0")
-  local tick; tick=$(getconf CLK_TCK)
-  cpu[$n]=$(awk -v t="$tick" '{printf "%.1f", ($14 + $15) / t}' "/proc/$bw_pid/stat")
+  cpu[$n]=$(proc_cpu "$bw_pid")
+  regcpu[$n]=$(awk -v a="$(proc_cpu "$reg_pid")" -v b="$reg_before" 'BEGIN {printf "%.1f", a - b}')
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   kill "$bw_pid"; wait "$bw_pid" 2>/dev/null || true; bw_pid=
   local total=$((repos * tags))
@@ -179,10 +181,10 @@ PY
 echo "pass 3: 1 % changed…" >&2
 pass 3
 
-printf '\n%-22s %10s %10s %22s %20s %12s %8s\n' "pass ($((repos * tags)) tags)" "wall s" "CPU s" "manifest reqs per tag" "blob GETs per tag" "database MB" "failed"
+printf '\n%-22s %10s %14s %16s %22s %20s %12s %8s\n' "pass ($((repos * tags)) tags)" "wall s" "bulwarkd CPU s" "registry CPU s" "manifest reqs per tag" "blob GETs per tag" "database MB" "failed"
 for n in 1 2 3; do
   label=$([[ $n == 1 ]] && echo "1: first" || ([[ $n == 2 ]] && echo "2: unchanged" || echo "3: 1 % changed"))
-  printf '%-22s %10s %10s %22s %20s %12s %8s\n' "$label" "${wall[$n]}" "${cpu[$n]}" "${manifests[$n]}" \
+  printf '%-22s %10s %14s %16s %22s %20s %12s %8s\n' "$label" "${wall[$n]}" "${cpu[$n]}" "${regcpu[$n]}" "${manifests[$n]}" \
     "${blobs[$n]}" "${dbsize[$n]}" "$(cat "$work/failed.$n")"
 done
 awk -v a="${wall[2]}" -v b="${wall[1]}" -v d1="${dbsize[1]}" -v d3="${dbsize[3]}" 'BEGIN {

@@ -4,6 +4,7 @@
 #include "api/views.h"
 #include "common/digest.h"
 #include "common/embedded.h"
+#include "common/log.h"
 #include "common/text.h"
 #include "common/time_util.h"
 #include "layer/layer.h"
@@ -15,6 +16,7 @@
 
 #include <openssl/crypto.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -271,6 +273,9 @@ ApiResponse list_images(const Target& t, ApiContext& ctx) {
   if (!q.grade.empty() &&
       (q.grade.size() != 1 || q.grade[0] < 'A' || q.grade[0] > 'F' || q.grade[0] == 'E'))
     return error_response(make_error(Errc::bad_request, "grade must be one of A, B, C, D, F"));
+  q.search = param(t, "q");
+  if (q.search.size() > 200)
+    return error_response(make_error(Errc::bad_request, "q must be at most 200 bytes"));
   q.since = param(t, "since");
   if (!q.since.empty() && !is_rfc3339_date_prefix(q.since))
     return error_response(make_error(
@@ -300,10 +305,21 @@ ApiResponse list_images(const Target& t, ApiContext& ctx) {
               {"platform", r.platform},
               {"last_scanned", r.last_scanned},
               {"url", "/v1/images/" + r.manifest_digest}};
-    if (!r.repository.empty()) j["image"] = r.registry + "/" + r.repository + ":" + r.tag;
+    // Named by the tag only while that tag still names this image; else by repository and
+    // digest, so that no row borrows the name of what a tag points to now.
+    if (!r.repository.empty()) {
+      j["repository"] = r.registry + "/" + r.repository;
+      j["image"] =
+          r.registry + "/" + r.repository + (r.tag.empty() ? "@" + r.manifest_digest : ":" + r.tag);
+      if (!r.tag.empty()) j["tag"] = r.tag;
+    }
     if (r.score >= 0) {
       j["score"] = r.score;
       j["grade"] = r.grade;
+      auto counts = json::parse(r.severity_counts, nullptr, false);
+      if (counts.is_object()) j["severity_counts"] = std::move(counts);
+      auto top = json::parse(r.top_finding, nullptr, false);
+      if (top.is_object()) j["top_finding"] = std::move(top);
     }
     items.push_back(std::move(j));
   }
@@ -373,13 +389,18 @@ awaitable<ApiResponse> report_or_advice(const std::string& digest, bool advice_o
 // GET /v1/suppressions: the API's list with when each was made, and the config's.
 json suppressions_view(const std::vector<SuppressionRecord>& list, const Config& config) {
   json out = json::array();
+  const auto now = std::chrono::system_clock::now();
   for (auto& x : list) {
-    json j = to_json(Suppression{x.rule_id, x.path, x.env_key, x.reason});
+    json j = to_json(suppression_of(x));
     j["created_at"] = x.created_at;
+    if (suppression_expired(suppression_of(x), now)) j["expired"] = true;
     out.push_back(std::move(j));
   }
   json configured = json::array();
-  for (auto& x : config.suppressions) configured.push_back(to_json(x));
+  for (auto& x : config.suppressions) {
+    configured.push_back(to_json(x));
+    if (suppression_expired(x, now)) configured.back()["expired"] = true;
+  }
   return json{{"suppressions", out}, {"configured", configured}};
 }
 
@@ -400,10 +421,11 @@ ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
   if (!body.is_object() || !body.contains("suppressions") || !body["suppressions"].is_array())
     return error_response(make_error(
         Errc::bad_request,
-        "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?, \"reason\"?}]}"));
+        "body must be {\"suppressions\": [{\"rule_id\", \"path\"?, \"env_key\"?, \"image\"?, "
+        "\"reason\"?, \"expires\"?}]}"));
   // Suppressions kept from before keep their creation time.
-  std::map<std::tuple<std::string, std::string, std::string>, std::string> created;
-  for (auto& x : *old) created[{x.rule_id, x.path, x.env_key}] = x.created_at;
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::string> created;
+  for (auto& x : *old) created[{x.rule_id, x.path, x.env_key, x.image}] = x.created_at;
   std::vector<SuppressionRecord> list;
   json echo = json::array();
   for (auto& x : body["suppressions"]) {
@@ -411,13 +433,20 @@ ApiResponse put_suppressions(const ApiRequest& req, ApiContext& ctx) {
     if (!sup) return error_response(sup.error());
     if (!ctx.reporter.rules().find(sup->rule_id))
       return error_response(make_error(Errc::bad_request, "unknown rule " + sup->rule_id));
-    auto it = created.find({sup->rule_id, sup->path, sup->env_key});
+    auto it = created.find({sup->rule_id, sup->path, sup->env_key, sup->image});
     list.push_back({sup->rule_id, sup->path, sup->env_key, sup->reason,
-                    it == created.end() ? now_rfc3339() : it->second});
+                    it == created.end() ? now_rfc3339() : it->second, sup->image, sup->expires});
     echo.push_back(to_json(*sup));
     echo.back()["created_at"] = list.back().created_at;
   }
   if (auto r = ctx.store.replace_suppressions(list); !r) return error_response(r.error());
+  // The edit dropped every report: rebuild them (from stored facts) so that lists and stats
+  // show scores again without waiting for each report to be read.
+  if (ctx.workers)
+    asio::post(*ctx.workers, [&reporter = ctx.reporter] {
+      if (auto n = reporter.rescore_all(); !n)
+        log::warn("re-scoring after a suppression edit stopped: " + n.error().message);
+    });
   return json_response(200, json{{"suppressions", echo}});
 }
 
@@ -736,7 +765,7 @@ const std::vector<Route>& routes() {
       {"GET",
        "/v1/images",
        {"registry", "repository", "grade", "since", "sort", "limit", "cursor", "min_score",
-        "max_score"},
+        "max_score", "q"},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
          co_return co_await on_store(ctx.store_pool, [&] { return list_images(m.target, ctx); });
        }},

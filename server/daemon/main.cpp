@@ -121,6 +121,27 @@ int run(bw::Config config) {
     else if (*n > 0)
       bw::log::info("rescored=" + std::to_string(*n) + " ruleset=" + version);
   });
+  // A suppression stops suppressing after its expiry day: checked every ten minutes, and the
+  // reports re-scored when one has expired since the last check. (A report read after an
+  // expiry the daemon was down for is rebuilt when read: it names the day it is good until.)
+  asio::steady_timer expiry(ioc);
+  auto expiry_checked = std::chrono::system_clock::now();
+  std::function<void()> check_expiry = [&] {
+    expiry.expires_after(std::chrono::minutes(10));
+    expiry.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto now = std::chrono::system_clock::now();
+      asio::post(workers, [&reporter, since = expiry_checked, now] {
+        if (auto r = reporter.expire_suppressions(since, now); !r)
+          bw::log::warn("suppression expiry: " + r.error().message);
+        else if (*r)
+          bw::log::info("a suppression expired; reports re-scored");
+      });
+      expiry_checked = now;
+      check_expiry();
+    });
+  };
+  check_expiry();
   // Reference images are scanned at start-up and on schedule, so base detection can match
   // other images' layer chains against what those tags point to now.
   asio::steady_timer rescan(ioc);

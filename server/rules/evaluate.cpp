@@ -1,5 +1,7 @@
 #include "common/embedded.h"
 #include "common/text.h"
+#include "common/time_util.h"
+#include "reference/reference.h"
 #include "rules/rules.h"
 
 #include <re2/re2.h>
@@ -21,6 +23,28 @@ std::string base_name(std::string_view p) {
 
 bool numeric(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit);
+}
+
+// YYYY-MM-DD with a month and day in range.
+bool is_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  if (!numeric(s.substr(0, 4)) || !numeric(s.substr(5, 2)) || !numeric(s.substr(8, 2)))
+    return false;
+  int month = std::stoi(std::string(s.substr(5, 2))), day = std::stoi(std::string(s.substr(8, 2)));
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+// A suppression's image scope as scans name images: "alpine" is "docker.io/library/alpine"
+// (every tag), "alpine:3.19" one tag, "…@sha256:…" one digest whatever the tag; a prefix
+// ending in '/' is kept as written.
+Result<std::string> normalize_suppression_image(std::string_view text) {
+  if (text.empty() || text.back() == '/') return std::string(text);
+  auto ref = parse_reference(text);
+  if (!ref) return ref.error();
+  std::string repo = ref->registry + "/" + ref->repository;
+  if (!ref->digest.empty()) return repo + "@" + ref->digest;
+  auto last = text.substr(text.rfind('/') == std::string_view::npos ? 0 : text.rfind('/'));
+  return last.find(':') != std::string_view::npos ? ref->canonical() : repo;
 }
 
 // The program a command runs, past sudo/env and leading assignments; `rest` gets its arguments.
@@ -617,8 +641,44 @@ std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput&
   return Evaluator(catalog, input).run();
 }
 
+namespace {
+
+bool covers_name(const Suppression& s, std::string_view image_ref) {
+  if (s.image.back() == '/') return image_ref.starts_with(s.image);
+  if (image_ref == s.image) return true;
+  // A repository covers its tags and digests; a digest entry covers that digest under any tag.
+  auto at = s.image.find('@');
+  if (at != std::string::npos) {
+    auto ref_at = image_ref.find('@');
+    if (ref_at == std::string_view::npos || image_ref.substr(ref_at) != s.image.substr(at))
+      return false;
+    std::string_view repo = image_ref.substr(0, ref_at);
+    auto colon = repo.rfind(':');
+    if (colon != std::string_view::npos && repo.find('/', colon) == std::string_view::npos)
+      repo = repo.substr(0, colon);
+    return repo == std::string_view(s.image).substr(0, at);
+  }
+  return image_ref.size() > s.image.size() && image_ref.starts_with(s.image) &&
+         (image_ref[s.image.size()] == ':' || image_ref[s.image.size()] == '@');
+}
+
+}  // namespace
+
+bool suppression_covers_image(const Suppression& s, const std::vector<std::string>& image_names) {
+  return s.image.empty() ||
+         std::any_of(image_names.begin(), image_names.end(),
+                     [&](const std::string& name) { return covers_name(s, name); });
+}
+
+bool suppression_expired(const Suppression& s, std::chrono::system_clock::time_point now) {
+  // Dates compare as text: "YYYY-MM-DD" is the prefix of the RFC 3339 time.
+  return !s.expires.empty() && format_rfc3339(now).substr(0, 10) > s.expires;
+}
+
 void apply_suppressions(std::vector<Finding>& findings,
-                        const std::vector<Suppression>& suppressions) {
+                        const std::vector<Suppression>& suppressions,
+                        const std::vector<std::string>& image_names,
+                        std::chrono::system_clock::time_point now) {
   for (auto& f : findings)
     for (auto& s : suppressions) {
       if (s.rule_id != f.rule_id) continue;
@@ -629,7 +689,13 @@ void apply_suppressions(std::vector<Finding>& findings,
         if (!prefix && p != f.evidence.path) continue;
       }
       if (!s.env_key.empty() && s.env_key != f.evidence.config_key) continue;
+      if (!suppression_covers_image(s, image_names)) continue;
+      if (suppression_expired(s, now)) {
+        if (!f.suppressed) f.suppression_expired = s.expires;
+        continue;
+      }
       f.suppressed = true;
+      f.suppression_expired.clear();
       if (f.suppression_reason.empty()) f.suppression_reason = s.reason;
     }
 }
@@ -651,6 +717,8 @@ json to_json(const Finding& f) {
          {"suppressed", f.suppressed}};
   if (f.weight >= 0) j["weight"] = f.weight;
   if (f.suppressed && !f.suppression_reason.empty()) j["suppression_reason"] = f.suppression_reason;
+  if (!f.suppressed && !f.suppression_expired.empty())
+    j["suppression_expired"] = f.suppression_expired;
   return j;
 }
 
@@ -668,6 +736,7 @@ Finding finding_from_json(const json& j) {
   f.origin = j.value("origin", "app") == "base" ? Origin::base : Origin::app;
   f.suppressed = j.value("suppressed", false);
   f.suppression_reason = j.value("suppression_reason", "");
+  f.suppression_expired = j.value("suppression_expired", "");
   f.weight = j.value("weight", -1);
   return f;
 }
@@ -677,13 +746,15 @@ json to_json(const Suppression& s) {
   if (!s.path.empty()) j["path"] = s.path;
   if (!s.env_key.empty()) j["env_key"] = s.env_key;
   if (!s.reason.empty()) j["reason"] = s.reason;
+  if (!s.image.empty()) j["image"] = s.image;
+  if (!s.expires.empty()) j["expires"] = s.expires;
   return j;
 }
 
 Result<Suppression> suppression_from_json(const json& j) {
   if (!j.is_object() || !j.contains("rule_id") || !j["rule_id"].is_string())
     return make_error(Errc::bad_request, "a suppression needs \"rule_id\"");
-  Suppression s{j["rule_id"], "", "", ""};
+  Suppression s{j["rule_id"], "", "", "", "", ""};
   if (j.contains("path")) {
     if (!j["path"].is_string())
       return make_error(Errc::bad_request, "suppression \"path\" must be a string");
@@ -699,6 +770,23 @@ Result<Suppression> suppression_from_json(const json& j) {
       return make_error(Errc::bad_request,
                         "suppression \"reason\" must be a string of at most 1000 bytes");
     s.reason = j["reason"];
+  }
+  if (j.contains("image")) {
+    auto image = j["image"].is_string()
+                     ? normalize_suppression_image(j["image"].get_ref<const std::string&>())
+                     : Result<std::string>(make_error(Errc::bad_request, ""));
+    if (!image)
+      return make_error(Errc::bad_request,
+                        "suppression \"image\" must name an image (registry/repo:tag), a "
+                        "repository (registry/repo) or a prefix ending in '/'");
+    s.image = *image;
+  }
+  if (j.contains("expires")) {
+    if (!j["expires"].is_string() || !is_date(j["expires"].get_ref<const std::string&>()))
+      return make_error(Errc::bad_request,
+                        "suppression \"expires\" must be a date, YYYY-MM-DD (the last day it "
+                        "suppresses)");
+    s.expires = j["expires"];
   }
   return s;
 }

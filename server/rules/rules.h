@@ -73,7 +73,8 @@ struct Finding {
   Origin origin = Origin::app;
   bool suppressed = false;
   int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
-  std::string suppression_reason;  // the matching suppression's reason, when it gave one
+  std::string suppression_reason;   // the matching suppression's reason, when it gave one
+  std::string suppression_expired;  // not suppressed: the expiry of the one that matched
 };
 
 struct Suppression {
@@ -81,6 +82,13 @@ struct Suppression {
   std::string path;     // optional: the evidence path, or a directory prefix ending in '/'
   std::string env_key;  // optional: for BW-SECRET-ENV, the variable name
   std::string reason;   // optional: why it is accepted, shown with the suppressed finding
+  // optional: the images it applies to, normalised: one reference ("registry/repo:tag" or
+  // "…@digest"), a repository ("registry/repo": every tag), or a prefix ending in '/'
+  // ("registry/team/"). Empty: every image.
+  std::string image;
+  // optional: the last day (YYYY-MM-DD, UTC) it suppresses; after it, the finding counts again
+  // and says which suppression expired. Empty: never.
+  std::string expires;
 };
 
 struct RuleInput {
@@ -97,8 +105,17 @@ struct RuleInput {
 nlohmann::json to_json(const RuleCatalog& catalog);
 
 std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput& input);
+// Marks the findings of the image known by `image_names` (the reference scanned, and every
+// other it was tagged as) that a suppression in force at `now` covers; one that only an
+// expired suppression covers stays counted and names the expiry.
 void apply_suppressions(std::vector<Finding>& findings,
-                        const std::vector<Suppression>& suppressions);
+                        const std::vector<Suppression>& suppressions,
+                        const std::vector<std::string>& image_names,
+                        std::chrono::system_clock::time_point now);
+// Whether `s` applies to an image known by any of `image_names`, and whether it is past its
+// expiry.
+bool suppression_covers_image(const Suppression& s, const std::vector<std::string>& image_names);
+bool suppression_expired(const Suppression& s, std::chrono::system_clock::time_point now);
 
 nlohmann::json to_json(const Finding& f);
 Finding finding_from_json(const nlohmann::json& j);

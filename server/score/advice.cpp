@@ -87,7 +87,7 @@ std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummar
     return (f.origin == Origin::base && f.evidence.history_index >= 0) ||
            f.rule_id == "BW-IMAGE-AGE";
   });
-  apply_suppressions(out, in.suppressions);
+  apply_suppressions(out, in.suppressions, in.image_names, in.now);
   return out;
 }
 

@@ -2,9 +2,42 @@
 
 #include "layer/image_summary.h"
 
+#include <algorithm>
+
 namespace bw {
 
 using nlohmann::json;
+
+namespace {
+
+// The first day past which a suppression that shapes this report stops: the report is stale
+// then. "" when none expires.
+std::string suppressed_until(const std::vector<Finding>& findings,
+                             const std::vector<Suppression>& suppressions,
+                             const std::vector<std::string>& image_names,
+                             std::chrono::system_clock::time_point now) {
+  std::string until;
+  for (auto& s : suppressions) {
+    if (s.expires.empty() || suppression_expired(s, now) ||
+        !suppression_covers_image(s, image_names))
+      continue;
+    bool shapes = std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
+      return f.rule_id == s.rule_id && f.suppressed;
+    });
+    if (shapes && (until.empty() || s.expires < until)) until = s.expires;
+  }
+  return until;
+}
+
+// The sum of a score's deductions: how the base part and the app part make the whole (a
+// rule firing in both counts once in the whole).
+int deduction_of(const ScoreResult& r) {
+  int d = 0;
+  for (auto& c : r.breakdown) d += c.value("deduction", 0);
+  return d;
+}
+
+}  // namespace
 
 json build_report(const ReportInput& in) {
   std::vector<const LayerFacts*> facts;
@@ -27,7 +60,9 @@ json build_report(const ReportInput& in) {
   }
   RuleInput ri{summary, config, digests, base.layers, in.tag, in.now, in.max_image_age_days};
   auto findings = evaluate_rules(in.rules, ri);
-  apply_suppressions(findings, in.suppressions);
+  std::vector<std::string> names = in.also_known_as;
+  names.insert(names.begin(), in.image_ref);
+  apply_suppressions(findings, in.suppressions, names, in.now);
   auto whole = score_findings(in.rules, findings);
   auto app = score_findings(in.rules, findings, Origin::app);
   auto base_part = score_findings(in.rules, findings, Origin::base);
@@ -47,31 +82,38 @@ json build_report(const ReportInput& in) {
       digests.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, digests.size())));
   AppNeeds needs = infer_needs(summary, config, base_digests);
   AdviceInput advice{
-      in.rules, findings, in.suppressions,       summary,   config, base, digests, in.image_ref,
-      in.tag,   in.now,   in.max_image_age_days, base_bytes};
+      in.rules, findings, in.suppressions,       summary,    config, base, digests, in.image_ref,
+      in.tag,   in.now,   in.max_image_age_days, base_bytes, names};
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
-  return json{{"manifest_digest", in.image.manifest_digest},
-              {"image", in.image_ref},
-              {"platform", platform},
-              {"ruleset_version", in.rules.version()},
-              {"analyzer_version", kAnalyzerVersion},
-              {"score", whole.score},
-              {"grade", grade_name(whole.grade)},
-              {"app_score", app.score},
-              {"app_grade", grade_name(app.grade)},
-              {"base_score", base_part.score},
-              {"base_grade", grade_name(base_part.grade)},
-              {"breakdown", whole.breakdown},
-              {"findings", f},
-              {"base",
-               {{"name", base.name},
-                {"method", base.method},
-                {"confidence", base.confidence},
-                {"layers", base.layers}}},
-              {"needs", to_json(needs)},
-              {"recommendations", advise(advice, needs)},
-              {"uncompressed_bytes", total_bytes}};
+  json out{{"manifest_digest", in.image.manifest_digest},
+           {"image", in.image_ref},
+           {"platform", platform},
+           {"ruleset_version", in.rules.version()},
+           {"analyzer_version", kAnalyzerVersion},
+           {"score", whole.score},
+           {"grade", grade_name(whole.grade)},
+           {"app_score", app.score},
+           {"app_grade", grade_name(app.grade)},
+           {"base_score", base_part.score},
+           {"base_grade", grade_name(base_part.grade)},
+           {"breakdown", whole.breakdown},
+           {"deductions",
+            {{"total", deduction_of(whole)},
+             {"base", deduction_of(base_part)},
+             {"app", deduction_of(app)}}},
+           {"findings", f},
+           {"base",
+            {{"name", base.name},
+             {"method", base.method},
+             {"confidence", base.confidence},
+             {"layers", base.layers}}},
+           {"needs", to_json(needs)},
+           {"recommendations", advise(advice, needs)},
+           {"uncompressed_bytes", total_bytes}};
+  if (auto until = suppressed_until(findings, in.suppressions, names, in.now); !until.empty())
+    out["suppressed_until"] = until;
+  return out;
 }
 
 }  // namespace bw

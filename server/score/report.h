@@ -21,6 +21,9 @@ struct ReportInput {
   std::string tag;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   int max_image_age_days = 90;
+  // The other references the image was tagged as: a suppression scoped to any of them applies
+  // (a report is per digest, whichever tag it was scanned by).
+  std::vector<std::string> also_known_as = {};
 };
 
 nlohmann::json build_report(const ReportInput& in);

@@ -1,11 +1,46 @@
 #include "score/reporter.h"
 
 #include "common/log.h"
+#include "common/time_util.h"
 #include "reference/reference.h"
 
 namespace bw {
 
 using nlohmann::json;
+
+namespace {
+
+// What a list row shows of a report: the unsuppressed findings per severity, the first of the
+// highest severity, and whether the OS is past end of life.
+void summarize_findings(const json& findings, ReportRecord& rec) {
+  json counts = {{"critical", 0}, {"high", 0}, {"medium", 0}, {"low", 0}, {"info", 0}};
+  const json* top = nullptr;
+  Severity top_severity = Severity::info;
+  for (auto& f : findings) {
+    if (f.value("suppressed", false)) continue;
+    if (f.value("rule_id", "") == "BW-OS-EOL") rec.eol_os = true;
+    std::string name = f.value("severity", "info");
+    Severity severity = parse_severity(name).value_or(Severity::info);
+    counts[std::string(severity_name(severity))] =
+        counts[std::string(severity_name(severity))].get<int>() + 1;
+    if (!top || severity > top_severity) {
+      top = &f;
+      top_severity = severity;
+    }
+  }
+  rec.severity_counts = counts.dump();
+  if (top)
+    rec.top_finding = json{{"rule_id", top->value("rule_id", "")},
+                           {"title", top->value("title", "")},
+                           {"severity", severity_name(top_severity)}}
+                          .dump();
+}
+
+}  // namespace
+
+Suppression suppression_of(const SuppressionRecord& s) {
+  return Suppression{s.rule_id, s.path, s.env_key, s.reason, s.image, s.expires};
+}
 
 Reporter::Reporter(Store& store, ReportOptions options)
     : store_(store), options_(std::move(options)) {
@@ -33,7 +68,7 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   std::vector<Suppression> suppressions = options_.suppressions;
   auto stored = store_.list_suppressions();
   if (!stored) return stored.error();
-  for (auto& s : *stored) suppressions.push_back({s.rule_id, s.path, s.env_key, s.reason});
+  for (auto& s : *stored) suppressions.push_back(suppression_of(s));
   std::vector<ReferenceImage> refs;
   auto names = store_.list_reference_images();
   if (!names) return names.error();
@@ -46,6 +81,8 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   }
   auto ref = parse_reference(image_ref);
   std::string tag = ref && ref->digest.empty() ? ref->tag : "";
+  auto tagged_as = store_.image_tags(digest);
+  if (!tagged_as) return tagged_as.error();
   ReportInput in{**image,
                  layers,
                  *options_.rules,
@@ -54,7 +91,8 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
                  image_ref,
                  tag,
                  std::chrono::system_clock::now(),
-                 options_.max_image_age_days};
+                 options_.max_image_age_days,
+                 std::move(*tagged_as)};
   json report;
   try {
     report = build_report(in);
@@ -71,12 +109,12 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
                    report["grade"],
                    report.dump(),
                    "",
-                   false};
+                   false,
+                   "",
+                   ""};
   if (auto base = report.find("base"); base != report.end() && base->is_object())
     if (auto name = base->find("name"); name != base->end() && name->is_string()) rec.base = *name;
-  for (auto& f : report["findings"])
-    if (f.value("rule_id", "") == "BW-OS-EOL" && f.value("suppressed", false) == false)
-      rec.eol_os = true;
+  summarize_findings(report["findings"], rec);
   if (auto put = store_.put_report(rec); !put) return put.error();
   return report;
 }
@@ -84,16 +122,46 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
 Result<std::optional<json>> Reporter::get(const std::string& digest) {
   auto have = store_.get_report(digest, options_.rules->version());
   if (!have) return have.error();
-  if (*have) return std::optional<json>(json::parse((*have)->report));
+  if (*have) {
+    json report = json::parse((*have)->report, nullptr, false);
+    // A report that a suppression since expired has shaped is rebuilt when read.
+    std::string until = report.is_object() ? report.value("suppressed_until", "") : "";
+    if (until.empty() || format_rfc3339(std::chrono::system_clock::now()).substr(0, 10) <= until)
+      return std::optional<json>(std::move(report));
+    auto built = build(digest, (*have)->image_ref);
+    if (!built) return built.error();
+    return std::optional<json>(std::move(*built));
+  }
   auto image = store_.get_image(digest);
   if (!image) return image.error();
   if (!*image) return std::optional<json>();
   auto last = store_.latest_report(digest);
   if (!last) return last.error();
   std::string ref = *last ? (*last)->image_ref : "";
+  if (ref.empty()) {
+    auto name = store_.image_name(digest);
+    if (!name) return name.error();
+    ref = *name;
+  }
   auto built = build(digest, ref);
   if (!built) return built.error();
   return std::optional<json>(std::move(*built));
+}
+
+Result<bool> Reporter::expire_suppressions(std::chrono::system_clock::time_point since,
+                                           std::chrono::system_clock::time_point now) {
+  auto stored = store_.list_suppressions();
+  if (!stored) return stored.error();
+  bool expired = false;
+  for (auto& s : options_.suppressions)
+    expired |= suppression_expired(s, now) && !suppression_expired(s, since);
+  for (auto& s : *stored)
+    expired |= suppression_expired(suppression_of(s), now) &&
+               !suppression_expired(suppression_of(s), since);
+  if (!expired) return false;
+  if (auto r = store_.replace_suppressions(*stored); !r) return r.error();
+  if (auto r = rescore_all(); !r) return r.error();
+  return true;
 }
 
 Result<std::size_t> Reporter::rescore_all() {

@@ -22,6 +22,9 @@ struct ReportOptions {
   int max_image_age_days = 90;
 };
 
+// A stored suppression as the rules apply it.
+Suppression suppression_of(const SuppressionRecord& s);
+
 class Reporter {
  public:
   Reporter(Store& store, ReportOptions options);
@@ -37,6 +40,10 @@ class Reporter {
   // Builds the missing reports of every stored image; returns how many were built. An image
   // that cannot be scored is logged and counted (unscorable()), never fatal.
   Result<std::size_t> rescore_all();
+  // Whether a suppression (configured or stored) expired after `since` and by `now`: if so,
+  // every report is dropped (as a suppression edit drops them) and rebuilt by rescore_all().
+  Result<bool> expire_suppressions(std::chrono::system_clock::time_point since,
+                                   std::chrono::system_clock::time_point now);
   // Images the last rescore_all() could not score (their report routes answer invalid_image).
   std::size_t unscorable() const { return unscorable_.load(); }
   // Whether rescore_all() is running.

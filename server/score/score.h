@@ -93,6 +93,7 @@ struct AdviceInput {
   std::chrono::system_clock::time_point now;
   int max_image_age_days = 90;
   std::uint64_t base_bytes = 0;
+  std::vector<std::string> image_names = {};  // image_ref and the other tags it was seen as
 };
 
 // The advice for one image, best first: `keep` (the base is right for what the app needs, and

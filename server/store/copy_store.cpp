@@ -50,7 +50,7 @@ const std::vector<TableCopy>& tables() {
        ""},
       {"image_summaries",
        {"manifest_digest", "platform", "registry", "repository", "tag", "last_scanned",
-        "ruleset_version", "score", "grade", "base", "eol"},
+        "ruleset_version", "score", "grade", "base", "eol", "severity_counts", "top_finding"},
        "manifest_digest",
        ""},
       {"daily_results",
@@ -61,7 +61,10 @@ const std::vector<TableCopy>& tables() {
       {"fleet_days", {"day", "images", "scans", "score_sum"}, "day", ""},
       {"fleet_day_grades", {"day", "grade", "images"}, "day, grade", ""},
       {"fleet_day_scores", {"day", "score", "images"}, "day, score", ""},
-      {"suppressions", {"rule_id", "path", "env_key", "reason", "created_at"}, "id", ""},
+      {"suppressions",
+       {"rule_id", "path", "env_key", "reason", "created_at", "image", "expires"},
+       "id",
+       ""},
       {"reference_images", {"name", "manifest_digest"}, "name", ""},
   };
   return t;

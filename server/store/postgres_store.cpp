@@ -262,6 +262,10 @@ class PostgresStore : public Store {
               "excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END",
         params);
     if (!sum) return sum.error();
+    if (!tagged) return {};
+    static const std::string untag = queries::dollar_placeholders(queries::kUntagMovedSummaries);
+    if (auto moved = db_.exec(untag, {tag->registry, tag->repository, tag->tag, digest}); !moved)
+      return moved.error();
     return {};
   }
 
@@ -596,7 +600,8 @@ class PostgresStore : public Store {
     for (int i = 0; i < r->size(); ++i)
       out.push_back(ImageRow{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3),
                              r->text(i, 4), r->text(i, 5), static_cast<int>(r->integer(i, 6)),
-                             r->text(i, 7), static_cast<int>(r->integer(i, 8))});
+                             r->text(i, 7), static_cast<int>(r->integer(i, 8)), r->text(i, 9),
+                             r->text(i, 10)});
     return out;
   }
 
@@ -687,11 +692,10 @@ class PostgresStore : public Store {
           {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
            now_rfc3339()});
       if (!q) return q.error();
-      auto sum = db_.exec(
-          "UPDATE image_summaries SET ruleset_version = $2, score = $3, grade = $4, base = $5, "
-          "eol = $6 WHERE manifest_digest = $1",
-          {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
-           num(r.eol_os ? 1 : 0)});
+      static const std::string summarize = queries::dollar_placeholders(queries::kSummarizeReport);
+      auto sum =
+          db_.exec(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
+                               num(r.eol_os ? 1 : 0), r.severity_counts, r.top_finding});
       if (!sum) return sum.error();
       return {};
     });
@@ -721,14 +725,32 @@ class PostgresStore : public Store {
     });
   }
 
+  Result<std::string> image_name(const std::string& digest) override {
+    static const std::string sql = queries::dollar_placeholders(queries::kImageName);
+    auto rdb = readers_.take();
+    auto r = rdb->exec(sql, {digest});
+    if (!r) return r.error();
+    return r->size() ? r->text(0, 0) : std::string();
+  }
+
+  Result<std::vector<std::string>> image_tags(const std::string& digest) override {
+    static const std::string sql = queries::dollar_placeholders(queries::kImageTags);
+    auto rdb = readers_.take();
+    auto r = rdb->exec(sql, {digest});
+    if (!r) return r.error();
+    std::vector<std::string> out;
+    for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
+    return out;
+  }
+
   Result<std::vector<SuppressionRecord>> list_suppressions() override {
     auto rdb = readers_.take();
-    auto r = rdb->exec(
-        "SELECT rule_id, path, env_key, reason, created_at FROM suppressions ORDER BY id");
+    auto r = rdb->exec(queries::kListSuppressions);
     if (!r) return r.error();
     std::vector<SuppressionRecord> out;
     for (int i = 0; i < r->size(); ++i)
-      out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4)});
+      out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4),
+                     r->text(i, 5), r->text(i, 6)});
     return out;
   }
 
@@ -739,11 +761,10 @@ class PostgresStore : public Store {
       if (auto r = db_.exec("DELETE FROM reports"); !r) return r.error();
       if (auto r = db_.exec(queries::kUnscoreSummaries); !r) return r.error();
       for (auto& s : list)
-        if (auto r = db_.exec(
-                "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at) VALUES "
-                "($1, $2, $3, $4, $5)",
-                {s.rule_id, s.path, s.env_key, s.reason,
-                 s.created_at.empty() ? now_rfc3339() : s.created_at});
+        if (auto r =
+                db_.exec(queries::dollar_placeholders(queries::kInsertSuppression),
+                         {s.rule_id, s.path, s.env_key, s.reason,
+                          s.created_at.empty() ? now_rfc3339() : s.created_at, s.image, s.expires});
             !r)
           return r.error();
       return {};
@@ -856,9 +877,9 @@ class PostgresStore : public Store {
     auto r = rdb->exec(sql, params);
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<ReportRecord>();
-    return std::optional<ReportRecord>(ReportRecord{r->text(0, 0), r->text(0, 1), r->text(0, 2),
-                                                    static_cast<int>(r->integer(0, 3)),
-                                                    r->text(0, 4), r->text(0, 5), "", false});
+    return std::optional<ReportRecord>(ReportRecord{
+        r->text(0, 0), r->text(0, 1), r->text(0, 2), static_cast<int>(r->integer(0, 3)),
+        r->text(0, 4), r->text(0, 5), "", false, "", ""});
   }
 
   // Two connections, as in the SQLite store: a large layer being written never holds up reads.

@@ -92,17 +92,24 @@ struct ReportRecord {
   std::string grade;
   std::string report;  // JSON
   // Kept in the image's summary so that dashboards never read reports: the detected base's
-  // name ("" when none) and whether an unsuppressed BW-OS-EOL finding stands.
+  // name ("" when none), whether an unsuppressed BW-OS-EOL finding stands, the unsuppressed
+  // findings' count per severity (JSON object) and the first of the highest severity (JSON
+  // {"rule_id", "title", "severity"}, or "" when none).
   std::string base;
   bool eol_os = false;
+  std::string severity_counts;
+  std::string top_finding;
 };
 
+// A Suppression (rules/rules.h) as stored, with when it was made.
 struct SuppressionRecord {
   std::string rule_id;
   std::string path;
   std::string env_key;
   std::string reason;
   std::string created_at;  // set by the store
+  std::string image;       // scope: "" every image
+  std::string expires;     // YYYY-MM-DD, or "" never
 };
 
 // An image reference's last judged result on one day, for trends.
@@ -140,7 +147,8 @@ struct ImageQuery {
   std::string grade;
   int min_score = -1;
   int max_score = -1;
-  std::string since;                   // last scanned at or after (RFC 3339)
+  std::string since;   // last scanned at or after (RFC 3339)
+  std::string search;  // a case-insensitive part of "registry/repository:tag"; empty: any
   std::string sort = "-last_scanned";  // last_scanned | -last_scanned | score | -score
   std::size_t limit = 50;
   // Keyset cursor: rows after (in the sort's order) the one whose sort key and digest these
@@ -152,11 +160,14 @@ struct ImageQuery {
 struct ImageRow {
   std::string manifest_digest;
   std::string platform;
-  std::string registry, repository, tag;  // the newest tag that named it
+  // The newest tag that named it; tag "" once that tag names another image of its platform.
+  std::string registry, repository, tag;
   std::string last_scanned;
   int score = -1;  // -1: no report under the query's ruleset yet
   std::string grade;
-  int sort_score = -1;  // the stored score whatever its ruleset: the score sort's key
+  int sort_score = -1;          // the stored score whatever its ruleset: the score sort's key
+  std::string severity_counts;  // as in ReportRecord, "" without a report under the ruleset
+  std::string top_finding;
 };
 
 // The cursor that continues a listing after `row` in `sort`'s order ("KEY,DIGEST"), and its
@@ -300,6 +311,13 @@ class Store {
   virtual Result<std::optional<ReportRecord>> latest_report(const std::string& manifest_digest) = 0;
   // Drops every report (they are rebuilt from facts on demand).
   virtual Result<void> clear_reports() = 0;
+  // The reference an image was last seen as, from its summary: "registry/repository:tag", or
+  // "registry/repository@digest" once that tag names another image; "" when never tagged. What
+  // a report is rebuilt for when none is left to take it from (the tag's rules need it).
+  virtual Result<std::string> image_name(const std::string& manifest_digest) = 0;
+  // Every "registry/repository:tag" the image was recorded under, newest first (at most 100):
+  // the names scoped suppressions are matched against.
+  virtual Result<std::vector<std::string>> image_tags(const std::string& manifest_digest) = 0;
 
   virtual Result<std::vector<SuppressionRecord>> list_suppressions() = 0;
   // Replaces all suppressions and drops reports, in one transaction.

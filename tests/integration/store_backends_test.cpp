@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <future>
 #include <map>
 #include <thread>
@@ -68,6 +69,15 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_queries(*postgres_at(server()->create_database()));
   check_fleet_reads(*postgres_at(server()->create_database()));
   check_fleet_trend(*postgres_at(server()->create_database()));
+  check_list_rows(*postgres_at(server()->create_database()));
+  {
+    std::string db = server()->create_database();
+    std::ifstream file(BULWARK_SOURCE_DIR "/schema/postgres/007_list_rows.sql");
+    std::string migration((std::istreambuf_iterator<char>(file)), {});
+    REQUIRE_FALSE(migration.empty());
+    check_list_rows_backfill(
+        *postgres_at(db), [&](const std::string& sql) { psql_exec(db, sql); }, migration);
+  }
   std::string broken = server()->create_database();
   check_errors_surface(*postgres_at(broken), [&] {
     std::string out;

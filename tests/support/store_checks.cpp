@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -47,7 +48,7 @@ ReportRecord report(char c, const std::string& version, int score, const std::st
   if (eol) findings.push_back({{"rule_id", "BW-OS-EOL"}, {"suppressed", false}});
   findings.push_back({{"rule_id", "BW-SHELL"}, {"suppressed", false}});
   nlohmann::json r = {{"score", score}, {"base", {{"name", base}}}, {"findings", findings}};
-  return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump(), base, eol};
+  return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump(), base, eol, "", ""};
 }
 
 }  // namespace
@@ -359,7 +360,7 @@ void check_queries(Store& store) {
   CHECK(store.list_scan_results("2026-03-01", "")->size() == 2);
   CHECK(store.list_scan_results("2026-03-03", "")->size() == 1);
 
-  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "debug image", ""}}));
+  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "debug image", "", "", ""}}));
   auto sups = store.list_suppressions();
   REQUIRE(sups);
   REQUIRE(sups->size() == 1);
@@ -544,6 +545,151 @@ void check_fleet_reads(Store& store) {
   }
 }
 
+void check_list_rows(Store& store) {
+  const std::string v = "rs-1";
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_image(image('a', {'1'}), TagRecord{"reg.example", "team/app", "prod", ""}));
+  ReportRecord r = report('a', v, 55, "D", "", false);
+  r.severity_counts = R"({"critical":0,"high":2,"medium":1,"low":0,"info":3})";
+  r.top_finding = R"({"rule_id":"BW-SUID","title":"setuid file","severity":"high"})";
+  REQUIRE(store.put_report(r));
+  ImageQuery q;
+  q.ruleset_version = v;
+  auto rows = store.list_images(q);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].severity_counts == r.severity_counts);
+  CHECK((*rows)[0].top_finding == r.top_finding);
+  CHECK((*rows)[0].tag == "prod");
+  // Under other rules the row has no score, so none of the report's figures either.
+  q.ruleset_version = "rs-2";
+  CHECK((*store.list_images(q))[0].severity_counts.empty());
+  CHECK((*store.list_images(q))[0].top_finding.empty());
+  q.ruleset_version = v;
+
+  // prod moves to b (same platform): a's row no longer borrows the name. An arm64 image under
+  // the same tag (an index's other platform) leaves b's name alone.
+  REQUIRE(store.put_image(image('b', {'1'}), TagRecord{"reg.example", "team/app", "prod", ""}));
+  ImageRecord arm = image('c', {'1'});
+  arm.architecture = "arm64";
+  REQUIRE(store.put_image(arm, TagRecord{"reg.example", "team/app", "prod", ""}));
+  std::map<std::string, std::string> tag_of;
+  for (auto& row : *store.list_images(q)) tag_of[row.manifest_digest] = row.tag;
+  CHECK(tag_of[digest_of('a')].empty());
+  CHECK(tag_of[digest_of('b')] == "prod");
+  CHECK(tag_of[digest_of('c')] == "prod");
+  // Seen again under the tag (a rescan of the old digest by tag), a takes the name back.
+  REQUIRE(*store.touch_image(digest_of('a'), TagRecord{"reg.example", "team/app", "prod", ""}));
+  tag_of.clear();
+  for (auto& row : *store.list_images(q)) tag_of[row.manifest_digest] = row.tag;
+  CHECK(tag_of[digest_of('a')] == "prod");
+  CHECK(tag_of[digest_of('b')].empty());
+  CHECK(tag_of[digest_of('c')] == "prod");
+
+  // Every name a digest was tagged as, newest first; the summary's name.
+  auto names = store.image_tags(digest_of('a'));
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{"reg.example/team/app:prod"});
+  CHECK(*store.image_name(digest_of('a')) == "reg.example/team/app:prod");
+  CHECK(*store.image_name(digest_of('b')) == "reg.example/team/app@" + digest_of('b'));
+  CHECK(store.image_name(digest_of('z'))->empty());
+
+  // Search: any part of registry/repository:tag, case-insensitive; LIKE's own characters are
+  // literal.
+  REQUIRE(store.put_image(image('d', {'1'}), TagRecord{"reg.example", "other/svc_1", "v2", ""}));
+  auto found = [&](const std::string& text) {
+    ImageQuery s = q;
+    s.search = text;
+    std::set<std::string> out;
+    for (auto& row : *store.list_images(s)) out.insert(row.manifest_digest);
+    return out;
+  };
+  CHECK(found("TEAM/APP") == std::set<std::string>{digest_of('a'), digest_of('b'), digest_of('c')});
+  CHECK(found("app:prod") == std::set<std::string>{digest_of('a'), digest_of('c')});
+  CHECK(found("svc_1:v2") == std::set<std::string>{digest_of('d')});
+  CHECK(found("svc%").empty());
+  CHECK(found("svc_").size() == 1);
+  CHECK(found("team_app").empty());
+  CHECK(found("nothing-like-it").empty());
+  ImageQuery paged = q;
+  paged.search = "team/";
+  paged.limit = 1;
+  paged.sort = "-last_scanned";
+  auto first = store.list_images(paged);
+  REQUIRE(first);
+  REQUIRE(first->size() == 1);
+  REQUIRE(parse_image_cursor(image_cursor(first->back(), paged.sort), paged.sort, paged));
+  auto second = store.list_images(paged);
+  REQUIRE(second);
+  REQUIRE(second->size() == 1);
+  CHECK((*second)[0].manifest_digest != (*first)[0].manifest_digest);
+
+  // Suppressions keep their scope and expiry.
+  REQUIRE(store.replace_suppressions(
+      {{"BW-SUID", "usr/bin/su", "", "audited", "", "reg.example/team/app", "2026-12-31"},
+       {"BW-SHELL", "", "", "", "", "", ""}}));
+  auto sups = store.list_suppressions();
+  REQUIRE(sups);
+  REQUIRE(sups->size() == 2);
+  CHECK((*sups)[0].image == "reg.example/team/app");
+  CHECK((*sups)[0].expires == "2026-12-31");
+  CHECK((*sups)[1].image.empty());
+  CHECK((*sups)[1].expires.empty());
+  // Replacing them dropped the reports, so the rows lost their figures with their scores.
+  auto after = store.list_images(q);
+  REQUIRE(after);
+  for (auto& row : *after) {
+    CHECK(row.score == -1);
+    CHECK(row.severity_counts.empty());
+    CHECK(row.top_finding.empty());
+  }
+}
+
+void check_list_rows_backfill(Store& store, const std::function<void(const std::string&)>& exec,
+                              std::string_view migration) {
+  REQUIRE(store.put_layer(layer('1')));
+  auto put = [&](char c, const std::string& seen) {
+    REQUIRE(store.put_image(image(c, {'1'}), TagRecord{"reg.example", "team/app", "prod", ""}));
+    exec("UPDATE tags SET last_seen = '" + seen + "' WHERE manifest_digest = '" + digest_of(c) +
+         "'");
+    return digest_of(c);
+  };
+  auto a = put('a', "2026-01-01T00:00:00Z"), b = put('b', "2026-02-01T00:00:00Z");
+  nlohmann::json findings = nlohmann::json::array(
+      {{{"rule_id", "BW-SHELL"}, {"title", "shell"}, {"severity", "low"}, {"suppressed", false}},
+       {{"rule_id", "BW-SUID"}, {"title", "setuid"}, {"severity", "high"}, {"suppressed", false}},
+       {{"rule_id", "BW-USER-ROOT"},
+        {"title", "root"},
+        {"severity", "high"},
+        {"suppressed", false}},
+       {{"rule_id", "BW-SECRET"},
+        {"title", "key"},
+        {"severity", "critical"},
+        {"suppressed", true}}});
+  REQUIRE(store.put_report({a, "rs-1", "reg.example/team/app:prod", 60, "D",
+                            nlohmann::json{{"findings", findings}}.dump(), "", false, "", ""}));
+  REQUIRE(store.put_report({b, "rs-1", "x", 60, "D", "not json", "", false, "", ""}));
+  // As a database written before the migration holds them: no figures, a's name still prod.
+  exec("UPDATE image_summaries SET severity_counts = '', top_finding = '', tag = 'prod'");
+  std::string text(migration);
+  // PostgreSQL's backfill opens with the helper function it drops again.
+  auto from = std::min(text.find("CREATE FUNCTION"), text.find("UPDATE image_summaries"));
+  REQUIRE(from != std::string::npos);
+  exec(text.substr(from, text.find("CREATE INDEX", from) - from));
+  ImageQuery q;
+  q.ruleset_version = "rs-1";
+  std::map<std::string, ImageRow> rows;
+  for (auto& r : *store.list_images(q)) rows[r.manifest_digest] = r;
+  CHECK(nlohmann::json::parse(rows[a].severity_counts) ==
+        nlohmann::json{{"critical", 0}, {"high", 2}, {"medium", 0}, {"low", 1}, {"info", 0}});
+  CHECK(nlohmann::json::parse(rows[a].top_finding) ==
+        nlohmann::json{{"rule_id", "BW-SUID"}, {"title", "setuid"}, {"severity", "high"}});
+  CHECK(nlohmann::json::parse(rows[b].severity_counts)["high"] == 0);
+  CHECK(rows[b].top_finding.empty());
+  CHECK(rows[a].tag.empty());
+  CHECK(rows[b].tag == "prod");
+}
+
 void check_fleet_trend(Store& store) {
   for (char c : {'a', 'b', 'c'}) {
     REQUIRE(store.put_layer(layer(c == 'a' ? '1' : c == 'b' ? '2' : '3')));
@@ -647,9 +793,11 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.put_report(report('a', "rs", 50, "D", "", false)));
   CHECK_FALSE(store.get_report(digest_of('a'), "rs"));
   CHECK_FALSE(store.latest_report(digest_of('a')));
+  CHECK_FALSE(store.image_name(digest_of('a')));
+  CHECK_FALSE(store.image_tags(digest_of('a')));
   CHECK_FALSE(store.clear_reports());
   CHECK_FALSE(store.list_suppressions());
-  CHECK_FALSE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "", ""}}));
+  CHECK_FALSE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "", "", "", ""}}));
   CHECK_FALSE(store.put_reference_image("debian:12", digest_of('a')));
   CHECK_FALSE(store.list_reference_images());
   CHECK_FALSE(store.claim_queued_scans("r", std::chrono::seconds(30), 4, "t"));
@@ -680,11 +828,11 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   ImageRecord by_digest = im;
   by_digest.manifest_digest = "sha256:" + std::string(62, '9') + tag;
   count(static_cast<bool>(store.put_image(by_digest, TagRecord{"reg.example", "app", "", ""})));
-  count(static_cast<bool>(store.put_report(
-      {fresh, "rs", "reg.example/app:new", 70, "C", R"({"score":70,"findings":[]})", "", false})));
+  count(static_cast<bool>(store.put_report({fresh, "rs", "reg.example/app:new", 70, "C",
+                                            R"({"score":70,"findings":[]})", "", false, "", ""})));
   count(static_cast<bool>(
-      store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "new", ""},
-                                  {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z"}})));
+      store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "new", "", "", ""},
+                                  {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z", "", ""}})));
   count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
   count(static_cast<bool>(
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
@@ -722,6 +870,8 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.stats("rs")));
   count(static_cast<bool>(store.get_report(digest_of('a'), "rs")));
   count(static_cast<bool>(store.latest_report(digest_of('a'))));
+  count(static_cast<bool>(store.image_name(digest_of('a'))));
+  count(static_cast<bool>(store.image_tags(digest_of('a'))));
   count(static_cast<bool>(store.list_suppressions()));
   count(static_cast<bool>(store.list_reference_images()));
   count(static_cast<bool>(store.has_pending_scan("reg.example/app:1")));
@@ -742,7 +892,7 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
   REQUIRE(store.put_layer(layer('2')));
   REQUIRE(store.put_image(image('a', {'1', '2'}), TagRecord{"reg.example", "app", "1", ""}));
   REQUIRE(store.put_report(report('a', "rs", 50, "D", "debian:12", true)));
-  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", ""}}));
+  REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", "", "", ""}}));
   REQUIRE(store.put_reference_image("debian:12", digest_of('a')));
   ScanRecord done;
   done.id = "scan_done";
@@ -809,7 +959,7 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
     REQUIRE(rep);
     if (sup->size() == 1) CHECK(rep->has_value());
     // Put back the old suppressions (and the report they drop) for the next round.
-    REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", ""}}));
+    REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", "", "", ""}}));
     REQUIRE(store.put_report(report('a', "rs", 50, "D", "debian:12", true)));
     auto q2 = store.get_scan(scan_id);
     REQUIRE(q2);

@@ -37,6 +37,16 @@ void check_fleet_reads(Store& store);
 // a day is made from the one before it, a late result reaches the days after it, an older one
 // changes nothing, and a read costs the days asked for (led by the day the window opens with).
 void check_fleet_trend(Store& store);
+// What an images list row shows: severity counts and the top finding kept from the report,
+// the tag dropped from an image once that tag names another image of its platform, search by
+// part of the name (LIKE's characters taken literally), and scoped, expiring suppressions
+// stored whole.
+void check_list_rows(Store& store);
+// The migration that added those figures (its text `migration`, from its first UPDATE of
+// image_summaries to its CREATE INDEX) run through `exec` over rows as an older database holds
+// them fills the figures as the report builder does and unnames moved tags.
+void check_list_rows_backfill(Store& store, const std::function<void(const std::string&)>& exec,
+                              std::string_view migration);
 // After `break_store` takes the store's tables away (as a damaged or foreign database would),
 // every call returns an error rather than throwing or crashing.
 void check_errors_surface(Store& store, const std::function<void()>& break_store);

@@ -109,6 +109,34 @@ test("an image page shows its findings by category, layers, packages and the adv
   await shot("image");
 });
 
+test("the images list says how bad at a glance and finds by name", async () => {
+  await open("/images?q=team/db");
+  const { images } = await api("/v1/images?q=team/db&sort=-last_scanned&limit=100");
+  assert.ok(images.length >= 1);
+  const rows = await page.$$eval('[data-testid="images"] tr', (trs) => trs.slice(1).map((tr) => tr.textContent));
+  assert.equal(rows.length, images.length);
+  for (const r of rows) assert.match(r, /team\/db/);
+  // Severity counts and the top finding on the row, as the API has them.
+  const worst = images.find((i) => i.top_finding);
+  assert.ok(worst, "a row with a top finding");
+  const top = await page.$$eval('[data-testid="top-finding"]', (ts) => ts.map((t) => t.textContent));
+  assert.ok(top.some((t) => t.includes(worst.top_finding.rule_id)), top.join("|"));
+  const counts = await page.$$eval('[data-testid="severity-counts"]', (cs) => cs.map((c) => c.textContent));
+  const high = worst.severity_counts.high;
+  if (high) assert.ok(counts.some((c) => c.includes(`${high} H`)), counts.join("|"));
+  // The image page says how the parts make the score, the worst finding of a category first.
+  await open(`/image/${worst.manifest_digest}`);
+  const parts = await page.$eval('[data-testid="score-parts"]', (p) => p.textContent);
+  const report = await api(`/v1/images/${worst.manifest_digest}/report`);
+  assert.match(parts, new RegExp(`base layers −${report.deductions.base}`));
+  assert.match(parts, new RegExp(`app layers and config −${report.deductions.app}`));
+  const order = ["critical", "high", "medium", "low", "info"];
+  const severities = await page.$$eval("table[data-category]", (ts) => ts.map((t) => [...t.querySelectorAll("tr[data-rule]:not(.suppressed) .sev")].map((s) => s.textContent)));
+  for (const list of severities)
+    for (let i = 1; i < list.length; i++) assert.ok(order.indexOf(list[i - 1]) <= order.indexOf(list[i]), list.join(","));
+  await shot("images-search");
+});
+
 test("a suppression added in the page is reflected in the report", async () => {
   const bad = await imageByTag("team/db", "2");
   const before = await api(`/v1/images/${bad.manifest_digest}/report`);
@@ -121,6 +149,11 @@ test("a suppression added in the page is reflected in the report", async () => {
   const shell = after.findings.find((f) => f.rule_id === "BW-SHELL");
   assert.equal(shell.suppressed, true);
   assert.equal(shell.suppression_reason, "debug image, accepted by the platform team");
+  // Scoped as the form offers by default: the repository of the image the page names, not
+  // the fleet.
+  const repository = before.image.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
+  assert.ok(repository.startsWith(`${REGISTRY}/team/`), repository);
+  assert.equal((await api("/v1/suppressions")).suppressions[0].image, repository);
   assert.ok(after.score > before.score, `score ${before.score} -> ${after.score}`);
   await shot("image-suppressed");
   // The suppressions page lists it with its reason, and removes it.

@@ -82,6 +82,15 @@ function token() {
 
 // fetch() revalidates with the ETag the browser kept (the API sends Cache-Control: no-cache),
 // so polling an unchanged resource costs a 304.
+// GET and the response's ETag, for an edit that must not overwrite another's (If-Match).
+async function apiVersioned(path) {
+  const headers = { "Cache-Control": "no-cache" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const res = await fetch(path, { headers });
+  if (!res.ok) return [await api(path), null];
+  return [await res.json(), res.headers.get("ETag")];
+}
+
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
   if (token()) headers.Authorization = `Bearer ${token()}`;
@@ -232,26 +241,59 @@ function card(n, label, testid) {
   return h("div", { class: "card", "data-testid": testid }, h("div", { class: "n" }, n === undefined ? "–" : n), h("div", { class: "l" }, label));
 }
 
+const SEVERITIES = ["critical", "high", "medium", "low"];
+
+// Unsuppressed findings per severity, as a scanner's list shows them: "2 H 5 M 1 L".
+function severityCounts(counts) {
+  if (!counts) return h("span", { class: "muted" }, "–");
+  const shown = SEVERITIES.filter((s) => counts[s] > 0);
+  if (!shown.length) return h("span", { class: "muted" }, "none");
+  return h("span", { "data-testid": "severity-counts" },
+    shown.map((s) => h("span", { class: `count sev-${s}`, title: `${counts[s]} ${s}` }, `${counts[s]} ${s[0].toUpperCase()}`)));
+}
+
 function imagesTable(images) {
   if (!images.length) return h("p", { class: "muted" }, "No images scanned yet.");
   return h("table", { "data-testid": "images" },
-    h("tr", {}, h("th", {}, "grade"), h("th", {}, "score"), h("th", {}, "image"), h("th", {}, "digest"), h("th", {}, "last scanned")),
+    h("tr", {}, h("th", {}, "grade"), h("th", {}, "score"), h("th", {}, "image"), h("th", {}, "platform"),
+      h("th", {}, "findings"), h("th", {}, "top finding"), h("th", {}, "last scanned")),
     images.map((i) => h("tr", {}, h("td", {}, grade(i.grade)), h("td", {}, i.score ?? "–"),
-      h("td", {}, imageLink(i.manifest_digest, i.image || i.manifest_digest)), h("td", {}, h("code", {}, shortDigest(i.manifest_digest))),
+      // A row is named by its tag only while the tag still names it (else repository@digest).
+      h("td", {}, imageLink(i.manifest_digest, i.image || i.manifest_digest),
+        i.tag ? "" : h("div", { class: "muted" }, h("code", {}, shortDigest(i.manifest_digest)))),
+      h("td", {}, i.platform),
+      h("td", {}, severityCounts(i.severity_counts)),
+      h("td", { "data-testid": "top-finding" }, i.top_finding
+        ? [h("span", { class: `sev sev-${i.top_finding.severity}` }, i.top_finding.severity), " ", h("strong", {}, i.top_finding.rule_id), " ", i.top_finding.title]
+        : h("span", { class: "muted" }, "–")),
       h("td", {}, i.last_scanned))));
 }
 
 async function imagesPage(params) {
   const qs = new URLSearchParams({ sort: "-last_scanned", limit: "100" });
-  if (params.get("grade")) qs.set("grade", params.get("grade"));
-  if (params.get("cursor")) qs.set("cursor", params.get("cursor"));
+  for (const k of ["grade", "q", "cursor"]) if (params.get(k)) qs.set(k, params.get(k));
   const list = await api(`/v1/images?${qs}`);
   // The next page continues after this one's last row (a keyset cursor), whatever the fleet's size.
   const next = new URLSearchParams();
-  if (params.get("grade")) next.set("grade", params.get("grade"));
+  for (const k of ["grade", "q"]) if (params.get(k)) next.set(k, params.get(k));
   if (list.next_cursor) next.set("cursor", list.next_cursor);
-  show(h("h1", {}, "Images"),
-    h("p", {}, "Grade: ", ["", ...GRADES].map((g) => h("a", { href: `#/images${g ? "?grade=" + g : ""}`, class: "filter" }, g || "all", " "))),
+  const search = h("input", { type: "search", name: "q", placeholder: "registry/repository:tag contains…", size: 36, value: params.get("q") || "", "data-testid": "image-search" });
+  const searchForm = h("form", { class: "inline", role: "search" }, h("label", {}, "Search", search), h("button", { type: "submit" }, "Search"));
+  searchForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    if (params.get("grade")) p.set("grade", params.get("grade"));
+    if (search.value.trim()) p.set("q", search.value.trim());
+    location.hash = `#/images${p.toString() ? "?" + p : ""}`;
+  });
+  const gradeLink = (g) => {
+    const p = new URLSearchParams();
+    if (g) p.set("grade", g);
+    if (params.get("q")) p.set("q", params.get("q"));
+    return h("a", { href: `#/images${p.toString() ? "?" + p : ""}`, class: "filter" }, g || "all", " ");
+  };
+  show(h("h1", {}, "Images"), searchForm,
+    h("p", {}, "Grade: ", ["", ...GRADES].map(gradeLink)),
     imagesTable(list.images),
     list.next_cursor ? h("p", {}, h("a", { href: `#/images?${next}`, "data-testid": "next-page" }, "next page →")) : null);
 }
@@ -307,11 +349,14 @@ async function imagePage(digest) {
     byCategory.get(f.category).push(f);
   }
   const findings = [];
+  // Within a category the worst first; suppressed ones after those that count.
+  const rank = (f) => (f.suppressed ? 10 : 0) + SEVERITY_ORDER.indexOf(f.severity);
+  for (const list of byCategory.values()) list.sort((a, b) => rank(a) - rank(b));
   for (const [category, list] of byCategory) {
     findings.push(h("h2", {}, category.replace(/_/g, " ")),
       h("table", { "data-category": category },
         h("tr", {}, h("th", {}, "severity"), h("th", {}, "rule"), h("th", {}, "evidence"), h("th", {}, "layer"), h("th", {}, "why and what to do"), h("th", {})),
-        list.map((f) => findingRow(f, ruleById.get(f.rule_id) || {}, sups))));
+        list.map((f) => findingRow(f, ruleById.get(f.rule_id) || {}, sups, report.image))));
   }
   show(
     h("h1", {}, report.image || digest),
@@ -323,6 +368,7 @@ async function imagePage(digest) {
       card(image.package_count, "packages"),
       card(image.user || "root (unset)", "user")),
     h("p", { class: "muted" }, h("code", {}, digest), " · ", image.platform, " · ruleset ", report.ruleset_version),
+    scoreParts(report),
     h("h2", {}, "Advice"), advice(report.recommendations || []),
     h("h2", {}, `Findings (${report.findings.length})`), findings,
     h("h2", {}, "Layers"), layersTable(image.layers),
@@ -330,7 +376,22 @@ async function imagePage(digest) {
       h("table", {}, (image.packages || []).map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.version), h("td", {}, h("code", {}, shortDigest(p.layer_digest))))))));
 }
 
-function findingRow(f, rule, sups) {
+const SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"];
+
+// How the base's layers and the app's own make the score: each part's deduction, the rules
+// both trip counted once, and the model's curve past 60.
+function scoreParts(report) {
+  const d = report.deductions;
+  if (!d) return "";
+  const shared = d.base + d.app - d.total;
+  return h("p", { "data-testid": "score-parts" },
+    `Score ${report.score} = 100 − ${d.total} of deductions`, d.total > 60 ? " (diminishing past 60)" : "", ": ",
+    h("strong", {}, `base layers −${d.base}`), ` (${report.base ? report.base.name || "base not detected" : "base"}), `,
+    h("strong", {}, `app layers and config −${d.app}`),
+    shared > 0 ? ` (−${shared} of rules both trip, counted once)` : "", ".");
+}
+
+function findingRow(f, rule, sups, image) {
   const ev = f.evidence || {};
   const evidence = [ev.path && h("code", {}, ev.path), ev.config_key && h("code", {}, ev.config_key), ev.detail, ev.created_by && h("code", {}, ev.created_by)].filter(Boolean);
   const row = h("tr", { class: f.suppressed ? "suppressed" : "", "data-rule": f.rule_id },
@@ -339,27 +400,48 @@ function findingRow(f, rule, sups) {
     h("td", {}, evidence.map((e) => [e, h("br")])),
     h("td", {}, f.origin, f.layer_digest ? [" ", h("code", {}, shortDigest(f.layer_digest))] : ""),
     h("td", {}, f.rationale || rule.rationale, h("br"), h("em", {}, f.remediation || rule.remediation),
-      f.suppressed ? h("div", { class: "muted" }, "suppressed", f.suppression_reason ? `: ${f.suppression_reason}` : "") : ""),
-    h("td", {}, f.suppressed || !sups ? "" : h("button", { type: "button", class: "suppress", onclick: (e) => suppressForm(e.target, f, sups) }, "Suppress")));
+      f.suppressed ? h("div", { class: "muted" }, "suppressed", f.suppression_reason ? `: ${f.suppression_reason}` : "") : "",
+      f.suppression_expired ? h("div", { class: "sev-medium", "data-testid": "suppression-expired" }, `suppression expired ${f.suppression_expired}`) : ""),
+    h("td", {}, f.suppressed || !sups ? "" : h("button", { type: "button", class: "suppress", onclick: (e) => suppressForm(e.target, f, sups, image) }, "Suppress")));
   return row;
 }
 
-function suppressForm(button, f, sups) {
+// The image scanned ("registry/repo:tag" or "…@digest") without its tag and digest.
+function repositoryOf(image) {
+  const at = image.indexOf("@");
+  const name = at < 0 ? image : image.slice(0, at);
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+}
+
+function suppressForm(button, f, sups, image) {
   const cell = button.parentElement;
   const reason = h("input", { name: "reason", placeholder: "reason", required: true, size: 24 });
   const onlyPath = h("input", { type: "checkbox", name: "only_path", checked: !!(f.evidence && f.evidence.path) });
+  // Scoped as narrowly as the user means it: this image, its repository, or the fleet.
+  const scope = h("select", { name: "scope" },
+    image ? h("option", { value: image }, "this image") : "",
+    image ? h("option", { value: repositoryOf(image), selected: true }, "this repository") : "",
+    h("option", { value: "" }, "every image"));
+  const expires = h("input", { type: "date", name: "expires" });
   const form = h("form", { class: "inline suppress-form" },
     f.evidence && f.evidence.path ? h("label", {}, h("span", {}, onlyPath, " this path only")) : "",
+    h("label", {}, "Applies to", scope),
     h("label", {}, "Reason", reason),
+    h("label", {}, "Until (optional)", expires),
     h("button", { class: "primary", type: "submit" }, "Suppress"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const entry = { rule_id: f.rule_id, reason: reason.value };
+    if (scope.value) entry.image = scope.value;
+    if (expires.value) entry.expires = expires.value;
     if (onlyPath.checked && f.evidence && f.evidence.path) entry.path = f.evidence.path;
     if (f.evidence && f.evidence.config_key && f.rule_id === "BW-SECRET-ENV") entry.env_key = f.evidence.config_key;
-    const list = sups.suppressions.map(({ created_at, ...rest }) => rest);
     try {
-      await api("/v1/suppressions", { method: "PUT", body: { suppressions: [...list, entry] } });
+      // Added to the list as it is now, and only if it is still that list when written.
+      const [current, etag] = await apiVersioned("/v1/suppressions");
+      const list = current.suppressions.map(({ created_at, expired, ...rest }) => rest);
+      await api("/v1/suppressions", { method: "PUT", headers: etag ? { "If-Match": etag } : {}, body: { suppressions: [...list, entry] } });
       render();
     } catch (err) {
       cell.append(errorBox(err));
@@ -452,11 +534,12 @@ async function scans() {
 }
 
 async function suppressions() {
-  const [sups, rules] = await Promise.all([api("/v1/suppressions"), api("/v1/rules")]);
-  const list = sups.suppressions.map(({ created_at, ...rest }) => rest);
+  const [[sups, etag], rules] = await Promise.all([apiVersioned("/v1/suppressions"), api("/v1/rules")]);
+  const list = sups.suppressions.map(({ created_at, expired, ...rest }) => rest);
   const save = async (next, where) => {
     try {
-      await api("/v1/suppressions", { method: "PUT", body: { suppressions: next } });
+      // Only over the list this page shows: another editor's change is a 412, not lost.
+      await api("/v1/suppressions", { method: "PUT", headers: etag ? { "If-Match": etag } : {}, body: { suppressions: next } });
       render();
     } catch (err) {
       where.after(errorBox(err));
@@ -466,23 +549,30 @@ async function suppressions() {
   const path = h("input", { name: "path", placeholder: "usr/bin/su or dir/", size: 24 });
   const env = h("input", { name: "env_key", placeholder: "ENV_NAME", size: 14 });
   const reason = h("input", { name: "reason", placeholder: "why this is accepted", size: 32, required: true });
+  const image = h("input", { name: "image", placeholder: "registry/repo[:tag], prefix/ or empty for all", size: 28 });
+  const expires = h("input", { type: "date", name: "expires" });
   const form = h("form", { class: "inline", "data-testid": "add-suppression" }, h("label", {}, "Rule", rule), h("label", {}, "Path", path), h("label", {}, "Env key", env),
-    h("label", {}, "Reason", reason), h("button", { class: "primary", type: "submit" }, "Add"));
+    h("label", {}, "Applies to", image), h("label", {}, "Reason", reason), h("label", {}, "Until (optional)", expires), h("button", { class: "primary", type: "submit" }, "Add"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const entry = { rule_id: rule.value, reason: reason.value };
     if (path.value) entry.path = path.value;
     if (env.value) entry.env_key = env.value;
+    if (image.value.trim()) entry.image = image.value.trim();
+    if (expires.value) entry.expires = expires.value;
     save([...list, entry], form);
   });
   show(h("h1", {}, "Suppressions"),
     h("p", { class: "muted" }, "A suppressed finding stays in the report, marked, and no longer counts against the score. Changing them needs a token with the admin scope."),
     form,
-    h("table", { "data-testid": "suppressions" }, h("tr", {}, h("th", {}, "rule"), h("th", {}, "path"), h("th", {}, "env key"), h("th", {}, "reason"), h("th", {}, "since"), h("th", {})),
-      sups.suppressions.map((s, i) => h("tr", { "data-rule": s.rule_id }, h("td", {}, s.rule_id), h("td", {}, s.path || ""), h("td", {}, s.env_key || ""), h("td", {}, s.reason || ""),
+    h("table", { "data-testid": "suppressions" }, h("tr", {}, h("th", {}, "rule"), h("th", {}, "path"), h("th", {}, "env key"), h("th", {}, "applies to"), h("th", {}, "reason"), h("th", {}, "until"), h("th", {}, "since"), h("th", {})),
+      sups.suppressions.map((s, i) => h("tr", { "data-rule": s.rule_id, class: s.expired ? "suppressed" : "" }, h("td", {}, s.rule_id), h("td", {}, s.path || ""), h("td", {}, s.env_key || ""),
+        h("td", {}, s.image || h("span", { class: "muted" }, "every image")), h("td", {}, s.reason || ""),
+        h("td", {}, s.expires ? [s.expires, s.expired ? h("span", { class: "sev-medium" }, " expired") : ""] : ""),
         h("td", {}, s.created_at || ""), h("td", {}, h("button", { type: "button", class: "remove", onclick: (e) => save(list.filter((_, j) => j !== i), e.target) }, "Remove"))))),
     h("h2", {}, "From the configuration file"),
-    h("table", {}, sups.configured.map((s) => h("tr", {}, h("td", {}, s.rule_id), h("td", {}, s.path || ""), h("td", {}, s.env_key || ""), h("td", {}, s.reason || "")))));
+    h("table", {}, sups.configured.map((s) => h("tr", {}, h("td", {}, s.rule_id), h("td", {}, s.path || ""), h("td", {}, s.env_key || ""),
+      h("td", {}, s.image || "every image"), h("td", {}, s.reason || ""), h("td", {}, s.expires ? `until ${s.expires}${s.expired ? " (expired)" : ""}` : "")))));
 }
 
 // ---- router --------------------------------------------------------------------------------

@@ -43,7 +43,38 @@ std::string platform_of(const ImageRecord& image);
 
 // Drops every summary's score: the reports it came from are gone.
 inline constexpr const char* kUnscoreSummaries =
-    "UPDATE image_summaries SET ruleset_version = '', score = -1, grade = '', base = '', eol = 0";
+    "UPDATE image_summaries SET ruleset_version = '', score = -1, grade = '', base = '', eol = 0, "
+    "severity_counts = '', top_finding = ''";
+
+// A report's figures copied into its image's summary: ?1 digest, ?2 ruleset, ?3 score, ?4
+// grade, ?5 base, ?6 eol (0/1), ?7 severity counts, ?8 top finding.
+inline constexpr const char* kSummarizeReport =
+    "UPDATE image_summaries SET ruleset_version = ?2, score = ?3, grade = ?4, base = ?5, eol = ?6, "
+    "severity_counts = ?7, top_finding = ?8 WHERE manifest_digest = ?1";
+
+// A tag recorded as naming ?4 no longer names the other images of that platform it named:
+// ?1 registry, ?2 repository, ?3 tag.
+inline constexpr const char* kUntagMovedSummaries =
+    "UPDATE image_summaries SET tag = '' WHERE registry = ?1 AND repository = ?2 AND tag = ?3 "
+    "AND manifest_digest <> ?4 AND platform = (SELECT platform FROM image_summaries WHERE "
+    "manifest_digest = ?4)";
+
+// An image's name from its summary (see Store::image_name): ?1 digest.
+inline constexpr const char* kImageName =
+    "SELECT CASE WHEN repository = '' THEN '' WHEN tag = '' THEN registry || '/' || repository || "
+    "'@' || manifest_digest ELSE registry || '/' || repository || ':' || tag END FROM "
+    "image_summaries WHERE manifest_digest = ?1";
+
+inline constexpr const char* kImageTags =
+    "SELECT registry || '/' || repository || ':' || tag FROM tags WHERE manifest_digest = ?1 "
+    "ORDER BY last_seen DESC LIMIT 100";
+
+inline constexpr const char* kListSuppressions =
+    "SELECT rule_id, path, env_key, reason, created_at, image, expires FROM suppressions ORDER BY "
+    "id";
+inline constexpr const char* kInsertSuppression =
+    "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at, image, expires) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 // A finished scan's result's score and grade, when it has both.
 bool result_score(const std::string& result_json, int& score, std::string& grade);

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <map>
 #include <set>
 
 using namespace bw;
@@ -444,6 +445,115 @@ TEST_CASE("suppressions keep a reason and when they were made") {
   REQUIRE(list.size() == 2);
   CHECK(list[0]["created_at"] == created);
   CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions":[{"rule_id":"BW-SHELL","reason":7}]})")
+            .status == 400);
+}
+
+TEST_CASE("list rows say how bad at a glance, name what a tag points to now; search") {
+  Fixture f;
+  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b');
+  LayerRecord l{"sha256:" + std::string(64, '1'),
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                kAnalyzerVersion,
+                "2026-01-01T00:00:00Z",
+                {}};
+  l.facts.compression = "gzip";
+  l.facts.diff_id = "sha256:" + std::string(64, 'd');
+  REQUIRE(f.store->put_layer(l));
+  auto put = [&](const std::string& digest) {
+    ImageRecord im;
+    im.manifest_digest = digest;
+    im.media_type = "application/vnd.oci.image.manifest.v1+json";
+    im.config_digest = "sha256:" + std::string(64, 'c');
+    im.os = "linux";
+    im.architecture = "amd64";
+    im.config = R"({"config": {"User": "0"}})";  // root: a high finding
+    im.manifest = "{}";
+    im.layers.push_back({l.digest, l.media_type, 10, l.facts.diff_id});
+    REQUIRE(f.store->put_image(im, TagRecord{"reg.example", "team/app", "prod", ""}));
+    auto report = f.call("GET", "/v1/images/" + digest + "/report");
+    REQUIRE(report.status == 200);
+    return json::parse(report.body);
+  };
+  auto report = put(a);
+  // The report says how the parts make the whole.
+  auto& d = report["deductions"];
+  CHECK(d["total"].get<int>() == 100 - report["score"].get<int>());  // under 60: linear
+  CHECK(d["base"].get<int>() + d["app"].get<int>() >= d["total"].get<int>());
+  auto rows = json::parse(f.call("GET", "/v1/images").body)["images"];
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["image"] == "reg.example/team/app:prod");
+  CHECK(rows[0]["tag"] == "prod");
+  std::map<std::string, int> counted;
+  for (auto& x : report["findings"])
+    if (!x["suppressed"].get<bool>()) ++counted[x["severity"].get<std::string>()];
+  for (auto sev : {"critical", "high", "medium", "low", "info"})
+    CHECK(rows[0]["severity_counts"][sev] == counted[sev]);
+  CHECK(counted["high"] >= 1);
+  CHECK(rows[0]["top_finding"]["severity"] == "high");
+  // prod now names b: a's row is named by repository and digest, not by prod.
+  put(b);
+  rows = json::parse(f.call("GET", "/v1/images?sort=last_scanned").body)["images"];
+  REQUIRE(rows.size() == 2);
+  for (auto& row : rows) {
+    if (row["manifest_digest"] == a) {
+      CHECK(row["image"] == "reg.example/team/app@" + a);
+      CHECK_FALSE(row.contains("tag"));
+    } else {
+      CHECK(row["image"] == "reg.example/team/app:prod");
+    }
+  }
+  CHECK(json::parse(f.call("GET", "/v1/images?q=Team/App:PROD").body)["images"].size() == 1);
+  CHECK(json::parse(f.call("GET", "/v1/images?q=team").body)["images"].size() == 2);
+  CHECK(json::parse(f.call("GET", "/v1/images?q=nothing").body)["images"].empty());
+  CHECK(f.call("GET", "/v1/images?q=" + std::string(201, 'x')).status == 400);
+
+  // A suppression of the root finding scoped to another repository leaves these alone; one
+  // scoped to this repository that expired yesterday says so and suppresses nothing; one in
+  // force suppresses it here.
+  std::string root_rule;
+  for (auto& x : report["findings"])
+    if (x["severity"] == "high") root_rule = x["rule_id"];
+  auto yesterday = format_rfc3339(std::chrono::system_clock::now() - std::chrono::hours(24));
+  auto next_year = format_rfc3339(std::chrono::system_clock::now() + std::chrono::hours(24 * 365));
+  json body = {{"suppressions",
+                {{{"rule_id", root_rule}, {"image", "reg.example/other"}, {"reason", "x"}},
+                 {{"rule_id", root_rule},
+                  {"image", "reg.example/team/app"},
+                  {"reason", "until the rebuild"},
+                  {"expires", yesterday.substr(0, 10)}}}}};
+  REQUIRE(f.call("PUT", "/v1/suppressions", body.dump()).status == 200);
+  auto sups = json::parse(f.call("GET", "/v1/suppressions").body)["suppressions"];
+  REQUIRE(sups.size() == 2);
+  CHECK_FALSE(sups[0].contains("expired"));
+  CHECK(sups[1]["expired"] == true);
+  CHECK(sups[1]["image"] == "reg.example/team/app");
+  auto again = json::parse(f.call("GET", "/v1/images/" + a + "/report").body);
+  bool said = false;
+  for (auto& x : again["findings"])
+    if (x["rule_id"] == root_rule) {
+      CHECK_FALSE(x["suppressed"].get<bool>());
+      said |= x.value("suppression_expired", "") == yesterday.substr(0, 10);
+    }
+  CHECK(said);
+  CHECK(again["score"] == report["score"]);
+  body["suppressions"][1]["expires"] = next_year.substr(0, 10);
+  REQUIRE(f.call("PUT", "/v1/suppressions", body.dump()).status == 200);
+  auto now_suppressed = json::parse(f.call("GET", "/v1/images/" + a + "/report").body);
+  CHECK(now_suppressed["score"].get<int>() > report["score"].get<int>());
+  CHECK(now_suppressed["suppressed_until"] == next_year.substr(0, 10));
+  // Expiry passing while the daemon runs drops the reports so that they are rebuilt.
+  auto expired = f.reporter.expire_suppressions(
+      std::chrono::system_clock::now(),
+      std::chrono::system_clock::now() + std::chrono::hours(24 * 400));
+  REQUIRE(expired);
+  CHECK(*expired);
+  CHECK_FALSE(*f.reporter.expire_suppressions(std::chrono::system_clock::now(),
+                                              std::chrono::system_clock::now()));
+  CHECK(f.call("PUT", "/v1/suppressions",
+               R"({"suppressions":[{"rule_id":"BW-SHELL","image":"Not A Ref"}]})")
+            .status == 400);
+  CHECK(f.call("PUT", "/v1/suppressions",
+               R"({"suppressions":[{"rule_id":"BW-SHELL","expires":"next week"}]})")
             .status == 400);
 }
 

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -435,12 +437,14 @@ TEST_CASE("suppressions: exact paths, directory prefixes, env keys, first reason
   std::vector<Finding> fs = {mk("BW-SUID", "usr/bin/su"), mk("BW-SUID", "usr/lib/x/helper"),
                              mk("BW-SUID", "opt/tool"), mk("BW-SECRET-ENV", "", "API_KEY"),
                              mk("BW-SECRET-ENV", "", "OTHER")};
-  apply_suppressions(fs, {{"BW-SUID", "/usr/bin/su", "", "needed"},
-                          {"BW-SUID", "usr/lib/", "", ""},
-                          {"BW-SUID", "/usr/lib/", "", "second reason"},
-                          {"BW-SUID", "opt/", "", ""},
-                          {"BW-SUID", "/opt/tool/", "", ""},
-                          {"BW-SECRET-ENV", "", "API_KEY", "rotated"}});
+  apply_suppressions(fs,
+                     {{"BW-SUID", "/usr/bin/su", "", "needed", "", ""},
+                      {"BW-SUID", "usr/lib/", "", "", "", ""},
+                      {"BW-SUID", "/usr/lib/", "", "second reason", "", ""},
+                      {"BW-SUID", "opt/", "", "", "", ""},
+                      {"BW-SUID", "/opt/tool/", "", "", "", ""},
+                      {"BW-SECRET-ENV", "", "API_KEY", "rotated", "", ""}},
+                     {"docker.io/library/app:1"}, std::chrono::system_clock::now());
   CHECK(fs[0].suppressed);
   CHECK(fs[0].suppression_reason == "needed");
   CHECK(fs[1].suppressed);
@@ -456,7 +460,8 @@ TEST_CASE("suppressions: exact paths, directory prefixes, env keys, first reason
   CHECK(to_json(fs[3])["weight"] == 7);
   CHECK(finding_from_json(to_json(fs[3])).weight == 7);
 
-  Suppression full{"BW-SECRET-ENV", "app/", "API_KEY", "why"};
+  Suppression full{"BW-SECRET-ENV",          "app/",      "API_KEY", "why",
+                   "registry.example/team/", "2027-01-31"};
   auto back = suppression_from_json(to_json(full));
   REQUIRE(back);
   CHECK(back->env_key == "API_KEY");
@@ -470,4 +475,83 @@ TEST_CASE("suppressions: exact paths, directory prefixes, env keys, first reason
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::bad_request);
   }
+}
+
+TEST_CASE("suppressions scoped to an image, a repository or a prefix, and expiring") {
+  auto suid = [] {
+    Finding f;
+    f.rule_id = "BW-SUID";
+    f.evidence.path = "usr/bin/su";
+    return std::vector<Finding>{f};
+  };
+  auto at = [](const char* day) {
+    std::tm tm{};
+    std::sscanf(day, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_hour = 12;
+    return std::chrono::system_clock::from_time_t(timegm(&tm));
+  };
+  auto suppressed = [&](const char* image_scope, const char* ref, const char* expires = "",
+                        const char* day = "2026-06-01") {
+    auto fs = suid();
+    apply_suppressions(fs, {{"BW-SUID", "", "", "why", image_scope, expires}},
+                       {std::string(ref), "other.example/mirror/app:1"}, at(day));
+    return fs[0].suppressed;
+  };
+  // The scope as the API takes it, normalised as scans name images.
+  auto scope = [](json image) {
+    auto s = suppression_from_json({{"rule_id", "BW-SUID"}, {"image", image}});
+    return s ? s->image : "error: " + s.error().message;
+  };
+  CHECK(scope("alpine") == "docker.io/library/alpine");
+  CHECK(scope("alpine:3.19") == "docker.io/library/alpine:3.19");
+  CHECK(scope("127.0.0.1:5000/team/app") == "127.0.0.1:5000/team/app");
+  CHECK(scope("127.0.0.1:5000/team/app:v1@sha256:" + std::string(64, 'a')) ==
+        "127.0.0.1:5000/team/app@sha256:" + std::string(64, 'a'));
+  CHECK(scope("registry.example/team/") == "registry.example/team/");
+  CHECK(scope("Not A Reference").starts_with("error: "));
+  CHECK(scope(7).starts_with("error: "));
+
+  CHECK(suppressed("", "registry.example/team/app:1"));
+  CHECK(suppressed("registry.example/team/app:1", "registry.example/team/app:1"));
+  CHECK_FALSE(suppressed("registry.example/team/app:1", "registry.example/team/app:2"));
+  CHECK(suppressed("registry.example/team/app", "registry.example/team/app:2"));
+  CHECK(suppressed("registry.example/team/app", "registry.example/team/app@sha256:abc"));
+  CHECK_FALSE(suppressed("registry.example/team/app", "registry.example/team/app2:1"));
+  CHECK_FALSE(suppressed("registry.example/team/app", "registry.example/team/app/sub:1"));
+  CHECK(suppressed("registry.example/team/", "registry.example/team/app/sub:1"));
+  CHECK_FALSE(suppressed("registry.example/team/", "registry.example/teams/app:1"));
+  // Any name the image is known by counts: the same digest mirrored elsewhere.
+  CHECK(suppressed("other.example/mirror/app", "registry.example/team/app:1"));
+  CHECK(
+      suppressed("registry.example/team/app@sha256:abc", "registry.example/team/app:9@sha256:abc"));
+  CHECK_FALSE(
+      suppressed("registry.example/team/app@sha256:abc", "registry.example/team/app:9@sha256:abd"));
+  CHECK_FALSE(
+      suppressed("registry.example/team/app@sha256:abc", "registry.example/other:9@sha256:abc"));
+
+  // In force through its last day, then the finding counts again and says why.
+  CHECK(suppressed("", "r/a:1", "2026-06-01", "2026-06-01"));
+  CHECK_FALSE(suppressed("", "r/a:1", "2026-06-01", "2026-06-02"));
+  auto fs = suid();
+  apply_suppressions(fs, {{"BW-SUID", "", "", "until the rebuild", "", "2026-05-31"}}, {"r/a:1"},
+                     at("2026-06-01"));
+  CHECK_FALSE(fs[0].suppressed);
+  CHECK(to_json(fs[0])["suppression_expired"] == "2026-05-31");
+  CHECK_FALSE(to_json(fs[0]).contains("suppression_reason"));
+  // Another entry in force still suppresses it, and the expired one is not mentioned.
+  apply_suppressions(fs,
+                     {{"BW-SUID", "", "", "until the rebuild", "", "2026-05-31"},
+                      {"BW-SUID", "usr/bin/", "", "kept", "", ""}},
+                     {"r/a:1"}, at("2026-06-01"));
+  CHECK(fs[0].suppressed);
+  CHECK_FALSE(to_json(fs[0]).contains("suppression_expired"));
+
+  for (auto bad : {"2026-13-01", "2026-1-01", "tomorrow", "2026-06-01T00:00:00Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(suppression_from_json({{"rule_id", "BW-SUID"}, {"expires", bad}}));
+  }
+  CHECK(suppression_from_json({{"rule_id", "BW-SUID"}, {"expires", "2026-06-30"}})->expires ==
+        "2026-06-30");
 }

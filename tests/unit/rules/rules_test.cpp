@@ -164,13 +164,14 @@ TEST_CASE("score arithmetic and grades") {
   CHECK(grade_for(64) == Grade::D);
   CHECK(grade_for(40) == Grade::D);
   CHECK(grade_for(39) == Grade::F);
-  Finding shell1{"BW-SHELL", "",         "attack_surface", Severity::medium,
-                 {},         "sha256:a", Origin::base,     false,
-                 -1,         ""};
+  Finding shell1{
+      "BW-SHELL", "", "attack_surface", Severity::medium, {}, "sha256:a", Origin::base, false, -1,
+      "",         ""};
   Finding shell2 = shell1;
   shell2.layer_digest = "sha256:b";
   shell2.origin = Origin::app;
-  Finding root{"BW-USER-ROOT", "", "identity", Severity::high, {}, "", Origin::app, false, -1, ""};
+  Finding root{
+      "BW-USER-ROOT", "", "identity", Severity::high, {}, "", Origin::app, false, -1, "", ""};
   Finding secret{"BW-SECRET-CONTENT",
                  "",
                  "secrets",
@@ -180,6 +181,7 @@ TEST_CASE("score arithmetic and grades") {
                  Origin::app,
                  true,
                  -1,
+                 "",
                  ""};
   auto s = score_findings(*catalog, {shell1, shell2, root, secret});
   CHECK(s.score == 100 - 8 - 15);  // once per rule; the suppressed secret does not count
@@ -192,8 +194,17 @@ TEST_CASE("score arithmetic and grades") {
   CHECK(score_findings(*catalog, {shell1, shell2, root}, Origin::base).score == 92);
   std::vector<Finding> many(30, root);
   for (auto& f : many) f.weight = 50;
-  many.push_back(Finding{
-      "BW-SECRET-CONTENT", "", "secrets", Severity::critical, {}, "", Origin::app, false, -1, ""});
+  many.push_back(Finding{"BW-SECRET-CONTENT",
+                         "",
+                         "secrets",
+                         Severity::critical,
+                         {},
+                         "",
+                         Origin::app,
+                         false,
+                         -1,
+                         "",
+                         ""});
   CHECK(score_findings(*catalog, many).score == 27);  // D = 80: past 60 deductions diminish
   Finding huge = root;
   huge.rule_id = "BW-SECRET-CONTENT";
@@ -217,6 +228,7 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
                              Origin::base,
                              false,
                              -1,
+                             "",
                              ""},
                             {"BW-SUID",
                              "",
@@ -227,6 +239,7 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
                              Origin::base,
                              false,
                              -1,
+                             "",
                              ""},
                             {"BW-SECRET-ENV",
                              "",
@@ -237,6 +250,7 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
                              Origin::app,
                              false,
                              -1,
+                             "",
                              ""},
                             {"BW-SHELL",
                              "",
@@ -247,10 +261,13 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
                              Origin::base,
                              false,
                              -1,
+                             "",
                              ""}};
-  apply_suppressions(f, {{"BW-SUID", "/usr/bin/passwd", "", "audited setuid"},
-                         {"BW-SECRET-ENV", "", "DB_PASSWORD", ""},
-                         {"BW-SHELL", "", "", ""}});
+  apply_suppressions(f,
+                     {{"BW-SUID", "/usr/bin/passwd", "", "audited setuid", "", ""},
+                      {"BW-SECRET-ENV", "", "DB_PASSWORD", "", "", ""},
+                      {"BW-SHELL", "", "", "", "", ""}},
+                     {"registry.example/team/app:1"}, std::chrono::system_clock::now());
   CHECK(f[0].suppressed);
   CHECK(f[0].suppression_reason == "audited setuid");
   CHECK(to_json(f[0])["suppression_reason"] == "audited setuid");

@@ -1,5 +1,6 @@
 // The store's contract (tests/support/store_checks.h) on SQLite; the integration tests run the
 // same checks on PostgreSQL.
+#include "common/embedded.h"
 #include "store/store.h"
 
 #include "process.h"
@@ -57,6 +58,19 @@ TEST_CASE("sqlite: pending lookups, retention, touches, generations; dashboards 
 TEST_CASE("sqlite: the fleet's trend is kept per day as results are written") {
   test::TempDir dir;
   test::check_fleet_trend(*sqlite_at(dir.path() + "/b.db"));
+}
+
+TEST_CASE("sqlite: list rows carry severity counts and the top finding; moved tags; search") {
+  test::TempDir dir;
+  test::check_list_rows(*sqlite_at(dir.path() + "/l.db"));
+}
+
+TEST_CASE("sqlite: 013 fills list rows from stored reports and unnames moved tags") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/m.db";
+  test::check_list_rows_backfill(
+      *sqlite_at(path), [&](const std::string& sql) { test::sqlite_exec(path, sql); },
+      schema_files::get("013_list_rows.sql"));
 }
 
 TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by default") {
