@@ -2,10 +2,11 @@
 # Replicas on one PostgreSQL against one bulwarkd, in one run, on this machine:
 #   bash bench/replicas_bench.sh [IMAGES]
 # Pushes IMAGES (default 30) images sharing a 40 MB base to a docker-registry on loopback, then
-# scans them all, submitted at once, (a) through 1 bulwarkd on PostgreSQL and (b) through 3
-# replicas on another database (round-robin), reporting images per second and the blob GETs the
-# registry served; then times `bulwarkd migrate-store` copying the 1-replica run's data from a
-# SQLite store into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
+# scans them all, submitted at once, (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
+# (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
+# reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
+# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched);
+# then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +79,19 @@ start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so t
   for _ in $(seq 100); do grep -q listening "$work/$1.out" 2>/dev/null && break; sleep 0.05; done
   api=$(sed -n 's/.*listening on //p' "$work/$1.out")
 }
+# pg_stat_database's counters of database NAME: "commits rows-read". Backends flush their
+# counts when idle (at most a second late), so reads wait for that first.
+pg_counts() {
+  sleep 2
+  psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
+    -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
+}
+per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since BEFORE
+  local after; after=$(pg_counts "$2")
+  awk -v l="$1" -v n="$images" -v b="$3" -v a="$after" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database)\n", l, (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
+}
 run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
   local label=$1; shift
   local before; before=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
@@ -98,13 +112,22 @@ PY
   local after; after=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
   echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2 + 1)))"
 }
-one=$(db one); three=$(db three)
+one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
+before=$(pg_counts one)
 run "1 replica (PostgreSQL)" "$api"
+per_scan "1 replica (PostgreSQL)" one "$before"
+start_daemon c1 "$two"; c1=$api
+start_daemon c2 "$two"; c2=$api
+before=$(pg_counts two)
+run "2 replicas (PostgreSQL)" "$c1" "$c2"
+per_scan "2 replicas (PostgreSQL)" two "$before"
 start_daemon b1 "$three"; b1=$api
 start_daemon b2 "$three"; b2=$api
 start_daemon b3 "$three"; b3=$api
+before=$(pg_counts three)
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
+per_scan "3 replicas (PostgreSQL)" three "$before"
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
 start_daemon s ""
 run "1 replica (SQLite)" "$api"

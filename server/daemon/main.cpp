@@ -129,7 +129,7 @@ int run(bw::Config config) {
   std::function<void()> check_expiry = [&] {
     expiry.expires_after(std::chrono::minutes(10));
     expiry.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || !ctx.ready) return;  // cancelled, or shutting down: the timer keeps no work
       auto now = std::chrono::system_clock::now();
       asio::post(workers, [&reporter, since = expiry_checked, now] {
         if (auto r = reporter.expire_suppressions(since, now); !r)
@@ -227,6 +227,7 @@ int run(bw::Config config) {
     bw::log::info("signal=" + std::to_string(sig) + " shutting down");
     ctx.ready = false;
     rescan.cancel();
+    expiry.cancel();
     scheduler.stop();
     hangup.cancel();
     // Past the grace period, stop hard: unfinished scans resume at the next start.
