@@ -72,8 +72,12 @@ for i in range(n):
                  "severity": "high", "evidence": {"path": f"/usr/bin/tool{k}"}, "layer_digest": ls[k % 3],
                  "origin": "base", "suppressed": False} for k in range(40)]
     report = json.dumps({"score": score, "grade": grade, "base": {"name": "debian:12"}, "findings": findings})
-    c.execute("INSERT INTO image_summaries VALUES (?, 'linux/amd64', 'registry.example', ?, ?, ?, 'RULESET', ?, ?, 'debian:12', ?)",
-              (digest, repo, tag, seen, score, grade, int(i % 7 == 0)))
+    counts = json.dumps({"critical": 0, "high": 40, "medium": 0, "low": 0, "info": 0})
+    top = json.dumps({"rule_id": findings[0]["rule_id"], "title": findings[0]["title"], "severity": "high"})
+    c.execute("INSERT INTO image_summaries(manifest_digest, platform, registry, repository, tag, last_scanned, "
+              "ruleset_version, score, grade, base, eol, severity_counts, top_finding) "
+              "VALUES (?, 'linux/amd64', 'registry.example', ?, ?, ?, 'RULESET', ?, ?, 'debian:12', ?, ?, ?)",
+              (digest, repo, tag, seen, score, grade, int(i % 7 == 0), counts, top))
     c.execute("INSERT INTO reports VALUES (?, 'RULESET', ?, ?, ?, ?, ?)",
               (digest, f"registry.example/{repo}:{tag}", score, grade, report, seen))
     image = f"registry.example/{repo}:{tag}"
@@ -101,7 +105,7 @@ ruleset_of() { curl -fsS "$api/version" | python3 -c 'import json,sys; print(jso
 endpoints=("/v1/stats" "/v1/images?limit=50" "/v1/images?sort=score&limit=10"
            "/v1/images?limit=50&cursor=LAST" "/v1/repositories?limit=50"
            "/v1/repositories/registry.example/team7/app/tags" "/v1/trends?days=30"
-           "/v1/scans?limit=50")
+           "/v1/scans?limit=50" "/v1/images?q=team7/&limit=50")
 
 declare -A p50 p99 rps wp99
 measure() {  # LABEL
