@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Replicas on one PostgreSQL against one bulwarkd, in one run, on this machine:
 #   bash bench/replicas_bench.sh [IMAGES]
-# Pushes IMAGES (default 30) images sharing a 40 MB base to a docker-registry on loopback, then
+# Pushes IMAGES (default 300) images sharing a 40 MB base to a docker-registry on loopback, then
 # scans them all, submitted at once, (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
 # commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched);
+# BENCH_PG_STATEMENTS=FILE also logs every statement PostgreSQL runs to FILE, to see what a
+# scan's commits are;
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-images=${1:-30}
+images=${1:-300}
 bash deploy/install-deps.sh --test >/dev/null
 bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
@@ -27,6 +29,7 @@ cleanup() {
     kill -9 "$p" 2>/dev/null || true
   done
   as_pg "$pg/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  [[ -n ${BENCH_PG_STATEMENTS:-} ]] && cp "$work/pg/log" "$BENCH_PG_STATEMENTS"
   kill $reg_pid 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -36,7 +39,9 @@ access_log=1
 source tests/support/registry.sh
 pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_pg "$pg/initdb" -D "$work/pg/data" -U bulwark --auth=trust --no-sync >/dev/null
-as_pg "$pg/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off" start >/dev/null
+pg_opts="-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off"
+[[ -n ${BENCH_PG_STATEMENTS:-} ]] && pg_opts+=" -c log_statement=all -c log_line_prefix=%d:%p:"
+as_pg "$pg/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "$pg_opts" start >/dev/null
 db() { psql -q -X "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "CREATE DATABASE $1"; echo "postgresql://bulwark@127.0.0.1:$pg_port/$1"; }
 
 # The images: one base layer of 40 MB of libraries, one small layer each.

@@ -197,7 +197,9 @@ class ScanService {
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
-  boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index);
+  // `first_look`: the layer's stored meta as read with the image's others.
+  boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index,
+                                                    std::optional<LayerMeta> first_look);
   // Ends a scan whose manifest already has a current report: the verdict from it, the tag
   // moved; nothing fetched.
   boost::asio::awaitable<Result<void>> finish_known(Live& live, const nlohmann::json& report);

@@ -43,6 +43,12 @@ std::string scan_lease(const std::string& id) {
   return "scan:" + id;
 }
 
+std::vector<std::string> layer_digests(const Manifest& m) {
+  std::vector<std::string> out;
+  for (auto& d : m.layers) out.push_back(d.digest);
+  return out;
+}
+
 std::string new_scan_id() {
   return "scan_" + random_hex(16);
 }
@@ -318,6 +324,7 @@ Result<ScanRecord> ScanService::prepare(const ScanRequest& request) const {
 
 void ScanService::queued(const ScanRecord& rec) {
   ++metrics_.scans_submitted;
+  ++store_queued_;
   log::info("scan queued", {{"scan", rec.id},
                             {"image", rec.image},
                             {"platform", rec.platform},
@@ -482,8 +489,8 @@ void ScanService::abort_transfers() {
 ScanMetrics ScanService::metrics() const {
   ScanMetrics m = metrics_;
   // The queue is the store's, shared with every replica of it. With a store pool it is read
-  // at recover(), then there every poll (keep_leases) and after each claim; the io thread
-  // serves the last count.
+  // at recover(), then every poll (keep_leases), and follows this replica's own submits and
+  // claims in between; the io thread serves that figure.
   if (store_pool_)
     m.queued = store_queued_;
   else if (auto queued = store_.count_scans(ScanStatus::queued))
@@ -551,7 +558,9 @@ awaitable<void> ScanService::claim_queued() {
       break;
     }
     for (auto& scan : *claimed) start(scan);
-    if (!claimed->empty()) co_await refresh_queue_depth();
+    // Counted again by the next poll (a count reads the whole queue): meanwhile the claimed
+    // ones are no longer queued.
+    store_queued_ -= std::min(store_queued_, claimed->size());
   } while (pump_again_);
   claiming_ = false;
 }
@@ -702,7 +711,13 @@ awaitable<void> ScanService::write_unsaved() {
     while (!unsaved_.empty()) {
       ScanRecord rec = unsaved_.begin()->second;
       const std::uint64_t serial = unsaved_serial_[rec.id];
-      auto r = co_await on_store(store_pool_, [&] { return store_.put_scan(rec); });
+      // Only finish() saves a finished state, as the scan ends here: its row, the pruning of
+      // the image's older scans and the release of its lease are one transaction.
+      const bool ended = is_finished(rec.status);
+      auto r = co_await on_store(store_pool_, [&] {
+        return ended ? store_.finish_scan(rec, options_.keep_scans_per_image, replica_id_)
+                     : store_.put_scan(rec);
+      });
       if (!r) {
         if (!refused && store_pool_)
           log::error("scan=" + rec.id + " cannot be saved (kept, retried): " + r.error().message);
@@ -715,8 +730,7 @@ awaitable<void> ScanService::write_unsaved() {
         unsaved_.erase(rec.id);
         unsaved_serial_.erase(rec.id);
       }
-      if (is_finished(rec.status)) prune(rec);
-      if (!live_.count(rec.id)) {
+      if (!ended && !live_.count(rec.id)) {
         auto key = scan_lease(rec.id);
         co_await on_store(store_pool_, [&] { return store_.release_lease(key, replica_id_); });
       }
@@ -790,10 +804,10 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
       // rather than failing every rescan of the image.
       json parsed = json::parse((*report)->report, nullptr, false);
       if (!parsed.is_object()) return std::nullopt;
-      for (auto& d : r.manifest.layers) {
-        auto meta = store_.get_layer_meta(d.digest);
-        if (!meta || !*meta || !current(**meta, options_.analysis)) return std::nullopt;
-      }
+      auto metas = store_.get_layer_metas(layer_digests(r.manifest));
+      if (!metas) return std::nullopt;
+      for (auto& meta : *metas)
+        if (!meta || !current(*meta, options_.analysis)) return std::nullopt;
       return parsed;
     });
     co_return known_report.has_value();
@@ -810,9 +824,12 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   if (image.known && known_report) co_return co_await finish_known(live, *known_report);
   persist(live);
 
+  const std::vector<std::string> digests = layer_digests(image.manifest);
+  auto first_look = co_await on_store(store_pool_, [&] { return store_.get_layer_metas(digests); });
+  if (!first_look) co_return first_look.error();
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
     if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
-    auto r = co_await ensure_layer(live, i);
+    auto r = co_await ensure_layer(live, i, (*first_look)[i]);
     if (!r) co_return r.error();
   }
 
@@ -836,22 +853,39 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     if (auto ids = rf->find("diff_ids"); ids != rf->end() && ids->is_array())
       for (auto& id : *ids)
         if (id.is_string()) diff_ids.push_back(id.get<std::string>());
-  auto metas = co_await on_store(store_pool_, [&] {
-    std::vector<Result<std::optional<LayerMeta>>> out;
-    for (auto& d : image.manifest.layers) out.push_back(store_.get_layer_meta(d.digest));
-    return out;
-  });
+  // What each layer decompressed to, as this scan analysed it or first found it stored: only
+  // layers that another scan analysed meanwhile are read again.
+  std::vector<std::string> stored_diff_ids(digests.size());
+  std::vector<std::size_t> reread;
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    const auto& first = (*first_look)[i];
+    if (auto f = live.facts.find(digests[i]); f != live.facts.end())
+      stored_diff_ids[i] = f->second.facts.diff_id;
+    else if (first && current(*first, options_.analysis))
+      stored_diff_ids[i] = first->diff_id;
+    else
+      reread.push_back(i);
+  }
+  if (!reread.empty()) {
+    auto metas = co_await on_store(store_pool_, [&] {
+      std::vector<std::string> some;
+      for (auto i : reread) some.push_back(digests[i]);
+      return store_.get_layer_metas(some);
+    });
+    if (!metas) co_return metas.error();
+    for (std::size_t k = 0; k < reread.size(); ++k)
+      if (auto& meta = (*metas)[k]) stored_diff_ids[reread[k]] = meta->diff_id;
+  }
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
     auto& d = image.manifest.layers[i];
     std::string diff_id = i < diff_ids.size() ? diff_ids[i] : std::string();
     // The config names what each layer must decompress to; a registry that serves another
     // stream under a valid blob digest is caught here.
-    auto& stored = metas[i];
-    if (!stored) co_return stored.error();
-    if (*stored && !(*stored)->diff_id.empty() && !diff_id.empty() && (*stored)->diff_id != diff_id)
+    const std::string& stored = stored_diff_ids[i];
+    if (!stored.empty() && !diff_id.empty() && stored != diff_id)
       co_return make_error(Errc::digest_mismatch, "layer " + d.digest + " decompresses to " +
-                                                      (*stored)->diff_id +
-                                                      " but the image config says " + diff_id);
+                                                      stored + " but the image config says " +
+                                                      diff_id);
     rec.layers.push_back({d.digest, d.media_type, d.size, diff_id});
   }
   std::optional<TagRecord> tag;
@@ -871,9 +905,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     // worker, so that the API keeps answering meanwhile.
     auto report = co_await asio::co_spawn(
         workers_,
-        [reporter = reporter_, digest = rec.manifest_digest, image = live.rec.image,
+        [reporter = reporter_, stored = std::move(rec), image = live.rec.image,
          policy = live.rec.policy, known = &live.facts]() -> awaitable<Result<ScanResult>> {
-          auto built = reporter->build(digest, image, known);
+          auto built = reporter->build(stored, image, known);
           if (!built) co_return built.error();
           // The verdict is given once, here: polls read it as stored.
           co_return judge_report(*built, policy, reporter->rules());
@@ -926,14 +960,18 @@ awaitable<Result<void>> ScanService::finish_known(Live& live, const json& report
   co_return Result<void>{};
 }
 
-awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index) {
+awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
+                                                  std::optional<LayerMeta> first_look) {
   const Descriptor& d = live.image->manifest.layers[index];
   auto& progress = live.layers[index];
   const std::string lease = "layer:" + d.digest;
   const auto remote_deadline = std::chrono::steady_clock::now() + kRemoteLayerWait;
   bool waiting_remote = false;
+  bool looked = true;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto stored = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
+    Result<std::optional<LayerMeta>> stored = first_look;
+    if (!std::exchange(looked, false))
+      stored = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
     if (!stored) co_return stored.error();
     if (*stored && current(**stored, options_.analysis)) {
       if (progress.state == "pending") {
@@ -1009,7 +1047,9 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index)
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
-    co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
+    // Stored facts ended the lease with their write.
+    if (!facts)
+      co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
     if (!facts) job->error = facts.error();
     job->done.cancel();
     if (!facts) {

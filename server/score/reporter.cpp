@@ -52,27 +52,37 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   auto image = store_.get_image(digest);
   if (!image) return image.error();
   if (!*image) return make_error(Errc::not_found, "no image " + digest);
+  return build(**image, image_ref, known);
+}
+
+Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,
+                             const std::map<std::string, LayerRecord>* known) {
+  const std::string& digest = image.manifest_digest;
+  // Layers this scan did not analyse are read in one go.
+  std::vector<std::string> missing;
+  for (auto& l : image.layers)
+    if (!known || !known->count(l.digest)) missing.push_back(l.digest);
+  auto read = store_.get_layers(missing);
+  if (!read) return read.error();
   std::vector<LayerRecord> layers;
-  for (auto& l : (*image)->layers) {
+  std::size_t next = 0;
+  for (auto& l : image.layers) {
     if (known)
       if (auto it = known->find(l.digest); it != known->end()) {
         layers.push_back(it->second);
         continue;
       }
-    auto rec = store_.get_layer(l.digest);
-    if (!rec) return rec.error();
-    if (!*rec)
+    auto& rec = (*read)[next++];
+    if (!rec)
       return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
-    layers.push_back(std::move(**rec));
+    layers.push_back(std::move(*rec));
   }
+  auto context = store_.report_context(digest);
+  if (!context) return context.error();
   std::vector<Suppression> suppressions = options_.suppressions;
-  auto stored = store_.list_suppressions();
-  if (!stored) return stored.error();
-  for (auto& s : *stored) suppressions.push_back(suppression_of(s));
+  for (auto& s : context->suppressions) suppressions.push_back(suppression_of(s));
   std::vector<ReferenceImage> refs;
-  auto names = store_.list_reference_images();
-  if (!names) return names.error();
-  for (auto& [name, ref_digest] : *names) {
+  for (auto& [name, ref_digest] : context->reference_images) {
     auto r = store_.get_image(ref_digest);
     if (!r || !*r) continue;
     ReferenceImage ri{name, ref_digest, {}};
@@ -81,9 +91,7 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   }
   auto ref = parse_reference(image_ref);
   std::string tag = ref && ref->digest.empty() ? ref->tag : "";
-  auto tagged_as = store_.image_tags(digest);
-  if (!tagged_as) return tagged_as.error();
-  ReportInput in{**image,
+  ReportInput in{image,
                  layers,
                  *options_.rules,
                  suppressions,
@@ -92,7 +100,7 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
                  tag,
                  std::chrono::system_clock::now(),
                  options_.max_image_age_days,
-                 std::move(*tagged_as)};
+                 std::move(context->tags)};
   json report;
   try {
     report = build_report(in);

@@ -35,6 +35,9 @@ class Reporter {
   // `known` (by digest) are taken from there instead of being read from the store.
   Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref,
                                const std::map<std::string, LayerRecord>* known = nullptr);
+  // As above, for the image as just stored (not read back).
+  Result<nlohmann::json> build(const ImageRecord& image, const std::string& image_ref,
+                               const std::map<std::string, LayerRecord>* known);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
   // Builds the missing reports of every stored image; returns how many were built. An image

@@ -65,31 +65,74 @@ class PostgresStore : public Store {
   }
 
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
-    ++layer_reads_;
-    LayerRecord rec;
-    std::string facts_text, hashes;
+    auto one = get_layers({digest});
+    if (!one) return one.error();
+    return std::move(one->front());
+  }
+
+  Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
+      const std::vector<std::string>& digests) override {
+    std::vector<std::optional<LayerMeta>> out(digests.size());
+    if (digests.empty()) return out;
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
+        "SELECT digest, analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
+        "digest = ANY($1::text[])",
+        {pg::text_array(digests)});
+    if (!r) return r.error();
+    for (int row = 0; row < r->size(); ++row) {
+      const std::string digest = r->text(row, 0);
+      for (std::size_t i = 0; i < digests.size(); ++i)
+        if (digests[i] == digest)
+          out[i] = layer_meta_from(static_cast<int>(r->integer(row, 1)), r->text(row, 2),
+                                   r->text(row, 3), r->text(row, 4));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::optional<LayerRecord>>> get_layers(
+      const std::vector<std::string>& digests) override {
+    std::vector<std::optional<LayerRecord>> out(digests.size());
+    if (digests.empty()) return out;
+    layer_reads_ += digests.size();
+    // Read in one round trip, parsed with no connection held.
+    std::vector<std::pair<LayerRecord, std::string>> read;
+    std::vector<std::string> facts_texts;
     {
       auto rdb = readers_.take();
       auto r = rdb->exec(
-          "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
-          "WHERE digest = $1",
-          {digest});
+          "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM "
+          "layers WHERE digest = ANY($1::text[])",
+          {pg::text_array(digests)});
       if (!r) return r.error();
-      if (r->size() == 0) return std::optional<LayerRecord>();
-      rec.digest = digest;
-      rec.media_type = r->text(0, 0);
-      rec.analyzer_version = static_cast<int>(r->integer(0, 1));
-      rec.analyzed_at = r->text(0, 2);
-      facts_text = r->text(0, 3);
-      hashes = r->bytes(0, 4);
+      for (int row = 0; row < r->size(); ++row) {
+        LayerRecord rec;
+        rec.digest = r->text(row, 0);
+        rec.media_type = r->text(row, 1);
+        rec.analyzer_version = static_cast<int>(r->integer(row, 2));
+        rec.analyzed_at = r->text(row, 3);
+        facts_texts.push_back(r->text(row, 4));
+        read.emplace_back(std::move(rec), r->bytes(row, 5));
+      }
     }
-    auto facts = layer_facts_from_json(nlohmann::json::parse(facts_text, nullptr, false));
-    if (!facts) return facts.error();
-    rec.facts = std::move(*facts);
-    rec.facts.path_hashes.resize(hashes.size() / 8);
-    if (!rec.facts.path_hashes.empty())
-      std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
-    return std::optional<LayerRecord>(std::move(rec));
+    for (std::size_t k = 0; k < read.size(); ++k) {
+      auto& [rec, hashes] = read[k];
+      auto facts = layer_facts_from_json(nlohmann::json::parse(facts_texts[k], nullptr, false));
+      if (!facts) return facts.error();
+      rec.facts = std::move(*facts);
+      rec.facts.path_hashes.resize(hashes.size() / 8);
+      if (!rec.facts.path_hashes.empty())
+        std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
+      // A manifest may name a layer twice.
+      std::size_t last = digests.size();
+      for (std::size_t i = 0; i < digests.size(); ++i)
+        if (digests[i] == rec.digest) {
+          if (last < digests.size()) out[last] = rec;
+          last = i;
+        }
+      if (last < digests.size()) out[last] = std::move(rec);
+    }
+    return out;
   }
 
   Result<void> put_layer(const LayerRecord& l) override {
@@ -99,7 +142,9 @@ class PostgresStore : public Store {
     std::string hashes = pg::bytea_hex(std::string_view(
         reinterpret_cast<const char*>(f.path_hashes.data()), f.path_hashes.size() * 8));
     std::lock_guard lock(mu_);
+    // One statement, so one commit, with the end of the fetch lease.
     auto r = db_.exec(
+        "WITH ended AS (DELETE FROM leases WHERE key = 'layer:' || $1) "
         "INSERT INTO layers(digest, media_type, compression, compressed_size, uncompressed_size, "
         "diff_id, entry_count, status, status_reason, analyzer_version, analyzed_at, facts, "
         "path_hashes, analyzer_versions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
@@ -301,31 +346,56 @@ class PostgresStore : public Store {
   Result<void> put_scan(const ScanRecord& s) override {
     int score = 0;
     std::string grade;
-    const bool judged = s.status == ScanStatus::done && !s.finished_at.empty() &&
-                        !s.manifest_digest.empty() && queries::result_score(s.result, score, grade);
     std::lock_guard lock(mu_);
-    if (!judged) {
+    if (!judged(s, score, grade)) {
       auto wrote = write_scan(s);
       if (!wrote) return wrote.error();
       return {};
     }
+    return db_.transaction([&] { return put_scan_locked(s); });
+  }
+
+  Result<void> finish_scan(const ScanRecord& s, std::size_t keep,
+                           const std::string& owner) override {
+    std::lock_guard lock(mu_);
     return db_.transaction([&]() -> Result<void> {
-      auto wrote = write_scan(s);
-      if (!wrote) return wrote.error();
-      // Only the move to done counts for trends: a repeated write of a finished scan
-      // changes no row.
-      if (!*wrote) return {};
-      if (auto d = db_.exec(
-              "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
-              "scans) VALUES (substr($1, 1, 10), $2, $3, $4, $5, $1, 1) ON CONFLICT (day, image) "
-              "DO UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, "
-              "grade = excluded.grade, finished_at = excluded.finished_at, scans = "
-              "daily_results.scans + 1",
-              {s.finished_at, s.image, s.manifest_digest, num(score), grade});
-          !d)
-        return d.error();
-      return count_result(s.image, score, grade, s.finished_at);
+      if (auto w = put_scan_locked(s); !w) return w;
+      if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
+      if (auto r =
+              db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
+          !r)
+        return r.error();
+      return {};
     });
+  }
+
+  // Whether `s` is a move to done with a result that scores, read into score and grade.
+  static bool judged(const ScanRecord& s, int& score, std::string& grade) {
+    return s.status == ScanStatus::done && !s.finished_at.empty() && !s.manifest_digest.empty() &&
+           queries::result_score(s.result, score, grade);
+  }
+
+  // The scan's row and, on its move to done, its trend rows. REQUIRES: mu_ held, inside a
+  // transaction.
+  Result<void> put_scan_locked(const ScanRecord& s) {
+    int score = 0;
+    std::string grade;
+    const bool counts = judged(s, score, grade);
+    auto wrote = write_scan(s);
+    if (!wrote) return wrote.error();
+    // Only the move to done counts for trends: a repeated write of a finished scan
+    // changes no row.
+    if (!counts || !*wrote) return {};
+    if (auto d = db_.exec(
+            "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+            "scans) VALUES (substr($1, 1, 10), $2, $3, $4, $5, $1, 1) ON CONFLICT (day, image) "
+            "DO UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, "
+            "grade = excluded.grade, finished_at = excluded.finished_at, scans = "
+            "daily_results.scans + 1",
+            {s.finished_at, s.image, s.manifest_digest, num(score), grade});
+        !d)
+      return d.error();
+    return count_result(s.image, score, grade, s.finished_at);
   }
 
   // The fleet's trend rows brought up to a reference's new result (schema/postgres/
@@ -523,6 +593,11 @@ class PostgresStore : public Store {
 
   Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) override {
     std::lock_guard lock(mu_);
+    return prune_scans_locked(image, keep);
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::size_t> prune_scans_locked(const std::string& image, std::size_t keep) {
     auto r = db_.exec(
         "DELETE FROM scans WHERE image = $1 AND status IN ('done', 'failed', 'cancelled') AND "
         "seq <= (SELECT seq FROM scans WHERE image = $1 AND status IN ('done', 'failed', "
@@ -740,6 +815,39 @@ class PostgresStore : public Store {
     if (!r) return r.error();
     std::vector<std::string> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
+    return out;
+  }
+
+  Result<ReportContext> report_context(const std::string& digest) override {
+    // The three reads as one statement, each part in its own order.
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
+        "SELECT part, c1, c2, c3, c4, c5, c6, c7 FROM (SELECT 0 AS part, id AS n, rule_id AS c1, "
+        "path AS c2, env_key AS c3, reason AS c4, created_at AS c5, image AS c6, expires AS c7 "
+        "FROM suppressions UNION ALL SELECT 1, 0, name, manifest_digest, NULL, NULL, NULL, NULL, "
+        "NULL FROM reference_images UNION ALL (SELECT 2, 0, registry || '/' || repository || ':' "
+        "|| tag, last_seen, NULL, NULL, NULL, NULL, NULL FROM tags WHERE manifest_digest = $1 "
+        "ORDER BY last_seen DESC LIMIT 100)) AS parts ORDER BY part, n, c1",
+        {digest});
+    if (!r) return r.error();
+    ReportContext out;
+    std::vector<std::pair<std::string, std::string>> tags;  // (last seen, name)
+    for (int i = 0; i < r->size(); ++i) {
+      switch (r->integer(i, 0)) {
+        case 0:
+          out.suppressions.push_back({r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4),
+                                      r->text(i, 5), r->text(i, 6), r->text(i, 7)});
+          break;
+        case 1:
+          out.reference_images.emplace_back(r->text(i, 1), r->text(i, 2));
+          break;
+        default:
+          tags.emplace_back(r->text(i, 2), r->text(i, 1));
+      }
+    }
+    std::stable_sort(tags.begin(), tags.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& t : tags) out.tags.push_back(std::move(t.second));
     return out;
   }
 

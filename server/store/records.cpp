@@ -21,6 +21,42 @@ bool is_finished(ScanStatus s) {
   return s == ScanStatus::done || s == ScanStatus::failed || s == ScanStatus::cancelled;
 }
 
+Result<std::vector<std::optional<LayerMeta>>> Store::get_layer_metas(
+    const std::vector<std::string>& digests) {
+  std::vector<std::optional<LayerMeta>> out;
+  for (auto& d : digests) {
+    auto meta = get_layer_meta(d);
+    if (!meta) return meta.error();
+    out.push_back(std::move(*meta));
+  }
+  return out;
+}
+
+Result<std::vector<std::optional<LayerRecord>>> Store::get_layers(
+    const std::vector<std::string>& digests) {
+  std::vector<std::optional<LayerRecord>> out;
+  for (auto& d : digests) {
+    auto rec = get_layer(d);
+    if (!rec) return rec.error();
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+Result<ReportContext> Store::report_context(const std::string& manifest_digest) {
+  ReportContext out;
+  auto suppressions = list_suppressions();
+  if (!suppressions) return suppressions.error();
+  out.suppressions = std::move(*suppressions);
+  auto refs = list_reference_images();
+  if (!refs) return refs.error();
+  out.reference_images = std::move(*refs);
+  auto tags = image_tags(manifest_digest);
+  if (!tags) return tags.error();
+  out.tags = std::move(*tags);
+  return out;
+}
+
 LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string_view status,
                           std::string_view analyzer_versions_json) {
   LayerMeta meta{analyzer_version, std::move(diff_id), LayerStatus::complete, {}};

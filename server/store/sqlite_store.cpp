@@ -167,6 +167,8 @@ class SqliteStore : public Store {
     st->bind(14, nlohmann::json(f.analyzer_versions).dump());
     if (auto s = st->step(); !s) return s.error();
     ++generation_;
+    std::lock_guard leases(lease_mu_);
+    leases_.erase("layer:" + l.digest);
     return {};
   }
 
@@ -404,33 +406,52 @@ class SqliteStore : public Store {
   }
 
   Result<void> put_scan(const ScanRecord& s) override {
+    std::lock_guard lock(mu_);
+    auto r = sqlite::transaction(db_, [&] { return put_scan_locked(s); });
+    if (!r) return r;
+    ++generation_;
+    return {};
+  }
+
+  Result<void> finish_scan(const ScanRecord& s, std::size_t keep,
+                           const std::string& owner) override {
+    {
+      std::lock_guard lock(mu_);
+      auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+        if (auto w = put_scan_locked(s); !w) return w;
+        if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
+        return {};
+      });
+      if (!r) return r;
+      ++generation_;
+    }
+    return release_lease("scan:" + s.id, owner);
+  }
+
+  // The scan's row and, on its move to done, its trend rows. REQUIRES: mu_ held, inside the
+  // caller's transaction.
+  Result<void> put_scan_locked(const ScanRecord& s) {
     int score = 0;
     std::string grade;
     const bool judged = s.status == ScanStatus::done && !s.finished_at.empty() &&
                         !s.manifest_digest.empty() && queries::result_score(s.result, score, grade);
-    std::lock_guard lock(mu_);
-    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
-      if (auto w = write_scan(s); !w) return w;
-      // Only the move to done counts for trends: a repeated write of a finished scan
-      // changes no row.
-      if (!judged || sqlite3_changes(db_.handle()) == 0) return {};
-      auto d = db_.prepare(
-          "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
-          "scans) VALUES (substr(?1, 1, 10), ?2, ?3, ?4, ?5, ?1, 1) ON CONFLICT(day, image) DO "
-          "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
-          "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
-      if (!d) return d.error();
-      d->bind(1, s.finished_at);
-      d->bind(2, s.image);
-      d->bind(3, s.manifest_digest);
-      d->bind(4, std::int64_t{score});
-      d->bind(5, grade);
-      if (auto done = d->step(); !done) return done.error();
-      return count_result(s.image, score, grade, s.finished_at);
-    });
-    if (!r) return r;
-    ++generation_;
-    return {};
+    if (auto w = write_scan(s); !w) return w;
+    // Only the move to done counts for trends: a repeated write of a finished scan
+    // changes no row.
+    if (!judged || sqlite3_changes(db_.handle()) == 0) return {};
+    auto d = db_.prepare(
+        "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+        "scans) VALUES (substr(?1, 1, 10), ?2, ?3, ?4, ?5, ?1, 1) ON CONFLICT(day, image) DO "
+        "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
+        "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
+    if (!d) return d.error();
+    d->bind(1, s.finished_at);
+    d->bind(2, s.image);
+    d->bind(3, s.manifest_digest);
+    d->bind(4, std::int64_t{score});
+    d->bind(5, grade);
+    if (auto done = d->step(); !done) return done.error();
+    return count_result(s.image, score, grade, s.finished_at);
   }
 
   // The fleet's trend rows brought up to a reference's new result (schema/010_fleet_days.sql):
@@ -697,6 +718,11 @@ class SqliteStore : public Store {
 
   Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) override {
     std::lock_guard lock(mu_);
+    return prune_scans_locked(image, keep);
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::size_t> prune_scans_locked(const std::string& image, std::size_t keep) {
     auto st = db_.prepare(
         "DELETE FROM scans WHERE image = ?1 AND status IN ('done', 'failed', 'cancelled') AND "
         "seq <= (SELECT seq FROM scans WHERE image = ?1 AND status IN ('done', 'failed', "

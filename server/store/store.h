@@ -208,6 +208,12 @@ struct LayerMeta {
 LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string_view status,
                           std::string_view analyzer_versions_json);
 
+struct ReportContext {
+  std::vector<SuppressionRecord> suppressions;
+  std::vector<std::pair<std::string, std::string>> reference_images;  // (name, manifest digest)
+  std::vector<std::string> tags;                                      // as image_tags()
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -217,7 +223,14 @@ class Store {
   virtual Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) = 0;
 
   virtual Result<std::optional<LayerRecord>> get_layer(const std::string& digest) = 0;
-  // Inserts or replaces a layer's facts in one transaction.
+  // As get_layer_meta and get_layer for each digest, in order: one round trip to a database
+  // server rather than one per layer.
+  virtual Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
+      const std::vector<std::string>& digests);
+  virtual Result<std::vector<std::optional<LayerRecord>>> get_layers(
+      const std::vector<std::string>& digests);
+  // Inserts or replaces a layer's facts in one transaction. The fetch lease "layer:<digest>"
+  // ends with it, whoever held it: the facts are what its waiters wait for.
   virtual Result<void> put_layer(const LayerRecord& layer) = 0;
 
   // Inserts or replaces the image and its ordered layers, and records the tag (if any) as
@@ -264,6 +277,11 @@ class Store {
   // Retention: deletes the finished scans of `image` but its newest `keep`. Trends keep their
   // daily results. Returns how many were deleted.
   virtual Result<std::size_t> prune_scans(const std::string& image, std::size_t keep) = 0;
+  // A scan's end, written once: put_scan of the finished `scan`, prune_scans of its image to
+  // `keep`, and the release of `owner`'s lease "scan:<id>", in one transaction.
+  // REQUIRES: is_finished(scan.status).
+  virtual Result<void> finish_scan(const ScanRecord& scan, std::size_t keep,
+                                   const std::string& owner) = 0;
 
   // Scans that ended done with a judged result, finished at or after `since` (RFC 3339), whose
   // image reference starts with `image_prefix` (empty: any), oldest first.
@@ -327,6 +345,9 @@ class Store {
                                            const std::string& manifest_digest) = 0;
   // (name, manifest digest) pairs.
   virtual Result<std::vector<std::pair<std::string, std::string>>> list_reference_images() = 0;
+  // What a report of `manifest_digest` reads besides its layers (list_suppressions,
+  // list_reference_images, image_tags): one round trip to a database server.
+  virtual Result<ReportContext> report_context(const std::string& manifest_digest);
 
   // A lease on `key` ("layer:<digest>", "leader:scheduler") for `owner`, for `ttl`: true when
   // taken or renewed, false while another owner's unexpired lease stands. Replicas sharing one

@@ -120,6 +120,33 @@ void check_layer_round_trip(Store& store) {
   CHECK((*store.get_layer_meta(rec.digest))->status == LayerStatus::limit_exceeded);
   CHECK_FALSE(*store.get_layer(digest_of('9')));
   CHECK_FALSE(*store.get_layer_meta(digest_of('9')));
+  // Batched reads: in the order asked, a missing layer as nullopt, one named twice twice.
+  REQUIRE(store.put_layer(layer('2')));
+  const std::vector<std::string> asked = {digest_of('2'), digest_of('9'), rec.digest,
+                                          digest_of('2')};
+  auto metas = store.get_layer_metas(asked);
+  REQUIRE(metas);
+  REQUIRE(metas->size() == 4);
+  CHECK((*metas)[0]->diff_id == layer('2').facts.diff_id);
+  CHECK_FALSE((*metas)[1]);
+  CHECK((*metas)[2]->status == LayerStatus::limit_exceeded);
+  CHECK((*metas)[3]->diff_id == layer('2').facts.diff_id);
+  auto layers = store.get_layers(asked);
+  REQUIRE(layers);
+  REQUIRE(layers->size() == 4);
+  CHECK((*layers)[0]->digest == digest_of('2'));
+  CHECK_FALSE((*layers)[1]);
+  CHECK((*layers)[2]->facts.files.size() == 1);
+  CHECK((*layers)[2]->facts.path_hashes == rec.facts.path_hashes);
+  CHECK((*layers)[3]->digest == digest_of('2'));
+  CHECK(store.get_layer_metas({})->empty());
+  CHECK(store.get_layers({})->empty());
+  // Storing a layer's facts ends its fetch lease, whoever held it.
+  REQUIRE(*store.acquire_lease("layer:" + rec.digest, "replica-a", std::chrono::seconds(60)));
+  CHECK_FALSE(*store.acquire_lease("layer:" + rec.digest, "replica-b", std::chrono::seconds(60)));
+  REQUIRE(store.put_layer(rec));
+  CHECK(*store.acquire_lease("layer:" + rec.digest, "replica-b", std::chrono::seconds(60)));
+  REQUIRE(store.release_lease("layer:" + rec.digest, "replica-b"));
   CHECK(*store.integrity_check() == "ok");
   CHECK(store.counters().layer_writes >= 2);
 }
@@ -236,6 +263,39 @@ void check_scan_queue(Store& store) {
   CHECK((*rest)[1].id == "scan_q4");
   CHECK(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 10, "t5")->empty());
   CHECK(*store.count_scans(ScanStatus::queued) == 0);
+
+  // A scan's end: its row, the image's older finished scans pruned to `keep` and its lease
+  // released, together.
+  ScanRecord older = (*rest)[0];
+  older.id = "scan_older";
+  older.image = "reg.example/app:end";
+  older.status = ScanStatus::failed;
+  older.finished_at = "t5";
+  REQUIRE(store.put_scan(older));
+  ScanRecord end = older;
+  end.id = "scan_end";
+  end.status = ScanStatus::queued;
+  end.finished_at.clear();
+  REQUIRE(store.put_scan(end));
+  REQUIRE(store.claim_queued_scans("replica-b", std::chrono::seconds(30), 10, "t6")->size() == 1);
+  end.status = ScanStatus::done;
+  end.finished_at = "t7";
+  end.manifest_digest = digest_of('a');
+  end.result = R"({"score":80,"grade":"B"})";
+  CHECK_FALSE(*store.acquire_lease("scan:scan_end", "replica-a", std::chrono::seconds(30)));
+  REQUIRE(store.finish_scan(end, 1, "replica-b"));
+  auto ended = *store.get_scan("scan_end");
+  REQUIRE(ended);
+  CHECK(ended->status == ScanStatus::done);
+  CHECK(ended->finished_at == "t7");
+  CHECK_FALSE(*store.get_scan("scan_older"));
+  CHECK(*store.get_scan("scan_q4"));
+  CHECK(*store.acquire_lease("scan:scan_end", "replica-a", std::chrono::seconds(30)));
+  REQUIRE(store.release_lease("scan:scan_end", "replica-a"));
+  // Finished is final: a second end changes nothing.
+  end.status = ScanStatus::failed;
+  REQUIRE(store.finish_scan(end, 1, "replica-b"));
+  CHECK((*store.get_scan("scan_end"))->status == ScanStatus::done);
 }
 
 void check_queries(Store& store) {
@@ -643,6 +703,20 @@ void check_list_rows(Store& store) {
     CHECK(row.severity_counts.empty());
     CHECK(row.top_finding.empty());
   }
+  // What a report reads besides its layers, in one go, is what the three reads give.
+  REQUIRE(store.put_reference_image("reg.example/team/app:prod", digest_of('a')));
+  REQUIRE(store.put_reference_image("alpine:3", digest_of('b')));
+  auto context = store.report_context(digest_of('a'));
+  REQUIRE(context);
+  CHECK(context->tags == *store.image_tags(digest_of('a')));
+  CHECK(context->reference_images == *store.list_reference_images());
+  REQUIRE(context->suppressions.size() == 2);
+  CHECK(context->suppressions[0].rule_id == "BW-SUID");
+  CHECK(context->suppressions[0].reason == "audited");
+  CHECK(context->suppressions[0].image == "reg.example/team/app");
+  CHECK(context->suppressions[0].expires == "2026-12-31");
+  CHECK(context->suppressions[1].rule_id == "BW-SHELL");
+  CHECK(store.report_context(digest_of('z'))->tags.empty());
 }
 
 void check_list_rows_backfill(Store& store, const std::function<void(const std::string&)>& exec,
@@ -795,6 +869,9 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.latest_report(digest_of('a')));
   CHECK_FALSE(store.image_name(digest_of('a')));
   CHECK_FALSE(store.image_tags(digest_of('a')));
+  CHECK_FALSE(store.report_context(digest_of('a')));
+  CHECK_FALSE(store.get_layer_metas({digest_of('1')}));
+  CHECK_FALSE(store.get_layers({digest_of('1')}));
   CHECK_FALSE(store.clear_reports());
   CHECK_FALSE(store.list_suppressions());
   CHECK_FALSE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "", "", "", ""}}));
@@ -805,6 +882,10 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.schema_versions());
   CHECK_FALSE(store.has_pending_scan(scan.image));
   CHECK_FALSE(store.prune_scans(scan.image, 1));
+  ScanRecord ended = scan;
+  ended.status = ScanStatus::failed;
+  ended.finished_at = "t";
+  CHECK_FALSE(store.finish_scan(ended, 1, "r"));
   CHECK_FALSE(store.touch_image(digest_of('a'), std::nullopt));
   CHECK_FALSE(store.known_result(scan.image, scan.platform, "rs"));
   CHECK_FALSE(store.record_unchanged(scan.image, digest_of('a'), std::nullopt));
@@ -848,10 +929,15 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   judged.manifest_digest = digest_of('a');
   judged.result = R"({"score":50,"grade":"D"})";
   count(static_cast<bool>(store.put_scan(judged)));
+  judged.id = "scan_f" + tag;
+  count(static_cast<bool>(store.finish_scan(judged, 5, "replica")));
   count(static_cast<bool>(store.acquire_lease("k", "replica", std::chrono::seconds(30))));
   count(static_cast<bool>(store.release_lease("k", "replica")));
   count(static_cast<bool>(store.get_layer(digest_of('1'))));
   count(static_cast<bool>(store.get_layer_meta(digest_of('2'))));
+  count(static_cast<bool>(store.get_layers({digest_of('1'), digest_of('2')})));
+  count(static_cast<bool>(store.get_layer_metas({digest_of('1'), digest_of('2')})));
+  count(static_cast<bool>(store.report_context(digest_of('a'))));
   count(static_cast<bool>(store.get_image(digest_of('a'))));
   count(static_cast<bool>(store.get_scan("scan_done")));
   count(static_cast<bool>(store.list_scans({})));

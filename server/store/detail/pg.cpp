@@ -48,6 +48,21 @@ std::string bytea_hex(std::string_view data) {
   return out;
 }
 
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (auto& item : items) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    for (char c : item) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
 std::string redact(const std::string& conninfo) {
   // postgresql://user:secret@host/db -> postgresql://user:***@host/db
   auto scheme = conninfo.find("://");

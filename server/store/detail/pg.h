@@ -71,6 +71,9 @@ class Connection {
 // `data` as a BYTEA literal in hex form ("\x0a1b…").
 std::string bytea_hex(std::string_view data);
 
+// `items` as a text[] literal ('{"a","b"}'), for `= ANY($1::text[])`.
+std::string text_array(const std::vector<std::string>& items);
+
 // The URL without its password, for logs and errors.
 std::string redact(const std::string& conninfo);
 
