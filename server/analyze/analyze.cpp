@@ -41,23 +41,12 @@ constexpr std::array<std::string_view, 7> kDebugTools = {"gdb",  "strace",   "lt
 constexpr std::array<std::string_view, 13> kToolchain = {"gcc",     "g++",  "cc", "c++",   "clang",
                                                          "clang++", "make", "go", "rustc", "cargo",
                                                          "javac",   "ld",   "as"};
-constexpr std::array<std::string_view, 17> kCredentialNames = {"credentials.json",
-                                                               "credential.json",
-                                                               "credentials",
-                                                               "credential",
-                                                               "password.txt",
-                                                               "id_rsa",
-                                                               "id_dsa",
-                                                               "id_ecdsa",
-                                                               "id_ed25519",
-                                                               "secret_token.rb",
-                                                               "carrierwave.rb",
-                                                               "omniauth.rb",
-                                                               "settings.py",
-                                                               "database.yml",
-                                                               "credentials.xml",
-                                                               ".env",
-                                                               ".netrc"};
+constexpr std::array<std::string_view, 18> kCredentialNames = {
+    "credentials.json", "credential.json", "credentials",     "credential",
+    "password.txt",     "id_rsa",          "id_dsa",          "id_ecdsa",
+    "id_ed25519",       "secret_token.rb", "carrierwave.rb",  "omniauth.rb",
+    "settings.py",      "database.yml",    "credentials.xml", ".env",
+    ".netrc",           ".htpasswd"};
 constexpr std::array<std::string_view, 20> kCredentialExtensions = {
     ".secret",   ".ovpn",   ".private_key",   ".cscfg",    ".rdp",
     ".mdf",      ".sdf",    ".bek",           ".tpm",      ".fve",
@@ -108,6 +97,10 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
     if (runtime == "node") tags.push_back(FileTag::runtime_node);
   }
   if (path == "etc/ssh/sshd_config") tags.push_back(FileTag::sshd);
+  // Keys that let their holder log in to every container of the image.
+  if (kind == 'f' && (base == "authorized_keys" || base == "authorized_keys2") &&
+      path_base_name(dirname_of(path)) == ".ssh")
+    tags.push_back(FileTag::ssh_authorized_keys);
   if (path == "etc/ssl/certs/ca-certificates.crt" || path == "etc/pki/tls/certs/ca-bundle.crt" ||
       path == "etc/ssl/cert.pem")
     tags.push_back(FileTag::ca_certificates);

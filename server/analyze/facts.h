@@ -37,6 +37,7 @@ enum class FileTag : std::uint8_t {
   runtime_node,
   ca_certificates,
   tzdata,
+  ssh_authorized_keys,
 };
 // The stored name ("shell", "runtime:java", …) and back; nullopt for an unknown name.
 std::string_view tag_name(FileTag t);
@@ -189,6 +190,7 @@ struct ImageSummary {
   std::vector<SetuidFile> setuid_files;
   std::vector<CapabilityFile> capability_files;
   std::vector<FileRef> world_writable, unneeded_files, credential_files;
+  std::vector<FileRef> authorized_keys;  // ~/.ssh/authorized_keys(2) of any account
   std::vector<SecretFile> secrets, deleted_secrets;
   std::vector<Executable> executables;
   std::vector<ScriptFile> scripts;

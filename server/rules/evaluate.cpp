@@ -319,6 +319,21 @@ class Evaluator {
         add("BW-SSHD-CONFIG", Evidence{set_by[k]->file.path, -1, "", "", names.at(k) + " yes"},
             set_by[k]->file.layer_digest);
       }
+    // Root's keys with an SSH server that lets root in by key (PermitRootLogin's default,
+    // prohibit-password, does) is a root login for whoever holds the private key.
+    auto root_login = value.find("permitrootlogin");
+    const bool root_by_key = !in_.summary.attack_surface.sshd.empty() &&
+                             (root_login == value.end() || root_login->second != "no");
+    for (auto& f : in_.summary.authorized_keys) {
+      const bool roots = f.path.starts_with("root/");
+      std::string detail = roots ? "keys that log in as root" : "keys that log in to the image";
+      if (roots && root_by_key)
+        detail += "; sshd lets root in by key (PermitRootLogin " +
+                  (root_login == value.end() ? std::string("prohibit-password, the default")
+                                             : root_login->second) +
+                  ")";
+      add("BW-SSH-AUTHORIZED-KEYS", Evidence{f.path, -1, "", "", detail}, f.layer_digest);
+    }
     if (!in_.summary.world_writable.empty())
       grouped("BW-WORLDWRITABLE", in_.summary.world_writable, "world-writable");
     if (!in_.summary.unneeded_files.empty())

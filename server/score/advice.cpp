@@ -34,10 +34,10 @@ ImageSummary project(const ImageSummary& s, const std::set<std::string>& base,
                      const std::string& bottom, const json& candidate) {
   ImageSummary p = s;
   auto ref_layer = [](const FileRef& f) { return f.layer_digest; };
-  for (auto* list :
-       {&p.attack_surface.shell, &p.attack_surface.package_manager, &p.attack_surface.network_tool,
-        &p.attack_surface.debug_tool, &p.attack_surface.toolchain, &p.attack_surface.sshd,
-        &p.attack_surface.sudo, &p.world_writable, &p.unneeded_files, &p.credential_files})
+  for (auto* list : {&p.attack_surface.shell, &p.attack_surface.package_manager,
+                     &p.attack_surface.network_tool, &p.attack_surface.debug_tool,
+                     &p.attack_surface.toolchain, &p.attack_surface.sshd, &p.attack_surface.sudo,
+                     &p.world_writable, &p.unneeded_files, &p.credential_files, &p.authorized_keys})
     keep_app(*list, base, ref_layer);
   keep_app(p.setuid_files, base, [](const SetuidFile& f) { return f.file.layer_digest; });
   keep_app(p.packages, base, [](const InstalledPackage& x) { return x.layer_digest; });
@@ -189,7 +189,11 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
   // Switches: every candidate that carries what the app needs, projected by the rules.
   json switches = json::array();
   std::vector<std::string> unfit_reasons;
-  bool minimal = on_minimal_base(in.base);
+  // Minimal by what the image holds, not by its base's name: wolfi-base carries busybox's ash
+  // and apk, so it is no place to stop.
+  const bool bare =
+      in.summary.attack_surface.shell.empty() && in.summary.attack_surface.package_manager.empty();
+  bool minimal = on_minimal_base(in.base) && bare;
   if (!minimal && !base.empty() && needs.known()) {
     std::set<std::string> before;
     for (auto& f : live) before.insert(finding_key(f));
@@ -286,7 +290,10 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
 
   json out = json::array();
   if (minimal) {
-    out.push_back(action_keep(in.base, "already on a minimal base with no shell or package manager",
+    out.push_back(action_keep(in.base,
+                              in.base.name == "scratch"
+                                  ? "built FROM scratch: the image holds only the app's own files"
+                                  : "already on a minimal base with no shell or package manager",
                               current));
   } else if (switches.empty()) {
     std::string reason;

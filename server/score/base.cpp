@@ -100,9 +100,11 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
       if (!digest.empty() && r.manifest_digest == digest) b.layers = r.layers.size();
     return b;
   }
+  // The longest reference chain the image starts with; the whole image when it is that
+  // reference under another name (busybox:latest pushed as team/busybox).
   const ReferenceImage* best = nullptr;
   for (auto& r : refs)
-    if (!r.layers.empty() && r.layers.size() < layers.size() &&
+    if (!r.layers.empty() && r.layers.size() <= layers.size() &&
         std::equal(r.layers.begin(), r.layers.end(), layers.begin()) &&
         (!best || r.layers.size() > best->layers.size()))
       best = &r;
@@ -123,7 +125,8 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
     if (n >= layers.size() && layers.size() > 1) n = layers.size() - 1;
     return BaseInfo{os, "os-release", "medium", n};
   }
-  if (!hist_found && rootfs && layers.size() > 1) {
+  // An image that is only its unpacked root filesystem (busybox:latest) is that base whole.
+  if (!hist_found && rootfs && !layers.empty()) {
     hist_found = true;
     hist_layers = 1;
   }
@@ -137,6 +140,11 @@ BaseInfo detect_base(const json& manifest, const json& config, const ImageSummar
         return BaseInfo{"busybox", "history", "medium", hist_layers};
     return BaseInfo{"unknown", "history", "low", hist_layers};
   }
+  // Nothing of an OS anywhere (no release file, package database, shell or package manager):
+  // built FROM scratch, every layer the app's own.
+  if (!layers.empty() && summary.package_dbs.empty() && summary.attack_surface.shell.empty() &&
+      summary.attack_surface.package_manager.empty())
+    return BaseInfo{"scratch", "contents", "medium", 0};
   return BaseInfo{};
 }
 

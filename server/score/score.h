@@ -40,7 +40,7 @@ Grade grade_for(int score);
 
 struct BaseInfo {
   std::string name;                 // "debian:12", "distroless/static", a reference image, or ""
-  std::string method = "none";      // annotation | layer-match | os-release | history | none
+  std::string method = "none";  // annotation | layer-match | os-release | history | contents | none
   std::string confidence = "none";  // high | medium | low | none
   std::size_t layers = 0;           // how many bottom layers are the base
 };

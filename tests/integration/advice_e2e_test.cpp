@@ -291,3 +291,38 @@ TEST_CASE("a busybox-style image: the rootfs layer is the base, and USER is a fi
     check_snippet(s, {"/app/server"}, kProvided);
   }
 }
+
+TEST_CASE("busybox itself is named busybox, and an image FROM scratch is told so") {
+  LocalRegistry reg;
+  Daemon d;
+  // busybox:latest as it is made: one rootfs layer, CMD sh.
+  TestImage bb{{make_layer(TarBuilder()
+                               .file("bin/busybox", static_elf(), 0755)
+                               .symlink("bin/sh", "busybox")
+                               .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+                               .build())}};
+  bb.config = {{"Cmd", {"sh"}}};
+  bb.history = hist({{"/bin/sh -c #(nop) ADD file:0123abcd in / ", false}, {"CMD [\"sh\"]", true}});
+  push_image(reg.host(), "library/busybox", "latest", bb);
+  json b = report_for(d, reg.host() + "/library/busybox:latest");
+  CAPTURE(b["base"].dump());
+  CHECK(b["base"]["name"] == "busybox");
+  CHECK(b["base"]["layers"] == 1);
+
+  // A static server copied into an empty image.
+  TestImage scratch{{make_layer(TarBuilder().file("server", static_elf(), 0755).build())}};
+  scratch.config = {{"User", "65532"}, {"Entrypoint", {"/server"}}};
+  scratch.history = hist({{"COPY server /server # buildkit", false},
+                          {"USER 65532", true},
+                          {"ENTRYPOINT [\"/server\"]", true}});
+  push_image(reg.host(), "team/static", "1", scratch);
+  json s = report_for(d, reg.host() + "/team/static:1");
+  CAPTURE(s["recommendations"].dump(1));
+  CHECK(s["base"]["name"] == "scratch");
+  CHECK(s["base"]["method"] == "contents");
+  REQUIRE_FALSE(s["recommendations"].empty());
+  CHECK(s["recommendations"][0]["action"] == "keep");
+  std::string why = s["recommendations"][0]["reason"];
+  CHECK(why.find("FROM scratch") != std::string::npos);
+  CHECK(why.find("could not be identified") == std::string::npos);
+}

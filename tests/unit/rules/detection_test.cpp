@@ -152,6 +152,58 @@ TEST_CASE("sshd settings that open root or password logins; a root password") {
   CHECK_FALSE(find(none, "BW-ROOT-PASSWORD"));
 }
 
+TEST_CASE("keys authorised in the image: root's with sshd is a root login; .htpasswd is a secret") {
+  const std::string key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx0 ops@laptop\n";
+  LayerFacts l = analyze(TarBuilder()
+                             .file("usr/sbin/sshd",
+                                   "\x7f"
+                                   "ELF",
+                                   0755)
+                             .file("etc/ssh/sshd_config", "PermitRootLogin yes\n")
+                             .file("root/.ssh/authorized_keys", key, 0600)
+                             .file("home/deploy/.ssh/authorized_keys2", key, 0600)
+                             .file("srv/www/.htpasswd", "admin:$apr1$salt$hash\n")
+                             .file("usr/share/doc/ssh/authorized_keys.example", key)
+                             .build());
+  auto fs = findings_of({&l});
+  std::map<std::string, std::string> keys;
+  for (auto& f : fs)
+    if (f.rule_id == "BW-SSH-AUTHORIZED-KEYS") keys[f.evidence.path] = f.evidence.detail;
+  REQUIRE(keys.size() == 2);
+  CHECK(keys["root/.ssh/authorized_keys"] ==
+        "keys that log in as root; sshd lets root in by key (PermitRootLogin yes)");
+  CHECK(keys["home/deploy/.ssh/authorized_keys2"] == "keys that log in to the image");
+  bool htpasswd = false;
+  for (auto& f : fs)
+    htpasswd |= f.rule_id == "BW-SECRET-FILE" && f.evidence.path == "srv/www/.htpasswd";
+  CHECK(htpasswd);
+  // Without sshd, or with root kept out, root's keys are still keys in the image, no more.
+  LayerFacts closed = analyze(TarBuilder()
+                                  .file("usr/sbin/sshd",
+                                        "\x7f"
+                                        "ELF",
+                                        0755)
+                                  .file("etc/ssh/sshd_config", "PermitRootLogin no\n")
+                                  .file("root/.ssh/authorized_keys", key, 0600)
+                                  .build());
+  auto c = findings_of({&closed});
+  const Finding* only = find(c, "BW-SSH-AUTHORIZED-KEYS");
+  REQUIRE(only);
+  CHECK(only->evidence.detail == "keys that log in as root");
+  // The default lets root in by key.
+  LayerFacts by_default = analyze(TarBuilder()
+                                      .file("usr/sbin/sshd",
+                                            "\x7f"
+                                            "ELF",
+                                            0755)
+                                      .file("root/.ssh/authorized_keys", key, 0600)
+                                      .build());
+  auto d = findings_of({&by_default});
+  REQUIRE(find(d, "BW-SSH-AUTHORIZED-KEYS"));
+  CHECK(find(d, "BW-SSH-AUTHORIZED-KEYS")->evidence.detail.find("prohibit-password, the default") !=
+        std::string::npos);
+}
+
 TEST_CASE("each package belongs to the layer that first installed it; the count splits") {
   std::string base_status, app_status;
   for (int i = 0; i < 30; ++i)

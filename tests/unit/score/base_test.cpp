@@ -55,9 +55,33 @@ TEST_CASE("base detection: annotations, reference layer chains, history") {
   CHECK(m.method == "layer-match");
   CHECK(m.name == "longer");  // the longest chain wins
   CHECK(m.layers == 2);
-  CHECK(detect_base(json::object(), json::object(), summarize_image({}, {}), {"l0", "l1"},
-                    {{"same", "d", {"l0", "l1"}}})
-            .method == "none");  // an image is not its own base
+  // An image that is a reference under another name is that base, whole.
+  auto same = detect_base(json::object(), json::object(), summarize_image({}, {}), {"l0", "l1"},
+                          {{"same", "d", {"l0", "l1"}}, {"shorter", "e", {"l0"}}});
+  CHECK(same.method == "layer-match");
+  CHECK(same.name == "same");
+  CHECK(same.layers == 2);
+  // busybox:latest itself: one rootfs layer, busybox in it.
+  json rootfs_only = {
+      {"history",
+       {{{"created_by", "/bin/sh -c #(nop) ADD file:bb in / "}},
+        {{"created_by", "/bin/sh -c #(nop)  CMD [\"sh\"]"}, {"empty_layer", true}}}}};
+  ImageSummary bb;
+  bb.attack_surface.shell.push_back(FileRef{"bin/busybox", 0755, 0, 0, "l0", ""});
+  auto busybox = detect_base(json::object(), rootfs_only, bb, {"l0"}, {});
+  CHECK(busybox.name == "busybox");
+  CHECK(busybox.layers == 1);
+  // Nothing of an OS: built FROM scratch, no base layer.
+  ImageSummary bare;
+  bare.executables.push_back(Executable{FileRef{"app/run", 0755, 0, 0, "l0", ""}, {}});
+  json copy_only = {{"history", {{{"created_by", "COPY run /app/run # buildkit"}}}}};
+  auto scratch = detect_base(json::object(), copy_only, bare, {"l0"}, {});
+  CHECK(scratch.name == "scratch");
+  CHECK(scratch.method == "contents");
+  CHECK(scratch.layers == 0);
+  // A shell is something of an OS: not scratch, and not known either.
+  bare.attack_surface.shell.push_back(FileRef{"bin/sh", 0755, 0, 0, "l0", ""});
+  CHECK(detect_base(json::object(), copy_only, bare, {"l0"}, {}).method == "none");
   json config = {{"history",
                   {{{"created_by", "/bin/sh -c #(nop) ADD file:x in /"}},
                    {{"created_by", "/bin/sh -c #(nop)  CMD [\"sh\"]"}, {"empty_layer", true}},
@@ -143,10 +167,30 @@ TEST_CASE("advice follows what the app needs") {
   CHECK_FALSE(has(ids(k), "wolfi-base"));
   // Already minimal: keep, nothing else to switch to.
   BaseInfo minimal{"distroless/static", "os-release", "medium", 1};
-  auto keep = advice(summary_with({exe("app/run", "app", elf(Libc::none, true))}), config, minimal);
+  ImageSummary on_static = summary_with({exe("app/run", "app", elf(Libc::none, true))});
+  on_static.attack_surface = {};
+  on_static.setuid_files.clear();
+  auto keep = advice(on_static, config, minimal);
   REQUIRE(!keep.empty());
   CHECK(keep[0]["action"] == "keep");
+  CHECK(keep[0]["reason"].get<std::string>().find("no shell") != std::string::npos);
   for (auto& r : keep) CHECK(r["action"] != "switch");
+  // A "minimal" base that carries a shell and a package manager (wolfi-base: busybox's ash,
+  // apk) is not called one: no keep that says there is no shell while BW-SHELL fires.
+  ImageSummary on_wolfi = summary_with({exe("app/run", "app", elf(Libc::glibc))});
+  on_wolfi.attack_surface.shell = {FileRef{"bin/ash", 0755, 0, 0, "base", ""}};
+  on_wolfi.attack_surface.package_manager = {FileRef{"sbin/apk", 0755, 0, 0, "base", ""}};
+  auto wolfi = advice(on_wolfi, config, BaseInfo{"wolfi", "os-release", "medium", 1});
+  REQUIRE(!wolfi.empty());
+  for (auto& r : wolfi)
+    if (r["action"] == "keep")
+      CHECK(r["reason"].get<std::string>().find("no shell") == std::string::npos);
+  CHECK(wolfi[0]["action"] == "switch");
+  // Built FROM scratch: keep, and say so rather than "could not be identified".
+  auto from_scratch = advice(on_static, config, BaseInfo{"scratch", "contents", "medium", 0});
+  REQUIRE(!from_scratch.empty());
+  CHECK(from_scratch[0]["action"] == "keep");
+  CHECK(from_scratch[0]["reason"].get<std::string>().find("FROM scratch") != std::string::npos);
   // Root is a fix no base switch makes, with its own gain.
   json root_cfg = {{"config", {{"Entrypoint", {"/app/run"}}}}};
   auto fixes = advice(statik, root_cfg);

@@ -133,9 +133,10 @@ TEST_CASE("base layers: annotations with a known digest, package databases, busy
   CHECK(detect_base(json::object(), json::object(), s, {"l0", "l1", "l2"}, {}).layers == 2);
   s.package_dbs.push_back({PackageDb{"dpkg", true, ""}, "var/lib/dpkg/status", "l2"});
   CHECK(detect_base(json::object(), json::object(), s, {"l0", "l1", "l2"}, {}).layers == 2);
-  // A reference whose chain differs is no base.
-  CHECK(detect_base(json::object(), json::object(), ImageSummary{}, {"l0", "l1"},
-                    {{"r", "d", {"zz"}}})
+  // A reference whose chain differs is no base (and a shell says it is no scratch image).
+  ImageSummary with_shell;
+  with_shell.attack_surface.shell.push_back(FileRef{"bin/sh", 0755, 0, 0, "l0", ""});
+  CHECK(detect_base(json::object(), json::object(), with_shell, {"l0", "l1"}, {{"r", "d", {"zz"}}})
             .method == "none");
   // No release file: busybox in the rootfs layer names it.
   json rootfs = {{"history",
