@@ -200,6 +200,22 @@ std::string advice_line(const json& a) {
   return kind + " " + a.value("base", "") + ": " + a.value("reason", "");
 }
 
+std::string plan_line(const json& report) {
+  const json plan = report.value("plan", json::object());
+  const json steps = plan.value("steps", json::array());
+  if (steps.empty()) return {};
+  std::string out;
+  for (auto& s : steps) {
+    if (!out.empty()) out += ", ";
+    out += s.value("action", "") == "switch" ? "switch to " + s.value("base", "")
+                                             : "fix " + s.value("rule_id", "");
+    out +=
+        " → " + std::to_string(s.value("score_after", 0)) + " (" + s.value("grade_after", "") + ")";
+  }
+  if (plan.contains("why_not_b")) out += "; short of B: " + plan.value("why_not_b", "");
+  return out;
+}
+
 std::string to_markdown(const json& report, const json& scan) {
   std::ostringstream out;
   out << "### Bulwark: `" << report.value("image", "") << "` grade **" << report.value("grade", "?")
@@ -235,6 +251,7 @@ std::string to_markdown(const json& report, const json& scan) {
     out << "**Advice**\n\n";
     for (std::size_t i = 0; i < recs.size() && i < 6; ++i)
       out << "- " << advice_line(recs[i]) << "\n";
+    if (std::string plan = plan_line(report); !plan.empty()) out << "\n**Plan:** " << plan << "\n";
     for (auto& a : recs)
       if (a.value("action", "") == "switch" && !a.value("dockerfile", "").empty()) {
         out << "\n```dockerfile\n" << a["dockerfile"].get<std::string>() << "```\n";

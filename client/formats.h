@@ -22,6 +22,9 @@ std::string to_cyclonedx(const nlohmann::json& image, const nlohmann::json& repo
 // One line for an advice action: "switch to IMAGE: 40 → 52 (+12), why", "fix RULE: step (+15)",
 // "keep BASE: why".
 std::string advice_line(const nlohmann::json& action);
+// The report's plan as one line: "switch to X → 74 (C), fix BW-USER-ROOT → 89 (B), …", and
+// what keeps it from B; empty without a plan.
+std::string plan_line(const nlohmann::json& report);
 // Grade, score, verdict, the findings by severity, and the advice with the best switch's
 // Dockerfile.
 std::string to_markdown(const nlohmann::json& report, const nlohmann::json& scan);

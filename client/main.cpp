@@ -308,6 +308,8 @@ void print_findings(const json& report, const json& rules, const Style& st, std:
     out << "\nadvice\n";
     for (std::size_t i = 0; i < recs.size() && i < 6; ++i)
       out << "  " << bw::cli::advice_line(recs[i]) << "\n";
+    if (std::string plan = bw::cli::plan_line(report); !plan.empty())
+      out << "  plan: " << plan << "\n";
     // The best switch's Dockerfile, ready to paste.
     for (auto& a : recs)
       if (a.value("action", "") == "switch" && !a.value("dockerfile", "").empty()) {

@@ -166,13 +166,15 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
     std::size_t note = d.substr(0, 64 * 1024).find(kGoNote);
     if (note != std::string_view::npos && note >= 8 && r.u(note - 8, 4) == 4) j.go = "go";
   }
-  // Canary: a dynamic executable imports __stack_chk_fail; a static one carries the symbol name
-  // in its symbol table, which the prefix may not reach (then it is unknown).
+  // Canary: a dynamic executable imports __stack_chk_fail; a static one (static-pie included:
+  // its dynamic section relocates itself and imports nothing) carries the symbol name in its
+  // symbol table, which the prefix may not reach (then it is unknown).
   if (!strtab.empty())
     j.canary = strtab.find("__stack_chk_fail") != std::string::npos;
   else if (d.find("__stack_chk_fail") != std::string_view::npos)
     j.canary = true;
-  else if (!truncated && go_at == std::string_view::npos && (has_dynamic || has_symtab))
+  else if (!truncated && go_at == std::string_view::npos &&
+           ((has_dynamic && !j.is_static) || has_symtab))
     j.canary = false;
   j.needed = std::move(needed);
   j.partial = truncated && !have_dynamic_data && has_dynamic;

@@ -381,7 +381,8 @@ awaitable<ApiResponse> report_or_advice(const std::string& digest, bool advice_o
     if (advice_only)
       return json_response(200, json{{"manifest_digest", digest},
                                      {"base", (**report)["base"]},
-                                     {"recommendations", (**report)["recommendations"]}});
+                                     {"recommendations", (**report)["recommendations"]},
+                                     {"plan", (**report).value("plan", json::object())}});
     return json_response(200, **report);
   });
 }

@@ -627,7 +627,12 @@ class Evaluator {
       auto fire = [&](const std::string& id, const std::string& detail) {
         if (per_rule[id]++ < 20) add(id, Evidence{x.file.path, -1, "", "", detail}, layer);
       };
-      if (!elf.is_static && !elf.pie) fire("BW-ELF-NOPIE", "not position-independent");
+      // Static or dynamic, code at a fixed address is the same gift to an exploit; RELRO guards
+      // the dynamic loader's tables, which a static binary does not have.
+      if (!elf.pie)
+        fire("BW-ELF-NOPIE", elf.is_static ? "static, not position-independent (build with "
+                                             "-static-pie, or go build -buildmode=pie)"
+                                           : "not position-independent");
       if (!elf.is_static && elf.relro == Relro::none) fire("BW-ELF-NORELRO", "no RELRO");
       if (!elf.nx) fire("BW-ELF-EXECSTACK", "executable stack (PT_GNU_STACK has PF_X)");
       if (elf.canary == false && elf.go.empty()) fire("BW-ELF-NOCANARY", "no __stack_chk_fail");

@@ -1,3 +1,4 @@
+#include "analyze/analyze.h"
 #include "common/embedded.h"
 #include "common/text.h"
 #include "rules/history.h"
@@ -21,6 +22,16 @@ const json& bases_catalog() {
 bool on_minimal_base(const BaseInfo& base) {
   return base.name.starts_with("distroless") || base.name.starts_with("cgr.dev/") ||
          base.name == "wolfi" || base.name == "chainguard" || base.name == "scratch";
+}
+
+// Where the package manager installs: a binary there came with an OS package (apt-get install
+// python3 in an app layer), not from the team's own build, so its compiler flags are not theirs
+// to change.
+bool from_os_package(const std::string& path) {
+  for (const char* dir : {"bin/", "sbin/", "usr/bin/", "usr/sbin/", "usr/lib/", "usr/libexec/",
+                          "lib/", "lib64/", "usr/lib64/"})
+    if (path.starts_with(dir)) return true;
+  return false;
 }
 
 template <typename T>
@@ -102,6 +113,45 @@ json finding_ref(const Finding& f) {
   return j;
 }
 
+// The ENTRYPOINT and CMD lines that run the app on `candidate` as the image ran it. A runtime
+// base's own ENTRYPOINT (distroless python3's "/usr/bin/python3.11") prefixes a command set by
+// CMD alone, so a command that starts with that runtime keeps only its arguments; any other
+// command replaces the base's ENTRYPOINT. A runtime named by its bare name is run by the
+// candidate's own path for it (distroless nodejs has no node on PATH).
+std::string run_lines(const json& cfg, const AppNeeds& needs, const json& candidate) {
+  std::vector<std::string> words = needs.entry;
+  if (words.empty()) return {};
+  const auto base_entry = candidate.value("entrypoint", std::vector<std::string>{});
+  const std::string runtime = candidate.value("runtime", "");
+  bool changed = false;
+  if (!base_entry.empty() && !runtime.empty() &&
+      runtime_of_program(path_base_name(words[0])) == runtime) {
+    if (needs.from_cmd && words.size() >= base_entry.size() &&
+        std::equal(base_entry.begin() + 1, base_entry.end(), words.begin() + 1))
+      return "CMD " +
+             json(std::vector<std::string>(
+                      words.begin() + static_cast<std::ptrdiff_t>(base_entry.size()), words.end()))
+                 .dump() +
+             "\n";
+    words[0] = base_entry[0];
+    changed = true;
+  }
+  if (needs.from_cmd)
+    return (base_entry.empty() ? "CMD " : "ENTRYPOINT ") + json(words).dump() + "\n";
+  std::vector<std::string> as_set;
+  for (const char* k : {"Entrypoint", "Cmd"})
+    if (auto e = cfg.find(k); e != cfg.end() && e->is_array())
+      for (auto& w : *e)
+        if (w.is_string()) as_set.push_back(w);
+  // A plain shell-form command, run without the shell the candidate may not have.
+  if (changed || words != as_set) return "ENTRYPOINT " + json(words).dump() + "\n";
+  std::string out;
+  for (const char* k : {"Entrypoint", "Cmd"})
+    if (auto e = cfg.find(k); e != cfg.end() && e->is_array() && !e->empty())
+      out += std::string(k == std::string("Cmd") ? "CMD " : "ENTRYPOINT ") + e->dump() + "\n";
+  return out;
+}
+
 // A final stage on `image` that copies the app's own paths out of the scanned image and keeps
 // its runtime settings; nullopt with `why` when such a stage could not start.
 std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
@@ -129,9 +179,7 @@ std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
   if (auto ports = cfg.find("ExposedPorts"); ports != cfg.end() && ports->is_object())
     for (auto& [port, v] : ports->items()) out += "EXPOSE " + port + "\n";
   out += "USER 65532:65532\n";
-  for (const char* k : {"Entrypoint", "Cmd"})
-    if (auto e = cfg.find(k); e != cfg.end() && e->is_array() && !e->empty())
-      out += std::string(k == std::string("Cmd") ? "CMD " : "ENTRYPOINT ") + e->dump() + "\n";
+  out += run_lines(cfg, needs, candidate);
   return out;
 }
 
@@ -176,7 +224,58 @@ json action_keep(const BaseInfo& base, const std::string& reason, int score) {
 
 }  // namespace
 
-json advise(const AdviceInput& in, const AppNeeds& needs) {
+// The steps to take in order (the best switch, then the app's fixes, heaviest first), each with
+// the score once it and the ones before it are done: a fix that gains nothing alone at the
+// flat end of the score curve still counts once the others are made.
+json plan_of(const AdviceInput& in, std::vector<Finding> now, const json* best_switch,
+             int current) {
+  json steps = json::array();
+  int score = current;
+  if (best_switch) {
+    score = (*best_switch)["projected_score"];
+    steps.push_back({{"action", "switch"},
+                     {"id", (*best_switch)["id"]},
+                     {"base", (*best_switch)["base"]},
+                     {"score_after", score},
+                     {"grade_after", grade_for(score)}});
+  }
+  std::erase_if(now, [](const Finding& f) { return f.suppressed; });
+  std::vector<std::string> rules;
+  for (auto& f : now)
+    if (f.origin == Origin::app && std::find(rules.begin(), rules.end(), f.rule_id) == rules.end())
+      rules.push_back(f.rule_id);
+  auto weight = [&](const std::string& id) {
+    const RuleDef* d = in.catalog.find(id);
+    return d ? d->weight : 0;
+  };
+  std::stable_sort(rules.begin(), rules.end(), [&](const std::string& a, const std::string& b) {
+    return weight(a) > weight(b);
+  });
+  for (auto& rule : rules) {
+    std::erase_if(now,
+                  [&](const Finding& f) { return f.rule_id == rule && f.origin == Origin::app; });
+    score = score_findings(in.catalog, now).score;
+    const RuleDef* d = in.catalog.find(rule);
+    steps.push_back({{"action", "fix"},
+                     {"rule_id", rule},
+                     {"title", d ? d->title : ""},
+                     {"score_after", score},
+                     {"grade_after", grade_for(score)}});
+  }
+  json plan = {{"steps", std::move(steps)}, {"score", score}, {"grade", grade_for(score)}};
+  if (grade_for(score) > Grade::B) {
+    std::vector<std::string> left;
+    for (auto& f : now)
+      if (std::find(left.begin(), left.end(), f.rule_id) == left.end()) left.push_back(f.rule_id);
+    plan["why_not_b"] =
+        std::string(best_switch ? "what the new base still carries: "
+                                : "no candidate base fits the app, and the current base keeps: ") +
+        join(left, ", ");
+  }
+  return plan;
+}
+
+json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   int current = score_findings(in.catalog, in.findings).score;
   std::vector<std::string> base_digests(
       in.layers.begin(),
@@ -188,6 +287,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
 
   // Switches: every candidate that carries what the app needs, projected by the rules.
   json switches = json::array();
+  std::map<std::string, std::vector<Finding>> best_projection;  // by candidate id, for the plan
   std::vector<std::string> unfit_reasons;
   // Minimal by what the image holds, not by its base's name: wolfi-base carries busybox's ash
   // and apk, so it is no place to stop.
@@ -244,7 +344,10 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
           {"risk", b.value("risk", 0)},
           {"dockerfile", dockerfile ? *dockerfile : ""}};
       if (!dockerfile) action["dockerfile_missing"] = snippet_why;
-      if (projected > current) switches.push_back(std::move(action));
+      if (projected > current) {
+        best_projection[b.value("id", "")] = std::move(projected_list);
+        switches.push_back(std::move(action));
+      }
     }
   }
 
@@ -267,6 +370,23 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
       if (!f->layer_digest.empty()) layers_named.insert(f->layer_digest);
     }
     std::string step = d ? d->remediation : "";
+    if (d && d->category == "binary_hardening") {
+      std::vector<std::string> packaged, built;
+      for (auto* f : list)
+        (from_os_package(f->evidence.path) ? packaged : built).push_back("/" + f->evidence.path);
+      if (!packaged.empty()) {
+        if (packaged.size() > 5) {
+          packaged.resize(5);
+          packaged.push_back("…");
+        }
+        std::string way_out =
+            join(packaged, ", ") +
+            " came with OS packages, whose build flags are not yours to change: leave the "
+            "packages out of the final image (a multi-stage build that copies only what the "
+            "app runs), or move to a base whose build of them is hardened.";
+        step = built.empty() ? way_out : step + " For your own binaries; " + way_out;
+      }
+    }
     if (d && d->category == "secrets" && !layers_named.empty()) {
       std::vector<std::string> names;
       for (auto& l : layers_named) {
@@ -325,6 +445,15 @@ json advise(const AdviceInput& in, const AppNeeds& needs) {
   actions.insert(actions.end(), fixes.begin(), fixes.end());
   std::stable_sort(actions.begin(), actions.end(),
                    [](const json& a, const json& b) { return a["score_gain"] > b["score_gain"]; });
+  if (plan) {
+    const json* best = nullptr;
+    std::vector<Finding> start = live;
+    if (!ranked.empty()) {
+      best = &ranked.front();
+      start = best_projection[best->value("id", "")];
+    }
+    *plan = plan_of(in, std::move(start), best, current);
+  }
   for (auto& a : actions) out.push_back(std::move(a));
   return out;
 }

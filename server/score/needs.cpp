@@ -57,7 +57,30 @@ std::vector<std::string> entry_of(const json& config) {
     if (auto e = cfg.find(k); e != cfg.end() && e->is_array())
       for (auto& w : *e)
         if (w.is_string()) out.push_back(w);
+  // Docker's shell form wraps a command in `/bin/sh -c`; one plain command needs no shell to
+  // run, so it is read as the words it is.
+  if (out.size() == 3 && (out[0] == "/bin/sh" || out[0] == "sh") && out[1] == "-c") {
+    constexpr std::string_view kShellSyntax = "|&;<>()$`\\\"'*?[]#~%{}!\n";
+    const std::string& line = out[2];
+    if (line.find_first_of(kShellSyntax) == std::string::npos) {
+      std::vector<std::string> words;
+      for (std::size_t i = 0; i < line.size();) {
+        std::size_t end = line.find_first_of(" \t", i);
+        if (end == std::string::npos) end = line.size();
+        if (end > i) words.push_back(line.substr(i, end - i));
+        i = end + 1;
+      }
+      // A leading NAME=value is an assignment for the shell to make.
+      if (!words.empty() && words[0].find('=') == std::string::npos) return words;
+    }
+  }
   return out;
+}
+
+bool sets(const json& config, const char* key) {
+  const json& cfg = config.value("config", json::object());
+  auto e = cfg.find(key);
+  return e != cfg.end() && e->is_array() && !e->empty();
 }
 
 }  // namespace
@@ -123,6 +146,12 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
   };
 
   n.entry = entry_of(config);
+  n.from_cmd = !sets(config, "Entrypoint") && sets(config, "Cmd");
+  if (auto w = config.value("config", json::object()).value("WorkingDir", std::string());
+      w.starts_with("/") && w.size() > 1) {
+    n.workdir = w.substr(1);
+    while (n.workdir.ends_with("/")) n.workdir.pop_back();
+  }
   if (!n.entry.empty()) {
     std::string path = resolve(n.entry[0]);
     n.program = path.empty() ? n.entry[0] : path;
@@ -141,11 +170,18 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
     } else {
       add_copy(path);
     }
-    // Arguments that are files of the image: a script the shell or runtime runs, a jar.
+    // Arguments that are files of the image: a script the shell or runtime runs, a jar; a
+    // relative one (`node index.js`) is read from WORKDIR, as the runtime reads it.
     for (std::size_t i = 1; i < n.entry.size(); ++i) {
       const std::string& arg = n.entry[i];
-      if (!arg.starts_with("/")) continue;
-      std::string p = arg.substr(1);
+      std::string p;
+      if (arg.starts_with("/"))
+        p = arg.substr(1);
+      else if (!n.workdir.empty() && !arg.starts_with("-") &&
+               arg.find_first_of("./") != std::string::npos)
+        p = n.workdir + "/" + (arg.starts_with("./") ? arg.substr(2) : arg);
+      else
+        continue;
       if (auto* s = script_at(p)) needs_script(*s, "the entrypoint's " + arg);
       add_copy(p);
     }

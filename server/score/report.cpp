@@ -86,6 +86,8 @@ json build_report(const ReportInput& in) {
       in.tag,   in.now,   in.max_image_age_days, base_bytes, names};
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
+  json plan;
+  json recommendations = advise(advice, needs, &plan);
   json out{{"manifest_digest", in.image.manifest_digest},
            {"image", in.image_ref},
            {"platform", platform},
@@ -109,7 +111,8 @@ json build_report(const ReportInput& in) {
              {"confidence", base.confidence},
              {"layers", base.layers}}},
            {"needs", to_json(needs)},
-           {"recommendations", advise(advice, needs)},
+           {"recommendations", std::move(recommendations)},
+           {"plan", std::move(plan)},
            {"uncompressed_bytes", total_bytes}};
   if (auto until = suppressed_until(findings, in.suppressions, names, in.now); !until.empty())
     out["suppressed_until"] = until;

@@ -39,7 +39,7 @@ int score_for_deduction(int d);
 Grade grade_for(int score);
 
 struct BaseInfo {
-  std::string name;                 // "debian:12", "distroless/static", a reference image, or ""
+  std::string name;             // "debian:12", "distroless/static", a reference image, or ""
   std::string method = "none";  // annotation | layer-match | os-release | history | contents | none
   std::string confidence = "none";  // high | medium | low | none
   std::size_t layers = 0;           // how many bottom layers are the base
@@ -59,9 +59,13 @@ BaseInfo detect_base(const nlohmann::json& manifest, const nlohmann::json& confi
 // (an executable's libc, a script's interpreter, a runtime), CA certificates, tzdata, and the
 // paths that are the app's own (what a new final stage copies).
 struct AppNeeds {
-  std::vector<std::string> entry;  // Entrypoint + Cmd, as the runtime runs them
-  std::string program;             // the entry program's path in the image, without "/"
-  bool program_in_base = false;    // it comes from the base layers (or an OS package)
+  // Entrypoint + Cmd, as the runtime runs them; a shell form that is one plain command
+  // (`CMD node index.js`: no quoting, variables, pipes or globs) as the words the shell would run.
+  std::vector<std::string> entry;
+  bool from_cmd = false;         // the image sets Cmd only: a base's ENTRYPOINT would prefix it
+  std::string workdir;           // WORKDIR, without "/"; relative arguments are read from it
+  std::string program;           // the entry program's path in the image, without "/"
+  bool program_in_base = false;  // it comes from the base layers (or an OS package)
   bool shell = false, bash = false;
   bool static_binary = false, glibc = false, musl = false;
   std::string runtime;  // "java" | "python" | "node" | ""
@@ -101,6 +105,9 @@ struct AdviceInput {
 // score projected by running the rules over the app's own facts on the candidate's), and `fix`
 // (what no base change does: one per rule the app's layers or config trip, from the rule's
 // remediation). Each carries its projected score and the gain over the current one.
-nlohmann::json advise(const AdviceInput& in, const AppNeeds& needs);
+// With `plan`, also the steps in order (the best switch, then every fix of the app's own
+// findings, heaviest first) with the score after each, cumulative: {steps: [{action, id|rule_id,
+// score_after, grade_after}], score, grade, why_not_b (when the end is worse than B)}.
+nlohmann::json advise(const AdviceInput& in, const AppNeeds& needs, nlohmann::json* plan = nullptr);
 
 }  // namespace bw

@@ -83,7 +83,9 @@ void check_snippet(const json& action, const std::set<std::string>& files,
   CHECK_MESSAGE(runs, "the entrypoint " << entry_program << " is neither copied nor provided");
 }
 
-const std::set<std::string> kProvided = {"sh", "ash", "bash", "busybox", "python3", "java", "node"};
+// What the candidates provide, by the names their ENTRYPOINTs and PATH give them.
+const std::set<std::string> kProvided = {"sh",         "ash",    "bash", "busybox", "python3",
+                                         "python3.11", "python", "java", "node"};
 
 std::string private_key() {
   return "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(64, 'Q') +
@@ -158,6 +160,27 @@ TEST_CASE("root, sudo, sshd, curl | sh and keys: lower than clean, with fixes an
   }
   // Findings say what to do where people read them.
   for (auto& f : r["findings"]) CHECK_FALSE(f["remediation"].get<std::string>().empty());
+  // The plan: the best switch first, then every rule of the app's own, scores never falling,
+  // ending well above where it started, the same in the recommendations endpoint.
+  const json& plan = r["plan"];
+  CAPTURE(plan.dump(1));
+  REQUIRE(plan["steps"].size() > 4);
+  CHECK(plan["steps"][0]["action"] == "switch");
+  CHECK(plan["steps"][0]["id"] == best["id"]);
+  int last = r["score"];
+  std::set<std::string> planned;
+  for (auto& st : plan["steps"]) {
+    CHECK(st["score_after"].get<int>() >= last);
+    last = st["score_after"];
+    if (st["action"] == "fix") planned.insert(st["rule_id"].get<std::string>());
+  }
+  for (const char* rule : {"BW-USER-ROOT", "BW-SECRET-CONTENT", "BW-PIPE-SHELL", "BW-SSHD"})
+    CHECK_MESSAGE(planned.count(rule), rule);
+  CHECK(plan["score"] == last);
+  CHECK(last >= 80);
+  json advice =
+      d.get_json("/v1/images/" + r["manifest_digest"].get<std::string>() + "/recommendations");
+  CHECK(advice["plan"] == plan);
 }
 
 TEST_CASE("shell-script apps and a plain Debian image get advice, never scratch") {

@@ -632,6 +632,9 @@ TEST_CASE("offline scans in every format: apk and rpm packages, many findings, -
   CHECK(rc == 0);
   std::string md = read_file(dir.path() + "/r.md");
   CHECK(md.find("more.") != std::string::npos);  // "… and N more."
+  // The plan, where people read the advice: each step with the score after it.
+  CHECK(md.find("**Plan:** switch to gcr.io/distroless/base-debian12:debug-nonroot → ") !=
+        std::string::npos);
   json cdx = json::parse(read_file(dir.path() + "/r.cdx.json"));
   std::set<std::string> purls;
   for (auto& c : cdx["components"])
@@ -644,6 +647,7 @@ TEST_CASE("offline scans in every format: apk and rpm packages, many findings, -
   CHECK(sarif["runs"][0]["results"].size() > 15);
   CHECK(read_file(dir.path() + "/r.xml").find("<testsuite") != std::string::npos);
   CHECK(out.find("BW-SUID") != std::string::npos);  // the table on stdout
+  CHECK(out.find("plan: switch to ") != std::string::npos);
   // The cache's location from HOME when XDG_CACHE_HOME is not set.
   CHECK(bulwark({"scan", "--input", layout + ":v1", "--format", "json"}, out,
                 {"-u", "XDG_CACHE_HOME", "HOME=" + dir.path() + "/home"}) == 0);

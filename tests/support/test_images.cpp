@@ -8,7 +8,9 @@ namespace bw::test {
 using nlohmann::json;
 
 std::string static_elf() {
-  std::string e(64 + 2 * 56, '\0');
+  // A static-pie: ET_DYN with no interpreter and DF_1_PIE, as `gcc -static-pie` and
+  // `go build -buildmode=pie` make them: nothing for the hardening rules to flag.
+  std::string e(64 + 3 * 56 + 32, '\0');
   auto put = [&](std::size_t off, std::uint64_t v, int n) {
     for (int i = 0; i < n; ++i)
       e[off + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -19,18 +21,24 @@ std::string static_elf() {
   e[4] = 2;  // 64-bit
   e[5] = 1;  // little-endian
   e[6] = 1;
-  put(16, 2, 2);   // ET_EXEC
+  put(16, 3, 2);   // ET_DYN
   put(18, 62, 2);  // x86-64
   put(20, 1, 4);
   put(24, 0x401000, 8);
   put(32, 64, 8);               // phoff
   put(52, 64, 2);               // ehsize
   put(54, 56, 2);               // phentsize
-  put(56, 2, 2);                // phnum
+  put(56, 3, 2);                // phnum
   put(64, 1, 4);                // PT_LOAD
   put(68, 5, 4);                // R+X
   put(64 + 56, 0x6474e551, 4);  // PT_GNU_STACK
   put(64 + 56 + 4, 6, 4);       // RW, no X
+  const std::size_t dyn = 64 + 3 * 56;
+  put(64 + 2 * 56, 2, 4);        // PT_DYNAMIC
+  put(64 + 2 * 56 + 8, dyn, 8);  // its offset
+  put(64 + 2 * 56 + 32, 32, 8);  // its size
+  put(dyn, 0x6ffffffb, 8);       // DT_FLAGS_1
+  put(dyn + 8, 0x08000000, 8);   // DF_1_PIE
   return e + std::string(4096, '\x90');
 }
 

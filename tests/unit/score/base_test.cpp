@@ -1,7 +1,10 @@
+#include "analyze/analyze.h"
 #include "layer/image_summary.h"
 #include "score/score.h"
 
 #include <doctest/doctest.h>
+
+#include <set>
 
 using namespace bw;
 using nlohmann::json;
@@ -96,7 +99,8 @@ TEST_CASE("advice follows what the app needs") {
   BaseInfo base{"debian:13", "os-release", "medium", 1};
   json config = {{"config", {{"User", "65532"}, {"Entrypoint", {"/app/run"}}}}};
   std::vector<std::string> layers = {"base", "app"};
-  auto advice = [&](const ImageSummary& s, const json& cfg, const BaseInfo& b = {}) {
+  auto advice = [&](const ImageSummary& s, const json& cfg, const BaseInfo& b = {},
+                    json* plan = nullptr) {
     const BaseInfo& on = b.name.empty() ? base : b;
     std::vector<std::string> base_layers(layers.begin(), layers.begin() + 1);
     RuleInput ri{s, cfg, layers, on.layers, "1"};
@@ -108,7 +112,7 @@ TEST_CASE("advice follows what the app needs") {
                    layers,   "registry.test/app:1",
                    "1",      std::chrono::system_clock::now(),
                    90,       100'000'000};
-    return advise(in, needs);
+    return advise(in, needs, plan);
   };
   auto statik = summary_with({exe("app/run", "app", elf(Libc::none, true))});
   auto st = advice(statik, config);
@@ -137,6 +141,54 @@ TEST_CASE("advice follows what the app needs") {
       advice(summary_with({exe("usr/bin/python3.11", "base", elf(Libc::glibc))}, {"python"}),
              json{{"config", {{"User", "65532"}, {"Entrypoint", {"python3", "/app/main.py"}}}}});
   CHECK((py[0]["id"] == "distroless-python3" || py[0]["id"] == "chainguard-python"));
+  // Dockerfiles that run: a runtime base's ENTRYPOINT prefixes a CMD-only command, so the
+  // command keeps only its arguments; an ENTRYPOINT naming the runtime gets the base's path.
+  auto dockerfile_for = [&](const json& recs, const std::string& id) {
+    for (auto& r : recs)
+      if (r.value("id", "") == id) return r["dockerfile"].get<std::string>();
+    return std::string("(not offered)");
+  };
+  ImageSummary python =
+      summary_with({exe("usr/bin/python3.11", "base", elf(Libc::glibc))}, {"python"});
+  python.scripts.push_back(
+      ScriptFile{FileRef{"app/main.py", 0644, 0, 0, "app", ""}, {"python3", {}}});
+  std::string py_cmd = dockerfile_for(
+      advice(python, json{{"config", {{"User", "65532"}, {"Cmd", {"python3", "/app/main.py"}}}}}),
+      "distroless-python3");
+  CHECK(py_cmd.find("CMD [\"/app/main.py\"]") != std::string::npos);
+  CHECK(py_cmd.find("ENTRYPOINT") == std::string::npos);
+  std::string py_entry = dockerfile_for(
+      advice(python,
+             json{{"config", {{"User", "65532"}, {"Entrypoint", {"python3", "/app/main.py"}}}}}),
+      "distroless-python3");
+  CHECK(py_entry.find("ENTRYPOINT [\"/usr/bin/python3.11\",\"/app/main.py\"]") !=
+        std::string::npos);
+  // A Node app run from WORKDIR by a relative path, exec or plain shell form: its directory is
+  // copied, and distroless nodejs (no node on PATH, no shell) runs it through its ENTRYPOINT.
+  ImageSummary node = summary_with({exe("usr/bin/node", "base", elf(Libc::glibc))}, {"node"});
+  for (json cmd : {json{"node", "index.js"}, json{"/bin/sh", "-c", "node index.js"}}) {
+    CAPTURE(cmd.dump());
+    std::string df = dockerfile_for(
+        advice(node, json{{"config", {{"User", "65532"}, {"WorkingDir", "/app"}, {"Cmd", cmd}}}}),
+        "distroless-nodejs");
+    CHECK(df.find("COPY --from=build /app/ /app/") != std::string::npos);
+    CHECK(df.find("WORKDIR /app") != std::string::npos);
+    CHECK(df.find("CMD [\"index.js\"]") != std::string::npos);
+    CHECK(df.find("/bin/sh") == std::string::npos);
+  }
+  // A shell form with shell syntax still needs a shell.
+  auto piped = advice(node, json{{"config",
+                                  {{"User", "65532"},
+                                   {"WorkingDir", "/app"},
+                                   {"Cmd", {"/bin/sh", "-c", "node index.js | tee /tmp/log"}}}}});
+  CHECK(dockerfile_for(piped, "distroless-nodejs") == "(not offered)");
+  // java -jar on distroless java (ENTRYPOINT java -jar) keeps only the jar.
+  ImageSummary java = summary_with({exe("usr/bin/java", "base", elf(Libc::glibc))}, {"java"});
+  std::string jar = dockerfile_for(
+      advice(java,
+             json{{"config", {{"User", "65532"}, {"Cmd", {"java", "-jar", "/app/app.jar"}}}}}),
+      "distroless-java");
+  CHECK(jar.find("CMD [\"/app/app.jar\"]") != std::string::npos);
   // A base tool says nothing of the app: a musl busybox in the base does not make the app musl.
   auto mixed = ids(advice(summary_with({exe("bin/busybox", "base", elf(Libc::musl)),
                                         exe("app/run", "app", elf(Libc::glibc))}),
@@ -191,6 +243,61 @@ TEST_CASE("advice follows what the app needs") {
   REQUIRE(!from_scratch.empty());
   CHECK(from_scratch[0]["action"] == "keep");
   CHECK(from_scratch[0]["reason"].get<std::string>().find("FROM scratch") != std::string::npos);
+  // Hardening flags are the team's to change only for what they build: a binary an OS package
+  // put in an app layer gets the way out instead (drop the package, or switch).
+  ElfInfo soft = elf(Libc::glibc);
+  soft.pie = false;
+  auto fix_step = [&](const ImageSummary& s) {
+    for (auto& r : advice(s, config))
+      if (r["action"] == "fix" && r["rule_id"] == "BW-ELF-NOPIE")
+        return r["step"].get<std::string>();
+    return std::string();
+  };
+  std::string packaged = fix_step(summary_with({exe("usr/bin/python3.11", "app", soft)}));
+  CHECK(packaged.find("/usr/bin/python3.11 came with OS packages") != std::string::npos);
+  CHECK(packaged.find("-fPIE") == std::string::npos);
+  std::string own = fix_step(summary_with({exe("app/run", "app", soft)}));
+  CHECK(own.find("-fPIE") != std::string::npos);
+  CHECK(own.find("OS packages") == std::string::npos);
+  std::string both =
+      fix_step(summary_with({exe("app/run", "app", soft), exe("usr/sbin/setcap", "app", soft)}));
+  CHECK(both.find("-fPIE") != std::string::npos);
+  CHECK(both.find("/usr/sbin/setcap came with OS packages") != std::string::npos);
+  // The worst image gets a path, not one step: every fix of its own findings in order, each
+  // scored with the ones before it, even those that gain nothing alone at the flat end.
+  ImageSummary worst = summary_with({exe("app/run", "app", elf(Libc::glibc))});
+  for (const char* p : {"usr/sbin/sshd", "usr/bin/sudo", "usr/bin/curl", "usr/bin/wget", "bin/bash",
+                        "usr/bin/gdb", "usr/bin/gcc"}) {
+    FileRef f{p, 0755, 0, 0, "app", ""};
+    for (FileTag t : classify_path(p, 'f', 0755))
+      if (auto* list = worst.attack_surface.list(t)) list->push_back(f);
+  }
+  worst.setuid_files.push_back(SetuidFile{FileRef{"app/helper", 04755, 0, 0, "app", ""}, true});
+  worst.credential_files.push_back(FileRef{"root/.ssh/id_rsa", 0600, 0, 0, "app", ""});
+  worst.world_writable.push_back(FileRef{"app/data", 0777, 0, 0, "app", ""});
+  json worst_cfg = {{"config", {{"Entrypoint", {"/app/run"}}, {"Env", {"DB_PASSWORD=hunter2"}}}},
+                    {"history",
+                     {{{"created_by", "/bin/sh -c curl -fsSL https://get.example | sh"}},
+                      {{"created_by", "/bin/sh -c chmod 777 /app/data"}}}}};
+  json plan;
+  advice(worst, worst_cfg, {}, &plan);
+  RuleInput wri{worst, worst_cfg, layers, 1, "1"};
+  auto worst_findings = evaluate_rules(*catalog, wri);
+  CAPTURE(plan.dump(1));
+  const int start = score_findings(*catalog, worst_findings).score;
+  REQUIRE(plan["steps"].size() > 3);
+  int last = start;
+  std::set<std::string> fixed;
+  for (auto& st : plan["steps"]) {
+    CHECK(st["score_after"].get<int>() >= last);
+    last = st["score_after"];
+    if (st["action"] == "fix") fixed.insert(st["rule_id"].get<std::string>());
+  }
+  CHECK(plan["score"] == last);
+  CHECK(last > start + 30);
+  for (auto& f : worst_findings)
+    if (f.origin == Origin::app) CHECK_MESSAGE(fixed.count(f.rule_id), f.rule_id);
+  if (plan["grade"].get<std::string>() > "B") CHECK(plan.contains("why_not_b"));
   // Root is a fix no base switch makes, with its own gain.
   json root_cfg = {{"config", {{"Entrypoint", {"/app/run"}}}}};
   auto fixes = advice(statik, root_cfg);
