@@ -177,8 +177,7 @@ void from_json(const json& j, FileInfo& info) {
     for (auto& name : *t)
       if (name.is_string())
         if (auto tag = tag_from_name(name.get_ref<const std::string&>())) info.tags.push_back(*tag);
-  if (auto os = j.find("os"); os != j.end() && os->is_object())
-    info.os = OsInfo{str(*os, "family"), str(*os, "name"), str(*os, "pretty_name")};
+  if (auto os = j.find("os"); os != j.end() && os->is_object()) info.os = os_info_from_json(*os);
   info.os_error = str(j, "os_error");
   if (auto db = j.find("package_db"); db != j.end() && db->is_object())
     info.package_db = package_db_from(*db);
@@ -298,8 +297,7 @@ void to_json(json& j, const ImageSummary& s) {
 void from_json(const json& j, ImageSummary& s) {
   s = ImageSummary{};
   if (!j.is_object()) return;
-  if (auto os = j.find("os"); os != j.end() && os->is_object())
-    s.os = OsInfo{str(*os, "family"), str(*os, "name"), str(*os, "pretty_name")};
+  if (auto os = j.find("os"); os != j.end() && os->is_object()) s.os = os_info_from_json(*os);
   s.os_layer_digest = str(j, "os_layer_digest");
   s.packages = list_of<InstalledPackage>(j, "packages", [](const json& x) {
     return InstalledPackage{package_from_json(x), str(x, "db"), str(x, "layer_digest")};

@@ -68,7 +68,7 @@ std::optional<OsInfo> from_os_release(std::string_view content) {
     // Debian, Ubuntu and distroless are identified from their own files (Trivy does the same),
     // but os-release still names them: keep that as a fallback for images without those files.
     if ((id == "debian" || id == "ubuntu") && !version.empty())
-      return OsInfo{id + "?", version, kv["PRETTY_NAME"]};
+      return OsInfo{id, version, kv["PRETTY_NAME"], true};
     return std::nullopt;
   }
   std::string family = it->second;
@@ -166,9 +166,8 @@ std::optional<OsInfo> merge_os(const std::vector<OsInfo>& found) {
   std::optional<OsInfo> out;
   std::optional<OsInfo> fallback;  // Debian/Ubuntu named only by os-release
   for (auto& os : found) {
-    if (os.family.ends_with("?")) {
-      if (!fallback)
-        fallback = OsInfo{os.family.substr(0, os.family.size() - 1), os.name, os.pretty};
+    if (os.fallback) {
+      if (!fallback) fallback = OsInfo{os.family, os.name, os.pretty};
       continue;
     }
     if (!out) {
@@ -188,7 +187,22 @@ std::optional<OsInfo> merge_os(const std::vector<OsInfo>& found) {
 nlohmann::json to_json(const OsInfo& os) {
   nlohmann::json j = {{"family", os.family}, {"name", os.name}};
   if (!os.pretty.empty()) j["pretty_name"] = os.pretty;
+  if (os.fallback) j["identified_by"] = "os-release";
   return j;
+}
+
+OsInfo os_info_from_json(const nlohmann::json& j) {
+  auto str = [&](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  OsInfo os{str("family"), str("name"), str("pretty_name"), str("identified_by") == "os-release"};
+  // Facts stored before the flag marked the fallback with a "?" after the family.
+  if (os.family.ends_with("?")) {
+    os.family.pop_back();
+    os.fallback = true;
+  }
+  return os;
 }
 
 }  // namespace bw

@@ -14,6 +14,9 @@ struct OsInfo {
   std::string family;  // "debian", "ubuntu", "alpine", "redhat", "wolfi", "chainguard", …
   std::string name;    // version, e.g. "12", "3.19.1", "22.04"
   std::string pretty;  // PRETTY_NAME when known
+  // Named by os-release alone for an OS whose own files decide (Debian's debian_version,
+  // Ubuntu's lsb-release, as Trivy reads them): used only when those files are missing.
+  bool fallback = false;
   bool operator==(const OsInfo&) const = default;
 };
 
@@ -30,5 +33,7 @@ std::optional<OsInfo> parse_os_release_file(std::string_view path, std::string_v
 std::optional<OsInfo> merge_os(const std::vector<OsInfo>& found);
 
 nlohmann::json to_json(const OsInfo& os);
+// The inverse of to_json; a family stored with the old "?" fallback marker reads as the flag.
+OsInfo os_info_from_json(const nlohmann::json& j);
 
 }  // namespace bw

@@ -66,7 +66,7 @@ void check_os(Tally& t, const std::string& name, const std::string& path,
               const std::string& content, const json& c) {
   std::string error;
   auto os = parse_os_release_file(path, content, error);
-  if (os && os->family.ends_with("?")) os.reset();  // os-release alone does not name Debian/Ubuntu
+  if (os && os->fallback) os.reset();  // os-release alone does not name Debian/Ubuntu
   const json& want = c.contains("want") ? c["want"] : json(nullptr);
   if (c.contains("wantErr") || (c.contains("wantErr") == false && c.value("error", false))) {
     if (os || error.empty())

@@ -276,6 +276,11 @@ TEST_CASE("a distroless-style image without the marker is recognised and told to
   json r = report_for(d, reg.host() + "/team/distrolessish:1");
   CAPTURE(r["base"].dump());
   CHECK(r["base"]["name"].get<std::string>().starts_with("distroless-style"));
+  // The layer that names the OS by os-release alone says so in words, not with a marker.
+  std::string layer = d.get_json("/v1/layers/" + os.digest()).dump();
+  CHECK(layer.find("debian?") == std::string::npos);
+  CHECK(layer.find(R"("family":"debian")") != std::string::npos);
+  CHECK(layer.find(R"("identified_by":"os-release")") != std::string::npos);
   REQUIRE_FALSE(r["recommendations"].empty());
   CHECK(r["recommendations"][0]["action"] == "keep");
   CHECK(actions(r, "switch").empty());

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 using namespace bw;
+using nlohmann::json;
 
 namespace {
 std::optional<OsInfo> parse(std::string_view path, std::string_view content) {
@@ -29,6 +30,18 @@ TEST_CASE("Debian, Ubuntu and distroless come from their own files; os-release i
   auto rel = parse("etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\nVERSION_ID=\"12\"\n");
   REQUIRE(deb);
   REQUIRE(rel);
+  // A layer's facts say so in words, never with a marker in the family (served by
+  // GET /v1/layers/{digest}); facts stored with the old "debian?" read the same.
+  CHECK(rel->family == "debian");
+  CHECK(rel->fallback);
+  CHECK(to_json(*rel) == json{{"family", "debian"},
+                              {"name", "12"},
+                              {"pretty_name", "Distroless"},
+                              {"identified_by", "os-release"}});
+  CHECK(os_info_from_json(to_json(*rel)) == *rel);
+  CHECK(os_info_from_json(
+            json{{"family", "debian?"}, {"name", "12"}, {"pretty_name", "Distroless"}}) == *rel);
+  CHECK_FALSE(to_json(*deb).contains("identified_by"));
   auto merged = merge_os({*rel, *deb});
   REQUIRE(merged);
   CHECK(merged->family == "debian");
