@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Starts a local registry (Debian's docker-registry) on 127.0.0.1:5000 and pushes a small image
-# built here from files this script writes (no Docker needed), so that the README's example
-# calls have something to scan. Run it while bulwarkd runs (deploy/run.sh) in another shell.
+# Starts a local registry (Debian's docker-registry) on 127.0.0.1:5000 (BULWARK_DEMO_PORT to
+# choose another) and pushes a small image built here from files this script writes (no Docker
+# needed), so that the README's example calls have something to scan. Run it while bulwarkd runs (deploy/run.sh) in another shell.
 #   deploy/demo.sh          start the registry (if not running) and push demo/app:1.0
 #   deploy/demo.sh stop     stop the demo registry
+# Installs what it calls (docker-registry, skopeo, curl) through deploy/install-deps.sh --demo.
+# A port that already answers /v2/ with a registry this script did not start is refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=${BULWARK_DEMO_DIR:-$PWD/bulwark-demo}
@@ -18,7 +20,16 @@ fi
 
 bash deploy/install-deps.sh --demo
 mkdir -p "$demo"
-if ! curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then
+answers() { curl -fsS --max-time 2 "http://$registry/v2/" >/dev/null 2>&1; }
+ours() { [[ -f "$demo/registry.pid" ]] && kill -0 "$(cat "$demo/registry.pid")" 2>/dev/null; }
+if answers && ! ours; then
+  # Pushing into a registry this script did not start would leave the demo image there.
+  echo "deploy/demo.sh: $registry already answers /v2/, and it is not the demo's registry." >&2
+  echo "  Run the demo on a free port: BULWARK_DEMO_PORT=5001 bash deploy/demo.sh" >&2
+  echo "  (then scan 127.0.0.1:5001/demo/app:1.0 in the examples)" >&2
+  exit 1
+fi
+if ! answers; then
   cat >"$demo/registry.yml" <<YAML
 version: 0.1
 log:
@@ -33,8 +44,21 @@ http:
 YAML
   nohup docker-registry serve "$demo/registry.yml" >"$demo/registry.log" 2>&1 &
   echo $! >"$demo/registry.pid"
-  for _ in $(seq 100); do curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -fsS "http://$registry/v2/" >/dev/null || { echo "registry did not start; see $demo/registry.log" >&2; exit 1; }
+  for _ in $(seq 100); do
+    answers && break
+    kill -0 "$(cat "$demo/registry.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! answers; then
+    kill "$(cat "$demo/registry.pid")" 2>/dev/null || true
+    rm -f "$demo/registry.pid"
+    echo "deploy/demo.sh: docker-registry did not answer on $registry; its log ($demo/registry.log) ends:" >&2
+    tail -n 5 "$demo/registry.log" | sed 's/^/  /' >&2
+    if grep -q "address already in use" "$demo/registry.log"; then
+      echo "  Port $port is taken: BULWARK_DEMO_PORT=5001 bash deploy/demo.sh" >&2
+    fi
+    exit 1
+  fi
 fi
 
 # An OCI layout: a "base" layer that looks like a small Debian, and an "app" layer.

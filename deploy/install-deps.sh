@@ -3,7 +3,10 @@
 # installed it changes nothing and needs no network.
 #   deploy/install-deps.sh          build and run the daemon
 #   deploy/install-deps.sh --test   also what the test suite needs (a registry, skopeo, …)
-#   deploy/install-deps.sh --demo   also a local registry and skopeo for deploy/demo.sh
+#   deploy/install-deps.sh --demo   also a local registry, skopeo and curl for deploy/demo.sh
+# A package whose command the scripts call counts as missing when that command is not on PATH,
+# and is checked again after installing: the scripts fail here, naming it, not later on
+# "command not found".
 set -euo pipefail
 
 build_packages=(
@@ -16,7 +19,13 @@ test_packages=(
   sqlite3 zstd python3-jsonschema python3-yaml rpm systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
 )
 
-demo_packages=(docker-registry skopeo)
+demo_packages=(docker-registry skopeo curl)
+# Package -> the command the scripts call from it.
+declare -A commands=(
+  [clang-14]=clang++-14 [cmake]=cmake [ninja-build]=ninja [pkg-config]=pkg-config
+  [docker-registry]=docker-registry [skopeo]=skopeo [curl]=curl [openssl]=openssl
+  [sqlite3]=sqlite3 [zstd]=zstd [nodejs]=node [apache2-utils]=htpasswd
+)
 
 wanted=("${build_packages[@]}")
 case "${1:-}" in
@@ -26,7 +35,8 @@ esac
 
 missing=()
 for p in "${wanted[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+     { [[ -n "${commands[$p]:-}" ]] && ! command -v "${commands[$p]}" >/dev/null; }; then
     missing+=("$p")
   fi
 done
@@ -45,5 +55,12 @@ $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 for service in docker-registry prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     $SUDO systemctl disable --now "$service" || true
+  fi
+done
+for p in "${missing[@]}"; do
+  c=${commands[$p]:-}
+  if [[ -n "$c" ]] && ! command -v "$c" >/dev/null; then
+    echo "deploy/install-deps.sh: package $p is installed but its command $c is not on PATH ($PATH)" >&2
+    exit 1
   fi
 done

@@ -1,7 +1,18 @@
 # Sourced by the web tests: installs the npm packages of tests/web/package-lock.json once, into
 # tests/web/node_modules (puppeteer-core drives Debian's chromium; it downloads no browser).
+# When npm cannot reach its registry the test is skipped (exit 77, ctest's SKIP_RETURN_CODE for
+# web and openapi_lint) with the reason, rather than failed: nothing of Bulwark was tested.
 if [[ ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/puppeteer-core" ||
       ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/@redocly/cli" ]]; then
-  (cd "$(dirname "${BASH_SOURCE[0]}")" &&
-    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  if ! npm_out=$(cd "$(dirname "${BASH_SOURCE[0]}")" &&
+      PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error 2>&1); then
+    echo "$npm_out" >&2
+    if grep -qE 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|EHOSTUNREACH' <<<"$npm_out"; then
+      echo "SKIPPED: npm cannot reach its registry ($(npm config get registry)) to install" \
+        "tests/web/package-lock.json; run again with network access, or with node_modules" \
+        "copied into tests/web" >&2
+      exit 77
+    fi
+    exit 1
+  fi
 fi
