@@ -1,7 +1,13 @@
 #include "formats.h"
 
+#include "common/digest.h"
+#include "rules/history.h"
+
+#include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
+#include <regex>
 #include <sstream>
 
 namespace bw::cli {
@@ -77,9 +83,29 @@ bool live(const json& f) {
   return !f.value("suppressed", false);
 }
 
+// GitHub keeps at most 25,000 results of a run.
+constexpr std::size_t kSarifMaxResults = 25'000;
+
+// What makes a finding the same one in the next build: its rule, where it is (a path, a config
+// key, or the build step's text; never a history index or a digest, which a rebuild changes)
+// and what it says, with digests taken out.
+std::string fingerprint(const json& f) {
+  const json& ev = f.value("evidence", json::object());
+  std::string at = ev.value("path", "");
+  if (at.empty()) at = ev.value("config_key", "");
+  if (at.empty() && ev.contains("created_by"))
+    at = "step:" + build_step(ev.value("created_by", ""), 0);
+  std::string said = ev.value("detail", "");
+  static const std::regex kDigest("sha(256|512):[0-9a-f]{8,128}|history\\[[0-9]+\\]");
+  said = std::regex_replace(said, kDigest, "");
+  std::string key = f.value("rule_id", "") + "\n" + at + "\n" + said;
+  return sha256_digest(key).substr(7, 32);
+}
+
 }  // namespace
 
-std::string to_sarif(const json& report, const json& rules, const std::string& tool_version) {
+std::string to_sarif(const std::vector<Scanned>& items, const json& rules,
+                     const std::string& tool_version) {
   json sarif_rules = json::array();
   std::map<std::string, std::size_t> index;
   for (auto& r : rules.value("rules", json::array())) {
@@ -100,93 +126,210 @@ std::string to_sarif(const json& report, const json& rules, const std::string& t
           {{"security-severity", security_severity(r.value("severity", "info"))},
            {"tags", json::array({"security", "container", r.value("category", "")})}}}});
   }
-  std::string image = report.value("image", "");
-  std::string artifact = image.empty() ? report.value("manifest_digest", "image") : image;
-  json results = json::array();
-  for (auto& f : report.value("findings", json::array())) {
-    if (!live(f)) continue;
-    std::string id = f.value("rule_id", "");
-    std::string loc = where(f);
-    bool has_path = loc.starts_with("/");
-    std::string text = f.value("title", id) + (detail(f).empty() ? "" : ": " + detail(f)) + " (" +
-                       f.value("origin", "app") + " layer " +
-                       f.value("layer_digest", "").substr(0, 19) + ")";
-    json result = {
-        {"ruleId", id},
-        {"level", sarif_level(f.value("severity", "info"))},
-        {"message", {{"text", text}}},
-        {"locations",
-         json::array({{{"physicalLocation",
-                        {{"artifactLocation", {{"uri", has_path ? loc.substr(1) : artifact}}},
-                         {"region", {{"startLine", 1}}}}},
-                       {"logicalLocations",
-                        json::array({{{"name", loc.empty() ? artifact : loc},
-                                      {"fullyQualifiedName", artifact + (has_path ? loc : "")},
-                                      {"kind", "resource"}}})}}})},
-        {"partialFingerprints",
-         {{"bulwarkFinding/v1", id + ":" + loc + ":" + report.value("manifest_digest", "")}}}};
-    if (auto it = index.find(id); it != index.end()) result["ruleIndex"] = it->second;
-    results.push_back(std::move(result));
+  json runs = json::array();
+  for (auto& item : items) {
+    const json& report = item.report;
+    std::string image = report.value("image", item.scan.value("image", ""));
+    std::string artifact = image.empty() ? report.value("manifest_digest", "image") : image;
+    json results = json::array();
+    std::size_t left_out = 0;
+    for (auto& f : report.value("findings", json::array())) {
+      if (results.size() >= kSarifMaxResults) {
+        ++left_out;
+        continue;
+      }
+      std::string id = f.value("rule_id", "");
+      std::string loc = where(f);
+      bool has_path = loc.starts_with("/");
+      std::string text = f.value("title", id) + (detail(f).empty() ? "" : ": " + detail(f)) +
+                         " (in the " + (f.value("origin", "app") == "base" ? "base image" : "app") +
+                         "'s layers)";
+      json result = {
+          {"ruleId", id},
+          {"level", sarif_level(f.value("severity", "info"))},
+          {"message", {{"text", text}}},
+          {"locations",
+           json::array({{{"physicalLocation",
+                          {{"artifactLocation", {{"uri", has_path ? loc.substr(1) : artifact}}},
+                           {"region", {{"startLine", 1}}}}},
+                         {"logicalLocations",
+                          json::array({{{"name", loc.empty() ? artifact : loc},
+                                        {"fullyQualifiedName", artifact + (has_path ? loc : "")},
+                                        {"kind", "resource"}}})}}})},
+          {"partialFingerprints", {{"bulwarkFinding/v2", fingerprint(f)}}}};
+      if (auto it = index.find(id); it != index.end()) result["ruleIndex"] = it->second;
+      if (f.value("suppressed", false)) {
+        std::string why = f.value("suppression_reason", "");
+        json sup = {{"kind", "external"}, {"status", "accepted"}};
+        if (!why.empty()) sup["justification"] = why;
+        result["suppressions"] = json::array({sup});
+      }
+      results.push_back(std::move(result));
+    }
+    json props = {{"image", image},
+                  {"platform", item.scan.value("platform", "")},
+                  {"manifestDigest", report.value("manifest_digest", "")},
+                  {"score", report.value("score", 0)},
+                  {"grade", report.value("grade", "")},
+                  {"rulesetVersion", report.value("ruleset_version", "")}};
+    if (left_out) props["resultsLeftOut"] = left_out;
+    json run = {{"tool",
+                 {{"driver",
+                   {{"name", "bulwark"},
+                    {"version", tool_version},
+                    {"semanticVersion", tool_version},
+                    {"rules", sarif_rules}}}}},
+                {"results", results},
+                {"properties", props}};
+    if (items.size() > 1) {
+      std::string category = "bulwark-" + item.scan.value("platform", "");
+      std::replace(category.begin(), category.end(), '/', '-');
+      run["automationDetails"] = {{"id", category + "/"}};
+    }
+    runs.push_back(std::move(run));
   }
-  json sarif = {
-      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-      {"version", "2.1.0"},
-      {"runs", json::array({{{"tool",
-                              {{"driver",
-                                {{"name", "bulwark"},
-                                 {"version", tool_version},
-                                 {"informationUri", "https://github.com/bulwark/bulwark"},
-                                 {"rules", sarif_rules}}}}},
-                             {"results", results},
-                             {"properties",
-                              {{"image", image},
-                               {"manifestDigest", report.value("manifest_digest", "")},
-                               {"score", report.value("score", 0)},
-                               {"grade", report.value("grade", "")},
-                               {"rulesetVersion", report.value("ruleset_version", "")}}}}})}};
+  json sarif = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                {"version", "2.1.0"},
+                {"runs", runs}};
   return sarif.dump(2);
 }
 
-std::string to_junit(const json& report, const json& rules, const json& scan) {
-  const json findings = report.value("findings", json::array());  // the pointers below point here
-  std::map<std::string, std::vector<const json*>> by_rule;
-  for (auto& f : findings)
-    if (live(f)) by_rule[f.value("rule_id", "")].push_back(&f);
-  std::ostringstream cases;
-  std::size_t tests = 0, failures = 0;
-  for (auto& r : rules.value("rules", json::array())) {
-    std::string id = r.value("id", "");
-    ++tests;
-    cases << "    <testcase classname=\"bulwark." << xml_escape(r.value("category", ""))
-          << "\" name=\"" << xml_escape(id + " " + r.value("title", "")) << "\"";
-    auto it = by_rule.find(id);
-    if (it == by_rule.end()) {
-      cases << "/>\n";
-      continue;
+std::string to_junit(const std::vector<Scanned>& items, const json& rules, const json& policy) {
+  std::optional<int> fail_on;
+  if (policy.contains("fail_on")) fail_on = severity_rank(policy["fail_on"].get<std::string>());
+  std::ostringstream suites;
+  std::size_t all_tests = 0, all_failures = 0, all_skipped = 0;
+  for (auto& item : items) {
+    const json& report = item.report;
+    const json& scan = item.scan;
+    const json findings = report.value("findings", json::array());  // pointers below point here
+    std::map<std::string, std::vector<const json*>> live_by_rule, suppressed_by_rule;
+    for (auto& f : findings)
+      (live(f) ? live_by_rule : suppressed_by_rule)[f.value("rule_id", "")].push_back(&f);
+    std::ostringstream cases;
+    std::size_t tests = 0, failures = 0, skipped = 0;
+    if (policy.contains("fail_under")) {
+      ++tests;
+      int under = policy["fail_under"].get<int>(), score = report.value("score", 0);
+      cases << "    <testcase classname=\"bulwark.policy\" name=\"score at least " << under << "\"";
+      if (score < under) {
+        ++failures;
+        cases << ">\n      <failure type=\"policy\" message=\"score " << score << " is under "
+              << under << "\"/>\n    </testcase>\n";
+      } else {
+        cases << "/>\n";
+      }
     }
-    ++failures;
-    cases << ">\n      <failure type=\"" << xml_escape(r.value("severity", "")) << "\" message=\""
-          << xml_escape(std::to_string(it->second.size()) + " finding(s): " + r.value("title", ""))
-          << "\">";
-    for (auto* f : it->second)
-      cases << xml_escape(where(*f) + (detail(*f).empty() ? "" : " " + detail(*f))) << "\n";
-    cases << xml_escape("Fix: " + r.value("remediation", "")) << "</failure>\n    </testcase>\n";
+    for (auto& r : rules.value("rules", json::array())) {
+      std::string id = r.value("id", "");
+      ++tests;
+      cases << "    <testcase classname=\"bulwark." << xml_escape(r.value("category", ""))
+            << "\" name=\"" << xml_escape(id + " " + r.value("title", "")) << "\"";
+      auto it = live_by_rule.find(id);
+      if (it == live_by_rule.end()) {
+        auto sup = suppressed_by_rule.find(id);
+        if (sup == suppressed_by_rule.end()) {
+          cases << "/>\n";
+          continue;
+        }
+        ++skipped;
+        cases << ">\n      <skipped message=\""
+              << xml_escape("suppressed: " + sup->second.front()->value("suppression_reason", ""))
+              << "\"/>\n    </testcase>\n";
+        continue;
+      }
+      std::ostringstream listed;
+      for (auto* f : it->second)
+        listed << xml_escape(where(*f) + (detail(*f).empty() ? "" : " " + detail(*f))) << "\n";
+      listed << xml_escape("Fix: " + r.value("remediation", ""));
+      int worst = 0;
+      for (auto* f : it->second) worst = std::max(worst, severity_rank(f->value("severity", "")));
+      if (fail_on && worst >= *fail_on) {
+        ++failures;
+        cases << ">\n      <failure type=\"" << xml_escape(r.value("severity", ""))
+              << "\" message=\""
+              << xml_escape(std::to_string(it->second.size()) +
+                            " finding(s) at or above fail_on: " + r.value("title", ""))
+              << "\">" << listed.str() << "</failure>\n    </testcase>\n";
+      } else {
+        // Under the policy: shown, not failed.
+        cases << ">\n      <system-out>" << listed.str() << "</system-out>\n    </testcase>\n";
+      }
+    }
+    std::string platform = scan.value("platform", "");
+    std::string name = "bulwark " + report.value("image", scan.value("image", "")) +
+                       (platform.empty() ? "" : " (" + platform + ")");
+    suites << "  <testsuite name=\"" << xml_escape(name) << "\" tests=\"" << tests
+           << "\" failures=\"" << failures << "\" errors=\"0\" skipped=\"" << skipped << "\">\n"
+           << "    <properties>\n"
+           << "      <property name=\"score\" value=\"" << report.value("score", 0) << "\"/>\n"
+           << "      <property name=\"grade\" value=\"" << xml_escape(report.value("grade", ""))
+           << "\"/>\n"
+           << "      <property name=\"verdict\" value=\"" << xml_escape(scan.value("verdict", ""))
+           << "\"/>\n"
+           << "    </properties>\n"
+           << cases.str() << "  </testsuite>\n";
+    all_tests += tests;
+    all_failures += failures;
+    all_skipped += skipped;
   }
   std::ostringstream out;
-  std::string name = "bulwark " + report.value("image", scan.value("image", ""));
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<testsuites name=\"bulwark\" tests=\"" << tests << "\" failures=\"" << failures << "\">\n"
-      << "  <testsuite name=\"" << xml_escape(name) << "\" tests=\"" << tests << "\" failures=\""
-      << failures << "\" errors=\"0\" skipped=\"0\">\n"
-      << "    <properties>\n"
-      << "      <property name=\"score\" value=\"" << report.value("score", 0) << "\"/>\n"
-      << "      <property name=\"grade\" value=\"" << xml_escape(report.value("grade", ""))
-      << "\"/>\n"
-      << "      <property name=\"verdict\" value=\"" << xml_escape(scan.value("verdict", ""))
-      << "\"/>\n"
-      << "    </properties>\n"
-      << cases.str() << "  </testsuite>\n</testsuites>\n";
+      << "<testsuites name=\"bulwark\" tests=\"" << all_tests << "\" failures=\"" << all_failures
+      << "\" skipped=\"" << all_skipped << "\">\n"
+      << suites.str() << "</testsuites>\n";
   return out.str();
+}
+
+std::string build_step(const std::string& created_by, std::size_t max) {
+  std::string s = mask_secret_assignments(created_by);
+  auto trim = [&s] {
+    s.erase(0, std::min(s.find_first_not_of(" \t\n"), s.size()));
+    s.erase(s.find_last_not_of(" \t\n") + 1);
+  };
+  trim();
+  // BuildKit writes "|2 A=1 B=2 /bin/sh -c …" when build args are in force.
+  if (s.starts_with("|"))
+    if (auto sh = s.find("/bin/sh -c "); sh != std::string::npos) s.erase(0, sh);
+  std::string verb;
+  if (s.starts_with("RUN ")) {
+    verb = "RUN ";
+    s.erase(0, 4);
+    trim();
+  }
+  if (s.starts_with("/bin/sh -c ")) {
+    s.erase(0, 11);
+    trim();
+    verb = "RUN ";
+  }
+  if (s.starts_with("#(nop)")) {  // a Dockerfile instruction other than RUN, written as is
+    s.erase(0, 6);
+    trim();
+    verb.clear();
+  }
+  if (s.ends_with("# buildkit")) {
+    s.resize(s.size() - 10);
+    trim();
+  }
+  std::string out = verb;
+  for (char c : s) {
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out += c;
+  }
+  return shorten(out, max);
+}
+
+std::string shorten(const std::string& text, std::size_t max) {
+  // Counted in code points; a cut never splits a UTF-8 sequence.
+  std::size_t points = 0, cut = std::string::npos;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (points == (max > 0 ? max - 1 : 0)) cut = i;
+    ++points;
+  }
+  if (points <= max || max == 0) return text;
+  return text.substr(0, cut) + "…";
 }
 
 std::string advice_line(const json& a) {

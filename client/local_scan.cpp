@@ -24,7 +24,8 @@ std::string default_cache_dir() {
 Result<LocalScan> run_local_scan(
     const std::string& image, const std::string& platform, const nlohmann::json& policy,
     std::chrono::seconds timeout, const std::string& cache_dir,
-    const std::function<void(const nlohmann::json& progress)>& on_progress) {
+    const std::function<void(const nlohmann::json& progress)>& on_progress,
+    const std::vector<std::string>& token_realms) {
   log::set_level(log::Level::warn);  // the report is the output; the engine's chatter is not
   auto store = open_sqlite_store({cache_dir + "/bulwark.db"});
   if (!store) return store.error();
@@ -34,6 +35,7 @@ Result<LocalScan> run_local_scan(
   // podman credentials apply.
   RegistryOptions registry_options;
   registry_options.allowed = {"*"};
+  registry_options.token_realms = token_realms;
   RegistryClient registry(ioc.get_executor(), registry_options);
   Reporter reporter(**store, ReportOptions{});
   ScanOptions options;
@@ -70,21 +72,32 @@ Result<LocalScan> run_local_scan(
     return make_error(Errc::timeout,
                       "the scan did not finish within " + std::to_string(timeout.count()) + " s");
   }
-  out.scan = scan_view(**rec);
-  auto result =
-      nlohmann::json::parse((*rec)->result.empty() ? "{}" : (*rec)->result, nullptr, false);
-  if (result.is_object())
-    for (auto& [k, v] : result.items()) out.scan[k] = v;
-  out.rules = to_json(reporter.rules());
-  if ((*rec)->status == ScanStatus::done && !(*rec)->manifest_digest.empty()) {
-    const std::string& digest = (*rec)->manifest_digest;
-    if (auto report = reporter.get(digest); report && *report) {
-      out.report = **report;
-      if (auto im = (*store)->get_image(digest); im && *im)
-        if (auto view = image_view(**im, **store, out.report["base"].value("layers", 0u)))
-          out.image = *view;
+  // What the API would answer of one scan: the scan, and its report and image when it is done.
+  auto view = [&](const ScanRecord& r) {
+    LocalScan v;
+    v.scan = scan_view(r);
+    auto result = nlohmann::json::parse(r.result.empty() ? "{}" : r.result, nullptr, false);
+    if (result.is_object())
+      for (auto& [k, x] : result.items()) v.scan[k] = x;
+    v.rules = to_json(reporter.rules());
+    if (r.status == ScanStatus::done && !r.manifest_digest.empty()) {
+      if (auto report = reporter.get(r.manifest_digest); report && *report) {
+        v.report = **report;
+        if (auto im = (*store)->get_image(r.manifest_digest); im && *im)
+          if (auto image = image_view(**im, **store, v.report["base"].value("layers", 0u)))
+            v.image = *image;
+      }
     }
-  }
+    return v;
+  };
+  out = view(**rec);
+  // A multi-platform scan: every child, in the order they were queued.
+  auto progress =
+      nlohmann::json::parse((*rec)->progress.empty() ? "{}" : (*rec)->progress, nullptr, false);
+  if (progress.is_object())
+    for (auto& id : progress.value("children", nlohmann::json::array()))
+      if (auto child = scans.get(id.get<std::string>()); child && *child)
+        out.children.push_back(view(**child));
   workers.join();
   return out;
 }

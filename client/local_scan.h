@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace bw::cli {
 
@@ -18,8 +19,11 @@ struct LocalScan {
   nlohmann::json report;  // as GET /v1/images/{digest}/report; null when the scan failed
   nlohmann::json image;   // as GET /v1/images/{digest}; null when the scan failed
   nlohmann::json rules;   // as GET /v1/rules
+  // With platform "all": each platform's scan, as the above (the parent's report is null).
+  std::vector<LocalScan> children;
 };
 
+// `token_realms` ("host:port") may receive any registry's credentials (RegistryOptions).
 // `image` is a reference or a local source ("oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
 // "docker-archive:FILE"); credentials come from docker's and podman's files as for the daemon.
 // `on_progress`, when set, is called every 50 ms with the scan's progress
@@ -27,7 +31,8 @@ struct LocalScan {
 Result<LocalScan> run_local_scan(
     const std::string& image, const std::string& platform, const nlohmann::json& policy,
     std::chrono::seconds timeout, const std::string& cache_dir,
-    const std::function<void(const nlohmann::json& progress)>& on_progress = {});
+    const std::function<void(const nlohmann::json& progress)>& on_progress = {},
+    const std::vector<std::string>& token_realms = {});
 
 // $XDG_CACHE_HOME/bulwark, else ~/.cache/bulwark.
 std::string default_cache_dir();

@@ -5,11 +5,16 @@
 #include "analyze/analyze.h"
 #include "api_client.h"
 #include "formats.h"
+#include "ignore_file.h"
 #include "local_scan.h"
+#include "options.h"
+#include "rules/history.h"
 #include "rules/rules.h"
+#include "score/policy.h"
 
 #include <nlohmann/json.hpp>
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,9 +24,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,10 +36,13 @@
 namespace {
 
 using bw::cli::ApiClient;
+using bw::cli::Command;
+using bw::cli::Scanned;
 using bw::cli::to_cyclonedx;
 using bw::cli::to_junit;
 using bw::cli::to_markdown;
 using bw::cli::to_sarif;
+using bw::cli::usage;
 using nlohmann::json;
 
 constexpr int kExitPolicy = 1;
@@ -41,139 +51,10 @@ constexpr int kExitScanFailed = 3;
 constexpr int kExitUnavailable = 4;
 constexpr std::string_view kCliVersion = "0.1.0";
 
-void usage(std::ostream& out) {
-  out << "usage: bulwark [--server URL [--cacert FILE]] COMMAND ... (options anywhere)\n"
-         "\n"
-         "commands:\n"
-         "  scan IMAGE [--platform OS/ARCH[/VARIANT]] [--timeout SECONDS] [--json] [--no-wait]\n"
-         "             [--fail-under SCORE] [--fail-on SEVERITY] [--ignore RULE_ID]...\n"
-         "             [--format table|json|sarif|junit|markdown|cyclonedx [--output FILE]]...\n"
-         "  scan --input PATH[:TAG] ...  an image from a docker save tarball, an oci-archive or\n"
-         "             an OCI layout directory (no daemon)\n"
-         "      submit a scan and wait for it (default timeout 600 s); exit 1 when the image\n"
-         "      scores under SCORE or has a finding at or above SEVERITY (info..critical)\n"
-         "  diff BEFORE AFTER [--json] what changed between two images: score and grade,\n"
-         "                            packages and findings added and removed\n"
-         "  report DIGEST             print an image's report (JSON)\n"
-         "  status SCAN_ID [--json]   show a scan\n"
-         "  image DIGEST              print the stored image record (JSON)\n"
-         "  layer DIGEST              print a layer's facts (JSON)\n"
-         "  health                    check that the server answers\n"
-         "\n"
-         "  --help, --version         this text; the CLI's version and the server's rule set\n"
-         "  --verbose, --no-color     list every file of a folded finding; no colour (NO_COLOR)\n"
-         "\n"
-         "--server defaults to $BULWARK_SERVER. With neither, `scan` runs the engine in this\n"
-         "process (layer cache in $XDG_CACHE_HOME/bulwark) and reads IMAGE from a registry or\n"
-         "from oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE; the other commands\n"
-         "ask http://127.0.0.1:8080. An API token is read from $BULWARK_TOKEN.\n";
-}
-
 // A usage error: one clear line on stderr, exit 2.
 int usage_error(const std::string& what) {
   std::cerr << "bulwark: " << what << " (see bulwark --help)\n";
   return kExitUsage;
-}
-
-// A whole number in [lo, hi], all of `text`: "5abc", "", "1e3" and out-of-range values are not.
-std::optional<long> whole_number(const std::string& text, long lo, long hi) {
-  if (text.empty() || text.size() > 12) return std::nullopt;
-  std::size_t i = text[0] == '-' ? 1 : 0;
-  if (i == text.size()) return std::nullopt;
-  for (std::size_t k = i; k < text.size(); ++k)
-    if (text[k] < '0' || text[k] > '9') return std::nullopt;
-  long v = std::stol(text);
-  if (v < lo || v > hi) return std::nullopt;
-  return v;
-}
-
-// The command line, parsed whole: options may stand before or after the command and its
-// arguments. Unknown options and missing values are usage errors.
-struct Command {
-  std::string server;
-  std::string name;                 // scan, status, image, layer, report, health
-  std::vector<std::string> params;  // positional arguments after the command
-  std::string platform;
-  std::string input;   // --input PATH[:TAG]: an image from a file instead of a reference
-  std::string cacert;  // --cacert FILE: the CA that signed an https:// server's certificate
-  long timeout = 600;
-  bool json = false, wait = true, help = false, version = false, no_color = false, verbose = false;
-  // --format F [--output FILE] pairs, in order; an output without a file goes to stdout.
-  std::vector<std::pair<std::string, std::string>> outputs;
-  nlohmann::json policy = nlohmann::json::object();
-};
-
-std::optional<std::string> parse_command(std::vector<std::string> args, Command& c) {
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string& out) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return a + " needs a value";
-      out = args[++i];
-      return std::nullopt;
-    };
-    std::string v;
-    if (a == "--help" || a == "-h") {
-      c.help = true;
-    } else if (a == "--version") {
-      c.version = true;
-    } else if (a == "--json") {
-      c.json = true;
-    } else if (a == "--no-wait") {
-      c.wait = false;
-    } else if (a == "--no-color") {
-      c.no_color = true;
-    } else if (a == "--verbose" || a == "-v") {
-      c.verbose = true;
-    } else if (a == "--server") {
-      if (auto e = value(c.server)) return e;
-    } else if (a == "--cacert") {
-      if (auto e = value(c.cacert)) return e;
-    } else if (a == "--platform") {
-      if (auto e = value(c.platform)) return e;
-    } else if (a == "--fail-on") {
-      if (auto e = value(v)) return e;
-      static const std::vector<std::string> kSeverities = {"info", "low", "medium", "high",
-                                                           "critical"};
-      if (std::find(kSeverities.begin(), kSeverities.end(), v) == kSeverities.end())
-        return "--fail-on takes info, low, medium, high or critical, not \"" + v + "\"";
-      c.policy["fail_on"] = v;
-    } else if (a == "--format") {
-      if (auto e = value(v)) return e;
-      if (v != "table" && v != "json" && v != "sarif" && v != "junit" && v != "markdown" &&
-          v != "cyclonedx")
-        return "--format takes table, json, sarif, junit, markdown or cyclonedx, not \"" + v + "\"";
-      c.outputs.emplace_back(v, "");
-    } else if (a == "--output") {
-      if (auto e = value(v)) return e;
-      if (c.outputs.empty() || !c.outputs.back().second.empty())
-        c.outputs.emplace_back("table", "");
-      c.outputs.back().second = v;
-    } else if (a == "--input") {
-      if (auto e = value(v)) return e;
-      c.input = v;
-    } else if (a == "--ignore") {
-      if (auto e = value(v)) return e;
-      c.policy["ignore"].push_back(v);
-    } else if (a == "--fail-under" || a == "--timeout") {
-      if (auto e = value(v)) return e;
-      bool under = a == "--fail-under";
-      auto n = under ? whole_number(v, 0, 100) : whole_number(v, 1, 86'400);
-      if (!n)
-        return a + " takes a whole number from " + (under ? "0 to 100" : "1 to 86400") +
-               ", not \"" + v + "\"";
-      if (under)
-        c.policy["fail_under"] = *n;
-      else
-        c.timeout = *n;
-    } else if (a.starts_with("-") && a.size() > 1) {
-      return "unknown option " + a;
-    } else if (c.name.empty()) {
-      c.name = a;
-    } else {
-      c.params.push_back(a);
-    }
-  }
-  return std::nullopt;
 }
 
 void print_api_error(const bw::cli::Reply& r) {
@@ -226,10 +107,8 @@ struct Style {
   std::string paint(const std::string& text, const char* code) const {
     return color ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
   }
-  std::string severity(const std::string& sev) const {
-    std::string label = sev;
-    for (auto& ch : label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    label.resize(8, ' ');
+  // `label` is the severity's column, already padded.
+  std::string severity_label(const std::string& sev, const std::string& label) const {
     const char* code = sev == "critical" ? "1;31"
                        : sev == "high"   ? "31"
                        : sev == "medium" ? "33"
@@ -244,23 +123,47 @@ int severity_rank(const std::string& s) {
   return it == order.end() ? 0 : static_cast<int>(it - order.begin());
 }
 
-// Findings grouped by category, worst first; one line per rule with its title, where it is
-// (several files of one rule folded into a count unless --verbose), the evidence and the fix.
-void print_findings(const json& report, const json& rules, const Style& st, std::ostream& out) {
+// The table's width: $COLUMNS, else the terminal's, else 120 (a CI log).
+std::size_t table_width(bool to_terminal) {
+  if (const char* c = std::getenv("COLUMNS"); c && *c) {
+    char* end = nullptr;
+    long n = std::strtol(c, &end, 10);
+    if (*end == '\0' && n >= 40 && n <= 1000) return static_cast<std::size_t>(n);
+  }
+  winsize ws{};
+  if (to_terminal && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+    return ws.ws_col;
+  return 120;
+}
+
+// Where a finding is, for a person: its path, the build step's command, or the config key.
+std::string finding_at(const json& f, std::size_t max) {
+  const json& ev = f.value("evidence", json::object());
+  if (std::string path = ev.value("path", ""); !path.empty()) return "/" + path;
+  if (ev.contains("created_by")) return bw::cli::build_step(ev.value("created_by", ""), max);
+  if (ev.contains("history_index")) return "build step " + ev["history_index"].dump();
+  return ev.value("config_key", "");
+}
+
+// Findings worst first, then by category and rule; one line per rule (severity, rule id,
+// title, category and origin, in columns that a long value shortens but never runs into), then
+// where it is (several files of one rule folded into a count unless --verbose; a build step's
+// command), the evidence and the fix. Suppressed findings follow, not counted.
+void print_findings(const json& report, const json& rules, const Style& st, std::size_t width,
+                    std::ostream& out) {
   if (!report.is_object()) return;
+  using bw::cli::shorten;
   const json rule_list = rules.value("rules", json::array());  // `catalog` points into it
   std::map<std::string, const json*> catalog;
   for (auto& r : rule_list) catalog[r.value("id", "")] = &r;
   out << "base      " << report["base"].value("name", "") << " ("
       << report["base"].value("method", "") << ")\n";
-  // rule id -> its live findings, in report order
-  std::map<std::string, std::vector<const json*>> by_rule;
-  std::map<std::string, int> counts;
+  std::map<std::string, std::vector<const json*>> by_rule;  // rule id -> live findings
+  std::vector<const json*> suppressed;
   const json& findings = report["findings"];
-  for (auto& f : findings) {
-    if (f.value("suppressed", false)) continue;
-    by_rule[f.value("rule_id", "")].push_back(&f);
-  }
+  for (auto& f : findings)
+    (f.value("suppressed", false) ? suppressed : by_rule[f.value("rule_id", "")]).push_back(&f);
+  std::map<std::string, int> counts;
   for (auto& [id, fs] : by_rule) ++counts[fs.front()->value("severity", "")];
   out << "findings  ";
   bool first = true;
@@ -269,39 +172,72 @@ void print_findings(const json& report, const json& rules, const Style& st, std:
       out << (first ? "" : ", ") << counts[sev] << " " << sev;
       first = false;
     }
-  out << (first ? "none" : "") << "\n";
-  std::map<std::string, std::vector<std::string>> by_category;  // category -> rule ids
-  for (auto& [id, fs] : by_rule) by_category[fs.front()->value("category", "other")].push_back(id);
-  for (auto& [category, ids] : by_category) {
-    std::stable_sort(ids.begin(), ids.end(), [&](auto& a, auto& b) {
-      return severity_rank(by_rule[a].front()->value("severity", "")) >
-             severity_rank(by_rule[b].front()->value("severity", ""));
-    });
-    std::string title = category;
-    for (auto& ch : title) ch = ch == '_' ? ' ' : static_cast<char>(std::toupper(ch));
-    out << "\n" << st.paint(title, "1") << "\n";
-    for (auto& id : ids) {
-      const auto& fs = by_rule[id];
-      const json& f = *fs.front();
-      out << "  " << st.severity(f.value("severity", "")) << id << "  " << f.value("title", "")
-          << "  [" << f.value("origin", "") << "]\n";
-      std::size_t shown = st.verbose ? fs.size() : std::min<std::size_t>(fs.size(), 3);
-      for (std::size_t k = 0; k < shown; ++k) {
-        const json& ev = fs[k]->value("evidence", json::object());
-        std::string at = ev.value("path", "");
-        if (!at.empty()) at = "/" + at;
-        if (at.empty() && ev.contains("history_index"))
-          at = "history[" + ev["history_index"].dump() + "]";
-        if (at.empty()) at = ev.value("config_key", "");
-        std::string detail = ev.value("detail", "");
-        out << "          " << at << (detail.empty() || at.empty() ? "" : ": ") << detail << "\n";
-      }
-      if (shown < fs.size())
-        out << "          … and " << fs.size() - shown << " more (--verbose lists them)\n";
-      if (auto it = catalog.find(id); it != catalog.end())
-        out << "          " << st.paint("fix:", "32") << " " << it->second->value("remediation", "")
-            << "\n";
+  out << (first ? "none" : "");
+  if (!suppressed.empty()) out << " (" << suppressed.size() << " suppressed, not counted)";
+  out << "\n";
+  std::vector<std::string> ids;
+  std::size_t id_width = 4;
+  for (auto& [id, fs] : by_rule) {
+    ids.push_back(id);
+    id_width = std::max(id_width, id.size());
+  }
+  std::stable_sort(ids.begin(), ids.end(), [&](auto& a, auto& b) {
+    const json &fa = *by_rule[a].front(), &fb = *by_rule[b].front();
+    int ra = severity_rank(fa.value("severity", "")), rb = severity_rank(fb.value("severity", ""));
+    if (ra != rb) return ra > rb;
+    return fa.value("category", "") < fb.value("category", "");
+  });
+  // "  SEVERITY  RULE-ID…  title  [category, origin]": fixed columns, two spaces between.
+  const std::size_t indent = 2 + 8 + 2, title_at = indent + id_width + 2;
+  const std::size_t room = width > title_at + 10 ? width - title_at : 10;
+  const std::size_t detail_room = width > indent + 10 ? width - indent : 10;
+  if (!ids.empty()) {
+    out << "\n  " << std::left << std::setw(10) << "SEVERITY" << std::setw(id_width + 2) << "RULE"
+        << "FINDING\n";
+  }
+  for (auto& id : ids) {
+    const auto& fs = by_rule[id];
+    const json& f = *fs.front();
+    std::string tail = "  [" + f.value("category", "") + ", " + f.value("origin", "") + "]";
+    std::string title = f.value("title", "");
+    std::size_t tail_len = tail.size();
+    if (tail_len + 10 > room) tail.clear(), tail_len = 0;
+    std::string sev = f.value("severity", "");
+    std::string label = sev;
+    for (auto& ch : label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    label.resize(10, ' ');
+    out << "  " << st.severity_label(sev, label) << id << std::string(id_width + 2 - id.size(), ' ')
+        << shorten(title, room - tail_len) << tail << "\n";
+    std::size_t shown = st.verbose ? fs.size() : std::min<std::size_t>(fs.size(), 3);
+    for (std::size_t k = 0; k < shown; ++k) {
+      std::string at = finding_at(*fs[k], detail_room);
+      const json& ev = fs[k]->value("evidence", json::object());
+      std::string detail = ev.value("detail", "");
+      std::string line = at + (detail.empty() || at.empty() ? "" : ": ") + detail;
+      if (std::string exp = fs[k]->value("suppression_expired", ""); !exp.empty())
+        line += " (its suppression expired " + exp + ")";
+      out << std::string(indent, ' ') << shorten(line, detail_room) << "\n";
     }
+    if (shown < fs.size())
+      out << std::string(indent, ' ') << "… and " << fs.size() - shown
+          << " more (--verbose lists them)\n";
+    if (auto it = catalog.find(id); it != catalog.end())
+      out << std::string(indent, ' ') << st.paint("fix:", "32") << " "
+          << shorten(it->second->value("remediation", ""), detail_room - 5) << "\n";
+  }
+  if (!suppressed.empty()) {
+    out << "\nsuppressed (not counted)\n";
+    std::size_t shown =
+        st.verbose ? suppressed.size() : std::min<std::size_t>(suppressed.size(), 10);
+    for (std::size_t k = 0; k < shown; ++k) {
+      const json& f = *suppressed[k];
+      std::string by = f.value("suppressed_by", "");
+      std::string line = f.value("rule_id", "") + "  " + finding_at(f, detail_room) + "  " +
+                         f.value("suppression_reason", "") + (by.empty() ? "" : " (" + by + ")");
+      out << "  " << shorten(line, width > 4 ? width - 2 : 2) << "\n";
+    }
+    if (shown < suppressed.size())
+      out << "  … and " << suppressed.size() - shown << " more (--verbose lists them)\n";
   }
   const json& recs = report["recommendations"];
   if (!recs.empty()) {
@@ -327,61 +263,135 @@ int exit_for(const json& scan) {
   return kExitUnavailable;  // still running when we gave up
 }
 
-// Writes the scan in every format asked for; the report, image record and rule catalog come
-// from `fetch` (the daemon's API, or the in-process engine's answers).
-struct Results {
-  json scan, report;
-  std::function<json()> image, rules;
+// One platform's scan and what the formats need of it.
+struct Platform {
+  json scan, report;            // the report is null when the scan failed
+  std::function<json()> image;  // the image record, fetched when the SBOM needs it
 };
 
+// A scan's results: the scan asked for (with --platform all, the parent) and its platforms (the
+// one, or every child of an "all" scan).
+struct Results {
+  json scan;
+  std::vector<Platform> platforms;
+  std::function<json()> rules;
+  bool multi() const { return scan.value("platform", "") == "all"; }
+};
+
+// "sbom.cdx.json" for linux/arm64 -> "sbom-linux-arm64.cdx.json".
+std::string per_platform_path(const std::string& path, const std::string& platform) {
+  std::string tag = platform;
+  std::replace(tag.begin(), tag.end(), '/', '-');
+  std::size_t name = path.rfind('/');
+  name = name == std::string::npos ? 0 : name + 1;
+  std::size_t dot = path.find('.', name + 1);
+  if (dot == std::string::npos) return path + "-" + tag;
+  return path.substr(0, dot) + "-" + tag + path.substr(dot);
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  if (!file) std::cerr << "bulwark: cannot write " << path << "\n";
+  return static_cast<bool>(file);
+}
+
+// Writes the scan in every format asked for. With --platform all each format holds every
+// platform: SARIF one run each, JSON an array of reports, JUnit a suite each, Markdown and the
+// table a section each, CycloneDX one BOM each (FILE-OS-ARCH.ext, or one line each on stdout).
 int write_outputs(const Command& c, Results& res) {
   if (c.outputs.empty() && c.json) {
-    std::cout << res.scan.dump(2) << "\n";
+    json out = res.scan;
+    if (res.multi()) {
+      out["platforms"] = json::array();
+      for (auto& p : res.platforms) out["platforms"].push_back(p.scan);
+    }
+    std::cout << out.dump(2) << "\n";
     return 0;
   }
-  json rules, image;
+  json rules;
+  auto get_rules = [&]() -> const json& {
+    if (rules.is_null()) rules = res.rules();
+    if (!rules.is_object()) rules = json::object();
+    return rules;
+  };
+  std::vector<Scanned> items;
+  for (auto& p : res.platforms)
+    if (p.report.is_object()) items.push_back({p.scan, p.report});
   auto outputs = c.outputs;
-  if (outputs.empty()) outputs.emplace_back("table", "");
+  if (outputs.empty() && !c.quiet) outputs.emplace_back("table", "");
   for (auto& [format, path] : outputs) {
     std::ostringstream text;
     if (format == "table") {
       // Colour only for a person at a terminal: never in files, pipes, or with NO_COLOR.
       const char* no_color = std::getenv("NO_COLOR");
-      Style st{path.empty() && isatty(STDOUT_FILENO) && !c.no_color && !(no_color && *no_color),
-               c.verbose};
-      if (rules.is_null() && res.report.is_object()) rules = res.rules();
+      bool terminal = path.empty() && isatty(STDOUT_FILENO);
+      Style st{terminal && !c.no_color && !(no_color && *no_color), c.verbose};
+      std::size_t width = table_width(terminal);
       print_scan(res.scan, text);
-      print_findings(res.report, rules.is_null() ? json::object() : rules, st, text);
-    } else if (!res.report.is_object()) {
+      for (auto& p : res.platforms) {
+        if (res.multi()) {
+          text << "\n" << st.paint("== " + p.scan.value("platform", "") + " ==", "1") << "\n";
+          print_scan(p.scan, text);
+        }
+        if (p.report.is_object()) print_findings(p.report, get_rules(), st, width, text);
+      }
+    } else if (items.empty()) {
       std::cerr << "bulwark: no report to write as " << format << " (scan "
                 << res.scan.value("status", "") << ")\n";
       continue;
     } else if (format == "json") {
-      text << res.report.dump(2) << "\n";
-    } else if (format == "markdown") {
-      text << to_markdown(res.report, res.scan);
-    } else if (format == "cyclonedx") {
-      if (image.is_null()) image = res.image();
-      if (!image.is_object()) {
-        std::cerr << "bulwark: the image record is not available for the SBOM\n";
-        return kExitUnavailable;
+      if (!res.multi()) {
+        text << items[0].report.dump(2) << "\n";
+      } else {
+        json all = json::array();
+        for (auto& i : items) {
+          json r = i.report;
+          r["platform"] = i.scan.value("platform", "");
+          all.push_back(std::move(r));
+        }
+        text << all.dump(2) << "\n";
       }
-      text << to_cyclonedx(image, res.report, std::string(kCliVersion));
+    } else if (format == "markdown") {
+      if (res.multi())
+        text << "## Bulwark: `" << res.scan.value("image", "") << "`, " << items.size()
+             << " platforms"
+             << (res.scan.contains("verdict") ? ", policy **" + res.scan.value("verdict", "") + "**"
+                                              : std::string())
+             << "\n\n";
+      for (auto& i : items) {
+        if (res.multi()) text << "#### " << i.scan.value("platform", "") << "\n\n";
+        text << to_markdown(i.report, i.scan);
+      }
+    } else if (format == "cyclonedx") {
+      for (auto& p : res.platforms) {
+        if (!p.report.is_object()) continue;
+        json image = p.image();
+        if (!image.is_object()) {
+          std::cerr << "bulwark: the image record is not available for the SBOM\n";
+          return kExitUnavailable;
+        }
+        std::string bom = to_cyclonedx(image, p.report, std::string(kCliVersion));
+        if (!res.multi()) {
+          text << bom;
+        } else if (!path.empty()) {
+          if (!write_file(per_platform_path(path, p.scan.value("platform", "")), bom))
+            return kExitUsage;
+        } else {
+          text << json::parse(bom).dump() << "\n";
+        }
+      }
+      if (res.multi() && !path.empty()) continue;
+    } else if (format == "sarif") {
+      text << to_sarif(items, get_rules(), std::string(kCliVersion));
     } else {
-      if (rules.is_null()) rules = res.rules();
-      text << (format == "sarif" ? to_sarif(res.report, rules, std::string(kCliVersion))
-                                 : to_junit(res.report, rules, res.scan));
+      text << to_junit(items, get_rules(), c.policy);
     }
     if (path.empty()) {
       std::cout << text.str();
       continue;
     }
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << text.str();
-    if (!file) {
-      std::cerr << "bulwark: cannot write " << path << "\n";
-      return kExitUsage;
-    }
+    if (!write_file(path, text.str())) return kExitUsage;
   }
   return 0;
 }
@@ -474,18 +484,28 @@ Obtained obtain_remote(const ApiClient& api, const Command& c, const std::string
     }
     scan = json::parse(g->body, nullptr, false);
   }
-  std::string digest = scan.value("manifest_digest", "");
-  return {0, Results{scan, fetch_report(api, scan),
-                     [&api, digest] { return get_json(api, "/v1/images/" + digest); },
-                     [&api] { return get_json(api, "/v1/rules"); }}};
+  auto platform = [&api](const json& s) {
+    std::string digest = s.value("manifest_digest", "");
+    return Platform{s, fetch_report(api, s),
+                    [&api, digest] { return get_json(api, "/v1/images/" + digest); }};
+  };
+  Results res{scan, {}, [&api] { return get_json(api, "/v1/rules"); }};
+  if (res.multi()) {
+    for (auto& id : scan.value("progress", json::object()).value("children", json::array()))
+      if (json child = get_json(api, "/v1/scans/" + id.get<std::string>()); child.is_object())
+        res.platforms.push_back(platform(child));
+  } else {
+    res.platforms.push_back(platform(scan));
+  }
+  return {0, std::move(res)};
 }
 
 // No daemon: the engine runs here, with its cache under $XDG_CACHE_HOME/bulwark.
 Obtained obtain_local(const Command& c, const std::string& image) {
   ProgressLine progress(isatty(STDERR_FILENO));
-  auto done = bw::cli::run_local_scan(image, c.platform, c.policy, std::chrono::seconds(c.timeout),
-                                      bw::cli::default_cache_dir(),
-                                      [&progress](const json& p) { progress.show(p); });
+  auto done = bw::cli::run_local_scan(
+      image, c.platform, c.policy, std::chrono::seconds(c.timeout), bw::cli::default_cache_dir(),
+      [&progress](const json& p) { progress.show(p); }, c.token_realms);
   progress.clear();
   if (!done) {
     std::cerr << "bulwark: " << bw::errc_name(done.error().code) << ": " << done.error().message
@@ -493,41 +513,143 @@ Obtained obtain_local(const Command& c, const std::string& image) {
     if (done.error().code == bw::Errc::timeout) return {kExitUnavailable, {}};
     return {bw::errc_http_status(done.error().code) < 500 ? kExitUsage : kExitScanFailed, {}};
   }
-  return {0, Results{done->scan, done->report, [image = done->image] { return image; },
-                     [rules = done->rules] { return rules; }}};
+  Results res{done->scan, {}, [rules = done->rules] { return rules; }};
+  auto platform = [](const bw::cli::LocalScan& l) {
+    return Platform{l.scan, l.report, [image = l.image] { return image; }};
+  };
+  if (res.multi())
+    for (auto& child : done->children) res.platforms.push_back(platform(child));
+  else
+    res.platforms.push_back(platform(*done));
+  return {0, std::move(res)};
 }
 
 Obtained obtain(const ApiClient* api, const Command& c, const std::string& image) {
   return api ? obtain_remote(*api, c, image) : obtain_local(c, image);
 }
 
-// --input PATH[:TAG], as `trivy image --input` takes it: a directory is an OCI layout; a file
-// is a `docker save` tarball (classic or Docker 25+) or an oci-archive, told apart by what it
-// holds; a TAG picks one image of several.
-std::string source_of_input(const std::string& input) {
+// --input [TRANSPORT:]PATH[:TAG], as `trivy image --input` and skopeo take it: with skopeo's
+// transports (docker-archive:, oci-archive:, oci:) as written; without, a directory is an OCI
+// layout and a file a `docker save` tarball (classic or Docker 25+) or an oci-archive, told
+// apart by what it holds; a TAG picks one image of several.
+// Empty, with `error` set, when PATH is not there.
+std::string source_of_input(const std::string& input, std::string& error) {
+  auto exists = [](const std::string& p) {
+    std::error_code ec;
+    return std::filesystem::exists(p, ec);
+  };
+  for (const char* transport : {"docker-archive:", "oci-archive:", "oci:"}) {
+    if (!input.starts_with(transport)) continue;
+    std::string rest = input.substr(std::string_view(transport).size());
+    std::string path = rest;
+    if (auto colon = rest.rfind(':'); colon != std::string::npos && !exists(rest))
+      path = rest.substr(0, colon);
+    if (!exists(path)) {
+      error = "--input " + input + ": no such file or directory " + path;
+      return {};
+    }
+    return input;
+  }
   std::string path = input, tag;
-  if (auto colon = input.rfind(':'); colon != std::string::npos && colon > 0 &&
-                                     !std::filesystem::exists(input) &&
-                                     std::filesystem::exists(input.substr(0, colon))) {
+  if (auto colon = input.rfind(':');
+      colon != std::string::npos && colon > 0 && !exists(input) && exists(input.substr(0, colon))) {
     path = input.substr(0, colon);
     tag = input.substr(colon + 1);
   }
+  if (!exists(path)) {
+    error = "--input " + input + ": no such file or directory";
+    return {};
+  }
   if (std::filesystem::is_directory(path)) return "oci:" + path + (tag.empty() ? "" : ":" + tag);
   return tag.empty() ? "docker-archive:" + path : "oci-archive:" + path + ":" + tag;
+}
+
+// The rule catalog that judges: the daemon's (GET /v1/rules), else the one built in.
+std::shared_ptr<const bw::RuleCatalog> catalog_of(const ApiClient* api) {
+  if (api)
+    if (json rules = get_json(*api, "/v1/rules"); rules.is_object())
+      if (auto parsed = bw::RuleCatalog::parse(rules.dump())) return *parsed;
+  return bw::RuleCatalog::builtin();
+}
+
+// The ignore file in force: --ignore-file, else ./.bulwarkignore when there is one.
+std::string ignore_file_of(const Command& c) {
+  if (!c.ignore_file.empty()) return c.ignore_file;
+  std::error_code ec;
+  return std::filesystem::exists(".bulwarkignore", ec) ? ".bulwarkignore" : "";
+}
+
+// Suppressions as code, checked before anything is scanned: every rule id named by --ignore or
+// the ignore file must exist. Fills `entries`; a usage error's exit code otherwise.
+int load_ignores(const Command& c, const bw::RuleCatalog& catalog,
+                 std::vector<bw::Suppression>& entries) {
+  std::vector<std::string> known;
+  for (auto& r : catalog.rules()) known.push_back(r.id);
+  auto check = [&](const std::string& id, const std::string& where) {
+    if (catalog.find(id)) return true;
+    std::string hint = bw::cli::did_you_mean(id, known);
+    usage_error(where + ": no rule " + id + (hint.empty() ? "" : "; " + hint));
+    return false;
+  };
+  for (auto& id : c.policy.value("ignore", json::array()))
+    if (!check(id.get<std::string>(), "--ignore")) return kExitUsage;
+  std::string file = ignore_file_of(c);
+  if (file.empty()) return 0;
+  auto loaded = bw::cli::load_ignore_file(file);
+  if (!loaded) return usage_error(loaded.error().message);
+  for (auto& e : *loaded)
+    if (!check(e.rule_id, file)) return kExitUsage;
+  entries = std::move(*loaded);
+  return 0;
+}
+
+// Marks what --ignore and the ignore file suppress in every platform's report, and judges the
+// policy on what is left: the verdict of each platform, and the worst of them for "all".
+void apply_ignores(const Command& c, const std::vector<bw::Suppression>& entries,
+                   const bw::RuleCatalog& catalog, Results& res) {
+  std::vector<std::string> ids = c.policy.value("ignore", std::vector<std::string>{});
+  if (entries.empty() && ids.empty()) return;
+  std::string source = ignore_file_of(c);
+  auto now = std::chrono::system_clock::now();
+  std::set<std::string> warned;
+  std::vector<std::pair<std::string, bw::ScanResult>> judged;
+  for (auto& p : res.platforms) {
+    if (p.report.is_object()) {
+      auto outcome = bw::cli::apply_ignores(p.report, entries, ids, source, catalog, now);
+      for (auto& line : outcome.expired)
+        if (warned.insert(line).second)
+          std::cerr << "bulwark: " << source << ": " << line << "; it no longer suppresses\n";
+      json policy = c.policy;
+      policy.erase("ignore");  // applied above, with the file's entries
+      const json judged_one =
+          bw::to_json(bw::judge_report(p.report, policy.empty() ? "" : policy.dump(), catalog));
+      for (auto& [k, v] : judged_one.items()) p.scan[k] = v;
+    }
+    judged.emplace_back(p.scan.value("platform", ""), bw::scan_result_from_json(p.scan));
+  }
+  if (res.multi()) {
+    const json worst = bw::to_json(bw::combine_results(judged));
+    for (auto& [k, v] : worst.items()) res.scan[k] = v;
+  } else if (!res.platforms.empty()) {
+    res.scan = res.platforms.front().scan;
+  }
 }
 
 int cmd_scan(const ApiClient* api, Command c) {
   if (!c.input.empty()) {
     if (!c.params.empty()) return usage_error("scan takes IMAGE or --input PATH, not both");
     if (api) return usage_error("--input reads a file here: it needs no --server");
-    if (!std::filesystem::exists(c.input.substr(0, c.input.rfind(':'))) &&
-        !std::filesystem::exists(c.input))
-      return usage_error("--input " + c.input + ": no such file or directory");
-    c.params.push_back(source_of_input(c.input));
+    std::string error, source = source_of_input(c.input, error);
+    if (source.empty()) return usage_error(error);
+    c.params.push_back(source);
   }
   if (c.params.size() != 1) return usage_error("scan takes one IMAGE");
+  auto catalog = catalog_of(api);
+  std::vector<bw::Suppression> entries;
+  if (int rc = load_ignores(c, *catalog, entries); rc != 0) return rc;
   auto got = obtain(api, c, c.params[0]);
   if (got.rc != 0) return got.rc;
+  apply_ignores(c, entries, *catalog, got.res);
   if (int rc = write_outputs(c, got.res); rc != 0) return rc;
   if (api && !c.wait) return 0;
   return exit_for(got.res.scan);
@@ -554,20 +676,33 @@ std::map<std::string, std::string> package_versions(const json& image) {
 
 // `bulwark diff A B`: what a base-image switch (or any rebuild) changed: score and grade,
 // packages added, removed and changed, findings added and removed.
+// `bulwark diff A B`: what a base-image switch (or any rebuild) changed: score and grade,
+// packages added, removed and changed, findings added and removed. The policy options judge
+// AFTER (exit 1 when it fails); the formats are table, json and markdown, the others refused.
 int cmd_diff(const ApiClient* api, const Command& c) {
   if (c.params.size() != 2) return usage_error("diff takes two images: BEFORE AFTER");
+  if (c.platform == "all")
+    return usage_error("diff compares one platform: --platform all is for scan");
+  for (auto& [format, path] : c.outputs)
+    if (format != "table" && format != "json" && format != "markdown")
+      return usage_error("diff writes table, json or markdown, not " + format);
+  auto catalog = catalog_of(api);
+  std::vector<bw::Suppression> entries;
+  if (int rc = load_ignores(c, *catalog, entries); rc != 0) return rc;
   Obtained before = obtain(api, c, c.params[0]);
   if (before.rc != 0) return before.rc;
   Obtained after = obtain(api, c, c.params[1]);
   if (after.rc != 0) return after.rc;
-  for (auto* o : {&before, &after})
-    if (!o->res.report.is_object()) {
+  for (auto* o : {&before, &after}) {
+    apply_ignores(c, entries, *catalog, o->res);
+    if (o->res.platforms.empty() || !o->res.platforms.front().report.is_object()) {
       std::cerr << "bulwark: " << o->res.scan.value("image", "") << " has no report (scan "
                 << o->res.scan.value("status", "") << ")\n";
       return kExitScanFailed;
     }
-  const json &ra = before.res.report, &rb = after.res.report;
-  json ia = before.res.image(), ib = after.res.image();
+  }
+  const json &ra = before.res.platforms.front().report, &rb = after.res.platforms.front().report;
+  json ia = before.res.platforms.front().image(), ib = after.res.platforms.front().image();
   auto pa = package_versions(ia), pb = package_versions(ib);
   json added = json::array(), removed = json::array(), changed = json::array();
   for (auto& [k, v] : pb)
@@ -594,36 +729,73 @@ int cmd_diff(const ApiClient* api, const Command& c) {
                {"after", side(rb)},
                {"packages", {{"added", added}, {"removed", removed}, {"changed", changed}}},
                {"findings", {{"added", f_added}, {"removed", f_removed}}}};
-  if (c.json || (!c.outputs.empty() && c.outputs[0].first == "json")) {
-    std::cout << diff.dump(2) << "\n";
-    return 0;
+  const json& verdict_of = after.res.scan;
+  if (verdict_of.contains("verdict")) {
+    diff["verdict"] = verdict_of["verdict"];
+    diff["reasons"] = verdict_of.value("reasons", json::array());
   }
   int sa = ra.value("score", 0), sb = rb.value("score", 0);
-  std::cout << "before    " << ra.value("image", "") << "  " << sa << " (" << ra.value("grade", "")
-            << ") on " << ra["base"].value("name", "?") << "\n"
-            << "after     " << rb.value("image", "") << "  " << sb << " (" << rb.value("grade", "")
-            << ") on " << rb["base"].value("name", "?") << "\n"
-            << "score     " << (sb >= sa ? "+" : "") << sb - sa << "\n"
-            << "packages  " << removed.size() << " removed, " << added.size() << " added, "
-            << changed.size() << " changed\n";
-  for (auto& p : removed)
-    std::cout << "  - " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
-              << "\n";
-  for (auto& p : added)
-    std::cout << "  + " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
-              << "\n";
-  for (auto& p : changed)
-    std::cout << "  ~ " << p["package"].get<std::string>() << " " << p["before"].get<std::string>()
-              << " -> " << p["after"].get<std::string>() << "\n";
-  std::cout << "findings  " << f_removed.size() << " removed, " << f_added.size() << " added\n";
-  auto line = [](const char* sign, const json& f) {
+  auto finding_text = [](const json& f) {
     const json& ev = f.value("evidence", json::object());
-    std::cout << "  " << sign << " " << f.value("rule_id", "") << " (" << f.value("severity", "")
-              << ") " << ev.value("path", ev.value("config_key", "")) << "\n";
+    return f.value("rule_id", "") + " (" + f.value("severity", "") + ") " +
+           ev.value("path", ev.value("config_key", ""));
   };
-  for (auto& f : f_removed) line("-", f);
-  for (auto& f : f_added) line("+", f);
-  return 0;
+  auto table = [&](std::ostream& out) {
+    out << "before    " << ra.value("image", "") << "  " << sa << " (" << ra.value("grade", "")
+        << ") on " << ra["base"].value("name", "?") << "\n"
+        << "after     " << rb.value("image", "") << "  " << sb << " (" << rb.value("grade", "")
+        << ") on " << rb["base"].value("name", "?") << "\n"
+        << "score     " << (sb >= sa ? "+" : "") << sb - sa << "\n"
+        << "packages  " << removed.size() << " removed, " << added.size() << " added, "
+        << changed.size() << " changed\n";
+    for (auto& p : removed)
+      out << "  - " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
+          << "\n";
+    for (auto& p : added)
+      out << "  + " << p["package"].get<std::string>() << " " << p["version"].get<std::string>()
+          << "\n";
+    for (auto& p : changed)
+      out << "  ~ " << p["package"].get<std::string>() << " " << p["before"].get<std::string>()
+          << " -> " << p["after"].get<std::string>() << "\n";
+    out << "findings  " << f_removed.size() << " removed, " << f_added.size() << " added\n";
+    for (auto& f : f_removed) out << "  - " << finding_text(f) << "\n";
+    for (auto& f : f_added) out << "  + " << finding_text(f) << "\n";
+    if (diff.contains("verdict")) {
+      out << "verdict   " << diff["verdict"].get<std::string>() << " (after)\n";
+      for (auto& r : diff["reasons"]) out << "  " << r.get<std::string>() << "\n";
+    }
+  };
+  auto markdown = [&](std::ostream& out) {
+    out << "### Bulwark diff: grade **" << ra.value("grade", "") << "** → **"
+        << rb.value("grade", "") << "** (" << sa << " → " << sb << ", " << (sb >= sa ? "+" : "")
+        << sb - sa << ")";
+    if (diff.contains("verdict"))
+      out << ", policy **" << diff["verdict"].get<std::string>() << "**";
+    out << "\n\n| | image | base |\n|---|---|---|\n"
+        << "| before | `" << ra.value("image", "") << "` | " << ra["base"].value("name", "?")
+        << " |\n| after | `" << rb.value("image", "") << "` | " << rb["base"].value("name", "?")
+        << " |\n\n**Packages:** " << removed.size() << " removed, " << added.size() << " added, "
+        << changed.size() << " changed\n\n**Findings:** " << f_removed.size() << " removed, "
+        << f_added.size() << " added\n\n";
+    for (auto& f : f_removed) out << "- ~~" << finding_text(f) << "~~\n";
+    for (auto& f : f_added) out << "- " << finding_text(f) << "\n";
+  };
+  auto outputs = c.outputs;
+  if (outputs.empty()) outputs.emplace_back(c.json ? "json" : "table", "");
+  for (auto& [format, path] : outputs) {
+    std::ostringstream text;
+    if (format == "json")
+      text << diff.dump(2) << "\n";
+    else if (format == "markdown")
+      markdown(text);
+    else
+      table(text);
+    if (path.empty())
+      std::cout << text.str();
+    else if (!write_file(path, text.str()))
+      return kExitUsage;
+  }
+  return exit_for(verdict_of);
 }
 
 int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
@@ -680,15 +852,20 @@ int main(int argc, char** argv) {
   Command c;
   const char* env_server = std::getenv("BULWARK_SERVER");
   c.server = env_server ? env_server : "";
-  if (auto bad = parse_command(std::vector<std::string>(argv + 1, argv + argc), c))
+  if (const char* realms = std::getenv("BULWARK_TOKEN_REALMS"); realms && *realms) {
+    std::istringstream list(realms);
+    for (std::string r; std::getline(list, r, ',');)
+      if (!r.empty()) c.token_realms.push_back(r);
+  }
+  if (auto bad = bw::cli::parse_command(std::vector<std::string>(argv + 1, argv + argc), c))
     return usage_error(*bad);
   if (c.help) {
-    usage(std::cout);
+    usage(std::cout, c.name);
     return 0;
   }
   if (c.version) return cmd_version(c);
   if (c.name.empty()) {
-    usage(std::cerr);
+    usage(std::cerr, {});
     return kExitUsage;
   }
   // With no server named, scans run in this process; the other commands ask the local daemon.

@@ -11,7 +11,7 @@ set -euo pipefail
 
 build_packages=(
   clang-14 cmake ninja-build pkg-config ca-certificates
-  libboost1.81-dev libboost-url1.81-dev libssl-dev nlohmann-json3-dev libsqlite3-dev
+  libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev libsqlite3-dev
   libarchive-dev libzstd-dev libisal-dev libre2-dev libpq-dev
 )
 test_packages=(

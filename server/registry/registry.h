@@ -66,6 +66,9 @@ struct RegistryOptions {
       "docker.io", "auth.docker.io",      "ghcr.io",         "quay.io",           "gcr.io",
       "*.gcr.io",  "*.pkg.dev",           "registry.k8s.io", "mcr.microsoft.com", "public.ecr.aws",
       "cgr.dev",   "registry.gitlab.com", "localhost",       "127.0.0.1",         "::1"};
+  // Token realms ("host:port") that may receive any registry's credentials, as a host's
+  // token_realms do for that host (the CLI's --token-realm).
+  std::vector<std::string> token_realms;
   // Hosts a registry may redirect blob downloads to (object storage and CDNs), besides those in
   // `allowed`; any other redirect target is refused before a connection is made.
   std::vector<std::string> redirect_hosts = {"*.docker.com",
@@ -208,6 +211,12 @@ class RegistryClient {
   // Whether `realm` (a bearer challenge's token service) may receive `registry`'s credentials:
   // the registry's own host and port, docker.io's auth.docker.io, or a configured token_realm.
   bool realm_may_receive_credentials(const std::string& registry, const net::Url& realm) const;
+  // Empty when `realm`, named by a challenge that `answered` sent to a request for `asked`, may
+  // receive `registry`'s credentials: configured as above, or, as docker, containerd and skopeo
+  // do, the realm the registry itself names (no redirect between) on its own host, or over
+  // TLS when the challenge came over TLS. Never a link-local or metadata address. Else why not.
+  std::string realm_refusal(const std::string& registry, const net::Url& realm,
+                            const net::Url& asked, const net::Url& answered) const;
   struct Call;
   struct Token {
     std::string value;
@@ -218,7 +227,9 @@ class RegistryClient {
   boost::asio::awaitable<Result<net::HttpResponse>> call_with_retries(Call& c);
   boost::asio::awaitable<Result<void>> authenticate(const std::string& registry,
                                                     const std::string& scope,
-                                                    const std::string& challenge_header);
+                                                    const std::string& challenge_header,
+                                                    const net::Url& asked,
+                                                    const net::Url& answered);
   boost::asio::awaitable<Result<std::string>> fetch_manifest(const std::string& endpoint,
                                                              const ImageRef& ref,
                                                              const std::string& reference,
@@ -245,6 +256,8 @@ class RegistryClient {
   std::unique_ptr<net::HttpClient> http_;
   std::map<std::string, std::string> base_urls_;                 // registry -> "https://host:port"
   std::map<std::pair<std::string, std::string>, Token> tokens_;  // (registry, scope) -> token
+  // registry -> why its credentials were kept from the token realm it named (for the error).
+  std::map<std::string, std::string> withheld_;
   std::map<std::string, bool> basic_auth_;  // registries that asked for basic auth
   std::map<std::string, std::unique_ptr<detail::AsyncSemaphore>> limiters_;
   std::mt19937 jitter_{std::random_device{}()};

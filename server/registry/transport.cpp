@@ -187,12 +187,16 @@ bool RegistryClient::realm_may_receive_credentials(const std::string& registry,
   auto own = net::parse_url(realm.scheme + "://" + host + "/");
   if (own && own->host == realm.host && own->port == realm.port) return true;
   if (registry == kDockerHub && where == "auth.docker.io:443") return true;
-  if (auto cfg = options_.hosts.find(registry); cfg != options_.hosts.end())
-    for (auto& r : cfg->second.token_realms)
+  auto listed = [&](const std::vector<std::string>& realms) {
+    for (auto& r : realms)
       if (normalize_registry(r) == normalize_registry(where) ||
           (normalize_registry(r) + ":443" == where && realm.scheme == "https"))
         return true;
-  return false;
+    return false;
+  };
+  if (listed(options_.token_realms)) return true;
+  auto cfg = options_.hosts.find(registry);
+  return cfg != options_.hosts.end() && listed(cfg->second.token_realms);
 }
 
 Result<void> RegistryClient::check_allowed(const ImageRef& ref) const {
@@ -278,9 +282,32 @@ Result<std::string> RegistryClient::authorization(const std::string& registry,
   return std::string();
 }
 
+std::string RegistryClient::realm_refusal(const std::string& registry, const net::Url& realm,
+                                          const net::Url& asked, const net::Url& answered) const {
+  if (realm_may_receive_credentials(registry, realm)) return {};
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(
+      realm.host.starts_with("[") ? realm.host.substr(1, realm.host.size() - 2) : realm.host, ec);
+  bool link_local =
+      !ec && ((ip.is_v4() && (ip.to_v4().to_uint() >> 16) == 0xA9FE) ||
+              (ip.is_v6() && (ip.to_v6().is_link_local() ||
+                              ip.to_v6() == boost::asio::ip::make_address_v6("fd00:ec2::254"))));
+  if (link_local || realm.host == "metadata.google.internal" || realm.host == "metadata")
+    return "a link-local or cloud metadata address";
+  if (answered.scheme != asked.scheme || authority_of(answered) != authority_of(asked))
+    return "the challenge came from " + authority_of(answered) + ", after a redirect";
+  // The registry's own host on another port: GitLab's layout (registry :5050, realm :443).
+  if (realm.host == asked.host) return {};
+  if (asked.scheme == "https" && realm.scheme == "https") return {};
+  return realm.scheme != "https" ? "another host, over plain HTTP"
+                                 : "another host, named by a registry reached over plain HTTP";
+}
+
 awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry,
                                                      const std::string& scope,
-                                                     const std::string& header) {
+                                                     const std::string& header,
+                                                     const net::Url& asked,
+                                                     const net::Url& answered) {
   auto challenges = parse_challenges(header);
   auto creds = credentials_.lookup(registry);
   if (!creds) co_return creds.error();
@@ -296,14 +323,22 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
     auto realm = net::parse_url(ch.params["realm"]);
     if (!realm)
       co_return make_error(Errc::registry_auth_failed, registry + " named an invalid token realm");
-    // Credentials travel only to a realm reached over TLS (or on loopback) that the allowlist
-    // names; otherwise the token is asked for anonymously.
-    bool realm_trusted = (realm->scheme == "https" || is_loopback_registry(authority_of(*realm))) &&
-                         realm_may_receive_credentials(registry, *realm);
-    if (*creds && !realm_trusted)
-      log::warn("registry=" + registry + " token realm " + realm->host +
-                " is not trusted; asking anonymously");
-    bool send = *creds && realm_trusted;
+    // As docker, containerd and skopeo: the registry's credentials go to the realm it names
+    // (realm_refusal says when not); otherwise the token is asked for anonymously, and a refusal
+    // then says why the credentials stayed home.
+    std::string refusal = *creds ? realm_refusal(registry, *realm, asked, answered) : "";
+    if (!refusal.empty()) {
+      std::string where = realm->scheme + "://" + authority_of(*realm);
+      withheld_[registry] =
+          "the credentials for " + registry + " were not sent to its token realm " + where + " (" +
+          refusal + "); allow it with registries.hosts[\"" + registry + "\"].token_realms [\"" +
+          authority_of(*realm) + "\"] (the CLI: --token-realm " + authority_of(*realm) +
+          " or BULWARK_TOKEN_REALMS)";
+      log::warn("registry=" + registry + " " + withheld_[registry] + "; asking anonymously");
+    } else {
+      withheld_.erase(registry);
+    }
+    bool send = *creds && refusal.empty();
     std::string service = ch.params.count("service") ? ch.params["service"] : "";
     std::string want_scope = ch.params.count("scope") && scope.empty() ? ch.params["scope"] : scope;
     HttpRequest req{"GET", *realm, {}, "", 0, "", ""};
@@ -342,7 +377,8 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
       co_return make_error(Errc::registry_auth_failed,
                            "token service of " + registry + " refused the " +
                                (send ? "credentials" : "anonymous request") + " (HTTP " +
-                               std::to_string(r->status) + ")");
+                               std::to_string(r->status) + ")" +
+                               (refusal.empty() ? "" : ": " + withheld_[registry]));
     if (r->status != 200)
       co_return make_error(
           Errc::registry_auth_failed,
@@ -409,7 +445,8 @@ awaitable<Result<HttpResponse>> RegistryClient::call_with_retries(Call& c) {
     } else if (r->status == 401 && !authenticated &&
                r->header("WWW-Authenticate").find("insufficient_scope") == std::string::npos) {
       tokens_.erase({c.registry, c.scope});
-      auto a = co_await authenticate(c.registry, c.scope, r->header("WWW-Authenticate"));
+      auto a =
+          co_await authenticate(c.registry, c.scope, r->header("WWW-Authenticate"), *url, r->url);
       if (!a) co_return a.error();
       authenticated = true;
       continue;
@@ -421,6 +458,12 @@ awaitable<Result<HttpResponse>> RegistryClient::call_with_retries(Call& c) {
     } else if (retryable_status(r->status)) {
       wait = backoff(attempt);
     } else {
+      // Refused after an anonymous token: say why the credentials were not used.
+      if ((r->status == 401 || r->status == 403) && authenticated)
+        if (auto w = withheld_.find(c.registry); w != withheld_.end())
+          co_return make_error(Errc::registry_auth_failed,
+                               c.registry + " refused the anonymous token (HTTP " +
+                                   std::to_string(r->status) + "): " + w->second);
       co_return r;
     }
     if (attempt >= options_.max_attempts || Clock::now() + wait > c.deadline) co_return r;

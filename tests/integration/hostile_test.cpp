@@ -226,6 +226,12 @@ TEST_CASE(
       "127.0.0.2");
   std::string thief_url = "http://" + thief.host() + "/steal";
   FaultServer realm([&](const SeenRequest&) { return Reply{307, {{"Location", thief_url}}, ""}; });
+  // A realm on another host, over plain HTTP.
+  FaultServer far_realm(
+      [&](const SeenRequest&) {
+        return Reply{307, {{"Location", thief_url}}, ""};
+      },
+      "127.0.0.2");
   std::string realm_url = "http://" + realm.host() + "/token";
   FaultServer registry([&](const SeenRequest& req) {
     if (!req.header("authorization").empty() && req.header("authorization") != "Bearer x")
@@ -240,17 +246,28 @@ TEST_CASE(
       docker.path() + "/config.json",
       json{{"auths", {{registry.host(), {{"identitytoken", "alice-refresh-secret"}}}}}}.dump());
   {
-    // The realm is on another port: not the registry's own, not configured. Anonymous.
-    Daemon d(json::object(), "", {"DOCKER_CONFIG=" + docker.path()});
+    // The realm is on another host over plain HTTP, and not configured: asked anonymously, and
+    // the scan's error names the realm and the setting that would allow it.
+    realm_url = "http://" + far_realm.host() + "/token";
+    Daemon d(json{{"registries", {{"allowed", {"127.0.0.1", "127.0.0.2"}}}}}, "",
+             {"DOCKER_CONFIG=" + docker.path()});
     json s = d.scan(registry.host() + "/a/b:1");
     CHECK(s["status"] == "failed");
-    for (auto& r : realm.requests()) {
+    CHECK_FALSE(far_realm.requests().empty());
+    for (auto& r : far_realm.requests()) {
       CHECK(r.method == "GET");
       CHECK(r.body.find("alice-refresh-secret") == std::string::npos);
       CHECK(r.header("authorization").empty());
     }
-    CHECK(thief.requests().empty());  // 127.0.0.2 is not an allowed registry: never contacted
+    for (auto& r : thief.requests())
+      CHECK(r.body.find("alice-refresh-secret") == std::string::npos);
+    std::string why = s["error"]["message"];
+    INFO(why);
+    CHECK(why.find("not sent to its token realm http://" + far_realm.host()) != std::string::npos);
+    CHECK(why.find("token_realms") != std::string::npos);
+    CHECK(why.find("--token-realm") != std::string::npos);
     CHECK(d.log().find("alice-refresh-secret") == std::string::npos);
+    realm_url = "http://" + realm.host() + "/token";
   }
   {
     // Listed as this registry's token realm: the grant is sent there, and its 307 to another
@@ -259,13 +276,14 @@ TEST_CASE(
                  {{"allowed", {"127.0.0.1", "127.0.0.2"}},
                   {"hosts", {{registry.host(), {{"token_realms", {realm.host()}}}}}}}}};
     Daemon d(cfg, "", {"DOCKER_CONFIG=" + docker.path()});
+    std::size_t thief_before = thief.requests().size();
     json s = d.scan(registry.host() + "/a/b:1");
     CHECK(s["status"] == "failed");
     auto asked = realm.requests();
     CHECK(std::any_of(asked.begin(), asked.end(), [](auto& r) {
       return r.method == "POST" && r.body.find("alice-refresh-secret") != std::string::npos;
     }));
-    CHECK(thief.requests().empty());
+    CHECK(thief.requests().size() == thief_before);  // the grant is not replayed there
     CHECK(s["error"]["message"].get<std::string>().find("redirect") != std::string::npos);
   }
 }
