@@ -37,6 +37,35 @@ std::string make_request_id(std::string_view given) {
   return ok ? std::string(given) : random_hex(8);
 }
 
+// The request target as logged: values of query parameters that name a secret (access_token,
+// password, api_key, X-Amz-Signature, …) are replaced, since logs travel further than requests.
+std::string loggable_target(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  bool first = true;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string name(pair.substr(0, eq));
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    bool secret = false;
+    for (std::string_view word :
+         {"token", "password", "passwd", "secret", "key", "signature", "credential", "auth", "sig"})
+      secret |= name.find(word) != std::string::npos;
+    if (!first) out += '&';
+    first = false;
+    if (secret && eq != std::string_view::npos)
+      out += std::string(pair.substr(0, eq)) + "=REDACTED";
+    else
+      out += pair;
+  }
+  return out;
+}
+
 Error parse_error(const boost::system::error_code& ec) {
   if (ec == http::error::body_limit)
     return make_error(Errc::payload_too_large, "request body too large");
@@ -157,7 +186,7 @@ struct HttpServer::Impl {
                        std::string(req[http::field::if_match])};
         for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"})
           if (api.method == known) method = api.method;
-        target = api.target.substr(0, 200);
+        target = loggable_target(api.target).substr(0, 200);
         try {
           res = co_await route(api, ctx);
         } catch (const std::exception& e) {
@@ -196,8 +225,6 @@ struct HttpServer::Impl {
                          : probe           ? log::Level::debug
                                            : log::Level::info;
       if (log::enabled(level)) {
-        char took[32];
-        std::snprintf(took, sizeof took, "%.4f", seconds);
         std::string error;
         if (res.status >= 500) {
           auto body = nlohmann::json::parse(out.body(), nullptr, false);
@@ -209,9 +236,9 @@ struct HttpServer::Impl {
                     {"method", method},
                     {"target", target},
                     {"route", res.route},
-                    {"status", std::to_string(res.status)},
-                    {"bytes", std::to_string(wn)},
-                    {"duration_s", took},
+                    {"status", res.status},
+                    {"bytes", wn},
+                    {"duration_s", seconds, 4},
                     {"error", error}});
       }
       if (wec || !out.keep_alive()) break;

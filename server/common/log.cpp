@@ -50,6 +50,12 @@ std::string text_value(std::string_view v) {
 
 }  // namespace
 
+Field::Field(std::string_view k, double v, int decimals) : key(k), number(true) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  text = buf;
+}
+
 void set_level(Level level) {
   threshold() = level;
 }
@@ -67,13 +73,17 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
   std::string line;
   if (format().load() == Format::json) {
     nlohmann::json j = {{"time", now_rfc3339()}, {"level", name(level)}, {"msg", message}};
-    for (auto& [k, v] : fields)
-      if (!v.empty()) j[std::string(k)] = v;
+    for (auto& f : fields) {
+      if (f.text.empty()) continue;
+      nlohmann::json number =
+          f.number ? nlohmann::json::parse(f.text, nullptr, false) : nlohmann::json();
+      j[std::string(f.key)] = number.is_number() ? number : nlohmann::json(f.text);
+    }
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     line = now_rfc3339() + " level=" + std::string(name(level)) + " " + std::string(message);
-    for (auto& [k, v] : fields)
-      if (!v.empty()) line += " " + std::string(k) + "=" + text_value(v);
+    for (auto& f : fields)
+      if (!f.text.empty()) line += " " + std::string(f.key) + "=" + text_value(f.text);
   }
   line += "\n";
   static std::mutex mu;

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace bw::log {
@@ -17,11 +18,24 @@ void set_level(Level level);
 void set_format(Format format);
 bool enabled(Level level);
 
-// A field of an event; empty values are left out.
-using Field = std::pair<std::string_view, std::string>;
+// A field of an event: text, or a number that JSON logs write as a number (so that a log
+// pipeline can compare `status >= 500` or sum `duration_s`). Empty text is left out.
+struct Field {
+  Field(std::string_view k, std::string v) : key(k), text(std::move(v)) {}
+  Field(std::string_view k, const char* v) : key(k), text(v) {}
+  template <typename T>
+  requires std::is_integral_v<T> &&(!std::is_same_v<T, bool>)Field(std::string_view k, T v)
+      : key(k), text(std::to_string(v)), number(true) {}
+  // Seconds and the like: `decimals` places.
+  Field(std::string_view k, double v, int decimals = 3);
+
+  std::string_view key;
+  std::string text;
+  bool number = false;
+};
 
 // text:  2026-01-31T12:00:00Z level=info scan done scan=… duration_s=1.204
-// json:  {"time":"…","level":"info","msg":"scan done","scan":"…","duration_s":"1.204"}
+// json:  {"time":"…","level":"info","msg":"scan done","scan":"…","duration_s":1.204}
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
 inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {

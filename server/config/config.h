@@ -101,6 +101,9 @@ Result<void> check_config_document(const nlohmann::json& doc, std::string_view s
 // comma-separated or JSON, lists of objects and maps JSON.
 Result<void> overlay_environment(const EnvLookup& env, nlohmann::json& doc);
 std::vector<std::string> config_environment_names();
+// Refuses BULWARK_* names in `present` that are a near miss of a setting's variable
+// (BULWARK_LISTN: did you mean BULWARK_LISTEN?), every one in one error; others pass.
+Result<void> check_environment_names(const std::vector<std::string>& present);
 
 // The effective configuration, in the file's form; passwords, webhook secrets and token hashes
 // masked when `mask_secrets`.

@@ -53,26 +53,32 @@ std::string join_path(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-Result<void> check(const json& v, const json& shape, const std::string& path,
-                   std::string_view source) {
+// Appends every mistake of `v` against `shape` to `errors`, so that one run names them all.
+void check(const json& v, const json& shape, const std::string& path, std::string_view source,
+           std::vector<std::string>& errors) {
   auto where = [&] {
     return (path.empty() ? std::string("the document") : path) + " in " + std::string(source);
   };
   if (shape.is_string()) {
     std::string token = shape.get<std::string>();
     if (!has_type(v, token))
-      return bad_config(where() + " must be " + type_name(token) + ", not " +
-                        (v.is_number() ? v.dump() : std::string(v.type_name())));
-    return {};
+      errors.push_back(where() + " must be " + type_name(token) + ", not " +
+                       (v.is_number() ? v.dump() : std::string(v.type_name())));
+    return;
   }
   if (shape.is_array()) {
-    if (!v.is_array()) return bad_config(where() + " must be a list");
+    if (!v.is_array()) {
+      errors.push_back(where() + " must be a list");
+      return;
+    }
     for (std::size_t i = 0; i < v.size(); ++i)
-      if (auto r = check(v[i], shape[0], path + "[" + std::to_string(i) + "]", source); !r)
-        return r;
-    return {};
+      check(v[i], shape[0], path + "[" + std::to_string(i) + "]", source, errors);
+    return;
   }
-  if (!v.is_object()) return bad_config(where() + " must be an object");
+  if (!v.is_object()) {
+    errors.push_back(where() + " must be an object");
+    return;
+  }
   for (auto& [key, value] : v.items()) {
     if (key.starts_with("//")) continue;  // a comment
     const json* sub = nullptr;
@@ -88,12 +94,23 @@ Result<void> check(const json& v, const json& shape, const std::string& path,
           best_d = d;
           best = known;
         }
-      return bad_config("unknown key " + join_path(path, key) + " in " + std::string(source) +
-                        (best.empty() ? "" : " (did you mean " + join_path(path, best) + "?)"));
+      errors.push_back("unknown key " + join_path(path, key) + " in " + std::string(source) +
+                       (best.empty() ? "" : " (did you mean " + join_path(path, best) + "?)"));
+      continue;
     }
-    if (auto r = check(value, *sub, join_path(path, key), source); !r) return r;
+    check(value, *sub, join_path(path, key), source, errors);
   }
-  return {};
+}
+
+Result<void> check(const json& v, const json& shape, const std::string& path,
+                   std::string_view source) {
+  std::vector<std::string> errors;
+  check(v, shape, path, source, errors);
+  if (errors.empty()) return {};
+  std::string all = errors.front();
+  for (std::size_t i = 1; i < errors.size(); ++i) all += "; " + errors[i];
+  if (errors.size() > 1) all = std::to_string(errors.size()) + " mistakes: " + all;
+  return bad_config(std::move(all));
 }
 
 std::string env_name(const std::string& path) {
@@ -187,6 +204,34 @@ const nlohmann::json& config_shape() {
 Result<void> check_config_document(const nlohmann::json& doc, std::string_view source) {
   if (!doc.is_object()) return bad_config(std::string(source) + " is not a JSON object");
   return check(doc, config_shape(), "", source);
+}
+
+Result<void> check_environment_names(const std::vector<std::string>& present) {
+  std::vector<std::string> known = config_environment_names();
+  // Set by the CLI, the scripts and the daemon's own start-up rather than by a config key.
+  for (const char* other :
+       {"BULWARK_CONFIG", "BULWARK_SERVER", "BULWARK_TOKEN", "BULWARK_TOKEN_REALMS"})
+    known.emplace_back(other);
+  std::vector<std::string> errors;
+  for (auto& name : present) {
+    if (!name.starts_with("BULWARK_") || std::find(known.begin(), known.end(), name) != known.end())
+      continue;
+    // Only a near miss of a setting is refused: other BULWARK_* names (a token_env, a script's)
+    // are not this daemon's to judge.
+    std::string best;
+    std::size_t best_d = 3;
+    for (auto& k : known)
+      if (auto d = distance(name, k); d < best_d) {
+        best_d = d;
+        best = k;
+      }
+    if (!best.empty())
+      errors.push_back("unknown environment variable " + name + " (did you mean " + best + "?)");
+  }
+  if (errors.empty()) return {};
+  std::string all = errors.front();
+  for (std::size_t i = 1; i < errors.size(); ++i) all += "; " + errors[i];
+  return bad_config(std::move(all));
 }
 
 std::vector<std::string> config_environment_names() {

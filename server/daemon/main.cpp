@@ -2,6 +2,7 @@
 // one io_context thread, with CPU work on a worker pool, and stops gracefully on SIGINT/SIGTERM.
 #include "api/http_server.h"
 #include "common/log.h"
+#include "common/time_util.h"
 #include "config/config.h"
 #include "store/store.h"
 
@@ -13,7 +14,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -191,16 +195,26 @@ int run(bw::Config config) {
   ctx.webhooks = &webhooks;
   asio::co_spawn(ioc, scheduler.run(), [](std::exception_ptr e) { log_exception("scheduler", e); });
   auto ep = (*server)->local_endpoint();
-  // Tests and scripts read this line to find the port when listening on port 0.
-  std::printf("bulwarkd listening on %s://%s:%u\n", (*server)->tls() ? "https" : "http",
-              ep.address().is_v6() ? ("[" + ep.address().to_string() + "]").c_str()
-                                   : ep.address().to_string().c_str(),
-              ep.port());
+  // Tests and scripts read this line to find the port when listening on port 0: "bulwarkd
+  // listening on URL", or in JSON mode one JSON object with "msg":"listening" and "url".
+  std::string url =
+      std::string((*server)->tls() ? "https" : "http") + "://" +
+      (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
+      ":" + std::to_string(ep.port());
+  if (config.log_format == "json")
+    std::printf(
+        "%s\n",
+        nlohmann::json{
+            {"time", bw::now_rfc3339()}, {"level", "info"}, {"msg", "listening"}, {"url", url}}
+            .dump()
+            .c_str());
+  else
+    std::printf("bulwarkd listening on %s\n", url.c_str());
   std::fflush(stdout);
   bw::log::info("started", {{"listening", config.listen},
                             {"data_dir", config.data_dir},
                             {"store", bw::store_description(config.store, config.data_dir)},
-                            {"workers", std::to_string(n_workers)},
+                            {"workers", n_workers},
                             {"version", std::string(bw::kVersion)}});
 
   asio::co_spawn(ioc, (*server)->run(),
@@ -313,6 +327,18 @@ int migrate_store_command(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto env = [](const char* name) -> const char* { return std::getenv(name); };
+  {
+    // A misspelt BULWARK_* variable would otherwise be ignored without a word.
+    std::vector<std::string> names;
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view entry(*e);
+      names.emplace_back(entry.substr(0, entry.find('=')));
+    }
+    if (auto r = bw::check_environment_names(names); !r) {
+      std::cerr << "bulwarkd: " << r.error().message << "\n";
+      return 2;
+    }
+  }
   if (!args.empty() && args[0] == "config") return config_command(args, env);
   if (!args.empty() && args[0] == "migrate-store") return migrate_store_command(args);
   auto loaded = bw::load_config(args, env);

@@ -617,18 +617,20 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
                ? (result[key].is_string() ? result[key].get<std::string>() : result[key].dump())
                : std::string();
   };
-  char took[32];
-  std::snprintf(took, sizeof took, "%.3f", seconds);
-  log::info("scan " + outcome_name, {{"scan", live.rec.id},
-                                     {"image", live.rec.image},
-                                     {"manifest_digest", live.rec.manifest_digest},
-                                     {"duration_s", took},
-                                     {"score", field("score")},
-                                     {"grade", field("grade")},
-                                     {"verdict", field("verdict")},
-                                     {"error", live.rec.error_code},
-                                     {"error_message", live.rec.error_message},
-                                     {"request_id", live.request_id}});
+  // A failed scan is something an operator acts on: warn, with its error.
+  log::Level level = live.rec.status == ScanStatus::failed ? log::Level::warn : log::Level::info;
+  bool scored = result.is_object() && result.contains("score") && result["score"].is_number();
+  log::write(level, "scan " + outcome_name,
+             {{"scan", live.rec.id},
+              {"image", live.rec.image},
+              {"manifest_digest", live.rec.manifest_digest},
+              {"duration_s", seconds},
+              scored ? log::Field("score", result["score"].get<int>()) : log::Field("score", ""),
+              {"grade", field("grade")},
+              {"verdict", field("verdict")},
+              {"error", live.rec.error_code},
+              {"error_message", live.rec.error_message},
+              {"request_id", live.request_id}});
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
   // An end not written yet (the store pool writes it, or the store refused it) keeps its lease

@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -129,26 +131,76 @@ TEST_CASE("JSON logs: one object per line; a request is followed to its scan and
   CHECK((*queued)["request_id"] == "ci-build-42");
   REQUIRE(done);
   CHECK((*done)["request_id"] == "ci-build-42");
-  CHECK((*done)["score"] == std::to_string(scan["score"].get<int>()));
+  // Typed values: numbers are numbers.
+  CHECK((*done)["score"] == scan["score"].get<int>());
   CHECK((*done)["grade"] == scan["grade"]);
   CHECK((*done)["manifest_digest"] == scan["manifest_digest"]);
-  CHECK(std::stod((*done)["duration_s"].get<std::string>()) > 0);
+  REQUIRE((*done)["duration_s"].is_number());
+  CHECK((*done)["duration_s"].get<double>() > 0);
   REQUIRE(request);
   CHECK((*request)["route"] == "/v1/scans");
-  CHECK((*request)["status"] == "200");
+  CHECK((*request)["status"] == 200);
+  CHECK((*request)["bytes"].is_number());
+  CHECK((*request)["duration_s"].is_number());
   CHECK((*request)["level"] == "info");
   // A refused token is logged as a 401, never echoed.
   run_command({"curl", "-s", "-H", "Authorization: Bearer wrong-t0ken-guess",
                d.api().server() + "/v1/stats"},
               out);
   std::string log = d.log();
-  for (int i = 0; i < 100 && log.find("\"status\":\"401\"") == std::string::npos; ++i) {
+  for (int i = 0; i < 100 && log.find("\"status\":401") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     log = d.log();
   }
   CHECK(log.find("tok-0bs3rv4bility-s3cret") == std::string::npos);
   CHECK(log.find("wrong-t0ken-guess") == std::string::npos);
-  CHECK(log.find("\"status\":\"401\"") != std::string::npos);
+  CHECK(log.find("\"status\":401") != std::string::npos);
+  // A token in the query string is not written to the request log.
+  run_command({"curl", "-s", d.api().server() + "/v1/stats?access_token=qu3ry-t0ken-s3cret&x=1"},
+              out);
+  for (int i = 0; i < 100 && log.find("access_token=REDACTED") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = d.log();
+  }
+  CHECK(log.find("access_token=REDACTED&x=1") != std::string::npos);
+  CHECK(log.find("qu3ry-t0ken-s3cret") == std::string::npos);
+  // A failed scan is a warning, with its error.
+  REQUIRE(run_command({"curl", "-sS", "-H", "Authorization: Bearer tok-0bs3rv4bility-s3cret", "-X",
+                       "POST", d.api().server() + "/v1/scans", "-d",
+                       json{{"image", reg.host() + "/obs/missing:1"}, {"wait", 60}}.dump()},
+                      out) == 0);
+  json failed = json::parse(out);
+  REQUIRE(failed["status"] == "failed");
+  bool warned = false;
+  for (int i = 0; i < 100 && !warned; ++i) {
+    for (auto& l : json_lines(d.log()))
+      if (l.value("msg", "") == "scan failed" && l.value("scan", "") == failed["id"])
+        warned = l["level"] == "warn" && l.contains("error");
+    if (!warned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(warned);
+}
+
+TEST_CASE("JSON mode's banner on stdout is a JSON line too") {
+  TempDir dir;
+  unsigned short port = free_port();
+  Process p({BULWARKD_PATH, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+             dir.path(), "--log-format", "json"},
+            dir.path() + "/out", dir.path() + "/err");
+  json banner;
+  for (int i = 0; i < 200 && !banner.is_object(); ++i) {
+    std::string text = read_file(dir.path() + "/out");
+    if (auto eol = text.find('\n'); eol != std::string::npos)
+      banner = json::parse(text.substr(0, eol), nullptr, false);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  INFO(read_file(dir.path() + "/out"));
+  REQUIRE(banner.is_object());
+  CHECK(banner["msg"] == "listening");
+  CHECK(banner["level"] == "info");
+  CHECK(banner["url"] == "http://127.0.0.1:" + std::to_string(port));
+  p.stop(SIGTERM);
 }
 
 TEST_CASE("bulwarkd config check and config print, through the binary") {
@@ -174,4 +226,20 @@ TEST_CASE("bulwarkd config check and config print, through the binary") {
   // A daemon refuses to start on a mistake, naming it.
   CHECK(run_command({BULWARKD_PATH, "--config", bad}, out) == 2);
   CHECK(out.find("registries.alowed") != std::string::npos);
+  // Three mistakes: all three named in one run.
+  std::string three = dir.path() + "/three.json";
+  std::ofstream(three) << R"({"registries": {"alowed": ["x"], "max_attempts": "five"},)"
+                       << R"( "log_levl": "debug"})";
+  CHECK(run_command({BULWARKD_PATH, "config", "check", three}, out) == 2);
+  CHECK(out.find("3 mistakes") != std::string::npos);
+  CHECK(out.find("registries.alowed") != std::string::npos);
+  CHECK(out.find("registries.max_attempts") != std::string::npos);
+  CHECK(out.find("log_levl") != std::string::npos);
+  // A misspelt variable is refused with the one meant; another tool's BULWARK_* name is not.
+  CHECK(run_command({"env", "BULWARK_LISTN=127.0.0.1:9", BULWARKD_PATH, "config", "print"}, out) ==
+        2);
+  CHECK(out.find("unknown environment variable BULWARK_LISTN (did you mean BULWARK_LISTEN?)") !=
+        std::string::npos);
+  CHECK(run_command({"env", "BULWARK_SOMETHING_ELSE_ENTIRELY=1", BULWARKD_PATH, "config", "print"},
+                    out) == 0);
 }

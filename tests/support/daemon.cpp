@@ -39,8 +39,15 @@ Daemon::Daemon(const nlohmann::json& config, std::string data_dir,
     std::string text = read_file(out);
     auto pos = text.find("listening on ");
     auto eol = text.find('\n', pos);
-    if (pos != std::string::npos && eol != std::string::npos) {
-      auto client = cli::ApiClient::create(text.substr(pos + 13, eol - pos - 13));
+    std::string url = pos != std::string::npos && eol != std::string::npos
+                          ? text.substr(pos + 13, eol - pos - 13)
+                          : "";
+    // In JSON mode the banner is one JSON object: {"msg":"listening","url":…}.
+    if (auto j = nlohmann::json::parse(text.substr(0, text.find('\n')), nullptr, false);
+        j.is_object() && j.value("msg", "") == "listening")
+      url = j.value("url", "");
+    if (!url.empty()) {
+      auto client = cli::ApiClient::create(url);
       if (!client) throw std::runtime_error(client.error().message);
       api_ = std::make_unique<cli::ApiClient>(*client);
       return;
