@@ -1,9 +1,11 @@
 # Sourced by the web tests: installs the npm packages of tests/web/package-lock.json once, into
-# tests/web/node_modules (puppeteer-core drives Debian's chromium; it downloads no browser).
+# tests/web/node_modules (puppeteer-core drives Debian's chromium; it downloads no browser;
+# @action-validator/cli checks the GitHub workflow template).
 # When npm cannot reach its registry the test is skipped (exit 77, ctest's SKIP_RETURN_CODE for
 # web and openapi_lint) with the reason, rather than failed: nothing of Bulwark was tested.
 if [[ ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/puppeteer-core" ||
-      ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/@redocly/cli" ]]; then
+      ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/@redocly/cli" ||
+      ! -d "$(dirname "${BASH_SOURCE[0]}")/node_modules/@action-validator/cli" ]]; then
   if ! npm_out=$(cd "$(dirname "${BASH_SOURCE[0]}")" &&
       PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error 2>&1); then
     echo "$npm_out" >&2
