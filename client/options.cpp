@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "common/text.h"
+
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -137,22 +139,6 @@ std::optional<std::string> apply(const po::option& o, Command& c) {
   return std::nullopt;
 }
 
-// Edit distance, for "did you mean".
-std::size_t distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 std::optional<std::string> parse_command(const std::vector<std::string>& args, Command& c) {
@@ -185,7 +171,7 @@ std::string did_you_mean(const std::string& id, const std::vector<std::string>& 
   std::string best;
   std::size_t best_d = std::string::npos;
   for (auto& k : known)
-    if (std::size_t d = distance(id, k); d < best_d) {
+    if (std::size_t d = bw::edit_distance(id, k); d < best_d) {
       best_d = d;
       best = k;
     }

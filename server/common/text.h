@@ -19,5 +19,7 @@ std::vector<std::string> split(std::string_view s, char sep);
 std::string_view path_base_name(std::string_view path);
 // The parts with `sep` between them.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Levenshtein distance, for "did you mean": a misspelt name is usually one or two edits away.
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace bw

@@ -33,22 +33,6 @@ bool is_map_shape(const json& shape) {
   return shape.is_object() && shape.contains("*");
 }
 
-// Edit distance, for "did you mean": a misspelt key is usually one or two edits away.
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string join_path(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
@@ -90,7 +74,7 @@ void check(const json& v, const json& shape, const std::string& path, std::strin
       std::string best;
       std::size_t best_d = 3;
       for (auto& [known, ignored] : shape.items())
-        if (auto d = distance(key, known); d < best_d) {
+        if (auto d = edit_distance(key, known); d < best_d) {
           best_d = d;
           best = known;
         }
@@ -221,7 +205,7 @@ Result<void> check_environment_names(const std::vector<std::string>& present) {
     std::string best;
     std::size_t best_d = 3;
     for (auto& k : known)
-      if (auto d = distance(name, k); d < best_d) {
+      if (auto d = edit_distance(name, k); d < best_d) {
         best_d = d;
         best = k;
       }

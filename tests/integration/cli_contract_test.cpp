@@ -136,6 +136,19 @@ TEST_CASE(
     CHECK(results["linux/amd64"] > results["linux/arm64"]);
     std::string check;
     CHECK(sarif_valid(at + "/r.sarif", check));
+    // GitHub's documented limits for an upload.
+    CHECK(read_file(at + "/r.sarif").size() < 10u * 1024 * 1024);
+    CHECK(sarif["runs"].size() <= 20);
+    for (auto& run : sarif["runs"]) {
+      CHECK(run["results"].size() <= 25'000);
+      CHECK(run["tool"]["driver"]["rules"].size() <= 25'000);
+      for (auto& rule : run["tool"]["driver"]["rules"])
+        CHECK(rule["properties"]["tags"].size() <= 20);
+      for (auto& r : run["results"]) {
+        CHECK(r["locations"].size() <= 1000);
+        CHECK(r["partialFingerprints"].size() >= 1);
+      }
+    }
 
     json reports = json::parse(read_file(at + "/r.json"));
     REQUIRE(reports.is_array());
