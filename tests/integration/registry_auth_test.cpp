@@ -16,7 +16,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <signal.h>
 #include <sys/stat.h>
+
+#include <thread>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -348,4 +351,96 @@ TEST_CASE("mirrors: a pull-through mirror serves first; a dead one falls back to
     // This daemon's store is its own: the layer came from the origin this time.
     CHECK(origin.blob_gets(layer.digest()) == 1);
   }
+}
+
+TEST_CASE(
+    "GitLab's layout over TLS: the registry and its token realm on two ports of one host; the "
+    "registry's credentials go to the realm with no setting, from the daemon and the CLI") {
+  Pki pki;
+  TokenService tokens({{"alice", "wonderland"}});
+  // The realm over HTTPS, as GitLab's /jwt/auth: a TLS front for the token service.
+  TempDir dir;
+  unsigned short tls_port = free_port();
+  std::string plain = tokens.realm().substr(7, tokens.realm().find('/', 7) - 7);
+  Process front(
+      {"/usr/bin/python3", std::string(BULWARK_SOURCE_DIR) + "/tests/support/tls_front.py",
+       pki.cert, pki.key, std::to_string(tls_port), plain.substr(plain.find(':') + 1)},
+      dir.path() + "/front.out", dir.path() + "/front.err");
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    if (run_command({"curl", "-s", "-o", "/dev/null", "--cacert", pki.ca,
+                     "https://127.0.0.1:" + std::to_string(tls_port) + "/token"},
+                    out) == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string realm = "https://127.0.0.1:" + std::to_string(tls_port) + "/token";
+  LocalRegistry reg(RegistrySetup{pki.cert, pki.key, "", realm, tokens.service(), tokens.issuer(),
+                                  tokens.cert_path()});
+  auto pushed = push_pair(reg.host(), "private/app",
+                          {"--dest-cert-dir", pki.certs_dir, "--dest-creds", "alice:wonderland"});
+  {
+    Daemon d(host_config(reg.host(),
+                         {{"ca_file", pki.ca}, {"username", "alice"}, {"password", "wonderland"}}));
+    json s = d.scan(reg.host() + "/private/app:single");
+    INFO(s.dump());
+    CHECK(s["status"] == "done");
+    CHECK(s["manifest_digest"] == pushed.single);
+    CHECK(d.log().find("wonderland") == std::string::npos);
+  }
+  TempDir docker;
+  write_file(docker.path() + "/config.json",
+             json{{"auths", {{reg.host(), {{"auth", "YWxpY2U6d29uZGVybGFuZA=="}}}}}}.dump());
+  int rc = run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", "DOCKER_CONFIG=" + docker.path(),
+                        "SSL_CERT_FILE=" + pki.ca, "XDG_CACHE_HOME=" + docker.path() + "/cache",
+                        BULWARK_CLI_PATH, "scan", reg.host() + "/private/app:single"},
+                       out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("status    done") != std::string::npos);
+  front.stop(SIGTERM);
+}
+
+TEST_CASE(
+    "a realm on another host over plain HTTP gets no credentials unless allowed: the error names "
+    "it and the setting; --token-realm and BULWARK_TOKEN_REALMS allow it in the CLI") {
+  TestImage img{{make_layer(TarBuilder().file("etc/motd", "private").build())}};
+  BuiltImage built = build_image(img);
+  // The token service on 127.0.0.2 grants "good" only to alice's credentials.
+  FaultServer realm(
+      [](const SeenRequest& req) {
+        bool alice = req.header("authorization") == "Basic YWxpY2U6d29uZGVybGFuZA==";
+        return Reply{200, {}, json{{"token", alice ? "good" : "anonymous"}}.dump()};
+      },
+      "127.0.0.2");
+  FaultServer registry([&](const SeenRequest& req) {
+    if (req.header("authorization") != "Bearer good")
+      return Reply{
+          401,
+          {{"WWW-Authenticate", "Bearer realm=\"http://" + realm.host() +
+                                    "/token\",service=\"reg\",scope=\"repository:a/b:pull\""}},
+          "{}"};
+    return serve_built_image(built, req);
+  });
+  TempDir docker;
+  write_file(docker.path() + "/config.json",
+             json{{"auths", {{registry.host(), {{"auth", "YWxpY2U6d29uZGVybGFuZA=="}}}}}}.dump());
+  std::vector<std::string> cli = {"/usr/bin/env", "-u", "BULWARK_SERVER",
+                                  "DOCKER_CONFIG=" + docker.path(),
+                                  "XDG_CACHE_HOME=" + docker.path() + "/cache"};
+  std::string out;
+  auto args = cli;
+  args.insert(args.end(), {BULWARK_CLI_PATH, "scan", registry.host() + "/a/b:1"});
+  CHECK(run_command(args, out) == 3);
+  INFO(out);
+  CHECK(out.find("not sent to its token realm http://" + realm.host()) != std::string::npos);
+  CHECK(out.find("--token-realm " + realm.host()) != std::string::npos);
+  for (auto& r : realm.requests()) CHECK(r.header("authorization").empty());
+  auto with_flag = args;
+  with_flag.insert(with_flag.end(), {"--token-realm", realm.host()});
+  CHECK(run_command(with_flag, out) == 0);
+  auto with_env = cli;
+  with_env.insert(with_env.end(), {"BULWARK_TOKEN_REALMS=" + realm.host(), BULWARK_CLI_PATH, "scan",
+                                   registry.host() + "/a/b:1", "--format", "json"});
+  CHECK(run_command(with_env, out) == 0);
 }
