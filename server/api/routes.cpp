@@ -64,7 +64,11 @@ Result<Target> parse_target(std::string_view target) {
   if (!u) return make_error(Errc::bad_request, "malformed request target");
   Target t;
   for (auto seg : u->segments()) t.segments.push_back(seg);
-  for (auto p : u->params()) t.params[p.key] = p.value;
+  for (auto p : u->params())
+    // `limit=5&limit=6`: which one did the caller mean? Neither is guessed.
+    if (!t.params.emplace(p.key, p.value).second)
+      return make_error(Errc::bad_request,
+                        "query parameter " + std::string(p.key).substr(0, 64) + " given twice");
   return t;
 }
 

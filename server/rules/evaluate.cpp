@@ -371,8 +371,57 @@ class Evaluator {
       ev.config_key = ev.config_key.empty() ? name : ev.config_key;
       add("BW-SECRET-ENV", ev, layer);
     };
-    for (auto& e : cfg().value("Env", json::array()))
-      if (e.is_string()) check(e.get<std::string>(), Evidence{"", -1, "", "config.Env", ""}, "");
+    for (auto& e : cfg().value("Env", json::array())) {
+      if (!e.is_string()) continue;
+      const std::string& kv = e.get_ref<const std::string&>();
+      check(kv, Evidence{"", -1, "", "config.Env", ""}, "");
+      // Any other name whose value carries a secret (DB_URL=postgres://admin:…@db/x).
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0 || is_secret_name(kv.substr(0, eq))) continue;
+      auto found = find_inline_secrets(std::string_view(kv).substr(eq + 1));
+      if (!found.empty())
+        add("BW-SECRET-ENV",
+            Evidence{"", -1, "", kv.substr(0, eq),
+                     kv.substr(0, eq) + ": " + found.front().kind + " (value masked)"},
+            "");
+    }
+    // Labels, ENTRYPOINT, CMD and the health check: stored and shown as they are written.
+    // A hostile config may put anything anywhere: only objects and lists are read.
+    json labels = cfg().value("Labels", json::object());
+    if (!labels.is_object()) labels = json::object();
+    for (auto& [key, value] : labels.items()) {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty()) continue;
+      auto found = find_inline_secrets(value.get_ref<const std::string&>());
+      if (is_secret_label(key) || !found.empty())
+        add("BW-SECRET-CONFIG",
+            Evidence{"", -1, "", "config.Labels." + key,
+                     "label " + key + ": " +
+                         (found.empty() ? "a secret-looking name" : found.front().kind) +
+                         " (value masked)"},
+            "");
+    }
+    json health = cfg().value("Healthcheck", json::object());
+    if (!health.is_object()) health = json::object();
+    for (auto [key, args] : {std::pair{"Entrypoint", cfg().value("Entrypoint", json())},
+                             std::pair{"Cmd", cfg().value("Cmd", json())},
+                             std::pair{"Healthcheck.Test", health.value("Test", json())}}) {
+      if (!args.is_array()) continue;
+      for (auto& a : args) {
+        if (!a.is_string()) continue;
+        const std::string& arg = a.get_ref<const std::string&>();
+        auto found = find_inline_secrets(arg);
+        if (is_secret_option(arg) || !found.empty()) {
+          add("BW-SECRET-CONFIG",
+              Evidence{"", -1, "", std::string("config.") + key,
+                       std::string(key) + ": " +
+                           (found.empty() ? "a secret passed as " + arg.substr(0, arg.find('='))
+                                          : found.front().kind) +
+                           " (value masked)"},
+              "");
+          break;
+        }
+      }
+    }
     for (auto& step : steps_) {
       Evidence ev{"", step.index, masked(step.created_by), "", ""};
       for (auto& a : step.build_args) check(a, ev, layer_of_step(step));

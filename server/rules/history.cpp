@@ -238,21 +238,70 @@ std::string mask_secret_assignments(std::string_view text) {
   return out;
 }
 
+bool is_secret_label(std::string_view key) {
+  std::string name(key);
+  for (auto& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return is_secret_name(name);
+}
+
+bool is_secret_option(std::string_view arg) {
+  static const RE2 kOption(
+      "(?i)--?(?:[a-z]+-)*(?:password|passwd|pass|token|secret|api-?key|access-?key|secret-?key|"
+      "credentials?|auth)");
+  return RE2::FullMatch(arg.substr(0, arg.find('=')), kOption);
+}
+
 nlohmann::json mask_config_secrets(nlohmann::json config) {
   if (!config.is_object()) return config;
+  const std::string mask(kSecretMask);
   for (const char* section : {"config", "container_config"}) {
     auto c = config.find(section);
     if (c == config.end() || !c->is_object()) continue;
-    auto env = c->find("Env");
-    if (env == c->end() || !env->is_array()) continue;
-    for (auto& e : *env) {
-      if (!e.is_string()) continue;
-      std::string kv = e.get<std::string>();
-      auto eq = kv.find('=');
-      if (eq != std::string::npos && eq + 1 < kv.size() &&
-          is_secret_name(std::string_view(kv).substr(0, eq)))
-        e = kv.substr(0, eq + 1) + std::string(kSecretMask);
-    }
+    if (auto env = c->find("Env"); env != c->end() && env->is_array())
+      for (auto& e : *env) {
+        if (!e.is_string()) continue;
+        std::string kv = e.get<std::string>();
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq + 1 >= kv.size()) continue;
+        // A secret-looking name hides its value; any other value keeps its shape with the
+        // secrets inside it (a URL's password) masked.
+        e = kv.substr(0, eq + 1) + (is_secret_name(std::string_view(kv).substr(0, eq))
+                                        ? mask
+                                        : mask_secret_assignments(kv.substr(eq + 1)));
+      }
+    if (auto labels = c->find("Labels"); labels != c->end() && labels->is_object())
+      for (auto& [key, value] : labels->items())
+        if (value.is_string() && !value.get_ref<const std::string&>().empty())
+          value = is_secret_label(key) ? mask : mask_secret_assignments(value.get<std::string>());
+    // Command lines: the value of --password and the like, and secrets inside any argument.
+    auto mask_args = [&](nlohmann::json& args) {
+      if (!args.is_array()) return;
+      bool next_is_secret = false;
+      for (auto& a : args) {
+        if (!a.is_string()) continue;
+        std::string arg = a.get<std::string>();
+        if (next_is_secret) {
+          next_is_secret = false;
+          if (!arg.starts_with("-")) {
+            a = mask;
+            continue;
+          }
+        }
+        if (is_secret_option(arg)) {
+          if (auto eq = arg.find('='); eq != std::string::npos)
+            a = arg.substr(0, eq + 1) + mask;
+          else
+            next_is_secret = true;
+          continue;
+        }
+        a = mask_secret_assignments(arg);
+      }
+    };
+    for (const char* key : {"Cmd", "Entrypoint"})
+      if (auto args = c->find(key); args != c->end()) mask_args(*args);
+    if (auto hc = c->find("Healthcheck"); hc != c->end() && hc->is_object())
+      if (auto test = hc->find("Test"); test != hc->end()) mask_args(*test);
   }
   if (auto h = config.find("history"); h != config.end() && h->is_array())
     for (auto& step : *h)

@@ -45,8 +45,14 @@ std::vector<InlineSecret> find_inline_secrets(std::string_view text);
 // `text` with the values of secret-looking NAME=VALUE assignments and inline secrets replaced by
 // kSecretMask.
 std::string mask_secret_assignments(std::string_view text);
-// An image config with secret-looking Env values and history assignments masked: what is
-// stored and served, so that a secret in the config never reaches the database.
+// A label key that names a secret ("password", "com.example.api-token").
+bool is_secret_label(std::string_view key);
+// A command-line option that takes a secret: --password, --db-password=…, --token, --api-key.
+bool is_secret_option(std::string_view arg);
+// An image config with its secrets masked: the values of secret-looking Env names and labels,
+// secrets inside any other Env value or label (a URL's password), the values of --password and
+// the like in Entrypoint, Cmd and Healthcheck, and history assignments. What is stored and
+// served, so that a secret in the config never reaches the database.
 nlohmann::json mask_config_secrets(nlohmann::json config);
 
 // Splits shell text into commands; `$(…)` and backquoted text stay inside their word.

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 using namespace bw::test;
@@ -551,7 +552,12 @@ TEST_CASE("9: secrets are masked before anything is stored, with a fixed-width m
                       .file("app/.env",
                             "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQQQQQKEY1\"\n")
                       .build())});
-  img.config["Env"] = {"PATH=/bin", "PASSWORD=hunter2", "DB_TOKEN=s3cr3t-t0ken-value"};
+  img.config["Env"] = {"PATH=/bin", "PASSWORD=hunter2", "DB_TOKEN=s3cr3t-t0ken-value",
+                       "DB_URL=postgres://admin:u7l-pa55word@db/x"};
+  // Secrets outside KEY=value: a label, a command-line option, a URL in the entrypoint.
+  img.config["Labels"] = {{"password", "l4bel-s3cret"}, {"org.example.team", "payments"}};
+  img.config["Entrypoint"] = {"/app/server", "--db=mysql://root:3ntry-pa55@db/app"};
+  img.config["Cmd"] = {"--password", "cmd-pa55word", "--port", "8080"};
   img.history =
       json::array({{{"created_by", "/bin/sh -c #(nop) ADD file:abc in / "}},
                    {{"created_by", "RUN |1 API_KEY=k3y-planted /bin/sh -c ./setup # buildkit"}}});
@@ -560,12 +566,32 @@ TEST_CASE("9: secrets are masked before anything is stored, with a fixed-width m
   REQUIRE(d.scan(reg.host() + "/team/secrets:1")["status"] == "done");
   std::string report = d.api().call("GET", "/v1/images/" + p.manifest_digest + "/report")->body;
   CHECK(report.find("PASSWORD=****\"") != std::string::npos);
+  // Every answer that shows the image: report, record, recommendations, lists, the scan.
+  for (const std::string& target :
+       {"/v1/images/" + p.manifest_digest, "/v1/images/" + p.manifest_digest + "/recommendations",
+        std::string("/v1/images?limit=10"), std::string("/v1/scans?limit=10")})
+    report += d.api().call("GET", target)->body;
+  // Each form is found, and its value masked in the finding too.
+  json findings = json::parse(
+      d.api().call("GET", "/v1/images/" + p.manifest_digest + "/report")->body)["findings"];
+  std::set<std::string> keys;
+  for (auto& f : findings)
+    if (f["rule_id"] == "BW-SECRET-ENV" || f["rule_id"] == "BW-SECRET-CONFIG")
+      keys.insert(f["rule_id"].get<std::string>() + " " + f["evidence"].value("config_key", ""));
+  CHECK(keys.count("BW-SECRET-ENV DB_URL"));
+  CHECK(keys.count("BW-SECRET-CONFIG config.Labels.password"));
+  CHECK(keys.count("BW-SECRET-CONFIG config.Entrypoint"));
+  CHECK(keys.count("BW-SECRET-CONFIG config.Cmd"));
+  CHECK_FALSE(keys.count("BW-SECRET-CONFIG config.Labels.org.example.team"));
+  // What the app needs to run keeps its shape, with the values masked.
+  CHECK(report.find("\"--port\"") != std::string::npos);
   d.stop();
   std::string db = d.data_dir() + "/bulwark.db";
   std::string everything;
   for (auto& f : std::filesystem::directory_iterator(d.data_dir()))
     everything += read_file(f.path().string());
-  for (const char* planted : {"hunter2", "s3cr3t-t0ken-value", "k3y-planted", "wJalrXUtnFEMI"}) {
+  for (const char* planted : {"hunter2", "s3cr3t-t0ken-value", "k3y-planted", "wJalrXUtnFEMI",
+                              "u7l-pa55word", "l4bel-s3cret", "3ntry-pa55", "cmd-pa55word"}) {
     CAPTURE(planted);
     CHECK(everything.find(planted) == std::string::npos);
     CHECK(report.find(planted) == std::string::npos);
@@ -580,8 +606,8 @@ TEST_CASE("9: secrets are masked before anything is stored, with a fixed-width m
 
 TEST_CASE("10: strict query numbers, port ranges, and no port scanning through errors") {
   Daemon d;
-  for (const char* target :
-       {"/v1/scans?limit=5abc", "/v1/scans?limit=0", "/v1/scans?status=bogus"}) {
+  for (const char* target : {"/v1/scans?limit=5abc", "/v1/scans?limit=0", "/v1/scans?status=bogus",
+                             "/v1/scans?limit=5&limit=6", "/v1/images?sort=score&sort=name"}) {
     CAPTURE(target);
     auto r = d.api().call("GET", target);
     REQUIRE(r);

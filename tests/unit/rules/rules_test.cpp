@@ -1,5 +1,6 @@
 #include "rules/rules.h"
 #include "layer/image_summary.h"
+#include "rules/history.h"
 #include "score/score.h"
 
 #include <doctest/doctest.h>
@@ -281,7 +282,7 @@ TEST_CASE("suppressions by rule, rule and path, env key") {
 TEST_CASE("the catalog: every rule of the design, a stable version, bad catalogs refused") {
   auto c = RuleCatalog::builtin();
   CHECK(c->rules().size() ==
-        49);  // the 40 of the design, BW-LAYER-UNANALYSED (fail closed), 8 more
+        50);  // the 40 of the design, BW-LAYER-UNANALYSED (fail closed), 9 more
   CHECK(c->find("BW-LAYER-UNANALYSED")->severity == Severity::high);
   CHECK(c->version().starts_with("rs-"));
   CHECK(c->find("BW-PIPE-SHELL")->severity == Severity::high);
@@ -311,4 +312,32 @@ TEST_CASE("image age: old images flagged; the epoch, the far future and garbage 
   CHECK_FALSE(aged("4052-01-01T00:00:00Z"));  // past what the clock's nanoseconds can hold
   CHECK_FALSE(aged("99999-01-01T00:00:00Z"));
   CHECK_FALSE(aged("yesterday"));
+}
+
+TEST_CASE("secrets outside KEY=value are masked in the stored config, their shape kept") {
+  nlohmann::json config = {
+      {"config",
+       {{"Env", {"PATH=/bin", "DB_URL=postgres://admin:hunter2@db/x", "API_TOKEN=t0k"}},
+        {"Labels", {{"password", "hunter2"}, {"com.example.api-token", "t0k"}, {"team", "x"}}},
+        {"Entrypoint", {"/app/server", "--db-password=hunter2"}},
+        {"Cmd", {"--password", "hunter2", "--port", "8080", "--token", "-v"}},
+        {"Healthcheck", {{"Test", {"CMD", "curl", "-f", "http://u:hunter2@localhost/"}}}}}}};
+  nlohmann::json masked = bw::mask_config_secrets(config);
+  const auto& c = masked["config"];
+  CHECK(c["Env"][0] == "PATH=/bin");
+  CHECK(c["Env"][1] == "DB_URL=postgres://admin:****@db/x");
+  CHECK(c["Env"][2] == "API_TOKEN=****");
+  CHECK(c["Labels"]["password"] == "****");
+  CHECK(c["Labels"]["com.example.api-token"] == "****");
+  CHECK(c["Labels"]["team"] == "x");
+  CHECK(c["Entrypoint"][1] == "--db-password=****");
+  CHECK(c["Cmd"] == nlohmann::json({"--password", "****", "--port", "8080", "--token", "-v"}));
+  CHECK(c["Healthcheck"]["Test"][3] == "http://u:****@localhost/");
+  CHECK(masked.dump().find("hunter2") == std::string::npos);
+  CHECK(bw::is_secret_option("--password"));
+  CHECK(bw::is_secret_option("--db-password=x"));
+  CHECK(bw::is_secret_option("--api-key"));
+  CHECK_FALSE(bw::is_secret_option("--port"));
+  CHECK_FALSE(bw::is_secret_option("--password-stdin"));
+  CHECK_FALSE(bw::is_secret_option("-p"));
 }
