@@ -79,7 +79,6 @@ Result<LocalScan> run_local_scan(
     auto result = nlohmann::json::parse(r.result.empty() ? "{}" : r.result, nullptr, false);
     if (result.is_object())
       for (auto& [k, x] : result.items()) v.scan[k] = x;
-    v.rules = to_json(reporter.rules());
     if (r.status == ScanStatus::done && !r.manifest_digest.empty()) {
       if (auto report = reporter.get(r.manifest_digest); report && *report) {
         v.report = **report;
@@ -91,6 +90,7 @@ Result<LocalScan> run_local_scan(
     return v;
   };
   out = view(**rec);
+  out.rules = to_json(reporter.rules());  // once: the children share the catalog
   // A multi-platform scan: every child, in the order they were queued.
   auto progress =
       nlohmann::json::parse((*rec)->progress.empty() ? "{}" : (*rec)->progress, nullptr, false);

@@ -19,7 +19,8 @@ struct LocalScan {
   nlohmann::json report;  // as GET /v1/images/{digest}/report; null when the scan failed
   nlohmann::json image;   // as GET /v1/images/{digest}; null when the scan failed
   nlohmann::json rules;   // as GET /v1/rules
-  // With platform "all": each platform's scan, as the above (the parent's report is null).
+  // With platform "all": each platform's scan and report (the parent's report is null; the
+  // rules are the parent's).
   std::vector<LocalScan> children;
 };
 
