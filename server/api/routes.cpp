@@ -8,6 +8,7 @@
 #include "common/text.h"
 #include "common/time_util.h"
 #include "layer/layer.h"
+#include "notify/webhooks.h"
 #include "score/policy.h"
 #include "store/on_store.h"
 
@@ -257,6 +258,30 @@ awaitable<ApiResponse> list_scans(const Target& t, ApiContext& ctx) {
 std::string param(const Target& t, const char* name) {
   auto it = t.params.find(name);
   return it == t.params.end() ? std::string() : it->second;
+}
+
+// GET /v1/webhooks/deliveries: newest first; `state` pending, delivered or dead (what every
+// attempt failed to deliver); `cursor` the next_cursor of the page before.
+awaitable<ApiResponse> list_deliveries(const Target& t, ApiContext& ctx) {
+  std::string state = param(t, "state");
+  if (!state.empty() && state != "pending" && state != "delivered" && state != "dead")
+    co_return error_response(
+        make_error(Errc::bad_request, "state must be one of pending, delivered, dead"));
+  auto before = number_param(t, "cursor", 0, 1'000'000'000'000);
+  if (!before) co_return error_response(before.error());
+  auto limit = number_param(t, "limit", 50, 500);
+  if (!limit) co_return error_response(limit.error());
+  if (*limit == 0)
+    co_return error_response(make_error(Errc::bad_request, "limit must be 1 to 500"));
+  auto rows = co_await on_store(ctx.store_pool, [&] {
+    return ctx.store.list_deliveries(state, static_cast<std::int64_t>(*before), *limit);
+  });
+  if (!rows) co_return error_response(rows.error());
+  json items = json::array();
+  for (auto& d : *rows) items.push_back(to_json(d));
+  json out = {{"deliveries", std::move(items)}};
+  if (rows->size() == *limit) out["next_cursor"] = std::to_string(rows->back().id);
+  co_return json_response(200, out);
 }
 
 // "YYYY-MM-DD", optionally followed by "T…": enough to compare with stored RFC 3339 times.
@@ -848,6 +873,12 @@ const std::vector<Route>& routes() {
        [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
          co_return json_response(
              200, json{{"schedules", ctx.scheduler ? ctx.scheduler->status() : json::array()}});
+       }},
+      {"GET",
+       "/v1/webhooks/deliveries",
+       {"state", "cursor", "limit"},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await list_deliveries(m.target, ctx);
        }},
       {"GET",
        "/v1/stats",

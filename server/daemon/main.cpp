@@ -80,6 +80,7 @@ int run(bw::Config config) {
   // database holds these threads, never the one that serves /healthz.
   asio::thread_pool store_threads(kStoreThreads);
   bw::RegistryClient registry(ioc.get_executor(), config.registry);
+  registry.set_cpu_pool(&workers);
   std::shared_ptr<const bw::RuleCatalog> rules = bw::RuleCatalog::builtin();
   if (!config.rules_file.empty()) {
     std::ifstream in(config.rules_file);
@@ -171,7 +172,11 @@ int run(bw::Config config) {
     });
   };
   scan_references();
-  bw::Webhooks webhooks(ioc.get_executor(), config.webhooks, config.registry.env);
+  bw::Webhooks webhooks(ioc.get_executor(), config.webhooks, config.registry.env, **store,
+                        &store_threads, scans.replica_id());
+  // Deliveries an earlier run left pending are sent again, also with no webhook configured now
+  // (they are then listed as dead, with the reason).
+  asio::co_spawn(ioc, webhooks.run(), [](std::exception_ptr e) { log_exception("webhooks", e); });
   if (!config.webhooks.empty())
     scans.on_finished([&](const bw::ScanRecord& rec) {
       nlohmann::json payload = {{"scan",
@@ -243,6 +248,7 @@ int run(bw::Config config) {
     rescan.cancel();
     expiry.cancel();
     scheduler.stop();
+    webhooks.stop();
     hangup.cancel();
     // Past the grace period, stop hard: unfinished scans resume at the next start.
     grace.expires_after(config.shutdown_grace);

@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -207,7 +208,12 @@ class RegistryClient {
   };
   const Stats& stats() const { return stats_; }
 
+  // Where work that grows with a document runs (a config's parse and checks): the daemon's
+  // workers; inline when unset.
+  void set_cpu_pool(boost::asio::thread_pool* pool) { cpu_pool_ = pool; }
+
  private:
+  boost::asio::thread_pool* cpu_pool_ = nullptr;
   // Whether `realm` (a bearer challenge's token service) may receive `registry`'s credentials:
   // the registry's own host and port, docker.io's auth.docker.io, or a configured token_realm.
   bool realm_may_receive_credentials(const std::string& registry, const net::Url& realm) const;

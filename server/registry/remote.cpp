@@ -1,5 +1,6 @@
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/on_pool.h"
 #include "net/http_client.h"
 #include "registry/challenge.h"
 #include "registry/detail/async_semaphore.h"
@@ -150,7 +151,8 @@ awaitable<Result<ResolvedImage>> RegistryClient::resolve_from(const std::string&
                                 });
   if (!r) co_return r.error();
   out.config_body = std::move(config);
-  auto named = config_platform(out.config_body);
+  // Up to max_config_bytes of JSON parsed and checked field by field: off the io thread.
+  auto named = co_await on_pool(cpu_pool_, [&] { return config_platform(out.config_body); });
   if (!named) co_return named.error();
   out.platform = std::move(*named);
   co_return out;

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace bw {
 
@@ -112,6 +113,31 @@ std::vector<std::string> install_targets(const std::string& prog,
   return out;
 }
 
+// Marks `f` suppressed when a suppression in force covers it; one that only an expired
+// suppression covers stays counted and names the expiry.
+void suppress(Finding& f, const std::vector<Suppression>& suppressions,
+              const std::vector<std::string>& image_names,
+              std::chrono::system_clock::time_point now) {
+  for (auto& s : suppressions) {
+    if (s.rule_id != f.rule_id) continue;
+    if (!s.path.empty()) {
+      bool prefix = s.path.back() == '/' &&
+                    f.evidence.path.starts_with(s.path.substr(s.path.front() == '/' ? 1 : 0));
+      std::string p = s.path.front() == '/' ? s.path.substr(1) : s.path;
+      if (!prefix && p != f.evidence.path) continue;
+    }
+    if (!s.env_key.empty() && s.env_key != f.evidence.config_key) continue;
+    if (!suppression_covers_image(s, image_names)) continue;
+    if (suppression_expired(s, now)) {
+      if (!f.suppressed) f.suppression_expired = s.expires;
+      continue;
+    }
+    f.suppressed = true;
+    f.suppression_expired.clear();
+    if (f.suppression_reason.empty()) f.suppression_reason = s.reason;
+  }
+}
+
 class Evaluator {
  public:
   Evaluator(const RuleCatalog& c, const RuleInput& in)
@@ -134,17 +160,31 @@ class Evaluator {
   void add(const std::string& id, Evidence ev, const std::string& layer_digest, int weight = -1) {
     const RuleDef* d = catalog_.find(id);
     if (!d) return;  // a catalog without the rule has it switched off
+    auto it = index_.find(layer_digest);
+    const Origin origin =
+        it != index_.end() && it->second < in_.base_layers ? Origin::base : Origin::app;
     Finding f;
     f.rule_id = id;
+    f.origin = origin;
+    f.evidence.path = clip(ev.path, kMaxEvidenceText);
+    f.evidence.config_key = clip(ev.config_key, kMaxEvidenceText);
+    if (in_.suppressions) suppress(f, *in_.suppressions, in_.image_names, in_.now);
+    auto& group = groups_[{id, origin, f.suppressed}];
+    if (group.kept == kMaxFindingsPerRule) {
+      ++out_[group.last].more;
+      return;
+    }
     f.title = d->title;
     f.category = d->category;
     f.severity = d->severity;
-    f.evidence = std::move(ev);
+    f.evidence.history_index = ev.history_index;
+    f.evidence.created_by = clip(ev.created_by, kMaxEvidenceText);
+    f.evidence.detail = clip(ev.detail, kMaxEvidenceText);
     f.layer_digest = layer_digest;
-    auto it = index_.find(layer_digest);
-    f.origin = it != index_.end() && it->second < in_.base_layers ? Origin::base : Origin::app;
     f.weight = weight;
     out_.push_back(std::move(f));
+    ++group.kept;
+    group.last = out_.size() - 1;
   }
 
   // The last history step of an instruction (USER, EXPOSE), or null.
@@ -374,7 +414,8 @@ class Evaluator {
     for (auto& e : cfg().value("Env", json::array())) {
       if (!e.is_string()) continue;
       const std::string& kv = e.get_ref<const std::string&>();
-      check(kv, Evidence{"", -1, "", "config.Env", ""}, "");
+      // Keyed by the variable's name, as an env_key suppression names it.
+      check(kv, Evidence{"", -1, "", "", ""}, "");
       // Any other name whose value carries a secret (DB_URL=postgres://admin:…@db/x).
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0 || is_secret_name(kv.substr(0, eq))) continue;
@@ -666,7 +707,6 @@ class Evaluator {
         if (entry.starts_with("/")) entry.erase(0, 1);
         break;
       }
-    std::map<std::string, int> per_rule;
     for (auto& x : in_.summary.executables) {
       const std::string& layer = x.file.layer_digest;
       auto it = index_.find(layer);
@@ -674,7 +714,7 @@ class Evaluator {
       if (!app && x.file.path != entry) continue;
       const ElfInfo& elf = x.elf;
       auto fire = [&](const std::string& id, const std::string& detail) {
-        if (per_rule[id]++ < 20) add(id, Evidence{x.file.path, -1, "", "", detail}, layer);
+        add(id, Evidence{x.file.path, -1, "", "", detail}, layer);
       };
       // Static or dynamic, code at a fixed address is the same gift to an exploit; RELRO guards
       // the dynamic loader's tables, which a static binary does not have.
@@ -688,11 +728,18 @@ class Evaluator {
     }
   }
 
+  // The findings kept of one rule, origin and suppression state, and the last of them (which
+  // counts the rest).
+  struct Group {
+    std::size_t kept = 0, last = 0;
+  };
+
   const RuleCatalog& catalog_;
   const RuleInput& in_;
   std::vector<HistoryStep> steps_;
   std::map<std::string, std::size_t> index_;
   std::vector<Finding> out_;
+  std::map<std::tuple<std::string, Origin, bool>, Group> groups_;
 };
 
 }  // namespace
@@ -748,25 +795,7 @@ void apply_suppressions(std::vector<Finding>& findings,
                         const std::vector<Suppression>& suppressions,
                         const std::vector<std::string>& image_names,
                         std::chrono::system_clock::time_point now) {
-  for (auto& f : findings)
-    for (auto& s : suppressions) {
-      if (s.rule_id != f.rule_id) continue;
-      if (!s.path.empty()) {
-        bool prefix = s.path.back() == '/' &&
-                      f.evidence.path.starts_with(s.path.substr(s.path.front() == '/' ? 1 : 0));
-        std::string p = s.path.front() == '/' ? s.path.substr(1) : s.path;
-        if (!prefix && p != f.evidence.path) continue;
-      }
-      if (!s.env_key.empty() && s.env_key != f.evidence.config_key) continue;
-      if (!suppression_covers_image(s, image_names)) continue;
-      if (suppression_expired(s, now)) {
-        if (!f.suppressed) f.suppression_expired = s.expires;
-        continue;
-      }
-      f.suppressed = true;
-      f.suppression_expired.clear();
-      if (f.suppression_reason.empty()) f.suppression_reason = s.reason;
-    }
+  for (auto& f : findings) suppress(f, suppressions, image_names, now);
 }
 
 json to_json(const Finding& f) {
@@ -785,6 +814,7 @@ json to_json(const Finding& f) {
          {"origin", origin_name(f.origin)},
          {"suppressed", f.suppressed}};
   if (f.weight >= 0) j["weight"] = f.weight;
+  if (f.more > 0) j["more"] = f.more;
   if (f.suppressed && !f.suppression_reason.empty()) j["suppression_reason"] = f.suppression_reason;
   if (!f.suppressed && !f.suppression_expired.empty())
     j["suppression_expired"] = f.suppression_expired;
@@ -807,6 +837,7 @@ Finding finding_from_json(const json& j) {
   f.suppression_reason = j.value("suppression_reason", "");
   f.suppression_expired = j.value("suppression_expired", "");
   f.weight = j.value("weight", -1);
+  f.more = j.value("more", std::size_t{0});
   return f;
 }
 

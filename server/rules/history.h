@@ -55,6 +55,15 @@ bool is_secret_option(std::string_view arg);
 // served, so that a secret in the config never reaches the database.
 nlohmann::json mask_config_secrets(nlohmann::json config);
 
+// Bounds on the strings an image config may carry into the store and reports (README
+// "Limits"): a build step's text, and every other string (User, WorkingDir, an Env entry, a
+// label's key or value, an Entrypoint/Cmd/Healthcheck argument, a port or volume, author).
+inline constexpr std::size_t kMaxHistoryText = 16 * 1024;
+inline constexpr std::size_t kMaxConfigString = 4 * 1024;
+// The config with every string past its bound clip()ped. Applied after mask_config_secrets (a
+// cut never leaves part of a secret unmasked) and before the config is stored.
+nlohmann::json bound_config(nlohmann::json config);
+
 // Splits shell text into commands; `$(…)` and backquoted text stay inside their word.
 std::vector<ShellCommand> split_shell(std::string_view text);
 

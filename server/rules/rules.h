@@ -75,7 +75,17 @@ struct Finding {
   int weight = -1;  // overrides the catalog weight when set (BW-PKGCOUNT scales with the count)
   std::string suppression_reason;   // the matching suppression's reason, when it gave one
   std::string suppression_expired;  // not suppressed: the expiry of the one that matched
+  // How many more findings of this rule, origin and suppression state the image has past
+  // kMaxFindingsPerRule: counted, not listed.
+  std::size_t more = 0;
 };
+
+// Bounds on what an image can make a report carry, whatever it holds (README "Limits"). A
+// report holds at most kMaxFindingsPerRule findings per rule, origin and suppression state,
+// each evidence field at most kMaxEvidenceText bytes (clip()'s marker past it), so its size
+// follows the catalog, not the image.
+inline constexpr std::size_t kMaxFindingsPerRule = 10;
+inline constexpr std::size_t kMaxEvidenceText = 1024;
 
 struct Suppression {
   std::string rule_id;  // required
@@ -99,11 +109,17 @@ struct RuleInput {
   std::string tag;                         // the tag scanned by; empty when by digest
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   int max_image_age_days = 90;
+  // Suppressions are applied as findings are made, so that kMaxFindingsPerRule counts suppressed
+  // findings apart from counted ones: a suppression of the first few never hides the rest.
+  const std::vector<Suppression>* suppressions = nullptr;
+  std::vector<std::string> image_names = {};  // as for apply_suppressions
 };
 
 // The catalog as GET /v1/rules serves it: {"ruleset_version", "rules": [...]}.
 nlohmann::json to_json(const RuleCatalog& catalog);
 
+// Findings past kMaxFindingsPerRule are counted in the last one kept (Finding::more); the
+// work is linear in the config and the facts.
 std::vector<Finding> evaluate_rules(const RuleCatalog& catalog, const RuleInput& input);
 // Marks the findings of the image known by `image_names` (the reference scanned, and every
 // other it was tagged as) that a suppression in force at `now` covers; one that only an

@@ -835,7 +835,10 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     if (!r) co_return r.error();
   }
 
-  json config = json::parse(image.config_body, nullptr, false);
+  // Up to max_config_bytes parsed, masked, clipped and written out again: on a worker.
+  json config = co_await on_pool(&workers_, [&] {
+    return bound_config(mask_config_secrets(json::parse(image.config_body, nullptr, false)));
+  });
   ImageRecord rec;
   rec.manifest_digest = image.manifest_digest;
   rec.media_type = image.manifest.media_type;
@@ -843,12 +846,13 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   rec.os = image.platform.os;
   rec.architecture = image.platform.architecture;
   rec.variant = image.platform.variant;
+  // Secrets were masked before the config reaches the database, and strings past their bounds
+  // clipped; rules read that form (a masked value is still a value).
   rec.created = config.value("created", "");
   if (auto c = config.find("config"); c != config.end() && c->is_object())
     rec.user = c->value("User", "");
-  // Secrets in Env and build steps are masked before the config reaches the database; rules
-  // read the masked form (a masked value is still a value).
-  rec.config = mask_config_secrets(config).dump(-1, ' ', false, json::error_handler_t::replace);
+  rec.config = co_await on_pool(
+      &workers_, [&] { return config.dump(-1, ' ', false, json::error_handler_t::replace); });
   rec.manifest = image.manifest_body;
   std::vector<std::string> diff_ids;
   if (auto rf = config.find("rootfs"); rf != config.end() && rf->is_object())

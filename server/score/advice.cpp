@@ -91,19 +91,36 @@ ImageSummary project(const ImageSummary& s, const std::set<std::string>& base,
 // The rules over the projected image. Steps of the old base's own build and the image's age go:
 // a switch is a rebuild on the candidate.
 std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummary& projected) {
-  RuleInput ri{
-      projected, in.config, in.layers, in.base.layers, in.tag, in.now, in.max_image_age_days};
+  RuleInput ri{projected,
+               in.config,
+               in.layers,
+               in.base.layers,
+               in.tag,
+               in.now,
+               in.max_image_age_days,
+               &in.suppressions,
+               in.image_names};
   auto out = evaluate_rules(in.catalog, ri);
   std::erase_if(out, [](const Finding& f) {
     return (f.origin == Origin::base && f.evidence.history_index >= 0) ||
            f.rule_id == "BW-IMAGE-AGE";
   });
-  apply_suppressions(out, in.suppressions, in.image_names, in.now);
   return out;
 }
 
 std::string finding_key(const Finding& f) {
   return f.rule_id + "\n" + f.evidence.path;
+}
+
+// An action lists at most this many findings in each of removes, keeps and adds, and counts
+// the rest beside them ("findings_more", "keeps_more", "adds_more"): its size follows the
+// catalog, not the image.
+constexpr std::size_t kMaxListedRefs = 50;
+
+void cap_refs(json& list, json& holder, const char* more_key) {
+  if (list.size() <= kMaxListedRefs) return;
+  holder[more_key] = list.size() - kMaxListedRefs;
+  list.erase(list.begin() + static_cast<std::ptrdiff_t>(kMaxListedRefs), list.end());
 }
 
 json finding_ref(const Finding& f) {
@@ -344,6 +361,9 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
           {"risk", b.value("risk", 0)},
           {"dockerfile", dockerfile ? *dockerfile : ""}};
       if (!dockerfile) action["dockerfile_missing"] = snippet_why;
+      cap_refs(action["removes"]["findings"], action["removes"], "findings_more");
+      cap_refs(action["keeps"], action, "keeps_more");
+      cap_refs(action["adds"], action, "adds_more");
       if (projected > current) {
         best_projection[b.value("id", "")] = std::move(projected_list);
         switches.push_back(std::move(action));

@@ -58,17 +58,34 @@ json build_report(const ReportInput& in) {
     total_bytes += in.layers[i].facts.uncompressed_size;
     if (i < base.layers) base_bytes += in.layers[i].facts.uncompressed_size;
   }
-  RuleInput ri{summary, config, digests, base.layers, in.tag, in.now, in.max_image_age_days};
-  auto findings = evaluate_rules(in.rules, ri);
   std::vector<std::string> names = in.also_known_as;
   names.insert(names.begin(), in.image_ref);
-  apply_suppressions(findings, in.suppressions, names, in.now);
+  RuleInput ri{
+      summary,          config, digests, base.layers, in.tag, in.now, in.max_image_age_days,
+      &in.suppressions, names};
+  auto findings = evaluate_rules(in.rules, ri);
   auto whole = score_findings(in.rules, findings);
   auto app = score_findings(in.rules, findings, Origin::app);
   auto base_part = score_findings(in.rules, findings, Origin::base);
   // Each finding says what to do about it where people read it.
+  // Past kMaxReportFindings, the least severe go first; the rest keep their order.
+  std::vector<bool> listed(findings.size(), true);
+  if (findings.size() > kMaxReportFindings) {
+    std::vector<std::size_t> order(findings.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return findings[a].severity > findings[b].severity;
+    });
+    for (std::size_t k = kMaxReportFindings; k < order.size(); ++k) listed[order[k]] = false;
+  }
   json f = json::array();
-  for (auto& x : findings) {
+  std::size_t omitted = 0;
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const Finding& x = findings[i];
+    if (!listed[i]) {
+      omitted += 1 + x.more;
+      continue;
+    }
     json j = to_json(x);
     if (const RuleDef* d = in.rules.find(x.rule_id)) {
       j["rationale"] = d->rationale;
@@ -114,6 +131,7 @@ json build_report(const ReportInput& in) {
            {"recommendations", std::move(recommendations)},
            {"plan", std::move(plan)},
            {"uncompressed_bytes", total_bytes}};
+  if (omitted > 0) out["findings_omitted"] = omitted;
   if (auto until = suppressed_until(findings, in.suppressions, names, in.now); !until.empty())
     out["suppressed_until"] = until;
   return out;

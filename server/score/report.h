@@ -26,6 +26,12 @@ struct ReportInput {
   std::vector<std::string> also_known_as = {};
 };
 
+// A report lists at most this many findings (Finding::more counts past kMaxFindingsPerRule per
+// rule; "findings_omitted" counts past this), and is at most kMaxReportBytes as JSON whatever
+// the image holds (README "Limits"; a fuzz target holds it to that).
+inline constexpr std::size_t kMaxReportFindings = 500;
+inline constexpr std::size_t kMaxReportBytes = 8u << 20;
+
 nlohmann::json build_report(const ReportInput& in);
 
 }  // namespace bw

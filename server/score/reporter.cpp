@@ -21,8 +21,10 @@ void summarize_findings(const json& findings, ReportRecord& rec) {
     if (f.value("rule_id", "") == "BW-OS-EOL") rec.eol_os = true;
     std::string name = f.value("severity", "info");
     Severity severity = parse_severity(name).value_or(Severity::info);
+    // A finding that counts others past the per-rule limit (Finding::more) stands for them too.
     counts[std::string(severity_name(severity))] =
-        counts[std::string(severity_name(severity))].get<int>() + 1;
+        counts[std::string(severity_name(severity))].get<std::int64_t>() + 1 +
+        f.value("more", std::int64_t{0});
     if (!top || severity > top_severity) {
       top = &f;
       top_severity = severity;

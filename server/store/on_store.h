@@ -4,26 +4,14 @@
 // bytes meanwhile.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <type_traits>
-#include <utility>
+#include "common/on_pool.h"
 
 namespace bw {
 
-// Runs `call()` on `pool` and returns its result to the awaiting coroutine. Without a pool (the
-// in-process CLI and unit tests, where nothing else waits) the call runs inline.
-// REQUIRES: what `call` refers to outlives the co_await (the caller is suspended meanwhile).
+// on_pool() with the store's threads: inline without them (the in-process CLI, unit tests).
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> on_store(boost::asio::thread_pool* pool, F call) {
-  using R = std::invoke_result_t<F&>;
-  if (!pool) co_return call();
-  co_return co_await boost::asio::co_spawn(
-      *pool, [call = std::move(call)]() mutable -> boost::asio::awaitable<R> { co_return call(); },
-      boost::asio::use_awaitable);
+  return on_pool(pool, std::move(call));
 }
 
 }  // namespace bw

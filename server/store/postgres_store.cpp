@@ -918,6 +918,62 @@ class PostgresStore : public Store {
     return {};
   }
 
+  Result<bool> enqueue_delivery(const DeliveryRecord& d) override {
+    static const std::string sql = queries::dollar_placeholders(queries::kEnqueueDelivery);
+    std::lock_guard lock(mu_);
+    auto r = db_.exec(sql, {d.event_key, d.event, d.url, d.body, num(d.created_at_ms)});
+    if (!r) return r.error();
+    return r->size() == 1;
+  }
+
+  Result<std::vector<DeliveryRecord>> claim_deliveries(const std::string& owner,
+                                                       std::int64_t now_ms, std::int64_t hold_ms,
+                                                       std::size_t limit) override {
+    static const std::string sql = queries::dollar_placeholders(queries::kClaimDeliveries);
+    std::lock_guard lock(mu_);
+    auto r =
+        db_.exec(sql, {owner, num(now_ms), num(hold_ms), num(static_cast<std::int64_t>(limit))});
+    if (!r) return r.error();
+    auto out = deliveries(*r);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    return out;
+  }
+
+  Result<void> finish_delivery(const DeliveryRecord& d, const std::string& owner,
+                               std::int64_t prune_before_ms) override {
+    static const std::string finish = queries::dollar_placeholders(queries::kFinishDelivery);
+    static const std::string prune = queries::dollar_placeholders(queries::kPruneDeliveries);
+    std::lock_guard lock(mu_);
+    return db_.transaction([&]() -> Result<void> {
+      if (auto r = db_.exec(finish, {num(d.id), d.state, num(d.attempts), num(d.next_at_ms),
+                                     d.last_error, num(d.updated_at_ms), owner});
+          !r)
+        return r.error();
+      if (auto r = db_.exec(prune, {num(prune_before_ms)}); !r) return r.error();
+      return {};
+    });
+  }
+
+  Result<std::vector<DeliveryRecord>> list_deliveries(const std::string& state,
+                                                      std::int64_t before_id,
+                                                      std::size_t limit) override {
+    static const std::string sql = queries::dollar_placeholders(queries::kListDeliveries);
+    auto rdb = readers_.take();
+    auto r = rdb->exec(sql, {state, num(before_id), num(static_cast<std::int64_t>(limit))});
+    if (!r) return r.error();
+    return deliveries(*r);
+  }
+
+  static std::vector<DeliveryRecord> deliveries(const Rows& r) {
+    std::vector<DeliveryRecord> out;
+    for (int i = 0; i < r.size(); ++i)
+      out.push_back(DeliveryRecord{r.integer(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3),
+                                   r.text(i, 4), r.text(i, 5), static_cast<int>(r.integer(i, 6)),
+                                   r.integer(i, 7), r.text(i, 8), r.integer(i, 9),
+                                   r.integer(i, 10)});
+    return out;
+  }
+
   Result<std::vector<int>> schema_versions() override {
     auto rdb = readers_.take();
     return versions(*rdb);

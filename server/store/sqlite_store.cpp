@@ -57,10 +57,26 @@ class SqliteStore : public Store {
     if (!applied) return applied.error();
     for (auto& m : embedded_migrations()) {
       if (std::find(applied->begin(), applied->end(), m.version) != applied->end()) continue;
+      // A migration that rebuilds a table others reference runs with foreign keys off (the
+      // pragma works only outside a transaction; on, DROP TABLE would cascade into the
+      // children), and checks them before it commits.
+      const bool rebuilds = m.sql.starts_with("-- bulwark: foreign_keys off");
+      if (rebuilds)
+        if (auto e = db_.exec("PRAGMA foreign_keys = OFF"); !e) return e;
       auto r = sqlite::transaction(db_, [&]() -> Result<void> {
         if (auto e = db_.exec(m.sql); !e)
           return make_error(Errc::internal,
                             "migration " + std::string(m.name) + ": " + e.error().message);
+        if (rebuilds) {
+          auto check = db_.prepare("PRAGMA foreign_key_check");
+          if (!check) return check.error();
+          auto row = check->step();
+          if (!row) return row.error();
+          if (*row)
+            return make_error(Errc::internal, "migration " + std::string(m.name) + ": a row of " +
+                                                  check->text(0) + " references a missing " +
+                                                  check->text(2));
+        }
         auto st = db_.prepare(
             "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
         if (!st) return st.error();
@@ -70,6 +86,8 @@ class SqliteStore : public Store {
         if (auto s = st->step(); !s) return s.error();
         return {};
       });
+      if (rebuilds)
+        if (auto e = db_.exec("PRAGMA foreign_keys = ON"); !e) return e;
       if (!r) return r;
       log::info("store applied migration " + std::string(m.name));
     }
@@ -1123,6 +1141,71 @@ class SqliteStore : public Store {
     return {};
   }
 
+  Result<bool> enqueue_delivery(const DeliveryRecord& d) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(queries::kEnqueueDelivery);
+    if (!st) return st.error();
+    st->bind(1, d.event_key);
+    st->bind(2, d.event);
+    st->bind(3, d.url);
+    st->bind(4, d.body);
+    st->bind(5, d.created_at_ms);
+    auto row = st->step();
+    if (!row) return row.error();
+    return *row;
+  }
+
+  Result<std::vector<DeliveryRecord>> claim_deliveries(const std::string& owner,
+                                                       std::int64_t now_ms, std::int64_t hold_ms,
+                                                       std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    auto st = db_.prepare(queries::kClaimDeliveries);
+    if (!st) return st.error();
+    st->bind(1, owner);
+    st->bind(2, now_ms);
+    st->bind(3, hold_ms);
+    st->bind(4, static_cast<std::int64_t>(limit));
+    auto claimed = deliveries(*st);
+    // RETURNING follows no ORDER BY: oldest first, as promised.
+    if (claimed)
+      std::sort(claimed->begin(), claimed->end(), [](auto& a, auto& b) { return a.id < b.id; });
+    return claimed;
+  }
+
+  Result<void> finish_delivery(const DeliveryRecord& d, const std::string& owner,
+                               std::int64_t prune_before_ms) override {
+    std::lock_guard lock(mu_);
+    return sqlite::transaction(db_, [&]() -> Result<void> {
+      auto st = db_.prepare(queries::kFinishDelivery);
+      if (!st) return st.error();
+      st->bind(1, d.id);
+      st->bind(2, d.state);
+      st->bind(3, std::int64_t{d.attempts});
+      st->bind(4, d.next_at_ms);
+      st->bind(5, d.last_error);
+      st->bind(6, d.updated_at_ms);
+      st->bind(7, owner);
+      if (auto s = st->step(); !s) return s.error();
+      auto prune = db_.prepare(queries::kPruneDeliveries);
+      if (!prune) return prune.error();
+      prune->bind(1, prune_before_ms);
+      if (auto s = prune->step(); !s) return s.error();
+      return {};
+    });
+  }
+
+  Result<std::vector<DeliveryRecord>> list_deliveries(const std::string& state,
+                                                      std::int64_t before_id,
+                                                      std::size_t limit) override {
+    auto rdb = readers_.take();
+    auto st = rdb->prepare(queries::kListDeliveries);
+    if (!st) return st.error();
+    st->bind(1, state);
+    st->bind(2, before_id);
+    st->bind(3, static_cast<std::int64_t>(limit));
+    return deliveries(*st);
+  }
+
   Result<std::vector<int>> schema_versions() override {
     auto rdb = readers_.take();
     return versions_locked(*rdb);
@@ -1138,6 +1221,17 @@ class SqliteStore : public Store {
   }
 
  private:
+  static Result<std::vector<DeliveryRecord>> deliveries(sqlite::Statement& st) {
+    std::vector<DeliveryRecord> out;
+    auto done = sqlite::for_each_row(st, [&](const sqlite::Statement& row) {
+      out.push_back(DeliveryRecord{row.integer(0), row.text(1), row.text(2), row.text(3),
+                                   row.text(4), row.text(5), static_cast<int>(row.integer(6)),
+                                   row.integer(7), row.text(8), row.integer(9), row.integer(10)});
+    });
+    if (!done) return done.error();
+    return out;
+  }
+
   static Result<std::vector<int>> versions_locked(Database& db) {
     auto st = db.prepare("SELECT version FROM schema_migrations ORDER BY version");
     if (!st) return st.error();

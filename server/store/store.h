@@ -208,6 +208,22 @@ struct LayerMeta {
 LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string_view status,
                           std::string_view analyzer_versions_json);
 
+// A webhook delivery (notify/webhooks.h) as a row: one per event and URL, so that a restart, or
+// another replica, resumes what was pending and nothing is delivered twice. Times are Unix
+// milliseconds.
+struct DeliveryRecord {
+  std::int64_t id = 0;
+  std::string event_key;  // "<scan id>/<event>": with url, what makes a delivery unique
+  std::string event;      // "scan.done", "scan.failed", "scan.cancelled"
+  std::string url;
+  std::string body;
+  std::string state = "pending";  // pending, delivered, dead (every attempt failed)
+  int attempts = 0;
+  std::int64_t next_at_ms = 0;  // when a pending one is due
+  std::string last_error;       // the last failed attempt's ("HTTP 503", "connection refused")
+  std::int64_t created_at_ms = 0, updated_at_ms = 0;
+};
+
 struct ReportContext {
   std::vector<SuppressionRecord> suppressions;
   std::vector<std::pair<std::string, std::string>> reference_images;  // (name, manifest digest)
@@ -356,6 +372,25 @@ class Store {
   virtual Result<bool> acquire_lease(const std::string& key, const std::string& owner,
                                      std::chrono::seconds ttl) = 0;
   virtual Result<void> release_lease(const std::string& key, const std::string& owner) = 0;
+
+  // Webhook deliveries. enqueue_delivery adds `d` (pending) unless the same event already has a
+  // delivery to the same URL; true when added.
+  virtual Result<bool> enqueue_delivery(const DeliveryRecord& d) = 0;
+  // Up to `limit` pending deliveries due at `now_ms`, oldest first, claimed for `owner` until
+  // now_ms + hold_ms; a claim of another owner in force is skipped, a lapsed one (its replica
+  // died mid-attempt) is taken over.
+  virtual Result<std::vector<DeliveryRecord>> claim_deliveries(const std::string& owner,
+                                                               std::int64_t now_ms,
+                                                               std::int64_t hold_ms,
+                                                               std::size_t limit) = 0;
+  // Records an attempt (d's state, attempts, next_at_ms, last_error and updated_at_ms) and
+  // ends `owner`'s claim on it; deliveries that ended before `prune_before_ms` go.
+  virtual Result<void> finish_delivery(const DeliveryRecord& d, const std::string& owner,
+                                       std::int64_t prune_before_ms) = 0;
+  // Newest first, with an id below `before_id` (0: from the newest), in `state` (empty: any).
+  virtual Result<std::vector<DeliveryRecord>> list_deliveries(const std::string& state,
+                                                              std::int64_t before_id,
+                                                              std::size_t limit) = 0;
 
   // Versions of the applied schema migrations, ascending.
   virtual Result<std::vector<int>> schema_versions() = 0;

@@ -144,6 +144,62 @@ TEST_CASE("webhooks: a failing endpoint is retried with backoff, then counted as
   CHECK(eventually([&] { return flaky.requests().size() == 4; }, std::chrono::seconds(10)));
   CHECK(d.metric(R"(bulwark_webhook_notifications_total{outcome="delivered"})") == 2);
   CHECK(d.log().find("attempt 5 failed: HTTP 503") != std::string::npos);
+  // Given up on, and listed as such.
+  json dead = d.get_json("/v1/webhooks/deliveries?state=dead");
+  REQUIRE(dead["deliveries"].size() == 1);
+  CHECK(dead["deliveries"][0]["attempts"] == 5);
+  CHECK(dead["deliveries"][0]["event"] == "scan.failed");
+  CHECK(dead["deliveries"][0]["last_error"] == "HTTP 503");
+}
+
+TEST_CASE("webhooks: a delivery failing three times survives kill -9 and is delivered once") {
+  LocalRegistry reg;
+  push_image(reg.host(), "hooked/crash", "1",
+             TestImage{{make_layer(TarBuilder().file("etc/motd", "hi").build())}});
+  // Fails until the daemon is killed, then takes deliveries.
+  std::atomic<bool> up{false};
+  std::atomic<int> ok{0};
+  FaultServer hook([&](const SeenRequest&) {
+    if (!up) return Reply{500, {}, "busy"};
+    ++ok;
+    return Reply{204, {}, ""};
+  });
+  json config = {{"webhooks", {{{"url", "http://" + hook.host() + "/hook"}}}}};
+  TempDir data;
+  const std::string data_dir = data.path();
+  {
+    Daemon d(config, data_dir);
+    json done = d.scan(reg.host() + "/hooked/crash:1");
+    REQUIRE(done["status"] == "done");
+    // Three attempts (after 400 and 800 ms), then the fourth is 1.6 s away: kill it there.
+    json pending;
+    REQUIRE(eventually(
+        [&] {
+          pending = d.get_json("/v1/webhooks/deliveries?state=pending");
+          return pending["deliveries"].size() == 1 && pending["deliveries"][0]["attempts"] == 3;
+        },
+        std::chrono::seconds(20)));
+    CHECK(pending["deliveries"][0]["last_error"] == "HTTP 500");
+    CHECK(pending["deliveries"][0]["payload"]["scan"]["id"] == done["id"]);
+    d.kill();
+  }
+  // Three failed attempts, or a fourth if it came before the kill landed.
+  const std::size_t before = hook.requests().size();
+  CHECK(before >= 3);
+  up = true;
+  Daemon again(config, data_dir);
+  CHECK(eventually([&] { return ok == 1; }, std::chrono::seconds(20)));
+  // Nothing more arrives: exactly one delivery of the one event.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(ok == 1);
+  CHECK(hook.requests().size() == before + 1);
+  json listed = again.get_json("/v1/webhooks/deliveries");
+  REQUIRE(listed["deliveries"].size() == 1);
+  CHECK(listed["deliveries"][0]["state"] == "delivered");
+  CHECK(listed["deliveries"][0]["attempts"] == before + 1);
+  CHECK(again.get_json("/v1/webhooks/deliveries?state=dead")["deliveries"].empty());
+  CHECK(again.get_json("/v1/webhooks/deliveries?state=lost", 400)["error"]["code"] ==
+        "bad_request");
 }
 
 TEST_CASE("a store row damaged by hand answers 500 JSON, logged as an error; the daemon stays up") {

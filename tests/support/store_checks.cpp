@@ -1059,4 +1059,30 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
   }
 }
 
+void check_deliveries(Store& store) {
+  DeliveryRecord d;
+  d.event_key = "scan_c/scan.failed";
+  d.event = "scan.failed";
+  d.url = "http://127.0.0.1:9/h";
+  d.body = "{}";
+  d.created_at_ms = 1000;
+  REQUIRE(store.enqueue_delivery(d).value());
+  CHECK_FALSE(store.enqueue_delivery(d).value());  // the same event to the same URL: once
+  CHECK(store.claim_deliveries("a", 999, 5000, 10).value().empty());  // not due yet
+  CHECK(store.claim_deliveries("a", 1000, 5000, 10).value().size() == 1);
+  CHECK(store.claim_deliveries("b", 2000, 5000, 10).value().empty());  // a's claim stands
+  auto taken = store.claim_deliveries("b", 7000, 5000, 10).value();    // a's has lapsed
+  REQUIRE(taken.size() == 1);
+  // a's late outcome does not overwrite b's claim.
+  taken[0].state = "delivered";
+  taken[0].attempts = 1;
+  REQUIRE(store.finish_delivery(taken[0], "a", 0));
+  CHECK(store.list_deliveries("pending", 0, 10).value().size() == 1);
+  REQUIRE(store.finish_delivery(taken[0], "b", 0));
+  CHECK(store.list_deliveries("delivered", 0, 10).value().size() == 1);
+  // Ended rows past the retention go.
+  REQUIRE(store.finish_delivery(taken[0], "b", taken[0].updated_at_ms + 1));
+  CHECK(store.list_deliveries("", 0, 10).value().empty());
+}
+
 }  // namespace bw::test

@@ -42,6 +42,10 @@ void check_fleet_trend(Store& store);
 // part of the name (LIKE's characters taken literally), and scoped, expiring suppressions
 // stored whole.
 void check_list_rows(Store& store);
+// Webhook deliveries: one per event and URL, due ones claimed oldest first, another owner's
+// claim in force skipped and a lapsed one taken over, a late outcome from the old owner
+// ignored, ended rows pruned.
+void check_deliveries(Store& store);
 // The migration that added those figures (its text `migration`, from its first UPDATE of
 // image_summaries to its CREATE INDEX) run through `exec` over rows as an older database holds
 // them fills the figures as the report builder does and unnames moved tags.

@@ -76,6 +76,40 @@ inline constexpr const char* kInsertSuppression =
     "INSERT INTO suppressions(rule_id, path, env_key, reason, created_at, image, expires) VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+// Webhook deliveries (Store::enqueue_delivery and the rest). Reads return a delivery as
+// "id, event_key, event, url, body, state, attempts, next_at, last_error, created_at,
+// updated_at".
+// ?1 event_key, ?2 event, ?3 url, ?4 body, ?5 now: a row only when it was added.
+inline constexpr const char* kEnqueueDelivery =
+    "INSERT INTO webhook_deliveries(event_key, event, url, body, state, attempts, next_at, "
+    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, CAST(?5 AS BIGINT), "
+    "CAST(?5 AS BIGINT), CAST(?5 AS BIGINT)) ON CONFLICT (event_key, url) DO NOTHING RETURNING id";
+// ?1 owner, ?2 now, ?3 hold, ?4 limit; returns deliveries. The claim's condition is in the
+// outer WHERE too: a replica that waited on another's row lock sees the other's claim there
+// and skips the row.
+inline constexpr const char* kClaimDeliveries =
+    "UPDATE webhook_deliveries SET claimed_by = ?1, claimed_until = CAST(?2 AS BIGINT) + "
+    "CAST(?3 AS BIGINT) WHERE state = 'pending' AND next_at <= CAST(?2 AS BIGINT) AND "
+    "(claimed_by = '' OR claimed_by = ?1 OR claimed_until < CAST(?2 AS BIGINT)) AND id IN "
+    "(SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= CAST(?2 AS "
+    "BIGINT) AND (claimed_by = '' OR claimed_by = ?1 OR claimed_until < CAST(?2 AS BIGINT)) "
+    "ORDER BY next_at, id LIMIT CAST(?4 AS BIGINT)) RETURNING id, event_key, event, url, body, "
+    "state, attempts, next_at, last_error, created_at, updated_at";
+// ?1 id, ?2 state, ?3 attempts, ?4 next_at, ?5 last_error, ?6 now, ?7 owner.
+inline constexpr const char* kFinishDelivery =
+    "UPDATE webhook_deliveries SET state = ?2, attempts = CAST(?3 AS INTEGER), next_at = CAST(?4 "
+    "AS BIGINT), last_error = ?5, updated_at = CAST(?6 AS BIGINT), claimed_by = '', "
+    "claimed_until = 0 WHERE id = CAST(?1 AS BIGINT) AND claimed_by = ?7";
+// ?1 the time before which ended deliveries go.
+inline constexpr const char* kPruneDeliveries =
+    "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < CAST(?1 AS BIGINT)";
+// ?1 state ('' any), ?2 below this id (0: from the newest), ?3 limit; returns deliveries.
+inline constexpr const char* kListDeliveries =
+    "SELECT id, event_key, event, url, body, state, attempts, next_at, last_error, created_at, "
+    "updated_at FROM webhook_deliveries WHERE (CAST(?1 AS TEXT) = '' OR state = ?1) AND "
+    "(CAST(?2 AS BIGINT) = 0 OR id < CAST(?2 AS BIGINT)) ORDER BY id DESC LIMIT CAST(?3 AS "
+    "BIGINT)";
+
 // A finished scan's result's score and grade, when it has both.
 bool result_score(const std::string& result_json, int& score, std::string& grade);
 

@@ -65,12 +65,70 @@ TEST_CASE("sqlite: list rows carry severity counts and the top finding; moved ta
   test::check_list_rows(*sqlite_at(dir.path() + "/l.db"));
 }
 
+TEST_CASE("sqlite: webhook deliveries are claimed once, resumed after a lapse, pruned") {
+  test::TempDir dir;
+  test::check_deliveries(*sqlite_at(dir.path() + "/w.db"));
+}
+
 TEST_CASE("sqlite: 013 fills list rows from stored reports and unnames moved tags") {
   test::TempDir dir;
   const std::string path = dir.path() + "/m.db";
   test::check_list_rows_backfill(
       *sqlite_at(path), [&](const std::string& sql) { test::sqlite_exec(path, sql); },
       schema_files::get("013_list_rows.sql"));
+}
+
+TEST_CASE("sqlite: 015 makes images, reports and layers rowid tables, every row and count kept") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/r.db";
+  auto query = [&](const std::string& sql) {
+    std::string out;
+    REQUIRE_MESSAGE(test::run_command({"sqlite3", path, sql}, out) == 0, out);
+    return out;
+  };
+  const std::string counts =
+      "SELECT (SELECT COUNT(*) FROM images), (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) "
+      "FROM layers), (SELECT COUNT(*) FROM image_layers), (SELECT COUNT(*) FROM tags), (SELECT "
+      "group_concat(name || '=' || value) FROM fleet_counts), (SELECT sum(length(config)) FROM "
+      "images), (SELECT sum(length(facts)) FROM layers)";
+  std::string before;
+  {
+    auto store = sqlite_at(path);
+    test::check_list_rows(*store);  // images with layers, tags, reports and summaries
+    before = query(counts);
+  }
+  CHECK(query("SELECT sql FROM sqlite_master WHERE name = 'images'").find("WITHOUT ROWID") ==
+        std::string::npos);
+  // Run it again over a store that holds rows: as it runs over a store of an older release.
+  query("DELETE FROM schema_migrations WHERE version = 15");
+  {
+    auto store = sqlite_at(path);
+    CHECK(store->integrity_check().value() == "ok");
+  }
+  CHECK(query(counts) == before);
+  CHECK(query("PRAGMA foreign_key_check").empty());
+  for (const char* table : {"images", "reports", "layers"})
+    CHECK_MESSAGE(query(std::string("SELECT sql FROM sqlite_master WHERE name = '") + table + "'")
+                          .find("WITHOUT ROWID") == std::string::npos,
+                  table);
+  // The triggers and indexes the old layers table had are back.
+  CHECK(query("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'layers' AND type IN "
+              "('trigger', 'index') AND name LIKE 'layers_%'") == "5\n");
+  // And foreign keys are enforced again on the store's connection: an image naming a layer
+  // that is not stored is refused.
+  auto store = sqlite_at(path);
+  ImageRecord orphan;
+  orphan.manifest_digest = "sha256:" + std::string(64, '9');
+  orphan.media_type = "application/vnd.oci.image.manifest.v1+json";
+  orphan.config_digest = orphan.manifest_digest;
+  orphan.os = "linux";
+  orphan.architecture = "amd64";
+  orphan.config = "{}";
+  orphan.manifest = "{}";
+  orphan.layers = {
+      {"sha256:" + std::string(64, '8'), "application/vnd.oci.image.layer.v1.tar", 1, ""}};
+  CHECK_FALSE(store->put_image(orphan, std::nullopt));
+  CHECK_FALSE(*store->get_image(orphan.manifest_digest));
 }
 
 TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by default") {
