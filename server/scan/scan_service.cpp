@@ -14,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -38,6 +40,8 @@ constexpr std::chrono::seconds kScanLeaseRenewal{10};
 // How often an idle replica looks for scans queued through the others, and a busy one for its
 // scans cancelled through them.
 constexpr std::chrono::seconds kQueuePoll{1};
+// Configs past this size hand their memory back to the system after the report is built.
+constexpr std::size_t kTrimAfterConfigBytes = 1 << 20;
 
 std::string scan_lease(const std::string& id) {
   return "scan:" + id;
@@ -914,6 +918,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
         [reporter = reporter_, stored = std::move(rec), image = live.rec.image,
          policy = live.rec.policy, known = &live.facts]() -> awaitable<Result<ScanResult>> {
           auto built = reporter->build(stored, image, known);
+          // A config of megabytes leaves its parsed copies' pages in the allocator's arenas:
+          // handed back, so that the daemon's memory returns to where it was.
+          if (stored.config.size() > kTrimAfterConfigBytes) malloc_trim(0);
           if (!built) co_return built.error();
           // The verdict is given once, here: polls read it as stored.
           co_return judge_report(*built, policy, reporter->rules());
