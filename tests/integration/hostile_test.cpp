@@ -87,22 +87,22 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// Peak resident memory of a process, in MiB (VmHWM).
-long peak_rss_mib(pid_t pid) {
+// A memory figure of a process from /proc/PID/status, in MiB: "VmHWM" (peak resident) or
+// "VmRSS" (resident now).
+long status_mib(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6)) / 1024;
+    if (line.starts_with(field + ":")) return std::stol(line.substr(field.size() + 1)) / 1024;
   return -1;
 }
 
-// Resident memory of a process now, in MiB (VmRSS).
+long peak_rss_mib(pid_t pid) {
+  return status_mib(pid, "VmHWM");
+}
+
 long rss_mib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6)) / 1024;
-  return -1;
+  return status_mib(pid, "VmRSS");
 }
 
 // Polls `target` (/healthz unless named) every 20 ms until stopped; keeps the slowest answer.
