@@ -62,6 +62,15 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
   check_migrations([&] { return postgres_at(url); });
+  {
+    // Search's trigram index (pg_trgm ships with the server and is a trusted extension).
+    std::string out;
+    REQUIRE(run_command({"psql", "-X", "-A", "-t", url, "-c",
+                         "SELECT indexname FROM pg_indexes WHERE indexname = "
+                         "'image_summaries_by_name'"},
+                        out) == 0);
+    CHECK(out.find("image_summaries_by_name") != std::string::npos);
+  }
   check_layer_round_trip(*postgres_at(server()->create_database()));
   check_image_needs_its_layers(*postgres_at(server()->create_database()));
   check_scan_cursor(*postgres_at(server()->create_database()));

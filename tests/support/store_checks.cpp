@@ -580,6 +580,14 @@ void check_fleet_reads(Store& store) {
   auto plans = store.dashboard_query_plans(v);
   REQUIRE(plans);
   REQUIRE_FALSE(plans->empty());
+  // SQLite (its plans say "SCAN"/"SEARCH") runs the search from the trigram index.
+  const bool sqlite_plans = std::any_of(plans->begin(), plans->end(), [](const std::string& l) {
+    return l.starts_with("SEARCH ") || l.starts_with("SCAN ");
+  });
+  if (sqlite_plans)
+    CHECK(std::any_of(plans->begin(), plans->end(), [](const std::string& l) {
+      return l.starts_with("SCAN f VIRTUAL TABLE INDEX 0:L");
+    }));
   std::string statement;
   for (auto& line : *plans) {
     if (line.starts_with("-- ")) {
@@ -597,6 +605,9 @@ void check_fleet_reads(Store& store) {
       CHECK(line.find("Seq Scan on " + table + " ") == std::string::npos);
       CHECK_FALSE(line.ends_with("Seq Scan on " + table));
     }
+    // SQLite's search starts from the names' trigram index, which serves the LIKE itself
+    // ("INDEX 0:L0"), never from a walk of every summary.
+    if (line.starts_with("SCAN f VIRTUAL TABLE")) CHECK(line.find(":L") != std::string::npos);
     // A page sorts nothing: its order is the index's.
     if (statement.find("FROM image_summaries WHERE 1 = 1 AND score") != std::string::npos ||
         statement.find("FROM image_summaries WHERE 1 = 1 ORDER") != std::string::npos ||

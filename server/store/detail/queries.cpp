@@ -23,6 +23,17 @@ std::string like_pattern(std::string_view text) {
   return out + "%";
 }
 
+// Whether the trigram index can serve a search for `text`: three characters or more (a trigram
+// needs three), and none of LIKE's own (SQLite's FTS5 serves LIKE without ESCAPE only).
+bool trigram_search(std::string_view text) {
+  std::size_t chars = 0;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') return false;
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
+  }
+  return chars >= 3;
+}
+
 }  // namespace
 
 Sql image_page(const ImageQuery& q, char placeholder) {
@@ -32,13 +43,23 @@ Sql image_page(const ImageQuery& q, char placeholder) {
     return std::string(1, placeholder) + std::to_string(out.params.size());
   };
   const std::string rs = param(q.ruleset_version);
+  // SQLite: the matches from the names' trigram index first (CROSS JOIN keeps that order), each
+  // summary looked up by its key, the few sorted.
+  const bool from_names = placeholder == '?' && !q.search.empty() && trigram_search(q.search);
+  std::string from = "image_summaries";
+  if (from_names)
+    from =
+        "(SELECT n.manifest_digest AS found FROM image_names_fts f JOIN image_names n ON n.id = "
+        "f.rowid WHERE f.name LIKE " +
+        param("%" + q.search + "%") +
+        ") m CROSS JOIN image_summaries ON image_summaries.manifest_digest = m.found";
   out.text =
       "SELECT manifest_digest, platform, registry, repository, tag, last_scanned, CASE WHEN "
       "ruleset_version = " +
       rs + " THEN score ELSE -1 END, CASE WHEN ruleset_version = " + rs +
       " THEN grade ELSE '' END, score, CASE WHEN ruleset_version = " + rs +
       " THEN severity_counts ELSE '' END, CASE WHEN ruleset_version = " + rs +
-      " THEN top_finding ELSE '' END FROM image_summaries WHERE 1 = 1";
+      " THEN top_finding ELSE '' END FROM " + from + " WHERE 1 = 1";
   if (!q.registry.empty()) out.text += " AND registry = " + param(q.registry);
   if (!q.repository.empty()) out.text += " AND repository = " + param(q.repository);
   if (!q.grade.empty())
@@ -49,7 +70,7 @@ Sql image_page(const ImageQuery& q, char placeholder) {
   if (!q.since.empty()) out.text += " AND last_scanned >= " + param(q.since);
   // A filter on the walk of the sort key's index: a page costs the rows passed over to fill
   // it, at worst one pass over that index, never a sort.
-  if (!q.search.empty())
+  if (!q.search.empty() && !from_names)
     out.text += " AND lower(registry || '/' || repository || ':' || tag) LIKE " +
                 param(like_pattern(q.search)) + " ESCAPE '\\'";
   const bool by_score = score_sort(q.sort);

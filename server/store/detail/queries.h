@@ -16,7 +16,10 @@ struct Sql {
 
 // One page of image summaries, keyset-paginated on an indexed sort key: the cost is the page,
 // whatever the number of images. Integers (limits, scores) are validated numbers written into
-// the text; strings are parameters.
+// the text; strings are parameters. A search of three characters or more starts from the
+// names' trigram index (SQLite: the image_names_fts table, placeholder '?'; PostgreSQL: a
+// pg_trgm index on the name the filter computes), so that its cost is the matches, not the
+// store.
 Sql image_page(const ImageQuery& q, char placeholder);
 
 // The statements of /v1/stats, each returning (key, count) rows or one count; parameter ?1 is
