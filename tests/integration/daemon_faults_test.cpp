@@ -212,7 +212,8 @@ TEST_CASE("a store row damaged by hand answers 500 JSON, logged as an error; the
   std::string digest = s["manifest_digest"];
   // Facts of the wrong shape (valid JSON, wrong types), and no report to answer from.
   std::string out;
-  REQUIRE(run_command({"sqlite3", d.data_dir() + "/bulwark.db",
+  // The daemon may be writing (a scan's last state): wait for its lock as it would.
+  REQUIRE(run_command({"sqlite3", "-cmd", ".timeout 10000", d.data_dir() + "/bulwark.db",
                        "UPDATE layers SET facts = '{\"files\":\"x\",\"packages\":7,"
                        "\"package_dbs\":{\"a\":1}}'; DELETE FROM reports;"},
                       out) == 0);

@@ -76,7 +76,7 @@ bool has_finding(const json& report, const std::string& rule) {
 
 std::string sqlite(const std::string& db, const std::string& sql) {
   std::string out;
-  run_command({"sqlite3", db, sql}, out);
+  run_command({"sqlite3", "-cmd", ".timeout 10000", db, sql}, out);
   return out;
 }
 

@@ -145,9 +145,9 @@ TEST_CASE("a known image rescanned by digest; a damaged stored report is built a
   CHECK(reg.blob_gets(layer.digest()) == 1);
   // The stored report damaged: the next scan builds it again from the stored facts.
   std::string out;
-  REQUIRE(run_command(
-              {"sqlite3", d.data_dir() + "/bulwark.db", "UPDATE reports SET report = '{not json'"},
-              out) == 0);
+  REQUIRE(run_command({"sqlite3", "-cmd", ".timeout 10000", d.data_dir() + "/bulwark.db",
+                       "UPDATE reports SET report = '{not json'"},
+                      out) == 0);
   json again = d.scan(reg.host() + "/team/known:1");
   REQUIRE(again["status"] == "done");
   CHECK(reg.blob_gets(layer.digest()) == 1);  // the layer's facts were stored: no fetch
