@@ -81,8 +81,9 @@ class Webhooks {
 // "sha256=" + hex HMAC-SHA256(secret, body).
 std::string webhook_signature(const std::string& secret, const std::string& body);
 
-// A delivery as GET /v1/webhooks/deliveries lists it: the URL as logs show it (credentials and
-// secret-looking query values masked), times in RFC 3339, the body as the JSON it holds.
+// A delivery as GET /v1/webhooks/deliveries lists it: the URL's scheme, host and path (a query
+// string, which can carry a token, shown as "?…"), times in RFC 3339, the body as the JSON it
+// holds.
 nlohmann::json to_json(const DeliveryRecord& d);
 
 }  // namespace bw

@@ -839,9 +839,13 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     if (!r) co_return r.error();
   }
 
-  // Up to max_config_bytes parsed, masked, clipped and written out again: on a worker.
-  json config = co_await on_pool(&workers_, [&] {
-    return bound_config(mask_config_secrets(json::parse(image.config_body, nullptr, false)));
+  // Up to max_config_bytes parsed, masked, clipped and written out again, in one trip to a
+  // worker. Secrets are masked before the config reaches the database, and strings past their
+  // bounds clipped; rules read that form (a masked value is still a value).
+  auto [config, stored_config] = co_await on_pool(&workers_, [&] {
+    json c = bound_config(mask_config_secrets(json::parse(image.config_body, nullptr, false)));
+    std::string text = c.dump(-1, ' ', false, json::error_handler_t::replace);
+    return std::pair{std::move(c), std::move(text)};
   });
   ImageRecord rec;
   rec.manifest_digest = image.manifest_digest;
@@ -850,13 +854,10 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   rec.os = image.platform.os;
   rec.architecture = image.platform.architecture;
   rec.variant = image.platform.variant;
-  // Secrets were masked before the config reaches the database, and strings past their bounds
-  // clipped; rules read that form (a masked value is still a value).
   rec.created = config.value("created", "");
   if (auto c = config.find("config"); c != config.end() && c->is_object())
     rec.user = c->value("User", "");
-  rec.config = co_await on_pool(
-      &workers_, [&] { return config.dump(-1, ' ', false, json::error_handler_t::replace); });
+  rec.config = std::move(stored_config);
   rec.manifest = image.manifest_body;
   std::vector<std::string> diff_ids;
   if (auto rf = config.find("rootfs"); rf != config.end() && rf->is_object())
