@@ -206,6 +206,8 @@ class ScanService {
   boost::asio::awaitable<Result<LayerFacts>> fetch_and_analyze(Live& live, std::size_t index);
   void finish(Live& live, const Result<void>& outcome);
   void persist(const Live& live);
+  // persist() once the scan has run for a moment: one that ends sooner writes only its end.
+  void persist_later(const std::string& id);
   void save(ScanRecord rec);
   // Writes what save() left in unsaved_, in the background on the store pool: at once, then
   // with a growing pause while the store refuses (a full disk).

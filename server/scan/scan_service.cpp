@@ -9,6 +9,7 @@
 #include "store/on_store.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -40,6 +41,9 @@ constexpr std::chrono::seconds kScanLeaseRenewal{10};
 // How often an idle replica looks for scans queued through the others, and a busy one for its
 // scans cancelled through them.
 constexpr std::chrono::seconds kQueuePoll{1};
+// A scan's resolved manifest and layer list are written once it has run this long: most
+// scans (rescans, small images) end sooner and write only their end, a commit fewer each.
+constexpr std::chrono::milliseconds kProgressDelay{250};
 // Configs past this size hand their memory back to the system after the report is built.
 constexpr std::size_t kTrimAfterConfigBytes = 1 << 20;
 
@@ -650,6 +654,25 @@ void ScanService::persist(const Live& live) {
   save(std::move(rec));
 }
 
+void ScanService::persist_later(const std::string& id) {
+  if (!store_pool_) {
+    if (auto it = live_.find(id); it != live_.end()) persist(*it->second);
+    return;
+  }
+  asio::co_spawn(
+      io_,
+      [this, id]() -> awaitable<void> {
+        asio::steady_timer pause(io_, kProgressDelay);
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // Ended meanwhile (finish() saved its end and let it go), or stopping: nothing to add.
+        if (auto it = live_.find(id);
+            !stopping_ && it != live_.end() && it->second->rec.status == ScanStatus::running)
+          persist(*it->second);
+      },
+      asio::detached);
+}
+
 void ScanService::save(ScanRecord rec) {
   if (store_pool_) {
     // Written by write_unsaved() on the store pool, in the order saved, the latest state of
@@ -800,22 +823,25 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   // layer, no merge, no rules.
   // Parsed once here and judged from this parse: a rescan of a known image reads its report
   // one time.
+  // The same look tells a scan which layers it must fetch: one trip to the store for both.
   std::optional<json> known_report;
+  std::optional<std::vector<std::optional<LayerMeta>>> looked;
   KnownImage known = [&](const ResolvedImage& r) -> awaitable<bool> {
-    if (!reporter_) co_return false;
-    known_report = co_await on_store(store_pool_, [&]() -> std::optional<json> {
-      auto report = store_.get_report(r.manifest_digest, reporter_->rules().version());
-      if (!report || !*report) return std::nullopt;
+    const std::string rules = reporter_ ? reporter_->rules().version() : std::string();
+    auto lookup = co_await on_store(store_pool_, [&]() -> Result<std::optional<json>> {
+      auto found = store_.lookup_image(r.manifest_digest, rules, layer_digests(r.manifest));
+      if (!found) return found.error();
+      looked = std::move(found->layers);
+      if (!reporter_ || !found->report) return std::optional<json>();
       // A stored report damaged by hand or by a disk is built again from the layers' facts,
       // rather than failing every rescan of the image.
-      json parsed = json::parse((*report)->report, nullptr, false);
-      if (!parsed.is_object()) return std::nullopt;
-      auto metas = store_.get_layer_metas(layer_digests(r.manifest));
-      if (!metas) return std::nullopt;
-      for (auto& meta : *metas)
-        if (!meta || !current(*meta, options_.analysis)) return std::nullopt;
-      return parsed;
+      json parsed = json::parse(found->report->report, nullptr, false);
+      if (!parsed.is_object()) return std::optional<json>();
+      for (auto& meta : *looked)
+        if (!meta || !current(*meta, options_.analysis)) return std::optional<json>();
+      return std::optional<json>(std::move(parsed));
     });
+    if (lookup) known_report = std::move(*lookup);
     co_return known_report.has_value();
   };
   auto resolved = co_await live.source->resolve(live.platform, known);
@@ -828,10 +854,17 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   for (auto& d : image.manifest.layers)
     live.layers.push_back({d.digest, 0, static_cast<std::uint64_t>(d.size), "pending"});
   if (image.known && known_report) co_return co_await finish_known(live, *known_report);
-  persist(live);
+  persist_later(live.rec.id);
 
   const std::vector<std::string> digests = layer_digests(image.manifest);
-  auto first_look = co_await on_store(store_pool_, [&] { return store_.get_layer_metas(digests); });
+  // Looked at when the manifest was resolved; a source that resolves without asking (a local
+  // archive) is looked at now.
+  Result<std::vector<std::optional<LayerMeta>>> first_look =
+      std::vector<std::optional<LayerMeta>>();
+  if (looked)
+    first_look = std::move(*looked);
+  else
+    first_look = co_await on_store(store_pool_, [&] { return store_.get_layer_metas(digests); });
   if (!first_look) co_return first_look.error();
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
     if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
@@ -1031,10 +1064,10 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     // Replicas sharing a database: the one holding the layer's lease fetches it, the others
     // wait for its facts to appear in the store.
     auto leased = co_await on_store(
-        store_pool_, [&] { return store_.acquire_lease(lease, replica_id_, kLayerLease); });
-    if (!leased || !*leased) drop_job();
+        store_pool_, [&] { return store_.lease_layer(d.digest, replica_id_, kLayerLease); });
+    if (!leased || !leased->leased) drop_job();
     if (!leased) co_return leased.error();
-    if (!*leased) {
+    if (!leased->leased) {
       if (!waiting_remote) {
         waiting_remote = true;
         progress.state = "waiting";
@@ -1052,8 +1085,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
       continue;
     }
     // Another replica may have stored the facts between the look above and the lease.
-    auto again = co_await on_store(store_pool_, [&] { return store_.get_layer_meta(d.digest); });
-    if (again && *again && current(**again, options_.analysis)) {
+    if (leased->stored && current(*leased->stored, options_.analysis)) {
       drop_job();
       co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
       continue;

@@ -33,6 +33,13 @@ Param opt(const std::string& v) {
   return v.empty() ? Param() : Param(v);
 }
 
+// Takes or renews lease $1 for owner $2 for $3 seconds: a row back when this owner holds it.
+constexpr std::string_view kAcquireLease =
+    "INSERT INTO leases(key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval "
+    "'1 second') ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = "
+    "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
+    "RETURNING owner";
+
 // Reader connections per process.
 constexpr int kReaders = 4;
 
@@ -132,6 +139,68 @@ class PostgresStore : public Store {
         }
       if (last < digests.size()) out[last] = std::move(rec);
     }
+    return out;
+  }
+
+  Result<ImageLookup> lookup_image(const std::string& manifest_digest,
+                                   const std::string& ruleset_version,
+                                   const std::vector<std::string>& layer_digests) override {
+    // The report and the layers as one statement: part 0 the report (if any), part 1 a layer.
+    auto rdb = readers_.take();
+    auto r = rdb->exec(
+        "SELECT 0 AS part, manifest_digest AS c1, score::bigint AS c2, grade AS c3, image_ref AS "
+        "c4, ruleset_version AS c5, report AS c6 FROM reports WHERE manifest_digest = $1 AND "
+        "ruleset_version = $2 UNION ALL SELECT 1, digest, analyzer_version::bigint, diff_id, "
+        "status, analyzer_versions, NULL FROM layers WHERE digest = ANY($3::text[])",
+        {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
+    if (!r) return r.error();
+    ImageLookup out;
+    out.layers.resize(layer_digests.size());
+    for (int row = 0; row < r->size(); ++row) {
+      if (r->integer(row, 0) == 0) {
+        out.report = ReportRecord{r->text(row, 1),
+                                  r->text(row, 5),
+                                  r->text(row, 4),
+                                  static_cast<int>(r->integer(row, 2)),
+                                  r->text(row, 3),
+                                  r->text(row, 6),
+                                  "",
+                                  false,
+                                  "",
+                                  ""};
+        continue;
+      }
+      const std::string digest = r->text(row, 1);
+      for (std::size_t i = 0; i < layer_digests.size(); ++i)
+        if (layer_digests[i] == digest)
+          out.layers[i] = layer_meta_from(static_cast<int>(r->integer(row, 2)), r->text(row, 3),
+                                          r->text(row, 4), r->text(row, 5));
+    }
+    return out;
+  }
+
+  Result<LayerLease> lease_layer(const std::string& digest, const std::string& owner,
+                                 std::chrono::seconds ttl) override {
+    std::lock_guard lock(mu_);
+    LayerLease out;
+    // One commit. The layer is read after the lease is taken, in its own statement (so with a
+    // snapshot taken after it): facts another replica stored before its lease ended are seen.
+    auto done = db_.transaction([&]() -> Result<void> {
+      auto r = db_.exec(kAcquireLease, {"layer:" + digest, owner, num(ttl.count())});
+      if (!r) return r.error();
+      out.leased = r->size() == 1;
+      if (!out.leased) return {};
+      auto m = db_.exec(
+          "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
+          "digest = $1",
+          {digest});
+      if (!m) return m.error();
+      if (m->size())
+        out.stored = layer_meta_from(static_cast<int>(m->integer(0, 0)), m->text(0, 1),
+                                     m->text(0, 2), m->text(0, 3));
+      return {};
+    });
+    if (!done) return done.error();
     return out;
   }
 
@@ -609,10 +678,12 @@ class PostgresStore : public Store {
 
   Result<std::uint64_t> count_scans(ScanStatus status) override {
     auto rdb = readers_.take();
-    auto r = rdb->exec("SELECT COUNT(*) FROM scans WHERE status = $1",
+    // The counter the scans' triggers keep (schema/postgres/006): one row, however long the
+    // queue.
+    auto r = rdb->exec("SELECT value FROM fleet_counts WHERE name = 'scans|' || $1",
                        {std::string(scan_status_name(status))});
     if (!r) return r.error();
-    return static_cast<std::uint64_t>(r->integer(0, 0));
+    return r->size() ? static_cast<std::uint64_t>(std::max<std::int64_t>(r->integer(0, 0), 0)) : 0;
   }
 
   Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,
@@ -901,12 +972,7 @@ class PostgresStore : public Store {
   Result<bool> acquire_lease(const std::string& key, const std::string& owner,
                              std::chrono::seconds ttl) override {
     std::lock_guard lock(mu_);
-    auto r = db_.exec(
-        "INSERT INTO leases(key, owner, expires_at) VALUES ($1, $2, now() + $3::int * interval "
-        "'1 second') ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = "
-        "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
-        "RETURNING owner",
-        {key, owner, num(ttl.count())});
+    auto r = db_.exec(kAcquireLease, {key, owner, num(ttl.count())});
     if (!r) return r.error();
     return r->size() == 1;
   }

@@ -43,6 +43,32 @@ Result<std::vector<std::optional<LayerRecord>>> Store::get_layers(
   return out;
 }
 
+Result<ImageLookup> Store::lookup_image(const std::string& manifest_digest,
+                                        const std::string& ruleset_version,
+                                        const std::vector<std::string>& layer_digests) {
+  ImageLookup out;
+  auto report = get_report(manifest_digest, ruleset_version);
+  if (!report) return report.error();
+  out.report = std::move(*report);
+  auto metas = get_layer_metas(layer_digests);
+  if (!metas) return metas.error();
+  out.layers = std::move(*metas);
+  return out;
+}
+
+Result<LayerLease> Store::lease_layer(const std::string& digest, const std::string& owner,
+                                      std::chrono::seconds ttl) {
+  LayerLease out;
+  auto leased = acquire_lease("layer:" + digest, owner, ttl);
+  if (!leased) return leased.error();
+  out.leased = *leased;
+  if (!out.leased) return out;
+  auto meta = get_layer_meta(digest);
+  if (!meta) return meta.error();
+  out.stored = std::move(*meta);
+  return out;
+}
+
 Result<ReportContext> Store::report_context(const std::string& manifest_digest) {
   ReportContext out;
   auto suppressions = list_suppressions();

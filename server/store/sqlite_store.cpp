@@ -756,12 +756,14 @@ class SqliteStore : public Store {
 
   Result<std::uint64_t> count_scans(ScanStatus status) override {
     auto rdb = readers_.take();
-    auto st = rdb->prepare("SELECT COUNT(*) FROM scans WHERE status = ?1");
+    // The counter the scans' triggers keep (schema/011): one row, however long the queue.
+    auto st = rdb->prepare("SELECT value FROM fleet_counts WHERE name = 'scans|' || ?1");
     if (!st) return st.error();
     st->bind(1, scan_status_name(status));
     auto r = st->step();
     if (!r) return r.error();
-    return static_cast<std::uint64_t>(st->integer(0));
+    if (!*r) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(st->integer(0), 0));
   }
 
   Result<std::vector<ScanRecord>> claim_queued_scans(const std::string& owner,

@@ -224,6 +224,20 @@ struct DeliveryRecord {
   std::int64_t created_at_ms = 0, updated_at_ms = 0;
 };
 
+// What a scan knows of a manifest before it fetches anything: its report under the current
+// rules, if any, and each of its layers as stored (nullopt: not stored), in order.
+struct ImageLookup {
+  std::optional<ReportRecord> report;
+  std::vector<std::optional<LayerMeta>> layers;
+};
+
+// A layer's fetch lease asked for: whether this owner holds it now, and the layer as stored
+// after the lease was taken (another replica may have stored it meanwhile).
+struct LayerLease {
+  bool leased = false;
+  std::optional<LayerMeta> stored;
+};
+
 struct ReportContext {
   std::vector<SuppressionRecord> suppressions;
   std::vector<std::pair<std::string, std::string>> reference_images;  // (name, manifest digest)
@@ -245,6 +259,14 @@ class Store {
       const std::vector<std::string>& digests);
   virtual Result<std::vector<std::optional<LayerRecord>>> get_layers(
       const std::vector<std::string>& digests);
+  // get_report and get_layer_metas together: one round trip to a database server.
+  virtual Result<ImageLookup> lookup_image(const std::string& manifest_digest,
+                                           const std::string& ruleset_version,
+                                           const std::vector<std::string>& layer_digests);
+  // acquire_lease("layer:<digest>") and, when taken, get_layer_meta read after it: one
+  // transaction.
+  virtual Result<LayerLease> lease_layer(const std::string& digest, const std::string& owner,
+                                         std::chrono::seconds ttl);
   // Inserts or replaces a layer's facts in one transaction. The fetch lease "layer:<digest>"
   // ends with it, whoever held it: the facts are what its waiters wait for.
   virtual Result<void> put_layer(const LayerRecord& layer) = 0;

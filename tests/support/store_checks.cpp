@@ -147,6 +147,32 @@ void check_layer_round_trip(Store& store) {
   REQUIRE(store.put_layer(rec));
   CHECK(*store.acquire_lease("layer:" + rec.digest, "replica-b", std::chrono::seconds(60)));
   REQUIRE(store.release_lease("layer:" + rec.digest, "replica-b"));
+  // A scan's first look: no report for a manifest never stored, its layers as get_layer_metas.
+  auto look = store.lookup_image(digest_of('e'), "r1", asked);
+  REQUIRE(look);
+  CHECK_FALSE(look->report);
+  REQUIRE(look->layers.size() == 4);
+  CHECK(look->layers[0]->diff_id == layer('2').facts.diff_id);
+  CHECK_FALSE(look->layers[1]);
+  CHECK(look->layers[2]->status == LayerStatus::limit_exceeded);
+  CHECK(look->layers[3]->diff_id == layer('2').facts.diff_id);
+  // A layer's lease asked for: taken with the layer as stored read after it; refused to
+  // another owner, with nothing read; a layer never stored reads as nullopt.
+  auto held = store.lease_layer(rec.digest, "replica-a", std::chrono::seconds(60));
+  REQUIRE(held);
+  CHECK(held->leased);
+  REQUIRE(held->stored);
+  CHECK(held->stored->status == LayerStatus::limit_exceeded);
+  auto refused = store.lease_layer(rec.digest, "replica-b", std::chrono::seconds(60));
+  REQUIRE(refused);
+  CHECK_FALSE(refused->leased);
+  CHECK_FALSE(refused->stored);
+  auto fresh = store.lease_layer(digest_of('9'), "replica-b", std::chrono::seconds(60));
+  REQUIRE(fresh);
+  CHECK(fresh->leased);
+  CHECK_FALSE(fresh->stored);
+  REQUIRE(store.release_lease("layer:" + rec.digest, "replica-a"));
+  REQUIRE(store.release_lease("layer:" + digest_of('9'), "replica-b"));
   CHECK(*store.integrity_check() == "ok");
   CHECK(store.counters().layer_writes >= 2);
 }
@@ -381,6 +407,18 @@ void check_queries(Store& store) {
   CHECK((*stats)["bases"][0]["images"] == 2);
 
   CHECK((*store.get_report(digest_of('e'), "rs-0"))->score == 10);
+  {
+    // The first look reads the report under the ruleset asked, as get_report does.
+    auto look = store.lookup_image(digest_of('e'), "rs-0", {});
+    REQUIRE(look);
+    REQUIRE(look->report);
+    CHECK(look->report->score == 10);
+    CHECK(look->report->grade == "F");
+    CHECK(look->report->ruleset_version == "rs-0");
+    CHECK(look->report->report == (*store.get_report(digest_of('e'), "rs-0"))->report);
+    CHECK(look->layers.empty());
+    CHECK_FALSE(store.lookup_image(digest_of('e'), "rs-9", {})->report);
+  }
   CHECK((*store.latest_report(digest_of('a')))->grade == "D");
   CHECK_FALSE(*store.get_report(digest_of('a'), "rs-0"));
   auto digests = store.list_image_digests("");
@@ -926,6 +964,8 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
       store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "new", "", "", ""},
                                   {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z", "", ""}})));
   count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
+  count(static_cast<bool>(store.lookup_image(fresh, "rs", {fresh_layer, digest_of('1')})));
+  count(static_cast<bool>(store.lease_layer(fresh_layer, "replica", std::chrono::seconds(30))));
   count(static_cast<bool>(
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
   count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
