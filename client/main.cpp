@@ -816,6 +816,46 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
   return 0;
 }
 
+// bulwark bases: the candidate bases as the daemon measured them, one line each.
+int cmd_bases(const ApiClient& api, bool raw_json) {
+  auto r = api.call("GET", "/v1/bases");
+  if (!r) {
+    std::cerr << "bulwark: " << r.error().message << "\n";
+    return kExitUnavailable;
+  }
+  if (r->status != 200) {
+    print_api_error(*r);
+    return kExitUsage;
+  }
+  auto j = json::parse(r->body, nullptr, false);
+  if (raw_json || !j.is_object() || !j["bases"].is_array()) {
+    std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
+    return 0;
+  }
+  std::cout << "ID                        GRADE  MEASURED                  DIGEST         "
+               "REFERENCE\n";
+  for (auto& b : j["bases"]) {
+    const json& m = b["measured"];
+    std::string grade = m.is_object() ? m.value("grade", "-") : "-";
+    std::string when = m.is_object() ? m.value("measured_at", "-") : "not measured";
+    std::string digest = m.is_object() ? m.value("manifest_digest", "") : "";
+    if (digest.starts_with("sha256:")) digest = digest.substr(7, 12);
+    std::string reference =
+        b["reference"].is_string() ? b["reference"].get<std::string>() : b.value("image", "");
+    std::string carries;
+    if (m.is_object() && m["findings"].is_object())
+      for (auto& [rule, n] : m["findings"].items()) carries += (carries.empty() ? "" : " ") + rule;
+    std::printf(
+        "%-25s %-6s %-25s %-14s %s%s\n", b.value("id", "").c_str(), grade.c_str(), when.c_str(),
+        digest.empty() ? "-" : digest.c_str(), reference.c_str(),
+        carries.empty() ? "" : ("\n" + std::string(26, ' ') + "carries: " + carries).c_str());
+  }
+  if (!j.value("measure", false))
+    std::cout
+        << "(bases.measure is off in the daemon's config: advice projects from the catalog)\n";
+  return 0;
+}
+
 int cmd_version(Command c) {
   std::cout << "bulwark " << kCliVersion << "\n";
   if (c.server.empty()) {
@@ -882,6 +922,7 @@ int main(int argc, char** argv) {
   if (c.name == "scan") return cmd_scan(&*api, c);
   if (c.name == "diff") return cmd_diff(&*api, c);
   if (c.name == "health") return cmd_get(*api, "/healthz", true);
+  if (c.name == "bases") return cmd_bases(*api, c.json);
   if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
   const std::string& arg = c.params[0];
   if (c.name == "status") return cmd_get(*api, "/v1/scans/" + arg, c.json);

@@ -205,7 +205,8 @@ void usage(std::ostream& out, const std::string& command) {
       "  status SCAN_ID [--json]   show a scan\n"
       "  image DIGEST              print the stored image record (JSON)\n"
       "  layer DIGEST              print a layer's facts (JSON)\n"
-      "  health                    check that the server answers\n";
+      "  health                    check that the server answers\n"
+      "  bases [--json]            the candidate bases, as the server measured them\n";
   const std::string common =
       "\n"
       "  --help, -h, --version     this text (per command: bulwark scan --help); the CLI's\n"

@@ -10,6 +10,7 @@
 #include "layer/layer.h"
 #include "notify/webhooks.h"
 #include "score/policy.h"
+#include "score/score.h"
 #include "store/on_store.h"
 
 #include <set>
@@ -282,6 +283,75 @@ awaitable<ApiResponse> list_deliveries(const Target& t, ApiContext& ctx) {
   json out = {{"deliveries", std::move(items)}};
   if (rows->size() == *limit) out["next_cursor"] = std::to_string(rows->back().id);
   co_return json_response(200, out);
+}
+
+// GET /v1/bases: the candidate bases advice projects onto, each with what it provides (from
+// the catalog) and, once measured, the digest scanned, when, its grade and the rules its own
+// facts trip: what a switch to it carries.
+Result<json> list_bases(ApiContext& ctx) {
+  json out = json::array();
+  const std::string version = ctx.reporter.rules().version();
+  for (auto& b : base_catalog()) {
+    const std::string id = b.value("id", "");
+    json entry = {{"id", id},
+                  {"image", b.value("image", "")},
+                  {"risk", b.value("risk", 0)},
+                  {"provides",
+                   {{"libc", b.value("libc", "")},
+                    {"shell", b.value("shell", false)},
+                    {"bash", b.value("bash", false)},
+                    {"package_manager", b.value("package_manager", false)},
+                    {"runtime", b.value("runtime", "")},
+                    {"entrypoint", b.value("entrypoint", std::vector<std::string>{})},
+                    {"user", b.value("user", "")}}},
+                  {"reference", nullptr},
+                  {"measured", nullptr}};
+    if (id == "scratch") {
+      // Nothing to fetch: an image of no layers, measured as such.
+      entry["measured"] = {{"layers", 0}, {"findings", json::object()}};
+      out.push_back(std::move(entry));
+      continue;
+    }
+    std::string reference;
+    for (auto& [bid, ref] : ctx.config.base_references)
+      if (bid == id) reference = ref;
+    if (reference.empty()) {
+      out.push_back(std::move(entry));
+      continue;
+    }
+    entry["reference"] = reference;
+    auto scans = ctx.store.list_scans(ScanQuery{ScanStatus::done, reference, 1, ""});
+    if (!scans) return scans.error();
+    if (scans->empty() || scans->front().manifest_digest.empty()) {
+      out.push_back(std::move(entry));
+      continue;
+    }
+    const ScanRecord& last = scans->front();
+    json measured = {{"manifest_digest", last.manifest_digest},
+                     {"measured_at", last.finished_at},
+                     {"scan_id", last.id}};
+    auto image = ctx.store.get_image(last.manifest_digest);
+    if (!image) return image.error();
+    if (*image) measured["layers"] = (*image)->layers.size();
+    auto report = ctx.store.get_report(last.manifest_digest, version);
+    if (!report) return report.error();
+    if (*report) {
+      json r = json::parse((*report)->report, nullptr, false);
+      measured["score"] = (*report)->score;
+      measured["grade"] = (*report)->grade;
+      json rules = json::object();
+      if (r.is_object() && r["findings"].is_array())
+        for (auto& f : r["findings"])
+          if (f.is_object() && !f.value("suppressed", false)) {
+            std::string rule = f.value("rule_id", "");
+            rules[rule] = rules.value(rule, 0) + 1 + f.value("more", 0);
+          }
+      measured["findings"] = std::move(rules);
+    }
+    entry["measured"] = std::move(measured);
+    out.push_back(std::move(entry));
+  }
+  return json{{"measure", ctx.config.measure_bases}, {"bases", std::move(out)}};
 }
 
 // "YYYY-MM-DD", optionally followed by "T…": enough to compare with stored RFC 3339 times.
@@ -873,6 +943,14 @@ const std::vector<Route>& routes() {
        [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
          co_return json_response(
              200, json{{"schedules", ctx.scheduler ? ctx.scheduler->status() : json::array()}});
+       }},
+      {"GET",
+       "/v1/bases",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         auto bases = co_await on_store(ctx.store_pool, [&] { return list_bases(ctx); });
+         if (!bases) co_return error_response(bases.error());
+         co_return json_response(200, *bases);
        }},
       {"GET",
        "/v1/webhooks/deliveries",

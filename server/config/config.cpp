@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "score/score.h"
+
 #include "common/digest.h"
 
 #include <nlohmann/json.hpp>
@@ -178,6 +180,20 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
         if (!ref) return bad_config("reference_images: " + ref.error().message);
         c.scan.reference_images.push_back(ref->canonical());
       }
+    if (auto b = j.find("bases"); b != j.end()) {
+      c.measure_bases = b->value("measure", false);
+      if (auto m = b->find("mirrors"); m != b->end())
+        for (auto& e : *m) c.base_mirrors[e.at("id").get<std::string>()] = e.at("image");
+      auto refs = base_references(c.base_mirrors);
+      if (!refs) return bad_config("bases: " + refs.error().message);
+      if (c.measure_bases) {
+        c.base_references = std::move(*refs);
+        for (auto& [id, ref] : c.base_references)
+          if (std::find(c.scan.reference_images.begin(), c.scan.reference_images.end(), ref) ==
+              c.scan.reference_images.end())
+            c.scan.reference_images.push_back(ref);
+      }
+    }
     if (j.contains("suppressions"))
       for (auto& s : j["suppressions"]) {
         auto sup = suppression_from_json(s);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ struct Config {
   std::vector<Webhook> webhooks;          // notified of every finished scan
   // Reference images are scanned at start-up and again this often (0: only at start-up).
   std::chrono::hours reference_rescan_interval{24};
+  // Candidate bases measured by scanning them (bases.measure): each catalog entry's image, or
+  // its mirror (bases.mirrors, by entry id) for registries the daemon cannot or may not reach.
+  // They are scanned as reference images are, at start-up and every reference_rescan_interval.
+  bool measure_bases = false;
+  std::map<std::string, std::string> base_mirrors;
+  std::vector<std::pair<std::string, std::string>> base_references;  // (id, canonical reference)
   bool allowed_configured = false;  // registries.allowed came from the file
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }

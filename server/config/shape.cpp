@@ -171,6 +171,7 @@ const nlohmann::json& config_shape() {
                       "reason": "string"}],
     "max_image_age_days": "uint",
     "reference_images": ["string"], "reference_rescan_hours": "uint",
+    "bases": {"measure": "bool", "mirrors": [{"id": "string", "image": "string"}]},
     "schedules": [{"registry": "string", "repositories": ["string"], "tags": ["string"],
                    "max_tags_per_repository": "uint", "interval_minutes": "uint"}],
     "webhooks": [{"url": "string", "secret_env": "string", "events": ["string"]}],

@@ -1,6 +1,8 @@
 #include "analyze/analyze.h"
 #include "common/embedded.h"
 #include "common/text.h"
+#include "layer/image_summary.h"
+#include "reference/reference.h"
 #include "rules/history.h"
 #include "score/score.h"
 
@@ -14,14 +16,10 @@ using nlohmann::json;
 
 namespace {
 
-const json& bases_catalog() {
-  static const json catalog = json::parse(schema_files::get("bases.json"))["bases"];
-  return catalog;
-}
-
 bool on_minimal_base(const BaseInfo& base) {
   return base.name.starts_with("distroless") || base.name.starts_with("cgr.dev/") ||
-         base.name == "wolfi" || base.name == "chainguard" || base.name == "scratch";
+         base.name.find("/distroless/") != std::string::npos || base.name == "wolfi" ||
+         base.name == "chainguard" || base.name == "scratch";
 }
 
 // Where the package manager installs: a binary there came with an OS package (apt-get install
@@ -90,22 +88,53 @@ ImageSummary project(const ImageSummary& s, const std::set<std::string>& base,
 
 // The rules over the projected image. Steps of the old base's own build and the image's age go:
 // a switch is a rebuild on the candidate.
-std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummary& projected) {
-  RuleInput ri{projected,
-               in.config,
-               in.layers,
-               in.base.layers,
-               in.tag,
-               in.now,
-               in.max_image_age_days,
-               &in.suppressions,
-               in.image_names};
+std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummary& projected,
+                                        const std::vector<std::string>& layers,
+                                        std::size_t base_layers) {
+  RuleInput ri{
+      projected,        in.config,     layers, base_layers, in.tag, in.now, in.max_image_age_days,
+      &in.suppressions, in.image_names};
   auto out = evaluate_rules(in.catalog, ri);
   std::erase_if(out, [](const Finding& f) {
     return (f.origin == Origin::base && f.evidence.history_index >= 0) ||
            f.rule_id == "BW-IMAGE-AGE";
   });
   return out;
+}
+
+// The image as it would be on a measured candidate, built as the switch would build it: the
+// candidate's layers, then the app's own layers as they are; the layers' facts merged as any
+// image's are.
+struct Composed {
+  ImageSummary summary;
+  std::vector<std::string> layers;
+  std::size_t base_layers = 0;
+  std::uint64_t base_bytes = 0;
+};
+
+Composed compose(const AdviceInput& in, const MeasuredBase* candidate) {
+  Composed c;
+  std::vector<const LayerFacts*> facts;
+  if (candidate && candidate->facts)
+    for (std::size_t i = 0; i < candidate->layers.size() && i < candidate->facts->size(); ++i) {
+      facts.push_back(&(*candidate->facts)[i]);
+      c.layers.push_back(candidate->layers[i]);
+      c.base_bytes += (*candidate->facts)[i].uncompressed_size;
+    }
+  c.base_layers = c.layers.size();
+  for (std::size_t i = in.base.layers; i < in.layers.size() && i < in.layer_facts.size(); ++i) {
+    facts.push_back(in.layer_facts[i]);
+    c.layers.push_back(in.layers[i]);
+  }
+  c.summary = summarize_image(facts, c.layers);
+  return c;
+}
+
+const MeasuredBase* measured_candidate(const AdviceInput& in, const std::string& id) {
+  if (!in.measured) return nullptr;
+  for (auto& m : *in.measured)
+    if (m.id == id) return &m;
+  return nullptr;
 }
 
 std::string finding_key(const Finding& f) {
@@ -241,6 +270,30 @@ json action_keep(const BaseInfo& base, const std::string& reason, int score) {
 
 }  // namespace
 
+const json& base_catalog() {
+  static const json catalog = json::parse(schema_files::get("bases.json"))["bases"];
+  return catalog;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> base_references(
+    const std::map<std::string, std::string>& mirrors) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> ids;
+  for (auto& b : base_catalog()) {
+    const std::string id = b.value("id", "");
+    ids.insert(id);
+    if (id == "scratch") continue;
+    auto mirror = mirrors.find(id);
+    const std::string named = mirror != mirrors.end() ? mirror->second : b.value("image", "");
+    auto ref = parse_reference(named);
+    if (!ref) return make_error(Errc::bad_reference, "base " + id + ": " + ref.error().message);
+    out.emplace_back(id, ref->canonical());
+  }
+  for (auto& [id, ref] : mirrors)
+    if (!ids.count(id)) return make_error(Errc::bad_request, "no catalog base " + id);
+  return out;
+}
+
 // The steps to take in order (the best switch, then the app's fixes, heaviest first), each with
 // the score once it and the ones before it are done: a fix that gains nothing alone at the
 // flat end of the score curve still counts once the others are made.
@@ -314,30 +367,70 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   if (!minimal && !base.empty() && needs.known()) {
     std::set<std::string> before;
     for (auto& f : live) before.insert(finding_key(f));
-    std::size_t base_setuid = 0;
+    std::size_t base_setuid = 0, setuid_now = 0;
     for (auto& f : live)
-      if (f.rule_id == "BW-SUID" && f.origin == Origin::base) ++base_setuid;
-    for (auto& b : bases_catalog()) {
+      if (f.rule_id == "BW-SUID") {
+        setuid_now += 1 + f.more;
+        if (f.origin == Origin::base) ++base_setuid;
+      }
+    for (auto& b : base_catalog()) {
       if (std::string why = unfit(needs, b); !why.empty()) {
         unfit_reasons.push_back(b.value("id", "") + ": " + why);
         continue;
       }
       if (in.base.name == b.value("image", "") || in.base.name == b.value("id", "")) continue;
-      auto projected_list = projected_findings(in, project(in.summary, base, in.layers[0], b));
+      // Scratch holds nothing, so it is measured by definition.
+      const std::string id = b.value("id", "");
+      const MeasuredBase* measured = measured_candidate(in, id);
+      const bool by_construction = measured || id == "scratch";
+      std::optional<Composed> composed;
+      if (by_construction && in.layer_facts.size() == in.layers.size())
+        composed = compose(in, measured);
+      auto projected_list =
+          composed
+              ? projected_findings(in, composed->summary, composed->layers, composed->base_layers)
+              : projected_findings(in, project(in.summary, base, in.layers[0], b), in.layers,
+                                   in.base.layers);
       int projected = score_findings(in.catalog, projected_list).score;
+      // A rule that folds its paths into one finding (BW-SHELL: "shells: /bin/ash, /bin/sh")
+      // is compared by whether it fires, whatever path leads: a candidate whose busybox
+      // brings /bin/ash keeps a shell rather than removing /bin/sh and adding /bin/ash. A rule
+      // with a finding per path (BW-SUID) is compared path by path.
       std::set<std::string> after;
-      json keeps = json::array(), adds = json::array(), removes = json::array();
+      std::map<std::string, int> fired_before, fired_after;
+      for (auto& f : live) ++fired_before[f.rule_id];
       for (auto& f : projected_list)
         if (!f.suppressed) {
           after.insert(finding_key(f));
-          (before.count(finding_key(f)) ? keeps : adds).push_back(finding_ref(f));
+          ++fired_after[f.rule_id];
+        }
+      auto folded = [&](const std::string& rule) {
+        return fired_before[rule] <= 1 && fired_after[rule] <= 1;
+      };
+      json keeps = json::array(), adds = json::array(), removes = json::array();
+      for (auto& f : projected_list)
+        if (!f.suppressed) {
+          bool kept =
+              before.count(finding_key(f)) || (folded(f.rule_id) && fired_before[f.rule_id] > 0);
+          (kept ? keeps : adds).push_back(finding_ref(f));
         }
       for (auto& f : live)
-        if (!after.count(finding_key(f))) removes.push_back(finding_ref(f));
+        if (!after.count(finding_key(f)) && !(folded(f.rule_id) && fired_after[f.rule_id] > 0))
+          removes.push_back(finding_ref(f));
       std::string snippet_why;
       auto dockerfile = snippet(in, needs, b, snippet_why);
-      std::uint64_t base_mb = b.value("size_mb", 0ull) * 1000000ull;
-      std::size_t packages = in.summary.packages.size(), bp = b.value("packages", std::size_t{0});
+      std::uint64_t base_mb =
+          composed ? composed->base_bytes : b.value("size_mb", 0ull) * 1000000ull;
+      std::size_t packages = in.summary.packages.size(),
+                  bp = composed ? composed->summary.packages.size()
+                                : b.value("packages", std::size_t{0});
+      const bool candidate_shell =
+          composed ? !composed->summary.attack_surface.shell.empty() : b.value("shell", false);
+      const bool candidate_pm = composed ? !composed->summary.attack_surface.package_manager.empty()
+                                         : b.value("package_manager", false);
+      std::size_t setuid_after = 0;
+      for (auto& f : projected_list)
+        if (f.rule_id == "BW-SUID" && !f.suppressed) setuid_after += 1 + f.more;
       std::string reason = "provides what the app needs";
       if (!needs.why.empty()) reason += ": " + join(needs.why, "; ");
       json action = {
@@ -348,10 +441,11 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
           {"removes",
            {{"findings", std::move(removes)},
             {"packages", packages > bp ? packages - bp : 0},
-            {"shell", !in.summary.attack_surface.shell.empty() && !b.value("shell", false)},
-            {"package_manager", !in.summary.attack_surface.package_manager.empty() &&
-                                    !b.value("package_manager", false)},
-            {"setuid_files", base_setuid},
+            {"shell", !in.summary.attack_surface.shell.empty() && !candidate_shell},
+            {"package_manager",
+             !in.summary.attack_surface.package_manager.empty() && !candidate_pm},
+            {"setuid_files",
+             composed ? (setuid_now > setuid_after ? setuid_now - setuid_after : 0) : base_setuid},
             {"bytes", in.base_bytes > base_mb ? in.base_bytes - base_mb : 0}}},
           {"keeps", std::move(keeps)},
           {"adds", std::move(adds)},
@@ -359,7 +453,13 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
           {"projected_grade", grade_for(projected)},
           {"score_gain", projected - current},
           {"risk", b.value("risk", 0)},
-          {"dockerfile", dockerfile ? *dockerfile : ""}};
+          {"dockerfile", dockerfile ? *dockerfile : ""},
+          // "measured": the rules ran on the candidate's scanned layers with the app's on top;
+          // "catalog": on the catalog entry's description, until the candidate is measured.
+          {"projection", composed ? "measured" : "catalog"}};
+      if (measured)
+        action["measured"] = {{"reference", measured->reference},
+                              {"manifest_digest", measured->manifest_digest}};
       if (!dockerfile) action["dockerfile_missing"] = snippet_why;
       cap_refs(action["removes"]["findings"], action["removes"], "findings_more");
       cap_refs(action["keeps"], action, "keeps_more");

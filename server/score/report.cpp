@@ -98,9 +98,21 @@ json build_report(const ReportInput& in) {
       digests.begin(),
       digests.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, digests.size())));
   AppNeeds needs = infer_needs(summary, config, base_digests);
-  AdviceInput advice{
-      in.rules, findings, in.suppressions,       summary,    config, base, digests, in.image_ref,
-      in.tag,   in.now,   in.max_image_age_days, base_bytes, names};
+  AdviceInput advice{in.rules,
+                     findings,
+                     in.suppressions,
+                     summary,
+                     config,
+                     base,
+                     digests,
+                     in.image_ref,
+                     in.tag,
+                     in.now,
+                     in.max_image_age_days,
+                     base_bytes,
+                     names,
+                     facts,
+                     &in.measured};
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
   json plan;

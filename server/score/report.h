@@ -24,6 +24,8 @@ struct ReportInput {
   // The other references the image was tagged as: a suppression scoped to any of them applies
   // (a report is per digest, whichever tag it was scanned by).
   std::vector<std::string> also_known_as = {};
+  // Candidate bases measured so far (advice projects a switch to one by construction).
+  std::vector<MeasuredBase> measured = {};
 };
 
 // A report lists at most this many findings (Finding::more counts past kMaxFindingsPerRule per

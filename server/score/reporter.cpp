@@ -84,11 +84,20 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
   std::vector<Suppression> suppressions = options_.suppressions;
   for (auto& s : context->suppressions) suppressions.push_back(suppression_of(s));
   std::vector<ReferenceImage> refs;
+  std::vector<MeasuredBase> measured;
   for (auto& [name, ref_digest] : context->reference_images) {
     auto r = store_.get_image(ref_digest);
     if (!r || !*r) continue;
     ReferenceImage ri{name, ref_digest, {}};
     for (auto& l : (*r)->layers) ri.layers.push_back(l.digest);
+    for (auto& [id, scanned] : options_.base_references) {
+      if (scanned != name) continue;
+      // A candidate's mirror is that candidate: images on it are named by the catalog's image.
+      for (auto& b : base_catalog())
+        if (b.value("id", "") == id) ri.name = b.value("image", name);
+      if (auto facts = measured_facts(**r))
+        measured.push_back(MeasuredBase{id, name, ref_digest, ri.layers, std::move(facts)});
+    }
     refs.push_back(std::move(ri));
   }
   auto ref = parse_reference(image_ref);
@@ -102,7 +111,8 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
                  tag,
                  std::chrono::system_clock::now(),
                  options_.max_image_age_days,
-                 std::move(context->tags)};
+                 std::move(context->tags),
+                 std::move(measured)};
   json report;
   try {
     report = build_report(in);
@@ -127,6 +137,27 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
   summarize_findings(report["findings"], rec);
   if (auto put = store_.put_report(rec); !put) return put.error();
   return report;
+}
+
+std::shared_ptr<const std::vector<LayerFacts>> Reporter::measured_facts(const ImageRecord& base) {
+  {
+    std::lock_guard lock(measured_mu_);
+    if (auto it = measured_.find(base.manifest_digest); it != measured_.end()) return it->second;
+  }
+  std::vector<std::string> digests;
+  for (auto& l : base.layers) digests.push_back(l.digest);
+  auto read = store_.get_layers(digests);
+  if (!read) return nullptr;
+  auto facts = std::make_shared<std::vector<LayerFacts>>();
+  for (auto& rec : *read) {
+    if (!rec) return nullptr;
+    facts->push_back(std::move(rec->facts));
+  }
+  std::lock_guard lock(measured_mu_);
+  // Refreshed candidates leave their old digests behind: past twice the catalog, start over.
+  if (measured_.size() > 2 * options_.base_references.size()) measured_.clear();
+  measured_[base.manifest_digest] = facts;
+  return facts;
 }
 
 Result<std::optional<json>> Reporter::get(const std::string& digest) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace bw {
@@ -20,6 +21,9 @@ struct ReportOptions {
   std::shared_ptr<const RuleCatalog> rules;  // null: the built-in catalog
   std::vector<Suppression> suppressions;     // from config; the API adds stored ones
   int max_image_age_days = 90;
+  // What is scanned to measure each candidate base (base_references()): a reference image of
+  // one of these names is that candidate, measured.
+  std::vector<std::pair<std::string, std::string>> base_references;
 };
 
 // A stored suppression as the rules apply it.
@@ -55,8 +59,14 @@ class Reporter {
  private:
   std::atomic<std::size_t> unscorable_ = 0;
   std::atomic<bool> rescoring_ = false;
+  // The measured candidates' layer facts (by the manifest digest measured), read once: every
+  // report's advice projects onto them. Only the catalog's current digests are kept.
+  std::shared_ptr<const std::vector<LayerFacts>> measured_facts(const ImageRecord& base);
+
   Store& store_;
   ReportOptions options_;
+  std::mutex measured_mu_;
+  std::map<std::string, std::shared_ptr<const std::vector<LayerFacts>>> measured_;  // guarded
 };
 
 }  // namespace bw

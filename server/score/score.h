@@ -1,10 +1,13 @@
 // Scores, grades, base-image detection and recommendations, from rule findings and merged facts.
 #pragma once
 
+#include "layer/layer.h"
 #include "rules/rules.h"
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,6 +87,26 @@ AppNeeds infer_needs(const ImageSummary& summary, const nlohmann::json& config,
                      const std::vector<std::string>& base_layers);
 nlohmann::json to_json(const AppNeeds& needs);
 
+// The candidate bases of schema/bases.json: id, image, and what each provides (libc, shell,
+// runtime, entrypoint…). What each one holds is measured, never typed: see MeasuredBase.
+const nlohmann::json& base_catalog();
+// What is scanned to measure each catalog entry: (id, canonical reference), the entry's image
+// or its mirror from `mirrors` (id -> reference), for every entry but scratch (nothing to
+// measure: it holds nothing). An error names a mirror of no entry or a reference that does not
+// parse.
+Result<std::vector<std::pair<std::string, std::string>>> base_references(
+    const std::map<std::string, std::string>& mirrors);
+
+// A candidate base as measured: the image its catalog entry (or the entry's mirror) names,
+// scanned through the ordinary pipeline and stored like any image.
+struct MeasuredBase {
+  std::string id;         // the catalog entry
+  std::string reference;  // what was scanned
+  std::string manifest_digest;
+  std::vector<std::string> layers;                       // digests, bottom first
+  std::shared_ptr<const std::vector<LayerFacts>> facts;  // the same layers' facts
+};
+
 struct AdviceInput {
   const RuleCatalog& catalog;
   const std::vector<Finding>& findings;  // suppressions applied
@@ -98,6 +121,11 @@ struct AdviceInput {
   int max_image_age_days = 90;
   std::uint64_t base_bytes = 0;
   std::vector<std::string> image_names = {};  // image_ref and the other tags it was seen as
+  // The facts of `layers`, in their order: the app's own are carried onto each candidate.
+  std::vector<const LayerFacts*> layer_facts = {};
+  // Candidates measured so far. A measured candidate is projected by construction: its layers
+  // and the app's, merged, then the rules; one not measured (yet) from its catalog entry.
+  const std::vector<MeasuredBase>* measured = nullptr;
 };
 
 // The advice for one image, best first: `keep` (the base is right for what the app needs, and

@@ -7,6 +7,10 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -353,4 +357,221 @@ TEST_CASE("busybox itself is named busybox, and an image FROM scratch is told so
   std::string why = s["recommendations"][0]["reason"];
   CHECK(why.find("FROM scratch") != std::string::npos);
   CHECK(why.find("could not be identified") == std::string::npos);
+}
+
+namespace {
+
+// The files an installed Debian package put on this machine, as a layer adds them: its
+// directories (a merged-/usr link such as /bin taken as the directory the package ships),
+// files with their modes, and symlinks.
+void add_installed_package(TarBuilder& tar, const std::string& package) {
+  std::string listing;
+  REQUIRE(run_command({"dpkg", "-L", package}, listing) == 0);
+  std::istringstream lines(listing);
+  for (std::string path; std::getline(lines, path);) {
+    if (path.empty() || path == "/." || path[0] != '/') continue;
+    // The test process runs in the C locale, where libarchive cannot write a non-ASCII name
+    // (a few CA certificates' own files; the bundle below holds them all).
+    if (std::any_of(path.begin(), path.end(), [](char c) { return c & 0x80; })) continue;
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) continue;  // a conffile removed by hand
+    const std::string rel = path.substr(1);
+    if (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && rel.find('/') == std::string::npos)) {
+      tar.dir(rel, 0755);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      auto n = readlink(path.c_str(), target, sizeof target);
+      REQUIRE(n > 0);
+      tar.symlink(rel, std::string(target, static_cast<std::size_t>(n)));
+    } else if (S_ISREG(st.st_mode)) {
+      tar.file(rel, read_file(path), st.st_mode & 07777);
+    }
+  }
+  // distroless records each package in status.d, one stanza per file.
+  std::string stanza;
+  REQUIRE(run_command({"dpkg-query", "-s", package}, stanza) == 0);
+  tar.file("var/lib/dpkg/status.d/" + package, stanza);
+}
+
+// A faithful replica of gcr.io/distroless/static-debian12:nonroot: the Debian packages it is
+// made of, its passwd and group with nonroot, and the CA bundle.
+TestImage distroless_static_replica() {
+  TarBuilder tar;
+  for (const char* p : {"base-files", "netbase", "tzdata", "ca-certificates"})
+    add_installed_package(tar, p);
+  tar.file("etc/passwd",
+           "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/"
+           "nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+      .file("etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n")
+      .dir("home/nonroot", 0700)
+      .file("etc/ssl/certs/ca-certificates.crt", read_file("/etc/ssl/certs/ca-certificates.crt"));
+  TestImage im{{make_layer(tar.build())}};
+  im.config = {{"User", "65532"}, {"WorkingDir", "/home/nonroot"}};
+  im.history = hist({{"bazel build //base:static_nonroot_debian12", false}});
+  return im;
+}
+
+// busybox as Debian's busybox-static package makes it: the binary and a link per applet.
+TestImage busybox_replica() {
+  TarBuilder tar;
+  tar.file("bin/busybox", read_file("/bin/busybox"), 0755);
+  std::string applets;
+  REQUIRE(run_command({"/bin/busybox", "--list-full"}, applets) == 0);
+  std::istringstream lines(applets);
+  for (std::string path; std::getline(lines, path);)
+    if (!path.empty() && path != "bin/busybox") tar.symlink(path, "/bin/busybox");
+  tar.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  TestImage im{{make_layer(tar.build())}};
+  im.config = {{"Cmd", {"sh"}}};
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:busybox in / ", false}, {"CMD [\"sh\"]", true}});
+  return im;
+}
+
+const json* base_entry(const json& bases, const std::string& id) {
+  for (auto& b : bases["bases"])
+    if (b["id"] == id) return &b;
+  return nullptr;
+}
+
+bool measured(const json& bases, const std::string& id) {
+  const json* b = base_entry(bases, id);
+  return b && (*b)["measured"].is_object() && (*b)["measured"].contains("grade");
+}
+
+const json* switch_to(const json& report, const std::string& id) {
+  for (auto& a : report["recommendations"])
+    if (a["action"] == "switch" && a["id"] == id) return &a;
+  return nullptr;
+}
+
+bool lists_rule(const json& refs, const std::string& rule) {
+  for (auto& f : refs)
+    if (f["rule_id"] == rule) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("candidate bases are measured from their mirrors, and switches onto them are built") {
+  LocalRegistry reg;
+  PushedImage stat =
+      push_image(reg.host(), "mirror/distroless-static", "nonroot", distroless_static_replica());
+  PushedImage bb = push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
+  // An app run by a shell script (and no CA certificates, which busybox lacks), on a
+  // Debian-like base that also carries wget and nc.
+  TestLayer os = make_layer(
+      TarBuilder()
+          .file("etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
+          .file("etc/debian_version", "13.1\n")
+          .file("var/lib/dpkg/status",
+                "Package: dash\nStatus: install ok installed\nVersion: 0.5.12-12\nArchitecture: "
+                "amd64\n\nPackage: apt\nStatus: install ok installed\nVersion: 3.0.3\n"
+                "Architecture: amd64\n")
+          .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+          .file("bin/sh", read_file("/bin/dash"), 0755)
+          .file("usr/bin/apt-get", read_file("/bin/true"), 0755)
+          .file("usr/bin/passwd", read_file("/bin/true"), 04755)
+          .file("usr/bin/wget", read_file("/bin/true"), 0755)
+          .file("bin/nc", read_file("/bin/true"), 0755)
+          .build());
+  TestLayer app =
+      make_layer(TarBuilder()
+                     .file("app/server", static_elf(), 0755)
+                     .file("app/start.sh", "#!/bin/sh\nset -e\nexec /app/server \"$@\"\n", 0755)
+                     .build());
+  TestImage im{{os, app}};
+  im.config = {{"Entrypoint", {"/app/start.sh"}}, {"User", "65532"}};
+  im.created = "2026-11-20T00:00:00Z";
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                     {"/bin/sh -c #(nop)  CMD [\"bash\"]", true},
+                     {"COPY . / # buildkit", false},
+                     {"USER 65532", true},
+                     {"ENTRYPOINT [\"/app/start.sh\"]", true}});
+  push_image(reg.host(), "team/script", "1", im);
+
+  // Without measurement, the catalog's typed busybox (no network tools) is credited with
+  // removing wget and nc: the claim measurement corrects.
+  {
+    Daemon typed(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+    json r = report_for(typed, reg.host() + "/team/script:1");
+    CAPTURE(r["recommendations"].dump(1));
+    const json* to_bb = switch_to(r, "busybox");
+    REQUIRE(to_bb);
+    CHECK((*to_bb)["projection"] == "catalog");
+    CHECK(lists_rule((*to_bb)["removes"]["findings"], "BW-NETTOOLS"));
+    CHECK_FALSE(typed.get_json("/v1/bases")["measure"].get<bool>());
+  }
+
+  json mirrors = json::array(
+      {{{"id", "distroless-static"}, {"image", reg.host() + "/mirror/distroless-static:nonroot"}},
+       {{"id", "busybox"}, {"image", reg.host() + "/mirror/busybox:1"}}});
+  // Only the test registry is allowed: the other entries' images are refused, never fetched.
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
+                {"bases", {{"measure", true}, {"mirrors", mirrors}}}});
+  json bases;
+  REQUIRE(eventually(
+      [&] {
+        bases = d.get_json("/v1/bases");
+        return measured(bases, "distroless-static") && measured(bases, "busybox");
+      },
+      std::chrono::seconds(120)));
+  CAPTURE(bases.dump(1));
+  CHECK(bases["measure"] == true);
+  const json& st = (*base_entry(bases, "distroless-static"))["measured"];
+  const json& bm = (*base_entry(bases, "busybox"))["measured"];
+  // The digests measured are the images pushed, with when.
+  CHECK(st["manifest_digest"] == stat.manifest_digest);
+  CHECK(bm["manifest_digest"] == bb.manifest_digest);
+  CHECK_FALSE(st["measured_at"].get<std::string>().empty());
+  CHECK((*base_entry(bases, "distroless-static"))["reference"] ==
+        reg.host() + "/mirror/distroless-static:nonroot");
+  // What each one carries is what its files are.
+  CHECK_FALSE(st["findings"].contains("BW-SHELL"));
+  CHECK_FALSE(st["findings"].contains("BW-PKGMGR"));
+  CHECK_FALSE(st["findings"].contains("BW-USER-ROOT"));
+  CHECK(bm["findings"].contains("BW-SHELL"));
+  CHECK(bm["findings"].contains("BW-NETTOOLS"));
+  // An entry not mirrored names its own image and stays unmeasured here.
+  const json* alpine = base_entry(bases, "alpine");
+  REQUIRE(alpine);
+  CHECK((*alpine)["reference"] == "docker.io/library/alpine:3.22");
+  CHECK((*alpine)["measured"].is_null());
+  CHECK((*base_entry(bases, "scratch"))["measured"]["layers"] == 0);
+
+  // The replica scanned as itself is named by the catalog's image, and told to keep.
+  json own = d.get_json("/v1/images/" + stat.manifest_digest + "/report");
+  CHECK(own["base"]["name"] == "gcr.io/distroless/static-debian12:nonroot");
+
+  json r = report_for(d, reg.host() + "/team/script:1");
+  CAPTURE(r["recommendations"].dump(1));
+  const json* to_bb = switch_to(r, "busybox");
+  REQUIRE(to_bb);
+  CHECK((*to_bb)["projection"] == "measured");
+  CHECK((*to_bb)["measured"]["manifest_digest"] == bb.manifest_digest);
+  // busybox's own wget and nc: kept, not removed; its shell too.
+  CHECK_FALSE(lists_rule((*to_bb)["removes"]["findings"], "BW-NETTOOLS"));
+  CHECK(lists_rule((*to_bb)["keeps"], "BW-NETTOOLS"));
+  CHECK((*to_bb)["removes"]["shell"] == false);
+  // No measured projection lists as removed what the candidate's own facts hold.
+  for (auto& a : r["recommendations"]) {
+    if (a["action"] != "switch" || a["projection"] != "measured" || !a.contains("measured"))
+      continue;
+    json base_report =
+        d.get_json("/v1/images/" + a["measured"]["manifest_digest"].get<std::string>() + "/report");
+    std::set<std::string> carried;
+    for (auto& f : base_report["findings"])
+      carried.insert(f["rule_id"].get<std::string>() + " /" +
+                     f["evidence"].value("path", std::string()));
+    for (auto& f : a["removes"]["findings"])
+      CHECK_MESSAGE(!carried.count(f["rule_id"].get<std::string>() + " " + f.value("path", "/")),
+                    a["id"] << " removes " << f.dump() << " which it carries");
+  }
+
+  // The CLI lists the same, digest and all.
+  std::string out;
+  REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "bases"}, out) == 0);
+  CHECK(out.find("distroless-static") != std::string::npos);
+  CHECK(out.find(stat.manifest_digest.substr(7, 12)) != std::string::npos);
+  CHECK(out.find("not measured") != std::string::npos);
 }

@@ -44,10 +44,12 @@ std::string TarBuilder::build() const {
   struct Free {
     void operator()(archive* a) const { archive_write_free(a); }
   };
+  // Declared first, so that it outlives the archive: freeing an archive not closed cleanly
+  // writes to it once more.
+  std::string out;
   std::unique_ptr<archive, Free> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());
   archive_write_set_bytes_in_last_block(a.get(), 1);
-  std::string out;
   auto write_cb = [](archive*, void* client, const void* buf, size_t n) -> la_ssize_t {
     static_cast<std::string*>(client)->append(static_cast<const char*>(buf), n);
     return static_cast<la_ssize_t>(n);
@@ -87,8 +89,10 @@ std::string TarBuilder::build() const {
     if (archive_write_header(a.get(), ent.get()) != ARCHIVE_OK)
       throw std::runtime_error(std::string("archive_write_header: ") +
                                archive_error_string(a.get()));
-    if (e.kind == 'f' && !e.content.empty())
-      archive_write_data(a.get(), e.content.data(), e.content.size());
+    if (e.kind == 'f' && !e.content.empty() &&
+        archive_write_data(a.get(), e.content.data(), e.content.size()) !=
+            static_cast<la_ssize_t>(e.content.size()))
+      throw std::runtime_error(std::string("archive_write_data: ") + archive_error_string(a.get()));
     if (e.kind == 'z') {
       std::string block(64 * 1024, '\0');
       for (std::uint64_t left = e.zero_size; left > 0;) {
@@ -98,7 +102,9 @@ std::string TarBuilder::build() const {
       }
     }
   }
-  archive_write_close(a.get());
+  if (archive_write_close(a.get()) != ARCHIVE_OK)
+    throw std::runtime_error(std::string("archive_write_close: ") + archive_error_string(a.get()));
+  a.reset();
   return out;
 }
 
