@@ -31,6 +31,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -798,7 +799,8 @@ int cmd_diff(const ApiClient* api, const Command& c) {
   return exit_for(verdict_of);
 }
 
-int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
+// GET `path`: its 200 answer's body, or the exit code after saying why it is not one.
+std::variant<std::string, int> get_ok(const ApiClient& api, const std::string& path) {
   auto r = api.call("GET", path);
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
@@ -808,9 +810,16 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
     print_api_error(*r);
     return kExitUsage;
   }
-  auto j = json::parse(r->body, nullptr, false);
+  return std::move(r->body);
+}
+
+int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
+  auto body = get_ok(api, path);
+  if (auto* code = std::get_if<int>(&body)) return *code;
+  const std::string& text = std::get<std::string>(body);
+  auto j = json::parse(text, nullptr, false);
   if (raw_json || j.is_discarded())
-    std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
+    std::cout << (j.is_discarded() ? text : j.dump(2)) << "\n";
   else
     print_scan(j, std::cout);
   return 0;
@@ -818,18 +827,11 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
 
 // bulwark bases: the candidate bases as the daemon measured them, one line each.
 int cmd_bases(const ApiClient& api, bool raw_json) {
-  auto r = api.call("GET", "/v1/bases");
-  if (!r) {
-    std::cerr << "bulwark: " << r.error().message << "\n";
-    return kExitUnavailable;
-  }
-  if (r->status != 200) {
-    print_api_error(*r);
-    return kExitUsage;
-  }
-  auto j = json::parse(r->body, nullptr, false);
+  auto body = get_ok(api, "/v1/bases");
+  if (auto* code = std::get_if<int>(&body)) return *code;
+  auto j = json::parse(std::get<std::string>(body), nullptr, false);
   if (raw_json || !j.is_object() || !j["bases"].is_array()) {
-    std::cout << (j.is_discarded() ? r->body : j.dump(2)) << "\n";
+    std::cout << (j.is_discarded() ? std::get<std::string>(body) : j.dump(2)) << "\n";
     return 0;
   }
   std::cout << "ID                        GRADE  MEASURED                  DIGEST         "

@@ -459,22 +459,7 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
   PushedImage bb = push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
   // An app run by a shell script (and no CA certificates, which busybox lacks), on a
   // Debian-like base that also carries wget and nc.
-  TestLayer os = make_layer(
-      TarBuilder()
-          .file("etc/os-release",
-                "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
-          .file("etc/debian_version", "13.1\n")
-          .file("var/lib/dpkg/status",
-                "Package: dash\nStatus: install ok installed\nVersion: 0.5.12-12\nArchitecture: "
-                "amd64\n\nPackage: apt\nStatus: install ok installed\nVersion: 3.0.3\n"
-                "Architecture: amd64\n")
-          .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
-          .file("bin/sh", read_file("/bin/dash"), 0755)
-          .file("usr/bin/apt-get", read_file("/bin/true"), 0755)
-          .file("usr/bin/passwd", read_file("/bin/true"), 04755)
-          .file("usr/bin/wget", read_file("/bin/true"), 0755)
-          .file("bin/nc", read_file("/bin/true"), 0755)
-          .build());
+  TestLayer os = make_layer(debian_base(false, {"usr/bin/wget", "bin/nc"}));
   TestLayer app =
       make_layer(TarBuilder()
                      .file("app/server", static_elf(), 0755)

@@ -42,10 +42,10 @@ std::string static_elf() {
   return e + std::string(4096, '\x90');
 }
 
-std::string debian_base() {
-  return TarBuilder()
-      .file("etc/os-release",
-            "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
+std::string debian_base(bool ca_certificates, const std::vector<std::string>& tools) {
+  TarBuilder tar;
+  tar.file("etc/os-release",
+           "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n")
       .file("etc/debian_version", "13.1\n")
       .file(
           "var/lib/dpkg/status",
@@ -55,10 +55,12 @@ std::string debian_base() {
       .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
       .file("bin/sh", read_file("/bin/dash"), 0755)
       .file("usr/bin/apt-get", read_file("/bin/true"), 0755)
-      .file("usr/bin/passwd", read_file("/bin/true"), 04755)
-      .file("etc/ssl/certs/ca-certificates.crt",
-            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-      .build();
+      .file("usr/bin/passwd", read_file("/bin/true"), 04755);
+  if (ca_certificates)
+    tar.file("etc/ssl/certs/ca-certificates.crt",
+             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  for (auto& t : tools) tar.file(t, read_file("/bin/true"), 0755);
+  return tar.build();
 }
 
 json hist(std::initializer_list<std::pair<const char*, bool>> steps) {

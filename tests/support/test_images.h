@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bw::test {
 
@@ -15,8 +16,9 @@ namespace bw::test {
 std::string static_elf();
 
 // A Debian-like root filesystem: os-release, a dpkg status of three packages, root in passwd,
-// dash as /bin/sh, apt-get, a setuid passwd, and CA certificates.
-std::string debian_base();
+// dash as /bin/sh, apt-get, a setuid passwd, CA certificates unless told otherwise, and any
+// `tools` (paths such as "usr/bin/wget", each a copy of /bin/true).
+std::string debian_base(bool ca_certificates = true, const std::vector<std::string>& tools = {});
 
 // config.history entries: (created_by, empty_layer).
 nlohmann::json hist(std::initializer_list<std::pair<const char*, bool>> steps);
