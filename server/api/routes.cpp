@@ -291,9 +291,11 @@ awaitable<ApiResponse> list_deliveries(const Target& t, ApiContext& ctx) {
 Result<json> list_bases(ApiContext& ctx) {
   json out = json::array();
   const std::string version = ctx.reporter.rules().version();
-  for (auto& b : base_catalog()) {
+  const json& catalog = ctx.config.base_catalog.empty() ? base_catalog() : ctx.config.base_catalog;
+  for (auto& b : catalog) {
     const std::string id = b.value("id", "");
     json entry = {{"id", id},
+                  {"golden", b.value("golden", false)},
                   {"image", b.value("image", "")},
                   {"risk", b.value("risk", 0)},
                   {"provides",

@@ -180,11 +180,15 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
         if (!ref) return bad_config("reference_images: " + ref.error().message);
         c.scan.reference_images.push_back(ref->canonical());
       }
+    c.base_catalog = base_catalog();
     if (auto b = j.find("bases"); b != j.end()) {
       c.measure_bases = b->value("measure", false);
       if (auto m = b->find("mirrors"); m != b->end())
         for (auto& e : *m) c.base_mirrors[e.at("id").get<std::string>()] = e.at("image");
-      auto refs = base_references(c.base_mirrors);
+      auto catalog = base_catalog_with(b->value("extra", json()));
+      if (!catalog) return bad_config("bases.extra: " + catalog.error().message);
+      c.base_catalog = std::move(*catalog);
+      auto refs = base_references(c.base_catalog, c.base_mirrors);
       if (!refs) return bad_config("bases: " + refs.error().message);
       if (c.measure_bases) {
         c.base_references = std::move(*refs);

@@ -76,6 +76,8 @@ struct Config {
   bool measure_bases = false;
   std::map<std::string, std::string> base_mirrors;
   std::vector<std::pair<std::string, std::string>> base_references;  // (id, canonical reference)
+  // The candidates: the built-in catalog and a team's golden bases (bases.extra).
+  nlohmann::json base_catalog = nlohmann::json::array();
   bool allowed_configured = false;  // registries.allowed came from the file
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }

@@ -32,6 +32,13 @@ nlohmann::json config_to_json(const Config& c, bool mask_secrets) {
   for (auto& s : c.suppressions) suppressions.push_back(to_json(s));
   json base_mirrors = json::array();
   for (auto& [id, image] : c.base_mirrors) base_mirrors.push_back({{"id", id}, {"image", image}});
+  json golden = json::array();
+  for (auto& b : c.base_catalog)
+    if (b.value("golden", false)) {
+      json e = b;
+      e.erase("golden");
+      golden.push_back(std::move(e));
+    }
   json schedules = json::array();
   for (auto& s : c.schedules)
     schedules.push_back({{"registry", s.registry},
@@ -93,7 +100,7 @@ nlohmann::json config_to_json(const Config& c, bool mask_secrets) {
           {"max_image_age_days", c.max_image_age_days},
           {"reference_images", c.scan.reference_images},
           {"reference_rescan_hours", c.reference_rescan_interval.count()},
-          {"bases", {{"measure", c.measure_bases}, {"mirrors", base_mirrors}}},
+          {"bases", {{"measure", c.measure_bases}, {"mirrors", base_mirrors}, {"extra", golden}}},
           {"schedules", schedules},
           {"webhooks", webhooks},
           {"api",

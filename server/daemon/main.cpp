@@ -96,7 +96,7 @@ int run(bw::Config config) {
   }
   bw::Reporter reporter(**store,
                         bw::ReportOptions{rules, config.suppressions, config.max_image_age_days,
-                                          config.base_references});
+                                          config.base_references, config.base_catalog});
   bw::ScanService scans(ioc.get_executor(), workers, **store, registry, config.scan, &reporter);
   scans.set_store_pool(&store_threads);
   bw::HttpMetrics http_metrics;

@@ -275,11 +275,44 @@ const json& base_catalog() {
   return catalog;
 }
 
+Result<json> base_catalog_with(const json& extra) {
+  json out = base_catalog();
+  std::set<std::string> ids;
+  for (auto& b : out) ids.insert(b.value("id", ""));
+  if (extra.is_null()) return out;
+  if (!extra.is_array()) return make_error(Errc::bad_request, "bases.extra must be an array");
+  for (auto& e : extra) {
+    if (!e.is_object() || !e.contains("id") || !e["id"].is_string() || !e.contains("image") ||
+        !e["image"].is_string())
+      return make_error(Errc::bad_request, "a golden base needs an id and an image");
+    const std::string id = e["id"];
+    if (!ids.insert(id).second) return make_error(Errc::bad_request, "base id used twice: " + id);
+    if (auto ref = parse_reference(e["image"].get<std::string>()); !ref)
+      return make_error(Errc::bad_reference, "base " + id + ": " + ref.error().message);
+    json entry = {{"libc", "glibc"},
+                  {"shell", false},
+                  {"bash", false},
+                  {"package_manager", false},
+                  {"packages", 0},
+                  {"user", ""},
+                  {"ca_certificates", false},
+                  {"tzdata", false},
+                  {"size_mb", 0},
+                  {"runtime", ""},
+                  {"programs", json::array()},
+                  {"risk", 0},
+                  {"golden", true}};
+    for (auto& [k, v] : e.items()) entry[k] = v;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> base_references(
-    const std::map<std::string, std::string>& mirrors) {
+    const json& catalog, const std::map<std::string, std::string>& mirrors) {
   std::vector<std::pair<std::string, std::string>> out;
   std::set<std::string> ids;
-  for (auto& b : base_catalog()) {
+  for (auto& b : catalog) {
     const std::string id = b.value("id", "");
     ids.insert(id);
     if (id == "scratch") continue;
@@ -373,7 +406,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         setuid_now += 1 + f.more;
         if (f.origin == Origin::base) ++base_setuid;
       }
-    for (auto& b : base_catalog()) {
+    for (auto& b : in.bases ? *in.bases : base_catalog()) {
       if (std::string why = unfit(needs, b); !why.empty()) {
         unfit_reasons.push_back(b.value("id", "") + ": " + why);
         continue;

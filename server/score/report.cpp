@@ -112,7 +112,8 @@ json build_report(const ReportInput& in) {
                      base_bytes,
                      names,
                      facts,
-                     &in.measured};
+                     &in.measured,
+                     in.bases};
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
   json plan;

@@ -26,6 +26,7 @@ struct ReportInput {
   std::vector<std::string> also_known_as = {};
   // Candidate bases measured so far (advice projects a switch to one by construction).
   std::vector<MeasuredBase> measured = {};
+  const nlohmann::json* bases = nullptr;  // the candidates; null: the built-in catalog
 };
 
 // A report lists at most this many findings (Finding::more counts past kMaxFindingsPerRule per

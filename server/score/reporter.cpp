@@ -93,7 +93,7 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
     for (auto& [id, scanned] : options_.base_references) {
       if (scanned != name) continue;
       // A candidate's mirror is that candidate: images on it are named by the catalog's image.
-      for (auto& b : base_catalog())
+      for (auto& b : candidates())
         if (b.value("id", "") == id) ri.name = b.value("image", name);
       if (auto facts = measured_facts(**r))
         measured.push_back(MeasuredBase{id, name, ref_digest, ri.layers, std::move(facts)});
@@ -112,7 +112,8 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
                  std::chrono::system_clock::now(),
                  options_.max_image_age_days,
                  std::move(context->tags),
-                 std::move(measured)};
+                 std::move(measured),
+                 &candidates()};
   json report;
   try {
     report = build_report(in);
@@ -137,6 +138,10 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
   summarize_findings(report["findings"], rec);
   if (auto put = store_.put_report(rec); !put) return put.error();
   return report;
+}
+
+const json& Reporter::candidates() const {
+  return options_.bases.is_array() && !options_.bases.empty() ? options_.bases : base_catalog();
 }
 
 std::shared_ptr<const std::vector<LayerFacts>> Reporter::measured_facts(const ImageRecord& base) {

@@ -24,6 +24,8 @@ struct ReportOptions {
   // What is scanned to measure each candidate base (base_references()): a reference image of
   // one of these names is that candidate, measured.
   std::vector<std::pair<std::string, std::string>> base_references;
+  // The candidates (base_catalog_with()); null: the built-in catalog.
+  nlohmann::json bases = nullptr;
 };
 
 // A stored suppression as the rules apply it.
@@ -59,6 +61,8 @@ class Reporter {
  private:
   std::atomic<std::size_t> unscorable_ = 0;
   std::atomic<bool> rescoring_ = false;
+  // options_.bases, or the built-in catalog when none was given.
+  const nlohmann::json& candidates() const;
   // The measured candidates' layer facts (by the manifest digest measured), read once: every
   // report's advice projects onto them. Only the catalog's current digests are kept.
   std::shared_ptr<const std::vector<LayerFacts>> measured_facts(const ImageRecord& base);

@@ -90,12 +90,16 @@ nlohmann::json to_json(const AppNeeds& needs);
 // The candidate bases of schema/bases.json: id, image, and what each provides (libc, shell,
 // runtime, entrypoint…). What each one holds is measured, never typed: see MeasuredBase.
 const nlohmann::json& base_catalog();
-// What is scanned to measure each catalog entry: (id, canonical reference), the entry's image
-// or its mirror from `mirrors` (id -> reference), for every entry but scratch (nothing to
+// The built-in catalog followed by a team's own golden bases (`extra`, entries of the same
+// form: id, image and what it provides; `risk` 0 unless given). An error names an entry
+// without an id or image, an id used twice, or an image that does not parse.
+Result<nlohmann::json> base_catalog_with(const nlohmann::json& extra);
+// What is scanned to measure each entry of `catalog`: (id, canonical reference), the entry's
+// image or its mirror from `mirrors` (id -> reference), for every entry but scratch (nothing to
 // measure: it holds nothing). An error names a mirror of no entry or a reference that does not
 // parse.
 Result<std::vector<std::pair<std::string, std::string>>> base_references(
-    const std::map<std::string, std::string>& mirrors);
+    const nlohmann::json& catalog, const std::map<std::string, std::string>& mirrors);
 
 // A candidate base as measured: the image its catalog entry (or the entry's mirror) names,
 // scanned through the ordinary pipeline and stored like any image.
@@ -126,6 +130,8 @@ struct AdviceInput {
   // Candidates measured so far. A measured candidate is projected by construction: its layers
   // and the app's, merged, then the rules; one not measured (yet) from its catalog entry.
   const std::vector<MeasuredBase>* measured = nullptr;
+  // The candidates (base_catalog_with()); null: the built-in catalog.
+  const nlohmann::json* bases = nullptr;
 };
 
 // The advice for one image, best first: `keep` (the base is right for what the app needs, and

@@ -394,9 +394,11 @@ void add_installed_package(TarBuilder& tar, const std::string& package) {
 }
 
 // A faithful replica of gcr.io/distroless/static-debian12:nonroot: the Debian packages it is
-// made of, its passwd and group with nonroot, and the CA bundle.
-TestImage distroless_static_replica() {
+// made of, its passwd and group with nonroot, and the CA bundle; `marker` a file of the team's
+// own that tells a golden copy's layer apart.
+TestImage distroless_static_replica(const std::string& marker = "") {
   TarBuilder tar;
+  if (!marker.empty()) tar.file(marker, "golden\n");
   for (const char* p : {"base-files", "netbase", "tzdata", "ca-certificates"})
     add_installed_package(tar, p);
   tar.file("etc/passwd",
@@ -457,6 +459,9 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
   PushedImage stat =
       push_image(reg.host(), "mirror/distroless-static", "nonroot", distroless_static_replica());
   PushedImage bb = push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
+  // A team's golden base: the same static filesystem, under the team's own name.
+  PushedImage golden =
+      push_image(reg.host(), "golden/static", "1", distroless_static_replica("etc/corp-golden"));
   // An app run by a shell script (and no CA certificates, which busybox lacks), on a
   // Debian-like base that also carries wget and nc.
   TestLayer os = make_layer(debian_base(false, {"usr/bin/wget", "bin/nc"}));
@@ -492,13 +497,20 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
       {{{"id", "distroless-static"}, {"image", reg.host() + "/mirror/distroless-static:nonroot"}},
        {{"id", "busybox"}, {"image", reg.host() + "/mirror/busybox:1"}}});
   // Only the test registry is allowed: the other entries' images are refused, never fetched.
+  json extra = json::array({{{"id", "corp-static"},
+                             {"image", reg.host() + "/golden/static:1"},
+                             {"libc", "none"},
+                             {"user", "65532"},
+                             {"ca_certificates", true},
+                             {"tzdata", true}}});
   Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
-                {"bases", {{"measure", true}, {"mirrors", mirrors}}}});
+                {"bases", {{"measure", true}, {"mirrors", mirrors}, {"extra", extra}}}});
   json bases;
   REQUIRE(eventually(
       [&] {
         bases = d.get_json("/v1/bases");
-        return measured(bases, "distroless-static") && measured(bases, "busybox");
+        return measured(bases, "distroless-static") && measured(bases, "busybox") &&
+               measured(bases, "corp-static");
       },
       std::chrono::seconds(120)));
   CAPTURE(bases.dump(1));
@@ -523,6 +535,11 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
   CHECK((*alpine)["reference"] == "docker.io/library/alpine:3.22");
   CHECK((*alpine)["measured"].is_null());
   CHECK((*base_entry(bases, "scratch"))["measured"]["layers"] == 0);
+  const json* corp = base_entry(bases, "corp-static");
+  CHECK((*corp)["golden"] == true);
+  CHECK((*corp)["measured"]["manifest_digest"] == golden.manifest_digest);
+  CHECK((*corp)["provides"]["libc"] == "none");
+  CHECK_FALSE((*corp)["measured"]["findings"].contains("BW-SHELL"));
 
   // The replica scanned as itself is named by the catalog's image, and told to keep.
   json own = d.get_json("/v1/images/" + stat.manifest_digest + "/report");

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "score/score.h"
+
 #include "process.h"
 
 #include <doctest/doctest.h>
@@ -292,4 +294,58 @@ TEST_CASE("configuration values that parse but make no sense are refused, naming
   CHECK(load_config({"--help"}, env_of({}))->show_help);
   CHECK(load_config({"--version"}, env_of({}))->show_version);
   CHECK(usage_text().find("--allow-registry") != std::string::npos);
+}
+
+TEST_CASE("candidate bases: measured from their images or mirrors, golden bases added") {
+  test::TempDir dir;
+  std::string file = dir.path() + "/c.json";
+  auto load = [&](const std::string& text) {
+    test::write_file(file, text);
+    return load_config({"--config", file}, env_of({}));
+  };
+  // Off by default: nothing added to what is scanned, the built-in catalog in force.
+  auto off = load(R"({})");
+  REQUIRE(off);
+  CHECK_FALSE(off->config.measure_bases);
+  CHECK(off->config.base_references.empty());
+  CHECK(off->config.scan.reference_images.empty());
+  CHECK(off->config.base_catalog.size() == base_catalog().size());
+
+  auto on = load(R"({"reference_images": ["docker.io/library/debian:12"],
+    "bases": {"measure": true,
+              "mirrors": [{"id": "busybox", "image": "mirror.corp.example/busybox:1"},
+                          {"id": "corp-java", "image": "mirror.corp.example/golden/java:17"}],
+              "extra": [{"id": "corp-java", "image": "registry.corp.example/golden/java:17",
+                         "runtime": "java", "entrypoint": ["/usr/bin/java", "-jar"]}]}})");
+  REQUIRE(on);
+  const Config& c = on->config;
+  CHECK(c.measure_bases);
+  std::map<std::string, std::string> refs(c.base_references.begin(), c.base_references.end());
+  CHECK_FALSE(refs.count("scratch"));  // nothing to measure
+  CHECK(refs.at("busybox") == "mirror.corp.example/busybox:1");
+  CHECK(refs.at("alpine") == "docker.io/library/alpine:3.22");
+  CHECK(refs.at("corp-java") == "mirror.corp.example/golden/java:17");
+  // Each is scanned as a reference image, once, after those configured.
+  CHECK(c.scan.reference_images.front() == "docker.io/library/debian:12");
+  CHECK(c.scan.reference_images.size() == 1 + refs.size());
+  const nlohmann::json& golden = c.base_catalog.back();
+  CHECK(golden["id"] == "corp-java");
+  CHECK(golden["golden"] == true);
+  CHECK(golden["runtime"] == "java");
+  CHECK(golden["libc"] == "glibc");  // defaults for what the entry leaves out
+  CHECK(golden["shell"] == false);
+
+  auto error_of = [&](const std::string& text) {
+    auto r = load(text);
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  CHECK(error_of(R"({"bases": {"mirrors": [{"id": "nope", "image": "a.example/b:1"}]}})")
+            .find("no catalog base nope") != std::string::npos);
+  CHECK(error_of(R"({"bases": {"extra": [{"id": "alpine", "image": "a.example/b:1"}]}})")
+            .find("used twice: alpine") != std::string::npos);
+  CHECK(error_of(R"({"bases": {"extra": [{"id": "x"}]}})").find("an id and an image") !=
+        std::string::npos);
+  CHECK(error_of(R"({"bases": {"extra": [{"id": "x", "image": "Bad Ref"}]}})").find("base x") !=
+        std::string::npos);
 }
