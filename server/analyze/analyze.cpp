@@ -117,7 +117,10 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
                 std::any_of(kCredentialExtensions.begin(), kCredentialExtensions.end(),
                             [&](auto e) { return base.ends_with(e); }) ||
                 path.ends_with(".docker/config.json") || base == ".npmrc" || base == ".pypirc" ||
-                base == ".git-credentials";
+                base == ".git-credentials" ||
+                // A user's Maven settings hold repository passwords; the one Maven ships under
+                // /usr/share/maven/conf holds none.
+                path.ends_with(".m2/settings.xml") || path.ends_with(".m2/settings-security.xml");
     // Certificates and keys shipped by packages are public material, not secrets.
     if (cred && !path.starts_with("usr/share/") && !path.starts_with("etc/ssl/certs/") &&
         !path.starts_with("usr/lib/"))

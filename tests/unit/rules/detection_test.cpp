@@ -177,6 +177,18 @@ TEST_CASE("keys authorised in the image: root's with sshd is a root login; .htpa
   for (auto& f : fs)
     htpasswd |= f.rule_id == "BW-SECRET-FILE" && f.evidence.path == "srv/www/.htpasswd";
   CHECK(htpasswd);
+  // A user's Maven settings (repository passwords) are credentials; Maven's own are not.
+  LayerFacts maven = analyze(
+      TarBuilder()
+          .file("root/.m2/settings.xml",
+                "<settings><servers><server><id>corp</id><username>ci</username>"
+                "<password>hunter2hunter2</password></server></servers></settings>\n")
+          .file("usr/share/maven/conf/settings.xml", "<settings></settings>\n")
+          .build());
+  std::set<std::string> secret_files;
+  for (auto& f : findings_of({&maven}))
+    if (f.rule_id == "BW-SECRET-FILE") secret_files.insert(f.evidence.path);
+  CHECK(secret_files == std::set<std::string>{"root/.m2/settings.xml"});
   // Without sshd, or with root kept out, root's keys are still keys in the image, no more.
   LayerFacts closed = analyze(TarBuilder()
                                   .file("usr/sbin/sshd",
