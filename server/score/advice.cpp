@@ -201,14 +201,15 @@ std::string run_lines(const json& cfg, const AppNeeds& needs, const json& candid
 // A final stage on `image` that copies the app's own paths out of the scanned image and keeps
 // its runtime settings; nullopt with `why` when such a stage could not start.
 std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
-                                   const json& candidate, std::string& why) {
+                                   const json& candidate, const std::string& from,
+                                   std::string& why) {
   if (needs.copy_paths.empty()) {
     why = "no file of the app's own layers was found to copy";
     return std::nullopt;
   }
   const json& cfg = in.config.value("config", json::object());
   std::string out = "FROM " + (in.image_ref.empty() ? std::string("<this image>") : in.image_ref) +
-                    " AS build\n\nFROM " + candidate.value("image", "") + "\n";
+                    " AS build\n\nFROM " + from + "\n";
   for (auto& p : needs.copy_paths) out += "COPY --from=build " + p + " " + p + "\n";
   if (auto w = cfg.find("WorkingDir"); w != cfg.end() && w->is_string() && !w->empty())
     out += "WORKDIR " + w->get<std::string>() + "\n";
@@ -451,7 +452,9 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         if (!after.count(finding_key(f)) && !(folded(f.rule_id) && fired_after[f.rule_id] > 0))
           removes.push_back(finding_ref(f));
       std::string snippet_why;
-      auto dockerfile = snippet(in, needs, b, snippet_why);
+      // FROM what was measured: a mirror is what an air-gapped build can pull.
+      auto dockerfile =
+          snippet(in, needs, b, measured ? measured->reference : b.value("image", ""), snippet_why);
       std::uint64_t base_mb =
           composed ? composed->base_bytes : b.value("size_mb", 0ull) * 1000000ull;
       std::size_t packages = in.summary.packages.size(),

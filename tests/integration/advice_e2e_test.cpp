@@ -555,6 +555,9 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
   CHECK_FALSE(lists_rule((*to_bb)["removes"]["findings"], "BW-NETTOOLS"));
   CHECK(lists_rule((*to_bb)["keeps"], "BW-NETTOOLS"));
   CHECK((*to_bb)["removes"]["shell"] == false);
+  // Its Dockerfile builds FROM the mirror measured, what this registry's users can pull.
+  CHECK((*to_bb)["dockerfile"].get<std::string>().find("FROM " + reg.host() +
+                                                       "/mirror/busybox:1\n") != std::string::npos);
   // No measured projection lists as removed what the candidate's own facts hold.
   for (auto& a : r["recommendations"]) {
     if (a["action"] != "switch" || a["projection"] != "measured" || !a.contains("measured"))
