@@ -1,5 +1,6 @@
 #include "layer/image_summary.h"
 
+#include "layer_facts.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
@@ -13,12 +14,9 @@ using namespace bw::test;
 namespace {
 
 LayerFacts analyze(const std::string& tar) {
-  MemorySource src(tar);
   AnalyzeOptions options;
   options.secrets = SecretRules::builtin();
-  auto f = analyze_layer(src, LayerLimits{}, options);
-  REQUIRE(f);
-  return std::move(*f);
+  return analyze_tar(tar, options);
 }
 
 std::string dash() {

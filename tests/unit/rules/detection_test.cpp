@@ -3,6 +3,7 @@
 #include "layer/image_summary.h"
 #include "rules/rules.h"
 
+#include "layer_facts.h"
 #include "tar_builder.h"
 
 #include <doctest/doctest.h>
@@ -14,13 +15,6 @@ using namespace bw::test;
 using nlohmann::json;
 
 namespace {
-
-LayerFacts analyze(const std::string& tar) {
-  MemorySource src(tar);
-  auto f = analyze_layer(src, LayerLimits{});
-  REQUIRE(f);
-  return std::move(*f);
-}
 
 std::vector<Finding> findings_of(const std::vector<const LayerFacts*>& layers,
                                  const json& config = json{{"config", {{"User", "65532"}}}},
@@ -68,7 +62,7 @@ TEST_CASE("file capabilities: decoded, recorded per layer, and a rule by how muc
   CHECK(c->effective);
   CHECK(cap_names(c->permitted) == std::vector<std::string>{"cap_dac_read_search", "cap_net_raw"});
   CHECK_FALSE(decode_file_caps("junk"));
-  LayerFacts l = analyze(
+  LayerFacts l = analyze_tar(
       TarBuilder()
           .file("usr/bin/ping", "ping", 0755)
           .xattr("security.capability", caps_xattr(cap_bits({"net_raw"}), true))
@@ -125,14 +119,15 @@ TEST_CASE("secrets written into build steps are found and masked; variables and 
 }
 
 TEST_CASE("sshd settings that open root or password logins; a root password") {
-  LayerFacts l = analyze(TarBuilder()
-                             .file("etc/ssh/sshd_config",
-                                   "Include /etc/ssh/sshd_config.d/*.conf\n"
-                                   "PermitRootLogin no\nPasswordAuthentication yes\n"
-                                   "Match User backup\n  PermitEmptyPasswords yes\n")
-                             .file("etc/ssh/sshd_config.d/10-root.conf", "PermitRootLogin yes\n")
-                             .file("etc/shadow", "root:$6$salt$hash:19000:0:99999:7:::\n")
-                             .build());
+  LayerFacts l =
+      analyze_tar(TarBuilder()
+                      .file("etc/ssh/sshd_config",
+                            "Include /etc/ssh/sshd_config.d/*.conf\n"
+                            "PermitRootLogin no\nPasswordAuthentication yes\n"
+                            "Match User backup\n  PermitEmptyPasswords yes\n")
+                      .file("etc/ssh/sshd_config.d/10-root.conf", "PermitRootLogin yes\n")
+                      .file("etc/shadow", "root:$6$salt$hash:19000:0:99999:7:::\n")
+                      .build());
   auto fs = findings_of({&l});
   std::set<std::string> details;
   for (auto& f : fs)
@@ -142,11 +137,11 @@ TEST_CASE("sshd settings that open root or password logins; a root password") {
                                          "etc/ssh/sshd_config.d/10-root.conf PermitRootLogin yes"});
   CHECK(find(fs, "BW-ROOT-PASSWORD"));
   LayerFacts safe =
-      analyze(TarBuilder()
-                  .file("etc/ssh/sshd_config",
-                        "PermitRootLogin prohibit-password\nPasswordAuthentication no\n")
-                  .file("etc/shadow", "root:*:19000:0:99999:7:::\n")
-                  .build());
+      analyze_tar(TarBuilder()
+                      .file("etc/ssh/sshd_config",
+                            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n")
+                      .file("etc/shadow", "root:*:19000:0:99999:7:::\n")
+                      .build());
   auto none = findings_of({&safe});
   CHECK_FALSE(find(none, "BW-SSHD-CONFIG"));
   CHECK_FALSE(find(none, "BW-ROOT-PASSWORD"));
@@ -154,17 +149,17 @@ TEST_CASE("sshd settings that open root or password logins; a root password") {
 
 TEST_CASE("keys authorised in the image: root's with sshd is a root login; .htpasswd is a secret") {
   const std::string key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx0 ops@laptop\n";
-  LayerFacts l = analyze(TarBuilder()
-                             .file("usr/sbin/sshd",
-                                   "\x7f"
-                                   "ELF",
-                                   0755)
-                             .file("etc/ssh/sshd_config", "PermitRootLogin yes\n")
-                             .file("root/.ssh/authorized_keys", key, 0600)
-                             .file("home/deploy/.ssh/authorized_keys2", key, 0600)
-                             .file("srv/www/.htpasswd", "admin:$apr1$salt$hash\n")
-                             .file("usr/share/doc/ssh/authorized_keys.example", key)
-                             .build());
+  LayerFacts l = analyze_tar(TarBuilder()
+                                 .file("usr/sbin/sshd",
+                                       "\x7f"
+                                       "ELF",
+                                       0755)
+                                 .file("etc/ssh/sshd_config", "PermitRootLogin yes\n")
+                                 .file("root/.ssh/authorized_keys", key, 0600)
+                                 .file("home/deploy/.ssh/authorized_keys2", key, 0600)
+                                 .file("srv/www/.htpasswd", "admin:$apr1$salt$hash\n")
+                                 .file("usr/share/doc/ssh/authorized_keys.example", key)
+                                 .build());
   auto fs = findings_of({&l});
   std::map<std::string, std::string> keys;
   for (auto& f : fs)
@@ -178,38 +173,38 @@ TEST_CASE("keys authorised in the image: root's with sshd is a root login; .htpa
     htpasswd |= f.rule_id == "BW-SECRET-FILE" && f.evidence.path == "srv/www/.htpasswd";
   CHECK(htpasswd);
   // A user's Maven settings (repository passwords) are credentials; Maven's own are not.
-  LayerFacts maven = analyze(
-      TarBuilder()
-          .file("root/.m2/settings.xml",
-                "<settings><servers><server><id>corp</id><username>ci</username>"
-                "<password>hunter2hunter2</password></server></servers></settings>\n")
-          .file("usr/share/maven/conf/settings.xml", "<settings></settings>\n")
-          .build());
+  LayerFacts maven =
+      analyze_tar(TarBuilder()
+                      .file("root/.m2/settings.xml",
+                            "<settings><servers><server><id>corp</id><username>ci</username>"
+                            "<password>hunter2hunter2</password></server></servers></settings>\n")
+                      .file("usr/share/maven/conf/settings.xml", "<settings></settings>\n")
+                      .build());
   std::set<std::string> secret_files;
   for (auto& f : findings_of({&maven}))
     if (f.rule_id == "BW-SECRET-FILE") secret_files.insert(f.evidence.path);
   CHECK(secret_files == std::set<std::string>{"root/.m2/settings.xml"});
   // Without sshd, or with root kept out, root's keys are still keys in the image, no more.
-  LayerFacts closed = analyze(TarBuilder()
-                                  .file("usr/sbin/sshd",
-                                        "\x7f"
-                                        "ELF",
-                                        0755)
-                                  .file("etc/ssh/sshd_config", "PermitRootLogin no\n")
-                                  .file("root/.ssh/authorized_keys", key, 0600)
-                                  .build());
+  LayerFacts closed = analyze_tar(TarBuilder()
+                                      .file("usr/sbin/sshd",
+                                            "\x7f"
+                                            "ELF",
+                                            0755)
+                                      .file("etc/ssh/sshd_config", "PermitRootLogin no\n")
+                                      .file("root/.ssh/authorized_keys", key, 0600)
+                                      .build());
   auto c = findings_of({&closed});
   const Finding* only = find(c, "BW-SSH-AUTHORIZED-KEYS");
   REQUIRE(only);
   CHECK(only->evidence.detail == "keys that log in as root");
   // The default lets root in by key.
-  LayerFacts by_default = analyze(TarBuilder()
-                                      .file("usr/sbin/sshd",
-                                            "\x7f"
-                                            "ELF",
-                                            0755)
-                                      .file("root/.ssh/authorized_keys", key, 0600)
-                                      .build());
+  LayerFacts by_default = analyze_tar(TarBuilder()
+                                          .file("usr/sbin/sshd",
+                                                "\x7f"
+                                                "ELF",
+                                                0755)
+                                          .file("root/.ssh/authorized_keys", key, 0600)
+                                          .build());
   auto d = findings_of({&by_default});
   REQUIRE(find(d, "BW-SSH-AUTHORIZED-KEYS"));
   CHECK(find(d, "BW-SSH-AUTHORIZED-KEYS")->evidence.detail.find("prohibit-password, the default") !=
@@ -225,8 +220,8 @@ TEST_CASE("each package belongs to the layer that first installed it; the count 
   for (int i = 0; i < 3; ++i)
     app_status +=
         "Package: extra" + std::to_string(i) + "\nStatus: install ok installed\nVersion: 2.0-1\n\n";
-  LayerFacts base = analyze(TarBuilder().file("var/lib/dpkg/status", base_status).build());
-  LayerFacts app = analyze(TarBuilder().file("var/lib/dpkg/status", app_status).build());
+  LayerFacts base = analyze_tar(TarBuilder().file("var/lib/dpkg/status", base_status).build());
+  LayerFacts app = analyze_tar(TarBuilder().file("var/lib/dpkg/status", app_status).build());
   ImageSummary s = summarize_image({&base, &app}, {"sha256:base", "sha256:app"});
   REQUIRE(s.packages.size() == 33);
   for (auto& p : s.packages)
@@ -260,10 +255,10 @@ TEST_CASE("pipes without pipefail; USER and EXPOSE point at their history steps"
 
 TEST_CASE("end of regular support inside LTS is its own, lower finding") {
   auto os_findings = [](const std::string& release, const std::string& version) {
-    LayerFacts l =
-        analyze(TarBuilder()
-                    .file("etc/os-release", "ID=" + release + "\nVERSION_ID=\"" + version + "\"\n")
-                    .build());
+    LayerFacts l = analyze_tar(
+        TarBuilder()
+            .file("etc/os-release", "ID=" + release + "\nVERSION_ID=\"" + version + "\"\n")
+            .build());
     std::set<std::string> ids;
     for (auto& f : findings_of({&l}))
       if (f.rule_id.starts_with("BW-OS-")) ids.insert(f.rule_id + " " + f.evidence.detail);
@@ -281,15 +276,15 @@ TEST_CASE("end of regular support inside LTS is its own, lower finding") {
 }
 
 TEST_CASE("toolchains and runtimes outside the standard bin folders; busybox applets") {
-  LayerFacts l = analyze(TarBuilder()
-                             .file("usr/lib/go-1.22/bin/go", "go", 0755)
-                             .file("usr/local/go/bin/gofmt", "x", 0755)
-                             .file("opt/llvm/bin/clang++-17", "x", 0755)
-                             .file("usr/lib/jvm/java-17-openjdk-amd64/bin/java", "x", 0755)
-                             .file("bin/busybox", "bb", 0755)
-                             .hardlink("bin/dpkg", "bin/busybox")
-                             .symlink("sbin/rpm", "/bin/busybox")
-                             .build());
+  LayerFacts l = analyze_tar(TarBuilder()
+                                 .file("usr/lib/go-1.22/bin/go", "go", 0755)
+                                 .file("usr/local/go/bin/gofmt", "x", 0755)
+                                 .file("opt/llvm/bin/clang++-17", "x", 0755)
+                                 .file("usr/lib/jvm/java-17-openjdk-amd64/bin/java", "x", 0755)
+                                 .file("bin/busybox", "bb", 0755)
+                                 .hardlink("bin/dpkg", "bin/busybox")
+                                 .symlink("sbin/rpm", "/bin/busybox")
+                                 .build());
   ImageSummary s = summarize_image({&l}, {"sha256:l"});
   std::set<std::string> tools;
   for (auto& f : s.attack_surface.toolchain) tools.insert(f.path);

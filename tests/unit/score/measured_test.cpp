@@ -1,0 +1,115 @@
+// Switches onto measured candidates: the projected image built from the candidate's layers and
+// the app's, so what a switch removes, keeps and adds is what two real sets of findings differ
+// by, whatever the catalog entry says.
+#include "layer/image_summary.h"
+#include "layer/layer.h"
+#include "score/score.h"
+
+#include "layer_facts.h"
+#include "tar_builder.h"
+
+#include <doctest/doctest.h>
+
+using namespace bw;
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+const json* switch_to(const json& recs, const std::string& id) {
+  for (auto& r : recs)
+    if (r.value("action", "") == "switch" && r.value("id", "") == id) return &r;
+  return nullptr;
+}
+
+bool lists(const json& refs, const std::string& rule) {
+  for (auto& f : refs)
+    if (f["rule_id"] == rule) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a switch onto a measured candidate is projected from its layers and the app's") {
+  const std::string true_bin =
+      "\x7f"
+      "ELF";
+  // The image: a Debian-like base with a shell, apt-get, a setuid passwd, wget and nc; an app
+  // run by a shell script.
+  LayerFacts os = analyze_tar(TarBuilder()
+                                  .file("etc/os-release", "ID=debian\nVERSION_ID=\"13\"\n")
+                                  .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+                                  .file("bin/sh", true_bin, 0755)
+                                  .file("usr/bin/apt-get", true_bin, 0755)
+                                  .file("usr/bin/passwd", true_bin, 04755)
+                                  .file("usr/bin/wget", true_bin, 0755)
+                                  .file("bin/nc", true_bin, 0755)
+                                  .build());
+  LayerFacts app =
+      analyze_tar(TarBuilder().file("app/start.sh", "#!/bin/sh\nexec /app/server\n", 0755).build());
+  // busybox as measured: its applets include a shell, wget and nc, none setuid.
+  auto busybox = std::make_shared<std::vector<LayerFacts>>();
+  busybox->push_back(analyze_tar(TarBuilder()
+                                     .file("bin/busybox", true_bin, 0755)
+                                     .symlink("bin/sh", "/bin/busybox")
+                                     .symlink("bin/ash", "/bin/busybox")
+                                     .symlink("usr/bin/wget", "/bin/busybox")
+                                     .symlink("usr/bin/nc", "/bin/busybox")
+                                     .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+                                     .build()));
+
+  auto catalog = RuleCatalog::builtin();
+  const std::vector<std::string> layers = {"sha256:os", "sha256:app"};
+  const std::vector<const LayerFacts*> facts = {&os, &app};
+  ImageSummary s = summarize_image(facts, layers);
+  json config = {{"config", {{"User", "65532"}, {"Entrypoint", {"/app/start.sh"}}}}};
+  BaseInfo base{"debian:13", "os-release", "medium", 1};
+  RuleInput ri{s, config, layers, 1, "1"};
+  auto findings = evaluate_rules(*catalog, ri);
+  AppNeeds needs = infer_needs(s, config, {"sha256:os"});
+  auto advise_with = [&](const std::vector<MeasuredBase>* measured) {
+    AdviceInput in{*catalog, findings,
+                   {},       s,
+                   config,   base,
+                   layers,   "reg.test/app:1",
+                   "1",      std::chrono::system_clock::now(),
+                   90,       100'000'000,
+                   {},       facts,
+                   measured};
+    return advise(in, needs);
+  };
+
+  // From the catalog entry (no network tools typed in), busybox is credited with wget and nc.
+  json typed = advise_with(nullptr);
+  const json* t = switch_to(typed, "busybox");
+  REQUIRE(t);
+  CHECK((*t)["projection"] == "catalog");
+  CHECK(lists((*t)["removes"]["findings"], "BW-NETTOOLS"));
+
+  // Measured, the projection carries busybox's own applets: wget and nc and a shell are kept
+  // (folded rules compared by whether they fire, not by which path comes first); apt-get and
+  // the setuid passwd go.
+  std::vector<MeasuredBase> measured = {
+      {"busybox", "mirror.test/busybox:1", "sha256:bb", {"sha256:bb-layer"}, busybox}};
+  json m = advise_with(&measured);
+  const json* b = switch_to(m, "busybox");
+  REQUIRE(b);
+  CAPTURE(b->dump(1));
+  CHECK((*b)["projection"] == "measured");
+  CHECK((*b)["measured"]["manifest_digest"] == "sha256:bb");
+  CHECK_FALSE(lists((*b)["removes"]["findings"], "BW-NETTOOLS"));
+  CHECK_FALSE(lists((*b)["removes"]["findings"], "BW-SHELL"));
+  CHECK_FALSE(lists((*b)["adds"], "BW-SHELL"));
+  CHECK(lists((*b)["keeps"], "BW-NETTOOLS"));
+  CHECK(lists((*b)["keeps"], "BW-SHELL"));
+  CHECK(lists((*b)["removes"]["findings"], "BW-PKGMGR"));
+  CHECK(lists((*b)["removes"]["findings"], "BW-SUID"));
+  CHECK((*b)["removes"]["shell"] == false);
+  CHECK((*b)["removes"]["package_manager"] == true);
+  CHECK((*b)["removes"]["setuid_files"] == 1);
+  // The Dockerfile builds FROM what was measured.
+  CHECK((*b)["dockerfile"].get<std::string>().find("FROM mirror.test/busybox:1\n") !=
+        std::string::npos);
+  // The measured projection scores lower than the typed one: it carries what busybox carries.
+  CHECK((*b)["projected_score"].get<int>() < (*t)["projected_score"].get<int>());
+}
