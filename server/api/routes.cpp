@@ -291,8 +291,7 @@ awaitable<ApiResponse> list_deliveries(const Target& t, ApiContext& ctx) {
 Result<json> list_bases(ApiContext& ctx) {
   json out = json::array();
   const std::string version = ctx.reporter.rules().version();
-  const json& catalog = ctx.config.base_catalog.empty() ? base_catalog() : ctx.config.base_catalog;
-  for (auto& b : catalog) {
+  for (auto& b : ctx.config.base_catalog) {
     const std::string id = b.value("id", "");
     json entry = {{"id", id},
                   {"golden", b.value("golden", false)},

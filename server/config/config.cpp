@@ -1,7 +1,5 @@
 #include "config/config.h"
 
-#include "score/score.h"
-
 #include "common/digest.h"
 
 #include <nlohmann/json.hpp>
@@ -180,7 +178,6 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
         if (!ref) return bad_config("reference_images: " + ref.error().message);
         c.scan.reference_images.push_back(ref->canonical());
       }
-    c.base_catalog = base_catalog();
     if (auto b = j.find("bases"); b != j.end()) {
       c.measure_bases = b->value("measure", false);
       if (auto m = b->find("mirrors"); m != b->end())

@@ -8,6 +8,7 @@
 #include "rules/rules.h"
 #include "scan/scan.h"
 #include "scan/scheduler.h"
+#include "score/score.h"
 
 #include <nlohmann/json.hpp>
 
@@ -77,7 +78,7 @@ struct Config {
   std::map<std::string, std::string> base_mirrors;
   std::vector<std::pair<std::string, std::string>> base_references;  // (id, canonical reference)
   // The candidates: the built-in catalog and a team's golden bases (bases.extra).
-  nlohmann::json base_catalog = nlohmann::json::array();
+  nlohmann::json base_catalog = bw::base_catalog();
   bool allowed_configured = false;  // registries.allowed came from the file
 
   std::string database_path() const { return data_dir + "/bulwark.db"; }

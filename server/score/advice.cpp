@@ -400,7 +400,11 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   bool minimal = on_minimal_base(in.base) && bare;
   if (!minimal && !base.empty() && needs.known()) {
     std::set<std::string> before;
-    for (auto& f : live) before.insert(finding_key(f));
+    std::map<std::string, int> fired_before;
+    for (auto& f : live) {
+      before.insert(finding_key(f));
+      ++fired_before[f.rule_id];
+    }
     std::size_t base_setuid = 0, setuid_now = 0;
     for (auto& f : live)
       if (f.rule_id == "BW-SUID") {
@@ -431,25 +435,29 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
       // brings /bin/ash keeps a shell rather than removing /bin/sh and adding /bin/ash. A rule
       // with a finding per path (BW-SUID) is compared path by path.
       std::set<std::string> after;
-      std::map<std::string, int> fired_before, fired_after;
-      for (auto& f : live) ++fired_before[f.rule_id];
+      std::map<std::string, int> fired_after;
       for (auto& f : projected_list)
         if (!f.suppressed) {
           after.insert(finding_key(f));
           ++fired_after[f.rule_id];
         }
+      auto fired = [](const std::map<std::string, int>& m, const std::string& rule) {
+        auto it = m.find(rule);
+        return it == m.end() ? 0 : it->second;
+      };
       auto folded = [&](const std::string& rule) {
-        return fired_before[rule] <= 1 && fired_after[rule] <= 1;
+        return fired(fired_before, rule) <= 1 && fired(fired_after, rule) <= 1;
       };
       json keeps = json::array(), adds = json::array(), removes = json::array();
       for (auto& f : projected_list)
         if (!f.suppressed) {
-          bool kept =
-              before.count(finding_key(f)) || (folded(f.rule_id) && fired_before[f.rule_id] > 0);
+          bool kept = before.count(finding_key(f)) ||
+                      (folded(f.rule_id) && fired(fired_before, f.rule_id) > 0);
           (kept ? keeps : adds).push_back(finding_ref(f));
         }
       for (auto& f : live)
-        if (!after.count(finding_key(f)) && !(folded(f.rule_id) && fired_after[f.rule_id] > 0))
+        if (!after.count(finding_key(f)) &&
+            !(folded(f.rule_id) && fired(fired_after, f.rule_id) > 0))
           removes.push_back(finding_ref(f));
       std::string snippet_why;
       // FROM what was measured: a mirror is what an air-gapped build can pull.
