@@ -1,6 +1,7 @@
 #include "formats.h"
 
 #include "common/digest.h"
+#include "common/text.h"
 #include "rules/history.h"
 
 #include <algorithm>
@@ -443,6 +444,34 @@ std::string purl(const json& p, const json& os) {
   return out;
 }
 
+// A language package's URL, as Syft writes them: pkg:npm/%40scope/name@v, pkg:pypi/name@v
+// (normalised as the purl spec asks), pkg:golang/host/path/name@v (stdlib at the bare Go
+// version), pkg:maven/group/artifact@v.
+std::string app_purl(const json& p) {
+  std::string eco = p.value("ecosystem", ""), name = p.value("name", ""),
+              version = p.value("version", ""), ns;
+  if (eco == "npm" && name.starts_with('@') && name.find('/') != std::string::npos) {
+    ns = name.substr(0, name.find('/'));
+    name = name.substr(name.find('/') + 1);
+  } else if (eco == "pypi") {
+    for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  } else if (eco == "golang") {
+    if (name == "stdlib" && version.starts_with("go")) version = version.substr(2);
+    if (auto slash = name.rfind('/'); slash != std::string::npos) {
+      ns = name.substr(0, slash);
+      name = name.substr(slash + 1);
+    }
+  } else if (eco == "maven") {
+    ns = p.value("group", "");
+  }
+  std::string path;
+  for (const std::string& part : split(ns, '/'))
+    if (!part.empty()) path += purl_escape(part) + "/";
+  std::string out = "pkg:" + eco + "/" + path + purl_escape(name);
+  if (!version.empty()) out += "@" + purl_escape(version);
+  return out;
+}
+
 }  // namespace
 
 std::string to_cyclonedx(const json& image, const json& report, const std::string& tool_version) {
@@ -468,6 +497,27 @@ std::string to_cyclonedx(const json& image, const json& report, const std::strin
     if (p.contains("source_name"))
       props.push_back({{"name", "bulwark:package:source"}, {"value", p["source_name"]}});
     c["properties"] = props;
+    components.push_back(std::move(c));
+  }
+  for (auto& p : image.value("app_packages", json::array())) {
+    std::string ref = app_purl(p);
+    // The same package installed at two paths is two components.
+    std::string bom_ref = seen[ref]++ ? ref + "#" + std::to_string(seen[ref]) : ref;
+    json props =
+        json::array({{{"name", "bulwark:package:path"}, {"value", "/" + p.value("path", "")}},
+                     {{"name", "bulwark:layer"}, {"value", p.value("layer_digest", "")}}});
+    if (p.contains("origin"))
+      props.push_back({{"name", "bulwark:package:origin"}, {"value", p["origin"]}});
+    if (p.value("dev", false)) props.push_back({{"name", "bulwark:npm:dev"}, {"value", "true"}});
+    json c = {{"type", "library"},
+              {"bom-ref", bom_ref},
+              {"name", p.value("name", "")},
+              {"version", p.value("version", "")},
+              {"purl", ref},
+              {"properties", props}};
+    if (p.contains("group")) c["group"] = p["group"];
+    if (p.contains("license"))
+      c["licenses"] = json::array({{{"license", {{"name", p["license"]}}}}});
     components.push_back(std::move(c));
   }
   for (auto& x : image.value("executables", json::array())) {

@@ -20,10 +20,11 @@
 namespace bw {
 
 struct AnalyzeOptions {
-  std::size_t max_file_read_bytes = 1 << 20;    // text files: os-release, package DBs, secrets
-  std::size_t max_package_db_bytes = 64 << 20;  // dpkg status, apk installed, rpmdb.sqlite
-  std::size_t max_elf_read_bytes = 16 << 20;    // ELF prefix read for headers and build info
-  std::shared_ptr<const SecretRules> secrets;   // null: no content secret scanning
+  std::size_t max_file_read_bytes = 1 << 20;      // text files: os-release, package DBs, secrets
+  std::size_t max_package_db_bytes = 64 << 20;    // dpkg status, apk installed, rpmdb.sqlite
+  std::size_t max_elf_read_bytes = 16 << 20;      // ELF prefix read for headers and build info
+  std::size_t max_archive_read_bytes = 64 << 20;  // a Java archive, and each archive nested in it
+  std::shared_ptr<const SecretRules> secrets;     // null: no content secret scanning
   // Record every entry, not only notable ones (diagnostics and conformance; large layers
   // then store large facts).
   bool record_all_entries = false;
@@ -57,8 +58,9 @@ std::size_t content_wanted(std::string_view path, char kind, std::uint32_t mode,
 // nothing was learned. `head` is the entry's first bytes, `truncated` whether more existed.
 FileInfo analyze_content(std::string_view path, std::uint32_t mode, std::string_view head,
                          bool truncated, const AnalyzeOptions& options);
-// The same, for an entry whose size is known (the layer walk).
+// The same, for an entry whose size is known (the layer walk); `later`, when given, reads the
+// later parts of the entry that analysers ask for after seeing the head.
 FileInfo analyze_entry(const EntryView& entry, std::string_view head, bool truncated,
-                       const AnalyzeOptions& options);
+                       const AnalyzeOptions& options, const ReadLater* later = nullptr);
 
 }  // namespace bw

@@ -6,6 +6,9 @@
 #include "analyze/facts.h"
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +24,16 @@ struct EntryView {
   std::uint64_t size = 0;
 };
 
+// A part of an entry past its head: Go keeps its build information in the data segment,
+// megabytes into a binary, which only the head's program headers locate.
+struct LaterRange {
+  std::uint64_t offset = 0;
+  std::size_t length = 0;
+};
+// Reads a later part of the entry being analysed (forward only: a range before what was already
+// read comes back empty). Empty as well when the entry ends first.
+using ReadLater = std::function<std::string(LaterRange)>;
+
 class Analyzer {
  public:
   virtual ~Analyzer() = default;
@@ -35,6 +48,14 @@ class Analyzer {
   // result under its own key of `facts.extra`.
   virtual void analyze(const EntryView& entry, std::string_view head, bool truncated,
                        const AnalyzeOptions& options, FileInfo& facts) const = 0;
+  // After analyze(): a later part of the entry this analyser needs, given the head; then
+  // analyze_later() receives those bytes. Most analysers need none.
+  virtual std::optional<LaterRange> wants_later(const EntryView&, std::string_view /*head*/,
+                                                const FileInfo&, const AnalyzeOptions&) const {
+    return std::nullopt;
+  }
+  virtual void analyze_later(const EntryView&, std::string_view /*bytes*/, const AnalyzeOptions&,
+                             FileInfo&) const {}
 };
 
 // The built-in analysers, in the order they run.

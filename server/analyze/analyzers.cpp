@@ -10,7 +10,8 @@ const std::vector<const Analyzer*>& builtin_analyzers() {
   static const std::vector<const Analyzer*> all = {
       &detail::os_release_analyzer(), &detail::packages_analyzer(), &detail::accounts_analyzer(),
       &detail::elf_analyzer(),        &detail::script_analyzer(),   &detail::sshd_config_analyzer(),
-      &detail::secrets_analyzer(),
+      &detail::secrets_analyzer(),    &detail::npm_analyzer(),      &detail::python_analyzer(),
+      &detail::jar_analyzer(),
   };
   return all;
 }
@@ -40,14 +41,25 @@ FileInfo analyze_content(std::string_view path, std::uint32_t mode, std::string_
 }
 
 FileInfo analyze_entry(const EntryView& e, std::string_view head, bool truncated,
-                       const AnalyzeOptions& o) {
+                       const AnalyzeOptions& o, const ReadLater* later) {
   FileInfo out;
+  std::vector<std::pair<LaterRange, const Analyzer*>> asked;
   for (auto* a : analyzers_in_use(o)) {
     std::size_t want = a->wants(e, o);
     if (want == 0) continue;
     // Each sees the bytes it asked for; more of them existed if the read went past its cap.
     bool cut = truncated || head.size() > want;
-    a->analyze(e, head.substr(0, want), cut, o, out);
+    std::string_view mine = head.substr(0, want);
+    a->analyze(e, mine, cut, o, out);
+    if (!later || !cut) continue;
+    if (auto r = a->wants_later(e, mine, out, o); r && r->length > 0) asked.emplace_back(*r, a);
+  }
+  // The stream reads forward only: serve the requests in the order of their offsets.
+  std::stable_sort(asked.begin(), asked.end(),
+                   [](auto& x, auto& y) { return x.first.offset < y.first.offset; });
+  for (auto& [range, a] : asked) {
+    std::string bytes = (*later)(range);
+    if (!bytes.empty()) a->analyze_later(e, bytes, o, out);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "analyze/elf.h"
 
+#include "analyze/app_packages.h"
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -41,35 +43,14 @@ struct Segment {
   std::uint64_t offset, vaddr, filesz;
 };
 
-std::string go_version(std::string_view d, std::size_t at) {
-  // "\xff Go buildinf:" ptrsize flags; with flags & 2 the version follows at +32 as a
-  // varint-prefixed string.
-  if (at + 32 > d.size()) return "go";
-  unsigned char flags = static_cast<unsigned char>(d[at + 15]);
-  if (!(flags & 2)) return "go";
-  std::size_t p = at + 32;
-  std::uint64_t len = 0;
-  int shift = 0;
-  while (p < d.size() && shift < 35) {
-    unsigned char b = static_cast<unsigned char>(d[p++]);
-    len |= std::uint64_t(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
-  if (len == 0 || len > 64 || p + len > d.size()) return "go";
-  return std::string(d.substr(p, len));
+bool is_elf(std::string_view d) {
+  return d.size() >= 52 && d.substr(0, 4) ==
+                               "\x7f"
+                               "ELF";
 }
 
-}  // namespace
-
-std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
-  if (d.size() < 52 || d.substr(0, 4) !=
-                           "\x7f"
-                           "ELF")
-    return std::nullopt;
-  bool is64 = d[4] == 2, little = d[5] == 1;
-  Reader r(d, is64, little);
-  std::uint64_t type = r.u(16, 2);
+std::vector<Segment> program_headers(const Reader& r) {
+  bool is64 = r.is64();
   std::uint64_t phoff = r.word(is64 ? 32 : 28);
   std::uint64_t phentsize = r.u(is64 ? 54 : 42, 2), phnum = r.u(is64 ? 56 : 44, 2);
   std::vector<Segment> segs;
@@ -91,6 +72,17 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
     }
     segs.push_back(s);
   }
+  return segs;
+}
+
+}  // namespace
+
+std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
+  if (!is_elf(d)) return std::nullopt;
+  bool is64 = d[4] == 2, little = d[5] == 1;
+  Reader r(d, is64, little);
+  std::uint64_t type = r.u(16, 2);
+  std::vector<Segment> segs = program_headers(r);
   ElfInfo j;
   std::string interp;
   bool has_dynamic = false, relro = false, nx = true, bind_now = false, pie_flag = false;
@@ -142,7 +134,7 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
     if (!r.has(o, 8)) break;
     if (r.u(o + 4, 4) == 2) has_symtab = true;
   }
-  std::size_t go_at = d.find("\xff Go buildinf:");
+  std::size_t go_at = find_go_buildinfo(d).value_or(std::string_view::npos);
   j.kind = type == 2 ? ElfKind::executable
            : type == 3
                ? (interp.empty() && !pie_flag ? ElfKind::shared_library : ElfKind::executable)
@@ -158,7 +150,12 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   j.relro = relro ? (bind_now ? Relro::full : Relro::partial) : Relro::none;
   j.nx = nx;
   if (go_at != std::string_view::npos) {
-    j.go = go_version(d, go_at);
+    auto build = parse_go_buildinfo(d, go_at);
+    j.go = build ? build->go_version : "go";
+    if (build) {
+      j.go_path = build->path;
+      j.go_settings = build->settings;
+    }
   } else {
     // A large Go binary keeps its build info past what was read (docker-registry's is 20 MB
     // in), but its build-ID note is in the first page: Go, version unknown.
@@ -181,11 +178,21 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   return j;
 }
 
+std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_writable_segment(std::string_view d) {
+  if (!is_elf(d)) return std::nullopt;
+  Reader r(d, d[4] == 2, d[5] == 1);
+  for (auto& s : program_headers(r))
+    if (s.type == kPtLoad && (s.flags & 2)) return std::pair{s.offset, s.filesz};
+  return std::nullopt;
+}
+
 void to_json(nlohmann::json& j, const ElfInfo& e) {
   j = {{"kind", e.kind}, {"static", e.is_static}, {"pie", e.pie}, {"relro", e.relro}, {"nx", e.nx}};
   if (!e.interpreter.empty()) j["interpreter"] = e.interpreter;
   if (e.libc != Libc::none) j["libc"] = e.libc;
   if (!e.go.empty()) j["go"] = e.go;
+  if (!e.go_path.empty()) j["go_path"] = e.go_path;
+  if (!e.go_settings.empty()) j["go_settings"] = e.go_settings;
   if (e.canary) j["canary"] = *e.canary;
   if (!e.needed.empty()) j["needed"] = e.needed;
   if (e.partial) j["partial"] = true;
@@ -203,6 +210,10 @@ void from_json(const nlohmann::json& j, ElfInfo& e) {
   e.relro = j.value("relro", Relro::none);
   e.nx = j.value("nx", true);
   e.go = j.value("go", "");
+  e.go_path = j.value("go_path", "");
+  if (auto g = j.find("go_settings"); g != j.end() && g->is_object())
+    for (auto& [k, v] : g->items())
+      if (v.is_string()) e.go_settings[k] = v;
   if (auto c = j.find("canary"); c != j.end() && c->is_boolean()) e.canary = c->get<bool>();
   if (auto n = j.find("needed"); n != j.end() && n->is_array())
     for (auto& x : *n)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,14 +36,20 @@ struct ElfInfo {
   bool pie = false;
   Relro relro = Relro::none;
   bool nx = true;
-  std::string go;              // Go version ("go1.22.1", "go" when unreadable); empty: not Go
-  std::optional<bool> canary;  // unknown when the symbol table was not reached
+  std::string go;       // Go version ("go1.22.1", "go" when unreadable); empty: not Go
+  std::string go_path;  // the main package's import path, from the build info
+  std::map<std::string, std::string> go_settings;  // "CGO_ENABLED" -> "1", "-trimpath" -> "true"
+  std::optional<bool> canary;                      // unknown when the symbol table was not reached
   std::vector<std::string> needed;
   bool partial = false;  // dynamic section beyond what was read
 };
 
 // Parses an ELF file's first bytes (as much as was read). nullopt when not ELF.
 std::optional<ElfInfo> analyze_elf(std::string_view head, bool truncated);
+
+// Where a Go binary's build information lies when the head did not reach it: the first
+// writable segment (the linker puts .go.buildinfo there), as a file offset and length.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_writable_segment(std::string_view head);
 
 void to_json(nlohmann::json& j, const ElfInfo& e);
 void from_json(const nlohmann::json& j, ElfInfo& e);

@@ -1,21 +1,52 @@
-// Executables: ELF linkage, hardening flags and Go build info.
+// Executables: ELF linkage, hardening flags and Go build info (with the modules a Go binary was
+// built from, read from its data segment when the head does not reach it).
 #include "analyze/analyze.h"
+#include "analyze/app_packages.h"
 #include "analyze/detail/builtin.h"
 #include "analyze/elf.h"
+
+#include <algorithm>
 
 namespace bw::detail {
 namespace {
 
+void record_go(std::string_view bytes, std::size_t at, FileInfo& out) {
+  auto build = parse_go_buildinfo(bytes, at);
+  if (!build || !out.elf) return;
+  out.elf->go = build->go_version;
+  out.elf->go_path = build->path;
+  out.elf->go_settings = build->settings;
+  out.app_packages = go_packages(*build);
+}
+
 class ElfAnalyzer : public Analyzer {
  public:
   std::string_view name() const override { return "elf"; }
-  int version() const override { return 2; }
+  int version() const override { return 3; }
   std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
     return e.kind == 'f' && (e.mode & 0111) && e.size >= 64 ? o.max_elf_read_bytes : 0;
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
                FileInfo& out) const override {
     out.elf = analyze_elf(head, truncated);
+    if (out.elf && !out.elf->go.empty())
+      if (auto at = find_go_buildinfo(head)) record_go(head, *at, out);
+  }
+  // A Go binary whose build info lies past the head: it is in the first writable segment.
+  std::optional<LaterRange> wants_later(const EntryView&, std::string_view head,
+                                        const FileInfo& facts,
+                                        const AnalyzeOptions& o) const override {
+    if (!facts.elf || facts.elf->go != "go") return std::nullopt;
+    auto segment = elf_writable_segment(head);
+    if (!segment || segment->first + segment->second <= head.size()) return std::nullopt;
+    std::uint64_t from = std::max<std::uint64_t>(segment->first, head.size());
+    std::uint64_t length =
+        std::min<std::uint64_t>(segment->first + segment->second - from, o.max_elf_read_bytes);
+    return LaterRange{from, static_cast<std::size_t>(length)};
+  }
+  void analyze_later(const EntryView&, std::string_view bytes, const AnalyzeOptions&,
+                     FileInfo& out) const override {
+    if (auto at = find_go_buildinfo(bytes)) record_go(bytes, *at, out);
   }
 };
 

@@ -17,9 +17,14 @@ constexpr EnumNames<FileTag, 15> kTagNames{
      "ca_certificates", "tzdata", "ssh_authorized_keys"}};
 
 // Keys FileInfo owns; any other key of a stored "info" object belongs to `extra`.
-constexpr std::array<std::string_view, 12> kInfoKeys = {
-    "tags",   "os",     "os_error", "package_db", "packages", "accounts",
-    "groups", "shadow", "secrets",  "elf",        "script",   "sshd_config"};
+constexpr std::array<std::string_view, 16> kInfoKeys = {"tags",         "os",
+                                                        "os_error",     "package_db",
+                                                        "packages",     "accounts",
+                                                        "groups",       "shadow",
+                                                        "secrets",      "elf",
+                                                        "script",       "sshd_config",
+                                                        "app_packages", "npm_dev_dependencies",
+                                                        "npm_lock_dev", "archive_error"};
 
 std::string str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -33,6 +38,16 @@ std::vector<T> list_of(const json& j, const char* key, F&& parse) {
   if (it == j.end() || !it->is_array()) return out;
   for (auto& x : *it)
     if (x.is_object()) out.push_back(parse(x));
+  return out;
+}
+
+// A list of strings, or nullopt when the key is absent.
+std::optional<std::vector<std::string>> strings_of(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& x : *it)
+    if (x.is_string()) out.push_back(x);
   return out;
 }
 
@@ -146,7 +161,9 @@ std::string_view runtime_of(FileTag t) {
 
 bool FileInfo::empty() const {
   return tags.empty() && !os && os_error.empty() && !package_db && packages.empty() && !accounts &&
-         !groups && !shadow && secrets.empty() && !elf && !script && !sshd_config && extra.empty();
+         !groups && !shadow && secrets.empty() && !elf && !script && !sshd_config &&
+         app_packages.empty() && !npm_dev_dependencies && !npm_lock_dev && archive_error.empty() &&
+         extra.empty();
 }
 
 bool FileInfo::has(FileTag t) const {
@@ -168,6 +185,11 @@ void to_json(json& j, const FileInfo& info) {
   if (info.elf) j["elf"] = *info.elf;
   if (info.script) j["script"] = script_json(*info.script);
   if (info.sshd_config) j["sshd_config"] = *info.sshd_config;
+  if (!info.app_packages.empty())
+    j["app_packages"] = array_of(info.app_packages, [](const AppPackage& p) { return to_json(p); });
+  if (info.npm_dev_dependencies) j["npm_dev_dependencies"] = *info.npm_dev_dependencies;
+  if (info.npm_lock_dev) j["npm_lock_dev"] = *info.npm_lock_dev;
+  if (!info.archive_error.empty()) j["archive_error"] = info.archive_error;
 }
 
 void from_json(const json& j, FileInfo& info) {
@@ -193,6 +215,10 @@ void from_json(const json& j, FileInfo& info) {
     for (auto& [k, v] : sc->items())
       if (v.is_string()) (*info.sshd_config)[k] = v;
   }
+  info.app_packages = list_of<AppPackage>(j, "app_packages", app_package_from_json);
+  info.npm_dev_dependencies = strings_of(j, "npm_dev_dependencies");
+  info.npm_lock_dev = strings_of(j, "npm_lock_dev");
+  info.archive_error = str(j, "archive_error");
   for (auto& [key, value] : j.items())
     if (std::find(kInfoKeys.begin(), kInfoKeys.end(), key) == kInfoKeys.end())
       info.extra[key] = value;
@@ -223,6 +249,13 @@ const std::vector<FileRef>* AttackSurface::list(FileTag t) const {
   return const_cast<AttackSurface*>(this)->list(t);
 }
 
+json packages_by_ecosystem(const ImageSummary& s) {
+  std::map<std::string, std::size_t> counts;
+  for (auto& p : s.packages) ++counts[p.package.manager];
+  for (auto& p : s.app_packages) ++counts[p.package.ecosystem];
+  return counts;
+}
+
 void to_json(json& j, const ImageSummary& s) {
   // A file reference with what the list adds to it.
   auto ref_with = [](const FileRef& f, const char* key, json value) {
@@ -244,6 +277,14 @@ void to_json(json& j, const ImageSummary& s) {
     x["layer_digest"] = p.layer_digest;
     return x;
   });
+  j["app_packages"] = array_of(s.app_packages, [](const InstalledAppPackage& p) {
+    json x = to_json(p.package);
+    x["path"] = p.path;
+    x["layer_digest"] = p.layer_digest;
+    if (p.dev) x["dev"] = true;
+    return x;
+  });
+  j["packages_by_ecosystem"] = packages_by_ecosystem(s);
   j["package_dbs"] = array_of(s.package_dbs, [](const PackageDbFile& d) {
     json x = package_db_json(d.db);
     x["path"] = d.path;
@@ -301,6 +342,10 @@ void from_json(const json& j, ImageSummary& s) {
   s.os_layer_digest = str(j, "os_layer_digest");
   s.packages = list_of<InstalledPackage>(j, "packages", [](const json& x) {
     return InstalledPackage{package_from_json(x), str(x, "db"), str(x, "layer_digest")};
+  });
+  s.app_packages = list_of<InstalledAppPackage>(j, "app_packages", [](const json& x) {
+    return InstalledAppPackage{app_package_from_json(x), str(x, "path"), str(x, "layer_digest"),
+                               x.value("dev", false)};
   });
   s.package_dbs = list_of<PackageDbFile>(j, "package_dbs", [](const json& x) {
     return PackageDbFile{package_db_from(x), str(x, "path"), str(x, "layer_digest")};

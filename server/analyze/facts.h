@@ -4,6 +4,7 @@
 // a misspelt field is a compile error, not a rule that silently never fires.
 #pragma once
 
+#include "analyze/app_packages.h"
 #include "analyze/capabilities.h"
 #include "analyze/elf.h"
 #include "analyze/os_release.h"
@@ -91,6 +92,13 @@ struct FileInfo {
   // sshd settings that open logins ("permitrootlogin" -> "yes", …), lower case; empty
   // unless the file is an sshd configuration.
   std::optional<std::map<std::string, std::string>> sshd_config;
+  // Language packages the file describes (an installed package.json, a dist-info METADATA, a Go
+  // binary's modules, a jar's artifacts).
+  std::vector<AppPackage> app_packages;
+  // npm's word on dev dependencies: an app's package.json (devDependencies names) or a
+  // lockfile ("node_modules/…" paths marked dev).
+  std::optional<std::vector<std::string>> npm_dev_dependencies, npm_lock_dev;
+  std::string archive_error;  // a Java archive that could not be read: why
   // Results of analysers that are not built in, keyed by result name: a new analyser records
   // what it learns here without a change to this model, and it is stored with the rest.
   nlohmann::json extra = nlohmann::json::object();
@@ -131,6 +139,13 @@ struct InstalledPackage {
   Package package;
   std::string db;  // the database file that lists it
   std::string layer_digest;
+};
+
+struct InstalledAppPackage {
+  AppPackage package;
+  std::string path;  // the file that describes it
+  std::string layer_digest;
+  bool dev = false;  // npm: installed as a dev dependency of the app
 };
 
 struct PackageDbFile {
@@ -179,6 +194,7 @@ struct ImageSummary {
   std::optional<OsInfo> os;
   std::string os_layer_digest;  // the highest layer with a release file; empty: none
   std::vector<InstalledPackage> packages;
+  std::vector<InstalledAppPackage> app_packages;
   std::vector<PackageDbFile> package_dbs;
   std::vector<Account> accounts;
   std::vector<Group> groups;
@@ -197,6 +213,9 @@ struct ImageSummary {
   std::vector<SshdConfigFile> sshd_configs;  // sshd_config.d files first, as sshd reads them
   std::vector<UnanalysedLayer> unanalysed_layers;
 };
+
+// How many packages of each kind: {"dpkg": 92, "npm": 41, "pypi": 7, …}.
+nlohmann::json packages_by_ecosystem(const ImageSummary& s);
 
 void to_json(nlohmann::json& j, const ImageSummary& s);
 void from_json(const nlohmann::json& j, ImageSummary& s);

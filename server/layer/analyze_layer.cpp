@@ -223,9 +223,14 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
       if (std::size_t want = content_wanted(e.path, e.kind, e.mode, e.size, analysis)) {
         bool truncated = false;
         auto head = body.read(want, truncated);
+        ReadLater later = [&](LaterRange r) {
+          bool cut = false;
+          auto bytes = body.read_at(r.offset, r.length, cut);
+          return bytes ? std::move(*bytes) : std::string();
+        };
         if (head)
-          info =
-              analyze_entry(EntryView{e.path, e.kind, e.mode, e.size}, *head, truncated, analysis);
+          info = analyze_entry(EntryView{e.path, e.kind, e.mode, e.size}, *head, truncated,
+                               analysis, &later);
       }
       info.tags = classify_path(e.path, e.kind, e.mode);
       // busybox's dpkg and rpm applets install no packages from a repository: not a package

@@ -1,6 +1,7 @@
 #include "layer/image_summary.h"
 
 #include "analyze/os_release.h"
+#include "common/text.h"
 #include "layer/merge.h"
 
 #include <map>
@@ -13,6 +14,37 @@ namespace {
 FileRef file_ref(const MergedFile& m, const std::vector<std::string>& digests) {
   return FileRef{m.entry.path, m.entry.mode, m.entry.uid, m.entry.gid, digests.at(m.layer_index),
                  m.entry.link};
+}
+
+std::string_view dir_of(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+std::string joined(std::string_view dir, std::string_view rest) {
+  return dir.empty() ? std::string(rest) : std::string(dir) + "/" + std::string(rest);
+}
+
+// The package.json paths of the npm packages installed as dev dependencies. A lockfile says it
+// for every installed path (node_modules/.package-lock.json for node_modules itself); without
+// one, the app's package.json names its direct dev dependencies.
+std::set<std::string> npm_dev_manifests(const std::vector<MergedFile>& files) {
+  std::set<std::string> out, locked_roots;
+  for (auto& m : files) {
+    if (!m.entry.info.npm_lock_dev) continue;
+    std::string_view dir = dir_of(m.entry.path);
+    std::string_view root = path_base_name(dir) == "node_modules" ? dir_of(dir) : dir;
+    locked_roots.insert(std::string(root));
+    for (auto& p : *m.entry.info.npm_lock_dev) out.insert(joined(root, p + "/package.json"));
+  }
+  for (auto& m : files) {
+    if (!m.entry.info.npm_dev_dependencies) continue;
+    std::string_view root = dir_of(m.entry.path);
+    if (locked_roots.count(std::string(root))) continue;
+    for (auto& name : *m.entry.info.npm_dev_dependencies)
+      out.insert(joined(root, "node_modules/" + name + "/package.json"));
+  }
+  return out;
 }
 
 }  // namespace
@@ -30,7 +62,9 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   for (std::size_t i = 0; i < layers.size(); ++i)
     for (auto& e : layers[i]->files)
       for (auto& p : e.info.packages) first_seen.emplace(p.manager + "\n" + p.name, i);
-  for (auto& m : merge_layers(layers)) {
+  std::vector<MergedFile> merged = merge_layers(layers);
+  std::set<std::string> npm_dev = npm_dev_manifests(merged);
+  for (auto& m : merged) {
     const auto& e = m.entry;
     const FileInfo& info = e.info;
     const std::string& digest = digests.at(m.layer_index);
@@ -68,6 +102,9 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
           first == first_seen.end() ? m.layer_index : std::min(first->second, m.layer_index);
       out.packages.push_back(InstalledPackage{p, e.path, digests.at(at)});
     }
+    for (auto& p : info.app_packages)
+      out.app_packages.push_back(InstalledAppPackage{
+          p, e.path, digest, p.ecosystem == "npm" && npm_dev.count(e.path) > 0});
     if (e.path == "etc/passwd" || e.path == "etc/group" || e.path == "etc/shadow")
       out.account_files[e.path] = digest;
     if (e.path == "etc/passwd" && info.accounts) out.accounts = *info.accounts;

@@ -51,39 +51,60 @@ class ArchiveBody : public EntryBody {
  public:
   explicit ArchiveBody(archive* a) : a_(a) {}
   Result<std::string> read(std::size_t max, bool& truncated) override {
+    return read_at(0, max, truncated);
+  }
+  Result<std::string> read_at(std::uint64_t offset, std::size_t max, bool& truncated) override {
     std::string out;
-    truncated = false;
-    char buf[64 * 1024];
+    truncated = offset < pos_;
+    if (truncated) return out;
     while (true) {
-      if (consumed_) break;
-      la_ssize_t n = archive_read_data(a_, buf, sizeof buf);
-      if (n < 0)
-        return make_error(Errc::unsupported_media_type,
-                          archive_error_string(a_) ? archive_error_string(a_) : "read error");
-      if (n == 0) {
-        consumed_ = true;
-        break;
+      if (have_ == 0) {
+        if (eof_) break;
+        // The rest of an entry nobody reads is skipped by the next header read.
+        if (!buf_) buf_ = std::make_unique<char[]>(kBlock);
+        la_ssize_t n = archive_read_data(a_, buf_.get(), kBlock);
+        if (n < 0)
+          return make_error(Errc::unsupported_media_type,
+                            archive_error_string(a_) ? archive_error_string(a_) : "read error");
+        if (n == 0) {
+          eof_ = true;
+          break;
+        }
+        at_ = 0;
+        have_ = static_cast<std::size_t>(n);
       }
-      std::size_t room = max - out.size();
-      if (static_cast<std::size_t>(n) > room) {
-        out.append(buf, room);
-        truncated = true;
-        consumed_ = true;  // the rest is skipped by the next header read
-        break;
+      // The buffer holds the entry's bytes [pos_, pos_ + have_).
+      if (pos_ + have_ <= offset) {
+        pos_ += have_;
+        have_ = 0;
+        continue;
       }
-      out.append(buf, static_cast<std::size_t>(n));
+      if (pos_ < offset) {
+        std::size_t skip = static_cast<std::size_t>(offset - pos_);
+        at_ += skip;
+        have_ -= skip;
+        pos_ = offset;
+      }
       if (out.size() == max) {
         truncated = true;
-        consumed_ = true;
         break;
       }
+      std::size_t take = std::min(have_, max - out.size());
+      out.append(buf_.get() + at_, take);
+      at_ += take;
+      have_ -= take;
+      pos_ += take;
     }
     return out;
   }
 
  private:
+  static constexpr std::size_t kBlock = 64 * 1024;
   archive* a_;
-  bool consumed_ = false;
+  std::unique_ptr<char[]> buf_;
+  std::size_t at_ = 0, have_ = 0;  // unread bytes of buf_
+  std::uint64_t pos_ = 0;          // the entry offset of buf_[at_]
+  bool eof_ = false;
 };
 
 }  // namespace

@@ -16,6 +16,9 @@ class EntryBody {
   virtual ~EntryBody() = default;
   // Up to `max` bytes of the entry from its start; `truncated` tells whether more remained.
   virtual Result<std::string> read(std::size_t max, bool& truncated) = 0;
+  // Up to `max` bytes from `offset`, after what was read so far (the stream does not seek back:
+  // an offset already passed yields nothing).
+  virtual Result<std::string> read_at(std::uint64_t offset, std::size_t max, bool& truncated) = 0;
 };
 
 // Called per entry with its header; returns false to stop the walk (a limit was hit).

@@ -143,6 +143,7 @@ json build_report(const ReportInput& in) {
            {"needs", to_json(needs)},
            {"recommendations", std::move(recommendations)},
            {"plan", std::move(plan)},
+           {"packages", packages_by_ecosystem(summary)},
            {"uncompressed_bytes", total_bytes}};
   if (omitted > 0) out["findings_omitted"] = omitted;
   if (auto until = suppressed_until(findings, in.suppressions, names, in.now); !until.empty())

@@ -14,5 +14,8 @@ const Analyzer& elf_analyzer();
 const Analyzer& secrets_analyzer();
 const Analyzer& script_analyzer();
 const Analyzer& sshd_config_analyzer();
+const Analyzer& npm_analyzer();
+const Analyzer& python_analyzer();
+const Analyzer& jar_analyzer();
 
 }  // namespace bw::detail

@@ -1,0 +1,274 @@
+// Language packages: what npm, Python, Go and Java files say, read as a layer walk reads them.
+#include "analyze/app_packages.h"
+#include "layer/image_summary.h"
+#include "layer_facts.h"
+#include "tar_builder.h"
+#include "zip_builder.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+using namespace bw;
+using bw::test::analyze_tar;
+using bw::test::TarBuilder;
+using bw::test::ZipBuilder;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ecosystem/group:name@version of every package an image's layers hold, with "+dev" for npm's
+// dev dependencies.
+std::set<std::string> listed(const std::vector<std::string>& tars) {
+  std::vector<LayerFacts> facts;
+  std::vector<std::string> digests;
+  for (auto& t : tars) {
+    facts.push_back(analyze_tar(t));
+    digests.push_back("sha256:" + std::to_string(digests.size()));
+  }
+  std::vector<const LayerFacts*> ptrs;
+  for (auto& f : facts) ptrs.push_back(&f);
+  std::set<std::string> out;
+  for (auto& p : summarize_image(ptrs, digests).app_packages)
+    out.insert(p.package.ecosystem + "/" + (p.package.group.empty() ? "" : p.package.group + ":") +
+               p.package.name + "@" + p.package.version + (p.dev ? "+dev" : ""));
+  return out;
+}
+
+std::string npm_manifest(const std::string& name, const std::string& version,
+                         const std::string& license_json = "\"MIT\"") {
+  return "{\"name\":\"" + name + "\",\"version\":\"" + version + "\",\"license\":" + license_json +
+         "}";
+}
+
+// Go's build info as the linker writes it (1.18+): header, then the version and the module
+// information, each length-prefixed, the latter framed by 16 bytes each side.
+std::string go_buildinfo(const std::string& version, const std::string& modinfo) {
+  std::string out("\xff Go buildinf:", 14);
+  out += '\x08';
+  out += '\x02';
+  out.append(16, '\0');
+  auto put = [&](const std::string& s) {
+    std::size_t n = s.size();
+    while (n >= 0x80) {
+      out += static_cast<char>((n & 0x7f) | 0x80);
+      n >>= 7;
+    }
+    out += static_cast<char>(n);
+    out += s;
+  };
+  put(version);
+  put(std::string(16, 'S') + modinfo + std::string(16, 'E'));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("npm: installed manifests by path; names, scopes and licenses as package.json has them") {
+  CHECK(is_npm_installed_manifest("app/node_modules/ms/package.json"));
+  CHECK(is_npm_installed_manifest("node_modules/@types/node/package.json"));
+  CHECK(is_npm_installed_manifest("app/node_modules/a/node_modules/b/package.json"));
+  CHECK_FALSE(is_npm_installed_manifest("app/package.json"));
+  CHECK_FALSE(is_npm_installed_manifest("app/node_modules/ms/lib/package.json"));
+  CHECK_FALSE(is_npm_installed_manifest("app/node_modules/.bin/package.json"));
+  CHECK_FALSE(is_npm_installed_manifest("usr/share/nodejs/ms/package.json"));
+
+  auto p = parse_npm_package(npm_manifest("@scope/x", "1.2.3", "{\"type\":\"ISC\"}"));
+  REQUIRE(p);
+  CHECK(p->name == "@scope/x");
+  CHECK(p->license == "ISC");
+  auto old = parse_npm_package(
+      R"({"name":"y","version":"0.1.0","licenses":[{"type":"MIT"},{"type":"Apache-2.0"}]})");
+  REQUIRE(old);
+  CHECK(old->license == "MIT OR Apache-2.0");
+  CHECK_FALSE(parse_npm_package(R"({"name":"z"})"));
+  CHECK_FALSE(parse_npm_package("{not json"));
+}
+
+TEST_CASE("npm: dev dependencies from the lockfile when there is one, else from package.json") {
+  std::string v3 =
+      R"({"lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/ms":{"version":"2.1.3"},
+          "node_modules/tap":{"version":"1.0.0","dev":true},
+          "node_modules/tap/node_modules/ms":{"version":"1.0.0","dev":true}}})";
+  CHECK(npm_lock_dev_paths(v3) ==
+        std::vector<std::string>{"node_modules/tap", "node_modules/tap/node_modules/ms"});
+  std::string v1 =
+      R"({"lockfileVersion":1,"dependencies":{"ms":{"version":"2.1.3"},
+          "tap":{"version":"1.0.0","dev":true,"dependencies":{"ms":{"version":"1.0.0","dev":true}}}}})";
+  CHECK(npm_lock_dev_paths(v1) ==
+        std::vector<std::string>{"node_modules/tap", "node_modules/tap/node_modules/ms"});
+
+  auto app =
+      TarBuilder()
+          .file("app/package.json",
+                R"({"name":"app","dependencies":{"ms":"^2"},"devDependencies":{"tap":"1"}})")
+          .file("app/node_modules/ms/package.json", npm_manifest("ms", "2.1.3"))
+          .file("app/node_modules/tap/package.json", npm_manifest("tap", "1.0.0"))
+          .file("app/node_modules/tap/node_modules/ms/package.json", npm_manifest("ms", "1.0.0"));
+  // Without a lockfile only the direct dev dependency is known.
+  CHECK(listed({app.build()}) ==
+        std::set<std::string>{"npm/ms@2.1.3", "npm/tap@1.0.0+dev", "npm/ms@1.0.0"});
+  // npm's hidden lockfile in node_modules covers the nested one too.
+  auto locked = app;
+  locked.file("app/node_modules/.package-lock.json", v3);
+  CHECK(listed({locked.build()}) ==
+        std::set<std::string>{"npm/ms@2.1.3", "npm/tap@1.0.0+dev", "npm/ms@1.0.0+dev"});
+  // `npm ci --omit=dev` in a later layer: the dev packages are gone.
+  auto pruned = TarBuilder()
+                    .file("app/node_modules/.wh.tap", "")
+                    .file("app/node_modules/.package-lock.json",
+                          R"({"lockfileVersion":3,"packages":{"node_modules/ms":{}}})");
+  CHECK(listed({locked.build(), pruned.build()}) == std::set<std::string>{"npm/ms@2.1.3"});
+}
+
+TEST_CASE("python: core metadata in site-packages or dist-packages, dist-info or egg-info") {
+  CHECK(is_python_metadata_path("usr/lib/python3/dist-packages/attrs-22.2.0.dist-info/METADATA"));
+  CHECK(is_python_metadata_path("app/.venv/lib/python3.11/site-packages/x-1.egg-info/PKG-INFO"));
+  CHECK(is_python_metadata_path("usr/lib/python3/dist-packages/six-1.16.0.egg-info"));
+  CHECK_FALSE(is_python_metadata_path("app/x-1.dist-info/METADATA"));
+
+  auto p = parse_python_metadata(
+      "Metadata-Version: 2.1\r\nName: PyYAML\r\nVersion: 6.0\r\nLicense: MIT\r\n"
+      "Classifier: License :: OSI Approved\r\n\r\nName: not-a-header\r\n");
+  REQUIRE(p);
+  CHECK(p->name == "PyYAML");
+  CHECK(p->version == "6.0");
+  CHECK(p->license == "MIT");
+  auto e = parse_python_metadata(
+      "Name: x\nVersion: 1\nLicense: UNKNOWN\nLicense-Expression: Apache-2.0\n");
+  REQUIRE(e);
+  CHECK(e->license == "Apache-2.0");
+  CHECK_FALSE(parse_python_metadata("Name: x\n"));
+
+  // The real metadata of Debian's python3-jsonschema (a test dependency).
+  for (auto& entry : std::filesystem::directory_iterator("/usr/lib/python3/dist-packages")) {
+    std::string dir = entry.path().filename();
+    if (!dir.starts_with("jsonschema-") || !dir.ends_with(".dist-info")) continue;
+    std::string version = dir.substr(11, dir.size() - 11 - 10);
+    auto tar = TarBuilder()
+                   .file("usr/lib/python3/dist-packages/" + dir + "/METADATA",
+                         read_file(entry.path().string() + "/METADATA"))
+                   .build();
+    CHECK(listed({tar}) == std::set<std::string>{"pypi/jsonschema@" + version});
+  }
+}
+
+TEST_CASE("go: modules, replacements and build settings from the build info") {
+  std::string modinfo =
+      "path\texample.com/cmd/server\n"
+      "mod\texample.com\t(devel)\t\n"
+      "dep\tgithub.com/a/b\tv1.2.3\th1:x=\n"
+      "dep\tgolang.org/x/sys\tv0.1.0\th1:y=\n"
+      "=>\tgithub.com/fork/sys\tv0.1.1\th1:z=\n"
+      "build\t-trimpath=true\n"
+      "build\tCGO_ENABLED=0\n";
+  std::string blob = std::string(100, 'x') + go_buildinfo("go1.22.1", modinfo);
+  auto at = find_go_buildinfo(blob);
+  REQUIRE(at);
+  auto info = parse_go_buildinfo(blob, *at);
+  REQUIRE(info);
+  CHECK(info->go_version == "go1.22.1");
+  CHECK(info->path == "example.com/cmd/server");
+  CHECK(info->settings.at("CGO_ENABLED") == "0");
+  CHECK(info->settings.at("-trimpath") == "true");
+  std::set<std::string> mods;
+  for (auto& m : go_packages(*info)) mods.insert(m.name + "@" + m.version);
+  CHECK(mods == std::set<std::string>{"example.com@(devel)", "github.com/a/b@v1.2.3",
+                                      "github.com/fork/sys@v0.1.1", "stdlib@go1.22.1"});
+  // Cut short: the version, nothing invented.
+  auto cut = parse_go_buildinfo(blob.substr(0, *at + 42), *at);
+  REQUIRE(cut);
+  CHECK(cut->deps.empty());
+}
+
+TEST_CASE(
+    "go: a Debian Go binary whose build info lies past the ELF read is read from its data "
+    "segment") {
+  const std::string path = "/usr/bin/docker-registry";  // Debian's docker-registry (test dep)
+  std::string bin = read_file(path);
+  REQUIRE(bin.size() > (16u << 20));
+  // Read independently: the module information's lines, between its frames.
+  std::size_t magic = bin.find(std::string("\xff Go buildinf:", 14));
+  REQUIRE(magic != std::string::npos);
+  REQUIRE(magic > (16u << 20));  // past max_elf_read_bytes: the later read is what finds it
+  std::size_t vlen = static_cast<unsigned char>(bin[magic + 32]);
+  std::string version = bin.substr(magic + 33, vlen);
+  std::size_t path_line = bin.find("path\t", magic);
+  std::string main_path = bin.substr(path_line + 5, bin.find('\n', path_line) - path_line - 5);
+  bool cgo = bin.find("build\tCGO_ENABLED=1", magic) < magic + 4096;
+
+  auto facts = analyze_tar(TarBuilder().file("usr/local/bin/registry", bin, 0755).build());
+  const FileInfo* info = nullptr;
+  for (auto& f : facts.files)
+    if (f.path == "usr/local/bin/registry") info = &f.info;
+  REQUIRE(info);
+  REQUIRE(info->elf);
+  CHECK(info->elf->go == version);
+  CHECK(info->elf->go_path == main_path);
+  CHECK((info->elf->go_settings.count("CGO_ENABLED") &&
+         info->elf->go_settings.at("CGO_ENABLED") == "1") == cgo);
+  REQUIRE(info->app_packages.size() == 1);  // built in GOPATH mode: no module list
+  CHECK(info->app_packages[0].name == "stdlib");
+  CHECK(info->app_packages[0].version == version);
+}
+
+TEST_CASE("java: pom.properties, jars nested in jars, the manifest and the name as fallbacks") {
+  std::string pom = "groupId=org.example\nartifactId=core\nversion=1.4.0\n";
+  std::string inner = ZipBuilder()
+                          .deflated("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+                          .deflated("META-INF/maven/org.example/core/pom.properties", pom)
+                          .build();
+  std::string manifest_only =
+      ZipBuilder()
+          .deflated("META-INF/MANIFEST.MF",
+                    "Manifest-Version: 1.0\r\nImplementation-Title: tool\r\n"
+                    "Implementation-Version: 3.1\r\n\r\nName: x\r\nImplementation-Version: 9\r\n")
+          .build();
+  std::string fat = ZipBuilder()
+                        .deflated("META-INF/MANIFEST.MF", "Main-Class: x\n")
+                        .deflated("META-INF/maven/org.example/app/pom.properties",
+                                  "groupId=org.example\nartifactId=app\nversion=2.0.0\n")
+                        .stored("BOOT-INF/lib/core-1.4.0.jar", inner)
+                        .deflated("BOOT-INF/lib/tool.jar", manifest_only)
+                        .build();
+  auto jar = read_jar(fat, "app.jar", JarLimits{});
+  CHECK(jar.error.empty());
+  std::set<std::string> got;
+  for (auto& p : jar.packages)
+    got.insert(p.group + ":" + p.name + "@" + p.version + " " + p.origin);
+  CHECK(got == std::set<std::string>{
+                   "org.example:app@2.0.0 META-INF/maven/org.example/app/pom.properties",
+                   "org.example:core@1.4.0 BOOT-INF/lib/core-1.4.0.jar!META-INF/maven/org.example/"
+                   "core/pom.properties",
+                   ":tool@3.1 BOOT-INF/lib/tool.jar!META-INF/MANIFEST.MF"});
+  // Nesting is bounded.
+  JarLimits flat;
+  flat.depth = 0;
+  CHECK(read_jar(fat, "app.jar", flat).packages.size() == 1);
+  // Not a zip: named by its file.
+  auto broken = read_jar("garbage", "lib/guava-31.1.jar", JarLimits{});
+  CHECK_FALSE(broken.error.empty());
+  REQUIRE(broken.packages.size() == 1);
+  CHECK(broken.packages[0].name == "guava");
+  CHECK(broken.packages[0].version == "31.1");
+
+  // A real jar from Debian (libcommons-io-java, a test dependency), in a layer; its version as
+  // the package's versioned link names it.
+  std::string version;
+  for (auto& e : std::filesystem::directory_iterator("/usr/share/java"))
+    if (std::string n = e.path().filename(); n.starts_with("commons-io-") && n.ends_with(".jar"))
+      version = n.substr(11, n.size() - 11 - 4);
+  std::string real = read_file("/usr/share/java/commons-io.jar");
+  REQUIRE_FALSE(real.empty());
+  CHECK(listed({TarBuilder().file("app/lib/commons-io.jar", real).build()}) ==
+        std::set<std::string>{"maven/commons-io:commons-io@" + version});
+}
