@@ -17,7 +17,7 @@ build_packages=(
 test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
   sqlite3 zstd python3-jsonschema python3-yaml rpm systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
-  busybox-static
+  busybox-static node-ms node-inherits node-balanced-match libcommons-io-java libcommons-lang3-java
 )
 
 demo_packages=(docker-registry skopeo curl)

@@ -361,38 +361,6 @@ TEST_CASE("busybox itself is named busybox, and an image FROM scratch is told so
 
 namespace {
 
-// The files an installed Debian package put on this machine, as a layer adds them: its
-// directories (a merged-/usr link such as /bin taken as the directory the package ships),
-// files with their modes, and symlinks.
-void add_installed_package(TarBuilder& tar, const std::string& package) {
-  std::string listing;
-  REQUIRE(run_command({"dpkg", "-L", package}, listing) == 0);
-  std::istringstream lines(listing);
-  for (std::string path; std::getline(lines, path);) {
-    if (path.empty() || path == "/." || path[0] != '/') continue;
-    // The test process runs in the C locale, where libarchive cannot write a non-ASCII name
-    // (a few CA certificates' own files; the bundle below holds them all).
-    if (std::any_of(path.begin(), path.end(), [](char c) { return c & 0x80; })) continue;
-    struct stat st {};
-    if (lstat(path.c_str(), &st) != 0) continue;  // a conffile removed by hand
-    const std::string rel = path.substr(1);
-    if (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && rel.find('/') == std::string::npos)) {
-      tar.dir(rel, 0755);
-    } else if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      auto n = readlink(path.c_str(), target, sizeof target);
-      REQUIRE(n > 0);
-      tar.symlink(rel, std::string(target, static_cast<std::size_t>(n)));
-    } else if (S_ISREG(st.st_mode)) {
-      tar.file(rel, read_file(path), st.st_mode & 07777);
-    }
-  }
-  // distroless records each package in status.d, one stanza per file.
-  std::string stanza;
-  REQUIRE(run_command({"dpkg-query", "-s", package}, stanza) == 0);
-  tar.file("var/lib/dpkg/status.d/" + package, stanza);
-}
-
 // A faithful replica of gcr.io/distroless/static-debian12:nonroot: the Debian packages it is
 // made of, its passwd and group with nonroot, and the CA bundle; `marker` a file of the team's
 // own that tells a golden copy's layer apart.

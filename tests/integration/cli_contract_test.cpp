@@ -3,6 +3,7 @@
 // a table that fits its width.
 #include "daemon.h"
 #include "registry.h"
+#include "schemas.h"
 #include "tar_builder.h"
 #include "test_images.h"
 
@@ -22,21 +23,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kCli = BULWARK_CLI_PATH;
-
-std::string schema_path(const std::string& name) {
-  const char* dir = std::getenv("BULWARK_CONFORMANCE_DIR");
-  std::string root = dir && *dir ? dir : std::string(BULWARK_SOURCE_DIR) + "/../shared/conformance";
-  return root + "/schemas/" + name;
-}
-
-bool sarif_valid(const std::string& file, std::string& out) {
-  return run_command({"python3", "-c",
-                      "import json,sys,jsonschema\n"
-                      "jsonschema.validate(json.load(open(sys.argv[1])), "
-                      "json.load(open(sys.argv[2])))\nprint('valid')",
-                      file, schema_path("sarif-schema-2.1.0.json")},
-                     out) == 0;
-}
 
 // The CLI with no daemon: in-process, its cache in `cache`.
 std::vector<std::string> local_cli(const std::string& cache) {

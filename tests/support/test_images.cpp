@@ -3,6 +3,15 @@
 #include "process.h"
 #include "tar_builder.h"
 
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
 namespace bw::test {
 
 using nlohmann::json;
@@ -71,6 +80,48 @@ json hist(std::initializer_list<std::pair<const char*, bool>> steps) {
     h.push_back(e);
   }
   return h;
+}
+
+void add_installed_package(TarBuilder& tar, const std::string& package) {
+  std::string listing;
+  REQUIRE(run_command({"dpkg", "-L", package}, listing) == 0);
+  std::istringstream lines(listing);
+  for (std::string path; std::getline(lines, path);) {
+    if (path.empty() || path == "/." || path[0] != '/') continue;
+    // The test process runs in the C locale, where libarchive cannot write a non-ASCII name
+    // (a few CA certificates' own files; the bundle below holds them all).
+    if (std::any_of(path.begin(), path.end(), [](char c) { return c & 0x80; })) continue;
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) continue;  // a conffile removed by hand
+    const std::string rel = path.substr(1);
+    if (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && rel.find('/') == std::string::npos)) {
+      tar.dir(rel, 0755);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      auto n = readlink(path.c_str(), target, sizeof target);
+      REQUIRE(n > 0);
+      tar.symlink(rel, std::string(target, static_cast<std::size_t>(n)));
+    } else if (S_ISREG(st.st_mode)) {
+      tar.file(rel, read_file(path), st.st_mode & 07777);
+    }
+  }
+  // distroless records each package in status.d, one stanza per file.
+  std::string stanza;
+  REQUIRE(run_command({"dpkg-query", "-s", package}, stanza) == 0);
+  tar.file("var/lib/dpkg/status.d/" + package, stanza);
+}
+
+void add_tree(TarBuilder& tar, const std::string& from, const std::string& to) {
+  tar.dir(to, 0755);
+  for (auto& e : std::filesystem::recursive_directory_iterator(from)) {
+    std::string rel = to + "/" + std::filesystem::relative(e.path(), from).string();
+    if (e.is_symlink())
+      tar.symlink(rel, std::filesystem::read_symlink(e.path()).string());
+    else if (e.is_directory())
+      tar.dir(rel, 0755);
+    else if (e.is_regular_file())
+      tar.file(rel, read_file(e.path().string()), 0644);
+  }
 }
 
 }  // namespace bw::test

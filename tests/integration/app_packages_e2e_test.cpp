@@ -1,0 +1,224 @@
+// An app's own packages end to end: a Python app from Debian's python3-* packages, a Node app
+// from Debian's node-* packages installed under node_modules, a Go binary from a Debian package
+// that carries build information, and a Java app from Debian's lib*-java jars (one nested in a
+// fat jar), pushed to a real registry and scanned by the real daemon. What is listed must equal
+// what the files say, read here independently, with the layer that added each.
+#include "daemon.h"
+#include "registry.h"
+#include "schemas.h"
+#include "tar_builder.h"
+#include "test_images.h"
+#include "zip_builder.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+// "PyYAML", "pyyaml", "py_yaml" name one distribution (PEP 503).
+std::string pep503(std::string name) {
+  for (char& c : name) c = c == '_' || c == '.' ? '-' : static_cast<char>(std::tolower(c));
+  return name;
+}
+
+// The distributions a Debian package installs, from the names of their metadata directories
+// ("attrs-22.2.0.dist-info"): name and version as the directory spells them.
+std::set<std::string> python_distributions(const std::string& package) {
+  std::string listing;
+  REQUIRE(run_command({"dpkg", "-L", package}, listing) == 0);
+  std::set<std::string> out;
+  std::istringstream lines(listing);
+  for (std::string path; std::getline(lines, path);) {
+    std::string base = std::filesystem::path(path).filename();
+    for (std::string suffix : {".dist-info", ".egg-info"})
+      if (base.ends_with(suffix) && path.find("-packages/") != std::string::npos) {
+        std::string stem = base.substr(0, base.size() - suffix.size());
+        std::size_t dash = stem.find('-');
+        if (dash != std::string::npos)
+          out.insert(pep503(stem.substr(0, dash)) + "@" + stem.substr(dash + 1));
+      }
+  }
+  return out;
+}
+
+// The version a Debian lib*-java package's versioned link names: commons-io-2.11.0.jar.
+std::string jar_version(const std::string& artifact) {
+  for (auto& e : std::filesystem::directory_iterator("/usr/share/java")) {
+    std::string n = e.path().filename();
+    if (n.starts_with(artifact + "-") && n.ends_with(".jar") &&
+        std::isdigit(static_cast<unsigned char>(n[artifact.size() + 1])))
+      return n.substr(artifact.size() + 1, n.size() - artifact.size() - 5);
+  }
+  FAIL("no versioned jar of " << artifact);
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an app's npm, Python, Go and Java packages are listed as their files say, with the "
+    "layer that added each, in the report's counts and a CycloneDX that validates") {
+  LocalRegistry reg;
+
+  TarBuilder python;
+  for (const char* p : {"python3-jsonschema", "python3-yaml", "python3-attr"})
+    add_installed_package(python, p);
+
+  // A Node app: two dependencies and two dev dependencies (one scoped), installed as `npm
+  // install` lays them out, with the lockfile that says which are dev.
+  const std::map<std::string, bool> npm_deps = {
+      {"ms", false}, {"inherits", false}, {"balanced-match", true}, {"@types/ms", true}};
+  TarBuilder node;
+  json lock = {{"name", "app"}, {"lockfileVersion", 3}, {"packages", {{"", {{"name", "app"}}}}}};
+  json manifest = {{"name", "app"}, {"version", "1.0.0"}};
+  for (auto& [name, dev] : npm_deps) {
+    add_tree(node, "/usr/share/nodejs/" + name, "app/node_modules/" + name);
+    json pkg = json::parse(read_file("/usr/share/nodejs/" + name + "/package.json"));
+    manifest[dev ? "devDependencies" : "dependencies"][name] = pkg["version"];
+    lock["packages"]["node_modules/" + name] = {{"version", pkg["version"]}};
+    if (dev) lock["packages"]["node_modules/" + name]["dev"] = true;
+  }
+  node.file("app/package.json", manifest.dump(2))
+      .file("app/package-lock.json", lock.dump(2))
+      .file("app/index.js", "require('ms');\n");
+
+  // Debian's docker-registry: a Go binary whose build info lies 20 MB in.
+  std::string go_binary = read_file("/usr/bin/docker-registry");
+  TarBuilder go;
+  go.file("usr/local/bin/registry", go_binary, 0755);
+
+  // Java: Debian's jars, and a fat jar that nests one of them as Spring Boot does.
+  std::string commons_io = read_file("/usr/share/java/commons-io.jar");
+  std::string fat = ZipBuilder()
+                        .deflated("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nMain-Class: x\n")
+                        .deflated("META-INF/maven/com.example/shop/pom.properties",
+                                  "groupId=com.example\nartifactId=shop\nversion=1.0.0\n")
+                        .stored("BOOT-INF/lib/commons-io.jar", commons_io)
+                        .build();
+  TarBuilder java;
+  java.file("app/lib/commons-io.jar", commons_io)
+      .file("app/lib/commons-lang3.jar", read_file("/usr/share/java/commons-lang3.jar"))
+      .file("app/shop.jar", fat);
+
+  TestImage im{{make_layer(debian_base()), make_layer(python.build()), make_layer(node.build()),
+                make_layer(go.build()), make_layer(java.build())}};
+  im.config = {{"User", "65532"}, {"WorkingDir", "/app"}, {"Cmd", {"node", "index.js"}}};
+  push_image(reg.host(), "team/polyglot", "1", im);
+  const std::string python_layer = im.layers[1].digest(), node_layer = im.layers[2].digest(),
+                    go_layer = im.layers[3].digest(), java_layer = im.layers[4].digest();
+
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+  json scan = d.scan(reg.host() + "/team/polyglot:1");
+  REQUIRE(scan["status"] == "done");
+  const std::string digest = scan["manifest_digest"];
+  json image = d.get_json("/v1/images/" + digest);
+  json report = d.get_json("/v1/images/" + digest + "/report");
+
+  std::map<std::string, std::vector<json>> by_eco;
+  for (auto& p : image["app_packages"]) by_eco[p["ecosystem"]].push_back(p);
+  CAPTURE(image["app_packages"].dump(1));
+
+  SUBCASE("python: every distribution the Debian packages installed, from the python layer") {
+    std::set<std::string> want;
+    for (const char* p : {"python3-jsonschema", "python3-yaml", "python3-attr"})
+      for (auto& x : python_distributions(p)) want.insert(x);
+    REQUIRE(want.size() >= 3);
+    std::set<std::string> got;
+    for (auto& p : by_eco["pypi"]) {
+      got.insert(pep503(p["name"]) + "@" + p["version"].get<std::string>());
+      CHECK(p["layer_digest"] == python_layer);
+    }
+    CHECK(got == want);
+  }
+
+  SUBCASE("npm: each installed package.json, dev dependencies as the lockfile says") {
+    std::set<std::string> want, got;
+    for (auto& [name, dev] : npm_deps) {
+      json pkg = json::parse(read_file("/usr/share/nodejs/" + name + "/package.json"));
+      want.insert(pkg["name"].get<std::string>() + "@" + pkg["version"].get<std::string>() +
+                  (dev ? " dev" : ""));
+    }
+    for (auto& p : by_eco["npm"]) {
+      got.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>() +
+                 (p.value("dev", false) ? " dev" : ""));
+      CHECK(p["layer_digest"] == node_layer);
+      CHECK(p["path"].get<std::string>().starts_with("app/node_modules/"));
+    }
+    CHECK(got == want);
+  }
+
+  SUBCASE("go: the Go version and build settings the binary embeds") {
+    std::size_t magic = go_binary.find(std::string("\xff Go buildinf:", 14));
+    REQUIRE(magic != std::string::npos);
+    std::string version =
+        go_binary.substr(magic + 33, static_cast<unsigned char>(go_binary[magic + 32]));
+    REQUIRE(by_eco["golang"].size() == 1);  // Debian builds in GOPATH mode: no module list
+    CHECK(by_eco["golang"][0]["name"] == "stdlib");
+    CHECK(by_eco["golang"][0]["version"] == version);
+    CHECK(by_eco["golang"][0]["layer_digest"] == go_layer);
+    bool found = false;
+    for (auto& x : image["executables"])
+      if (x["path"] == "usr/local/bin/registry") {
+        found = true;
+        CHECK(x["elf"]["go"] == version);
+        CHECK(x["elf"]["go_path"] == "github.com/docker/distribution/cmd/registry");
+        CHECK(x["elf"]["go_settings"]["CGO_ENABLED"] == "1");
+      }
+    CHECK(found);
+  }
+
+  SUBCASE("java: the artifacts the jars' pom.properties name, nested ones included") {
+    std::set<std::string> want = {
+        "commons-io:commons-io@" + jar_version("commons-io") + " app/lib/commons-io.jar",
+        "org.apache.commons:commons-lang3@" + jar_version("commons-lang3") +
+            " app/lib/commons-lang3.jar",
+        "com.example:shop@1.0.0 app/shop.jar",
+        "commons-io:commons-io@" + jar_version("commons-io") + " app/shop.jar"};
+    std::set<std::string> got;
+    for (auto& p : by_eco["maven"]) {
+      got.insert(p["group"].get<std::string>() + ":" + p["name"].get<std::string>() + "@" +
+                 p["version"].get<std::string>() + " " + p["path"].get<std::string>());
+      CHECK(p["layer_digest"] == java_layer);
+    }
+    CHECK(got == want);
+  }
+
+  SUBCASE("the report counts them; the CLI's CycloneDX lists them by package URL and validates") {
+    for (auto& [eco, list] : by_eco) CHECK(report["packages"][eco] == list.size());
+    CHECK(report["packages"]["dpkg"].get<int>() >= 3);
+    TempDir dir;
+    std::string out;
+    REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan",
+                         reg.host() + "/team/polyglot:1", "-f", "cyclonedx", "-o",
+                         dir.path() + "/sbom.json"},
+                        out) >= 0);
+    json bom = json::parse(read_file(dir.path() + "/sbom.json"));
+    std::set<std::string> purls;
+    for (auto& c : bom["components"])
+      if (c.contains("purl")) purls.insert(c["purl"]);
+    CAPTURE(bom["components"].dump(1));
+    auto npm_version = [](const std::string& name) {
+      return json::parse(read_file("/usr/share/nodejs/" + name + "/package.json"))["version"]
+          .get<std::string>();
+    };
+    CHECK(purls.count("pkg:npm/%40types/ms@" + npm_version("@types/ms")));
+    CHECK(purls.count("pkg:npm/ms@" + npm_version("ms")));
+    for (auto& dist : python_distributions("python3-yaml")) CHECK(purls.count("pkg:pypi/" + dist));
+    CHECK(purls.count("pkg:maven/commons-io/commons-io@" + jar_version("commons-io")));
+    CHECK(
+        purls.count("pkg:maven/org.apache.commons/commons-lang3@" + jar_version("commons-lang3")));
+    CHECK(std::any_of(purls.begin(), purls.end(),
+                      [](auto& p) { return p.starts_with("pkg:golang/stdlib@1."); }));
+    std::string check;
+    CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
+  }
+}
