@@ -54,8 +54,39 @@ constexpr std::array<std::string_view, 20> kCredentialExtensions = {
     ".gnucache", ".p12",    ".pfx",           ".key",      ".pem"};
 constexpr std::array<std::string_view, 8> kUnneededDirs = {".cache", ".aws",    ".azure", ".gcp",
                                                            ".git",   ".vscode", ".idea",  ".npm"};
-constexpr std::array<std::string_view, 4> kUnneededNames = {"Dockerfile", "docker-compose.yml",
-                                                            ".vimrc", ".DS_Store"};
+constexpr std::array<std::string_view, 10> kUnneededNames = {
+    "Dockerfile",    "docker-compose.yml", ".vimrc",      ".DS_Store",    "docker-compose.yaml",
+    ".dockerignore", ".gitlab-ci.yml",     "Jenkinsfile", ".env.example", ".env.sample"};
+// An app's test suites; looked for only outside the OS's and the package managers' trees.
+constexpr std::array<std::string_view, 4> kTestDirs = {"test", "tests", "__tests__", "spec"};
+// Where package managers keep what they downloaded: directories (under any home) and the
+// files of the OS's package caches.
+constexpr std::array<std::string_view, 7> kCacheDirs = {
+    ".npm/_cacache", ".cache/pip",     ".m2/repository", ".cache/go-build",
+    ".cache/yarn",   ".gradle/caches", ".cache/pypoetry"};
+
+// A path of the app's own: not the OS's (usr/, lib/, etc/, …) and not a package manager's tree.
+bool app_path(std::string_view path) {
+  for (auto root : {"usr/", "lib/", "lib64/", "etc/", "var/", "bin/", "sbin/", "proc/", "sys/"})
+    if (path.starts_with(root)) return false;
+  for (auto tree : {"node_modules/", "site-packages/", "dist-packages/", "vendor/", "/go/pkg/"})
+    if (path.find(tree) != std::string_view::npos) return false;
+  return true;
+}
+
+bool package_cache(std::string_view path, char kind) {
+  if (kind == 'd')
+    return std::any_of(kCacheDirs.begin(), kCacheDirs.end(), [&](std::string_view c) {
+      return path.ends_with(c) &&
+             (path.size() == c.size() || path[path.size() - c.size() - 1] == '/');
+    });
+  if (kind != 'f') return false;
+  std::string_view dir = dirname_of(path), base = path_base_name(path);
+  return (dir == "var/cache/apt/archives" && base.ends_with(".deb")) ||
+         (dir == "var/lib/apt/lists" && base != "lock") ||
+         (dir == "var/cache/apk" && base.ends_with(".tar.gz")) ||
+         ((dir == "var/cache/dnf" || dir == "var/cache/yum") && base.ends_with(".rpm"));
+}
 
 }  // namespace
 
@@ -111,7 +142,12 @@ std::vector<FileTag> classify_path(std::string_view path, char kind, std::uint32
   if (!vendored) {
     if (kind == 'f' && one_of(base, kUnneededNames)) tags.push_back(FileTag::unneeded);
     if (kind == 'd' && one_of(base, kUnneededDirs)) tags.push_back(FileTag::unneeded);
+    // Source maps beside minified code publish the original source.
+    if (kind == 'f' && base.ends_with(".js.map") && app_path(path))
+      tags.push_back(FileTag::unneeded);
+    if (kind == 'd' && one_of(base, kTestDirs) && app_path(path)) tags.push_back(FileTag::unneeded);
   }
+  if (package_cache(path, kind)) tags.push_back(FileTag::package_cache);
   if (kind == 'f') {
     bool cred = one_of(base, kCredentialNames) ||
                 std::any_of(kCredentialExtensions.begin(), kCredentialExtensions.end(),

@@ -11,10 +11,10 @@ using nlohmann::json;
 
 namespace {
 
-constexpr EnumNames<FileTag, 15> kTagNames{
+constexpr EnumNames<FileTag, 16> kTagNames{
     {"shell", "package_manager", "network_tool", "debug_tool", "toolchain", "sshd", "sudo",
      "unneeded", "credential_file", "runtime:java", "runtime:python", "runtime:node",
-     "ca_certificates", "tzdata", "ssh_authorized_keys"}};
+     "ca_certificates", "tzdata", "ssh_authorized_keys", "package_cache"}};
 
 // Keys FileInfo owns; any other key of a stored "info" object belongs to `extra`.
 constexpr std::array<std::string_view, 16> kInfoKeys = {"tags",         "os",
@@ -311,6 +311,7 @@ void to_json(json& j, const ImageSummary& s) {
   j["world_writable"] = array_of(s.world_writable, file_ref_json);
   j["unneeded_files"] = array_of(s.unneeded_files, file_ref_json);
   j["credential_files"] = array_of(s.credential_files, file_ref_json);
+  j["package_caches"] = array_of(s.package_caches, file_ref_json);
   j["authorized_keys"] = array_of(s.authorized_keys, file_ref_json);
   j["secrets"] = array_of(s.secrets, [](const SecretFile& f) {
     return json{
@@ -376,6 +377,7 @@ void from_json(const json& j, ImageSummary& s) {
   s.world_writable = list_of<FileRef>(j, "world_writable", file_ref_from);
   s.unneeded_files = list_of<FileRef>(j, "unneeded_files", file_ref_from);
   s.credential_files = list_of<FileRef>(j, "credential_files", file_ref_from);
+  s.package_caches = list_of<FileRef>(j, "package_caches", file_ref_from);
   s.authorized_keys = list_of<FileRef>(j, "authorized_keys", file_ref_from);
   auto secret_file = [](const json& x) {
     return SecretFile{str(x, "path"), str(x, "layer_digest"),

@@ -39,6 +39,7 @@ enum class FileTag : std::uint8_t {
   ca_certificates,
   tzdata,
   ssh_authorized_keys,
+  package_cache,
 };
 // The stored name ("shell", "runtime:java", …) and back; nullopt for an unknown name.
 std::string_view tag_name(FileTag t);
@@ -206,6 +207,7 @@ struct ImageSummary {
   std::vector<SetuidFile> setuid_files;
   std::vector<CapabilityFile> capability_files;
   std::vector<FileRef> world_writable, unneeded_files, credential_files;
+  std::vector<FileRef> package_caches;   // what a package manager downloaded and kept
   std::vector<FileRef> authorized_keys;  // ~/.ssh/authorized_keys(2) of any account
   std::vector<SecretFile> secrets, deleted_secrets;
   std::vector<Executable> executables;

@@ -83,6 +83,8 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
         out.unneeded_files.push_back(file_ref(m, digests));
       else if (tag == FileTag::credential_file)
         out.credential_files.push_back(file_ref(m, digests));
+      else if (tag == FileTag::package_cache)
+        out.package_caches.push_back(file_ref(m, digests));
       else if (tag == FileTag::ssh_authorized_keys)
         out.authorized_keys.push_back(file_ref(m, digests));
       else if (!runtime_of(tag).empty())

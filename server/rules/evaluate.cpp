@@ -153,6 +153,8 @@ class Evaluator {
     history();
     configuration();
     binaries();
+    build_leftovers();
+    runtime_eol();
     return std::move(out_);
   }
 
@@ -662,9 +664,116 @@ class Evaluator {
     }
   }
 
+  bool app_layer(const std::string& digest) const {
+    auto it = index_.find(digest);
+    return it == index_.end() || it->second >= in_.base_layers;
+  }
+
+  // What builds leave in the final stage: dev dependencies, package caches, headers, Go build
+  // paths.
+  void build_leftovers() {
+    std::map<std::string, std::vector<std::string>> dev_by_layer;
+    for (auto& p : in_.summary.app_packages)
+      if (p.dev) dev_by_layer[p.layer_digest].push_back(p.package.name + "@" + p.package.version);
+    for (auto& [layer, names] : dev_by_layer) {
+      std::string detail = std::to_string(names.size()) + " npm dev dependencies: ";
+      for (std::size_t i = 0; i < names.size() && i < 12; ++i) detail += (i ? ", " : "") + names[i];
+      if (names.size() > 12) detail += " and " + std::to_string(names.size() - 12) + " more";
+      add("BW-DEV-DEPS", Evidence{"", -1, "", "", detail}, layer);
+    }
+    if (!in_.summary.package_caches.empty())
+      grouped("BW-PKG-CACHE", in_.summary.package_caches, "package caches");
+    std::map<std::string, std::vector<std::string>> headers_by_layer;
+    for (auto& p : in_.summary.packages) {
+      const std::string& n = p.package.name;
+      if (n.ends_with("-dev") || (p.package.manager == "rpm" && n.ends_with("-devel")))
+        headers_by_layer[p.layer_digest].push_back(n);
+    }
+    for (auto& [layer, names] : headers_by_layer) {
+      std::string detail = "development packages: " + join(names, ", ");
+      add("BW-DEV-PACKAGES", Evidence{"", -1, "", "", clip(detail, 400)}, layer);
+    }
+    // The app's Go binaries: its own build, which the Dockerfile controls.
+    for (auto& x : in_.summary.executables) {
+      const auto& s = x.elf.go_settings;
+      if (x.elf.go.empty() || s.empty() || !app_layer(x.file.layer_digest)) continue;
+      std::vector<std::string> why;
+      if (auto t = s.find("-trimpath"); t == s.end() || t->second != "true")
+        why.push_back("built without -trimpath: the build machine's paths are in the binary");
+      if (auto c = s.find("CGO_ENABLED"); c != s.end() && c->second == "1" && x.elf.is_static)
+        why.push_back(
+            "CGO_ENABLED=1 linked statically: libc is baked in, and glibc's static NSS and "
+            "locale code still looks for the shared libraries at run time");
+      if (!why.empty())
+        add("BW-GO-BUILD", Evidence{x.file.path, -1, "", "", join(why, "; ")}, x.file.layer_digest);
+    }
+  }
+
+  bool past(const std::string& date) const {
+    std::tm tm{};
+    return !date.empty() && strptime(date.c_str(), "%Y-%m-%d", &tm) &&
+           std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now;
+  }
+
+  static const json& eol_tables() {
+    static const json tables = json::parse(schema_files::get("os_eol.json"));
+    return tables;
+  }
+
+  // A language runtime installed outside the OS's packages (whose support BW-OS-EOL covers),
+  // past its upstream end of life.
+  void runtime_eol() {
+    const json& table = eol_tables().value("runtimes", json::object());
+    std::set<std::string> reported;
+    // `ev` names where the version was read: a file, or a config key.
+    auto check = [&](const std::string& runtime, const std::string& version, Evidence ev,
+                     const std::string& layer) {
+      if (!table.contains(runtime) || version.empty()) return;
+      std::string best, date;
+      for (auto& [ver, d] : table[runtime].items())
+        if ((version == ver || version.starts_with(ver + ".")) && ver.size() > best.size()) {
+          best = ver;
+          date = d;
+        }
+      if (!past(date) || !reported.insert(runtime + " " + best).second) return;
+      ev.detail = runtime + " " + best + " reached end of life on " + date + " (" + ev.detail + ")";
+      add("BW-RUNTIME-EOL", ev, layer);
+    };
+    // Official images name the runtime's version in their environment.
+    static const std::map<std::string, std::string> kEnv = {{"PYTHON_VERSION", "python"},
+                                                            {"NODE_VERSION", "node"},
+                                                            {"GOLANG_VERSION", "go"},
+                                                            {"JAVA_VERSION", "java"}};
+    for (auto& e : cfg().value("Env", json::array())) {
+      if (!e.is_string()) continue;
+      const std::string& kv = e.get_ref<const std::string&>();
+      auto eq = kv.find('=');
+      auto it = kEnv.find(kv.substr(0, eq == std::string::npos ? 0 : eq));
+      if (it == kEnv.end()) continue;
+      std::string v = kv.substr(eq + 1);
+      // Temurin writes jdk-17.0.9+9 and jdk8u392-b08; Node.js v20.11.1 in some images.
+      std::size_t digit = v.find_first_of("0123456789");
+      if (digit == std::string::npos) continue;
+      v = v.substr(digit);
+      if (it->second == "java") v = v.substr(0, v.find_first_not_of("0123456789"));
+      check(it->second, v, Evidence{"", -1, "", kv.substr(0, eq), kv}, "");
+    }
+    for (auto& x : in_.summary.executables) {
+      if (!app_layer(x.file.layer_digest) && !x.file.path.starts_with("usr/local/")) continue;
+      std::string_view base = path_base_name(x.file.path);
+      if (x.elf.go.starts_with("go1."))
+        check("go", x.elf.go.substr(2),
+              Evidence{x.file.path, -1, "", "", "/" + x.file.path + " built with " + x.elf.go},
+              x.file.layer_digest);
+      else if (base.starts_with("python3.") && !x.file.path.starts_with("usr/bin/"))
+        check("python", std::string(base.substr(6)),
+              Evidence{x.file.path, -1, "", "", "/" + x.file.path}, x.file.layer_digest);
+    }
+  }
+
   void eol() {
     if (!in_.summary.os) return;
-    static const json tables = json::parse(schema_files::get("os_eol.json"));
+    const json& tables = eol_tables();
     const std::string &family = in_.summary.os->family, &name = in_.summary.os->name;
     // The date for the longest version prefix of `name` in one table; empty when none.
     auto date_in = [&](const char* table) -> std::string {
@@ -677,11 +786,6 @@ class Evaluator {
           date = d;
         }
       return date;
-    };
-    auto past = [&](const std::string& date) {
-      std::tm tm{};
-      return !date.empty() && strptime(date.c_str(), "%Y-%m-%d", &tm) &&
-             std::chrono::system_clock::from_time_t(timegm(&tm)) < in_.now;
     };
     std::string eol = date_in("eol"), lts = date_in("lts");
     if (!past(eol)) return;
