@@ -668,15 +668,26 @@ std::map<std::string, json> finding_keys(const json& report) {
   return out;
 }
 
+// OS packages as "dpkg:bash", language packages as "npm:ms", "maven:group:artifact"; a
+// language package installed at several versions (npm nests them) lists them all.
 std::map<std::string, std::string> package_versions(const json& image) {
   std::map<std::string, std::string> out;
   for (auto& p : image.value("packages", json::array()))
     out[p.value("manager", "") + ":" + p.value("name", "")] = p.value("version", "");
+  std::map<std::string, std::set<std::string>> app;
+  for (auto& p : image.value("app_packages", json::array())) {
+    std::string group = p.value("group", "");
+    app[p.value("ecosystem", "") + ":" + (group.empty() ? "" : group + ":") + p.value("name", "")]
+        .insert(p.value("version", ""));
+  }
+  for (auto& [k, versions] : app) {
+    std::string joined;
+    for (auto& v : versions) joined += (joined.empty() ? "" : ", ") + v;
+    out[k] = joined;
+  }
   return out;
 }
 
-// `bulwark diff A B`: what a base-image switch (or any rebuild) changed: score and grade,
-// packages added, removed and changed, findings added and removed.
 // `bulwark diff A B`: what a base-image switch (or any rebuild) changed: score and grade,
 // packages added, removed and changed, findings added and removed. The policy options judge
 // AFTER (exit 1 when it fails); the formats are table, json and markdown, the others refused.

@@ -192,6 +192,46 @@ TEST_CASE(
     CHECK(got == want);
   }
 
+  SUBCASE(
+      "dev dependencies fire BW-DEV-DEPS; `bulwark diff` shows them gone after npm ci "
+      "--omit=dev") {
+    bool fired = false;
+    for (auto& f : report["findings"])
+      if (f["rule_id"] == "BW-DEV-DEPS") {
+        fired = true;
+        CHECK(f["evidence"]["detail"].get<std::string>().find("2 npm dev dependencies") == 0);
+      }
+    CHECK(fired);
+    // The same app installed for production: only the dependencies, and the lockfile npm
+    // leaves in node_modules without the dev entries.
+    TarBuilder prod;
+    json prod_lock = {{"lockfileVersion", 3}, {"packages", json::object()}};
+    for (auto& [name, dev] : npm_deps)
+      if (!dev) {
+        add_tree(prod, "/usr/share/nodejs/" + name, "app/node_modules/" + name);
+        prod_lock["packages"]["node_modules/" + name] = json::object();
+      }
+    prod.file("app/package.json", manifest.dump(2))
+        .file("app/node_modules/.package-lock.json", prod_lock.dump(2))
+        .file("app/index.js", "require('ms');\n");
+    TestImage slim = im;
+    slim.layers[2] = make_layer(prod.build());
+    push_image(reg.host(), "team/polyglot", "2", slim);
+    std::string out;
+    REQUIRE(run_command(
+                {BULWARK_CLI_PATH, "--server", d.api().server(), "diff",
+                 reg.host() + "/team/polyglot:1", reg.host() + "/team/polyglot:2", "-f", "json"},
+                out) >= 0);
+    json diff = json::parse(out.substr(out.find('{')));
+    std::set<std::string> removed, findings_removed;
+    for (auto& p : diff["packages"]["removed"]) removed.insert(p["package"]);
+    for (auto& f : diff["findings"]["removed"]) findings_removed.insert(f["rule_id"]);
+    CHECK(removed == std::set<std::string>{"npm:@types/ms", "npm:balanced-match"});
+    CHECK(diff["packages"]["added"].empty());
+    CHECK(findings_removed.count("BW-DEV-DEPS"));
+    CHECK(diff["after"]["score"].get<int>() > diff["before"]["score"].get<int>());
+  }
+
   SUBCASE("the report counts them; the CLI's CycloneDX lists them by package URL and validates") {
     for (auto& [eco, list] : by_eco) CHECK(report["packages"][eco] == list.size());
     CHECK(report["packages"]["dpkg"].get<int>() >= 3);

@@ -37,6 +37,8 @@ mkdir -p "$work/bad/bin" "$work/bad/usr/bin" "$work/bad/etc" "$work/bad/app"
 cp /bin/dash "$work/bad/bin/sh"
 cp /bin/true "$work/bad/usr/bin/passwd" && chmod 4755 "$work/bad/usr/bin/passwd"
 cp /bin/true "$work/bad/app/server"
+mkdir -p "$work/bad/app/node_modules/left-pad"
+printf '{"name":"left-pad","version":"1.3.0","license":"WTFPL"}\n' >"$work/bad/app/node_modules/left-pad/package.json"
 printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n' >"$work/bad/etc/os-release"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/bad/etc/passwd"
 tar --numeric-owner -C "$work/bad" -cf "$work/bad.tar" bin usr etc app

@@ -97,6 +97,10 @@ test("an image page shows its findings by category, layers, packages and the adv
   // Remediation and rationale are on the row, not behind a link.
   const suid = await page.$eval('tr[data-rule="BW-SUID"]', (tr) => tr.textContent);
   assert.match(suid, /usr\/bin\/passwd/);
+  // The app's language packages, by ecosystem, with the file each was read from.
+  const langs = await page.$eval('[data-testid="app-packages"]', (d) => d.textContent);
+  assert.match(langs, /Language packages \(1\)/);
+  assert.match(langs, /left-pad.*1\.3\.0.*WTFPL.*app\/node_modules\/left-pad\/package\.json/s);
   const recs = await page.$$eval(".recommendation", (rs) => rs.map((r) => r.dataset.action));
   assert.ok(recs.length >= 1, "advice shown");
   const report = await api(`/v1/images/${bad.manifest_digest}/report`);

@@ -373,7 +373,27 @@ async function imagePage(digest) {
     h("h2", {}, `Findings (${report.findings.length})`), findings,
     h("h2", {}, "Layers"), layersTable(image.layers),
     h("details", {}, h("summary", {}, `Packages (${(image.packages || []).length})`),
-      h("table", {}, (image.packages || []).map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.version), h("td", {}, h("code", {}, shortDigest(p.layer_digest))))))));
+      h("table", {}, (image.packages || []).map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.version), h("td", {}, h("code", {}, shortDigest(p.layer_digest))))))),
+    appPackages(image.app_packages || []));
+}
+
+// The app's language packages, a table per ecosystem, with where each was read and whether
+// it is a dev dependency.
+function appPackages(list) {
+  const by = {};
+  for (const p of list) (by[p.ecosystem] ||= []).push(p);
+  const names = { npm: "npm", pypi: "Python", golang: "Go modules", maven: "Java" };
+  return h("details", { "data-testid": "app-packages" },
+    h("summary", {}, `Language packages (${list.length})`),
+    ...Object.keys(by).sort().map((eco) => h("div", {},
+      h("h3", {}, `${names[eco] || eco} (${by[eco].length})`),
+      h("table", {},
+        h("tr", {}, h("th", {}, "name"), h("th", {}, "version"), h("th", {}, "license"), h("th", {}, "file"), h("th", {}, "layer")),
+        by[eco].map((p) => h("tr", {},
+          h("td", {}, (p.group ? p.group + ":" : "") + p.name, p.dev ? h("span", { class: "muted" }, " dev") : ""),
+          h("td", {}, p.version), h("td", {}, p.license || ""),
+          h("td", {}, h("code", {}, "/" + p.path + (p.origin ? "!" + p.origin : ""))),
+          h("td", {}, h("code", {}, shortDigest(p.layer_digest)))))))));
 }
 
 const SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"];
