@@ -131,6 +131,7 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
       read_number(*l, "max_file_read_bytes", c.scan.analysis.max_file_read_bytes);
       read_number(*l, "max_package_db_bytes", c.scan.analysis.max_package_db_bytes);
       read_number(*l, "max_elf_read_bytes", c.scan.analysis.max_elf_read_bytes);
+      read_number(*l, "max_archive_read_bytes", c.scan.analysis.max_archive_read_bytes);
       read_number(*l, "max_notable_entries", lim.max_notable_entries);
       read_number(*l, "max_notable_bytes", lim.max_notable_bytes);
       read_number(*l, "max_layer_cpu_s", lim.max_cpu_seconds);

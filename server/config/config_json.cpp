@@ -87,6 +87,7 @@ nlohmann::json config_to_json(const Config& c, bool mask_secrets) {
             {"max_file_read_bytes", an.max_file_read_bytes},
             {"max_package_db_bytes", an.max_package_db_bytes},
             {"max_elf_read_bytes", an.max_elf_read_bytes},
+            {"max_archive_read_bytes", an.max_archive_read_bytes},
             {"max_notable_entries", lim.max_notable_entries},
             {"max_notable_bytes", lim.max_notable_bytes},
             {"max_layer_cpu_s", lim.max_cpu_seconds}}},

@@ -162,6 +162,7 @@ const nlohmann::json& config_shape() {
     "limits": {
       "max_uncompressed_bytes": "uint", "max_entries": "uint", "max_path_bytes": "uint",
       "max_file_read_bytes": "uint", "max_package_db_bytes": "uint", "max_elf_read_bytes": "uint",
+      "max_archive_read_bytes": "uint",
       "max_notable_entries": "uint", "max_notable_bytes": "uint", "max_layer_cpu_s": "number"
     },
     "scans": {"max_concurrent": "uint", "pipe_chunks": "uint", "keep_per_image": "uint",

@@ -108,9 +108,12 @@ std::string TarBuilder::build() const {
   return out;
 }
 
-std::string gzip(const std::string& data) {
+namespace {
+
+// zlib's window bits say the framing: 15 + 16 gzip, -15 raw deflate.
+std::string deflated(const std::string& data, int window_bits) {
   z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw std::runtime_error("deflateInit2");
   std::string out(deflateBound(&zs, data.size()) + 64, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -122,6 +125,16 @@ std::string gzip(const std::string& data) {
   if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
   out.resize(zs.total_out);
   return out;
+}
+
+}  // namespace
+
+std::string gzip(const std::string& data) {
+  return deflated(data, 15 + 16);
+}
+
+std::string raw_deflate(const std::string& data) {
+  return deflated(data, -15);
 }
 
 std::string zstd(const std::string& data) {

@@ -39,6 +39,8 @@ class TarBuilder {
 };
 
 std::string gzip(const std::string& data);
+// Deflate without a header (a zip entry's method 8).
+std::string raw_deflate(const std::string& data);
 std::string zstd(const std::string& data);
 std::string sha256(const std::string& data);  // "sha256:…"
 // `n` bytes that gzip cannot shrink (xorshift from `seed`): a layer whose compressed size is its

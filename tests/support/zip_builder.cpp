@@ -1,30 +1,15 @@
 #include "zip_builder.h"
 
+#include "tar_builder.h"
+
 #include <zlib.h>
 
-#include <stdexcept>
 
 namespace bw::test {
 namespace {
 
 void le(std::string& out, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::string raw_deflate(const std::string& data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("deflateInit2");
-  std::string out(deflateBound(&zs, data.size()) + 16, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
-  out.resize(zs.total_out);
-  return out;
 }
 
 }  // namespace
