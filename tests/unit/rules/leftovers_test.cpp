@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 
 using namespace bw;
@@ -182,4 +183,25 @@ TEST_CASE("BW-RUNTIME-EOL: runtimes outside the OS's packages, past upstream sup
   py.file.path = "usr/bin/python3.9";
   s.executables = {py, go_binary("app/server", "sha256:app", "go1.26.0", {})};
   CHECK_FALSE(evaluate(s).has("BW-RUNTIME-EOL"));
+}
+
+TEST_CASE(
+    "credentials in the app's tool configs are secret files; the tools' own defaults are not") {
+  TarBuilder creds;
+  for (const char* p :
+       {"root/.npmrc", "app/.npmrc", "root/.pypirc", "root/.git-credentials",
+        "root/.docker/config.json", "home/app/.m2/settings.xml", "srv/www/.htpasswd"})
+    creds.file(p, "secret\n");
+  std::vector<std::string> paths;
+  for (auto& f : scan(creds).findings)
+    if (f.rule_id == "BW-SECRET-FILE") paths.push_back(f.evidence.path);
+  std::sort(paths.begin(), paths.end());
+  CHECK(paths == std::vector<std::string>{"app/.npmrc", "home/app/.m2/settings.xml",
+                                          "root/.docker/config.json", "root/.git-credentials",
+                                          "root/.npmrc", "root/.pypirc", "srv/www/.htpasswd"});
+  TarBuilder defaults;
+  defaults.file("usr/share/maven/conf/settings.xml", "<settings/>\n")
+      .file("usr/lib/node_modules/npm/npmrc", "prefix=/usr/local\n")
+      .file("app/.npmrc.example", "registry=https://registry.npmjs.org/\n");
+  CHECK(scan(defaults).details("BW-SECRET-FILE").empty());
 }
