@@ -202,6 +202,15 @@ TEST_CASE(
         CHECK(f["evidence"]["detail"].get<std::string>().find("2 npm dev dependencies") == 0);
       }
     CHECK(fired);
+    // The plan names the step that removes them.
+    bool planned = false;
+    for (auto& s : report["plan"]["steps"]) planned |= s.value("rule_id", "") == "BW-DEV-DEPS";
+    CHECK(planned);
+    bool advised = false;
+    for (auto& a : report["recommendations"])
+      if (a["action"] == "fix" && a["rule_id"] == "BW-DEV-DEPS")
+        advised = a.dump().find("--omit=dev") != std::string::npos;
+    CHECK(advised);
     // The same app installed for production: only the dependencies, and the lockfile npm
     // leaves in node_modules without the dev entries.
     TarBuilder prod;
