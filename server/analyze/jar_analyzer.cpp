@@ -13,7 +13,9 @@ class JarAnalyzer : public Analyzer {
   std::string_view name() const override { return "jar"; }
   int version() const override { return 1; }
   std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
-    return e.kind == 'f' && is_java_archive_path(e.path) ? o.max_archive_read_bytes : 0;
+    if (e.kind != 'f' || !is_java_archive_path(e.path)) return 0;
+    // Too large to read whole: named by its file, without holding its bytes.
+    return e.size > o.max_archive_read_bytes ? 1 : o.max_archive_read_bytes;
   }
   void analyze(const EntryView& e, std::string_view head, bool truncated, const AnalyzeOptions& o,
                FileInfo& out) const override {

@@ -261,6 +261,16 @@ TEST_CASE("java: pom.properties, jars nested in jars, the manifest and the name 
   CHECK(broken.packages[0].name == "guava");
   CHECK(broken.packages[0].version == "31.1");
 
+  // Larger than max_archive_read_bytes: named by its file, its bytes never held.
+  AnalyzeOptions small;
+  small.max_archive_read_bytes = 64;
+  auto big = analyze_tar(TarBuilder().file("app/lib/guava-31.1-jre.jar", fat).build(), small);
+  REQUIRE(big.files.size() == 1);
+  CHECK(big.files[0].info.archive_error == "larger than max_archive_read_bytes");
+  REQUIRE(big.files[0].info.app_packages.size() == 1);
+  CHECK(big.files[0].info.app_packages[0].name == "guava");
+  CHECK(big.files[0].info.app_packages[0].version == "31.1-jre");
+
   // A real jar from Debian (libcommons-io-java, a test dependency), in a layer; its version as
   // the package's versioned link names it.
   std::string version;
