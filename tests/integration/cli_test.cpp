@@ -98,7 +98,9 @@ TEST_CASE(
   CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", cli, "--version"}, out) == 0);
   CHECK(out.find("ruleset   rs-") != std::string::npos);
   CHECK(out.find("(in-process)") != std::string::npos);
-  CHECK(out.find("elf=2") != std::string::npos);
+  CHECK(out.find("elf=3") != std::string::npos);
+  CHECK(out.find("npm=1") != std::string::npos);
+  CHECK(out.find("jar=1") != std::string::npos);
 }
 
 TEST_CASE("one run writes SARIF, JUnit and Markdown for CI systems, and the table to the log") {
