@@ -127,7 +127,7 @@ TEST_CASE(
   for (auto& p : image["app_packages"]) by_eco[p["ecosystem"]].push_back(p);
   CAPTURE(image["app_packages"].dump(1));
 
-  SUBCASE("python: every distribution the Debian packages installed, from the python layer") {
+  {  // python: every distribution the Debian packages installed, from the python layer
     std::set<std::string> want;
     for (const char* p : {"python3-jsonschema", "python3-yaml", "python3-attr"})
       for (auto& x : python_distributions(p)) want.insert(x);
@@ -140,7 +140,7 @@ TEST_CASE(
     CHECK(got == want);
   }
 
-  SUBCASE("npm: each installed package.json, dev dependencies as the lockfile says") {
+  {  // npm: each installed package.json, dev dependencies as the lockfile says
     std::set<std::string> want, got;
     for (auto& [name, dev] : npm_deps) {
       json pkg = json::parse(read_file("/usr/share/nodejs/" + name + "/package.json"));
@@ -156,7 +156,7 @@ TEST_CASE(
     CHECK(got == want);
   }
 
-  SUBCASE("go: the Go version and build settings the binary embeds") {
+  {  // go: the Go version and build settings the binary embeds
     std::size_t magic = go_binary.find(std::string("\xff Go buildinf:", 14));
     REQUIRE(magic != std::string::npos);
     std::string version =
@@ -176,7 +176,7 @@ TEST_CASE(
     CHECK(found);
   }
 
-  SUBCASE("java: the artifacts the jars' pom.properties name, nested ones included") {
+  {  // java: the artifacts the jars' pom.properties name, nested ones included
     std::set<std::string> want = {
         "commons-io:commons-io@" + jar_version("commons-io") + " app/lib/commons-io.jar",
         "org.apache.commons:commons-lang3@" + jar_version("commons-lang3") +
@@ -192,9 +192,7 @@ TEST_CASE(
     CHECK(got == want);
   }
 
-  SUBCASE(
-      "dev dependencies fire BW-DEV-DEPS; `bulwark diff` shows them gone after npm ci "
-      "--omit=dev") {
+  {  // dev dependencies fire BW-DEV-DEPS; `bulwark diff` shows them gone after npm ci --omit=dev
     bool fired = false;
     for (auto& f : report["findings"])
       if (f["rule_id"] == "BW-DEV-DEPS") {
@@ -241,7 +239,7 @@ TEST_CASE(
     CHECK(diff["after"]["score"].get<int>() > diff["before"]["score"].get<int>());
   }
 
-  SUBCASE("the report counts them; the CLI's CycloneDX lists them by package URL and validates") {
+  {  // the report counts them; the CLI's CycloneDX lists them by package URL and validates
     for (auto& [eco, list] : by_eco) CHECK(report["packages"][eco] == list.size());
     CHECK(report["packages"]["dpkg"].get<int>() >= 3);
     TempDir dir;
