@@ -77,7 +77,7 @@ std::vector<Segment> program_headers(const Reader& r) {
 
 }  // namespace
 
-std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
+std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated, GoBuildInfo* go) {
   if (!is_elf(d)) return std::nullopt;
   bool is64 = d[4] == 2, little = d[5] == 1;
   Reader r(d, is64, little);
@@ -150,11 +150,10 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   j.relro = relro ? (bind_now ? Relro::full : Relro::partial) : Relro::none;
   j.nx = nx;
   if (go_at != std::string_view::npos) {
-    auto build = parse_go_buildinfo(d, go_at);
-    j.go = build ? build->go_version : "go";
-    if (build) {
-      j.go_path = build->path;
-      j.go_settings = build->settings;
+    j.go = "go";
+    if (auto build = parse_go_buildinfo(d, go_at)) {
+      set_go_build(j, *build);
+      if (go) *go = std::move(*build);
     }
   } else {
     // A large Go binary keeps its build info past what was read (docker-registry's is 20 MB
@@ -176,6 +175,12 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated) {
   j.needed = std::move(needed);
   j.partial = truncated && !have_dynamic_data && has_dynamic;
   return j;
+}
+
+void set_go_build(ElfInfo& elf, const GoBuildInfo& build) {
+  elf.go = build.go_version;
+  elf.go_path = build.path;
+  elf.go_settings = build.settings;
 }
 
 std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_writable_segment(std::string_view d) {

@@ -44,8 +44,15 @@ struct ElfInfo {
   bool partial = false;  // dynamic section beyond what was read
 };
 
-// Parses an ELF file's first bytes (as much as was read). nullopt when not ELF.
-std::optional<ElfInfo> analyze_elf(std::string_view head, bool truncated);
+struct GoBuildInfo;
+
+// Parses an ELF file's first bytes (as much as was read). nullopt when not ELF. A Go binary's
+// build info found in them is also given whole to `go`, when not null.
+std::optional<ElfInfo> analyze_elf(std::string_view head, bool truncated,
+                                   GoBuildInfo* go = nullptr);
+
+// Records what Go's build info says of the binary (version, main package, build settings).
+void set_go_build(ElfInfo& elf, const GoBuildInfo& build);
 
 // Where a Go binary's build information lies when the head did not reach it: the first
 // writable segment (the linker puts .go.buildinfo there), as a file offset and length.

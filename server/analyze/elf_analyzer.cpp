@@ -10,15 +10,6 @@
 namespace bw::detail {
 namespace {
 
-void record_go(std::string_view bytes, std::size_t at, FileInfo& out) {
-  auto build = parse_go_buildinfo(bytes, at);
-  if (!build || !out.elf) return;
-  out.elf->go = build->go_version;
-  out.elf->go_path = build->path;
-  out.elf->go_settings = build->settings;
-  out.app_packages = go_packages(*build);
-}
-
 class ElfAnalyzer : public Analyzer {
  public:
   std::string_view name() const override { return "elf"; }
@@ -28,9 +19,9 @@ class ElfAnalyzer : public Analyzer {
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
                FileInfo& out) const override {
-    out.elf = analyze_elf(head, truncated);
-    if (out.elf && !out.elf->go.empty())
-      if (auto at = find_go_buildinfo(head)) record_go(head, *at, out);
+    GoBuildInfo go;
+    out.elf = analyze_elf(head, truncated, &go);
+    if (out.elf && !go.go_version.empty()) out.app_packages = go_packages(go);
   }
   // A Go binary whose build info lies past the head: it is in the first writable segment.
   std::optional<LaterRange> wants_later(const EntryView&, std::string_view head,
@@ -46,7 +37,11 @@ class ElfAnalyzer : public Analyzer {
   }
   void analyze_later(const EntryView&, std::string_view bytes, const AnalyzeOptions&,
                      FileInfo& out) const override {
-    if (auto at = find_go_buildinfo(bytes)) record_go(bytes, *at, out);
+    auto at = find_go_buildinfo(bytes);
+    auto build = at ? parse_go_buildinfo(bytes, *at) : std::nullopt;
+    if (!build || !out.elf) return;
+    set_go_build(*out.elf, *build);
+    out.app_packages = go_packages(*build);
   }
 };
 
