@@ -869,6 +869,72 @@ int cmd_bases(const ApiClient& api, bool raw_json) {
   return 0;
 }
 
+// bulwark harden IMAGE --push REF [--onto ID]: scans IMAGE through the daemon, which builds the
+// switch its plan (or --onto) recommends, pushes it, scans it and sets the score measured beside
+// the one projected. Exit 0 when they agree, 1 when the built image scores otherwise.
+int cmd_harden(const ApiClient& api, const Command& c) {
+  if (c.params.size() != 1) return usage_error("harden takes one image");
+  if (c.push.empty()) return usage_error("harden needs --push REGISTRY/REPOSITORY[:TAG]");
+  const std::string& image = c.params[0];
+  Obtained got = obtain_remote(api, c, image);
+  if (got.rc != 0) return got.rc;
+  const json& scan = got.res.platforms.at(0).scan;
+  if (scan.value("status", "") != "done") {
+    std::cerr << "bulwark: the scan of " << image << " did not finish: " << scan.dump() << "\n";
+    return kExitScanFailed;
+  }
+  json req = {{"push", c.push}, {"image", image}};
+  if (!c.onto.empty()) req["onto"] = c.onto;
+  auto r =
+      api.call("POST", "/v1/images/" + scan.value("manifest_digest", std::string()) + "/harden",
+               req.dump(), std::chrono::seconds(c.timeout));
+  if (!r) {
+    std::cerr << "bulwark: " << r.error().message << "\n";
+    return kExitUnavailable;
+  }
+  if (r->status >= 400) {
+    print_api_error(*r);
+    return r->status >= 500 && r->status != 502 ? kExitUnavailable : kExitScanFailed;
+  }
+  json out = json::parse(r->body, nullptr, false);
+  if (!out.is_object()) {
+    std::cerr << "bulwark: the server answered harden with no JSON\n";
+    return kExitUnavailable;
+  }
+  const bool agreed = out.value("as_projected", false);
+  if (c.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    auto score = [](const json& s) {
+      return s.is_object() ? std::to_string(s.value("score", 0)) + " (" + s.value("grade", "") + ")"
+                           : std::string("not measured yet");
+    };
+    const json& onto = out["onto"];
+    const json& layers = out["layers"];
+    std::cout << "hardened  " << out["source"].value("image", image) << "\n"
+              << "onto      " << onto.value("id", "") << "  "
+              << (onto.value("reference", "").empty()
+                      ? std::string("(no base layers)")
+                      : onto.value("reference", "") + "@" + onto.value("manifest_digest", ""))
+              << "\n"
+              << "pushed    " << out.value("image", "") << "\n"
+              << "layers    " << layers.value("total", 0) << ": " << layers.value("mounted", 0)
+              << " mounted, " << layers.value("copied", 0) << " copied, "
+              << layers.value("present", 0) << " already there\n"
+              << "score     " << score(out["before"]) << " -> projected " << score(out["projected"])
+              << " -> measured " << score(out.value("after", json())) << "\n";
+    if (!out.contains("after"))
+      std::cout << "the scan of the result is " << out["scan"].value("status", "")
+                << ": bulwark status " << out["scan"].value("id", "") << "\n";
+  }
+  if (out.contains("after") && !agreed) {
+    std::cerr << "bulwark: the built image scores " << out["after"].value("score", 0)
+              << ", not the " << out["projected"].value("score", 0) << " projected\n";
+    return kExitPolicy;
+  }
+  return 0;
+}
+
 int cmd_version(Command c) {
   std::cout << "bulwark " << kCliVersion << "\n";
   if (c.server.empty()) {
@@ -936,6 +1002,7 @@ int main(int argc, char** argv) {
   if (c.name == "diff") return cmd_diff(&*api, c);
   if (c.name == "health") return cmd_get(*api, "/healthz", true);
   if (c.name == "bases") return cmd_bases(*api, c.json);
+  if (c.name == "harden") return cmd_harden(*api, c);
   if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
   const std::string& arg = c.params[0];
   if (c.name == "status") return cmd_get(*api, "/v1/scans/" + arg, c.json);

@@ -68,6 +68,8 @@ po::options_description described() {
       ("ignore", po::value<std::string>())              //
       ("ignore-file", po::value<std::string>())         //
       ("token-realm", po::value<std::string>())         //
+      ("onto", po::value<std::string>())                //
+      ("push", po::value<std::string>())                //
       ("args", po::value<std::vector<std::string>>());  // the command and its arguments
   return d;
 }
@@ -100,6 +102,10 @@ std::optional<std::string> apply(const po::option& o, Command& c) {
     c.platform = v;
   } else if (key == "input") {
     c.input = v;
+  } else if (key == "onto") {
+    c.onto = v;
+  } else if (key == "push") {
+    c.push = v;
   } else if (key == "ignore-file") {
     c.ignore_file = v;
   } else if (key == "token-realm") {
@@ -206,7 +212,11 @@ void usage(std::ostream& out, const std::string& command) {
       "  image DIGEST              print the stored image record (JSON)\n"
       "  layer DIGEST              print a layer's facts (JSON)\n"
       "  health                    check that the server answers\n"
-      "  bases [--json]            the candidate bases, as the server measured them\n";
+      "  bases [--json]            the candidate bases, as the server measured them\n"
+      "  harden IMAGE --push REGISTRY/REPO[:TAG] [--onto BASE_ID] [--json]\n"
+      "      scan IMAGE, build the switch its plan recommends (or onto BASE_ID) without Docker:\n"
+      "      the base's layers, the app's own, the config the projection scored; push it, scan\n"
+      "      it, and print the score before, projected and measured (exit 1 if they differ)\n";
   const std::string common =
       "\n"
       "  --help, -h, --version     this text (per command: bulwark scan --help); the CLI's\n"

@@ -20,6 +20,8 @@ struct Command {
   std::string input;        // --input [TRANSPORT:]PATH[:TAG]: an image from a file
   std::string cacert;       // --cacert FILE: the CA that signed an https:// server's certificate
   std::string ignore_file;  // --ignore-file FILE; else ./.bulwarkignore when it exists
+  std::string onto;         // harden --onto ID: the candidate base; else the plan's switch
+  std::string push;         // harden --push REGISTRY/REPOSITORY[:TAG]
   // --token-realm HOST:PORT (and $BULWARK_TOKEN_REALMS): token services on another host that
   // may receive a registry's credentials when scanning in-process.
   std::vector<std::string> token_realms;

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/time_util.h"
+#include "harden/harden.h"
 #include "layer/layer.h"
 #include "notify/webhooks.h"
 #include "score/policy.h"
@@ -172,6 +173,56 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
                                    {"platform", scan->platform}});
   r.headers.emplace_back("Location", "/v1/scans/" + scan->id);
   co_return r;
+}
+
+// POST /v1/images/{digest}/harden: builds and pushes the image the plan's switch (or `onto`)
+// recommends, then scans it; the answer sets the projected score beside the one measured.
+awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& req,
+                                   ApiContext& ctx) {
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object())
+    co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
+  HardenRequest hr{digest, "", "", ""};
+  for (auto [key, field] : {std::pair{"push", &hr.push}, std::pair{"onto", &hr.onto},
+                            std::pair{"image", &hr.image_ref}}) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_string())
+      co_return error_response(
+          make_error(Errc::bad_request, "\"" + std::string(key) + "\" must be a string"));
+    *field = it->get<std::string>();
+  }
+  if (hr.push.empty())
+    co_return error_response(make_error(
+        Errc::bad_request, "\"push\" is required: the registry/repository:tag to push to"));
+  auto built = co_await harden(ctx.registry, ctx.reporter, ctx.workers, std::move(hr));
+  if (!built) co_return error_response(built.error());
+  json out = std::move(*built);
+  // The result, scanned as any image is: its score is what the projection promised.
+  auto scan = co_await ctx.scans.async_submit(
+      ScanRequest{out["image"].get<std::string>(), "", "", req.request_id});
+  if (!scan) co_return error_response(scan.error());
+  co_await ctx.scans.wait(scan->id, ctx.config.api.max_wait);
+  auto now = co_await ctx.scans.async_get(scan->id);
+  out["scan"] = {{"id", scan->id}, {"status", scan_status_name(scan->status)}};
+  if (now && *now) {
+    out["scan"]["status"] = scan_status_name((*now)->status);
+    if ((*now)->status == ScanStatus::done) {
+      const std::string pushed = out["manifest_digest"];
+      auto report = co_await off_io(ctx, [&ctx, pushed]() -> ApiResponse {
+        auto r = ctx.reporter.get(pushed);
+        if (!r) return error_response(r.error());
+        if (!*r) return not_found("no image " + pushed);
+        return json_response(200, **r);
+      });
+      json rep = json::parse(report.body, nullptr, false);
+      if (report.status == 200 && rep.is_object()) {
+        out["after"] = {{"score", rep["score"]}, {"grade", rep["grade"]}};
+        out["as_projected"] = rep["score"] == out["projected"]["score"];
+      }
+    }
+  }
+  co_return json_response(201, out);
 }
 
 // Scan on push: each manifest pushed under a tag is queued by digest (the tag recorded as
@@ -634,6 +685,8 @@ namespace {
 std::string scope_for(const std::string& method, const std::vector<std::string>& s) {
   if (method == "GET" || method == "HEAD") return "read";
   if (s.size() >= 2 && (s[1] == "scans" || s[1] == "registry-events")) return "scan";
+  // It pushes images: a scope of its own, given to few.
+  if (s.size() == 4 && s[1] == "images" && s[3] == "harden") return "harden";
   return "admin";
 }
 
@@ -895,6 +948,12 @@ const std::vector<Route>& routes() {
        {},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
          co_return co_await report_or_advice(m.at("digest"), false, ctx);
+       }},
+      {"POST",
+       "/v1/images/{digest}/harden",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await post_harden(m.at("digest"), m.req, ctx);
        }},
       {"GET",
        "/v1/images/{digest}/recommendations",

@@ -48,6 +48,8 @@ std::string_view errc_name(Errc code) {
       return "insufficient_storage";
     case Errc::precondition_failed:
       return "precondition_failed";
+    case Errc::conflict:
+      return "conflict";
     case Errc::timeout:
       return "timeout";
     case Errc::cancelled:
@@ -88,6 +90,8 @@ int errc_http_status(Errc code) {
       return 507;
     case Errc::precondition_failed:
       return 412;
+    case Errc::conflict:
+      return 409;
     case Errc::rate_limited:
       return 429;
     case Errc::registry_unreachable:

@@ -33,6 +33,7 @@ enum class Errc {
   invalid_image,         // a registry document of the wrong shape or types (the field is named)
   insufficient_storage,  // the store's disk is full; retried once space returns
   precondition_failed,   // If-Match named another version of the resource
+  conflict,              // the resource is not in a state that allows it (a base not measured)
   timeout,
   cancelled,
   unavailable,

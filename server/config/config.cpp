@@ -223,7 +223,7 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
             return bad_config("api token " + tok.name +
                               " needs sha256 (64 hex digits) or token_env");
           for (auto& sc : tok.scopes)
-            if (sc != "read" && sc != "scan" && sc != "admin")
+            if (sc != "read" && sc != "scan" && sc != "admin" && sc != "harden")
               return bad_config("api token " + tok.name + ": unknown scope " + sc);
           c.api.tokens.push_back(std::move(tok));
         }

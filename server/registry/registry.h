@@ -179,6 +179,27 @@ class RegistryClient {
   boost::asio::awaitable<Result<std::vector<std::string>>> list_tags(const ImageRef& repo,
                                                                      std::size_t page_size = 100);
 
+  // Pushing (bulwark harden) to the registry and repository `repo` names, with that registry's
+  // own credentials; check_allowed applies to it as to pulls.
+  // Whether `repo` has blob `digest`.
+  boost::asio::awaitable<Result<bool>> has_blob(const ImageRef& repo, const std::string& digest);
+  // Mounts blob `digest` into `repo` from repository `from` of the same registry; false when the
+  // registry would not (the caller copies it instead).
+  boost::asio::awaitable<Result<bool>> mount_blob(const ImageRef& repo, const std::string& digest,
+                                                  const std::string& from);
+  // Uploads `body` as blob `digest` (a config: one POST, one PUT).
+  boost::asio::awaitable<Result<void>> put_blob(const ImageRef& repo, const std::string& digest,
+                                                std::string body);
+  // Copies blob `d` of `source` (any registry) into `repo` as it streams, verified as fetch_blob
+  // verifies, 8 MiB per PATCH: memory stays bounded whatever the blob's size.
+  boost::asio::awaitable<Result<void>> copy_blob(const ResolvedImage& source, const Descriptor& d,
+                                                 const ImageRef& repo);
+  // Puts a manifest under `reference` (a tag or a digest); returns the manifest's digest.
+  boost::asio::awaitable<Result<std::string>> put_manifest(const ImageRef& repo,
+                                                           const std::string& reference,
+                                                           const std::string& media_type,
+                                                           std::string body);
+
   struct Stats {
     std::uint64_t manifest_fetches = 0;
     std::uint64_t manifest_heads = 0;
@@ -251,6 +272,18 @@ class RegistryClient {
                                                                 const std::string& scope,
                                                                 std::string target,
                                                                 const char* field);
+  boost::asio::awaitable<Result<net::HttpResponse>> push_call(const ImageRef& repo,
+                                                              std::string method,
+                                                              std::string target, std::string body,
+                                                              std::string content_type,
+                                                              std::string scope = {});
+  Result<std::string> upload_target(const std::string& registry, const net::HttpResponse& r);
+  // Opens a blob upload in `repo`; its target. finish_upload() ends it as blob `digest`, with
+  // `body` as the last (or only) bytes.
+  boost::asio::awaitable<Result<std::string>> start_upload(const ImageRef& repo);
+  boost::asio::awaitable<Result<void>> finish_upload(const ImageRef& repo,
+                                                     const std::string& target,
+                                                     const std::string& digest, std::string body);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::chrono::milliseconds backoff(int attempt);
   Result<std::string> authorization(const std::string& registry, const std::string& scope);

@@ -355,7 +355,14 @@ awaitable<Result<void>> RegistryClient::authenticate(const std::string& registry
         realm->target += sep + "service=" + url_encode(service);
         sep = "&";
       }
-      if (!want_scope.empty()) realm->target += sep + "scope=" + url_encode(want_scope);
+      // Several scopes (a mount's pull of the source with the push) go as one scope parameter
+      // each, as docker's token spec has them.
+      for (std::size_t at = 0; at < want_scope.size();) {
+        std::size_t end = std::min(want_scope.find(' ', at), want_scope.size());
+        if (end > at) realm->target += sep + "scope=" + url_encode(want_scope.substr(at, end - at));
+        sep = "&";
+        at = end + 1;
+      }
       req.url = *realm;
       if (send)
         req.authorization = "Basic " + base64((*creds)->username + ":" + (*creds)->password);

@@ -1,6 +1,7 @@
 #include "analyze/analyze.h"
 #include "common/embedded.h"
 #include "common/text.h"
+#include "common/time_util.h"
 #include "layer/image_summary.h"
 #include "reference/reference.h"
 #include "rules/history.h"
@@ -86,17 +87,19 @@ ImageSummary project(const ImageSummary& s, const std::set<std::string>& base,
   return p;
 }
 
-// The rules over the projected image. Steps of the old base's own build and the image's age go:
-// a switch is a rebuild on the candidate.
-std::vector<Finding> projected_findings(const AdviceInput& in, const ImageSummary& projected,
+// The rules over the projected image and `config`. The image's age goes: a switch is a rebuild.
+// Projected from a catalog entry, the old base's own build steps go too (`config` is still the
+// scanned image's); composed, the config is the one a build writes, the candidate's steps in it.
+std::vector<Finding> projected_findings(const AdviceInput& in, const json& config,
+                                        const ImageSummary& projected,
                                         const std::vector<std::string>& layers,
-                                        std::size_t base_layers) {
+                                        std::size_t base_layers, bool composed) {
   RuleInput ri{
-      projected,        in.config,     layers, base_layers, in.tag, in.now, in.max_image_age_days,
+      projected,        config,        layers, base_layers, in.tag, in.now, in.max_image_age_days,
       &in.suppressions, in.image_names};
   auto out = evaluate_rules(in.catalog, ri);
-  std::erase_if(out, [](const Finding& f) {
-    return (f.origin == Origin::base && f.evidence.history_index >= 0) ||
+  std::erase_if(out, [&](const Finding& f) {
+    return (!composed && f.origin == Origin::base && f.evidence.history_index >= 0) ||
            f.rule_id == "BW-IMAGE-AGE";
   });
   return out;
@@ -137,6 +140,57 @@ const MeasuredBase* measured_candidate(const AdviceInput& in, const std::string&
   return nullptr;
 }
 
+// A switch to one candidate as the rules see it: by construction when the candidate is measured
+// (or scratch), from its catalog entry otherwise.
+struct Projection {
+  const MeasuredBase* measured = nullptr;
+  RunInstructions run;
+  std::optional<Composed> composed;
+  std::vector<Finding> findings;  // the switch alone, the image's own USER kept
+  // Composed only: the image the switch's Dockerfile builds (USER kHardenedUser) and its score.
+  json built_config;
+  int built_score = 0;
+};
+
+Projection project_switch(const AdviceInput& in, const AppNeeds& needs, const json& b,
+                          const std::set<std::string>& base) {
+  Projection p;
+  const std::string id = b.value("id", "");
+  p.measured = measured_candidate(in, id);
+  // The ENTRYPOINT the candidate really has, once measured; the catalog's until then.
+  std::vector<std::string> base_entry = b.value("entrypoint", std::vector<std::string>{});
+  if (p.measured) {
+    base_entry.clear();
+    const json& mc = p.measured->config.value("config", json::object());
+    if (auto e = mc.find("Entrypoint"); e != mc.end() && e->is_array())
+      for (auto& w : *e)
+        if (w.is_string()) base_entry.push_back(w);
+  }
+  p.run = run_instructions(in.config, needs, base_entry, b.value("runtime", ""));
+  // Scratch holds nothing, so it is measured by definition.
+  if ((p.measured || id == "scratch") && in.layer_facts.size() == in.layers.size()) {
+    p.composed = compose(in, p.measured);
+    const json candidate = p.measured ? p.measured->config : json::object();
+    const std::string created = format_rfc3339(in.now);
+    const std::string note = "bulwark harden: the app's layers onto " + id;
+    json config =
+        composed_config(in.config, candidate, in.base.layers, p.run, std::nullopt, created, note);
+    p.findings = projected_findings(in, config, p.composed->summary, p.composed->layers,
+                                    p.composed->base_layers, true);
+    p.built_config = composed_config(in.config, candidate, in.base.layers, p.run,
+                                     std::string(kHardenedUser), created, note);
+    p.built_score =
+        score_findings(in.catalog,
+                       projected_findings(in, p.built_config, p.composed->summary,
+                                          p.composed->layers, p.composed->base_layers, true))
+            .score;
+  } else {
+    p.findings = projected_findings(in, in.config, project(in.summary, base, in.layers[0], b),
+                                    in.layers, in.base.layers, false);
+  }
+  return p;
+}
+
 std::string finding_key(const Finding& f) {
   return f.rule_id + "\n" + f.evidence.path;
 }
@@ -159,49 +213,10 @@ json finding_ref(const Finding& f) {
   return j;
 }
 
-// The ENTRYPOINT and CMD lines that run the app on `candidate` as the image ran it. A runtime
-// base's own ENTRYPOINT (distroless python3's "/usr/bin/python3.11") prefixes a command set by
-// CMD alone, so a command that starts with that runtime keeps only its arguments; any other
-// command replaces the base's ENTRYPOINT. A runtime named by its bare name is run by the
-// candidate's own path for it (distroless nodejs has no node on PATH).
-std::string run_lines(const json& cfg, const AppNeeds& needs, const json& candidate) {
-  std::vector<std::string> words = needs.entry;
-  if (words.empty()) return {};
-  const auto base_entry = candidate.value("entrypoint", std::vector<std::string>{});
-  const std::string runtime = candidate.value("runtime", "");
-  bool changed = false;
-  if (!base_entry.empty() && !runtime.empty() &&
-      runtime_of_program(path_base_name(words[0])) == runtime) {
-    if (needs.from_cmd && words.size() >= base_entry.size() &&
-        std::equal(base_entry.begin() + 1, base_entry.end(), words.begin() + 1))
-      return "CMD " +
-             json(std::vector<std::string>(
-                      words.begin() + static_cast<std::ptrdiff_t>(base_entry.size()), words.end()))
-                 .dump() +
-             "\n";
-    words[0] = base_entry[0];
-    changed = true;
-  }
-  if (needs.from_cmd)
-    return (base_entry.empty() ? "CMD " : "ENTRYPOINT ") + json(words).dump() + "\n";
-  std::vector<std::string> as_set;
-  for (const char* k : {"Entrypoint", "Cmd"})
-    if (auto e = cfg.find(k); e != cfg.end() && e->is_array())
-      for (auto& w : *e)
-        if (w.is_string()) as_set.push_back(w);
-  // A plain shell-form command, run without the shell the candidate may not have.
-  if (changed || words != as_set) return "ENTRYPOINT " + json(words).dump() + "\n";
-  std::string out;
-  for (const char* k : {"Entrypoint", "Cmd"})
-    if (auto e = cfg.find(k); e != cfg.end() && e->is_array() && !e->empty())
-      out += std::string(k == std::string("Cmd") ? "CMD " : "ENTRYPOINT ") + e->dump() + "\n";
-  return out;
-}
-
 // A final stage on `image` that copies the app's own paths out of the scanned image and keeps
 // its runtime settings; nullopt with `why` when such a stage could not start.
 std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
-                                   const json& candidate, const std::string& from,
+                                   const RunInstructions& run, const std::string& from,
                                    std::string& why) {
   if (needs.copy_paths.empty()) {
     why = "no file of the app's own layers was found to copy";
@@ -225,8 +240,8 @@ std::optional<std::string> snippet(const AdviceInput& in, const AppNeeds& needs,
     }
   if (auto ports = cfg.find("ExposedPorts"); ports != cfg.end() && ports->is_object())
     for (auto& [port, v] : ports->items()) out += "EXPOSE " + port + "\n";
-  out += "USER 65532:65532\n";
-  out += run_lines(cfg, needs, candidate);
+  out += "USER " + std::string(kHardenedUser) + "\n";
+  out += dockerfile_lines(run);
   return out;
 }
 
@@ -417,18 +432,10 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         continue;
       }
       if (in.base.name == b.value("image", "") || in.base.name == b.value("id", "")) continue;
-      // Scratch holds nothing, so it is measured by definition.
-      const std::string id = b.value("id", "");
-      const MeasuredBase* measured = measured_candidate(in, id);
-      const bool by_construction = measured || id == "scratch";
-      std::optional<Composed> composed;
-      if (by_construction && in.layer_facts.size() == in.layers.size())
-        composed = compose(in, measured);
-      auto projected_list =
-          composed
-              ? projected_findings(in, composed->summary, composed->layers, composed->base_layers)
-              : projected_findings(in, project(in.summary, base, in.layers[0], b), in.layers,
-                                   in.base.layers);
+      Projection proj = project_switch(in, needs, b, base);
+      const MeasuredBase* measured = proj.measured;
+      const std::optional<Composed>& composed = proj.composed;
+      auto projected_list = std::move(proj.findings);
       int projected = score_findings(in.catalog, projected_list).score;
       // A rule that folds its paths into one finding (BW-SHELL: "shells: /bin/ash, /bin/sh")
       // is compared by whether it fires, whatever path leads: a candidate whose busybox
@@ -461,8 +468,8 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
           removes.push_back(finding_ref(f));
       std::string snippet_why;
       // FROM what was measured: a mirror is what an air-gapped build can pull.
-      auto dockerfile =
-          snippet(in, needs, b, measured ? measured->reference : b.value("image", ""), snippet_why);
+      auto dockerfile = snippet(in, needs, proj.run,
+                                measured ? measured->reference : b.value("image", ""), snippet_why);
       std::uint64_t base_mb =
           composed ? composed->base_bytes : b.value("size_mb", 0ull) * 1000000ull;
       std::size_t packages = in.summary.packages.size(),
@@ -504,6 +511,8 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
       if (measured)
         action["measured"] = {{"reference", measured->reference},
                               {"manifest_digest", measured->manifest_digest}};
+      // What the Dockerfile (and bulwark harden) builds scores: the switch with its USER line.
+      if (composed) action["built_score"] = proj.built_score;
       if (!dockerfile) action["dockerfile_missing"] = snippet_why;
       cap_refs(action["removes"]["findings"], action["removes"], "findings_more");
       cap_refs(action["keeps"], action, "keeps_more");
@@ -620,6 +629,36 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   }
   for (auto& a : actions) out.push_back(std::move(a));
   return out;
+}
+
+Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
+                                   const std::string& id) {
+  const json* entry = nullptr;
+  for (auto& b : in.bases ? *in.bases : base_catalog())
+    if (b.value("id", "") == id) entry = &b;
+  if (!entry) return make_error(Errc::not_found, "no candidate base " + id);
+  if (in.base.layers == 0 || in.base.layers > in.layers.size())
+    return make_error(Errc::conflict,
+                      "the image's base could not be identified, so its own layers are not known");
+  if (std::string why = unfit(needs, *entry); !why.empty())
+    return make_error(Errc::conflict, id + " cannot carry the app: " + why);
+  std::set<std::string> base(in.layers.begin(),
+                             in.layers.begin() + static_cast<std::ptrdiff_t>(in.base.layers));
+  Projection p = project_switch(in, needs, *entry, base);
+  if (!p.composed)
+    return make_error(Errc::conflict, id + " is not measured yet (GET /v1/bases says when it is)");
+  SwitchRecipe r;
+  r.id = id;
+  r.base = entry->value("image", "");
+  if (p.measured) {
+    r.reference = p.measured->reference;
+    r.manifest_digest = p.measured->manifest_digest;
+    r.candidate_layers = p.measured->layers;
+  }
+  r.app_layers_from = in.base.layers;
+  r.config = std::move(p.built_config);
+  r.projected_score = p.built_score;
+  return r;
 }
 
 }  // namespace bw

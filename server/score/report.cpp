@@ -39,31 +39,81 @@ int deduction_of(const ScoreResult& r) {
 
 }  // namespace
 
-json build_report(const ReportInput& in) {
+namespace {
+
+// What a report and a switch's recipe are both made from: the image's merged facts, its base,
+// the rules' findings and what the app needs.
+struct Assessed {
   std::vector<const LayerFacts*> facts;
   std::vector<std::string> digests;
-  std::uint64_t total_bytes = 0;
+  std::uint64_t total_bytes = 0, base_bytes = 0;
+  ImageSummary summary;
+  json config, manifest;
+  BaseInfo base;
+  std::vector<std::string> names;
+  std::vector<Finding> findings;
+  AppNeeds needs;
+};
+
+// Filled in place: the advice input points into it.
+void assess(const ReportInput& in, Assessed& a) {
   for (auto& l : in.layers) {
-    facts.push_back(&l.facts);
-    digests.push_back(l.digest);
+    a.facts.push_back(&l.facts);
+    a.digests.push_back(l.digest);
   }
-  ImageSummary summary = summarize_image(facts, digests);
-  json config = json::parse(in.image.config, nullptr, false);
-  json manifest = json::parse(in.image.manifest, nullptr, false);
-  if (!config.is_object()) config = json::object();
-  if (!manifest.is_object()) manifest = json::object();
-  BaseInfo base = detect_base(manifest, config, summary, digests, in.references);
-  std::uint64_t base_bytes = 0;
+  a.summary = summarize_image(a.facts, a.digests);
+  a.config = json::parse(in.image.config, nullptr, false);
+  a.manifest = json::parse(in.image.manifest, nullptr, false);
+  if (!a.config.is_object()) a.config = json::object();
+  if (!a.manifest.is_object()) a.manifest = json::object();
+  a.base = detect_base(a.manifest, a.config, a.summary, a.digests, in.references);
   for (std::size_t i = 0; i < in.layers.size(); ++i) {
-    total_bytes += in.layers[i].facts.uncompressed_size;
-    if (i < base.layers) base_bytes += in.layers[i].facts.uncompressed_size;
+    a.total_bytes += in.layers[i].facts.uncompressed_size;
+    if (i < a.base.layers) a.base_bytes += in.layers[i].facts.uncompressed_size;
   }
-  std::vector<std::string> names = in.also_known_as;
-  names.insert(names.begin(), in.image_ref);
+  a.names = in.also_known_as;
+  a.names.insert(a.names.begin(), in.image_ref);
   RuleInput ri{
-      summary,          config, digests, base.layers, in.tag, in.now, in.max_image_age_days,
-      &in.suppressions, names};
-  auto findings = evaluate_rules(in.rules, ri);
+      a.summary,        a.config, a.digests, a.base.layers, in.tag, in.now, in.max_image_age_days,
+      &in.suppressions, a.names};
+  a.findings = evaluate_rules(in.rules, ri);
+  std::vector<std::string> base_digests(
+      a.digests.begin(),
+      a.digests.begin() + static_cast<std::ptrdiff_t>(std::min(a.base.layers, a.digests.size())));
+  a.needs = infer_needs(a.summary, a.config, base_digests);
+}
+
+AdviceInput advice_input(const ReportInput& in, const Assessed& a) {
+  return AdviceInput{in.rules,
+                     a.findings,
+                     in.suppressions,
+                     a.summary,
+                     a.config,
+                     a.base,
+                     a.digests,
+                     in.image_ref,
+                     in.tag,
+                     in.now,
+                     in.max_image_age_days,
+                     a.base_bytes,
+                     a.names,
+                     a.facts,
+                     &in.measured,
+                     in.bases};
+}
+
+}  // namespace
+
+Result<SwitchRecipe> report_switch_recipe(const ReportInput& in, const std::string& id) {
+  Assessed a;
+  assess(in, a);
+  return switch_recipe(advice_input(in, a), a.needs, id);
+}
+
+json build_report(const ReportInput& in) {
+  Assessed a;
+  assess(in, a);
+  const auto& findings = a.findings;
   auto whole = score_findings(in.rules, findings);
   auto app = score_findings(in.rules, findings, Origin::app);
   auto base_part = score_findings(in.rules, findings, Origin::base);
@@ -73,8 +123,8 @@ json build_report(const ReportInput& in) {
   if (findings.size() > kMaxReportFindings) {
     std::vector<std::size_t> order(findings.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return findings[a].severity > findings[b].severity;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+      return findings[x].severity > findings[y].severity;
     });
     for (std::size_t k = kMaxReportFindings; k < order.size(); ++k) listed[order[k]] = false;
   }
@@ -94,26 +144,12 @@ json build_report(const ReportInput& in) {
     }
     f.push_back(std::move(j));
   }
-  std::vector<std::string> base_digests(
-      digests.begin(),
-      digests.begin() + static_cast<std::ptrdiff_t>(std::min(base.layers, digests.size())));
-  AppNeeds needs = infer_needs(summary, config, base_digests);
-  AdviceInput advice{in.rules,
-                     findings,
-                     in.suppressions,
-                     summary,
-                     config,
-                     base,
-                     digests,
-                     in.image_ref,
-                     in.tag,
-                     in.now,
-                     in.max_image_age_days,
-                     base_bytes,
-                     names,
-                     facts,
-                     &in.measured,
-                     in.bases};
+  const BaseInfo& base = a.base;
+  const AppNeeds& needs = a.needs;
+  const auto& names = a.names;
+  const auto& summary = a.summary;
+  const auto total_bytes = a.total_bytes;
+  AdviceInput advice = advice_input(in, a);
   std::string platform = in.image.os + "/" + in.image.architecture +
                          (in.image.variant.empty() ? "" : "/" + in.image.variant);
   json plan;

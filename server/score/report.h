@@ -37,4 +37,7 @@ inline constexpr std::size_t kMaxReportBytes = 8u << 20;
 
 nlohmann::json build_report(const ReportInput& in);
 
+// What `bulwark harden` builds to switch the image to candidate `id` (see switch_recipe()).
+Result<SwitchRecipe> report_switch_recipe(const ReportInput& in, const std::string& id);
+
 }  // namespace bw

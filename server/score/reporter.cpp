@@ -57,34 +57,41 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
   return build(**image, image_ref, known);
 }
 
-Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,
-                             const std::map<std::string, LayerRecord>* known) {
+// What a report is built from besides the image: everything ReportInput points to.
+struct Reporter::Sources {
+  std::vector<LayerRecord> layers;
+  std::vector<Suppression> suppressions;
+  std::vector<ReferenceImage> refs;
+  std::vector<MeasuredBase> measured;
+  std::vector<std::string> tags;
+};
+
+Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
+                                            const std::map<std::string, LayerRecord>* known) {
   const std::string& digest = image.manifest_digest;
+  Sources out;
   // Layers this scan did not analyse are read in one go.
   std::vector<std::string> missing;
   for (auto& l : image.layers)
     if (!known || !known->count(l.digest)) missing.push_back(l.digest);
   auto read = store_.get_layers(missing);
   if (!read) return read.error();
-  std::vector<LayerRecord> layers;
   std::size_t next = 0;
   for (auto& l : image.layers) {
     if (known)
       if (auto it = known->find(l.digest); it != known->end()) {
-        layers.push_back(it->second);
+        out.layers.push_back(it->second);
         continue;
       }
     auto& rec = (*read)[next++];
     if (!rec)
       return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
-    layers.push_back(std::move(*rec));
+    out.layers.push_back(std::move(*rec));
   }
   auto context = store_.report_context(digest);
   if (!context) return context.error();
-  std::vector<Suppression> suppressions = options_.suppressions;
-  for (auto& s : context->suppressions) suppressions.push_back(suppression_of(s));
-  std::vector<ReferenceImage> refs;
-  std::vector<MeasuredBase> measured;
+  out.suppressions = options_.suppressions;
+  for (auto& s : context->suppressions) out.suppressions.push_back(suppression_of(s));
   for (auto& [name, ref_digest] : context->reference_images) {
     auto r = store_.get_image(ref_digest);
     if (!r || !*r) continue;
@@ -95,25 +102,52 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
       // A candidate's mirror is that candidate: images on it are named by the catalog's image.
       for (auto& b : candidates())
         if (b.value("id", "") == id) ri.name = b.value("image", name);
-      if (auto facts = measured_facts(**r))
-        measured.push_back(MeasuredBase{id, name, ref_digest, ri.layers, std::move(facts)});
+      if (auto facts = measured_facts(**r)) {
+        json config = json::parse((*r)->config, nullptr, false);
+        out.measured.push_back(MeasuredBase{id, name, ref_digest, ri.layers, std::move(facts),
+                                            config.is_object() ? config : json::object()});
+      }
     }
-    refs.push_back(std::move(ri));
+    out.refs.push_back(std::move(ri));
   }
+  out.tags = std::move(context->tags);
+  return out;
+}
+
+ReportInput Reporter::input(const ImageRecord& image, const Sources& s,
+                            const std::string& image_ref) const {
   auto ref = parse_reference(image_ref);
   std::string tag = ref && ref->digest.empty() ? ref->tag : "";
-  ReportInput in{image,
-                 layers,
-                 *options_.rules,
-                 suppressions,
-                 refs,
-                 image_ref,
-                 tag,
-                 std::chrono::system_clock::now(),
-                 options_.max_image_age_days,
-                 std::move(context->tags),
-                 std::move(measured),
-                 &candidates()};
+  return ReportInput{image,
+                     s.layers,
+                     *options_.rules,
+                     s.suppressions,
+                     s.refs,
+                     image_ref,
+                     tag,
+                     std::chrono::system_clock::now(),
+                     options_.max_image_age_days,
+                     s.tags,
+                     s.measured,
+                     &candidates()};
+}
+
+Result<SwitchRecipe> Reporter::recipe(const std::string& digest, const std::string& image_ref,
+                                      const std::string& candidate_id) {
+  auto image = store_.get_image(digest);
+  if (!image) return image.error();
+  if (!*image) return make_error(Errc::not_found, "no image " + digest);
+  auto s = sources(**image, nullptr);
+  if (!s) return s.error();
+  return report_switch_recipe(input(**image, *s, image_ref), candidate_id);
+}
+
+Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,
+                             const std::map<std::string, LayerRecord>* known) {
+  const std::string& digest = image.manifest_digest;
+  auto s = sources(image, known);
+  if (!s) return s.error();
+  ReportInput in = input(image, *s, image_ref);
   json report;
   try {
     report = build_report(in);

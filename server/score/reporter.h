@@ -44,6 +44,10 @@ class Reporter {
   // As above, for the image as just stored (not read back).
   Result<nlohmann::json> build(const ImageRecord& image, const std::string& image_ref,
                                const std::map<std::string, LayerRecord>* known);
+  // What a switch of stored image `manifest_digest` (scanned as `image_ref`) to candidate
+  // `candidate_id` builds, from the same facts its report is built from.
+  Result<SwitchRecipe> recipe(const std::string& manifest_digest, const std::string& image_ref,
+                              const std::string& candidate_id);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
   // Builds the missing reports of every stored image; returns how many were built. An image
@@ -66,6 +70,10 @@ class Reporter {
   // The measured candidates' layer facts (by the manifest digest measured), read once: every
   // report's advice projects onto them. Only the catalog's current digests are kept.
   std::shared_ptr<const std::vector<LayerFacts>> measured_facts(const ImageRecord& base);
+  struct Sources;
+  Result<Sources> sources(const ImageRecord& image,
+                          const std::map<std::string, LayerRecord>* known);
+  ReportInput input(const ImageRecord& image, const Sources& s, const std::string& image_ref) const;
 
   Store& store_;
   ReportOptions options_;

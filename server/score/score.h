@@ -109,6 +109,7 @@ struct MeasuredBase {
   std::string manifest_digest;
   std::vector<std::string> layers;                       // digests, bottom first
   std::shared_ptr<const std::vector<LayerFacts>> facts;  // the same layers' facts
+  nlohmann::json config = nlohmann::json::object();      // its image config
 };
 
 struct AdviceInput {
@@ -143,5 +144,53 @@ struct AdviceInput {
 // findings, heaviest first) with the score after each, cumulative: {steps: [{action, id|rule_id,
 // score_after, grade_after}], score, grade, why_not_b (when the end is worse than B)}.
 nlohmann::json advise(const AdviceInput& in, const AppNeeds& needs, nlohmann::json* plan = nullptr);
+
+// What the ENTRYPOINT and CMD instructions of a switch set, to run the app on a candidate whose
+// own ENTRYPOINT is `base_entry` and whose runtime is `runtime` as the image ran it: a runtime
+// base's ENTRYPOINT (distroless python3's "/usr/bin/python3.11") prefixes a command set by CMD
+// alone, so a command that starts with that runtime keeps only its arguments; any other command
+// replaces the base's ENTRYPOINT. A runtime named by its bare name is run by the candidate's own
+// path for it (distroless nodejs has no node on PATH).
+struct RunInstructions {
+  std::optional<std::vector<std::string>> entrypoint;  // set: replaces the base's, resets CMD
+  std::optional<std::vector<std::string>> cmd;         // set: replaces the base's
+};
+RunInstructions run_instructions(const nlohmann::json& config, const AppNeeds& needs,
+                                 const std::vector<std::string>& base_entry,
+                                 const std::string& runtime);
+// The same as Dockerfile lines.
+std::string dockerfile_lines(const RunInstructions& run);
+
+// The image config of a switch as built: the candidate's config (`candidate`, {} for scratch),
+// with the app's settings carried over as the switch's Dockerfile carries them (Env without PATH
+// or secrets, WORKDIR, EXPOSE, `run`) and `user` as USER (nullopt: the source's own, as a switch
+// is scored: what a USER line gains is a fix of its own); the candidate's diff_ids and history,
+// then the source's from its layer `source_base_layers` on, and one entry of ours (`note`).
+nlohmann::json composed_config(const nlohmann::json& source, const nlohmann::json& candidate,
+                               std::size_t source_base_layers, const RunInstructions& run,
+                               const std::optional<std::string>& user, const std::string& created,
+                               const std::string& note);
+
+// The USER a switch's Dockerfile and `bulwark harden` set.
+inline constexpr std::string_view kHardenedUser = "65532:65532";
+
+// What `bulwark harden` builds for a switch to a measured candidate (or scratch): its layers,
+// then the scanned image's own from `app_layers_from`, under `config` (USER kHardenedUser, as
+// the switch's Dockerfile). The projected score is what the rules give that image (the
+// switch's `built_score`), so a scan of the built image scores the same.
+struct SwitchRecipe {
+  std::string id;         // the catalog entry
+  std::string base;       // its image as the catalog names it
+  std::string reference;  // what was measured, where its layers are read; empty for scratch
+  std::string manifest_digest;
+  std::vector<std::string> candidate_layers;  // digests, bottom first
+  std::size_t app_layers_from = 0;
+  nlohmann::json config;
+  int projected_score = 0;
+};
+// Errc::not_found for an id no candidate has; Errc::conflict when the candidate is not measured
+// yet or cannot carry the app (the message says why).
+Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
+                                   const std::string& id);
 
 }  // namespace bw

@@ -1,5 +1,6 @@
 // Advice end to end: images built the ordinary ways, pushed to a real registry, scanned by the
 // real daemon; what it advises and whether the Dockerfiles it writes could build and start.
+#include "base_replicas.h"
 #include "daemon.h"
 #include "registry.h"
 #include "tar_builder.h"
@@ -360,42 +361,6 @@ TEST_CASE("busybox itself is named busybox, and an image FROM scratch is told so
 }
 
 namespace {
-
-// A faithful replica of gcr.io/distroless/static-debian12:nonroot: the Debian packages it is
-// made of, its passwd and group with nonroot, and the CA bundle; `marker` a file of the team's
-// own that tells a golden copy's layer apart.
-TestImage distroless_static_replica(const std::string& marker = "") {
-  TarBuilder tar;
-  if (!marker.empty()) tar.file(marker, "golden\n");
-  for (const char* p : {"base-files", "netbase", "tzdata", "ca-certificates"})
-    add_installed_package(tar, p);
-  tar.file("etc/passwd",
-           "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/"
-           "nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
-      .file("etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n")
-      .dir("home/nonroot", 0700)
-      .file("etc/ssl/certs/ca-certificates.crt", read_file("/etc/ssl/certs/ca-certificates.crt"));
-  TestImage im{{make_layer(tar.build())}};
-  im.config = {{"User", "65532"}, {"WorkingDir", "/home/nonroot"}};
-  im.history = hist({{"bazel build //base:static_nonroot_debian12", false}});
-  return im;
-}
-
-// busybox as Debian's busybox-static package makes it: the binary and a link per applet.
-TestImage busybox_replica() {
-  TarBuilder tar;
-  tar.file("bin/busybox", read_file("/bin/busybox"), 0755);
-  std::string applets;
-  REQUIRE(run_command({"/bin/busybox", "--list-full"}, applets) == 0);
-  std::istringstream lines(applets);
-  for (std::string path; std::getline(lines, path);)
-    if (!path.empty() && path != "bin/busybox") tar.symlink(path, "/bin/busybox");
-  tar.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
-  TestImage im{{make_layer(tar.build())}};
-  im.config = {{"Cmd", {"sh"}}};
-  im.history = hist({{"/bin/sh -c #(nop) ADD file:busybox in / ", false}, {"CMD [\"sh\"]", true}});
-  return im;
-}
 
 const json* base_entry(const json& bases, const std::string& id) {
   for (auto& b : bases["bases"])

@@ -218,6 +218,16 @@ TEST_CASE("with API tokens, /v1 needs a token with the route's scope; operations
   CHECK(post.body.find(reader) == std::string::npos);
   CHECK(f.call("POST", "/v1/scans", scan, "Bearer " + ci).status == 202);
   CHECK(f.call("PUT", "/v1/suppressions", R"({"suppressions": []})", "Bearer " + ci).status == 403);
+  // Building and pushing images is a scope of its own: neither scan nor admin grants it.
+  const std::string harden = "/v1/images/sha256:" + std::string(64, 'a') + "/harden";
+  const std::string push = R"({"push": "127.0.0.1:1/team/app:hardened"})";
+  CHECK(f.call("POST", harden, push, "Bearer " + ci).status == 403);
+  std::string builder = "builder-token-0123456789";
+  f.config.api.tokens.push_back({"builder", sha256_digest(builder).substr(7), {"harden"}});
+  auto unknown = f.call("POST", harden, push, "Bearer " + builder);
+  CHECK(unknown.status == 404);
+  CHECK(error_of(unknown)["code"] == "not_found");
+  CHECK(error_of(f.call("POST", harden, "{}", "Bearer " + builder))["code"] == "bad_request");
   CHECK(f.call("GET", "/healthz").status == 200);
   CHECK(f.call("GET", "/metrics").status == 200);
 }

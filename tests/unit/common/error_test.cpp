@@ -71,6 +71,7 @@ TEST_CASE("every code has its own name, the one the API documents, and a status"
       {Errc::invalid_image, "invalid_image", 422},
       {Errc::insufficient_storage, "insufficient_storage", 507},
       {Errc::precondition_failed, "precondition_failed", 412},
+      {Errc::conflict, "conflict", 409},
       {Errc::timeout, "timeout", 504},
       {Errc::cancelled, "cancelled", 409},
       {Errc::unavailable, "unavailable", 503},

@@ -1,0 +1,37 @@
+// bulwark harden: builds the image a switch recommends, for real and without Docker. The
+// candidate's layers (mounted from its repository when it shares the target's registry, else
+// copied as they stream), then the scanned image's own layers the same way, under the config
+// the switch's projection was scored with (score/compose.cpp); then the manifest, pushed. What
+// is built is what was projected, so a scan of it scores what the report promised.
+#pragma once
+
+#include "common/error.h"
+#include "registry/registry.h"
+#include "score/reporter.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace bw {
+
+struct HardenRequest {
+  std::string manifest_digest;  // a stored, scanned image
+  std::string image_ref;        // where its layers are read; empty: the reference its report names
+  // A candidate's catalog id; empty: the best switch of the report projected by construction.
+  std::string onto;
+  std::string push;             // where the result goes: "registry/repository[:tag]"
+};
+
+// {image, manifest_digest, config_digest, onto: {id, base, reference, manifest_digest},
+//  layers: {total, mounted, copied, present}, before: {score, grade},
+//  projected: {score, grade}}. Errors: not_found (no such image or candidate), conflict (no
+// switch to build, a candidate not measured or unfit), registry_not_allowed and the registry's
+// own errors.
+boost::asio::awaitable<Result<nlohmann::json>> harden(RegistryClient& registry, Reporter& reporter,
+                                                      boost::asio::thread_pool* workers,
+                                                      HardenRequest request);
+
+}  // namespace bw

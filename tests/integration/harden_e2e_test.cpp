@@ -1,0 +1,213 @@
+// `bulwark harden` end to end: apps built the ordinary way on a Debian-like base, hardened onto
+// faithful replicas of the candidate bases in a real registry; the pushed image is scanned and
+// scores what the projection promised, and its root filesystem, unpacked, runs the app in a
+// chroot as the non-root user the build set.
+#include "base_replicas.h"
+#include "daemon.h"
+#include "registry.h"
+#include "tar_builder.h"
+#include "test_images.h"
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+
+using namespace bw::test;
+using nlohmann::json;
+
+namespace {
+
+std::string blob_path(const LocalRegistry& reg, const std::string& digest) {
+  const std::string hex = digest.substr(7);
+  return reg.storage() + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex +
+         "/data";
+}
+
+// The image's layers applied in order under `root` (the test images hold no whiteouts).
+json unpack(const LocalRegistry& reg, const std::string& manifest_digest, const std::string& root) {
+  json manifest = json::parse(read_file(blob_path(reg, manifest_digest)));
+  for (auto& l : manifest["layers"]) {
+    std::string out;
+    REQUIRE(run_command({"tar", "-xzf", blob_path(reg, l["digest"]), "-C", root}, out) == 0);
+  }
+  return json::parse(read_file(blob_path(reg, manifest["config"]["digest"])));
+}
+
+// What the image runs (ENTRYPOINT then CMD), run in a chroot of `root` as its USER.
+std::string run_in_chroot(const std::string& root, const json& config) {
+  const json& c = config["config"];
+  std::vector<std::string> argv = {"chroot", "--userspec=" + c.value("User", std::string("0")),
+                                   root};
+  for (const char* k : {"Entrypoint", "Cmd"})
+    if (c.contains(k) && c[k].is_array())
+      for (auto& w : c[k]) argv.push_back(w);
+  std::string out;
+  int rc = run_command(argv, out);
+  CAPTURE(out);
+  CHECK(rc == 0);
+  return out;
+}
+
+struct App {
+  std::string name;
+  TestImage image;
+  std::string onto;  // empty: what the report's best measured switch is
+  std::set<std::string> expect_onto;
+  std::string prints;
+  bool elsewhere = false;  // pushed to another registry: every layer copied, none mounted
+};
+
+// A Debian-like base layer and `app` on it, built as `docker build` records it.
+TestImage on_debian(TarBuilder app, json config, const char* step, bool ca_certificates = true) {
+  TestImage im{{make_layer(debian_base(ca_certificates)), make_layer(app.build())}};
+  im.config = std::move(config);
+  im.created = "2026-11-20T00:00:00Z";
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                     {"/bin/sh -c #(nop)  CMD [\"bash\"]", true},
+                     {step, false}});
+  return im;
+}
+
+std::string compiled(const std::string& dir, const std::string& source, bool static_link) {
+  write_file(dir + "/hello.c", source);
+  std::vector<std::string> argv = {"clang-14", "-O1", "-o", dir + "/hello", dir + "/hello.c"};
+  if (static_link) argv.push_back("-static");
+  std::string out;
+  REQUIRE_MESSAGE(run_command(argv, out) == 0, out);
+  return read_file(dir + "/hello");
+}
+
+}  // namespace
+
+TEST_CASE("harden builds the switch, pushes it, and the result scores as projected and runs") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: running the hardened images in a chroot needs root");
+    return;
+  }
+  LocalRegistry reg;
+  push_image(reg.host(), "mirror/distroless-static", "nonroot", distroless_static_replica());
+  push_image(reg.host(), "mirror/distroless-base", "nonroot", distroless_base_replica());
+  push_image(reg.host(), "mirror/distroless-python3", "nonroot", distroless_python3_replica());
+  push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
+  json mirrors = json::array();
+  for (auto [id, image] : {std::pair{"distroless-static", "mirror/distroless-static:nonroot"},
+                           std::pair{"distroless-base", "mirror/distroless-base:nonroot"},
+                           std::pair{"distroless-python3", "mirror/distroless-python3:nonroot"},
+                           std::pair{"busybox", "mirror/busybox:1"}})
+    mirrors.push_back({{"id", id}, {"image", reg.host() + "/" + image}});
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
+                {"bases", {{"measure", true}, {"mirrors", mirrors}}}});
+  REQUIRE(eventually(
+      [&] {
+        json bases = d.get_json("/v1/bases");
+        int measured = 0;
+        for (auto& b : bases["bases"])
+          measured += b["measured"].is_object() && b["measured"].contains("grade");
+        return measured == 4;
+      },
+      std::chrono::seconds(180)));
+
+  TempDir work;
+  const std::string c_source = "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); }\n";
+  std::vector<App> apps;
+  // A static binary: nothing of the base is needed.
+  apps.push_back(
+      {"static",
+       on_debian(TarBuilder().file("app/hello", compiled(work.path(), c_source, true), 0755),
+                 {{"Entrypoint", {"/app/hello"}}}, "COPY hello /app/ # buildkit"),
+       "",
+       {"scratch", "distroless-static"},
+       "hello from C\n"});
+  // A C program linked against glibc: onto a base with libc.
+  apps.push_back(
+      {"glibc",
+       on_debian(TarBuilder().file("app/hello", compiled(work.path(), c_source, false), 0755),
+                 {{"Entrypoint", {"/app/hello"}}}, "COPY hello /app/ # buildkit"),
+       "distroless-base",
+       {"distroless-base"},
+       "hello from C\n"});
+  // A shell script (and no CA certificates, which busybox lacks): a base with a shell.
+  apps.push_back(
+      {"script",
+       on_debian(TarBuilder().file("app/start.sh", "#!/bin/sh\necho \"hello from $0\"\n", 0755),
+                 {{"Entrypoint", {"/app/start.sh"}}}, "COPY start.sh /app/ # buildkit", false),
+       "busybox",
+       {"busybox"},
+       "hello from /app/start.sh\n",
+       true});
+  // A Python app run by CMD alone, Python installed on the old base by apt: onto the python3
+  // base, whose own ENTRYPOINT runs the script.
+  {
+    TarBuilder py;
+    for (const char* p : {"python3-minimal", "python3.11-minimal", "libpython3.11-minimal"})
+      add_installed_package(py, p);
+    TestImage im{{make_layer(debian_base(true)), make_layer(py.build()),
+                  make_layer(TarBuilder()
+                                 .file("app/main.py",
+                                       "import sys\nprint('hello from python',"
+                                       " sys.version_info[0])\n")
+                                 .build())}};
+    im.config = {{"Cmd", {"python3", "/app/main.py"}}, {"WorkingDir", "/app"}};
+    im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                       {"RUN apt-get install -y python3 # buildkit", false},
+                       {"COPY main.py /app/ # buildkit", false},
+                       {"WORKDIR /app", true},
+                       {"CMD [\"python3\", \"/app/main.py\"]", true}});
+    im.created = "2026-11-20T00:00:00Z";
+    apps.push_back(
+        {"python", im, "distroless-python3", {"distroless-python3"}, "hello from python 3\n"});
+  }
+
+  LocalRegistry other;
+  for (auto& app : apps) {
+    CAPTURE(app.name);
+    const LocalRegistry& to = app.elsewhere ? other : reg;
+    push_image(reg.host(), "apps/" + app.name, "1", app.image);
+    std::vector<std::string> argv = {BULWARK_CLI_PATH,
+                                     "--server",
+                                     d.api().server(),
+                                     "harden",
+                                     reg.host() + "/apps/" + app.name + ":1",
+                                     "--push",
+                                     to.host() + "/hardened/" + app.name + ":1",
+                                     "--json"};
+    if (!app.onto.empty()) argv.insert(argv.end(), {"--onto", app.onto});
+    std::string out;
+    int rc = run_command(argv, out);
+    CAPTURE(out);
+    REQUIRE(rc == 0);
+    json h = json::parse(out.substr(out.find('{')));
+    MESSAGE(app.name << ": " << h["before"]["score"] << " -> projected " << h["projected"]["score"]
+                     << ", measured " << h["after"]["score"] << " onto " << h["onto"]["id"] << " ("
+                     << h["layers"].dump() << ")");
+    CHECK(app.expect_onto.count(h["onto"]["id"].get<std::string>()));
+    // Scanned as any image: the score the projection promised, to the point.
+    REQUIRE(h.contains("after"));
+    CHECK(h["after"]["score"] == h["projected"]["score"]);
+    CHECK(h["as_projected"] == true);
+    CHECK(h["after"]["score"].get<int>() > h["before"]["score"].get<int>());
+    // Within one registry every layer is mounted (no byte moves); to another, each is copied as
+    // it streams.
+    CHECK(h["layers"]["total"].get<int>() == h["layers"]["mounted"].get<int>() +
+                                                 h["layers"]["copied"].get<int>() +
+                                                 h["layers"]["present"].get<int>());
+    const std::string digest = h["manifest_digest"];
+    json report = d.get_json("/v1/images/" + digest + "/report");
+    CHECK(report["score"] == h["projected"]["score"]);
+    // The switch the source's report lists projects the same score.
+    json source =
+        d.get_json("/v1/images/" + h["source"]["manifest_digest"].get<std::string>() + "/report");
+    for (auto& a : source["recommendations"])
+      if (a["action"] == "switch" && a["id"] == h["onto"]["id"])
+        CHECK(a["built_score"] == h["projected"]["score"]);
+
+    TempDir root;
+    ::chmod(root.path().c_str(), 0755);  // the image's "/", which mkdtemp made 0700
+    json config = unpack(to, digest, root.path());
+    CHECK(config["config"]["User"] == "65532:65532");
+    CHECK(run_in_chroot(root.path(), config) == app.prints);
+  }
+}

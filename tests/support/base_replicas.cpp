@@ -1,0 +1,68 @@
+#include "base_replicas.h"
+
+#include "process.h"
+#include "tar_builder.h"
+#include "test_images.h"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+namespace bw::test {
+
+TestImage distroless_static_replica(const std::string& marker) {
+  TarBuilder tar;
+  if (!marker.empty()) tar.file(marker, "golden\n");
+  for (const char* p : {"base-files", "netbase", "tzdata", "ca-certificates"})
+    add_installed_package(tar, p);
+  tar.file("etc/passwd",
+           "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/"
+           "nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+      .file("etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n")
+      .dir("home/nonroot", 0700)
+      .file("etc/ssl/certs/ca-certificates.crt", read_file("/etc/ssl/certs/ca-certificates.crt"));
+  TestImage im{{make_layer(tar.build())}};
+  im.config = {{"User", "65532"}, {"WorkingDir", "/home/nonroot"}};
+  im.history = hist({{"bazel build //base:static_nonroot_debian12", false}});
+  return im;
+}
+
+TestImage distroless_base_replica() {
+  TestImage im = distroless_static_replica();
+  TarBuilder tar;
+  for (const char* p : {"libc6", "libssl3"}) add_installed_package(tar, p);
+  im.layers.push_back(make_layer(tar.build()));
+  im.history = hist({{"bazel build //base:static_nonroot_debian12", false},
+                     {"bazel build //base:base_nonroot_debian12", false}});
+  return im;
+}
+
+TestImage distroless_python3_replica() {
+  TestImage im = distroless_base_replica();
+  TarBuilder tar;
+  for (const char* p : {"python3.11-minimal", "libpython3.11-minimal", "zlib1g", "libexpat1"})
+    add_installed_package(tar, p);
+  im.layers.push_back(make_layer(tar.build()));
+  im.config["Entrypoint"] = {"/usr/bin/python3.11"};
+  im.history = hist({{"bazel build //base:static_nonroot_debian12", false},
+                     {"bazel build //base:base_nonroot_debian12", false},
+                     {"bazel build //python3:python3_nonroot_debian12", false}});
+  return im;
+}
+
+TestImage busybox_replica() {
+  TarBuilder tar;
+  tar.file("bin/busybox", read_file("/bin/busybox"), 0755);
+  std::string applets;
+  REQUIRE(run_command({"/bin/busybox", "--list-full"}, applets) == 0);
+  std::istringstream lines(applets);
+  for (std::string path; std::getline(lines, path);)
+    if (!path.empty() && path != "bin/busybox") tar.symlink(path, "/bin/busybox");
+  tar.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  TestImage im{{make_layer(tar.build())}};
+  im.config = {{"Cmd", {"sh"}}};
+  im.history = hist({{"/bin/sh -c #(nop) ADD file:busybox in / ", false}, {"CMD [\"sh\"]", true}});
+  return im;
+}
+
+}  // namespace bw::test

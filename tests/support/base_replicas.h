@@ -1,0 +1,23 @@
+// Faithful replicas of the candidate bases, built from the Debian packages the real images are
+// made of (distroless's package sets are public), for tests that measure candidates and build
+// onto them. Each shares its lower layers with the one below it, as the real images do.
+#pragma once
+
+#include "registry.h"
+
+#include <string>
+
+namespace bw::test {
+
+// gcr.io/distroless/static-debian12:nonroot: base-files, netbase, tzdata, ca-certificates, the
+// nonroot passwd and group. `marker`: a file of a team's own that tells a golden copy apart.
+TestImage distroless_static_replica(const std::string& marker = "");
+// gcr.io/distroless/base-debian12:nonroot: static's layer, then libc6 and libssl3.
+TestImage distroless_base_replica();
+// gcr.io/distroless/python3-debian12:nonroot: base's layers, then Debian's Python 3.11 (the
+// minimal interpreter and its libraries), ENTRYPOINT ["/usr/bin/python3.11"].
+TestImage distroless_python3_replica();
+// busybox as Debian's busybox-static package makes it: the binary and a link per applet.
+TestImage busybox_replica();
+
+}  // namespace bw::test
