@@ -31,16 +31,24 @@ json unpack(const LocalRegistry& reg, const std::string& manifest_digest, const 
   json manifest = json::parse(read_file(blob_path(reg, manifest_digest)));
   for (auto& l : manifest["layers"]) {
     std::string out;
-    REQUIRE(run_command({"tar", "-xzf", blob_path(reg, l["digest"]), "-C", root}, out) == 0);
+    // GNU tar tells gzip and zstd apart by themselves.
+    REQUIRE(run_command({"tar", "-xf", blob_path(reg, l["digest"]), "-C", root}, out) == 0);
   }
   return json::parse(read_file(blob_path(reg, manifest["config"]["digest"])));
 }
 
-// What the image runs (ENTRYPOINT then CMD), run in a chroot of `root` as its USER.
+// What the image runs (ENTRYPOINT then CMD), run in a chroot of `root` from its WORKDIR as its
+// USER ("uid:gid").
 std::string run_in_chroot(const std::string& root, const json& config) {
   const json& c = config["config"];
-  std::vector<std::string> argv = {"chroot", "--userspec=" + c.value("User", std::string("0")),
-                                   root};
+  const std::string user = c.value("User", std::string("0:0"));
+  std::vector<std::string> argv = {"unshare",
+                                   "--root=" + root,
+                                   "--wd=" + c.value("WorkingDir", std::string("/")),
+                                   "--setgid",
+                                   user.substr(user.find(':') + 1),
+                                   "--setuid",
+                                   user.substr(0, user.find(':'))};
   for (const char* k : {"Entrypoint", "Cmd"})
     if (c.contains(k) && c[k].is_array())
       for (auto& w : c[k]) argv.push_back(w);
@@ -91,11 +99,13 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
   push_image(reg.host(), "mirror/distroless-static", "nonroot", distroless_static_replica());
   push_image(reg.host(), "mirror/distroless-base", "nonroot", distroless_base_replica());
   push_image(reg.host(), "mirror/distroless-python3", "nonroot", distroless_python3_replica());
+  push_image(reg.host(), "mirror/distroless-nodejs", "nonroot", distroless_nodejs_replica());
   push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
   json mirrors = json::array();
   for (auto [id, image] : {std::pair{"distroless-static", "mirror/distroless-static:nonroot"},
                            std::pair{"distroless-base", "mirror/distroless-base:nonroot"},
                            std::pair{"distroless-python3", "mirror/distroless-python3:nonroot"},
+                           std::pair{"distroless-nodejs", "mirror/distroless-nodejs:nonroot"},
                            std::pair{"busybox", "mirror/busybox:1"}})
     mirrors.push_back({{"id", id}, {"image", reg.host() + "/" + image}});
   Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
@@ -106,7 +116,7 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
         int measured = 0;
         for (auto& b : bases["bases"])
           measured += b["measured"].is_object() && b["measured"].contains("grade");
-        return measured == 4;
+        return measured == 5;
       },
       std::chrono::seconds(180)));
 
@@ -162,6 +172,26 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
   }
 
   LocalRegistry other;
+  // A Node app run by a shell-form CMD relative to its WORKDIR, node installed on the old base:
+  // onto the nodejs base, whose ENTRYPOINT is its own node, run from the same WORKDIR.
+  {
+    TestImage im{
+        {make_layer(debian_base(true)),
+         make_layer(TarBuilder().file("usr/bin/node", read_file("/bin/true"), 0755).build()),
+         make_layer(TarBuilder()
+                        .file("app/index.js", "console.log('hello from node', 1 + 1);\n")
+                        .file("app/package.json", R"({"name": "app", "version": "1.0.0"})")
+                        .build())}};
+    im.config = {{"Cmd", {"/bin/sh", "-c", "node index.js"}}, {"WorkingDir", "/app"}};
+    im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                       {"RUN apt-get install -y nodejs # buildkit", false},
+                       {"COPY . /app # buildkit", false},
+                       {"WORKDIR /app", true},
+                       {"CMD node index.js", true}});
+    im.created = "2026-11-20T00:00:00Z";
+    apps.push_back({"node", im, "", {"distroless-nodejs"}, "hello from node 2\n"});
+  }
+
   for (auto& app : apps) {
     CAPTURE(app.name);
     const LocalRegistry& to = app.elsewhere ? other : reg;

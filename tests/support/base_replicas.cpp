@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <set>
 #include <sstream>
 
 namespace bw::test {
@@ -34,6 +36,42 @@ TestImage distroless_base_replica() {
   im.layers.push_back(make_layer(tar.build()));
   im.history = hist({{"bazel build //base:static_nonroot_debian12", false},
                      {"bazel build //base:base_nonroot_debian12", false}});
+  return im;
+}
+
+TestImage distroless_cc_replica() {
+  TestImage im = distroless_base_replica();
+  TarBuilder tar;
+  for (const char* p : {"libgcc-s1", "libstdc++6", "libgomp1"}) add_installed_package(tar, p);
+  im.layers.push_back(make_layer(tar.build()));
+  im.history.push_back(hist({{"bazel build //cc:cc_nonroot_debian12", false}})[0]);
+  return im;
+}
+
+TestImage distroless_nodejs_replica() {
+  TestImage im = distroless_cc_replica();
+  std::string node = std::filesystem::canonical("/usr/bin/node").string();
+  TarBuilder tar;
+  tar.dir("nodejs", 0755).dir("nodejs/bin", 0755).file("nodejs/bin/node", read_file(node), 0755);
+  // The libraries node loads that the layers below lack (Debian's node: libnode and its own),
+  // as their packages install them.
+  std::string libs;
+  REQUIRE(run_command({"ldd", node}, libs) == 0);
+  std::set<std::string> below = {"libc6", "libssl3", "libgcc-s1", "libstdc++6", "libgomp1"};
+  std::istringstream lines(libs);
+  for (std::string line; std::getline(lines, line);) {
+    auto arrow = line.find("=> /");
+    if (arrow == std::string::npos) continue;
+    std::string path = line.substr(arrow + 3, line.find(" (", arrow) - arrow - 3);
+    std::string owner;
+    if (run_command({"dpkg", "-S", path}, owner) != 0) continue;
+    std::string package = owner.substr(0, owner.find_first_of(":"));
+    if (below.insert(package).second) add_installed_package(tar, package);
+  }
+  // zstd, as the layer is large: quick to build, and read by the daemon like any other.
+  im.layers.push_back(make_layer(tar.build(), LayerCompression::zstd));
+  im.config["Entrypoint"] = {"/nodejs/bin/node"};
+  im.history.push_back(hist({{"bazel build //nodejs:nodejs20_nonroot_debian12", false}})[0]);
   return im;
 }
 

@@ -14,6 +14,12 @@ namespace bw::test {
 TestImage distroless_static_replica(const std::string& marker = "");
 // gcr.io/distroless/base-debian12:nonroot: static's layer, then libc6 and libssl3.
 TestImage distroless_base_replica();
+// gcr.io/distroless/cc-debian12:nonroot: base's layers, then libgcc-s1, libstdc++6, libgomp1.
+TestImage distroless_cc_replica();
+// gcr.io/distroless/nodejs20-debian12:nonroot: cc's layers, then this machine's node as
+// /nodejs/bin/node with the Debian packages of the libraries it loads that cc lacks,
+// ENTRYPOINT ["/nodejs/bin/node"].
+TestImage distroless_nodejs_replica();
 // gcr.io/distroless/python3-debian12:nonroot: base's layers, then Debian's Python 3.11 (the
 // minimal interpreter and its libraries), ENTRYPOINT ["/usr/bin/python3.11"].
 TestImage distroless_python3_replica();
