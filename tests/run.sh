@@ -14,7 +14,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 cd build-test
 rm -f tests/fuzz-summary.txt
 status=0
-ctest --output-on-failure --timeout 900 "$@" || status=$?
+# One test per core: the two integration halves and the rest run side by side.
+ctest --output-on-failure --timeout 900 --parallel "$(nproc)" "$@" || status=$?
 # What each fuzzer did in its bounded run.
 [[ -f tests/fuzz-summary.txt ]] && cat tests/fuzz-summary.txt
 exit "$status"

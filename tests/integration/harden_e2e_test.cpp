@@ -233,6 +233,9 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
     for (auto& a : source["recommendations"])
       if (a["action"] == "switch" && a["id"] == h["onto"]["id"])
         CHECK(a["built_score"] == h["projected"]["score"]);
+    // Every measured candidate against every app: none is credited with removing what it
+    // carries itself.
+    check_no_carried_removals(d, source);
 
     TempDir root;
     ::chmod(root.path().c_str(), 0755);  // the image's "/", which mkdtemp made 0700

@@ -103,4 +103,20 @@ TestImage busybox_replica() {
   return im;
 }
 
+void check_no_carried_removals(Daemon& d, const nlohmann::json& report) {
+  for (auto& a : report["recommendations"]) {
+    if (a["action"] != "switch" || a["projection"] != "measured" || !a.contains("measured"))
+      continue;
+    auto base_report =
+        d.get_json("/v1/images/" + a["measured"]["manifest_digest"].get<std::string>() + "/report");
+    std::set<std::string> carried;
+    for (auto& f : base_report["findings"])
+      carried.insert(f["rule_id"].get<std::string>() + " /" +
+                     f["evidence"].value("path", std::string()));
+    for (auto& f : a["removes"]["findings"])
+      CHECK_MESSAGE(!carried.count(f["rule_id"].get<std::string>() + " " + f.value("path", "/")),
+                    a["id"] << " removes " << f.dump() << " which it carries");
+  }
+}
+
 }  // namespace bw::test

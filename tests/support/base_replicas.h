@@ -3,7 +3,10 @@
 // onto them. Each shares its lower layers with the one below it, as the real images do.
 #pragma once
 
+#include "daemon.h"
 #include "registry.h"
+
+#include <nlohmann/json.hpp>
 
 #include <string>
 
@@ -25,5 +28,9 @@ TestImage distroless_nodejs_replica();
 TestImage distroless_python3_replica();
 // busybox as Debian's busybox-static package makes it: the binary and a link per applet.
 TestImage busybox_replica();
+
+// For every switch of `report` projected onto a measured candidate: none of the findings it says
+// it removes is one the candidate's own report (read from `d`) holds.
+void check_no_carried_removals(Daemon& d, const nlohmann::json& report);
 
 }  // namespace bw::test
