@@ -28,10 +28,10 @@ source tests/support/registry.sh
 package_layer() {  # out.tar extra-dir package…
   local out=$1 extra=$2; shift 2
   for p in "$@"; do dpkg -L "$p"; done | sort -u | while read -r path; do
-    [[ "$path" == / || "$path" == /. ]] && continue
+    [[ "$path" != /?* || "$path" == /. ]] && continue  # "package diverts others to: …"
     rel=${path#/}
     [[ "$rel" != */* && -L "$path" ]] && continue
-    [[ -e "$path" || -L "$path" ]] && printf '%s\n' "$rel"
+    if [[ -e "$path" || -L "$path" ]]; then printf '%s\n' "$rel"; fi
   done >"$work/list"
   tar --numeric-owner --no-recursion -C / -cf "$out" -T "$work/list"
   tar --numeric-owner -C "$extra" -rf "$out" .
