@@ -628,20 +628,20 @@ TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   json s = d.scan(reg.host() + "/hooked/app:1");
   REQUIRE(s["status"] == "done");
   json failed = d.scan(reg.host() + "/hooked/app:missing");
-  std::vector<SeenRequest> got;
-  for (int i = 0; i < 800 && got.size() < 2; ++i) {
-    got = hook.requests();
+  // Delivery is at least once: on a loaded machine an attempt whose answer came late is sent
+  // again, so the receiver keys what it got by event, as a real one keys by delivery.
+  std::map<std::string, json> by_event;
+  for (int i = 0; i < 800 && by_event.size() < 2; ++i) {
+    for (auto& r : hook.requests()) {
+      CHECK(r.method == "POST");
+      CHECK(r.target == "/bulwark");
+      CHECK(r.header("x-bulwark-signature") == bw::webhook_signature("s3cret-hmac-key", r.body));
+      json body = json::parse(r.body);
+      by_event[body["event"]] = body;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  REQUIRE(got.size() == 2);
-  std::map<std::string, json> by_event;
-  for (auto& r : got) {
-    CHECK(r.method == "POST");
-    CHECK(r.target == "/bulwark");
-    CHECK(r.header("x-bulwark-signature") == bw::webhook_signature("s3cret-hmac-key", r.body));
-    json body = json::parse(r.body);
-    by_event[body["event"]] = body;
-  }
+  REQUIRE(by_event.size() == 2);
   REQUIRE(by_event.count("scan.done"));
   CHECK(by_event["scan.done"]["scan"]["id"] == s["id"]);
   CHECK(by_event["scan.done"]["scan"].contains("score"));
