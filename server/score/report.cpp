@@ -37,10 +37,6 @@ int deduction_of(const ScoreResult& r) {
   return d;
 }
 
-}  // namespace
-
-namespace {
-
 // What a report and a switch's recipe are both made from: the image's merged facts, its base,
 // the rules' findings and what the app needs.
 struct Assessed {

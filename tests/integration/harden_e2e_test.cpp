@@ -243,4 +243,22 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
     CHECK(config["config"]["User"] == "65532:65532");
     CHECK(run_in_chroot(root.path(), config) == app.prints);
   }
+
+  // A candidate never measured cannot be built, one without the app's runtime cannot carry it,
+  // and one not in the catalog is not found: each refused with the reason, nothing pushed.
+  for (auto [onto, says] : {std::pair{"chainguard-python", "not measured"},
+                            std::pair{"alpine", "it has no python runtime"},
+                            std::pair{"no-such-base", "no candidate base"}}) {
+    const std::string candidate = onto;
+    CAPTURE(candidate);
+    std::string out;
+    int rc = run_command(
+        {BULWARK_CLI_PATH, "--server", d.api().server(), "harden", reg.host() + "/apps/python:1",
+         "--push", reg.host() + "/hardened/refused:1", "--onto", onto},
+        out);
+    CAPTURE(out);
+    CHECK(rc == 3);
+    CHECK(out.find(says) != std::string::npos);
+  }
+  CHECK(reg.requests("PUT", "/v2/hardened/refused/") == 0);
 }
