@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 using namespace bw::test;
@@ -38,11 +39,17 @@ json unpack(const LocalRegistry& reg, const std::string& manifest_digest, const 
 }
 
 // What the image runs (ENTRYPOINT then CMD), run in a chroot of `root` from its WORKDIR as its
-// USER ("uid:gid").
+// USER ("uid:gid"), with /proc mounted as a container runtime mounts it (the JVM finds its own
+// libraries through /proc/self/exe).
 std::string run_in_chroot(const std::string& root, const json& config) {
   const json& c = config["config"];
   const std::string user = c.value("User", std::string("0:0"));
+  std::filesystem::create_directory(root + "/proc");
   std::vector<std::string> argv = {"unshare",
+                                   "--mount",
+                                   "--pid",
+                                   "--fork",
+                                   "--mount-proc",
                                    "--root=" + root,
                                    "--wd=" + c.value("WorkingDir", std::string("/")),
                                    "--setgid",
@@ -100,12 +107,14 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
   push_image(reg.host(), "mirror/distroless-base", "nonroot", distroless_base_replica());
   push_image(reg.host(), "mirror/distroless-python3", "nonroot", distroless_python3_replica());
   push_image(reg.host(), "mirror/distroless-nodejs", "nonroot", distroless_nodejs_replica());
+  push_image(reg.host(), "mirror/distroless-java", "nonroot", distroless_java17_replica());
   push_image(reg.host(), "mirror/busybox", "1", busybox_replica());
   json mirrors = json::array();
   for (auto [id, image] : {std::pair{"distroless-static", "mirror/distroless-static:nonroot"},
                            std::pair{"distroless-base", "mirror/distroless-base:nonroot"},
                            std::pair{"distroless-python3", "mirror/distroless-python3:nonroot"},
                            std::pair{"distroless-nodejs", "mirror/distroless-nodejs:nonroot"},
+                           std::pair{"distroless-java", "mirror/distroless-java:nonroot"},
                            std::pair{"busybox", "mirror/busybox:1"}})
     mirrors.push_back({{"id", id}, {"image", reg.host() + "/" + image}});
   Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
@@ -116,7 +125,7 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
         int measured = 0;
         for (auto& b : bases["bases"])
           measured += b["measured"].is_object() && b["measured"].contains("grade");
-        return measured == 5;
+        return measured == 6;
       },
       std::chrono::seconds(180)));
 
@@ -190,6 +199,37 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
                        {"CMD node index.js", true}});
     im.created = "2026-11-20T00:00:00Z";
     apps.push_back({"node", im, "", {"distroless-nodejs"}, "hello from node 2\n"});
+  }
+
+  // A Java app run as `java -jar` by CMD, the JRE installed on the old base by apt (with the
+  // link its alternatives make): onto the java17 base, whose ENTRYPOINT is `java -jar`.
+  {
+    write_file(work.path() + "/Main.java",
+               "public class Main { public static void main(String[] a) {\n"
+               "  System.out.println(\"hello from java \" + Runtime.version().feature()); } }\n");
+    std::string out;
+    REQUIRE_MESSAGE(run_command({"javac", "-d", work.path(), work.path() + "/Main.java"}, out) == 0,
+                    out);
+    REQUIRE_MESSAGE(run_command({"jar", "--create", "--file", work.path() + "/app.jar",
+                                 "--main-class", "Main", "-C", work.path(), "Main.class"},
+                                out) == 0,
+                    out);
+    TarBuilder jre;
+    add_installed_package(jre, kJrePackage);
+    jre.symlink("etc/alternatives/java", std::string("/") + kJavaHome + "/bin/java")
+        .symlink("usr/bin/java", "/etc/alternatives/java");
+    TestImage im{
+        {make_layer(debian_base(true)), make_layer(jre.build(), LayerCompression::zstd),
+         make_layer(
+             TarBuilder().file("app/app.jar", read_file(work.path() + "/app.jar")).build())}};
+    im.config = {{"Cmd", {"java", "-jar", "/app/app.jar"}}, {"WorkingDir", "/app"}};
+    im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                       {"RUN apt-get install -y openjdk-17-jre-headless # buildkit", false},
+                       {"COPY app.jar /app/ # buildkit", false},
+                       {"WORKDIR /app", true},
+                       {"CMD [\"java\", \"-jar\", \"/app/app.jar\"]", true}});
+    im.created = "2026-11-20T00:00:00Z";
+    apps.push_back({"java", im, "", {"distroless-java"}, "hello from java 17\n"});
   }
 
   for (auto& app : apps) {

@@ -48,16 +48,17 @@ TestImage distroless_cc_replica() {
   return im;
 }
 
-TestImage distroless_nodejs_replica() {
-  TestImage im = distroless_cc_replica();
-  std::string node = std::filesystem::canonical("/usr/bin/node").string();
-  TarBuilder tar;
-  tar.dir("nodejs", 0755).dir("nodejs/bin", 0755).file("nodejs/bin/node", read_file(node), 0755);
-  // The libraries node loads that the layers below lack (Debian's node: libnode and its own),
-  // as their packages install them.
+namespace {
+
+// Adds to `tar`, as installed, the Debian packages of the libraries `binaries` load that are not
+// in `have` (which gains them): what a runtime needs of the system, as the package's Depends
+// bring it in.
+void add_loaded_libraries(TarBuilder& tar, const std::vector<std::string>& binaries,
+                          std::set<std::string>& have) {
+  std::vector<std::string> argv = {"ldd"};
+  argv.insert(argv.end(), binaries.begin(), binaries.end());
   std::string libs;
-  REQUIRE(run_command({"ldd", node}, libs) == 0);
-  std::set<std::string> below = {"libc6", "libssl3", "libgcc-s1", "libstdc++6", "libgomp1"};
+  run_command(argv, libs);  // non-zero when one of them is not dynamic; the rest are listed
   std::istringstream lines(libs);
   for (std::string line; std::getline(lines, line);) {
     auto arrow = line.find("=> /");
@@ -66,12 +67,54 @@ TestImage distroless_nodejs_replica() {
     std::string owner;
     if (run_command({"dpkg", "-S", path}, owner) != 0) continue;
     std::string package = owner.substr(0, owner.find_first_of(":"));
-    if (below.insert(package).second) add_installed_package(tar, package);
+    if (have.insert(package).second) add_installed_package(tar, package);
   }
+}
+
+const std::set<std::string> kCcPackages = {"libc6", "libssl3", "libgcc-s1", "libstdc++6",
+                                           "libgomp1"};
+
+}  // namespace
+
+TestImage distroless_nodejs_replica() {
+  TestImage im = distroless_cc_replica();
+  std::string node = std::filesystem::canonical("/usr/bin/node").string();
+  TarBuilder tar;
+  tar.dir("nodejs", 0755).dir("nodejs/bin", 0755).file("nodejs/bin/node", read_file(node), 0755);
+  // The libraries node loads that the layers below lack (Debian's node: libnode and its own).
+  std::set<std::string> have = kCcPackages;
+  add_loaded_libraries(tar, {node}, have);
   // zstd, as the layer is large: quick to build, and read by the daemon like any other.
   im.layers.push_back(make_layer(tar.build(), LayerCompression::zstd));
   im.config["Entrypoint"] = {"/nodejs/bin/node"};
   im.history.push_back(hist({{"bazel build //nodejs:nodejs20_nonroot_debian12", false}})[0]);
+  return im;
+}
+
+TestImage distroless_java17_replica() {
+  TestImage im = distroless_cc_replica();
+  TarBuilder tar;
+  add_installed_package(tar, kJrePackage);
+  // The libraries the JRE's launcher and native libraries load that cc lacks (zlib, lcms, jpeg,
+  // freetype…), and /usr/bin/java as distroless links it.
+  std::set<std::string> have = kCcPackages;
+  have.insert(kJrePackage);
+  std::vector<std::string> binaries;
+  std::string listing;
+  REQUIRE(run_command({"dpkg", "-L", kJrePackage}, listing) == 0);
+  std::istringstream lines(listing);
+  for (std::string path; std::getline(lines, path);)
+    if ((path.ends_with(".so") || path.ends_with("/bin/java")) &&
+        std::filesystem::is_regular_file(std::filesystem::symlink_status(path)))
+      binaries.push_back(path);
+  add_loaded_libraries(tar, binaries, have);
+  tar.symlink("usr/bin/java", std::string("/") + kJavaHome + "/bin/java");
+  im.layers.push_back(make_layer(tar.build(), LayerCompression::zstd));
+  im.config["Entrypoint"] = {"/usr/bin/java", "-jar"};
+  im.config["Env"] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "LANG=C.UTF-8",
+                      "JAVA_VERSION=17"};
+  im.history.push_back(hist({{"bazel build //java:java17_nonroot_debian12", false}})[0]);
   return im;
 }
 

@@ -23,6 +23,12 @@ TestImage distroless_cc_replica();
 // /nodejs/bin/node with the Debian packages of the libraries it loads that cc lacks,
 // ENTRYPOINT ["/nodejs/bin/node"].
 TestImage distroless_nodejs_replica();
+// gcr.io/distroless/java17-debian12:nonroot: cc's layers, then Debian's openjdk-17-jre-headless
+// with the packages of the libraries it loads that cc lacks, /usr/bin/java linked to it,
+// ENTRYPOINT ["/usr/bin/java", "-jar"].
+TestImage distroless_java17_replica();
+inline constexpr const char* kJrePackage = "openjdk-17-jre-headless";
+inline constexpr const char* kJavaHome = "usr/lib/jvm/java-17-openjdk-amd64";
 // gcr.io/distroless/python3-debian12:nonroot: base's layers, then Debian's Python 3.11 (the
 // minimal interpreter and its libraries), ENTRYPOINT ["/usr/bin/python3.11"].
 TestImage distroless_python3_replica();
