@@ -869,7 +869,7 @@ int cmd_bases(const ApiClient& api, bool raw_json) {
   return 0;
 }
 
-// bulwark harden IMAGE --push REF [--onto ID]: scans IMAGE through the daemon, which builds the
+// bulwark harden IMAGE --push REF [--onto ID|IMAGE]: scans IMAGE through the daemon, which builds the
 // switch its plan (or --onto) recommends, pushes it, scans it and sets the score measured beside
 // the one projected. Exit 0 when they agree, 1 when the built image scores otherwise.
 int cmd_harden(const ApiClient& api, const Command& c) {

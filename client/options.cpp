@@ -213,8 +213,9 @@ void usage(std::ostream& out, const std::string& command) {
       "  layer DIGEST              print a layer's facts (JSON)\n"
       "  health                    check that the server answers\n"
       "  bases [--json]            the candidate bases, as the server measured them\n"
-      "  harden IMAGE --push REGISTRY/REPO[:TAG] [--onto BASE_ID] [--json]\n"
-      "      scan IMAGE, build the switch its plan recommends (or onto BASE_ID) without Docker:\n"
+      "  harden IMAGE --push REGISTRY/REPO[:TAG] [--onto BASE_ID|BASE_IMAGE] [--json]\n"
+      "      scan IMAGE, build the switch its plan recommends (or onto a catalog entry, or any\n"
+      "      image by reference, scanned first) without Docker:\n"
       "      the base's layers, the app's own, the config the projection scored; push it, scan\n"
       "      it, and print the score before, projected and measured (exit 1 if they differ)\n";
   const std::string common =

@@ -182,7 +182,8 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object())
     co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
-  HardenRequest hr{digest, "", "", ""};
+  HardenRequest hr;
+  hr.manifest_digest = digest;
   for (auto [key, field] : {std::pair{"push", &hr.push}, std::pair{"onto", &hr.onto},
                             std::pair{"image", &hr.image_ref}}) {
     auto it = body.find(key);
@@ -195,6 +196,23 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
   if (hr.push.empty())
     co_return error_response(make_error(
         Errc::bad_request, "\"push\" is required: the registry/repository:tag to push to"));
+  // A base named by reference (a team's own, in no catalog) is scanned first, as any image is,
+  // and what it provides read from what was measured.
+  if (hr.onto.find('/') != std::string::npos) {
+    auto base = co_await ctx.scans.async_submit(ScanRequest{hr.onto, "", "", req.request_id});
+    if (!base) co_return error_response(base.error());
+    co_await ctx.scans.wait(base->id, ctx.config.api.max_wait);
+    auto done = co_await ctx.scans.async_get(base->id);
+    if (!done) co_return error_response(done.error());
+    if (!*done || (*done)->status != ScanStatus::done) {
+      std::string why = *done ? std::string(scan_status_name((*done)->status)) : "gone";
+      if (*done && !(*done)->error_message.empty()) why += ": " + (*done)->error_message;
+      co_return error_response(
+          make_error(Errc::conflict, "the base " + hr.onto + " was not scanned (" + why + ")"));
+    }
+    hr.onto = (*done)->image;
+    hr.onto_digest = (*done)->manifest_digest;
+  }
   auto built = co_await harden(ctx.registry, ctx.reporter, ctx.workers, std::move(hr));
   if (!built) co_return error_response(built.error());
   json out = std::move(*built);

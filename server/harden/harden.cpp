@@ -87,7 +87,9 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
                          "onto, or let bases.measure measure the candidates)");
   auto recipe = co_await on_pool(workers, [&]() -> Result<SwitchRecipe> {
     try {
-      return reporter.recipe(req.manifest_digest, req.image_ref, req.onto);
+      return req.onto_digest.empty() ? reporter.recipe(req.manifest_digest, req.image_ref, req.onto)
+                                     : reporter.recipe_onto(req.manifest_digest, req.image_ref,
+                                                            req.onto_digest, req.onto);
     } catch (const std::exception& e) {
       return make_error(Errc::invalid_image,
                         "image " + req.manifest_digest + " cannot be projected: " + e.what());

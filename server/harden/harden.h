@@ -20,9 +20,11 @@ namespace bw {
 struct HardenRequest {
   std::string manifest_digest;  // a stored, scanned image
   std::string image_ref;        // where its layers are read; empty: the reference its report names
-  // A candidate's catalog id; empty: the best switch of the report projected by construction.
+  // A candidate's catalog id, or the reference of a stored image when `onto_digest` is set;
+  // empty: the best switch of the report projected by construction.
   std::string onto;
-  std::string push;             // where the result goes: "registry/repository[:tag]"
+  std::string onto_digest;  // the stored, scanned image `onto` names, when it is a reference
+  std::string push;         // where the result goes: "registry/repository[:tag]"
 };
 
 // {image, manifest_digest, config_digest, onto: {id, base, reference, manifest_digest},

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/time_util.h"
+#include "layer/image_summary.h"
 #include "reference/reference.h"
 
 namespace bw {
@@ -140,6 +141,38 @@ Result<SwitchRecipe> Reporter::recipe(const std::string& digest, const std::stri
   auto s = sources(**image, nullptr);
   if (!s) return s.error();
   return report_switch_recipe(input(**image, *s, image_ref), candidate_id);
+}
+
+Result<SwitchRecipe> Reporter::recipe_onto(const std::string& digest, const std::string& image_ref,
+                                           const std::string& onto_digest,
+                                           const std::string& onto_reference) {
+  auto image = store_.get_image(digest);
+  if (!image) return image.error();
+  if (!*image) return make_error(Errc::not_found, "no image " + digest);
+  auto onto = store_.get_image(onto_digest);
+  if (!onto) return onto.error();
+  if (!*onto) return make_error(Errc::not_found, "no image " + onto_digest);
+  auto s = sources(**image, nullptr);
+  if (!s) return s.error();
+  auto facts = measured_facts(**onto);
+  if (!facts)
+    return make_error(Errc::conflict, onto_reference + " has layers that were not analysed");
+  MeasuredBase measured{onto_reference, onto_reference,
+                        onto_digest,    {},
+                        facts,          json::parse((**onto).config, nullptr, false)};
+  if (!measured.config.is_object()) measured.config = json::object();
+  std::vector<const LayerFacts*> layer_facts;
+  for (std::size_t i = 0; i < (**onto).layers.size(); ++i) {
+    measured.layers.push_back((**onto).layers[i].digest);
+    layer_facts.push_back(&(*facts)[i]);
+  }
+  json bases = candidates();
+  bases.push_back(candidate_entry(onto_reference, summarize_image(layer_facts, measured.layers),
+                                  measured.config));
+  s->measured.push_back(std::move(measured));
+  ReportInput in = input(**image, *s, image_ref);
+  in.bases = &bases;
+  return report_switch_recipe(in, onto_reference);
 }
 
 Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,

@@ -48,6 +48,11 @@ class Reporter {
   // `candidate_id` builds, from the same facts its report is built from.
   Result<SwitchRecipe> recipe(const std::string& manifest_digest, const std::string& image_ref,
                               const std::string& candidate_id);
+  // The same, onto stored image `onto_digest` (scanned as `onto_reference`), which no catalog
+  // entry describes: what it provides is read from its facts (candidate_entry()).
+  Result<SwitchRecipe> recipe_onto(const std::string& manifest_digest, const std::string& image_ref,
+                                   const std::string& onto_digest,
+                                   const std::string& onto_reference);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
   // Builds the missing reports of every stored image; returns how many were built. An image

@@ -101,6 +101,12 @@ Result<nlohmann::json> base_catalog_with(const nlohmann::json& extra);
 Result<std::vector<std::pair<std::string, std::string>>> base_references(
     const nlohmann::json& catalog, const std::map<std::string, std::string>& mirrors);
 
+// The catalog entry of a base no entry describes (one named by reference): id and image
+// `image`, and what it provides (libc, shell, bash, package manager, CA certificates, time zone
+// data, runtime, programs, entrypoint) as measured in `summary` and its `config`.
+nlohmann::json candidate_entry(const std::string& image, const ImageSummary& summary,
+                               const nlohmann::json& config);
+
 // A candidate base as measured: the image its catalog entry (or the entry's mirror) names,
 // scanned through the ordinary pipeline and stored like any image.
 struct MeasuredBase {

@@ -148,6 +148,17 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
        "distroless-base",
        {"distroless-base"},
        "hello from C\n"});
+  // The same program onto a team's own base named by reference, in no catalog (a copy of cc):
+  // scanned first, what it provides read from what was measured.
+  push_image(reg.host(), "golden/cc", "1", distroless_cc_replica());
+  const std::string golden = reg.host() + "/golden/cc:1";
+  apps.push_back(
+      {"golden",
+       on_debian(TarBuilder().file("app/hello", compiled(work.path(), c_source, false), 0755),
+                 {{"Entrypoint", {"/app/hello"}}}, "COPY hello /app/ # buildkit"),
+       golden,
+       {golden},
+       "hello from C\n"});
   // A shell script (and no CA certificates, which busybox lacks): a base with a shell.
   apps.push_back(
       {"script",
@@ -288,7 +299,8 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
   // and one not in the catalog is not found: each refused with the reason, nothing pushed.
   for (auto [onto, says] : {std::pair{"chainguard-python", "not measured"},
                             std::pair{"alpine", "it has no python runtime"},
-                            std::pair{"no-such-base", "no candidate base"}}) {
+                            std::pair{"no-such-base", "no candidate base"},
+                            std::pair{"registry.example/golden/python:1", "allowed"}}) {
     const std::string candidate = onto;
     CAPTURE(candidate);
     std::string out;

@@ -79,3 +79,53 @@ TEST_CASE("a composed config: the candidate's, the app's settings over it, the l
   CHECK(c3["config"]["Entrypoint"] == json({"/app/start.sh"}));
   CHECK_FALSE(c3["config"].contains("Cmd"));
 }
+
+TEST_CASE("a base named by reference provides what was measured in it") {
+  auto exe = [](const char* path, ElfKind kind, Libc libc) {
+    Executable x;
+    x.file.path = path;
+    x.elf.kind = kind;
+    x.elf.libc = libc;
+    return x;
+  };
+  json config = {{"config", {{"Entrypoint", {"/usr/bin/java", "-jar"}}, {"User", "65532"}}}};
+  // distroless/java-like: glibc's own files, a runtime, no shell.
+  ImageSummary java;
+  java.executables = {exe("lib/x86_64-linux-gnu/libc.so.6", ElfKind::shared_library, Libc::none),
+                      exe("usr/lib/jvm/bin/java", ElfKind::executable, Libc::glibc)};
+  java.runtimes = {"java"};
+  java.ca_certificates = true;
+  json e = candidate_entry("reg.example/golden/java:17", java, config);
+  CHECK(e["id"] == "reg.example/golden/java:17");
+  CHECK(e["image"] == "reg.example/golden/java:17");
+  CHECK(e["libc"] == "glibc");
+  CHECK(e["runtime"] == "java");
+  CHECK(e["shell"] == false);
+  CHECK(e["ca_certificates"] == true);
+  CHECK(e["tzdata"] == false);
+  CHECK(e["entrypoint"] == json{"/usr/bin/java", "-jar"});
+  CHECK(e["programs"] == json{"java"});
+  CHECK(e["user"] == "65532");
+
+  // Alpine-like: musl's loader, busybox's shell and apk.
+  ImageSummary alpine;
+  alpine.executables = {exe("lib/ld-musl-x86_64.so.1", ElfKind::shared_library, Libc::none),
+                        exe("bin/busybox", ElfKind::executable, Libc::musl)};
+  FileRef sh, apk;
+  sh.path = "bin/sh";
+  apk.path = "sbin/apk";
+  alpine.attack_surface.shell = {sh};
+  alpine.attack_surface.package_manager = {apk};
+  e = candidate_entry("reg.example/golden/alpine:3", alpine, json::object());
+  CHECK(e["libc"] == "musl");
+  CHECK(e["shell"] == true);
+  CHECK(e["bash"] == false);
+  CHECK(e["package_manager"] == true);
+  CHECK(e["runtime"] == "");
+  CHECK_FALSE(e.contains("entrypoint"));
+
+  // Static-like: nothing that runs, no libc.
+  e = candidate_entry("reg.example/golden/static:1", ImageSummary{}, json::object());
+  CHECK(e["libc"] == "");
+  CHECK(e["programs"] == json::array());
+}
