@@ -869,9 +869,9 @@ int cmd_bases(const ApiClient& api, bool raw_json) {
   return 0;
 }
 
-// bulwark harden IMAGE --push REF [--onto ID|IMAGE]: scans IMAGE through the daemon, which builds the
-// switch its plan (or --onto) recommends, pushes it, scans it and sets the score measured beside
-// the one projected. Exit 0 when they agree, 1 when the built image scores otherwise.
+// bulwark harden IMAGE --push REF [--onto ID|IMAGE]: scans IMAGE through the daemon, which builds
+// the switch its plan (or --onto) recommends, pushes it, scans it and sets the score measured
+// beside the one projected. Exit 0 when they agree, 1 when the built image scores otherwise.
 int cmd_harden(const ApiClient& api, const Command& c) {
   if (c.params.size() != 1) return usage_error("harden takes one image");
   if (c.push.empty()) return usage_error("harden needs --push REGISTRY/REPOSITORY[:TAG]");
@@ -920,7 +920,11 @@ int cmd_harden(const ApiClient& api, const Command& c) {
               << "pushed    " << out.value("image", "") << "\n"
               << "layers    " << layers.value("total", 0) << ": " << layers.value("mounted", 0)
               << " mounted, " << layers.value("copied", 0) << " copied, "
-              << layers.value("present", 0) << " already there\n"
+              << layers.value("present", 0) << " already there, " << layers.value("built", 0)
+              << " built (the app's closure:";
+    for (auto& p : out.value("closure", json::object()).value("paths", json::array()))
+      if (p.is_string()) std::cout << " " << p.get<std::string>();
+    std::cout << ")\n"
               << "score     " << score(out["before"]) << " -> projected " << score(out["projected"])
               << " -> measured " << score(out.value("after", json())) << "\n";
     if (!out.contains("after"))

@@ -1,9 +1,9 @@
 #include "api/negotiate.h"
 
 #include "common/digest.h"
+#include "common/gzip.h"
 #include "common/text.h"
 
-#include <isa-l/igzip_lib.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -96,33 +96,6 @@ bool accepts_gzip(std::string_view accept_encoding) {
     return value.find_first_not_of("0.") != std::string_view::npos;
   }
   return false;
-}
-
-std::string gzip_compress(std::string_view data) {
-  isal_zstream s;
-  isal_deflate_init(&s);
-  std::vector<std::uint8_t> level_buf(ISAL_DEF_LVL1_DEFAULT);
-  s.level = 1;
-  s.level_buf = level_buf.data();
-  s.level_buf_size = static_cast<std::uint32_t>(level_buf.size());
-  s.gzip_flag = IGZIP_GZIP;
-  s.end_of_stream = 1;
-  s.flush = NO_FLUSH;
-  // ISA-L takes non-const input pointers but never writes through them.
-  s.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(data.data()));
-  s.avail_in = static_cast<std::uint32_t>(data.size());
-  std::string out(data.size() / 2 + 1024, '\0');
-  std::size_t produced = 0;
-  while (true) {
-    if (produced == out.size()) out.resize(out.size() * 2);
-    s.next_out = reinterpret_cast<std::uint8_t*>(out.data() + produced);
-    s.avail_out = static_cast<std::uint32_t>(out.size() - produced);
-    if (isal_deflate(&s) != COMP_OK) return {};
-    produced = out.size() - s.avail_out;
-    if (s.internal_state.state == ZSTATE_END) break;
-  }
-  out.resize(produced);
-  return out;
 }
 
 ApiResponse preflight(const ApiRequest& req, const ApiOptions& options) {

@@ -25,9 +25,6 @@ bool if_match_matches(std::string_view header, std::string_view etag);
 // Whether an Accept-Encoding header value accepts gzip (present and not q=0).
 bool accepts_gzip(std::string_view accept_encoding);
 
-// gzip (RFC 1952) of `data` with ISA-L's fastest level; empty if compression failed.
-std::string gzip_compress(std::string_view data);
-
 // The answer to an OPTIONS request: a CORS preflight when it has an Origin, else the methods.
 ApiResponse preflight(const ApiRequest& req, const ApiOptions& options);
 

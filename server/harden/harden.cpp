@@ -3,6 +3,7 @@
 #include "common/digest.h"
 #include "common/on_pool.h"
 #include "common/time_util.h"
+#include "harden/closure_layer.h"
 #include "reference/reference.h"
 #include "score/score.h"
 
@@ -116,15 +117,49 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     candidate = std::move(*c);
     for (auto& d : candidate->manifest.layers) layers.emplace_back(&*candidate, d);
   }
-  const auto& own = source->manifest.layers;
-  for (std::size_t i = recipe->app_layers_from; i < own.size(); ++i)
-    layers.emplace_back(&*source, own[i]);
   json config = recipe->config;
-  const auto& diff_ids = config["rootfs"]["diff_ids"];
-  if (diff_ids.size() != layers.size())
+  auto& diff_ids = config["rootfs"]["diff_ids"];
+  // The app's closure, read out of the image's own layers: one layer of ours.
+  std::optional<ClosureLayer> closure;
+  if (!recipe->closure.empty()) {
+    std::vector<std::string> blobs;
+    std::uint64_t read = 0;
+    const auto& own = source->manifest.layers;
+    for (std::size_t i = recipe->app_layers_from; i < own.size(); ++i) {
+      if (!own[i].urls.empty())
+        co_return make_error(
+            Errc::unsupported_media_type,
+            "layer " + own[i].digest + " is a foreign layer, which cannot be read");
+      if ((read += own[i].size) > kMaxClosureBytes)
+        co_return make_error(Errc::conflict, "the image's own layers are larger than " +
+                                                 std::to_string(kMaxClosureBytes) +
+                                                 " bytes, the most harden reads");
+      std::string blob;
+      auto fetched = co_await registry.fetch_blob(*source, own[i],
+                                                  [&blob](std::string chunk) -> awaitable<bool> {
+                                                    blob += chunk;
+                                                    co_return true;
+                                                  });
+      if (!fetched) co_return fetched.error();
+      blobs.push_back(std::move(blob));
+    }
+    auto built = co_await on_pool(
+        workers, [&] { return build_closure_layer(blobs, recipe->closure, kMaxClosureBytes); });
+    if (!built) co_return built.error();
+    closure = std::move(*built);
+    if (diff_ids.empty() || diff_ids.back() != kClosureLayer)
+      co_return make_error(Errc::internal, "the recipe's config has no closure layer");
+    diff_ids.back() = closure->diff_id;
+  } else {
+    co_return make_error(Errc::conflict,
+                         "no file of the image's own layers was found to carry (its entrypoint, "
+                         "WORKDIR, /app, /opt, usr/local): nothing to build");
+  }
+  if (diff_ids.size() != layers.size() + 1)
     co_return make_error(Errc::invalid_image,
-                         "the configs name " + std::to_string(diff_ids.size()) +
-                             " layers where the manifests have " + std::to_string(layers.size()));
+                         "the config names " + std::to_string(diff_ids.size()) +
+                             " layers where the candidate has " + std::to_string(layers.size()) +
+                             " and the closure one");
 
   LayerCounts counts;
   json manifest_layers = json::array();
@@ -137,6 +172,15 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     manifest_layers.push_back(
         {{"mediaType", oci_layer_type(d.media_type)}, {"digest", d.digest}, {"size", d.size}});
   }
+  if (auto have = co_await registry.has_blob(*target, closure->digest); !have) {
+    co_return have.error();
+  } else if (!*have) {
+    if (auto put = co_await registry.put_blob(*target, closure->digest, closure->blob); !put)
+      co_return put.error();
+  }
+  manifest_layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                             {"digest", closure->digest},
+                             {"size", closure->blob.size()}});
   const std::string created = now_rfc3339();
   config["created"] = created;
   config["history"].back()["created"] = created;
@@ -175,10 +219,12 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
         {"reference", recipe->reference},
         {"manifest_digest", recipe->manifest_digest}}},
       {"layers",
-       {{"total", layers.size()},
+       {{"total", layers.size() + 1},
         {"mounted", counts.mounted},
         {"copied", counts.copied},
-        {"present", counts.present}}},
+        {"present", counts.present},
+        {"built", 1}}},
+      {"closure", {{"paths", recipe->closure}, {"entries", closure->entries}}},
       {"before", {{"score", r.value("score", 0)}, {"grade", r.value("grade", "")}}},
       {"projected",
        {{"score", recipe->projected_score}, {"grade", grade_for(recipe->projected_score)}}}};

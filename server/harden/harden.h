@@ -1,8 +1,9 @@
 // bulwark harden: builds the image a switch recommends, for real and without Docker. The
 // candidate's layers (mounted from its repository when it shares the target's registry, else
-// copied as they stream), then the scanned image's own layers the same way, under the config
-// the switch's projection was scored with (score/compose.cpp); then the manifest, pushed. What
-// is built is what was projected, so a scan of it scores what the report promised.
+// copied as they stream), then one layer of ours holding the app's closure (what the switch's
+// Dockerfile copies out of the old image: closure_layer.h), under the config the switch's
+// projection was scored with (score/compose.cpp); then the manifest, pushed. What is built is
+// what was projected, so a scan of it scores what the report promised.
 #pragma once
 
 #include "common/error.h"
@@ -13,9 +14,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace bw {
+
+// The most of the image's own layers (compressed) harden reads to build the app's closure, and
+// the largest closure layer (uncompressed) it writes: both are held in memory.
+inline constexpr std::uint64_t kMaxClosureBytes = 1ull << 30;
 
 struct HardenRequest {
   std::string manifest_digest;  // a stored, scanned image
@@ -28,7 +34,8 @@ struct HardenRequest {
 };
 
 // {image, manifest_digest, config_digest, onto: {id, base, reference, manifest_digest},
-//  layers: {total, mounted, copied, present}, before: {score, grade},
+//  layers: {total, mounted, copied, present, built}, closure: {paths, entries},
+//  before: {score, grade},
 //  projected: {score, grade}}. Errors: not_found (no such image or candidate), conflict (no
 // switch to build, a candidate not measured or unfit), registry_not_allowed and the registry's
 // own errors.

@@ -106,16 +106,17 @@ std::vector<Finding> projected_findings(const AdviceInput& in, const json& confi
 }
 
 // The image as it would be on a measured candidate, built as the switch would build it: the
-// candidate's layers, then the app's own layers as they are; the layers' facts merged as any
-// image's are.
+// candidate's layers, then one layer holding the app's closure (what the Dockerfile copies);
+// the layers' facts merged as any image's are.
 struct Composed {
   ImageSummary summary;
   std::vector<std::string> layers;
   std::size_t base_layers = 0;
   std::uint64_t base_bytes = 0;
+  std::optional<LayerFacts> closure;
 };
 
-Composed compose(const AdviceInput& in, const MeasuredBase* candidate) {
+Composed compose(const AdviceInput& in, const AppNeeds& needs, const MeasuredBase* candidate) {
   Composed c;
   std::vector<const LayerFacts*> facts;
   if (candidate && candidate->facts)
@@ -125,9 +126,13 @@ Composed compose(const AdviceInput& in, const MeasuredBase* candidate) {
       c.base_bytes += (*candidate->facts)[i].uncompressed_size;
     }
   c.base_layers = c.layers.size();
-  for (std::size_t i = in.base.layers; i < in.layers.size() && i < in.layer_facts.size(); ++i) {
-    facts.push_back(in.layer_facts[i]);
-    c.layers.push_back(in.layers[i]);
+  std::vector<const LayerFacts*> app;
+  for (std::size_t i = in.base.layers; i < in.layers.size() && i < in.layer_facts.size(); ++i)
+    app.push_back(in.layer_facts[i]);
+  if (!needs.copy_paths.empty()) {
+    c.closure = closure_facts(app, needs.copy_paths, facts);
+    facts.push_back(&*c.closure);
+    c.layers.emplace_back(kClosureLayer);
   }
   c.summary = summarize_image(facts, c.layers);
   return c;
@@ -169,15 +174,15 @@ Projection project_switch(const AdviceInput& in, const AppNeeds& needs, const js
   p.run = run_instructions(in.config, needs, base_entry, b.value("runtime", ""));
   // Scratch holds nothing, so it is measured by definition.
   if ((p.measured || id == "scratch") && in.layer_facts.size() == in.layers.size()) {
-    p.composed = compose(in, p.measured);
+    p.composed = compose(in, needs, p.measured);
     const json candidate = p.measured ? p.measured->config : json::object();
     const std::string created = format_rfc3339(in.now);
-    const std::string note = "bulwark harden: the app's layers onto " + id;
+    const std::string note = "bulwark harden: the app's closure onto " + id;
     json config =
-        composed_config(in.config, candidate, in.base.layers, p.run, std::nullopt, created, note);
+        composed_config(in.config, candidate, needs.copy_paths, p.run, std::nullopt, created, note);
     p.findings = projected_findings(in, config, p.composed->summary, p.composed->layers,
                                     p.composed->base_layers, true);
-    p.built_config = composed_config(in.config, candidate, in.base.layers, p.run,
+    p.built_config = composed_config(in.config, candidate, needs.copy_paths, p.run,
                                      std::string(kHardenedUser), created, note);
     p.built_score =
         score_findings(in.catalog,
@@ -656,6 +661,7 @@ Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
     r.candidate_layers = p.measured->layers;
   }
   r.app_layers_from = in.base.layers;
+  r.closure = needs.copy_paths;
   r.config = std::move(p.built_config);
   r.projected_score = p.built_score;
   return r;

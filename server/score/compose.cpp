@@ -23,23 +23,6 @@ std::string env_name(const std::string& entry) {
   return entry.substr(0, entry.find('='));
 }
 
-// The source's history entries that made its app layers (and the settings after them): every
-// entry after the one that made the base's last layer. Empty when the history does not say.
-json app_history(const json& source, std::size_t base_layers) {
-  json out = json::array();
-  auto h = source.find("history");
-  if (h == source.end() || !h->is_array()) return out;
-  std::size_t made = 0;
-  bool past_base = base_layers == 0;
-  for (auto& entry : *h) {
-    if (!entry.is_object()) continue;
-    const bool layer = !entry.value("empty_layer", false);
-    if (past_base) out.push_back(entry);
-    if (layer && ++made == base_layers) past_base = true;
-  }
-  return out;
-}
-
 }  // namespace
 
 RunInstructions run_instructions(const json& config, const AppNeeds& needs,
@@ -89,9 +72,10 @@ std::string dockerfile_lines(const RunInstructions& run) {
   return out;
 }
 
-json composed_config(const json& source, const json& candidate, std::size_t source_base_layers,
-                     const RunInstructions& run, const std::optional<std::string>& user,
-                     const std::string& created, const std::string& note) {
+json composed_config(const json& source, const json& candidate,
+                     const std::vector<std::string>& closure, const RunInstructions& run,
+                     const std::optional<std::string>& user, const std::string& created,
+                     const std::string& note) {
   const json& from = source.value("config", json::object());
   json cfg = candidate.value("config", json::object());
   if (!cfg.is_object()) cfg = json::object();
@@ -126,15 +110,17 @@ json composed_config(const json& source, const json& candidate, std::size_t sour
   if (cfg.contains("Entrypoint") && cfg["Entrypoint"].empty()) cfg.erase("Entrypoint");
   if (cfg.contains("Cmd") && cfg["Cmd"].empty()) cfg.erase("Cmd");
 
-  json diff_ids = json::array();
-  for (const json* doc : {&candidate, &source}) {
-    auto ids = doc->value("rootfs", json::object()).value("diff_ids", json::array());
-    std::size_t skip = doc == &source ? source_base_layers : 0;
-    for (std::size_t i = skip; i < ids.size(); ++i) diff_ids.push_back(ids[i]);
-  }
+  json diff_ids = candidate.value("rootfs", json::object()).value("diff_ids", json::array());
+  if (!diff_ids.is_array()) diff_ids = json::array();
   json history = candidate.value("history", json::array());
   if (!history.is_array()) history = json::array();
-  for (auto& h : app_history(source, source_base_layers)) history.push_back(h);
+  // One layer for the app's closure, as one COPY of its paths out of the old image makes it.
+  if (!closure.empty()) {
+    diff_ids.push_back(std::string(kClosureLayer));
+    std::string copy = "COPY --from=build";
+    for (auto& p : closure) copy += " " + p;
+    history.push_back({{"created", created}, {"created_by", copy}, {"comment", "bulwark harden"}});
+  }
   history.push_back({{"created", created},
                      {"created_by", note},
                      {"comment", "bulwark harden"},

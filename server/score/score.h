@@ -171,26 +171,43 @@ std::string dockerfile_lines(const RunInstructions& run);
 // with the app's settings carried over as the switch's Dockerfile carries them (Env without PATH
 // or secrets, WORKDIR, EXPOSE, `run`) and `user` as USER (nullopt: the source's own, as a switch
 // is scored: what a USER line gains is a fix of its own); the candidate's diff_ids and history,
-// then the source's from its layer `source_base_layers` on, and one entry of ours (`note`).
+// then one layer (kClosureLayer) holding the app's `closure` (copy paths; none: no layer), and
+// one entry of ours (`note`).
 nlohmann::json composed_config(const nlohmann::json& source, const nlohmann::json& candidate,
-                               std::size_t source_base_layers, const RunInstructions& run,
+                               const std::vector<std::string>& closure, const RunInstructions& run,
                                const std::optional<std::string>& user, const std::string& created,
                                const std::string& note);
+
+// The app's closure: what a switch carries of the image's own layers, the paths its Dockerfile
+// copies (AppNeeds::copy_paths: "/app/" and what is under it, "/opt/name/", a file under
+// usr/local). `path` is relative, as layer facts hold it.
+bool in_closure(const std::vector<std::string>& copy_paths, std::string_view path);
+// The facts of the one layer holding the closure, put over the layers `below` (the candidate's):
+// the app layers' notable files as they stack, those in the closure. What a scan of the layer
+// `bulwark harden` writes records.
+LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
+                         const std::vector<std::string>& copy_paths,
+                         const std::vector<const LayerFacts*>& below);
+// The stand-in for the closure layer's digest and diff_id until it is built.
+inline constexpr std::string_view kClosureLayer =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 // The USER a switch's Dockerfile and `bulwark harden` set.
 inline constexpr std::string_view kHardenedUser = "65532:65532";
 
 // What `bulwark harden` builds for a switch to a measured candidate (or scratch): its layers,
-// then the scanned image's own from `app_layers_from`, under `config` (USER kHardenedUser, as
-// the switch's Dockerfile). The projected score is what the rules give that image (the
-// switch's `built_score`), so a scan of the built image scores the same.
+// then one layer of the app's `closure` read from the scanned image's own layers (from
+// `app_layers_from`), under `config` (USER kHardenedUser, as the switch's Dockerfile; its last
+// diff_id is kClosureLayer until the layer is built). The projected score is what the rules give
+// that image (the switch's `built_score`), so a scan of the built image scores the same.
 struct SwitchRecipe {
   std::string id;         // the catalog entry
   std::string base;       // its image as the catalog names it
   std::string reference;  // what was measured, where its layers are read; empty for scratch
   std::string manifest_digest;
   std::vector<std::string> candidate_layers;  // digests, bottom first
-  std::size_t app_layers_from = 0;
+  std::size_t app_layers_from = 0;            // the image's own layers, where the closure is read
+  std::vector<std::string> closure;           // what of them is carried (AppNeeds::copy_paths)
   nlohmann::json config;
   int projected_score = 0;
 };

@@ -270,11 +270,13 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
     CHECK(h["after"]["score"] == h["projected"]["score"]);
     CHECK(h["as_projected"] == true);
     CHECK(h["after"]["score"].get<int>() > h["before"]["score"].get<int>());
-    // Within one registry every layer is mounted (no byte moves); to another, each is copied as
-    // it streams.
-    CHECK(h["layers"]["total"].get<int>() == h["layers"]["mounted"].get<int>() +
-                                                 h["layers"]["copied"].get<int>() +
-                                                 h["layers"]["present"].get<int>());
+    // Within one registry every base layer is mounted (no byte moves); to another, each is
+    // copied as it streams; the app's closure is one layer of ours.
+    CHECK(h["layers"]["built"] == 1);
+    CHECK(h["layers"]["total"].get<int>() ==
+          h["layers"]["mounted"].get<int>() + h["layers"]["copied"].get<int>() +
+              h["layers"]["present"].get<int>() + h["layers"]["built"].get<int>());
+    CHECK(h["closure"]["paths"] == json{"/app/"});
     const std::string digest = h["manifest_digest"];
     json report = d.get_json("/v1/images/" + digest + "/report");
     CHECK(report["score"] == h["projected"]["score"]);
@@ -293,6 +295,12 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
     json config = unpack(to, digest, root.path());
     CHECK(config["config"]["User"] == "65532:65532");
     CHECK(run_in_chroot(root.path(), config) == app.prints);
+    // Only the closure of the image's own layers is carried: not the runtime apt installed, nor
+    // the old base's apt-get.
+    for (const char* left :
+         {"etc/alternatives/java", "usr/bin/node", "var/lib/dpkg/status.d/python3-minimal",
+          "usr/bin/apt-get", "var/lib/dpkg/status"})
+      CHECK_MESSAGE(!std::filesystem::exists(root.path() + "/" + left), left);
   }
 
   // A candidate never measured cannot be built, one without the app's runtime cannot carry it,

@@ -40,7 +40,7 @@ TEST_CASE("a composed config: the candidate's, the app's settings over it, the l
   CHECK(*run.cmd == std::vector<std::string>{"/app/main.py"});
   CHECK(dockerfile_lines(run) == "CMD [\"/app/main.py\"]\n");
 
-  json c = composed_config(source, candidate, 1, run, std::string(kHardenedUser),
+  json c = composed_config(source, candidate, {"/app/"}, run, std::string(kHardenedUser),
                            "2026-12-05T00:00:00Z", "ours");
   const json& cfg = c["config"];
   // PATH stays the candidate's; a secret-looking name is left out; the rest of Env carried.
@@ -51,17 +51,18 @@ TEST_CASE("a composed config: the candidate's, the app's settings over it, the l
   CHECK(cfg["WorkingDir"] == "/app");
   CHECK(cfg["ExposedPorts"].contains("8080/tcp"));
   CHECK(cfg["User"] == "65532:65532");
-  // The candidate's layers, then the app's above the old base (one layer).
+  // The candidate's layers, then one holding the app's closure (not the old layers: the one
+  // apt installed Python in is not carried).
   CHECK(c["rootfs"]["diff_ids"] ==
-        json({"sha256:static", "sha256:py3", "sha256:py", "sha256:app"}));
-  // History: the candidate's, the source's after its base's last layer, and ours.
-  REQUIRE(c["history"].size() == 7);
-  CHECK(c["history"][2]["created_by"] == "CMD bash");
-  CHECK(c["history"][3]["created_by"] == "RUN apt-get install python3");
-  CHECK(c["history"][6]["created_by"] == "ours");
-  CHECK(c["history"][6]["empty_layer"] == true);
+        json({"sha256:static", "sha256:py3", std::string(kClosureLayer)}));
+  // History: the candidate's, the closure's COPY, and ours.
+  REQUIRE(c["history"].size() == 4);
+  CHECK(c["history"][2]["created_by"] == "COPY --from=build /app/");
+  CHECK_FALSE(c["history"][2].contains("empty_layer"));
+  CHECK(c["history"][3]["created_by"] == "ours");
+  CHECK(c["history"][3]["empty_layer"] == true);
   // As a switch is scored: the image's own USER (none: root).
-  json as_is = composed_config(source, candidate, 1, run, std::nullopt, "t", "ours");
+  json as_is = composed_config(source, candidate, {"/app/"}, run, std::nullopt, "t", "ours");
   CHECK_FALSE(as_is["config"].contains("User"));
 
   // Any other command replaces the candidate's ENTRYPOINT, which resets its CMD.
@@ -75,7 +76,8 @@ TEST_CASE("a composed config: the candidate's, the app's settings over it, the l
   json busybox = {{"config", {{"Cmd", {"sh"}}}}};
   RunInstructions r3;
   r3.entrypoint = std::vector<std::string>{"/app/start.sh"};
-  json c3 = composed_config(exec_form, busybox, 0, r3, std::string(kHardenedUser), "t", "ours");
+  json c3 =
+      composed_config(exec_form, busybox, {"/app/"}, r3, std::string(kHardenedUser), "t", "ours");
   CHECK(c3["config"]["Entrypoint"] == json({"/app/start.sh"}));
   CHECK_FALSE(c3["config"].contains("Cmd"));
 }
