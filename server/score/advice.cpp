@@ -432,7 +432,10 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         if (f.origin == Origin::base) ++base_setuid;
       }
     for (auto& b : in.bases ? *in.bases : base_catalog()) {
-      if (std::string why = unfit(needs, b); !why.empty()) {
+      std::string why = unfit(needs, b);
+      if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty())
+        why = missing_library(in, needs, *m);
+      if (!why.empty()) {
         unfit_reasons.push_back(b.value("id", "") + ": " + why);
         continue;
       }
@@ -645,8 +648,10 @@ Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
   if (in.base.layers == 0 || in.base.layers > in.layers.size())
     return make_error(Errc::conflict,
                       "the image's base could not be identified, so its own layers are not known");
-  if (std::string why = unfit(needs, *entry); !why.empty())
-    return make_error(Errc::conflict, id + " cannot carry the app: " + why);
+  std::string why = unfit(needs, *entry);
+  if (const MeasuredBase* m = measured_candidate(in, id); m && why.empty())
+    why = missing_library(in, needs, *m);
+  if (!why.empty()) return make_error(Errc::conflict, id + " cannot carry the app: " + why);
   std::set<std::string> base(in.layers.begin(),
                              in.layers.begin() + static_cast<std::ptrdiff_t>(in.base.layers));
   Projection p = project_switch(in, needs, *entry, base);

@@ -188,6 +188,11 @@ bool in_closure(const std::vector<std::string>& copy_paths, std::string_view pat
 LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
                          const std::vector<std::string>& copy_paths,
                          const std::vector<const LayerFacts*>& below);
+// Why measured `candidate` cannot run the app's executables (those of its closure): a library one
+// of them needs (DT_NEEDED) that the image's system library directories hold and the candidate's do
+// not; empty when none is missing.
+std::string missing_library(const AdviceInput& in, const AppNeeds& needs,
+                            const MeasuredBase& candidate);
 // The stand-in for the closure layer's digest and diff_id until it is built.
 inline constexpr std::string_view kClosureLayer =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -303,19 +304,46 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
       CHECK_MESSAGE(!std::filesystem::exists(root.path() + "/" + left), left);
   }
 
-  // A candidate never measured cannot be built, one without the app's runtime cannot carry it,
-  // and one not in the catalog is not found: each refused with the reason, nothing pushed.
-  for (auto [onto, says] : {std::pair{"chainguard-python", "not measured"},
-                            std::pair{"alpine", "it has no python runtime"},
-                            std::pair{"no-such-base", "no candidate base"},
-                            std::pair{"registry.example/golden/python:1", "allowed"}}) {
+  // A C program that links zlib, which apt installed: a base whose library directories lack it
+  // cannot run it.
+  {
+    TarBuilder zlib;
+    add_installed_package(zlib, "zlib1g");
+    write_file(work.path() + "/z.c",
+               "#include <stdio.h>\n#include <zlib.h>\n"
+               "int main(void) { printf(\"zlib %s\\n\", zlibVersion()); }\n");
+    std::string out;
+    REQUIRE_MESSAGE(
+        run_command({"clang-14", "-O1", "-o", work.path() + "/z", work.path() + "/z.c", "-lz"},
+                    out) == 0,
+        out);
+    TestImage im{
+        {make_layer(debian_base(true)), make_layer(zlib.build()),
+         make_layer(TarBuilder().file("app/z", read_file(work.path() + "/z"), 0755).build())}};
+    im.config = {{"Entrypoint", {"/app/z"}}};
+    im.created = "2026-11-20T00:00:00Z";
+    im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
+                       {"RUN apt-get install -y zlib1g # buildkit", false},
+                       {"COPY z /app/ # buildkit", false}});
+    push_image(reg.host(), "apps/zlib", "1", im);
+  }
+
+  // A candidate never measured cannot be built, one without the app's runtime or a library it
+  // loads cannot carry it, and one not in the catalog is not found: each refused with the
+  // reason, nothing pushed.
+  for (auto [app, onto, says] :
+       {std::tuple{"python", "chainguard-python", "not measured"},
+        std::tuple{"python", "alpine", "it has no python runtime"},
+        std::tuple{"python", "no-such-base", "no candidate base"},
+        std::tuple{"python", "registry.example/golden/python:1", "allowed"},
+        std::tuple{"zlib", "distroless-base", "/app/z needs libz.so.1, which it lacks"}}) {
     const std::string candidate = onto;
     CAPTURE(candidate);
     std::string out;
-    int rc = run_command(
-        {BULWARK_CLI_PATH, "--server", d.api().server(), "harden", reg.host() + "/apps/python:1",
-         "--push", reg.host() + "/hardened/refused:1", "--onto", onto},
-        out);
+    int rc = run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "harden",
+                          reg.host() + "/apps/" + app + ":1", "--push",
+                          reg.host() + "/hardened/refused:1", "--onto", onto},
+                         out);
     CAPTURE(out);
     CHECK(rc == 3);
     CHECK(out.find(says) != std::string::npos);
