@@ -408,4 +408,16 @@ void from_json(const json& j, ImageSummary& s) {
   });
 }
 
+bool has_libc(const ImageSummary& s, Libc libc) {
+  for (auto& p : s.packages) {
+    const std::string& n = p.package.name;
+    if (libc == Libc::glibc && (n == "libc6" || n == "glibc" || n == "libc")) return true;
+    if (libc == Libc::musl && n == "musl") return true;
+  }
+  if (libc == Libc::glibc)
+    for (auto& x : s.executables)
+      if (x.file.path.ends_with("/libc.so.6") || x.file.path == "libc.so.6") return true;
+  return false;
+}
+
 }  // namespace bw

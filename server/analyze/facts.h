@@ -216,6 +216,10 @@ struct ImageSummary {
   std::vector<UnanalysedLayer> unanalysed_layers;
 };
 
+// Whether the image has C library `libc` (glibc or musl) for dynamic executables to load: its
+// package (libc6, glibc, musl), or glibc's libc.so.6 itself.
+bool has_libc(const ImageSummary& s, Libc libc);
+
 // How many packages of each kind: {"dpkg": 92, "npm": 41, "pypi": 7, …}.
 nlohmann::json packages_by_ecosystem(const ImageSummary& s);
 

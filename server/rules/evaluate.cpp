@@ -693,7 +693,8 @@ class Evaluator {
       std::string detail = "development packages: " + join(names, ", ");
       add("BW-DEV-PACKAGES", Evidence{"", -1, "", "", clip(detail, 400)}, layer);
     }
-    // The app's Go binaries: its own build, which the Dockerfile controls.
+    // The app's Go binaries: its own build, which the Dockerfile controls. A dynamic one needs
+    // the C library its loader belongs to in the image.
     for (auto& x : in_.summary.executables) {
       const auto& s = x.elf.go_settings;
       if (x.elf.go.empty() || s.empty() || !app_layer(x.file.layer_digest)) continue;
@@ -704,6 +705,12 @@ class Evaluator {
         why.push_back(
             "CGO_ENABLED=1 linked statically: libc is baked in, and glibc's static NSS and "
             "locale code still looks for the shared libraries at run time");
+      if (auto c = s.find("CGO_ENABLED"); c != s.end() && c->second == "1" &&
+                                          !x.elf.interpreter.empty() &&
+                                          (x.elf.libc == Libc::glibc || x.elf.libc == Libc::musl) &&
+                                          !has_libc(in_.summary, x.elf.libc))
+        why.push_back("CGO_ENABLED=1 linked dynamically against " + x.elf.interpreter +
+                      ", which the image does not have: it cannot start");
       if (!why.empty())
         add("BW-GO-BUILD", Evidence{x.file.path, -1, "", "", join(why, "; ")}, x.file.layer_digest);
     }

@@ -22,6 +22,10 @@ json candidate_entry(const std::string& image, const ImageSummary& s, const json
       libc = "glibc";
     if (x.elf.kind == ElfKind::executable) programs.insert(name);
   }
+  if (has_libc(s, Libc::musl))
+    libc = "musl";
+  else if (libc.empty() && has_libc(s, Libc::glibc))
+    libc = "glibc";
   for (auto* list : {&s.attack_surface.shell, &s.attack_surface.package_manager})
     for (auto& f : *list) programs.insert(std::string(path_base_name(f.path)));
   bool bash = false;

@@ -3,6 +3,7 @@
 // that carries build information, and a Java app from Debian's lib*-java jars (one nested in a
 // fat jar), pushed to a real registry and scanned by the real daemon. What is listed must equal
 // what the files say, read here independently, with the layer that added each.
+#include "base_replicas.h"
 #include "daemon.h"
 #include "registry.h"
 #include "schemas.h"
@@ -268,4 +269,35 @@ TEST_CASE(
     std::string check;
     CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
   }
+}
+
+TEST_CASE("a CGO Go binary linked dynamically cannot start on a base without its loader") {
+  // Debian's docker-registry is built with CGO_ENABLED=1 and linked against glibc.
+  LocalRegistry reg;
+  TarBuilder go;
+  go.file("app/registry", read_file("/usr/bin/docker-registry"), 0755);
+  const std::string app_layer = go.build();
+  TestImage on_static = distroless_static_replica();
+  on_static.layers.push_back(make_layer(app_layer));
+  on_static.config["Entrypoint"] = {"/app/registry"};
+  push_image(reg.host(), "team/registry", "static", on_static);
+  TestImage on_base = distroless_base_replica();
+  on_base.layers.push_back(make_layer(app_layer));
+  on_base.config["Entrypoint"] = {"/app/registry"};
+  push_image(reg.host(), "team/registry", "base", on_base);
+
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+  auto go_build = [&](const std::string& tag) {
+    json scan = d.scan(reg.host() + "/team/registry:" + tag);
+    REQUIRE(scan["status"] == "done");
+    json report =
+        d.get_json("/v1/images/" + scan["manifest_digest"].get<std::string>() + "/report");
+    std::string detail;
+    for (auto& f : report["findings"])
+      if (f["rule_id"] == "BW-GO-BUILD") detail = f["evidence"].value("detail", "");
+    return detail;
+  };
+  CHECK(go_build("static").find("linked dynamically against /lib64/ld-linux-x86-64.so.2, which "
+                                "the image does not have: it cannot start") != std::string::npos);
+  CHECK(go_build("base").find("cannot start") == std::string::npos);
 }

@@ -152,6 +152,39 @@ TEST_CASE("BW-GO-BUILD: the app's Go binary built without -trimpath, or CGO link
   CHECK_FALSE(evaluate(s).has("BW-GO-BUILD"));
 }
 
+TEST_CASE("BW-GO-BUILD: a CGO binary linked dynamically on a base without its loader") {
+  Executable dynamic = go_binary("app/server", "sha256:app", "go1.26.0",
+                                 {{"CGO_ENABLED", "1"}, {"-trimpath", "true"}});
+  dynamic.elf.is_static = false;
+  dynamic.elf.interpreter = "/lib64/ld-linux-x86-64.so.2";
+  dynamic.elf.libc = Libc::glibc;
+  // On scratch or a static base: nothing to load it.
+  ImageSummary bare;
+  bare.executables = {dynamic};
+  auto details = evaluate(bare).details("BW-GO-BUILD");
+  REQUIRE(details.size() == 1);
+  CHECK(details[0] ==
+        "CGO_ENABLED=1 linked dynamically against /lib64/ld-linux-x86-64.so.2, which the image "
+        "does not have: it cannot start");
+  // On a base with glibc (its package, or libc.so.6 itself): it starts.
+  ImageSummary with_libc = bare;
+  with_libc.packages.push_back(
+      InstalledPackage{Package{"dpkg", "libc6", "2.36-9", "", "", "amd64", ""},
+                       "var/lib/dpkg/status", "sha256:base"});
+  CHECK_FALSE(evaluate(with_libc).has("BW-GO-BUILD"));
+  ImageSummary with_so = bare;
+  Executable libc_so;
+  libc_so.file.path = "lib/x86_64-linux-gnu/libc.so.6";
+  libc_so.file.layer_digest = "sha256:base";
+  with_so.executables.push_back(libc_so);
+  CHECK_FALSE(evaluate(with_so).has("BW-GO-BUILD"));
+  // musl's loader needs musl, not glibc.
+  dynamic.elf.interpreter = "/lib/ld-musl-x86_64.so.1";
+  dynamic.elf.libc = Libc::musl;
+  with_libc.executables = {dynamic};
+  CHECK(evaluate(with_libc).has("BW-GO-BUILD"));
+}
+
 TEST_CASE("BW-RUNTIME-EOL: runtimes outside the OS's packages, past upstream support") {
   ImageSummary none;
   // Official images name their runtime in the environment.
