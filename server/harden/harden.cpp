@@ -97,6 +97,10 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     }
   });
   if (!recipe) co_return recipe.error();
+  if (recipe->closure.empty())
+    co_return make_error(Errc::conflict,
+                         "no file of the image's own layers was found to carry (its entrypoint, "
+                         "WORKDIR, /app, /opt, usr/local): nothing to build");
 
   // The layers as the registries hold them: the image's own by digest, the candidate's as
   // measured (a candidate refreshed since is projected again first).
@@ -120,8 +124,8 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
   json config = recipe->config;
   auto& diff_ids = config["rootfs"]["diff_ids"];
   // The app's closure, read out of the image's own layers: one layer of ours.
-  std::optional<ClosureLayer> closure;
-  if (!recipe->closure.empty()) {
+  ClosureLayer closure;
+  {
     std::vector<std::string> blobs;
     std::uint64_t read = 0;
     const auto& own = source->manifest.layers;
@@ -149,11 +153,7 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     closure = std::move(*built);
     if (diff_ids.empty() || diff_ids.back() != kClosureLayer)
       co_return make_error(Errc::internal, "the recipe's config has no closure layer");
-    diff_ids.back() = closure->diff_id;
-  } else {
-    co_return make_error(Errc::conflict,
-                         "no file of the image's own layers was found to carry (its entrypoint, "
-                         "WORKDIR, /app, /opt, usr/local): nothing to build");
+    diff_ids.back() = closure.diff_id;
   }
   if (diff_ids.size() != layers.size() + 1)
     co_return make_error(Errc::invalid_image,
@@ -172,18 +172,21 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     manifest_layers.push_back(
         {{"mediaType", oci_layer_type(d.media_type)}, {"digest", d.digest}, {"size", d.size}});
   }
-  if (auto have = co_await registry.has_blob(*target, closure->digest); !have) {
+  if (auto have = co_await registry.has_blob(*target, closure.digest); !have) {
     co_return have.error();
   } else if (!*have) {
-    if (auto put = co_await registry.put_blob(*target, closure->digest, closure->blob); !put)
+    if (auto put = co_await registry.put_blob(*target, closure.digest, closure.blob); !put)
       co_return put.error();
   }
   manifest_layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                             {"digest", closure->digest},
-                             {"size", closure->blob.size()}});
+                             {"digest", closure.digest},
+                             {"size", closure.blob.size()}});
   const std::string created = now_rfc3339();
   config["created"] = created;
-  config["history"].back()["created"] = created;
+  // Ours are the last two entries: the closure's COPY and the note.
+  json& history = config["history"];
+  for (std::size_t i = history.size() >= 2 ? history.size() - 2 : 0; i < history.size(); ++i)
+    history[i]["created"] = created;
   const std::string config_body = config.dump();
   const std::string config_digest = sha256_digest(config_body);
   if (auto have = co_await registry.has_blob(*target, config_digest); !have) {
@@ -224,7 +227,7 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
         {"copied", counts.copied},
         {"present", counts.present},
         {"built", 1}}},
-      {"closure", {{"paths", recipe->closure}, {"entries", closure->entries}}},
+      {"closure", {{"paths", recipe->closure}, {"entries", closure.entries}}},
       {"before", {{"score", r.value("score", 0)}, {"grade", r.value("grade", "")}}},
       {"projected",
        {{"score", recipe->projected_score}, {"grade", grade_for(recipe->projected_score)}}}};
