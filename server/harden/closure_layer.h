@@ -20,8 +20,8 @@ struct ClosureLayer {
 // `layers`: the image's own layer blobs, bottom first (gzip, zstd or plain tar). An upper layer's
 // file replaces a lower one's; a whiteout hides the lower layers' path, an opaque whiteout their
 // contents of a directory; whiteouts themselves are not carried (what they removed is below the
-// closure). A hard link is carried when its target is. Errc::too_large past `max_tar_bytes` of
-// output, Errc::invalid_image for a layer that is not a readable tar.
+// closure). A hard link is carried when its target is. Errc::conflict past `max_tar_bytes` of
+// output (the message names the limit), Errc::invalid_image for a layer that is not a readable tar.
 Result<ClosureLayer> build_closure_layer(const std::vector<std::string>& layers,
                                          const std::vector<std::string>& closure,
                                          std::uint64_t max_tar_bytes);
