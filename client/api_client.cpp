@@ -43,23 +43,49 @@ namespace {
 
 // One exchange on `stream` (plain or TLS), with the caller's deadline.
 template <class Stream>
-Result<Reply> exchange(Stream& stream, beast::tcp_stream& lowest,
-                       http::request<http::string_body>& req, const std::string& method,
-                       std::chrono::seconds timeout, const std::string& server) {
+Result<Reply> exchange_on(Stream& stream, beast::tcp_stream& lowest,
+                          http::request<http::string_body>& req, const std::string& method,
+                          std::chrono::seconds timeout, const std::string& server,
+                          const ApiClient::BodySink* sink) {
   beast::error_code ec;
   // Leave room beyond a server-side long poll of `timeout`.
   lowest.expires_after(timeout + std::chrono::seconds(15));
   http::write(stream, req, ec);
   if (ec) return make_error(Errc::unavailable, "cannot send to " + server + ": " + ec.message());
   beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
+  http::response_parser<http::empty_body> head;
+  // A streamed answer carries its summary in a header.
+  head.header_limit(64 << 10);
+  if (method == "HEAD") head.skip(true);
+  http::read_header(stream, buffer, head, ec);
+  if (ec) return make_error(Errc::unavailable, "no answer from " + server + ": " + ec.message());
+  Reply reply{static_cast<int>(head.get().result_int()), {}, {}};
+  for (auto& h : head.get().base())
+    reply.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+  if (sink && reply.status / 100 == 2) {
+    http::response_parser<http::buffer_body> parser(std::move(head));
+    parser.body_limit(boost::none);
+    std::vector<char> piece(1 << 20);
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.data();
+      parser.get().body().size = piece.size();
+      lowest.expires_after(timeout + std::chrono::seconds(15));
+      http::read(stream, buffer, parser, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec)
+        return make_error(Errc::unavailable,
+                          "the answer from " + server + " ended short: " + ec.message());
+      const std::size_t got = piece.size() - parser.get().body().size;
+      if (got && !(*sink)(std::string_view(piece.data(), got)))
+        return make_error(Errc::cancelled, "the transfer was stopped");
+    }
+    return reply;
+  }
+  http::response_parser<http::string_body> parser(std::move(head));
   parser.body_limit(64 << 20);
-  if (method == "HEAD") parser.skip(true);
   http::read(stream, buffer, parser, ec);
   if (ec) return make_error(Errc::unavailable, "no answer from " + server + ": " + ec.message());
-  Reply reply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body()), {}};
-  for (auto& h : parser.get().base())
-    reply.headers.emplace_back(std::string(h.name_string()), std::string(h.value()));
+  reply.body = std::move(parser.get().body());
   return reply;
 }
 
@@ -68,6 +94,18 @@ Result<Reply> exchange(Stream& stream, beast::tcp_stream& lowest,
 Result<Reply> ApiClient::call(const std::string& method, const std::string& target,
                               const std::string& body, std::chrono::seconds timeout,
                               const std::string& content_type) const {
+  return exchange(method, target, body, timeout, content_type, nullptr);
+}
+
+Result<Reply> ApiClient::download(const std::string& method, const std::string& target,
+                                  const std::string& body, const BodySink& sink,
+                                  std::chrono::seconds timeout) const {
+  return exchange(method, target, body, timeout, "application/json", &sink);
+}
+
+Result<Reply> ApiClient::exchange(const std::string& method, const std::string& target,
+                                  const std::string& body, std::chrono::seconds timeout,
+                                  const std::string& content_type, const BodySink* sink) const {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
@@ -89,7 +127,7 @@ Result<Reply> ApiClient::call(const std::string& method, const std::string& targ
   }
   req.prepare_payload();
   if (!tls_) {
-    auto reply = exchange(stream, stream, req, method, timeout, server_);
+    auto reply = exchange_on(stream, stream, req, method, timeout, server_, sink);
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     return reply;
   }
@@ -115,7 +153,7 @@ Result<Reply> ApiClient::call(const std::string& method, const std::string& targ
   if (ec)
     return make_error(Errc::unavailable,
                       "TLS with bulwarkd at " + server_ + " failed: " + ec.message());
-  auto reply = exchange(tls, beast::get_lowest_layer(tls), req, method, timeout, server_);
+  auto reply = exchange_on(tls, beast::get_lowest_layer(tls), req, method, timeout, server_, sink);
   tls.shutdown(ec);  // stream_truncated from a server that just closes is harmless
   return reply;
 }

@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,9 +34,20 @@ class ApiClient {
                      const std::string& body = {},
                      std::chrono::seconds timeout = std::chrono::seconds(60),
                      const std::string& content_type = "application/json") const;
+  // As call(), for an answer too large to hold: a 2xx body goes to `sink` piece by piece as it
+  // arrives (false stops the transfer) and the reply's body stays empty; any other answer is
+  // read whole. `timeout` bounds each wait for the server, not the whole transfer. A body cut
+  // short (the server's stream failed) is Errc::unavailable.
+  using BodySink = std::function<bool(std::string_view piece)>;
+  Result<Reply> download(const std::string& method, const std::string& target,
+                         const std::string& body, const BodySink& sink,
+                         std::chrono::seconds timeout = std::chrono::seconds(60)) const;
   const std::string& server() const { return server_; }
 
  private:
+  Result<Reply> exchange(const std::string& method, const std::string& target,
+                         const std::string& body, std::chrono::seconds timeout,
+                         const std::string& content_type, const BodySink* sink) const;
   std::string server_;
   std::string token_;
   std::string host_;

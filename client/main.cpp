@@ -7,6 +7,7 @@
 #include "formats.h"
 #include "ignore_file.h"
 #include "local_scan.h"
+#include "oci_layout.h"
 #include "options.h"
 #include "rules/history.h"
 #include "rules/rules.h"
@@ -837,7 +838,53 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
 }
 
 // bulwark bases: the candidate bases as the daemon measured them, one line each.
-int cmd_bases(const ApiClient& api, bool raw_json) {
+// bulwark bases --snapshot FILE: what the daemon measured of its candidate bases, written whole
+// or not at all, for a daemon that cannot reach them (its bases.snapshot).
+int write_base_snapshot(const ApiClient& api, const std::string& file) {
+  std::string body;
+  auto r = api.download("GET", "/v1/bases/snapshot", {}, [&body](std::string_view piece) {
+    body += piece;
+    return true;
+  });
+  if (!r) {
+    std::cerr << "bulwark: " << r.error().message << "\n";
+    return kExitUnavailable;
+  }
+  if (r->status != 200) {
+    print_api_error(*r);
+    return kExitUsage;
+  }
+  json snapshot = json::parse(body, nullptr, false);
+  if (!snapshot.is_object() || !snapshot["bases"].is_array()) {
+    std::cerr << "bulwark: the server answered with no snapshot\n";
+    return kExitUnavailable;
+  }
+  const std::string partial = file + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << body;
+    if (!out.flush()) {
+      std::cerr << "bulwark: cannot write " << partial << "\n";
+      return kExitUsage;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(partial, file, ec);
+  if (ec) {
+    std::cerr << "bulwark: cannot write " << file << ": " << ec.message() << "\n";
+    return kExitUsage;
+  }
+  std::cout << "wrote " << file << ": " << snapshot["bases"].size() << " measured bases\n";
+  for (auto& b : snapshot["bases"])
+    std::cout << "  " << b.value("id", "") << "  " << b.value("reference", "") << "@"
+              << b.value("manifest_digest", "") << "  measured " << b.value("measured_at", "")
+              << "\n";
+  return 0;
+}
+
+int cmd_bases(const ApiClient& api, const Command& c) {
+  if (!c.snapshot.empty()) return write_base_snapshot(api, c.snapshot);
+  const bool raw_json = c.json;
   auto body = get_ok(api, "/v1/bases");
   if (auto* code = std::get_if<int>(&body)) return *code;
   auto j = json::parse(std::get<std::string>(body), nullptr, false);
@@ -869,12 +916,26 @@ int cmd_bases(const ApiClient& api, bool raw_json) {
   return 0;
 }
 
-// bulwark harden IMAGE --push REF [--onto ID|IMAGE]: scans IMAGE through the daemon, which builds
-// the switch its plan (or --onto) recommends, pushes it, scans it and sets the score measured
-// beside the one projected. Exit 0 when they agree, 1 when the built image scores otherwise.
+// bulwark harden IMAGE (--push REF | --output oci:DIR|oci-archive:FILE) [--onto ID|IMAGE]:
+// scans IMAGE through the daemon, which builds the switch its plan (or --onto) recommends and
+// pushes it, or sends it back as an OCI layout written here. The result is scanned (by the
+// daemon, or here for an output) and its score set beside the one projected. Exit 0 when they
+// agree, 1 when the built image scores otherwise.
 int cmd_harden(const ApiClient& api, const Command& c) {
   if (c.params.size() != 1) return usage_error("harden takes one image");
-  if (c.push.empty()) return usage_error("harden needs --push REGISTRY/REPOSITORY[:TAG]");
+  std::string output;
+  for (auto& [format, file] : c.outputs)
+    if (!file.empty()) output = file;
+  if (c.push.empty() == output.empty())
+    return usage_error(
+        "harden needs one of --push REGISTRY/REPOSITORY[:TAG] and --output "
+        "oci:DIR|oci-archive:FILE");
+  std::optional<bw::cli::OciOutput> written;
+  if (!output.empty()) {
+    auto o = bw::cli::OciOutput::open(output);
+    if (!o) return usage_error(o.error().message);
+    written = std::move(*o);
+  }
   const std::string& image = c.params[0];
   Obtained got = obtain_remote(api, c, image);
   if (got.rc != 0) return got.rc;
@@ -883,11 +944,19 @@ int cmd_harden(const ApiClient& api, const Command& c) {
     std::cerr << "bulwark: the scan of " << image << " did not finish: " << scan.dump() << "\n";
     return kExitScanFailed;
   }
-  json req = {{"push", c.push}, {"image", image}};
+  json req = {{"image", image}};
+  if (written)
+    req["output"] = "oci-archive";
+  else
+    req["push"] = c.push;
   if (!c.onto.empty()) req["onto"] = c.onto;
-  auto r =
-      api.call("POST", "/v1/images/" + scan.value("manifest_digest", std::string()) + "/harden",
-               req.dump(), std::chrono::seconds(c.timeout));
+  const std::string target =
+      "/v1/images/" + scan.value("manifest_digest", std::string()) + "/harden";
+  auto r = written ? api.download(
+                         "POST", target, req.dump(),
+                         [&written](std::string_view piece) { return written->write(piece); },
+                         std::chrono::seconds(c.timeout))
+                   : api.call("POST", target, req.dump(), std::chrono::seconds(c.timeout));
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
     return kExitUnavailable;
@@ -896,10 +965,26 @@ int cmd_harden(const ApiClient& api, const Command& c) {
     print_api_error(*r);
     return r->status >= 500 && r->status != 502 ? kExitUnavailable : kExitScanFailed;
   }
-  json out = json::parse(r->body, nullptr, false);
+  json out = json::parse(written ? r->header("Bulwark-Harden") : r->body, nullptr, false);
   if (!out.is_object()) {
-    std::cerr << "bulwark: the server answered harden with no JSON\n";
+    std::cerr << "bulwark: the server answered harden with no summary\n";
     return kExitUnavailable;
+  }
+  if (written) {
+    // Nothing was pushed: the layout is scanned here, by the engine the daemon runs.
+    auto where = written->finish();
+    if (!where) {
+      std::cerr << "bulwark: " << where.error().message << "\n";
+      return kExitUnavailable;
+    }
+    out["output"] = *where;
+    Obtained measured = obtain_local(c, *where);
+    if (measured.rc != 0) return measured.rc;
+    const json& report = measured.res.platforms.at(0).report;
+    if (report.is_object()) {
+      out["after"] = {{"score", report["score"]}, {"grade", report["grade"]}};
+      out["as_projected"] = report["score"] == out["projected"]["score"];
+    }
   }
   const bool agreed = out.value("as_projected", false);
   if (c.json) {
@@ -916,18 +1001,25 @@ int cmd_harden(const ApiClient& api, const Command& c) {
               << (onto.value("reference", "").empty()
                       ? std::string("(no base layers)")
                       : onto.value("reference", "") + "@" + onto.value("manifest_digest", ""))
-              << "\n"
-              << "pushed    " << out.value("image", "") << "\n"
-              << "layers    " << layers.value("total", 0) << ": " << layers.value("mounted", 0)
-              << " mounted, " << layers.value("copied", 0) << " copied, "
-              << layers.value("present", 0) << " already there, " << layers.value("built", 0)
-              << " built (the app's closure:";
+              << "\n";
+    if (written)
+      std::cout << "written   " << out.value("output", "") << " ("
+                << out.value("manifest_digest", "") << ")\n"
+                << "layers    " << layers.value("total", 0) << ": "
+                << layers.value("total", 0) - layers.value("built", 0) << " of the base, "
+                << layers.value("built", 0) << " built (the app's closure:";
+    else
+      std::cout << "pushed    " << out.value("image", "") << "\n"
+                << "layers    " << layers.value("total", 0) << ": " << layers.value("mounted", 0)
+                << " mounted, " << layers.value("copied", 0) << " copied, "
+                << layers.value("present", 0) << " already there, " << layers.value("built", 0)
+                << " built (the app's closure:";
     for (auto& p : out.value("closure", json::object()).value("paths", json::array()))
       if (p.is_string()) std::cout << " " << p.get<std::string>();
     std::cout << ")\n"
               << "score     " << score(out["before"]) << " -> projected " << score(out["projected"])
               << " -> measured " << score(out.value("after", json())) << "\n";
-    if (!out.contains("after"))
+    if (!out.contains("after") && out.contains("scan"))
       std::cout << "the scan of the result is " << out["scan"].value("status", "")
                 << ": bulwark status " << out["scan"].value("id", "") << "\n";
   }
@@ -1005,7 +1097,7 @@ int main(int argc, char** argv) {
   if (c.name == "scan") return cmd_scan(&*api, c);
   if (c.name == "diff") return cmd_diff(&*api, c);
   if (c.name == "health") return cmd_get(*api, "/healthz", true);
-  if (c.name == "bases") return cmd_bases(*api, c.json);
+  if (c.name == "bases") return cmd_bases(*api, c);
   if (c.name == "harden") return cmd_harden(*api, c);
   if (c.params.size() != 1) return usage_error(c.name + " takes one argument");
   const std::string& arg = c.params[0];

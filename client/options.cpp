@@ -70,6 +70,7 @@ po::options_description described() {
       ("token-realm", po::value<std::string>())         //
       ("onto", po::value<std::string>())                //
       ("push", po::value<std::string>())                //
+      ("snapshot", po::value<std::string>())            //
       ("args", po::value<std::vector<std::string>>());  // the command and its arguments
   return d;
 }
@@ -106,6 +107,8 @@ std::optional<std::string> apply(const po::option& o, Command& c) {
     c.onto = v;
   } else if (key == "push") {
     c.push = v;
+  } else if (key == "snapshot") {
+    c.snapshot = v;
   } else if (key == "ignore-file") {
     c.ignore_file = v;
   } else if (key == "token-realm") {
@@ -213,11 +216,15 @@ void usage(std::ostream& out, const std::string& command) {
       "  layer DIGEST              print a layer's facts (JSON)\n"
       "  health                    check that the server answers\n"
       "  bases [--json]            the candidate bases, as the server measured them\n"
-      "  harden IMAGE --push REGISTRY/REPO[:TAG] [--onto BASE_ID|BASE_IMAGE] [--json]\n"
+      "  bases --snapshot FILE     write what it measured of them (digests, layer facts) for a\n"
+      "                            daemon that cannot reach them: its bases.snapshot\n"
+      "  harden IMAGE (--push REGISTRY/REPO[:TAG] | --output oci:DIR|oci-archive:FILE)\n"
+      "         [--onto BASE_ID|BASE_IMAGE] [--json]\n"
       "      scan IMAGE, build the switch its plan recommends (or onto a catalog entry, or any\n"
       "      image by reference, scanned first) without Docker:\n"
-      "      the base's layers, the app's own, the config the projection scored; push it, scan\n"
-      "      it, and print the score before, projected and measured (exit 1 if they differ)\n";
+      "      the base's layers, the app's closure, the config the projection scored; push it\n"
+      "      (or write it here as an OCI layout), scan it, and print the score before,\n"
+      "      projected and measured (exit 1 if they differ)\n";
   const std::string common =
       "\n"
       "  --help, -h, --version     this text (per command: bulwark scan --help); the CLI's\n"

@@ -22,6 +22,7 @@ struct Command {
   std::string ignore_file;  // --ignore-file FILE; else ./.bulwarkignore when it exists
   std::string onto;         // harden --onto ID: the candidate base; else the plan's switch
   std::string push;         // harden --push REGISTRY/REPOSITORY[:TAG]
+  std::string snapshot;     // bases --snapshot FILE: the measurements, for bases.snapshot
   // --token-realm HOST:PORT (and $BULWARK_TOKEN_REALMS): token services on another host that
   // may receive a registry's credentials when scanning in-process.
   std::vector<std::string> token_realms;

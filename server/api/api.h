@@ -7,6 +7,7 @@
 #include "registry/registry.h"
 #include "scan/scan.h"
 #include "scan/scheduler.h"
+#include "score/base_snapshot.h"
 #include "score/reporter.h"
 #include "store/store.h"
 
@@ -14,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -46,6 +48,10 @@ struct ApiResponse {
   std::optional<std::size_t> head_length;
   // The route template that answered ("/v1/scans/{id}"), for metrics and logs; empty: none.
   std::string route;
+  // A body too large to hold (`body` is then empty): sent chunked as `stream` hands it to the
+  // sink (BlobSink: a piece, answered false once the client is gone). An error after the status
+  // went out can only end the body short, which the client sees as a truncated chunked body.
+  std::function<boost::asio::awaitable<Result<void>>(BlobSink)> stream = {};
 };
 
 struct HttpMetrics {
@@ -76,6 +82,8 @@ struct ApiContext {
   bool ready = true;                             // false while starting up or shutting down
   const RegistryScheduler* scheduler = nullptr;  // whole-registry rescans, when configured
   const Webhooks* webhooks = nullptr;            // their delivery counts, when configured
+  // Candidate bases a snapshot (bases.snapshot) measured, where this daemon has no scan of them.
+  std::vector<SnapshotBase> snapshot_bases = {};
   // Where routes build large answers (image views, reports, layer facts) so that the io thread
   // keeps serving meanwhile; null: on the io thread.
   boost::asio::thread_pool* workers = nullptr;

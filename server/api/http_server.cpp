@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <map>
+#include <tuple>
 
 namespace bw {
 
@@ -117,6 +118,63 @@ struct HttpServer::Impl {
 
   Impl(asio::any_io_executor e, ApiContext& c) : ex(e), acceptor(e), ctx(c) {}
 
+  template <class Body>
+  static void set_headers(http::response<Body>& out, const ApiResponse& res,
+                          const std::string& request_id) {
+    out.set(http::field::server, "bulwarkd");
+    out.set(http::field::content_type, res.content_type);
+    out.set("X-Request-Id", request_id);
+    out.set(http::field::cache_control, "no-store");
+    for (auto& [k, v] : res.headers) out.set(k, v);
+  }
+
+  // A streamed answer: the head, then each piece `res.stream` produces as one chunk, then the
+  // last chunk once it succeeded. On its failure the connection closes without the last chunk,
+  // so the client cannot take a cut body for a whole one. Returns the write error and the body
+  // bytes sent.
+  template <class Stream>
+  awaitable<std::tuple<boost::system::error_code, std::size_t>> write_streamed(
+      Stream& stream, beast::tcp_stream& tcp, ApiResponse& res, unsigned version,
+      const std::string& request_id) {
+    http::response<http::buffer_body> out{static_cast<http::status>(res.status), version};
+    set_headers(out, res, request_id);
+    out.keep_alive(false);
+    out.chunked(true);
+    out.body().data = nullptr;
+    out.body().more = true;
+    http::response_serializer<http::buffer_body> sr{out};
+    tcp.expires_after(ctx.config.api.idle_timeout);
+    auto [header_ec, header_n] = co_await http::async_write_header(stream, sr, kTuple);
+    boost::system::error_code ec = header_ec;
+    std::size_t sent = 0;
+    auto sink = [&](std::string piece) -> awaitable<bool> {
+      if (ec) co_return false;
+      if (piece.empty()) co_return true;
+      out.body().data = piece.data();
+      out.body().size = piece.size();
+      out.body().more = true;
+      tcp.expires_after(ctx.config.api.idle_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, sr, kTuple);
+      ec = wec == http::error::need_buffer ? boost::system::error_code{} : wec;
+      if (!ec) sent += piece.size();
+      co_return !ec;
+    };
+    auto done = co_await res.stream(sink);
+    if (!done && !ec) {
+      log::warn("streamed answer ended short",
+                {{"request_id", request_id}, {"error", done.error().message}});
+      ec = asio::error::connection_aborted;
+    }
+    if (!ec) {
+      out.body().data = nullptr;
+      out.body().size = 0;
+      out.body().more = false;
+      auto [lec, ln] = co_await http::async_write(stream, sr, kTuple);
+      ec = lec;
+    }
+    co_return std::tuple{ec, sent};
+  }
+
   awaitable<void> session(tcp::socket socket) {
     if (!tls) {
       beast::tcp_stream stream(std::move(socket));
@@ -196,20 +254,27 @@ struct HttpServer::Impl {
         }
       }
 
-      http::response<http::string_body> out{static_cast<http::status>(res.status), version};
-      out.set(http::field::server, "bulwarkd");
-      out.set(http::field::content_type, res.content_type);
-      out.set("X-Request-Id", request_id);
-      out.set(http::field::cache_control, "no-store");
-      for (auto& [k, v] : res.headers) out.set(k, v);
-      out.body() = std::move(res.body);
-      out.keep_alive(keep_alive && !stopping);
-      if (res.head_length)
-        out.content_length(*res.head_length);  // HEAD: the length GET sends, and no body
-      else
-        out.prepare_payload();
-      tcp.expires_after(opt.idle_timeout);
-      auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+      boost::system::error_code wec;
+      std::size_t wn = 0;
+      bool keep = keep_alive && !stopping;
+      if (res.stream) {
+        auto [sec, sn] = co_await write_streamed(stream, tcp, res, version, request_id);
+        wec = sec;
+        wn = sn;
+        keep = false;
+      } else {
+        http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+        set_headers(out, res, request_id);
+        out.body() = std::move(res.body);
+        out.keep_alive(keep);
+        if (res.head_length)
+          out.content_length(*res.head_length);  // HEAD: the length GET sends, and no body
+        else
+          out.prepare_payload();
+        tcp.expires_after(opt.idle_timeout);
+        std::tie(wec, wn) = co_await http::async_write(stream, out, kTuple);
+        res.body = std::move(out.body());
+      }
       sessions[id].second = false;
       --ctx.http_metrics.in_flight;
       const double seconds =
@@ -227,7 +292,7 @@ struct HttpServer::Impl {
       if (log::enabled(level)) {
         std::string error;
         if (res.status >= 500) {
-          auto body = nlohmann::json::parse(out.body(), nullptr, false);
+          auto body = nlohmann::json::parse(res.body, nullptr, false);
           if (body.is_object() && body.contains("error") && body["error"].is_object())
             error = body["error"].value("message", "");
         }
@@ -241,7 +306,7 @@ struct HttpServer::Impl {
                     {"duration_s", seconds, 4},
                     {"error", error}});
       }
-      if (wec || !out.keep_alive()) break;
+      if (wec || !keep) break;
     }
     sessions.erase(id);
   }

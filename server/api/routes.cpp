@@ -176,7 +176,10 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
 }
 
 // POST /v1/images/{digest}/harden: builds and pushes the image the plan's switch (or `onto`)
-// recommends, then scans it; the answer sets the projected score beside the one measured.
+// recommends, then scans it; the answer sets the projected score beside the one measured. With
+// "output": "oci-archive", the image is sent back as an OCI layout in a tar instead of pushed.
+constexpr std::size_t kMaxSummaryHeader = 6 << 10;
+
 awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& req,
                                    ApiContext& ctx) {
   json body = json::parse(req.body, nullptr, false);
@@ -184,8 +187,9 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
     co_return error_response(make_error(Errc::bad_request, "request body must be a JSON object"));
   HardenRequest hr;
   hr.manifest_digest = digest;
+  std::string output;
   for (auto [key, field] : {std::pair{"push", &hr.push}, std::pair{"onto", &hr.onto},
-                            std::pair{"image", &hr.image_ref}}) {
+                            std::pair{"image", &hr.image_ref}, std::pair{"output", &output}}) {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) continue;
     if (!it->is_string())
@@ -193,9 +197,15 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
           make_error(Errc::bad_request, "\"" + std::string(key) + "\" must be a string"));
     *field = it->get<std::string>();
   }
-  if (hr.push.empty())
-    co_return error_response(make_error(
-        Errc::bad_request, "\"push\" is required: the registry/repository:tag to push to"));
+  if (!output.empty() && output != "oci-archive")
+    co_return error_response(
+        make_error(Errc::bad_request,
+                   "\"output\" can only be \"oci-archive\" (an OCI image layout in a tar)"));
+  if (hr.push.empty() == output.empty())
+    co_return error_response(
+        make_error(Errc::bad_request,
+                   "name one of \"push\" (the registry/repository:tag to push to) and "
+                   "\"output\": \"oci-archive\" (the image sent back as an OCI layout)"));
   // A base named by reference (a team's own, in no catalog) is scanned first, as any image is,
   // and what it provides read from what was measured.
   if (hr.onto.find('/') != std::string::npos) {
@@ -213,7 +223,27 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
     hr.onto = (*done)->image;
     hr.onto_digest = (*done)->manifest_digest;
   }
-  auto built = co_await harden(ctx.registry, ctx.reporter, ctx.workers, std::move(hr));
+  auto prepared = co_await prepare_harden(ctx.registry, ctx.reporter, ctx.workers, std::move(hr));
+  if (!prepared) co_return error_response(prepared.error());
+  if (!output.empty()) {
+    // The image goes back to the caller, not to a registry: what it would answer as JSON rides
+    // in a header, as the body is the archive.
+    auto build = std::make_shared<HardenBuild>(std::move(*prepared));
+    ApiResponse res;
+    res.content_type = "application/x-tar";
+    json summary = build->summary;
+    // A header is no place for a long list: past a few KiB the paths are counted instead.
+    if (summary.dump().size() > kMaxSummaryHeader) {
+      summary["closure"]["paths_count"] = summary["closure"]["paths"].size();
+      summary["closure"]["paths"] = json::array();
+    }
+    res.headers.emplace_back("Bulwark-Harden", summary.dump());
+    res.stream = [build, &registry = ctx.registry](BlobSink out) -> awaitable<Result<void>> {
+      co_return co_await write_oci_archive(registry, *build, std::move(out));
+    };
+    co_return res;
+  }
+  auto built = co_await push_harden(ctx.registry, *prepared);
   if (!built) co_return error_response(built.error());
   json out = std::move(*built);
   // The result, scanned as any image is: its score is what the projection promised.
@@ -392,18 +422,30 @@ Result<json> list_bases(ApiContext& ctx) {
     entry["reference"] = reference;
     auto scans = ctx.store.list_scans(ScanQuery{ScanStatus::done, reference, 1, ""});
     if (!scans) return scans.error();
-    if (scans->empty() || scans->front().manifest_digest.empty()) {
+    json measured;
+    if (!scans->empty() && !scans->front().manifest_digest.empty()) {
+      const ScanRecord& last = scans->front();
+      measured = {{"manifest_digest", last.manifest_digest},
+                  {"measured_at", last.finished_at},
+                  {"scan_id", last.id},
+                  {"source", "scan"}};
+    } else {
+      for (auto& sb : ctx.snapshot_bases)
+        if (sb.id == id && sb.reference == reference)
+          measured = {{"manifest_digest", sb.manifest_digest},
+                      {"measured_at", sb.measured_at},
+                      {"source", "snapshot"},
+                      {"measured_from", sb.measured_from}};
+    }
+    if (measured.is_null()) {
       out.push_back(std::move(entry));
       continue;
     }
-    const ScanRecord& last = scans->front();
-    json measured = {{"manifest_digest", last.manifest_digest},
-                     {"measured_at", last.finished_at},
-                     {"scan_id", last.id}};
-    auto image = ctx.store.get_image(last.manifest_digest);
+    const std::string digest = measured["manifest_digest"];
+    auto image = ctx.store.get_image(digest);
     if (!image) return image.error();
     if (*image) measured["layers"] = (*image)->layers.size();
-    auto report = ctx.store.get_report(last.manifest_digest, version);
+    auto report = ctx.store.get_report(digest, version);
     if (!report) return report.error();
     if (*report) {
       json r = json::parse((*report)->report, nullptr, false);
@@ -553,6 +595,25 @@ awaitable<ApiResponse> report_or_advice(const std::string& digest, bool advice_o
                                      {"recommendations", (**report)["recommendations"]},
                                      {"plan", (**report).value("plan", json::object())}});
     return json_response(200, **report);
+  });
+}
+
+// GET /v1/images/{digest}/candidates: every candidate base judged for the image, where the
+// report lists the best few switches that gain: what each would remove, keep and add, or why it
+// cannot carry the app. Built on demand from the stored facts (not kept: a report is).
+awaitable<ApiResponse> get_candidates(const std::string& digest, ApiContext& ctx) {
+  if (!is_valid_digest(digest))
+    co_return error_response(make_error(Errc::bad_request, "image digest must be sha256:<64 hex>"));
+  co_return co_await off_io(ctx, [&ctx, digest]() -> ApiResponse {
+    auto report = ctx.reporter.get(digest);
+    if (!report) return error_response(report.error());
+    if (!*report) return not_found("no image " + digest);
+    auto judged = ctx.reporter.judge_candidates(digest, (**report).value("image", ""));
+    if (!judged) return error_response(judged.error());
+    (*judged)["manifest_digest"] = digest;
+    (*judged)["base"] = (**report)["base"];
+    (*judged)["score"] = (**report)["score"];
+    return json_response(200, *judged);
   });
 }
 
@@ -974,6 +1035,12 @@ const std::vector<Route>& routes() {
          co_return co_await post_harden(m.at("digest"), m.req, ctx);
        }},
       {"GET",
+       "/v1/images/{digest}/candidates",
+       {},
+       [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
+         co_return co_await get_candidates(m.at("digest"), ctx);
+       }},
+      {"GET",
        "/v1/images/{digest}/recommendations",
        {},
        [](const Match& m, ApiContext& ctx) -> awaitable<ApiResponse> {
@@ -1029,6 +1096,17 @@ const std::vector<Route>& routes() {
          auto bases = co_await on_store(ctx.store_pool, [&] { return list_bases(ctx); });
          if (!bases) co_return error_response(bases.error());
          co_return json_response(200, *bases);
+       }},
+      {"GET",
+       "/v1/bases/snapshot",
+       {},
+       [](const Match&, ApiContext& ctx) -> awaitable<ApiResponse> {
+         // What this daemon measured, for a daemon that cannot measure it (bases.snapshot).
+         co_return co_await off_io(ctx, [&ctx]() -> ApiResponse {
+           auto snapshot = export_base_snapshot(ctx.store, ctx.config.base_references);
+           if (!snapshot) return error_response(snapshot.error());
+           return json_response(200, *snapshot);
+         });
        }},
       {"GET",
        "/v1/webhooks/deliveries",

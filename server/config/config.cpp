@@ -181,6 +181,7 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
       }
     if (auto b = j.find("bases"); b != j.end()) {
       c.measure_bases = b->value("measure", false);
+      c.base_snapshot_file = b->value("snapshot", "");
       if (auto m = b->find("mirrors"); m != b->end())
         for (auto& e : *m) c.base_mirrors[e.at("id").get<std::string>()] = e.at("image");
       auto catalog = base_catalog_with(b->value("extra", json()));
@@ -188,8 +189,9 @@ Result<void> apply_config(const json& j, const EnvLookup& env, Config& c) {
       c.base_catalog = std::move(*catalog);
       auto refs = base_references(c.base_catalog, c.base_mirrors);
       if (!refs) return bad_config("bases: " + refs.error().message);
+      // A snapshot's bases are known by the names this daemon would measure them by.
+      if (c.measure_bases || !c.base_snapshot_file.empty()) c.base_references = std::move(*refs);
       if (c.measure_bases) {
-        c.base_references = std::move(*refs);
         for (auto& [id, ref] : c.base_references)
           if (std::find(c.scan.reference_images.begin(), c.scan.reference_images.end(), ref) ==
               c.scan.reference_images.end())

@@ -76,6 +76,9 @@ struct Config {
   // They are scanned as reference images are, at start-up and every reference_rescan_interval.
   bool measure_bases = false;
   std::map<std::string, std::string> base_mirrors;
+  // Measurements made elsewhere (bases.snapshot: a file `bulwark bases --snapshot` wrote), loaded
+  // at start-up for the candidates this daemon has not scanned itself (score/base_snapshot.h).
+  std::string base_snapshot_file;
   std::vector<std::pair<std::string, std::string>> base_references;  // (id, canonical reference)
   // The candidates: the built-in catalog and a team's golden bases (bases.extra).
   nlohmann::json base_catalog = bw::base_catalog();

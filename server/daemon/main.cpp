@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "config/config.h"
+#include "score/base_snapshot.h"
 #include "store/store.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -61,6 +63,29 @@ void raise_descriptor_limit() {
   }
 }
 
+// The largest snapshot read: the facts of a dozen bases are a few MB.
+constexpr std::uintmax_t kMaxSnapshotBytes = 256u << 20;
+
+bw::Result<std::vector<bw::SnapshotBase>> load_base_snapshot(bw::Store& store,
+                                                             const bw::Config& config) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(config.base_snapshot_file, ec);
+  if (ec) return bw::make_error(bw::Errc::bad_request, "cannot read it: " + ec.message());
+  if (size > kMaxSnapshotBytes)
+    return bw::make_error(bw::Errc::payload_too_large,
+                          "larger than " + std::to_string(kMaxSnapshotBytes) + " bytes");
+  std::ifstream in(config.base_snapshot_file, std::ios::binary);
+  auto snapshot = nlohmann::json::parse(in, nullptr, false);
+  if (snapshot.is_discarded()) return bw::make_error(bw::Errc::bad_request, "not JSON");
+  auto imported = bw::import_base_snapshot(store, snapshot, config.base_references);
+  if (!imported) return imported.error();
+  for (auto& why : imported->skipped) bw::log::warn("snapshot base skipped: " + why);
+  for (auto& b : imported->imported)
+    bw::log::info("snapshot base " + b.id + " (" + b.manifest_digest + ", measured " +
+                  b.measured_at + " from " + b.measured_from + ") known as " + b.reference);
+  return std::move(imported->imported);
+}
+
 int run(bw::Config config) {
   bw::log::set_level(level_of(config.log_level));
   bw::log::set_format(config.log_format == "json" ? bw::log::Format::json : bw::log::Format::text);
@@ -94,6 +119,16 @@ int run(bw::Config config) {
     }
     rules = *parsed;
   }
+  // Measurements made elsewhere, stored before anything reads the candidates.
+  std::vector<bw::SnapshotBase> snapshot_bases;
+  if (!config.base_snapshot_file.empty()) {
+    auto loaded = load_base_snapshot(**store, config);
+    if (!loaded) {
+      bw::log::error("bases.snapshot " + config.base_snapshot_file + ": " + loaded.error().message);
+      return 1;
+    }
+    snapshot_bases = std::move(*loaded);
+  }
   bw::Reporter reporter(**store,
                         bw::ReportOptions{rules, config.suppressions, config.max_image_age_days,
                                           config.base_references, config.base_catalog});
@@ -103,6 +138,7 @@ int run(bw::Config config) {
   bw::ApiContext ctx{scans, reporter, **store, registry, config, http_metrics};
   ctx.workers = &workers;
   ctx.store_pool = &store_threads;
+  ctx.snapshot_bases = std::move(snapshot_bases);
   auto server = bw::HttpServer::bind(ioc.get_executor(), config.listen, ctx);
   if (!server) {
     bw::log::error(server.error().message);

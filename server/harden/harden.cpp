@@ -60,16 +60,18 @@ Platform platform_of(const json& config) {
 
 }  // namespace
 
-awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
-                               asio::thread_pool* workers, HardenRequest req) {
+awaitable<Result<HardenBuild>> prepare_harden(RegistryClient& registry, Reporter& reporter,
+                                              asio::thread_pool* workers, HardenRequest req) {
   if (!is_valid_digest(req.manifest_digest))
     co_return make_error(Errc::bad_request, "image digest must be sha256:<64 hex>");
-  auto target = parse_reference(req.push);
-  if (!target) co_return target.error();
-  if (!target->digest.empty())
-    co_return make_error(Errc::bad_request,
-                         "push names a repository and tag; the digest is the result's");
-  if (auto allowed = registry.check_allowed(*target); !allowed) co_return allowed.error();
+  if (!req.push.empty()) {
+    auto target = parse_reference(req.push);
+    if (!target) co_return target.error();
+    if (!target->digest.empty())
+      co_return make_error(Errc::bad_request,
+                           "push names a repository and tag; the digest is the result's");
+    if (auto allowed = registry.check_allowed(*target); !allowed) co_return allowed.error();
+  }
 
   // The report says what the image scores, where it was read and which switch its plan takes.
   auto report = co_await on_pool(workers, [&] { return reporter.get(req.manifest_digest); });
@@ -110,7 +112,6 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
   const Platform platform = platform_of(recipe->config);
   auto source = co_await registry.resolve(*source_ref, platform);
   if (!source) co_return source.error();
-  std::vector<std::pair<const ResolvedImage*, Descriptor>> layers;
   std::optional<ResolvedImage> candidate;
   if (!recipe->reference.empty()) {
     auto cref = parse_reference(recipe->reference);
@@ -119,8 +120,12 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
     auto c = co_await registry.resolve(*cref, platform);
     if (!c) co_return c.error();
     candidate = std::move(*c);
-    for (auto& d : candidate->manifest.layers) layers.emplace_back(&*candidate, d);
+    for (auto& d : candidate->manifest.layers)
+      if (!d.urls.empty())
+        co_return make_error(Errc::unsupported_media_type,
+                             "layer " + d.digest + " is a foreign layer, which cannot be copied");
   }
+  const std::size_t candidate_layers = candidate ? candidate->manifest.layers.size() : 0;
   json config = recipe->config;
   auto& diff_ids = config["rootfs"]["diff_ids"];
   // The app's closure, read out of the image's own layers: one layer of ours.
@@ -155,82 +160,101 @@ awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
       co_return make_error(Errc::internal, "the recipe's config has no closure layer");
     diff_ids.back() = closure.diff_id;
   }
-  if (diff_ids.size() != layers.size() + 1)
+  if (diff_ids.size() != candidate_layers + 1)
     co_return make_error(Errc::invalid_image,
                          "the config names " + std::to_string(diff_ids.size()) +
-                             " layers where the candidate has " + std::to_string(layers.size()) +
+                             " layers where the candidate has " + std::to_string(candidate_layers) +
                              " and the closure one");
 
-  LayerCounts counts;
-  json manifest_layers = json::array();
-  for (auto& [from, d] : layers) {
-    if (!d.urls.empty())
-      co_return make_error(Errc::unsupported_media_type,
-                           "layer " + d.digest + " is a foreign layer, which cannot be pushed");
-    auto placed = co_await place_layer(registry, *from, d, *target, counts);
-    if (!placed) co_return placed.error();
-    manifest_layers.push_back(
-        {{"mediaType", oci_layer_type(d.media_type)}, {"digest", d.digest}, {"size", d.size}});
-  }
-  if (auto have = co_await registry.has_blob(*target, closure.digest); !have) {
-    co_return have.error();
-  } else if (!*have) {
-    if (auto put = co_await registry.put_blob(*target, closure.digest, closure.blob); !put)
-      co_return put.error();
-  }
-  manifest_layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                             {"digest", closure.digest},
-                             {"size", closure.blob.size()}});
   const std::string created = now_rfc3339();
   config["created"] = created;
   // Ours are the last two entries: the closure's COPY and the note.
   json& history = config["history"];
   for (std::size_t i = history.size() >= 2 ? history.size() - 2 : 0; i < history.size(); ++i)
     history[i]["created"] = created;
-  const std::string config_body = config.dump();
-  const std::string config_digest = sha256_digest(config_body);
-  if (auto have = co_await registry.has_blob(*target, config_digest); !have) {
-    co_return have.error();
-  } else if (!*have) {
-    if (auto put = co_await registry.put_blob(*target, config_digest, config_body); !put)
-      co_return put.error();
-  }
+  HardenBuild b;
+  b.config_body = config.dump();
+  b.config_digest = sha256_digest(b.config_body);
+  json manifest_layers = json::array();
+  if (candidate)
+    for (auto& d : candidate->manifest.layers)
+      manifest_layers.push_back(
+          {{"mediaType", oci_layer_type(d.media_type)}, {"digest", d.digest}, {"size", d.size}});
+  manifest_layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                             {"digest", closure.digest},
+                             {"size", closure.blob.size()}});
   json manifest = {{"schemaVersion", 2},
                    {"mediaType", media_type::kOciManifest},
                    {"config",
                     {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                     {"digest", config_digest},
-                     {"size", config_body.size()}}},
+                     {"digest", b.config_digest},
+                     {"size", b.config_body.size()}}},
                    {"layers", std::move(manifest_layers)}};
   // The base by the OCI annotations, as a build that records its base writes them.
   if (candidate)
     manifest["annotations"] = {{"org.opencontainers.image.base.name", recipe->base},
                                {"org.opencontainers.image.base.digest", recipe->manifest_digest}};
+  b.manifest_body = manifest.dump();
+  b.manifest_digest = sha256_digest(b.manifest_body);
+  b.summary =
+      json{{"manifest_digest", b.manifest_digest},
+           {"config_digest", b.config_digest},
+           {"source", {{"image", req.image_ref}, {"manifest_digest", req.manifest_digest}}},
+           {"onto",
+            {{"id", recipe->id},
+             {"base", recipe->base},
+             {"reference", recipe->reference},
+             {"manifest_digest", recipe->manifest_digest}}},
+           {"layers", {{"total", candidate_layers + 1}, {"built", 1}}},
+           {"closure", {{"paths", recipe->closure}, {"entries", closure.entries}}},
+           {"before", {{"score", r.value("score", 0)}, {"grade", r.value("grade", "")}}},
+           {"projected",
+            {{"score", recipe->projected_score}, {"grade", grade_for(recipe->projected_score)}}}};
+  b.request = std::move(req);
+  b.recipe = std::move(*recipe);
+  b.source = std::move(*source);
+  b.candidate = std::move(candidate);
+  b.closure = std::move(closure);
+  co_return b;
+}
+
+awaitable<Result<json>> push_harden(RegistryClient& registry, const HardenBuild& b) {
+  auto target = parse_reference(b.request.push);
+  if (!target) co_return target.error();
+  if (auto allowed = registry.check_allowed(*target); !allowed) co_return allowed.error();
+  LayerCounts counts;
+  if (b.candidate)
+    for (auto& d : b.candidate->manifest.layers)
+      if (auto placed = co_await place_layer(registry, *b.candidate, d, *target, counts); !placed)
+        co_return placed.error();
+  for (auto [digest, body] : {std::pair{&b.closure.digest, &b.closure.blob},
+                              std::pair{&b.config_digest, &b.config_body}}) {
+    auto have = co_await registry.has_blob(*target, *digest);
+    if (!have) co_return have.error();
+    if (*have) continue;
+    if (auto put = co_await registry.put_blob(*target, *digest, *body); !put) co_return put.error();
+  }
   auto pushed = co_await registry.put_manifest(
-      *target, target->tag, std::string(media_type::kOciManifest), manifest.dump());
+      *target, target->tag, std::string(media_type::kOciManifest), b.manifest_body);
   if (!pushed) co_return pushed.error();
+  if (*pushed != b.manifest_digest)
+    co_return make_error(Errc::digest_mismatch, "the registry stored the manifest as " + *pushed +
+                                                    ", not " + b.manifest_digest);
   ImageRef at = *target;
   at.digest = *pushed;
-  co_return json{
-      {"image", at.canonical()},
-      {"manifest_digest", *pushed},
-      {"config_digest", config_digest},
-      {"source", {{"image", req.image_ref}, {"manifest_digest", req.manifest_digest}}},
-      {"onto",
-       {{"id", recipe->id},
-        {"base", recipe->base},
-        {"reference", recipe->reference},
-        {"manifest_digest", recipe->manifest_digest}}},
-      {"layers",
-       {{"total", layers.size() + 1},
-        {"mounted", counts.mounted},
-        {"copied", counts.copied},
-        {"present", counts.present},
-        {"built", 1}}},
-      {"closure", {{"paths", recipe->closure}, {"entries", closure.entries}}},
-      {"before", {{"score", r.value("score", 0)}, {"grade", r.value("grade", "")}}},
-      {"projected",
-       {{"score", recipe->projected_score}, {"grade", grade_for(recipe->projected_score)}}}};
+  json out = b.summary;
+  out["image"] = at.canonical();
+  out["layers"]["mounted"] = counts.mounted;
+  out["layers"]["copied"] = counts.copied;
+  out["layers"]["present"] = counts.present;
+  co_return out;
+}
+
+awaitable<Result<json>> harden(RegistryClient& registry, Reporter& reporter,
+                               asio::thread_pool* workers, HardenRequest req) {
+  auto built = co_await prepare_harden(registry, reporter, workers, std::move(req));
+  if (!built) co_return built.error();
+  co_return co_await push_harden(registry, *built);
 }
 
 }  // namespace bw

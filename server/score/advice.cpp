@@ -272,6 +272,15 @@ std::string unfit(const AppNeeds& n, const json& b) {
   return {};
 }
 
+// Why candidate `b` cannot carry the app: what it lacks by its entry, then (measured) a library
+// the app loads that it does not hold. Empty when it can.
+std::string ruled_out_because(const AdviceInput& in, const AppNeeds& needs, const json& b) {
+  std::string why = unfit(needs, b);
+  if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty())
+    why = missing_library(in, needs, *m);
+  return why;
+}
+
 json action_keep(const BaseInfo& base, const std::string& reason, int score) {
   return json{{"action", "keep"},
               {"base", base.name.empty() ? "current" : base.name},
@@ -418,7 +427,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   const bool bare =
       in.summary.attack_surface.shell.empty() && in.summary.attack_surface.package_manager.empty();
   bool minimal = on_minimal_base(in.base) && bare;
-  if (!minimal && !base.empty() && needs.known()) {
+  if ((!minimal || in.every_candidate) && !base.empty() && needs.known()) {
     std::set<std::string> before;
     std::map<std::string, int> fired_before;
     for (auto& f : live) {
@@ -432,9 +441,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         if (f.origin == Origin::base) ++base_setuid;
       }
     for (auto& b : in.bases ? *in.bases : base_catalog()) {
-      std::string why = unfit(needs, b);
-      if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty())
-        why = missing_library(in, needs, *m);
+      std::string why = ruled_out_because(in, needs, b);
       if (!why.empty()) {
         unfit_reasons.push_back(b.value("id", "") + ": " + why);
         continue;
@@ -525,7 +532,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
       cap_refs(action["removes"]["findings"], action["removes"], "findings_more");
       cap_refs(action["keeps"], action, "keeps_more");
       cap_refs(action["adds"], action, "adds_more");
-      if (projected > current) {
+      if (projected > current || in.every_candidate) {
         best_projection[b.value("id", "")] = std::move(projected_list);
         switches.push_back(std::move(action));
       }
@@ -621,7 +628,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
     if (a["score_gain"] != b["score_gain"]) return a["score_gain"] > b["score_gain"];
     return a.value("risk", 0) < b.value("risk", 0);
   });
-  if (ranked.size() > kMaxSwitches) ranked.resize(kMaxSwitches);
+  if (ranked.size() > kMaxSwitches && !in.every_candidate) ranked.resize(kMaxSwitches);
   std::vector<json> actions(ranked.begin(), ranked.end());
   actions.insert(actions.end(), fixes.begin(), fixes.end());
   std::stable_sort(actions.begin(), actions.end(),
@@ -639,6 +646,20 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
   return out;
 }
 
+json judge_candidates(AdviceInput in, const AppNeeds& needs) {
+  in.every_candidate = true;
+  json switches = json::array();
+  for (auto& a : advise(in, needs))
+    if (a.value("action", "") == "switch") switches.push_back(std::move(a));
+  json ruled_out = json::array();
+  for (auto& b : in.bases ? *in.bases : base_catalog()) {
+    if (std::string why = ruled_out_because(in, needs, b); !why.empty())
+      ruled_out.push_back(
+          {{"id", b.value("id", "")}, {"base", b.value("image", "")}, {"reason", why}});
+  }
+  return json{{"switches", std::move(switches)}, {"ruled_out", std::move(ruled_out)}};
+}
+
 Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
                                    const std::string& id) {
   const json* entry = nullptr;
@@ -648,10 +669,8 @@ Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
   if (in.base.layers == 0 || in.base.layers > in.layers.size())
     return make_error(Errc::conflict,
                       "the image's base could not be identified, so its own layers are not known");
-  std::string why = unfit(needs, *entry);
-  if (const MeasuredBase* m = measured_candidate(in, id); m && why.empty())
-    why = missing_library(in, needs, *m);
-  if (!why.empty()) return make_error(Errc::conflict, id + " cannot carry the app: " + why);
+  if (std::string why = ruled_out_because(in, needs, *entry); !why.empty())
+    return make_error(Errc::conflict, id + " cannot carry the app: " + why);
   std::set<std::string> base(in.layers.begin(),
                              in.layers.begin() + static_cast<std::ptrdiff_t>(in.base.layers));
   Projection p = project_switch(in, needs, *entry, base);

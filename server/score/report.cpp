@@ -106,6 +106,12 @@ Result<SwitchRecipe> report_switch_recipe(const ReportInput& in, const std::stri
   return switch_recipe(advice_input(in, a), a.needs, id);
 }
 
+json report_candidates(const ReportInput& in) {
+  Assessed a;
+  assess(in, a);
+  return judge_candidates(advice_input(in, a), a.needs);
+}
+
 json build_report(const ReportInput& in) {
   Assessed a;
   assess(in, a);

@@ -37,6 +37,9 @@ inline constexpr std::size_t kMaxReportBytes = 8u << 20;
 
 nlohmann::json build_report(const ReportInput& in);
 
+// Every candidate judged for the image (judge_candidates()), under the report's own facts.
+nlohmann::json report_candidates(const ReportInput& in);
+
 // What `bulwark harden` builds to switch the image to candidate `id` (see switch_recipe()).
 Result<SwitchRecipe> report_switch_recipe(const ReportInput& in, const std::string& id);
 

@@ -143,6 +143,15 @@ Result<SwitchRecipe> Reporter::recipe(const std::string& digest, const std::stri
   return report_switch_recipe(input(**image, *s, image_ref), candidate_id);
 }
 
+Result<json> Reporter::judge_candidates(const std::string& digest, const std::string& image_ref) {
+  auto image = store_.get_image(digest);
+  if (!image) return image.error();
+  if (!*image) return make_error(Errc::not_found, "no image " + digest);
+  auto s = sources(**image, nullptr);
+  if (!s) return s.error();
+  return report_candidates(input(**image, *s, image_ref));
+}
+
 Result<SwitchRecipe> Reporter::recipe_onto(const std::string& digest, const std::string& image_ref,
                                            const std::string& onto_digest,
                                            const std::string& onto_reference) {

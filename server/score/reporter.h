@@ -53,6 +53,9 @@ class Reporter {
   Result<SwitchRecipe> recipe_onto(const std::string& manifest_digest, const std::string& image_ref,
                                    const std::string& onto_digest,
                                    const std::string& onto_reference);
+  // Every candidate judged for stored image `manifest_digest` (report_candidates()).
+  Result<nlohmann::json> judge_candidates(const std::string& manifest_digest,
+                                          const std::string& image_ref);
   // The current report, built from stored facts when missing; nullopt for an unknown image.
   Result<std::optional<nlohmann::json>> get(const std::string& manifest_digest);
   // Builds the missing reports of every stored image; returns how many were built. An image

@@ -139,6 +139,9 @@ struct AdviceInput {
   const std::vector<MeasuredBase>* measured = nullptr;
   // The candidates (base_catalog_with()); null: the built-in catalog.
   const nlohmann::json* bases = nullptr;
+  // Every fit candidate becomes a switch, whatever it gains, and none is dropped for rank or
+  // because the image is on a minimal base already (judge_candidates()).
+  bool every_candidate = false;
 };
 
 // The advice for one image, best first: `keep` (the base is right for what the app needs, and
@@ -150,6 +153,11 @@ struct AdviceInput {
 // findings, heaviest first) with the score after each, cumulative: {steps: [{action, id|rule_id,
 // score_after, grade_after}], score, grade, why_not_b (when the end is worse than B)}.
 nlohmann::json advise(const AdviceInput& in, const AppNeeds& needs, nlohmann::json* plan = nullptr);
+
+// Every candidate judged for the image, where advise() lists the best few that gain: each fit
+// one projected as advise() projects a switch to it, and each unfit one with the reason.
+// {switches: [switch action, best first], ruled_out: [{id, base, reason}]}.
+nlohmann::json judge_candidates(AdviceInput in, const AppNeeds& needs);
 
 // What the ENTRYPOINT and CMD instructions of a switch set, to run the app on a candidate whose
 // own ENTRYPOINT is `base_entry` and whose runtime is `runtime` as the image ran it: a runtime

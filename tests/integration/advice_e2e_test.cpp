@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -500,4 +501,60 @@ TEST_CASE("candidate bases are measured from their mirrors, and switches onto th
   CHECK(out.find("distroless-static") != std::string::npos);
   CHECK(out.find(stat.manifest_digest.substr(7, 12)) != std::string::npos);
   CHECK(out.find("not measured") != std::string::npos);
+
+  // A snapshot of what was measured carries it to a daemon that cannot reach the bases: its
+  // catalog names the public images, no mirror, and it measures nothing itself.
+  TempDir snap;
+  const std::string file = snap.path() + "/bases.json";
+  REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "bases", "--snapshot", file},
+                      out) == 0);
+  CAPTURE(out);
+  json snapshot = json::parse(read_file(file));
+  CHECK(snapshot["format"] == "bulwark-bases-snapshot/1");
+  std::map<std::string, std::string> taken;
+  for (auto& b : snapshot["bases"]) taken[b["id"]] = b["manifest_digest"];
+  CHECK(taken["distroless-static"] == stat.manifest_digest);
+  CHECK(taken["busybox"] == bb.manifest_digest);
+  CHECK(taken["corp-static"] == golden.manifest_digest);
+  // One base's facts from another analyser version, another's manifest not the one its digest
+  // names: each is skipped, not believed.
+  for (auto& b : snapshot["bases"]) {
+    if (b["id"] == "corp-static")
+      for (auto& l : b["layers"]) l["analyzer_version"] = 1;
+    if (b["id"] == "distroless-static") b["image"]["manifest"] = "{}";
+  }
+  write_file(file, snapshot.dump());
+  Daemon offline(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
+                      {"bases", {{"snapshot", file}, {"extra", extra}}}});
+  json ob;
+  REQUIRE(eventually(
+      [&] {
+        ob = offline.get_json("/v1/bases");
+        return measured(ob, "busybox");
+      },
+      std::chrono::seconds(60)));
+  CAPTURE(ob.dump(1));
+  const json& obb = (*base_entry(ob, "busybox"))["measured"];
+  CHECK(obb["source"] == "snapshot");
+  CHECK(obb["manifest_digest"] == bb.manifest_digest);
+  CHECK(obb["measured_from"] == reg.host() + "/mirror/busybox:1");
+  CHECK(obb["measured_at"] == bm["measured_at"]);
+  CHECK(obb["findings"] == bm["findings"]);
+  // Known by the catalog's own image (canonical), not the mirror it was measured from.
+  CHECK((*base_entry(ob, "busybox"))["reference"] ==
+        "docker.io/library/" + (*base_entry(bases, "busybox"))["image"].get<std::string>());
+  CHECK((*base_entry(ob, "distroless-static"))["measured"].is_null());
+  CHECK((*base_entry(ob, "corp-static"))["measured"].is_null());
+  // The switch is projected by construction, as where it was measured: the same score.
+  json o = report_for(offline, reg.host() + "/team/script:1");
+  const json* offline_bb = switch_to(o, "busybox");
+  REQUIRE(offline_bb);
+  CHECK((*offline_bb)["projection"] == "measured");
+  CHECK((*offline_bb)["measured"]["manifest_digest"] == bb.manifest_digest);
+  CHECK((*offline_bb)["projected_score"] == (*to_bb)["projected_score"]);
+  CHECK((*offline_bb)["removes"] == (*to_bb)["removes"]);
+  // Nothing but the app was scanned: the bases' registry was never asked.
+  const json scans = offline.get_json("/v1/scans?limit=100");
+  for (auto& sc : scans["scans"])
+    CHECK(sc["image"].get<std::string>().find("/mirror/") == std::string::npos);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <tuple>
 
@@ -28,15 +29,27 @@ std::string blob_path(const LocalRegistry& reg, const std::string& digest) {
          "/data";
 }
 
-// The image's layers applied in order under `root` (the test images hold no whiteouts).
-json unpack(const LocalRegistry& reg, const std::string& manifest_digest, const std::string& root) {
-  json manifest = json::parse(read_file(blob_path(reg, manifest_digest)));
+// The image's layers applied in order under `root` (the test images hold no whiteouts);
+// `blob` says where a digest's bytes are.
+json unpack_blobs(const std::function<std::string(const std::string&)>& blob,
+                  const std::string& manifest_digest, const std::string& root) {
+  json manifest = json::parse(read_file(blob(manifest_digest)));
   for (auto& l : manifest["layers"]) {
     std::string out;
     // GNU tar tells gzip and zstd apart by themselves.
-    REQUIRE(run_command({"tar", "-xf", blob_path(reg, l["digest"]), "-C", root}, out) == 0);
+    REQUIRE(run_command({"tar", "-xf", blob(l["digest"]), "-C", root}, out) == 0);
   }
-  return json::parse(read_file(blob_path(reg, manifest["config"]["digest"])));
+  return json::parse(read_file(blob(manifest["config"]["digest"])));
+}
+
+json unpack(const LocalRegistry& reg, const std::string& manifest_digest, const std::string& root) {
+  return unpack_blobs([&](const std::string& d) { return blob_path(reg, d); }, manifest_digest,
+                      root);
+}
+
+// An OCI image layout's blob.
+std::string layout_blob(const std::string& layout, const std::string& digest) {
+  return layout + "/blobs/sha256/" + digest.substr(7);
 }
 
 // What the image runs (ENTRYPOINT then CMD), run in a chroot of `root` from its WORKDIR as its
@@ -302,6 +315,41 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
          {"etc/alternatives/java", "usr/bin/node", "var/lib/dpkg/status.d/python3-minimal",
           "usr/bin/apt-get", "var/lib/dpkg/status"})
       CHECK_MESSAGE(!std::filesystem::exists(root.path() + "/" + left), left);
+
+    // The same switch sent back and written here as an OCI layout (a directory, or a tar as
+    // skopeo's oci-archive reads it), nothing pushed: the CLI scans what it wrote.
+    if (app.name == "python" || app.name == "static") {
+      TempDir here;
+      const bool archive = app.name == "static";
+      const std::string layout = here.path() + "/layout";
+      const std::string where =
+          archive ? "oci-archive:" + here.path() + "/image.tar" : "oci:" + layout;
+      std::vector<std::string> written = {
+          BULWARK_CLI_PATH, "--server", d.api().server(), "harden", argv[4],
+          "--output",       where,      "--json"};
+      if (!app.onto.empty()) written.insert(written.end(), {"--onto", app.onto});
+      REQUIRE(run_command(written, out) == 0);
+      json w = json::parse(out.substr(out.find('{')));
+      CHECK(w["output"] == where);
+      CHECK(w["onto"]["id"] == h["onto"]["id"]);
+      CHECK(w["projected"] == h["projected"]);
+      REQUIRE(w.contains("after"));
+      CHECK(w["after"]["score"] == w["projected"]["score"]);
+      CHECK(w["as_projected"] == true);
+      if (archive) {
+        std::filesystem::create_directory(layout);
+        REQUIRE(run_command({"tar", "-xf", here.path() + "/image.tar", "-C", layout}, out) == 0);
+      }
+      CHECK_FALSE(std::filesystem::exists(here.path() + "/layout.partial.tar"));
+      json index = json::parse(read_file(layout + "/index.json"));
+      CHECK(index["manifests"][0]["digest"] == w["manifest_digest"]);
+      CHECK(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1");
+      TempDir unpacked;
+      ::chmod(unpacked.path().c_str(), 0755);
+      json wc = unpack_blobs([&](const std::string& dg) { return layout_blob(layout, dg); },
+                             w["manifest_digest"], unpacked.path());
+      CHECK(run_in_chroot(unpacked.path(), wc) == app.prints);
+    }
   }
 
   // A C program that links zlib, which apt installed: a base whose library directories lack it

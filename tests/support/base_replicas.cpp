@@ -146,10 +146,16 @@ TestImage busybox_replica() {
   return im;
 }
 
-void check_no_carried_removals(Daemon& d, const nlohmann::json& report) {
-  for (auto& a : report["recommendations"]) {
-    if (a["action"] != "switch" || a["projection"] != "measured" || !a.contains("measured"))
-      continue;
+std::size_t check_no_carried_removals(Daemon& d, const nlohmann::json& report) {
+  auto judged =
+      d.get_json("/v1/images/" + report["manifest_digest"].get<std::string>() + "/candidates");
+  std::size_t walked = 0;
+  std::set<std::string> judged_ids;
+  for (auto& a : judged["ruled_out"]) judged_ids.insert(a["id"].get<std::string>());
+  for (auto& a : judged["switches"]) {
+    if (a["projection"] != "measured" || !a.contains("measured")) continue;
+    ++walked;
+    judged_ids.insert(a["id"].get<std::string>());
     auto base_report =
         d.get_json("/v1/images/" + a["measured"]["manifest_digest"].get<std::string>() + "/report");
     std::set<std::string> carried;
@@ -160,6 +166,14 @@ void check_no_carried_removals(Daemon& d, const nlohmann::json& report) {
       CHECK_MESSAGE(!carried.count(f["rule_id"].get<std::string>() + " " + f.value("path", "/")),
                     a["id"] << " removes " << f.dump() << " which it carries");
   }
+  // Each measured candidate is judged one way or the other, except the image's own base.
+  const nlohmann::json bases = d.get_json("/v1/bases");
+  for (auto& b : bases["bases"])
+    if (b["measured"].is_object() && b["measured"].contains("manifest_digest") &&
+        b["image"] != report["base"]["name"])
+      CHECK_MESSAGE(judged_ids.count(b["id"].get<std::string>()),
+                    b["id"] << " is neither projected nor ruled out: " << judged.dump());
+  return walked;
 }
 
 }  // namespace bw::test

@@ -35,8 +35,10 @@ TestImage distroless_python3_replica();
 // busybox as Debian's busybox-static package makes it: the binary and a link per applet.
 TestImage busybox_replica();
 
-// For every switch of `report` projected onto a measured candidate: none of the findings it says
-// it removes is one the candidate's own report (read from `d`) holds.
-void check_no_carried_removals(Daemon& d, const nlohmann::json& report);
+// Every candidate judged for the image of `report` (GET /v1/images/{digest}/candidates), not
+// only the few switches the report lists: none projected onto a measured candidate says it
+// removes a finding the candidate's own report (read from `d`) holds. Returns how many measured
+// switches were walked.
+std::size_t check_no_carried_removals(Daemon& d, const nlohmann::json& report);
 
 }  // namespace bw::test

@@ -228,6 +228,11 @@ TEST_CASE("with API tokens, /v1 needs a token with the route's scope; operations
   CHECK(unknown.status == 404);
   CHECK(error_of(unknown)["code"] == "not_found");
   CHECK(error_of(f.call("POST", harden, "{}", "Bearer " + builder))["code"] == "bad_request");
+  // One of push and output: both, or an output that is no OCI archive, is the caller's error.
+  for (const char* body : {R"({"push": "127.0.0.1:1/a:1", "output": "oci-archive"})",
+                           R"({"output": "docker-archive"})", R"({"output": 1})"})
+    CHECK(error_of(f.call("POST", harden, body, "Bearer " + builder))["code"] == "bad_request");
+  CHECK(f.call("POST", harden, R"({"output": "oci-archive"})", "Bearer " + builder).status == 404);
   CHECK(f.call("GET", "/healthz").status == 200);
   CHECK(f.call("GET", "/metrics").status == 200);
 }

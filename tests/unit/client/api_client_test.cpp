@@ -68,3 +68,45 @@ TEST_CASE("api client: refused, cut short and unverifiable servers are unavailab
   REQUIRE(head.requests().size() == 1);
   CHECK(head.requests()[0].header("authorization") == "Bearer tok-1");
 }
+
+TEST_CASE("api client: a download goes to the sink; one cut short is an error, not a short file") {
+  const std::string body(3 << 20, 'x');
+  FaultServer whole([&](const SeenRequest&) {
+    return Reply{200, {{"Content-Type", "application/x-tar"}, {"Bulwark-Harden", "{}"}}, body};
+  });
+  std::string got;
+  auto sink = [&got](std::string_view piece) {
+    got += piece;
+    return true;
+  };
+  auto ok = cli::ApiClient::create("http://" + whole.host())->download("POST", "/x", "{}", sink);
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(ok->body.empty());
+  CHECK(ok->header("bulwark-harden") == "{}");
+  CHECK(got == body);
+
+  FaultServer cut([&](const SeenRequest&) {
+    Reply r{200, {{"Content-Type", "application/x-tar"}}, body};
+    r.send_bytes = 1 << 20;
+    return r;
+  });
+  got.clear();
+  auto short_read =
+      cli::ApiClient::create("http://" + cut.host())->download("POST", "/x", "{}", sink);
+  REQUIRE_FALSE(short_read);
+  CHECK(short_read.error().code == Errc::unavailable);
+  CHECK(short_read.error().message.find("ended short") != std::string::npos);
+
+  // An error answer is read whole, as JSON, and nothing reaches the sink.
+  FaultServer refused([](const SeenRequest&) {
+    return Reply{409, {{"Content-Type", "application/json"}}, R"({"error":{"code":"conflict"}})"};
+  });
+  got.clear();
+  auto conflict =
+      cli::ApiClient::create("http://" + refused.host())->download("POST", "/x", "{}", sink);
+  REQUIRE(conflict);
+  CHECK(conflict->status == 409);
+  CHECK(conflict->body.find("conflict") != std::string::npos);
+  CHECK(got.empty());
+}

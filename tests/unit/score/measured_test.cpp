@@ -67,16 +67,18 @@ TEST_CASE("a switch onto a measured candidate is projected from its layers and t
   RuleInput ri{s, config, layers, 1, "1"};
   auto findings = evaluate_rules(*catalog, ri);
   AppNeeds needs = infer_needs(s, config, {"sha256:os"});
+  auto input_with = [&](const std::vector<MeasuredBase>* measured) {
+    return AdviceInput{*catalog, findings,
+                       {},       s,
+                       config,   base,
+                       layers,   "reg.test/app:1",
+                       "1",      std::chrono::system_clock::now(),
+                       90,       100'000'000,
+                       {},       facts,
+                       measured};
+  };
   auto advise_with = [&](const std::vector<MeasuredBase>* measured) {
-    AdviceInput in{*catalog, findings,
-                   {},       s,
-                   config,   base,
-                   layers,   "reg.test/app:1",
-                   "1",      std::chrono::system_clock::now(),
-                   90,       100'000'000,
-                   {},       facts,
-                   measured};
-    return advise(in, needs);
+    return advise(input_with(measured), needs);
   };
 
   // From the catalog entry (no network tools typed in), busybox is credited with wget and nc.
@@ -112,4 +114,28 @@ TEST_CASE("a switch onto a measured candidate is projected from its layers and t
         std::string::npos);
   // The measured projection scores lower than the typed one: it carries what busybox carries.
   CHECK((*b)["projected_score"].get<int>() < (*t)["projected_score"].get<int>());
+
+  // Every candidate judged, where the advice lists the best few that gain: each catalog entry is
+  // projected (the same projection as the advice's) or ruled out with the reason.
+  json judged = judge_candidates(input_with(&measured), needs);
+  CAPTURE(judged.dump(1));
+  std::size_t listed = 0;
+  for (auto& a : m) listed += a["action"] == "switch";
+  CHECK(judged["switches"].size() > listed);
+  const json* jb = switch_to(judged["switches"], "busybox");
+  REQUIRE(jb);
+  CHECK(*jb == *b);
+  for (auto& c : base_catalog()) {
+    bool projected = switch_to(judged["switches"], c["id"]) != nullptr, out = false;
+    for (auto& r : judged["ruled_out"])
+      if (r["id"] == c["id"]) {
+        out = true;
+        CHECK_FALSE(r["reason"].get<std::string>().empty());
+      }
+    CHECK_MESSAGE(projected != out, c["id"]);
+  }
+  // A script run by /bin/sh cannot go to a base with no shell.
+  bool static_out = false;
+  for (auto& r : judged["ruled_out"]) static_out |= r["id"] == "distroless-static";
+  CHECK(static_out);
 }
