@@ -812,8 +812,16 @@ int cmd_diff(const ApiClient* api, const Command& c) {
 }
 
 // GET `path`: its 200 answer's body, or the exit code after saying why it is not one.
-std::variant<std::string, int> get_ok(const ApiClient& api, const std::string& path) {
-  auto r = api.call("GET", path);
+// `unbounded`: a body past the client's 64 MiB for an answer (a snapshot of layer facts).
+std::variant<std::string, int> get_ok(const ApiClient& api, const std::string& path,
+                                      bool unbounded = false) {
+  std::string body;
+  auto r = unbounded ? api.download("GET", path, {},
+                                    [&body](std::string_view piece) {
+                                      body += piece;
+                                      return true;
+                                    })
+                     : api.call("GET", path);
   if (!r) {
     std::cerr << "bulwark: " << r.error().message << "\n";
     return kExitUnavailable;
@@ -822,7 +830,7 @@ std::variant<std::string, int> get_ok(const ApiClient& api, const std::string& p
     print_api_error(*r);
     return kExitUsage;
   }
-  return std::move(r->body);
+  return unbounded ? std::move(body) : std::move(r->body);
 }
 
 int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
@@ -837,23 +845,12 @@ int cmd_get(const ApiClient& api, const std::string& path, bool raw_json) {
   return 0;
 }
 
-// bulwark bases: the candidate bases as the daemon measured them, one line each.
 // bulwark bases --snapshot FILE: what the daemon measured of its candidate bases, written whole
 // or not at all, for a daemon that cannot reach them (its bases.snapshot).
 int write_base_snapshot(const ApiClient& api, const std::string& file) {
-  std::string body;
-  auto r = api.download("GET", "/v1/bases/snapshot", {}, [&body](std::string_view piece) {
-    body += piece;
-    return true;
-  });
-  if (!r) {
-    std::cerr << "bulwark: " << r.error().message << "\n";
-    return kExitUnavailable;
-  }
-  if (r->status != 200) {
-    print_api_error(*r);
-    return kExitUsage;
-  }
+  auto got = get_ok(api, "/v1/bases/snapshot", true);
+  if (auto* code = std::get_if<int>(&got)) return *code;
+  const std::string& body = std::get<std::string>(got);
   json snapshot = json::parse(body, nullptr, false);
   if (!snapshot.is_object() || !snapshot["bases"].is_array()) {
     std::cerr << "bulwark: the server answered with no snapshot\n";
@@ -882,6 +879,7 @@ int write_base_snapshot(const ApiClient& api, const std::string& file) {
   return 0;
 }
 
+// bulwark bases: the candidate bases as the daemon measured them, one line each.
 int cmd_bases(const ApiClient& api, const Command& c) {
   if (!c.snapshot.empty()) return write_base_snapshot(api, c.snapshot);
   const bool raw_json = c.json;

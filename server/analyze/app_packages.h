@@ -1,5 +1,6 @@
-// The packages an app brings on top of its OS: npm packages, Python distributions, Go modules
-// and Java archives, each read from the files that describe it inside the image (no network).
+// The packages an app brings on top of its OS: npm packages, Python distributions, Ruby gems,
+// Go modules and Java archives, each read from the files that describe it inside the image (no
+// network).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,7 @@
 namespace bw {
 
 struct AppPackage {
-  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven"
+  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem"
   std::string group;      // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
   std::string name;       // "@scope/name", "requests", "github.com/x/y", artifactId
   std::string version;
@@ -37,6 +38,12 @@ std::optional<AppPackage> parse_python_metadata(std::string_view metadata);
 // Whether `path` is such a file under a site-packages or dist-packages directory (an egg-info
 // may be the file itself, as Debian's python3-* packages install some).
 bool is_python_metadata_path(std::string_view path);
+
+// Ruby: a gem's specification as RubyGems writes it (…/specifications/NAME-VERSION.gemspec,
+// default gems under specifications/default/): name and version required; its licenses joined
+// by " OR " (RubyGems offers the gem under any of them).
+std::optional<AppPackage> parse_gemspec(std::string_view gemspec);
+bool is_gemspec_path(std::string_view path);
 
 // Go: the build information the linker embeds ("\xff Go buildinf:" and what follows).
 struct GoBuildInfo {

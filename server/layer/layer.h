@@ -19,7 +19,7 @@ namespace bw {
 
 // Bumped whenever what analysis records changes; stored facts of an older version are
 // re-analysed when an image using them is next scanned.
-inline constexpr int kAnalyzerVersion = 6;
+inline constexpr int kAnalyzerVersion = 7;
 
 struct LayerLimits {
   // Decompressed bytes per layer; a decompression bomb stops here.

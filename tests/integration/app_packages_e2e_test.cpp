@@ -301,3 +301,74 @@ TEST_CASE("a CGO Go binary linked dynamically cannot start on a base without its
                                 "the image does not have: it cannot start") != std::string::npos);
   CHECK(go_build("base").find("cannot start") == std::string::npos);
 }
+
+TEST_CASE("a Ruby app's gems are listed as RubyGems itself reads their specifications") {
+  // Debian's Ruby, with rack, rake and webrick from its ruby-* packages: default gems, bundled
+  // gems and rubygems-integration's, each specification in its own directory.
+  const std::vector<std::string> packages = {"libruby3.1", "ruby-rack", "rake", "ruby-webrick"};
+  TarBuilder ruby;
+  for (auto& p : packages) add_installed_package(ruby, p);
+  LocalRegistry reg;
+  TestImage im{{make_layer(debian_base()), make_layer(ruby.build())}};
+  im.config = {{"User", "65532"}, {"Cmd", {"ruby", "/app/server.rb"}}};
+  push_image(reg.host(), "team/ruby", "1", im);
+
+  // What RubyGems makes of each specification file the packages installed.
+  std::vector<std::string> argv = {
+      "ruby", "-e",
+      "ARGV.each { |f| s = Gem::Specification.load(f); "
+      "puts \"#{f[1..]} #{s.name}@#{s.version} #{s.licenses.join(' OR ')}\" }"};
+  for (auto& p : packages) {
+    std::string listing;
+    REQUIRE(run_command({"dpkg", "-L", p}, listing) == 0);
+    std::istringstream lines(listing);
+    for (std::string path; std::getline(lines, path);)
+      if (path.ends_with(".gemspec") && path.find("/specifications/") != std::string::npos)
+        argv.push_back(path);
+  }
+  REQUIRE(argv.size() > 10);
+  std::string said;
+  REQUIRE(run_command(argv, said) == 0);
+  std::set<std::string> want;
+  std::istringstream lines(said);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) want.insert(line.back() == ' ' ? line.substr(0, line.size() - 1) : line);
+
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+  json scan = d.scan(reg.host() + "/team/ruby:1");
+  REQUIRE(scan["status"] == "done");
+  const std::string digest = scan["manifest_digest"];
+  json image = d.get_json("/v1/images/" + digest);
+  std::set<std::string> got;
+  for (auto& p : image["app_packages"]) {
+    if (p["ecosystem"] != "gem") continue;
+    std::string line = p["path"].get<std::string>() + " " + p["name"].get<std::string>() + "@" +
+                       p["version"].get<std::string>();
+    if (!p.value("license", std::string()).empty()) line += " " + p["license"].get<std::string>();
+    got.insert(line);
+    CHECK(p["layer_digest"] == im.layers[1].digest());
+  }
+  CAPTURE(said);
+  CHECK(got == want);
+  json report = d.get_json("/v1/images/" + digest + "/report");
+  CHECK(report["packages"]["gem"] == want.size());
+
+  // In the CLI's CycloneDX by package URL, as Syft writes them, valid against the schema.
+  TempDir dir;
+  std::string out;
+  REQUIRE(
+      run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan",
+                   reg.host() + "/team/ruby:1", "-f", "cyclonedx", "-o", dir.path() + "/sbom.json"},
+                  out) >= 0);
+  json bom = json::parse(read_file(dir.path() + "/sbom.json"));
+  std::set<std::string> purls;
+  for (auto& c : bom["components"])
+    if (c.contains("purl")) purls.insert(c["purl"]);
+  for (auto& line : want) {
+    std::string id = line.substr(line.find(' ') + 1);
+    id = id.substr(0, id.find(' '));
+    CHECK_MESSAGE(purls.count("pkg:gem/" + id), id);
+  }
+  std::string check;
+  CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
+}

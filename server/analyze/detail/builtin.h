@@ -17,5 +17,6 @@ const Analyzer& sshd_config_analyzer();
 const Analyzer& npm_analyzer();
 const Analyzer& python_analyzer();
 const Analyzer& jar_analyzer();
+const Analyzer& gem_analyzer();
 
 }  // namespace bw::detail

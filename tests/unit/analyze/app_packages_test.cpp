@@ -282,3 +282,47 @@ TEST_CASE("java: pom.properties, jars nested in jars, the manifest and the name 
   CHECK(listed({TarBuilder().file("app/lib/commons-io.jar", real).build()}) ==
         std::set<std::string>{"maven/commons-io:commons-io@" + version});
 }
+
+TEST_CASE("a gem's specification: name, version and licenses as RubyGems writes them") {
+  // As gem install (and Debian's gem2deb) write them: frozen strings, one attribute a line.
+  auto rack = parse_gemspec(
+      "# -*- encoding: utf-8 -*-\n"
+      "# stub: rack 2.2.22 ruby lib\n\n"
+      "Gem::Specification.new do |s|\n"
+      "  s.name = \"rack\".freeze\n"
+      "  s.version = \"2.2.22\"\n\n"
+      "  s.required_rubygems_version = Gem::Requirement.new(\">= 0\".freeze) if "
+      "s.respond_to? :required_rubygems_version=\n"
+      "  s.metadata = { \"version\" => \"9.9\" } if s.respond_to? :metadata=\n"
+      "  s.licenses = [\"MIT\".freeze, \"Ruby\".freeze]\n"
+      "  s.rubygems_version = \"3.3.15\".freeze\n"
+      "end\n");
+  REQUIRE(rack);
+  CHECK(rack->ecosystem == "gem");
+  CHECK(rack->name == "rack");
+  CHECK(rack->version == "2.2.22");
+  CHECK(rack->license == "MIT OR Ruby");
+
+  // A default gem's, with `spec.` and one license; a comparison is no assignment.
+  auto json_gem = parse_gemspec(
+      "Gem::Specification.new do |spec|\n"
+      "  spec.name == 'other'\n"
+      "  spec.name = 'json'\n"
+      "  spec.version = '2.6.1'\n"
+      "  spec.license = 'Ruby'\n"
+      "end\n");
+  REQUIRE(json_gem);
+  CHECK(json_gem->name == "json");
+  CHECK(json_gem->version == "2.6.1");
+  CHECK(json_gem->license == "Ruby");
+
+  CHECK_FALSE(parse_gemspec("Gem::Specification.new do |s|\n  s.name = \"noversion\"\nend\n"));
+  CHECK_FALSE(parse_gemspec(""));
+
+  CHECK(is_gemspec_path("usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec"));
+  CHECK(is_gemspec_path("usr/lib/ruby/gems/3.1.0/specifications/default/json-2.6.1.gemspec"));
+  CHECK(is_gemspec_path("usr/local/bundle/specifications/rack-3.0.gemspec"));
+  // A gem's own source tree holds its gemspec too: that is not an installed gem.
+  CHECK_FALSE(is_gemspec_path("app/vendor/rack/rack.gemspec"));
+  CHECK_FALSE(is_gemspec_path("usr/lib/ruby/gems/3.1.0/specifications/README"));
+}
