@@ -19,6 +19,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 using namespace bw::test;
 using nlohmann::json;
@@ -371,4 +372,121 @@ TEST_CASE("a Ruby app's gems are listed as RubyGems itself reads their specifica
   }
   std::string check;
   CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
+}
+
+TEST_CASE("a Node app npm installed from packed packages: each listed with its dev flag") {
+  // Three small packages packed by `npm pack` (one scoped), installed by `npm install` the way
+  // a build does it, one of them as a dev dependency; then the same app installed by `npm ci
+  // --omit=dev`. npm is kept offline and pointed at a port nothing listens on: no byte leaves
+  // this machine.
+  TempDir work;
+  const std::string packs = work.path() + "/packs";
+  std::filesystem::create_directories(packs);
+  const std::vector<std::string> env = {"env", "npm_config_cache=" + work.path() + "/cache",
+                                        "npm_config_registry=http://127.0.0.1:9/",
+                                        "npm_config_update_notifier=false"};
+  auto npm = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = env;
+    argv.push_back("npm");
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const char* flag : {"--offline", "--no-audit", "--no-fund", "--ignore-scripts"})
+      argv.push_back(flag);
+    std::string out;
+    REQUIRE_MESSAGE(run_command(argv, out) == 0, out);
+  };
+  std::map<std::string, std::string> tarball;
+  for (auto [name, version, license] :
+       {std::tuple{"left-pad-lite", "1.2.3", "MIT"}, std::tuple{"@acme/util", "0.4.0", "ISC"},
+        std::tuple{"@acme/test-helper", "2.0.0", "Apache-2.0"}}) {
+    std::string dir =
+        work.path() + "/src/" + std::string(name).substr(std::string(name).find('/') + 1);
+    std::filesystem::create_directories(dir);
+    write_file(
+        dir + "/package.json",
+        json{{"name", name}, {"version", version}, {"license", license}, {"main", "index.js"}}
+            .dump());
+    write_file(dir + "/index.js", "module.exports = 1;\n");
+    npm({"pack", dir, "--pack-destination", packs});
+    std::string file = std::string(name[0] == '@' ? std::string(name).substr(1) : name);
+    std::replace(file.begin(), file.end(), '/', '-');
+    tarball[name] = packs + "/" + file + "-" + version + ".tgz";
+    REQUIRE(std::filesystem::exists(tarball[name]));
+  }
+  const std::string app = work.path() + "/app";
+  std::filesystem::create_directories(app);
+  write_file(app + "/package.json", R"({"name":"app","version":"1.0.0"})");
+  write_file(app + "/index.js", "require('left-pad-lite');\n");
+  npm({"install", "--prefix", app, tarball["left-pad-lite"], tarball["@acme/util"]});
+  npm({"install", "--prefix", app, "--save-dev", tarball["@acme/test-helper"]});
+  // The same app built for production: its lockfile, dev dependencies left out.
+  const std::string prod = work.path() + "/prod";
+  std::filesystem::create_directories(prod);
+  for (const char* f : {"package.json", "package-lock.json", "index.js"})
+    std::filesystem::copy_file(app + "/" + f, prod + "/" + f);
+  npm({"ci", "--prefix", prod, "--omit=dev"});
+
+  // What npm's files say: each installed package.json, and the dev flags of the lockfile npm
+  // wrote under node_modules.
+  auto installed = [](const std::string& root) {
+    json lock = json::parse(read_file(root + "/node_modules/.package-lock.json"));
+    std::set<std::string> out;
+    for (auto& e : std::filesystem::recursive_directory_iterator(root + "/node_modules")) {
+      if (e.path().filename() != "package.json") continue;
+      std::string rel = std::filesystem::relative(e.path().parent_path(), root).string();
+      json pkg = json::parse(read_file(e.path()));
+      bool dev = lock["packages"].contains(rel) && lock["packages"][rel].value("dev", false);
+      out.insert(pkg["name"].get<std::string>() + "@" + pkg["version"].get<std::string>() + " " +
+                 pkg["license"].get<std::string>() + (dev ? " dev" : ""));
+    }
+    return out;
+  };
+  const std::set<std::string> want = installed(app), want_prod = installed(prod);
+  CHECK(want.size() == 3);
+  CHECK(want_prod.size() == 2);
+
+  LocalRegistry reg;
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+  for (const auto& built : {std::tuple{"dev", app, &want}, std::tuple{"prod", prod, &want_prod}}) {
+    const std::string tag = std::get<0>(built), root = std::get<1>(built);
+    const std::set<std::string>* expect = std::get<2>(built);
+    CAPTURE(tag);
+    TarBuilder layer;
+    add_tree(layer, root, "app");
+    TestImage im{{make_layer(debian_base()), make_layer(layer.build())}};
+    im.config = {{"User", "65532"}, {"WorkingDir", "/app"}, {"Cmd", {"node", "index.js"}}};
+    push_image(reg.host(), "team/node", tag, im);
+    json scan = d.scan(reg.host() + "/team/node:" + tag);
+    REQUIRE(scan["status"] == "done");
+    const std::string digest = scan["manifest_digest"];
+    json image = d.get_json("/v1/images/" + digest);
+    std::set<std::string> got;
+    for (auto& p : image["app_packages"]) {
+      if (p["ecosystem"] != "npm") continue;
+      got.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>() + " " +
+                 p.value("license", std::string()) + (p.value("dev", false) ? " dev" : ""));
+      CHECK(p["layer_digest"] == im.layers[1].digest());
+    }
+    CHECK(got == *expect);
+    // A dev dependency in the image trips BW-DEV-DEPS; the production install does not.
+    json report = d.get_json("/v1/images/" + digest + "/report");
+    bool dev_deps = false;
+    for (auto& f : report["findings"]) dev_deps |= f["rule_id"] == "BW-DEV-DEPS";
+    CHECK(dev_deps == (tag == "dev"));
+
+    TempDir dir;
+    std::string out;
+    REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan",
+                         reg.host() + "/team/node:" + tag, "-f", "cyclonedx", "-o",
+                         dir.path() + "/sbom.json"},
+                        out) >= 0);
+    json bom = json::parse(read_file(dir.path() + "/sbom.json"));
+    std::set<std::string> purls;
+    for (auto& c : bom["components"])
+      if (c.contains("purl")) purls.insert(c["purl"]);
+    CHECK(purls.count("pkg:npm/left-pad-lite@1.2.3"));
+    CHECK(purls.count("pkg:npm/%40acme/util@0.4.0"));
+    CHECK(purls.count("pkg:npm/%40acme/test-helper@2.0.0") == (tag == "dev"));
+    std::string check;
+    CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
+  }
 }
