@@ -15,7 +15,7 @@
 namespace bw {
 
 struct AppPackage {
-  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem"
+  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "generic"
   std::string group;      // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
   std::string name;       // "@scope/name", "requests", "github.com/x/y", artifactId
   std::string version;
@@ -44,6 +44,16 @@ bool is_python_metadata_path(std::string_view path);
 // by " OR " (RubyGems offers the gem under any of them).
 std::optional<AppPackage> parse_gemspec(std::string_view gemspec);
 bool is_gemspec_path(std::string_view path);
+
+// Runtimes installed from upstream archives, as Syft lists them ("generic"): Node.js from its
+// include/node/node_version.h ("node", "20.11.1"), a JDK or JRE from its release file
+// ("java", JAVA_VERSION as written: "17.0.9", "1.8.0_392").
+std::optional<AppPackage> parse_node_version_header(std::string_view header);
+std::optional<AppPackage> parse_java_release(std::string_view release);
+bool is_node_version_header(std::string_view path);
+// …/release in a directory named for a JDK or JRE (jdk-17.0.9+9, java-17-openjdk-amd64, jre)
+// or under a jvm/ directory.
+bool is_java_release_file(std::string_view path);
 
 // Go: the build information the linker embeds ("\xff Go buildinf:" and what follows).
 struct GoBuildInfo {

@@ -776,6 +776,21 @@ class Evaluator {
         check("python", std::string(base.substr(6)),
               Evidence{x.file.path, -1, "", "", "/" + x.file.path}, x.file.layer_digest);
     }
+    // Node.js or a JDK unpacked from upstream's archive says its release in its own files.
+    for (auto& p : in_.summary.app_packages) {
+      if (p.package.ecosystem != "generic" ||
+          (!app_layer(p.layer_digest) && !p.path.starts_with("usr/local/") &&
+           !p.path.starts_with("opt/")))
+        continue;
+      std::string v = p.package.version;
+      // JAVA_VERSION is "1.8.0_392" for Java 8, "17.0.9" since.
+      if (p.package.name == "java")
+        v = v.starts_with("1.") ? v.substr(2, v.find_first_not_of("0123456789", 2) - 2)
+                                : v.substr(0, v.find_first_not_of("0123456789"));
+      check(p.package.name, v,
+            Evidence{p.path, -1, "", "", "/" + p.path + " says " + p.package.version},
+            p.layer_digest);
+    }
   }
 
   void eol() {

@@ -326,3 +326,48 @@ TEST_CASE("a gem's specification: name, version and licenses as RubyGems writes 
   CHECK_FALSE(is_gemspec_path("app/vendor/rack/rack.gemspec"));
   CHECK_FALSE(is_gemspec_path("usr/lib/ruby/gems/3.1.0/specifications/README"));
 }
+
+TEST_CASE("runtimes unpacked from upstream archives say their release in their own files") {
+  // Node.js's official tarballs ship include/node/node_version.h.
+  auto node = parse_node_version_header(
+      "#ifndef SRC_NODE_VERSION_H_\n#define SRC_NODE_VERSION_H_\n\n"
+      "#define NODE_MAJOR_VERSION 16\n#define NODE_MINOR_VERSION 20\n"
+      "#define NODE_PATCH_VERSION 2\n\n#define NODE_VERSION_IS_LTS 1\n");
+  REQUIRE(node);
+  CHECK(node->ecosystem == "generic");
+  CHECK(node->name == "node");
+  CHECK(node->version == "16.20.2");
+  CHECK_FALSE(parse_node_version_header("#define NODE_MAJOR_VERSION 16\n"));
+  CHECK(is_node_version_header("usr/local/include/node/node_version.h"));
+  CHECK_FALSE(is_node_version_header("app/node_modules/nan/node_version.h"));
+
+  // A JDK's release file: Temurin's, and Java 8's old numbering.
+  auto jdk = parse_java_release(
+      "IMPLEMENTOR=\"Eclipse Adoptium\"\nIMPLEMENTOR_VERSION=\"Temurin-17.0.9+9\"\n"
+      "JAVA_RUNTIME_VERSION=\"17.0.9+9\"\nJAVA_VERSION=\"17.0.9\"\nJAVA_VERSION_DATE=\"2023-10-"
+      "17\"\n");
+  REQUIRE(jdk);
+  CHECK(jdk->name == "java");
+  CHECK(jdk->version == "17.0.9");
+  CHECK(parse_java_release("JAVA_VERSION=\"1.8.0_392\"\nOS_NAME=\"Linux\"\n")->version ==
+        "1.8.0_392");
+  CHECK_FALSE(parse_java_release("OS_NAME=\"Linux\"\n"));
+  CHECK(is_java_release_file("opt/java/openjdk/release"));
+  CHECK(is_java_release_file("usr/lib/jvm/java-17-openjdk-amd64/release"));
+  CHECK(is_java_release_file("opt/jdk-17.0.9+9/release"));
+  CHECK_FALSE(is_java_release_file("etc/release"));
+  CHECK_FALSE(is_java_release_file("app/release"));
+
+  // Read as a layer walk reads them, each file one package.
+  auto facts = analyze_tar(TarBuilder()
+                               .file("usr/local/include/node/node_version.h",
+                                     "#define NODE_MAJOR_VERSION 22\n#define NODE_MINOR_VERSION 3\n"
+                                     "#define NODE_PATCH_VERSION 0\n")
+                               .file("opt/java/openjdk/release", "JAVA_VERSION=\"21.0.2\"\n")
+                               .build());
+  std::set<std::string> got;
+  for (auto& f : facts.files)
+    for (auto& p : f.info.app_packages) got.insert(f.path + " " + p.name + "@" + p.version);
+  CHECK(got == std::set<std::string>{"opt/java/openjdk/release java@21.0.2",
+                                     "usr/local/include/node/node_version.h node@22.3.0"});
+}

@@ -216,6 +216,26 @@ TEST_CASE("BW-RUNTIME-EOL: runtimes outside the OS's packages, past upstream sup
   py.file.path = "usr/bin/python3.9";
   s.executables = {py, go_binary("app/server", "sha256:app", "go1.26.0", {})};
   CHECK_FALSE(evaluate(s).has("BW-RUNTIME-EOL"));
+  // Node.js and a JDK unpacked from upstream's archives, by their own release files; the same
+  // files of an OS package's JDK (under usr/lib/jvm, in a base layer) are the OS's.
+  auto release = [](const std::string& name, const std::string& version, const std::string& path,
+                    const std::string& layer) {
+    return InstalledAppPackage{AppPackage{"generic", "", name, version, "", ""}, path, layer};
+  };
+  ImageSummary r;
+  r.app_packages = {
+      release("node", "16.20.2", "usr/local/include/node/node_version.h", "sha256:base"),
+      release("java", "1.8.0_392", "opt/java/openjdk/release", "sha256:base"),
+      release("java", "15.0.2", "usr/lib/jvm/java-15/release", "sha256:base")};
+  CHECK(evaluate(r).details("BW-RUNTIME-EOL") ==
+        std::vector<std::string>{
+            "node 16 reached end of life on 2023-09-11 (/usr/local/include/node/node_version.h "
+            "says 16.20.2)",
+            "java 8 reached end of life on 2026-11-30 (/opt/java/openjdk/release says 1.8.0_392)"});
+  r.app_packages = {
+      release("node", "22.3.0", "usr/local/include/node/node_version.h", "sha256:base"),
+      release("java", "21.0.2", "opt/java/openjdk/release", "sha256:base")};
+  CHECK_FALSE(evaluate(r).has("BW-RUNTIME-EOL"));
 }
 
 TEST_CASE(
