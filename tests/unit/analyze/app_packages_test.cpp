@@ -2,6 +2,7 @@
 #include "analyze/app_packages.h"
 #include "layer/image_summary.h"
 #include "layer_facts.h"
+#include "process.h"
 #include "tar_builder.h"
 #include "zip_builder.h"
 
@@ -260,6 +261,32 @@ TEST_CASE("java: pom.properties, jars nested in jars, the manifest and the name 
   REQUIRE(broken.packages.size() == 1);
   CHECK(broken.packages[0].name == "guava");
   CHECK(broken.packages[0].version == "31.1");
+
+  // Zip64: past 65,535 entries the end record is Zip64's, and Python's zipfile writes the entry's
+  // sizes in a Zip64 extra field when told to.
+  {
+    bw::test::TempDir dir;
+    const std::string path = dir.path() + "/many.jar";
+    std::string out;
+    REQUIRE_MESSAGE(
+        bw::test::run_command(
+            {"python3", "-c",
+             "import sys, zipfile\n"
+             "with zipfile.ZipFile(sys.argv[1], 'w') as z:\n"
+             "  with z.open('META-INF/maven/org.example/wide/pom.properties', 'w', "
+             "force_zip64=True) as f:\n"
+             "    f.write(b'groupId=org.example\\nartifactId=wide\\nversion=7.0.1\\n')\n"
+             "  for i in range(70000): z.writestr('c/%d.class' % i, b'')\n",
+             path},
+            out) == 0,
+        out);
+    auto wide = read_jar(read_file(path), "many.jar", JarLimits{});
+    CHECK(wide.error.empty());
+    REQUIRE(wide.packages.size() == 1);
+    CHECK(wide.packages[0].group == "org.example");
+    CHECK(wide.packages[0].name == "wide");
+    CHECK(wide.packages[0].version == "7.0.1");
+  }
 
   // Larger than max_archive_read_bytes: named by its file, its bytes never held.
   AnalyzeOptions small;
