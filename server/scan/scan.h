@@ -197,6 +197,10 @@ class ScanService {
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
   boost::asio::awaitable<Result<void>> execute(Live& live);
   boost::asio::awaitable<Result<void>> execute_all(Live& live);
+  // A scan's end written with what it found (Live::found), in one transaction.
+  boost::asio::awaitable<Result<void>> end_with_findings(Live& live);
+  // A scan state written now (no store pool): with what it found when it ended done so.
+  Result<void> write_end(const ScanRecord& rec);
   // `first_look`: the layer's stored meta as read with the image's others.
   boost::asio::awaitable<Result<void>> ensure_layer(Live& live, std::size_t index,
                                                     std::optional<LayerMeta> first_look);
@@ -238,6 +242,8 @@ class ScanService {
   // Scan states the store refused (disk full), by id, retried until written.
   std::map<std::string, ScanRecord> unsaved_;
   std::map<std::string, std::uint64_t> unsaved_serial_;  // bumped by each save() of the id
+  // What a done scan in unsaved_ found, written with its end (the store refused both at once).
+  std::map<std::string, ScannedImage> unsaved_found_;
   std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
   boost::asio::thread_pool* store_pool_ = nullptr;

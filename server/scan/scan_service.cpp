@@ -116,6 +116,9 @@ struct ScanService::Live {
   std::vector<std::string> children;  // their ids
   // Facts of the layers this scan analysed, by digest: the report is built from them.
   std::map<std::string, LayerRecord> facts;
+  // What the scan found, written with its end (end_with_findings()), and whether it was.
+  std::optional<ScannedImage> found;
+  bool end_stored = false;
 
   std::string progress_json() const {
     json ls = json::array();
@@ -578,6 +581,9 @@ awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
   Result<void> outcome = make_error(Errc::internal, "scan did not run");
   try {
     outcome = co_await execute(*live);
+    // A scan that ran to its end is written whole, even if a cancel or a shutdown came in
+    // meanwhile: a done scan always has its image and report.
+    if (outcome && live->found) outcome = co_await end_with_findings(*live);
   } catch (const std::exception& e) {
     outcome = make_error(Errc::internal, std::string("scan failed unexpectedly: ") + e.what());
   }
@@ -610,8 +616,18 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
     live.rec.error_message = outcome.error().message;
     ++metrics_.scans_failed;
   }
-  live.rec.finished_at = now_rfc3339();
-  persist(live);
+  if (live.end_stored) {
+    // Written with its findings: nothing of this scan is left to write, and an older state
+    // kept for writing would be served in its place.
+    unsaved_.erase(live.rec.id);
+    unsaved_serial_.erase(live.rec.id);
+    unsaved_found_.erase(live.rec.id);
+  } else {
+    live.rec.finished_at = now_rfc3339();
+    if (live.found && live.rec.status == ScanStatus::done)
+      unsaved_found_[live.rec.id] = std::move(*live.found);
+    persist(live);
+  }
   std::string outcome_name(scan_status_name(live.rec.status));
   double seconds =
       live.started == std::chrono::steady_clock::time_point{}
@@ -642,8 +658,8 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
   for (auto& w : live.waiters) w->cancel();
   if (on_finished_) on_finished_(live.rec);
   // An end not written yet (the store pool writes it, or the store refused it) keeps its lease
-  // until write_unsaved() has written it.
-  if (!unsaved_.count(live.rec.id))
+  // until write_unsaved() has written it; an end written with its findings let it go.
+  if (!live.end_stored && !unsaved_.count(live.rec.id))
     (void)store_.release_lease(scan_lease(live.rec.id), replica_id_);
   live_.erase(live.rec.id);
 }
@@ -679,7 +695,7 @@ void ScanService::save(ScanRecord rec) {
     // each scan once; served from here meanwhile.
     unsaved_serial_[rec.id] = ++save_serial_;
     unsaved_[rec.id] = std::move(rec);
-  } else if (auto r = store_.put_scan(rec); !r) {
+  } else if (auto r = write_end(rec); !r) {
     // A full disk must not lose a scan's final state (it would run again at the next start):
     // keep it here, serve it from here, and write it once the store takes writes again.
     log::error("scan=" + rec.id + " cannot be saved (kept, retried): " + r.error().message);
@@ -688,6 +704,7 @@ void ScanService::save(ScanRecord rec) {
   } else {
     unsaved_.erase(rec.id);
     unsaved_serial_.erase(rec.id);
+    unsaved_found_.erase(rec.id);
     if (is_finished(rec.status)) prune(rec);
     return;
   }
@@ -702,6 +719,13 @@ void ScanService::save(ScanRecord rec) {
       }
     });
   }
+}
+
+Result<void> ScanService::write_end(const ScanRecord& rec) {
+  if (auto found = unsaved_found_.find(rec.id);
+      found != unsaved_found_.end() && is_finished(rec.status))
+    return store_.finish_image_scan(found->second, rec, options_.keep_scans_per_image, replica_id_);
+  return store_.put_scan(rec);
 }
 
 void ScanService::prune(const ScanRecord& finished) {
@@ -743,7 +767,12 @@ awaitable<void> ScanService::write_unsaved() {
       // Only finish() saves a finished state, as the scan ends here: its row, the pruning of
       // the image's older scans and the release of its lease are one transaction.
       const bool ended = is_finished(rec.status);
+      std::optional<ScannedImage> found;
+      if (auto f = unsaved_found_.find(rec.id); ended && f != unsaved_found_.end())
+        found = f->second;
       auto r = co_await on_store(store_pool_, [&] {
+        if (found)
+          return store_.finish_image_scan(*found, rec, options_.keep_scans_per_image, replica_id_);
         return ended ? store_.finish_scan(rec, options_.keep_scans_per_image, replica_id_)
                      : store_.put_scan(rec);
       });
@@ -754,10 +783,13 @@ awaitable<void> ScanService::write_unsaved() {
         break;
       }
       if (delay.count() > 0) log::info("scan=" + rec.id + " saved after a store failure");
-      // Saved again meanwhile: the newer state is written next.
-      if (unsaved_serial_[rec.id] == serial) {
+      // Saved again meanwhile: the newer state is written next. Ended with its findings
+      // meanwhile: nothing left (finish() dropped it).
+      if (auto it = unsaved_serial_.find(rec.id);
+          it != unsaved_serial_.end() && it->second == serial) {
         unsaved_.erase(rec.id);
         unsaved_serial_.erase(rec.id);
+        unsaved_found_.erase(rec.id);
       }
       if (!ended && !live_.count(rec.id)) {
         auto key = scan_lease(rec.id);
@@ -938,32 +970,64 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   const bool reference =
       std::find(options_.reference_images.begin(), options_.reference_images.end(),
                 live.rec.image) != options_.reference_images.end();
-  auto put = co_await on_store(store_pool_, [&]() -> Result<void> {
-    if (auto r = store_.put_image(rec, tag); !r) return r;
-    if (reference) return store_.put_reference_image(live.rec.image, rec.manifest_digest);
-    return {};
-  });
-  if (!put) co_return put.error();
+  // Written with the scan's end (end_with_findings()): the image, its report and the scan's
+  // row are one commit.
+  ScannedImage found{std::move(rec), std::move(tag), std::nullopt,
+                     reference ? live.rec.image : std::string()};
   if (reporter_) {
     // Merging the layers and running the rules is CPU work, as large as the image: on a
     // worker, so that the API keeps answering meanwhile.
     auto report = co_await asio::co_spawn(
         workers_,
-        [reporter = reporter_, stored = std::move(rec), image = live.rec.image,
-         policy = live.rec.policy, known = &live.facts]() -> awaitable<Result<ScanResult>> {
-          auto built = reporter->build(stored, image, known);
+        [reporter = reporter_, &found, image = live.rec.image, policy = live.rec.policy,
+         known = &live.facts]() -> awaitable<Result<ScanResult>> {
+          auto built = reporter->compose(found.image, image, known);
           // A config of megabytes leaves its parsed copies' pages in the allocator's arenas:
           // handed back, so that the daemon's memory returns to where it was.
-          if (stored.config.size() > kTrimAfterConfigBytes) malloc_trim(0);
+          if (found.image.config.size() > kTrimAfterConfigBytes) malloc_trim(0);
           if (!built) co_return built.error();
+          found.report = std::move(built->record);
           // The verdict is given once, here: polls read it as stored.
-          co_return judge_report(*built, policy, reporter->rules());
+          co_return judge_report(built->report, policy, reporter->rules());
         },
         asio::use_awaitable);
     if (!report) co_return report.error();
     live.rec.result = to_json(*report).dump();
   }
+  live.found = std::move(found);
   co_return Result<void>{};
+}
+
+awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
+  ScanRecord end = live.rec;
+  end.status = ScanStatus::done;
+  end.finished_at = now_rfc3339();
+  end.progress = live.progress_json();
+  auto r = co_await on_store(store_pool_, [&] {
+    return store_.finish_image_scan(*live.found, end, options_.keep_scans_per_image, replica_id_);
+  });
+  if (r) {
+    live.rec.finished_at = end.finished_at;
+    live.end_stored = true;
+    co_return Result<void>{};
+  }
+  // Refused. If the store takes the scan's end as failed, what it found cannot be stored and
+  // the scan fails with the reason. If not (a full disk), finish() keeps the done end and what
+  // it found, to be written together once the store takes writes again.
+  ScanRecord failed = end;
+  failed.status = ScanStatus::failed;
+  failed.error_code = std::string(errc_name(r.error().code));
+  failed.error_message = r.error().message;
+  auto f = co_await on_store(store_pool_, [&] {
+    return store_.finish_scan(failed, options_.keep_scans_per_image, replica_id_);
+  });
+  if (!f) {
+    log::error("scan=" + live.rec.id + " cannot be saved (kept, retried): " + r.error().message);
+    co_return Result<void>{};
+  }
+  live.rec.finished_at = failed.finished_at;
+  live.end_stored = true;
+  co_return r.error();
 }
 
 awaitable<Result<bool>> ScanService::async_unchanged(ImageRef ref, std::string head_digest) {

@@ -75,7 +75,7 @@ Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
   std::vector<std::string> missing;
   for (auto& l : image.layers)
     if (!known || !known->count(l.digest)) missing.push_back(l.digest);
-  auto read = store_.get_layers(missing);
+  auto read = store_.report_sources(digest, missing);
   if (!read) return read.error();
   std::size_t next = 0;
   for (auto& l : image.layers) {
@@ -84,34 +84,33 @@ Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
         out.layers.push_back(it->second);
         continue;
       }
-    auto& rec = (*read)[next++];
+    auto& rec = read->layers[next++];
     if (!rec)
       return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
     out.layers.push_back(std::move(*rec));
   }
-  auto context = store_.report_context(digest);
-  if (!context) return context.error();
+  auto& context = read->context;
   out.suppressions = options_.suppressions;
-  for (auto& s : context->suppressions) out.suppressions.push_back(suppression_of(s));
-  for (auto& [name, ref_digest] : context->reference_images) {
-    auto r = store_.get_image(ref_digest);
-    if (!r || !*r) continue;
+  for (auto& s : context.suppressions) out.suppressions.push_back(suppression_of(s));
+  for (auto& [name, ref_digest] : context.reference_images) {
+    auto r = reference_image(ref_digest);
+    if (!r) continue;
     ReferenceImage ri{name, ref_digest, {}};
-    for (auto& l : (*r)->layers) ri.layers.push_back(l.digest);
+    for (auto& l : r->layers) ri.layers.push_back(l.digest);
     for (auto& [id, scanned] : options_.base_references) {
       if (scanned != name) continue;
       // A candidate's mirror is that candidate: images on it are named by the catalog's image.
       for (auto& b : candidates())
         if (b.value("id", "") == id) ri.name = b.value("image", name);
-      if (auto facts = measured_facts(**r)) {
-        json config = json::parse((*r)->config, nullptr, false);
+      if (auto facts = measured_facts(*r)) {
+        json config = json::parse(r->config, nullptr, false);
         out.measured.push_back(MeasuredBase{id, name, ref_digest, ri.layers, std::move(facts),
                                             config.is_object() ? config : json::object()});
       }
     }
     out.refs.push_back(std::move(ri));
   }
-  out.tags = std::move(context->tags);
+  out.tags = std::move(context.tags);
   return out;
 }
 
@@ -186,6 +185,14 @@ Result<SwitchRecipe> Reporter::recipe_onto(const std::string& digest, const std:
 
 Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,
                              const std::map<std::string, LayerRecord>* known) {
+  auto built = compose(image, image_ref, known);
+  if (!built) return built.error();
+  if (auto put = store_.put_report(built->record); !put) return put.error();
+  return std::move(built->report);
+}
+
+Result<Reporter::Built> Reporter::compose(const ImageRecord& image, const std::string& image_ref,
+                                          const std::map<std::string, LayerRecord>* known) {
   const std::string& digest = image.manifest_digest;
   auto s = sources(image, known);
   if (!s) return s.error();
@@ -212,12 +219,26 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
   if (auto base = report.find("base"); base != report.end() && base->is_object())
     if (auto name = base->find("name"); name != base->end() && name->is_string()) rec.base = *name;
   summarize_findings(report["findings"], rec);
-  if (auto put = store_.put_report(rec); !put) return put.error();
-  return report;
+  return Built{std::move(report), std::move(rec)};
 }
 
 const json& Reporter::candidates() const {
   return options_.bases.is_array() && !options_.bases.empty() ? options_.bases : base_catalog();
+}
+
+std::shared_ptr<const ImageRecord> Reporter::reference_image(const std::string& digest) {
+  {
+    std::lock_guard lock(measured_mu_);
+    if (auto it = references_.find(digest); it != references_.end()) return it->second;
+  }
+  auto read = store_.get_image(digest);
+  if (!read || !*read) return nullptr;
+  auto image = std::make_shared<const ImageRecord>(std::move(**read));
+  std::lock_guard lock(measured_mu_);
+  // References moved to new digests leave their old ones behind: past a bound, start over.
+  if (references_.size() > 2 * options_.base_references.size() + 64) references_.clear();
+  references_[digest] = image;
+  return image;
 }
 
 std::shared_ptr<const std::vector<LayerFacts>> Reporter::measured_facts(const ImageRecord& base) {

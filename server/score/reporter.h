@@ -44,6 +44,15 @@ class Reporter {
   // As above, for the image as just stored (not read back).
   Result<nlohmann::json> build(const ImageRecord& image, const std::string& image_ref,
                                const std::map<std::string, LayerRecord>* known);
+  // A report and the record that stores it.
+  struct Built {
+    nlohmann::json report;
+    ReportRecord record;
+  };
+  // As build(), without storing: for an image not stored yet, whose scan writes the image, the
+  // report and its own end in one transaction (Store::finish_image_scan).
+  Result<Built> compose(const ImageRecord& image, const std::string& image_ref,
+                        const std::map<std::string, LayerRecord>* known);
   // What a switch of stored image `manifest_digest` (scanned as `image_ref`) to candidate
   // `candidate_id` builds, from the same facts its report is built from.
   Result<SwitchRecipe> recipe(const std::string& manifest_digest, const std::string& image_ref,
@@ -78,6 +87,9 @@ class Reporter {
   // The measured candidates' layer facts (by the manifest digest measured), read once: every
   // report's advice projects onto them. Only the catalog's current digests are kept.
   std::shared_ptr<const std::vector<LayerFacts>> measured_facts(const ImageRecord& base);
+  // A reference image as stored, read once: a manifest digest names the same image forever,
+  // and every report reads every reference. Null when it is not stored.
+  std::shared_ptr<const ImageRecord> reference_image(const std::string& manifest_digest);
   struct Sources;
   Result<Sources> sources(const ImageRecord& image,
                           const std::map<std::string, LayerRecord>* known);
@@ -87,6 +99,7 @@ class Reporter {
   ReportOptions options_;
   std::mutex measured_mu_;
   std::map<std::string, std::shared_ptr<const std::vector<LayerFacts>>> measured_;  // guarded
+  std::map<std::string, std::shared_ptr<const ImageRecord>> references_;  // guarded by measured_mu_
 };
 
 }  // namespace bw

@@ -99,32 +99,73 @@ class PostgresStore : public Store {
 
   Result<std::vector<std::optional<LayerRecord>>> get_layers(
       const std::vector<std::string>& digests) override {
-    std::vector<std::optional<LayerRecord>> out(digests.size());
-    if (digests.empty()) return out;
-    layer_reads_ += digests.size();
-    // Read in one round trip, parsed with no connection held.
-    std::vector<std::pair<LayerRecord, std::string>> read;
-    std::vector<std::string> facts_texts;
+    if (digests.empty()) return std::vector<std::optional<LayerRecord>>();
+    LayerRows rows;
     {
       auto rdb = readers_.take();
-      auto r = rdb->exec(
-          "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM "
-          "layers WHERE digest = ANY($1::text[])",
-          {pg::text_array(digests)});
+      auto r = read_layer_rows(*rdb, digests, rows);
       if (!r) return r.error();
-      for (int row = 0; row < r->size(); ++row) {
-        LayerRecord rec;
-        rec.digest = r->text(row, 0);
-        rec.media_type = r->text(row, 1);
-        rec.analyzer_version = static_cast<int>(r->integer(row, 2));
-        rec.analyzed_at = r->text(row, 3);
-        facts_texts.push_back(r->text(row, 4));
-        read.emplace_back(std::move(rec), r->bytes(row, 5));
-      }
     }
-    for (std::size_t k = 0; k < read.size(); ++k) {
-      auto& [rec, hashes] = read[k];
-      auto facts = layer_facts_from_json(nlohmann::json::parse(facts_texts[k], nullptr, false));
+    // Parsed with no connection held.
+    return parse_layer_rows(std::move(rows), digests);
+  }
+
+  Result<ReportSources> report_sources(const std::string& digest,
+                                       const std::vector<std::string>& layer_digests) override {
+    LayerRows rows;
+    Result<ReportContext> context = ReportContext{};
+    {
+      auto rdb = readers_.take();
+      // One snapshot, one transaction: the layers and the report's context as of one moment.
+      auto done = rdb->transaction([&]() -> Result<void> {
+        if (!layer_digests.empty())
+          if (auto r = read_layer_rows(*rdb, layer_digests, rows); !r) return r;
+        context = read_report_context(*rdb, digest);
+        if (!context) return context.error();
+        return {};
+      });
+      if (!done) return done.error();
+    }
+    auto layers = parse_layer_rows(std::move(rows), layer_digests);
+    if (!layers) return layers.error();
+    return ReportSources{std::move(*layers), std::move(*context)};
+  }
+
+  // Layers' rows as read: each record without its facts, the facts' JSON and the path hashes.
+  struct LayerRows {
+    std::vector<LayerRecord> records;
+    std::vector<std::string> facts;
+    std::vector<std::string> hashes;
+  };
+
+  Result<void> read_layer_rows(Connection& c, const std::vector<std::string>& digests,
+                               LayerRows& out) {
+    layer_reads_ += digests.size();
+    auto r = c.exec(
+        "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM "
+        "layers WHERE digest = ANY($1::text[])",
+        {pg::text_array(digests)});
+    if (!r) return r.error();
+    for (int row = 0; row < r->size(); ++row) {
+      LayerRecord rec;
+      rec.digest = r->text(row, 0);
+      rec.media_type = r->text(row, 1);
+      rec.analyzer_version = static_cast<int>(r->integer(row, 2));
+      rec.analyzed_at = r->text(row, 3);
+      out.facts.push_back(r->text(row, 4));
+      out.hashes.push_back(r->bytes(row, 5));
+      out.records.push_back(std::move(rec));
+    }
+    return {};
+  }
+
+  static Result<std::vector<std::optional<LayerRecord>>> parse_layer_rows(
+      LayerRows rows, const std::vector<std::string>& digests) {
+    std::vector<std::optional<LayerRecord>> out(digests.size());
+    for (std::size_t k = 0; k < rows.records.size(); ++k) {
+      auto& rec = rows.records[k];
+      const auto& hashes = rows.hashes[k];
+      auto facts = layer_facts_from_json(nlohmann::json::parse(rows.facts[k], nullptr, false));
       if (!facts) return facts.error();
       rec.facts = std::move(*facts);
       rec.facts.path_hashes.resize(hashes.size() / 8);
@@ -235,32 +276,41 @@ class PostgresStore : public Store {
 
   Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
     std::lock_guard lock(mu_);
+    return db_.transaction([&] { return put_image_locked(im, tag); });
+  }
+
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> put_image_locked(const ImageRecord& im, const std::optional<TagRecord>& tag) {
     std::string now = now_rfc3339();
-    return db_.transaction([&]() -> Result<void> {
-      auto r = db_.exec(
-          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
-          "variant, created, \"user\", config, manifest, first_seen, last_scanned) VALUES ($1, $2, "
-          "$3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (manifest_digest) DO UPDATE SET "
-          "last_scanned = excluded.last_scanned",
-          {im.manifest_digest, im.media_type, im.config_digest, im.os, im.architecture, im.variant,
-           im.created, im.user, im.config, im.manifest, now});
-      if (!r) return r.error();
-      if (auto d =
-              db_.exec("DELETE FROM image_layers WHERE manifest_digest = $1", {im.manifest_digest});
-          !d)
-        return d.error();
-      for (std::size_t i = 0; i < im.layers.size(); ++i) {
-        auto& l = im.layers[i];
-        if (auto ins = db_.exec(
-                "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, "
-                "size, diff_id) VALUES ($1, $2, $3, $4, $5, $6)",
-                {im.manifest_digest, num(static_cast<std::int64_t>(i)), l.digest, l.media_type,
-                 num(l.size), l.diff_id});
-            !ins)
-          return ins.error();
-      }
-      return record_seen(im.manifest_digest, tag, queries::platform_of(im), now);
-    });
+    auto r = db_.exec(
+        "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
+        "variant, created, \"user\", config, manifest, first_seen, last_scanned) VALUES ($1, $2, "
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (manifest_digest) DO UPDATE SET "
+        "last_scanned = excluded.last_scanned",
+        {im.manifest_digest, im.media_type, im.config_digest, im.os, im.architecture, im.variant,
+         im.created, im.user, im.config, im.manifest, now});
+    if (!r) return r.error();
+    if (auto d =
+            db_.exec("DELETE FROM image_layers WHERE manifest_digest = $1", {im.manifest_digest});
+        !d)
+      return d.error();
+    // Every layer in one statement, whatever their number.
+    std::vector<std::string> digests, media_types, sizes, diff_ids;
+    for (auto& l : im.layers) {
+      digests.push_back(l.digest);
+      media_types.push_back(l.media_type);
+      sizes.push_back(num(l.size));
+      diff_ids.push_back(l.diff_id);
+    }
+    if (auto ins = db_.exec(
+            "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, "
+            "diff_id) SELECT $1, ord - 1, d, m, s, di FROM unnest($2::text[], $3::text[], "
+            "$4::bigint[], $5::text[]) WITH ORDINALITY AS t(d, m, s, di, ord)",
+            {im.manifest_digest, pg::text_array(digests), pg::text_array(media_types),
+             pg::text_array(sizes), pg::text_array(diff_ids)});
+        !ins)
+      return ins.error();
+    return record_seen(im.manifest_digest, tag, queries::platform_of(im), now);
   }
 
   Result<bool> touch_image(const std::string& digest,
@@ -427,14 +477,32 @@ class PostgresStore : public Store {
   Result<void> finish_scan(const ScanRecord& s, std::size_t keep,
                            const std::string& owner) override {
     std::lock_guard lock(mu_);
+    return db_.transaction([&] { return finish_scan_locked(s, keep, owner); });
+  }
+
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> finish_scan_locked(const ScanRecord& s, std::size_t keep, const std::string& owner) {
+    if (auto w = put_scan_locked(s); !w) return w;
+    if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
+    if (auto r =
+            db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
+        !r)
+      return r.error();
+    return {};
+  }
+
+  Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& s, std::size_t keep,
+                                 const std::string& owner) override {
+    std::lock_guard lock(mu_);
     return db_.transaction([&]() -> Result<void> {
-      if (auto w = put_scan_locked(s); !w) return w;
-      if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
-      if (auto r =
-              db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
-          !r)
-        return r.error();
-      return {};
+      if (auto r = put_image_locked(found.image, found.tag); !r) return r;
+      if (found.report)
+        if (auto r = put_report_locked(*found.report); !r) return r;
+      if (!found.reference_name.empty())
+        if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
+            !r)
+          return r;
+      return finish_scan_locked(s, keep, owner);
     });
   }
 
@@ -829,22 +897,25 @@ class PostgresStore : public Store {
 
   Result<void> put_report(const ReportRecord& r) override {
     std::lock_guard lock(mu_);
-    return db_.transaction([&]() -> Result<void> {
-      auto q = db_.exec(
-          "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
-          "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
-          "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
-          "grade = excluded.grade, report = excluded.report, created_at = excluded.created_at",
-          {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
-           now_rfc3339()});
-      if (!q) return q.error();
-      static const std::string summarize = queries::dollar_placeholders(queries::kSummarizeReport);
-      auto sum =
-          db_.exec(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
-                               num(r.eol_os ? 1 : 0), r.severity_counts, r.top_finding});
-      if (!sum) return sum.error();
-      return {};
-    });
+    return db_.transaction([&] { return put_report_locked(r); });
+  }
+
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> put_report_locked(const ReportRecord& r) {
+    auto q = db_.exec(
+        "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
+        "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
+        "grade = excluded.grade, report = excluded.report, created_at = excluded.created_at",
+        {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
+         now_rfc3339()});
+    if (!q) return q.error();
+    static const std::string summarize = queries::dollar_placeholders(queries::kSummarizeReport);
+    auto sum =
+        db_.exec(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
+                             num(r.eol_os ? 1 : 0), r.severity_counts, r.top_finding});
+    if (!sum) return sum.error();
+    return {};
   }
 
   Result<std::optional<ReportRecord>> get_report(const std::string& digest,
@@ -890,9 +961,13 @@ class PostgresStore : public Store {
   }
 
   Result<ReportContext> report_context(const std::string& digest) override {
-    // The three reads as one statement, each part in its own order.
     auto rdb = readers_.take();
-    auto r = rdb->exec(
+    return read_report_context(*rdb, digest);
+  }
+
+  static Result<ReportContext> read_report_context(Connection& c, const std::string& digest) {
+    // The three reads as one statement, each part in its own order.
+    auto r = c.exec(
         "SELECT part, c1, c2, c3, c4, c5, c6, c7 FROM (SELECT 0 AS part, id AS n, rule_id AS c1, "
         "path AS c2, env_key AS c3, reason AS c4, created_at AS c5, image AS c6, expires AS c7 "
         "FROM suppressions UNION ALL SELECT 1, 0, name, manifest_digest, NULL, NULL, NULL, NULL, "
@@ -952,6 +1027,11 @@ class PostgresStore : public Store {
 
   Result<void> put_reference_image(const std::string& name, const std::string& digest) override {
     std::lock_guard lock(mu_);
+    return put_reference_image_locked(name, digest);
+  }
+
+  // REQUIRES: mu_ held.
+  Result<void> put_reference_image_locked(const std::string& name, const std::string& digest) {
     auto r = db_.exec(
         "INSERT INTO reference_images(name, manifest_digest) VALUES ($1, $2) ON CONFLICT (name) "
         "DO UPDATE SET manifest_digest = excluded.manifest_digest",

@@ -83,6 +83,18 @@ Result<ReportContext> Store::report_context(const std::string& manifest_digest) 
   return out;
 }
 
+Result<ReportSources> Store::report_sources(const std::string& manifest_digest,
+                                            const std::vector<std::string>& layer_digests) {
+  ReportSources out;
+  auto layers = get_layers(layer_digests);
+  if (!layers) return layers.error();
+  out.layers = std::move(*layers);
+  auto context = report_context(manifest_digest);
+  if (!context) return context.error();
+  out.context = std::move(*context);
+  return out;
+}
+
 LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string_view status,
                           std::string_view analyzer_versions_json) {
   LayerMeta meta{analyzer_version, std::move(diff_id), LayerStatus::complete, {}};

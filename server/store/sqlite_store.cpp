@@ -192,51 +192,53 @@ class SqliteStore : public Store {
 
   Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
     std::lock_guard lock(mu_);
+    return sqlite::transaction(db_, [&] { return put_image_locked(im, tag); });
+  }
+
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> put_image_locked(const ImageRecord& im, const std::optional<TagRecord>& tag) {
     std::string now = now_rfc3339();
-    return sqlite::transaction(db_, [&]() -> Result<void> {
-      auto st = db_.prepare(
-          "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
-          "variant, "
-          "created, user, config, manifest, first_seen, last_scanned) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
-          "ON CONFLICT(manifest_digest) DO UPDATE SET last_scanned = excluded.last_scanned");
-      if (!st) return st.error();
-      st->bind(1, im.manifest_digest);
-      st->bind(2, im.media_type);
-      st->bind(3, im.config_digest);
-      st->bind(4, im.os);
-      st->bind(5, im.architecture);
-      st->bind(6, im.variant);
-      st->bind(7, im.created);
-      st->bind(8, im.user);
-      st->bind(9, im.config);
-      st->bind(10, im.manifest);
-      st->bind(11, now);
-      if (auto s = st->step(); !s) return s.error();
-      auto del = db_.prepare("DELETE FROM image_layers WHERE manifest_digest = ?1");
-      if (!del) return del.error();
-      del->bind(1, im.manifest_digest);
-      if (auto s = del->step(); !s) return s.error();
-      for (std::size_t i = 0; i < im.layers.size(); ++i) {
-        auto ins = db_.prepare(
-            "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, "
-            "diff_id) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-        if (!ins) return ins.error();
-        auto& l = im.layers[i];
-        ins->bind(1, im.manifest_digest);
-        ins->bind(2, static_cast<std::int64_t>(i));
-        ins->bind(3, l.digest);
-        ins->bind(4, l.media_type);
-        ins->bind(5, l.size);
-        ins->bind(6, l.diff_id);
-        if (auto s = ins->step(); !s) return s.error();
-      }
-      if (auto r = record_seen(im.manifest_digest, tag, queries::platform_of(im), now); !r)
-        return r;
-      ++generation_;
-      return {};
-    });
+    auto st = db_.prepare(
+        "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
+        "variant, "
+        "created, user, config, manifest, first_seen, last_scanned) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+        "ON CONFLICT(manifest_digest) DO UPDATE SET last_scanned = excluded.last_scanned");
+    if (!st) return st.error();
+    st->bind(1, im.manifest_digest);
+    st->bind(2, im.media_type);
+    st->bind(3, im.config_digest);
+    st->bind(4, im.os);
+    st->bind(5, im.architecture);
+    st->bind(6, im.variant);
+    st->bind(7, im.created);
+    st->bind(8, im.user);
+    st->bind(9, im.config);
+    st->bind(10, im.manifest);
+    st->bind(11, now);
+    if (auto s = st->step(); !s) return s.error();
+    auto del = db_.prepare("DELETE FROM image_layers WHERE manifest_digest = ?1");
+    if (!del) return del.error();
+    del->bind(1, im.manifest_digest);
+    if (auto s = del->step(); !s) return s.error();
+    for (std::size_t i = 0; i < im.layers.size(); ++i) {
+      auto ins = db_.prepare(
+          "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, "
+          "diff_id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      if (!ins) return ins.error();
+      auto& l = im.layers[i];
+      ins->bind(1, im.manifest_digest);
+      ins->bind(2, static_cast<std::int64_t>(i));
+      ins->bind(3, l.digest);
+      ins->bind(4, l.media_type);
+      ins->bind(5, l.size);
+      ins->bind(6, l.diff_id);
+      if (auto s = ins->step(); !s) return s.error();
+    }
+    if (auto r = record_seen(im.manifest_digest, tag, queries::platform_of(im), now); !r) return r;
+    ++generation_;
+    return {};
   }
 
   Result<bool> touch_image(const std::string& digest,
@@ -429,6 +431,29 @@ class SqliteStore : public Store {
     if (!r) return r;
     ++generation_;
     return {};
+  }
+
+  Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& s, std::size_t keep,
+                                 const std::string& owner) override {
+    {
+      std::lock_guard lock(mu_);
+      auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+        if (auto w = put_image_locked(found.image, found.tag); !w) return w;
+        if (found.report)
+          if (auto w = put_report_locked(*found.report); !w) return w;
+        if (!found.reference_name.empty())
+          if (auto w =
+                  put_reference_image_locked(found.reference_name, found.image.manifest_digest);
+              !w)
+            return w;
+        if (auto w = put_scan_locked(s); !w) return w;
+        if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
+        return {};
+      });
+      if (!r) return r;
+      ++generation_;
+    }
+    return release_lease("scan:" + s.id, owner);
   }
 
   Result<void> finish_scan(const ScanRecord& s, std::size_t keep,
@@ -968,6 +993,11 @@ class SqliteStore : public Store {
 
   Result<void> put_report(const ReportRecord& r) override {
     std::lock_guard lock(mu_);
+    return sqlite::transaction(db_, [&] { return put_report_locked(r); });
+  }
+
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> put_report_locked(const ReportRecord& r) {
     auto st = db_.prepare(
         "INSERT OR REPLACE INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, "
         "report, created_at) "
@@ -980,22 +1010,18 @@ class SqliteStore : public Store {
     st->bind(5, r.grade);
     st->bind(6, r.report);
     st->bind(7, now_rfc3339());
-    auto result = sqlite::transaction(db_, [&]() -> Result<void> {
-      if (auto s = st->step(); !s) return s.error();
-      auto sum = db_.prepare(queries::kSummarizeReport);
-      if (!sum) return sum.error();
-      sum->bind(1, r.manifest_digest);
-      sum->bind(2, r.ruleset_version);
-      sum->bind(3, std::int64_t{r.score});
-      sum->bind(4, r.grade);
-      sum->bind(5, r.base);
-      sum->bind(6, std::int64_t{r.eol_os ? 1 : 0});
-      sum->bind(7, r.severity_counts);
-      sum->bind(8, r.top_finding);
-      if (auto s = sum->step(); !s) return s.error();
-      return {};
-    });
-    if (!result) return result;
+    if (auto s = st->step(); !s) return s.error();
+    auto sum = db_.prepare(queries::kSummarizeReport);
+    if (!sum) return sum.error();
+    sum->bind(1, r.manifest_digest);
+    sum->bind(2, r.ruleset_version);
+    sum->bind(3, std::int64_t{r.score});
+    sum->bind(4, r.grade);
+    sum->bind(5, r.base);
+    sum->bind(6, std::int64_t{r.eol_os ? 1 : 0});
+    sum->bind(7, r.severity_counts);
+    sum->bind(8, r.top_finding);
+    if (auto s = sum->step(); !s) return s.error();
     ++generation_;
     return {};
   }
@@ -1104,6 +1130,11 @@ class SqliteStore : public Store {
 
   Result<void> put_reference_image(const std::string& name, const std::string& digest) override {
     std::lock_guard lock(mu_);
+    return put_reference_image_locked(name, digest);
+  }
+
+  // REQUIRES: mu_ held.
+  Result<void> put_reference_image_locked(const std::string& name, const std::string& digest) {
     auto st = db_.prepare(
         "INSERT OR REPLACE INTO reference_images(name, manifest_digest) VALUES (?1, ?2)");
     if (!st) return st.error();

@@ -244,6 +244,20 @@ struct ReportContext {
   std::vector<std::string> tags;                                      // as image_tags()
 };
 
+// What a report reads from the store: the layers it was not handed, in order, and its context.
+struct ReportSources {
+  std::vector<std::optional<LayerRecord>> layers;
+  ReportContext context;
+};
+
+// What a scan that analysed an image writes with its end.
+struct ScannedImage {
+  ImageRecord image;
+  std::optional<TagRecord> tag;
+  std::optional<ReportRecord> report;  // none without a reporter
+  std::string reference_name;          // not empty: the image is that reference image now
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -320,6 +334,12 @@ class Store {
   // REQUIRES: is_finished(scan.status).
   virtual Result<void> finish_scan(const ScanRecord& scan, std::size_t keep,
                                    const std::string& owner) = 0;
+  // The end of a scan that analysed an image: put_image (with its tag), put_report,
+  // put_reference_image when named, and finish_scan, in one transaction, so that a scan's
+  // findings and its end are one commit and a reader never sees one without the other.
+  // REQUIRES: scan.status is done; every layer of the image is stored.
+  virtual Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& scan,
+                                         std::size_t keep, const std::string& owner) = 0;
 
   // Scans that ended done with a judged result, finished at or after `since` (RFC 3339), whose
   // image reference starts with `image_prefix` (empty: any), oldest first.
@@ -386,6 +406,10 @@ class Store {
   // What a report of `manifest_digest` reads besides its layers (list_suppressions,
   // list_reference_images, image_tags): one round trip to a database server.
   virtual Result<ReportContext> report_context(const std::string& manifest_digest);
+  // get_layers(layer_digests) and report_context(manifest_digest) from one snapshot: one
+  // transaction on a database server.
+  virtual Result<ReportSources> report_sources(const std::string& manifest_digest,
+                                               const std::vector<std::string>& layer_digests);
 
   // A lease on `key` ("layer:<digest>", "leader:scheduler") for `owner`, for `ttl`: true when
   // taken or renewed, false while another owner's unexpired lease stands. Replicas sharing one

@@ -75,6 +75,7 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_image_needs_its_layers(*postgres_at(server()->create_database()));
   check_scan_cursor(*postgres_at(server()->create_database()));
   check_scan_queue(*postgres_at(server()->create_database()));
+  check_scan_end_with_findings(*postgres_at(server()->create_database()));
   check_queries(*postgres_at(server()->create_database()));
   check_fleet_reads(*postgres_at(server()->create_database()));
   check_fleet_trend(*postgres_at(server()->create_database()));

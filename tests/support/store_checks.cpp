@@ -324,6 +324,71 @@ void check_scan_queue(Store& store) {
   CHECK((*store.get_scan("scan_end"))->status == ScanStatus::done);
 }
 
+void check_scan_end_with_findings(Store& store) {
+  REQUIRE(store.put_layer(layer('1')));
+  ScanRecord scan;
+  scan.id = "scan_found";
+  scan.image = "reg.example/team/app:1";
+  scan.platform = "linux/amd64";
+  scan.created_at = "2026-03-01T10:00:00Z";
+  REQUIRE(store.put_scan(scan));
+  REQUIRE(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 1, "t1")->size() == 1);
+  scan.status = ScanStatus::done;
+  scan.finished_at = "2026-03-01T10:00:05Z";
+  scan.manifest_digest = digest_of('a');
+  scan.result = R"({"score":60,"grade":"C"})";
+  ScannedImage found{image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""},
+                     report('a', "rs-1", 60, "C", "debian:12", false), "reg.example/team/app:1"};
+  found.tag->manifest_digest = digest_of('a');
+
+  // A layer not stored: nothing of it is written, the scan still runs and keeps its lease.
+  CHECK_FALSE(store.finish_image_scan(found, scan, 5, "replica-a"));
+  CHECK_FALSE(*store.get_image(digest_of('a')));
+  CHECK_FALSE(*store.get_report(digest_of('a'), "rs-1"));
+  CHECK(store.list_reference_images()->empty());
+  CHECK((*store.get_scan("scan_found"))->status == ScanStatus::running);
+  CHECK_FALSE(*store.acquire_lease("scan:scan_found", "replica-b", std::chrono::seconds(30)));
+
+  // Whole: the image with its tag, the report, the reference, the scan's end and its lease.
+  REQUIRE(store.put_layer(layer('2')));
+  REQUIRE(store.finish_image_scan(found, scan, 5, "replica-a"));
+  auto im = *store.get_image(digest_of('a'));
+  REQUIRE(im);
+  CHECK(im->layers.size() == 2);
+  CHECK(im->layers[1].digest == digest_of('2'));
+  CHECK(im->layers[1].diff_id == found.image.layers[1].diff_id);
+  auto rep = *store.get_report(digest_of('a'), "rs-1");
+  REQUIRE(rep);
+  CHECK(rep->score == 60);
+  CHECK(*store.image_tags(digest_of('a')) == std::vector<std::string>{"reg.example/team/app:1"});
+  auto refs = *store.list_reference_images();
+  REQUIRE(refs.size() == 1);
+  CHECK(refs[0].second == digest_of('a'));
+  auto ended = *store.get_scan("scan_found");
+  CHECK(ended->status == ScanStatus::done);
+  CHECK(ended->finished_at == "2026-03-01T10:00:05Z");
+  CHECK(*store.acquire_lease("scan:scan_found", "replica-b", std::chrono::seconds(30)));
+  auto known = *store.known_result(scan.image, "linux/amd64", "rs-1");
+  REQUIRE(known);
+  CHECK(known->manifest_digest == digest_of('a'));
+
+  // What a report reads, from one snapshot: the layers asked for, in order, and the context.
+  auto sources =
+      store.report_sources(digest_of('a'), {digest_of('2'), digest_of('9'), digest_of('1')});
+  REQUIRE(sources);
+  REQUIRE(sources->layers.size() == 3);
+  REQUIRE(sources->layers[0]);
+  CHECK(sources->layers[0]->digest == digest_of('2'));
+  CHECK(sources->layers[0]->facts.compression == "gzip");
+  CHECK_FALSE(sources->layers[1]);
+  REQUIRE(sources->layers[2]);
+  CHECK(sources->layers[2]->digest == digest_of('1'));
+  CHECK(sources->context.tags == std::vector<std::string>{"reg.example/team/app:1"});
+  CHECK(sources->context.reference_images.size() == 1);
+  CHECK(store.report_sources(digest_of('a'), {})->layers.empty());
+  CHECK(*store.integrity_check() == "ok");
+}
+
 void check_queries(Store& store) {
   const std::string v = "rs-1";
   for (char c : {'1', '2', '3'}) REQUIRE(store.put_layer(layer(c)));
@@ -989,6 +1054,18 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.get_layers({digest_of('1'), digest_of('2')})));
   count(static_cast<bool>(store.get_layer_metas({digest_of('1'), digest_of('2')})));
   count(static_cast<bool>(store.report_context(digest_of('a'))));
+  count(static_cast<bool>(store.report_sources(digest_of('a'), {digest_of('1')})));
+  // A scan's end with its findings: all of it or none (the roll-back check below).
+  ScanRecord found_scan = judged;
+  found_scan.id = "scan_i" + tag;
+  ImageRecord found_image = im;
+  found_image.manifest_digest = "sha256:" + std::string(62, '8') + tag;
+  count(static_cast<bool>(store.finish_image_scan(
+      {found_image, TagRecord{"reg.example", "found", hex, found_image.manifest_digest},
+       ReportRecord{found_image.manifest_digest, "rs", "reg.example/found:" + tag, 40, "D",
+                    R"({"score":40,"findings":[]})", "", false, "", ""},
+       "reg.example/found:" + tag},
+      found_scan, 5, "replica")));
   count(static_cast<bool>(store.get_image(digest_of('a'))));
   count(static_cast<bool>(store.get_scan("scan_done")));
   count(static_cast<bool>(store.list_scans({})));
@@ -1087,6 +1164,22 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
       REQUIRE(tags);
       CHECK(std::any_of(tags->begin(), tags->end(), [&](const TagRow& t) { return t.tag == hex; }));
     }
+    // A scan's end with its findings: the image, its report, its reference and the scan's row,
+    // all or none.
+    const std::string found_digest = "sha256:" + std::string(62, '8') + hex;
+    auto found_image = store.get_image(found_digest);
+    auto found_report = store.get_report(found_digest, "rs");
+    auto found_scan = store.get_scan(std::string("scan_i") + hex);
+    auto found_refs = store.list_reference_images();
+    REQUIRE(found_image);
+    REQUIRE(found_report);
+    REQUIRE(found_scan);
+    REQUIRE(found_refs);
+    const bool whole = found_image->has_value();
+    CHECK(found_report->has_value() == whole);
+    CHECK(found_scan->has_value() == whole);
+    CHECK(std::any_of(found_refs->begin(), found_refs->end(),
+                      [&](auto& r) { return r.second == found_digest; }) == whole);
     auto sup = store.list_suppressions();
     REQUIRE(sup);
     CHECK((sup->size() == 1 || sup->size() == 2));

@@ -26,6 +26,9 @@ void check_image_needs_its_layers(Store& store);
 void check_scan_cursor(Store& store);
 // The shared queue: claims oldest first, leased, each once; cancelling queued and running scans.
 void check_scan_queue(Store& store);
+// A scan's end with its findings (finish_image_scan): the image, its tag, report and reference
+// and the scan's end together, or none of them; report_sources reads layers in order.
+void check_scan_end_with_findings(Store& store);
 // Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
 // suppressions (replacing them drops reports), reference images.
 void check_queries(Store& store);

@@ -509,6 +509,10 @@ TEST_CASE(
   for (int i = 0; i < 300 && (*w.store->get_scan(rec->id))->status != ScanStatus::done; ++i)
     spin(std::chrono::milliseconds(50));
   CHECK((*w.store->get_scan(rec->id))->status == ScanStatus::done);
+  // What it found was kept with it and written with its end.
+  const std::string digest = (*w.store->get_scan(rec->id))->manifest_digest;
+  CHECK(*w.store->get_image(digest));
+  CHECK(w.store->known_result(rec->image, "linux/amd64", w.reporter.rules().version()).value());
 
   // The claim itself refused: the scan stays queued for a later claim.
   sql("CREATE TRIGGER refuse BEFORE UPDATE ON scans BEGIN SELECT RAISE(ABORT, 'full'); END;");

@@ -45,6 +45,11 @@ TEST_CASE("sqlite: the scan queue is claimed oldest first, each scan once; cance
   test::check_scan_queue(*sqlite_at(dir.path() + "/b.db"));
 }
 
+TEST_CASE("sqlite: a scan's end with its findings is one transaction") {
+  test::TempDir dir;
+  test::check_scan_end_with_findings(*sqlite_at(dir.path() + "/b.db"));
+}
+
 TEST_CASE("sqlite: images, tags, reports, stats, trends' rows, suppressions, references") {
   test::TempDir dir;
   test::check_queries(*sqlite_at(dir.path() + "/b.db"));
