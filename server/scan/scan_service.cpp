@@ -119,6 +119,10 @@ struct ScanService::Live {
   // What the scan found, written with its end (end_with_findings()), and whether it was.
   std::optional<ScannedImage> found;
   bool end_stored = false;
+  // Queued scans claimed with the end (ClaimNext), started once it is over, and how many the
+  // claim could take (0: no claim with the end).
+  std::vector<ScanRecord> claimed_next;
+  std::size_t claim_limit = 0;
 
   std::string progress_json() const {
     json ls = json::array();
@@ -589,7 +593,20 @@ awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
   }
   finish(*live, outcome);
   --running_;
-  pump();
+  auto claimed = std::move(live->claimed_next);
+  for (auto& scan : claimed) {
+    if (stopping_) {
+      // Claimed as the server began to stop: back to the queue, as claim_queued() does.
+      scan.status = ScanStatus::queued;
+      save(std::move(scan));
+      continue;
+    }
+    start(scan);
+  }
+  store_queued_ -= std::min(store_queued_, claimed.size());
+  // A claim with this end that found fewer scans than slots emptied the queue as it stood;
+  // submits meanwhile asked for another pump.
+  if (live->claim_limit == 0 || claimed.size() == live->claim_limit || pump_again_) pump();
 }
 
 void ScanService::finish(Live& live, const Result<void>& outcome) {
@@ -722,10 +739,11 @@ void ScanService::save(ScanRecord rec) {
 }
 
 Result<void> ScanService::write_end(const ScanRecord& rec) {
-  if (auto found = unsaved_found_.find(rec.id);
-      found != unsaved_found_.end() && is_finished(rec.status))
-    return store_.finish_image_scan(found->second, rec, options_.keep_scans_per_image, replica_id_);
-  return store_.put_scan(rec);
+  auto found = unsaved_found_.find(rec.id);
+  if (found == unsaved_found_.end() || !is_finished(rec.status)) return store_.put_scan(rec);
+  auto r =
+      store_.finish_image_scan(found->second, rec, options_.keep_scans_per_image, replica_id_, {});
+  return r ? Result<void>{} : Result<void>(r.error());
 }
 
 void ScanService::prune(const ScanRecord& finished) {
@@ -771,8 +789,11 @@ awaitable<void> ScanService::write_unsaved() {
       if (auto f = unsaved_found_.find(rec.id); ended && f != unsaved_found_.end())
         found = f->second;
       auto r = co_await on_store(store_pool_, [&] {
-        if (found)
-          return store_.finish_image_scan(*found, rec, options_.keep_scans_per_image, replica_id_);
+        if (found) {
+          auto w =
+              store_.finish_image_scan(*found, rec, options_.keep_scans_per_image, replica_id_, {});
+          return w ? Result<void>{} : Result<void>(w.error());
+        }
         return ended ? store_.finish_scan(rec, options_.keep_scans_per_image, replica_id_)
                      : store_.put_scan(rec);
       });
@@ -981,7 +1002,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
         workers_,
         [reporter = reporter_, &found, image = live.rec.image, policy = live.rec.policy,
          known = &live.facts]() -> awaitable<Result<ScanResult>> {
-          auto built = reporter->compose(found.image, image, known);
+          auto built = reporter->compose(found.image, image, known, found.reference_name);
           // A config of megabytes leaves its parsed copies' pages in the allocator's arenas:
           // handed back, so that the daemon's memory returns to where it was.
           if (found.image.config.size() > kTrimAfterConfigBytes) malloc_trim(0);
@@ -1003,12 +1024,27 @@ awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
   end.status = ScanStatus::done;
   end.finished_at = now_rfc3339();
   end.progress = live.progress_json();
+  // The slot this scan frees is filled by the same transaction: the queue's next scans are
+  // claimed with this one's end, rather than by a claim of their own after it. Only while no
+  // other claim runs, so that no more scans start than there are slots.
+  const bool claim = store_pool_ && !claiming_ && !stopping_ && !live.cancel_requested;
+  ClaimNext next;
+  if (claim) {
+    claiming_ = true;
+    next = ClaimNext{
+        options_.max_concurrent_scans + 1 - std::min(running_, options_.max_concurrent_scans),
+        kScanLease, end.finished_at};
+  }
   auto r = co_await on_store(store_pool_, [&] {
-    return store_.finish_image_scan(*live.found, end, options_.keep_scans_per_image, replica_id_);
+    return store_.finish_image_scan(*live.found, end, options_.keep_scans_per_image, replica_id_,
+                                    next);
   });
+  if (claim) claiming_ = false;
   if (r) {
     live.rec.finished_at = end.finished_at;
     live.end_stored = true;
+    live.claimed_next = std::move(*r);
+    live.claim_limit = next.limit;
     co_return Result<void>{};
   }
   // Refused. If the store takes the scan's end as failed, what it found cannot be stored and

@@ -5,6 +5,8 @@
 #include "layer/image_summary.h"
 #include "reference/reference.h"
 
+#include <algorithm>
+
 namespace bw {
 
 using nlohmann::json;
@@ -68,7 +70,8 @@ struct Reporter::Sources {
 };
 
 Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
-                                            const std::map<std::string, LayerRecord>* known) {
+                                            const std::map<std::string, LayerRecord>* known,
+                                            const std::string& as_reference) {
   const std::string& digest = image.manifest_digest;
   Sources out;
   // Layers this scan did not analyse are read in one go.
@@ -92,8 +95,16 @@ Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
   auto& context = read->context;
   out.suppressions = options_.suppressions;
   for (auto& s : context.suppressions) out.suppressions.push_back(suppression_of(s));
+  if (!as_reference.empty()) {
+    // The reference this image is about to be recorded as names it already.
+    std::erase_if(context.reference_images, [&](auto& r) { return r.first == as_reference; });
+    context.reference_images.emplace_back(as_reference, digest);
+    std::sort(context.reference_images.begin(), context.reference_images.end());
+  }
   for (auto& [name, ref_digest] : context.reference_images) {
-    auto r = reference_image(ref_digest);
+    auto r = ref_digest == digest && name == as_reference
+                 ? std::make_shared<const ImageRecord>(image)
+                 : reference_image(ref_digest);
     if (!r) continue;
     ReferenceImage ri{name, ref_digest, {}};
     for (auto& l : r->layers) ri.layers.push_back(l.digest);
@@ -192,9 +203,10 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
 }
 
 Result<Reporter::Built> Reporter::compose(const ImageRecord& image, const std::string& image_ref,
-                                          const std::map<std::string, LayerRecord>* known) {
+                                          const std::map<std::string, LayerRecord>* known,
+                                          const std::string& as_reference) {
   const std::string& digest = image.manifest_digest;
-  auto s = sources(image, known);
+  auto s = sources(image, known, as_reference);
   if (!s) return s.error();
   ReportInput in = input(image, *s, image_ref);
   json report;

@@ -51,8 +51,10 @@ class Reporter {
   };
   // As build(), without storing: for an image not stored yet, whose scan writes the image, the
   // report and its own end in one transaction (Store::finish_image_scan).
+  // `as_reference`: the reference image the scan records this image as (not stored yet either).
   Result<Built> compose(const ImageRecord& image, const std::string& image_ref,
-                        const std::map<std::string, LayerRecord>* known);
+                        const std::map<std::string, LayerRecord>* known,
+                        const std::string& as_reference = "");
   // What a switch of stored image `manifest_digest` (scanned as `image_ref`) to candidate
   // `candidate_id` builds, from the same facts its report is built from.
   Result<SwitchRecipe> recipe(const std::string& manifest_digest, const std::string& image_ref,
@@ -91,8 +93,8 @@ class Reporter {
   // and every report reads every reference. Null when it is not stored.
   std::shared_ptr<const ImageRecord> reference_image(const std::string& manifest_digest);
   struct Sources;
-  Result<Sources> sources(const ImageRecord& image,
-                          const std::map<std::string, LayerRecord>* known);
+  Result<Sources> sources(const ImageRecord& image, const std::map<std::string, LayerRecord>* known,
+                          const std::string& as_reference = "");
   ReportInput input(const ImageRecord& image, const Sources& s, const std::string& image_ref) const;
 
   Store& store_;

@@ -491,10 +491,12 @@ class PostgresStore : public Store {
     return {};
   }
 
-  Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& s, std::size_t keep,
-                                 const std::string& owner) override {
+  Result<std::vector<ScanRecord>> finish_image_scan(const ScannedImage& found, const ScanRecord& s,
+                                                    std::size_t keep, const std::string& owner,
+                                                    const ClaimNext& next) override {
     std::lock_guard lock(mu_);
-    return db_.transaction([&]() -> Result<void> {
+    std::vector<ScanRecord> claimed;
+    auto done = db_.transaction([&]() -> Result<void> {
       if (auto r = put_image_locked(found.image, found.tag); !r) return r;
       if (found.report)
         if (auto r = put_report_locked(*found.report); !r) return r;
@@ -502,8 +504,15 @@ class PostgresStore : public Store {
         if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
             !r)
           return r;
-      return finish_scan_locked(s, keep, owner);
+      if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
+      if (next.limit == 0) return {};
+      auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
+      if (!c) return c.error();
+      claimed = std::move(*c);
+      return {};
     });
+    if (!done) return done.error();
+    return claimed;
   }
 
   // Whether `s` is a move to done with a result that scores, read into score and grade.
@@ -758,6 +767,12 @@ class PostgresStore : public Store {
                                                      std::chrono::seconds ttl, std::size_t limit,
                                                      const std::string& started_at) override {
     std::lock_guard lock(mu_);
+    return claim_locked(owner, ttl, limit, started_at);
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::vector<ScanRecord>> claim_locked(const std::string& owner, std::chrono::seconds ttl,
+                                               std::size_t limit, const std::string& started_at) {
     // One statement, so one transaction: SKIP LOCKED lets replicas claiming at once take
     // different rows instead of queueing behind each other's locks.
     auto r = db_.exec(

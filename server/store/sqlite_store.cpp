@@ -433,8 +433,9 @@ class SqliteStore : public Store {
     return {};
   }
 
-  Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& s, std::size_t keep,
-                                 const std::string& owner) override {
+  Result<std::vector<ScanRecord>> finish_image_scan(const ScannedImage& found, const ScanRecord& s,
+                                                    std::size_t keep, const std::string& owner,
+                                                    const ClaimNext& next) override {
     {
       std::lock_guard lock(mu_);
       auto r = sqlite::transaction(db_, [&]() -> Result<void> {
@@ -450,10 +451,15 @@ class SqliteStore : public Store {
         if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
         return {};
       });
-      if (!r) return r;
+      if (!r) return r.error();
       ++generation_;
     }
-    return release_lease("scan:" + s.id, owner);
+    (void)release_lease("scan:" + s.id, owner);
+    // One process writes a SQLite store: the claim costs no round trip of its own. The end is
+    // written whatever the claim does: a claim refused leaves the queue to the next poll.
+    if (next.limit == 0) return std::vector<ScanRecord>();
+    auto claimed = claim_queued_scans(owner, next.ttl, next.limit, next.started_at);
+    return claimed ? std::move(*claimed) : std::vector<ScanRecord>();
   }
 
   Result<void> finish_scan(const ScanRecord& s, std::size_t keep,

@@ -250,6 +250,14 @@ struct ReportSources {
   ReportContext context;
 };
 
+// The queued scans a replica with free slots takes as one of its scans ends, in the same
+// transaction (as claim_queued_scans would): limit 0 takes none.
+struct ClaimNext {
+  std::size_t limit = 0;
+  std::chrono::seconds ttl{0};
+  std::string started_at;
+};
+
 // What a scan that analysed an image writes with its end.
 struct ScannedImage {
   ImageRecord image;
@@ -337,9 +345,13 @@ class Store {
   // The end of a scan that analysed an image: put_image (with its tag), put_report,
   // put_reference_image when named, and finish_scan, in one transaction, so that a scan's
   // findings and its end are one commit and a reader never sees one without the other.
+  // With `next`, the owner's next queued scans are claimed by the same transaction and returned.
   // REQUIRES: scan.status is done; every layer of the image is stored.
-  virtual Result<void> finish_image_scan(const ScannedImage& found, const ScanRecord& scan,
-                                         std::size_t keep, const std::string& owner) = 0;
+  virtual Result<std::vector<ScanRecord>> finish_image_scan(const ScannedImage& found,
+                                                            const ScanRecord& scan,
+                                                            std::size_t keep,
+                                                            const std::string& owner,
+                                                            const ClaimNext& next) = 0;
 
   // Scans that ended done with a judged result, finished at or after `since` (RFC 3339), whose
   // image reference starts with `image_prefix` (empty: any), oldest first.

@@ -316,7 +316,7 @@ TEST_CASE("postgresql: replicas share work: 30 images on one base, each layer fe
   // Long polls answer whichever replica runs the scan.
   for (std::size_t i = 0; i < ids.size(); ++i) {
     json s = replicas[(i + 1) % 3]->get_json("/v1/scans/" + ids[i] + "?wait=120");
-    CHECK(s["status"] == "done");
+    CHECK_MESSAGE(s["status"] == "done", s.dump());
   }
   CHECK(reg.blob_gets(base.digest()) == 1);
   for (auto& app : apps) CHECK(reg.blob_gets(app.digest()) == 1);

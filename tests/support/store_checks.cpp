@@ -342,16 +342,31 @@ void check_scan_end_with_findings(Store& store) {
   found.tag->manifest_digest = digest_of('a');
 
   // A layer not stored: nothing of it is written, the scan still runs and keeps its lease.
-  CHECK_FALSE(store.finish_image_scan(found, scan, 5, "replica-a"));
+  CHECK_FALSE(store.finish_image_scan(found, scan, 5, "replica-a", {}));
   CHECK_FALSE(*store.get_image(digest_of('a')));
   CHECK_FALSE(*store.get_report(digest_of('a'), "rs-1"));
   CHECK(store.list_reference_images()->empty());
   CHECK((*store.get_scan("scan_found"))->status == ScanStatus::running);
   CHECK_FALSE(*store.acquire_lease("scan:scan_found", "replica-b", std::chrono::seconds(30)));
 
-  // Whole: the image with its tag, the report, the reference, the scan's end and its lease.
+  // Whole: the image with its tag, the report, the reference, the scan's end and its lease;
+  // and the queue's next scan claimed by the same transaction, leased to the same owner.
   REQUIRE(store.put_layer(layer('2')));
-  REQUIRE(store.finish_image_scan(found, scan, 5, "replica-a"));
+  ScanRecord after = scan;
+  after.id = "scan_after";
+  after.status = ScanStatus::queued;
+  after.finished_at.clear();
+  after.manifest_digest.clear();
+  after.result.clear();
+  REQUIRE(store.put_scan(after));
+  auto claimed = store.finish_image_scan(found, scan, 5, "replica-a",
+                                         ClaimNext{2, std::chrono::seconds(30), "t2"});
+  REQUIRE(claimed);
+  REQUIRE(claimed->size() == 1);
+  CHECK((*claimed)[0].id == "scan_after");
+  CHECK((*claimed)[0].status == ScanStatus::running);
+  CHECK((*store.get_scan("scan_after"))->started_at == "t2");
+  CHECK_FALSE(*store.acquire_lease("scan:scan_after", "replica-b", std::chrono::seconds(30)));
   auto im = *store.get_image(digest_of('a'));
   REQUIRE(im);
   CHECK(im->layers.size() == 2);
@@ -1065,7 +1080,7 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
        ReportRecord{found_image.manifest_digest, "rs", "reg.example/found:" + tag, 40, "D",
                     R"({"score":40,"findings":[]})", "", false, "", ""},
        "reg.example/found:" + tag},
-      found_scan, 5, "replica")));
+      found_scan, 5, "replica", {})));
   count(static_cast<bool>(store.get_image(digest_of('a'))));
   count(static_cast<bool>(store.get_scan("scan_done")));
   count(static_cast<bool>(store.list_scans({})));
