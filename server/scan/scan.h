@@ -228,7 +228,9 @@ class ScanService {
   std::function<void(const ScanRecord&)> on_finished_;
   SourceOpener opener_;
   bool stopping_ = false;
-  std::map<std::string, std::shared_ptr<Live>> live_;      // running here, by id
+  std::map<std::string, std::shared_ptr<Live>> live_;  // running here, by id
+  // Waits on scans not running here, by id: woken when this replica starts one (start()).
+  std::multimap<std::string, std::shared_ptr<boost::asio::steady_timer>> remote_waiters_;
   std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;

@@ -37,6 +37,9 @@ constexpr std::chrono::hours kRemoteLayerWait{1};
 // A replica holds the lease of each scan it has queued or running, renewing it every
 // kScanLeaseRenewal; another adopts the scan once the lease lapses.
 constexpr std::chrono::seconds kScanLease{30};
+// How often a wait reads a scan run elsewhere from the store: at first, and at most.
+constexpr std::chrono::milliseconds kRemoteWaitPollMin{100};
+constexpr std::chrono::milliseconds kRemoteWaitPollMax{1000};
 constexpr std::chrono::seconds kScanLeaseRenewal{10};
 // How often an idle replica looks for scans queued through the others, and a busy one for its
 // scans cancelled through them.
@@ -213,6 +216,9 @@ void ScanService::start(const ScanRecord& claimed) {
   live->request_id = claimed.request_id;
   live->stop = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
   live_[live->rec.id] = live;
+  // Waits that followed it in the store now wait on it here.
+  auto [first, last] = remote_waiters_.equal_range(live->rec.id);
+  for (auto it = first; it != last; ++it) it->second->cancel();
   auto spec = parse_source(live->rec.image, options_.allow_local_sources);
   auto plat = parse_platform(live->rec.platform);
   if (live->rec.platform == "all") {
@@ -373,7 +379,7 @@ awaitable<Result<std::optional<ScanRecord>>> ScanService::async_get(std::string 
 awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
   if (timeout.count() <= 0) co_return;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  asio::steady_timer poll(io_);
+  auto delay = kRemoteWaitPollMin;
   while (!stopping_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -389,12 +395,16 @@ awaitable<void> ScanService::wait(const std::string& id, std::chrono::millisecon
       co_return;
     }
     // Queued, run by another replica sharing the store, finished or unknown: followed in the
-    // store until it finishes, starts here, or the time is up.
+    // store until it finishes, starts here (start() wakes this wait), or the time is up. Read
+    // less often the longer it takes: a scan long in the queue costs a read a second.
     auto s = co_await on_store(store_pool_, [&] { return store_.get_scan(id); });
     if (!s || !*s || is_finished((*s)->status)) co_return;
-    poll.expires_after(std::min(left, std::chrono::milliseconds(250)));
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::min(left, delay));
+    auto entry = remote_waiters_.emplace(id, timer);
     boost::system::error_code ec;
-    co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    remote_waiters_.erase(entry);
+    delay = std::min(delay * 2, kRemoteWaitPollMax);
   }
 }
 
@@ -475,6 +485,7 @@ awaitable<void> ScanService::shutdown() {
     for (auto& w : live->waiters) w->cancel();
     live->stop->cancel();
   }
+  for (auto& [id, w] : remote_waiters_) w->cancel();
   asio::steady_timer poll(io_);
   // Running scans see stopping_ at their next chunk or step; transfers stalled on the network
   // end at the registry I/O timeout.
@@ -604,9 +615,10 @@ awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
     start(scan);
   }
   store_queued_ -= std::min(store_queued_, claimed.size());
-  // A claim with this end that found fewer scans than slots emptied the queue as it stood;
-  // submits meanwhile asked for another pump.
-  if (live->claim_limit == 0 || claimed.size() == live->claim_limit || pump_again_) pump();
+  // A claim with this end that found no scan found the queue empty, or its rows being claimed
+  // by another replica (SKIP LOCKED): no claim of its own then; the next end or poll fills the
+  // slot, and submits meanwhile asked for another pump.
+  if (live->claim_limit == 0 || !claimed.empty() || pump_again_) pump();
 }
 
 void ScanService::finish(Live& live, const Result<void>& outcome) {

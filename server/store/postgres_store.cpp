@@ -496,7 +496,16 @@ class PostgresStore : public Store {
                                                     const ClaimNext& next) override {
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> claimed;
+    // The scan's rows before the image's: the counters their triggers keep are locked in the
+    // order every other write takes them (queued, running, finished, then images and grades),
+    // so that ends, claims and submits of other replicas never wait on each other in a cycle.
     auto done = db_.transaction([&]() -> Result<void> {
+      if (next.limit > 0) {
+        auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
+        if (!c) return c.error();
+        claimed = std::move(*c);
+      }
+      if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
       if (auto r = put_image_locked(found.image, found.tag); !r) return r;
       if (found.report)
         if (auto r = put_report_locked(*found.report); !r) return r;
@@ -504,11 +513,6 @@ class PostgresStore : public Store {
         if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
             !r)
           return r;
-      if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
-      if (next.limit == 0) return {};
-      auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
-      if (!c) return c.error();
-      claimed = std::move(*c);
       return {};
     });
     if (!done) return done.error();
