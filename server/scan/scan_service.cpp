@@ -146,6 +146,9 @@ struct ScanService::LayerJob {
   }
   asio::steady_timer done;  // cancelled when the job ends
   std::optional<Error> error;
+  // Ended without fetching: another replica holds the layer's lease. Not a failed attempt for
+  // its waiters, who look again and wait for that replica as it did.
+  bool dropped = false;
 };
 
 ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, Store& store,
@@ -540,8 +543,9 @@ void ScanService::pump() {
     }
     claiming_ = true;
     asio::co_spawn(io_, claim_queued(), [this](std::exception_ptr e) {
-      claiming_ = false;
+      // A claim that returned cleared the flag itself; one with a scan's end may hold it by now.
       if (!e) return;
+      claiming_ = false;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
@@ -1150,6 +1154,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
       boost::system::error_code ec;
       co_await job->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (job->error && job->error->code != Errc::cancelled) co_return *job->error;
+      if (job->dropped) --attempt;
       continue;
     }
     if (is_foreign(d)) {
@@ -1171,6 +1176,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     jobs_[d.digest] = job;
     auto drop_job = [&] {
       jobs_.erase(d.digest);
+      job->dropped = true;
       job->done.cancel();
     };
     // Replicas sharing a database: the one holding the layer's lease fetches it, the others
