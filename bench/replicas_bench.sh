@@ -2,7 +2,8 @@
 # Replicas on one PostgreSQL against one bulwarkd, in one run, on this machine:
 #   bash bench/replicas_bench.sh [IMAGES]
 # Pushes IMAGES (default 300) images sharing a 40 MB base to a docker-registry on loopback, then
-# scans them all, submitted at once, (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
+# scans them all, submitted at once, after a warm-up of 20 other images on the same daemons
+# (their connections open, the base layer analysed: the steady state a running fleet is in), (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
 # commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched);
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-300}
+warm=20
 bash deploy/install-deps.sh --test >/dev/null
 bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
@@ -48,7 +50,7 @@ db() { psql -q -X "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "CREATE 
 mkdir -p "$work/base"
 (find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -printf '%s %p\n' | sort -n | awk '{t+=$1; if (t>40e6) exit; print $2}') >"$work/list"
 tar --numeric-owner -cf "$work/base.tar" -T "$work/list" 2>/dev/null
-for i in $(seq "$images"); do
+for i in $(seq $((images + warm))); do
   mkdir -p "$work/app$i/app" && head -c 4096 /dev/urandom >"$work/app$i/app/server$i"
   tar --numeric-owner -C "$work/app$i" -cf "$work/app$i.tar" app
 done
@@ -76,7 +78,7 @@ push_two_layer() {  # push_two_layer N: base + app layer N as fleet/app-N:1
   printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"b"}}]}' "$m" "$(stat -c %s "$work/manifest.json")" >"$work/oci/index.json"
   skopeo copy -q --insecure-policy --dest-tls-verify=false "oci:$work/oci:b" "docker://127.0.0.1:$port/fleet/app-$n:1"
 }
-for i in $(seq "$images"); do push_two_layer "$i"; done
+for i in $(seq $((images + warm))); do push_two_layer "$i"; done
 
 start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so that pids keeps it
   ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/$1" --store "$2" >"$work/$1.out" 2>"$work/$1.err" &
@@ -97,44 +99,55 @@ per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since
     split(b, x, " "); split(a, y, " ");
     printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database)\n", l, (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
 }
-run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
-  local label=$1; shift
-  local before; before=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
-  python3 - "$label" "127.0.0.1:$port" "$images" "$@" <<'PY'
+scan_all() {  # scan_all LABEL FIRST COUNT API... : submits images FIRST.. round-robin, waits for all
+  python3 - "$1" "127.0.0.1:$port" "$2" "$3" "${@:4}" <<'PY'
 import json, sys, time, urllib.request
-label, registry, n, apis = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+label, registry, first, n, apis = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 def call(api, method, path, body=None):
     req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None)
     return json.load(urllib.request.urlopen(req, timeout=300))
 t0 = time.monotonic()
-ids = [(apis[i % len(apis)], call(apis[i % len(apis)], "POST", "/v1/scans", {"image": f"{registry}/fleet/app-{i+1}:1"})["id"]) for i in range(n)]
+ids = [(apis[i % len(apis)], call(apis[i % len(apis)], "POST", "/v1/scans", {"image": f"{registry}/fleet/app-{first+i}:1"})["id"]) for i in range(n)]
 for k, (api, sid) in enumerate(ids):
     s = call(apis[(k + 1) % len(apis)], "GET", f"/v1/scans/{sid}?wait=300")
     assert s["status"] == "done", s
 took = time.monotonic() - t0
-print(f"{label:28} {n} images in {took:6.2f} s = {n/took:6.2f} images/s")
+if label: print(f"{label:28} {n} images in {took:6.2f} s = {n/took:6.2f} images/s")
 PY
+}
+warm_up() {  # warm_up API... : the warm-up images, not measured
+  scan_all "" $((images + 1)) "$warm" "$@"
+}
+run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
+  local label=$1; shift
+  local before; before=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
+  scan_all "$label" 1 "$images" "$@"
   local after; after=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
-  echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2 + 1)))"
+  # The base layer was fetched by the warm-up.
+  echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2)))"
 }
 one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
+warm_up "$api"
 before=$(pg_counts one)
 run "1 replica (PostgreSQL)" "$api"
 per_scan "1 replica (PostgreSQL)" one "$before"
 start_daemon c1 "$two"; c1=$api
 start_daemon c2 "$two"; c2=$api
+warm_up "$c1" "$c2"
 before=$(pg_counts two)
 run "2 replicas (PostgreSQL)" "$c1" "$c2"
 per_scan "2 replicas (PostgreSQL)" two "$before"
 start_daemon b1 "$three"; b1=$api
 start_daemon b2 "$three"; b2=$api
 start_daemon b3 "$three"; b3=$api
+warm_up "$b1" "$b2" "$b3"
 before=$(pg_counts three)
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
 start_daemon s ""
+warm_up "$api"
 run "1 replica (SQLite)" "$api"
 copy=$(db copy)
 t0=$(date +%s.%N)

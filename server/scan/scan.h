@@ -189,6 +189,8 @@ class ScanService {
   boost::asio::awaitable<void> refresh_queue_depth();
   // Runs a scan this replica claimed from the store's queue.
   void start(const ScanRecord& claimed);
+  // Starts scans a claim returned (back to the queue if the server is stopping).
+  void start_claimed(std::vector<ScanRecord> claimed);
   // Running scans in the store that no live replica holds, queued again.
   Result<void> adopt_orphans();
   void adopt_orphans(const std::vector<ScanRecord>& running);
@@ -249,8 +251,15 @@ class ScanService {
   std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
   boost::asio::thread_pool* store_pool_ = nullptr;
-  bool claiming_ = false;         // claim_queued() runs
-  bool pump_again_ = false;       // pump() was asked while it ran
+  bool claiming_ = false;    // claim_queued() runs
+  bool pump_again_ = false;  // pump() was asked while it ran
+  // Slots that claims in flight (a poll's, or with a submit or a scan's end) may fill, until
+  // what they claimed is started: each claim takes only what the others leave, so no more scans
+  // start than there are slots.
+  std::size_t claim_reserved_ = 0;
+  std::size_t ending_ = 0;  // running scans whose end is being written: their slots are free
+  // The slots a claim may fill now.
+  std::size_t free_slots() const;
   std::size_t store_queued_ = 0;  // with a store pool: the store's queue depth as last read
 };
 

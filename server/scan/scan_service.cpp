@@ -79,6 +79,22 @@ bool current(const LayerMeta& stored, const AnalyzeOptions& analysis) {
   return true;
 }
 
+// Slots reserved for a claim in flight (ScanService::claim_reserved_), given back however the
+// claim ends.
+class SlotReservation {
+ public:
+  SlotReservation(std::size_t& reserved, std::size_t n) : reserved_(reserved), n_(n) {
+    reserved_ += n_;
+  }
+  ~SlotReservation() { reserved_ -= n_; }
+  SlotReservation(const SlotReservation&) = delete;
+  SlotReservation& operator=(const SlotReservation&) = delete;
+
+ private:
+  std::size_t& reserved_;
+  std::size_t n_;
+};
+
 bool is_foreign(const Descriptor& d) {
   return !d.urls.empty() || d.media_type.find("foreign") != std::string::npos ||
          d.media_type.find("nondistributable") != std::string::npos;
@@ -117,8 +133,19 @@ struct ScanService::Live {
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
   bool all_platforms = false;         // platform "all": one child scan per platform
   std::vector<std::string> children;  // their ids
-  // Facts of the layers this scan analysed, by digest: the report is built from them.
+  // Facts of the layers this scan analysed, and of those its first look read, by digest: the
+  // report is built from them.
   std::map<std::string, LayerRecord> facts;
+  // The report's context as the first look read it (a new image's), and the layer lease it took
+  // with it: used by ensure_layer() while fresh, released by run() if the scan never got there.
+  std::optional<ReportContext> context;
+  struct FirstLease {
+    std::size_t index = 0;
+    std::string digest;
+    LayerLease lease;
+    std::chrono::steady_clock::time_point taken;
+  };
+  std::optional<FirstLease> first_lease;
   // What the scan found, written with its end (end_with_findings()), and whether it was.
   std::optional<ScannedImage> found;
   bool end_stored = false;
@@ -126,6 +153,9 @@ struct ScanService::Live {
   // claim could take (0: no claim with the end).
   std::vector<ScanRecord> claimed_next;
   std::size_t claim_limit = 0;
+  // Held by the end's claim until run() starts what it claimed (ScanService::free_slots()).
+  bool ending = false;
+  std::size_t reserved = 0;
 
   std::string progress_json() const {
     json ls = json::array();
@@ -313,10 +343,52 @@ Result<ScanRecord> ScanService::submit(const ScanRequest& request) {
 awaitable<Result<ScanRecord>> ScanService::async_submit(ScanRequest request) {
   auto rec = prepare(request);
   if (!rec) co_return rec.error();
-  auto put = co_await on_store(store_pool_, [&] { return store_.put_scan(*rec); });
-  if (!put) co_return put.error();
-  queued(*rec);
+  const std::size_t free = store_pool_ ? free_slots() : 0;
+  if (free == 0) {
+    auto put = co_await on_store(store_pool_, [&] { return store_.put_scan(*rec); });
+    if (!put) co_return put.error();
+    queued(*rec);
+    co_return rec;
+  }
+  // Room here: queued and claimed (oldest first, so it or older ones) in one commit.
+  Result<std::vector<ScanRecord>> claimed = std::vector<ScanRecord>();
+  {
+    SlotReservation reserved(claim_reserved_, free);
+    claimed = co_await on_store(store_pool_, [&] {
+      return store_.submit_scan(*rec, replica_id_, ClaimNext{free, kScanLease, now_rfc3339()});
+    });
+  }
+  if (!claimed) co_return claimed.error();
+  ++metrics_.scans_submitted;
+  log::info("scan queued", {{"scan", rec->id},
+                            {"image", rec->image},
+                            {"platform", rec->platform},
+                            {"request_id", rec->request_id}});
+  ++store_queued_;
+  start_claimed(std::move(*claimed));
+  if (pump_again_) pump();
   co_return rec;
+}
+
+std::size_t ScanService::free_slots() const {
+  const std::size_t used = running_ - std::min(running_, ending_) + claim_reserved_;
+  return options_.max_concurrent_scans > used ? options_.max_concurrent_scans - used : 0;
+}
+
+void ScanService::start_claimed(std::vector<ScanRecord> claimed) {
+  for (auto& scan : claimed) {
+    if (stopping_) {
+      // Claimed as the server began to stop: back to the queue for the next start or another
+      // replica, as a scan interrupted by the shutdown would be.
+      scan.status = ScanStatus::queued;
+      save(std::move(scan));
+      continue;
+    }
+    start(scan);
+  }
+  // Counted again by the next poll (a count reads the whole queue): meanwhile the claimed ones
+  // are no longer queued.
+  store_queued_ -= std::min(store_queued_, claimed.size());
 }
 
 Result<ScanRecord> ScanService::prepare(const ScanRequest& request) const {
@@ -500,7 +572,7 @@ awaitable<void> ScanService::shutdown() {
   // The scans' last states go to the store before the process ends, as far as it takes them
   // within a few seconds (a refusing store leaves them to the next start's recovery).
   const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while ((claiming_ || (!unsaved_.empty() && retry_armed_)) &&
+  while ((claiming_ || claim_reserved_ > 0 || (!unsaved_.empty() && retry_armed_)) &&
          std::chrono::steady_clock::now() < flush_deadline) {
     poll.expires_after(std::chrono::milliseconds(20));
     boost::system::error_code ec;
@@ -567,30 +639,23 @@ void ScanService::pump() {
 awaitable<void> ScanService::claim_queued() {
   do {
     pump_again_ = false;
-    if (stopping_ || running_ >= options_.max_concurrent_scans) break;
-    // Only this coroutine starts claimed scans, so the free slots stay free meanwhile.
-    const std::size_t free = options_.max_concurrent_scans - running_;
-    auto claimed = co_await on_store(store_pool_, [&] {
-      return store_.claim_queued_scans(replica_id_, kScanLease, free, now_rfc3339());
-    });
+    const std::size_t free = stopping_ ? 0 : free_slots();
+    if (free == 0) break;
+    Result<std::vector<ScanRecord>> claimed = std::vector<ScanRecord>();
+    {
+      SlotReservation reserved(claim_reserved_, free);
+      claimed = co_await on_store(store_pool_, [&] {
+        return store_.claim_queued_scans(replica_id_, kScanLease, free, now_rfc3339());
+      });
+    }
     if (!claimed) {
       // Left queued: the next poll claims them.
       log::warn("claiming queued scans failed", {{"error", claimed.error().message}});
       break;
     }
-    if (stopping_) {
-      // Claimed as the server began to stop: back to the queue for the next start or another
-      // replica, as a scan interrupted by the shutdown would be.
-      for (auto scan : *claimed) {
-        scan.status = ScanStatus::queued;
-        save(std::move(scan));
-      }
-      break;
-    }
-    for (auto& scan : *claimed) start(scan);
-    // Counted again by the next poll (a count reads the whole queue): meanwhile the claimed
-    // ones are no longer queued.
-    store_queued_ -= std::min(store_queued_, claimed->size());
+    const bool stop = stopping_;
+    start_claimed(std::move(*claimed));
+    if (stop) break;
   } while (pump_again_);
   claiming_ = false;
 }
@@ -606,23 +671,22 @@ awaitable<void> ScanService::run(std::shared_ptr<Live> live) {
   } catch (const std::exception& e) {
     outcome = make_error(Errc::internal, std::string("scan failed unexpectedly: ") + e.what());
   }
+  // Ended before the layer its first look leased: the lease goes now rather than lapse, unless
+  // a scan here fetches that layer under it.
+  if (auto& first = live->first_lease; first && first->lease.leased && !jobs_.count(first->digest))
+    co_await on_store(store_pool_,
+                      [&] { return store_.release_lease("layer:" + first->digest, replica_id_); });
+  live->first_lease.reset();
   finish(*live, outcome);
   --running_;
-  auto claimed = std::move(live->claimed_next);
-  for (auto& scan : claimed) {
-    if (stopping_) {
-      // Claimed as the server began to stop: back to the queue, as claim_queued() does.
-      scan.status = ScanStatus::queued;
-      save(std::move(scan));
-      continue;
-    }
-    start(scan);
-  }
-  store_queued_ -= std::min(store_queued_, claimed.size());
+  const bool claimed_some = !live->claimed_next.empty();
+  start_claimed(std::move(live->claimed_next));
+  claim_reserved_ -= live->reserved;
+  if (live->ending) --ending_;
   // A claim with this end that found no scan found the queue empty, or its rows being claimed
   // by another replica (SKIP LOCKED): no claim of its own then; the next end or poll fills the
   // slot, and submits meanwhile asked for another pump.
-  if (live->claim_limit == 0 || !claimed.empty() || pump_again_) pump();
+  if (live->claim_limit == 0 || claimed_some || pump_again_) pump();
 }
 
 void ScanService::finish(Live& live, const Result<void>& outcome) {
@@ -897,10 +961,30 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   std::optional<std::vector<std::optional<LayerMeta>>> looked;
   KnownImage known = [&](const ResolvedImage& r) -> awaitable<bool> {
     const std::string rules = reporter_ ? reporter_->rules().version() : std::string();
+    const std::vector<std::string> digests = layer_digests(r.manifest);
+    // A new image's first layer to fetch is leased, and its report's sources read, with the
+    // look: one commit before the fetch, not three. Not a layer that a scan here is fetching
+    // already: its lease is that scan's.
+    LookupAsk ask;
+    ask.owner = replica_id_;
+    ask.ttl = kLayerLease;
+    for (std::size_t i = 0; i < digests.size(); ++i)
+      ask.fetchable.push_back(!is_foreign(r.manifest.layers[i]) && !jobs_.count(digests[i]));
+    ask.current = [this](const LayerMeta& m) { return current(m, options_.analysis); };
+    ask.sources = reporter_ != nullptr;
+    const auto asked_at = std::chrono::steady_clock::now();
     auto lookup = co_await on_store(store_pool_, [&]() -> Result<std::optional<json>> {
-      auto found = store_.lookup_image(r.manifest_digest, rules, layer_digests(r.manifest));
+      auto found = store_.lookup_image(r.manifest_digest, rules, digests, ask);
       if (!found) return found.error();
       looked = std::move(found->layers);
+      if (found->leased_index)
+        live.first_lease = Live::FirstLease{*found->leased_index, digests[*found->leased_index],
+                                            found->lease, asked_at};
+      if (found->sources) {
+        for (std::size_t i = 0; i < digests.size(); ++i)
+          if (auto& rec = found->sources->layers[i]) live.facts[digests[i]] = std::move(*rec);
+        live.context = std::move(found->sources->context);
+      }
       if (!reporter_ || !found->report) return std::optional<json>();
       // A stored report damaged by hand or by a disk is built again from the layers' facts,
       // rather than failing every rescan of the image.
@@ -1017,8 +1101,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     auto report = co_await asio::co_spawn(
         workers_,
         [reporter = reporter_, &found, image = live.rec.image, policy = live.rec.policy,
-         known = &live.facts]() -> awaitable<Result<ScanResult>> {
-          auto built = reporter->compose(found.image, image, known, found.reference_name);
+         known = &live.facts, &context = live.context]() -> awaitable<Result<ScanResult>> {
+          auto built = reporter->compose(found.image, image, known, found.reference_name,
+                                         context ? &*context : nullptr);
           // A config of megabytes leaves its parsed copies' pages in the allocator's arenas:
           // handed back, so that the daemon's memory returns to where it was.
           if (found.image.config.size() > kTrimAfterConfigBytes) malloc_trim(0);
@@ -1041,21 +1126,21 @@ awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
   end.finished_at = now_rfc3339();
   end.progress = live.progress_json();
   // The slot this scan frees is filled by the same transaction: the queue's next scans are
-  // claimed with this one's end, rather than by a claim of their own after it. Only while no
-  // other claim runs, so that no more scans start than there are slots.
-  const bool claim = store_pool_ && !claiming_ && !stopping_ && !live.cancel_requested;
+  // claimed with this one's end, rather than by a claim of their own after it; as many as the
+  // claims in flight leave free.
+  // The slot and the claim are held until run() has started what it claimed.
   ClaimNext next;
-  if (claim) {
-    claiming_ = true;
-    next = ClaimNext{
-        options_.max_concurrent_scans + 1 - std::min(running_, options_.max_concurrent_scans),
-        kScanLease, end.finished_at};
+  if (store_pool_ && !stopping_ && !live.cancel_requested) {
+    live.ending = true;
+    ++ending_;
+    next = ClaimNext{free_slots(), kScanLease, end.finished_at};
+    live.reserved = next.limit;
+    claim_reserved_ += next.limit;
   }
   auto r = co_await on_store(store_pool_, [&] {
     return store_.finish_image_scan(*live.found, end, options_.keep_scans_per_image, replica_id_,
                                     next);
   });
-  if (claim) claiming_ = false;
   if (r) {
     live.rec.finished_at = end.finished_at;
     live.end_stored = true;
@@ -1131,6 +1216,12 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
   const auto remote_deadline = std::chrono::steady_clock::now() + kRemoteLayerWait;
   bool waiting_remote = false;
   bool looked = true;
+  std::optional<LayerLease> first_lease;
+  if (live.first_lease && live.first_lease->index == index) {
+    if (std::chrono::steady_clock::now() - live.first_lease->taken < kLayerLease / 2)
+      first_lease = std::move(live.first_lease->lease);
+    live.first_lease.reset();
+  }
   for (int attempt = 0; attempt < 3; ++attempt) {
     Result<std::optional<LayerMeta>> stored = first_look;
     if (!std::exchange(looked, false))
@@ -1149,6 +1240,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     if (auto it = jobs_.find(d.digest); it != jobs_.end()) {
       // Another scan is fetching this layer: share its result instead of fetching again.
       auto job = it->second;
+      first_lease.reset();  // this process's lease is that job's
       progress.state = "waiting";
       ++metrics_.layer_shared_fetches;
       boost::system::error_code ec;
@@ -1180,9 +1272,15 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
       job->done.cancel();
     };
     // Replicas sharing a database: the one holding the layer's lease fetches it, the others
-    // wait for its facts to appear in the store.
-    auto leased = co_await on_store(
-        store_pool_, [&] { return store_.lease_layer(d.digest, replica_id_, kLayerLease); });
+    // wait for its facts to appear in the store. The first look's lease stands for the first
+    // ask while less than half its term has passed.
+    Result<LayerLease> leased = LayerLease{};
+    if (first_lease)
+      leased = std::move(*first_lease);
+    else
+      leased = co_await on_store(
+          store_pool_, [&] { return store_.lease_layer(d.digest, replica_id_, kLayerLease); });
+    first_lease.reset();
     if (!leased || !leased->leased) drop_job();
     if (!leased) co_return leased.error();
     if (!leased->leased) {

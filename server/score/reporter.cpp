@@ -71,14 +71,19 @@ struct Reporter::Sources {
 
 Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
                                             const std::map<std::string, LayerRecord>* known,
-                                            const std::string& as_reference) {
+                                            const std::string& as_reference,
+                                            const ReportContext* context_read) {
   const std::string& digest = image.manifest_digest;
   Sources out;
   // Layers this scan did not analyse are read in one go.
   std::vector<std::string> missing;
   for (auto& l : image.layers)
     if (!known || !known->count(l.digest)) missing.push_back(l.digest);
-  auto read = store_.report_sources(digest, missing);
+  Result<ReportSources> read = ReportSources{};
+  if (context_read && missing.empty())
+    read->context = *context_read;
+  else
+    read = store_.report_sources(digest, missing);
   if (!read) return read.error();
   std::size_t next = 0;
   for (auto& l : image.layers) {
@@ -204,9 +209,10 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
 
 Result<Reporter::Built> Reporter::compose(const ImageRecord& image, const std::string& image_ref,
                                           const std::map<std::string, LayerRecord>* known,
-                                          const std::string& as_reference) {
+                                          const std::string& as_reference,
+                                          const ReportContext* context) {
   const std::string& digest = image.manifest_digest;
-  auto s = sources(image, known, as_reference);
+  auto s = sources(image, known, as_reference, context);
   if (!s) return s.error();
   ReportInput in = input(image, *s, image_ref);
   json report;

@@ -52,9 +52,12 @@ class Reporter {
   // As build(), without storing: for an image not stored yet, whose scan writes the image, the
   // report and its own end in one transaction (Store::finish_image_scan).
   // `as_reference`: the reference image the scan records this image as (not stored yet either).
+  // `context`: the report's context as the scan read it already (Store::lookup_image); with
+  // every layer in `known`, nothing is read from the store.
   Result<Built> compose(const ImageRecord& image, const std::string& image_ref,
                         const std::map<std::string, LayerRecord>* known,
-                        const std::string& as_reference = "");
+                        const std::string& as_reference = "",
+                        const ReportContext* context = nullptr);
   // What a switch of stored image `manifest_digest` (scanned as `image_ref`) to candidate
   // `candidate_id` builds, from the same facts its report is built from.
   Result<SwitchRecipe> recipe(const std::string& manifest_digest, const std::string& image_ref,
@@ -94,7 +97,8 @@ class Reporter {
   std::shared_ptr<const ImageRecord> reference_image(const std::string& manifest_digest);
   struct Sources;
   Result<Sources> sources(const ImageRecord& image, const std::map<std::string, LayerRecord>* known,
-                          const std::string& as_reference = "");
+                          const std::string& as_reference = "",
+                          const ReportContext* context = nullptr);
   ReportInput input(const ImageRecord& image, const Sources& s, const std::string& image_ref) const;
 
   Store& store_;

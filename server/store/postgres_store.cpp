@@ -185,18 +185,64 @@ class PostgresStore : public Store {
 
   Result<ImageLookup> lookup_image(const std::string& manifest_digest,
                                    const std::string& ruleset_version,
-                                   const std::vector<std::string>& layer_digests) override {
-    // The report and the layers as one statement: part 0 the report (if any), part 1 a layer.
+                                   const std::vector<std::string>& layer_digests,
+                                   const LookupAsk& ask) override {
+    ImageLookup out;
+    LayerRows rows;
+    ReportContext context;
     auto rdb = readers_.take();
-    auto r = rdb->exec(
+    // The report and the layers as one statement; a new image's lease and its report's sources
+    // in the same transaction, so that a scan commits once before it fetches. A reader may write
+    // the lease: all connections are to the one database.
+    auto look = [&]() -> Result<void> {
+      if (auto r = read_lookup(*rdb, manifest_digest, ruleset_version, layer_digests, out); !r)
+        return r;
+      if (auto i = layer_to_lease(out.layers, ask)) {
+        auto lease = lease_layer_on(*rdb, layer_digests[*i], ask.owner, ask.ttl);
+        if (!lease) return lease.error();
+        out.leased_index = i;
+        out.lease = std::move(*lease);
+      }
+      if (!ask.sources || out.report) return {};
+      std::vector<std::string> read;
+      for (std::size_t i = 0; i < layer_digests.size(); ++i)
+        if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
+      if (!read.empty())
+        if (auto r = read_layer_rows(*rdb, read, rows); !r) return r;
+      auto c = read_report_context(*rdb, manifest_digest);
+      if (!c) return c.error();
+      context = std::move(*c);
+      out.sources.emplace();
+      return {};
+    };
+    auto done = ask.owner.empty() && !ask.sources ? look() : rdb->transaction(look);
+    if (!done) return done.error();
+    if (!out.sources) return out;
+    std::vector<std::string> read;
+    for (std::size_t i = 0; i < layer_digests.size(); ++i)
+      if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
+    auto layers = parse_layer_rows(std::move(rows), read);
+    if (!layers) return layers.error();
+    out.sources->context = std::move(context);
+    out.sources->layers.resize(layer_digests.size());
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < layer_digests.size(); ++i)
+      if (accepted(out.layers[i], ask)) out.sources->layers[i] = std::move((*layers)[next++]);
+    return out;
+  }
+
+  // The report under the ruleset (if any) and each layer's meta, as one statement.
+  static Result<void> read_lookup(Connection& c, const std::string& manifest_digest,
+                                  const std::string& ruleset_version,
+                                  const std::vector<std::string>& layer_digests, ImageLookup& out) {
+    auto r = c.exec(
         "SELECT 0 AS part, manifest_digest AS c1, score::bigint AS c2, grade AS c3, image_ref AS "
         "c4, ruleset_version AS c5, report AS c6 FROM reports WHERE manifest_digest = $1 AND "
         "ruleset_version = $2 UNION ALL SELECT 1, digest, analyzer_version::bigint, diff_id, "
         "status, analyzer_versions, NULL FROM layers WHERE digest = ANY($3::text[])",
         {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
     if (!r) return r.error();
-    ImageLookup out;
-    out.layers.resize(layer_digests.size());
+    out.layers.assign(layer_digests.size(), std::nullopt);
     for (int row = 0; row < r->size(); ++row) {
       if (r->integer(row, 0) == 0) {
         out.report = ReportRecord{r->text(row, 1),
@@ -217,31 +263,40 @@ class PostgresStore : public Store {
           out.layers[i] = layer_meta_from(static_cast<int>(r->integer(row, 2)), r->text(row, 3),
                                           r->text(row, 4), r->text(row, 5));
     }
-    return out;
+    return {};
   }
 
   Result<LayerLease> lease_layer(const std::string& digest, const std::string& owner,
                                  std::chrono::seconds ttl) override {
     std::lock_guard lock(mu_);
-    LayerLease out;
-    // One commit. The layer is read after the lease is taken, in its own statement (so with a
-    // snapshot taken after it): facts another replica stored before its lease ended are seen.
+    Result<LayerLease> out = LayerLease{};
     auto done = db_.transaction([&]() -> Result<void> {
-      auto r = db_.exec(kAcquireLease, {"layer:" + digest, owner, num(ttl.count())});
-      if (!r) return r.error();
-      out.leased = r->size() == 1;
-      if (!out.leased) return {};
-      auto m = db_.exec(
-          "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
-          "digest = $1",
-          {digest});
-      if (!m) return m.error();
-      if (m->size())
-        out.stored = layer_meta_from(static_cast<int>(m->integer(0, 0)), m->text(0, 1),
-                                     m->text(0, 2), m->text(0, 3));
+      out = lease_layer_on(db_, digest, owner, ttl);
+      if (!out) return out.error();
       return {};
     });
     if (!done) return done.error();
+    return out;
+  }
+
+  // The lease and, when taken, the layer read after it in a statement of its own (so with a
+  // snapshot taken after the lease): facts another replica stored before its lease ended are
+  // seen. REQUIRES: `c` is in a transaction.
+  static Result<LayerLease> lease_layer_on(Connection& c, const std::string& digest,
+                                           const std::string& owner, std::chrono::seconds ttl) {
+    LayerLease out;
+    auto r = c.exec(kAcquireLease, {"layer:" + digest, owner, num(ttl.count())});
+    if (!r) return r.error();
+    out.leased = r->size() == 1;
+    if (!out.leased) return out;
+    auto m = c.exec(
+        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
+        "digest = $1",
+        {digest});
+    if (!m) return m.error();
+    if (m->size())
+      out.stored = layer_meta_from(static_cast<int>(m->integer(0, 0)), m->text(0, 1), m->text(0, 2),
+                                   m->text(0, 3));
     return out;
   }
 
@@ -472,6 +527,30 @@ class PostgresStore : public Store {
       return {};
     }
     return db_.transaction([&] { return put_scan_locked(s); });
+  }
+
+  Result<std::vector<ScanRecord>> submit_scan(const ScanRecord& queued, const std::string& owner,
+                                              const ClaimNext& next) override {
+    if (next.limit == 0) {
+      if (auto put = put_scan(queued); !put) return put.error();
+      return std::vector<ScanRecord>();
+    }
+    std::vector<ScanRecord> claimed;
+    {
+      std::lock_guard lock(mu_);
+      // The queued counter, then the running one: the order claims and ends take them.
+      auto done = db_.transaction([&]() -> Result<void> {
+        if (auto w = write_scan(queued); !w) return w.error();
+        auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
+        if (!c) return c.error();
+        claimed = std::move(*c);
+        return {};
+      });
+      if (done) return claimed;
+    }
+    // Rolled back: the scan is queued alone, for a later claim.
+    if (auto put = put_scan(queued); !put) return put.error();
+    return std::vector<ScanRecord>();
   }
 
   Result<void> finish_scan(const ScanRecord& s, std::size_t keep,

@@ -43,9 +43,22 @@ Result<std::vector<std::optional<LayerRecord>>> Store::get_layers(
   return out;
 }
 
+bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask) {
+  return layer && (!ask.current || ask.current(*layer));
+}
+
+std::optional<std::size_t> layer_to_lease(const std::vector<std::optional<LayerMeta>>& layers,
+                                          const LookupAsk& ask) {
+  if (ask.owner.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < layers.size() && i < ask.fetchable.size(); ++i)
+    if (ask.fetchable[i] && !accepted(layers[i], ask)) return i;
+  return std::nullopt;
+}
+
 Result<ImageLookup> Store::lookup_image(const std::string& manifest_digest,
                                         const std::string& ruleset_version,
-                                        const std::vector<std::string>& layer_digests) {
+                                        const std::vector<std::string>& layer_digests,
+                                        const LookupAsk& ask) {
   ImageLookup out;
   auto report = get_report(manifest_digest, ruleset_version);
   if (!report) return report.error();
@@ -53,6 +66,24 @@ Result<ImageLookup> Store::lookup_image(const std::string& manifest_digest,
   auto metas = get_layer_metas(layer_digests);
   if (!metas) return metas.error();
   out.layers = std::move(*metas);
+  if (auto i = layer_to_lease(out.layers, ask)) {
+    auto lease = lease_layer(layer_digests[*i], ask.owner, ask.ttl);
+    if (!lease) return lease.error();
+    out.leased_index = i;
+    out.lease = std::move(*lease);
+  }
+  if (ask.sources && !out.report) {
+    std::vector<std::string> read;
+    for (std::size_t i = 0; i < layer_digests.size(); ++i)
+      if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
+    auto sources = report_sources(manifest_digest, read);
+    if (!sources) return sources.error();
+    out.sources = ReportSources{{}, std::move(sources->context)};
+    out.sources->layers.resize(layer_digests.size());
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < layer_digests.size(); ++i)
+      if (accepted(out.layers[i], ask)) out.sources->layers[i] = std::move(sources->layers[next++]);
+  }
   return out;
 }
 
@@ -106,6 +137,16 @@ LayerMeta layer_meta_from(int analyzer_version, std::string diff_id, std::string
                  LayerStatus::skipped})
     if (layer_status_name(s) == status) meta.status = s;
   return meta;
+}
+
+Result<std::vector<ScanRecord>> Store::submit_scan(const ScanRecord& queued,
+                                                   const std::string& owner,
+                                                   const ClaimNext& next) {
+  if (auto put = put_scan(queued); !put) return put.error();
+  if (next.limit == 0) return std::vector<ScanRecord>();
+  auto claimed = claim_queued_scans(owner, next.ttl, next.limit, next.started_at);
+  if (!claimed) return std::vector<ScanRecord>();
+  return claimed;
 }
 
 }  // namespace bw

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -224,13 +225,6 @@ struct DeliveryRecord {
   std::int64_t created_at_ms = 0, updated_at_ms = 0;
 };
 
-// What a scan knows of a manifest before it fetches anything: its report under the current
-// rules, if any, and each of its layers as stored (nullopt: not stored), in order.
-struct ImageLookup {
-  std::optional<ReportRecord> report;
-  std::vector<std::optional<LayerMeta>> layers;
-};
-
 // A layer's fetch lease asked for: whether this owner holds it now, and the layer as stored
 // after the lease was taken (another replica may have stored it meanwhile).
 struct LayerLease {
@@ -248,6 +242,38 @@ struct ReportContext {
 struct ReportSources {
   std::vector<std::optional<LayerRecord>> layers;
   ReportContext context;
+};
+
+// What a scan's first look asks of the store besides the report and the layers' metas, so that
+// a scan of a new image makes one trip (one commit) before it fetches.
+struct LookupAsk {
+  // A layer `current` does not accept needs fetching: the first such one that `fetchable` allows
+  // (not foreign, no fetch of it already running in this process) is leased for `owner`, as
+  // lease_layer would. An empty owner leases nothing.
+  std::string owner;
+  std::chrono::seconds ttl{0};
+  std::vector<bool> fetchable;                    // per layer asked; missing entries: not fetchable
+  std::function<bool(const LayerMeta&)> current;  // unset: any stored layer is current
+  // With no report under the ruleset, what its report will be built from: the records of the
+  // stored layers `current` accepts, and the report's context (report_sources).
+  bool sources = false;
+};
+
+// The layer `ask` leases among `layers` as looked up (nullopt: none needs fetching or may be
+// fetched), and whether a stored layer is one `ask` accepts as current.
+std::optional<std::size_t> layer_to_lease(const std::vector<std::optional<LayerMeta>>& layers,
+                                          const LookupAsk& ask);
+bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask);
+
+// What a scan knows of a manifest before it fetches anything: its report under the current
+// rules, if any, and each of its layers as stored (nullopt: not stored), in order; with a
+// LookupAsk, the lease it asked for and the report's sources.
+struct ImageLookup {
+  std::optional<ReportRecord> report;
+  std::vector<std::optional<LayerMeta>> layers;
+  std::optional<std::size_t> leased_index;  // the layer asked for, if any needed fetching
+  LayerLease lease;                         // its answer
+  std::optional<ReportSources> sources;     // layers by position, nullopt where not read
 };
 
 // The queued scans a replica with free slots takes as one of its scans ends, in the same
@@ -281,10 +307,12 @@ class Store {
       const std::vector<std::string>& digests);
   virtual Result<std::vector<std::optional<LayerRecord>>> get_layers(
       const std::vector<std::string>& digests);
-  // get_report and get_layer_metas together: one round trip to a database server.
+  // get_report and get_layer_metas together, then what `ask` asks for (a lease, the report's
+  // sources): one transaction on a database server.
   virtual Result<ImageLookup> lookup_image(const std::string& manifest_digest,
                                            const std::string& ruleset_version,
-                                           const std::vector<std::string>& layer_digests);
+                                           const std::vector<std::string>& layer_digests,
+                                           const LookupAsk& ask = {});
   // acquire_lease("layer:<digest>") and, when taken, get_layer_meta read after it: one
   // transaction.
   virtual Result<LayerLease> lease_layer(const std::string& digest, const std::string& owner,
@@ -324,6 +352,12 @@ class Store {
                                                              std::chrono::seconds ttl,
                                                              std::size_t limit,
                                                              const std::string& started_at) = 0;
+  // A new scan queued, and with `next`, the owner's next queued scans (the new one among them,
+  // oldest first) claimed by the same transaction and returned: a replica with room submits and
+  // starts in one commit. A claim that fails leaves the scan queued and returns none.
+  virtual Result<std::vector<ScanRecord>> submit_scan(const ScanRecord& queued,
+                                                      const std::string& owner,
+                                                      const ClaimNext& next);
   // Cancels a queued or running scan in the store (the replica running it notices at its next
   // lease renewal). Returns the status it had; nullopt when unknown or already finished.
   virtual Result<std::optional<ScanStatus>> cancel_scan(const std::string& id,

@@ -156,6 +156,49 @@ void check_layer_round_trip(Store& store) {
   CHECK_FALSE(look->layers[1]);
   CHECK(look->layers[2]->status == LayerStatus::limit_exceeded);
   CHECK(look->layers[3]->diff_id == layer('2').facts.diff_id);
+  CHECK_FALSE(look->leased_index);
+  CHECK_FALSE(look->sources);
+  // A new image's first look with its asks: the first layer to fetch leased, and the stored
+  // layers' records and the report's context read for its report.
+  LookupAsk ask;
+  ask.owner = "replica-a";
+  ask.ttl = std::chrono::seconds(60);
+  ask.fetchable = {true, true, true, true};
+  ask.sources = true;
+  auto asked_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
+  REQUIRE(asked_look);
+  REQUIRE(asked_look->leased_index);
+  CHECK(*asked_look->leased_index == 1);
+  CHECK(asked_look->lease.leased);
+  CHECK_FALSE(asked_look->lease.stored);
+  REQUIRE(asked_look->sources);
+  REQUIRE(asked_look->sources->layers.size() == 4);
+  CHECK(asked_look->sources->layers[0]->digest == digest_of('2'));
+  CHECK_FALSE(asked_look->sources->layers[1]);
+  CHECK(asked_look->sources->layers[2]->facts.files.size() == 1);
+  CHECK(asked_look->sources->layers[3]->digest == digest_of('2'));
+  // Held: another owner's ask is refused it; a layer not current is the one to fetch when
+  // the missing one may not be fetched, its lease read with the layer as stored after it.
+  ask.owner = "replica-b";
+  auto refused_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
+  REQUIRE(refused_look);
+  REQUIRE(refused_look->leased_index);
+  CHECK_FALSE(refused_look->lease.leased);
+  ask.fetchable = {true, false, true, true};
+  ask.current = [](const LayerMeta& m) { return m.status != LayerStatus::limit_exceeded; };
+  ask.sources = false;
+  auto outdated_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
+  REQUIRE(outdated_look);
+  REQUIRE(outdated_look->leased_index);
+  CHECK(*outdated_look->leased_index == 2);
+  CHECK(outdated_look->lease.leased);
+  REQUIRE(outdated_look->lease.stored);
+  CHECK(outdated_look->lease.stored->status == LayerStatus::limit_exceeded);
+  CHECK_FALSE(outdated_look->sources);
+  ask.fetchable = {true, false, false, true};
+  CHECK_FALSE(store.lookup_image(digest_of('e'), "r1", asked, ask)->leased_index);
+  REQUIRE(store.release_lease("layer:" + digest_of('9'), "replica-a"));
+  REQUIRE(store.release_lease("layer:" + rec.digest, "replica-b"));
   // A layer's lease asked for: taken with the layer as stored read after it; refused to
   // another owner, with nothing read; a layer never stored reads as nullopt.
   auto held = store.lease_layer(rec.digest, "replica-a", std::chrono::seconds(60));
@@ -281,12 +324,31 @@ void check_scan_queue(Store& store) {
   CHECK((*store.get_scan("scan_q1"))->finished_at == "t2");
   CHECK_FALSE(*store.cancel_scan("scan_nope", "t3"));
 
+  // A submit with room claims in the same commit, oldest first: an older scan before it.
+  ScanRecord submitted;
+  submitted.id = "scan_q5";
+  submitted.image = "reg.example/app:5";
+  submitted.platform = "linux/amd64";
+  submitted.created_at = "2026-03-01T10:00:01Z";
+  auto with_claim =
+      store.submit_scan(submitted, "replica-b", ClaimNext{1, std::chrono::seconds(30), "t4"});
+  REQUIRE(with_claim);
+  REQUIRE(with_claim->size() == 1);
+  CHECK((*with_claim)[0].id == "scan_q3");
+  CHECK((*with_claim)[0].status == ScanStatus::running);
+  CHECK_FALSE(*store.acquire_lease("scan:scan_q3", "replica-a", std::chrono::seconds(30)));
+  CHECK((*store.get_scan("scan_q5"))->status == ScanStatus::queued);
+  // Without room, it only queues.
+  submitted.id = "scan_q6";
+  CHECK(store.submit_scan(submitted, "replica-b", {})->empty());
+
   // The rest, in order; then nothing.
   auto rest = store.claim_queued_scans("replica-b", std::chrono::seconds(30), 10, "t4");
   REQUIRE(rest);
-  REQUIRE(rest->size() == 2);
-  CHECK((*rest)[0].id == "scan_q3");
-  CHECK((*rest)[1].id == "scan_q4");
+  REQUIRE(rest->size() == 3);
+  CHECK((*rest)[0].id == "scan_q4");
+  CHECK((*rest)[1].id == "scan_q5");
+  CHECK((*rest)[2].id == "scan_q6");
   CHECK(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 10, "t5")->empty());
   CHECK(*store.count_scans(ScanStatus::queued) == 0);
 
@@ -498,6 +560,13 @@ void check_queries(Store& store) {
     CHECK(look->report->report == (*store.get_report(digest_of('e'), "rs-0"))->report);
     CHECK(look->layers.empty());
     CHECK_FALSE(store.lookup_image(digest_of('e'), "rs-9", {})->report);
+    // A report under the ruleset is all a known image needs: its sources are not read.
+    LookupAsk ask;
+    ask.sources = true;
+    CHECK_FALSE(store.lookup_image(digest_of('e'), "rs-0", {}, ask)->sources);
+    auto unknown = store.lookup_image(digest_of('e'), "rs-9", {}, ask);
+    REQUIRE(unknown->sources);
+    CHECK(unknown->sources->layers.empty());
   }
   CHECK((*store.latest_report(digest_of('a')))->grade == "D");
   CHECK_FALSE(*store.get_report(digest_of('a'), "rs-0"));
@@ -1045,9 +1114,21 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
                                   {"BW-SUID", "", "", "new", "2026-01-01T00:00:00Z", "", ""}})));
   count(static_cast<bool>(store.put_reference_image("alpine:3", fresh)));
   count(static_cast<bool>(store.lookup_image(fresh, "rs", {fresh_layer, digest_of('1')})));
+  LookupAsk ask;
+  ask.owner = "replica";
+  ask.ttl = std::chrono::seconds(30);
+  ask.fetchable = {true, true};
+  ask.sources = true;
+  count(static_cast<bool>(store.lookup_image(fresh, "rs-9", {fresh_layer, digest_of('1')}, ask)));
   count(static_cast<bool>(store.lease_layer(fresh_layer, "replica", std::chrono::seconds(30))));
   count(static_cast<bool>(
       store.claim_queued_scans("replica", std::chrono::seconds(30), 10, "2026-01-01T00:02:00Z")));
+  ScanRecord submitted;
+  submitted.id = "scan_submitted";
+  submitted.image = "reg.example/app:1";
+  submitted.created_at = "2026-01-01T00:03:00Z";
+  count(static_cast<bool>(store.submit_scan(
+      submitted, "replica", ClaimNext{2, std::chrono::seconds(30), "2026-01-01T00:03:00Z"})));
   count(static_cast<bool>(store.cancel_scan(scan_id, "2026-01-01T00:03:00Z")));
   count(static_cast<bool>(store.cancel_scan("scan_done", "2026-01-01T00:03:00Z")));
   // A scan that ends judged: its row and its day's trend result.

@@ -251,6 +251,58 @@ TEST_CASE("a store refusing one table's writes fails the scan with its error; re
 
 namespace {
 
+// A source that looks the image up as a registry source does, then fails before any layer (as a
+// config past its limit would). `during` runs between the look and the failure.
+class FailsAfterLook : public ImageSource {
+ public:
+  FailsAfterLook(std::unique_ptr<ImageSource> inner, std::function<void()> during)
+      : inner_(std::move(inner)), during_(std::move(during)) {}
+  boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>> platforms()
+      override {
+    return inner_->platforms();
+  }
+  boost::asio::awaitable<Result<ResolvedImage>> resolve(const Platform& platform,
+                                                        const KnownImage& known) override {
+    auto r = co_await inner_->resolve(platform, {});
+    if (!r) co_return r.error();
+    if (known) co_await known(*r);
+    during_();
+    co_return make_error(Errc::unsupported_media_type, "config past its limit");
+  }
+  boost::asio::awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,
+                                                  BlobSink sink) override {
+    return inner_->fetch_blob(image, d, std::move(sink));
+  }
+
+ private:
+  std::unique_ptr<ImageSource> inner_;
+  std::function<void()> during_;
+};
+
+}  // namespace
+
+TEST_CASE("the layer a scan's first look leased is let go when the scan ends before fetching it") {
+  TestImage img({make_layer(TarBuilder().file("app/run", "x", 0755).build())});
+  BuiltImage built = build_image(img);
+  World w(built);
+  const std::string lease = "layer:" + sha256(img.layers[0].blob);
+  bool held_during = false;
+  w.scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
+    return std::unique_ptr<ImageSource>(
+        std::make_unique<FailsAfterLook>(memory_source(w.blobs, w.manifest), [&] {
+          held_during =
+              !*w.store->acquire_lease(lease, "another-replica", std::chrono::seconds(60));
+        }));
+  });
+  ScanRecord failed = w.run("127.0.0.1:5000/mem/app:1");
+  CHECK(failed.status == ScanStatus::failed);
+  CHECK(failed.error_code == "unsupported_media_type");
+  CHECK(held_during);  // the look leased the layer it would fetch first
+  CHECK(*w.store->acquire_lease(lease, "another-replica", std::chrono::seconds(60)));
+}
+
+namespace {
+
 HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
                    const std::function<void(json&)>& edit_manifest = {}) {
   HandMade h;
