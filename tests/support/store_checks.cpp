@@ -160,16 +160,20 @@ void check_layer_round_trip(Store& store) {
   CHECK_FALSE(look->sources);
   // A new image's first look with its asks: the first layer to fetch leased, and the stored
   // layers' records and the report's context read for its report.
+  // The lease a look answered: of layer `index`, taken or refused.
+  auto check_lease = [](const Result<ImageLookup>& found, std::size_t index, bool leased) {
+    REQUIRE(found);
+    REQUIRE(found->leased_index);
+    CHECK(*found->leased_index == index);
+    CHECK(found->lease.leased == leased);
+  };
   LookupAsk ask;
   ask.owner = "replica-a";
   ask.ttl = std::chrono::seconds(60);
   ask.fetchable = {true, true, true, true};
   ask.sources = true;
   auto asked_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
-  REQUIRE(asked_look);
-  REQUIRE(asked_look->leased_index);
-  CHECK(*asked_look->leased_index == 1);
-  CHECK(asked_look->lease.leased);
+  check_lease(asked_look, 1, true);
   CHECK_FALSE(asked_look->lease.stored);
   REQUIRE(asked_look->sources);
   REQUIRE(asked_look->sources->layers.size() == 4);
@@ -180,18 +184,12 @@ void check_layer_round_trip(Store& store) {
   // Held: another owner's ask is refused it; a layer not current is the one to fetch when
   // the missing one may not be fetched, its lease read with the layer as stored after it.
   ask.owner = "replica-b";
-  auto refused_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
-  REQUIRE(refused_look);
-  REQUIRE(refused_look->leased_index);
-  CHECK_FALSE(refused_look->lease.leased);
+  check_lease(store.lookup_image(digest_of('e'), "r1", asked, ask), 1, false);
   ask.fetchable = {true, false, true, true};
   ask.current = [](const LayerMeta& m) { return m.status != LayerStatus::limit_exceeded; };
   ask.sources = false;
   auto outdated_look = store.lookup_image(digest_of('e'), "r1", asked, ask);
-  REQUIRE(outdated_look);
-  REQUIRE(outdated_look->leased_index);
-  CHECK(*outdated_look->leased_index == 2);
-  CHECK(outdated_look->lease.leased);
+  check_lease(outdated_look, 2, true);
   REQUIRE(outdated_look->lease.stored);
   CHECK(outdated_look->lease.stored->status == LayerStatus::limit_exceeded);
   CHECK_FALSE(outdated_look->sources);
