@@ -1127,8 +1127,8 @@ awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
   end.progress = live.progress_json();
   // The slot this scan frees is filled by the same transaction: the queue's next scans are
   // claimed with this one's end, rather than by a claim of their own after it; as many as the
-  // claims in flight leave free.
-  // The slot and the claim are held until run() has started what it claimed.
+  // claims in flight leave free. The slot and the claim are held until run() has started what
+  // it claimed.
   ClaimNext next;
   if (store_pool_ && !stopping_ && !live.cancel_requested) {
     live.ending = true;

@@ -154,6 +154,36 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
       [&](const std::string& t) { sql2("ALTER TABLE " + t + "_gone RENAME TO " + t + ";"); });
 }
 
+TEST_CASE("postgresql: a submit whose claim fails is queued alone, for a later claim") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto store = postgres_at(url);
+  // The claim leases what it takes: with lease writes refused, it fails and its submit's
+  // transaction rolls back; the scan is then queued on its own.
+  psql_exec(url,
+            "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
+            "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON leases FOR EACH ROW EXECUTE "
+            "FUNCTION bw_fail_row();");
+  ScanRecord s;
+  s.id = "scan_alone";
+  s.image = "reg.example/app:1";
+  s.platform = "linux/amd64";
+  s.created_at = "2026-01-01T00:00:00Z";
+  auto claimed = store->submit_scan(s, "replica-a", ClaimNext{2, std::chrono::seconds(30), "t1"});
+  REQUIRE(claimed);
+  CHECK(claimed->empty());
+  auto stored = store->get_scan("scan_alone");
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  CHECK((*stored)->status == ScanStatus::queued);
+  psql_exec(url, "DROP TRIGGER refuse ON leases;");
+  auto later = store->claim_queued_scans("replica-a", std::chrono::seconds(30), 2, "t2");
+  REQUIRE(later);
+  REQUIRE(later->size() == 1);
+  CHECK((*later)[0].id == "scan_alone");
+}
+
 TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
