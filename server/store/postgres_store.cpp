@@ -189,7 +189,8 @@ class PostgresStore : public Store {
                                    const LookupAsk& ask) override {
     ImageLookup out;
     LayerRows rows;
-    ReportContext context;
+    std::vector<std::string> read;
+    std::optional<ReportContext> context;
     auto rdb = readers_.take();
     // The report and the layers as one statement; a new image's lease and its report's sources
     // in the same transaction, so that a scan commits once before it fetches. A reader may write
@@ -204,30 +205,20 @@ class PostgresStore : public Store {
         out.lease = std::move(*lease);
       }
       if (!ask.sources || out.report) return {};
-      std::vector<std::string> read;
-      for (std::size_t i = 0; i < layer_digests.size(); ++i)
-        if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
+      read = source_digests(out, layer_digests, ask);
       if (!read.empty())
         if (auto r = read_layer_rows(*rdb, read, rows); !r) return r;
       auto c = read_report_context(*rdb, manifest_digest);
       if (!c) return c.error();
       context = std::move(*c);
-      out.sources.emplace();
       return {};
     };
     auto done = ask.owner.empty() && !ask.sources ? look() : rdb->transaction(look);
     if (!done) return done.error();
-    if (!out.sources) return out;
-    std::vector<std::string> read;
-    for (std::size_t i = 0; i < layer_digests.size(); ++i)
-      if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
+    if (!context) return out;
     auto layers = parse_layer_rows(std::move(rows), read);
     if (!layers) return layers.error();
-    out.sources->context = std::move(context);
-    out.sources->layers.resize(layer_digests.size());
-    std::size_t next = 0;
-    for (std::size_t i = 0; i < layer_digests.size(); ++i)
-      if (accepted(out.layers[i], ask)) out.sources->layers[i] = std::move((*layers)[next++]);
+    place_sources(out, std::move(*layers), std::move(*context), ask);
     return out;
   }
 

@@ -73,18 +73,29 @@ Result<ImageLookup> Store::lookup_image(const std::string& manifest_digest,
     out.lease = std::move(*lease);
   }
   if (ask.sources && !out.report) {
-    std::vector<std::string> read;
-    for (std::size_t i = 0; i < layer_digests.size(); ++i)
-      if (accepted(out.layers[i], ask)) read.push_back(layer_digests[i]);
-    auto sources = report_sources(manifest_digest, read);
+    auto sources = report_sources(manifest_digest, source_digests(out, layer_digests, ask));
     if (!sources) return sources.error();
-    out.sources = ReportSources{{}, std::move(sources->context)};
-    out.sources->layers.resize(layer_digests.size());
-    std::size_t next = 0;
-    for (std::size_t i = 0; i < layer_digests.size(); ++i)
-      if (accepted(out.layers[i], ask)) out.sources->layers[i] = std::move(sources->layers[next++]);
+    place_sources(out, std::move(sources->layers), std::move(sources->context), ask);
   }
   return out;
+}
+
+std::vector<std::string> source_digests(const ImageLookup& look,
+                                        const std::vector<std::string>& layer_digests,
+                                        const LookupAsk& ask) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < layer_digests.size(); ++i)
+    if (accepted(look.layers[i], ask)) out.push_back(layer_digests[i]);
+  return out;
+}
+
+void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> records,
+                   ReportContext context, const LookupAsk& ask) {
+  look.sources = ReportSources{{}, std::move(context)};
+  look.sources->layers.resize(look.layers.size());
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < look.layers.size() && next < records.size(); ++i)
+    if (accepted(look.layers[i], ask)) look.sources->layers[i] = std::move(records[next++]);
 }
 
 Result<LayerLease> Store::lease_layer(const std::string& digest, const std::string& owner,

@@ -259,12 +259,6 @@ struct LookupAsk {
   bool sources = false;
 };
 
-// The layer `ask` leases among `layers` as looked up (nullopt: none needs fetching or may be
-// fetched), and whether a stored layer is one `ask` accepts as current.
-std::optional<std::size_t> layer_to_lease(const std::vector<std::optional<LayerMeta>>& layers,
-                                          const LookupAsk& ask);
-bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask);
-
 // What a scan knows of a manifest before it fetches anything: its report under the current
 // rules, if any, and each of its layers as stored (nullopt: not stored), in order; with a
 // LookupAsk, the lease it asked for and the report's sources.
@@ -275,6 +269,19 @@ struct ImageLookup {
   LayerLease lease;                         // its answer
   std::optional<ReportSources> sources;     // layers by position, nullopt where not read
 };
+
+// The layer `ask` leases among `layers` as looked up (nullopt: none needs fetching or may be
+// fetched), and whether a stored layer is one `ask` accepts as current.
+std::optional<std::size_t> layer_to_lease(const std::vector<std::optional<LayerMeta>>& layers,
+                                          const LookupAsk& ask);
+bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask);
+// For stores answering `ask.sources`: the digests whose records to read (the stored layers
+// `ask` accepts, in order), and those records (as read for those digests) put in place.
+std::vector<std::string> source_digests(const ImageLookup& look,
+                                        const std::vector<std::string>& layer_digests,
+                                        const LookupAsk& ask);
+void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> records,
+                   ReportContext context, const LookupAsk& ask);
 
 // The queued scans a replica with free slots takes as one of its scans ends, in the same
 // transaction (as claim_queued_scans would): limit 0 takes none.
