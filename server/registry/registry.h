@@ -174,8 +174,10 @@ class RegistryClient {
                                                   BlobSink sink);
 
   // Repositories of a registry (/v2/_catalog) and tags of a repository, following Link pages.
+  // A catalog page is as large as distribution allows by default (catalog.maxentries; v3
+  // refuses more): each page walks the registry's storage, and a pass waits for the whole list.
   boost::asio::awaitable<Result<std::vector<std::string>>> list_repositories(
-      const std::string& registry, std::size_t page_size = 100);
+      const std::string& registry, std::size_t page_size = 1000);
   boost::asio::awaitable<Result<std::vector<std::string>>> list_tags(const ImageRef& repo,
                                                                      std::size_t page_size = 100);
 

@@ -137,12 +137,14 @@ class ScanService {
   bool pending(const std::string& image) const;
   boost::asio::awaitable<bool> async_pending(std::string image);
 
-  // A registry pass's check of one tag, before queuing a scan of it: true when the registry
-  // names `head_digest` for `ref` as at the reference's last scan, and that scan's report and
-  // layers are current under this daemon's rules and analysers. The tag is then recorded as
-  // seen (Store::record_unchanged), with no scan row: an unchanged tag costs the HEAD request
-  // and one small write.
-  boost::asio::awaitable<Result<bool>> async_unchanged(ImageRef ref, std::string head_digest);
+  // A registry pass's check of one tag, before queuing a scan of it (Store::check_tags): pending
+  // while a scan of it is queued or runs here; unchanged when the registry names `head_digest`
+  // for `ref` as at the reference's last scan and that scan's report and layers are current
+  // under this daemon's rules and analysers. An unchanged tag is recorded as seen
+  // (Store::record_unchanged), with no scan row. The checks of concurrent callers are sent to
+  // the store together, one store call and one commit per batch: an unchanged tag costs the
+  // HEAD request and a share of one small write.
+  boost::asio::awaitable<Result<TagState>> async_check_tag(ImageRef ref, std::string head_digest);
 
   // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
   Result<ScanRecord> cancel(const std::string& id);
@@ -171,6 +173,9 @@ class ScanService {
  private:
   struct Live;
   struct LayerJob;
+  struct TagCheckWait;
+  // Sends the tag checks waiting, in batches, until none is left.
+  boost::asio::awaitable<void> send_tag_checks();
   Result<std::unique_ptr<ImageSource>> open_source(const SourceSpec& spec);
   // submit()'s steps before and after the store's write.
   Result<ScanRecord> prepare(const ScanRequest& request) const;
@@ -233,6 +238,8 @@ class ScanService {
   std::map<std::string, std::shared_ptr<Live>> live_;  // running here, by id
   // Waits on scans not running here, by id: woken when this replica starts one (start()).
   std::multimap<std::string, std::shared_ptr<boost::asio::steady_timer>> remote_waiters_;
+  std::vector<std::shared_ptr<TagCheckWait>> tag_checks_;  // waiting for send_tag_checks()
+  bool sending_tag_checks_ = false;
   std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;

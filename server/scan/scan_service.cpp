@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -1167,26 +1168,72 @@ awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
   co_return r.error();
 }
 
-awaitable<Result<bool>> ScanService::async_unchanged(ImageRef ref, std::string head_digest) {
-  if (!reporter_ || head_digest.empty()) co_return false;
-  const std::string image = ref.canonical();
-  auto seen = co_await on_store(store_pool_, [&]() -> Result<bool> {
-    auto known = store_.known_result(image, default_platform().str(), reporter_->rules().version());
-    if (!known) return known.error();
-    if (!*known) return false;
-    const KnownResult& k = **known;
-    if (head_digest != (k.index_digest.empty() ? k.manifest_digest : k.index_digest)) return false;
-    for (auto& d : k.layers) {
-      auto meta = store_.get_layer_meta(d);
-      if (!meta) return meta.error();
-      if (!*meta || !current(**meta, options_.analysis)) return false;
+// A tag check waiting for its batch: `done` is cancelled once the store has answered.
+struct ScanService::TagCheckWait {
+  TagCheckWait(TagCheck c, const asio::any_io_executor& ex)
+      : check(std::move(c)), done(ex, asio::steady_timer::time_point::max()) {}
+  TagCheck check;
+  Result<TagState> state = TagState::changed;
+  bool answered = false;
+  asio::steady_timer done;
+};
+
+awaitable<Result<TagState>> ScanService::async_check_tag(ImageRef ref, std::string head_digest) {
+  std::string image = ref.canonical();
+  if (running_here(image)) co_return TagState::pending;
+  std::optional<TagRecord> tag;
+  if (!ref.tag.empty()) tag = TagRecord{ref.registry, ref.repository, ref.tag, ""};
+  auto wait = std::make_shared<TagCheckWait>(
+      TagCheck{std::move(image), std::move(head_digest), std::move(tag)}, io_);
+  tag_checks_.push_back(wait);
+  if (!sending_tag_checks_) {
+    sending_tag_checks_ = true;
+    asio::co_spawn(io_, send_tag_checks(), asio::detached);
+  }
+  while (!wait->answered) {
+    boost::system::error_code ec;
+    co_await wait->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return wait->state;
+}
+
+awaitable<void> ScanService::send_tag_checks() {
+  // Enough to share a commit among a pass's concurrent tags; small enough that one batch's
+  // transaction holds the writer briefly.
+  constexpr std::size_t kBatch = 64;
+  // Started from within a check (co_spawn dispatches): the checks made in the same turn of the
+  // io loop join the first batch.
+  co_await asio::post(io_, asio::use_awaitable);
+  const std::string ruleset = reporter_ ? reporter_->rules().version() : std::string();
+  const std::string platform = default_platform().str();
+  while (!tag_checks_.empty()) {
+    const std::size_t n = std::min(tag_checks_.size(), kBatch);
+    std::vector<std::shared_ptr<TagCheckWait>> batch(tag_checks_.begin(), tag_checks_.begin() + n);
+    tag_checks_.erase(tag_checks_.begin(), tag_checks_.begin() + n);
+    std::vector<TagCheck> checks;
+    for (auto& w : batch) checks.push_back(w->check);
+    Result<std::vector<TagState>> states = std::vector<TagState>();
+    try {
+      states = co_await on_store(store_pool_, [&] {
+        return store_.check_tags(checks, platform, ruleset, [this](const LayerMeta& m) {
+          return current(m, options_.analysis);
+        });
+      });
+    } catch (const std::exception& e) {
+      states = make_error(Errc::internal, std::string("tag check: ") + e.what());
     }
-    std::optional<TagRecord> tag;
-    if (!ref.tag.empty()) tag = TagRecord{ref.registry, ref.repository, ref.tag, k.manifest_digest};
-    return store_.record_unchanged(image, k.manifest_digest, tag);
-  });
-  if (seen && *seen) ++metrics_.unchanged_tags;
-  co_return seen;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& w = *batch[i];
+      if (!states)
+        w.state = states.error();
+      else
+        w.state = (*states)[i];
+      if (w.state && *w.state == TagState::unchanged) ++metrics_.unchanged_tags;
+      w.answered = true;
+      w.done.cancel();
+    }
+  }
+  sending_tag_checks_ = false;
 }
 
 awaitable<Result<void>> ScanService::finish_known(Live& live, const json& report) {

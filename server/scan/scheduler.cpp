@@ -151,18 +151,18 @@ awaitable<void> RegistryScheduler::visit(Pass& pass) {
       tagged.tag = tag;
       tagged.digest.clear();
       std::string image = tagged.canonical();
-      if (co_await scans_.async_pending(image)) continue;
       // The digest the tag names now, against the one it named at its last scan: a tag that
-      // has not moved is recorded as seen and costs nothing more. A failed HEAD is not an
-      // answer: the scan is queued and says what went wrong.
-      if (auto head = co_await registry_.manifest_digest(tagged); head) {
-        auto same = co_await scans_.async_unchanged(tagged, *head);
-        if (same && *same) {
-          ++pass.unchanged;
-          continue;
-        }
-        if (!same) log::warn("schedule: " + image + ": " + same.error().message);
+      // has not moved is recorded as seen and costs nothing more, and one whose scan is queued
+      // or running is left to it. A failed HEAD is not an answer: unless a scan of the tag is
+      // pending, one is queued and says what went wrong.
+      auto head = co_await registry_.manifest_digest(tagged);
+      auto state = co_await scans_.async_check_tag(tagged, head ? *head : std::string());
+      if (state && *state == TagState::pending) continue;
+      if (state && *state == TagState::unchanged) {
+        ++pass.unchanged;
+        continue;
       }
+      if (!state) log::warn("schedule: " + image + ": " + state.error().message);
       auto r = co_await scans_.async_submit(ScanRequest{image, "", "", "schedule"});
       if (r)
         ++pass.queued;

@@ -43,6 +43,12 @@ Result<std::vector<std::optional<LayerRecord>>> Store::get_layers(
   return out;
 }
 
+std::optional<TagRecord> seen_tag(const TagCheck& tag, const std::string& manifest_digest) {
+  std::optional<TagRecord> out = tag.tag;
+  if (out) out->manifest_digest = manifest_digest;
+  return out;
+}
+
 bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask) {
   return layer && (!ask.current || ask.current(*layer));
 }
@@ -96,6 +102,24 @@ void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> re
   std::size_t next = 0;
   for (std::size_t i = 0; i < look.layers.size() && next < records.size(); ++i)
     if (accepted(look.layers[i], ask)) look.sources->layers[i] = std::move(records[next++]);
+}
+
+Result<std::vector<TagState>> Store::check_tags(
+    const std::vector<TagCheck>& tags, const std::string& platform,
+    const std::string& ruleset_version, const std::function<bool(const LayerMeta&)>& current) {
+  std::vector<TagState> out;
+  for (auto& t : tags) {
+    auto compared = compare_tag(*this, t, platform, ruleset_version, current);
+    if (!compared) return compared.error();
+    if (compared->state == TagState::unchanged) {
+      auto seen = record_unchanged(t.image, compared->manifest_digest,
+                                   seen_tag(t, compared->manifest_digest));
+      if (!seen) return seen.error();
+      if (!*seen) compared->state = TagState::changed;
+    }
+    out.push_back(compared->state);
+  }
+  return out;
 }
 
 Result<LayerLease> Store::lease_layer(const std::string& digest, const std::string& owner,

@@ -95,8 +95,12 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) override {
-    auto rdb = readers_.take();
-    auto st = rdb->prepare(
+    return layer_meta_on(*readers_.take(), digest);
+  }
+
+  static Result<std::optional<LayerMeta>> layer_meta_on(sqlite::Database& db,
+                                                        const std::string& digest) {
+    auto st = db.prepare(
         "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers INDEXED BY "
         "layers_meta WHERE digest = ?1");
     if (!st) return st.error();
@@ -260,8 +264,14 @@ class SqliteStore : public Store {
   Result<std::optional<KnownResult>> known_result(const std::string& image,
                                                   const std::string& platform,
                                                   const std::string& ruleset) override {
-    auto rdb = readers_.take();
-    auto st = rdb->prepare(
+    return known_result_on(*readers_.take(), image, platform, ruleset);
+  }
+
+  static Result<std::optional<KnownResult>> known_result_on(sqlite::Database& db,
+                                                            const std::string& image,
+                                                            const std::string& platform,
+                                                            const std::string& ruleset) {
+    auto st = db.prepare(
         "SELECT s.manifest_digest, COALESCE(s.index_digest, '') FROM scans s WHERE s.image = ?1 "
         "AND s.status = 'done' AND s.platform = ?2 AND s.manifest_digest IS NOT NULL AND EXISTS "
         "(SELECT 1 FROM reports r WHERE r.manifest_digest = s.manifest_digest AND "
@@ -274,7 +284,7 @@ class SqliteStore : public Store {
     if (!row) return row.error();
     if (!*row) return std::optional<KnownResult>();
     KnownResult out{st->text(0), st->text(1), {}};
-    auto ls = rdb->prepare(
+    auto ls = db.prepare(
         "SELECT layer_digest FROM image_layers WHERE manifest_digest = ?1 ORDER BY position");
     if (!ls) return ls.error();
     ls->bind(1, out.manifest_digest);
@@ -291,33 +301,100 @@ class SqliteStore : public Store {
     std::string now = now_rfc3339();
     bool found = false;
     auto r = sqlite::transaction(db_, [&]() -> Result<void> {
-      auto t = touch(digest, tag, now);
-      if (!t) return t.error();
-      found = *t;
-      if (!found) return {};
-      auto d = db_.prepare(
-          "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
-          "scans) SELECT substr(?1, 1, 10), ?2, manifest_digest, score, grade, ?1, 1 FROM "
-          "image_summaries WHERE manifest_digest = ?3 AND score >= 0 ON CONFLICT(day, image) DO "
-          "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
-          "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
-      if (!d) return d.error();
-      d->bind(1, now);
-      d->bind(2, image);
-      d->bind(3, digest);
-      if (auto done = d->step(); !done) return done.error();
-      auto sum = db_.prepare(
-          "SELECT score, grade FROM image_summaries WHERE manifest_digest = ?1 AND score >= 0");
-      if (!sum) return sum.error();
-      sum->bind(1, digest);
-      auto row = sum->step();
-      if (!row) return row.error();
-      if (!*row) return {};
-      return count_result(image, static_cast<int>(sum->integer(0)), sum->text(1), now);
+      auto seen = record_unchanged_locked(image, digest, tag, now);
+      if (!seen) return seen.error();
+      found = *seen;
+      return {};
     });
     if (!r) return r.error();
     ++generation_;
     return found;
+  }
+
+  // The reads and the writes on the writer, in one transaction: a registry pass's small writes
+  // cost one commit per batch of tags, not one per tag, and its reads hit the writer's page
+  // cache, which (unlike a reader's) no commit throws away.
+  Result<std::vector<TagState>> check_tags(
+      const std::vector<TagCheck>& tags, const std::string& platform,
+      const std::string& ruleset_version,
+      const std::function<bool(const LayerMeta&)>& current) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    std::vector<TagState> out;
+    bool wrote = false;
+    auto r = sqlite::transaction(db_, [&]() -> Result<void> {
+      out.clear();
+      OnConnection reads{db_};
+      for (auto& t : tags) {
+        auto c = compare_tag(reads, t, platform, ruleset_version, current);
+        if (!c) return c.error();
+        if (c->state == TagState::unchanged) {
+          auto seen = record_unchanged_locked(t.image, c->manifest_digest,
+                                              seen_tag(t, c->manifest_digest), now);
+          if (!seen) return seen.error();
+          if (!*seen) c->state = TagState::changed;
+          wrote = wrote || *seen;
+        }
+        out.push_back(c->state);
+      }
+      return {};
+    });
+    if (!r) return r.error();
+    if (wrote) ++generation_;
+    return out;
+  }
+
+  // The reads compare_tag makes, on one connection.
+  struct OnConnection {
+    sqlite::Database& db;
+    Result<bool> has_pending_scan(const std::string& image) {
+      return has_pending_scan_on(db, image);
+    }
+    Result<std::optional<KnownResult>> known_result(const std::string& image,
+                                                    const std::string& platform,
+                                                    const std::string& ruleset) {
+      return known_result_on(db, image, platform, ruleset);
+    }
+    Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
+        const std::vector<std::string>& digests) {
+      std::vector<std::optional<LayerMeta>> out;
+      for (auto& d : digests) {
+        auto meta = layer_meta_on(db, d);
+        if (!meta) return meta.error();
+        out.push_back(std::move(*meta));
+      }
+      return out;
+    }
+  };
+
+  // record_unchanged's writes. REQUIRES: mu_ held, inside a transaction.
+  Result<bool> record_unchanged_locked(const std::string& image, const std::string& digest,
+                                       const std::optional<TagRecord>& tag,
+                                       const std::string& now) {
+    auto t = touch(digest, tag, now);
+    if (!t) return t.error();
+    if (!*t) return false;
+    auto d = db_.prepare(
+        "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+        "scans) SELECT substr(?1, 1, 10), ?2, manifest_digest, score, grade, ?1, 1 FROM "
+        "image_summaries WHERE manifest_digest = ?3 AND score >= 0 ON CONFLICT(day, image) DO "
+        "UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, grade "
+        "= excluded.grade, finished_at = excluded.finished_at, scans = scans + 1");
+    if (!d) return d.error();
+    d->bind(1, now);
+    d->bind(2, image);
+    d->bind(3, digest);
+    if (auto done = d->step(); !done) return done.error();
+    auto sum = db_.prepare(
+        "SELECT score, grade FROM image_summaries WHERE manifest_digest = ?1 AND score >= 0");
+    if (!sum) return sum.error();
+    sum->bind(1, digest);
+    auto row = sum->step();
+    if (!row) return row.error();
+    if (!*row) return true;
+    if (auto c = count_result(image, static_cast<int>(sum->integer(0)), sum->text(1), now); !c)
+      return c.error();
+    return true;
   }
 
   // The image's summary (its last-scanned time) brought up to `now`, the tag (if any) as naming
@@ -757,8 +834,11 @@ class SqliteStore : public Store {
   }
 
   Result<bool> has_pending_scan(const std::string& image) override {
-    auto rdb = readers_.take();
-    auto st = rdb->prepare(
+    return has_pending_scan_on(*readers_.take(), image);
+  }
+
+  static Result<bool> has_pending_scan_on(sqlite::Database& db, const std::string& image) {
+    auto st = db.prepare(
         "SELECT 1 FROM scans WHERE image = ?1 AND status IN ('queued', 'running') LIMIT 1");
     if (!st) return st.error();
     st->bind(1, image);

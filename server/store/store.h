@@ -196,6 +196,18 @@ struct KnownResult {
   std::vector<std::string> layers;  // the manifest's layer digests, bottom-up
 };
 
+// A tag a registry pass found naming `head_digest` (a manifest's, or an index's for a
+// multi-platform tag), to be compared with the tag's last scan.
+struct TagCheck {
+  std::string image;  // canonical reference
+  std::string head_digest;
+  std::optional<TagRecord> tag;
+};
+
+// What a registry pass does with a tag: nothing while a scan of it is queued or running; nothing
+// more once recorded as unchanged; otherwise a scan.
+enum class TagState { pending, unchanged, changed };
+
 // What the scan path needs to know of a stored layer, without its facts.
 struct LayerMeta {
   int analyzer_version = 0;
@@ -275,6 +287,35 @@ struct ImageLookup {
 std::optional<std::size_t> layer_to_lease(const std::vector<std::optional<LayerMeta>>& layers,
                                           const LookupAsk& ask);
 bool accepted(const std::optional<LayerMeta>& layer, const LookupAsk& ask);
+
+// check_tags' reads for one tag, through `reads` (a Store, or a backend's one connection):
+// its state, and for an unchanged one the manifest digest its last scan found, to be recorded
+// as seen with the tag as seen_tag() names it.
+struct TagComparison {
+  TagState state = TagState::changed;
+  std::string manifest_digest;
+};
+template <class Reads>
+Result<TagComparison> compare_tag(Reads& reads, const TagCheck& tag, const std::string& platform,
+                                  const std::string& ruleset_version,
+                                  const std::function<bool(const LayerMeta&)>& current) {
+  auto pending = reads.has_pending_scan(tag.image);
+  if (!pending) return pending.error();
+  if (*pending) return TagComparison{TagState::pending, {}};
+  auto known = reads.known_result(tag.image, platform, ruleset_version);
+  if (!known) return known.error();
+  if (!*known) return TagComparison{};
+  const KnownResult& k = **known;
+  if (tag.head_digest.empty() ||
+      tag.head_digest != (k.index_digest.empty() ? k.manifest_digest : k.index_digest))
+    return TagComparison{};
+  auto metas = reads.get_layer_metas(k.layers);
+  if (!metas) return metas.error();
+  for (auto& m : *metas)
+    if (!m || (current && !current(*m))) return TagComparison{};
+  return TagComparison{TagState::unchanged, k.manifest_digest};
+}
+std::optional<TagRecord> seen_tag(const TagCheck& tag, const std::string& manifest_digest);
 // For stores answering `ask.sources`: the digests whose records to read (the stored layers
 // `ask` accepts, in order), and those records (as read for those digests) put in place.
 std::vector<std::string> source_digests(const ImageLookup& look,
@@ -348,6 +389,13 @@ class Store {
   virtual Result<bool> record_unchanged(const std::string& image,
                                         const std::string& manifest_digest,
                                         const std::optional<TagRecord>& tag) = 0;
+  // For each tag, in order: pending when has_pending_scan; unchanged when known_result (on
+  // `platform`, under `ruleset_version`) names its head digest and every layer is stored and
+  // accepted by `current`, and it is then recorded as by record_unchanged; changed otherwise.
+  // One transaction for them all, so that a registry pass commits once per batch of tags.
+  virtual Result<std::vector<TagState>> check_tags(
+      const std::vector<TagCheck>& tags, const std::string& platform,
+      const std::string& ruleset_version, const std::function<bool(const LayerMeta&)>& current);
 
   // Inserts or updates by id. A finished scan (done, failed, cancelled) is never changed again:
   // updating one does nothing, so a replica's late write cannot undo another's cancel.

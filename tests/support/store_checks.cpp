@@ -725,6 +725,44 @@ void check_fleet_reads(Store& store) {
       (*store.list_scan_results(now_rfc3339().substr(0, 10), "reg.example/team/app:2"))[0].scans ==
       2);
   CHECK_FALSE(*store.record_unchanged("reg.example/team/app:9", digest_of('z'), std::nullopt));
+  // A registry pass's batch of tags, one call for every state a tag can be in.
+  {
+    ScanRecord waiting;
+    waiting.id = "scan_waiting";
+    waiting.image = "reg.example/team/waiting:1";
+    waiting.platform = "linux/amd64";
+    waiting.created_at = "2026-03-02T11:00:00Z";
+    REQUIRE(store.put_scan(waiting));
+    const std::vector<TagCheck> batch{
+        // The index its last scan found: unchanged, recorded with its tag.
+        {"reg.example/team/app:2", digest_of('i'), TagRecord{"reg.example", "team/app", "2", ""}},
+        // Its manifest's digest, where the tag named an index: moved.
+        {"reg.example/team/app:2", digest_of('a'), std::nullopt},
+        {"reg.example/team/waiting:1", digest_of('a'), std::nullopt},  // a scan of it is queued
+        {"reg.example/team/new:1", digest_of('n'), std::nullopt},      // never scanned
+        {"reg.example/team/app:2", "", std::nullopt},                  // its HEAD failed
+    };
+    auto states = store.check_tags(batch, "linux/amd64", v, nullptr);
+    REQUIRE(states);
+    CHECK(*states == std::vector<TagState>{TagState::unchanged, TagState::changed,
+                                           TagState::pending, TagState::changed,
+                                           TagState::changed});
+    auto counted = [&] {
+      return (*store.list_scan_results(now_rfc3339().substr(0, 10), "reg.example/team/app:2"))[0]
+          .scans;
+    };
+    CHECK(counted() == 3);
+    CHECK(store.list_scans(ScanQuery{std::nullopt, "", 100, ""})->size() == scans_before + 1);
+    // Layers the analysers in use would analyse again: a scan is due, nothing recorded.
+    auto stale =
+        store.check_tags({batch[0]}, "linux/amd64", v, [](const LayerMeta&) { return false; });
+    REQUIRE(stale);
+    CHECK((*stale)[0] == TagState::changed);
+    CHECK(counted() == 3);
+    waiting.status = ScanStatus::cancelled;
+    waiting.finished_at = "2026-03-02T11:01:00Z";
+    REQUIRE(store.put_scan(waiting));
+  }
 
   // The counters /v1/stats reads follow every write: scans by status after retention, a layer
   // written again (counted once), an image re-scored under other rules.
@@ -1085,6 +1123,8 @@ void check_errors_surface(Store& store, const std::function<void()>& break_store
   CHECK_FALSE(store.touch_image(digest_of('a'), std::nullopt));
   CHECK_FALSE(store.known_result(scan.image, scan.platform, "rs"));
   CHECK_FALSE(store.record_unchanged(scan.image, digest_of('a'), std::nullopt));
+  CHECK_FALSE(
+      store.check_tags({{scan.image, digest_of('a'), std::nullopt}}, scan.platform, "rs", nullptr));
   CHECK_FALSE(store.fleet_days("2026-01-01"));
   CHECK_FALSE(store.dashboard_query_plans("rs"));
 }
@@ -1188,6 +1228,9 @@ int call_everything(Store& store, const std::string& tag, const std::string& fre
   count(static_cast<bool>(store.known_result("reg.example/app:" + tag, "linux/amd64", "rs")));
   count(static_cast<bool>(store.record_unchanged("reg.example/seen:" + tag, digest_of('a'),
                                                  TagRecord{"reg.example", "app", hex, ""})));
+  count(static_cast<bool>(store.check_tags(
+      {{"reg.example/app:1", digest_of('a'), TagRecord{"reg.example", "app", "1", ""}}},
+      "linux/amd64", "rs", nullptr)));
   count(static_cast<bool>(store.fleet_days("2025-01-01")));
   count(static_cast<bool>(store.dashboard_query_plans("rs")));
   return failures;

@@ -411,6 +411,53 @@ T run_on(boost::asio::io_context& ioc, boost::asio::awaitable<T> a) {
 
 }  // namespace
 
+TEST_CASE("a registry pass's tag checks made meanwhile reach the store as one batch") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  BuiltImage built = build_image(img);
+  World w(built);
+  const std::string digest = sha256(built.manifest);
+  for (const char* tag : {"1", "2", "3"})
+    REQUIRE(w.run(std::string("127.0.0.1:5000/mem/app:") + tag).status == ScanStatus::done);
+  // The store's generation, which every write moves on by one (SQLite's "<nonce>-<count>").
+  auto writes = [&] {
+    std::string g = w.store->generation().value();
+    return std::stoull(g.substr(g.rfind('-') + 1));
+  };
+  // What the scans left to write after their end (pruning, leases) is written first.
+  w.ioc.restart();
+  w.ioc.run_for(std::chrono::milliseconds(300));
+  const auto before = writes();
+  const std::vector<std::pair<std::string, std::string>> asked{
+      {"1", digest},
+      {"2", digest},
+      {"3", digest},
+      {"4", digest},
+      {"1", "sha256:" + std::string(64, 'b')}};
+  std::vector<std::optional<Result<TagState>>> got(asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + asked[i].first);
+    REQUIRE(ref);
+    boost::asio::co_spawn(w.ioc, w.scans.async_check_tag(*ref, asked[i].second),
+                          [&got, i](std::exception_ptr, Result<TagState> r) { got[i] = r; });
+  }
+  w.ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::any_of(got.begin(), got.end(), [](auto& g) { return !g; }) &&
+         std::chrono::steady_clock::now() < deadline)
+    w.ioc.run_one_for(std::chrono::milliseconds(100));
+  std::vector<TagState> states;
+  for (auto& g : got) {
+    REQUIRE(g);
+    REQUIRE(*g);
+    states.push_back(**g);
+  }
+  CHECK(states == std::vector<TagState>{TagState::unchanged, TagState::unchanged,
+                                        TagState::unchanged, TagState::changed, TagState::changed});
+  // Three tags recorded as seen in one write.
+  CHECK(writes() == before + 1);
+  CHECK(w.scans.metrics().unchanged_tags == 3);
+}
+
 TEST_CASE("waits, pending images and cancels at their edges") {
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   World w(build_image(img));
