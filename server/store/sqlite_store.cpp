@@ -632,6 +632,17 @@ class SqliteStore : public Store {
           if (auto r = run(copy, {day}); !r) return r.error();
       }
     }
+    if (before && before->first == score && before->second == grade) {
+      // The same result again, as a registry pass's unchanged tag gives: the counts by grade
+      // and score stand as they are, and only the day's scans and the result's time move.
+      if (auto r = run("UPDATE fleet_days SET scans = scans + 1 WHERE day = ?1", {day}); !r)
+        return r.error();
+      if (auto r = run("UPDATE latest_results SET finished_at = ?2 WHERE image = ?1",
+                       {image, finished_at});
+          !r)
+        return r.error();
+      return {};
+    }
     if (auto r =
             run("UPDATE fleet_days SET images = images + ?2, score_sum = score_sum + ?3, scans = "
                 "scans + (day = ?1) WHERE day >= ?1",
