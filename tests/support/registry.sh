@@ -3,7 +3,7 @@
 # With `access_log=1` set before sourcing, the registry logs every request to $work/reg.log: one
 # access-log line each (its info-level lines, several per request, cost it more CPU than the
 # requests themselves and would be the benchmarks' bottleneck).
-port=${port:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$work/reg.yml" <<YAML
 version: 0.1
 log: $([[ "${access_log:-}" == 1 ]] && echo '{level: error, accesslog: {disabled: false}}' || echo '{level: error}')
