@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <ctime>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 #include "layer/decompress.h"
 #include "layer/layer.h"
+#include "layer/read_ahead.h"
 #include "layer/tar_walk.h"
 
 namespace bw {
@@ -14,24 +16,32 @@ namespace {
 
 // Counts the bytes the layer's own source delivers and remembers whether it failed, so that a
 // network or digest fault is told apart from a corrupt or hostile layer.
+// Read on the read-ahead thread while the walk runs, and asked about on the walk's: the
+// failure is kept under a lock. The count is read once the read-ahead has stopped.
 class TrackingSource : public ByteSource {
  public:
   explicit TrackingSource(ByteSource& in) : in_(in) {}
   Result<std::size_t> read(char* buf, std::size_t n) override {
     auto r = in_.read(buf, n);
-    if (!r)
+    if (!r) {
+      std::lock_guard lock(mu_);
       failure_ = r.error();
-    else
+    } else {
       count_ += *r;
+    }
     return r;
   }
   std::uint64_t count() const { return count_; }
-  const std::optional<Error>& failure() const { return failure_; }
+  std::optional<Error> failure() const {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
 
  private:
   ByteSource& in_;
   std::uint64_t count_ = 0;
-  std::optional<Error> failure_;
+  mutable std::mutex mu_;
+  std::optional<Error> failure_;  // guarded by mu_
 };
 
 // The CPU time this thread has used, in seconds.
@@ -47,11 +57,14 @@ class Budget {
  public:
   Budget(double max_cpu_seconds, const std::atomic<bool>* cancel)
       : max_(max_cpu_seconds), cancel_(cancel), start_(thread_cpu_seconds()) {}
+  // The layer's inflating runs on the read-ahead's thread: its CPU time counts too.
+  void count_also(const ReadAheadSource& ahead) { ahead_ = &ahead; }
   std::optional<Error> exhausted() {
     if (cancel_ && cancel_->load(std::memory_order_relaxed))
       return make_error(Errc::cancelled, "analysis cancelled");
     // The clock is a system call: look at it every 64 checks.
-    if (max_ > 0 && (++checks_ & 63) == 0 && thread_cpu_seconds() - start_ > max_)
+    if (max_ > 0 && (++checks_ & 63) == 0 &&
+        thread_cpu_seconds() - start_ + (ahead_ ? ahead_->reader_cpu_seconds() : 0) > max_)
       cpu_exceeded_ = true;
     if (cpu_exceeded_)
       return make_error(Errc::layer_limit_exceeded, "layer analysis used more than " +
@@ -67,6 +80,7 @@ class Budget {
   double start_;
   std::uint64_t checks_ = 0;
   bool cpu_exceeded_ = false;
+  const ReadAheadSource* ahead_ = nullptr;
 };
 
 // Hashes and counts decompressed bytes, failing past the limit (decompression bombs).
@@ -181,7 +195,7 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
   Budget budget(limits.max_cpu_seconds, cancel);
   TrackingSource raw(blob);
   auto fail_or = [&](LayerStatus status, std::string reason) -> std::optional<Error> {
-    if (raw.failure()) return raw.failure();
+    if (auto failed = raw.failure()) return failed;
     if (facts.status == LayerStatus::complete) {
       facts.status = status;
       facts.status_reason = std::move(reason);
@@ -195,7 +209,10 @@ Result<LayerFacts> analyze_layer(ByteSource& blob, const LayerLimits& limits,
   if (!decompressed) {
     if (auto e = fail_or(LayerStatus::invalid, decompressed.error().message)) return *e;
   } else {
-    UncompressedSource tar(**decompressed, limits.max_uncompressed_bytes, budget);
+    // Stopped (and joined) at the end of this block, before `raw` is drained below.
+    ReadAheadSource ahead(**decompressed);
+    budget.count_also(ahead);
+    UncompressedSource tar(ahead, limits.max_uncompressed_bytes, budget);
     // Paths recorded so far, for hard links; bounded with the recorded entries themselves.
     std::unordered_set<std::string> recorded;
     std::size_t recorded_bytes = 0;
