@@ -51,6 +51,16 @@ ReportRecord report(char c, const std::string& version, int score, const std::st
   return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump(), base, eol, "", ""};
 }
 
+// A scan of `image` on linux/amd64 as submitted: queued since `created_at`.
+ScanRecord queued_scan(std::string id, std::string image, std::string created_at) {
+  ScanRecord r;
+  r.id = std::move(id);
+  r.image = std::move(image);
+  r.platform = "linux/amd64";
+  r.created_at = std::move(created_at);
+  return r;
+}
+
 }  // namespace
 
 void sqlite_exec(const std::string& path, const std::string& sql) {
@@ -276,11 +286,8 @@ void check_scan_cursor(Store& store) {
 
 void check_scan_queue(Store& store) {
   for (int i = 0; i < 5; ++i) {
-    ScanRecord r;
-    r.id = "scan_q" + std::to_string(i);
-    r.image = "reg.example/app:" + std::to_string(i);
-    r.platform = "linux/amd64";
-    r.created_at = "2026-03-01T10:00:00Z";
+    ScanRecord r = queued_scan("scan_q" + std::to_string(i), "reg.example/app:" + std::to_string(i),
+                               "2026-03-01T10:00:00Z");
     r.request_id = "req-" + std::to_string(i);
     REQUIRE(store.put_scan(r));
   }
@@ -323,11 +330,7 @@ void check_scan_queue(Store& store) {
   CHECK_FALSE(*store.cancel_scan("scan_nope", "t3"));
 
   // A submit with room claims in the same commit, oldest first: an older scan before it.
-  ScanRecord submitted;
-  submitted.id = "scan_q5";
-  submitted.image = "reg.example/app:5";
-  submitted.platform = "linux/amd64";
-  submitted.created_at = "2026-03-01T10:00:01Z";
+  ScanRecord submitted = queued_scan("scan_q5", "reg.example/app:5", "2026-03-01T10:00:01Z");
   auto with_claim =
       store.submit_scan(submitted, "replica-b", ClaimNext{1, std::chrono::seconds(30), "t4"});
   REQUIRE(with_claim);
@@ -386,11 +389,7 @@ void check_scan_queue(Store& store) {
 
 void check_scan_end_with_findings(Store& store) {
   REQUIRE(store.put_layer(layer('1')));
-  ScanRecord scan;
-  scan.id = "scan_found";
-  scan.image = "reg.example/team/app:1";
-  scan.platform = "linux/amd64";
-  scan.created_at = "2026-03-01T10:00:00Z";
+  ScanRecord scan = queued_scan("scan_found", "reg.example/team/app:1", "2026-03-01T10:00:00Z");
   REQUIRE(store.put_scan(scan));
   REQUIRE(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 1, "t1")->size() == 1);
   scan.status = ScanStatus::done;
@@ -727,11 +726,8 @@ void check_fleet_reads(Store& store) {
   CHECK_FALSE(*store.record_unchanged("reg.example/team/app:9", digest_of('z'), std::nullopt));
   // A registry pass's batch of tags, one call for every state a tag can be in.
   {
-    ScanRecord waiting;
-    waiting.id = "scan_waiting";
-    waiting.image = "reg.example/team/waiting:1";
-    waiting.platform = "linux/amd64";
-    waiting.created_at = "2026-03-02T11:00:00Z";
+    ScanRecord waiting =
+        queued_scan("scan_waiting", "reg.example/team/waiting:1", "2026-03-02T11:00:00Z");
     REQUIRE(store.put_scan(waiting));
     const std::vector<TagCheck> batch{
         // The index its last scan found: unchanged, recorded with its tag.
@@ -1245,11 +1241,7 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
   REQUIRE(store.put_report(report('a', "rs", 50, "D", "debian:12", true)));
   REQUIRE(store.replace_suppressions({{"BW-SHELL", "bin/sh", "", "old", "", "", ""}}));
   REQUIRE(store.put_reference_image("debian:12", digest_of('a')));
-  ScanRecord done;
-  done.id = "scan_done";
-  done.image = "reg.example/app:1";
-  done.platform = "linux/amd64";
-  done.created_at = "2026-01-01T00:00:00Z";
+  ScanRecord done = queued_scan("scan_done", "reg.example/app:1", "2026-01-01T00:00:00Z");
   REQUIRE(store.put_scan(done));
   done.status = ScanStatus::done;
   done.manifest_digest = digest_of('a');
