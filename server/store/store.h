@@ -316,6 +316,7 @@ Result<TagComparison> compare_tag(Reads& reads, const TagCheck& tag, const std::
   return TagComparison{TagState::unchanged, k.manifest_digest};
 }
 std::optional<TagRecord> seen_tag(const TagCheck& tag, const std::string& manifest_digest);
+
 // For stores answering `ask.sources`: the digests whose records to read (the stored layers
 // `ask` accepts, in order), and those records (as read for those digests) put in place.
 std::vector<std::string> source_digests(const ImageLookup& look,
@@ -392,7 +393,8 @@ class Store {
   // For each tag, in order: pending when has_pending_scan; unchanged when known_result (on
   // `platform`, under `ruleset_version`) names its head digest and every layer is stored and
   // accepted by `current`, and it is then recorded as by record_unchanged; changed otherwise.
-  // One transaction for them all, so that a registry pass commits once per batch of tags.
+  // SQLite answers the whole batch in one transaction, so that a registry pass commits once per
+  // batch of tags; the default records each unchanged tag in a transaction of its own.
   virtual Result<std::vector<TagState>> check_tags(
       const std::vector<TagCheck>& tags, const std::string& platform,
       const std::string& ruleset_version, const std::function<bool(const LayerMeta&)>& current);
