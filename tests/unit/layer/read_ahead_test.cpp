@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
+#include <stdexcept>
 
 using namespace bw;
 
@@ -87,4 +89,33 @@ TEST_CASE("read ahead: a reader that stops early leaves at most the queue's dept
   // The block the reader holds, two queued and one being filled when it stopped.
   CHECK(in.served.load() <= 4 * 64 * 1024);
   CHECK(in.served.load() < data.size());
+}
+
+TEST_CASE("read ahead: a source that throws is a failure after the blocks before it, not a crash") {
+  // Serves whole reads of 'x' until `limit` bytes, then throws (an allocation failing in a
+  // decoder, say): the exception stays on the read-ahead thread and reaches the reader as an
+  // error.
+  class Throwing : public ByteSource {
+   public:
+    Result<std::size_t> read(char* buf, std::size_t n) override {
+      if (served_ >= 300 * 1024) throw std::runtime_error("decoder out of memory");
+      std::fill_n(buf, n, 'x');
+      served_ += n;
+      return n;
+    }
+
+   private:
+    std::size_t served_ = 0;
+  } in;
+  ReadAheadSource ahead(in, 64 * 1024, 2);
+  std::size_t got = 0;
+  std::string buf(4096, '\0');
+  Result<std::size_t> r = std::size_t{1};
+  while ((r = ahead.read(buf.data(), buf.size())) && *r > 0) got += *r;
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::internal);
+  CHECK(r.error().message.find("reading ahead: decoder out of memory") != std::string::npos);
+  // The whole blocks read before the throw arrive; the partial one is dropped with the error.
+  CHECK(got % (64 * 1024) == 0);
+  CHECK(got >= 256 * 1024);
 }

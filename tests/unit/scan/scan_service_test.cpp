@@ -458,6 +458,49 @@ TEST_CASE("a registry pass's tag checks made meanwhile reach the store as one ba
   CHECK(w.scans.metrics().unchanged_tags == 3);
 }
 
+TEST_CASE("a tag check batch the store refuses answers every waiter with the error") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  BuiltImage built = build_image(img);
+  World w(built);
+  const std::string digest = sha256(built.manifest);
+  REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  w.ioc.restart();
+  w.ioc.run_for(std::chrono::milliseconds(300));
+  // The reports table moved away under the daemon: the batch's store call fails.
+  std::string out;
+  const std::string db = w.dir.path() + "/b.db";
+  REQUIRE(run_command({"sqlite3", db, "ALTER TABLE reports RENAME TO reports_away"}, out) == 0);
+  std::vector<std::optional<Result<TagState>>> got(3);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + std::to_string(i + 1));
+    REQUIRE(ref);
+    boost::asio::co_spawn(w.ioc, w.scans.async_check_tag(*ref, digest),
+                          [&got, i](std::exception_ptr, Result<TagState> r) { got[i] = r; });
+  }
+  w.ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::any_of(got.begin(), got.end(), [](auto& g) { return !g; }) &&
+         std::chrono::steady_clock::now() < deadline)
+    w.ioc.run_one_for(std::chrono::milliseconds(100));
+  // Every waiter is answered (none hangs), with the store's error rather than a guess: the
+  // scheduler then queues a scan, which says what went wrong.
+  for (auto& g : got) {
+    REQUIRE(g);
+    REQUIRE_FALSE(*g);
+    CHECK(g->error().message.find("reports") != std::string::npos);
+  }
+  CHECK(w.scans.metrics().unchanged_tags == 0);
+  // Once the table is back, the next check is sent and answered: the sender was not left
+  // marked as busy.
+  REQUIRE(run_command({"sqlite3", db, "ALTER TABLE reports_away RENAME TO reports"}, out) == 0);
+  auto ref = parse_reference("127.0.0.1:5000/mem/app:1");
+  REQUIRE(ref);
+  auto again = run_on(w.ioc, w.scans.async_check_tag(*ref, digest));
+  REQUIRE(again);
+  CHECK(*again == TagState::unchanged);
+  CHECK(w.scans.metrics().unchanged_tags == 1);
+}
+
 TEST_CASE("waits, pending images and cancels at their edges") {
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   World w(build_image(img));
