@@ -359,6 +359,13 @@ struct HttpClient::Impl {
                                                           " bytes, over the limit of " +
                                                           std::to_string(limit));
 
+      if (to_sink && parser.content_length() && !parser.is_done()) {
+        auto got = co_await read_sized_body(c, req.url, *parser.content_length(), *on_chunk);
+        if (!got) co_return got.error();
+        if (parser.keep_alive()) release(std::move(*conn));
+        co_return out;
+      }
+
       std::string chunk;
       std::uint64_t total = 0;
       // A small body (a manifest, a tag list) is read into a buffer its size, not a blob's
@@ -403,6 +410,48 @@ struct HttpClient::Impl {
       if (parser.keep_alive()) release(std::move(*conn));
       co_return out;
     }
+  }
+
+  // A blob's body of known length, read from the socket straight into the chunks handed on.
+  // Beast's parser reads at most 64 KiB per call and copies out of the connection's buffer; here
+  // each read takes what the socket holds, up to the rest of a chunk, and nothing is copied
+  // twice. Chunks are handed on full (the last excepted), as the parser's were.
+  awaitable<Result<void>> read_sized_body(Connection& c, const Url& url, std::uint64_t length,
+                                          const ChunkHandler& on_chunk) {
+    std::uint64_t total = 0;
+    while (total < length) {
+      std::string chunk(std::min<std::uint64_t>(length - total, opt.stream_chunk_bytes), '\0');
+      std::size_t got = 0;
+      boost::system::error_code ec;
+      if (c.buffer.size() > 0) {  // what the header's read brought of the body
+        got = asio::buffer_copy(asio::buffer(chunk), c.buffer.data());
+        c.buffer.consume(got);
+      }
+      while (got < chunk.size()) {
+        c.lowest().expires_after(opt.io_timeout);
+        auto [rec, n] = co_await c.on_stream([&](auto& s) {
+          return s.async_read_some(asio::buffer(chunk.data() + got, chunk.size() - got), kTuple);
+        });
+        got += n;
+        if (rec) {
+          ec = rec;
+          break;
+        }
+      }
+      // Bytes that arrived before a fault still count: a resumed transfer starts after them.
+      if (got > 0) {
+        chunk.resize(got);
+        total += got;
+        if (!co_await on_chunk(std::move(chunk)))
+          co_return make_error(Errc::cancelled, "transfer stopped by its consumer");
+      }
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
+        co_return make_error(Errc::registry_unreachable, "connection to " + url.origin() +
+                                                             " closed mid-body after " +
+                                                             std::to_string(total) + " bytes");
+      if (ec) co_return transport_error(url, "reading body from", ec);
+    }
+    co_return Result<void>{};
   }
 
   awaitable<Result<HttpResponse>> run(HttpRequest req, std::uint64_t body_limit,

@@ -88,3 +88,58 @@ TEST_CASE("redirects that are refused: no Location, a bad one, a body to another
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::registry_not_allowed);
 }
+
+namespace {
+
+struct Streamed {
+  Result<net::HttpResponse> response = make_error(Errc::internal, "not run");
+  std::vector<std::size_t> chunks;
+  std::string body;
+};
+
+Streamed stream(const std::string& url, std::size_t chunk_bytes) {
+  boost::asio::io_context ioc;
+  net::HttpOptions options;
+  options.stream_chunk_bytes = chunk_bytes;
+  net::HttpClient client(ioc.get_executor(), options);
+  Streamed out;
+  auto on_chunk = [&](std::string chunk) -> boost::asio::awaitable<bool> {
+    out.chunks.push_back(chunk.size());
+    out.body += chunk;
+    co_return true;
+  };
+  auto fut = boost::asio::co_spawn(ioc, client.stream(request("GET", url), nullptr, on_chunk),
+                                   boost::asio::use_future);
+  ioc.run_for(std::chrono::seconds(30));
+  REQUIRE(fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  out.response = fut.get();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a streamed body of known length arrives whole, in order, in full chunks") {
+  std::string body(1000 * 1000 + 17, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 7919) >> 3);
+  FaultServer server([&](const SeenRequest& r) {
+    Reply reply{200, {}, body};
+    if (r.target == "/cut") reply.send_bytes = 300 * 1000;  // Content-Length still says all
+    return reply;
+  });
+  auto whole = stream("http://" + server.host() + "/blob", 64 * 1024);
+  REQUIRE(whole.response);
+  CHECK(whole.response->status == 200);
+  CHECK(whole.body == body);
+  // Every chunk full but the last, however the bytes arrived: consumers hash and inflate in
+  // blocks of the chunk's size.
+  REQUIRE(whole.chunks.size() == (body.size() + 64 * 1024 - 1) / (64 * 1024));
+  for (std::size_t i = 0; i + 1 < whole.chunks.size(); ++i) CHECK(whole.chunks[i] == 64 * 1024);
+  // Cut short: the bytes before the cut are handed on (a resumed transfer starts after them),
+  // then the error says where it stopped.
+  auto cut = stream("http://" + server.host() + "/cut", 64 * 1024);
+  REQUIRE_FALSE(cut.response);
+  CHECK(cut.response.error().code == Errc::registry_unreachable);
+  CHECK(cut.response.error().message.find("closed mid-body after 300000 bytes") !=
+        std::string::npos);
+  CHECK(cut.body == body.substr(0, 300 * 1000));
+}
