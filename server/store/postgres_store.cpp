@@ -40,6 +40,16 @@ constexpr std::string_view kAcquireLease =
     "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
     "RETURNING owner";
 
+// The layers whose digests array parameter $N names, each found through the primary key.
+// `digest = ANY($N)` lets the planner read a table of a few hundred layers whole, which costs it
+// less than a probe per digest but reads every row at each scan's first look; the lateral
+// subquery (kept apart by OFFSET 0) is one index probe per distinct digest.
+std::string layers_named(int n) {
+  return "(SELECT DISTINCT d FROM unnest($" + std::to_string(n) +
+         "::text[]) AS want(d)) want CROSS JOIN LATERAL (SELECT * FROM layers WHERE digest = "
+         "want.d OFFSET 0) layers";
+}
+
 // Reader connections per process.
 constexpr int kReaders = 4;
 
@@ -79,13 +89,18 @@ class PostgresStore : public Store {
 
   Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
       const std::vector<std::string>& digests) override {
+    if (digests.empty()) return std::vector<std::optional<LayerMeta>>();
+    return layer_metas_on(*readers_.take(), digests);
+  }
+
+  static Result<std::vector<std::optional<LayerMeta>>> layer_metas_on(
+      Connection& c, const std::vector<std::string>& digests) {
     std::vector<std::optional<LayerMeta>> out(digests.size());
     if (digests.empty()) return out;
-    auto rdb = readers_.take();
-    auto r = rdb->exec(
-        "SELECT digest, analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
-        "digest = ANY($1::text[])",
-        {pg::text_array(digests)});
+    static const std::string sql =
+        "SELECT digest, analyzer_version, diff_id, status, analyzer_versions FROM " +
+        layers_named(1);
+    auto r = c.exec(sql, {pg::text_array(digests)});
     if (!r) return r.error();
     for (int row = 0; row < r->size(); ++row) {
       const std::string digest = r->text(row, 0);
@@ -141,10 +156,10 @@ class PostgresStore : public Store {
   Result<void> read_layer_rows(Connection& c, const std::vector<std::string>& digests,
                                LayerRows& out) {
     layer_reads_ += digests.size();
-    auto r = c.exec(
-        "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM "
-        "layers WHERE digest = ANY($1::text[])",
-        {pg::text_array(digests)});
+    static const std::string sql =
+        "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM " +
+        layers_named(1);
+    auto r = c.exec(sql, {pg::text_array(digests)});
     if (!r) return r.error();
     for (int row = 0; row < r->size(); ++row) {
       LayerRecord rec;
@@ -226,12 +241,13 @@ class PostgresStore : public Store {
   static Result<void> read_lookup(Connection& c, const std::string& manifest_digest,
                                   const std::string& ruleset_version,
                                   const std::vector<std::string>& layer_digests, ImageLookup& out) {
-    auto r = c.exec(
+    static const std::string sql =
         "SELECT 0 AS part, manifest_digest AS c1, score::bigint AS c2, grade AS c3, image_ref AS "
         "c4, ruleset_version AS c5, report AS c6 FROM reports WHERE manifest_digest = $1 AND "
         "ruleset_version = $2 UNION ALL SELECT 1, digest, analyzer_version::bigint, diff_id, "
-        "status, analyzer_versions, NULL FROM layers WHERE digest = ANY($3::text[])",
-        {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
+        "status, analyzer_versions, NULL FROM " +
+        layers_named(3);
+    auto r = c.exec(sql, {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
     if (!r) return r.error();
     out.layers.assign(layer_digests.size(), std::nullopt);
     for (int row = 0; row < r->size(); ++row) {
@@ -377,8 +393,13 @@ class PostgresStore : public Store {
   Result<std::optional<KnownResult>> known_result(const std::string& image,
                                                   const std::string& platform,
                                                   const std::string& ruleset) override {
-    auto rdb = readers_.take();
-    auto r = rdb->exec(
+    return known_result_on(*readers_.take(), image, platform, ruleset);
+  }
+
+  static Result<std::optional<KnownResult>> known_result_on(Connection& c, const std::string& image,
+                                                            const std::string& platform,
+                                                            const std::string& ruleset) {
+    auto r = c.exec(
         "SELECT s.manifest_digest, COALESCE(s.index_digest, '') FROM scans s WHERE s.image = $1 "
         "AND s.status = 'done' AND s.platform = $2 AND s.manifest_digest IS NOT NULL AND EXISTS "
         "(SELECT 1 FROM reports r WHERE r.manifest_digest = s.manifest_digest AND "
@@ -387,9 +408,9 @@ class PostgresStore : public Store {
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<KnownResult>();
     KnownResult out{r->text(0, 0), r->text(0, 1), {}};
-    auto ls = rdb->exec(
-        "SELECT layer_digest FROM image_layers WHERE manifest_digest = $1 ORDER BY position",
-        {out.manifest_digest});
+    auto ls =
+        c.exec("SELECT layer_digest FROM image_layers WHERE manifest_digest = $1 ORDER BY position",
+               {out.manifest_digest});
     if (!ls) return ls.error();
     for (int i = 0; i < ls->size(); ++i) out.layers.push_back(ls->text(i, 0));
     return std::optional<KnownResult>(std::move(out));
@@ -401,29 +422,87 @@ class PostgresStore : public Store {
     std::string now = now_rfc3339();
     bool found = false;
     auto r = db_.transaction([&]() -> Result<void> {
-      auto t = touch(digest, tag, now);
-      if (!t) return t.error();
-      found = *t;
-      if (!found) return {};
-      if (auto d = db_.exec(
-              "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
-              "scans) SELECT substr($1, 1, 10), $2, manifest_digest, score, grade, $1, 1 FROM "
-              "image_summaries WHERE manifest_digest = $3 AND score >= 0 ON CONFLICT (day, "
-              "image) DO UPDATE SET manifest_digest = excluded.manifest_digest, score = "
-              "excluded.score, grade = excluded.grade, finished_at = excluded.finished_at, "
-              "scans = daily_results.scans + 1",
-              {now, image, digest});
-          !d)
-        return d.error();
-      auto sum = db_.exec(
-          "SELECT score, grade FROM image_summaries WHERE manifest_digest = $1 AND score >= 0",
-          {digest});
-      if (!sum) return sum.error();
-      if (sum->size() == 0) return {};
-      return count_result(image, static_cast<int>(sum->integer(0, 0)), sum->text(0, 1), now);
+      auto seen = record_unchanged_locked(image, digest, tag, now);
+      if (!seen) return seen.error();
+      found = *seen;
+      return {};
     });
     if (!r) return r.error();
     return found;
+  }
+
+  // The reads and the writes on the writer, in one transaction: a registry pass's small writes
+  // cost one commit per batch of tags, not one per tag.
+  Result<std::vector<TagState>> check_tags(
+      const std::vector<TagCheck>& tags, const std::string& platform,
+      const std::string& ruleset_version,
+      const std::function<bool(const LayerMeta&)>& current) override {
+    std::lock_guard lock(mu_);
+    std::string now = now_rfc3339();
+    std::vector<TagState> out;
+    auto r = db_.transaction([&]() -> Result<void> {
+      out.clear();
+      OnConnection reads{db_};
+      for (auto& t : tags) {
+        auto c = compare_tag(reads, t, platform, ruleset_version, current);
+        if (!c) return c.error();
+        if (c->state == TagState::unchanged) {
+          auto seen = record_unchanged_locked(t.image, c->manifest_digest,
+                                              seen_tag(t, c->manifest_digest), now);
+          if (!seen) return seen.error();
+          if (!*seen) c->state = TagState::changed;
+        }
+        out.push_back(c->state);
+      }
+      return {};
+    });
+    if (!r) return r.error();
+    return out;
+  }
+
+  // The reads compare_tag makes, on one connection.
+  struct OnConnection {
+    Connection& c;
+    Result<bool> has_pending_scan(const std::string& image) {
+      return has_pending_scan_on(c, image);
+    }
+    Result<std::optional<KnownResult>> known_result(const std::string& image,
+                                                    const std::string& platform,
+                                                    const std::string& ruleset) {
+      return known_result_on(c, image, platform, ruleset);
+    }
+    Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
+        const std::vector<std::string>& digests) {
+      return layer_metas_on(c, digests);
+    }
+  };
+
+  // record_unchanged's writes. REQUIRES: mu_ held, inside a transaction.
+  Result<bool> record_unchanged_locked(const std::string& image, const std::string& digest,
+                                       const std::optional<TagRecord>& tag,
+                                       const std::string& now) {
+    auto t = touch(digest, tag, now);
+    if (!t) return t.error();
+    if (!*t) return false;
+    if (auto d = db_.exec(
+            "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
+            "scans) SELECT substr($1, 1, 10), $2, manifest_digest, score, grade, $1, 1 FROM "
+            "image_summaries WHERE manifest_digest = $3 AND score >= 0 ON CONFLICT (day, "
+            "image) DO UPDATE SET manifest_digest = excluded.manifest_digest, score = "
+            "excluded.score, grade = excluded.grade, finished_at = excluded.finished_at, "
+            "scans = daily_results.scans + 1",
+            {now, image, digest});
+        !d)
+      return d.error();
+    auto sum = db_.exec(
+        "SELECT score, grade FROM image_summaries WHERE manifest_digest = $1 AND score >= 0",
+        {digest});
+    if (!sum) return sum.error();
+    if (sum->size() == 0) return true;
+    if (auto c = count_result(image, static_cast<int>(sum->integer(0, 0)), sum->text(0, 1), now);
+        !c)
+      return c.error();
+    return true;
   }
 
   // The image's summary (its last-scanned time) brought up to `now`, the tag (if any) as naming
@@ -803,10 +882,13 @@ class PostgresStore : public Store {
   }
 
   Result<bool> has_pending_scan(const std::string& image) override {
-    auto rdb = readers_.take();
-    auto r = rdb->exec(
-        "SELECT 1 FROM scans WHERE image = $1 AND status IN ('queued', 'running') LIMIT 1",
-        {image});
+    return has_pending_scan_on(*readers_.take(), image);
+  }
+
+  static Result<bool> has_pending_scan_on(Connection& c, const std::string& image) {
+    auto r =
+        c.exec("SELECT 1 FROM scans WHERE image = $1 AND status IN ('queued', 'running') LIMIT 1",
+               {image});
     if (!r) return r.error();
     return r->size() > 0;
   }

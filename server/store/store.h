@@ -393,8 +393,9 @@ class Store {
   // For each tag, in order: pending when has_pending_scan; unchanged when known_result (on
   // `platform`, under `ruleset_version`) names its head digest and every layer is stored and
   // accepted by `current`, and it is then recorded as by record_unchanged; changed otherwise.
-  // SQLite answers the whole batch in one transaction, so that a registry pass commits once per
-  // batch of tags; the default records each unchanged tag in a transaction of its own.
+  // SQLite and PostgreSQL answer the whole batch in one transaction, so that a registry pass
+  // commits once per batch of tags; the default records each unchanged tag in a transaction of
+  // its own.
   virtual Result<std::vector<TagState>> check_tags(
       const std::vector<TagCheck>& tags, const std::string& platform,
       const std::string& ruleset_version, const std::function<bool(const LayerMeta&)>& current);
