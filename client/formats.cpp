@@ -446,7 +446,7 @@ std::string purl(const json& p, const json& os) {
 
 // A language package's URL, as Syft writes them: pkg:npm/%40scope/name@v, pkg:pypi/name@v
 // (normalised as the purl spec asks), pkg:golang/host/path/name@v (stdlib at the bare Go
-// version), pkg:maven/group/artifact@v.
+// version), pkg:maven/group/artifact@v, pkg:composer/vendor/name@v.
 std::string app_purl(const json& p) {
   std::string eco = p.value("ecosystem", ""), name = p.value("name", ""),
               version = p.value("version", ""), ns;
@@ -463,6 +463,9 @@ std::string app_purl(const json& p) {
     }
   } else if (eco == "maven") {
     ns = p.value("group", "");
+  } else if (eco == "composer" && name.find('/') != std::string::npos) {
+    ns = name.substr(0, name.find('/'));
+    name = name.substr(name.find('/') + 1);
   }
   std::string path;
   for (const std::string& part : split(ns, '/'))

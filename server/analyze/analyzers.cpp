@@ -11,7 +11,8 @@ const std::vector<const Analyzer*>& builtin_analyzers() {
       &detail::os_release_analyzer(), &detail::packages_analyzer(), &detail::accounts_analyzer(),
       &detail::elf_analyzer(),        &detail::script_analyzer(),   &detail::sshd_config_analyzer(),
       &detail::secrets_analyzer(),    &detail::npm_analyzer(),      &detail::python_analyzer(),
-      &detail::jar_analyzer(),        &detail::gem_analyzer(),      &detail::runtime_analyzer(),
+      &detail::jar_analyzer(),        &detail::gem_analyzer(),      &detail::composer_analyzer(),
+      &detail::runtime_analyzer(),
   };
   return all;
 }

@@ -7,6 +7,7 @@ nlohmann::json to_json(const AppPackage& p) {
   if (!p.group.empty()) j["group"] = p.group;
   if (!p.license.empty()) j["license"] = p.license;
   if (!p.origin.empty()) j["origin"] = p.origin;
+  if (p.dev) j["dev"] = true;
   return j;
 }
 
@@ -15,8 +16,14 @@ AppPackage app_package_from_json(const nlohmann::json& j) {
     auto it = j.find(k);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  return AppPackage{str("ecosystem"), str("group"),   str("name"),
-                    str("version"),   str("license"), str("origin")};
+  auto dev = j.find("dev");
+  return AppPackage{str("ecosystem"),
+                    str("group"),
+                    str("name"),
+                    str("version"),
+                    str("license"),
+                    str("origin"),
+                    dev != j.end() && dev->is_boolean() && dev->get<bool>()};
 }
 
 }  // namespace bw

@@ -1,6 +1,6 @@
 // The packages an app brings on top of its OS: npm packages, Python distributions, Ruby gems,
-// Go modules and Java archives, each read from the files that describe it inside the image (no
-// network).
+// PHP's Composer packages, Go modules and Java archives, each read from the files that describe it
+// inside the image (no network).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,12 +15,13 @@
 namespace bw {
 
 struct AppPackage {
-  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "generic"
+  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "composer" | "generic"
   std::string group;      // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
   std::string name;       // "@scope/name", "requests", "github.com/x/y", artifactId
   std::string version;
   std::string license;  // as the package declares it; empty when it does not
   std::string origin;   // inside an archive: the path of the entry it came from
+  bool dev = false;     // a development dependency, as the list that names it says (Composer)
 };
 
 // npm: a package.json (name and version required, else nullopt).
@@ -44,6 +45,12 @@ bool is_python_metadata_path(std::string_view path);
 // by " OR " (RubyGems offers the gem under any of them).
 std::optional<AppPackage> parse_gemspec(std::string_view gemspec);
 bool is_gemspec_path(std::string_view path);
+
+// PHP: the packages a vendor/composer/installed.json lists (Composer 2's object or Composer 1's
+// array): name and version required; licenses joined by " OR "; `dev` from Composer 2's
+// dev-package-names. Not JSON, or cut short: none.
+std::vector<AppPackage> parse_composer_installed(std::string_view installed_json);
+bool is_composer_installed_path(std::string_view path);
 
 // Runtimes installed from upstream archives, as Syft lists them ("generic"): Node.js from its
 // include/node/node_version.h ("node", "20.11.1"), a JDK or JRE from its release file

@@ -106,7 +106,7 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     }
     for (auto& p : info.app_packages)
       out.app_packages.push_back(InstalledAppPackage{
-          p, e.path, digest, p.ecosystem == "npm" && npm_dev.count(e.path) > 0});
+          p, e.path, digest, p.dev || (p.ecosystem == "npm" && npm_dev.count(e.path) > 0)});
     if (e.path == "etc/passwd" || e.path == "etc/group" || e.path == "etc/shadow")
       out.account_files[e.path] = digest;
     if (e.path == "etc/passwd" && info.accounts) out.accounts = *info.accounts;

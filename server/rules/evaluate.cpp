@@ -672,11 +672,14 @@ class Evaluator {
   // What builds leave in the final stage: dev dependencies, package caches, headers, Go build
   // paths.
   void build_leftovers() {
-    std::map<std::string, std::vector<std::string>> dev_by_layer;
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> dev_by_layer;
     for (auto& p : in_.summary.app_packages)
-      if (p.dev) dev_by_layer[p.layer_digest].push_back(p.package.name + "@" + p.package.version);
-    for (auto& [layer, names] : dev_by_layer) {
-      std::string detail = std::to_string(names.size()) + " npm dev dependencies: ";
+      if (p.dev)
+        dev_by_layer[{p.layer_digest, p.package.ecosystem}].push_back(p.package.name + "@" +
+                                                                      p.package.version);
+    for (auto& [where, names] : dev_by_layer) {
+      const auto& [layer, ecosystem] = where;
+      std::string detail = std::to_string(names.size()) + " " + ecosystem + " dev dependencies: ";
       for (std::size_t i = 0; i < names.size() && i < 12; ++i) detail += (i ? ", " : "") + names[i];
       if (names.size() > 12) detail += " and " + std::to_string(names.size() - 12) + " more";
       add("BW-DEV-DEPS", Evidence{"", -1, "", "", detail}, layer);

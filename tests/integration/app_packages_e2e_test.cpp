@@ -374,6 +374,46 @@ TEST_CASE("a Ruby app's gems are listed as RubyGems itself reads their specifica
   CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
 }
 
+namespace {
+
+// An app's directory as /app, one layer over Debian's base, pushed as REPO:TAG and scanned.
+struct ScannedApp {
+  std::string app_layer;  // the digest of the app's layer
+  json image;             // GET /v1/images/{digest}
+  json report;            // …/report
+};
+ScannedApp scan_app_dir(const LocalRegistry& reg, Daemon& d, const std::string& repo,
+                        const std::string& tag, const std::string& dir, json cmd) {
+  TarBuilder layer;
+  add_tree(layer, dir, "app");
+  TestImage im{{make_layer(debian_base()), make_layer(layer.build())}};
+  im.config = {{"User", "65532"}, {"WorkingDir", "/app"}, {"Cmd", std::move(cmd)}};
+  push_image(reg.host(), repo, tag, im);
+  json scan = d.scan(reg.host() + "/" + repo + ":" + tag);
+  REQUIRE(scan["status"] == "done");
+  const std::string digest = scan["manifest_digest"];
+  return {im.layers[1].digest(), d.get_json("/v1/images/" + digest),
+          d.get_json("/v1/images/" + digest + "/report")};
+}
+
+// The package URLs in the CLI's CycloneDX for `ref`, which must validate against the schema.
+std::set<std::string> cyclonedx_purls(Daemon& d, const std::string& ref) {
+  TempDir dir;
+  std::string out;
+  REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan", ref, "-f",
+                       "cyclonedx", "-o", dir.path() + "/sbom.json"},
+                      out) >= 0);
+  json bom = json::parse(read_file(dir.path() + "/sbom.json"));
+  std::set<std::string> purls;
+  for (auto& c : bom["components"])
+    if (c.contains("purl")) purls.insert(c["purl"]);
+  std::string check;
+  CHECK_MESSAGE(cyclonedx_valid(dir.path() + "/sbom.json", check), check);
+  return purls;
+}
+
+}  // namespace
+
 TEST_CASE("a Node app npm installed from packed packages: each listed with its dev flag") {
   // Three small packages packed by `npm pack` (one scoped), installed by `npm install` the way
   // a build does it, one of them as a dev dependency; then the same app installed by `npm ci
@@ -450,43 +490,125 @@ TEST_CASE("a Node app npm installed from packed packages: each listed with its d
     const std::string tag = std::get<0>(built), root = std::get<1>(built);
     const std::set<std::string>* expect = std::get<2>(built);
     CAPTURE(tag);
-    TarBuilder layer;
-    add_tree(layer, root, "app");
-    TestImage im{{make_layer(debian_base()), make_layer(layer.build())}};
-    im.config = {{"User", "65532"}, {"WorkingDir", "/app"}, {"Cmd", {"node", "index.js"}}};
-    push_image(reg.host(), "team/node", tag, im);
-    json scan = d.scan(reg.host() + "/team/node:" + tag);
-    REQUIRE(scan["status"] == "done");
-    const std::string digest = scan["manifest_digest"];
-    json image = d.get_json("/v1/images/" + digest);
+    ScannedApp scanned = scan_app_dir(reg, d, "team/node", tag, root, {"node", "index.js"});
     std::set<std::string> got;
-    for (auto& p : image["app_packages"]) {
+    for (auto& p : scanned.image["app_packages"]) {
       if (p["ecosystem"] != "npm") continue;
       got.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>() + " " +
                  p.value("license", std::string()) + (p.value("dev", false) ? " dev" : ""));
-      CHECK(p["layer_digest"] == im.layers[1].digest());
+      CHECK(p["layer_digest"] == scanned.app_layer);
     }
     CHECK(got == *expect);
     // A dev dependency in the image trips BW-DEV-DEPS; the production install does not.
-    json report = d.get_json("/v1/images/" + digest + "/report");
     bool dev_deps = false;
-    for (auto& f : report["findings"]) dev_deps |= f["rule_id"] == "BW-DEV-DEPS";
+    for (auto& f : scanned.report["findings"]) dev_deps |= f["rule_id"] == "BW-DEV-DEPS";
     CHECK(dev_deps == (tag == "dev"));
 
-    TempDir dir;
-    std::string out;
-    REQUIRE(run_command({BULWARK_CLI_PATH, "--server", d.api().server(), "scan",
-                         reg.host() + "/team/node:" + tag, "-f", "cyclonedx", "-o",
-                         dir.path() + "/sbom.json"},
-                        out) >= 0);
-    json bom = json::parse(read_file(dir.path() + "/sbom.json"));
-    std::set<std::string> purls;
-    for (auto& c : bom["components"])
-      if (c.contains("purl")) purls.insert(c["purl"]);
+    auto purls = cyclonedx_purls(d, reg.host() + "/team/node:" + tag);
     CHECK(purls.count("pkg:npm/left-pad-lite@1.2.3"));
     CHECK(purls.count("pkg:npm/%40acme/util@0.4.0"));
     CHECK(purls.count("pkg:npm/%40acme/test-helper@2.0.0") == (tag == "dev"));
-    std::string check;
-    CHECK(cyclonedx_valid(dir.path() + "/sbom.json", check));
+  }
+}
+
+TEST_CASE("a PHP app Composer installed from path repositories: each listed with its dev flag") {
+  // Three local packages (one under two licenses, one a dev dependency) installed by Debian's
+  // composer the way a build does it, then again with --no-dev. Packagist is switched off and
+  // the network disabled: no byte leaves this machine.
+  TempDir work;
+  const std::string pkgs = work.path() + "/pkgs";
+  for (auto [dir, manifest] :
+       {std::pair{"log", json{{"name", "acme/log"}, {"version", "1.2.0"}, {"license", "MIT"}}},
+        std::pair{"http", json{{"name", "acme/http"},
+                               {"version", "2.1.3"},
+                               {"license", {"MIT", "Apache-2.0"}},
+                               {"require", {{"acme/log", "^1.0"}}}}},
+        std::pair{"testkit", json{{"name", "acme/testkit"}, {"version", "0.3.1"}}}}) {
+    std::filesystem::create_directories(pkgs + "/" + dir);
+    write_file(pkgs + "/" + dir + "/composer.json", manifest.dump());
+  }
+  const json root = {
+      {"name", "acme/app"},
+      {"repositories",
+       {{{"packagist.org", false}},
+        {{"type", "path"}, {"url", pkgs + "/*"}, {"options", {{"symlink", false}}}}}},
+      {"require", {{"acme/http", "^2.0"}}},
+      {"require-dev", {{"acme/testkit", "0.3.1"}}}};
+  const std::vector<std::string> env = {"env",
+                                        "COMPOSER_HOME=" + work.path() + "/home",
+                                        "COMPOSER_CACHE_DIR=" + work.path() + "/cache",
+                                        "COMPOSER_DISABLE_NETWORK=1",
+                                        "COMPOSER_ALLOW_SUPERUSER=1",
+                                        "http_proxy=http://127.0.0.1:9",
+                                        "https_proxy=http://127.0.0.1:9"};
+  auto composer = [&](const std::string& dir, std::vector<std::string> args) {
+    std::vector<std::string> argv = env;
+    argv.insert(argv.end(), {"composer", "--no-interaction", "--working-dir=" + dir});
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    REQUIRE_MESSAGE(run_command(argv, out) == 0, out);
+    return out;
+  };
+  const std::string app = work.path() + "/app", prod = work.path() + "/prod";
+  for (auto& dir : {app, prod}) {
+    std::filesystem::create_directories(dir);
+    write_file(dir + "/composer.json", root.dump());
+    write_file(dir + "/index.php", "<?php require __DIR__ . '/vendor/autoload.php';\n");
+  }
+  composer(app, {"install", "--no-progress"});
+  composer(prod, {"install", "--no-progress", "--no-dev"});
+
+  // What Composer itself says is installed, with and without the dev requirements, read here
+  // through `composer show` rather than the file the analyser reads.
+  auto shown = [&](const std::string& dir, bool no_dev) {
+    std::vector<std::string> args = {"show", "--format=json"};
+    if (no_dev) args.push_back("--no-dev");
+    json listed = json::parse(composer(dir, args));
+    std::set<std::string> out;
+    for (auto& p : listed["installed"])
+      out.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>());
+    return out;
+  };
+  auto with_dev_flags = [&](const std::string& dir) {
+    std::set<std::string> all = shown(dir, false), production = shown(dir, true), out;
+    for (auto& p : all) out.insert(p + (production.count(p) ? "" : " dev"));
+    return out;
+  };
+  const std::set<std::string> want = with_dev_flags(app), want_prod = with_dev_flags(prod);
+  CHECK(want ==
+        std::set<std::string>{"acme/http@2.1.3", "acme/log@1.2.0", "acme/testkit@0.3.1 dev"});
+  CHECK(want_prod == std::set<std::string>{"acme/http@2.1.3", "acme/log@1.2.0"});
+
+  LocalRegistry reg;
+  Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}}});
+  for (const auto& built : {std::tuple{"dev", app, &want}, std::tuple{"prod", prod, &want_prod}}) {
+    const std::string tag = std::get<0>(built), dir = std::get<1>(built);
+    const std::set<std::string>* expect = std::get<2>(built);
+    CAPTURE(tag);
+    ScannedApp scanned = scan_app_dir(reg, d, "team/php", tag, dir, {"php", "index.php"});
+    std::set<std::string> got;
+    for (auto& p : scanned.image["app_packages"]) {
+      if (p["ecosystem"] != "composer") continue;
+      got.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>() +
+                 (p.value("dev", false) ? " dev" : ""));
+      CHECK(p["layer_digest"] == scanned.app_layer);
+      CHECK(p["path"] == "app/vendor/composer/installed.json");
+      if (p["name"] == "acme/http") CHECK(p["license"] == "MIT OR Apache-2.0");
+    }
+    CHECK(got == *expect);
+    CHECK(scanned.report["packages"]["composer"] == expect->size());
+    // A dev dependency in the image trips BW-DEV-DEPS, named by its ecosystem; --no-dev does not.
+    std::string dev_detail;
+    for (auto& f : scanned.report["findings"])
+      if (f["rule_id"] == "BW-DEV-DEPS") dev_detail = f["evidence"].value("detail", "");
+    if (tag == "dev")
+      CHECK(dev_detail == "1 composer dev dependencies: acme/testkit@0.3.1");
+    else
+      CHECK(dev_detail.empty());
+
+    auto purls = cyclonedx_purls(d, reg.host() + "/team/php:" + tag);
+    CHECK(purls.count("pkg:composer/acme/http@2.1.3"));
+    CHECK(purls.count("pkg:composer/acme/log@1.2.0"));
+    CHECK(purls.count("pkg:composer/acme/testkit@0.3.1") == (tag == "dev"));
   }
 }

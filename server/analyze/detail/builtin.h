@@ -18,6 +18,7 @@ const Analyzer& npm_analyzer();
 const Analyzer& python_analyzer();
 const Analyzer& jar_analyzer();
 const Analyzer& gem_analyzer();
+const Analyzer& composer_analyzer();
 const Analyzer& runtime_analyzer();
 
 }  // namespace bw::detail

@@ -354,6 +354,54 @@ TEST_CASE("a gem's specification: name, version and licenses as RubyGems writes 
   CHECK_FALSE(is_gemspec_path("usr/lib/ruby/gems/3.1.0/specifications/README"));
 }
 
+TEST_CASE("Composer's installed.json: its packages, their licenses and which are dev") {
+  // Composer 2: an object with the packages and the names installed for require-dev.
+  auto two = parse_composer_installed(R"({
+    "packages": [
+      {"name": "monolog/monolog", "version": "3.5.0", "version_normalized": "3.5.0.0",
+       "license": ["MIT"], "type": "library"},
+      {"name": "symfony/polyfill-mbstring", "version": "v1.28.0", "license": ["MIT", "GPL-2.0"]},
+      {"name": "phpunit/phpunit", "version": "10.5.1", "license": ["BSD-3-Clause"]},
+      {"name": "acme/nolicense", "version": "dev-main"},
+      {"name": "acme/noversion"},
+      {"version": "1.0.0"},
+      "not an object"
+    ],
+    "dev": true,
+    "dev-package-names": ["phpunit/phpunit"]
+  })");
+  std::vector<std::string> got;
+  for (auto& p : two) {
+    CHECK(p.ecosystem == "composer");
+    got.push_back(p.name + "@" + p.version + " [" + p.license + "]" + (p.dev ? " dev" : ""));
+  }
+  CHECK(got == std::vector<std::string>{"monolog/monolog@3.5.0 [MIT]",
+                                        "symfony/polyfill-mbstring@v1.28.0 [MIT OR GPL-2.0]",
+                                        "phpunit/phpunit@10.5.1 [BSD-3-Clause] dev",
+                                        "acme/nolicense@dev-main []"});
+  // The dev flag survives the store's JSON.
+  CHECK(app_package_from_json(to_json(two[2])).dev);
+  CHECK_FALSE(app_package_from_json(to_json(two[0])).dev);
+
+  // Composer 1: the array alone, with no dev list.
+  auto one = parse_composer_installed(
+      R"([{"name": "guzzlehttp/guzzle", "version": "6.5.8", "license": "MIT"}])");
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].name == "guzzlehttp/guzzle");
+  CHECK(one[0].license == "MIT");
+  CHECK_FALSE(one[0].dev);
+
+  // Cut short (past the read limit) or not a list: nothing.
+  CHECK(parse_composer_installed(R"({"packages": [{"name": "a/b", "version": "1")").empty());
+  CHECK(parse_composer_installed(R"({"packages": {"a/b": "1.0"}})").empty());
+  CHECK(parse_composer_installed("").empty());
+
+  CHECK(is_composer_installed_path("app/vendor/composer/installed.json"));
+  CHECK(is_composer_installed_path("vendor/composer/installed.json"));
+  CHECK_FALSE(is_composer_installed_path("app/vendor/composer/installed.php"));
+  CHECK_FALSE(is_composer_installed_path("app/myvendor/composer/installed.json"));
+}
+
 TEST_CASE("runtimes unpacked from upstream archives say their release in their own files") {
   // Node.js's official tarballs ship include/node/node_version.h.
   auto node = parse_node_version_header(
