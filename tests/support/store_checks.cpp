@@ -624,7 +624,7 @@ void check_queries(Store& store) {
   CHECK((*refs)[0].second == digest_of('b'));
 }
 
-void check_fleet_reads(Store& store) {
+void check_fleet_reads(Store& store, const std::function<std::uint64_t()>& writes) {
   const std::string v = "rs-1";
   REQUIRE(store.put_layer(layer('1')));
   REQUIRE(store.put_image(image('a', {'1'}), TagRecord{"reg.example", "team/app", "1", ""}));
@@ -755,6 +755,15 @@ void check_fleet_reads(Store& store) {
     REQUIRE(stale);
     CHECK((*stale)[0] == TagState::changed);
     CHECK(counted() == 3);
+    // Two unchanged tags in one batch: recorded in one write transaction.
+    if (writes) {
+      const std::uint64_t before = writes();
+      auto twice = store.check_tags({batch[0], batch[0]}, "linux/amd64", v, nullptr);
+      REQUIRE(twice);
+      CHECK(*twice == std::vector<TagState>{TagState::unchanged, TagState::unchanged});
+      CHECK(writes() == before + 1);
+      CHECK(counted() == 5);
+    }
     waiting.status = ScanStatus::cancelled;
     waiting.finished_at = "2026-03-02T11:01:00Z";
     REQUIRE(store.put_scan(waiting));

@@ -34,8 +34,10 @@ void check_scan_end_with_findings(Store& store);
 void check_queries(Store& store);
 // What fleets read at scale: the pending lookup, retention of scan history, a known image seen
 // again (touch), the generation, and every dashboard statement planned on an index (no full
-// scan of scans, images, summaries, reports or daily results).
-void check_fleet_reads(Store& store);
+// scan of scans, images, summaries, reports or daily results). `writes`, when set, counts the
+// write transactions the store's database has committed so far: a batch of tag checks must be
+// one of them.
+void check_fleet_reads(Store& store, const std::function<std::uint64_t()>& writes = {});
 // The fleet's trend rows kept on write: each day counts every reference at its latest result,
 // a day is made from the one before it, a late result reaches the days after it, an older one
 // changes nothing, and a read costs the days asked for (led by the day the window opens with).
