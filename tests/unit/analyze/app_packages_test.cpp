@@ -107,6 +107,33 @@ TEST_CASE("npm: dev dependencies from the lockfile when there is one, else from 
           "tap":{"version":"1.0.0","dev":true,"dependencies":{"ms":{"version":"1.0.0","dev":true}}}}})";
   CHECK(npm_lock_dev_paths(v1) ==
         std::vector<std::string>{"node_modules/tap", "node_modules/tap/node_modules/ms"});
+  // Version 2 carries both forms: "packages" is read, "dependencies" (for npm 6) is not.
+  CHECK(npm_lock_dev_paths(
+            R"({"lockfileVersion":2,"dependencies":{"old":{"dev":true}},
+                "packages":{"node_modules/tap":{"dev":true,"dependencies":{"ms":"^1"}},
+                            "node_modules/ms":{"dev":false,"optional":true}}})") ==
+        std::vector<std::string>{"node_modules/tap"});
+  // Only `true` under the entry itself counts; arrays break the path.
+  CHECK(npm_lock_dev_paths(R"({"packages":{"node_modules/a":{"dev":"true"},
+                                           "node_modules/b":{"engines":{"dev":true}},
+                                           "node_modules/c":[{"dev":true}]},
+                              "x":{"dev":true}})")
+            .empty());
+  CHECK(npm_lock_dev_paths(R"({"dependencies":[{"tap":{"dev":true}}]})").empty());
+  // Not an object, or cut short: nothing, not what was read before the fault.
+  CHECK(npm_lock_dev_paths(R"([{"packages":{"node_modules/tap":{"dev":true}}}])").empty());
+  CHECK(npm_lock_dev_paths(R"({"packages":{"node_modules/tap":{"dev":true},"node_modules/x":{)")
+            .empty());
+  CHECK(npm_lock_dev_paths("").empty());
+  // A lockfile of a big monorepo (100,000 entries, 7 MB) is read without building a document.
+  std::string big = R"({"lockfileVersion":3,"packages":{"":{"name":"mono"})";
+  for (int i = 0; i < 100000; ++i)
+    big += ",\"node_modules/p" + std::to_string(i) + "\":{\"version\":\"1.0.0\"" +
+           (i % 4 == 0 ? ",\"dev\":true}" : "}");
+  big += "}}";
+  auto many = npm_lock_dev_paths(big);
+  REQUIRE(many.size() == 25000);
+  CHECK(many[1] == "node_modules/p4");
 
   auto app =
       TarBuilder()
