@@ -441,19 +441,14 @@ class PostgresStore : public Store {
     std::string now = now_rfc3339();
     std::vector<TagState> out;
     auto r = db_.transaction([&]() -> Result<void> {
-      out.clear();
       OnConnection reads{db_};
-      for (auto& t : tags) {
-        auto c = compare_tag(reads, t, platform, ruleset_version, current);
-        if (!c) return c.error();
-        if (c->state == TagState::unchanged) {
-          auto seen = record_unchanged_locked(t.image, c->manifest_digest,
-                                              seen_tag(t, c->manifest_digest), now);
-          if (!seen) return seen.error();
-          if (!*seen) c->state = TagState::changed;
-        }
-        out.push_back(c->state);
-      }
+      auto states = check_tags_with(reads, tags, platform, ruleset_version, current,
+                                    [&](const std::string& image, const std::string& digest,
+                                        const std::optional<TagRecord>& tag) {
+                                      return record_unchanged_locked(image, digest, tag, now);
+                                    });
+      if (!states) return states.error();
+      out = std::move(*states);
       return {};
     });
     if (!r) return r.error();

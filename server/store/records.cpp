@@ -107,19 +107,10 @@ void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> re
 Result<std::vector<TagState>> Store::check_tags(
     const std::vector<TagCheck>& tags, const std::string& platform,
     const std::string& ruleset_version, const std::function<bool(const LayerMeta&)>& current) {
-  std::vector<TagState> out;
-  for (auto& t : tags) {
-    auto compared = compare_tag(*this, t, platform, ruleset_version, current);
-    if (!compared) return compared.error();
-    if (compared->state == TagState::unchanged) {
-      auto seen = record_unchanged(t.image, compared->manifest_digest,
-                                   seen_tag(t, compared->manifest_digest));
-      if (!seen) return seen.error();
-      if (!*seen) compared->state = TagState::changed;
-    }
-    out.push_back(compared->state);
-  }
-  return out;
+  return check_tags_with(
+      *this, tags, platform, ruleset_version, current,
+      [this](const std::string& image, const std::string& digest,
+             const std::optional<TagRecord>& tag) { return record_unchanged(image, digest, tag); });
 }
 
 Result<LayerLease> Store::lease_layer(const std::string& digest, const std::string& owner,

@@ -316,6 +316,27 @@ Result<TagComparison> compare_tag(Reads& reads, const TagCheck& tag, const std::
   return TagComparison{TagState::unchanged, k.manifest_digest};
 }
 std::optional<TagRecord> seen_tag(const TagCheck& tag, const std::string& manifest_digest);
+// check_tags' loop: each tag compared through `reads`, an unchanged one recorded by
+// `record(image, manifest_digest, tag)` (false: not stored, so changed after all).
+template <class Reads, class Record>
+Result<std::vector<TagState>> check_tags_with(Reads& reads, const std::vector<TagCheck>& tags,
+                                              const std::string& platform,
+                                              const std::string& ruleset_version,
+                                              const std::function<bool(const LayerMeta&)>& current,
+                                              Record&& record) {
+  std::vector<TagState> out;
+  for (auto& t : tags) {
+    auto c = compare_tag(reads, t, platform, ruleset_version, current);
+    if (!c) return c.error();
+    if (c->state == TagState::unchanged) {
+      Result<bool> seen = record(t.image, c->manifest_digest, seen_tag(t, c->manifest_digest));
+      if (!seen) return seen.error();
+      if (!*seen) c->state = TagState::changed;
+    }
+    out.push_back(c->state);
+  }
+  return out;
+}
 
 // For stores answering `ask.sources`: the digests whose records to read (the stored layers
 // `ask` accepts, in order), and those records (as read for those digests) put in place.

@@ -409,6 +409,26 @@ T run_on(boost::asio::io_context& ioc, boost::asio::awaitable<T> a) {
   return fut.get();
 }
 
+// Tag checks made together, as a registry pass's visits make them: (tag of mem/app, head
+// digest) each, answered in order (unset for a check not answered within 10 s).
+std::vector<std::optional<Result<TagState>>> check_tags_together(
+    boost::asio::io_context& ioc, ScanService& scans,
+    const std::vector<std::pair<std::string, std::string>>& asked) {
+  std::vector<std::optional<Result<TagState>>> got(asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + asked[i].first);
+    REQUIRE(ref);
+    boost::asio::co_spawn(ioc, scans.async_check_tag(*ref, asked[i].second),
+                          [&got, i](std::exception_ptr, Result<TagState> r) { got[i] = r; });
+  }
+  ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::any_of(got.begin(), got.end(), [](auto& g) { return !g; }) &&
+         std::chrono::steady_clock::now() < deadline)
+    ioc.run_one_for(std::chrono::milliseconds(100));
+  return got;
+}
+
 }  // namespace
 
 TEST_CASE("a registry pass's tag checks made meanwhile reach the store as one batch") {
@@ -433,18 +453,7 @@ TEST_CASE("a registry pass's tag checks made meanwhile reach the store as one ba
       {"3", digest},
       {"4", digest},
       {"1", "sha256:" + std::string(64, 'b')}};
-  std::vector<std::optional<Result<TagState>>> got(asked.size());
-  for (std::size_t i = 0; i < asked.size(); ++i) {
-    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + asked[i].first);
-    REQUIRE(ref);
-    boost::asio::co_spawn(w.ioc, w.scans.async_check_tag(*ref, asked[i].second),
-                          [&got, i](std::exception_ptr, Result<TagState> r) { got[i] = r; });
-  }
-  w.ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::any_of(got.begin(), got.end(), [](auto& g) { return !g; }) &&
-         std::chrono::steady_clock::now() < deadline)
-    w.ioc.run_one_for(std::chrono::milliseconds(100));
+  auto got = check_tags_together(w.ioc, w.scans, asked);
   std::vector<TagState> states;
   for (auto& g : got) {
     REQUIRE(g);
@@ -470,18 +479,7 @@ TEST_CASE("a tag check batch the store refuses answers every waiter with the err
   std::string out;
   const std::string db = w.dir.path() + "/b.db";
   REQUIRE(run_command({"sqlite3", db, "ALTER TABLE reports RENAME TO reports_away"}, out) == 0);
-  std::vector<std::optional<Result<TagState>>> got(3);
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + std::to_string(i + 1));
-    REQUIRE(ref);
-    boost::asio::co_spawn(w.ioc, w.scans.async_check_tag(*ref, digest),
-                          [&got, i](std::exception_ptr, Result<TagState> r) { got[i] = r; });
-  }
-  w.ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::any_of(got.begin(), got.end(), [](auto& g) { return !g; }) &&
-         std::chrono::steady_clock::now() < deadline)
-    w.ioc.run_one_for(std::chrono::milliseconds(100));
+  auto got = check_tags_together(w.ioc, w.scans, {{"1", digest}, {"2", digest}, {"3", digest}});
   // Every waiter is answered (none hangs), with the store's error rather than a guess: the
   // scheduler then queues a scan, which says what went wrong.
   for (auto& g : got) {
