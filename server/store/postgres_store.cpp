@@ -723,6 +723,17 @@ class PostgresStore : public Store {
             "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
             "images > 0"})
         if (auto r = db_.exec(copy, {day}); !r) return r.error();
+    if (counted && before_score == score && before_grade == grade) {
+      // The same result again, as a registry pass's unchanged tag gives: the counts by grade
+      // and score stand as they are, and only the day's scans and the result's time move.
+      if (auto r = db_.exec("UPDATE fleet_days SET scans = scans + 1 WHERE day = $1", {day}); !r)
+        return r.error();
+      if (auto r = db_.exec("UPDATE latest_results SET finished_at = $2 WHERE image = $1",
+                            {image, finished_at});
+          !r)
+        return r.error();
+      return {};
+    }
     std::vector<std::pair<const char*, std::vector<Param>>> steps = {
         {"UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + "
          "$3::bigint, scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1",

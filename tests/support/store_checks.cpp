@@ -1073,6 +1073,17 @@ void check_fleet_trend(Store& store) {
   CHECK(today->back().images == 3);
   CHECK(today->back().scans == 1);
   CHECK(today->back().score_sum == 150);
+  // Seen unchanged again the same day, with the same result: one more scan, the counts by
+  // grade and score as they were.
+  REQUIRE(*store.record_unchanged("reg.example/x:1", digest_of('a'), std::nullopt));
+  auto again = store.fleet_days(now_rfc3339());
+  REQUIRE(again);
+  REQUIRE(again->size() == 2);
+  CHECK(again->back().scans == 2);
+  CHECK(again->back().images == 3);
+  CHECK(again->back().score_sum == 150);
+  CHECK(again->back().min_score == 30);
+  CHECK(again->back().grades == Grades{{"C", 1}, {"D", 1}, {"F", 1}});
 }
 
 void check_errors_surface(Store& store, const std::function<void()>& break_store) {
