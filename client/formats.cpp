@@ -446,7 +446,7 @@ std::string purl(const json& p, const json& os) {
 
 // A language package's URL, as Syft writes them: pkg:npm/%40scope/name@v, pkg:pypi/name@v
 // (normalised as the purl spec asks), pkg:golang/host/path/name@v (stdlib at the bare Go
-// version), pkg:maven/group/artifact@v, pkg:composer/vendor/name@v.
+// version), pkg:maven/group/artifact@v, pkg:composer/vendor/name@v, pkg:cargo/name@v.
 std::string app_purl(const json& p) {
   std::string eco = p.value("ecosystem", ""), name = p.value("name", ""),
               version = p.value("version", ""), ns;

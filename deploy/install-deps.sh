@@ -18,7 +18,7 @@ test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
   sqlite3 zstd python3-jsonschema python3-yaml rpm systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
   busybox-static node-ms node-inherits node-balanced-match libcommons-io-java libcommons-lang3-java
-  openjdk-17-jdk-headless ruby-rack rake ruby-webrick composer
+  openjdk-17-jdk-headless ruby-rack rake ruby-webrick composer rustc
 )
 
 demo_packages=(docker-registry skopeo curl)
@@ -27,7 +27,7 @@ declare -A commands=(
   [clang-14]=clang++-14 [cmake]=cmake [ninja-build]=ninja [pkg-config]=pkg-config
   [docker-registry]=docker-registry [skopeo]=skopeo [curl]=curl [openssl]=openssl
   [sqlite3]=sqlite3 [zstd]=zstd [nodejs]=node [apache2-utils]=htpasswd [openjdk-17-jdk-headless]=javac
-  [ruby-rack]=ruby [composer]=composer
+  [ruby-rack]=ruby [composer]=composer [rustc]=rustc
 )
 
 wanted=("${build_packages[@]}")

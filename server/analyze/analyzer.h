@@ -49,13 +49,15 @@ class Analyzer {
   virtual void analyze(const EntryView& entry, std::string_view head, bool truncated,
                        const AnalyzeOptions& options, FileInfo& facts) const = 0;
   // After analyze(): a later part of the entry this analyser needs, given the head; then
-  // analyze_later() receives those bytes. Most analysers need none.
+  // analyze_later() receives those bytes (from offset `at`) with the head again, since what a
+  // later part says may point back into the head (section headers, at a binary's end, locate
+  // sections near its start). Most analysers need none.
   virtual std::optional<LaterRange> wants_later(const EntryView&, std::string_view /*head*/,
                                                 const FileInfo&, const AnalyzeOptions&) const {
     return std::nullopt;
   }
-  virtual void analyze_later(const EntryView&, std::string_view /*bytes*/, const AnalyzeOptions&,
-                             FileInfo&) const {}
+  virtual void analyze_later(const EntryView&, std::string_view /*head*/, std::uint64_t /*at*/,
+                             std::string_view /*bytes*/, const AnalyzeOptions&, FileInfo&) const {}
 };
 
 // The built-in analysers, in the order they run.

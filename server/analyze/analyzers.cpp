@@ -8,11 +8,13 @@ namespace bw {
 const std::vector<const Analyzer*>& builtin_analyzers() {
   // Order matters where one reads another's result (secrets skip what elf recognised).
   static const std::vector<const Analyzer*> all = {
-      &detail::os_release_analyzer(), &detail::packages_analyzer(), &detail::accounts_analyzer(),
-      &detail::elf_analyzer(),        &detail::script_analyzer(),   &detail::sshd_config_analyzer(),
-      &detail::secrets_analyzer(),    &detail::npm_analyzer(),      &detail::python_analyzer(),
-      &detail::jar_analyzer(),        &detail::gem_analyzer(),      &detail::composer_analyzer(),
-      &detail::runtime_analyzer(),
+      &detail::os_release_analyzer(), &detail::packages_analyzer(),
+      &detail::accounts_analyzer(),   &detail::elf_analyzer(),
+      &detail::script_analyzer(),     &detail::sshd_config_analyzer(),
+      &detail::secrets_analyzer(),    &detail::npm_analyzer(),
+      &detail::python_analyzer(),     &detail::jar_analyzer(),
+      &detail::gem_analyzer(),        &detail::composer_analyzer(),
+      &detail::runtime_analyzer(),    &detail::cargo_auditable_analyzer(),
   };
   return all;
 }
@@ -44,7 +46,12 @@ FileInfo analyze_content(std::string_view path, std::uint32_t mode, std::string_
 FileInfo analyze_entry(const EntryView& e, std::string_view head, bool truncated,
                        const AnalyzeOptions& o, const ReadLater* later) {
   FileInfo out;
-  std::vector<std::pair<LaterRange, const Analyzer*>> asked;
+  struct Asked {
+    LaterRange range;
+    const Analyzer* analyzer;
+    std::string_view head;  // the bytes it was given first
+  };
+  std::vector<Asked> asked;
   for (auto* a : analyzers_in_use(o)) {
     std::size_t want = a->wants(e, o);
     if (want == 0) continue;
@@ -53,14 +60,15 @@ FileInfo analyze_entry(const EntryView& e, std::string_view head, bool truncated
     std::string_view mine = head.substr(0, want);
     a->analyze(e, mine, cut, o, out);
     if (!later || !cut) continue;
-    if (auto r = a->wants_later(e, mine, out, o); r && r->length > 0) asked.emplace_back(*r, a);
+    if (auto r = a->wants_later(e, mine, out, o); r && r->length > 0)
+      asked.push_back(Asked{*r, a, mine});
   }
   // The stream reads forward only: serve the requests in the order of their offsets.
   std::stable_sort(asked.begin(), asked.end(),
-                   [](auto& x, auto& y) { return x.first.offset < y.first.offset; });
-  for (auto& [range, a] : asked) {
+                   [](auto& x, auto& y) { return x.range.offset < y.range.offset; });
+  for (auto& [range, a, first] : asked) {
     std::string bytes = (*later)(range);
-    if (!bytes.empty()) a->analyze_later(e, bytes, o, out);
+    if (!bytes.empty()) a->analyze_later(e, first, range.offset, bytes, o, out);
   }
   return out;
 }

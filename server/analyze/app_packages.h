@@ -1,6 +1,6 @@
 // The packages an app brings on top of its OS: npm packages, Python distributions, Ruby gems,
-// PHP's Composer packages, Go modules and Java archives, each read from the files that describe it
-// inside the image (no network).
+// PHP's Composer packages, Go modules, Rust crates and Java archives, each read from the files that
+// describe it inside the image (no network).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,9 +15,10 @@
 namespace bw {
 
 struct AppPackage {
-  std::string ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "composer" | "generic"
-  std::string group;      // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
-  std::string name;       // "@scope/name", "requests", "github.com/x/y", artifactId
+  std::string
+      ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "composer" | "cargo" | "generic"
+  std::string group;  // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
+  std::string name;   // "@scope/name", "requests", "github.com/x/y", artifactId
   std::string version;
   std::string license;  // as the package declares it; empty when it does not
   std::string origin;   // inside an archive: the path of the entry it came from
@@ -78,6 +79,11 @@ std::optional<GoBuildInfo> parse_go_buildinfo(std::string_view bytes, std::size_
 std::vector<AppPackage> go_packages(const GoBuildInfo& info);
 // The offset of the build info's magic in `bytes` (16-byte aligned, as the linker places it).
 std::optional<std::size_t> find_go_buildinfo(std::string_view bytes);
+
+// Rust: the crates a binary's .dep-v0 section lists, as `cargo auditable` embeds them (zlib-
+// compressed JSON), inflated to at most `max_bytes`: those that ship in the binary, its root
+// crate included, as Syft lists them; build-only dependencies are left out. Anything else: none.
+std::vector<AppPackage> parse_cargo_auditable(std::string_view compressed, std::size_t max_bytes);
 
 // Java: the packages a jar (war, ear) holds: each META-INF/maven/*/*/pom.properties, else the
 // manifest's title and version, else the file name; nested archives read to `depth` levels.

@@ -75,7 +75,59 @@ std::vector<Segment> program_headers(const Reader& r) {
   return segs;
 }
 
+// `length` bytes at `offset`, when one of the pieces holds them all.
+std::optional<std::string_view> piece(const ElfPieces& f, std::uint64_t offset,
+                                      std::uint64_t length) {
+  if (offset <= f.head.size() && length <= f.head.size() - offset)
+    return f.head.substr(offset, length);
+  if (offset < f.later_at) return std::nullopt;
+  std::uint64_t at = offset - f.later_at;
+  if (at <= f.later.size() && length <= f.later.size() - at) return f.later.substr(at, length);
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_section_table(std::string_view head) {
+  if (!is_elf(head) || head.size() < 64) return std::nullopt;
+  bool is64 = head[4] == 2;
+  Reader r(head, is64, head[5] == 1);
+  std::uint64_t shoff = r.word(is64 ? 40 : 32);
+  std::uint64_t shentsize = r.u(is64 ? 58 : 46, 2), shnum = r.u(is64 ? 60 : 48, 2);
+  if (shoff == 0 || shnum == 0 || shentsize < (is64 ? 64u : 40u)) return std::nullopt;
+  return std::pair{shoff, shnum * shentsize};
+}
+
+std::optional<std::string_view> elf_section(const ElfPieces& f, std::string_view name) {
+  auto table = elf_section_table(f.head);
+  if (!table) return std::nullopt;
+  auto headers = piece(f, table->first, table->second);
+  if (!headers) return std::nullopt;
+  bool is64 = f.head[4] == 2, little = f.head[5] == 1;
+  Reader h(f.head, is64, little), r(*headers, is64, little);
+  std::uint64_t entsize = h.u(is64 ? 58 : 46, 2), count = table->second / entsize;
+  std::uint64_t names_index = h.u(is64 ? 62 : 50, 2);
+  struct Header {
+    std::uint64_t name, type, offset, size;
+  };
+  auto header = [&](std::uint64_t i) {
+    std::uint64_t o = i * entsize;
+    return is64 ? Header{r.u(o, 4), r.u(o + 4, 4), r.u(o + 24, 8), r.u(o + 32, 8)}
+                : Header{r.u(o, 4), r.u(o + 4, 4), r.u(o + 16, 4), r.u(o + 20, 4)};
+  };
+  if (names_index >= count) return std::nullopt;
+  Header names_header = header(names_index);
+  auto names = piece(f, names_header.offset, names_header.size);
+  if (!names) return std::nullopt;
+  constexpr std::uint64_t kNoBits = 8;
+  for (std::uint64_t i = 1; i < count && i < 4096; ++i) {
+    Header s = header(i);
+    if (s.name >= names->size() || s.type == kNoBits) continue;
+    std::string_view rest = names->substr(s.name);
+    if (rest.substr(0, rest.find('\0')) == name) return piece(f, s.offset, s.size);
+  }
+  return std::nullopt;
+}
 
 std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated, GoBuildInfo* go) {
   if (!is_elf(d)) return std::nullopt;

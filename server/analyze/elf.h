@@ -58,6 +58,22 @@ void set_go_build(ElfInfo& elf, const GoBuildInfo& build);
 // writable segment (the linker puts .go.buildinfo there), as a file offset and length.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_writable_segment(std::string_view head);
 
+// An ELF file read in two pieces: its first bytes, and optionally a later run of them (from
+// offset `later_at`). Section headers lie at a file's end, the sections they name near its start.
+struct ElfPieces {
+  std::string_view head;
+  std::uint64_t later_at = 0;
+  std::string_view later;
+};
+
+// Where the section header table lies, as a file offset and length; nullopt when `head` is not
+// ELF or has none.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_section_table(std::string_view head);
+
+// The content of the first section named `name`, when the section headers, their names and the
+// content are all within `file`'s pieces; nullopt otherwise (or when the section has no content).
+std::optional<std::string_view> elf_section(const ElfPieces& file, std::string_view name);
+
 void to_json(nlohmann::json& j, const ElfInfo& e);
 void from_json(const nlohmann::json& j, ElfInfo& e);
 

@@ -15,7 +15,7 @@ class ElfAnalyzer : public Analyzer {
   std::string_view name() const override { return "elf"; }
   int version() const override { return 3; }
   std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
-    return e.kind == 'f' && (e.mode & 0111) && e.size >= 64 ? o.max_elf_read_bytes : 0;
+    return elf_bytes_wanted(e, o);
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,
                FileInfo& out) const override {
@@ -35,8 +35,8 @@ class ElfAnalyzer : public Analyzer {
         std::min<std::uint64_t>(segment->first + segment->second - from, o.max_elf_read_bytes);
     return LaterRange{from, static_cast<std::size_t>(length)};
   }
-  void analyze_later(const EntryView&, std::string_view bytes, const AnalyzeOptions&,
-                     FileInfo& out) const override {
+  void analyze_later(const EntryView&, std::string_view, std::uint64_t, std::string_view bytes,
+                     const AnalyzeOptions&, FileInfo& out) const override {
     auto at = find_go_buildinfo(bytes);
     auto build = at ? parse_go_buildinfo(bytes, *at) : std::nullopt;
     if (!build || !out.elf) return;
@@ -46,6 +46,10 @@ class ElfAnalyzer : public Analyzer {
 };
 
 }  // namespace
+
+std::size_t elf_bytes_wanted(const EntryView& e, const AnalyzeOptions& o) {
+  return e.kind == 'f' && (e.mode & 0111) && e.size >= 64 ? o.max_elf_read_bytes : 0;
+}
 
 const Analyzer& elf_analyzer() {
   static const ElfAnalyzer a;

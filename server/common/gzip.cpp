@@ -2,7 +2,9 @@
 
 #include <isa-l/igzip_lib.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace bw {
@@ -31,6 +33,33 @@ std::string gzip_compress(std::string_view data) {
     produced = out.size() - s.avail_out;
     if (s.internal_state.state == ZSTATE_END) break;
   }
+  out.resize(produced);
+  return out;
+}
+
+std::optional<std::string> zlib_inflate(std::string_view data, std::size_t max) {
+  if (data.size() >= (std::uint64_t{1} << 32)) return std::nullopt;
+  inflate_state s;
+  isal_inflate_init(&s);
+  s.crc_flag = ISAL_ZLIB;
+  s.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(data.data()));
+  s.avail_in = static_cast<std::uint32_t>(data.size());
+  // Grown as output comes, to at most max + 1 bytes: one byte more than allowed tells a stream
+  // that is too large from one that fills `max` exactly.
+  std::string out(std::min<std::size_t>(max + 1, data.size() * 4 + 256), '\0');
+  std::size_t produced = 0;
+  while (true) {
+    s.next_out = reinterpret_cast<std::uint8_t*>(out.data() + produced);
+    s.avail_out = static_cast<std::uint32_t>(
+        std::min<std::size_t>(out.size() - produced, std::numeric_limits<std::uint32_t>::max()));
+    if (isal_inflate(&s) != ISAL_DECOMP_OK) return std::nullopt;
+    produced = static_cast<std::size_t>(reinterpret_cast<char*>(s.next_out) - out.data());
+    if (s.block_state == ISAL_BLOCK_FINISH) break;
+    if (produced > max) return std::nullopt;
+    if (produced < out.size()) return std::nullopt;  // input ran out before the stream ended
+    out.resize(std::min(max + 1, out.size() * 2));
+  }
+  if (produced > max) return std::nullopt;
   out.resize(produced);
   return out;
 }

@@ -612,3 +612,88 @@ TEST_CASE("a PHP app Composer installed from path repositories: each listed with
     CHECK(purls.count("pkg:composer/acme/testkit@0.3.1") == (tag == "dev"));
   }
 }
+
+TEST_CASE("a Rust binary's crates are listed as its cargo auditable section records them") {
+  // Debian ships no cargo auditable: the program is built with Debian's rustc, and the audit data
+  // linked in the way cargo auditable links it, an object file holding the .dep-v0 section and
+  // the symbol the linker is told to keep.
+  TempDir work;
+  const std::string dir = work.path();
+  write_file(dir + "/main.rs", "fn main() { println!(\"server up\"); }\n");
+  const json audit = {
+      {"packages",
+       {{{"name", "server"},
+         {"version", "0.3.0"},
+         {"source", "local"},
+         {"dependencies", {1, 2, 3}},
+         {"root", true}},
+        {{"name", "serde"}, {"version", "1.0.193"}, {"source", "crates.io"}},
+        {{"name", "libc"}, {"version", "0.2.150"}, {"source", "crates.io"}, {"kind", "runtime"}},
+        {{"name", "cc"}, {"version", "1.0.83"}, {"source", "crates.io"}, {"kind", "build"}}}}};
+  write_file(dir + "/audit_data", zlib_compress(audit.dump()));
+  std::string out;
+  REQUIRE_MESSAGE(
+      run_command({"sh", "-c",
+                   "cd '" + dir +
+                       "' && objcopy -I binary -O elf64-x86-64 -B i386:x86-64 "
+                       "--rename-section .data=.dep-v0,alloc,load,readonly,data,contents "
+                       "--redefine-sym _binary_audit_data_start=AUDITABLE_VERSION_INFO "
+                       "audit_data audit_data.o"},
+                  out) == 0,
+      out);
+  REQUIRE_MESSAGE(
+      run_command({"/usr/bin/rustc", "-C", "opt-level=2", "-C", "link-arg=" + dir + "/audit_data.o",
+                   "-C", "link-arg=-Wl,--undefined=AUDITABLE_VERSION_INFO", "-o", dir + "/server",
+                   dir + "/main.rs"},
+                  out) == 0,
+      out);
+  REQUIRE(read_file(dir + "/server").size() > (2u << 20));  // past the 1 MiB read below
+  REQUIRE(run_command({dir + "/server"}, out) == 0);
+  CHECK(out.find("server up") != std::string::npos);
+
+  // What the binary says, read here independently: the section objcopy dumps, inflated, its
+  // runtime crates.
+  REQUIRE_MESSAGE(
+      run_command({"objcopy", "--dump-section", ".dep-v0=" + dir + "/dumped", dir + "/server"},
+                  out) == 0,
+      out);
+  std::set<std::string> want;
+  const json dumped = json::parse(zlib_decompress(read_file(dir + "/dumped")));
+  for (auto& p : dumped["packages"])
+    if (p.value("kind", "runtime") == "runtime")
+      want.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>());
+  CHECK(want == std::set<std::string>{"server@0.3.0", "serde@1.0.193", "libc@0.2.150"});
+
+  LocalRegistry reg;
+  TarBuilder app;
+  app.file("usr/local/bin/server", read_file(dir + "/server"), 0755);
+  TestImage im{{make_layer(debian_base()), make_layer(app.build())}};
+  im.config = {{"User", "65532"}, {"Entrypoint", {"/usr/local/bin/server"}}};
+  push_image(reg.host(), "team/rust", "1", im);
+  // The binary (11 MB) read whole, then with a 1 MiB ELF read: its section headers, at its end,
+  // are then read later, and find the section in the head.
+  for (std::uint64_t elf_read : {std::uint64_t{16} << 20, std::uint64_t{1} << 20}) {
+    CAPTURE(elf_read);
+    Daemon d(json{{"registries", {{"allowed", {"127.0.0.1"}}}},
+                  {"limits", {{"max_elf_read_bytes", elf_read}}}});
+    json scan = d.scan(reg.host() + "/team/rust:1");
+    REQUIRE(scan["status"] == "done");
+    const std::string digest = scan["manifest_digest"];
+    json image = d.get_json("/v1/images/" + digest);
+    json report = d.get_json("/v1/images/" + digest + "/report");
+    std::set<std::string> got;
+    for (auto& p : image["app_packages"]) {
+      if (p["ecosystem"] != "cargo") continue;
+      got.insert(p["name"].get<std::string>() + "@" + p["version"].get<std::string>());
+      CHECK(p["layer_digest"] == im.layers[1].digest());
+      CHECK(p["path"] == "usr/local/bin/server");
+    }
+    CAPTURE(image["app_packages"].dump(1));
+    CHECK(got == want);
+    CHECK(report["packages"]["cargo"] == want.size());
+
+    auto purls = cyclonedx_purls(d, reg.host() + "/team/rust:1");
+    for (auto& p : want) CHECK(purls.count("pkg:cargo/" + p));
+    CHECK(purls.count("pkg:cargo/cc@1.0.83") == 0);
+  }
+}

@@ -137,6 +137,30 @@ std::string raw_deflate(const std::string& data) {
   return deflated(data, -15);
 }
 
+std::string zlib_compress(const std::string& data) {
+  return deflated(data, 15);
+}
+
+std::string zlib_decompress(const std::string& data) {
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) throw std::runtime_error("inflateInit");
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    char buf[16384];
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;
+  }
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("inflate: not a whole zlib stream");
+  return out;
+}
+
 std::string zstd(const std::string& data) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
   std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);

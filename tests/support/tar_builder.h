@@ -41,6 +41,10 @@ class TarBuilder {
 std::string gzip(const std::string& data);
 // Deflate without a header (a zip entry's method 8).
 std::string raw_deflate(const std::string& data);
+// zlib (RFC 1950) both ways, as binaries embed data (cargo auditable's .dep-v0 section).
+// zlib_decompress throws when `data` is not a whole zlib stream.
+std::string zlib_compress(const std::string& data);
+std::string zlib_decompress(const std::string& data);
 std::string zstd(const std::string& data);
 std::string sha256(const std::string& data);  // "sha256:…"
 // `n` bytes that gzip cannot shrink (xorshift from `seed`): a layer whose compressed size is its

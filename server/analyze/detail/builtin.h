@@ -3,6 +3,7 @@
 
 #include "analyze/analyzer.h"
 
+#include <cstddef>
 #include <string_view>
 
 namespace bw::detail {
@@ -19,6 +20,11 @@ const Analyzer& python_analyzer();
 const Analyzer& jar_analyzer();
 const Analyzer& gem_analyzer();
 const Analyzer& composer_analyzer();
+const Analyzer& cargo_auditable_analyzer();
 const Analyzer& runtime_analyzer();
+
+// The head the analysers of executables read (ELF headers, Go build info, sections): executable
+// regular files large enough for an ELF header, up to `max_elf_read_bytes`.
+std::size_t elf_bytes_wanted(const EntryView& e, const AnalyzeOptions& o);
 
 }  // namespace bw::detail

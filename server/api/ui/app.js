@@ -382,7 +382,7 @@ async function imagePage(digest) {
 function appPackages(list) {
   const by = {};
   for (const p of list) (by[p.ecosystem] ||= []).push(p);
-  const names = { npm: "npm", pypi: "Python", golang: "Go modules", maven: "Java", gem: "Ruby gems", composer: "PHP (Composer)",
+  const names = { npm: "npm", pypi: "Python", golang: "Go modules", maven: "Java", gem: "Ruby gems", composer: "PHP (Composer)", cargo: "Rust crates",
     generic: "Runtimes" };
   return h("details", { "data-testid": "app-packages" },
     h("summary", {}, `Language packages (${list.length})`),

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -17,6 +18,7 @@ using namespace bw;
 using bw::test::analyze_tar;
 using bw::test::TarBuilder;
 using bw::test::ZipBuilder;
+using bw::test::zlib_compress;
 
 namespace {
 
@@ -71,6 +73,58 @@ std::string go_buildinfo(const std::string& version, const std::string& modinfo)
   put(std::string(16, 'S') + modinfo + std::string(16, 'E'));
   return out;
 }
+
+// A 64-bit little-endian ELF executable with `sections` (name, content) laid out after its header,
+// then `gap` bytes, then the section names and the section header table, where linkers put them.
+std::string elf_with_sections(const std::vector<std::pair<std::string, std::string>>& sections,
+                              std::size_t gap) {
+  auto put = [](std::string& out, std::size_t at, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  std::string file(64, '\0');
+  file.replace(0, 7,
+               "\x7f"
+               "ELF\x02\x01\x01");
+  put(file, 16, 2, 2);   // ET_EXEC
+  put(file, 18, 62, 2);  // x86-64
+  put(file, 20, 1, 4);
+  put(file, 52, 64, 2);
+  std::string names(1, '\0');
+  std::vector<std::array<std::uint64_t, 3>> placed;  // name, offset, size
+  for (auto& [name, content] : sections) {
+    placed.push_back({names.size(), file.size(), content.size()});
+    names += name + '\0';
+    file += content;
+  }
+  file.append(gap, 'x');
+  std::uint64_t names_name = names.size();
+  names += std::string(".shstrtab") + '\0';
+  placed.push_back({names_name, file.size(), names.size()});
+  file += names;
+  std::size_t table = file.size();
+  file.append(64 * (placed.size() + 1), '\0');  // entry 0 is the null section
+  for (std::size_t i = 0; i < placed.size(); ++i) {
+    std::size_t o = table + 64 * (i + 1);
+    put(file, o, placed[i][0], 4);
+    put(file, o + 4, i + 1 == placed.size() ? 3 : 1, 4);  // SHT_STRTAB, else SHT_PROGBITS
+    put(file, o + 24, placed[i][1], 8);
+    put(file, o + 32, placed[i][2], 8);
+  }
+  put(file, 40, table, 8);
+  put(file, 58, 64, 2);
+  put(file, 60, placed.size() + 1, 2);
+  put(file, 62, placed.size(), 2);
+  return file;
+}
+
+// What cargo auditable records for a binary crate with two runtime dependencies and a build
+// dependency (cc, for its build script), and one entry without a version.
+const char* const kAuditJson = R"({"packages":[
+  {"name":"server","version":"0.3.0","source":"local","dependencies":[1,2,3],"root":true},
+  {"name":"serde","version":"1.0.193","source":"crates.io","kind":"runtime"},
+  {"name":"libc","version":"0.2.150","source":"crates.io"},
+  {"name":"cc","version":"1.0.83","source":"crates.io","kind":"build"},
+  {"name":"nameless","source":"crates.io"}]})";
 
 }  // namespace
 
@@ -188,6 +242,59 @@ TEST_CASE("python: core metadata in site-packages or dist-packages, dist-info or
                    .build();
     CHECK(listed({tar}) == std::set<std::string>{"pypi/jsonschema@" + version});
   }
+}
+
+TEST_CASE("rust: the crates cargo auditable embeds, those that ship in the binary") {
+  const std::string whole = zlib_compress(kAuditJson);
+  std::set<std::string> got;
+  for (auto& p : parse_cargo_auditable(whole, 1 << 20)) {
+    CHECK(p.ecosystem == "cargo");
+    got.insert(p.name + "@" + p.version);
+  }
+  CHECK(got == std::set<std::string>{"server@0.3.0", "serde@1.0.193", "libc@0.2.150"});
+
+  CHECK(parse_cargo_auditable(whole.substr(0, whole.size() - 4), 1 << 20).empty());  // cut short
+  std::string flipped = whole;
+  flipped.back() = static_cast<char>(flipped.back() ^ 1);  // adler-32 no longer matches
+  CHECK(parse_cargo_auditable(flipped, 1 << 20).empty());
+  CHECK(parse_cargo_auditable(kAuditJson, 1 << 20).empty());  // not compressed
+  CHECK(parse_cargo_auditable(zlib_compress("[1,2]"), 1 << 20).empty());
+  CHECK(parse_cargo_auditable(zlib_compress(R"({"packages":{}})"), 1 << 20).empty());
+  // A bomb: 4 MiB of spaces before the list inflate past the limit, and list nothing.
+  std::string bomb = zlib_compress(std::string(4 << 20, ' ') + kAuditJson);
+  CHECK(bomb.size() < 16 * 1024);
+  CHECK(parse_cargo_auditable(bomb, 1 << 20).empty());
+  CHECK(parse_cargo_auditable(bomb, 8 << 20).size() == 3);
+}
+
+TEST_CASE("rust: the .dep-v0 section is found where the headers are read, in the head or past it") {
+  const std::string section = zlib_compress(kAuditJson);
+  auto crates = [](const std::string& binary, std::size_t head) {
+    AnalyzeOptions o;
+    o.max_elf_read_bytes = head;
+    std::set<std::string> out;
+    auto facts = analyze_tar(TarBuilder().file("usr/local/bin/server", binary, 0755).build(), o);
+    for (auto& f : facts.files)
+      for (auto& p : f.info.app_packages)
+        if (p.ecosystem == "cargo") out.insert(f.path + " " + p.name + "@" + p.version);
+    return out;
+  };
+  const std::set<std::string> all = {"usr/local/bin/server server@0.3.0",
+                                     "usr/local/bin/server serde@1.0.193",
+                                     "usr/local/bin/server libc@0.2.150"};
+  std::string small = elf_with_sections({{".rodata", "text"}, {".dep-v0", section}}, 100);
+  CHECK(crates(small, 1 << 20) == all);  // everything in the head
+  // The headers 200 KiB past a 4 KiB head: read later, with the names before them; the section
+  // itself is in the head.
+  std::string big = elf_with_sections({{".rodata", "text"}, {".dep-v0", section}}, 200 << 10);
+  CHECK(crates(big, 4096) == all);
+  // The section itself past the head and before what is read later: not reached, nothing listed.
+  std::string far =
+      elf_with_sections({{".rodata", std::string(8192, 'r')}, {".dep-v0", section}}, 200 << 10);
+  CHECK(crates(far, 4096).empty());
+  // Only the section of that name counts; headers cut off list nothing.
+  CHECK(crates(elf_with_sections({{".dep-v1", section}}, 100), 1 << 20).empty());
+  CHECK(crates(small.substr(0, small.size() - 64), 1 << 20).empty());
 }
 
 TEST_CASE("go: modules, replacements and build settings from the build info") {
