@@ -18,7 +18,7 @@ test_packages=(
   libclang-rt-14-dev doctest-dev zlib1g-dev docker-registry skopeo apache2-utils openssl curl
   sqlite3 zstd python3-jsonschema python3-yaml rpm systemd postgresql-15 chromium fonts-dejavu-core nodejs prometheus
   busybox-static node-ms node-inherits node-balanced-match libcommons-io-java libcommons-lang3-java
-  openjdk-17-jdk-headless ruby-rack rake ruby-webrick composer rustc
+  openjdk-17-jdk-headless ruby-rack rake ruby-webrick composer rustc python3-attr
 )
 
 demo_packages=(docker-registry skopeo curl)

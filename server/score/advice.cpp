@@ -273,11 +273,14 @@ std::string unfit(const AppNeeds& n, const json& b) {
 }
 
 // Why candidate `b` cannot carry the app: what it lacks by its entry, then (measured) a library
-// the app loads that it does not hold. Empty when it can.
+// the app loads that it does not hold, or Python packages its interpreter would not read. Empty
+// when it can.
 std::string ruled_out_because(const AdviceInput& in, const AppNeeds& needs, const json& b) {
   std::string why = unfit(needs, b);
-  if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty())
+  if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty()) {
     why = missing_library(in, needs, *m);
+    if (why.empty()) why = unread_python_packages(needs, *m);
+  }
   return why;
 }
 

@@ -20,12 +20,16 @@ constexpr std::string_view kLibraryDirs[] = {"lib/x86_64-linux-gnu/",
                                              "usr/lib/",
                                              "usr/local/lib/"};
 
+bool holds_path(const std::vector<const LayerFacts*>& layers, const std::string& path) {
+  const std::uint64_t h = path_hash(path);
+  for (const LayerFacts* l : layers)
+    if (std::binary_search(l->path_hashes.begin(), l->path_hashes.end(), h)) return true;
+  return false;
+}
+
 bool holds(const std::vector<const LayerFacts*>& layers, std::string_view soname) {
-  for (auto dir : kLibraryDirs) {
-    const std::uint64_t h = path_hash(std::string(dir) + std::string(soname));
-    for (const LayerFacts* l : layers)
-      if (std::binary_search(l->path_hashes.begin(), l->path_hashes.end(), h)) return true;
-  }
+  for (auto dir : kLibraryDirs)
+    if (holds_path(layers, std::string(dir) + std::string(soname))) return true;
   return false;
 }
 
@@ -49,6 +53,17 @@ std::string missing_library(const AdviceInput& in, const AppNeeds& needs,
     }
   }
   return {};
+}
+
+std::string unread_python_packages(const AppNeeds& needs, const MeasuredBase& candidate) {
+  if (needs.python_dirs.empty() || !candidate.facts) return {};
+  std::vector<const LayerFacts*> theirs;
+  for (auto& f : *candidate.facts) theirs.push_back(&f);
+  // Debian's site module adds its dist-packages directories to the path; other builds of
+  // Python (Wolfi's, python.org's) read site-packages only.
+  if (holds_path(theirs, "etc/debian_version")) return {};
+  return "the app's Python packages are installed in " + needs.python_dirs.front() +
+         ", which only Debian's Python reads";
 }
 
 }  // namespace bw

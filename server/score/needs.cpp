@@ -205,6 +205,24 @@ AppNeeds infer_needs(const ImageSummary& summary, const json& config,
     n.runtime = summary.runtimes.front();
     n.why.push_back("the image carries the " + n.runtime + " runtime");
   }
+  // Python packages the app's layers installed where Debian's interpreter looks: a runtime base
+  // brings Python, not them. site-packages elsewhere (a virtualenv under /app) is carried with
+  // the app's own directory.
+  if (n.runtime == "python")
+    for (auto& p : summary.app_packages) {
+      if (p.package.ecosystem != "pypi" || base.count(p.layer_digest)) continue;
+      std::string_view path = p.path;
+      auto at = path.find("/dist-packages/");
+      if (at == std::string_view::npos) continue;
+      std::string dir = "/" + std::string(path.substr(0, at + 15));
+      if (!dir.starts_with("/usr/lib/python3") && !dir.starts_with("/usr/local/lib/python3"))
+        continue;
+      if (std::find(n.python_dirs.begin(), n.python_dirs.end(), dir) != n.python_dirs.end())
+        continue;
+      n.python_dirs.push_back(dir);
+      n.copy_paths.push_back(dir);
+      n.why.push_back("the app's layers installed Python packages in " + dir);
+    }
   n.ca_certificates = summary.ca_certificates;
   n.tzdata = summary.tzdata;
   if (n.ca_certificates) n.why.push_back("the image has CA certificates");

@@ -77,7 +77,11 @@ struct AppNeeds {
   // no candidate base has them.
   std::vector<std::string> base_programs;
   std::vector<std::string> copy_paths;  // "/app/", "/usr/local/bin/tool": the app's own files
-  std::vector<std::string> why;         // how each need was found, for people
+  // Where the app's layers installed Python packages for Debian's interpreter (apt's python3-*
+  // in /usr/lib/python3/dist-packages/, pip's in /usr/local/lib/python3.N/dist-packages/):
+  // carried, so also in copy_paths; only a Debian Python reads them.
+  std::vector<std::string> python_dirs;
+  std::vector<std::string> why;  // how each need was found, for people
   // Whether anything tells what the app runs.
   bool known() const { return shell || static_binary || glibc || musl || !runtime.empty(); }
 };
@@ -201,6 +205,10 @@ LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
 // not; empty when none is missing.
 std::string missing_library(const AdviceInput& in, const AppNeeds& needs,
                             const MeasuredBase& candidate);
+// Why measured `candidate` cannot import the Python packages the closure carries: they are laid
+// out for Debian's interpreter (needs.python_dirs) and the candidate is not Debian; empty when it
+// can, or when nothing is carried.
+std::string unread_python_packages(const AppNeeds& needs, const MeasuredBase& candidate);
 // The stand-in for the closure layer's digest and diff_id until it is built.
 inline constexpr std::string_view kClosureLayer =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";

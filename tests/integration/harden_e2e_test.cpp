@@ -182,27 +182,30 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
        {"busybox"},
        "hello from /app/start.sh\n",
        true});
-  // A Python app run by CMD alone, Python installed on the old base by apt: onto the python3
-  // base, whose own ENTRYPOINT runs the script.
+  // A Python app run by CMD alone, Python and a library it imports (attrs) installed on the old
+  // base by apt: onto the python3 base, whose own ENTRYPOINT runs the script, with the library's
+  // dist-packages carried.
   {
     TarBuilder py;
-    for (const char* p : {"python3-minimal", "python3.11-minimal", "libpython3.11-minimal"})
+    for (const char* p :
+         {"python3-minimal", "python3.11-minimal", "libpython3.11-minimal", "python3-attr"})
       add_installed_package(py, p);
     TestImage im{{make_layer(debian_base(true)), make_layer(py.build()),
                   make_layer(TarBuilder()
                                  .file("app/main.py",
-                                       "import sys\nprint('hello from python',"
-                                       " sys.version_info[0])\n")
+                                       "import sys, attr\nprint('hello from python',"
+                                       " sys.version_info[0], 'with attrs', attr.__name__)\n")
                                  .build())}};
     im.config = {{"Cmd", {"python3", "/app/main.py"}}, {"WorkingDir", "/app"}};
     im.history = hist({{"/bin/sh -c #(nop) ADD file:deb in / ", false},
-                       {"RUN apt-get install -y python3 # buildkit", false},
+                       {"RUN apt-get install -y python3 python3-attr # buildkit", false},
                        {"COPY main.py /app/ # buildkit", false},
                        {"WORKDIR /app", true},
                        {"CMD [\"python3\", \"/app/main.py\"]", true}});
     im.created = "2026-11-20T00:00:00Z";
     apps.push_back(
-        {"python", im, "distroless-python3", {"distroless-python3"}, "hello from python 3\n"});
+        {"python", im, "distroless-python3", {"distroless-python3"},
+         "hello from python 3 with attrs attr\n"});
   }
 
   LocalRegistry other;
@@ -290,7 +293,9 @@ TEST_CASE("harden builds the switch, pushes it, and the result scores as project
     CHECK(h["layers"]["total"].get<int>() ==
           h["layers"]["mounted"].get<int>() + h["layers"]["copied"].get<int>() +
               h["layers"]["present"].get<int>() + h["layers"]["built"].get<int>());
-    CHECK(h["closure"]["paths"] == json{"/app/"});
+    CHECK(h["closure"]["paths"] ==
+          (app.name == "python" ? json{"/app/", "/usr/lib/python3/dist-packages/"}
+                                : json{"/app/"}));
     const std::string digest = h["manifest_digest"];
     json report = d.get_json("/v1/images/" + digest + "/report");
     CHECK(report["score"] == h["projected"]["score"]);

@@ -139,3 +139,85 @@ TEST_CASE("a switch onto a measured candidate is projected from its layers and t
   for (auto& r : judged["ruled_out"]) static_out |= r["id"] == "distroless-static";
   CHECK(static_out);
 }
+
+TEST_CASE("Python packages the app's layers installed for Debian's Python go with the app") {
+  const std::string elf =
+      "\x7f"
+      "ELF";
+  const std::string metadata = "Metadata-Version: 2.1\nName: attrs\nVersion: 22.2.0\n";
+  LayerFacts os = analyze_tar(TarBuilder()
+                                  .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                  .file("etc/debian_version", "12.8\n")
+                                  .file("bin/sh", elf, 0755)
+                                  .build());
+  // apt-get install python3 python3-attr, then the app.
+  LayerFacts apt = analyze_tar(
+      TarBuilder()
+          .file("usr/bin/python3.11", elf, 0755)
+          .symlink("usr/bin/python3", "python3.11")
+          .file("usr/lib/python3/dist-packages/attrs-22.2.0.dist-info/METADATA", metadata)
+          .file("usr/lib/python3/dist-packages/attr/__init__.py", "")
+          .build());
+  LayerFacts app = analyze_tar(TarBuilder().file("app/main.py", "import attr\n").build());
+  const std::vector<std::string> layers = {"sha256:os", "sha256:apt", "sha256:app"};
+  const std::vector<const LayerFacts*> facts = {&os, &apt, &app};
+  ImageSummary s = summarize_image(facts, layers);
+  json config = {{"config", {{"Cmd", {"python3", "/app/main.py"}}, {"WorkingDir", "/app"}}}};
+  AppNeeds needs = infer_needs(s, config, {"sha256:os"});
+  CHECK(needs.runtime == "python");
+  CHECK(needs.python_dirs == std::vector<std::string>{"/usr/lib/python3/dist-packages/"});
+  CHECK(needs.copy_paths == std::vector<std::string>{"/app/", "/usr/lib/python3/dist-packages/"});
+  // The same packages in the base's layers: the base's business, not carried.
+  CHECK(infer_needs(s, config, {"sha256:os", "sha256:apt"}).python_dirs.empty());
+
+  // Two measured Python bases: Debian's (distroless) and one of another build (Wolfi).
+  auto debian_python = std::make_shared<std::vector<LayerFacts>>();
+  debian_python->push_back(analyze_tar(TarBuilder()
+                                           .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                           .file("etc/debian_version", "12.8\n")
+                                           .file("usr/bin/python3.11", elf, 0755)
+                                           .build()));
+  auto wolfi_python = std::make_shared<std::vector<LayerFacts>>();
+  wolfi_python->push_back(analyze_tar(TarBuilder()
+                                          .file("etc/os-release", "ID=wolfi\n")
+                                          .file("usr/bin/python3.12", elf, 0755)
+                                          .build()));
+  std::vector<MeasuredBase> measured = {
+      {"distroless-python3",
+       "mirror.test/python3:nonroot",
+       "sha256:dp",
+       {"sha256:dp-layer"},
+       debian_python,
+       json{{"config", {{"Entrypoint", {"/usr/bin/python3.11"}}}}}},
+      {"chainguard-python",
+       "mirror.test/python:latest",
+       "sha256:cp",
+       {"sha256:cp-layer"},
+       wolfi_python,
+       json{{"config", {{"Entrypoint", {"/usr/bin/python"}}}}}}};
+  auto catalog = RuleCatalog::builtin();
+  BaseInfo base{"debian:12", "os-release", "medium", 1};
+  RuleInput ri{s, config, layers, 1, "1"};
+  auto findings = evaluate_rules(*catalog, ri);
+  AdviceInput in{*catalog, findings,
+                 {},       s,
+                 config,   base,
+                 layers,   "reg.test/py:1",
+                 "1",      std::chrono::system_clock::now(),
+                 90,       100'000'000,
+                 {},       facts,
+                 &measured};
+  json judged = judge_candidates(in, needs);
+  CAPTURE(judged.dump(1));
+  const json* onto = switch_to(judged["switches"], "distroless-python3");
+  REQUIRE(onto);
+  CHECK((*onto)["dockerfile"].get<std::string>().find(
+            "COPY --from=build /usr/lib/python3/dist-packages/ "
+            "/usr/lib/python3/dist-packages/\n") != std::string::npos);
+  std::string wolfi_reason;
+  for (auto& r : judged["ruled_out"])
+    if (r["id"] == "chainguard-python") wolfi_reason = r["reason"];
+  CHECK(wolfi_reason ==
+        "the app's Python packages are installed in /usr/lib/python3/dist-packages/, which only "
+        "Debian's Python reads");
+}
