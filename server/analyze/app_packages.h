@@ -15,8 +15,8 @@
 namespace bw {
 
 struct AppPackage {
-  std::string
-      ecosystem;  // "npm" | "pypi" | "golang" | "maven" | "gem" | "composer" | "cargo" | "generic"
+  // "npm" | "pypi" | "golang" | "maven" | "gem" | "composer" | "cargo" | "generic"
+  std::string ecosystem;
   std::string group;  // Maven's groupId; empty elsewhere (npm keeps its scope in the name)
   std::string name;   // "@scope/name", "requests", "github.com/x/y", artifactId
   std::string version;

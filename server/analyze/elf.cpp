@@ -3,6 +3,7 @@
 #include "analyze/app_packages.h"
 
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,7 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> elf_section_table(std::st
   std::uint64_t shoff = r.word(is64 ? 40 : 32);
   std::uint64_t shentsize = r.u(is64 ? 58 : 46, 2), shnum = r.u(is64 ? 60 : 48, 2);
   if (shoff == 0 || shnum == 0 || shentsize < (is64 ? 64u : 40u)) return std::nullopt;
+  if (shoff > std::numeric_limits<std::uint64_t>::max() - shnum * shentsize) return std::nullopt;
   return std::pair{shoff, shnum * shentsize};
 }
 

@@ -295,6 +295,14 @@ TEST_CASE("rust: the .dep-v0 section is found where the headers are read, in the
   // Only the section of that name counts; headers cut off list nothing.
   CHECK(crates(elf_with_sections({{".dep-v1", section}}, 100), 1 << 20).empty());
   CHECK(crates(small.substr(0, small.size() - 64), 1 << 20).empty());
+  // Hostile headers: a table offset that wraps around, a names index past the table.
+  std::string wrapped = small;
+  wrapped.replace(40, 8, std::string(8, '\xff'));
+  CHECK(crates(wrapped, 1 << 20).empty());
+  CHECK(crates(wrapped, 4096).empty());
+  std::string misnamed = small;
+  misnamed[62] = '\x7f';
+  CHECK(crates(misnamed, 1 << 20).empty());
 }
 
 TEST_CASE("go: modules, replacements and build settings from the build info") {
