@@ -39,14 +39,15 @@ std::string gzip_compress(std::string_view data) {
 
 std::optional<std::string> zlib_inflate(std::string_view data, std::size_t max) {
   if (data.size() >= (std::uint64_t{1} << 32)) return std::nullopt;
-  inflate_state s;
+  inflate_state s{};
   isal_inflate_init(&s);
   s.crc_flag = ISAL_ZLIB;
   s.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(data.data()));
   s.avail_in = static_cast<std::uint32_t>(data.size());
   // Grown as output comes, to at most max + 1 bytes: one byte more than allowed tells a stream
   // that is too large from one that fills `max` exactly.
-  std::string out(std::min<std::size_t>(max + 1, data.size() * 4 + 256), '\0');
+  const std::size_t room = max < std::numeric_limits<std::size_t>::max() ? max + 1 : max;
+  std::string out(std::min<std::size_t>(room, data.size() * 4 + 256), '\0');
   std::size_t produced = 0;
   while (true) {
     s.next_out = reinterpret_cast<std::uint8_t*>(out.data() + produced);
@@ -55,9 +56,9 @@ std::optional<std::string> zlib_inflate(std::string_view data, std::size_t max) 
     if (isal_inflate(&s) != ISAL_DECOMP_OK) return std::nullopt;
     produced = static_cast<std::size_t>(reinterpret_cast<char*>(s.next_out) - out.data());
     if (s.block_state == ISAL_BLOCK_FINISH) break;
+    if (s.avail_out != 0) return std::nullopt;  // the input ended before the stream did
     if (produced > max) return std::nullopt;
-    if (produced < out.size()) return std::nullopt;  // input ran out before the stream ended
-    out.resize(std::min(max + 1, out.size() * 2));
+    if (produced == out.size()) out.resize(out.size() <= room / 2 ? out.size() * 2 : room);
   }
   if (produced > max) return std::nullopt;
   out.resize(produced);

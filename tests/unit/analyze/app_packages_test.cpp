@@ -11,6 +11,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -265,6 +266,11 @@ TEST_CASE("rust: the crates cargo auditable embeds, those that ship in the binar
   CHECK(bomb.size() < 16 * 1024);
   CHECK(parse_cargo_auditable(bomb, 1 << 20).empty());
   CHECK(parse_cargo_auditable(bomb, 8 << 20).size() == 3);
+  // The cap is exact, and the largest one means none.
+  const std::size_t size = std::string_view(kAuditJson).size();
+  CHECK(parse_cargo_auditable(whole, size).size() == 3);
+  CHECK(parse_cargo_auditable(whole, size - 1).empty());
+  CHECK(parse_cargo_auditable(whole, std::numeric_limits<std::size_t>::max()).size() == 3);
 }
 
 TEST_CASE("rust: the .dep-v0 section is found where the headers are read, in the head or past it") {
