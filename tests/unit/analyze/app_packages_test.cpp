@@ -75,21 +75,27 @@ std::string go_buildinfo(const std::string& version, const std::string& modinfo)
   return out;
 }
 
-// A 64-bit little-endian ELF executable with `sections` (name, content) laid out after its header,
-// then `gap` bytes, then the section names and the section header table, where linkers put them.
+// A little-endian ELF executable (64-bit, or 32-bit) with `sections` (name, content) laid out
+// after its header, then `gap` bytes, then the section names and the section header table, where
+// linkers put them.
 std::string elf_with_sections(const std::vector<std::pair<std::string, std::string>>& sections,
-                              std::size_t gap) {
+                              std::size_t gap, bool is64 = true) {
   auto put = [](std::string& out, std::size_t at, std::uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
   };
-  std::string file(64, '\0');
+  // Header and section header sizes, and the offsets of the fields that differ by class.
+  const std::size_t ehsize = is64 ? 64 : 52, shentsize = is64 ? 64 : 40;
+  const std::size_t shoff_at = is64 ? 40 : 32, counts_at = is64 ? 58 : 46;
+  const int word = is64 ? 8 : 4;
+  std::string file(ehsize, '\0');
   file.replace(0, 7,
                "\x7f"
-               "ELF\x02\x01\x01");
-  put(file, 16, 2, 2);   // ET_EXEC
-  put(file, 18, 62, 2);  // x86-64
+               "ELF\x01\x01\x01");
+  file[4] = is64 ? 2 : 1;
+  put(file, 16, 2, 2);              // ET_EXEC
+  put(file, 18, is64 ? 62 : 3, 2);  // x86-64, i386
   put(file, 20, 1, 4);
-  put(file, 52, 64, 2);
+  put(file, is64 ? 52 : 40, ehsize, 2);
   std::string names(1, '\0');
   std::vector<std::array<std::uint64_t, 3>> placed;  // name, offset, size
   for (auto& [name, content] : sections) {
@@ -103,18 +109,18 @@ std::string elf_with_sections(const std::vector<std::pair<std::string, std::stri
   placed.push_back({names_name, file.size(), names.size()});
   file += names;
   std::size_t table = file.size();
-  file.append(64 * (placed.size() + 1), '\0');  // entry 0 is the null section
+  file.append(shentsize * (placed.size() + 1), '\0');  // entry 0 is the null section
   for (std::size_t i = 0; i < placed.size(); ++i) {
-    std::size_t o = table + 64 * (i + 1);
+    std::size_t o = table + shentsize * (i + 1);
     put(file, o, placed[i][0], 4);
     put(file, o + 4, i + 1 == placed.size() ? 3 : 1, 4);  // SHT_STRTAB, else SHT_PROGBITS
-    put(file, o + 24, placed[i][1], 8);
-    put(file, o + 32, placed[i][2], 8);
+    put(file, o + (is64 ? 24 : 16), placed[i][1], word);
+    put(file, o + (is64 ? 32 : 20), placed[i][2], word);
   }
-  put(file, 40, table, 8);
-  put(file, 58, 64, 2);
-  put(file, 60, placed.size() + 1, 2);
-  put(file, 62, placed.size(), 2);
+  put(file, shoff_at, table, word);
+  put(file, counts_at, shentsize, 2);
+  put(file, counts_at + 2, placed.size() + 1, 2);
+  put(file, counts_at + 4, placed.size(), 2);
   return file;
 }
 
@@ -301,6 +307,11 @@ TEST_CASE("rust: the .dep-v0 section is found where the headers are read, in the
   // Only the section of that name counts; headers cut off list nothing.
   CHECK(crates(elf_with_sections({{".dep-v1", section}}, 100), 1 << 20).empty());
   CHECK(crates(small.substr(0, small.size() - 64), 1 << 20).empty());
+  // A 32-bit binary: the same section, in the head and past it.
+  CHECK(crates(elf_with_sections({{".rodata", "text"}, {".dep-v0", section}}, 100, false),
+               1 << 20) == all);
+  CHECK(crates(elf_with_sections({{".rodata", "text"}, {".dep-v0", section}}, 200 << 10, false),
+               4096) == all);
   // Hostile headers: a table offset that wraps around, a names index past the table.
   std::string wrapped = small;
   wrapped.replace(40, 8, std::string(8, '\xff'));
