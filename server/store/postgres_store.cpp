@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -333,6 +334,7 @@ class PostgresStore : public Store {
          opt(f.status_reason), num(l.analyzer_version), l.analyzed_at, facts, hashes,
          nlohmann::json(f.analyzer_versions).dump()});
     if (!r) return r.error();
+    fold_counts_when_due();
     return {};
   }
 
@@ -611,7 +613,10 @@ class PostgresStore : public Store {
         claimed = std::move(*c);
         return {};
       });
-      if (done) return claimed;
+      if (done) {
+        fold_counts_when_due();
+        return claimed;
+      }
     }
     // Rolled back: the scan is queued alone, for a later claim.
     if (auto put = put_scan(queued); !put) return put.error();
@@ -640,9 +645,9 @@ class PostgresStore : public Store {
                                                     const ClaimNext& next) override {
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> claimed;
-    // The scan's rows before the image's: the counters their triggers keep are locked in the
-    // order every other write takes them (queued, running, finished, then images and grades),
-    // so that ends, claims and submits of other replicas never wait on each other in a cycle.
+    // The claim, the scan's end, then the image's rows and its trend rows: the order every other
+    // write takes them, so that ends, claims and submits of other replicas never wait on each
+    // other in a cycle. (Counters take no lock: schema/postgres/012_count_log.sql.)
     auto done = db_.transaction([&]() -> Result<void> {
       if (next.limit > 0) {
         auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
@@ -660,6 +665,7 @@ class PostgresStore : public Store {
       return {};
     });
     if (!done) return done.error();
+    fold_counts_when_due();
     return claimed;
   }
 
@@ -707,11 +713,14 @@ class PostgresStore : public Store {
     const bool counted = prev->size() > 0;
     const std::int64_t before_score = counted ? prev->integer(0, 0) : 0;
     const std::string before_grade = counted ? prev->text(0, 1) : "";
+    // The day's row exists from its first result on: its probe first, the day before's two
+    // reads only when it is missing.
     auto made = db_.exec(
         "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT $1, COALESCE((SELECT images "
         "FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0), 0, COALESCE((SELECT "
-        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) ON CONFLICT "
-        "(day) DO NOTHING RETURNING 1",
+        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) WHERE NOT "
+        "EXISTS (SELECT 1 FROM fleet_days WHERE day = $1) ON CONFLICT (day) DO NOTHING "
+        "RETURNING 1",
         {day});
     if (!made) return made.error();
     if (made->size() > 0)
@@ -1313,6 +1322,19 @@ class PostgresStore : public Store {
   Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
 
  private:
+  // The counters' log folded into their totals (schema/postgres/012_count_log.sql), at most ten
+  // times a second from this process and only after it wrote. Readers sum what is not folded
+  // yet, so how often bounds the log they read: a tenth of a second of this replica's writes
+  // for each queue-depth poll (once a second) or /v1/stats. A fold reads each delta once. One
+  // that fails leaves the log to the next. REQUIRES: mu_ held, no transaction open.
+  void fold_counts_when_due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_fold_ < std::chrono::milliseconds(100)) return;
+    last_fold_ = now;
+    if (auto r = db_.exec("SELECT bulwark_fold_counts()"); !r)
+      log::warn("store could not fold the fleet counters", {{"error", r.error().message}});
+  }
+
   Result<void> migrate_locked() {
     if (auto r = db_.exec(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
@@ -1375,6 +1397,7 @@ class PostgresStore : public Store {
   detail::ConnectionPool<Connection> readers_;
   std::atomic<std::uint64_t> layer_reads_{0};
   std::atomic<std::uint64_t> layer_writes_{0};
+  std::chrono::steady_clock::time_point last_fold_{};  // guarded by mu_
 };
 
 }  // namespace

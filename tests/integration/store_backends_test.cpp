@@ -6,6 +6,7 @@
 #include "fault_server.h"
 #include "postgres.h"
 #include "registry.h"
+#include "store/detail/pg.h"
 #include "store_checks.h"
 #include "tar_builder.h"
 
@@ -108,6 +109,124 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
                                 out) == 0,
                     out);
   });
+}
+
+namespace {
+
+// One value read with psql from outside the store.
+std::string psql_value(const std::string& url, const std::string& sql) {
+  std::string out;
+  REQUIRE_MESSAGE(run_command({"psql", "-X", "-A", "-t", url, "-c", sql}, out) == 0, out);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+LayerRecord counted_layer(char c) {
+  LayerRecord rec{"sha256:" + std::string(64, c),
+                  "application/vnd.oci.image.layer.v1.tar+gzip",
+                  1,
+                  "2026-01-01T00:00:00Z",
+                  {}};
+  rec.facts.compressed_size = 10;
+  rec.facts.uncompressed_size = 20;
+  return rec;
+}
+
+}  // namespace
+
+TEST_CASE("postgresql: counters are appended to a log that a fold moves into the totals") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto store = postgres_at(url);
+  for (int i = 0; i < 3; ++i) {
+    ScanRecord s;
+    s.id = "scan_" + std::to_string(i);
+    s.image = "reg.example/app:1";
+    s.platform = "linux/amd64";
+    s.created_at = "2026-01-01T00:00:00Z";
+    REQUIRE(store->put_scan(s));
+  }
+  // Appended, not folded (only a store's own writes of layers and scan ends fold): readers
+  // count the log.
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "3");
+  CHECK(*store->count_scans(ScanStatus::queued) == 3);
+  // The first layer write folds what was logged, its own deltas included.
+  REQUIRE(store->put_layer(counted_layer('a')));
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
+  CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'scans|queued'") == "3");
+  CHECK(*store->count_scans(ScanStatus::queued) == 3);
+  // Folded or still in the log (a fold is due a tenth of a second after the last), the figures
+  // are the same.
+  REQUIRE(store->put_layer(counted_layer('b')));
+  auto stats = store->stats("rs");
+  REQUIRE(stats);
+  CHECK((*stats)["layers"] == 2);
+  CHECK((*stats)["uncompressed_bytes_analyzed"] == 40);
+  CHECK((*stats)["compressed_bytes_fetched"] == 20);
+  // A fold from elsewhere (another replica) changes no figure.
+  CHECK(psql_value(url, "SELECT bulwark_fold_counts()") == "t");
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
+  CHECK(*store->stats("rs") == *stats);
+  CHECK(*store->count_scans(ScanStatus::queued) == 3);
+  // While another replica folds, this one's fold does not wait for it: it folds nothing and
+  // leaves the log to the next fold.
+  auto folding = std::async(std::launch::async, [&] {
+    return psql_value(url,
+                      "BEGIN; SELECT pg_advisory_xact_lock(hashtext('bulwark_fold_counts')); "
+                      "SELECT pg_sleep(3); COMMIT;");
+  });
+  while (psql_value(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") != "1")
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the store's fold is due
+  REQUIRE(store->put_layer(counted_layer('c')));
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "3");
+  CHECK((*store->stats("rs"))["layers"] == 3);
+  folding.get();
+}
+
+TEST_CASE("postgresql: statements are prepared once per session and prepared again when dropped") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto c = pg::Connection::open(url);
+  REQUIRE(c);
+  auto prepared = [&] {
+    auto r = c->exec("SELECT count(*) FROM pg_prepared_statements");
+    REQUIRE(r);
+    return r->integer(0, 0);
+  };
+  for (int i = 0; i < 3; ++i) {
+    auto r = c->exec("SELECT $1::int + 1", {std::to_string(i)});
+    REQUIRE(r);
+    CHECK(r->integer(0, 0) == i + 1);
+  }
+  CHECK(prepared() == 1);
+  // Dropped under the connection (as a pooler's DISCARD ALL would): prepared again.
+  REQUIRE(c->exec("DEALLOCATE ALL"));
+  auto again = c->exec("SELECT $1::int + 1", {"41"});
+  REQUIRE_MESSAGE(again, (again ? "" : again.error().message));
+  CHECK(again->integer(0, 0) == 42);
+  CHECK(prepared() == 1);
+  // Inside a transaction the statement cannot be tried again: the call fails, and the next
+  // one, outside, prepares it anew.
+  REQUIRE(c->exec("DEALLOCATE ALL"));
+  auto in_tx = c->transaction([&]() -> Result<void> {
+    auto r = c->exec("SELECT $1::int + 1", {"1"});
+    if (!r) return r.error();
+    return {};
+  });
+  CHECK_FALSE(in_tx);
+  CHECK(c->exec("SELECT $1::int + 1", {"1"}));
+  // A statement the server refuses says why, as it would unprepared.
+  auto refused = c->exec("SELECT * FROM no_such_table WHERE x = $1", {"1"});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("no_such_table") != std::string::npos);
+  // Texts made from numbers stop being kept at the cap, and still run.
+  for (int i = 0; i < 300; ++i) {
+    auto r = c->exec("SELECT $1::int + " + std::to_string(i), {"1"});
+    REQUIRE(r);
+    CHECK(r->integer(0, 0) == 1 + i);
+  }
+  CHECK(prepared() == 256);
 }
 
 // The tables the store writes, for the checks that break them one at a time.

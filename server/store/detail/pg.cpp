@@ -90,25 +90,51 @@ Result<Connection> Connection::open(const std::string& conninfo) {
   return c;
 }
 
+PGresult* Connection::run(const std::string& text, const std::vector<const char*>& values) {
+  const int n = static_cast<int>(values.size());
+  // Without parameters, PQexec: a migration script holds several statements.
+  if (n == 0) return PQexec(c_.get(), text.c_str());
+  auto it = prepared_.find(text);
+  if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
+    std::string name = "bw_" + std::to_string(++named_);
+    PGresult* p = PQprepare(c_.get(), name.c_str(), text.c_str(), n, nullptr);
+    // A statement the server refuses fails here with the reason it would fail with unprepared.
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+    PQclear(p);
+    it = prepared_.emplace(text, std::move(name)).first;
+  }
+  if (it == prepared_.end())
+    return PQexecParams(c_.get(), text.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+  return PQexecPrepared(c_.get(), it->second.c_str(), n, values.data(), nullptr, nullptr, 0);
+}
+
 Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& params) {
   std::string text(sql);
   std::vector<const char*> values;
   values.reserve(params.size());
   for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   for (int attempt = 0;; ++attempt) {
-    // Without parameters, PQexec: a migration script holds several statements.
-    PGresult* r = params.empty()
-                      ? PQexec(c_.get(), text.c_str())
-                      : PQexecParams(c_.get(), text.c_str(), static_cast<int>(values.size()),
-                                     nullptr, values.data(), nullptr, nullptr, 0);
-    Rows rows(r);
+    Rows rows(run(text, values));
+    const PGresult* r = rows.raw();
     auto status = PQresultStatus(r);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
     // A connection the server or network dropped: reconnect and try once more, unless a
-    // transaction was open (its earlier statements are gone with it).
+    // transaction was open (its earlier statements are gone with it). The new session has
+    // none of the old one's prepared statements.
     if (PQstatus(c_.get()) == CONNECTION_BAD && attempt == 0 && depth_ == 0) {
       PQreset(c_.get());
+      prepared_.clear();
       if (PQstatus(c_.get()) == CONNECTION_OK) continue;
+    }
+    // Prepared statements dropped under us (DEALLOCATE ALL, or a pooler's DISCARD ALL between
+    // sessions), or whose result a replica's migration changed ("cached plan must not change
+    // result type"): they are prepared again, and the statement tried again when no
+    // transaction was open.
+    const std::string_view state =
+        PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "";
+    if (state == "26000" || state == "0A000") {
+      prepared_.clear();
+      if (attempt == 0 && depth_ == 0) continue;
     }
     return pg_error("query failed", PQresultErrorMessage(r));
   }

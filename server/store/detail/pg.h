@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace bw::pg {
@@ -31,6 +32,7 @@ class Rows {
   std::int64_t integer(int row, int col) const;
   // A BYTEA column (hex output format) as raw bytes.
   std::string bytes(int row, int col) const;
+  const PGresult* raw() const { return r_.get(); }
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
@@ -44,6 +46,9 @@ class Connection {
 
   // Runs one statement with $1… parameters (or, without parameters, a script of several). A broken
   // connection is reset and the statement tried once more (outside a transaction only).
+  // A statement with parameters is prepared on the session the first time it runs, and runs
+  // from there on without being parsed or, once the server keeps a generic plan, planned again:
+  // the store sends the same few dozen statements for every scan.
   Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {});
   bool in_transaction() const { return depth_ > 0; }
 
@@ -63,9 +68,18 @@ class Connection {
   }
 
  private:
+  // Statements kept prepared per session, at most: texts built from a number (one lookup per
+  // layer of an image) would otherwise grow the server's memory without bound.
+  static constexpr std::size_t kMaxPrepared = 256;
+
   explicit Connection(PGconn* c) : c_(c, &PQfinish) {}
+  // One try of `text`: prepared (and run) when it has parameters and there is room.
+  PGresult* run(const std::string& text, const std::vector<const char*>& values);
+
   std::unique_ptr<PGconn, void (*)(PGconn*)> c_;
   int depth_ = 0;
+  std::unordered_map<std::string, std::string> prepared_;  // text -> name, on this session
+  std::uint64_t named_ = 0;                                // names handed out
 };
 
 // `data` as a BYTEA literal in hex form ("\x0a1b…").
