@@ -6,7 +6,9 @@
 # (their connections open, the base layer analysed: the steady state a running fleet is in), (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
-# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched);
+# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched),
+# and the CPU time each part spent per image (the daemons, this PostgreSQL's processes, the
+# registry: on 2 cores they share the same CPUs, so the registry's serving bounds every run);
 # BENCH_PG_STATEMENTS=FILE also logs every statement PostgreSQL runs to FILE, to see what a
 # scan's commits are;
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
@@ -93,6 +95,34 @@ pg_counts() {
   psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
     -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
 }
+# CPU seconds so far of the daemons started, this PostgreSQL's processes (the postmaster and its
+# children) and the registry: "daemons postgres registry".
+cpu_now() {
+  python3 - "$(head -1 "$work/pg/data/postmaster.pid")" "$reg_pid" "${pids[@]}" <<'PY'
+import os, sys
+tick = os.sysconf('SC_CLK_TCK')
+def stat(pid):
+    try:
+        st = open(f'/proc/{pid}/stat').read()
+    except OSError:
+        return None
+    f = st[st.rindex(')') + 2:].split()
+    return int(f[1]), (int(f[11]) + int(f[12])) / tick  # ppid, utime + stime
+postmaster, registry, daemons = int(sys.argv[1]), int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+pg = 0.0
+for p in filter(str.isdigit, os.listdir('/proc')):
+    s = stat(p)
+    if s and (int(p) == postmaster or s[0] == postmaster): pg += s[1]
+print(sum((stat(p) or (0, 0))[1] for p in daemons), pg, (stat(registry) or (0, 0))[1])
+PY
+}
+cpu_per_image() {  # cpu_per_image LABEL BEFORE: the CPU each part spent per image since BEFORE
+  local after; after=$(cpu_now)
+  awk -v l="$1" -v n="$images" -v b="$2" -v a="$after" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    printf "%s: CPU per image %.2f ms daemons, %.2f ms PostgreSQL, %.2f ms registry\n", l,
+      (y[1] - x[1]) * 1000 / n, (y[2] - x[2]) * 1000 / n, (y[3] - x[3]) * 1000 / n }'
+}
 per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since BEFORE
   local after; after=$(pg_counts "$2")
   awk -v l="$1" -v n="$images" -v b="$3" -v a="$after" 'BEGIN {
@@ -121,10 +151,12 @@ warm_up() {  # warm_up API... : the warm-up images, not measured
 run() {  # run LABEL API... : submits every image round-robin, waits for all, prints the figures
   local label=$1; shift
   local before; before=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
+  local cpu_before; cpu_before=$(cpu_now)
   scan_all "$label" 1 "$images" "$@"
   local after; after=$(grep -c 'GET /v2/fleet/.*/blobs/' "$work/reg.log" || true)
   # The base layer was fetched by the warm-up.
   echo "$label: blob GETs $((after - before)) (distinct blobs: $((images * 2)))"
+  cpu_per_image "$label" "$cpu_before"
 }
 one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
