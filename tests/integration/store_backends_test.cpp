@@ -184,7 +184,7 @@ TEST_CASE("postgresql: counters are appended to a log that a fold moves into the
   folding.get();
 }
 
-TEST_CASE("postgresql: statements are prepared once per session and prepared again when dropped") {
+TEST_CASE("postgresql: statements are prepared once per session; a session that loses them stops") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
   auto c = pg::Connection::open(url);
@@ -200,14 +200,37 @@ TEST_CASE("postgresql: statements are prepared once per session and prepared aga
     CHECK(r->integer(0, 0) == i + 1);
   }
   CHECK(prepared() == 1);
-  // Dropped under the connection (as a pooler's DISCARD ALL would): prepared again.
+  {
+    // Names of each connection's own, so that a pooler's shared session never runs another
+    // connection's text under a name both used.
+    auto other = pg::Connection::open(url);
+    REQUIRE(other);
+    REQUIRE(other->exec("SELECT $1::int", {"1"}));
+    auto name_on = [](pg::Connection& conn) {
+      auto r = conn.exec("SELECT name FROM pg_prepared_statements");
+      REQUIRE(r);
+      REQUIRE(r->size() == 1);
+      return r->text(0, 0);
+    };
+    CHECK(name_on(*c).starts_with("bw_"));
+    CHECK(name_on(*other).starts_with("bw_"));
+    CHECK(name_on(*c) != name_on(*other));
+  }
+  // A statement that ran prepared on a session that lost it (DEALLOCATE ALL, or a pooler
+  // handing the connection another server session) runs again unprepared, and the connection
+  // prepares no more until it reconnects.
   REQUIRE(c->exec("DEALLOCATE ALL"));
   auto again = c->exec("SELECT $1::int + 1", {"41"});
   REQUIRE_MESSAGE(again, (again ? "" : again.error().message));
   CHECK(again->integer(0, 0) == 42);
-  CHECK(prepared() == 1);
-  // Inside a transaction the statement cannot be tried again: the call fails, and the next
-  // one, outside, prepares it anew.
+  CHECK(c->exec("SELECT $1::int * 2", {"2"}));
+  CHECK(prepared() == 0);
+  // Inside a transaction the statement cannot be tried again: that call fails, and the
+  // connection goes on unprepared.
+  auto fresh = pg::Connection::open(url);
+  REQUIRE(fresh);
+  c = std::move(fresh);
+  REQUIRE(c->exec("SELECT $1::int + 1", {"1"}));
   REQUIRE(c->exec("DEALLOCATE ALL"));
   auto in_tx = c->transaction([&]() -> Result<void> {
     auto r = c->exec("SELECT $1::int + 1", {"1"});
@@ -216,6 +239,11 @@ TEST_CASE("postgresql: statements are prepared once per session and prepared aga
   });
   CHECK_FALSE(in_tx);
   CHECK(c->exec("SELECT $1::int + 1", {"1"}));
+  CHECK(prepared() == 0);
+  // On a connection that keeps them,
+  fresh = pg::Connection::open(url);
+  REQUIRE(fresh);
+  c = std::move(fresh);
   // A statement the server refuses says why, as it would unprepared.
   auto refused = c->exec("SELECT * FROM no_such_table WHERE x = $1", {"1"});
   REQUIRE_FALSE(refused);

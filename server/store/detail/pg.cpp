@@ -1,5 +1,7 @@
 #include "store/detail/pg.h"
 
+#include "common/digest.h"
+
 #include <charconv>
 
 namespace bw::pg {
@@ -84,6 +86,7 @@ Result<Connection> Connection::open(const std::string& conninfo) {
   if (!c.c_) return make_error(Errc::unavailable, "postgresql: out of memory");
   if (PQstatus(c.c_.get()) != CONNECTION_OK)
     return pg_error("cannot connect to " + redact(conninfo), PQerrorMessage(c.c_.get()));
+  c.names_ = "bw_" + random_hex(8) + "_";
   // Notices (a migration's "already exists", say) would go to stderr unformatted.
   PQsetNoticeProcessor(
       c.c_.get(), [](void*, const char*) {}, nullptr);
@@ -95,8 +98,8 @@ PGresult* Connection::run(const std::string& text, const std::vector<const char*
   // Without parameters, PQexec: a migration script holds several statements.
   if (n == 0) return PQexec(c_.get(), text.c_str());
   auto it = prepared_.find(text);
-  if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
-    std::string name = "bw_" + std::to_string(++named_);
+  if (it == prepared_.end() && prepare_ && prepared_.size() < kMaxPrepared) {
+    std::string name = names_ + std::to_string(++named_);
     PGresult* p = PQprepare(c_.get(), name.c_str(), text.c_str(), n, nullptr);
     // A statement the server refuses fails here with the reason it would fail with unprepared.
     if (PQresultStatus(p) != PGRES_COMMAND_OK) return p;
@@ -124,16 +127,19 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& pa
     if (PQstatus(c_.get()) == CONNECTION_BAD && attempt == 0 && depth_ == 0) {
       PQreset(c_.get());
       prepared_.clear();
+      prepare_ = true;
       if (PQstatus(c_.get()) == CONNECTION_OK) continue;
     }
-    // Prepared statements dropped under us (DEALLOCATE ALL, or a pooler's DISCARD ALL between
-    // sessions), or whose result a replica's migration changed ("cached plan must not change
-    // result type"): they are prepared again, and the statement tried again when no
-    // transaction was open.
-    const std::string_view state =
-        PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "";
+    // A prepared statement whose result a replica's migration changed ("cached plan must not
+    // change result type") is prepared again. One that vanished (DEALLOCATE ALL, or a pooler
+    // in transaction mode handing this connection another server session, as PgBouncer before
+    // 1.21 does) means this session cannot keep them: the connection stops preparing until it
+    // reconnects. Either way the statement is tried again when no transaction was open.
+    const char* field = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const std::string_view state = field ? field : "";
     if (state == "26000" || state == "0A000") {
       prepared_.clear();
+      if (state == "26000") prepare_ = false;
       if (attempt == 0 && depth_ == 0) continue;
     }
     return pg_error("query failed", PQresultErrorMessage(r));

@@ -79,7 +79,11 @@ class Connection {
   std::unique_ptr<PGconn, void (*)(PGconn*)> c_;
   int depth_ = 0;
   std::unordered_map<std::string, std::string> prepared_;  // text -> name, on this session
-  std::uint64_t named_ = 0;                                // names handed out
+  bool prepare_ = true;  // false once the session lost statements it prepared
+  // Statement names start with a prefix of this connection's own: behind a pooler, a session
+  // may hold another client's statements, and a name they share must never run their text.
+  std::string names_;
+  std::uint64_t named_ = 0;  // names handed out
 };
 
 // `data` as a BYTEA literal in hex form ("\x0a1b…").
