@@ -334,7 +334,6 @@ class PostgresStore : public Store {
          opt(f.status_reason), num(l.analyzer_version), l.analyzed_at, facts, hashes,
          nlohmann::json(f.analyzer_versions).dump()});
     if (!r) return r.error();
-    fold_counts_when_due();
     return {};
   }
 
@@ -613,10 +612,7 @@ class PostgresStore : public Store {
         claimed = std::move(*c);
         return {};
       });
-      if (done) {
-        fold_counts_when_due();
-        return claimed;
-      }
+      if (done) return claimed;
     }
     // Rolled back: the scan is queued alone, for a later claim.
     if (auto put = put_scan(queued); !put) return put.error();
@@ -626,7 +622,10 @@ class PostgresStore : public Store {
   Result<void> finish_scan(const ScanRecord& s, std::size_t keep,
                            const std::string& owner) override {
     std::lock_guard lock(mu_);
-    return db_.transaction([&] { return finish_scan_locked(s, keep, owner); });
+    return db_.transaction([&]() -> Result<void> {
+      if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
+      return fold_counts_when_due();
+    });
   }
 
   // REQUIRES: mu_ held, inside a transaction.
@@ -662,10 +661,9 @@ class PostgresStore : public Store {
         if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
             !r)
           return r;
-      return {};
+      return fold_counts_when_due();
     });
     if (!done) return done.error();
-    fold_counts_when_due();
     return claimed;
   }
 
@@ -1322,17 +1320,18 @@ class PostgresStore : public Store {
   Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
 
  private:
-  // The counters' log folded into their totals (schema/postgres/012_count_log.sql), at most ten
-  // times a second from this process and only after it wrote. Readers sum what is not folded
-  // yet, so how often bounds the log they read: a tenth of a second of this replica's writes
-  // for each queue-depth poll (once a second) or /v1/stats. A fold reads each delta once. One
-  // that fails leaves the log to the next. REQUIRES: mu_ held, no transaction open.
-  void fold_counts_when_due() {
+  // The counters' log folded into their totals (schema/postgres/012_count_log.sql) as the last
+  // statement of a scan's end, at most ten times a second from this process: no commit of its
+  // own. Readers sum what is not folded yet, so how often bounds the log they read: a tenth of
+  // a second of this replica's writes for each queue-depth poll (once a second) or /v1/stats.
+  // A fold reads each delta once, and never waits for another replica's. REQUIRES: mu_ held,
+  // inside a transaction.
+  Result<void> fold_counts_when_due() {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_fold_ < std::chrono::milliseconds(100)) return;
+    if (now - last_fold_ < std::chrono::milliseconds(100)) return {};
     last_fold_ = now;
-    if (auto r = db_.exec("SELECT bulwark_fold_counts()"); !r)
-      log::warn("store could not fold the fleet counters", {{"error", r.error().message}});
+    if (auto r = db_.exec("SELECT bulwark_fold_counts()"); !r) return r.error();
+    return {};
   }
 
   Result<void> migrate_locked() {

@@ -134,53 +134,66 @@ LayerRecord counted_layer(char c) {
 
 }  // namespace
 
-TEST_CASE("postgresql: counters are appended to a log that a fold moves into the totals") {
+TEST_CASE("postgresql: counters are appended to a log that a scan's end folds into the totals") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
   auto store = postgres_at(url);
-  for (int i = 0; i < 3; ++i) {
+  auto scan = [](int i) {
     ScanRecord s;
     s.id = "scan_" + std::to_string(i);
-    s.image = "reg.example/app:1";
+    s.image = "reg.example/app:" + std::to_string(i);
     s.platform = "linux/amd64";
     s.created_at = "2026-01-01T00:00:00Z";
-    REQUIRE(store->put_scan(s));
-  }
-  // Appended, not folded (only a store's own writes of layers and scan ends fold): readers
-  // count the log.
-  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "3");
-  CHECK(*store->count_scans(ScanStatus::queued) == 3);
-  // The first layer write folds what was logged, its own deltas included.
+    return s;
+  };
+  auto ended = [&](int i) {
+    ScanRecord s = scan(i);
+    s.status = ScanStatus::failed;
+    s.finished_at = "2026-01-01T00:00:01Z";
+    s.error_code = "registry_unreachable";
+    return s;
+  };
+  for (int i = 0; i < 4; ++i) REQUIRE(store->put_scan(scan(i)));
   REQUIRE(store->put_layer(counted_layer('a')));
+  // Appended, not folded (only a scan's end folds): readers count the log.
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "7");
+  CHECK(*store->count_scans(ScanStatus::queued) == 4);
+  // The first scan's end folds what was logged, its own deltas included.
+  REQUIRE(store->finish_scan(ended(0), 20, "me"));
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
   CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'scans|queued'") == "3");
+  CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'layers'") == "1");
   CHECK(*store->count_scans(ScanStatus::queued) == 3);
+  CHECK(*store->count_scans(ScanStatus::failed) == 1);
   // Folded or still in the log (a fold is due a tenth of a second after the last), the figures
   // are the same.
   REQUIRE(store->put_layer(counted_layer('b')));
+  REQUIRE(store->finish_scan(ended(1), 20, "me"));
   auto stats = store->stats("rs");
   REQUIRE(stats);
   CHECK((*stats)["layers"] == 2);
   CHECK((*stats)["uncompressed_bytes_analyzed"] == 40);
   CHECK((*stats)["compressed_bytes_fetched"] == 20);
+  CHECK((*stats)["scans"] == json{{"queued", 2}, {"failed", 2}});
   // A fold from elsewhere (another replica) changes no figure.
   CHECK(psql_value(url, "SELECT bulwark_fold_counts()") == "t");
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
   CHECK(*store->stats("rs") == *stats);
-  CHECK(*store->count_scans(ScanStatus::queued) == 3);
-  // While another replica folds, this one's fold does not wait for it: it folds nothing and
+  // While another replica folds, this one's scan end does not wait for it: it folds nothing and
   // leaves the log to the next fold.
   auto folding = std::async(std::launch::async, [&] {
     return psql_value(url,
                       "BEGIN; SELECT pg_advisory_xact_lock(hashtext('bulwark_fold_counts')); "
                       "SELECT pg_sleep(3); COMMIT;");
   });
-  while (psql_value(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") != "1")
+  while (psql_value(url,
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())") != "1")
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the store's fold is due
-  REQUIRE(store->put_layer(counted_layer('c')));
-  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "3");
-  CHECK((*store->stats("rs"))["layers"] == 3);
+  REQUIRE(store->finish_scan(ended(2), 20, "me"));
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "2");
+  CHECK((*store->stats("rs"))["scans"] == json{{"queued", 1}, {"failed", 3}});
   folding.get();
 }
 
