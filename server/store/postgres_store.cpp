@@ -1322,10 +1322,9 @@ class PostgresStore : public Store {
  private:
   // The counters' log folded into their totals (schema/postgres/012_count_log.sql) as the last
   // statement of a scan's end, at most ten times a second from this process: no commit of its
-  // own. Readers sum what is not folded yet, so how often bounds the log they read: a tenth of
-  // a second of this replica's writes for each queue-depth poll (once a second) or /v1/stats.
-  // A fold reads each delta once, and never waits for another replica's. REQUIRES: mu_ held,
-  // inside a transaction.
+  // own. Readers (each queue-depth poll, once a second, and /v1/stats) sum what is not folded
+  // yet: while scans end, a tenth of a second of the replicas' writes. A fold reads each delta
+  // once, and never waits for another replica's. REQUIRES: mu_ held, inside a transaction.
   Result<void> fold_counts_when_due() {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_fold_ < std::chrono::milliseconds(100)) return {};
