@@ -1073,6 +1073,21 @@ class PostgresStore : public Store {
       }
       out.push_back("-- " + q.text);
       for (int i = 0; i < r->size(); ++i) out.push_back(r->text(i, 0));
+      // The plan for any parameters, which PostgreSQL may keep for a prepared statement after
+      // its fifth run (Connection::exec prepares them): forced here, from the same text.
+      std::string args;
+      for (auto& p : params) args += (args.empty() ? "" : ", ") + rdb->literal(p);
+      auto g = rdb->exec("PREPARE bw_plan AS " + q.text);
+      if (g) g = rdb->exec("SET plan_cache_mode = force_generic_plan");
+      if (g) g = rdb->exec("EXPLAIN EXECUTE bw_plan" + (args.empty() ? "" : "(" + args + ")"));
+      (void)rdb->exec("DEALLOCATE bw_plan");
+      (void)rdb->exec("RESET plan_cache_mode");
+      if (!g) {
+        failed = g.error();
+        break;
+      }
+      out.push_back("-- generic plan: " + q.text);
+      for (int i = 0; i < g->size(); ++i) out.push_back(g->text(i, 0));
     }
     (void)rdb->exec("RESET enable_seqscan");
     if (!failed) return failed.error();

@@ -805,9 +805,6 @@ void check_fleet_reads(Store& store, const std::function<std::uint64_t()>& write
   (void)store.stats(v);
   CHECK(store.generation() == now);
 
-  // Planned six times: PostgreSQL runs a prepared statement on plans made for its parameters
-  // five times, then may keep one generic plan, which must use the indexes too.
-  for (int i = 0; i < 5; ++i) REQUIRE(store.dashboard_query_plans(v));
   auto plans = store.dashboard_query_plans(v);
   REQUIRE(plans);
   REQUIRE_FALSE(plans->empty());
@@ -819,6 +816,14 @@ void check_fleet_reads(Store& store, const std::function<std::uint64_t()>& write
     CHECK(std::any_of(plans->begin(), plans->end(), [](const std::string& l) {
       return l.starts_with("SCAN f VIRTUAL TABLE INDEX 0:L");
     }));
+  // PostgreSQL runs its statements prepared, so each is planned for any parameters as well
+  // (the plan it may keep after five runs), and held to the same indexes.
+  else
+    CHECK(std::count_if(plans->begin(), plans->end(), [](const std::string& l) {
+            return l.starts_with("-- generic plan: ");
+          }) == std::count_if(plans->begin(), plans->end(), [](const std::string& l) {
+            return l.starts_with("-- ") && !l.starts_with("-- generic plan: ");
+          }));
   std::string statement;
   for (auto& line : *plans) {
     if (line.starts_with("-- ")) {

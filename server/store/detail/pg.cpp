@@ -93,6 +93,14 @@ Result<Connection> Connection::open(const std::string& conninfo) {
   return c;
 }
 
+std::string Connection::literal(const Param& p) {
+  if (!p) return "NULL";
+  std::unique_ptr<char, void (*)(void*)> quoted(PQescapeLiteral(c_.get(), p->data(), p->size()),
+                                                &PQfreemem);
+  // Only out of memory fails; NULL then matches nothing, as a missing value would.
+  return quoted ? std::string(quoted.get()) : std::string("NULL");
+}
+
 PGresult* Connection::run(const std::string& text, const std::vector<const char*>& values) {
   const int n = static_cast<int>(values.size());
   // Without parameters, PQexec: a migration script holds several statements.

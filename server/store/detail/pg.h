@@ -51,6 +51,8 @@ class Connection {
   // the store sends the same few dozen statements for every scan.
   Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {});
   bool in_transaction() const { return depth_ > 0; }
+  // `p` as an SQL literal, quoted for this connection ('it''s'), or NULL.
+  std::string literal(const Param& p);
 
   // Runs `body` in one transaction; rolled back when it fails.
   template <class F>
