@@ -741,10 +741,17 @@ class PostgresStore : public Store {
         return r.error();
       return {};
     }
-    std::vector<std::pair<const char*, std::vector<Param>>> steps = {
-        {"UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + "
-         "$3::bigint, scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1",
-         {day, num(counted ? 0 : 1), num(score - before_score)}}};
+    // The days the result reaches, as the update of their rows returns them: the grade and
+    // score rows of those days are written without reading the days again.
+    auto days = db_.exec(
+        "UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + $3::bigint, "
+        "scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1 RETURNING day",
+        {day, num(counted ? 0 : 1), num(score - before_score)});
+    if (!days) return days.error();
+    std::vector<std::string> reached;
+    for (int i = 0; i < days->size(); ++i) reached.push_back(days->text(i, 0));
+    const std::string reached_days = pg::text_array(reached);
+    std::vector<std::pair<const char*, std::vector<Param>>> steps;
     if (counted) {
       steps.push_back(
           {"UPDATE fleet_day_grades SET images = images - 1 WHERE day >= $1 AND "
@@ -756,15 +763,13 @@ class PostgresStore : public Store {
            {day, num(before_score)}});
     }
     steps.push_back(
-        {"INSERT INTO fleet_day_grades(day, grade, images) SELECT day, $2, 1 FROM "
-         "fleet_days WHERE day >= $1 ON CONFLICT (day, grade) DO UPDATE SET images "
-         "= fleet_day_grades.images + 1",
-         {day, grade}});
+        {"INSERT INTO fleet_day_grades(day, grade, images) SELECT unnest($1::text[]), $2, 1 "
+         "ON CONFLICT (day, grade) DO UPDATE SET images = fleet_day_grades.images + 1",
+         {reached_days, grade}});
     steps.push_back(
-        {"INSERT INTO fleet_day_scores(day, score, images) SELECT day, $2::int, 1 "
-         "FROM fleet_days WHERE day >= $1 ON CONFLICT (day, score) DO UPDATE SET "
-         "images = fleet_day_scores.images + 1",
-         {day, num(score)}});
+        {"INSERT INTO fleet_day_scores(day, score, images) SELECT unnest($1::text[]), $2::int, 1 "
+         "ON CONFLICT (day, score) DO UPDATE SET images = fleet_day_scores.images + 1",
+         {reached_days, num(score)}});
     steps.push_back(
         {"INSERT INTO latest_results(image, score, grade, finished_at) VALUES ($1, "
          "$2::int, $3, $4) ON CONFLICT (image) DO UPDATE SET score = excluded.score, "
