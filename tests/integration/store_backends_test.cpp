@@ -41,6 +41,14 @@ LocalPostgres* server() {
     return;                                                                         \
   }
 
+// One value read with psql from outside the store.
+std::string psql_value(const std::string& url, const std::string& sql) {
+  std::string out;
+  REQUIRE_MESSAGE(run_command({"psql", "-X", "-A", "-t", url, "-c", sql}, out) == 0, out);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 std::unique_ptr<Store> postgres_at(const std::string& url) {
   auto s = open_postgres_store(url);
   REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
@@ -65,12 +73,9 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
   check_migrations([&] { return postgres_at(url); });
   {
     // Search's trigram index (pg_trgm ships with the server and is a trusted extension).
-    std::string out;
-    REQUIRE(run_command({"psql", "-X", "-A", "-t", url, "-c",
-                         "SELECT indexname FROM pg_indexes WHERE indexname = "
-                         "'image_summaries_by_name'"},
-                        out) == 0);
-    CHECK(out.find("image_summaries_by_name") != std::string::npos);
+    CHECK(psql_value(url,
+                     "SELECT indexname FROM pg_indexes WHERE indexname = "
+                     "'image_summaries_by_name'") == "image_summaries_by_name");
   }
   check_layer_round_trip(*postgres_at(server()->create_database()));
   check_image_needs_its_layers(*postgres_at(server()->create_database()));
@@ -84,10 +89,9 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
     std::string db = server()->create_database();
     std::uint64_t asked = 0;
     check_fleet_reads(*postgres_at(db), [&] {
-      std::string out;
-      REQUIRE(run_command({"psql", "-X", "-A", "-t", db, "-c", "SELECT pg_current_xact_id()"},
-                          out) == 0);
-      return static_cast<std::uint64_t>(std::stoull(out)) - asked++;
+      return static_cast<std::uint64_t>(
+                 std::stoull(psql_value(db, "SELECT pg_current_xact_id()"))) -
+             asked++;
     });
   }
   check_fleet_trend(*postgres_at(server()->create_database()));
@@ -112,14 +116,6 @@ TEST_CASE("postgresql: the store's contract, as SQLite keeps it") {
 }
 
 namespace {
-
-// One value read with psql from outside the store.
-std::string psql_value(const std::string& url, const std::string& sql) {
-  std::string out;
-  REQUIRE_MESSAGE(run_command({"psql", "-X", "-A", "-t", url, "-c", sql}, out) == 0, out);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 LayerRecord counted_layer(char c) {
   LayerRecord rec{"sha256:" + std::string(64, c),
@@ -447,11 +443,7 @@ TEST_CASE("postgresql: three daemons starting at once on an empty database migra
   CHECK(version >= 2);
   for (auto& d : daemons) CHECK(d->get_json("/readyz")["schema_version"] == version);
   // Each migration applied once: one row per version, none twice.
-  std::string out;
-  REQUIRE(
-      run_command({"psql", "-X", "-t", "-A", url, "-c", "SELECT COUNT(*) FROM schema_migrations"},
-                  out) == 0);
-  CHECK(out.substr(0, out.find('\n')) == std::to_string(version));
+  CHECK(psql_value(url, "SELECT COUNT(*) FROM schema_migrations") == std::to_string(version));
   // What one replica stores, the others serve.
   LocalRegistry reg;
   push_image(reg.host(), "pg/shared", "1", app_image("shared"));
