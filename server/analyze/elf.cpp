@@ -36,8 +36,8 @@ class Reader {
 
 constexpr std::uint32_t kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtGnuStack = 0x6474e551,
                         kPtGnuRelro = 0x6474e552;
-constexpr std::uint64_t kDtNeeded = 1, kDtStrtab = 5, kDtStrsz = 10, kDtFlags = 30, kDtBindNow = 24,
-                        kDtFlags1 = 0x6ffffffb;
+constexpr std::uint64_t kDtNeeded = 1, kDtStrtab = 5, kDtStrsz = 10, kDtSoname = 14, kDtFlags = 30,
+                        kDtBindNow = 24, kDtFlags1 = 0x6ffffffb;
 
 struct Segment {
   std::uint32_t type, flags;
@@ -158,10 +158,12 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated, GoBuildIn
     have_dynamic_data = true;
     std::uint64_t ent = is64 ? 16 : 8, strtab_addr = 0, strsz = 0;
     std::vector<std::uint64_t> needed_off;
+    std::optional<std::uint64_t> soname_off;
     for (std::uint64_t o = dyn->offset; o + ent <= dyn->offset + dyn->filesz; o += ent) {
       std::uint64_t tag = r.word(o), val = r.word(o + ent / 2);
       if (tag == 0) break;
       if (tag == kDtNeeded) needed_off.push_back(val);
+      if (tag == kDtSoname) soname_off = val;
       if (tag == kDtStrtab) strtab_addr = val;
       if (tag == kDtStrsz) strsz = val;
       if (tag == kDtBindNow || (tag == kDtFlags && (val & 0x8))) bind_now = true;
@@ -177,6 +179,7 @@ std::optional<ElfInfo> analyze_elf(std::string_view d, bool truncated, GoBuildIn
       }
     for (auto o : needed_off)
       if (o < strtab.size() && needed.size() < 32) needed.emplace_back(strtab.c_str() + o);
+    if (soname_off && *soname_off < strtab.size()) j.soname = strtab.c_str() + *soname_off;
   }
   // A symbol table (SHT_SYMTAB) in the section headers: without one (stripped) a static binary's
   // canary cannot be told from its symbols.
@@ -254,6 +257,7 @@ void to_json(nlohmann::json& j, const ElfInfo& e) {
   if (!e.go_settings.empty()) j["go_settings"] = e.go_settings;
   if (e.canary) j["canary"] = *e.canary;
   if (!e.needed.empty()) j["needed"] = e.needed;
+  if (!e.soname.empty()) j["soname"] = e.soname;
   if (e.partial) j["partial"] = true;
 }
 
@@ -277,6 +281,7 @@ void from_json(const nlohmann::json& j, ElfInfo& e) {
   if (auto n = j.find("needed"); n != j.end() && n->is_array())
     for (auto& x : *n)
       if (x.is_string()) e.needed.push_back(x);
+  e.soname = j.value("soname", "");
   e.partial = j.value("partial", false);
 }
 

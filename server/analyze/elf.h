@@ -41,6 +41,7 @@ struct ElfInfo {
   std::map<std::string, std::string> go_settings;  // "CGO_ENABLED" -> "1", "-trimpath" -> "true"
   std::optional<bool> canary;                      // unknown when the symbol table was not reached
   std::vector<std::string> needed;
+  std::string soname;    // DT_SONAME: the name a shared library is loaded by ("libz.so.1")
   bool partial = false;  // dynamic section beyond what was read
 };
 

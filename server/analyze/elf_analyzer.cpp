@@ -1,20 +1,30 @@
 // Executables: ELF linkage, hardening flags and Go build info (with the modules a Go binary was
-// built from, read from its data segment when the head does not reach it).
+// built from, read from its data segment when the head does not reach it). Shared libraries
+// too, whatever their mode (Debian installs them 0644): what they load and the name they are
+// loaded by, so that a library the app needs can be carried with what it needs in turn.
 #include "analyze/analyze.h"
 #include "analyze/app_packages.h"
 #include "analyze/detail/builtin.h"
 #include "analyze/elf.h"
+#include "common/text.h"
 
 #include <algorithm>
 
 namespace bw::detail {
 namespace {
 
+// "libz.so", "libz.so.1.2.13", "_ssl.cpython-311-x86_64-linux-gnu.so".
+bool shared_object_name(std::string_view path) {
+  std::string_view base = path_base_name(path);
+  return base.ends_with(".so") || base.find(".so.") != std::string_view::npos;
+}
+
 class ElfAnalyzer : public Analyzer {
  public:
   std::string_view name() const override { return "elf"; }
-  int version() const override { return 3; }
+  int version() const override { return 4; }
   std::size_t wants(const EntryView& e, const AnalyzeOptions& o) const override {
+    if (e.kind == 'f' && e.size >= 64 && shared_object_name(e.path)) return o.max_elf_read_bytes;
     return elf_bytes_wanted(e, o);
   }
   void analyze(const EntryView&, std::string_view head, bool truncated, const AnalyzeOptions&,

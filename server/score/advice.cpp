@@ -273,13 +273,25 @@ std::string unfit(const AppNeeds& n, const json& b) {
 }
 
 // Why candidate `b` cannot carry the app: what it lacks by its entry, then (measured) a library
-// the app loads that it does not hold, or Python packages its interpreter would not read. Empty
-// when it can.
-std::string ruled_out_because(const AdviceInput& in, const AppNeeds& needs, const json& b) {
+// the app loads that it neither holds nor can be given from the app's layers, or Python packages
+// its interpreter would not read. Empty when it can; then `onto`, when given, is what the app
+// needs on it: `needs` and the libraries carried to it.
+std::string ruled_out_because(const AdviceInput& in, const AppNeeds& needs, const json& b,
+                              AppNeeds* onto = nullptr) {
   std::string why = unfit(needs, b);
+  if (onto) *onto = needs;
   if (const MeasuredBase* m = measured_candidate(in, b.value("id", "")); m && why.empty()) {
-    why = missing_library(in, needs, *m);
+    CarriedLibraries libs = carry_libraries(in, needs, *m);
+    why = libs.why_not;
     if (why.empty()) why = unread_python_packages(needs, *m);
+    if (why.empty() && onto && !libs.paths.empty()) {
+      auto& paths = onto->copy_paths;
+      paths.insert(paths.end(), libs.paths.begin(), libs.paths.end());
+      std::sort(paths.begin(), paths.end());
+      paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+      onto->why.push_back("carries " + join(libs.sonames, ", ") +
+                          " from the app's layers, which the base lacks");
+    }
   }
   return why;
 }
@@ -444,13 +456,14 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
         if (f.origin == Origin::base) ++base_setuid;
       }
     for (auto& b : in.bases ? *in.bases : base_catalog()) {
-      std::string why = ruled_out_because(in, needs, b);
+      AppNeeds onto;
+      std::string why = ruled_out_because(in, needs, b, &onto);
       if (!why.empty()) {
         unfit_reasons.push_back(b.value("id", "") + ": " + why);
         continue;
       }
       if (in.base.name == b.value("image", "") || in.base.name == b.value("id", "")) continue;
-      Projection proj = project_switch(in, needs, b, base);
+      Projection proj = project_switch(in, onto, b, base);
       const MeasuredBase* measured = proj.measured;
       const std::optional<Composed>& composed = proj.composed;
       auto projected_list = std::move(proj.findings);
@@ -486,7 +499,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
           removes.push_back(finding_ref(f));
       std::string snippet_why;
       // FROM what was measured: a mirror is what an air-gapped build can pull.
-      auto dockerfile = snippet(in, needs, proj.run,
+      auto dockerfile = snippet(in, onto, proj.run,
                                 measured ? measured->reference : b.value("image", ""), snippet_why);
       std::uint64_t base_mb =
           composed ? composed->base_bytes : b.value("size_mb", 0ull) * 1000000ull;
@@ -501,7 +514,7 @@ json advise(const AdviceInput& in, const AppNeeds& needs, json* plan) {
       for (auto& f : projected_list)
         if (f.rule_id == "BW-SUID" && !f.suppressed) setuid_after += 1 + f.more;
       std::string reason = "provides what the app needs";
-      if (!needs.why.empty()) reason += ": " + join(needs.why, "; ");
+      if (!onto.why.empty()) reason += ": " + join(onto.why, "; ");
       json action = {
           {"action", "switch"},
           {"id", b.value("id", "")},
@@ -672,11 +685,12 @@ Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
   if (in.base.layers == 0 || in.base.layers > in.layers.size())
     return make_error(Errc::conflict,
                       "the image's base could not be identified, so its own layers are not known");
-  if (std::string why = ruled_out_because(in, needs, *entry); !why.empty())
+  AppNeeds onto;
+  if (std::string why = ruled_out_because(in, needs, *entry, &onto); !why.empty())
     return make_error(Errc::conflict, id + " cannot carry the app: " + why);
   std::set<std::string> base(in.layers.begin(),
                              in.layers.begin() + static_cast<std::ptrdiff_t>(in.base.layers));
-  Projection p = project_switch(in, needs, *entry, base);
+  Projection p = project_switch(in, onto, *entry, base);
   if (!p.composed)
     return make_error(Errc::conflict, id + " is not measured yet (GET /v1/bases says when it is)");
   SwitchRecipe r;
@@ -688,7 +702,7 @@ Result<SwitchRecipe> switch_recipe(const AdviceInput& in, const AppNeeds& needs,
     r.candidate_layers = p.measured->layers;
   }
   r.app_layers_from = in.base.layers;
-  r.closure = needs.copy_paths;
+  r.closure = onto.copy_paths;
   r.config = std::move(p.built_config);
   r.projected_score = p.built_score;
   return r;

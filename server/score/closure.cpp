@@ -29,6 +29,18 @@ LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
   for (auto& m : merge_layers(app_layers))
     if (in_closure(copy_paths, m.entry.path)) out.files.push_back(std::move(m.entry));
   for (auto& f : out.files) out.path_hashes.push_back(path_hash(f.path));
+  // A path copied by name that is not a notable file (a library's link, named by its soname):
+  // the layer holds it whenever an app layer does.
+  for (std::string_view c : copy_paths) {
+    if (c.ends_with("/")) continue;
+    if (c.starts_with("/")) c.remove_prefix(1);
+    const std::uint64_t h = path_hash(c);
+    for (const LayerFacts* a : app_layers)
+      if (std::binary_search(a->path_hashes.begin(), a->path_hashes.end(), h)) {
+        out.path_hashes.push_back(h);
+        break;
+      }
+  }
   // A file of the layers below that the closure rewrites with one that is not notable: the
   // closure holds its path whenever an app layer does.
   for (const LayerFacts* l : below)

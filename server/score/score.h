@@ -200,11 +200,20 @@ bool in_closure(const std::vector<std::string>& copy_paths, std::string_view pat
 LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
                          const std::vector<std::string>& copy_paths,
                          const std::vector<const LayerFacts*>& below);
-// Why measured `candidate` cannot run the app's executables (those of its closure): a library one
-// of them needs (DT_NEEDED) that the image's system library directories hold and the candidate's do
-// not; empty when none is missing.
-std::string missing_library(const AdviceInput& in, const AppNeeds& needs,
-                            const MeasuredBase& candidate);
+// What the closure's ELF files load (DT_NEEDED, and what those libraries load in turn) that
+// measured `candidate` does not hold in its library directories, carried out of the image's own
+// layers: a library apt installed for the app goes with it, as a distroless build copies it.
+struct CarriedLibraries {
+  // The paths to copy: the name the loader looks for ("/lib/x86_64-linux-gnu/libz.so.1") and the
+  // file of that DT_SONAME it names when it is a link; sorted.
+  std::vector<std::string> paths;
+  std::vector<std::string> sonames;  // in the order they were found
+  // A library the app needs that the candidate lacks and cannot be carried: only the old base's
+  // layers hold it, or its copy in the app's layers was not read as a library. Empty when none.
+  std::string why_not;
+};
+CarriedLibraries carry_libraries(const AdviceInput& in, const AppNeeds& needs,
+                                 const MeasuredBase& candidate);
 // Why measured `candidate` cannot import the Python packages the closure carries: they are laid
 // out for Debian's interpreter (needs.python_dirs) and the candidate is not Debian; empty when it
 // can, or when nothing is carried.

@@ -92,6 +92,29 @@ TEST_CASE("ELF facts of real binaries on this machine") {
   CHECK(analyze_elf(junk, true));
 }
 
+TEST_CASE("shared libraries are read whatever their mode: what they load, the name they go by") {
+  AnalyzeOptions o;
+  // Debian installs libraries 0644: read by their name, not their mode.
+  const std::string libz = read_file("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13");
+  EntryView lib{"usr/lib/x86_64-linux-gnu/libz.so.1.2.13", 'f', 0644, libz.size()};
+  CHECK(content_wanted(lib.path, lib.kind, lib.mode, lib.size, o) >= libz.size());
+  FileInfo info = analyze_entry(lib, libz, false, o);
+  REQUIRE(info.elf);
+  CHECK(info.elf->kind == ElfKind::shared_library);
+  CHECK(info.elf->soname == "libz.so.1");
+  CHECK(info.elf->needed == std::vector<std::string>{"libc.so.6"});
+  // A C extension is a shared object too.
+  EntryView ext{"usr/lib/python3/dist-packages/_x.cpython-311-x86_64-linux-gnu.so", 'f', 0644,
+                libz.size()};
+  CHECK(analyze_entry(ext, libz, false, o).elf);
+  // Any other file that is not executable is not read as ELF.
+  EntryView data{"usr/share/app/blob.bin", 'f', 0644, libz.size()};
+  CHECK_FALSE(analyze_entry(data, libz, false, o).elf);
+  // A linker script named like a library is not ELF.
+  EntryView script{"usr/lib/x86_64-linux-gnu/libc.so", 'f', 0644, 200};
+  CHECK_FALSE(analyze_entry(script, "/* GNU ld script */\nGROUP ( libc.so.6 )\n", false, o).elf);
+}
+
 TEST_CASE("Go build info of a real Go binary: Debian's docker-registry") {
   // A test dependency built with Go. Its build info lies 20 MB in, past the default 16 MiB an
   // analysis reads of an executable: then it is known as Go from the build-ID note in its first

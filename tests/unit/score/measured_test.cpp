@@ -5,6 +5,7 @@
 #include "layer/layer.h"
 #include "score/score.h"
 
+#include "elf_builder.h"
 #include "layer_facts.h"
 #include "tar_builder.h"
 
@@ -26,6 +27,18 @@ bool lists(const json& refs, const std::string& rule) {
   for (auto& f : refs)
     if (f["rule_id"] == rule) return true;
   return false;
+}
+
+// The advice's input for an image scanned as `ref` now, nothing suppressed.
+AdviceInput advice_input(const RuleCatalog& catalog, const std::vector<Finding>& findings,
+                         const ImageSummary& s, const json& config, const BaseInfo& base,
+                         const std::vector<std::string>& layers, const std::string& ref,
+                         const std::vector<const LayerFacts*>& facts,
+                         const std::vector<MeasuredBase>* measured) {
+  static const std::vector<Suppression> kNone;
+  return AdviceInput{catalog, findings,    kNone, s,     config,
+                     base,    layers,      ref,   "1",   std::chrono::system_clock::now(),
+                     90,      100'000'000, {},    facts, measured};
 }
 
 }  // namespace
@@ -68,14 +81,8 @@ TEST_CASE("a switch onto a measured candidate is projected from its layers and t
   auto findings = evaluate_rules(*catalog, ri);
   AppNeeds needs = infer_needs(s, config, {"sha256:os"});
   auto input_with = [&](const std::vector<MeasuredBase>* measured) {
-    return AdviceInput{*catalog, findings,
-                       {},       s,
-                       config,   base,
-                       layers,   "reg.test/app:1",
-                       "1",      std::chrono::system_clock::now(),
-                       90,       100'000'000,
-                       {},       facts,
-                       measured};
+    return advice_input(*catalog, findings, s, config, base, layers, "reg.test/app:1", facts,
+                        measured);
   };
   auto advise_with = [&](const std::vector<MeasuredBase>* measured) {
     return advise(input_with(measured), needs);
@@ -157,6 +164,12 @@ TEST_CASE("Python packages the app's layers installed for Debian's Python go wit
           .symlink("usr/bin/python3", "python3.11")
           .file("usr/lib/python3/dist-packages/attrs-22.2.0.dist-info/METADATA", metadata)
           .file("usr/lib/python3/dist-packages/attr/__init__.py", "")
+          // python3-yaml's C extension, and the library it loads, which apt installed with it.
+          .file("usr/lib/python3/dist-packages/_yaml.cpython-311-x86_64-linux-gnu.so",
+                build_elf({.type = 3, .dynamic = true, .needed = {"libyaml-0.so.2"}}))
+          .file("usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9",
+                build_elf({.type = 3, .dynamic = true, .soname = "libyaml-0.so.2"}))
+          .symlink("usr/lib/x86_64-linux-gnu/libyaml-0.so.2", "libyaml-0.so.2.0.9")
           .build());
   LayerFacts app = analyze_tar(TarBuilder().file("app/main.py", "import attr\n").build());
   const std::vector<std::string> layers = {"sha256:os", "sha256:apt", "sha256:app"};
@@ -199,14 +212,8 @@ TEST_CASE("Python packages the app's layers installed for Debian's Python go wit
   BaseInfo base{"debian:12", "os-release", "medium", 1};
   RuleInput ri{s, config, layers, 1, "1"};
   auto findings = evaluate_rules(*catalog, ri);
-  AdviceInput in{*catalog, findings,
-                 {},       s,
-                 config,   base,
-                 layers,   "reg.test/py:1",
-                 "1",      std::chrono::system_clock::now(),
-                 90,       100'000'000,
-                 {},       facts,
-                 &measured};
+  AdviceInput in =
+      advice_input(*catalog, findings, s, config, base, layers, "reg.test/py:1", facts, &measured);
   json judged = judge_candidates(in, needs);
   CAPTURE(judged.dump(1));
   const json* onto = switch_to(judged["switches"], "distroless-python3");
@@ -214,10 +221,114 @@ TEST_CASE("Python packages the app's layers installed for Debian's Python go wit
   CHECK((*onto)["dockerfile"].get<std::string>().find(
             "COPY --from=build /usr/lib/python3/dist-packages/ "
             "/usr/lib/python3/dist-packages/\n") != std::string::npos);
+  // The extension's library goes with it: the Python base has no libyaml.
+  CHECK((*onto)["dockerfile"].get<std::string>().find(
+            "COPY --from=build /usr/lib/x86_64-linux-gnu/libyaml-0.so.2.0.9 ") !=
+        std::string::npos);
   std::string wolfi_reason;
   for (auto& r : judged["ruled_out"])
     if (r["id"] == "chainguard-python") wolfi_reason = r["reason"];
   CHECK(wolfi_reason ==
         "the app's Python packages are installed in /usr/lib/python3/dist-packages/, which only "
         "Debian's Python reads");
+}
+
+TEST_CASE("a library apt installed for the app goes with it onto a base that lacks it") {
+  auto library = [](const std::string& soname, std::vector<std::string> needed) {
+    ElfSpec s;
+    s.type = 3;  // ET_DYN, no interpreter
+    s.dynamic = true;
+    s.soname = soname;
+    s.needed = std::move(needed);
+    return build_elf(s);
+  };
+  auto program = [](std::vector<std::string> needed) {
+    ElfSpec s;
+    s.type = 3;
+    s.interp = "/lib64/ld-linux-x86-64.so.2";
+    s.dynamic = true;
+    s.flags1 = 0x08000001;  // DF_1_PIE | DF_1_NOW
+    s.needed = std::move(needed);
+    return build_elf(s);
+  };
+  const std::string dir = "lib/x86_64-linux-gnu/";
+  LayerFacts os = analyze_tar(TarBuilder()
+                                  .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                                  .file("etc/debian_version", "12.8\n")
+                                  .file("bin/sh", program({"libc.so.6"}), 0755)
+                                  .file(dir + "libc.so.6", library("libc.so.6", {}), 0755)
+                                  .file(dir + "libpcre2-8.so.0", library("libpcre2-8.so.0", {}))
+                                  .build());
+  // apt-get install zlib1g libgit1: a library behind the link its soname names, and one named
+  // by its soname that loads what only the old base holds.
+  LayerFacts apt = analyze_tar(
+      TarBuilder()
+          .file(dir + "libz.so.1.2.13", library("libz.so.1", {"libc.so.6"}))
+          .symlink(dir + "libz.so.1", "libz.so.1.2.13")
+          .file(dir + "libgit.so.1", library("libgit.so.1", {"libpcre2-8.so.0", "libc.so.6"}))
+          .build());
+  LayerFacts z =
+      analyze_tar(TarBuilder().file("app/z", program({"libz.so.1", "libc.so.6"}), 0755).build());
+  LayerFacts g =
+      analyze_tar(TarBuilder().file("app/g", program({"libgit.so.1", "libc.so.6"}), 0755).build());
+  // distroless/base as measured: glibc and its loader, no zlib.
+  auto distroless_base = std::make_shared<std::vector<LayerFacts>>();
+  distroless_base->push_back(
+      analyze_tar(TarBuilder()
+                      .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                      .file("etc/passwd", "nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n")
+                      .file(dir + "libc.so.6", library("libc.so.6", {}), 0755)
+                      .file("lib64/ld-linux-x86-64.so.2", library("ld-linux-x86-64.so.2", {}), 0755)
+                      .build()));
+  std::vector<MeasuredBase> measured = {{"distroless-base",
+                                         "mirror.test/base:nonroot",
+                                         "sha256:db",
+                                         {"sha256:db-layer"},
+                                         distroless_base,
+                                         json{{"config", {{"User", "65532"}}}}}};
+  auto catalog = RuleCatalog::builtin();
+  BaseInfo base{"debian:12", "os-release", "medium", 1};
+  const std::vector<std::string> layers = {"sha256:os", "sha256:apt", "sha256:app"};
+  json config = {{"config", {{"Entrypoint", {"/app/z"}}}}};
+
+  auto judge = [&](const LayerFacts& app, json* recipe_closure) {
+    const std::vector<const LayerFacts*> facts = {&os, &apt, &app};
+    ImageSummary s = summarize_image(facts, layers);
+    RuleInput ri{s, config, layers, 1, "1"};
+    auto findings = evaluate_rules(*catalog, ri);
+    AppNeeds needs = infer_needs(s, config, {"sha256:os"});
+    CHECK(needs.glibc);
+    AdviceInput in = advice_input(*catalog, findings, s, config, base, layers, "reg.test/app:1",
+                                  facts, &measured);
+    if (recipe_closure) {
+      auto r = switch_recipe(in, needs, "distroless-base");
+      REQUIRE(r);
+      *recipe_closure = r->closure;
+    }
+    return judge_candidates(in, needs);
+  };
+
+  json closure;
+  json judged = judge(z, &closure);
+  CAPTURE(judged.dump(1));
+  const json* onto = switch_to(judged["switches"], "distroless-base");
+  REQUIRE(onto);
+  // The link and the file it names, both copied; the reason says what was carried.
+  CHECK(closure == json{"/app/", "/" + dir + "libz.so.1", "/" + dir + "libz.so.1.2.13"});
+  const std::string dockerfile = (*onto)["dockerfile"];
+  CHECK(dockerfile.find("COPY --from=build /" + dir + "libz.so.1 /" + dir + "libz.so.1\n") !=
+        std::string::npos);
+  CHECK(dockerfile.find("COPY --from=build /" + dir + "libz.so.1.2.13 /" + dir +
+                        "libz.so.1.2.13\n") != std::string::npos);
+  CHECK((*onto)["reason"].get<std::string>().find(
+            "carries libz.so.1 from the app's layers, which the base lacks") != std::string::npos);
+
+  // A library whose own needs only the old base provides cannot be carried alone.
+  judged = judge(g, nullptr);
+  std::string why;
+  for (auto& r : judged["ruled_out"])
+    if (r["id"] == "distroless-base") why = r["reason"];
+  CHECK(why == "/" + dir +
+                   "libgit.so.1 needs libpcre2-8.so.0, which it lacks (the old base provides it, "
+                   "not the app's layers)");
 }
