@@ -98,7 +98,7 @@ TEST_CASE(
   CHECK(run_command({"/usr/bin/env", "-u", "BULWARK_SERVER", cli, "--version"}, out) == 0);
   CHECK(out.find("ruleset   rs-") != std::string::npos);
   CHECK(out.find("(in-process)") != std::string::npos);
-  CHECK(out.find("elf=3") != std::string::npos);
+  CHECK(out.find("elf=4") != std::string::npos);
   CHECK(out.find("npm=1") != std::string::npos);
   CHECK(out.find("jar=1") != std::string::npos);
 }
