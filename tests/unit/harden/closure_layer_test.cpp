@@ -4,12 +4,14 @@
 #include "layer/layer.h"
 #include "score/score.h"
 
+#include "elf_builder.h"
 #include "tar_builder.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 using namespace bw;
@@ -51,6 +53,17 @@ std::map<std::string, std::string> entries_of(const std::string& tar_gz) {
   }
   archive_read_free(a);
   return out;
+}
+
+// The notable files a layer's facts record: path -> (kind, mode).
+std::map<std::string, std::pair<char, std::uint32_t>> notable_paths(const LayerFacts& f) {
+  std::map<std::string, std::pair<char, std::uint32_t>> out;
+  for (auto& e : f.files) out[e.path] = {e.kind, e.mode};
+  return out;
+}
+
+bool holds(const LayerFacts& f, std::string_view path) {
+  return std::binary_search(f.path_hashes.begin(), f.path_hashes.end(), path_hash(path));
 }
 
 std::string gunzip(const std::string& blob) {
@@ -136,16 +149,50 @@ TEST_CASE("the closure layer: the app's paths as the layers stack, and what the 
   LayerFacts l = facts_of(lower), u = facts_of(upper);
   LayerFacts projected = closure_facts({&l, &u}, closure, {});
   LayerFacts scanned = facts_of(built->blob);
-  auto paths = [](const LayerFacts& f) {
-    std::map<std::string, std::pair<char, std::uint32_t>> out;
-    for (auto& e : f.files) out[e.path] = {e.kind, e.mode};
-    return out;
-  };
-  CHECK(paths(projected) == paths(scanned));
-  CHECK(paths(projected).count("app/helper"));  // setuid: notable
-  CHECK(paths(projected).count("app/.env"));    // a secret: notable
-  CHECK_FALSE(paths(projected).count("usr/bin/python3"));
-  CHECK_FALSE(paths(projected).count("etc/passwd"));
+  auto paths = notable_paths(projected);
+  CHECK(paths == notable_paths(scanned));
+  CHECK(paths.count("app/helper"));  // setuid: notable
+  CHECK(paths.count("app/.env"));    // a secret: notable
+  CHECK_FALSE(paths.count("usr/bin/python3"));
+  CHECK_FALSE(paths.count("etc/passwd"));
+}
+
+TEST_CASE("a library carried by name: its soname's link and its file, as the projection saw") {
+  const std::string dir = "lib/x86_64-linux-gnu/";
+  std::string apt =
+      gzip(TarBuilder()
+               .file(dir + "libz.so.1.2.13",
+                     build_elf({.type = 3, .dynamic = true, .soname = "libz.so.1"}))
+               .symlink(dir + "libz.so.1", "libz.so.1.2.13")
+               .file(dir + "libother.so.2",
+                     build_elf({.type = 3, .dynamic = true, .soname = "libother.so.2"}))
+               .build());
+  std::string app = gzip(TarBuilder()
+                             .file("app/z",
+                                   build_elf({.type = 3,
+                                              .interp = "/lib64/ld-linux-x86-64.so.2",
+                                              .dynamic = true,
+                                              .needed = {"libz.so.1"}}),
+                                   0755)
+                             .build());
+  const std::vector<std::string> closure = {"/app/", "/" + dir + "libz.so.1",
+                                            "/" + dir + "libz.so.1.2.13"};
+  auto built = build_closure_layer({apt, app}, closure, 1 << 20);
+  REQUIRE(built);
+  auto entries = entries_of(built->blob);
+  CHECK(entries[dir + "libz.so.1"] == "-> libz.so.1.2.13");
+  CHECK(entries.count(dir + "libz.so.1.2.13"));
+  CHECK_FALSE(entries.count(dir + "libother.so.2"));
+
+  LayerFacts a = facts_of(apt), p = facts_of(app);
+  LayerFacts projected = closure_facts({&a, &p}, closure, {});
+  LayerFacts scanned = facts_of(built->blob);
+  CHECK(notable_paths(projected) == notable_paths(scanned));
+  CHECK(notable_paths(projected).count(dir + "libz.so.1.2.13"));  // a shared object: ELF facts
+  // The link is no notable file, yet the layer holds it: so does the projection.
+  CHECK(holds(scanned, dir + "libz.so.1"));
+  CHECK(holds(projected, dir + "libz.so.1"));
+  CHECK_FALSE(holds(projected, dir + "libother.so.2"));
 }
 
 TEST_CASE("the closure layer refuses what it cannot read and what is too large") {
