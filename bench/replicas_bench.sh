@@ -6,11 +6,13 @@
 # (their connections open, the base layer analysed: the steady state a running fleet is in), (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
-# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched),
+# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched; and
+# of those, the rows and index entries read in Bulwark's tables, from pg_stat_all_tables),
 # and the CPU time each part spent per image (the daemons, this PostgreSQL's processes, the
 # registry: on 2 cores they share the same CPUs, so the registry's serving bounds every run);
 # BENCH_PG_STATEMENTS=FILE also logs every statement PostgreSQL runs to FILE, to see what a
-# scan's commits are;
+# scan's commits are; BENCH_PG_TABLES=1 also prints, for the 1-replica run, the rows read per scan
+# in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
 set -euo pipefail
@@ -88,12 +90,35 @@ start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so t
   for _ in $(seq 100); do grep -q listening "$work/$1.out" 2>/dev/null && break; sleep 0.05; done
   api=$(sed -n 's/.*listening on //p' "$work/$1.out")
 }
-# pg_stat_database's counters of database NAME: "commits rows-read". Backends flush their
-# counts when idle (at most a second late), so reads wait for that first.
-pg_counts() {
+# Rows and index entries read so far in each table of database NAME: "table count kind" lines,
+# kind "bulwark" for Bulwark's tables and their out-of-line (TOAST) parts, "catalog" for the
+# system catalogs (read by autovacuum's workers and by sessions reloading their caches after it);
+# then "  table.index count index" lines, the index entries read in each of Bulwark's indexes.
+# Backends flush their counts when idle (at most a second late), so reads wait for that first.
+table_reads() {
   sleep 2
-  psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
-    -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
+  psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/$1" -c "
+    SELECT coalesce(o.relname || '(toast)', t.relname),
+           t.seq_tup_read + coalesce(t.idx_tup_fetch, 0)
+           + coalesce((SELECT sum(i.idx_tup_read) FROM pg_stat_all_indexes i WHERE i.relid = t.relid), 0),
+           CASE WHEN coalesce(o.relnamespace::regnamespace::text, t.schemaname) = 'public'
+                THEN 'bulwark' ELSE 'catalog' END
+    FROM pg_stat_all_tables t LEFT JOIN pg_class o ON o.reltoastrelid = t.relid
+    UNION ALL SELECT '  ' || relname || '.' || indexrelname, idx_tup_read, 'index'
+    FROM pg_stat_user_indexes"
+}
+# pg_stat_database's counters of database NAME and the rows read in Bulwark's tables:
+# "commits rows-read bulwark-rows-read".
+pg_counts() {
+  local mine
+  mine=$(table_reads "$1" | awk '$3 == "bulwark" { s += $2 } END { print s + 0 }')
+  echo "$(psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
+    -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'") $mine"
+}
+per_table() {  # per_table NAME BEFORE: rows read per scan in each table since BEFORE, most first
+  table_reads "$1" | awk -v n="$images" -v b="$2" 'BEGIN {
+      c = split(b, x, "\n"); for (i = 1; i <= c; i++) { split(x[i], f, " "); was[f[1]] = f[2] } }
+    { d = ($2 - was[$1]) / n; if (d >= 0.05) printf "  %-28s %6.1f %s\n", $1, d, $3 }' | sort -k2 -n -r
 }
 # CPU seconds so far of the daemons started, this PostgreSQL's processes (the postmaster and its
 # children) and the registry: "daemons postgres registry".
@@ -127,7 +152,8 @@ per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since
   local after; after=$(pg_counts "$2")
   awk -v l="$1" -v n="$images" -v b="$3" -v a="$after" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
-    printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database)\n", l, (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
+    printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database), %.0f in Bulwark tables\n", l,
+      (y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
 }
 scan_all() {  # scan_all LABEL FIRST COUNT API... : submits images FIRST.. round-robin, waits for all
   python3 - "$1" "127.0.0.1:$port" "$2" "$3" "${@:4}" <<'PY'
@@ -162,8 +188,10 @@ one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
 warm_up "$api"
 before=$(pg_counts one)
+[[ -n ${BENCH_PG_TABLES:-} ]] && tables_before=$(table_reads one)
 run "1 replica (PostgreSQL)" "$api"
 per_scan "1 replica (PostgreSQL)" one "$before"
+[[ -n ${BENCH_PG_TABLES:-} ]] && { echo "1 replica (PostgreSQL): rows read per scan by table"; per_table one "$tables_before"; }
 start_daemon c1 "$two"; c1=$api
 start_daemon c2 "$two"; c2=$api
 warm_up "$c1" "$c2"

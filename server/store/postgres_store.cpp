@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "store/detail/connection_pool.h"
+#include "store/detail/layer_cache.h"
 #include "store/detail/pg.h"
 #include "store/detail/queries.h"
 #include "store/store.h"
@@ -11,6 +12,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 namespace bw {
@@ -22,6 +24,7 @@ std::span<const EmbeddedFile> files();
 
 namespace {
 
+using detail::LayerCache;
 using pg::Connection;
 using pg::Param;
 using pg::Rows;
@@ -47,9 +50,13 @@ constexpr std::string_view kAcquireLease =
 // subquery (kept apart by OFFSET 0) is one index probe per distinct digest.
 std::string layers_named(int n) {
   return "(SELECT DISTINCT d FROM unnest($" + std::to_string(n) +
-         "::text[]) AS want(d)) want CROSS JOIN LATERAL (SELECT * FROM layers WHERE digest = "
-         "want.d OFFSET 0) layers";
+         "::text[]) AS want(d)) want CROSS JOIN LATERAL (SELECT *, xmin::text AS row_version "
+         "FROM layers WHERE digest = want.d OFFSET 0) layers";
 }
+
+// The parsed layer records kept in memory, weighed by their stored size (facts' JSON and path
+// hashes): a few hundred layers' worth, the bases a fleet shares.
+constexpr std::size_t kLayerCacheBytes = 64u << 20;
 
 // Reader connections per process.
 constexpr int kReaders = 4;
@@ -147,20 +154,33 @@ class PostgresStore : public Store {
     return ReportSources{std::move(*layers), std::move(*context)};
   }
 
-  // Layers' rows as read: each record without its facts, the facts' JSON and the path hashes.
+  // Layers' rows as read: each record without its facts, the facts' JSON and the path hashes,
+  // the row's version; or, for a row whose version the cache holds, the cached record.
   struct LayerRows {
     std::vector<LayerRecord> records;
     std::vector<std::string> facts;
     std::vector<std::string> hashes;
+    std::vector<std::string> versions;
+    std::vector<std::shared_ptr<const LayerRecord>> cached;
   };
 
+  // Facts are sent only for rows whose version (xmin: any write of the row changes it, here or
+  // on another replica) differs from the cached one's.
   Result<void> read_layer_rows(Connection& c, const std::vector<std::string>& digests,
                                LayerRows& out) {
-    layer_reads_ += digests.size();
+    std::vector<std::string> known;
+    std::map<std::string, LayerCache::Entry> held;  // kept alive while the rows are read
+    for (const auto& d : digests)
+      if (auto e = layer_cache_.find(d)) {
+        known.push_back(d + "|" + e->version);
+        held.emplace(d, std::move(*e));
+      }
     static const std::string sql =
-        "SELECT digest, media_type, analyzer_version, analyzed_at, facts, path_hashes FROM " +
+        "SELECT digest, media_type, analyzer_version, analyzed_at, CASE WHEN digest || '|' || "
+        "row_version = ANY($2::text[]) THEN NULL ELSE facts END, CASE WHEN digest || '|' || "
+        "row_version = ANY($2::text[]) THEN NULL ELSE path_hashes END, row_version FROM " +
         layers_named(1);
-    auto r = c.exec(sql, {pg::text_array(digests)});
+    auto r = c.exec(sql, {pg::text_array(digests), pg::text_array(known)});
     if (!r) return r.error();
     for (int row = 0; row < r->size(); ++row) {
       LayerRecord rec;
@@ -168,25 +188,43 @@ class PostgresStore : public Store {
       rec.media_type = r->text(row, 1);
       rec.analyzer_version = static_cast<int>(r->integer(row, 2));
       rec.analyzed_at = r->text(row, 3);
-      out.facts.push_back(r->text(row, 4));
-      out.hashes.push_back(r->bytes(row, 5));
+      std::string version = r->text(row, 6);
+      auto h = held.find(rec.digest);
+      if (h != held.end() && h->second.version == version) {
+        ++layer_cache_hits_;
+        out.cached.push_back(h->second.record);
+        out.facts.emplace_back();
+        out.hashes.emplace_back();
+      } else {
+        ++layer_reads_;
+        out.cached.emplace_back();
+        out.facts.push_back(r->text(row, 4));
+        out.hashes.push_back(r->bytes(row, 5));
+      }
+      out.versions.push_back(std::move(version));
       out.records.push_back(std::move(rec));
     }
     return {};
   }
 
-  static Result<std::vector<std::optional<LayerRecord>>> parse_layer_rows(
+  Result<std::vector<std::optional<LayerRecord>>> parse_layer_rows(
       LayerRows rows, const std::vector<std::string>& digests) {
     std::vector<std::optional<LayerRecord>> out(digests.size());
     for (std::size_t k = 0; k < rows.records.size(); ++k) {
       auto& rec = rows.records[k];
-      const auto& hashes = rows.hashes[k];
-      auto facts = layer_facts_from_json(nlohmann::json::parse(rows.facts[k], nullptr, false));
-      if (!facts) return facts.error();
-      rec.facts = std::move(*facts);
-      rec.facts.path_hashes.resize(hashes.size() / 8);
-      if (!rec.facts.path_hashes.empty())
-        std::memcpy(rec.facts.path_hashes.data(), hashes.data(), rec.facts.path_hashes.size() * 8);
+      if (rows.cached[k]) {
+        rec = *rows.cached[k];
+      } else {
+        const auto& hashes = rows.hashes[k];
+        auto facts = layer_facts_from_json(nlohmann::json::parse(rows.facts[k], nullptr, false));
+        if (!facts) return facts.error();
+        rec.facts = std::move(*facts);
+        rec.facts.path_hashes.resize(hashes.size() / 8);
+        if (!rec.facts.path_hashes.empty())
+          std::memcpy(rec.facts.path_hashes.data(), hashes.data(),
+                      rec.facts.path_hashes.size() * 8);
+        layer_cache_.put(rec.digest, rows.versions[k], rec, rows.facts[k].size() + hashes.size());
+      }
       // A manifest may name a layer twice.
       std::size_t last = digests.size();
       for (std::size_t i = 0; i < digests.size(); ++i)
@@ -696,6 +734,29 @@ class PostgresStore : public Store {
     return count_result(s.image, score, grade, s.finished_at);
   }
 
+  // The day's trend rows, made from the day before's (a day without a row is as the one before
+  // it). Another replica making them at once leaves this one's insert a no-op.
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> make_day(const std::string& day) {
+    auto made = db_.exec(
+        "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT $1, COALESCE((SELECT images "
+        "FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0), 0, COALESCE((SELECT "
+        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) ON CONFLICT "
+        "(day) DO NOTHING RETURNING 1",
+        {day});
+    if (!made) return made.error();
+    if (made->size() == 0) return {};
+    for (const char* copy :
+         {"INSERT INTO fleet_day_grades(day, grade, images) SELECT $1, grade, images FROM "
+          "fleet_day_grades WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
+          "images > 0",
+          "INSERT INTO fleet_day_scores(day, score, images) SELECT $1, score, images FROM "
+          "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
+          "images > 0"})
+      if (auto r = db_.exec(copy, {day}); !r) return r.error();
+    return {};
+  }
+
   // The fleet's trend rows brought up to a reference's new result (schema/postgres/
   // 005_fleet_days.sql): the result's day (made from the day before it when it has no row yet)
   // and any later day lose the reference's previous result and count this one. A result older
@@ -711,30 +772,17 @@ class PostgresStore : public Store {
     const bool counted = prev->size() > 0;
     const std::int64_t before_score = counted ? prev->integer(0, 0) : 0;
     const std::string before_grade = counted ? prev->text(0, 1) : "";
-    // The day's row exists from its first result on: its probe first, the day before's two
-    // reads only when it is missing.
-    auto made = db_.exec(
-        "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT $1, COALESCE((SELECT images "
-        "FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0), 0, COALESCE((SELECT "
-        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) WHERE NOT "
-        "EXISTS (SELECT 1 FROM fleet_days WHERE day = $1) ON CONFLICT (day) DO NOTHING "
-        "RETURNING 1",
-        {day});
-    if (!made) return made.error();
-    if (made->size() > 0)
-      for (const char* copy :
-           {"INSERT INTO fleet_day_grades(day, grade, images) SELECT $1, grade, images FROM "
-            "fleet_day_grades WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
-            "images > 0",
-            "INSERT INTO fleet_day_scores(day, score, images) SELECT $1, score, images FROM "
-            "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
-            "images > 0"})
-        if (auto r = db_.exec(copy, {day}); !r) return r.error();
     if (counted && before_score == score && before_grade == grade) {
       // The same result again, as a registry pass's unchanged tag gives: the counts by grade
       // and score stand as they are, and only the day's scans and the result's time move.
-      if (auto r = db_.exec("UPDATE fleet_days SET scans = scans + 1 WHERE day = $1", {day}); !r)
-        return r.error();
+      static constexpr const char* kOneMoreScan =
+          "UPDATE fleet_days SET scans = scans + 1 WHERE day = $1 RETURNING day";
+      auto more = db_.exec(kOneMoreScan, {day});
+      if (!more) return more.error();
+      if (more->size() == 0) {
+        if (auto r = make_day(day); !r) return r;
+        if (auto r = db_.exec(kOneMoreScan, {day}); !r) return r.error();
+      }
       if (auto r = db_.exec("UPDATE latest_results SET finished_at = $2 WHERE image = $1",
                             {image, finished_at});
           !r)
@@ -742,14 +790,26 @@ class PostgresStore : public Store {
       return {};
     }
     // The days the result reaches, as the update of their rows returns them: the grade and
-    // score rows of those days are written without reading the days again.
-    auto days = db_.exec(
+    // score rows of those days are written without reading the days again. The day's row exists
+    // from its first result on, so it is updated first and made only when the update misses it
+    // (from the day before, which the update does not reach), then updated alone.
+    static constexpr const char* kCountDays =
         "UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + $3::bigint, "
-        "scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1 RETURNING day",
-        {day, num(counted ? 0 : 1), num(score - before_score)});
+        "scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1 RETURNING day";
+    static constexpr const char* kCountDay =
+        "UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + $3::bigint, "
+        "scans = scans + 1 WHERE day = $1 RETURNING day";
+    const std::vector<Param> moved{day, num(counted ? 0 : 1), num(score - before_score)};
+    auto days = db_.exec(kCountDays, moved);
     if (!days) return days.error();
     std::vector<std::string> reached;
     for (int i = 0; i < days->size(); ++i) reached.push_back(days->text(i, 0));
+    if (std::find(reached.begin(), reached.end(), day) == reached.end()) {
+      if (auto r = make_day(day); !r) return r;
+      auto made = db_.exec(kCountDay, moved);
+      if (!made) return made.error();
+      if (made->size() > 0) reached.push_back(day);
+    }
     const std::string reached_days = pg::text_array(reached);
     std::vector<std::pair<const char*, std::vector<Param>>> steps;
     if (counted) {
@@ -1337,7 +1397,9 @@ class PostgresStore : public Store {
     return std::string("ok");
   }
 
-  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
+  Counters counters() const override {
+    return {layer_reads_.load(), layer_writes_.load(), layer_cache_hits_.load()};
+  }
 
  private:
   // The counters' log folded into their totals (schema/postgres/012_count_log.sql) as the last
@@ -1414,6 +1476,8 @@ class PostgresStore : public Store {
   Connection db_;  // guarded by mu_
   detail::ConnectionPool<Connection> readers_;
   std::atomic<std::uint64_t> layer_reads_{0};
+  std::atomic<std::uint64_t> layer_cache_hits_{0};
+  LayerCache layer_cache_{kLayerCacheBytes};
   std::atomic<std::uint64_t> layer_writes_{0};
   std::chrono::steady_clock::time_point last_fold_{};  // guarded by mu_
 };

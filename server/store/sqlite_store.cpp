@@ -112,7 +112,7 @@ class SqliteStore : public Store {
         layer_meta_from(static_cast<int>(st->integer(0)), st->text(1), st->text(2), st->text(3)));
   }
 
-  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load()}; }
+  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load(), 0}; }
 
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
     ++layer_reads_;

@@ -572,6 +572,7 @@ class Store {
   struct Counters {
     std::uint64_t layer_reads = 0;
     std::uint64_t layer_writes = 0;
+    std::uint64_t layer_cache_hits = 0;  // layer records read unchanged from memory
   };
   virtual Counters counters() const = 0;
 };

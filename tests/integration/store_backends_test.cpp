@@ -151,8 +151,10 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   };
   for (int i = 0; i < 4; ++i) REQUIRE(store->put_scan(scan(i)));
   REQUIRE(store->put_layer(counted_layer('a')));
-  // Appended, not folded (only a scan's end folds): readers count the log.
-  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "7");
+  // Appended, not folded (only a scan's end folds): readers count the log. One row per counted
+  // write: a scan's one delta, the layer's three.
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "5");
+  CHECK(psql_value(url, "SELECT sum(cardinality(names)) FROM fleet_count_log") == "7");
   CHECK(*store->count_scans(ScanStatus::queued) == 4);
   // The first scan's end folds what was logged, its own deltas included.
   REQUIRE(store->finish_scan(ended(0), 20, "me"));
@@ -188,9 +190,55 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the store's fold is due
   REQUIRE(store->finish_scan(ended(2), 20, "me"));
-  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "2");
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "1");
   CHECK((*store->stats("rs"))["scans"] == json{{"queued", 1}, {"failed", 3}});
   folding.get();
+}
+
+TEST_CASE("postgresql: a layer read again unchanged comes from memory; one rewritten anywhere is read") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto here = postgres_at(url);
+  auto elsewhere = postgres_at(url);  // another replica
+  LayerRecord rec = counted_layer('c');
+  rec.facts.entry_count = 7;
+  rec.facts.path_hashes = {1, 2, 3};
+  REQUIRE(here->put_layer(rec));
+  const std::string digest = rec.digest;
+  auto read = [&] {
+    auto got = here->get_layers({digest, "sha256:" + std::string(64, 'f')});
+    REQUIRE(got);
+    REQUIRE(got->size() == 2);
+    CHECK_FALSE((*got)[1]);
+    REQUIRE((*got)[0]);
+    return *(*got)[0];
+  };
+  CHECK(read().facts.entry_count == 7);
+  CHECK(here->counters().layer_reads == 1);
+  CHECK(here->counters().layer_cache_hits == 0);
+  // Unchanged: the row is read, its facts are neither sent nor parsed.
+  LayerRecord again = read();
+  CHECK(again.facts.entry_count == 7);
+  CHECK(again.facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(again.analyzed_at == rec.analyzed_at);
+  CHECK(here->counters().layer_reads == 1);
+  CHECK(here->counters().layer_cache_hits == 1);
+  // The report's sources and a scan's first look read through the same cache.
+  auto sources = here->report_sources("sha256:" + std::string(64, 'e'), {digest});
+  REQUIRE(sources);
+  REQUIRE((*sources).layers.size() == 1);
+  CHECK((*sources).layers[0]->facts.entry_count == 7);
+  CHECK(here->counters().layer_cache_hits == 2);
+  // Rewritten by another replica (analysed again): this one reads the new facts.
+  rec.facts.entry_count = 9;
+  rec.facts.path_hashes = {4};
+  REQUIRE(elsewhere->put_layer(rec));
+  LayerRecord changed = read();
+  CHECK(changed.facts.entry_count == 9);
+  CHECK(changed.facts.path_hashes == std::vector<std::uint64_t>{4});
+  CHECK(here->counters().layer_reads == 2);
+  CHECK(read().facts.entry_count == 9);
+  CHECK(here->counters().layer_cache_hits == 3);
 }
 
 TEST_CASE("postgresql: statements are prepared once per session; a session that loses them stops") {
