@@ -94,6 +94,7 @@ start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so t
 # kind "bulwark" for Bulwark's tables and their out-of-line (TOAST) parts, "catalog" for the
 # system catalogs (read by autovacuum's workers and by sessions reloading their caches after it);
 # then "  table.index count index" lines, the index entries read in each of Bulwark's indexes.
+# (The catalogs' figures include the first of these queries' own reads.)
 # Backends flush their counts when idle (at most a second late), so reads wait for that first.
 table_reads() {
   sleep 2
@@ -107,18 +108,30 @@ table_reads() {
     UNION ALL SELECT '  ' || relname || '.' || indexrelname, idx_tup_read, 'index'
     FROM pg_stat_user_indexes"
 }
-# pg_stat_database's counters of database NAME and the rows read in Bulwark's tables:
-# "commits rows-read bulwark-rows-read".
-pg_counts() {
-  local mine
-  mine=$(table_reads "$1" | awk '$3 == "bulwark" { s += $2 } END { print s + 0 }')
-  echo "$(psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
-    -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'") $mine"
+# pg_stat_database's counters of database NAME: "commits rows-read", once its backends have
+# flushed their counts (when idle, at most a second late).
+db_counts() {
+  sleep 2
+  psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
+    -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
 }
-per_table() {  # per_table NAME BEFORE: rows read per scan in each table since BEFORE, most first
-  table_reads "$1" | awk -v n="$images" -v b="$2" 'BEGIN {
-      c = split(b, x, "\n"); for (i = 1; i <= c; i++) { split(x[i], f, " "); was[f[1]] = f[2] } }
-    { d = ($2 - was[$1]) / n; if (d >= 0.05) printf "  %-28s %6.1f %s\n", $1, d, $3 }' | sort -k2 -n -r
+# Before and after a run, database NAME's "commits rows-read bulwark-rows-read", its tables'
+# reads kept in $work/NAME.before and $work/NAME.after. table_reads' own session reads catalogs
+# in NAME: it runs before the first count of pg_stat_database and after the second, so that
+# they do not count what it read.
+counts_before() {
+  table_reads "$1" >"$work/$1.before"
+  echo "$(db_counts "$1") $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.before")"
+}
+counts_after() {
+  local db; db=$(db_counts "$1")
+  table_reads "$1" >"$work/$1.after"
+  echo "$db $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.after")"
+}
+per_table() {  # per_table NAME: rows read per scan in each table in the run, most first
+  awk -v n="$images" 'NR == FNR { was[$1] = $2; next }
+    { d = ($2 - was[$1]) / n; if (d >= 0.05) printf "  %-44s %6.1f %s\n", $1, d, $3 }' \
+    "$work/$1.before" "$work/$1.after" | sort -k2 -n -r
 }
 # CPU seconds so far of the daemons started, this PostgreSQL's processes (the postmaster and its
 # children) and the registry: "daemons postgres registry".
@@ -149,7 +162,7 @@ cpu_per_image() {  # cpu_per_image LABEL BEFORE: the CPU each part spent per ima
       (y[1] - x[1]) * 1000 / n, (y[2] - x[2]) * 1000 / n, (y[3] - x[3]) * 1000 / n }'
 }
 per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since BEFORE
-  local after; after=$(pg_counts "$2")
+  local after; after=$(counts_after "$2")
   awk -v l="$1" -v n="$images" -v b="$3" -v a="$after" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
     printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database), %.0f in Bulwark tables\n", l,
@@ -187,22 +200,21 @@ run() {  # run LABEL API... : submits every image round-robin, waits for all, pr
 one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
 warm_up "$api"
-before=$(pg_counts one)
-[[ -n ${BENCH_PG_TABLES:-} ]] && tables_before=$(table_reads one)
+before=$(counts_before one)
 run "1 replica (PostgreSQL)" "$api"
 per_scan "1 replica (PostgreSQL)" one "$before"
-[[ -n ${BENCH_PG_TABLES:-} ]] && { echo "1 replica (PostgreSQL): rows read per scan by table"; per_table one "$tables_before"; }
+[[ -n ${BENCH_PG_TABLES:-} ]] && { echo "1 replica (PostgreSQL): rows read per scan by table"; per_table one; }
 start_daemon c1 "$two"; c1=$api
 start_daemon c2 "$two"; c2=$api
 warm_up "$c1" "$c2"
-before=$(pg_counts two)
+before=$(counts_before two)
 run "2 replicas (PostgreSQL)" "$c1" "$c2"
 per_scan "2 replicas (PostgreSQL)" two "$before"
 start_daemon b1 "$three"; b1=$api
 start_daemon b2 "$three"; b2=$api
 start_daemon b3 "$three"; b3=$api
 warm_up "$b1" "$b2" "$b3"
-before=$(pg_counts three)
+before=$(counts_before three)
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.

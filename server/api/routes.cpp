@@ -740,8 +740,8 @@ ApiResponse metrics(ApiContext& ctx) {
   sample("bulwark_store_layer_reads_total", "Layer facts documents read from the store.",
          static_cast<double>(store.layer_reads));
   sample("bulwark_store_layer_cache_hits_total",
-         "Layer records a read found unchanged in the store's memory (PostgreSQL), so their "
-         "facts were neither sent nor parsed again.",
+         "Layer records a read found unchanged in the store's memory, so their facts were "
+         "neither loaded nor parsed again.",
          static_cast<double>(store.layer_cache_hits));
   sample("bulwark_store_layer_writes_total", "Layer facts documents written to the store.",
          static_cast<double>(store.layer_writes));

@@ -54,10 +54,6 @@ std::string layers_named(int n) {
          "FROM layers WHERE digest = want.d OFFSET 0) layers";
 }
 
-// The parsed layer records kept in memory, weighed by their stored size (facts' JSON and path
-// hashes): a few hundred layers' worth, the bases a fleet shares.
-constexpr std::size_t kLayerCacheBytes = 64u << 20;
-
 // Reader connections per process.
 constexpr int kReaders = 4;
 
@@ -1477,7 +1473,7 @@ class PostgresStore : public Store {
   detail::ConnectionPool<Connection> readers_;
   std::atomic<std::uint64_t> layer_reads_{0};
   std::atomic<std::uint64_t> layer_cache_hits_{0};
-  LayerCache layer_cache_{kLayerCacheBytes};
+  LayerCache layer_cache_{detail::kLayerCacheBytes};
   std::atomic<std::uint64_t> layer_writes_{0};
   std::chrono::steady_clock::time_point last_fold_{};  // guarded by mu_
 };

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "store/detail/connection_pool.h"
+#include "store/detail/layer_cache.h"
 #include "store/detail/queries.h"
 #include "store/detail/sqlite.h"
 #include "store/store.h"
@@ -112,24 +113,39 @@ class SqliteStore : public Store {
         layer_meta_from(static_cast<int>(st->integer(0)), st->text(1), st->text(2), st->text(3)));
   }
 
-  Counters counters() const override { return {layer_reads_.load(), layer_writes_.load(), 0}; }
+  Counters counters() const override {
+    return {layer_reads_.load(), layer_writes_.load(), layer_cache_hits_.load()};
+  }
 
   Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
-    ++layer_reads_;
+    auto held = layer_cache_.find(digest);
     LayerRecord rec;
     std::string facts_text;
+    std::string version;
     {
       // Only the copy happens under the lock: parsing a large layer's facts must not hold up
-      // the other readers.
+      // the other readers. Facts whose version the cache holds are not loaded.
       auto rdb = readers_.take();
       auto st = rdb->prepare(
-          "SELECT media_type, analyzer_version, analyzed_at, facts, path_hashes FROM layers "
-          "WHERE digest = ?1");
+          "SELECT media_type, analyzer_version, analyzed_at, CASE WHEN row_version = ?2 THEN "
+          "NULL ELSE facts END, CASE WHEN row_version = ?2 THEN NULL ELSE path_hashes END, "
+          "row_version FROM layers WHERE digest = ?1");
       if (!st) return st.error();
       st->bind(1, digest);
+      // Rows stored before versions were kept have none ('') and are always read.
+      if (held && !held->version.empty())
+        st->bind(2, held->version);
+      else
+        st->bind_null(2);
       auto row = st->step();
       if (!row) return row.error();
       if (!*row) return std::optional<LayerRecord>();
+      version = st->text(5);
+      if (held && !version.empty() && held->version == version) {
+        ++layer_cache_hits_;
+        return std::optional<LayerRecord>(*held->record);
+      }
+      ++layer_reads_;
       rec.digest = digest;
       rec.media_type = st->text(0);
       rec.analyzer_version = static_cast<int>(st->integer(1));
@@ -145,6 +161,9 @@ class SqliteStore : public Store {
     auto hashes = std::move(rec.facts.path_hashes);
     rec.facts = std::move(*facts);
     rec.facts.path_hashes = std::move(hashes);
+    if (!version.empty())
+      layer_cache_.put(digest, std::move(version), rec,
+                       facts_text.size() + rec.facts.path_hashes.size() * 8);
     return std::optional<LayerRecord>(std::move(rec));
   }
 
@@ -160,8 +179,9 @@ class SqliteStore : public Store {
         // that keep the fleet's counts (schema/011_fleet_counts.sql).
         "INSERT INTO layers(digest, media_type, compression, compressed_size, "
         "uncompressed_size, diff_id, entry_count, status, status_reason, analyzer_version, "
-        "analyzed_at, facts, path_hashes, analyzer_versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-        "?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT(digest) DO UPDATE SET media_type = "
+        "analyzed_at, facts, path_hashes, analyzer_versions, row_version) VALUES (?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT(digest) DO UPDATE SET "
+        "row_version = excluded.row_version, media_type = "
         "excluded.media_type, compression = excluded.compression, compressed_size = "
         "excluded.compressed_size, uncompressed_size = excluded.uncompressed_size, diff_id = "
         "excluded.diff_id, entry_count = excluded.entry_count, status = excluded.status, "
@@ -187,6 +207,7 @@ class SqliteStore : public Store {
     st->bind(12, facts);
     st->bind_blob(13, f.path_hashes.data(), f.path_hashes.size() * 8);
     st->bind(14, nlohmann::json(f.analyzer_versions).dump());
+    st->bind(15, random_hex(8));
     if (auto s = st->step(); !s) return s.error();
     ++generation_;
     std::lock_guard leases(lease_mu_);
@@ -1378,6 +1399,8 @@ class SqliteStore : public Store {
   std::mutex lease_mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> leases_;
   std::atomic<std::uint64_t> layer_reads_{0};
+  std::atomic<std::uint64_t> layer_cache_hits_{0};
+  detail::LayerCache layer_cache_{detail::kLayerCacheBytes};
   std::atomic<std::uint64_t> layer_writes_{0};
   // Bumped after every write; with the nonce (new each open) it names the store's state.
   std::atomic<std::uint64_t> generation_{0};

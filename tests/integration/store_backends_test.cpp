@@ -195,50 +195,11 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   folding.get();
 }
 
-TEST_CASE("postgresql: a layer read again unchanged comes from memory; one rewritten anywhere is read") {
+TEST_CASE(
+    "postgresql: a layer read again unchanged comes from memory; one rewritten anywhere is read") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
-  auto here = postgres_at(url);
-  auto elsewhere = postgres_at(url);  // another replica
-  LayerRecord rec = counted_layer('c');
-  rec.facts.entry_count = 7;
-  rec.facts.path_hashes = {1, 2, 3};
-  REQUIRE(here->put_layer(rec));
-  const std::string digest = rec.digest;
-  auto read = [&] {
-    auto got = here->get_layers({digest, "sha256:" + std::string(64, 'f')});
-    REQUIRE(got);
-    REQUIRE(got->size() == 2);
-    CHECK_FALSE((*got)[1]);
-    REQUIRE((*got)[0]);
-    return *(*got)[0];
-  };
-  CHECK(read().facts.entry_count == 7);
-  CHECK(here->counters().layer_reads == 1);
-  CHECK(here->counters().layer_cache_hits == 0);
-  // Unchanged: the row is read, its facts are neither sent nor parsed.
-  LayerRecord again = read();
-  CHECK(again.facts.entry_count == 7);
-  CHECK(again.facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
-  CHECK(again.analyzed_at == rec.analyzed_at);
-  CHECK(here->counters().layer_reads == 1);
-  CHECK(here->counters().layer_cache_hits == 1);
-  // The report's sources and a scan's first look read through the same cache.
-  auto sources = here->report_sources("sha256:" + std::string(64, 'e'), {digest});
-  REQUIRE(sources);
-  REQUIRE((*sources).layers.size() == 1);
-  CHECK((*sources).layers[0]->facts.entry_count == 7);
-  CHECK(here->counters().layer_cache_hits == 2);
-  // Rewritten by another replica (analysed again): this one reads the new facts.
-  rec.facts.entry_count = 9;
-  rec.facts.path_hashes = {4};
-  REQUIRE(elsewhere->put_layer(rec));
-  LayerRecord changed = read();
-  CHECK(changed.facts.entry_count == 9);
-  CHECK(changed.facts.path_hashes == std::vector<std::uint64_t>{4});
-  CHECK(here->counters().layer_reads == 2);
-  CHECK(read().facts.entry_count == 9);
-  CHECK(here->counters().layer_cache_hits == 3);
+  check_layer_cache(*postgres_at(url), *postgres_at(url));
 }
 
 TEST_CASE("postgresql: statements are prepared once per session; a session that loses them stops") {

@@ -97,6 +97,53 @@ void check_migrations(const StoreFactory& open) {
   CHECK(*again->integrity_check() == "ok");
 }
 
+void check_layer_cache(Store& here, Store& elsewhere) {
+  LayerRecord rec = layer('c');
+  rec.facts.entry_count = 7;
+  rec.facts.path_hashes = {1, 2, 3};
+  REQUIRE(here.put_layer(rec));
+  const auto base = here.counters();
+  auto read = [&] {
+    auto got = here.get_layers({rec.digest, digest_of('f')});
+    REQUIRE(got);
+    REQUIRE(got->size() == 2);
+    CHECK_FALSE((*got)[1]);
+    REQUIRE((*got)[0]);
+    return *(*got)[0];
+  };
+  CHECK(read().facts.entry_count == 7);
+  CHECK(here.counters().layer_reads == base.layer_reads + 1);
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits);
+  // Unchanged: the row is read, its facts are neither sent nor parsed.
+  LayerRecord again = read();
+  CHECK(again.facts.entry_count == 7);
+  CHECK(again.facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(again.analyzed_at == rec.analyzed_at);
+  CHECK(here.counters().layer_reads == base.layer_reads + 1);
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 1);
+  // The report's sources read through the same cache.
+  auto sources = here.report_sources(digest_of('e'), {rec.digest});
+  REQUIRE(sources);
+  REQUIRE(sources->layers.size() == 1);
+  REQUIRE(sources->layers[0]);
+  CHECK(sources->layers[0]->facts.entry_count == 7);
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 2);
+  // Rewritten elsewhere (analysed again, in the same second): this store reads the new facts.
+  rec.facts.entry_count = 9;
+  rec.facts.path_hashes = {4};
+  REQUIRE(elsewhere.put_layer(rec));
+  LayerRecord changed = read();
+  CHECK(changed.facts.entry_count == 9);
+  CHECK(changed.facts.path_hashes == std::vector<std::uint64_t>{4});
+  CHECK(here.counters().layer_reads == base.layer_reads + 2);
+  CHECK(read().facts.entry_count == 9);
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 3);
+  // Written here too: the next read is of the stored row, not of what was kept.
+  rec.facts.entry_count = 11;
+  REQUIRE(here.put_layer(rec));
+  CHECK(read().facts.entry_count == 11);
+}
+
 void check_layer_round_trip(Store& store) {
   LayerRecord rec = layer('1');
   rec.facts.files.push_back({"usr/bin/su", 'f', 04755, 0, 0, 100, "", {}, {}});

@@ -21,6 +21,9 @@ std::string sqlite_failing_reads(const std::string& table);
 // Opening twice applies migrations once; versions ascend from 1.
 void check_migrations(const StoreFactory& open);
 void check_layer_round_trip(Store& store);
+// A layer read again unchanged is copied from memory (its facts not sent); one rewritten by
+// `elsewhere` (another process or replica on the same database) is read again.
+void check_layer_cache(Store& here, Store& elsewhere);
 void check_image_needs_its_layers(Store& store);
 // Finished scans never change again.
 void check_scan_cursor(Store& store);

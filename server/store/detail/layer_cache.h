@@ -17,6 +17,10 @@
 
 namespace bw::detail {
 
+// The budget both backends keep, weighed by the records' stored size (facts' JSON and path
+// hashes): a few hundred layers' worth, the bases a fleet shares.
+constexpr std::size_t kLayerCacheBytes = 64u << 20;
+
 class LayerCache {
  public:
   // `budget_bytes`: the weight kept at most (what put() is told each record weighs); the least

@@ -30,6 +30,12 @@ TEST_CASE("sqlite: layer facts round-trip by digest and replace on re-analysis")
   test::check_layer_round_trip(*sqlite_at(dir.path() + "/b.db"));
 }
 
+TEST_CASE(
+    "sqlite: a layer read again unchanged comes from memory; one rewritten elsewhere is read") {
+  test::TempDir dir;
+  test::check_layer_cache(*sqlite_at(dir.path() + "/b.db"), *sqlite_at(dir.path() + "/b.db"));
+}
+
 TEST_CASE("sqlite: images need their layers stored first; the foreign key holds") {
   test::TempDir dir;
   test::check_image_needs_its_layers(*sqlite_at(dir.path() + "/b.db"));
