@@ -158,6 +158,14 @@ class PostgresStore : public Store {
     std::vector<std::string> hashes;
     std::vector<std::string> versions;
     std::vector<std::shared_ptr<const LayerRecord>> cached;
+
+    void add_cached(std::shared_ptr<const LayerRecord> record, std::string version) {
+      records.push_back(LayerRecord{record->digest, {}, 0, {}, {}});
+      facts.emplace_back();
+      hashes.emplace_back();
+      versions.push_back(std::move(version));
+      cached.push_back(std::move(record));
+    }
   };
 
   // Facts are sent only for rows whose version (xmin: any write of the row changes it, here or
@@ -188,15 +196,13 @@ class PostgresStore : public Store {
       auto h = held.find(rec.digest);
       if (h != held.end() && h->second.version == version) {
         ++layer_cache_hits_;
-        out.cached.push_back(h->second.record);
-        out.facts.emplace_back();
-        out.hashes.emplace_back();
-      } else {
-        ++layer_reads_;
-        out.cached.emplace_back();
-        out.facts.push_back(r->text(row, 4));
-        out.hashes.push_back(r->bytes(row, 5));
+        out.add_cached(h->second.record, std::move(version));
+        continue;
       }
+      ++layer_reads_;
+      out.cached.emplace_back();
+      out.facts.push_back(r->text(row, 4));
+      out.hashes.push_back(r->bytes(row, 5));
       out.versions.push_back(std::move(version));
       out.records.push_back(std::move(rec));
     }
@@ -241,12 +247,15 @@ class PostgresStore : public Store {
     LayerRows rows;
     std::vector<std::string> read;
     std::optional<ReportContext> context;
+    std::map<std::string, std::string> versions;  // each stored layer's row version
     auto rdb = readers_.take();
     // The report and the layers as one statement; a new image's lease and its report's sources
     // in the same transaction, so that a scan commits once before it fetches. A reader may write
     // the lease: all connections are to the one database.
     auto look = [&]() -> Result<void> {
-      if (auto r = read_lookup(*rdb, manifest_digest, ruleset_version, layer_digests, out); !r)
+      if (auto r =
+              read_lookup(*rdb, manifest_digest, ruleset_version, layer_digests, out, versions);
+          !r)
         return r;
       if (auto i = layer_to_lease(out.layers, ask)) {
         auto lease = lease_layer_on(*rdb, layer_digests[*i], ask.owner, ask.ttl);
@@ -256,8 +265,19 @@ class PostgresStore : public Store {
       }
       if (!ask.sources || out.report) return {};
       read = source_digests(out, layer_digests, ask);
-      if (!read.empty())
-        if (auto r = read_layer_rows(*rdb, read, rows); !r) return r;
+      // The layers the cache holds as the look found them are not read again.
+      std::vector<std::string> unread;
+      for (const auto& d : read) {
+        auto kept = layer_cache_.find(d);
+        if (kept && kept->version == versions[d]) {
+          ++layer_cache_hits_;
+          rows.add_cached(kept->record, versions[d]);
+        } else {
+          unread.push_back(d);
+        }
+      }
+      if (!unread.empty())
+        if (auto r = read_layer_rows(*rdb, unread, rows); !r) return r;
       auto c = read_report_context(*rdb, manifest_digest);
       if (!c) return c.error();
       context = std::move(*c);
@@ -272,15 +292,17 @@ class PostgresStore : public Store {
     return out;
   }
 
-  // The report under the ruleset (if any) and each layer's meta, as one statement.
+  // The report under the ruleset (if any) and each layer's meta and row version, as one
+  // statement.
   static Result<void> read_lookup(Connection& c, const std::string& manifest_digest,
                                   const std::string& ruleset_version,
-                                  const std::vector<std::string>& layer_digests, ImageLookup& out) {
+                                  const std::vector<std::string>& layer_digests, ImageLookup& out,
+                                  std::map<std::string, std::string>& versions) {
     static const std::string sql =
         "SELECT 0 AS part, manifest_digest AS c1, score::bigint AS c2, grade AS c3, image_ref AS "
         "c4, ruleset_version AS c5, report AS c6 FROM reports WHERE manifest_digest = $1 AND "
         "ruleset_version = $2 UNION ALL SELECT 1, digest, analyzer_version::bigint, diff_id, "
-        "status, analyzer_versions, NULL FROM " +
+        "status, analyzer_versions, row_version FROM " +
         layers_named(3);
     auto r = c.exec(sql, {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
     if (!r) return r.error();
@@ -300,6 +322,7 @@ class PostgresStore : public Store {
         continue;
       }
       const std::string digest = r->text(row, 1);
+      versions[digest] = r->text(row, 6);
       for (std::size_t i = 0; i < layer_digests.size(); ++i)
         if (layer_digests[i] == digest)
           out.layers[i] = layer_meta_from(static_cast<int>(r->integer(row, 2)), r->text(row, 3),

@@ -128,6 +128,16 @@ void check_layer_cache(Store& here, Store& elsewhere) {
   REQUIRE(sources->layers[0]);
   CHECK(sources->layers[0]->facts.entry_count == 7);
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 2);
+  // So does a new image's first look, for the report it will build.
+  LookupAsk ask;
+  ask.sources = true;
+  auto look = here.lookup_image(digest_of('d'), "rs", {rec.digest}, ask);
+  REQUIRE(look);
+  REQUIRE(look->sources);
+  REQUIRE(look->sources->layers.size() == 1);
+  REQUIRE(look->sources->layers[0]);
+  CHECK(look->sources->layers[0]->facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 3);
   // Rewritten elsewhere (analysed again, in the same second): this store reads the new facts.
   rec.facts.entry_count = 9;
   rec.facts.path_hashes = {4};
@@ -137,7 +147,7 @@ void check_layer_cache(Store& here, Store& elsewhere) {
   CHECK(changed.facts.path_hashes == std::vector<std::uint64_t>{4});
   CHECK(here.counters().layer_reads == base.layer_reads + 2);
   CHECK(read().facts.entry_count == 9);
-  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 3);
+  CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 4);
   // Written here too: the next read is of the stored row, not of what was kept.
   rec.facts.entry_count = 11;
   REQUIRE(here.put_layer(rec));
