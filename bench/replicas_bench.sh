@@ -11,7 +11,8 @@
 # and the CPU time each part spent per image (the daemons, this PostgreSQL's processes, the
 # registry: on 2 cores they share the same CPUs, so the registry's serving bounds every run);
 # BENCH_PG_STATEMENTS=FILE also logs every statement PostgreSQL runs to FILE, to see what a
-# scan's commits are; BENCH_PG_TABLES=1 also prints, for the 1-replica run, the rows read per scan
+# scan's commits are (BENCH_PG_OPTS adds server options, such as auto_explain's to log the plans
+# too); BENCH_PG_TABLES=1 also prints, for the 1-replica run, the rows read per scan
 # in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
@@ -47,6 +48,7 @@ pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 as_pg "$pg/initdb" -D "$work/pg/data" -U bulwark --auth=trust --no-sync >/dev/null
 pg_opts="-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off"
 [[ -n ${BENCH_PG_STATEMENTS:-} ]] && pg_opts+=" -c log_statement=all -c log_line_prefix=%d:%p:"
+pg_opts+=" ${BENCH_PG_OPTS:-}"
 as_pg "$pg/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "$pg_opts" start >/dev/null
 db() { psql -q -X "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "CREATE DATABASE $1"; echo "postgresql://bulwark@127.0.0.1:$pg_port/$1"; }
 
