@@ -18,8 +18,9 @@
 namespace bw::detail {
 
 // The budget both backends keep, weighed by the records' stored size (facts' JSON and path
-// hashes): a few hundred layers' worth, the bases a fleet shares.
-constexpr std::size_t kLayerCacheBytes = 64u << 20;
+// hashes; parsed, a record takes more): a few hundred base layers' worth, the bases a fleet
+// shares.
+constexpr std::size_t kLayerCacheBytes = 32u << 20;
 
 class LayerCache {
  public:
