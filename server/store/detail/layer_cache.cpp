@@ -11,7 +11,8 @@ std::optional<LayerCache::Entry> LayerCache::find(const std::string& digest) {
 }
 
 void LayerCache::put(const std::string& digest, std::string version, LayerRecord record,
-                     std::size_t weight) {
+                     std::size_t stored_bytes) {
+  const std::size_t weight = stored_bytes * kParsedPerStoredByte;
   // A record heavier than the whole budget would only push everything else out.
   if (weight > budget_) return;
   auto kept = std::make_shared<const LayerRecord>(std::move(record));

@@ -17,15 +17,17 @@
 
 namespace bw::detail {
 
-// The budget both backends keep, weighed by the records' stored size (facts' JSON and path
-// hashes; parsed, a record takes more): a few hundred base layers' worth, the bases a fleet
-// shares.
-constexpr std::size_t kLayerCacheBytes = 32u << 20;
+// The memory both backends give it: a few dozen base layers' worth, the bases a fleet shares.
+constexpr std::size_t kLayerCacheBytes = 64u << 20;
+// What a parsed record takes in memory against its stored size (facts' JSON and path hashes),
+// rounded up: bench/cache_bench.sh printed 4.2x for 40 MB of shared libraries and 6.0x for
+// /usr/bin, /usr/sbin and /etc.
+constexpr std::size_t kParsedPerStoredByte = 8;
 
 class LayerCache {
  public:
-  // `budget_bytes`: the weight kept at most (what put() is told each record weighs); the least
-  // recently used records go first. 0 keeps nothing.
+  // `budget_bytes`: the memory kept at most, each record weighed at kParsedPerStoredByte times
+  // its stored size; the least recently used records go first. 0 keeps nothing.
   explicit LayerCache(std::size_t budget_bytes) : budget_(budget_bytes) {}
   LayerCache(const LayerCache&) = delete;
   LayerCache& operator=(const LayerCache&) = delete;
@@ -36,8 +38,10 @@ class LayerCache {
   };
   // The record kept for `digest`, whatever its version (the caller compares).
   std::optional<Entry> find(const std::string& digest);
-  // Keeps `record` as `digest` at `version`, replacing what was kept for it.
-  void put(const std::string& digest, std::string version, LayerRecord record, std::size_t weight);
+  // Keeps `record` as `digest` at `version`, replacing what was kept for it. `stored_bytes`:
+  // the size of its facts' JSON and path hashes as stored.
+  void put(const std::string& digest, std::string version, LayerRecord record,
+           std::size_t stored_bytes);
 
  private:
   struct Slot {
