@@ -12,10 +12,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
 #include <thread>
+#include <vector>
 
 using namespace bw;
 using namespace bw::test;
@@ -193,6 +196,45 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "1");
   CHECK((*store->stats("rs"))["scans"] == json{{"queued", 1}, {"failed", 3}});
   folding.get();
+}
+
+TEST_CASE("postgresql: the count log's move to arrays (014) folds what the old log held") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  // The database as an older bulwarkd left it: the migrations before 014 applied, deltas still in
+  // the log of one delta per row.
+  psql_exec(url,
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL)");
+  std::vector<std::filesystem::path> older;
+  for (const auto& f : std::filesystem::directory_iterator(BULWARK_SOURCE_DIR "/schema/postgres"))
+    if (f.path().filename().string() < "014") older.push_back(f.path());
+  std::sort(older.begin(), older.end());
+  REQUIRE(older.size() == 13);
+  for (std::size_t i = 0; i < older.size(); ++i) {
+    std::ifstream file(older[i]);
+    psql_exec(url, std::string((std::istreambuf_iterator<char>(file)), {}));
+    psql_exec(url, "INSERT INTO schema_migrations VALUES (" + std::to_string(i + 1) + ", '" +
+                       older[i].filename().string() + "', '2026-01-01T00:00:00Z')");
+  }
+  psql_exec(url,
+            "INSERT INTO scans(id, image, platform, status, created_at) VALUES ('s1', "
+            "'reg.example/app:1', 'linux/amd64', 'queued', '2026-01-01T00:00:00Z'), ('s2', "
+            "'reg.example/app:2', 'linux/amd64', 'queued', '2026-01-01T00:00:00Z')");
+  REQUIRE(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "2");
+  auto store = postgres_at(url);  // applies 014
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
+  CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'scans|queued'") == "2");
+  CHECK(*store->count_scans(ScanStatus::queued) == 2);
+  // New writes append one row of arrays, which the readers count with the totals.
+  REQUIRE(store->put_layer(counted_layer('a')));
+  CHECK(psql_value(url, "SELECT array_to_string(names, ',') FROM fleet_count_log") ==
+        "layers,uncompressed_bytes_analyzed,compressed_bytes_fetched");
+  auto stats = store->stats("rs");
+  REQUIRE(stats);
+  CHECK((*stats)["layers"] == 1);
+  CHECK((*stats)["uncompressed_bytes_analyzed"] == 20);
+  CHECK((*stats)["scans"] == json{{"queued", 2}});
 }
 
 TEST_CASE(
