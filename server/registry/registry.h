@@ -148,6 +148,8 @@ class RegistryClient {
 
   // Errc::registry_not_allowed unless the options allow ref.registry. No I/O.
   Result<void> check_allowed(const ImageRef& ref) const;
+  // Requests this client keeps in flight to one registry at most.
+  std::size_t max_concurrent_per_registry() const;
 
   // Fetches the manifest (following indexes to `platform`) and the config, verifying digests;
   // the config not when `known` says the manifest is known.

@@ -205,11 +205,13 @@ Result<void> RegistryClient::check_allowed(const ImageRef& ref) const {
                     "registry " + ref.registry + " is not in the allowed list of this server");
 }
 
+std::size_t RegistryClient::max_concurrent_per_registry() const {
+  return std::max<std::size_t>(1, options_.max_concurrent_per_registry);
+}
+
 detail::AsyncSemaphore& RegistryClient::limiter(const std::string& registry) {
   auto& slot = limiters_[registry];
-  if (!slot)
-    slot = std::make_unique<detail::AsyncSemaphore>(
-        ex_, std::max<std::size_t>(1, options_.max_concurrent_per_registry));
+  if (!slot) slot = std::make_unique<detail::AsyncSemaphore>(ex_, max_concurrent_per_registry());
   return *slot;
 }
 
