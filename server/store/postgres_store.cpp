@@ -402,7 +402,7 @@ class PostgresStore : public Store {
   // REQUIRES: mu_ held, inside a transaction.
   Result<void> put_image_locked(const ImageRecord& im, const std::optional<TagRecord>& tag) {
     std::string now = now_rfc3339();
-    auto r = db_.exec(
+    auto r = db_.defer(
         "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
         "variant, created, \"user\", config, manifest, first_seen, last_scanned) VALUES ($1, $2, "
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (manifest_digest) DO UPDATE SET "
@@ -411,7 +411,7 @@ class PostgresStore : public Store {
          im.created, im.user, im.config, im.manifest, now});
     if (!r) return r.error();
     if (auto d =
-            db_.exec("DELETE FROM image_layers WHERE manifest_digest = $1", {im.manifest_digest});
+            db_.defer("DELETE FROM image_layers WHERE manifest_digest = $1", {im.manifest_digest});
         !d)
       return d.error();
     // Every layer in one statement, whatever their number.
@@ -422,7 +422,7 @@ class PostgresStore : public Store {
       sizes.push_back(num(l.size));
       diff_ids.push_back(l.diff_id);
     }
-    if (auto ins = db_.exec(
+    if (auto ins = db_.defer(
             "INSERT INTO image_layers(manifest_digest, position, layer_digest, media_type, size, "
             "diff_id) SELECT $1, ord - 1, d, m, s, di FROM unnest($2::text[], $3::text[], "
             "$4::bigint[], $5::text[]) WITH ORDINALITY AS t(d, m, s, di, ord)",
@@ -537,7 +537,7 @@ class PostgresStore : public Store {
     auto t = touch(digest, tag, now);
     if (!t) return t.error();
     if (!*t) return false;
-    if (auto d = db_.exec(
+    if (auto d = db_.defer(
             "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
             "scans) SELECT substr($1, 1, 10), $2, manifest_digest, score, grade, $1, 1 FROM "
             "image_summaries WHERE manifest_digest = $3 AND score >= 0 ON CONFLICT (day, "
@@ -578,7 +578,7 @@ class PostgresStore : public Store {
                            const std::string& platform, const std::string& now) {
     const bool tagged = tag && !tag->tag.empty();
     if (tagged)
-      if (auto t = db_.exec(
+      if (auto t = db_.defer(
               "INSERT INTO tags(registry, repository, tag, manifest_digest, first_seen, "
               "last_seen) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (registry, repository, "
               "tag, manifest_digest) DO UPDATE SET last_seen = excluded.last_seen",
@@ -590,7 +590,7 @@ class PostgresStore : public Store {
                                  tagged ? tag->tag : std::string()};
     if (!platform.empty()) params.emplace_back(platform);
     // A summary names the image by the tag seen last; seen by digest, it keeps the one it had.
-    auto sum = db_.exec(
+    auto sum = db_.defer(
         platform.empty()
             ? "UPDATE image_summaries SET last_scanned = $2, registry = CASE WHEN $5 = '' THEN "
               "registry ELSE $3 END, repository = CASE WHEN $5 = '' THEN repository ELSE $4 END, "
@@ -606,7 +606,7 @@ class PostgresStore : public Store {
     if (!sum) return sum.error();
     if (!tagged) return {};
     static const std::string untag = queries::dollar_placeholders(queries::kUntagMovedSummaries);
-    if (auto moved = db_.exec(untag, {tag->registry, tag->repository, tag->tag, digest}); !moved)
+    if (auto moved = db_.defer(untag, {tag->registry, tag->repository, tag->tag, digest}); !moved)
       return moved.error();
     return {};
   }
@@ -688,9 +688,10 @@ class PostgresStore : public Store {
   // REQUIRES: mu_ held, inside a transaction.
   Result<void> finish_scan_locked(const ScanRecord& s, std::size_t keep, const std::string& owner) {
     if (auto w = put_scan_locked(s); !w) return w;
-    if (auto n = prune_scans_locked(s.image, keep); !n) return n.error();
+    if (auto n = db_.defer(kPruneScans, {s.image, num(static_cast<std::int64_t>(keep))}); !n)
+      return n.error();
     if (auto r =
-            db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
+            db_.defer("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
         !r)
       return r.error();
     return {};
@@ -741,7 +742,7 @@ class PostgresStore : public Store {
     // Only the move to done counts for trends: a repeated write of a finished scan
     // changes no row.
     if (!counts || !*wrote) return {};
-    if (auto d = db_.exec(
+    if (auto d = db_.defer(
             "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
             "scans) VALUES (substr($1, 1, 10), $2, $3, $4, $5, $1, 1) ON CONFLICT (day, image) "
             "DO UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, "
@@ -772,7 +773,7 @@ class PostgresStore : public Store {
           "INSERT INTO fleet_day_scores(day, score, images) SELECT $1, score, images FROM "
           "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
           "images > 0"})
-      if (auto r = db_.exec(copy, {day}); !r) return r.error();
+      if (auto r = db_.defer(copy, {day}); !r) return r.error();
     return {};
   }
 
@@ -800,10 +801,10 @@ class PostgresStore : public Store {
       if (!more) return more.error();
       if (more->size() == 0) {
         if (auto r = make_day(day); !r) return r;
-        if (auto r = db_.exec(kOneMoreScan, {day}); !r) return r.error();
+        if (auto r = db_.defer(kOneMoreScan, {day}); !r) return r.error();
       }
-      if (auto r = db_.exec("UPDATE latest_results SET finished_at = $2 WHERE image = $1",
-                            {image, finished_at});
+      if (auto r = db_.defer("UPDATE latest_results SET finished_at = $2 WHERE image = $1",
+                             {image, finished_at});
           !r)
         return r.error();
       return {};
@@ -855,7 +856,7 @@ class PostgresStore : public Store {
          "grade = excluded.grade, finished_at = excluded.finished_at",
          {image, num(score), grade, finished_at}});
     for (auto& [sql, params] : steps)
-      if (auto r = db_.exec(sql, params); !r) return r.error();
+      if (auto r = db_.defer(sql, std::move(params)); !r) return r.error();
     return {};
   }
 
@@ -996,12 +997,13 @@ class PostgresStore : public Store {
   }
 
   // REQUIRES: mu_ held.
+  static constexpr const char* kPruneScans =
+      "DELETE FROM scans WHERE image = $1 AND status IN ('done', 'failed', 'cancelled') AND "
+      "seq <= (SELECT seq FROM scans WHERE image = $1 AND status IN ('done', 'failed', "
+      "'cancelled') ORDER BY seq DESC LIMIT 1 OFFSET $2::bigint) RETURNING 1";
+
   Result<std::size_t> prune_scans_locked(const std::string& image, std::size_t keep) {
-    auto r = db_.exec(
-        "DELETE FROM scans WHERE image = $1 AND status IN ('done', 'failed', 'cancelled') AND "
-        "seq <= (SELECT seq FROM scans WHERE image = $1 AND status IN ('done', 'failed', "
-        "'cancelled') ORDER BY seq DESC LIMIT 1 OFFSET $2::bigint) RETURNING 1",
-        {image, num(static_cast<std::int64_t>(keep))});
+    auto r = db_.exec(kPruneScans, {image, num(static_cast<std::int64_t>(keep))});
     if (!r) return r.error();
     return static_cast<std::size_t>(r->size());
   }
@@ -1185,7 +1187,7 @@ class PostgresStore : public Store {
 
   // REQUIRES: mu_ held, inside a transaction.
   Result<void> put_report_locked(const ReportRecord& r) {
-    auto q = db_.exec(
+    auto q = db_.defer(
         "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
         "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
         "ruleset_version) DO UPDATE SET image_ref = excluded.image_ref, score = excluded.score, "
@@ -1195,8 +1197,8 @@ class PostgresStore : public Store {
     if (!q) return q.error();
     static const std::string summarize = queries::dollar_placeholders(queries::kSummarizeReport);
     auto sum =
-        db_.exec(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
-                             num(r.eol_os ? 1 : 0), r.severity_counts, r.top_finding});
+        db_.defer(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,
+                              num(r.eol_os ? 1 : 0), r.severity_counts, r.top_finding});
     if (!sum) return sum.error();
     return {};
   }
@@ -1315,7 +1317,7 @@ class PostgresStore : public Store {
 
   // REQUIRES: mu_ held.
   Result<void> put_reference_image_locked(const std::string& name, const std::string& digest) {
-    auto r = db_.exec(
+    auto r = db_.defer(
         "INSERT INTO reference_images(name, manifest_digest) VALUES ($1, $2) ON CONFLICT (name) "
         "DO UPDATE SET manifest_digest = excluded.manifest_digest",
         {name, digest});
@@ -1430,7 +1432,7 @@ class PostgresStore : public Store {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_fold_ < std::chrono::milliseconds(100)) return {};
     last_fold_ = now;
-    if (auto r = db_.exec("SELECT bulwark_fold_counts()"); !r) return r.error();
+    if (auto r = db_.defer("SELECT bulwark_fold_counts()", {}); !r) return r.error();
     return {};
   }
 

@@ -285,14 +285,32 @@ TEST_CASE("postgresql: statements are prepared once per session; a session that 
   CHECK(again->integer(0, 0) == 42);
   CHECK(c->exec("SELECT $1::int * 2", {"2"}));
   CHECK(prepared() == 0);
-  // Inside a transaction the statement cannot be tried again: that call fails, and the
-  // connection goes on unprepared.
+  // A transaction's first statement goes in one pipeline with its BEGIN: nothing of the
+  // transaction has run when it fails, so it is tried again.
   auto fresh = pg::Connection::open(url);
   REQUIRE(fresh);
   c = std::move(fresh);
   REQUIRE(c->exec("SELECT $1::int + 1", {"1"}));
   REQUIRE(c->exec("DEALLOCATE ALL"));
+  std::int64_t got = 0;
+  auto first = c->transaction([&]() -> Result<void> {
+    auto r = c->exec("SELECT $1::int + 1", {"1"});
+    if (!r) return r.error();
+    got = r->integer(0, 0);
+    return {};
+  });
+  CHECK_MESSAGE(first, (first ? "" : first.error().message));
+  CHECK(got == 2);
+  CHECK(prepared() == 0);
+  // A later statement of the transaction cannot be tried again: that call fails, and the
+  // connection goes on unprepared.
+  fresh = pg::Connection::open(url);
+  REQUIRE(fresh);
+  c = std::move(fresh);
+  REQUIRE(c->exec("SELECT $1::int + 1", {"1"}));
+  REQUIRE(c->exec("DEALLOCATE ALL"));
   auto in_tx = c->transaction([&]() -> Result<void> {
+    if (auto r = c->exec("SELECT 1"); !r) return r.error();
     auto r = c->exec("SELECT $1::int + 1", {"1"});
     if (!r) return r.error();
     return {};
@@ -315,6 +333,77 @@ TEST_CASE("postgresql: statements are prepared once per session; a session that 
     CHECK(r->integer(0, 0) == 1 + i);
   }
   CHECK(prepared() == 256);
+}
+
+TEST_CASE(
+    "postgresql: deferred writes go with the next statement, in order; one failing fails "
+    "the transaction") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto c = pg::Connection::open(url);
+  REQUIRE(c);
+  REQUIRE(c->exec("CREATE TABLE t(k int PRIMARY KEY, v text)"));
+  auto rows = [&] {
+    auto r = c->exec("SELECT count(*) FROM t");
+    REQUIRE(r);
+    return r->integer(0, 0);
+  };
+  // Statements run in the order given: the read sees the writes deferred before it, and a
+  // write deferred after it is sent with COMMIT.
+  std::int64_t seen = -1;
+  auto ok = c->transaction([&]() -> Result<void> {
+    for (int k = 0; k < 3; ++k)
+      if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {std::to_string(k), "a"}); !d)
+        return d;
+    auto r = c->exec("SELECT count(*) FROM t WHERE v = $1", {"a"});
+    if (!r) return r.error();
+    seen = r->integer(0, 0);
+    return c->defer("UPDATE t SET v = $1 WHERE k = $2::int", {"b", "0"});
+  });
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
+  CHECK(seen == 3);
+  auto b = c->exec("SELECT v FROM t WHERE k = $1::int", {"0"});
+  REQUIRE(b);
+  CHECK(b->text(0, 0) == "b");
+  // A deferred write that fails (a duplicate key) fails the statement it was sent with, here
+  // COMMIT: nothing of the transaction stays, and the connection goes on.
+  auto dup = c->transaction([&]() -> Result<void> {
+    if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"7", "c"}); !d) return d;
+    return c->defer("INSERT INTO t VALUES ($1::int, $2)", {"0", "c"});
+  });
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().message.find("duplicate key") != std::string::npos);
+  CHECK(rows() == 3);
+  // The same when the statement waited for is a read: it fails with the write's error.
+  auto before_read = c->transaction([&]() -> Result<void> {
+    if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"1", "c"}); !d) return d;
+    auto r = c->exec("SELECT count(*) FROM t WHERE v = $1", {"c"});
+    if (!r) return r.error();
+    return {};
+  });
+  REQUIRE_FALSE(before_read);
+  CHECK(before_read.error().message.find("duplicate key") != std::string::npos);
+  CHECK(rows() == 3);
+  // Outside a transaction a deferred statement runs at once.
+  REQUIRE(c->defer("DELETE FROM t WHERE k = $1::int", {"2"}));
+  CHECK(rows() == 2);
+  // A connection the server dropped while idle: the next transaction's first pipeline (its
+  // BEGIN with it) goes on a new session, as a statement outside a transaction would.
+  auto killer = pg::Connection::open(url);
+  REQUIRE(killer);
+  auto pid = c->exec("SELECT pg_backend_pid()");
+  REQUIRE(pid);
+  REQUIRE(killer->exec("SELECT pg_terminate_backend($1::int)", {pid->text(0, 0)}));
+  auto after = c->transaction([&]() -> Result<void> {
+    if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"9", "d"}); !d) return d;
+    auto r = c->exec("SELECT count(*) FROM t WHERE v = $1", {"d"});
+    if (!r) return r.error();
+    seen = r->integer(0, 0);
+    return {};
+  });
+  REQUIRE_MESSAGE(after, (after ? "" : after.error().message));
+  CHECK(seen == 1);
+  CHECK(rows() == 3);
 }
 
 // The tables the store writes, for the checks that break them one at a time.

@@ -101,26 +101,144 @@ std::string Connection::literal(const Param& p) {
   return quoted ? std::string(quoted.get()) : std::string("NULL");
 }
 
-PGresult* Connection::run(const std::string& text, const std::vector<const char*>& values) {
-  const int n = static_cast<int>(values.size());
-  // Without parameters, PQexec: a migration script holds several statements.
-  if (n == 0) return PQexec(c_.get(), text.c_str());
+const std::string* Connection::prepared_name(const std::string& text, int n, PGresult*& refused) {
+  refused = nullptr;
+  if (n == 0) return nullptr;
   auto it = prepared_.find(text);
   if (it == prepared_.end() && prepare_ && prepared_.size() < kMaxPrepared) {
     std::string name = names_ + std::to_string(++named_);
     PGresult* p = PQprepare(c_.get(), name.c_str(), text.c_str(), n, nullptr);
     // A statement the server refuses fails here with the reason it would fail with unprepared.
-    if (PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+      refused = p;
+      return nullptr;
+    }
     PQclear(p);
     it = prepared_.emplace(text, std::move(name)).first;
   }
-  if (it == prepared_.end())
+  return it == prepared_.end() ? nullptr : &it->second;
+}
+
+PGresult* Connection::run(const std::string& text, const std::vector<const char*>& values) {
+  const int n = static_cast<int>(values.size());
+  // Without parameters, PQexec: a migration script holds several statements.
+  if (n == 0) return PQexec(c_.get(), text.c_str());
+  PGresult* refused = nullptr;
+  const std::string* name = prepared_name(text, n, refused);
+  if (refused) return refused;
+  if (!name)
     return PQexecParams(c_.get(), text.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
-  return PQexecPrepared(c_.get(), it->second.c_str(), n, values.data(), nullptr, nullptr, 0);
+  return PQexecPrepared(c_.get(), name->c_str(), n, values.data(), nullptr, nullptr, 0);
+}
+
+bool Connection::forget_prepared(const PGresult* r) {
+  // A prepared statement whose result a replica's migration changed ("cached plan must not
+  // change result type") is prepared again. One that vanished (DEALLOCATE ALL, or a pooler
+  // in transaction mode handing this connection another server session, as PgBouncer before
+  // 1.21 does) means this session cannot keep them: the connection stops preparing until it
+  // reconnects.
+  const char* field = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const std::string_view state = field ? field : "";
+  if (state != "26000" && state != "0A000") return false;
+  prepared_.clear();
+  if (state == "26000") prepare_ = false;
+  return true;
+}
+
+Result<void> Connection::defer(std::string_view sql, std::vector<Param> params) {
+  if (depth_ == 0) {
+    auto r = exec(sql, params);
+    if (!r) return r.error();
+    return {};
+  }
+  deferred_.push_back({std::string(sql), std::move(params)});
+  return {};
+}
+
+Result<Rows> Connection::pipeline(const std::vector<Deferred>& batch) {
+  // Nothing of the transaction has reached the server while its BEGIN is in the batch: a
+  // connection dropped while idle is reset and the batch sent again, as exec does.
+  const bool fresh = batch.front().text == "BEGIN";
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::vector<const char*>> values(batch.size());
+    std::vector<const std::string*> names(batch.size(), nullptr);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      for (auto& p : batch[i].params) values[i].push_back(p ? p->c_str() : nullptr);
+      PGresult* refused = nullptr;
+      names[i] = prepared_name(batch[i].text, static_cast<int>(values[i].size()), refused);
+      if (refused) {
+        Rows failed(refused);
+        return pg_error("query failed", PQresultErrorMessage(failed.raw()));
+      }
+    }
+    if (PQenterPipelineMode(c_.get()) != 1)
+      return pg_error("cannot start a pipeline", PQerrorMessage(c_.get()));
+    std::size_t sent = 0;
+    for (; sent < batch.size(); ++sent) {
+      const int n = static_cast<int>(values[sent].size());
+      const int ok = names[sent] ? PQsendQueryPrepared(c_.get(), names[sent]->c_str(), n,
+                                                       values[sent].data(), nullptr, nullptr, 0)
+                                 : PQsendQueryParams(c_.get(), batch[sent].text.c_str(), n, nullptr,
+                                                     values[sent].data(), nullptr, nullptr, 0);
+      if (!ok) break;
+    }
+    const bool synced = PQpipelineSync(c_.get()) == 1;
+    // Each statement's result, then the NULL that ends it; after an error the server skips
+    // the rest (PGRES_PIPELINE_ABORTED) up to the sync.
+    std::optional<Rows> last, failed;
+    bool lost = !synced || sent < batch.size();
+    for (std::size_t i = 0; i < sent && !lost; ++i) {
+      PGresult* r = PQgetResult(c_.get());
+      if (!r) {
+        lost = true;
+        break;
+      }
+      Rows rows(r);
+      while (PGresult* extra = PQgetResult(c_.get())) PQclear(extra);
+      const auto status = PQresultStatus(r);
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        last.emplace(std::move(rows));
+      } else if (!failed && status != PGRES_PIPELINE_ABORTED) {
+        failed.emplace(std::move(rows));
+      }
+    }
+    if (!lost) {
+      Rows sync(PQgetResult(c_.get()));
+      lost = PQresultStatus(sync.raw()) != PGRES_PIPELINE_SYNC;
+    }
+    if (lost || PQexitPipelineMode(c_.get()) != 1) {
+      // The session's state is unknown: a new one, with nothing of this transaction.
+      std::string message = PQerrorMessage(c_.get());
+      PQreset(c_.get());
+      prepared_.clear();
+      prepare_ = true;
+      if (attempt == 0 && fresh && PQstatus(c_.get()) == CONNECTION_OK) continue;
+      return pg_error("query failed", message.c_str());
+    }
+    if (failed) {
+      if (forget_prepared(failed->raw()) && attempt == 0 && fresh) {
+        (void)exec("ROLLBACK");
+        continue;
+      }
+      return pg_error("query failed", PQresultErrorMessage(failed->raw()));
+    }
+    return std::move(*last);
+  }
 }
 
 Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& params) {
   std::string text(sql);
+  if (!deferred_.empty()) {
+    std::vector<Deferred> batch = std::move(deferred_);
+    deferred_.clear();
+    // A statement with parameters, or COMMIT, goes in the same pipeline; one without (a script
+    // of several, perhaps) runs after it.
+    if (!params.empty() || text == "COMMIT") {
+      batch.push_back({std::move(text), params});
+      return pipeline(batch);
+    }
+    if (auto r = pipeline(batch); !r) return r.error();
+  }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -138,18 +256,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& pa
       prepare_ = true;
       if (PQstatus(c_.get()) == CONNECTION_OK) continue;
     }
-    // A prepared statement whose result a replica's migration changed ("cached plan must not
-    // change result type") is prepared again. One that vanished (DEALLOCATE ALL, or a pooler
-    // in transaction mode handing this connection another server session, as PgBouncer before
-    // 1.21 does) means this session cannot keep them: the connection stops preparing until it
-    // reconnects. Either way the statement is tried again when no transaction was open.
-    const char* field = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    const std::string_view state = field ? field : "";
-    if (state == "26000" || state == "0A000") {
-      prepared_.clear();
-      if (state == "26000") prepare_ = false;
-      if (attempt == 0 && depth_ == 0) continue;
-    }
+    // Either way the statement is tried again when no transaction was open.
+    if (forget_prepared(r) && attempt == 0 && depth_ == 0) continue;
     return pg_error("query failed", PQresultErrorMessage(r));
   }
 }

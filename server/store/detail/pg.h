@@ -50,6 +50,11 @@ class Connection {
   // from there on without being parsed or, once the server keeps a generic plan, planned again:
   // the store sends the same few dozen statements for every scan.
   Result<Rows> exec(std::string_view sql, const std::vector<Param>& params = {});
+  // One statement whose rows nobody reads (a write). Inside a transaction it is sent with the
+  // next statement whose result is waited for (at the latest, COMMIT), in one pipeline: one
+  // round trip for a run of writes instead of one each. Its error fails that statement, and
+  // so the transaction. Outside a transaction it runs at once, as exec.
+  Result<void> defer(std::string_view sql, std::vector<Param> params);
   bool in_transaction() const { return depth_ > 0; }
   // `p` as an SQL literal, quoted for this connection ('it''s'), or NULL.
   std::string literal(const Param& p);
@@ -57,16 +62,22 @@ class Connection {
   // Runs `body` in one transaction; rolled back when it fails.
   template <class F>
   Result<void> transaction(F&& body) {
-    if (auto r = exec("BEGIN"); !r) return r.error();
+    // BEGIN goes with the transaction's first statement.
+    if (depth_ == 0)
+      deferred_.push_back({"BEGIN", {}});
+    else if (auto r = exec("BEGIN"); !r)
+      return r.error();
     ++depth_;
     Result<void> result = body();
     --depth_;
+    if (result)
+      if (auto r = exec("COMMIT"); !r) result = r.error();
     if (!result) {
+      // A write that failed in COMMIT's pipeline leaves the transaction open, aborted.
+      deferred_.clear();
       (void)exec("ROLLBACK");
-      return result;
     }
-    if (auto r = exec("COMMIT"); !r) return r.error();
-    return {};
+    return result;
   }
 
  private:
@@ -75,8 +86,21 @@ class Connection {
   static constexpr std::size_t kMaxPrepared = 256;
 
   explicit Connection(PGconn* c) : c_(c, &PQfinish) {}
+  struct Deferred {
+    std::string text;
+    std::vector<Param> params;
+  };
+
   // One try of `text`: prepared (and run) when it has parameters and there is room.
   PGresult* run(const std::string& text, const std::vector<const char*>& values);
+  // The name `text` (with `n` parameters) is prepared under on this session, prepared now if
+  // there is room; nullptr to run it unprepared. Sets `refused` when the server refuses it.
+  const std::string* prepared_name(const std::string& text, int n, PGresult*& refused);
+  // `batch` in one pipeline; the last statement's result, or the first error.
+  Result<Rows> pipeline(const std::vector<Deferred>& batch);
+  // A failed statement's SQLSTATE seen: prepared statements forgotten when the session lost
+  // them. Whether running it again may succeed.
+  bool forget_prepared(const PGresult* r);
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> c_;
   int depth_ = 0;
@@ -85,7 +109,8 @@ class Connection {
   // Statement names start with a prefix of this connection's own: behind a pooler, a session
   // may hold another client's statements, and a name they share must never run their text.
   std::string names_;
-  std::uint64_t named_ = 0;  // names handed out
+  std::uint64_t named_ = 0;         // names handed out
+  std::vector<Deferred> deferred_;  // sent with the next statement that is waited for
 };
 
 // `data` as a BYTEA literal in hex form ("\x0a1b…").
