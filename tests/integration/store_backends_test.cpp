@@ -17,6 +17,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -384,6 +385,19 @@ TEST_CASE(
   REQUIRE_FALSE(before_read);
   CHECK(before_read.error().message.find("duplicate key") != std::string::npos);
   CHECK(rows() == 3);
+  // A body that throws leaves nothing for the next transaction to send.
+  CHECK_THROWS_AS(c->transaction([&]() -> Result<void> {
+    if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"20", "e"}); !d) return d;
+    throw std::runtime_error("the body failed");
+  }),
+                  std::runtime_error);
+  REQUIRE(c->transaction([&]() -> Result<void> {
+    return c->defer("INSERT INTO t VALUES ($1::int, $2)", {"21", "e"});
+  }));
+  auto thrown = c->exec("SELECT count(*) FROM t WHERE v = $1", {"e"});
+  REQUIRE(thrown);
+  CHECK(thrown->integer(0, 0) == 1);
+  REQUIRE(c->exec("DELETE FROM t WHERE v = $1", {"e"}));
   // Outside a transaction a deferred statement runs at once.
   REQUIRE(c->defer("DELETE FROM t WHERE k = $1::int", {"2"}));
   CHECK(rows() == 2);

@@ -68,7 +68,16 @@ class Connection {
     else if (auto r = exec("BEGIN"); !r)
       return r.error();
     ++depth_;
-    Result<void> result = body();
+    Result<void> result;
+    try {
+      result = body();
+    } catch (...) {
+      // Nothing of it may go with the next transaction's statements.
+      --depth_;
+      deferred_.clear();
+      (void)exec("ROLLBACK");
+      throw;
+    }
     --depth_;
     if (result)
       if (auto r = exec("COMMIT"); !r) result = r.error();
