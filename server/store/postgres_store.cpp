@@ -996,12 +996,12 @@ class PostgresStore : public Store {
     return prune_scans_locked(image, keep);
   }
 
-  // REQUIRES: mu_ held.
   static constexpr const char* kPruneScans =
       "DELETE FROM scans WHERE image = $1 AND status IN ('done', 'failed', 'cancelled') AND "
       "seq <= (SELECT seq FROM scans WHERE image = $1 AND status IN ('done', 'failed', "
       "'cancelled') ORDER BY seq DESC LIMIT 1 OFFSET $2::bigint) RETURNING 1";
 
+  // REQUIRES: mu_ held.
   Result<std::size_t> prune_scans_locked(const std::string& image, std::size_t keep) {
     auto r = db_.exec(kPruneScans, {image, num(static_cast<std::int64_t>(keep))});
     if (!r) return r.error();

@@ -385,6 +385,15 @@ TEST_CASE(
   REQUIRE_FALSE(before_read);
   CHECK(before_read.error().message.find("duplicate key") != std::string::npos);
   CHECK(rows() == 3);
+  // A deferred statement the server refuses to prepare fails the statement it goes with,
+  // saying why, before anything of the pipeline is sent.
+  auto refused = c->transaction([&]() -> Result<void> {
+    if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"8", "c"}); !d) return d;
+    return c->defer("INSERT INTO no_such_table VALUES ($1::int)", {"1"});
+  });
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("no_such_table") != std::string::npos);
+  CHECK(rows() == 3);
   // A body that throws leaves nothing for the next transaction to send.
   CHECK_THROWS_AS(c->transaction([&]() -> Result<void> {
     if (auto d = c->defer("INSERT INTO t VALUES ($1::int, $2)", {"20", "e"}); !d) return d;
