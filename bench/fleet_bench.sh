@@ -106,6 +106,9 @@ declare -a wall cpu regcpu manifests blobs dbsize
 proc_cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$1/stat"; }
 pass() {  # N
   local n=$1 before
+  # What the last pass wrote is on disk first: round 1's unchanged pass used to start while the
+  # kernel still wrote back the first pass's 150 MB, and its floor (run after it) did not.
+  sync
   before=$(wc -l <"$work/reg.log")
   local reg_before; reg_before=$(proc_cpu "$reg_pid")
   local t0; t0=$(date +%s.%N)
@@ -156,6 +159,7 @@ pass 1
 # every repository's tags and sends one HEAD per tag (eight at a time, kept-alive connections),
 # as any tool that learns each tag's digest must.
 floor_run() {
+  sync
   local reg_before; reg_before=$(proc_cpu "$reg_pid")
   floor=$(python3 - "127.0.0.1:$port" <<'PY'
 import http.client, json, queue, sys, threading, time

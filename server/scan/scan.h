@@ -145,6 +145,13 @@ class ScanService {
   // the store together, one store call and one commit per batch: an unchanged tag costs the
   // HEAD request and a share of one small write.
   boost::asio::awaitable<Result<TagState>> async_check_tag(ImageRef ref, std::string head_digest);
+  // Several tags' checks at once (a repository's, once each was HEADed): they join the same
+  // batch, and the caller waits once for all of their answers, in order.
+  struct TagHead {
+    ImageRef ref;
+    std::string head_digest;
+  };
+  boost::asio::awaitable<std::vector<Result<TagState>>> async_check_tags(std::vector<TagHead> tags);
 
   // Cancels a queued or running scan. not_found when unknown; finished scans stay as they are.
   Result<ScanRecord> cancel(const std::string& id);

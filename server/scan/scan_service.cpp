@@ -1179,22 +1179,38 @@ struct ScanService::TagCheckWait {
 };
 
 awaitable<Result<TagState>> ScanService::async_check_tag(ImageRef ref, std::string head_digest) {
-  std::string image = ref.canonical();
-  if (running_here(image)) co_return TagState::pending;
-  std::optional<TagRecord> tag;
-  if (!ref.tag.empty()) tag = TagRecord{ref.registry, ref.repository, ref.tag, ""};
-  auto wait = std::make_shared<TagCheckWait>(
-      TagCheck{std::move(image), std::move(head_digest), std::move(tag)}, io_);
-  tag_checks_.push_back(wait);
-  if (!sending_tag_checks_) {
+  std::vector<TagHead> one;
+  one.push_back({std::move(ref), std::move(head_digest)});
+  auto states = co_await async_check_tags(std::move(one));
+  co_return std::move(states.front());
+}
+
+awaitable<std::vector<Result<TagState>>> ScanService::async_check_tags(std::vector<TagHead> tags) {
+  std::vector<Result<TagState>> out(tags.size(), TagState::pending);
+  std::vector<std::shared_ptr<TagCheckWait>> waits(tags.size());
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    std::string image = tags[i].ref.canonical();
+    if (running_here(image)) continue;
+    std::optional<TagRecord> tag;
+    if (!tags[i].ref.tag.empty())
+      tag = TagRecord{tags[i].ref.registry, tags[i].ref.repository, tags[i].ref.tag, ""};
+    waits[i] = std::make_shared<TagCheckWait>(
+        TagCheck{std::move(image), std::move(tags[i].head_digest), std::move(tag)}, io_);
+    tag_checks_.push_back(waits[i]);
+  }
+  if (!tag_checks_.empty() && !sending_tag_checks_) {
     sending_tag_checks_ = true;
     asio::co_spawn(io_, send_tag_checks(), asio::detached);
   }
-  while (!wait->answered) {
-    boost::system::error_code ec;
-    co_await wait->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  for (std::size_t i = 0; i < waits.size(); ++i) {
+    if (!waits[i]) continue;
+    while (!waits[i]->answered) {
+      boost::system::error_code ec;
+      co_await waits[i]->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    out[i] = std::move(waits[i]->state);
   }
-  co_return wait->state;
+  co_return out;
 }
 
 awaitable<void> ScanService::send_tag_checks() {

@@ -116,8 +116,9 @@ awaitable<void> RegistryScheduler::run_once(std::size_t index) {
   }
   // Each tag waits on the registry (and on the store) most of its time: several repositories
   // are visited at once. The registry client bounds the requests in flight to the registry;
-  // twice as many visits keep it full while half of them wait on the store (an unchanged pass
-  // of 10,000 tags went from 1.34x to 1.24-1.29x a client that only HEADs each tag).
+  // twice as many visits keep it full while some of them wait on the store (an unchanged pass
+  // of 10,000 tags went from 1.34x to 1.24-1.29x a client that only HEADs each tag; with a
+  // repository's tags checked together, 1.07-1.23x).
   auto ex = co_await asio::this_coro::executor;
   std::vector<decltype(asio::co_spawn(ex, visit(pass), asio::deferred))> visits;
   for (std::size_t i = 0; i < 2 * registry_.max_concurrent_per_registry(); ++i)
@@ -157,29 +158,39 @@ awaitable<void> RegistryScheduler::visit(Pass& pass) {
       std::sort(tags.begin(), tags.end());
       if (tags.size() > s.max_tags_per_repository) tags.resize(s.max_tags_per_repository);
     }
-    for (auto& tag : tags) {
-      if (stopped_) break;
-      ImageRef tagged = *ref;
-      tagged.tag = tag;
-      tagged.digest.clear();
-      std::string image = tagged.canonical();
-      // The digest the tag names now, against the one it named at its last scan: a tag that
-      // has not moved is recorded as seen and costs nothing more, and one whose scan is queued
-      // or running is left to it. A failed HEAD is not an answer: unless a scan of the tag is
-      // pending, one is queued and says what went wrong.
-      auto head = co_await registry_.manifest_digest(tagged);
-      auto state = co_await scans_.async_check_tag(tagged, head ? *head : std::string());
-      if (state && *state == TagState::pending) continue;
-      if (state && *state == TagState::unchanged) {
-        ++pass.unchanged;
-        continue;
+    // The digest each tag names now, against the one it named at its last scan: a tag that has
+    // not moved is recorded as seen and costs nothing more, and one whose scan is queued or
+    // running is left to it. A failed HEAD is not an answer: unless a scan of the tag is
+    // pending, one is queued and says what went wrong. A repository's tags are HEADed one after
+    // the other and checked together, so that the visit waits on the store once per repository
+    // (per kCheckTogether tags) instead of leaving its registry request idle at every tag.
+    constexpr std::size_t kCheckTogether = 16;
+    for (std::size_t first = 0; first < tags.size() && !stopped_; first += kCheckTogether) {
+      std::vector<ScanService::TagHead> heads;
+      for (std::size_t i = first; i < std::min(tags.size(), first + kCheckTogether); ++i) {
+        if (stopped_) break;
+        ImageRef tagged = *ref;
+        tagged.tag = tags[i];
+        tagged.digest.clear();
+        auto head = co_await registry_.manifest_digest(tagged);
+        heads.push_back({std::move(tagged), head ? *head : std::string()});
       }
-      if (!state) log::warn("schedule: " + image + ": " + state.error().message);
-      auto r = co_await scans_.async_submit(ScanRequest{image, "", "", "schedule"});
-      if (r)
-        ++pass.queued;
-      else
-        pass.error(image + ": " + r.error().message);
+      auto states = co_await scans_.async_check_tags(heads);
+      for (std::size_t i = 0; i < heads.size(); ++i) {
+        auto& state = states[i];
+        if (state && *state == TagState::pending) continue;
+        if (state && *state == TagState::unchanged) {
+          ++pass.unchanged;
+          continue;
+        }
+        std::string image = heads[i].ref.canonical();
+        if (!state) log::warn("schedule: " + image + ": " + state.error().message);
+        auto r = co_await scans_.async_submit(ScanRequest{image, "", "", "schedule"});
+        if (r)
+          ++pass.queued;
+        else
+          pass.error(image + ": " + r.error().message);
+      }
     }
   }
 }

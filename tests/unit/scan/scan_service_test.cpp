@@ -465,6 +465,28 @@ TEST_CASE("a registry pass's tag checks made meanwhile reach the store as one ba
   // Three tags recorded as seen in one write.
   CHECK(writes() == before + 1);
   CHECK(w.scans.metrics().unchanged_tags == 3);
+
+  // A repository's tags checked by one caller, as a visit checks them once each was HEADed:
+  // answered in the order asked, in one write.
+  std::vector<ScanService::TagHead> heads;
+  for (auto [tag, head] : std::vector<std::pair<std::string, std::string>>{
+           {"3", "sha256:" + std::string(64, 'c')}, {"2", digest}, {"5", digest}, {"1", digest}}) {
+    auto ref = parse_reference("127.0.0.1:5000/mem/app:" + tag);
+    REQUIRE(ref);
+    heads.push_back({*ref, head});
+  }
+  const auto before_together = writes();
+  auto together = run_on(w.ioc, w.scans.async_check_tags(heads));
+  REQUIRE(together.size() == 4);
+  states.clear();
+  for (auto& g : together) {
+    REQUIRE(g);
+    states.push_back(*g);
+  }
+  CHECK(states == std::vector<TagState>{TagState::changed, TagState::unchanged, TagState::changed,
+                                        TagState::unchanged});
+  CHECK(writes() == before_together + 1);
+  CHECK(w.scans.metrics().unchanged_tags == 5);
 }
 
 TEST_CASE("a tag check batch the store refuses answers every waiter with the error") {
