@@ -203,9 +203,17 @@ class ScanService {
   void start(const ScanRecord& claimed);
   // Starts scans a claim returned (back to the queue if the server is stopping).
   void start_claimed(std::vector<ScanRecord> claimed);
-  // Running scans in the store that no live replica holds, queued again.
+  // Running scans in the store that no live replica holds, queued again: at start-up
+  // (adopt_orphans, before the API serves) and at every lease renewal (keep_leases, its store
+  // calls on the store pool). Each is adopted under its lease taken by adopt_owner().
   Result<void> adopt_orphans();
-  void adopt_orphans(const std::vector<ScanRecord>& running);
+  // Of `running` (as read from the store), those no scan of this process accounts for.
+  std::vector<ScanRecord> orphan_candidates(const std::vector<ScanRecord>& running) const;
+  // Not replica_id_: a scan this process claimed and has not started yet holds its lease under
+  // replica_id_, so the adoption's lease is refused and the scan is not taken for an orphan.
+  std::string adopt_owner() const { return replica_id_ + "/adopt"; }
+  // The adopted scans (their leases taken) queued again.
+  void requeue(std::vector<ScanRecord> adopted);
   // Scans running here that a caller cancelled through another replica.
   boost::asio::awaitable<void> notice_remote_cancels();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);

@@ -214,31 +214,44 @@ Result<void> ScanService::recover() {
 Result<void> ScanService::adopt_orphans() {
   auto running = store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
   if (!running) return running.error();
-  adopt_orphans(*running);
+  std::vector<ScanRecord> adopted;
+  for (auto& stored : orphan_candidates(*running)) {
+    auto lease = store_.acquire_lease(scan_lease(stored.id), adopt_owner(), kScanLease);
+    if (!lease) {
+      // Left running: the next renewal's pass adopts them.
+      log::warn("adopting unfinished scans failed", {{"error", lease.error().message}});
+      break;
+    }
+    if (*lease) adopted.push_back(std::move(stored));
+  }
+  std::vector<std::string> ids;
+  for (auto& a : adopted) ids.push_back(a.id);
+  requeue(std::move(adopted));
+  for (auto& id : ids) (void)store_.release_lease(scan_lease(id), adopt_owner());
   return {};
 }
 
-void ScanService::adopt_orphans(const std::vector<ScanRecord>& running) {
+std::vector<ScanRecord> ScanService::orphan_candidates(
+    const std::vector<ScanRecord>& running) const {
   // Queued scans need no adoption: any replica with capacity claims them. Running ones whose
-  // replica died (or a previous process of this one) go back to the queue.
+  // replica died (or a previous process of this one) go back to the queue; those running here,
+  // or ended here with their end not yet written (the store refused it), are known better here
+  // than by the row.
+  std::vector<ScanRecord> out;
+  for (auto it = running.rbegin(); it != running.rend(); ++it)
+    if (!live_.count(it->id) && !unsaved_.count(it->id)) out.push_back(*it);
+  return out;
+}
+
+void ScanService::requeue(std::vector<ScanRecord> adopted) {
   bool requeued = false;
-  for (auto it = running.rbegin(); it != running.rend(); ++it) {
-    ScanRecord stored = *it;
-    // Running here, or ended here with its end not yet written (the store refused it): this
-    // replica knows better than the row.
+  for (auto& stored : adopted) {
+    // Claimed by this process while the leases were taken: it runs here.
     if (live_.count(stored.id) || unsaved_.count(stored.id)) continue;
-    // Another live replica holds it: leave it there.
-    auto lease = store_.acquire_lease(scan_lease(stored.id), replica_id_, kScanLease);
-    if (!lease) {
-      log::warn("adopting unfinished scans failed", {{"error", lease.error().message}});
-      return;
-    }
-    if (!*lease) continue;
     stored.status = ScanStatus::queued;
-    save(stored);
-    (void)store_.release_lease(scan_lease(stored.id), replica_id_);
     log::info("scan recovered",
               {{"scan", stored.id}, {"image", stored.image}, {"replica", replica_id_}});
+    save(std::move(stored));
     requeued = true;
   }
   if (requeued) pump();
@@ -302,10 +315,27 @@ awaitable<void> ScanService::keep_leases() {
       auto running = co_await on_store(store_pool_, [&] {
         return store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
       });
-      if (!running)
+      if (!running) {
         log::warn("adopting unfinished scans failed", {{"error", running.error().message}});
-      else if (!stopping_)
-        adopt_orphans(*running);
+        continue;
+      }
+      auto candidates = orphan_candidates(*running);
+      if (candidates.empty() || stopping_) continue;
+      auto adopted = co_await on_store(store_pool_, [&] {
+        std::vector<ScanRecord> out;
+        for (auto& c : candidates)
+          if (auto lease = store_.acquire_lease(scan_lease(c.id), adopt_owner(), kScanLease);
+              lease && *lease)
+            out.push_back(std::move(c));
+        return out;
+      });
+      std::vector<std::string> ids;
+      for (auto& a : adopted) ids.push_back(a.id);
+      requeue(std::move(adopted));
+      co_await on_store(store_pool_, [&] {
+        for (auto& id : ids) (void)store_.release_lease(scan_lease(id), adopt_owner());
+        return 0;
+      });
     }
   }
 }

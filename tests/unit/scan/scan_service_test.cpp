@@ -1,4 +1,5 @@
 // The scan service over an in-memory image source: no registry, no sockets.
+#include "common/time_util.h"
 #include "process.h"
 #include "registry.h"
 #include "scan/scan.h"
@@ -704,6 +705,39 @@ TEST_CASE("an every-platform scan cancelled at once ends cancelled") {
   REQUIRE(parent);
   REQUIRE(w.scans.cancel(parent->id));
   CHECK(until_finished(w.ioc, w.scans, parent->id).status == ScanStatus::cancelled);
+}
+
+TEST_CASE("adoption leaves a scan this process claimed and has not started yet") {
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  // Two running rows: one claimed by this process a moment ago (its lease is this replica's;
+  // its start waits for the io thread), one whose replica is gone (no lease).
+  auto running = [&](char c) {
+    ScanRecord r;
+    r.id = "scan_" + std::string(32, c);
+    r.image = "127.0.0.1:5000/mem/app:1";
+    r.platform = "linux/amd64";
+    r.status = ScanStatus::running;
+    r.created_at = r.started_at = now_rfc3339();
+    REQUIRE(w.store->put_scan(r));
+    return r.id;
+  };
+  const std::string claimed = running('7'), orphan = running('8');
+  REQUIRE(w.store->acquire_lease("scan:" + claimed, w.scans.replica_id(), std::chrono::seconds(30))
+              .value());
+  REQUIRE(w.scans.recover());
+  // Taken for an orphan, this process's own claim would be queued again, claimed and run a
+  // second time (here to done) while its first start is still to come.
+  auto kept = w.store->get_scan(claimed);
+  REQUIRE(kept);
+  REQUIRE(*kept);
+  CHECK((*kept)->status == ScanStatus::running);
+  // The orphan was queued again and runs here.
+  CHECK(until_finished(w.ioc, w.scans, orphan).status == ScanStatus::done);
+  kept = w.store->get_scan(claimed);
+  REQUIRE(kept);
+  REQUIRE(*kept);
+  CHECK((*kept)->status == ScanStatus::running);
 }
 
 TEST_CASE("after shutdown nothing new is taken; recovery reports a store it cannot read") {
