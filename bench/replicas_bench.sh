@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-300}
-warm=${BENCH_WARM:-20}
+warm=${BENCH_WARM:-150}
 bash deploy/install-deps.sh --test >/dev/null
 bash deploy/build.sh >/dev/null
 work=$(mktemp -d)
