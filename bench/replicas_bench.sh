@@ -2,7 +2,7 @@
 # Replicas on one PostgreSQL against one bulwarkd, in one run, on this machine:
 #   bash bench/replicas_bench.sh [IMAGES]
 # Pushes IMAGES (default 300) images sharing a 40 MB base to a docker-registry on loopback, then
-# scans them all, submitted at once, after a warm-up of 20 other images on the same daemons
+# scans them all, submitted at once, after a warm-up of BENCH_WARM (default 150) other images on the same daemons
 # (their connections open, the base layer analysed: the steady state a running fleet is in), (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
