@@ -212,8 +212,12 @@ class ScanService {
   // Not replica_id_: a scan this process claimed and has not started yet holds its lease under
   // replica_id_, so the adoption's lease is refused and the scan is not taken for an orphan.
   std::string adopt_owner() const { return replica_id_ + "/adopt"; }
-  // The adopted scans (their leases taken) queued again.
-  void requeue(std::vector<ScanRecord> adopted);
+  // Of `candidates`, those whose lease adopt_owner() took (store calls).
+  std::vector<ScanRecord> take_adoption_leases(std::vector<ScanRecord> candidates);
+  void release_adoption_leases(const std::vector<std::string>& ids);
+  // The adopted scans (their leases taken) queued again; returns their ids, for the leases'
+  // release once they are.
+  std::vector<std::string> requeue(std::vector<ScanRecord> adopted);
   // Scans running here that a caller cancelled through another replica.
   boost::asio::awaitable<void> notice_remote_cancels();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
@@ -256,6 +260,13 @@ class ScanService {
   std::vector<std::shared_ptr<TagCheckWait>> tag_checks_;  // waiting for send_tag_checks()
   bool sending_tag_checks_ = false;
   std::map<std::string, std::shared_ptr<LayerJob>> jobs_;  // layer fetches under way, by digest
+  // The layer fetches that ended here, numbered, the last kEndedJobsKept of them: a scan's first
+  // look at its layers (and the lease it took with it) is stale for a layer whose fetch ended
+  // after it, and the store is read again instead.
+  std::uint64_t layer_jobs_ended_ = 0;
+  std::deque<std::pair<std::uint64_t, std::string>> ended_jobs_;
+  static constexpr std::size_t kEndedJobsKept = 256;
+  bool ended_since(const std::string& digest, std::uint64_t since) const;
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;
   ScanMetrics metrics_;

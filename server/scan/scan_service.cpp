@@ -147,6 +147,8 @@ struct ScanService::Live {
     std::chrono::steady_clock::time_point taken;
   };
   std::optional<FirstLease> first_lease;
+  // layer_jobs_ended_ when the first look was asked.
+  std::uint64_t jobs_ended_at_look = 0;
   // What the scan found, written with its end (end_with_findings()), and whether it was.
   std::optional<ScannedImage> found;
   bool end_stored = false;
@@ -214,21 +216,28 @@ Result<void> ScanService::recover() {
 Result<void> ScanService::adopt_orphans() {
   auto running = store_.list_scans(ScanQuery{ScanStatus::running, "", 10'000, ""});
   if (!running) return running.error();
-  std::vector<ScanRecord> adopted;
-  for (auto& stored : orphan_candidates(*running)) {
-    auto lease = store_.acquire_lease(scan_lease(stored.id), adopt_owner(), kScanLease);
+  auto adopted = take_adoption_leases(orphan_candidates(*running));
+  auto ids = requeue(std::move(adopted));
+  release_adoption_leases(ids);
+  return {};
+}
+
+std::vector<ScanRecord> ScanService::take_adoption_leases(std::vector<ScanRecord> candidates) {
+  std::vector<ScanRecord> out;
+  for (auto& c : candidates) {
+    auto lease = store_.acquire_lease(scan_lease(c.id), adopt_owner(), kScanLease);
     if (!lease) {
       // Left running: the next renewal's pass adopts them.
       log::warn("adopting unfinished scans failed", {{"error", lease.error().message}});
       break;
     }
-    if (*lease) adopted.push_back(std::move(stored));
+    if (*lease) out.push_back(std::move(c));
   }
-  std::vector<std::string> ids;
-  for (auto& a : adopted) ids.push_back(a.id);
-  requeue(std::move(adopted));
+  return out;
+}
+
+void ScanService::release_adoption_leases(const std::vector<std::string>& ids) {
   for (auto& id : ids) (void)store_.release_lease(scan_lease(id), adopt_owner());
-  return {};
 }
 
 std::vector<ScanRecord> ScanService::orphan_candidates(
@@ -243,7 +252,9 @@ std::vector<ScanRecord> ScanService::orphan_candidates(
   return out;
 }
 
-void ScanService::requeue(std::vector<ScanRecord> adopted) {
+std::vector<std::string> ScanService::requeue(std::vector<ScanRecord> adopted) {
+  std::vector<std::string> ids;
+  for (auto& a : adopted) ids.push_back(a.id);
   bool requeued = false;
   for (auto& stored : adopted) {
     // Claimed by this process while the leases were taken: it runs here.
@@ -255,6 +266,7 @@ void ScanService::requeue(std::vector<ScanRecord> adopted) {
     requeued = true;
   }
   if (requeued) pump();
+  return ids;
 }
 
 void ScanService::start(const ScanRecord& claimed) {
@@ -321,19 +333,11 @@ awaitable<void> ScanService::keep_leases() {
       }
       auto candidates = orphan_candidates(*running);
       if (candidates.empty() || stopping_) continue;
-      auto adopted = co_await on_store(store_pool_, [&] {
-        std::vector<ScanRecord> out;
-        for (auto& c : candidates)
-          if (auto lease = store_.acquire_lease(scan_lease(c.id), adopt_owner(), kScanLease);
-              lease && *lease)
-            out.push_back(std::move(c));
-        return out;
-      });
-      std::vector<std::string> ids;
-      for (auto& a : adopted) ids.push_back(a.id);
-      requeue(std::move(adopted));
+      auto adopted = co_await on_store(store_pool_,
+                                       [&] { return take_adoption_leases(std::move(candidates)); });
+      auto ids = requeue(std::move(adopted));
       co_await on_store(store_pool_, [&] {
-        for (auto& id : ids) (void)store_.release_lease(scan_lease(id), adopt_owner());
+        release_adoption_leases(ids);
         return 0;
       });
     }
@@ -1004,6 +1008,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     ask.current = [this](const LayerMeta& m) { return current(m, options_.analysis); };
     ask.sources = reporter_ != nullptr;
     const auto asked_at = std::chrono::steady_clock::now();
+    live.jobs_ended_at_look = layer_jobs_ended_;
     auto lookup = co_await on_store(store_pool_, [&]() -> Result<std::optional<json>> {
       auto found = store_.lookup_image(r.manifest_digest, rules, digests, ask);
       if (!found) return found.error();
@@ -1045,10 +1050,12 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   // archive) is looked at now.
   Result<std::vector<std::optional<LayerMeta>>> first_look =
       std::vector<std::optional<LayerMeta>>();
-  if (looked)
+  if (looked) {
     first_look = std::move(*looked);
-  else
+  } else {
+    live.jobs_ended_at_look = layer_jobs_ended_;
     first_look = co_await on_store(store_pool_, [&] { return store_.get_layer_metas(digests); });
+  }
   if (!first_look) co_return first_look.error();
   for (std::size_t i = 0; i < image.manifest.layers.size(); ++i) {
     if (live.cancel_requested || stopping_) co_return make_error(Errc::cancelled, "cancelled");
@@ -1308,10 +1315,14 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
   const std::string lease = "layer:" + d.digest;
   const auto remote_deadline = std::chrono::steady_clock::now() + kRemoteLayerWait;
   bool waiting_remote = false;
-  bool looked = true;
+  // Another scan here may have fetched and stored the layer since the first look: then it is
+  // read again, and a lease taken with the look is not trusted to mean "not stored".
+  const bool look_current = !ended_since(d.digest, live.jobs_ended_at_look);
+  bool looked = look_current;
   std::optional<LayerLease> first_lease;
   if (live.first_lease && live.first_lease->index == index) {
-    if (std::chrono::steady_clock::now() - live.first_lease->taken < kLayerLease / 2)
+    if (look_current &&
+        std::chrono::steady_clock::now() - live.first_lease->taken < kLayerLease / 2)
       first_lease = std::move(live.first_lease->lease);
     live.first_lease.reset();
   }
@@ -1402,6 +1413,8 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
+    ended_jobs_.emplace_back(++layer_jobs_ended_, d.digest);
+    if (ended_jobs_.size() > kEndedJobsKept) ended_jobs_.pop_front();
     // Stored facts ended the lease with their write.
     if (!facts)
       co_await on_store(store_pool_, [&] { return store_.release_lease(lease, replica_id_); });
@@ -1419,6 +1432,14 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     co_return Result<void>{};
   }
   co_return make_error(Errc::internal, "layer " + d.digest + " could not be analysed");
+}
+
+bool ScanService::ended_since(const std::string& digest, std::uint64_t since) const {
+  if (layer_jobs_ended_ == since) return false;
+  // Older than what is kept: taken as ended meanwhile, which costs one more read.
+  if (ended_jobs_.empty() || ended_jobs_.front().first > since + 1) return true;
+  return std::any_of(ended_jobs_.begin(), ended_jobs_.end(),
+                     [&](auto& e) { return e.first > since && e.second == digest; });
 }
 
 awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::size_t index) {
