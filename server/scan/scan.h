@@ -263,9 +263,11 @@ class ScanService {
   // The layer fetches that ended here, numbered, the last kEndedJobsKept of them: a scan's first
   // look at its layers (and the lease it took with it) is stale for a layer whose fetch ended
   // after it, and the store is read again instead.
-  std::uint64_t layer_jobs_ended_ = 0;
   std::deque<std::pair<std::uint64_t, std::string>> ended_jobs_;
   static constexpr std::size_t kEndedJobsKept = 256;
+  std::uint64_t layer_jobs_ended() const {
+    return ended_jobs_.empty() ? 0 : ended_jobs_.back().first;
+  }
   bool ended_since(const std::string& digest, std::uint64_t since) const;
   std::map<std::string, std::weak_ptr<ChunkPipe>> pipes_;  // their pipes, by digest
   std::size_t running_ = 0;

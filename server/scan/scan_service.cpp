@@ -147,7 +147,7 @@ struct ScanService::Live {
     std::chrono::steady_clock::time_point taken;
   };
   std::optional<FirstLease> first_lease;
-  // layer_jobs_ended_ when the first look was asked.
+  // layer_jobs_ended() when the first look was asked.
   std::uint64_t jobs_ended_at_look = 0;
   // What the scan found, written with its end (end_with_findings()), and whether it was.
   std::optional<ScannedImage> found;
@@ -1008,7 +1008,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
     ask.current = [this](const LayerMeta& m) { return current(m, options_.analysis); };
     ask.sources = reporter_ != nullptr;
     const auto asked_at = std::chrono::steady_clock::now();
-    live.jobs_ended_at_look = layer_jobs_ended_;
+    live.jobs_ended_at_look = layer_jobs_ended();
     auto lookup = co_await on_store(store_pool_, [&]() -> Result<std::optional<json>> {
       auto found = store_.lookup_image(r.manifest_digest, rules, digests, ask);
       if (!found) return found.error();
@@ -1053,7 +1053,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   if (looked) {
     first_look = std::move(*looked);
   } else {
-    live.jobs_ended_at_look = layer_jobs_ended_;
+    live.jobs_ended_at_look = layer_jobs_ended();
     first_look = co_await on_store(store_pool_, [&] { return store_.get_layer_metas(digests); });
   }
   if (!first_look) co_return first_look.error();
@@ -1413,7 +1413,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     progress.state = "fetching";
     auto facts = co_await fetch_and_analyze(live, index);
     jobs_.erase(d.digest);
-    ended_jobs_.emplace_back(++layer_jobs_ended_, d.digest);
+    ended_jobs_.emplace_back(layer_jobs_ended() + 1, d.digest);
     if (ended_jobs_.size() > kEndedJobsKept) ended_jobs_.pop_front();
     // Stored facts ended the lease with their write.
     if (!facts)
@@ -1435,7 +1435,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
 }
 
 bool ScanService::ended_since(const std::string& digest, std::uint64_t since) const {
-  if (layer_jobs_ended_ == since) return false;
+  if (layer_jobs_ended() == since) return false;
   // Older than what is kept: taken as ended meanwhile, which costs one more read.
   if (ended_jobs_.empty() || ended_jobs_.front().first > since + 1) return true;
   return std::any_of(ended_jobs_.begin(), ended_jobs_.end(),

@@ -11,6 +11,8 @@
 #include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -328,6 +330,78 @@ HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
 }
 
 }  // namespace
+
+namespace {
+
+// A source that looks the image up as a registry source does, then, when `hold` is set, waits
+// until it is cleared before it answers; it counts the blobs fetched through it by digest.
+class HeldAfterLook : public ImageSource {
+ public:
+  HeldAfterLook(std::unique_ptr<ImageSource> inner, std::shared_ptr<bool> hold,
+                std::map<std::string, int>& fetched)
+      : inner_(std::move(inner)), hold_(std::move(hold)), fetched_(fetched) {}
+  boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>> platforms()
+      override {
+    return inner_->platforms();
+  }
+  boost::asio::awaitable<Result<ResolvedImage>> resolve(const Platform& platform,
+                                                        const KnownImage& known) override {
+    auto r = co_await inner_->resolve(platform, {});
+    if (!r) co_return r.error();
+    if (known) r->known = co_await known(*r);
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+    while (hold_ && *hold_) {
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(boost::asio::use_awaitable);
+    }
+    co_return r;
+  }
+  boost::asio::awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,
+                                                  BlobSink sink) override {
+    ++fetched_[d.digest];
+    return inner_->fetch_blob(image, d, std::move(sink));
+  }
+
+ private:
+  std::unique_ptr<ImageSource> inner_;
+  std::shared_ptr<bool> hold_;
+  std::map<std::string, int>& fetched_;
+};
+
+}  // namespace
+
+TEST_CASE("a layer fetched here after another scan's first look is not fetched again by it") {
+  // Two images sharing one layer. The first scan looks (the layer is not stored; its lease,
+  // this process's, is taken with the look) and is held there; the second fetches and stores
+  // the layer meanwhile. Trusting its look, the first would fetch the layer a second time.
+  TestLayer shared = make_layer(TarBuilder().file("usr/bin/tool", "x", 0755).build());
+  TestImage a({shared}), b({shared});
+  a.config = {{"User", "1000"}};
+  b.config = {{"User", "2000"}};
+  BuiltImage built_a = build_image(a), built_b = build_image(b);
+  World w(built_a);
+  for (auto& [digest, blob] : blobs_of(built_b)) w.blobs[digest] = blob;
+  auto hold = std::make_shared<bool>(true);
+  std::map<std::string, int> fetched;
+  w.scans.set_source_opener([&](const SourceSpec& spec) -> Result<std::unique_ptr<ImageSource>> {
+    const bool held = spec.ref.tag == "held";
+    return std::unique_ptr<ImageSource>(std::make_unique<HeldAfterLook>(
+        memory_source(w.blobs, held ? built_b.manifest : built_a.manifest), held ? hold : nullptr,
+        fetched));
+  });
+  auto first = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:held", "", "", ""});
+  REQUIRE(first);
+  w.ioc.restart();
+  w.ioc.run_for(std::chrono::milliseconds(200));
+  REQUIRE(w.store->get_layer_meta(shared.digest()).value() == std::nullopt);
+  // The second scan, while the first waits after its look: it fetches the layer and stores it.
+  CHECK(w.run("127.0.0.1:5000/mem/app:other").status == ScanStatus::done);
+  CHECK(fetched[shared.digest()] == 1);
+  *hold = false;
+  CHECK(until_finished(w.ioc, w.scans, first->id).status == ScanStatus::done);
+  CHECK(fetched[shared.digest()] == 1);
+  CHECK(w.store->counters().layer_writes == 1);
+}
 
 TEST_CASE("configs without config, rootfs or enough diff_ids still scan; by digest, no tag") {
   TestLayer a = make_layer(TarBuilder().file("app/a", "a", 0755).build());
