@@ -12,7 +12,7 @@
 # registry: on 2 cores they share the same CPUs, so the registry's serving bounds every run);
 # BENCH_PG_STATEMENTS=FILE also logs every statement PostgreSQL runs to FILE, to see what a
 # scan's commits are (BENCH_PG_OPTS adds server options, such as auto_explain's to log the plans
-# too); BENCH_PG_TABLES=1 also prints, for the 1-replica run, the rows read per scan
+# too); BENCH_PG_TABLES=1 also prints, for each PostgreSQL run, the rows read per scan
 # in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
@@ -212,6 +212,7 @@ warm_up "$c1" "$c2"
 before=$(counts_before two)
 run "2 replicas (PostgreSQL)" "$c1" "$c2"
 per_scan "2 replicas (PostgreSQL)" two "$before"
+[[ -n ${BENCH_PG_TABLES:-} ]] && { echo "2 replicas (PostgreSQL): rows read per scan by table"; per_table two; }
 start_daemon b1 "$three"; b1=$api
 start_daemon b2 "$three"; b2=$api
 start_daemon b3 "$three"; b3=$api
@@ -219,6 +220,7 @@ warm_up "$b1" "$b2" "$b3"
 before=$(counts_before three)
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
+[[ -n ${BENCH_PG_TABLES:-} ]] && { echo "3 replicas (PostgreSQL): rows read per scan by table"; per_table three; }
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
 start_daemon s ""
 warm_up "$api"
