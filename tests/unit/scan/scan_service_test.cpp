@@ -254,12 +254,19 @@ TEST_CASE("a store refusing one table's writes fails the scan with its error; re
 
 namespace {
 
-// A source that looks the image up as a registry source does, then fails before any layer (as a
-// config past its limit would). `during` runs between the look and the failure.
-class FailsAfterLook : public ImageSource {
+// A source that looks the image up as a registry source does. After the look it runs `during`,
+// waits while `*hold` is set, then fails before any layer when `fails` (as a config past its
+// limit would) or answers; it counts the blobs fetched through it by digest in `*fetched`.
+struct AfterLook {
+  std::function<void()> during = [] {};
+  std::shared_ptr<bool> hold;
+  bool fails = false;
+  std::map<std::string, int>* fetched = nullptr;
+};
+class AfterLookSource : public ImageSource {
  public:
-  FailsAfterLook(std::unique_ptr<ImageSource> inner, std::function<void()> during)
-      : inner_(std::move(inner)), during_(std::move(during)) {}
+  AfterLookSource(std::unique_ptr<ImageSource> inner, AfterLook after)
+      : inner_(std::move(inner)), after_(std::move(after)) {}
   boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>> platforms()
       override {
     return inner_->platforms();
@@ -268,18 +275,25 @@ class FailsAfterLook : public ImageSource {
                                                         const KnownImage& known) override {
     auto r = co_await inner_->resolve(platform, {});
     if (!r) co_return r.error();
-    if (known) co_await known(*r);
-    during_();
-    co_return make_error(Errc::unsupported_media_type, "config past its limit");
+    if (known) r->known = co_await known(*r);
+    after_.during();
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+    while (after_.hold && *after_.hold) {
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(boost::asio::use_awaitable);
+    }
+    if (after_.fails) co_return make_error(Errc::unsupported_media_type, "config past its limit");
+    co_return r;
   }
   boost::asio::awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,
                                                   BlobSink sink) override {
+    if (after_.fetched) ++(*after_.fetched)[d.digest];
     return inner_->fetch_blob(image, d, std::move(sink));
   }
 
  private:
   std::unique_ptr<ImageSource> inner_;
-  std::function<void()> during_;
+  AfterLook after_;
 };
 
 }  // namespace
@@ -290,12 +304,14 @@ TEST_CASE("the layer a scan's first look leased is let go when the scan ends bef
   World w(built);
   const std::string lease = "layer:" + sha256(img.layers[0].blob);
   bool held_during = false;
+  AfterLook after;
+  after.during = [&] {
+    held_during = !*w.store->acquire_lease(lease, "another-replica", std::chrono::seconds(60));
+  };
+  after.fails = true;
   w.scans.set_source_opener([&](const SourceSpec&) -> Result<std::unique_ptr<ImageSource>> {
     return std::unique_ptr<ImageSource>(
-        std::make_unique<FailsAfterLook>(memory_source(w.blobs, w.manifest), [&] {
-          held_during =
-              !*w.store->acquire_lease(lease, "another-replica", std::chrono::seconds(60));
-        }));
+        std::make_unique<AfterLookSource>(memory_source(w.blobs, w.manifest), after));
   });
   ScanRecord failed = w.run("127.0.0.1:5000/mem/app:1");
   CHECK(failed.status == ScanStatus::failed);
@@ -331,45 +347,6 @@ HandMade hand_made(const json& config, const std::vector<TestLayer>& layers,
 
 }  // namespace
 
-namespace {
-
-// A source that looks the image up as a registry source does, then, when `hold` is set, waits
-// until it is cleared before it answers; it counts the blobs fetched through it by digest.
-class HeldAfterLook : public ImageSource {
- public:
-  HeldAfterLook(std::unique_ptr<ImageSource> inner, std::shared_ptr<bool> hold,
-                std::map<std::string, int>& fetched)
-      : inner_(std::move(inner)), hold_(std::move(hold)), fetched_(fetched) {}
-  boost::asio::awaitable<Result<std::pair<std::string, std::vector<Platform>>>> platforms()
-      override {
-    return inner_->platforms();
-  }
-  boost::asio::awaitable<Result<ResolvedImage>> resolve(const Platform& platform,
-                                                        const KnownImage& known) override {
-    auto r = co_await inner_->resolve(platform, {});
-    if (!r) co_return r.error();
-    if (known) r->known = co_await known(*r);
-    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
-    while (hold_ && *hold_) {
-      pause.expires_after(std::chrono::milliseconds(5));
-      co_await pause.async_wait(boost::asio::use_awaitable);
-    }
-    co_return r;
-  }
-  boost::asio::awaitable<Result<void>> fetch_blob(const ResolvedImage& image, const Descriptor& d,
-                                                  BlobSink sink) override {
-    ++fetched_[d.digest];
-    return inner_->fetch_blob(image, d, std::move(sink));
-  }
-
- private:
-  std::unique_ptr<ImageSource> inner_;
-  std::shared_ptr<bool> hold_;
-  std::map<std::string, int>& fetched_;
-};
-
-}  // namespace
-
 TEST_CASE("a layer fetched here after another scan's first look is not fetched again by it") {
   // Two images sharing one layer. The first scan looks (the layer is not stored; its lease,
   // this process's, is taken with the look) and is held there; the second fetches and stores
@@ -385,9 +362,9 @@ TEST_CASE("a layer fetched here after another scan's first look is not fetched a
   std::map<std::string, int> fetched;
   w.scans.set_source_opener([&](const SourceSpec& spec) -> Result<std::unique_ptr<ImageSource>> {
     const bool held = spec.ref.tag == "held";
-    return std::unique_ptr<ImageSource>(std::make_unique<HeldAfterLook>(
-        memory_source(w.blobs, held ? built_b.manifest : built_a.manifest), held ? hold : nullptr,
-        fetched));
+    return std::unique_ptr<ImageSource>(std::make_unique<AfterLookSource>(
+        memory_source(w.blobs, held ? built_b.manifest : built_a.manifest),
+        AfterLook{.hold = held ? hold : nullptr, .fetched = &fetched}));
   });
   auto first = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:held", "", "", ""});
   REQUIRE(first);
