@@ -358,23 +358,29 @@ TEST_CASE("a layer fetched here after another scan's first look is not fetched a
   BuiltImage built_a = build_image(a), built_b = build_image(b);
   World w(built_a);
   for (auto& [digest, blob] : blobs_of(built_b)) w.blobs[digest] = blob;
-  auto hold = std::make_shared<bool>(true);
   std::map<std::string, int> fetched;
+  AfterLook held_after{.hold = std::make_shared<bool>(true), .fetched = &fetched};
+  bool leased_by_look = false;
+  held_after.during = [&] {
+    leased_by_look = !*w.store->acquire_lease("layer:" + shared.digest(), "another-replica",
+                                              std::chrono::seconds(60));
+  };
   w.scans.set_source_opener([&](const SourceSpec& spec) -> Result<std::unique_ptr<ImageSource>> {
     const bool held = spec.ref.tag == "held";
     return std::unique_ptr<ImageSource>(std::make_unique<AfterLookSource>(
         memory_source(w.blobs, held ? built_b.manifest : built_a.manifest),
-        AfterLook{.hold = held ? hold : nullptr, .fetched = &fetched}));
+        held ? held_after : AfterLook{.fetched = &fetched}));
   });
   auto first = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:held", "", "", ""});
   REQUIRE(first);
   w.ioc.restart();
   w.ioc.run_for(std::chrono::milliseconds(200));
+  REQUIRE(leased_by_look);  // the look leased the layer, as the first to fetch it
   REQUIRE(w.store->get_layer_meta(shared.digest()).value() == std::nullopt);
   // The second scan, while the first waits after its look: it fetches the layer and stores it.
   CHECK(w.run("127.0.0.1:5000/mem/app:other").status == ScanStatus::done);
   CHECK(fetched[shared.digest()] == 1);
-  *hold = false;
+  *held_after.hold = false;
   CHECK(until_finished(w.ioc, w.scans, first->id).status == ScanStatus::done);
   CHECK(fetched[shared.digest()] == 1);
   CHECK(w.store->counters().layer_writes == 1);
