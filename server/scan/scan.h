@@ -177,6 +177,10 @@ class ScanService {
   // the io_context has stopped, before the worker pool is joined.
   void abort_transfers();
 
+  // How many ended layer fetches are remembered: a scan whose first look is older than that
+  // many fetches reads the store again for each layer before fetching it.
+  static constexpr std::size_t kEndedJobsKept = 256;
+
  private:
   struct Live;
   struct LayerJob;
@@ -264,7 +268,6 @@ class ScanService {
   // look at its layers (and the lease it took with it) is stale for a layer whose fetch ended
   // after it, and the store is read again instead.
   std::deque<std::pair<std::uint64_t, std::string>> ended_jobs_;
-  static constexpr std::size_t kEndedJobsKept = 256;
   std::uint64_t layer_jobs_ended() const {
     return ended_jobs_.empty() ? 0 : ended_jobs_.back().first;
   }

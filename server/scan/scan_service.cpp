@@ -1437,7 +1437,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
 bool ScanService::ended_since(const std::string& digest, std::uint64_t since) const {
   if (layer_jobs_ended() == since) return false;
   // Older than what is kept: taken as ended meanwhile, which costs one more read.
-  if (ended_jobs_.empty() || ended_jobs_.front().first > since + 1) return true;
+  if (ended_jobs_.front().first > since + 1) return true;
   return std::any_of(ended_jobs_.begin(), ended_jobs_.end(),
                      [&](auto& e) { return e.first > since && e.second == digest; });
 }

@@ -358,6 +358,7 @@ TEST_CASE("a layer fetched here after another scan's first look is not fetched a
   BuiltImage built_a = build_image(a), built_b = build_image(b);
   World w(built_a);
   for (auto& [digest, blob] : blobs_of(built_b)) w.blobs[digest] = blob;
+  std::string many_manifest;  // tag "many": an image of other layers, when a subcase adds one
   std::map<std::string, int> fetched;
   AfterLook held_after{.hold = std::make_shared<bool>(true), .fetched = &fetched};
   bool leased_by_look = false;
@@ -367,9 +368,11 @@ TEST_CASE("a layer fetched here after another scan's first look is not fetched a
   };
   w.scans.set_source_opener([&](const SourceSpec& spec) -> Result<std::unique_ptr<ImageSource>> {
     const bool held = spec.ref.tag == "held";
+    const std::string& manifest = held                     ? built_b.manifest
+                                  : spec.ref.tag == "many" ? many_manifest
+                                                           : built_a.manifest;
     return std::unique_ptr<ImageSource>(std::make_unique<AfterLookSource>(
-        memory_source(w.blobs, held ? built_b.manifest : built_a.manifest),
-        held ? held_after : AfterLook{.fetched = &fetched}));
+        memory_source(w.blobs, manifest), held ? held_after : AfterLook{.fetched = &fetched}));
   });
   auto first = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:held", "", "", ""});
   REQUIRE(first);
@@ -380,10 +383,22 @@ TEST_CASE("a layer fetched here after another scan's first look is not fetched a
   // The second scan, while the first waits after its look: it fetches the layer and stores it.
   CHECK(w.run("127.0.0.1:5000/mem/app:other").status == ScanStatus::done);
   CHECK(fetched[shared.digest()] == 1);
+  SUBCASE("the fetch is among those this process remembers") {}
+  SUBCASE("more fetches than this process remembers end after it") {
+    // The shared layer's fetch is no longer remembered: the look is taken as stale all the same.
+    std::vector<TestLayer> layers;
+    for (std::size_t i = 0; i < ScanService::kEndedJobsKept; ++i)
+      layers.push_back(make_layer(TarBuilder().file("app/f" + std::to_string(i), "x").build()));
+    BuiltImage built_many = build_image(TestImage(layers));
+    for (auto& [digest, blob] : blobs_of(built_many)) w.blobs[digest] = blob;
+    many_manifest = built_many.manifest;
+    CHECK(w.run("127.0.0.1:5000/mem/app:many").status == ScanStatus::done);
+    CHECK(fetched.size() == ScanService::kEndedJobsKept + 1);
+  }
   *held_after.hold = false;
   CHECK(until_finished(w.ioc, w.scans, first->id).status == ScanStatus::done);
   CHECK(fetched[shared.digest()] == 1);
-  CHECK(w.store->counters().layer_writes == 1);
+  CHECK(w.store->counters().layer_writes == fetched.size());  // each layer stored once
 }
 
 TEST_CASE("configs without config, rootfs or enough diff_ids still scan; by digest, no tag") {
