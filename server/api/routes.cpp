@@ -162,8 +162,7 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   auto scan = co_await ctx.scans.async_submit(sr);
   if (!scan) co_return error_response(scan.error());
   if (wait.count() > 0) {
-    co_await ctx.scans.wait(scan->id, wait);
-    auto now = co_await ctx.scans.async_get(scan->id);
+    auto now = co_await ctx.scans.wait(scan->id, wait);
     if (now && *now && is_finished((*now)->status))
       co_return json_response(200, scan_json(**now, ctx));
   }
@@ -211,8 +210,7 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
   if (hr.onto.find('/') != std::string::npos) {
     auto base = co_await ctx.scans.async_submit(ScanRequest{hr.onto, "", "", req.request_id});
     if (!base) co_return error_response(base.error());
-    co_await ctx.scans.wait(base->id, ctx.config.api.max_wait);
-    auto done = co_await ctx.scans.async_get(base->id);
+    auto done = co_await ctx.scans.wait(base->id, ctx.config.api.max_wait);
     if (!done) co_return error_response(done.error());
     if (!*done || (*done)->status != ScanStatus::done) {
       std::string why = *done ? std::string(scan_status_name((*done)->status)) : "gone";
@@ -250,8 +248,7 @@ awaitable<ApiResponse> post_harden(const std::string& digest, const ApiRequest& 
   auto scan = co_await ctx.scans.async_submit(
       ScanRequest{out["image"].get<std::string>(), "", "", req.request_id});
   if (!scan) co_return error_response(scan.error());
-  co_await ctx.scans.wait(scan->id, ctx.config.api.max_wait);
-  auto now = co_await ctx.scans.async_get(scan->id);
+  auto now = co_await ctx.scans.wait(scan->id, ctx.config.api.max_wait);
   out["scan"] = {{"id", scan->id}, {"status", scan_status_name(scan->status)}};
   if (now && *now) {
     out["scan"]["status"] = scan_status_name((*now)->status);
@@ -307,8 +304,7 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
   if (!scan) co_return error_response(scan.error());
   if (!*scan) co_return not_found("no scan " + id);
   if (wait->count() > 0 && !is_finished((*scan)->status)) {
-    co_await ctx.scans.wait(id, *wait);
-    scan = co_await ctx.scans.async_get(id);
+    scan = co_await ctx.scans.wait(id, *wait);
     if (!scan) co_return error_response(scan.error());
     if (!*scan) co_return not_found("no scan " + id);
   }

@@ -122,12 +122,15 @@ class ScanService {
   // The scan with live progress merged in; nullopt when unknown.
   Result<std::optional<ScanRecord>> get(const std::string& id);
   boost::asio::awaitable<Result<std::optional<ScanRecord>>> async_get(std::string id);
-  // What this process alone knows of a scan, newer than the store's row: one running here
-  // (with live progress) or whose last state is not written yet. No store call.
+  // What this process alone knows of a scan, newer than the store's row or equal to it: one
+  // running here (with live progress), whose last state is not written yet, or that ended here
+  // lately. No store call.
   std::optional<ScanRecord> local(const std::string& id) const;
 
-  // Returns when the scan has finished or `timeout` has passed.
-  boost::asio::awaitable<void> wait(const std::string& id, std::chrono::milliseconds timeout);
+  // The scan as async_get() gives it, once it has finished or `timeout` has passed. What the wait
+  // saw last is what it returns: a scan that ends here is not read back from the store.
+  boost::asio::awaitable<Result<std::optional<ScanRecord>>> wait(std::string id,
+                                                                 std::chrono::milliseconds timeout);
 
   // Called with each scan that ends done, failed or cancelled (webhooks).
   void on_finished(std::function<void(const ScanRecord&)> f) { on_finished_ = std::move(f); }
@@ -180,6 +183,8 @@ class ScanService {
   // How many ended layer fetches are remembered: a scan whose first look is older than that
   // many fetches reads the store again for each layer before fetching it.
   static constexpr std::size_t kEndedJobsKept = 256;
+  // How many of the scans that ended here are answered from memory (local()).
+  static constexpr std::size_t kEndsKept = 256;
 
  private:
   struct Live;
@@ -288,6 +293,12 @@ class ScanService {
   std::map<std::string, ScannedImage> unsaved_found_;
   std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
+  // The last kEndsKept scans that ended here, as written: a client polling for a scan's end
+  // (`bulwark scan`'s GET ?wait) is answered without a store read. An end is final; only the
+  // image's retention can remove the row meanwhile, after keep_scans_per_image newer scans.
+  std::map<std::string, ScanRecord> recent_ends_;
+  std::deque<std::string> recent_end_order_;
+  void remember_end(ScanRecord rec);
   boost::asio::thread_pool* store_pool_ = nullptr;
   bool claiming_ = false;    // claim_queued() runs
   bool pump_again_ = false;  // pump() was asked while it ran

@@ -470,7 +470,18 @@ std::optional<ScanRecord> ScanService::local(const std::string& id) const {
     return rec;
   }
   if (auto it = unsaved_.find(id); it != unsaved_.end()) return it->second;
+  if (auto it = recent_ends_.find(id); it != recent_ends_.end()) return it->second;
   return std::nullopt;
+}
+
+void ScanService::remember_end(ScanRecord rec) {
+  if (recent_ends_.count(rec.id)) return;
+  recent_end_order_.push_back(rec.id);
+  recent_ends_.emplace(rec.id, std::move(rec));
+  if (recent_end_order_.size() > kEndsKept) {
+    recent_ends_.erase(recent_end_order_.front());
+    recent_end_order_.pop_front();
+  }
 }
 
 Result<std::optional<ScanRecord>> ScanService::get(const std::string& id) {
@@ -486,29 +497,37 @@ awaitable<Result<std::optional<ScanRecord>>> ScanService::async_get(std::string 
   co_return stored;
 }
 
-awaitable<void> ScanService::wait(const std::string& id, std::chrono::milliseconds timeout) {
-  if (timeout.count() <= 0) co_return;
+awaitable<Result<std::optional<ScanRecord>>> ScanService::wait(std::string id,
+                                                               std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto delay = kRemoteWaitPollMin;
-  while (!stopping_) {
+  for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) co_return;
     if (auto it = live_.find(id); it != live_.end()) {
-      // Running here: woken by its end.
+      // Running here: woken by its end, whose record is then the Live's, as finish() left it.
       auto live = it->second;
-      auto timer = std::make_shared<asio::steady_timer>(io_, left);
-      live->waiters.push_back(timer);
-      boost::system::error_code ec;
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      std::erase(live->waiters, timer);
-      co_return;
+      if (left.count() > 0 && !stopping_) {
+        auto timer = std::make_shared<asio::steady_timer>(io_, left);
+        live->waiters.push_back(timer);
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        std::erase(live->waiters, timer);
+      }
+      ScanRecord rec = live->rec;
+      rec.progress = live->progress_json();
+      co_return rec;
     }
+    if (auto rec = local(id)) co_return rec;  // ended here, its end not written yet
     // Queued, run by another replica sharing the store, finished or unknown: followed in the
     // store until it finishes, starts here (start() wakes this wait), or the time is up. Read
     // less often the longer it takes: a scan long in the queue costs a read a second.
     auto s = co_await on_store(store_pool_, [&] { return store_.get_scan(id); });
-    if (!s || !*s || is_finished((*s)->status)) co_return;
+    if (live_.count(id)) continue;            // started here while the store answered
+    if (auto rec = local(id)) co_return rec;  // and ended too
+    left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
+    if (!s || !*s || is_finished((*s)->status) || left.count() <= 0 || stopping_) co_return s;
     auto timer = std::make_shared<asio::steady_timer>(io_, std::min(left, delay));
     auto entry = remote_waiters_.emplace(id, timer);
     boost::system::error_code ec;
@@ -754,6 +773,9 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
     unsaved_.erase(live.rec.id);
     unsaved_serial_.erase(live.rec.id);
     unsaved_found_.erase(live.rec.id);
+    ScanRecord end = live.rec;
+    end.progress = live.progress_json();
+    remember_end(std::move(end));
   } else {
     live.rec.finished_at = now_rfc3339();
     if (live.found && live.rec.status == ScanStatus::done)
@@ -926,6 +948,7 @@ awaitable<void> ScanService::write_unsaved() {
         unsaved_.erase(rec.id);
         unsaved_serial_.erase(rec.id);
         unsaved_found_.erase(rec.id);
+        if (ended) remember_end(rec);
       }
       if (!ended && !live_.count(rec.id)) {
         auto key = scan_lease(rec.id);
@@ -960,10 +983,8 @@ awaitable<Result<void>> ScanService::execute_all(Live& live) {
   for (auto& id : live.children) {
     auto child = co_await async_get(id);
     while (child && *child && !is_finished((*child)->status) && !stopping_ &&
-           !live.cancel_requested) {
-      co_await wait(id, std::chrono::seconds(30));
-      child = co_await async_get(id);
-    }
+           !live.cancel_requested)
+      child = co_await wait(id, std::chrono::seconds(30));
     if (!child || !*child || !is_finished((*child)->status)) continue;
     if ((*child)->status != ScanStatus::done)
       failures +=

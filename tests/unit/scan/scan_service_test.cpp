@@ -594,14 +594,52 @@ TEST_CASE("a tag check batch the store refuses answers every waiter with the err
   CHECK(w.scans.metrics().unchanged_tags == 1);
 }
 
+TEST_CASE("a wait on a scan running here, and a read after it, return its end from memory") {
+  // The end's row is deleted as the end is told: a wait that read the scan back from the store
+  // after its end would find none.
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  const std::string db = w.dir.path() + "/b.db";
+  std::string told;
+  w.scans.on_finished([&](const ScanRecord& r) {
+    told = r.id;
+    sqlite_exec(db, "DELETE FROM scans WHERE id = '" + r.id + "'");
+  });
+  auto rec = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:1", "", "", ""});
+  REQUIRE(rec);
+  auto ended = run_on(w.ioc, w.scans.wait(rec->id, std::chrono::seconds(30)));
+  REQUIRE(ended);
+  REQUIRE(*ended);
+  CHECK((*ended)->status == ScanStatus::done);
+  CHECK_FALSE((*ended)->result.empty());
+  CHECK(told == rec->id);
+  // So is a read after its end, until kEndsKept later ends have taken its place.
+  auto again = w.scans.get(rec->id);
+  REQUIRE(again);
+  REQUIRE(*again);
+  CHECK((*again)->status == ScanStatus::done);
+  for (std::size_t i = 0; i < ScanService::kEndsKept; ++i)
+    REQUIRE(w.run("127.0.0.1:5000/mem/app:1").status == ScanStatus::done);
+  again = w.scans.get(rec->id);
+  REQUIRE(again);
+  CHECK_FALSE(*again);  // read from the store, which has no such scan
+}
+
 TEST_CASE("waits, pending images and cancels at their edges") {
   TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
   World w(build_image(img));
   ScanRecord done = w.run("127.0.0.1:5000/mem/app:1");
-  // No time to wait, a finished scan, an unknown one: each returns at once.
-  run_on(w.ioc, w.scans.wait(done.id, std::chrono::milliseconds(0)));
-  run_on(w.ioc, w.scans.wait(done.id, std::chrono::seconds(30)));
-  run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '0'), std::chrono::seconds(30)));
+  // No time to wait, a finished scan, an unknown one: each returns at once, with what it read.
+  for (auto timeout : {std::chrono::milliseconds(0), std::chrono::milliseconds(30'000)}) {
+    auto at_once = run_on(w.ioc, w.scans.wait(done.id, timeout));
+    REQUIRE(at_once);
+    REQUIRE(*at_once);
+    CHECK((*at_once)->status == ScanStatus::done);
+  }
+  auto never =
+      run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '0'), std::chrono::seconds(30)));
+  REQUIRE(never);
+  CHECK_FALSE(*never);
   CHECK_FALSE(w.scans.pending("127.0.0.1:5000/mem/app:1"));
   // Queued by another replica sharing the store: pending here too; cancelled from here, which
   // tells on_finished (no replica will run it).
@@ -615,8 +653,10 @@ TEST_CASE("waits, pending images and cancels at their edges") {
   REQUIRE(w.store->put_scan(queued));
   CHECK(w.scans.pending("127.0.0.1:5000/mem/other:1"));
   // Followed in the store until the time is up; still queued.
-  run_on(w.ioc, w.scans.wait(queued.id, std::chrono::milliseconds(300)));
-  CHECK((*w.scans.get(queued.id))->status == ScanStatus::queued);
+  auto still = run_on(w.ioc, w.scans.wait(queued.id, std::chrono::milliseconds(300)));
+  REQUIRE(still);
+  REQUIRE(*still);
+  CHECK((*still)->status == ScanStatus::queued);
   auto cancelled = w.scans.cancel(queued.id);
   REQUIRE(cancelled);
   CHECK(cancelled->status == ScanStatus::cancelled);
@@ -820,7 +860,7 @@ TEST_CASE("after shutdown nothing new is taken; recovery reports a store it cann
   auto late = w.scans.submit(ScanRequest{"127.0.0.1:5000/mem/app:2", "", "", ""});
   REQUIRE_FALSE(late);
   CHECK(late.error().code == Errc::unavailable);
-  run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '5'), std::chrono::seconds(30)));
+  CHECK(run_on(w.ioc, w.scans.wait("scan_" + std::string(32, '5'), std::chrono::seconds(30))));
 
   World broken(build_image(img));
   sqlite_exec(broken.dir.path() + "/b.db",
