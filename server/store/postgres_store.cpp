@@ -1011,8 +1011,8 @@ class PostgresStore : public Store {
   Result<std::uint64_t> count_scans(ScanStatus status) override {
     auto rdb = readers_.take();
     // The counter the scans' triggers keep (schema/postgres/006): one row, however long the
-    // queue.
-    auto r = rdb->exec("SELECT value FROM fleet_counts WHERE name = 'scans|' || $1",
+    // queue, once the log is folded into it (015: the log's rows are read by their fold only).
+    auto r = rdb->exec("SELECT coalesce(bulwark_count_now('scans|' || $1), 0)",
                        {std::string(scan_status_name(status))});
     if (!r) return r.error();
     return r->size() ? static_cast<std::uint64_t>(std::max<std::int64_t>(r->integer(0, 0), 0)) : 0;
@@ -1424,15 +1424,20 @@ class PostgresStore : public Store {
 
  private:
   // The counters' log folded into their totals (schema/postgres/012_count_log.sql) as the last
-  // statement of a scan's end, at most ten times a second from this process: no commit of its
-  // own. Readers (each queue-depth poll, once a second, and /v1/stats) sum what is not folded
-  // yet: while scans end, a tenth of a second of the replicas' writes. A fold reads each delta
-  // once, and never waits for another replica's. REQUIRES: mu_ held, inside a transaction.
+  // statement of a scan's end, at most ten times a second from all replicas together (015), no
+  // commit of its own. Readers of /v1/stats sum what is not folded yet: while scans end, a
+  // tenth of a second of the replicas' writes; a queue-depth poll folds first. A fold reads each
+  // delta once, and never waits for another replica's. REQUIRES: mu_ held, inside a transaction.
   Result<void> fold_counts_when_due() {
+    constexpr std::chrono::milliseconds kFoldEvery{100};
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_fold_ < std::chrono::milliseconds(100)) return {};
+    // Asked no more often than a fold may be due: each ask reads the time of the last fold.
+    if (now - last_fold_ < kFoldEvery) return {};
     last_fold_ = now;
-    if (auto r = db_.defer("SELECT bulwark_fold_counts()", {}); !r) return r.error();
+    if (auto r = db_.defer("SELECT bulwark_fold_counts($1::int * interval '1 millisecond')",
+                           {num(kFoldEvery.count())});
+        !r)
+      return r.error();
     return {};
   }
 

@@ -159,7 +159,7 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   // write: a scan's one delta, the layer's three.
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "5");
   CHECK(psql_value(url, "SELECT sum(cardinality(names)) FROM fleet_count_log") == "7");
-  CHECK(*store->count_scans(ScanStatus::queued) == 4);
+  CHECK((*store->stats("rs"))["scans"] == json{{"queued", 4}});
   // The first scan's end folds what was logged, its own deltas included.
   REQUIRE(store->finish_scan(ended(0), 20, "me"));
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
@@ -196,7 +196,21 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   REQUIRE(store->finish_scan(ended(2), 20, "me"));
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "1");
   CHECK((*store->stats("rs"))["scans"] == json{{"queued", 1}, {"failed", 3}});
+  // Nor does a queue-depth read: it sums the log.
+  CHECK(*store->count_scans(ScanStatus::failed) == 3);
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "1");
   folding.get();
+  // Folds are due a tenth of a second after the last fold of any replica: with the last one
+  // "later" than now, a scan's end folds nothing. A queue-depth read folds whatever the time,
+  // then reads the total alone.
+  psql_exec(url, "UPDATE fleet_count_folds SET folded_at = now() + interval '1 hour'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the store's own wait is over
+  REQUIRE(store->finish_scan(ended(3), 20, "me"));
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "2");
+  CHECK(*store->count_scans(ScanStatus::failed) == 4);
+  CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
+  CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'scans|failed'") == "4");
+  CHECK((*store->stats("rs"))["scans"] == json{{"failed", 4}});
 }
 
 TEST_CASE("postgresql: the count log's move to arrays (014) folds what the old log held") {
