@@ -14,6 +14,8 @@
 # scan's commits are (BENCH_PG_OPTS adds server options, such as auto_explain's to log the plans
 # too); BENCH_PG_TABLES=1 also prints, for each PostgreSQL run, the rows read per scan
 # in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
+# then leaves the three replicas idle for BENCH_IDLE seconds (default 10) and prints what their
+# polls cost PostgreSQL (the same counts, per second per replica);
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
 set -euo pipefail
@@ -221,6 +223,18 @@ before=$(counts_before three)
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
 [[ -n ${BENCH_PG_TABLES:-} ]] && { echo "3 replicas (PostgreSQL): rows read per scan by table"; per_table three; }
+# The same three replicas left idle for BENCH_IDLE seconds (default 10): what their polls cost.
+# Each count is read 2 s after the one before it (db_counts and table_reads wait for the
+# backends' flush), so both windows are BENCH_IDLE + 4 s; the second table_reads' session is in it.
+idle=${BENCH_IDLE:-10}
+bulwark_rows() { table_reads three | awk '$3 == "bulwark" { s += $2 } END { print s + 0 }'; }
+d0=$(db_counts three); r0=$(bulwark_rows)
+sleep "$idle"
+d1=$(db_counts three); r1=$(bulwark_rows)
+awk -v s="$((idle + 4))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
+  split(b, x, " "); split(a, y, " ");
+  printf "3 replicas idle for %d s: per replica per second %.2f commits, %.1f rows read (pg_stat_database), %.1f in Bulwark tables\n",
+    s, (y[1] - x[1]) / s / 3, (y[2] - x[2]) / s / 3, (y[3] - x[3]) / s / 3 }'
 # The copy of a SQLite store: the same images scanned into SQLite, then migrate-store.
 start_daemon s ""
 warm_up "$api"

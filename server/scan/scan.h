@@ -207,7 +207,7 @@ class ScanService {
   // pump() with a store pool: claims on the pool, starts here, again while asked meanwhile.
   boost::asio::awaitable<void> claim_queued();
   // The store's queue depth, read on the store pool; metrics() serves the last one read.
-  boost::asio::awaitable<void> refresh_queue_depth();
+  boost::asio::awaitable<bool> refresh_queue_depth();  // false: the store did not answer
   // Runs a scan this replica claimed from the store's queue.
   void start(const ScanRecord& claimed);
   // Starts scans a claim returned (back to the queue if the server is stopping).

@@ -309,10 +309,12 @@ awaitable<void> ScanService::keep_leases() {
     boost::system::error_code ec;
     co_await lease_tick_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
-    // Scans queued through other replicas, or cancelled through them.
-    pump();
+    // Scans queued through other replicas, or cancelled through them. With a store pool the
+    // queue's depth is read first, one row: an idle replica claims only when something is
+    // queued, rather than walking the queue's index every second.
+    const bool depth_read = store_pool_ && co_await refresh_queue_depth();
+    if (!depth_read || store_queued_ > 0) pump();
     co_await notice_remote_cancels();
-    if (store_pool_) co_await refresh_queue_depth();
     if (auto now = std::chrono::steady_clock::now(); now - renewed >= kScanLeaseRenewal) {
       renewed = now;
       // Scans whose end is not written yet stay held too: no replica may run them again from
@@ -654,10 +656,11 @@ ScanMetrics ScanService::metrics() const {
   return m;
 }
 
-awaitable<void> ScanService::refresh_queue_depth() {
+awaitable<bool> ScanService::refresh_queue_depth() {
   auto queued =
       co_await on_store(store_pool_, [&] { return store_.count_scans(ScanStatus::queued); });
   if (queued) store_queued_ = static_cast<std::size_t>(*queued);
+  co_return queued.has_value();
 }
 
 void ScanService::pump() {

@@ -648,7 +648,10 @@ TEST_CASE("finished scans are posted to webhooks, signed with HMAC-SHA256") {
   REQUIRE(by_event.count("scan.failed"));
   CHECK(by_event["scan.failed"]["scan"]["error"]["code"] == "manifest_unknown");
   CHECK(d.log().find("s3cret-hmac-key") == std::string::npos);
-  CHECK(d.metric("bulwark_webhook_notifications_total{outcome=\"delivered\"}") == 2);
+  // Counted once the receiver's answer is read, which can be after the receiver has the body.
+  CHECK(eventually(
+      [&] { return d.metric("bulwark_webhook_notifications_total{outcome=\"delivered\"}") == 2; },
+      std::chrono::seconds(30)));
   CHECK(d.metric("bulwark_webhook_notifications_total{outcome=\"failed\"}") == 0);
 }
 

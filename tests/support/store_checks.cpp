@@ -1428,6 +1428,8 @@ void check_deliveries(Store& store) {
   CHECK_FALSE(store.enqueue_delivery(d).value());  // the same event to the same URL: once
   CHECK(store.claim_deliveries("a", 999, 5000, 10).value().empty());  // not due yet
   CHECK(store.claim_deliveries("a", 1000, 5000, 10).value().size() == 1);
+  // a's attempt is under way: a's next pass does not send it a second time.
+  CHECK(store.claim_deliveries("a", 2000, 5000, 10).value().empty());
   CHECK(store.claim_deliveries("b", 2000, 5000, 10).value().empty());  // a's claim stands
   auto taken = store.claim_deliveries("b", 7000, 5000, 10).value();    // a's has lapsed
   REQUIRE(taken.size() == 1);

@@ -89,13 +89,14 @@ inline constexpr const char* kEnqueueDelivery =
     "CAST(?5 AS BIGINT), CAST(?5 AS BIGINT)) ON CONFLICT (event_key, url) DO NOTHING RETURNING id";
 // ?1 owner, ?2 now, ?3 hold, ?4 limit; returns deliveries. The claim's condition is in the
 // outer WHERE too: a replica that waited on another's row lock sees the other's claim there
-// and skips the row.
+// and skips the row. A claim in force is skipped whoever holds it: the owner's own attempt is
+// under way, and a second would deliver the event twice.
 inline constexpr const char* kClaimDeliveries =
     "UPDATE webhook_deliveries SET claimed_by = ?1, claimed_until = CAST(?2 AS BIGINT) + "
     "CAST(?3 AS BIGINT) WHERE state = 'pending' AND next_at <= CAST(?2 AS BIGINT) AND "
-    "(claimed_by = '' OR claimed_by = ?1 OR claimed_until < CAST(?2 AS BIGINT)) AND id IN "
+    "(claimed_by = '' OR claimed_until < CAST(?2 AS BIGINT)) AND id IN "
     "(SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_at <= CAST(?2 AS "
-    "BIGINT) AND (claimed_by = '' OR claimed_by = ?1 OR claimed_until < CAST(?2 AS BIGINT)) "
+    "BIGINT) AND (claimed_by = '' OR claimed_until < CAST(?2 AS BIGINT)) "
     "ORDER BY next_at, id LIMIT CAST(?4 AS BIGINT)) RETURNING id, event_key, event, url, body, "
     "state, attempts, next_at, last_error, created_at, updated_at";
 // ?1 id, ?2 state, ?3 attempts, ?4 next_at, ?5 last_error, ?6 now, ?7 owner.

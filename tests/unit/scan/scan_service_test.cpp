@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -623,6 +624,32 @@ TEST_CASE("a wait on a scan running here, and a read after it, return its end fr
   again = w.scans.get(rec->id);
   REQUIRE(again);
   CHECK_FALSE(*again);  // read from the store, which has no such scan
+}
+
+TEST_CASE("an idle replica's poll claims only when the queue's counter says a scan is queued") {
+  // A scan queued in the store, as another replica queues one, with the queue's counter set to
+  // 0 behind the store's back: a poll that trusts the counter leaves the scan alone; once the
+  // counter says 1, the next poll claims it and it runs.
+  TestImage img({make_layer(TarBuilder().file("app/a", "a", 0755).build())});
+  World w(build_image(img));
+  boost::asio::thread_pool store_pool{1};
+  w.scans.set_store_pool(&store_pool);
+  ScanRecord queued;
+  queued.id = "scan_" + std::string(32, '7');
+  queued.image = "127.0.0.1:5000/mem/app:1";
+  queued.platform = "linux/amd64";
+  queued.created_at = "2026-01-01T00:00:00Z";
+  REQUIRE(w.store->put_scan(queued));
+  const std::string db = w.dir.path() + "/b.db";
+  sqlite_exec(db, "UPDATE fleet_counts SET value = 0 WHERE name = 'scans|queued'");
+  boost::asio::co_spawn(w.ioc, w.scans.keep_leases(), boost::asio::detached);
+  w.ioc.restart();
+  w.ioc.run_for(std::chrono::milliseconds(2500));  // two polls
+  CHECK((*w.store->get_scan(queued.id))->status == ScanStatus::queued);
+  sqlite_exec(db, "UPDATE fleet_counts SET value = 1 WHERE name = 'scans|queued'");
+  CHECK(until_finished(w.ioc, w.scans, queued.id).status == ScanStatus::done);
+  run_on(w.ioc, w.scans.shutdown());
+  store_pool.join();
 }
 
 TEST_CASE("waits, pending images and cancels at their edges") {
