@@ -626,6 +626,20 @@ TEST_CASE("a wait on a scan running here, and a read after it, return its end fr
   CHECK_FALSE(*again);  // read from the store, which has no such scan
 }
 
+namespace {
+
+// A queued scan's row as another replica sharing the store writes it; its id is made of `c`.
+ScanRecord queued_elsewhere(char c, const std::string& image) {
+  ScanRecord s;
+  s.id = "scan_" + std::string(32, c);
+  s.image = image;
+  s.platform = "linux/amd64";
+  s.created_at = "2026-01-01T00:00:00Z";
+  return s;
+}
+
+}  // namespace
+
 TEST_CASE("an idle replica's poll claims only when the queue's counter says a scan is queued") {
   // A scan queued in the store, as another replica queues one, with the queue's counter set to
   // 0 behind the store's back: a poll that trusts the counter leaves the scan alone; once the
@@ -634,11 +648,7 @@ TEST_CASE("an idle replica's poll claims only when the queue's counter says a sc
   World w(build_image(img));
   boost::asio::thread_pool store_pool{1};
   w.scans.set_store_pool(&store_pool);
-  ScanRecord queued;
-  queued.id = "scan_" + std::string(32, '7');
-  queued.image = "127.0.0.1:5000/mem/app:1";
-  queued.platform = "linux/amd64";
-  queued.created_at = "2026-01-01T00:00:00Z";
+  ScanRecord queued = queued_elsewhere('7', "127.0.0.1:5000/mem/app:1");
   REQUIRE(w.store->put_scan(queued));
   const std::string db = w.dir.path() + "/b.db";
   sqlite_exec(db, "UPDATE fleet_counts SET value = 0 WHERE name = 'scans|queued'");
@@ -672,11 +682,7 @@ TEST_CASE("waits, pending images and cancels at their edges") {
   // tells on_finished (no replica will run it).
   std::vector<std::string> told;
   w.scans.on_finished([&](const ScanRecord& r) { told.push_back(r.id); });
-  ScanRecord queued;
-  queued.id = "scan_" + std::string(32, '2');
-  queued.image = "127.0.0.1:5000/mem/other:1";
-  queued.platform = "linux/amd64";
-  queued.created_at = "2026-01-01T00:00:00Z";
+  ScanRecord queued = queued_elsewhere('2', "127.0.0.1:5000/mem/other:1");
   REQUIRE(w.store->put_scan(queued));
   CHECK(w.scans.pending("127.0.0.1:5000/mem/other:1"));
   // Followed in the store until the time is up; still queued.
