@@ -99,9 +99,7 @@ start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so t
 # system catalogs (read by autovacuum's workers and by sessions reloading their caches after it);
 # then "  table.index count index" lines, the index entries read in each of Bulwark's indexes.
 # (The catalogs' figures include the first of these queries' own reads.)
-# Backends flush their counts when idle (at most a second late), so reads wait for that first.
 table_reads() {
-  sleep 2
   psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/$1" -c "
     SELECT coalesce(o.relname || '(toast)', t.relname),
            t.seq_tup_read + coalesce(t.idx_tup_fetch, 0)
@@ -112,10 +110,8 @@ table_reads() {
     UNION ALL SELECT '  ' || relname || '.' || indexrelname, idx_tup_read, 'index'
     FROM pg_stat_user_indexes"
 }
-# pg_stat_database's counters of database NAME: "commits rows-read", once its backends have
-# flushed their counts (when idle, at most a second late).
+# pg_stat_database's counters of database NAME: "commits rows-read".
 db_counts() {
-  sleep 2
   psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
     -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
 }
@@ -123,11 +119,18 @@ db_counts() {
 # reads kept in $work/NAME.before and $work/NAME.after. table_reads' own session reads catalogs
 # in NAME: it runs before the first count of pg_stat_database and after the second, so that
 # they do not count what it read.
+# A busy backend flushes its counts at most once a second, and one that then goes idle keeps
+# what it has not flushed for up to 10 s (PostgreSQL 15): each count waits that long first, so
+# that the warm-up's reads are all in before the run and the run's all in after it. The window
+# then holds the run and BENCH_PG_SETTLE (default 11) seconds of the idle replicas' polls.
+settle() { sleep "${BENCH_PG_SETTLE:-11}"; }
 counts_before() {
+  settle
   table_reads "$1" >"$work/$1.before"
   echo "$(db_counts "$1") $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.before")"
 }
 counts_after() {
+  settle
   local db; db=$(db_counts "$1")
   table_reads "$1" >"$work/$1.after"
   echo "$db $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.after")"
@@ -224,14 +227,14 @@ run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
 [[ -n ${BENCH_PG_TABLES:-} ]] && { echo "3 replicas (PostgreSQL): rows read per scan by table"; per_table three; }
 # The same three replicas left idle for BENCH_IDLE seconds (default 10): what their polls cost.
-# Each count is read 2 s after the one before it (db_counts and table_reads wait for the
-# backends' flush), so both windows are BENCH_IDLE + 4 s; the second table_reads' session is in it.
+# The run's counts are all in (counts_after settled); the window is BENCH_IDLE + the settle.
 idle=${BENCH_IDLE:-10}
 bulwark_rows() { table_reads three | awk '$3 == "bulwark" { s += $2 } END { print s + 0 }'; }
 d0=$(db_counts three); r0=$(bulwark_rows)
 sleep "$idle"
+settle
 d1=$(db_counts three); r1=$(bulwark_rows)
-awk -v s="$((idle + 4))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
+awk -v s="$((idle + ${BENCH_PG_SETTLE:-11}))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
   split(b, x, " "); split(a, y, " ");
   printf "3 replicas idle for %d s: per replica per second %.2f commits, %.1f rows read (pg_stat_database), %.1f in Bulwark tables\n",
     s, (y[1] - x[1]) / s / 3, (y[2] - x[2]) / s / 3, (y[3] - x[3]) / s / 3 }'
