@@ -520,13 +520,16 @@ awaitable<Result<std::optional<ScanRecord>>> ScanService::wait(std::string id,
       rec.progress = live->progress_json();
       co_return rec;
     }
-    if (auto rec = local(id)) co_return rec;  // ended here, its end not written yet
+    // Ended here lately: its end, with no store read.
+    if (auto rec = local(id); rec && is_finished(rec->status)) co_return rec;
     // Queued, run by another replica sharing the store, finished or unknown: followed in the
     // store until it finishes, starts here (start() wakes this wait), or the time is up. Read
     // less often the longer it takes: a scan long in the queue costs a read a second.
     auto s = co_await on_store(store_pool_, [&] { return store_.get_scan(id); });
-    if (live_.count(id)) continue;            // started here while the store answered
-    if (auto rec = local(id)) co_return rec;  // and ended too
+    if (live_.count(id)) continue;  // started here while the store answered
+    // A state this process has not written yet (a scan it put back in the queue, or one that
+    // ended meanwhile) is newer than the row.
+    if (auto rec = local(id)) s = std::optional<ScanRecord>(std::move(*rec));
     left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                  std::chrono::steady_clock::now());
     if (!s || !*s || is_finished((*s)->status) || left.count() <= 0 || stopping_) co_return s;
