@@ -124,16 +124,17 @@ db_counts() {
 # that the warm-up's reads are all in before the run and the run's all in after it. The window
 # then holds the run and BENCH_PG_SETTLE (default 11) seconds of the idle replicas' polls.
 settle() { sleep "${BENCH_PG_SETTLE:-11}"; }
+bulwark_sum() { awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$@"; }  # of table_reads' lines
 counts_before() {
   settle
   table_reads "$1" >"$work/$1.before"
-  echo "$(db_counts "$1") $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.before")"
+  echo "$(db_counts "$1") $(bulwark_sum "$work/$1.before")"
 }
 counts_after() {
   settle
   local db; db=$(db_counts "$1")
   table_reads "$1" >"$work/$1.after"
-  echo "$db $(awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$work/$1.after")"
+  echo "$db $(bulwark_sum "$work/$1.after")"
 }
 per_table() {  # per_table NAME: rows read per scan in each table in the run, most first
   awk -v n="$images" 'NR == FNR { was[$1] = $2; next }
@@ -229,11 +230,10 @@ per_scan "3 replicas (PostgreSQL)" three "$before"
 # The same three replicas left idle for BENCH_IDLE seconds (default 10): what their polls cost.
 # The run's counts are all in (counts_after settled); the window is BENCH_IDLE + the settle.
 idle=${BENCH_IDLE:-10}
-bulwark_rows() { table_reads three | awk '$3 == "bulwark" { s += $2 } END { print s + 0 }'; }
-d0=$(db_counts three); r0=$(bulwark_rows)
+d0=$(db_counts three); r0=$(table_reads three | bulwark_sum)
 sleep "$idle"
 settle
-d1=$(db_counts three); r1=$(bulwark_rows)
+d1=$(db_counts three); r1=$(table_reads three | bulwark_sum)
 awk -v s="$((idle + ${BENCH_PG_SETTLE:-11}))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
   split(b, x, " "); split(a, y, " ");
   printf "3 replicas idle for %d s: per replica per second %.2f commits, %.1f rows read (pg_stat_database), %.1f in Bulwark tables\n",

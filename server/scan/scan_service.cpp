@@ -171,6 +171,12 @@ struct ScanService::Live {
     if (all_platforms) out["children"] = children;
     return out.dump();
   }
+  // The scan's record as it stands, its progress included: what is served and written.
+  ScanRecord record() const {
+    ScanRecord now = rec;
+    now.progress = progress_json();
+    return now;
+  }
 };
 
 struct ScanService::LayerJob {
@@ -466,11 +472,7 @@ void ScanService::queued(const ScanRecord& rec) {
 }
 
 std::optional<ScanRecord> ScanService::local(const std::string& id) const {
-  if (auto it = live_.find(id); it != live_.end()) {
-    ScanRecord rec = it->second->rec;
-    rec.progress = it->second->progress_json();
-    return rec;
-  }
+  if (auto it = live_.find(id); it != live_.end()) return it->second->record();
   if (auto it = unsaved_.find(id); it != unsaved_.end()) return it->second;
   if (auto it = recent_ends_.find(id); it != recent_ends_.end()) return it->second;
   return std::nullopt;
@@ -516,9 +518,7 @@ awaitable<Result<std::optional<ScanRecord>>> ScanService::wait(std::string id,
         co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         std::erase(live->waiters, timer);
       }
-      ScanRecord rec = live->rec;
-      rec.progress = live->progress_json();
-      co_return rec;
+      co_return live->record();
     }
     // Ended here lately: its end, with no store read.
     if (auto rec = local(id); rec && is_finished(rec->status)) co_return rec;
@@ -779,9 +779,7 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
     unsaved_.erase(live.rec.id);
     unsaved_serial_.erase(live.rec.id);
     unsaved_found_.erase(live.rec.id);
-    ScanRecord end = live.rec;
-    end.progress = live.progress_json();
-    remember_end(std::move(end));
+    remember_end(live.record());
   } else {
     live.rec.finished_at = now_rfc3339();
     if (live.found && live.rec.status == ScanStatus::done)
@@ -825,9 +823,7 @@ void ScanService::finish(Live& live, const Result<void>& outcome) {
 }
 
 void ScanService::persist(const Live& live) {
-  ScanRecord rec = live.rec;
-  rec.progress = live.progress_json();
-  save(std::move(rec));
+  save(live.record());
 }
 
 void ScanService::persist_later(const std::string& id) {
@@ -1186,10 +1182,9 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
 }
 
 awaitable<Result<void>> ScanService::end_with_findings(Live& live) {
-  ScanRecord end = live.rec;
+  ScanRecord end = live.record();
   end.status = ScanStatus::done;
   end.finished_at = now_rfc3339();
-  end.progress = live.progress_json();
   // The slot this scan frees is filled by the same transaction: the queue's next scans are
   // claimed with this one's end, rather than by a claim of their own after it; as many as the
   // claims in flight leave free. The slot and the claim are held until run() has started what

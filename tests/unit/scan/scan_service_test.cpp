@@ -904,4 +904,9 @@ TEST_CASE("after shutdown nothing new is taken; recovery reports a store it cann
   auto r = broken.scans.recover();
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("overflow") != std::string::npos);
+  // A wait on a scan not known here reads the store, and answers with its error.
+  auto unread = run_on(broken.ioc,
+                       broken.scans.wait("scan_" + std::string(32, '6'), std::chrono::seconds(30)));
+  REQUIRE_FALSE(unread);
+  CHECK(unread.error().message.find("overflow") != std::string::npos);
 }
