@@ -785,8 +785,7 @@ class PostgresStore : public Store {
                             const std::string& finished_at) {
     const std::string day = finished_at.substr(0, 10);
     auto prev =
-        db_.exec("SELECT score, grade, finished_at FROM latest_results WHERE image = $1 FOR UPDATE",
-                 {image});
+        db_.exec("SELECT score, grade, finished_at FROM bulwark_latest_result($1)", {image});
     if (!prev) return prev.error();
     if (prev->size() > 0 && prev->text(0, 2) > finished_at) return {};
     const bool counted = prev->size() > 0;
@@ -1029,18 +1028,11 @@ class PostgresStore : public Store {
   Result<std::vector<ScanRecord>> claim_locked(const std::string& owner, std::chrono::seconds ttl,
                                                std::size_t limit, const std::string& started_at) {
     // One statement, so one transaction: SKIP LOCKED lets replicas claiming at once take
-    // different rows instead of queueing behind each other's locks.
-    auto r = db_.exec(
-        std::string("WITH picked AS (SELECT seq AS picked_seq FROM scans WHERE status = 'queued' "
-                    "ORDER BY seq LIMIT $3::bigint FOR UPDATE SKIP LOCKED), "
-                    "claimed AS (UPDATE scans SET status = 'running', started_at = $4 FROM picked "
-                    "WHERE seq = picked_seq RETURNING seq, ") +
-            kScanColumns +
-            "), leased AS (INSERT INTO leases(key, owner, expires_at) SELECT 'scan:' || id, $1, "
-            "now() + $2::int * interval '1 second' FROM claimed ON CONFLICT (key) DO UPDATE SET "
-            "owner = excluded.owner, expires_at = excluded.expires_at) SELECT " +
-            kScanColumns + " FROM claimed ORDER BY seq",
-        {owner, num(ttl.count()), num(static_cast<std::int64_t>(limit)), started_at});
+    // different rows instead of queueing behind each other's locks (schema/postgres/
+    // 016_point_reads.sql).
+    auto r = db_.exec(std::string("SELECT ") + kScanColumns +
+                          " FROM bulwark_claim_scans($1, $2::int, $3::bigint, $4) ORDER BY seq",
+                      {owner, num(ttl.count()), num(static_cast<std::int64_t>(limit)), started_at});
     if (!r) return r.error();
     std::vector<ScanRecord> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
@@ -1256,9 +1248,8 @@ class PostgresStore : public Store {
         "SELECT part, c1, c2, c3, c4, c5, c6, c7 FROM (SELECT 0 AS part, id AS n, rule_id AS c1, "
         "path AS c2, env_key AS c3, reason AS c4, created_at AS c5, image AS c6, expires AS c7 "
         "FROM suppressions UNION ALL SELECT 1, 0, name, manifest_digest, NULL, NULL, NULL, NULL, "
-        "NULL FROM reference_images UNION ALL (SELECT 2, 0, registry || '/' || repository || ':' "
-        "|| tag, last_seen, NULL, NULL, NULL, NULL, NULL FROM tags WHERE manifest_digest = $1 "
-        "ORDER BY last_seen DESC LIMIT 100)) AS parts ORDER BY part, n, c1",
+        "NULL FROM reference_images UNION ALL SELECT 2, 0, name, last_seen, NULL, NULL, NULL, "
+        "NULL, NULL FROM bulwark_digest_tags($1, 100)) AS parts ORDER BY part, n, c1",
         {digest});
     if (!r) return r.error();
     ReportContext out;

@@ -213,6 +213,90 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   CHECK((*store->stats("rs"))["scans"] == json{{"failed", 4}});
 }
 
+// What a session's statements read, one value per line: each -c runs in order in one session.
+std::vector<std::string> psql_session(const std::string& url, std::vector<std::string> sql) {
+  std::vector<std::string> args{"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url};
+  for (auto& s : sql) {
+    args.push_back("-c");
+    args.push_back(std::move(s));
+  }
+  std::string out;
+  REQUIRE_MESSAGE(run_command(args, out) == 0, out);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, end; at < out.size(); at = end + 1) {
+    end = out.find('\n', at);
+    if (end == std::string::npos) end = out.size();
+    lines.push_back(out.substr(at, end - at));
+  }
+  return lines;
+}
+
+TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a few rows") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  (void)postgres_at(url);  // migrated
+  // Tables of a few rows, where the planner prices a whole-table read below an index probe.
+  psql_exec(url,
+            "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
+            "config, manifest, first_seen, last_scanned) SELECT 'sha256:' || i, 'm', 'c', "
+            "'linux', 'amd64', '{}', '{}', 't', 't' FROM generate_series(1, 3) i; "
+            "INSERT INTO tags SELECT 'reg.example', 'app' || i, 'v1', 'sha256:' || i, 't', 't' "
+            "FROM generate_series(1, 3) i; "
+            "INSERT INTO latest_results SELECT 'reg.example/app' || i || ':v1', 50, 'C', 't' "
+            "FROM generate_series(1, 3) i; "
+            "INSERT INTO scans(id, image, platform, status, created_at) SELECT 's' || i, "
+            "'reg.example/app:v1', 'linux/amd64', CASE WHEN i < 4 THEN 'queued' ELSE 'done' END, "
+            "'t' FROM generate_series(1, 8) i; "
+            // As autovacuum leaves them: a table never analyzed is priced as ten pages.
+            "ANALYZE images, tags, latest_results, scans");
+  // A scan's report context and result count, and a new tag's repository counter, in one
+  // transaction whose own counters say how each table was read. Plans made for any parameters,
+  // as a prepared statement keeps after its fifth run.
+  auto probes = [&](const std::string& before) {
+    auto out = psql_session(
+        url,
+        {"BEGIN", before, "SET plan_cache_mode = force_generic_plan",
+         "SELECT count(*) FROM bulwark_digest_tags('sha256:1', 100)",
+         "SELECT count(*) FROM bulwark_latest_result('reg.example/app1:v1')",
+         "SELECT count(*) FROM bulwark_claim_scans('me', 30, 4, 't')",
+         "INSERT INTO tags VALUES ('reg.example', 'app1', 'v2', 'sha256:2', 't', 't')",
+         "SELECT string_agg(relname || ' ' || seq_scan || ' ' || (idx_scan > 0), ', ' ORDER BY "
+         "relname) FROM pg_stat_xact_user_tables WHERE relname IN ('tags', "
+         "'latest_results', 'scans')",
+         "ROLLBACK"});
+    REQUIRE(out.size() == 4);
+    CHECK(out[0] == "1");
+    CHECK(out[1] == "1");
+    CHECK(out[2] == "3");
+    return out[3];
+  };
+  CHECK(probes("SELECT 1 WHERE false") == "latest_results 0 true, scans 0 true, tags 0 true");
+  // The same reads with the functions' setting taken back (in the transaction only): the
+  // planner reads these tables whole, which is what the setting prevents.
+  CHECK(probes("ALTER FUNCTION bulwark_digest_tags(text, integer) RESET enable_seqscan; "
+               "ALTER FUNCTION bulwark_latest_result(text) RESET enable_seqscan; "
+               "ALTER FUNCTION bulwark_claim_scans(text, integer, bigint, text) RESET "
+               "enable_seqscan; "
+               "ALTER FUNCTION bulwark_count_repository() RESET enable_seqscan") ==
+        "latest_results 1 false, scans 2 false, tags 2 false");
+
+  // The claim's walk (its statement, in bulwark_claim_scans, priced as there): the queue read
+  // in its order from an index of queued scans, nothing sorted; not the walk of every pending
+  // scan, sorted, that the bench caught.
+  auto plan = psql_session(
+      url, {"SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off",
+            "PREPARE claim(bigint) AS SELECT seq FROM scans WHERE status = 'queued' ORDER BY "
+            "seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "EXPLAIN EXECUTE claim(4)"});
+  std::string text;
+  for (auto& line : plan) text += line + "\n";
+  CAPTURE(text);
+  CHECK((text.find("Index Scan using scans_queued on scans") != std::string::npos ||
+         text.find("Index Scan using scans_by_status on scans") != std::string::npos));
+  CHECK(text.find("Sort") == std::string::npos);
+  CHECK(text.find("scans_pending_by_image") == std::string::npos);
+}
+
 TEST_CASE("postgresql: the count log's move to arrays (014) folds what the old log held") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
