@@ -54,3 +54,12 @@ BEGIN
                                              expires_at = excluded.expires_at)
   SELECT * FROM claimed;
 END $$;
+
+-- The end of a lease: a layer's fetch (any holder) or a scan's or a key's (its holder only).
+-- The table holds the leases in force, a few rows per replica, so whole-table reads were
+-- chosen: 36 lease rows per scan with three replicas.
+CREATE FUNCTION bulwark_end_lease(lease_key TEXT, holder TEXT) RETURNS void LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
+BEGIN
+  DELETE FROM leases l WHERE l.key = lease_key AND (holder IS NULL OR l.owner = holder);
+END $$;

@@ -372,26 +372,27 @@ class PostgresStore : public Store {
     std::string hashes = pg::bytea_hex(std::string_view(
         reinterpret_cast<const char*>(f.path_hashes.data()), f.path_hashes.size() * 8));
     std::lock_guard lock(mu_);
-    // One statement, so one commit, with the end of the fetch lease.
-    auto r = db_.exec(
-        "WITH ended AS (DELETE FROM leases WHERE key = 'layer:' || $1) "
-        "INSERT INTO layers(digest, media_type, compression, compressed_size, uncompressed_size, "
-        "diff_id, entry_count, status, status_reason, analyzer_version, analyzed_at, facts, "
-        "path_hashes, analyzer_versions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13::bytea, $14) ON CONFLICT (digest) DO UPDATE SET media_type = "
-        "excluded.media_type, compression = excluded.compression, compressed_size = "
-        "excluded.compressed_size, uncompressed_size = excluded.uncompressed_size, diff_id = "
-        "excluded.diff_id, entry_count = excluded.entry_count, status = excluded.status, "
-        "status_reason = excluded.status_reason, analyzer_version = excluded.analyzer_version, "
-        "analyzed_at = excluded.analyzed_at, facts = excluded.facts, path_hashes = "
-        "excluded.path_hashes, analyzer_versions = excluded.analyzer_versions",
-        {l.digest, l.media_type, f.compression, num(static_cast<std::int64_t>(f.compressed_size)),
-         num(static_cast<std::int64_t>(f.uncompressed_size)), f.diff_id,
-         num(static_cast<std::int64_t>(f.entry_count)), std::string(layer_status_name(f.status)),
-         opt(f.status_reason), num(l.analyzer_version), l.analyzed_at, facts, hashes,
-         nlohmann::json(f.analyzer_versions).dump()});
-    if (!r) return r.error();
-    return {};
+    // One commit with the end of the fetch lease.
+    return db_.transaction([&]() -> Result<void> {
+      if (auto r = db_.defer("SELECT bulwark_end_lease($1, NULL)", {"layer:" + l.digest}); !r)
+        return r.error();
+      return db_.defer(
+          "INSERT INTO layers(digest, media_type, compression, compressed_size, uncompressed_size, "
+          "diff_id, entry_count, status, status_reason, analyzer_version, analyzed_at, facts, "
+          "path_hashes, analyzer_versions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+          "$12, $13::bytea, $14) ON CONFLICT (digest) DO UPDATE SET media_type = "
+          "excluded.media_type, compression = excluded.compression, compressed_size = "
+          "excluded.compressed_size, uncompressed_size = excluded.uncompressed_size, diff_id = "
+          "excluded.diff_id, entry_count = excluded.entry_count, status = excluded.status, "
+          "status_reason = excluded.status_reason, analyzer_version = excluded.analyzer_version, "
+          "analyzed_at = excluded.analyzed_at, facts = excluded.facts, path_hashes = "
+          "excluded.path_hashes, analyzer_versions = excluded.analyzer_versions",
+          {l.digest, l.media_type, f.compression, num(static_cast<std::int64_t>(f.compressed_size)),
+           num(static_cast<std::int64_t>(f.uncompressed_size)), f.diff_id,
+           num(static_cast<std::int64_t>(f.entry_count)), std::string(layer_status_name(f.status)),
+           opt(f.status_reason), num(l.analyzer_version), l.analyzed_at, facts, hashes,
+           nlohmann::json(f.analyzer_versions).dump()});
+    });
   }
 
   Result<void> put_image(const ImageRecord& im, const std::optional<TagRecord>& tag) override {
@@ -690,9 +691,7 @@ class PostgresStore : public Store {
     if (auto w = put_scan_locked(s); !w) return w;
     if (auto n = db_.defer(kPruneScans, {s.image, num(static_cast<std::int64_t>(keep))}); !n)
       return n.error();
-    if (auto r =
-            db_.defer("DELETE FROM leases WHERE key = $1 AND owner = $2", {"scan:" + s.id, owner});
-        !r)
+    if (auto r = db_.defer("SELECT bulwark_end_lease($1, $2)", {"scan:" + s.id, owner}); !r)
       return r.error();
     return {};
   }
@@ -1335,8 +1334,7 @@ class PostgresStore : public Store {
 
   Result<void> release_lease(const std::string& key, const std::string& owner) override {
     std::lock_guard lock(mu_);
-    if (auto r = db_.exec("DELETE FROM leases WHERE key = $1 AND owner = $2", {key, owner}); !r)
-      return r.error();
+    if (auto r = db_.exec("SELECT bulwark_end_lease($1, $2)", {key, owner}); !r) return r.error();
     return {};
   }
 

@@ -248,37 +248,45 @@ TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a fe
             "'reg.example/app:v1', 'linux/amd64', CASE WHEN i < 4 THEN 'queued' ELSE 'done' END, "
             "'t' FROM generate_series(1, 8) i; "
             // As autovacuum leaves them: a table never analyzed is priced as ten pages.
-            "ANALYZE images, tags, latest_results, scans");
-  // A scan's report context and result count, and a new tag's repository counter, in one
-  // transaction whose own counters say how each table was read. Plans made for any parameters,
-  // as a prepared statement keeps after its fifth run.
+            "INSERT INTO leases SELECT 'layer:' || i, 'o', now() FROM generate_series(1, 3) i; "
+            "ANALYZE images, tags, latest_results, scans, leases");
+  // A scan's claim, report context and result count, the end of its leases and a new tag's
+  // repository counter, in one transaction whose own counters say how each table was read.
+  // Plans made for any parameters, as a prepared statement keeps after its fifth run.
   auto probes = [&](const std::string& before) {
     auto out = psql_session(
         url,
         {"BEGIN", before, "SET plan_cache_mode = force_generic_plan",
+         "SELECT count(*) FROM bulwark_claim_scans('me', 30, 4, 't')",
          "SELECT count(*) FROM bulwark_digest_tags('sha256:1', 100)",
          "SELECT count(*) FROM bulwark_latest_result('reg.example/app1:v1')",
-         "SELECT count(*) FROM bulwark_claim_scans('me', 30, 4, 't')",
+         "SELECT count(*) FROM (SELECT bulwark_end_lease('layer:1', NULL), "
+         "bulwark_end_lease('scan:s1', 'me')) ended",
          "INSERT INTO tags VALUES ('reg.example', 'app1', 'v2', 'sha256:2', 't', 't')",
          "SELECT string_agg(relname || ' ' || seq_scan || ' ' || (idx_scan > 0), ', ' ORDER BY "
          "relname) FROM pg_stat_xact_user_tables WHERE relname IN ('tags', "
-         "'latest_results', 'scans')",
-         "ROLLBACK"});
-    REQUIRE(out.size() == 4);
-    CHECK(out[0] == "1");
+         "'latest_results', 'scans', 'leases')",
+         "SELECT count(*) FROM leases", "ROLLBACK"});
+    REQUIRE(out.size() == 6);
+    CHECK(out[0] == "3");
     CHECK(out[1] == "1");
-    CHECK(out[2] == "3");
-    return out[3];
+    CHECK(out[2] == "1");
+    CHECK(out[3] == "1");
+    CHECK(out[5] == "4");  // three layers' and three claimed scans' leases, one of each ended
+    return out[4];
   };
-  CHECK(probes("SELECT 1 WHERE false") == "latest_results 0 true, scans 0 true, tags 0 true");
+  CHECK(probes("SELECT 1 WHERE false") ==
+        "latest_results 0 true, leases 0 true, scans 0 true, tags 0 true");
   // The same reads with the functions' setting taken back (in the transaction only): the
-  // planner reads these tables whole, which is what the setting prevents.
+  // planner reads these tables whole, which is what the setting prevents. (The claim's leases
+  // are written through their key's index whatever the plan.)
   CHECK(probes("ALTER FUNCTION bulwark_digest_tags(text, integer) RESET enable_seqscan; "
                "ALTER FUNCTION bulwark_latest_result(text) RESET enable_seqscan; "
                "ALTER FUNCTION bulwark_claim_scans(text, integer, bigint, text) RESET "
                "enable_seqscan; "
+               "ALTER FUNCTION bulwark_end_lease(text, text) RESET enable_seqscan; "
                "ALTER FUNCTION bulwark_count_repository() RESET enable_seqscan") ==
-        "latest_results 1 false, scans 2 false, tags 2 false");
+        "latest_results 1 false, leases 2 true, scans 2 false, tags 2 false");
 
   // The claim's walk (its statement, in bulwark_claim_scans, priced as there): the queue read
   // in its order from an index of queued scans, nothing sorted; not the walk of every pending
