@@ -4,13 +4,21 @@
 -- counter's probe read 539 tag rows per scan and the lock of an image's latest result 299 rows
 -- (bench/replicas_bench.sh, BENCH_PG_TABLES=1). Each is a probe of a key an index holds, so the
 -- index is the right plan at every size; pricing whole-table reads out here says so.
+--
+-- Every function priced so also turns JIT off. A whole-table read left in such a plan (the count
+-- log has no index: it is read whole on purpose) is priced at 10^10, far above jit_above_cost,
+-- so each run compiled the statement with LLVM: bulwark_count_now, the once-a-second
+-- queue-depth read of every replica, took 55-117 ms of PostgreSQL's CPU instead of under one
+-- (EXPLAIN ANALYZE: "JIT: Inlining true, Optimization true").
+ALTER FUNCTION bulwark_count_now(TEXT) SET jit = off;
 ALTER FUNCTION bulwark_count_repository() SET enable_seqscan = off;
+ALTER FUNCTION bulwark_count_repository() SET jit = off;
 
 -- An image's latest counted result, locked until the transaction ends (count_result in
 -- server/store/postgres_store.cpp).
 CREATE FUNCTION bulwark_latest_result(key TEXT)
 RETURNS TABLE(score INTEGER, grade TEXT, finished_at TEXT) LANGUAGE plpgsql
-SET enable_seqscan = off AS $$
+SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   RETURN QUERY SELECT l.score, l.grade, l.finished_at FROM latest_results l WHERE l.image = key
     FOR UPDATE;
@@ -21,7 +29,7 @@ END $$;
 -- replicas when the plan read the whole table.
 CREATE FUNCTION bulwark_digest_tags(digest TEXT, max_rows INTEGER)
 RETURNS TABLE(name TEXT, last_seen TEXT) LANGUAGE plpgsql STABLE
-SET enable_seqscan = off AS $$
+SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   RETURN QUERY SELECT t.registry || '/' || t.repository || ':' || t.tag, t.last_seen FROM tags t
     WHERE t.manifest_digest = digest ORDER BY t.last_seen DESC LIMIT max_rows;
@@ -40,7 +48,8 @@ CREATE INDEX scans_queued ON scans(seq) WHERE status = 'queued';
 -- that update read the table whole.
 CREATE FUNCTION bulwark_claim_scans(claimer TEXT, lease_seconds INTEGER, max_rows BIGINT,
                                     started TEXT)
-RETURNS SETOF scans LANGUAGE plpgsql SET enable_seqscan = off AS $$
+RETURNS SETOF scans LANGUAGE plpgsql
+SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   RETURN QUERY
   WITH picked AS (SELECT s.seq FROM scans s WHERE s.status = 'queued' ORDER BY s.seq
@@ -59,7 +68,7 @@ END $$;
 -- The table holds the leases in force, a few rows per replica, so whole-table reads were
 -- chosen: 36 lease rows per scan with three replicas.
 CREATE FUNCTION bulwark_end_lease(lease_key TEXT, holder TEXT) RETURNS void LANGUAGE plpgsql
-SET enable_seqscan = off AS $$
+SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   DELETE FROM leases l WHERE l.key = lease_key AND (holder IS NULL OR l.owner = holder);
 END $$;

@@ -305,6 +305,41 @@ TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a fe
   CHECK(text.find("scans_pending_by_image") == std::string::npos);
 }
 
+TEST_CASE("postgresql: the store's sessions and its index-priced functions run without JIT") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  (void)postgres_at(url);  // migrated
+  // A whole-table read priced out (the count log, read whole on purpose, inside
+  // bulwark_count_now) costs 10^10, above every JIT threshold: a session with JIT compiles the
+  // statement at each run.
+  const std::string explain =
+      "EXPLAIN ANALYZE SELECT value FROM fleet_counts WHERE name = 'scans|queued'";
+  auto jit = [](const std::vector<std::string>& plan) {
+    return std::any_of(plan.begin(), plan.end(),
+                       [](const std::string& l) { return l.starts_with("JIT:"); });
+  };
+  if (psql_value(url, "SELECT pg_jit_available()") == "t") {
+    CHECK(jit(psql_session(url, {"SET enable_seqscan = off", explain})));
+    CHECK_FALSE(jit(psql_session(url, {"SET enable_seqscan = off", "SET jit = off", explain})));
+  }
+  // The store's own sessions have JIT off, unless their connection string says otherwise.
+  auto c = pg::Connection::open(url);
+  REQUIRE(c);
+  auto shown = c->exec("SHOW jit");
+  REQUIRE(shown);
+  CHECK(shown->text(0, 0) == "off");
+  auto told = pg::Connection::open(url + "?options=-c%20jit%3Don");
+  REQUIRE(told);
+  CHECK(told->exec("SHOW jit")->text(0, 0) == "on");
+  // Every function that prices whole-table reads out turns JIT off with it.
+  CHECK(std::stoi(psql_value(url,
+                             "SELECT count(*) FROM pg_proc WHERE proconfig @> "
+                             "'{enable_seqscan=off}' AND proconfig @> '{jit=off}'")) >= 6);
+  CHECK(psql_value(url,
+                   "SELECT string_agg(proname, ', ') FROM pg_proc WHERE proconfig @> "
+                   "'{enable_seqscan=off}' AND NOT proconfig @> '{jit=off}'") == "");
+}
+
 TEST_CASE("postgresql: the count log's move to arrays (014) folds what the old log held") {
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();

@@ -82,7 +82,14 @@ std::string redact(const std::string& conninfo) {
 }
 
 Result<Connection> Connection::open(const std::string& conninfo) {
-  Connection c(PQconnectdb(conninfo.c_str()));
+  // The store's statements are reads and writes of a few rows. One priced above jit_above_cost
+  // (a large table's estimate, or a whole-table read priced out) would be compiled by LLVM at
+  // each run, tens of milliseconds for a statement that runs in one (schema/postgres/016). As a
+  // connection option it holds for the sessions PQreset opens too; options in the connection
+  // string, which is expanded after it, take its place.
+  const char* keys[] = {"options", "dbname", nullptr};
+  const char* values[] = {"-c jit=off", conninfo.c_str(), nullptr};
+  Connection c(PQconnectdbParams(keys, values, 1));
   if (!c.c_) return make_error(Errc::unavailable, "postgresql: out of memory");
   if (PQstatus(c.c_.get()) != CONNECTION_OK)
     return pg_error("cannot connect to " + redact(conninfo), PQerrorMessage(c.c_.get()));
