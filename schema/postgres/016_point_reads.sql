@@ -39,7 +39,8 @@ END $$;
 -- queued and running scan, and the dead entries of those claimed since the last vacuum) and
 -- sorted it: 299 index entries per scan with three replicas; on a queue of a page they read the
 -- table whole. This index holds queued scans only, in claim order, so a claim reads from its
--- start and stops at the rows it takes.
+-- start and stops at the rows it takes. (scans_by_status serves the same walk in the same
+-- order, and the planner takes either; neither sorts.)
 CREATE INDEX scans_queued ON scans(seq) WHERE status = 'queued';
 
 -- A claim (claim_locked in server/store/postgres_store.cpp): the first queued scans no other
