@@ -903,14 +903,17 @@ class PostgresStore : public Store {
 
   Result<std::vector<ScanRecord>> list_scans(const ScanQuery& q) override {
     auto rdb = readers_.take();
-    // Only the filters given, so that each uses its index (status, seq) or (image, seq).
+    // Only the filters given, so that each uses its index (status, seq) or (image, seq). The
+    // status is a constant (a name of the enum, never the caller's text): the index of queued
+    // scans and the one of the others are partial (schema/postgres/016_point_reads.sql), and a
+    // plan for a status parameter could use neither.
     std::string sql = std::string("SELECT ") + kScanColumns + " FROM scans WHERE true";
     std::vector<Param> params;
     auto param = [&](std::string v) {
       params.emplace_back(std::move(v));
       return "$" + std::to_string(params.size());
     };
-    if (q.status) sql += " AND status = " + param(std::string(scan_status_name(*q.status)));
+    if (q.status) sql += " AND status = '" + std::string(scan_status_name(*q.status)) + "'";
     if (!q.image.empty()) sql += " AND image = " + param(q.image);
     if (!q.before_id.empty())
       sql += " AND seq < (SELECT seq FROM scans WHERE id = " + param(q.before_id) + ")";
