@@ -247,8 +247,8 @@ TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a fe
             "INSERT INTO scans(id, image, platform, status, created_at) SELECT 's' || i, "
             "'reg.example/app:v1', 'linux/amd64', CASE WHEN i < 4 THEN 'queued' ELSE 'done' END, "
             "'t' FROM generate_series(1, 8) i; "
-            // As autovacuum leaves them: a table never analyzed is priced as ten pages.
             "INSERT INTO leases SELECT 'layer:' || i, 'o', now() FROM generate_series(1, 3) i; "
+            // As autovacuum leaves them: a table never analyzed is priced as ten pages.
             "ANALYZE images, tags, latest_results, scans, leases");
   // A scan's claim, report context and result count, the end of its leases and a new tag's
   // repository counter, in one transaction whose own counters say how each table was read.
@@ -342,7 +342,7 @@ TEST_CASE("postgresql: the store's sessions and its index-priced functions run w
   auto shown = c->exec("SHOW jit");
   REQUIRE(shown);
   CHECK(shown->text(0, 0) == "off");
-  auto told = pg::Connection::open(url + "?options=-c%20jit%3Don");
+  auto told = pg::Connection::open(url + "?options=-c%20jit%3Don");  // url has no query yet
   REQUIRE(told);
   CHECK(told->exec("SHOW jit")->text(0, 0) == "on");
   // Every function that prices whole-table reads out turns JIT off with it.
