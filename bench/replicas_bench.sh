@@ -15,7 +15,8 @@
 # too); BENCH_PG_TABLES=1 also prints, for each PostgreSQL run, the rows read per scan
 # in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
 # then leaves the three replicas idle for BENCH_IDLE seconds (default 10) and prints what their
-# polls cost PostgreSQL (the same counts, per second per replica);
+# polls cost PostgreSQL (the same counts, per second per replica); each count first waits
+# BENCH_PG_SETTLE seconds (default 11) for the backends to flush their statistics;
 # then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
 # temporary directory. Release build; never part of the tests.
 set -euo pipefail
@@ -123,7 +124,8 @@ db_counts() {
 # what it has not flushed for up to 10 s (PostgreSQL 15): each count waits that long first, so
 # that the warm-up's reads are all in before the run and the run's all in after it. The window
 # then holds the run and BENCH_PG_SETTLE (default 11) seconds of the idle replicas' polls.
-settle() { sleep "${BENCH_PG_SETTLE:-11}"; }
+pg_settle=${BENCH_PG_SETTLE:-11}
+settle() { sleep "$pg_settle"; }
 bulwark_sum() { awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$@"; }  # of table_reads' lines
 counts_before() {
   settle
@@ -234,7 +236,7 @@ d0=$(db_counts three); r0=$(table_reads three | bulwark_sum)
 sleep "$idle"
 settle
 d1=$(db_counts three); r1=$(table_reads three | bulwark_sum)
-awk -v s="$((idle + ${BENCH_PG_SETTLE:-11}))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
+awk -v s="$((idle + pg_settle))" -v b="$d0 $r0" -v a="$d1 $r1" 'BEGIN {
   split(b, x, " "); split(a, y, " ");
   printf "3 replicas idle for %d s: per replica per second %.2f commits, %.1f rows read (pg_stat_database), %.1f in Bulwark tables\n",
     s, (y[1] - x[1]) / s / 3, (y[2] - x[2]) / s / 3, (y[3] - x[3]) / s / 3 }'

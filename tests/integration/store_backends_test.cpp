@@ -45,11 +45,29 @@ LocalPostgres* server() {
     return;                                                                         \
   }
 
+// What a session's statements read, one value per line: each -c runs in order in one session.
+std::vector<std::string> psql_session(const std::string& url, std::vector<std::string> sql) {
+  std::vector<std::string> args{"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url};
+  for (auto& s : sql) {
+    args.push_back("-c");
+    args.push_back(std::move(s));
+  }
+  std::string out;
+  REQUIRE_MESSAGE(run_command(args, out) == 0, out);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, end; at < out.size(); at = end + 1) {
+    end = out.find('\n', at);
+    if (end == std::string::npos) end = out.size();
+    lines.push_back(out.substr(at, end - at));
+  }
+  return lines;
+}
+
 // One value read with psql from outside the store.
 std::string psql_value(const std::string& url, const std::string& sql) {
+  auto lines = psql_session(url, {sql});
   std::string out;
-  REQUIRE_MESSAGE(run_command({"psql", "-X", "-A", "-t", url, "-c", sql}, out) == 0, out);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
+  for (std::size_t i = 0; i < lines.size(); ++i) out += (i ? "\n" : "") + lines[i];
   return out;
 }
 
@@ -211,24 +229,6 @@ TEST_CASE("postgresql: counters are appended to a log that a scan's end folds in
   CHECK(psql_value(url, "SELECT count(*) FROM fleet_count_log") == "0");
   CHECK(psql_value(url, "SELECT value FROM fleet_count_totals WHERE name = 'scans|failed'") == "4");
   CHECK((*store->stats("rs"))["scans"] == json{{"failed", 4}});
-}
-
-// What a session's statements read, one value per line: each -c runs in order in one session.
-std::vector<std::string> psql_session(const std::string& url, std::vector<std::string> sql) {
-  std::vector<std::string> args{"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url};
-  for (auto& s : sql) {
-    args.push_back("-c");
-    args.push_back(std::move(s));
-  }
-  std::string out;
-  REQUIRE_MESSAGE(run_command(args, out) == 0, out);
-  std::vector<std::string> lines;
-  for (std::size_t at = 0, end; at < out.size(); at = end + 1) {
-    end = out.find('\n', at);
-    if (end == std::string::npos) end = out.size();
-    lines.push_back(out.substr(at, end - at));
-  }
-  return lines;
 }
 
 TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a few rows") {
