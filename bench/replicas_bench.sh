@@ -14,6 +14,9 @@
 # scan's commits are (BENCH_PG_OPTS adds server options, such as auto_explain's to log the plans
 # too); BENCH_PG_TABLES=1 also prints, for each PostgreSQL run, the rows read per scan
 # in each table (pg_stat_all_tables and pg_stat_all_indexes: rows and index entries read);
+# BENCH_PG_TOP=N prints, for each PostgreSQL run, the N statements that took the most of
+# PostgreSQL's time per scan (pg_stat_statements, planning included: calls, plan and execution
+# time per scan);
 # then leaves the three replicas idle for BENCH_IDLE seconds (default 10) and prints what their
 # polls cost PostgreSQL (the same counts, per second per replica); each count first waits
 # BENCH_PG_SETTLE seconds (default 11) for the backends to flush their statistics;
@@ -51,9 +54,26 @@ pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 as_pg "$pg/initdb" -D "$work/pg/data" -U bulwark --auth=trust --no-sync >/dev/null
 pg_opts="-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off"
 [[ -n ${BENCH_PG_STATEMENTS:-} ]] && pg_opts+=" -c log_statement=all -c log_line_prefix=%d:%p:"
+[[ -n ${BENCH_PG_TOP:-} ]] &&
+  pg_opts+=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 pg_opts+=" ${BENCH_PG_OPTS:-}"
 as_pg "$pg/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "$pg_opts" start >/dev/null
 db() { psql -q -X "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "CREATE DATABASE $1"; echo "postgresql://bulwark@127.0.0.1:$pg_port/$1"; }
+admin() { psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" -c "$1"; }
+[[ -n ${BENCH_PG_TOP:-} ]] && admin "CREATE EXTENSION pg_stat_statements"
+# top_statements NAME: BENCH_PG_TOP's lines for database NAME since the last reset_statements.
+top_statements() {
+  [[ -n ${BENCH_PG_TOP:-} ]] || return 0
+  echo "  calls/scan plan-ms/scan exec-ms/scan statement"
+  admin "SELECT to_char(calls::float / $images, '990.00'), to_char(total_plan_time / $images, '90.000'),
+           to_char(total_exec_time / $images, '90.000'), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1')
+         ORDER BY total_plan_time + total_exec_time DESC LIMIT ${BENCH_PG_TOP}"
+  admin "SELECT to_char(sum(calls)::float / $images, '990.00'), to_char(sum(total_plan_time) / $images, '90.000'),
+           to_char(sum(total_exec_time) / $images, '90.000'), 'all statements'
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1')"
+}
+reset_statements() { [[ -z ${BENCH_PG_TOP:-} ]] || admin "SELECT pg_stat_statements_reset()" >/dev/null; }
 
 # The images: one base layer of 40 MB of libraries, one small layer each.
 mkdir -p "$work/base"
@@ -211,23 +231,29 @@ one=$(db one); two=$(db two); three=$(db three)
 start_daemon a "$one"
 warm_up "$api"
 before=$(counts_before one)
+reset_statements
 run "1 replica (PostgreSQL)" "$api"
 per_scan "1 replica (PostgreSQL)" one "$before"
+top_statements one
 [[ -n ${BENCH_PG_TABLES:-} ]] && { echo "1 replica (PostgreSQL): rows read per scan by table"; per_table one; }
 start_daemon c1 "$two"; c1=$api
 start_daemon c2 "$two"; c2=$api
 warm_up "$c1" "$c2"
 before=$(counts_before two)
+reset_statements
 run "2 replicas (PostgreSQL)" "$c1" "$c2"
 per_scan "2 replicas (PostgreSQL)" two "$before"
+top_statements two
 [[ -n ${BENCH_PG_TABLES:-} ]] && { echo "2 replicas (PostgreSQL): rows read per scan by table"; per_table two; }
 start_daemon b1 "$three"; b1=$api
 start_daemon b2 "$three"; b2=$api
 start_daemon b3 "$three"; b3=$api
 warm_up "$b1" "$b2" "$b3"
 before=$(counts_before three)
+reset_statements
 run "3 replicas (PostgreSQL)" "$b1" "$b2" "$b3"
 per_scan "3 replicas (PostgreSQL)" three "$before"
+top_statements three
 [[ -n ${BENCH_PG_TABLES:-} ]] && { echo "3 replicas (PostgreSQL): rows read per scan by table"; per_table three; }
 # The same three replicas left idle for BENCH_IDLE seconds (default 10): what their polls cost.
 # The run's counts are all in (counts_after settled); the window is BENCH_IDLE + the settle.

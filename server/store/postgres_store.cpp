@@ -4,6 +4,7 @@
 #include "store/detail/connection_pool.h"
 #include "store/detail/layer_cache.h"
 #include "store/detail/pg.h"
+#include "store/detail/pg_layer_reads.h"
 #include "store/detail/queries.h"
 #include "store/store.h"
 
@@ -43,16 +44,6 @@ constexpr std::string_view kAcquireLease =
     "'1 second') ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = "
     "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
     "RETURNING owner";
-
-// The layers whose digests array parameter $N names, each found through the primary key.
-// `digest = ANY($N)` lets the planner read a table of a few hundred layers whole, which costs it
-// less than a probe per digest but reads every row at each scan's first look; the lateral
-// subquery (kept apart by OFFSET 0) is one index probe per distinct digest.
-std::string layers_named(int n) {
-  return "(SELECT DISTINCT d FROM unnest($" + std::to_string(n) +
-         "::text[]) AS want(d)) want CROSS JOIN LATERAL (SELECT *, xmin::text AS row_version "
-         "FROM layers WHERE digest = want.d OFFSET 0) layers";
-}
 
 // Reader connections per process.
 constexpr int kReaders = 4;
@@ -103,8 +94,8 @@ class PostgresStore : public Store {
     if (digests.empty()) return out;
     static const std::string sql =
         "SELECT digest, analyzer_version, diff_id, status, analyzer_versions FROM " +
-        layers_named(1);
-    auto r = c.exec(sql, {pg::text_array(digests)});
+        pg::layers_named(1);
+    auto r = c.exec(sql, {pg::distinct_array(digests)});
     if (!r) return r.error();
     for (int row = 0; row < r->size(); ++row) {
       const std::string digest = r->text(row, 0);
@@ -183,8 +174,8 @@ class PostgresStore : public Store {
         "SELECT digest, media_type, analyzer_version, analyzed_at, CASE WHEN digest || '|' || "
         "row_version = ANY($2::text[]) THEN NULL ELSE facts END, CASE WHEN digest || '|' || "
         "row_version = ANY($2::text[]) THEN NULL ELSE path_hashes END, row_version FROM " +
-        layers_named(1);
-    auto r = c.exec(sql, {pg::text_array(digests), pg::text_array(known)});
+        pg::layers_named(1);
+    auto r = c.exec(sql, {pg::distinct_array(digests), pg::text_array(known)});
     if (!r) return r.error();
     for (int row = 0; row < r->size(); ++row) {
       LayerRecord rec;
@@ -298,13 +289,8 @@ class PostgresStore : public Store {
                                   const std::string& ruleset_version,
                                   const std::vector<std::string>& layer_digests, ImageLookup& out,
                                   std::map<std::string, std::string>& versions) {
-    static const std::string sql =
-        "SELECT 0 AS part, manifest_digest AS c1, score::bigint AS c2, grade AS c3, image_ref AS "
-        "c4, ruleset_version AS c5, report AS c6 FROM reports WHERE manifest_digest = $1 AND "
-        "ruleset_version = $2 UNION ALL SELECT 1, digest, analyzer_version::bigint, diff_id, "
-        "status, analyzer_versions, row_version FROM " +
-        layers_named(3);
-    auto r = c.exec(sql, {manifest_digest, ruleset_version, pg::text_array(layer_digests)});
+    auto r = c.exec(pg::lookup_statement(),
+                    {manifest_digest, ruleset_version, pg::distinct_array(layer_digests)});
     if (!r) return r.error();
     out.layers.assign(layer_digests.size(), std::nullopt);
     for (int row = 0; row < r->size(); ++row) {
@@ -400,8 +386,11 @@ class PostgresStore : public Store {
     return db_.transaction([&] { return put_image_locked(im, tag); });
   }
 
+  // `report`, when given, is the image's report the caller writes next (put_report_locked with
+  // its summary written): the summary row is written once, with its figures.
   // REQUIRES: mu_ held, inside a transaction.
-  Result<void> put_image_locked(const ImageRecord& im, const std::optional<TagRecord>& tag) {
+  Result<void> put_image_locked(const ImageRecord& im, const std::optional<TagRecord>& tag,
+                                const ReportRecord* report = nullptr) {
     std::string now = now_rfc3339();
     auto r = db_.defer(
         "INSERT INTO images(manifest_digest, media_type, config_digest, os, architecture, "
@@ -431,7 +420,7 @@ class PostgresStore : public Store {
              pg::text_array(sizes), pg::text_array(diff_ids)});
         !ins)
       return ins.error();
-    return record_seen(im.manifest_digest, tag, queries::platform_of(im), now);
+    return record_seen(im.manifest_digest, tag, queries::platform_of(im), now, report);
   }
 
   Result<bool> touch_image(const std::string& digest,
@@ -573,10 +562,12 @@ class PostgresStore : public Store {
   }
 
   // The tag (if any) as naming `digest` since `now`, and the image's summary row: written
-  // whole with its `platform` (put_image), or only brought up to date when seen again (touch,
-  // platform empty). REQUIRES: mu_ held, inside the caller's transaction.
+  // whole with its `platform` (put_image) and, when given, its report's figures, or only brought
+  // up to date when seen again (touch, platform empty). REQUIRES: mu_ held, inside the caller's
+  // transaction.
   Result<void> record_seen(const std::string& digest, const std::optional<TagRecord>& tag,
-                           const std::string& platform, const std::string& now) {
+                           const std::string& platform, const std::string& now,
+                           const ReportRecord* report = nullptr) {
     const bool tagged = tag && !tag->tag.empty();
     if (tagged)
       if (auto t = db_.defer(
@@ -591,18 +582,40 @@ class PostgresStore : public Store {
                                  tagged ? tag->tag : std::string()};
     if (!platform.empty()) params.emplace_back(platform);
     // A summary names the image by the tag seen last; seen by digest, it keeps the one it had.
+    static const std::string kWhole =
+        "INSERT INTO image_summaries(manifest_digest, last_scanned, registry, repository, tag, "
+        "platform) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (manifest_digest) DO UPDATE SET "
+        "platform = excluded.platform, last_scanned = excluded.last_scanned, registry = CASE "
+        "WHEN excluded.tag = '' THEN image_summaries.registry ELSE excluded.registry END, "
+        "repository = CASE WHEN excluded.tag = '' THEN image_summaries.repository ELSE "
+        "excluded.repository END, tag = CASE WHEN excluded.tag = '' THEN image_summaries.tag "
+        "ELSE excluded.tag END";
+    // With the report's figures: one row version, not an insert and then an update of the
+    // scored columns (indexed, so the update wrote every index again, and fired the counters'
+    // trigger twice).
+    static const std::string kScored =
+        "INSERT INTO image_summaries(manifest_digest, last_scanned, registry, repository, tag, "
+        "platform, ruleset_version, score, grade, base, eol, severity_counts, top_finding) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT "
+        "(manifest_digest) DO UPDATE SET platform = excluded.platform, last_scanned = "
+        "excluded.last_scanned, registry = CASE WHEN excluded.tag = '' THEN "
+        "image_summaries.registry ELSE excluded.registry END, repository = CASE WHEN "
+        "excluded.tag = '' THEN image_summaries.repository ELSE excluded.repository END, tag = "
+        "CASE WHEN excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END, "
+        "ruleset_version = excluded.ruleset_version, score = excluded.score, grade = "
+        "excluded.grade, base = excluded.base, eol = excluded.eol, severity_counts = "
+        "excluded.severity_counts, top_finding = excluded.top_finding";
+    // platform_of() is never empty: a report given is always written here.
+    if (report && !platform.empty())
+      params.insert(params.end(),
+                    {report->ruleset_version, num(report->score), report->grade, report->base,
+                     num(report->eol_os ? 1 : 0), report->severity_counts, report->top_finding});
     auto sum = db_.defer(
         platform.empty()
             ? "UPDATE image_summaries SET last_scanned = $2, registry = CASE WHEN $5 = '' THEN "
               "registry ELSE $3 END, repository = CASE WHEN $5 = '' THEN repository ELSE $4 END, "
               "tag = CASE WHEN $5 = '' THEN tag ELSE $5 END WHERE manifest_digest = $1"
-            : "INSERT INTO image_summaries(manifest_digest, last_scanned, registry, repository, "
-              "tag, platform) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (manifest_digest) DO "
-              "UPDATE SET platform = excluded.platform, last_scanned = excluded.last_scanned, "
-              "registry = CASE WHEN excluded.tag = '' THEN image_summaries.registry ELSE "
-              "excluded.registry END, repository = CASE WHEN excluded.tag = '' THEN "
-              "image_summaries.repository ELSE excluded.repository END, tag = CASE WHEN "
-              "excluded.tag = '' THEN image_summaries.tag ELSE excluded.tag END",
+            : (report ? kScored : kWhole),
         params);
     if (!sum) return sum.error();
     if (!tagged) return {};
@@ -711,9 +724,10 @@ class PostgresStore : public Store {
         claimed = std::move(*c);
       }
       if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
-      if (auto r = put_image_locked(found.image, found.tag); !r) return r;
-      if (found.report)
-        if (auto r = put_report_locked(*found.report); !r) return r;
+      const ReportRecord* report = found.report ? &*found.report : nullptr;
+      if (auto r = put_image_locked(found.image, found.tag, report); !r) return r;
+      if (report)
+        if (auto r = put_report_locked(*report, /*summarized=*/true); !r) return r;
       if (!found.reference_name.empty())
         if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
             !r)
@@ -1179,8 +1193,9 @@ class PostgresStore : public Store {
     return db_.transaction([&] { return put_report_locked(r); });
   }
 
-  // REQUIRES: mu_ held, inside a transaction.
-  Result<void> put_report_locked(const ReportRecord& r) {
+  // `summarized`: the image's summary row already holds the report's figures (put_image_locked
+  // wrote them). REQUIRES: mu_ held, inside a transaction.
+  Result<void> put_report_locked(const ReportRecord& r, bool summarized = false) {
     auto q = db_.defer(
         "INSERT INTO reports(manifest_digest, ruleset_version, image_ref, score, grade, report, "
         "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (manifest_digest, "
@@ -1189,6 +1204,7 @@ class PostgresStore : public Store {
         {r.manifest_digest, r.ruleset_version, r.image_ref, num(r.score), r.grade, r.report,
          now_rfc3339()});
     if (!q) return q.error();
+    if (summarized) return {};
     static const std::string summarize = queries::dollar_placeholders(queries::kSummarizeReport);
     auto sum =
         db_.defer(summarize, {r.manifest_digest, r.ruleset_version, num(r.score), r.grade, r.base,

@@ -456,6 +456,8 @@ void check_scan_end_with_findings(Store& store) {
   ScannedImage found{image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""},
                      report('a', "rs-1", 60, "C", "debian:12", false), "reg.example/team/app:1"};
   found.tag->manifest_digest = digest_of('a');
+  found.report->severity_counts = R"({"critical":0,"high":0,"medium":1,"low":0,"info":0})";
+  found.report->top_finding = R"({"rule_id":"BW-SHELL","title":"shell","severity":"medium"})";
 
   // A layer not stored: nothing of it is written, the scan still runs and keeps its lease.
   CHECK_FALSE(store.finish_image_scan(found, scan, 5, "replica-a", {}));
@@ -491,6 +493,21 @@ void check_scan_end_with_findings(Store& store) {
   auto rep = *store.get_report(digest_of('a'), "rs-1");
   REQUIRE(rep);
   CHECK(rep->score == 60);
+  // The image's summary row holds the report's figures, and the fleet's counters count them.
+  ImageQuery listed;
+  listed.ruleset_version = "rs-1";
+  auto rows = *store.list_images(listed);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].score == 60);
+  CHECK(rows[0].grade == "C");
+  CHECK(rows[0].tag == "1");
+  CHECK(rows[0].platform == "linux/amd64");
+  CHECK(rows[0].severity_counts == found.report->severity_counts);
+  CHECK(rows[0].top_finding == found.report->top_finding);
+  auto stats = *store.stats("rs-1");
+  CHECK(stats["images"] == 1);
+  CHECK(stats["grades"] == nlohmann::json{{"C", 1}});
+  CHECK(stats["bases"] == nlohmann::json::array({{{"base", "debian:12"}, {"images", 1}}}));
   CHECK(*store.image_tags(digest_of('a')) == std::vector<std::string>{"reg.example/team/app:1"});
   auto refs = *store.list_reference_images();
   REQUIRE(refs.size() == 1);
