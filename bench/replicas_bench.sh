@@ -20,8 +20,15 @@
 # then leaves the three replicas idle for BENCH_IDLE seconds (default 10) and prints what their
 # polls cost PostgreSQL (the same counts, per second per replica); each count first waits
 # BENCH_PG_SETTLE seconds (default 11) for the backends to flush their statistics;
-# then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL. PostgreSQL 15 runs as an unprivileged user in a
-# temporary directory. Release build; never part of the tests.
+# then times `bulwarkd migrate-store` copying the SQLite run's data into an empty PostgreSQL;
+# then, with every daemon above stopped, times 2 replicas against 1 bulwarkd on SQLite over
+# BENCH_ROUNDS (default 3) rounds, each on fresh stores (the same images, new to them), the
+# order alternating, and prints the median ratio: one run is a window of two seconds, and on
+# this shared machine one window differs from the next by a tenth. PostgreSQL 15 runs as an
+# unprivileged user in a temporary directory. Last, on 2 fresh replicas, scans one at a time,
+# each submitted to one replica and waited for on both at once: how much later the replica that
+# did not run it answers (the store announces each end to the other replicas).
+# Release build; never part of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-300}
@@ -109,6 +116,11 @@ push_two_layer() {  # push_two_layer N: base + app layer N as fleet/app-N:1
 }
 for i in $(seq $((images + warm))); do push_two_layer "$i"; done
 
+stop_daemons() {  # every daemon started so far, each waited for
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
 start_daemon() {  # start_daemon NAME STORE: sets `api`; not in a subshell, so that pids keeps it
   ./build/server/bulwarkd --listen 127.0.0.1:0 --data-dir "$work/$1" --store "$2" >"$work/$1.out" 2>"$work/$1.err" &
   pids+=($!)
@@ -275,3 +287,57 @@ t0=$(date +%s.%N)
 ./build/server/bulwarkd migrate-store --from "sqlite:$work/s/bulwark.db" --to "$copy" | tr '\n' ' '
 t1=$(date +%s.%N)
 python3 -c "import sys; print(f'\nmigrate-store: {float(sys.argv[2])-float(sys.argv[1]):.2f} s, SQLite store {int(sys.argv[3])/1e6:.1f} MB')" "$t0" "$t1" "$(du -sb "$work/s" | cut -f1)"
+# 2 replicas against 1 bulwarkd on SQLite, round by round on fresh stores, nothing else running.
+stop_daemons
+round_rate() {  # round_rate sqlite|postgresql ROUND: sets `rate`, images per second of one fresh run
+  local apis=()
+  if [[ $1 == sqlite ]]; then
+    start_daemon "sqlite$2" ""; apis=("$api")
+  else
+    local url; url=$(db "round$2")
+    start_daemon "pa$2" "$url"; apis=("$api")
+    start_daemon "pb$2" "$url"; apis+=("$api")
+  fi
+  warm_up "${apis[@]}"
+  scan_all "-" 1 "$images" "${apis[@]}" >"$work/round"
+  stop_daemons
+  rate=$(awk '{ print $(NF - 1) }' "$work/round")
+}
+ratios=()
+for r in $(seq "${BENCH_ROUNDS:-3}"); do
+  if ((r % 2)); then
+    round_rate sqlite "$r"; s_rate=$rate; round_rate postgresql "$r"; p_rate=$rate
+  else
+    round_rate postgresql "$r"; p_rate=$rate; round_rate sqlite "$r"; s_rate=$rate
+  fi
+  ratio=$(awk -v p="$p_rate" -v s="$s_rate" 'BEGIN { printf "%.2f", p / s }')
+  ratios+=("$ratio")
+  echo "round $r: 1 replica (SQLite) $s_rate images/s, 2 replicas (PostgreSQL) $p_rate images/s: ${ratio}x"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END {
+  printf "2 replicas / 1 replica (SQLite), median of %d rounds: %.2fx\n", NR, r[int((NR + 1) / 2)] }'
+# A wait on the replica that does not run the scan, against one on the replica that does.
+url=$(db lag)
+start_daemon la "$url"; la=$api
+start_daemon lb "$url"; lb=$api
+python3 - "127.0.0.1:$port" "$la" "$lb" <<'PY'
+import json, statistics, sys, threading, time, urllib.request
+registry, a, b = sys.argv[1:4]
+def call(api, method, path, body=None):
+    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None)
+    return json.load(urllib.request.urlopen(req, timeout=300))
+lags = []
+for i in range(1, 31):
+    sid = call(a, "POST", "/v1/scans", {"image": f"{registry}/fleet/app-{i}:1"})["id"]
+    answered = {}
+    def wait(api):
+        s = call(api, "GET", f"/v1/scans/{sid}?wait=60")
+        answered[api] = (time.monotonic(), s["status"])
+    threads = [threading.Thread(target=wait, args=(api,)) for api in (a, b)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert answered[a][1] == answered[b][1] == "done", answered
+    lags.append((answered[b][0] - answered[a][0]) * 1000)
+print(f"a wait on the other replica answered {statistics.median(lags):.1f} ms after one on the "
+      f"replica running the scan (median of {len(lags)}; max {max(lags):.1f} ms)")
+PY

@@ -709,6 +709,9 @@ ApiResponse metrics(ApiContext& ctx) {
          static_cast<double>(m.layer_cache_hits));
   sample("bulwark_layer_shared_fetches_total", "Layers that joined a fetch already under way.",
          static_cast<double>(m.layer_shared_fetches));
+  sample("bulwark_scan_end_notices_total",
+         "Ends of scans other replicas ran, announced by the store (waits on them woken).",
+         static_cast<double>(m.scan_end_notices));
   sample("bulwark_known_rescans_total",
          "Scans answered from a stored report after one manifest request (nothing else fetched).",
          static_cast<double>(m.known_rescans));

@@ -153,6 +153,9 @@ int run(bw::Config config) {
   // replica died queued again.
   asio::co_spawn(ioc, scans.keep_leases(),
                  [](std::exception_ptr e) { log_exception("scan leases", e); });
+  // Waits on scans other replicas run answered as those scans end.
+  asio::co_spawn(ioc, scans.follow_scan_ends(),
+                 [](std::exception_ptr e) { log_exception("scan ends", e); });
   // A new ruleset (or build) re-scores every stored image from its facts, with no fetch, on a
   // worker: the API serves meanwhile (a report not reached yet is built when it is read), and
   // /readyz says "rescoring" until it is done.

@@ -19,6 +19,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -77,6 +78,7 @@ struct ScanMetrics {
   std::uint64_t known_rescans = 0;     // rescans answered from a stored report after the manifest
   std::uint64_t unchanged_tags = 0;    // registry-pass tags found as last scanned: no scan queued
   std::uint64_t layer_shared_fetches = 0;  // joined a fetch already under way for another scan
+  std::uint64_t scan_end_notices = 0;  // ends of scans other replicas ran, announced by the store
   std::size_t queued = 0;
   std::size_t running = 0;
 };
@@ -113,6 +115,12 @@ class ScanService {
   // runs, and queues again running scans whose lease lapsed (their replica died), so that no
   // scan is lost. Returns after shutdown().
   boost::asio::awaitable<void> keep_leases();
+
+  // While the process runs, on a store other processes write: wakes the waits on scans that
+  // another replica runs as each one's end commits (Store::ScanEndFeed), so that they answer
+  // then instead of at their next read of the store (every 0.1 s, growing to 1 s). Returns at
+  // once on a store no other process writes, and after shutdown().
+  boost::asio::awaitable<void> follow_scan_ends();
 
   // Validates the reference (bad_reference), platform (bad_request) and registry
   // (registry_not_allowed), records the scan as queued and schedules it.
@@ -227,6 +235,10 @@ class ScanService {
   // The adopted scans (their leases taken) queued again; returns their ids, for the leases'
   // release once they are.
   std::vector<std::string> requeue(std::vector<ScanRecord> adopted);
+  // An end announced by the store: the waits on that scan read it now.
+  void ended_elsewhere(const std::string& id);
+  // Whether an end of `id` was announced since its wait read the store (and forgets it).
+  bool take_ended_elsewhere(const std::string& id);
   // Scans running here that a caller cancelled through another replica.
   boost::asio::awaitable<void> notice_remote_cancels();
   boost::asio::awaitable<void> run(std::shared_ptr<Live> live);
@@ -283,6 +295,13 @@ class ScanService {
   ScanTelemetry telemetry_;
   std::string replica_id_;
   boost::asio::steady_timer lease_tick_;  // keep_leases' wait; cancelled by shutdown()
+  // follow_scan_ends' wait on the feed's socket, and before another feed; cancelled by
+  // shutdown().
+  std::shared_ptr<boost::asio::posix::stream_descriptor> scan_end_wait_;
+  boost::asio::steady_timer scan_end_retry_;
+  // Ends announced lately (at most kEndsKept): a wait whose store read crossed one sees it here
+  // before it sleeps.
+  std::deque<std::string> ended_elsewhere_;
   // Set at shutdown; workers' analyses read it at every entry and read, so no worker outlives
   // the grace period by more than one step.
   std::atomic<bool> cancel_analysis_{false};

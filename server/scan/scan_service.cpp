@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -199,7 +200,8 @@ ScanService::ScanService(asio::any_io_executor io, asio::thread_pool& workers, S
       options_(std::move(options)),
       reporter_(reporter),
       replica_id_("bulwarkd-" + random_hex(8)),
-      lease_tick_(io_) {}
+      lease_tick_(io_),
+      scan_end_retry_(io_) {}
 
 ScanService::~ScanService() = default;
 
@@ -533,6 +535,7 @@ awaitable<Result<std::optional<ScanRecord>>> ScanService::wait(std::string id,
     left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                  std::chrono::steady_clock::now());
     if (!s || !*s || is_finished((*s)->status) || left.count() <= 0 || stopping_) co_return s;
+    if (take_ended_elsewhere(id)) continue;  // announced while the store answered
     auto timer = std::make_shared<asio::steady_timer>(io_, std::min(left, delay));
     auto entry = remote_waiters_.emplace(id, timer);
     boost::system::error_code ec;
@@ -607,9 +610,59 @@ Result<ScanRecord> ScanService::cancelled(const std::string& id, std::optional<S
   return *stored;
 }
 
+awaitable<void> ScanService::follow_scan_ends() {
+  while (!stopping_) {
+    auto feed = co_await on_store(store_pool_, [&] { return store_.open_scan_end_feed(); });
+    if (feed && !*feed) co_return;  // no other process writes this store
+    if (!feed) log::warn("following scan ends failed", {{"error", feed.error().message}});
+    // A descriptor of its own for the reactor: the feed's connection keeps the socket and
+    // closes it.
+    const int fd = feed ? ::dup((*feed)->socket()) : -1;
+    if (fd >= 0) {
+      scan_end_wait_ = std::make_shared<asio::posix::stream_descriptor>(io_, fd);
+      while (!stopping_) {
+        boost::system::error_code ec;
+        co_await scan_end_wait_->async_wait(asio::posix::stream_descriptor::wait_read,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || stopping_) break;
+        auto ids = (*feed)->take();
+        if (!ids) {
+          log::warn("following scan ends failed", {{"error", ids.error().message}});
+          break;
+        }
+        for (auto& id : *ids) ended_elsewhere(id);
+      }
+      scan_end_wait_.reset();
+    }
+    if (stopping_) break;
+    // Broken: the waits read the store meanwhile, as without a feed; another in a moment.
+    scan_end_retry_.expires_after(kQueuePoll);
+    boost::system::error_code ec;
+    co_await scan_end_retry_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void ScanService::ended_elsewhere(const std::string& id) {
+  if (local(id)) return;  // ran here: its waits were woken by its end
+  ++metrics_.scan_end_notices;
+  auto [first, last] = remote_waiters_.equal_range(id);
+  for (auto it = first; it != last; ++it) it->second->cancel();
+  ended_elsewhere_.push_back(id);
+  if (ended_elsewhere_.size() > kEndsKept) ended_elsewhere_.pop_front();
+}
+
+bool ScanService::take_ended_elsewhere(const std::string& id) {
+  auto it = std::find(ended_elsewhere_.begin(), ended_elsewhere_.end(), id);
+  if (it == ended_elsewhere_.end()) return false;
+  ended_elsewhere_.erase(it);
+  return true;
+}
+
 awaitable<void> ScanService::shutdown() {
   stopping_ = true;
   lease_tick_.cancel();
+  if (scan_end_wait_) scan_end_wait_->cancel();
+  scan_end_retry_.cancel();
   // Analyses stop at their next entry or read; their scans resume at the next start.
   cancel_analysis_ = true;
   // Queued scans stay in the store for the next start or another replica.

@@ -45,6 +45,20 @@ constexpr std::string_view kAcquireLease =
     "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
     "RETURNING owner";
 
+// The channel a scan's end is announced on, its id as payload (NOTIFY: sent when the
+// transaction that ends it commits, to every session LISTENing).
+constexpr const char* kScanEndChannel = "bulwark_scan_ends";
+
+class PgScanEndFeed : public Store::ScanEndFeed {
+ public:
+  explicit PgScanEndFeed(Connection c) : c_(std::move(c)) {}
+  int socket() const override { return c_.socket(); }
+  Result<std::vector<std::string>> take() override { return c_.notifications(); }
+
+ private:
+  Connection c_;
+};
+
 // Reader connections per process.
 constexpr int kReaders = 4;
 
@@ -53,8 +67,8 @@ constexpr std::int64_t kMigrationLock = 0x62756c7761726b;  // "bulwark"
 
 class PostgresStore : public Store {
  public:
-  PostgresStore(Connection writer, std::vector<Connection> readers)
-      : db_(std::move(writer)), readers_(std::move(readers)) {}
+  PostgresStore(std::string url, Connection writer, std::vector<Connection> readers)
+      : url_(std::move(url)), db_(std::move(writer)), readers_(std::move(readers)) {}
 
   Result<void> migrate() {
     std::lock_guard lock(mu_);
@@ -889,7 +903,20 @@ class PostgresStore : public Store {
          s.progress.empty() ? std::string("{}") : s.progress, s.created_at, opt(s.started_at),
          opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
     if (!r) return r.error();
-    return r->size() > 0;
+    if (r->size() == 0) return false;
+    const bool ended = s.status == ScanStatus::done || s.status == ScanStatus::failed ||
+                       s.status == ScanStatus::cancelled;
+    if (ended)
+      if (auto n = db_.defer("SELECT pg_notify($1, $2)", {std::string(kScanEndChannel), s.id}); !n)
+        return n.error();
+    return true;
+  }
+
+  Result<std::unique_ptr<ScanEndFeed>> open_scan_end_feed() override {
+    auto c = Connection::open(url_);
+    if (!c) return c.error();
+    if (auto r = c->exec(std::string("LISTEN ") + kScanEndChannel); !r) return r.error();
+    return std::unique_ptr<ScanEndFeed>(std::make_unique<PgScanEndFeed>(std::move(*c)));
   }
 
   static constexpr const char* kScanColumns =
@@ -1062,8 +1089,8 @@ class PostgresStore : public Store {
         "WITH old AS (SELECT seq AS old_seq, status AS old_status FROM scans WHERE id = $1 "
         "FOR UPDATE) UPDATE scans SET status = 'cancelled', error_code = 'cancelled', "
         "error_message = 'cancelled by request', finished_at = $2 FROM old WHERE seq = old_seq "
-        "AND old_status IN ('queued', 'running') RETURNING old_status",
-        {id, finished_at});
+        "AND old_status IN ('queued', 'running') RETURNING old_status, pg_notify($3, $1)",
+        {id, finished_at, std::string(kScanEndChannel)});
     if (!r) return r.error();
     if (r->size() == 0) return std::optional<ScanStatus>();
     return parse_scan_status(r->text(0, 0));
@@ -1505,6 +1532,7 @@ class PostgresStore : public Store {
         r->text(0, 4), r->text(0, 5), "", false, "", ""});
   }
 
+  const std::string url_;  // for the feeds of scan ends, each on a connection of its own
   // Two connections, as in the SQLite store: a large layer being written never holds up reads.
   std::mutex mu_;
   Connection db_;  // guarded by mu_
@@ -1528,7 +1556,7 @@ Result<std::unique_ptr<Store>> open_postgres_store(const std::string& url) {
     if (!reader) return reader.error();
     readers.push_back(std::move(*reader));
   }
-  auto store = std::make_unique<PostgresStore>(std::move(*writer), std::move(readers));
+  auto store = std::make_unique<PostgresStore>(url, std::move(*writer), std::move(readers));
   if (auto r = store->migrate(); !r) return r.error();
   return std::unique_ptr<Store>(std::move(store));
 }

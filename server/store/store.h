@@ -568,6 +568,24 @@ class Store {
   // "ok" when the database is intact (PRAGMA integrity_check).
   virtual Result<std::string> integrity_check() = 0;
 
+  // Ends of scans that other processes sharing the store write, as each commits: a replica
+  // waiting on a scan another replica runs is woken by its end instead of reading the store
+  // again and again.
+  class ScanEndFeed {
+   public:
+    virtual ~ScanEndFeed() = default;
+    // Readable when ends have arrived; the feed keeps it open.
+    virtual int socket() const = 0;
+    // The ids of the scans whose end arrived since the last call, read without blocking; an
+    // error once the feed is broken (open another).
+    virtual Result<std::vector<std::string>> take() = 0;
+  };
+  // A new feed (a connection of its own), or null where no other process writes the store
+  // (SQLite).
+  virtual Result<std::unique_ptr<ScanEndFeed>> open_scan_end_feed() {
+    return std::unique_ptr<ScanEndFeed>();
+  }
+
   // Layer facts read and written since the store was opened (each a whole facts document).
   struct Counters {
     std::uint64_t layer_reads = 0;

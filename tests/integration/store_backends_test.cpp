@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -366,6 +367,60 @@ TEST_CASE("postgresql: a scan's statements are planned once per session, whateve
   CHECK(psql_value(url,
                    "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
                    "WHERE p.proname = 'bulwark_count'") == "plpgsql");
+}
+
+TEST_CASE("postgresql: a scan's end is announced to other processes' feeds as it commits") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto here = postgres_at(url);
+  auto other = postgres_at(url);  // another replica
+  auto feed = here->open_scan_end_feed();
+  REQUIRE(feed);
+  REQUIRE(*feed);
+  // A scan queued, one claimed and ended done, one cancelled while queued: the two ends are
+  // announced, in the order they committed; the queuing is not.
+  auto queued_scan = [](std::string id, std::string image, std::string at) {
+    ScanRecord r;
+    r.id = std::move(id);
+    r.image = std::move(image);
+    r.platform = "linux/amd64";
+    r.status = ScanStatus::queued;
+    r.created_at = std::move(at);
+    return r;
+  };
+  ScanRecord done = queued_scan("s_done", "reg.example/app:1", "t0");
+  ScanRecord cancelled = queued_scan("s_cancelled", "reg.example/app:2", "t0");
+  REQUIRE(other->put_scan(queued_scan("s_queued", "reg.example/app:3", "t0")));
+  REQUIRE(other->put_scan(done));
+  REQUIRE(other->put_scan(cancelled));
+  REQUIRE(other->claim_queued_scans("other", std::chrono::seconds(30), 1, "t1")->size() == 1);
+  done.status = ScanStatus::done;
+  done.finished_at = "t2";
+  REQUIRE(other->finish_scan(done, 5, "other"));
+  REQUIRE(*other->cancel_scan("s_cancelled", "t3") == ScanStatus::queued);
+  std::vector<std::string> ids;
+  for (int tries = 0; tries < 100 && ids.size() < 2; ++tries) {
+    pollfd p{(*feed)->socket(), POLLIN, 0};
+    ::poll(&p, 1, 100);
+    auto taken = (*feed)->take();
+    REQUIRE(taken);
+    ids.insert(ids.end(), taken->begin(), taken->end());
+  }
+  CHECK(ids == std::vector<std::string>{"s_done", "s_cancelled"});
+  // A write of a scan that is not an end, and a repeated end (a finished scan is final), say
+  // nothing.
+  REQUIRE(other->put_scan(queued_scan("s_more", "reg.example/app:4", "t4")));
+  REQUIRE(other->finish_scan(done, 5, "other"));
+  pollfd p{(*feed)->socket(), POLLIN, 0};
+  ::poll(&p, 1, 500);
+  CHECK((*feed)->take()->empty());
+  // The SQLite store has no other process to hear from.
+  TempDir dir;
+  auto sqlite = open_sqlite_store({dir.path() + "/bulwark.db"});
+  REQUIRE(sqlite);
+  auto none = (*sqlite)->open_scan_end_feed();
+  REQUIRE(none);
+  CHECK_FALSE(*none);
 }
 
 TEST_CASE("postgresql: the store's sessions and its index-priced functions run without JIT") {
@@ -884,6 +939,14 @@ TEST_CASE("postgresql: replicas share work: 30 images on one base, each layer fe
   for (auto& d : replicas) analysed += d->metric("bulwark_layers_analyzed_total");
   CHECK(analysed == 31);
   CHECK(replicas[2]->get_json("/v1/stats")["images"] == 30);
+  // Each end was announced to the two replicas that did not run it (their waits woken by it).
+  std::uint64_t notices = 0;
+  for (int tries = 0; tries < 100 && notices < 60; ++tries) {
+    if (tries) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    notices = 0;
+    for (auto& d : replicas) notices += d->metric("bulwark_scan_end_notices_total");
+  }
+  CHECK(notices == 60);
 }
 
 TEST_CASE("postgresql: one replica runs the schedules; when it dies another takes over") {

@@ -100,6 +100,17 @@ Result<Connection> Connection::open(const std::string& conninfo) {
   return c;
 }
 
+Result<std::vector<std::string>> Connection::notifications() {
+  // libpq's sockets are non-blocking: this reads what has arrived and returns.
+  if (PQconsumeInput(c_.get()) == 0) return pg_error("connection lost", PQerrorMessage(c_.get()));
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(c_.get())) {
+    out.emplace_back(n->extra);
+    PQfreemem(n);
+  }
+  return out;
+}
+
 std::string Connection::literal(const Param& p) {
   if (!p) return "NULL";
   std::unique_ptr<char, void (*)(void*)> quoted(PQescapeLiteral(c_.get(), p->data(), p->size()),

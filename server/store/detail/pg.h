@@ -56,6 +56,12 @@ class Connection {
   // so the transaction. Outside a transaction it runs at once, as exec.
   Result<void> defer(std::string_view sql, std::vector<Param> params);
   bool in_transaction() const { return depth_ > 0; }
+  // The session's socket: readable when the server sends what was not asked for (a
+  // notification on a channel the session LISTENs to).
+  int socket() const { return PQsocket(c_.get()); }
+  // The payloads of the notifications received so far, read without blocking; an error once
+  // the connection is lost.
+  Result<std::vector<std::string>> notifications();
   // `p` as an SQL literal, quoted for this connection ('it''s'), or NULL.
   std::string literal(const Param& p);
 
