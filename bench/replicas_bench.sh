@@ -6,7 +6,10 @@
 # (their connections open, the base layer analysed: the steady state a running fleet is in), (a) through 1 bulwarkd on PostgreSQL, (b) through 2 and
 # (c) 3 replicas on other databases (round-robin), and (d) through 1 bulwarkd on SQLite,
 # reporting images per second, the blob GETs the registry served and, for PostgreSQL, the
-# commits and rows read per scan (pg_stat_database: xact_commit, tup_returned + tup_fetched; and
+# commits per scan and how many of them wrote (pg_stat_database's xact_commit counts every
+# statement run outside a transaction, reads too; a transaction that writes takes a transaction
+# id, counted across the cluster: the other runs' idle replicas included) and rows read per
+# scan (pg_stat_database: tup_returned + tup_fetched; and
 # of those, the rows and index entries read in Bulwark's tables, from pg_stat_all_tables),
 # and the CPU time each part spent per image (the daemons, this PostgreSQL's processes, the
 # registry: on 2 cores they share the same CPUs, so the registry's serving bounds every run);
@@ -148,7 +151,10 @@ db_counts() {
   psql -q -X -t -A -F' ' "postgresql://bulwark@127.0.0.1:$pg_port/postgres" \
     -c "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = '$1'"
 }
-# Before and after a run, database NAME's "commits rows-read bulwark-rows-read", its tables'
+# The cluster's next transaction id, taking one: only a transaction that writes is given one,
+# so the difference of two is the writing transactions between them, plus one.
+xid_now() { admin "SELECT pg_current_xact_id()::text"; }
+# Before and after a run, database NAME's "commits rows-read bulwark-rows-read xid", its tables'
 # reads kept in $work/NAME.before and $work/NAME.after. table_reads' own session reads catalogs
 # in NAME: it runs before the first count of pg_stat_database and after the second, so that
 # they do not count what it read.
@@ -162,13 +168,13 @@ bulwark_sum() { awk '$3 == "bulwark" { s += $2 } END { print s + 0 }' "$@"; }  #
 counts_before() {
   settle
   table_reads "$1" >"$work/$1.before"
-  echo "$(db_counts "$1") $(bulwark_sum "$work/$1.before")"
+  echo "$(db_counts "$1") $(bulwark_sum "$work/$1.before") $(xid_now)"
 }
 counts_after() {
   settle
-  local db; db=$(db_counts "$1")
+  local db xid; xid=$(xid_now); db=$(db_counts "$1")
   table_reads "$1" >"$work/$1.after"
-  echo "$db $(bulwark_sum "$work/$1.after")"
+  echo "$db $(bulwark_sum "$work/$1.after") $xid"
 }
 per_table() {  # per_table NAME: rows read per scan in each table in the run, most first
   awk -v n="$images" 'NR == FNR { was[$1] = $2; next }
@@ -207,8 +213,8 @@ per_scan() {  # per_scan LABEL NAME BEFORE: commits and rows read per scan since
   local after; after=$(counts_after "$2")
   awk -v l="$1" -v n="$images" -v b="$3" -v a="$after" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
-    printf "%s: per scan %.1f commits, %.0f rows read (pg_stat_database), %.0f in Bulwark tables\n", l,
-      (y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
+    printf "%s: per scan %.1f commits (%.1f of them writes), %.0f rows read (pg_stat_database), %.0f in Bulwark tables\n", l,
+      (y[1] - x[1]) / n, (y[4] - x[4] - 1) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
 }
 scan_all() {  # scan_all LABEL FIRST COUNT API... : submits images FIRST.. round-robin, waits for all
   python3 - "$1" "127.0.0.1:$port" "$2" "$3" "${@:4}" <<'PY'
