@@ -625,12 +625,18 @@ awaitable<void> ScanService::follow_scan_ends() {
         co_await scan_end_wait_->async_wait(asio::posix::stream_descriptor::wait_read,
                                             asio::redirect_error(asio::use_awaitable, ec));
         if (ec || stopping_) break;
-        auto ids = (*feed)->take();
+        // Taken until a read finds nothing: the reactor wakes on new bytes only, and one read
+        // may leave some.
+        Result<std::vector<std::string>> ids;
+        do {
+          ids = (*feed)->take();
+          if (ids)
+            for (auto& id : *ids) ended_elsewhere(id);
+        } while (ids && !ids->empty());
         if (!ids) {
           log::warn("following scan ends failed", {{"error", ids.error().message}});
           break;
         }
-        for (auto& id : *ids) ended_elsewhere(id);
       }
       scan_end_wait_.reset();
     }
