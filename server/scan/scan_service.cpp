@@ -611,10 +611,22 @@ Result<ScanRecord> ScanService::cancelled(const std::string& id, std::optional<S
 }
 
 awaitable<void> ScanService::follow_scan_ends() {
+  // Told once per outage (a database down for an hour would otherwise log every second).
+  bool failing = false;
+  auto failed = [&](const Error& e) {
+    if (!failing)
+      log::warn("following scan ends failed; waits read the store meanwhile",
+                {{"error", e.message}});
+    failing = true;
+  };
   while (!stopping_) {
     auto feed = co_await on_store(store_pool_, [&] { return store_.open_scan_end_feed(); });
     if (feed && !*feed) co_return;  // no other process writes this store
-    if (!feed) log::warn("following scan ends failed", {{"error", feed.error().message}});
+    if (!feed) failed(feed.error());
+    if (feed && failing) {
+      log::info("following scan ends again");
+      failing = false;
+    }
     // A descriptor of its own for the reactor: the feed's connection keeps the socket and
     // closes it.
     const int fd = feed ? ::dup((*feed)->socket()) : -1;
@@ -634,7 +646,7 @@ awaitable<void> ScanService::follow_scan_ends() {
             for (auto& id : *ids) ended_elsewhere(id);
         } while (ids && !ids->empty());
         if (!ids) {
-          log::warn("following scan ends failed", {{"error", ids.error().message}});
+          failed(ids.error());
           break;
         }
       }

@@ -885,6 +885,8 @@ TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") 
   CHECK(d.get_json("/readyz")["status"] == "ready");
   pg.stop();
   CHECK(d.get_json("/readyz", 503)["error"]["code"] == "unavailable");
+  // Down long enough for the feed of scan ends (below) to fail to reopen twice, once a second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   pg.start();
   bool ready = false;
   for (int i = 0; i < 50 && !ready; ++i) {
@@ -896,6 +898,31 @@ TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") 
   }
   CHECK(ready);
   CHECK(d.get_json("/v1/stats")["images"] == 0);
+  // Its feed of scan ends opens again, and an end another process writes reaches it. The outage
+  // is told once, however many times the feed failed to reopen.
+  for (int i = 0; i < 50 && d.log().find("following scan ends again") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string log = d.log();
+  REQUIRE_MESSAGE(log.find("following scan ends again") != std::string::npos, log);
+  std::size_t told = 0;
+  for (auto at = log.find("following scan ends failed"); at != std::string::npos;
+       at = log.find("following scan ends failed", at + 1))
+    ++told;
+  CHECK(told == 1);
+  auto other = postgres_at(url);
+  ScanRecord scan;
+  scan.id = "s_after";
+  scan.image = "reg.example/app:1";
+  scan.platform = "linux/amd64";
+  scan.created_at = "t0";
+  REQUIRE(other->put_scan(scan));
+  scan.status = ScanStatus::done;
+  scan.finished_at = "t1";
+  REQUIRE(other->finish_scan(scan, 5, "other"));
+  std::uint64_t notices = 0;
+  for (int i = 0; i < 50 && (notices = d.metric("bulwark_scan_end_notices_total")) < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(notices == 1);
 }
 
 TEST_CASE("postgresql: replicas share work: 30 images on one base, each layer fetched once") {
