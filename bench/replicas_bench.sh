@@ -27,11 +27,11 @@
 # then, with every daemon above stopped, times 2 replicas against 1 bulwarkd on SQLite over
 # BENCH_ROUNDS (default 3) rounds, each on fresh stores (the same images, new to them), the
 # order alternating, and prints the median ratio: one run is a window of two seconds, and on
-# this shared machine one window differs from the next by a tenth. PostgreSQL 15 runs as an
-# unprivileged user in a temporary directory. Last, on 2 fresh replicas, scans one at a time,
-# each submitted to one replica and waited for on both at once: how much later the replica that
-# did not run it answers (the store announces each end to the other replicas).
-# Release build; never part of the tests.
+# this shared machine one window differs from the next by a tenth; last, on 2 fresh replicas,
+# scans one at a time, each submitted to one replica and waited for on both at once: how much
+# later the replica that did not run it answers (the store announces each end to the other
+# replicas). PostgreSQL 15 runs as an unprivileged user in a temporary directory. Release
+# build; never part of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-300}
