@@ -904,9 +904,7 @@ class PostgresStore : public Store {
          opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
     if (!r) return r.error();
     if (r->size() == 0) return false;
-    const bool ended = s.status == ScanStatus::done || s.status == ScanStatus::failed ||
-                       s.status == ScanStatus::cancelled;
-    if (ended)
+    if (is_finished(s.status))
       if (auto n = db_.defer("SELECT pg_notify($1, $2)", {std::string(kScanEndChannel), s.id}); !n)
         return n.error();
     return true;

@@ -379,15 +379,6 @@ TEST_CASE("postgresql: a scan's end is announced to other processes' feeds as it
   REQUIRE(*feed);
   // A scan queued, one claimed and ended done, one cancelled while queued: the two ends are
   // announced, in the order they committed; the queuing is not.
-  auto queued_scan = [](std::string id, std::string image, std::string at) {
-    ScanRecord r;
-    r.id = std::move(id);
-    r.image = std::move(image);
-    r.platform = "linux/amd64";
-    r.status = ScanStatus::queued;
-    r.created_at = std::move(at);
-    return r;
-  };
   ScanRecord done = queued_scan("s_done", "reg.example/app:1", "t0");
   ScanRecord cancelled = queued_scan("s_cancelled", "reg.example/app:2", "t0");
   REQUIRE(other->put_scan(queued_scan("s_queued", "reg.example/app:3", "t0")));
@@ -910,11 +901,7 @@ TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") 
     ++told;
   CHECK(told == 1);
   auto other = postgres_at(url);
-  ScanRecord scan;
-  scan.id = "s_after";
-  scan.image = "reg.example/app:1";
-  scan.platform = "linux/amd64";
-  scan.created_at = "t0";
+  ScanRecord scan = queued_scan("s_after", "reg.example/app:1", "t0");
   REQUIRE(other->put_scan(scan));
   scan.status = ScanStatus::done;
   scan.finished_at = "t1";

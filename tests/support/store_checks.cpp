@@ -51,7 +51,8 @@ ReportRecord report(char c, const std::string& version, int score, const std::st
   return {digest_of(c), version, "reg.example/app:1", score, grade, r.dump(), base, eol, "", ""};
 }
 
-// A scan of `image` on linux/amd64 as submitted: queued since `created_at`.
+}  // namespace
+
 ScanRecord queued_scan(std::string id, std::string image, std::string created_at) {
   ScanRecord r;
   r.id = std::move(id);
@@ -60,8 +61,6 @@ ScanRecord queued_scan(std::string id, std::string image, std::string created_at
   r.created_at = std::move(created_at);
   return r;
 }
-
-}  // namespace
 
 void sqlite_exec(const std::string& path, const std::string& sql) {
   std::string out;

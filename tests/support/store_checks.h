@@ -18,6 +18,9 @@ void psql_exec(const std::string& url, const std::string& sql);
 // integer overflows): the table renamed to TABLE_real behind a view of it.
 std::string sqlite_failing_reads(const std::string& table);
 
+// A scan of `image` on linux/amd64 as submitted: queued since `created_at`.
+ScanRecord queued_scan(std::string id, std::string image, std::string created_at);
+
 // Opening twice applies migrations once; versions ascend from 1.
 void check_migrations(const StoreFactory& open);
 void check_layer_round_trip(Store& store);
