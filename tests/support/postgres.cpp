@@ -60,7 +60,12 @@ void LocalPostgres::start() {
     int rc = as_owner({std::string(kBin) + "pg_ctl", "-D", data_ + "/data", "-l",
                        data_ + "/server.log", "-w", "-t", "30", "-o",
                        "-h 127.0.0.1 -p " + std::to_string(port_) + " -k " + data_ +
-                           " -c fsync=off -c max_connections=200",
+                           " -c fsync=off -c max_connections=200"
+                           // What each statement cost, nested ones and their planning
+                           // included: the tests that check a plan is kept read it.
+                           " -c shared_preload_libraries=pg_stat_statements"
+                           " -c pg_stat_statements.track=all"
+                           " -c pg_stat_statements.track_planning=on",
                        "start"},
                       out);
     running_ = rc == 0;
