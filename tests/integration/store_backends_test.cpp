@@ -19,6 +19,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -401,12 +402,20 @@ TEST_CASE("postgresql: a claim keeps its plan for the session, however many rows
   for (std::size_t i = 0; i < claimed.size(); ++i) CHECK(claimed[i] == "q" + std::to_string(i + 1));
   CHECK(psql_value(url, "SELECT count(*) FROM leases WHERE key LIKE 'scan:q%' AND owner = 'me'") ==
         "30");
-  // Its statement was planned for its first five runs and once more for the session's plan,
-  // not at every run (30 with a parameter's LIMIT, whose generic plan read the table whole).
-  CHECK(psql_value(url,
-                   "SELECT sum(calls) || ' runs, ' || sum(plans) || ' plans' FROM "
-                   "pg_stat_statements WHERE query LIKE 'WITH picked AS%' AND dbid = (SELECT oid "
-                   "FROM pg_database WHERE datname = current_database())") == "30 runs, 6 plans");
+  // Its statement was planned for its first five runs and once more for the session's plan
+  // (6; a few more if something invalidated it meanwhile), not at every run (30 with a
+  // parameter's LIMIT, whose generic plan read the table whole).
+  auto counted = psql_value(url,
+                            "SELECT sum(calls) || ' ' || sum(plans) FROM pg_stat_statements WHERE "
+                            "query LIKE 'WITH picked AS%' AND dbid = (SELECT oid FROM "
+                            "pg_database WHERE datname = current_database())");
+  CAPTURE(counted);
+  std::istringstream in(counted);
+  int runs = 0, plans = 0;
+  in >> runs >> plans;
+  CHECK(runs == 30);
+  CHECK(plans >= 6);
+  CHECK(plans <= 10);
 }
 
 TEST_CASE("postgresql: a scan's end is announced to other processes' feeds as it commits") {
