@@ -153,14 +153,17 @@ def probe():
 prober = threading.Thread(target=probe)
 prober.start()
 deadline = time.monotonic() + 18000
-while time.monotonic() < deadline:
-    s = get("/v1/schedules")["schedules"][0]
-    q = get("/v1/stats")["queue"]
-    if s.get("runs", 0) >= 1 and "scans_queued" in s and q["queued"] == 0 and q["running"] == 0:
-        break
-    time.sleep(0.25)
-done.set()
-prober.join()
+try:
+    while time.monotonic() < deadline:
+        s = get("/v1/schedules")["schedules"][0]
+        q = get("/v1/stats")["queue"]
+        if s.get("runs", 0) >= 1 and "scans_queued" in s and q["queued"] == 0 and q["running"] == 0:
+            break
+        time.sleep(0.25)
+finally:
+    # A poll that failed still stops the probe, so that the bench ends with the error.
+    done.set()
+    prober.join()
 with open(out, "a") as f:
     f.writelines(p + "\n" for p in probes)
 PY
