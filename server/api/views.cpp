@@ -43,7 +43,7 @@ json layer_view(const LayerRecord& l) {
 
 Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_layers) {
   json layers = json::array();
-  std::vector<LayerRecord> records;
+  std::vector<SharedLayerRecord> records;
   records.reserve(im.layers.size());
   for (std::size_t i = 0; i < im.layers.size(); ++i) {
     auto& ref = im.layers[i];
@@ -62,13 +62,13 @@ Result<json> image_view(const ImageRecord& im, Store& store, std::size_t base_la
                       {"entry_count", f.entry_count},
                       {"status", layer_status_name(f.status)},
                       {"origin", i < base_layers ? "base" : "app"}});
-    records.push_back(std::move(**rec));
+    records.push_back(std::move(*rec));
   }
   std::vector<const LayerFacts*> facts;
-  for (auto& r : records) facts.push_back(&r.facts);
+  for (auto& r : records) facts.push_back(&r->facts);
   json files = json::array();
   for (auto& m : merge_layers(facts)) {
-    json f = to_json(m.entry);
+    json f = to_json(*m.entry);
     f["layer_digest"] = im.layers[m.layer_index].digest;
     files.push_back(std::move(f));
   }

@@ -6,14 +6,16 @@
 
 #include <map>
 #include <set>
+#include <string_view>
 
 namespace bw {
 
 namespace {
 
 FileRef file_ref(const MergedFile& m, const std::vector<std::string>& digests) {
-  return FileRef{m.entry.path, m.entry.mode, m.entry.uid, m.entry.gid, digests.at(m.layer_index),
-                 m.entry.link};
+  return FileRef{
+      m.entry->path, m.entry->mode, m.entry->uid, m.entry->gid, digests.at(m.layer_index),
+      m.entry->link};
 }
 
 std::string_view dir_of(std::string_view path) {
@@ -31,17 +33,17 @@ std::string joined(std::string_view dir, std::string_view rest) {
 std::set<std::string> npm_dev_manifests(const std::vector<MergedFile>& files) {
   std::set<std::string> out, locked_roots;
   for (auto& m : files) {
-    if (!m.entry.info.npm_lock_dev) continue;
-    std::string_view dir = dir_of(m.entry.path);
+    if (!m.entry->info.npm_lock_dev) continue;
+    std::string_view dir = dir_of(m.entry->path);
     std::string_view root = path_base_name(dir) == "node_modules" ? dir_of(dir) : dir;
     locked_roots.insert(std::string(root));
-    for (auto& p : *m.entry.info.npm_lock_dev) out.insert(joined(root, p + "/package.json"));
+    for (auto& p : *m.entry->info.npm_lock_dev) out.insert(joined(root, p + "/package.json"));
   }
   for (auto& m : files) {
-    if (!m.entry.info.npm_dev_dependencies) continue;
-    std::string_view root = dir_of(m.entry.path);
+    if (!m.entry->info.npm_dev_dependencies) continue;
+    std::string_view root = dir_of(m.entry->path);
     if (locked_roots.count(std::string(root))) continue;
-    for (auto& name : *m.entry.info.npm_dev_dependencies)
+    for (auto& name : *m.entry->info.npm_dev_dependencies)
       out.insert(joined(root, "node_modules/" + name + "/package.json"));
   }
   return out;
@@ -55,7 +57,9 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   std::set<std::string> runtimes;
   std::vector<OsInfo> os_found;
   long os_layer = -1;
-  std::set<std::pair<std::size_t, std::string>> surviving;
+  // The files with secrets or credentials that the final filesystem shows (by layer and path,
+  // as the layers' facts hold them): the others were deleted.
+  std::set<std::pair<std::size_t, std::string_view>> surviving;
   // Each package belongs to the layer where it first appears, not to the last layer that
   // rewrote the database (an apt-get install rewrites all of dpkg's status).
   std::map<std::string, std::size_t> first_seen;
@@ -65,10 +69,11 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   std::vector<MergedFile> merged = merge_layers(layers);
   std::set<std::string> npm_dev = npm_dev_manifests(merged);
   for (auto& m : merged) {
-    const auto& e = m.entry;
+    const FileEntry& e = *m.entry;
     const FileInfo& info = e.info;
     const std::string& digest = digests.at(m.layer_index);
-    surviving.insert({m.layer_index, e.path});
+    if (!info.secrets.empty() || info.has(FileTag::credential_file))
+      surviving.insert({m.layer_index, e.path});
     if (e.kind == 'f' && (e.mode & 06000))
       out.setuid_files.push_back(
           SetuidFile{file_ref(m, digests), (e.mode & 04000) != 0, (e.mode & 02000) != 0});
@@ -123,9 +128,9 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   // layer's blob, readable by anyone who pulls the image.
   for (std::size_t i = 0; i < layers.size(); ++i)
     for (auto& e : layers[i]->files) {
-      if (surviving.count({i, e.path})) continue;
       bool cred = e.info.has(FileTag::credential_file);
       if (e.info.secrets.empty() && !cred) continue;
+      if (surviving.count({i, e.path})) continue;
       out.deleted_secrets.push_back(SecretFile{e.path, digests.at(i), e.info.secrets, cred});
     }
   // sshd reads its .d files (included at the top of Debian's sshd_config) before the main file.

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 
 namespace bw {
 namespace {
 
+// Keyed by the paths in the layers' facts, which outlive the merge.
+using Files = std::map<std::string_view, MergedFile>;
+
 // Erases `dir` itself (unless keep_dir) and everything below it.
-void erase_tree(std::map<std::string, MergedFile>& files, const std::string& dir, bool keep_dir) {
+void erase_tree(Files& files, const std::string& dir, bool keep_dir) {
   if (!keep_dir) files.erase(dir);
   std::string prefix = dir.empty() ? "" : dir + "/";
   for (auto it = files.lower_bound(prefix); it != files.end() && it->first.starts_with(prefix);)
@@ -17,7 +21,7 @@ void erase_tree(std::map<std::string, MergedFile>& files, const std::string& dir
 }  // namespace
 
 std::vector<MergedFile> merge_layers(const std::vector<const LayerFacts*>& layers) {
-  std::map<std::string, MergedFile> files;
+  Files files;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerFacts& l = *layers[i];
     // Whiteouts apply to lower layers only, so remove first, then add this layer's entries.
@@ -28,7 +32,7 @@ std::vector<MergedFile> merge_layers(const std::vector<const LayerFacts*>& layer
         it = std::binary_search(l.path_hashes.begin(), l.path_hashes.end(), path_hash(it->first))
                  ? files.erase(it)
                  : std::next(it);
-    for (auto& e : l.files) files[e.path] = MergedFile{e, i};
+    for (auto& e : l.files) files[e.path] = MergedFile{&e, i};
   }
   std::vector<MergedFile> out;
   out.reserve(files.size());

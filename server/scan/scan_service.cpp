@@ -137,7 +137,7 @@ struct ScanService::Live {
   std::vector<std::string> children;  // their ids
   // Facts of the layers this scan analysed, and of those its first look read, by digest: the
   // report is built from them.
-  std::map<std::string, LayerRecord> facts;
+  std::map<std::string, SharedLayerRecord> facts;
   // The report's context as the first look read it (a new image's), and the layer lease it took
   // with it: used by ensure_layer() while fresh, released by run() if the scan never got there.
   std::optional<ReportContext> context;
@@ -1112,7 +1112,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
                                             found->lease, asked_at};
       if (found->sources) {
         for (std::size_t i = 0; i < digests.size(); ++i)
-          if (auto& rec = found->sources->layers[i]) live.facts[digests[i]] = std::move(*rec);
+          if (auto& rec = found->sources->layers[i]) live.facts[digests[i]] = std::move(rec);
         live.context = std::move(found->sources->context);
       }
       if (!reporter_ || !found->report) return std::optional<json>();
@@ -1189,7 +1189,7 @@ awaitable<Result<void>> ScanService::execute(Live& live) {
   for (std::size_t i = 0; i < digests.size(); ++i) {
     const auto& first = (*first_look)[i];
     if (auto f = live.facts.find(digests[i]); f != live.facts.end())
-      stored_diff_ids[i] = f->second.facts.diff_id;
+      stored_diff_ids[i] = f->second->facts.diff_id;
     else if (first && current(*first, options_.analysis))
       stored_diff_ids[i] = first->diff_id;
     else
@@ -1453,7 +1453,7 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
       rec.facts.compressed_size = static_cast<std::uint64_t>(d.size);
       auto put = co_await on_store(store_pool_, [&] { return store_.put_layer(rec); });
       if (!put) co_return put.error();
-      live.facts[d.digest] = std::move(rec);
+      live.facts[d.digest] = std::make_shared<const LayerRecord>(std::move(rec));
       progress.state = "skipped";
       co_return Result<void>{};
     }
@@ -1520,8 +1520,8 @@ awaitable<Result<void>> ScanService::ensure_layer(Live& live, std::size_t index,
     ++metrics_.layers_analyzed;
     progress.state = "analyzed";
     // Kept for the report: what this scan analysed is not read back from the store.
-    live.facts[d.digest] =
-        LayerRecord{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), std::move(*facts)};
+    live.facts[d.digest] = std::make_shared<const LayerRecord>(
+        LayerRecord{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), std::move(*facts)});
     co_return Result<void>{};
   }
   co_return make_error(Errc::internal, "layer " + d.digest + " could not be analysed");
@@ -1585,13 +1585,14 @@ awaitable<Result<LayerFacts>> ScanService::fetch_and_analyze(Live& live, std::si
             took.observe({"error"}, seconds());
             co_return std::pair{std::optional<Error>(facts.error()), LayerFacts{}};
           }
-          LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(), *facts};
+          LayerRecord rec{d.digest, d.media_type, kAnalyzerVersion, now_rfc3339(),
+                          std::move(*facts)};
           if (auto put = store.put_layer(rec); !put) {
             took.observe({"error"}, seconds());
             co_return std::pair{std::optional<Error>(put.error()), LayerFacts{}};
           }
-          took.observe({std::string(layer_status_name(facts->status))}, seconds());
-          co_return std::pair{std::optional<Error>(), std::move(*facts)};
+          took.observe({std::string(layer_status_name(rec.facts.status))}, seconds());
+          co_return std::pair{std::optional<Error>(), std::move(rec.facts)};
         },
         asio::use_awaitable);
   };

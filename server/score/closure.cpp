@@ -27,7 +27,7 @@ LayerFacts closure_facts(const std::vector<const LayerFacts*>& app_layers,
   // The app layers as they stack (a later file replaces, a whiteout removes): what a COPY of
   // the closure's paths out of the old image reads.
   for (auto& m : merge_layers(app_layers))
-    if (in_closure(copy_paths, m.entry.path)) out.files.push_back(std::move(m.entry));
+    if (in_closure(copy_paths, m.entry->path)) out.files.push_back(*m.entry);
   for (auto& f : out.files) out.path_hashes.push_back(path_hash(f.path));
   // A path copied by name that is not a notable file (a library's link, named by its soname):
   // the layer holds it whenever an app layer does.

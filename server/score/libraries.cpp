@@ -50,16 +50,17 @@ CarriedLibraries carry_libraries(const AdviceInput& in, const AppNeeds& needs,
   auto elf_at = [&](std::string_view path) -> const FileEntry* {
     auto it =
         std::lower_bound(merged.begin(), merged.end(), path,
-                         [](const MergedFile& m, std::string_view p) { return m.entry.path < p; });
-    return it != merged.end() && it->entry.path == path && it->entry.info.elf ? &it->entry
-                                                                              : nullptr;
+                         [](const MergedFile& m, std::string_view p) { return m.entry->path < p; });
+    return it != merged.end() && it->entry->path == path && it->entry->info.elf ? it->entry
+                                                                                : nullptr;
   };
   // A link named by the soname is not recorded; the file it names is, by its DT_SONAME.
   auto elf_named = [&](std::string_view dir, std::string_view soname) -> const FileEntry* {
     for (auto& m : merged)
-      if (m.entry.info.elf && m.entry.info.elf->soname == soname && m.entry.path.starts_with(dir) &&
-          m.entry.path.find('/', dir.size()) == std::string::npos)
-        return &m.entry;
+      if (m.entry->info.elf && m.entry->info.elf->soname == soname &&
+          m.entry->path.starts_with(dir) &&
+          m.entry->path.find('/', dir.size()) == std::string::npos)
+        return m.entry;
     return nullptr;
   };
 
@@ -68,8 +69,8 @@ CarriedLibraries carry_libraries(const AdviceInput& in, const AppNeeds& needs,
   };
   std::deque<Need> todo;
   for (auto& m : merged)
-    if (m.entry.info.elf && in_closure(needs.copy_paths, m.entry.path))
-      for (auto& soname : m.entry.info.elf->needed) todo.push_back({soname, m.entry.path});
+    if (m.entry->info.elf && in_closure(needs.copy_paths, m.entry->path))
+      for (auto& soname : m.entry->info.elf->needed) todo.push_back({soname, m.entry->path});
   std::set<std::string> asked;
   std::set<std::string> paths;
   while (!todo.empty()) {

@@ -54,8 +54,8 @@ struct Assessed {
 // Filled in place: the advice input points into it.
 void assess(const ReportInput& in, Assessed& a) {
   for (auto& l : in.layers) {
-    a.facts.push_back(&l.facts);
-    a.digests.push_back(l.digest);
+    a.facts.push_back(&l->facts);
+    a.digests.push_back(l->digest);
   }
   a.summary = summarize_image(a.facts, a.digests);
   a.config = json::parse(in.image.config, nullptr, false);
@@ -64,8 +64,8 @@ void assess(const ReportInput& in, Assessed& a) {
   if (!a.manifest.is_object()) a.manifest = json::object();
   a.base = detect_base(a.manifest, a.config, a.summary, a.digests, in.references);
   for (std::size_t i = 0; i < in.layers.size(); ++i) {
-    a.total_bytes += in.layers[i].facts.uncompressed_size;
-    if (i < a.base.layers) a.base_bytes += in.layers[i].facts.uncompressed_size;
+    a.total_bytes += in.layers[i]->facts.uncompressed_size;
+    if (i < a.base.layers) a.base_bytes += in.layers[i]->facts.uncompressed_size;
   }
   a.names = in.also_known_as;
   a.names.insert(a.names.begin(), in.image_ref);

@@ -13,7 +13,7 @@ namespace bw {
 
 struct ReportInput {
   const ImageRecord& image;
-  const std::vector<LayerRecord>& layers;  // in the image's order
+  const std::vector<SharedLayerRecord>& layers;  // in the image's order, none null
   const RuleCatalog& rules;
   const std::vector<Suppression>& suppressions;
   const std::vector<ReferenceImage>& references;

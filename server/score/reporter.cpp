@@ -53,7 +53,7 @@ Reporter::Reporter(Store& store, ReportOptions options)
 }
 
 Result<json> Reporter::build(const std::string& digest, const std::string& image_ref,
-                             const std::map<std::string, LayerRecord>* known) {
+                             const std::map<std::string, SharedLayerRecord>* known) {
   auto image = store_.get_image(digest);
   if (!image) return image.error();
   if (!*image) return make_error(Errc::not_found, "no image " + digest);
@@ -62,7 +62,7 @@ Result<json> Reporter::build(const std::string& digest, const std::string& image
 
 // What a report is built from besides the image: everything ReportInput points to.
 struct Reporter::Sources {
-  std::vector<LayerRecord> layers;
+  std::vector<SharedLayerRecord> layers;
   std::vector<Suppression> suppressions;
   std::vector<ReferenceImage> refs;
   std::vector<MeasuredBase> measured;
@@ -70,7 +70,7 @@ struct Reporter::Sources {
 };
 
 Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
-                                            const std::map<std::string, LayerRecord>* known,
+                                            const std::map<std::string, SharedLayerRecord>* known,
                                             const std::string& as_reference,
                                             const ReportContext* context_read) {
   const std::string& digest = image.manifest_digest;
@@ -86,6 +86,7 @@ Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
     read = store_.report_sources(digest, missing);
   if (!read) return read.error();
   std::size_t next = 0;
+  out.layers.reserve(image.layers.size());
   for (auto& l : image.layers) {
     if (known)
       if (auto it = known->find(l.digest); it != known->end()) {
@@ -95,7 +96,7 @@ Result<Reporter::Sources> Reporter::sources(const ImageRecord& image,
     auto& rec = read->layers[next++];
     if (!rec)
       return make_error(Errc::internal, "image " + digest + " names missing layer " + l.digest);
-    out.layers.push_back(std::move(*rec));
+    out.layers.push_back(std::move(rec));
   }
   auto& context = read->context;
   out.suppressions = options_.suppressions;
@@ -200,7 +201,7 @@ Result<SwitchRecipe> Reporter::recipe_onto(const std::string& digest, const std:
 }
 
 Result<json> Reporter::build(const ImageRecord& image, const std::string& image_ref,
-                             const std::map<std::string, LayerRecord>* known) {
+                             const std::map<std::string, SharedLayerRecord>* known) {
   auto built = compose(image, image_ref, known);
   if (!built) return built.error();
   if (auto put = store_.put_report(built->record); !put) return put.error();
@@ -208,7 +209,7 @@ Result<json> Reporter::build(const ImageRecord& image, const std::string& image_
 }
 
 Result<Reporter::Built> Reporter::compose(const ImageRecord& image, const std::string& image_ref,
-                                          const std::map<std::string, LayerRecord>* known,
+                                          const std::map<std::string, SharedLayerRecord>* known,
                                           const std::string& as_reference,
                                           const ReportContext* context) {
   const std::string& digest = image.manifest_digest;

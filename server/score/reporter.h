@@ -40,10 +40,10 @@ class Reporter {
   // Builds, stores and returns the report of a stored image scanned as `image_ref`. Layers in
   // `known` (by digest) are taken from there instead of being read from the store.
   Result<nlohmann::json> build(const std::string& manifest_digest, const std::string& image_ref,
-                               const std::map<std::string, LayerRecord>* known = nullptr);
+                               const std::map<std::string, SharedLayerRecord>* known = nullptr);
   // As above, for the image as just stored (not read back).
   Result<nlohmann::json> build(const ImageRecord& image, const std::string& image_ref,
-                               const std::map<std::string, LayerRecord>* known);
+                               const std::map<std::string, SharedLayerRecord>* known);
   // A report and the record that stores it.
   struct Built {
     nlohmann::json report;
@@ -55,7 +55,7 @@ class Reporter {
   // `context`: the report's context as the scan read it already (Store::lookup_image); with
   // every layer in `known`, nothing is read from the store.
   Result<Built> compose(const ImageRecord& image, const std::string& image_ref,
-                        const std::map<std::string, LayerRecord>* known,
+                        const std::map<std::string, SharedLayerRecord>* known,
                         const std::string& as_reference = "",
                         const ReportContext* context = nullptr);
   // What a switch of stored image `manifest_digest` (scanned as `image_ref`) to candidate
@@ -96,7 +96,8 @@ class Reporter {
   // and every report reads every reference. Null when it is not stored.
   std::shared_ptr<const ImageRecord> reference_image(const std::string& manifest_digest);
   struct Sources;
-  Result<Sources> sources(const ImageRecord& image, const std::map<std::string, LayerRecord>* known,
+  Result<Sources> sources(const ImageRecord& image,
+                          const std::map<std::string, SharedLayerRecord>* known,
                           const std::string& as_reference = "",
                           const ReportContext* context = nullptr);
   ReportInput input(const ImageRecord& image, const Sources& s, const std::string& image_ref) const;

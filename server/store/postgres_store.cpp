@@ -90,7 +90,7 @@ class PostgresStore : public Store {
                                                     r->text(0, 1), r->text(0, 2), r->text(0, 3)));
   }
 
-  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
+  Result<SharedLayerRecord> get_layer(const std::string& digest) override {
     auto one = get_layers({digest});
     if (!one) return one.error();
     return std::move(one->front());
@@ -121,9 +121,9 @@ class PostgresStore : public Store {
     return out;
   }
 
-  Result<std::vector<std::optional<LayerRecord>>> get_layers(
+  Result<std::vector<SharedLayerRecord>> get_layers(
       const std::vector<std::string>& digests) override {
-    if (digests.empty()) return std::vector<std::optional<LayerRecord>>();
+    if (digests.empty()) return std::vector<SharedLayerRecord>();
     LayerRows rows;
     {
       auto rdb = readers_.take();
@@ -214,32 +214,28 @@ class PostgresStore : public Store {
     return {};
   }
 
-  Result<std::vector<std::optional<LayerRecord>>> parse_layer_rows(
-      LayerRows rows, const std::vector<std::string>& digests) {
-    std::vector<std::optional<LayerRecord>> out(digests.size());
+  Result<std::vector<SharedLayerRecord>> parse_layer_rows(LayerRows rows,
+                                                          const std::vector<std::string>& digests) {
+    std::vector<SharedLayerRecord> out(digests.size());
     for (std::size_t k = 0; k < rows.records.size(); ++k) {
-      auto& rec = rows.records[k];
-      if (rows.cached[k]) {
-        rec = *rows.cached[k];
-      } else {
+      SharedLayerRecord rec = std::move(rows.cached[k]);
+      if (!rec) {
+        auto& read = rows.records[k];
         const auto& hashes = rows.hashes[k];
         auto facts = layer_facts_from_json(nlohmann::json::parse(rows.facts[k], nullptr, false));
         if (!facts) return facts.error();
-        rec.facts = std::move(*facts);
-        rec.facts.path_hashes.resize(hashes.size() / 8);
-        if (!rec.facts.path_hashes.empty())
-          std::memcpy(rec.facts.path_hashes.data(), hashes.data(),
-                      rec.facts.path_hashes.size() * 8);
-        layer_cache_.put(rec.digest, rows.versions[k], rec, rows.facts[k].size() + hashes.size());
+        read.facts = std::move(*facts);
+        read.facts.path_hashes.resize(hashes.size() / 8);
+        if (!read.facts.path_hashes.empty())
+          std::memcpy(read.facts.path_hashes.data(), hashes.data(),
+                      read.facts.path_hashes.size() * 8);
+        const std::string digest = read.digest;
+        rec = layer_cache_.put(digest, std::move(rows.versions[k]), std::move(read),
+                               rows.facts[k].size() + hashes.size());
       }
       // A manifest may name a layer twice.
-      std::size_t last = digests.size();
       for (std::size_t i = 0; i < digests.size(); ++i)
-        if (digests[i] == rec.digest) {
-          if (last < digests.size()) out[last] = rec;
-          last = i;
-        }
-      if (last < digests.size()) out[last] = std::move(rec);
+        if (digests[i] == rec->digest) out[i] = rec;
     }
     return out;
   }

@@ -32,9 +32,9 @@ Result<std::vector<std::optional<LayerMeta>>> Store::get_layer_metas(
   return out;
 }
 
-Result<std::vector<std::optional<LayerRecord>>> Store::get_layers(
-    const std::vector<std::string>& digests) {
-  std::vector<std::optional<LayerRecord>> out;
+Result<std::vector<SharedLayerRecord>> Store::get_layers(const std::vector<std::string>& digests) {
+  std::vector<SharedLayerRecord> out;
+  out.reserve(digests.size());
   for (auto& d : digests) {
     auto rec = get_layer(d);
     if (!rec) return rec.error();
@@ -95,8 +95,8 @@ std::vector<std::string> source_digests(const ImageLookup& look,
   return out;
 }
 
-void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> records,
-                   ReportContext context, const LookupAsk& ask) {
+void place_sources(ImageLookup& look, std::vector<SharedLayerRecord> records, ReportContext context,
+                   const LookupAsk& ask) {
   look.sources = ReportSources{{}, std::move(context)};
   look.sources->layers.resize(look.layers.size());
   std::size_t next = 0;

@@ -117,7 +117,7 @@ class SqliteStore : public Store {
     return {layer_reads_.load(), layer_writes_.load(), layer_cache_hits_.load()};
   }
 
-  Result<std::optional<LayerRecord>> get_layer(const std::string& digest) override {
+  Result<SharedLayerRecord> get_layer(const std::string& digest) override {
     auto held = layer_cache_.find(digest);
     LayerRecord rec;
     std::string facts_text;
@@ -139,11 +139,11 @@ class SqliteStore : public Store {
         st->bind_null(2);
       auto row = st->step();
       if (!row) return row.error();
-      if (!*row) return std::optional<LayerRecord>();
+      if (!*row) return SharedLayerRecord();
       version = st->text(5);
       if (held && !version.empty() && held->version == version) {
         ++layer_cache_hits_;
-        return std::optional<LayerRecord>(*held->record);
+        return held->record;
       }
       ++layer_reads_;
       rec.digest = digest;
@@ -161,10 +161,10 @@ class SqliteStore : public Store {
     auto hashes = std::move(rec.facts.path_hashes);
     rec.facts = std::move(*facts);
     rec.facts.path_hashes = std::move(hashes);
-    if (!version.empty())
-      layer_cache_.put(digest, std::move(version), rec,
-                       facts_text.size() + rec.facts.path_hashes.size() * 8);
-    return std::optional<LayerRecord>(std::move(rec));
+    // Rows stored before versions were kept have none: read, never kept.
+    if (version.empty()) return std::make_shared<const LayerRecord>(std::move(rec));
+    const std::size_t stored = facts_text.size() + rec.facts.path_hashes.size() * 8;
+    return layer_cache_.put(digest, std::move(version), std::move(rec), stored);
   }
 
   Result<void> put_layer(const LayerRecord& l) override {

@@ -27,6 +27,11 @@ struct LayerRecord {
   LayerFacts facts;
 };
 
+// A layer's record as read: shared, never copied. A base layer's facts (hundreds of files with
+// their ELF facts) are read for every image built on it; each copy cost more than the rest of
+// its report (bench/replicas_bench.sh, under perf). Null: not stored.
+using SharedLayerRecord = std::shared_ptr<const LayerRecord>;
+
 struct ImageLayerRef {
   std::string digest;
   std::string media_type;
@@ -252,7 +257,7 @@ struct ReportContext {
 
 // What a report reads from the store: the layers it was not handed, in order, and its context.
 struct ReportSources {
-  std::vector<std::optional<LayerRecord>> layers;
+  std::vector<SharedLayerRecord> layers;
   ReportContext context;
 };
 
@@ -343,8 +348,8 @@ Result<std::vector<TagState>> check_tags_with(Reads& reads, const std::vector<Ta
 std::vector<std::string> source_digests(const ImageLookup& look,
                                         const std::vector<std::string>& layer_digests,
                                         const LookupAsk& ask);
-void place_sources(ImageLookup& look, std::vector<std::optional<LayerRecord>> records,
-                   ReportContext context, const LookupAsk& ask);
+void place_sources(ImageLookup& look, std::vector<SharedLayerRecord> records, ReportContext context,
+                   const LookupAsk& ask);
 
 // The queued scans a replica with free slots takes as one of its scans ends, in the same
 // transaction (as claim_queued_scans would): limit 0 takes none.
@@ -370,12 +375,12 @@ class Store {
   // it decompressed to.
   virtual Result<std::optional<LayerMeta>> get_layer_meta(const std::string& digest) = 0;
 
-  virtual Result<std::optional<LayerRecord>> get_layer(const std::string& digest) = 0;
+  virtual Result<SharedLayerRecord> get_layer(const std::string& digest) = 0;
   // As get_layer_meta and get_layer for each digest, in order: one round trip to a database
   // server rather than one per layer.
   virtual Result<std::vector<std::optional<LayerMeta>>> get_layer_metas(
       const std::vector<std::string>& digests);
-  virtual Result<std::vector<std::optional<LayerRecord>>> get_layers(
+  virtual Result<std::vector<SharedLayerRecord>> get_layers(
       const std::vector<std::string>& digests);
   // get_report and get_layer_metas together, then what `ask` asks for (a lease, the report's
   // sources): one transaction on a database server.

@@ -400,7 +400,7 @@ bool merged_has(const LoadedImage& im, const std::function<bool(const std::strin
   for (auto& l : im.layers) ptrs.push_back(&l);
   json files = json::array();
   for (auto& m : merge_layers(ptrs))
-    if (pred(m.entry.path)) return true;
+    if (pred(m.entry->path)) return true;
   return false;
 }
 

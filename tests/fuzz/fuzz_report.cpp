@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   image.manifest = "{}";
   static const auto rules = bw::RuleCatalog::builtin();
-  std::vector<bw::LayerRecord> layers;
+  std::vector<bw::SharedLayerRecord> layers;
   std::vector<bw::Suppression> suppressions;
   std::vector<bw::ReferenceImage> references;
   auto report = bw::build_report(

@@ -108,16 +108,19 @@ void check_layer_cache(Store& here, Store& elsewhere) {
     REQUIRE(got->size() == 2);
     CHECK_FALSE((*got)[1]);
     REQUIRE((*got)[0]);
-    return *(*got)[0];
+    return (*got)[0];
   };
-  CHECK(read().facts.entry_count == 7);
+  const SharedLayerRecord first = read();
+  CHECK(first->facts.entry_count == 7);
   CHECK(here.counters().layer_reads == base.layer_reads + 1);
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits);
-  // Unchanged: the row is read, its facts are neither sent nor parsed.
-  LayerRecord again = read();
-  CHECK(again.facts.entry_count == 7);
-  CHECK(again.facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
-  CHECK(again.analyzed_at == rec.analyzed_at);
+  // Unchanged: the row is read, its facts are neither sent nor parsed, nor copied: the record
+  // read first is shared.
+  const SharedLayerRecord again = read();
+  CHECK(again == first);
+  CHECK(again->facts.entry_count == 7);
+  CHECK(again->facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(again->analyzed_at == rec.analyzed_at);
   CHECK(here.counters().layer_reads == base.layer_reads + 1);
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 1);
   // The report's sources read through the same cache.
@@ -125,6 +128,7 @@ void check_layer_cache(Store& here, Store& elsewhere) {
   REQUIRE(sources);
   REQUIRE(sources->layers.size() == 1);
   REQUIRE(sources->layers[0]);
+  CHECK(sources->layers[0] == first);
   CHECK(sources->layers[0]->facts.entry_count == 7);
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 2);
   // So does a new image's first look, for the report it will build.
@@ -135,22 +139,26 @@ void check_layer_cache(Store& here, Store& elsewhere) {
   REQUIRE(look->sources);
   REQUIRE(look->sources->layers.size() == 1);
   REQUIRE(look->sources->layers[0]);
+  CHECK(look->sources->layers[0] == first);
   CHECK(look->sources->layers[0]->facts.path_hashes == std::vector<std::uint64_t>{1, 2, 3});
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 3);
-  // Rewritten elsewhere (analysed again, in the same second): this store reads the new facts.
+  // Rewritten elsewhere (analysed again, in the same second): this store reads the new facts,
+  // and the record the readers before hold stays as they read it.
   rec.facts.entry_count = 9;
   rec.facts.path_hashes = {4};
   REQUIRE(elsewhere.put_layer(rec));
-  LayerRecord changed = read();
-  CHECK(changed.facts.entry_count == 9);
-  CHECK(changed.facts.path_hashes == std::vector<std::uint64_t>{4});
+  const SharedLayerRecord changed = read();
+  CHECK(changed != first);
+  CHECK(changed->facts.entry_count == 9);
+  CHECK(changed->facts.path_hashes == std::vector<std::uint64_t>{4});
+  CHECK(first->facts.entry_count == 7);
   CHECK(here.counters().layer_reads == base.layer_reads + 2);
-  CHECK(read().facts.entry_count == 9);
+  CHECK(read()->facts.entry_count == 9);
   CHECK(here.counters().layer_cache_hits == base.layer_cache_hits + 4);
   // Written here too: the next read is of the stored row, not of what was kept.
   rec.facts.entry_count = 11;
   REQUIRE(here.put_layer(rec));
-  CHECK(read().facts.entry_count == 11);
+  CHECK(read()->facts.entry_count == 11);
 }
 
 void check_layer_round_trip(Store& store) {
@@ -1380,7 +1388,7 @@ void check_failures_roll_back(Store& store, const std::vector<std::string>& tabl
     CHECK((*a)->layers.size() == 2);
     auto got_layer = store.get_layer(digest_of('1'));
     REQUIRE(got_layer);
-    CHECK(got_layer->has_value());
+    CHECK(*got_layer != nullptr);
     auto old_scan = store.get_scan("scan_done");
     REQUIRE(old_scan);
     REQUIRE(*old_scan);

@@ -38,10 +38,10 @@ class LayerCache {
   };
   // The record kept for `digest`, whatever its version (the caller compares).
   std::optional<Entry> find(const std::string& digest);
-  // Keeps `record` as `digest` at `version`, replacing what was kept for it. `stored_bytes`:
-  // the size of its facts' JSON and path hashes as stored.
-  void put(const std::string& digest, std::string version, LayerRecord record,
-           std::size_t stored_bytes);
+  // Keeps `record` as `digest` at `version`, replacing what was kept for it, and returns it.
+  // `stored_bytes`: the size of its facts' JSON and path hashes as stored.
+  std::shared_ptr<const LayerRecord> put(const std::string& digest, std::string version,
+                                         LayerRecord record, std::size_t stored_bytes);
 
  private:
   struct Slot {

@@ -24,7 +24,7 @@ json report_of(json config, const std::vector<Suppression>& suppressions = {}) {
   image.config = bound_config(mask_config_secrets(std::move(config))).dump();
   image.manifest = "{}";
   auto rules = RuleCatalog::builtin();
-  std::vector<LayerRecord> layers;
+  std::vector<SharedLayerRecord> layers;
   std::vector<ReferenceImage> references;
   return build_report({image, layers, *rules, suppressions, references, "r.test/app:1", "1"});
 }
