@@ -235,8 +235,9 @@ class ScanService {
   // The adopted scans (their leases taken) queued again; returns their ids, for the leases'
   // release once they are.
   std::vector<std::string> requeue(std::vector<ScanRecord> adopted);
-  // An end announced by the store: the waits on that scan read it now.
-  void ended_elsewhere(const std::string& id);
+  // An end announced by the store: the waits on that scan answer now, from the record it came
+  // with, or else by reading it.
+  void ended_elsewhere(Store::ScanEnd end);
   // Whether an end of `id` was announced since its wait read the store (and forgets it).
   bool take_ended_elsewhere(const std::string& id);
   // Scans running here that a caller cancelled through another replica.
@@ -312,9 +313,10 @@ class ScanService {
   std::map<std::string, ScannedImage> unsaved_found_;
   std::uint64_t save_serial_ = 0;
   bool retry_armed_ = false;
-  // The last kEndsKept scans that ended here, as written: a client polling for a scan's end
-  // (`bulwark scan`'s GET ?wait) is answered without a store read. An end is final; only the
-  // image's retention can remove the row meanwhile, after keep_scans_per_image newer scans.
+  // The last kEndsKept scans that ended here, as written, or elsewhere, as announced: a client
+  // polling for a scan's end (`bulwark scan`'s GET ?wait) is answered without a store read. An end
+  // is final; only the image's retention can remove the row meanwhile, after keep_scans_per_image
+  // newer scans.
   std::map<std::string, ScanRecord> recent_ends_;
   std::deque<std::string> recent_end_order_;
   void remember_end(ScanRecord rec);

@@ -639,14 +639,14 @@ awaitable<void> ScanService::follow_scan_ends() {
         if (ec || stopping_) break;
         // Taken until a read finds nothing: the reactor wakes on new bytes only, and one read
         // may leave some.
-        Result<std::vector<std::string>> ids;
+        Result<std::vector<Store::ScanEnd>> ends;
         do {
-          ids = (*feed)->take();
-          if (ids)
-            for (auto& id : *ids) ended_elsewhere(id);
-        } while (ids && !ids->empty());
-        if (!ids) {
-          failed(ids.error());
+          ends = (*feed)->take();
+          if (ends)
+            for (auto& end : *ends) ended_elsewhere(std::move(end));
+        } while (ends && !ends->empty());
+        if (!ends) {
+          failed(ends.error());
           break;
         }
       }
@@ -660,9 +660,13 @@ awaitable<void> ScanService::follow_scan_ends() {
   }
 }
 
-void ScanService::ended_elsewhere(const std::string& id) {
-  if (local(id)) return;  // ran here: its waits were woken by its end
+void ScanService::ended_elsewhere(Store::ScanEnd end) {
+  const std::string id = std::move(end.id);
+  if (id.empty() || local(id)) return;  // ran here: its waits were woken by its end
   ++metrics_.scan_end_notices;
+  // Announced with the scan as it ended: a wait or a read here answers from it, as for an end
+  // here (an end is final), instead of reading the row back.
+  if (end.record) remember_end(std::move(*end.record));
   auto [first, last] = remote_waiters_.equal_range(id);
   for (auto it = first; it != last; ++it) it->second->cancel();
   ended_elsewhere_.push_back(id);

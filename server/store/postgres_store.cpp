@@ -6,6 +6,7 @@
 #include "store/detail/pg.h"
 #include "store/detail/pg_layer_reads.h"
 #include "store/detail/queries.h"
+#include "store/detail/scan_end_notice.h"
 #include "store/store.h"
 
 #include <algorithm>
@@ -45,15 +46,21 @@ constexpr std::string_view kAcquireLease =
     "excluded.expires_at WHERE leases.owner = excluded.owner OR leases.expires_at < now() "
     "RETURNING owner";
 
-// The channel a scan's end is announced on, its id as payload (NOTIFY: sent when the
-// transaction that ends it commits, to every session LISTENing).
+// The channel a scan's end is announced on (NOTIFY: sent when the transaction that ends it
+// commits, to every session LISTENing), the payload detail::scan_end_notice().
 constexpr const char* kScanEndChannel = "bulwark_scan_ends";
 
 class PgScanEndFeed : public Store::ScanEndFeed {
  public:
   explicit PgScanEndFeed(Connection c) : c_(std::move(c)) {}
   int socket() const override { return c_.socket(); }
-  Result<std::vector<std::string>> take() override { return c_.notifications(); }
+  Result<std::vector<Store::ScanEnd>> take() override {
+    auto payloads = c_.notifications();
+    if (!payloads) return payloads.error();
+    std::vector<Store::ScanEnd> out;
+    for (auto& p : *payloads) out.push_back(detail::parse_scan_end_notice(p));
+    return out;
+  }
 
  private:
   Connection c_;
@@ -882,6 +889,8 @@ class PostgresStore : public Store {
     return {};
   }
 
+  static constexpr const char* kNoProgress = "{}";
+
   // Whether a row was written. REQUIRES: mu_ held.
   Result<bool> write_scan(const ScanRecord& s) {
     auto r = db_.exec(
@@ -896,13 +905,19 @@ class PostgresStore : public Store {
         "WHERE scans.status IN ('queued', 'running') RETURNING 1",
         {s.id, s.image, s.platform, std::string(scan_status_name(s.status)), opt(s.manifest_digest),
          opt(s.index_digest), opt(s.error_code), opt(s.error_message),
-         s.progress.empty() ? std::string("{}") : s.progress, s.created_at, opt(s.started_at),
-         opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
+         s.progress.empty() ? std::string(kNoProgress) : s.progress, s.created_at,
+         opt(s.started_at), opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
     if (!r) return r.error();
     if (r->size() == 0) return false;
-    if (is_finished(s.status))
-      if (auto n = db_.defer("SELECT pg_notify($1, $2)", {std::string(kScanEndChannel), s.id}); !n)
+    if (is_finished(s.status)) {
+      // Announced as the row now holds it.
+      ScanRecord written = s;
+      if (written.progress.empty()) written.progress = kNoProgress;
+      if (auto n = db_.defer("SELECT pg_notify($1, $2)",
+                             {std::string(kScanEndChannel), detail::scan_end_notice(written)});
+          !n)
         return n.error();
+    }
     return true;
   }
 

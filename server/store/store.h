@@ -576,14 +576,20 @@ class Store {
   // Ends of scans that other processes sharing the store write, as each commits: a replica
   // waiting on a scan another replica runs is woken by its end instead of reading the store
   // again and again.
+  struct ScanEnd {
+    std::string id;  // empty: an announcement this store could not read
+    // The scan as it ended, when the announcement carries it (not for a cancel of a queued scan
+    // or a record too long to announce): the waiting replica need not read it back.
+    std::optional<ScanRecord> record;
+  };
   class ScanEndFeed {
    public:
     virtual ~ScanEndFeed() = default;
     // Readable when ends have arrived; the feed keeps it open.
     virtual int socket() const = 0;
-    // The ids of the scans whose end arrived since the last call, read without blocking; an
-    // error once the feed is broken (open another).
-    virtual Result<std::vector<std::string>> take() = 0;
+    // The scans whose end arrived since the last call, read without blocking; an error once
+    // the feed is broken (open another).
+    virtual Result<std::vector<ScanEnd>> take() = 0;
   };
   // A new feed (a connection of its own), or null where no other process writes the store
   // (SQLite).

@@ -438,15 +438,34 @@ TEST_CASE("postgresql: a scan's end is announced to other processes' feeds as it
   done.finished_at = "t2";
   REQUIRE(other->finish_scan(done, 5, "other"));
   REQUIRE(*other->cancel_scan("s_cancelled", "t3") == ScanStatus::queued);
-  std::vector<std::string> ids;
-  for (int tries = 0; tries < 100 && ids.size() < 2; ++tries) {
+  std::vector<Store::ScanEnd> ends;
+  for (int tries = 0; tries < 100 && ends.size() < 2; ++tries) {
     pollfd p{(*feed)->socket(), POLLIN, 0};
     ::poll(&p, 1, 100);
     auto taken = (*feed)->take();
     REQUIRE(taken);
-    ids.insert(ids.end(), taken->begin(), taken->end());
+    ends.insert(ends.end(), taken->begin(), taken->end());
   }
-  CHECK(ids == std::vector<std::string>{"s_done", "s_cancelled"});
+  REQUIRE(ends.size() == 2);
+  CHECK(ends[0].id == "s_done");
+  CHECK(ends[1].id == "s_cancelled");
+  // The end a replica wrote comes with the scan as it ended, as a read of it would return it;
+  // a cancel of a queued scan, by its id alone.
+  REQUIRE(ends[0].record);
+  auto stored = here->get_scan("s_done");
+  REQUIRE(stored);
+  REQUIRE(*stored);
+  const ScanRecord& announced = *ends[0].record;
+  CHECK(announced.status == ScanStatus::done);
+  CHECK(announced.image == (*stored)->image);
+  CHECK(announced.platform == (*stored)->platform);
+  CHECK(announced.created_at == (*stored)->created_at);
+  CHECK(announced.started_at == (*stored)->started_at);
+  CHECK(announced.finished_at == "t2");
+  CHECK(announced.finished_at == (*stored)->finished_at);
+  CHECK(announced.progress == (*stored)->progress);
+  CHECK(announced.request_id == (*stored)->request_id);
+  CHECK_FALSE(ends[1].record);
   // A write of a scan that is not an end, and a repeated end (a finished scan is final), say
   // nothing.
   REQUIRE(other->put_scan(queued_scan("s_more", "reg.example/app:4", "t4")));
@@ -950,15 +969,25 @@ TEST_CASE("postgresql: /readyz follows the database, and the store reconnects") 
     ++told;
   CHECK(told == 1);
   auto other = postgres_at(url);
-  ScanRecord scan = queued_scan("s_after", "reg.example/app:1", "t0");
+  const std::string id = "scan_" + std::string(32, 'e');
+  ScanRecord scan = queued_scan(id, "reg.example/app:1", "t0");
   REQUIRE(other->put_scan(scan));
   scan.status = ScanStatus::done;
   scan.finished_at = "t1";
+  scan.result = R"({"score":90,"grade":"A","verdict":"pass","reasons":[]})";
   REQUIRE(other->finish_scan(scan, 5, "other"));
   std::uint64_t notices = 0;
   for (int i = 0; i < 50 && (notices = d.metric("bulwark_scan_end_notices_total")) < 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(notices == 1);
+  // The end came with the scan as it ended: a read and a wait on this replica answer from it,
+  // with no read of the database, which is down now.
+  pg.stop();
+  json read = d.get_json("/v1/scans/" + id);
+  CHECK(read["status"] == "done");
+  CHECK(read["finished_at"] == "t1");
+  CHECK(read["score"] == 90);
+  CHECK(d.get_json("/v1/scans/" + id + "?wait=5")["status"] == "done");
 }
 
 TEST_CASE("postgresql: replicas share work: 30 images on one base, each layer fetched once") {

@@ -39,7 +39,10 @@ TEST_CASE("layer cache: a record is weighed at a multiple of its stored size") {
   cache.put("b", "1", record(2), 100);
   CHECK(cache.find("a"));
   CHECK(cache.find("b"));
-  cache.put("huge", "1", record(9), 201);
+  // Not kept, it is still handed back for the reader that parsed it.
+  auto huge = cache.put("huge", "1", record(9), 201);
+  REQUIRE(huge);
+  CHECK(huge->facts.entry_count == 9);
   CHECK_FALSE(cache.find("huge"));
   CHECK(cache.find("a"));
   CHECK(cache.find("b"));
@@ -51,9 +54,10 @@ TEST_CASE("layer cache: a record is weighed at a multiple of its stored size") {
 
 TEST_CASE("layer cache: a record kept again replaces the one kept; a record held outlives it") {
   detail::LayerCache cache(room_for(1, 100));
-  cache.put("a", "1", record(1), 100);
+  auto kept = cache.put("a", "1", record(1), 100);
   auto held = cache.find("a");
   REQUIRE(held);
+  CHECK(held->record == kept);  // the record kept is the one handed back, not a copy
   cache.put("a", "2", record(2), 100);
   REQUIRE(cache.find("a"));
   CHECK(cache.find("a")->version == "2");
