@@ -97,13 +97,20 @@ awaitable<ApiResponse> off_io(ApiContext& ctx, F work) {
       asio::use_awaitable);
 }
 
+// Whether scan_json() judges `s` from its stored report (reads the store and parses the report):
+// a done scan stored before results were kept.
+bool judged_from_report(const ScanRecord& s) {
+  return s.status == ScanStatus::done && s.result.empty() && !s.manifest_digest.empty();
+}
+
 // The scan with its result as judged when it ended: score, grade, verdict and reasons, and the
-// report link. Scans stored before results were kept are judged now, from their report.
+// report link. Scans stored before results were kept are judged now, from their report: off the
+// io thread (scan_answer()).
 json scan_json(const ScanRecord& s, ApiContext& ctx) {
   json j = scan_view(s);
   if (s.status != ScanStatus::done) return j;
   json result = json::parse(s.result.empty() ? "{}" : s.result, nullptr, false);
-  if (s.result.empty() && !s.manifest_digest.empty())
+  if (judged_from_report(s))
     if (auto report = ctx.reporter.get(s.manifest_digest); report && *report)
       result = to_json(judge_report(**report, s.policy, ctx.reporter.rules()));
   if (result.is_object())
@@ -111,6 +118,14 @@ json scan_json(const ScanRecord& s, ApiContext& ctx) {
   if (!s.manifest_digest.empty() && j.contains("score"))
     j["report"] = "/v1/images/" + s.manifest_digest + "/report";
   return j;
+}
+
+// scan_json() as a response with `status`, on the worker pool when it reads the store.
+awaitable<ApiResponse> scan_answer(int status, ScanRecord s, ApiContext& ctx) {
+  if (!judged_from_report(s)) co_return json_response(status, scan_json(s, ctx));
+  co_return co_await off_io(ctx, [&ctx, status, s = std::move(s)]() -> ApiResponse {
+    return json_response(status, scan_json(s, ctx));
+  });
 }
 
 awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
@@ -164,7 +179,7 @@ awaitable<ApiResponse> post_scan(const ApiRequest& req, ApiContext& ctx) {
   if (wait.count() > 0) {
     auto now = co_await ctx.scans.wait(scan->id, wait);
     if (now && *now && is_finished((*now)->status))
-      co_return json_response(200, scan_json(**now, ctx));
+      co_return co_await scan_answer(200, std::move(**now), ctx);
   }
   auto r = json_response(202, json{{"id", scan->id},
                                    {"status", scan->status},
@@ -308,7 +323,7 @@ awaitable<ApiResponse> get_scan(const std::string& id, const Target& t, ApiConte
     if (!scan) co_return error_response(scan.error());
     if (!*scan) co_return not_found("no scan " + id);
   }
-  co_return json_response(200, scan_json(**scan, ctx));
+  co_return co_await scan_answer(200, std::move(**scan), ctx);
 }
 
 Result<std::size_t> number_param(const Target& t, const char* name, std::size_t fallback,
@@ -340,15 +355,22 @@ awaitable<ApiResponse> list_scans(const Target& t, ApiContext& ctx) {
   q.limit = *limit;
   auto scans = co_await on_store(ctx.store_pool, [&] { return ctx.store.list_scans(q); });
   if (!scans) co_return error_response(scans.error());
-  json items = json::array();
+  bool reads = false;
   for (auto& s : *scans) {
     // Progress of scans running here is this process's, newer than the row.
-    auto live = ctx.scans.local(s.id);
-    items.push_back(scan_json(live ? *live : s, ctx));
+    if (auto live = ctx.scans.local(s.id)) s = std::move(*live);
+    reads = reads || judged_from_report(s);
   }
-  json out = {{"scans", std::move(items)}};
-  if (scans->size() == q.limit) out["next_cursor"] = scans->back().id;
-  co_return json_response(200, out);
+  const bool more = scans->size() == q.limit;
+  auto answer = [&ctx, more, scans = std::move(*scans)]() -> ApiResponse {
+    json items = json::array();
+    for (auto& s : scans) items.push_back(scan_json(s, ctx));
+    json out = {{"scans", std::move(items)}};
+    if (more) out["next_cursor"] = scans.back().id;
+    return json_response(200, out);
+  };
+  if (!reads) co_return answer();
+  co_return co_await off_io(ctx, std::move(answer));
 }
 
 std::string param(const Target& t, const char* name) {

@@ -156,6 +156,42 @@ TEST_CASE("a known image rescanned by digest; a damaged stored report is built a
   CHECK(rebuilt["findings"].size() == first["findings"].size());
 }
 
+TEST_CASE("a scan stored before results were kept is judged from its report, alone and listed") {
+  LocalRegistry reg;
+  TempDir data;
+  TestImage img{{make_layer(TarBuilder().file("app/run", std::string(500, 'r'), 0755).build())}};
+  img.config = {{"User", "1000"}};
+  push_image(reg.host(), "team/old", "1", img);
+  json scanned;
+  {
+    Daemon d(json::object(), data.path());
+    scanned = d.scan(reg.host() + "/team/old:1");
+    REQUIRE(scanned["status"] == "done");
+    REQUIRE(scanned.contains("score"));
+    CHECK(d.stop() == 0);
+  }
+  // As a store from before results were kept has it; a new process knows the scan only from
+  // there.
+  std::string out;
+  REQUIRE(run_command({"sqlite3", "-cmd", ".timeout 10000", data.path() + "/bulwark.db",
+                       "UPDATE scans SET result = NULL"},
+                      out) == 0);
+  Daemon d(json::object(), data.path());
+  const std::string id = scanned["id"];
+  json alone = d.get_json("/v1/scans/" + id);
+  CHECK(alone["status"] == "done");
+  CHECK(alone["score"] == scanned["score"]);
+  CHECK(alone["grade"] == scanned["grade"]);
+  CHECK(alone["verdict"] == scanned["verdict"]);
+  CHECK(alone["report"] == scanned["report"]);
+  CHECK(d.get_json("/v1/scans/" + id + "?wait=5")["score"] == scanned["score"]);
+  json listed = d.get_json("/v1/scans?limit=10")["scans"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["id"] == id);
+  CHECK(listed[0]["score"] == scanned["score"]);
+  CHECK(listed[0]["verdict"] == scanned["verdict"]);
+}
+
 TEST_CASE("Docker media types, uncompressed layers and platform choice from a manifest list") {
   LocalRegistry reg;
   Daemon d(json{{"scans", {{"max_concurrent", 1}}}});  // "all" must not hold the only slot
