@@ -4,6 +4,7 @@
 #include "common/text.h"
 #include "layer/merge.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string_view>
@@ -57,9 +58,6 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
   std::set<std::string> runtimes;
   std::vector<OsInfo> os_found;
   long os_layer = -1;
-  // The files with secrets or credentials that the final filesystem shows (by layer and path,
-  // as the layers' facts hold them): the others were deleted.
-  std::set<std::pair<std::size_t, std::string_view>> surviving;
   // Each package belongs to the layer where it first appears, not to the last layer that
   // rewrote the database (an apt-get install rewrites all of dpkg's status).
   std::map<std::string, std::size_t> first_seen;
@@ -72,8 +70,6 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     const FileEntry& e = *m.entry;
     const FileInfo& info = e.info;
     const std::string& digest = digests.at(m.layer_index);
-    if (!info.secrets.empty() || info.has(FileTag::credential_file))
-      surviving.insert({m.layer_index, e.path});
     if (e.kind == 'f' && (e.mode & 06000))
       out.setuid_files.push_back(
           SetuidFile{file_ref(m, digests), (e.mode & 04000) != 0, (e.mode & 02000) != 0});
@@ -130,7 +126,12 @@ ImageSummary summarize_image(const std::vector<const LayerFacts*>& layers,
     for (auto& e : layers[i]->files) {
       bool cred = e.info.has(FileTag::credential_file);
       if (e.info.secrets.empty() && !cred) continue;
-      if (surviving.count({i, e.path})) continue;
+      // Shown by the final filesystem as this layer wrote it: not deleted.
+      auto shown = std::lower_bound(
+          merged.begin(), merged.end(), std::string_view(e.path),
+          [](const MergedFile& m, std::string_view path) { return m.entry->path < path; });
+      if (shown != merged.end() && shown->entry->path == e.path && shown->layer_index == i)
+        continue;
       out.deleted_secrets.push_back(SecretFile{e.path, digests.at(i), e.info.secrets, cred});
     }
   // sshd reads its .d files (included at the top of Debian's sshd_config) before the main file.

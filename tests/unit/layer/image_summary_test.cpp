@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -83,4 +84,35 @@ TEST_CASE("the image summary is typed, and the same whether facts are fresh or r
   CHECK(nlohmann::json(summarize_image({&*base_back, &*app_back}, digests)) == j);
   // And the summary's own JSON reads back to the same summary.
   CHECK(nlohmann::json(j.get<ImageSummary>()) == j);
+}
+
+TEST_CASE("a credential file is deleted when the final filesystem shows another layer's file") {
+  auto cred = [](std::string path) {
+    FileEntry e;
+    e.path = std::move(path);
+    e.info.tags = {FileTag::credential_file};
+    return e;
+  };
+  auto plain = [](std::string path) {
+    FileEntry e;
+    e.path = std::move(path);
+    return e;
+  };
+  LayerFacts base, app;
+  // Kept as written; rewritten by the next layer; written twice in one layer, the last time
+  // without a credential (the final filesystem shows that layer's path).
+  base.files = {cred("root/.aws/credentials"), cred("app/.env"), cred("app/.netrc"),
+                plain("app/.netrc")};
+  app.files = {plain("app/.env")};
+  for (auto* l : {&base, &app}) {
+    for (auto& f : l->files) l->path_hashes.push_back(path_hash(f.path));
+    std::sort(l->path_hashes.begin(), l->path_hashes.end());
+  }
+  ImageSummary s = summarize_image({&base, &app}, {"sha256:base", "sha256:app"});
+  REQUIRE(s.deleted_secrets.size() == 1);
+  CHECK(s.deleted_secrets[0].path == "app/.env");
+  CHECK(s.deleted_secrets[0].layer_digest == "sha256:base");
+  CHECK(s.deleted_secrets[0].credential_file);
+  REQUIRE(s.credential_files.size() == 1);
+  CHECK(s.credential_files[0].path == "root/.aws/credentials");
 }
