@@ -147,12 +147,19 @@ class PostgresStore : public Store {
     Result<ReportContext> context = ReportContext{};
     {
       auto rdb = readers_.take();
-      // One snapshot, one transaction: the layers and the report's context as of one moment.
+      // One transaction, the two reads in one round trip.
       auto done = rdb->transaction([&]() -> Result<void> {
-        if (!layer_digests.empty())
-          if (auto r = read_layer_rows(*rdb, layer_digests, rows); !r) return r;
-        context = read_report_context(*rdb, digest);
-        if (!context) return context.error();
+        std::vector<pg::Statement> batch;
+        std::optional<LayerRowsAsk> asked;
+        if (!layer_digests.empty()) {
+          asked = ask_layer_rows(layer_digests);
+          batch.push_back(asked->statement);
+        }
+        batch.push_back(report_context_statement(digest));
+        auto r = rdb->commit_with(std::move(batch));
+        if (!r) return r.error();
+        if (asked) take_layer_rows(r->front(), *asked, rows);
+        context = report_context_from(r->back());
         return {};
       });
       if (!done) return done.error();
@@ -180,31 +187,49 @@ class PostgresStore : public Store {
     }
   };
 
+  // A read of layers' rows: its statement, and the cached records it names as known.
+  struct LayerRowsAsk {
+    pg::Statement statement;
+    std::map<std::string, LayerCache::Entry> held;  // kept alive while the rows are read
+  };
+
   // Facts are sent only for rows whose version (xmin: any write of the row changes it, here or
   // on another replica) differs from the cached one's.
-  Result<void> read_layer_rows(Connection& c, const std::vector<std::string>& digests,
-                               LayerRows& out) {
+  LayerRowsAsk ask_layer_rows(const std::vector<std::string>& digests) {
+    LayerRowsAsk ask;
     std::vector<std::string> known;
-    std::map<std::string, LayerCache::Entry> held;  // kept alive while the rows are read
     for (const auto& d : digests)
       if (auto e = layer_cache_.find(d)) {
         known.push_back(d + "|" + e->version);
-        held.emplace(d, std::move(*e));
+        ask.held.emplace(d, std::move(*e));
       }
     static const std::string sql =
         "SELECT digest, media_type, analyzer_version, analyzed_at, CASE WHEN digest || '|' || "
         "row_version = ANY($2::text[]) THEN NULL ELSE facts END, CASE WHEN digest || '|' || "
         "row_version = ANY($2::text[]) THEN NULL ELSE path_hashes END, row_version FROM " +
         pg::layers_named(1);
-    auto r = c.exec(sql, {pg::distinct_array(digests), pg::text_array(known)});
+    ask.statement = {sql, {pg::distinct_array(digests), pg::text_array(known)}};
+    return ask;
+  }
+
+  Result<void> read_layer_rows(Connection& c, const std::vector<std::string>& digests,
+                               LayerRows& out) {
+    auto ask = ask_layer_rows(digests);
+    auto r = c.exec(ask.statement.text, ask.statement.params);
     if (!r) return r.error();
-    for (int row = 0; row < r->size(); ++row) {
+    take_layer_rows(*r, ask, out);
+    return {};
+  }
+
+  void take_layer_rows(const Rows& r, const LayerRowsAsk& ask, LayerRows& out) {
+    const auto& held = ask.held;
+    for (int row = 0; row < r.size(); ++row) {
       LayerRecord rec;
-      rec.digest = r->text(row, 0);
-      rec.media_type = r->text(row, 1);
-      rec.analyzer_version = static_cast<int>(r->integer(row, 2));
-      rec.analyzed_at = r->text(row, 3);
-      std::string version = r->text(row, 6);
+      rec.digest = r.text(row, 0);
+      rec.media_type = r.text(row, 1);
+      rec.analyzer_version = static_cast<int>(r.integer(row, 2));
+      rec.analyzed_at = r.text(row, 3);
+      std::string version = r.text(row, 6);
       auto h = held.find(rec.digest);
       if (h != held.end() && h->second.version == version) {
         ++layer_cache_hits_;
@@ -213,12 +238,11 @@ class PostgresStore : public Store {
       }
       ++layer_reads_;
       out.cached.emplace_back();
-      out.facts.push_back(r->text(row, 4));
-      out.hashes.push_back(r->bytes(row, 5));
+      out.facts.push_back(r.text(row, 4));
+      out.hashes.push_back(r.bytes(row, 5));
       out.versions.push_back(std::move(version));
       out.records.push_back(std::move(rec));
     }
-    return {};
   }
 
   Result<std::vector<SharedLayerRecord>> parse_layer_rows(LayerRows rows,
@@ -260,35 +284,49 @@ class PostgresStore : public Store {
     // The report and the layers as one statement; a new image's lease and its report's sources
     // in the same transaction, so that a scan commits once before it fetches. A reader may write
     // the lease: all connections are to the one database.
+    // After the look, what depends on it goes in one round trip: the lease (and the layer's
+    // meta read after it), the layers not cached and the report's context.
     auto look = [&]() -> Result<void> {
       if (auto r =
               read_lookup(*rdb, manifest_digest, ruleset_version, layer_digests, out, versions);
           !r)
         return r;
-      if (auto i = layer_to_lease(out.layers, ask)) {
-        auto lease = lease_layer_on(*rdb, layer_digests[*i], ask.owner, ask.ttl);
-        if (!lease) return lease.error();
-        out.leased_index = i;
-        out.lease = std::move(*lease);
-      }
-      if (!ask.sources || out.report) return {};
-      read = source_digests(out, layer_digests, ask);
-      // The layers the cache holds as the look found them are not read again.
-      std::vector<std::string> unread;
-      for (const auto& d : read) {
-        auto kept = layer_cache_.find(d);
-        if (kept && kept->version == versions[d]) {
-          ++layer_cache_hits_;
-          rows.add_cached(kept->record, versions[d]);
-        } else {
-          unread.push_back(d);
+      std::vector<pg::Statement> batch;
+      const auto lease_at = layer_to_lease(out.layers, ask);
+      if (lease_at) batch = lease_statements(layer_digests[*lease_at], ask.owner, ask.ttl);
+      const bool sources = ask.sources && !out.report;
+      std::optional<LayerRowsAsk> asked;
+      if (sources) {
+        read = source_digests(out, layer_digests, ask);
+        // The layers the cache holds as the look found them are not read again.
+        std::vector<std::string> unread;
+        for (const auto& d : read) {
+          auto kept = layer_cache_.find(d);
+          if (kept && kept->version == versions[d]) {
+            ++layer_cache_hits_;
+            rows.add_cached(kept->record, versions[d]);
+          } else {
+            unread.push_back(d);
+          }
         }
+        if (!unread.empty()) {
+          asked = ask_layer_rows(unread);
+          batch.push_back(asked->statement);
+        }
+        batch.push_back(report_context_statement(manifest_digest));
       }
-      if (!unread.empty())
-        if (auto r = read_layer_rows(*rdb, unread, rows); !r) return r;
-      auto c = read_report_context(*rdb, manifest_digest);
-      if (!c) return c.error();
-      context = std::move(*c);
+      if (batch.empty()) return {};
+      auto r = rdb->commit_with(std::move(batch));
+      if (!r) return r.error();
+      std::size_t next = 0;
+      if (lease_at) {
+        out.leased_index = lease_at;
+        out.lease = lease_from((*r)[0], (*r)[1]);
+        next = 2;
+      }
+      if (!sources) return {};
+      if (asked) take_layer_rows((*r)[next++], *asked, rows);
+      context = report_context_from((*r)[next]);
       return {};
     };
     auto done = ask.owner.empty() && !ask.sources ? look() : rdb->transaction(look);
@@ -339,32 +377,34 @@ class PostgresStore : public Store {
     std::lock_guard lock(mu_);
     Result<LayerLease> out = LayerLease{};
     auto done = db_.transaction([&]() -> Result<void> {
-      out = lease_layer_on(db_, digest, owner, ttl);
-      if (!out) return out.error();
+      auto r = db_.commit_with(lease_statements(digest, owner, ttl));
+      if (!r) return r.error();
+      out = lease_from((*r)[0], (*r)[1]);
       return {};
     });
     if (!done) return done.error();
     return out;
   }
 
-  // The lease and, when taken, the layer read after it in a statement of its own (so with a
-  // snapshot taken after the lease): facts another replica stored before its lease ended are
-  // seen. REQUIRES: `c` is in a transaction.
-  static Result<LayerLease> lease_layer_on(Connection& c, const std::string& digest,
-                                           const std::string& owner, std::chrono::seconds ttl) {
+  // The lease, then the layer read in a statement of its own (so with a snapshot taken after
+  // the lease): facts another replica stored before its lease ended are seen. Sent together,
+  // in a transaction (lease_from reads their rows).
+  static std::vector<pg::Statement> lease_statements(const std::string& digest,
+                                                     const std::string& owner,
+                                                     std::chrono::seconds ttl) {
+    return {{std::string(kAcquireLease), {"layer:" + digest, owner, num(ttl.count())}},
+            {"SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
+             "digest = $1",
+             {digest}}};
+  }
+
+  // The layer's meta counts only when the lease was taken.
+  static LayerLease lease_from(const Rows& lease, const Rows& meta) {
     LayerLease out;
-    auto r = c.exec(kAcquireLease, {"layer:" + digest, owner, num(ttl.count())});
-    if (!r) return r.error();
-    out.leased = r->size() == 1;
-    if (!out.leased) return out;
-    auto m = c.exec(
-        "SELECT analyzer_version, diff_id, status, analyzer_versions FROM layers WHERE "
-        "digest = $1",
-        {digest});
-    if (!m) return m.error();
-    if (m->size())
-      out.stored = layer_meta_from(static_cast<int>(m->integer(0, 0)), m->text(0, 1), m->text(0, 2),
-                                   m->text(0, 3));
+    out.leased = lease.size() == 1;
+    if (out.leased && meta.size())
+      out.stored = layer_meta_from(static_cast<int>(meta.integer(0, 0)), meta.text(0, 1),
+                                   meta.text(0, 2), meta.text(0, 3));
     return out;
   }
 
@@ -692,12 +732,13 @@ class PostgresStore : public Store {
     std::vector<ScanRecord> claimed;
     {
       std::lock_guard lock(mu_);
-      // The queued counter, then the running one: the order claims and ends take them.
+      // The scan queued, the claim and COMMIT in one round trip.
       auto done = db_.transaction([&]() -> Result<void> {
-        if (auto w = write_scan(queued); !w) return w.error();
-        auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
+        auto row = scan_upsert(queued);
+        if (auto w = db_.defer(row.text, std::move(row.params)); !w) return w.error();
+        auto c = db_.commit_with({claim_statement(owner, next.ttl, next.limit, next.started_at)});
         if (!c) return c.error();
-        claimed = std::move(*c);
+        claimed = claimed_from(c->front());
         return {};
       });
       if (done) return claimed;
@@ -731,15 +772,11 @@ class PostgresStore : public Store {
                                                     const ClaimNext& next) override {
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> claimed;
-    // The claim, the scan's end, then the image's rows and its trend rows: the order every other
-    // write takes them, so that ends, claims and submits of other replicas never wait on each
-    // other in a cycle. (Counters take no lock: schema/postgres/012_count_log.sql.)
+    // The scan's end, then the image's rows and its trend rows: the order every other write
+    // takes them, so that ends and submits of other replicas never wait on each other in a
+    // cycle. (Counters take no lock: schema/postgres/012_count_log.sql.) All of it is sent with
+    // the claim and COMMIT, in one round trip.
     auto done = db_.transaction([&]() -> Result<void> {
-      if (next.limit > 0) {
-        auto c = claim_locked(owner, next.ttl, next.limit, next.started_at);
-        if (!c) return c.error();
-        claimed = std::move(*c);
-      }
       if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
       const ReportRecord* report = found.report ? &*found.report : nullptr;
       if (auto r = put_image_locked(found.image, found.tag, report); !r) return r;
@@ -749,7 +786,14 @@ class PostgresStore : public Store {
         if (auto r = put_reference_image_locked(found.reference_name, found.image.manifest_digest);
             !r)
           return r;
-      return fold_counts_when_due();
+      if (auto r = fold_counts_when_due(); !r) return r;
+      if (next.limit == 0) return {};
+      // The claim goes last: it waits on no lock (SKIP LOCKED takes only rows no one holds, and
+      // the lease it writes is its own scan's), so it cannot close a cycle wherever it stands.
+      auto c = db_.commit_with({claim_statement(owner, next.ttl, next.limit, next.started_at)});
+      if (!c) return c.error();
+      claimed = claimed_from(c->front());
+      return {};
     });
     if (!done) return done.error();
     return claimed;
@@ -761,139 +805,66 @@ class PostgresStore : public Store {
            queries::result_score(s.result, score, grade);
   }
 
-  // The scan's row and, on its move to done, its trend rows. REQUIRES: mu_ held, inside a
+  // The scan's row and, on its move to a final status, its announcement and (done with a result
+  // that scores) its trend rows: one statement sent with the transaction's other writes
+  // (schema/postgres/019_scan_end_statements.sql). A repeated write of a finished scan changes
+  // no row, and so is neither announced nor counted again. REQUIRES: mu_ held, inside a
   // transaction.
   Result<void> put_scan_locked(const ScanRecord& s) {
+    if (!is_finished(s.status)) {
+      auto wrote = write_scan(s);
+      if (!wrote) return wrote.error();
+      return {};
+    }
     int score = 0;
     std::string grade;
     const bool counts = judged(s, score, grade);
-    auto wrote = write_scan(s);
-    if (!wrote) return wrote.error();
-    // Only the move to done counts for trends: a repeated write of a finished scan
-    // changes no row.
-    if (!counts || !*wrote) return {};
-    if (auto d = db_.defer(
-            "INSERT INTO daily_results(day, image, manifest_digest, score, grade, finished_at, "
-            "scans) VALUES (substr($1, 1, 10), $2, $3, $4, $5, $1, 1) ON CONFLICT (day, image) "
-            "DO UPDATE SET manifest_digest = excluded.manifest_digest, score = excluded.score, "
-            "grade = excluded.grade, finished_at = excluded.finished_at, scans = "
-            "daily_results.scans + 1",
-            {s.finished_at, s.image, s.manifest_digest, num(score), grade});
-        !d)
-      return d.error();
-    return count_result(s.image, score, grade, s.finished_at);
+    ScanRecord written = s;  // announced as the row holds it
+    if (written.progress.empty()) written.progress = kNoProgress;
+    std::vector<Param> params = scan_params(s);
+    params.insert(params.end(),
+                  {detail::scan_end_notice(written), counts ? Param(num(score)) : Param(),
+                   counts ? Param(grade) : Param()});
+    return db_.defer(
+        "SELECT bulwark_end_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+        "$16, $17::int, $18)",
+        std::move(params));
   }
 
-  // The day's trend rows, made from the day before's (a day without a row is as the one before
-  // it). Another replica making them at once leaves this one's insert a no-op.
-  // REQUIRES: mu_ held, inside a transaction.
-  Result<void> make_day(const std::string& day) {
-    auto made = db_.exec(
-        "INSERT INTO fleet_days(day, images, scans, score_sum) SELECT $1, COALESCE((SELECT images "
-        "FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0), 0, COALESCE((SELECT "
-        "score_sum FROM fleet_days WHERE day < $1 ORDER BY day DESC LIMIT 1), 0) ON CONFLICT "
-        "(day) DO NOTHING RETURNING 1",
-        {day});
-    if (!made) return made.error();
-    if (made->size() == 0) return {};
-    for (const char* copy :
-         {"INSERT INTO fleet_day_grades(day, grade, images) SELECT $1, grade, images FROM "
-          "fleet_day_grades WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
-          "images > 0",
-          "INSERT INTO fleet_day_scores(day, score, images) SELECT $1, score, images FROM "
-          "fleet_day_scores WHERE day = (SELECT max(day) FROM fleet_days WHERE day < $1) AND "
-          "images > 0"})
-      if (auto r = db_.defer(copy, {day}); !r) return r.error();
-    return {};
-  }
-
-  // The fleet's trend rows brought up to a reference's new result (schema/postgres/
-  // 005_fleet_days.sql): the result's day (made from the day before it when it has no row yet)
-  // and any later day lose the reference's previous result and count this one. A result older
-  // than the one counted already changes nothing. REQUIRES: mu_ held, inside a transaction.
+  // The fleet's trend rows brought up to a reference's new result, in one statement sent with
+  // the transaction's other writes (schema/postgres/019_scan_end_statements.sql): the result's day
+  // and every later day lose the reference's previous result and count this one; an older result
+  // than the one counted changes nothing. REQUIRES: mu_ held, inside a transaction.
   Result<void> count_result(const std::string& image, int score, const std::string& grade,
                             const std::string& finished_at) {
-    const std::string day = finished_at.substr(0, 10);
-    auto prev =
-        db_.exec("SELECT score, grade, finished_at FROM bulwark_latest_result($1)", {image});
-    if (!prev) return prev.error();
-    if (prev->size() > 0 && prev->text(0, 2) > finished_at) return {};
-    const bool counted = prev->size() > 0;
-    const std::int64_t before_score = counted ? prev->integer(0, 0) : 0;
-    const std::string before_grade = counted ? prev->text(0, 1) : "";
-    if (counted && before_score == score && before_grade == grade) {
-      // The same result again, as a registry pass's unchanged tag gives: the counts by grade
-      // and score stand as they are, and only the day's scans and the result's time move.
-      static constexpr const char* kOneMoreScan =
-          "UPDATE fleet_days SET scans = scans + 1 WHERE day = $1 RETURNING day";
-      auto more = db_.exec(kOneMoreScan, {day});
-      if (!more) return more.error();
-      if (more->size() == 0) {
-        if (auto r = make_day(day); !r) return r;
-        if (auto r = db_.defer(kOneMoreScan, {day}); !r) return r.error();
-      }
-      if (auto r = db_.defer("UPDATE latest_results SET finished_at = $2 WHERE image = $1",
-                             {image, finished_at});
-          !r)
-        return r.error();
-      return {};
-    }
-    // The days the result reaches, as the update of their rows returns them: the grade and
-    // score rows of those days are written without reading the days again. The day's row exists
-    // from its first result on, so it is updated first and made only when the update misses it
-    // (from the day before, which the update does not reach), then updated alone.
-    static constexpr const char* kCountDays =
-        "UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + $3::bigint, "
-        "scans = scans + CASE WHEN day = $1 THEN 1 ELSE 0 END WHERE day >= $1 RETURNING day";
-    static constexpr const char* kCountDay =
-        "UPDATE fleet_days SET images = images + $2::bigint, score_sum = score_sum + $3::bigint, "
-        "scans = scans + 1 WHERE day = $1 RETURNING day";
-    const std::vector<Param> moved{day, num(counted ? 0 : 1), num(score - before_score)};
-    auto days = db_.exec(kCountDays, moved);
-    if (!days) return days.error();
-    std::vector<std::string> reached;
-    for (int i = 0; i < days->size(); ++i) reached.push_back(days->text(i, 0));
-    if (std::find(reached.begin(), reached.end(), day) == reached.end()) {
-      if (auto r = make_day(day); !r) return r;
-      auto made = db_.exec(kCountDay, moved);
-      if (!made) return made.error();
-      if (made->size() > 0) reached.push_back(day);
-    }
-    const std::string reached_days = pg::text_array(reached);
-    std::vector<std::pair<const char*, std::vector<Param>>> steps;
-    if (counted) {
-      steps.push_back(
-          {"UPDATE fleet_day_grades SET images = images - 1 WHERE day >= $1 AND "
-           "grade = $2",
-           {day, before_grade}});
-      steps.push_back(
-          {"UPDATE fleet_day_scores SET images = images - 1 WHERE day >= $1 AND "
-           "score = $2::int",
-           {day, num(before_score)}});
-    }
-    steps.push_back(
-        {"INSERT INTO fleet_day_grades(day, grade, images) SELECT unnest($1::text[]), $2, 1 "
-         "ON CONFLICT (day, grade) DO UPDATE SET images = fleet_day_grades.images + 1",
-         {reached_days, grade}});
-    steps.push_back(
-        {"INSERT INTO fleet_day_scores(day, score, images) SELECT unnest($1::text[]), $2::int, 1 "
-         "ON CONFLICT (day, score) DO UPDATE SET images = fleet_day_scores.images + 1",
-         {reached_days, num(score)}});
-    steps.push_back(
-        {"INSERT INTO latest_results(image, score, grade, finished_at) VALUES ($1, "
-         "$2::int, $3, $4) ON CONFLICT (image) DO UPDATE SET score = excluded.score, "
-         "grade = excluded.grade, finished_at = excluded.finished_at",
-         {image, num(score), grade, finished_at}});
-    for (auto& [sql, params] : steps)
-      if (auto r = db_.defer(sql, std::move(params)); !r) return r.error();
-    return {};
+    return db_.defer("SELECT bulwark_count_result($1, $2::int, $3, $4)",
+                     {image, num(score), grade, finished_at});
   }
 
   static constexpr const char* kNoProgress = "{}";
 
-  // Whether a row was written. REQUIRES: mu_ held.
-  Result<bool> write_scan(const ScanRecord& s) {
-    auto r = db_.exec(
+  // A scan's columns as the statements writing its row take them, in kScanColumns' order.
+  static std::vector<Param> scan_params(const ScanRecord& s) {
+    return {s.id,
+            s.image,
+            s.platform,
+            std::string(scan_status_name(s.status)),
+            opt(s.manifest_digest),
+            opt(s.index_digest),
+            opt(s.error_code),
+            opt(s.error_message),
+            s.progress.empty() ? std::string(kNoProgress) : s.progress,
+            s.created_at,
+            opt(s.started_at),
+            opt(s.finished_at),
+            opt(s.policy),
+            opt(s.result),
+            opt(s.request_id)};
+  }
+
+  // The scan's row written while the stored one is queued or running: a row back when written.
+  static pg::Statement scan_upsert(const ScanRecord& s) {
+    return {
         "INSERT INTO scans(id, image, platform, status, manifest_digest, index_digest, "
         "error_code, error_message, progress, created_at, started_at, finished_at, policy, "
         "result, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
@@ -903,10 +874,13 @@ class PostgresStore : public Store {
         "excluded.progress, started_at = excluded.started_at, finished_at = "
         "excluded.finished_at, result = excluded.result "
         "WHERE scans.status IN ('queued', 'running') RETURNING 1",
-        {s.id, s.image, s.platform, std::string(scan_status_name(s.status)), opt(s.manifest_digest),
-         opt(s.index_digest), opt(s.error_code), opt(s.error_message),
-         s.progress.empty() ? std::string(kNoProgress) : s.progress, s.created_at,
-         opt(s.started_at), opt(s.finished_at), opt(s.policy), opt(s.result), opt(s.request_id)});
+        scan_params(s)};
+  }
+
+  // Whether a row was written. REQUIRES: mu_ held.
+  Result<bool> write_scan(const ScanRecord& s) {
+    auto row = scan_upsert(s);
+    auto r = db_.exec(row.text, row.params);
     if (!r) return r.error();
     if (r->size() == 0) return false;
     if (is_finished(s.status)) {
@@ -1079,15 +1053,26 @@ class PostgresStore : public Store {
   // REQUIRES: mu_ held.
   Result<std::vector<ScanRecord>> claim_locked(const std::string& owner, std::chrono::seconds ttl,
                                                std::size_t limit, const std::string& started_at) {
-    // One statement, so one transaction: SKIP LOCKED lets replicas claiming at once take
-    // different rows instead of queueing behind each other's locks (schema/postgres/
-    // 016_point_reads.sql).
-    auto r = db_.exec(std::string("SELECT ") + kScanColumns +
-                          " FROM bulwark_claim_scans($1, $2::int, $3::bigint, $4) ORDER BY seq",
-                      {owner, num(ttl.count()), num(static_cast<std::int64_t>(limit)), started_at});
+    auto claim = claim_statement(owner, ttl, limit, started_at);
+    auto r = db_.exec(claim.text, claim.params);
     if (!r) return r.error();
+    return claimed_from(*r);
+  }
+
+  // One statement, so one transaction: SKIP LOCKED lets replicas claiming at once take
+  // different rows instead of queueing behind each other's locks (schema/postgres/
+  // 016_point_reads.sql).
+  static pg::Statement claim_statement(const std::string& owner, std::chrono::seconds ttl,
+                                       std::size_t limit, const std::string& started_at) {
+    static const std::string sql = std::string("SELECT ") + kScanColumns +
+                                   " FROM bulwark_claim_scans($1, $2::int, $3::bigint, $4) ORDER "
+                                   "BY seq";
+    return {sql, {owner, num(ttl.count()), num(static_cast<std::int64_t>(limit)), started_at}};
+  }
+
+  static std::vector<ScanRecord> claimed_from(const Rows& r) {
     std::vector<ScanRecord> out;
-    for (int i = 0; i < r->size(); ++i) out.push_back(scan_from(*r, i));
+    for (int i = 0; i < r.size(); ++i) out.push_back(scan_from(r, i));
     return out;
   }
 
@@ -1293,32 +1278,39 @@ class PostgresStore : public Store {
 
   Result<ReportContext> report_context(const std::string& digest) override {
     auto rdb = readers_.take();
-    return read_report_context(*rdb, digest);
+    auto ask = report_context_statement(digest);
+    auto r = rdb->exec(ask.text, ask.params);
+    if (!r) return r.error();
+    return report_context_from(*r);
   }
 
-  static Result<ReportContext> read_report_context(Connection& c, const std::string& digest) {
-    // The three reads as one statement, each part in its own order.
-    auto r = c.exec(
-        "SELECT part, c1, c2, c3, c4, c5, c6, c7 FROM (SELECT 0 AS part, id AS n, rule_id AS c1, "
-        "path AS c2, env_key AS c3, reason AS c4, created_at AS c5, image AS c6, expires AS c7 "
-        "FROM suppressions UNION ALL SELECT 1, 0, name, manifest_digest, NULL, NULL, NULL, NULL, "
-        "NULL FROM reference_images UNION ALL SELECT 2, 0, name, last_seen, NULL, NULL, NULL, "
-        "NULL, NULL FROM bulwark_digest_tags($1, 100)) AS parts ORDER BY part, n, c1",
-        {digest});
-    if (!r) return r.error();
+  // The three reads as one statement, each part in its own order.
+  static pg::Statement report_context_statement(const std::string& digest) {
+    return {
+        "SELECT part, c1, c2, c3, c4, c5, c6, c7 FROM (SELECT 0 AS part, id AS n, rule_id AS "
+        "c1, path AS c2, env_key AS c3, reason AS c4, created_at AS c5, image AS c6, expires "
+        "AS c7 FROM suppressions UNION ALL SELECT 1, 0, name, manifest_digest, NULL, NULL, "
+        "NULL, NULL, NULL FROM reference_images UNION ALL SELECT 2, 0, name, last_seen, NULL, "
+        "NULL, NULL, NULL, NULL FROM bulwark_digest_tags($1, 100)) AS parts ORDER BY part, n, "
+        "c1",
+        {digest}};
+  }
+
+  static ReportContext report_context_from(const Rows& rows) {
     ReportContext out;
     std::vector<std::pair<std::string, std::string>> tags;  // (last seen, name)
-    for (int i = 0; i < r->size(); ++i) {
-      switch (r->integer(i, 0)) {
+    for (int i = 0; i < rows.size(); ++i) {
+      switch (rows.integer(i, 0)) {
         case 0:
-          out.suppressions.push_back({r->text(i, 1), r->text(i, 2), r->text(i, 3), r->text(i, 4),
-                                      r->text(i, 5), r->text(i, 6), r->text(i, 7)});
+          out.suppressions.push_back({rows.text(i, 1), rows.text(i, 2), rows.text(i, 3),
+                                      rows.text(i, 4), rows.text(i, 5), rows.text(i, 6),
+                                      rows.text(i, 7)});
           break;
         case 1:
-          out.reference_images.emplace_back(r->text(i, 1), r->text(i, 2));
+          out.reference_images.emplace_back(rows.text(i, 1), rows.text(i, 2));
           break;
         default:
-          tags.emplace_back(r->text(i, 2), r->text(i, 1));
+          tags.emplace_back(rows.text(i, 2), rows.text(i, 1));
       }
     }
     std::stable_sort(tags.begin(), tags.end(),

@@ -262,7 +262,9 @@ TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a fe
         {"BEGIN", before, "SET plan_cache_mode = force_generic_plan",
          "SELECT count(*) FROM bulwark_claim_scans('me', 30, 4, 't')",
          "SELECT count(*) FROM bulwark_digest_tags('sha256:1', 100)",
-         "SELECT count(*) FROM bulwark_latest_result('reg.example/app1:v1')",
+         // The same result again (50, C): the image's latest result read and its time moved.
+         "SELECT count(*) FROM (SELECT bulwark_count_result('reg.example/app1:v1', 50, 'C', "
+         "'t2')) counted",
          "SELECT count(*) FROM (SELECT bulwark_end_lease('layer:1', NULL), "
          "bulwark_end_lease('scan:s1', 'me')) ended",
          "INSERT INTO tags VALUES ('reg.example', 'app1', 'v2', 'sha256:2', 't', 't')",
@@ -285,12 +287,13 @@ TEST_CASE("postgresql: a scan's reads of one key read by index on tables of a fe
   // are written through their key's index whatever the plan. The claim reads scans twice a
   // row asked for: three rows claimed, then a fourth run that finds none.)
   CHECK(probes("ALTER FUNCTION bulwark_digest_tags(text, integer) RESET enable_seqscan; "
-               "ALTER FUNCTION bulwark_latest_result(text) RESET enable_seqscan; "
+               "ALTER FUNCTION bulwark_count_result(text, integer, text, text) RESET "
+               "enable_seqscan; "
                "ALTER FUNCTION bulwark_claim_scans(text, integer, bigint, text) RESET "
                "enable_seqscan; "
                "ALTER FUNCTION bulwark_end_lease(text, text) RESET enable_seqscan; "
                "ALTER FUNCTION bulwark_count_repository() RESET enable_seqscan") ==
-        "latest_results 1 false, leases 2 true, scans 8 false, tags 2 false");
+        "latest_results 2 false, leases 2 true, scans 8 false, tags 2 false");
 
   // The claim's walk (its statement, in bulwark_claim_scans, priced as there): the queue read
   // in its order from the index of queued scans, the only one in that order, nothing sorted;
@@ -830,6 +833,20 @@ TEST_CASE("postgresql: a submit whose claim fails is queued alone, for a later c
   REQUIRE(later);
   REQUIRE(later->size() == 1);
   CHECK((*later)[0].id == "scan_alone");
+}
+
+TEST_CASE("postgresql: a scan's end and the claim sent with its COMMIT commit together or not") {
+  REQUIRE_POSTGRES();
+  std::string url = server()->create_database();
+  auto store = postgres_at(url);
+  psql_exec(url,
+            "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  check_end_whose_claim_fails(*store, [&](bool refuse) {
+    psql_exec(url, refuse ? "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON leases FOR EACH "
+                            "ROW EXECUTE FUNCTION bw_fail_row();"
+                          : "DROP TRIGGER refuse ON leases;");
+  });
 }
 
 TEST_CASE("postgresql: replicas claiming the queue at once each take different scans") {

@@ -451,6 +451,54 @@ void check_scan_queue(Store& store) {
   CHECK((*store.get_scan("scan_end"))->status == ScanStatus::done);
 }
 
+void check_end_whose_claim_fails(Store& store, const std::function<void(bool)>& refuse_leases) {
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_layer(layer('2')));
+  ScanRecord scan = queued_scan("scan_ending", "reg.example/team/app:1", "2026-03-01T10:00:00Z");
+  REQUIRE(store.put_scan(scan));
+  REQUIRE(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 1, "t1")->size() == 1);
+  REQUIRE(
+      store.put_scan(queued_scan("scan_next", "reg.example/team/app:2", "2026-03-01T10:00:01Z")));
+  scan.status = ScanStatus::done;
+  scan.started_at = "t1";
+  scan.finished_at = "2026-03-01T10:00:05Z";
+  scan.manifest_digest = digest_of('a');
+  scan.result = R"({"score":60,"grade":"C"})";
+  ScannedImage found{image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""},
+                     report('a', "rs-1", 60, "C", "debian:12", false), ""};
+  found.tag->manifest_digest = digest_of('a');
+  const ClaimNext next{1, std::chrono::seconds(30), "t2"};
+
+  refuse_leases(true);
+  CHECK_FALSE(store.finish_image_scan(found, scan, 5, "replica-a", next));
+  CHECK((*store.get_scan("scan_ending"))->status == ScanStatus::running);
+  CHECK((*store.get_scan("scan_next"))->status == ScanStatus::queued);
+  CHECK_FALSE(*store.get_image(digest_of('a')));
+  CHECK_FALSE(*store.get_report(digest_of('a'), "rs-1"));
+  CHECK(store.list_scan_results("2026-03-01", "")->empty());
+  CHECK(store.fleet_days("2026-03-01")->empty());
+
+  refuse_leases(false);
+  auto claimed = store.finish_image_scan(found, scan, 5, "replica-a", next);
+  REQUIRE(claimed);
+  REQUIRE(claimed->size() == 1);
+  CHECK((*claimed)[0].id == "scan_next");
+  CHECK((*store.get_scan("scan_next"))->status == ScanStatus::running);
+  CHECK((*store.get_scan("scan_ending"))->status == ScanStatus::done);
+  CHECK(*store.get_image(digest_of('a')));
+  CHECK(*store.get_report(digest_of('a'), "rs-1"));
+  CHECK(store.list_scan_results("2026-03-01", "")->size() == 1);
+  auto days = store.fleet_days("2026-03-01");
+  REQUIRE(days);
+  REQUIRE(days->size() == 1);
+  CHECK((*days)[0].images == 1);
+  CHECK((*days)[0].score_sum == 60);
+  // Ended once: a second end of it changes nothing, and is not counted again.
+  REQUIRE(store.finish_image_scan(found, scan, 5, "replica-a", {}));
+  CHECK(store.list_scan_results("2026-03-01", "")->size() == 1);
+  CHECK((*store.fleet_days("2026-03-01"))[0].scans == 1);
+}
+
 void check_scan_end_with_findings(Store& store) {
   REQUIRE(store.put_layer(layer('1')));
   ScanRecord scan = queued_scan("scan_found", "reg.example/team/app:1", "2026-03-01T10:00:00Z");

@@ -35,6 +35,10 @@ void check_scan_queue(Store& store);
 // A scan's end with its findings (finish_image_scan): the image, its tag, report and reference
 // and the scan's end together, or none of them; report_sources reads layers in order.
 void check_scan_end_with_findings(Store& store);
+// A scan's end whose claim of the next scan fails (`refuse_leases(true)` makes lease writes
+// fail; false lets them through again): nothing of the end is written, the next scan stays
+// queued; once claims work, the same end is written whole and claims it.
+void check_end_whose_claim_fails(Store& store, const std::function<void(bool)>& refuse_leases);
 // Images, tags, reports, filters and sorts, repositories, stats (bases, EOL), trends' rows,
 // suppressions (replacing them drops reports), reference images.
 void check_queries(Store& store);

@@ -173,7 +173,7 @@ Result<void> Connection::defer(std::string_view sql, std::vector<Param> params) 
   return {};
 }
 
-Result<Rows> Connection::pipeline(const std::vector<Deferred>& batch) {
+Result<std::vector<Rows>> Connection::pipeline(const std::vector<Statement>& batch) {
   // Nothing of the transaction has reached the server while its BEGIN is in the batch: a
   // connection dropped while idle is reset and the batch sent again, as exec does.
   const bool fresh = batch.front().text == "BEGIN";
@@ -203,7 +203,9 @@ Result<Rows> Connection::pipeline(const std::vector<Deferred>& batch) {
     const bool synced = PQpipelineSync(c_.get()) == 1;
     // Each statement's result, then the NULL that ends it; after an error the server skips
     // the rest (PGRES_PIPELINE_ABORTED) up to the sync.
-    std::optional<Rows> last, failed;
+    std::vector<Rows> results;
+    results.reserve(sent);
+    std::optional<Rows> failed;
     bool lost = !synced || sent < batch.size();
     for (std::size_t i = 0; i < sent && !lost; ++i) {
       PGresult* r = PQgetResult(c_.get());
@@ -215,7 +217,7 @@ Result<Rows> Connection::pipeline(const std::vector<Deferred>& batch) {
       while (PGresult* extra = PQgetResult(c_.get())) PQclear(extra);
       const auto status = PQresultStatus(r);
       if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        last.emplace(std::move(rows));
+        results.push_back(std::move(rows));
       } else if (!failed && status != PGRES_PIPELINE_ABORTED) {
         failed.emplace(std::move(rows));
       }
@@ -240,20 +242,46 @@ Result<Rows> Connection::pipeline(const std::vector<Deferred>& batch) {
       }
       return pg_error("query failed", PQresultErrorMessage(failed->raw()));
     }
-    return std::move(*last);
+    return results;
   }
+}
+
+Result<std::vector<Rows>> Connection::commit_with(std::vector<Statement> batch) {
+  if (depth_ != 1) return exec_all(std::move(batch));
+  batch.push_back({"COMMIT", {}});
+  auto r = exec_all(std::move(batch));
+  if (!r) return r.error();
+  committed_ = true;
+  r->pop_back();
+  return r;
+}
+
+Result<std::vector<Rows>> Connection::exec_all(std::vector<Statement> batch) {
+  if (batch.empty()) return std::vector<Rows>();
+  const std::size_t asked = batch.size();
+  if (!deferred_.empty()) {
+    batch.insert(batch.begin(), std::make_move_iterator(deferred_.begin()),
+                 std::make_move_iterator(deferred_.end()));
+    deferred_.clear();
+  }
+  auto r = pipeline(batch);
+  if (!r) return r.error();
+  r->erase(r->begin(), r->end() - static_cast<std::ptrdiff_t>(asked));
+  return r;
 }
 
 Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& params) {
   std::string text(sql);
   if (!deferred_.empty()) {
-    std::vector<Deferred> batch = std::move(deferred_);
+    std::vector<Statement> batch = std::move(deferred_);
     deferred_.clear();
     // A statement with parameters, or COMMIT, goes in the same pipeline; one without (a script
     // of several, perhaps) runs after it.
     if (!params.empty() || text == "COMMIT") {
       batch.push_back({std::move(text), params});
-      return pipeline(batch);
+      auto r = pipeline(batch);
+      if (!r) return r.error();
+      return std::move(r->back());
     }
     if (auto r = pipeline(batch); !r) return r.error();
   }

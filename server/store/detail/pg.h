@@ -38,6 +38,12 @@ class Rows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// A statement and its parameters, as sent in a pipeline.
+struct Statement {
+  std::string text;
+  std::vector<Param> params;
+};
+
 class Connection {
  public:
   // `conninfo`: a postgresql:// URL or key=value string. Passwords come from it, PGPASSWORD or
@@ -55,6 +61,15 @@ class Connection {
   // round trip for a run of writes instead of one each. Its error fails that statement, and
   // so the transaction. Outside a transaction it runs at once, as exec.
   Result<void> defer(std::string_view sql, std::vector<Param> params);
+  // Statements whose results are all read, sent in one pipeline (after the deferred writes, if
+  // any): one round trip for reads that do not depend on each other. Each runs with its own
+  // snapshot, as one sent after the other would. Their rows in order, or the first error.
+  Result<std::vector<Rows>> exec_all(std::vector<Statement> batch);
+  // The last step of transaction()'s body: the deferred writes, `batch` and COMMIT in one
+  // pipeline, so that a transaction whose last statements' results are read still commits in
+  // one round trip with them. Their rows once committed, or the first error (the transaction
+  // is then rolled back). Outside a transaction, exec_all.
+  Result<std::vector<Rows>> commit_with(std::vector<Statement> batch);
   bool in_transaction() const { return depth_ > 0; }
   // The session's socket: readable when the server sends what was not asked for (a
   // notification on a channel the session LISTENs to).
@@ -81,10 +96,15 @@ class Connection {
       // Nothing of it may go with the next transaction's statements.
       --depth_;
       deferred_.clear();
+      committed_ = false;
       (void)exec("ROLLBACK");
       throw;
     }
     --depth_;
+    if (committed_) {
+      committed_ = false;
+      return result;
+    }
     if (result)
       if (auto r = exec("COMMIT"); !r) result = r.error();
     if (!result) {
@@ -101,18 +121,14 @@ class Connection {
   static constexpr std::size_t kMaxPrepared = 256;
 
   explicit Connection(PGconn* c) : c_(c, &PQfinish) {}
-  struct Deferred {
-    std::string text;
-    std::vector<Param> params;
-  };
 
   // One try of `text`: prepared (and run) when it has parameters and there is room.
   PGresult* run(const std::string& text, const std::vector<const char*>& values);
   // The name `text` (with `n` parameters) is prepared under on this session, prepared now if
   // there is room; nullptr to run it unprepared. Sets `refused` when the server refuses it.
   const std::string* prepared_name(const std::string& text, int n, PGresult*& refused);
-  // `batch` in one pipeline; the last statement's result, or the first error.
-  Result<Rows> pipeline(const std::vector<Deferred>& batch);
+  // `batch` in one pipeline; each statement's result, or the first error.
+  Result<std::vector<Rows>> pipeline(const std::vector<Statement>& batch);
   // A failed statement's SQLSTATE seen: prepared statements forgotten when the session lost
   // them. Whether running it again may succeed.
   bool forget_prepared(const PGresult* r);
@@ -124,8 +140,9 @@ class Connection {
   // Statement names start with a prefix of this connection's own: behind a pooler, a session
   // may hold another client's statements, and a name they share must never run their text.
   std::string names_;
-  std::uint64_t named_ = 0;         // names handed out
-  std::vector<Deferred> deferred_;  // sent with the next statement that is waited for
+  std::uint64_t named_ = 0;          // names handed out
+  std::vector<Statement> deferred_;  // sent with the next statement that is waited for
+  bool committed_ = false;           // commit_with ended the transaction
 };
 
 // `data` as a BYTEA literal in hex form ("\x0a1b…").
