@@ -451,22 +451,29 @@ void check_scan_queue(Store& store) {
   CHECK((*store.get_scan("scan_end"))->status == ScanStatus::done);
 }
 
-void check_end_whose_claim_fails(Store& store, const std::function<void(bool)>& refuse_leases) {
-  REQUIRE(store.put_layer(layer('1')));
-  REQUIRE(store.put_layer(layer('2')));
-  ScanRecord scan = queued_scan("scan_ending", "reg.example/team/app:1", "2026-03-01T10:00:00Z");
+// A scan of reg.example/team/app:1 queued and claimed by replica-a, and its end: done, image
+// 'a' (layers '1' and '2') tagged 1, scored 60 (C), named as reference `reference`.
+static std::pair<ScanRecord, ScannedImage> ending_scan(Store& store, const std::string& id,
+                                                       const std::string& reference) {
+  ScanRecord scan = queued_scan(id, "reg.example/team/app:1", "2026-03-01T10:00:00Z");
   REQUIRE(store.put_scan(scan));
   REQUIRE(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 1, "t1")->size() == 1);
-  REQUIRE(
-      store.put_scan(queued_scan("scan_next", "reg.example/team/app:2", "2026-03-01T10:00:01Z")));
   scan.status = ScanStatus::done;
-  scan.started_at = "t1";
   scan.finished_at = "2026-03-01T10:00:05Z";
   scan.manifest_digest = digest_of('a');
   scan.result = R"({"score":60,"grade":"C"})";
   ScannedImage found{image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""},
-                     report('a', "rs-1", 60, "C", "debian:12", false), ""};
+                     report('a', "rs-1", 60, "C", "debian:12", false), reference};
   found.tag->manifest_digest = digest_of('a');
+  return {std::move(scan), std::move(found)};
+}
+
+void check_end_whose_claim_fails(Store& store, const std::function<void(bool)>& refuse_leases) {
+  REQUIRE(store.put_layer(layer('1')));
+  REQUIRE(store.put_layer(layer('2')));
+  auto [scan, found] = ending_scan(store, "scan_ending", "");
+  REQUIRE(
+      store.put_scan(queued_scan("scan_next", "reg.example/team/app:2", "2026-03-01T10:00:01Z")));
   const ClaimNext next{1, std::chrono::seconds(30), "t2"};
 
   refuse_leases(true);
@@ -501,16 +508,7 @@ void check_end_whose_claim_fails(Store& store, const std::function<void(bool)>& 
 
 void check_scan_end_with_findings(Store& store) {
   REQUIRE(store.put_layer(layer('1')));
-  ScanRecord scan = queued_scan("scan_found", "reg.example/team/app:1", "2026-03-01T10:00:00Z");
-  REQUIRE(store.put_scan(scan));
-  REQUIRE(store.claim_queued_scans("replica-a", std::chrono::seconds(30), 1, "t1")->size() == 1);
-  scan.status = ScanStatus::done;
-  scan.finished_at = "2026-03-01T10:00:05Z";
-  scan.manifest_digest = digest_of('a');
-  scan.result = R"({"score":60,"grade":"C"})";
-  ScannedImage found{image('a', {'1', '2'}), TagRecord{"reg.example", "team/app", "1", ""},
-                     report('a', "rs-1", 60, "C", "debian:12", false), "reg.example/team/app:1"};
-  found.tag->manifest_digest = digest_of('a');
+  auto [scan, found] = ending_scan(store, "scan_found", "reg.example/team/app:1");
   found.report->severity_counts = R"({"critical":0,"high":0,"medium":1,"low":0,"info":0})";
   found.report->top_finding = R"({"rule_id":"BW-SHELL","title":"shell","severity":"medium"})";
 
