@@ -47,7 +47,8 @@ constexpr std::string_view kAcquireLease =
     "RETURNING owner";
 
 // The channel a scan's end is announced on (NOTIFY: sent when the transaction that ends it
-// commits, to every session LISTENing), the payload detail::scan_end_notice().
+// commits, to every session LISTENing), the payload detail::scan_end_notice(). bulwark_end_scan
+// (schema/postgres/019_scan_end_statements.sql) names it too.
 constexpr const char* kScanEndChannel = "bulwark_scan_ends";
 
 class PgScanEndFeed : public Store::ScanEndFeed {
