@@ -760,12 +760,19 @@ class PostgresStore : public Store {
 
   // REQUIRES: mu_ held, inside a transaction.
   Result<void> finish_scan_locked(const ScanRecord& s, std::size_t keep, const std::string& owner) {
-    if (auto w = put_scan_locked(s); !w) return w;
-    if (auto n = db_.defer(kPruneScans, {s.image, num(static_cast<std::int64_t>(keep))}); !n)
-      return n.error();
-    if (auto r = db_.defer("SELECT bulwark_end_lease($1, $2)", {"scan:" + s.id, owner}); !r)
-      return r.error();
+    for (auto& e : end_statements(s, keep, owner))
+      if (auto r = db_.defer(e.text, std::move(e.params)); !r) return r.error();
     return {};
+  }
+
+  // What ends scan `s`, in order: its final row, announced and (judged) counted in the trend;
+  // its image's scans beyond the newest `keep` finished ones pruned; its lease ended.
+  // REQUIRES: `s` is final.
+  static std::vector<pg::Statement> end_statements(const ScanRecord& s, std::size_t keep,
+                                                   const std::string& owner) {
+    return {end_scan_statement(s),
+            {kPruneScans, {s.image, num(static_cast<std::int64_t>(keep))}},
+            {"SELECT bulwark_end_lease($1, $2)", {"scan:" + s.id, owner}}};
   }
 
   Result<std::vector<ScanRecord>> finish_image_scan(const ScannedImage& found, const ScanRecord& s,
@@ -773,12 +780,14 @@ class PostgresStore : public Store {
                                                     const ClaimNext& next) override {
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> claimed;
-    // The scan's end, then the image's rows and its trend rows: the order every other write
-    // takes them, so that ends and submits of other replicas never wait on each other in a
-    // cycle. (Counters take no lock: schema/postgres/012_count_log.sql.) All of it is sent with
-    // the claim and COMMIT, in one round trip.
+    // The image's rows, then the scan's end with its trend rows: the order in which a registry
+    // pass's unchanged tag takes them too (record_unchanged_locked). The trend rows of the day
+    // are the ones every end updates: taken last, after the claim, they are held only until the
+    // COMMIT sent with them, not while the image's rows are written. The claim
+    // waits on no lock (SKIP LOCKED takes only rows no one holds, and the lease it writes is its
+    // own scan's), so it cannot close a cycle wherever it stands. (Counters take no lock:
+    // schema/postgres/012_count_log.sql.) All of it goes in one round trip.
     auto done = db_.transaction([&]() -> Result<void> {
-      if (auto r = finish_scan_locked(s, keep, owner); !r) return r;
       const ReportRecord* report = found.report ? &*found.report : nullptr;
       if (auto r = put_image_locked(found.image, found.tag, report); !r) return r;
       if (report)
@@ -788,12 +797,13 @@ class PostgresStore : public Store {
             !r)
           return r;
       if (auto r = fold_counts_when_due(); !r) return r;
-      if (next.limit == 0) return {};
-      // The claim goes last: it waits on no lock (SKIP LOCKED takes only rows no one holds, and
-      // the lease it writes is its own scan's), so it cannot close a cycle wherever it stands.
-      auto c = db_.commit_with({claim_statement(owner, next.ttl, next.limit, next.started_at)});
+      std::vector<pg::Statement> last;
+      if (next.limit > 0)
+        last.push_back(claim_statement(owner, next.ttl, next.limit, next.started_at));
+      for (auto& e : end_statements(s, keep, owner)) last.push_back(std::move(e));
+      auto c = db_.commit_with(std::move(last));
       if (!c) return c.error();
-      claimed = claimed_from(c->front());
+      if (next.limit > 0) claimed = claimed_from(c->front());
       return {};
     });
     if (!done) return done.error();
@@ -817,6 +827,12 @@ class PostgresStore : public Store {
       if (!wrote) return wrote.error();
       return {};
     }
+    auto end = end_scan_statement(s);
+    return db_.defer(end.text, std::move(end.params));
+  }
+
+  // REQUIRES: `s` is final.
+  static pg::Statement end_scan_statement(const ScanRecord& s) {
     int score = 0;
     std::string grade;
     const bool counts = judged(s, score, grade);
@@ -826,10 +842,10 @@ class PostgresStore : public Store {
     params.insert(params.end(),
                   {detail::scan_end_notice(written), counts ? Param(num(score)) : Param(),
                    counts ? Param(grade) : Param()});
-    return db_.defer(
-        "SELECT bulwark_end_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-        "$16, $17::int, $18)",
-        std::move(params));
+    return {
+        "SELECT bulwark_end_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+        "$15, $16, $17::int, $18)",
+        std::move(params)};
   }
 
   // The fleet's trend rows brought up to a reference's new result, in one statement sent with
