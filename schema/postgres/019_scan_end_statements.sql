@@ -6,9 +6,9 @@
 -- of the daemon's thread: a sixth of PostgreSQL's CPU in a scan was the sockets' sends and
 -- waits (perf on bench/replicas_bench.sh's backends). As functions, the row and its count go
 -- with the transaction's other writes, and the store sends them, the claim and COMMIT in one
--- pipeline. The steps and their order are those the store sent before this migration
--- (write_scan, put_scan_locked and count_result in server/store/postgres_store.cpp), so that
--- the ends of replicas of either version lock rows in the same order.
+-- pipeline. The steps inside each function, and their order, are those the store sent before
+-- this migration (write_scan, put_scan_locked and count_result in
+-- server/store/postgres_store.cpp).
 -- Whole-table reads and JIT are priced out as in 016.
 
 -- The day's trend rows, made from the day before's (a day without a row is as the one before
