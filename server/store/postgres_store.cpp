@@ -783,9 +783,9 @@ class PostgresStore : public Store {
     // The image's rows, then the scan's end with its trend rows: the order in which a registry
     // pass's unchanged tag takes them too (record_unchanged_locked). The trend rows of the day
     // are the ones every end updates: taken last, after the claim, they are held only until the
-    // COMMIT sent with them, not while the image's rows are written. The claim
-    // waits on no lock (SKIP LOCKED takes only rows no one holds, and the lease it writes is its
-    // own scan's), so it cannot close a cycle wherever it stands. (Counters take no lock:
+    // COMMIT sent with them, not while the image's rows are written. The claim waits on no lock
+    // (SKIP LOCKED takes only rows no one holds, and the lease it writes is its own scan's), so
+    // it cannot close a cycle wherever it stands. (Counters take no lock:
     // schema/postgres/012_count_log.sql.) All of it goes in one round trip.
     auto done = db_.transaction([&]() -> Result<void> {
       const ReportRecord* report = found.report ? &*found.report : nullptr;

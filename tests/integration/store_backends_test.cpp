@@ -750,6 +750,15 @@ TEST_CASE(
   CHECK(rows() == 3);
 }
 
+// A trigger function refusing every row it is fired for, for the checks that inject failures.
+constexpr const char* kFailRow =
+    "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;";
+// Lease writes refused, and so every claim (a claim leases what it takes).
+constexpr const char* kRefuseLeaseWrites =
+    "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON leases FOR EACH ROW EXECUTE FUNCTION "
+    "bw_fail_row();";
+
 // The tables the store writes, for the checks that break them one at a time.
 const std::vector<std::string> kTables = {"layers",          "images",
                                           "image_layers",    "tags",
@@ -767,9 +776,8 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   auto sql = [&](const std::string& text) { psql_exec(url, text); };
   // Reads of the view fail on their first row; writes reach INSTEAD OF triggers that raise.
   sql("CREATE FUNCTION bw_fail() RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
-      "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
-      "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  sql(kFailRow);
   check_failures_roll_back(
       *store, kTables,
       [&](const std::string& t) {
@@ -785,9 +793,7 @@ TEST_CASE("postgresql: a table failing part-way fails the call; earlier statemen
   std::string url3 = server()->create_database();
   auto store3 = postgres_at(url3);
   auto sql3 = [&](const std::string& text) { psql_exec(url3, text); };
-  sql3(
-      "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
-      "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  sql3(kFailRow);
   check_failures_roll_back(
       *store3, kTables,
       [&](const std::string& t) {
@@ -811,11 +817,7 @@ TEST_CASE("postgresql: a submit whose claim fails is queued alone, for a later c
   auto store = postgres_at(url);
   // The claim leases what it takes: with lease writes refused, it fails and its submit's
   // transaction rolls back; the scan is then queued on its own.
-  psql_exec(url,
-            "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;"
-            "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON leases FOR EACH ROW EXECUTE "
-            "FUNCTION bw_fail_row();");
+  psql_exec(url, std::string(kFailRow) + kRefuseLeaseWrites);
   ScanRecord s;
   s.id = "scan_alone";
   s.image = "reg.example/app:1";
@@ -839,13 +841,9 @@ TEST_CASE("postgresql: a scan's end and the claim sent with its COMMIT commit to
   REQUIRE_POSTGRES();
   std::string url = server()->create_database();
   auto store = postgres_at(url);
-  psql_exec(url,
-            "CREATE FUNCTION bw_fail_row() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'injected'; END $$;");
+  psql_exec(url, kFailRow);
   check_end_whose_claim_fails(*store, [&](bool refuse) {
-    psql_exec(url, refuse ? "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON leases FOR EACH "
-                            "ROW EXECUTE FUNCTION bw_fail_row();"
-                          : "DROP TRIGGER refuse ON leases;");
+    psql_exec(url, refuse ? kRefuseLeaseWrites : "DROP TRIGGER refuse ON leases;");
   });
 }
 
