@@ -2,6 +2,7 @@
 
 #include "common/digest.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace bw::pg {
@@ -65,20 +66,87 @@ std::string text_array(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string redact(const std::string& conninfo) {
-  // postgresql://user:secret@host/db -> postgresql://user:***@host/db
-  auto scheme = conninfo.find("://");
-  if (scheme == std::string::npos) {
-    auto at = conninfo.find("password=");
-    if (at == std::string::npos) return conninfo;
-    auto end = conninfo.find(' ', at);
-    return conninfo.substr(0, at) + "password=***" +
-           (end == std::string::npos ? "" : conninfo.substr(end));
+namespace {
+
+bool is_password_key(std::string_view key) {
+  return key == "password" || key == "sslpassword";
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+constexpr const char* kSpaces = " \t\n\r\f\v";
+
+// A keyword string's value at `at` ('quoted', with backslash escapes, or up to a space): its end.
+std::size_t keyword_value_end(const std::string& s, std::size_t at) {
+  if (at >= s.size() || s[at] != '\'') return std::min(s.find_first_of(kSpaces, at), s.size());
+  for (std::size_t i = at + 1; i < s.size(); ++i) {
+    if (s[i] == '\\')
+      ++i;
+    else if (s[i] == '\'')
+      return i + 1;
   }
-  auto at = conninfo.find('@', scheme);
-  auto colon = conninfo.find(':', scheme + 3);
-  if (at == std::string::npos || colon == std::string::npos || colon > at) return conninfo;
-  return conninfo.substr(0, colon + 1) + "***" + conninfo.substr(at);
+  return s.size();
+}
+
+// "host=h password = 'a b' dbname=d" -> "host=h password = *** dbname=d"
+std::string redact_keywords(const std::string& s) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (is_space(s[i])) {
+      out.push_back(s[i++]);
+      continue;
+    }
+    const std::size_t key_end = std::min(s.find_first_of(std::string(kSpaces) + "=", i), s.size());
+    std::size_t eq = key_end;
+    while (eq < s.size() && is_space(s[eq])) ++eq;
+    if (eq >= s.size() || s[eq] != '=') {  // not a keyword: kept as written
+      out.append(s, i, key_end - i);
+      i = key_end;
+      continue;
+    }
+    std::size_t value = eq + 1;
+    while (value < s.size() && is_space(s[value])) ++value;
+    const std::size_t value_end = keyword_value_end(s, value);
+    out.append(s, i, value - i);
+    if (is_password_key(std::string_view(s).substr(i, key_end - i)))
+      out += "***";
+    else
+      out.append(s, value, value_end - value);
+    i = value_end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string redact(const std::string& conninfo) {
+  // Every place libpq takes a password from: a URI's user:password@ and its password= and
+  // sslpassword= parameters, or a keyword string's password and sslpassword.
+  auto scheme = conninfo.find("://");
+  if (scheme == std::string::npos) return redact_keywords(conninfo);
+  const std::size_t query = std::min(conninfo.find('?', scheme), conninfo.size());
+  std::string out = conninfo.substr(0, query);
+  auto at = out.find('@', scheme);
+  auto colon = out.find(':', scheme + 3);
+  if (at != std::string::npos && colon != std::string::npos && colon < at)
+    out = out.substr(0, colon + 1) + "***" + out.substr(at);
+  if (query == conninfo.size()) return out;
+  out.push_back('?');
+  for (std::size_t i = query + 1;;) {
+    const std::size_t amp = std::min(conninfo.find('&', i), conninfo.size());
+    const std::string_view param = std::string_view(conninfo).substr(i, amp - i);
+    const std::size_t eq = param.find('=');
+    if (eq != std::string_view::npos && is_password_key(param.substr(0, eq)))
+      out.append(param.substr(0, eq + 1)).append("***");
+    else
+      out.append(param);
+    if (amp == conninfo.size()) break;
+    out.push_back('&');
+    i = amp + 1;
+  }
+  return out;
 }
 
 Result<Connection> Connection::open(const std::string& conninfo) {

@@ -147,6 +147,25 @@ TEST_CASE("sqlite: 015 makes images, reports and layers rowid tables, every row 
   CHECK_FALSE(*store->get_image(orphan.manifest_digest));
 }
 
+TEST_CASE("a store's description masks every password its URL or keywords carry") {
+  CHECK(store_description("postgresql://u:hunter2@db.example:5432/b?sslmode=require", "") ==
+        "postgresql://u:***@db.example:5432/b?sslmode=require");
+  // libpq also takes them as URI parameters, the local socket's form among others.
+  CHECK(store_description("postgresql://u@/b?host=/run/pg&password=hunter2&port=5433", "") ==
+        "postgresql://u@/b?host=/run/pg&password=***&port=5433");
+  CHECK(store_description("postgres://u:a@h/b?sslpassword=hunter2", "") ==
+        "postgres://u:***@h/b?sslpassword=***");
+  CHECK(store_description("postgresql://u@h/b?", "") == "postgresql://u@h/b?");
+  // A keyword string, spaced or quoted as libpq reads it.
+  CHECK(store_description("host=h password=hunter2 dbname=b", "") ==
+        "host=h password=*** dbname=b");
+  CHECK(store_description("host=h password = 'hunter 2\\' x' dbname=b", "") ==
+        "host=h password = *** dbname=b");
+  CHECK(store_description("dbname=b\tsslpassword='k' password=", "") ==
+        "dbname=b\tsslpassword=*** password=***");
+  CHECK(store_description("host=h dbname=password", "") == "host=h dbname=password");
+}
+
 TEST_CASE("open_store picks the backend by URL, SQLite in the data directory by default") {
   test::TempDir dir;
   auto def = open_store("", dir.path() + "/data");
