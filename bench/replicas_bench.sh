@@ -27,7 +27,9 @@
 # then, with every daemon above stopped, times 2 replicas against 1 bulwarkd on SQLite over
 # BENCH_ROUNDS (default 3) rounds, each on fresh stores (the same images, new to them), the
 # order alternating, and prints the median ratio: one run is a window of two seconds, and on
-# this shared machine one window differs from the next by a tenth; last, on 2 fresh replicas,
+# this shared machine one window differs from the next by a tenth; with BENCH_SOCKET=1 each round
+# also runs the 2 replicas reaching PostgreSQL through its Unix socket (how a daemon on the
+# database's own host reaches it) instead of loopback TCP, and prints that median too; last, on 2 fresh replicas,
 # scans one at a time, each submitted to one replica and waited for on both at once: how much
 # later the replica that did not run it answers (the store announces each end to the other
 # replicas). PostgreSQL 15 runs as an unprivileged user in a temporary directory. Release
@@ -297,33 +299,46 @@ t1=$(date +%s.%N)
 python3 -c "import sys; print(f'\nmigrate-store: {float(sys.argv[2])-float(sys.argv[1]):.2f} s, SQLite store {int(sys.argv[3])/1e6:.1f} MB')" "$t0" "$t1" "$(du -sb "$work/s" | cut -f1)"
 # 2 replicas against 1 bulwarkd on SQLite, round by round on fresh stores, nothing else running.
 stop_daemons
-round_rate() {  # round_rate sqlite|postgresql ROUND: sets `rate`, images per second of one fresh run
+round_rate() {  # round_rate sqlite|postgresql|socket ROUND: sets `rate`, images per second of one fresh run
   local apis=()
   if [[ $1 == sqlite ]]; then
     start_daemon "sqlite$2" ""; apis=("$api")
   else
-    local url; url=$(db "round$2")
-    start_daemon "pa$2" "$url"; apis=("$api")
-    start_daemon "pb$2" "$url"; apis+=("$api")
+    local url; url=$(db "$1$2")
+    [[ $1 == socket ]] && url="postgresql://bulwark@/$1$2?host=$work/pg&port=$pg_port"
+    start_daemon "pa$1$2" "$url"; apis=("$api")
+    start_daemon "pb$1$2" "$url"; apis+=("$api")
   fi
   warm_up "${apis[@]}"
   scan_all "-" 1 "$images" "${apis[@]}" >"$work/round"
   stop_daemons
   rate=$(awk '{ print $(NF - 1) }' "$work/round")
 }
-ratios=()
+ratio() { awk -v p="$1" -v s="$2" 'BEGIN { printf "%.2f", p / s }'; }
+median() {  # median LABEL RATIO...
+  local label=$1; shift
+  printf '%s\n' "$@" | sort -n | awk -v l="$label" '{ r[NR] = $1 } END {
+    printf "%s / 1 replica (SQLite), median of %d rounds: %.2fx\n", l, NR, r[int((NR + 1) / 2)] }'
+}
+ratios=() socket_ratios=()
 for r in $(seq "${BENCH_ROUNDS:-3}"); do
-  if ((r % 2)); then
-    round_rate sqlite "$r"; s_rate=$rate; round_rate postgresql "$r"; p_rate=$rate
-  else
-    round_rate postgresql "$r"; p_rate=$rate; round_rate sqlite "$r"; s_rate=$rate
+  kinds=(sqlite postgresql)
+  ((r % 2)) || kinds=(postgresql sqlite)
+  [[ -n ${BENCH_SOCKET:-} ]] && kinds+=(socket)
+  for kind in "${kinds[@]}"; do
+    round_rate "$kind" "$r"
+    case $kind in sqlite) s_rate=$rate ;; postgresql) p_rate=$rate ;; socket) u_rate=$rate ;; esac
+  done
+  ratios+=("$(ratio "$p_rate" "$s_rate")")
+  line="round $r: 1 replica (SQLite) $s_rate images/s, 2 replicas (PostgreSQL) $p_rate images/s: ${ratios[-1]}x"
+  if [[ -n ${BENCH_SOCKET:-} ]]; then
+    socket_ratios+=("$(ratio "$u_rate" "$s_rate")")
+    line+=", through the Unix socket $u_rate images/s: ${socket_ratios[-1]}x"
   fi
-  ratio=$(awk -v p="$p_rate" -v s="$s_rate" 'BEGIN { printf "%.2f", p / s }')
-  ratios+=("$ratio")
-  echo "round $r: 1 replica (SQLite) $s_rate images/s, 2 replicas (PostgreSQL) $p_rate images/s: ${ratio}x"
+  echo "$line"
 done
-printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END {
-  printf "2 replicas / 1 replica (SQLite), median of %d rounds: %.2fx\n", NR, r[int((NR + 1) / 2)] }'
+median "2 replicas" "${ratios[@]}"
+[[ -n ${BENCH_SOCKET:-} ]] && median "2 replicas through the Unix socket" "${socket_ratios[@]}"
 # A wait on the replica that does not run the scan, against one on the replica that does.
 url=$(db lag)
 start_daemon la "$url"; la=$api
