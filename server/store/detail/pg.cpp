@@ -72,10 +72,13 @@ bool is_password_key(std::string_view key) {
   return key == "password" || key == "sslpassword";
 }
 
+// What libpq reads as spaces between a keyword string's items (isspace), and a keyword's end.
+constexpr std::string_view kSpaces = " \t\n\r\f\v";
+constexpr std::string_view kKeyEnd = " \t\n\r\f\v=";
+
 bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  return kSpaces.find(c) != std::string_view::npos;
 }
-constexpr const char* kSpaces = " \t\n\r\f\v";
 
 // A keyword string's value at `at` ('quoted', with backslash escapes, or up to a space): its end.
 std::size_t keyword_value_end(const std::string& s, std::size_t at) {
@@ -98,7 +101,7 @@ std::string redact_keywords(const std::string& s) {
       out.push_back(s[i++]);
       continue;
     }
-    const std::size_t key_end = std::min(s.find_first_of(std::string(kSpaces) + "=", i), s.size());
+    const std::size_t key_end = std::min(s.find_first_of(kKeyEnd, i), s.size());
     std::size_t eq = key_end;
     while (eq < s.size() && is_space(s[eq])) ++eq;
     if (eq >= s.size() || s[eq] != '=') {  // not a keyword: kept as written
